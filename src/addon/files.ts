@@ -1,0 +1,148 @@
+/**
+ * Finding add-ons the way the Supervisor does (store/data.py `_find_app_configs`): every
+ * `**\/config.{yaml,yml,json}` is an add-on, except under a folder whose name starts with `.` or is
+ * `rootfs`. Its build file is `build.{yaml,yml,json}` found by `find_one_filetype`, which searches the
+ * add-on folder *recursively*; `repository.{yaml,yml,json}` describes the repository.
+ *
+ * Unlike the Supervisor (which sees a clean git checkout), addonix also skips `node_modules`, which a
+ * developer's working copy may hold with thousands of unrelated config.json files.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { HA_ARCHES, type HaArch } from './arch.js';
+
+export const CONFIG_SUFFIXES = ['.yaml', '.yml', '.json'];
+const SKIPPED_FOLDERS = new Set(['node_modules']);
+
+export interface AddonLocation {
+  /** Absolute path of the add-on folder. */
+  dir: string;
+  /** config.{yaml,yml,json} in the folder, normally exactly one. */
+  configFiles: string[];
+  /** build.{yaml,yml,json} directly in the folder. */
+  buildFiles: string[];
+  /** A build file deeper in the folder, which the Supervisor's recursive search finds when there is none at the top. */
+  nestedBuildFile?: string;
+  /** `Dockerfile` (key "default") and `Dockerfile.<arch>`, which the Supervisor prefers for that arch. */
+  dockerfiles: Partial<Record<HaArch | 'default', string>>;
+}
+
+export interface Discovery {
+  addons: AddonLocation[];
+  /** repository.{yaml,yml,json} files found, by folder. */
+  repositoryFiles: string[];
+  /** Build files in folders that hold no add-on. */
+  orphanBuildFiles: string[];
+}
+
+function fileKind(name: string): 'config' | 'build' | 'repository' | null {
+  const ext = path.extname(name);
+  if (!CONFIG_SUFFIXES.includes(ext)) return null;
+  const base = name.slice(0, -ext.length);
+  return base === 'config' || base === 'build' || base === 'repository' ? base : null;
+}
+
+interface FolderEntries {
+  dir: string;
+  files: { name: string; kind: 'config' | 'build' | 'repository' | 'dockerfile' }[];
+  /** Under a folder the Supervisor skips when it looks for configs (rootfs). */
+  inRootfs: boolean;
+}
+
+async function isFile(entry: import('node:fs').Dirent, dir: string): Promise<boolean> {
+  if (entry.isFile()) return true;
+  if (!entry.isSymbolicLink()) return false;
+  return fs.stat(path.join(dir, entry.name)).then((s) => s.isFile(), () => false);
+}
+
+async function walk(dir: string, inRootfs: boolean, out: FolderEntries[]): Promise<void> {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const folder: FolderEntries = { dir, files: [], inRootfs };
+  const subfolders: Promise<void>[] = [];
+  for (const entry of entries) {
+    if (entry.isDirectory()) {
+      if (entry.name.startsWith('.') || SKIPPED_FOLDERS.has(entry.name)) continue;
+      subfolders.push(walk(path.join(dir, entry.name), inRootfs || entry.name === 'rootfs', out));
+      continue;
+    }
+    const kind = fileKind(entry.name) ?? (/^Dockerfile(\.[a-z0-9]+)?$/.test(entry.name) ? 'dockerfile' : null);
+    if (kind && (await isFile(entry, dir))) folder.files.push({ name: entry.name, kind });
+  }
+  if (folder.files.length > 0) out.push(folder);
+  await Promise.all(subfolders);
+}
+
+/** Find every add-on, repository file and stray build file under `root` (a folder). */
+export async function discover(root: string): Promise<Discovery> {
+  const folders: FolderEntries[] = [];
+  await walk(root, false, folders);
+  folders.sort((a, b) => (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0));
+
+  const addons: AddonLocation[] = [];
+  const repositoryFiles: string[] = [];
+  const buildFolders: FolderEntries[] = [];
+  for (const folder of folders) {
+    const named = (kind: string) => folder.files.filter((f) => f.kind === kind).map((f) => path.join(folder.dir, f.name));
+    const configs = folder.inRootfs ? [] : named('config');
+    repositoryFiles.push(...named('repository'));
+    if (configs.length === 0) {
+      if (named('build').length > 0) buildFolders.push(folder);
+      continue;
+    }
+    const dockerfiles: AddonLocation['dockerfiles'] = {};
+    for (const f of folder.files) {
+      if (f.kind !== 'dockerfile') continue;
+      const suffix = f.name.slice('Dockerfile'.length + 1);
+      if (suffix === '') dockerfiles.default = path.join(folder.dir, f.name);
+      else if ((HA_ARCHES as readonly string[]).includes(suffix)) dockerfiles[suffix as HaArch] = path.join(folder.dir, f.name);
+    }
+    addons.push({ dir: folder.dir, configFiles: configs, buildFiles: named('build'), dockerfiles });
+  }
+
+  // Build files below an add-on folder belong to it (the Supervisor searches recursively); the rest stray.
+  const orphanBuildFiles: string[] = [];
+  for (const folder of buildFolders) {
+    const owner = addons
+      .filter((addon) => folder.dir.startsWith(addon.dir + path.sep))
+      .sort((a, b) => b.dir.length - a.dir.length)[0];
+    const files = folder.files.filter((f) => f.kind === 'build').map((f) => path.join(folder.dir, f.name));
+    if (owner) {
+      if (owner.buildFiles.length === 0 && owner.nestedBuildFile === undefined) owner.nestedBuildFile = files[0];
+    } else {
+      orphanBuildFiles.push(...files);
+    }
+  }
+  return { addons, repositoryFiles, orphanBuildFiles };
+}
+
+/** The largest add-on file addonix reads; real ones are a few kilobytes. */
+export const MAX_FILE_BYTES = 1024 * 1024;
+
+export type FileRead = { ok: true; bytes: Buffer } | { ok: false; reason: string; code: 'file-too-large' | 'unreadable' };
+
+export async function readSmallFile(file: string): Promise<FileRead> {
+  let handle: import('node:fs/promises').FileHandle | undefined;
+  try {
+    handle = await fs.open(file, 'r');
+    const info = await handle.stat();
+    if (!info.isFile()) return { ok: false, code: 'unreadable', reason: 'not a regular file' };
+    if (info.size > MAX_FILE_BYTES) {
+      return {
+        ok: false,
+        code: 'file-too-large',
+        reason: `the file is ${(info.size / 1024 / 1024).toFixed(1)} MiB; add-on files are a few kilobytes, so addonix refuses files over ${MAX_FILE_BYTES / 1024 / 1024} MiB`,
+      };
+    }
+    return { ok: true, bytes: await handle.readFile() };
+  } catch (error) {
+    return { ok: false, code: 'unreadable', reason: (error as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (error as Error).message };
+  } finally {
+    await handle?.close();
+  }
+}

@@ -1,0 +1,283 @@
+/**
+ * Loading add-ons from disk: discovery, reading, validation and the cross-file checks (two configs in
+ * one folder, duplicate slugs), producing located diagnostics and the validated data for the model.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { DiagnosticList } from '../util/diagnostics.js';
+import { readDocumentBytes, type LocatedDocument } from './document.js';
+import { discover, readSmallFile, type AddonLocation } from './files.js';
+import { ERA_RULES, otherEra, type Era } from './eras.js';
+import {
+  keyInfoOf,
+  validateBuildValue,
+  validateConfigValue,
+  validateRepositoryValue,
+  type Finding,
+  type PlainObject,
+} from './validate.js';
+import type { OptionsSchemaNode } from './options-schema.js';
+import { parseDockerfile, type Dockerfile } from './dockerfile.js';
+import type { HaArch } from './arch.js';
+
+export interface LoadOptions {
+  era: Era;
+  /** How a path is shown in diagnostics (relative to the working directory by default). */
+  display?: (absolutePath: string) => string;
+}
+
+export interface LoadedBuild {
+  file: string;
+  /** The settings the Supervisor uses; null when it ignores the file. */
+  build: PlainObject | null;
+}
+
+export interface LoadedAddon {
+  location: AddonLocation;
+  configFile: string;
+  /** The validated config with defaults applied, or null if the file could not be read as a mapping. */
+  config: PlainObject | null;
+  optionsSchema: Map<string, OptionsSchemaNode> | null;
+  build: LoadedBuild | null;
+  dockerfiles: Partial<Record<HaArch | 'default', { file: string; parsed: Dockerfile }>>;
+  repository: { file: string; data: PlainObject | null } | null;
+  /** Whether any error was found in this add-on's own files. */
+  hasErrors: boolean;
+}
+
+export interface LoadResult {
+  addons: LoadedAddon[];
+  diagnostics: DiagnosticList;
+  /** How many config, build and repository files were read. */
+  filesChecked: number;
+}
+
+/** Diagnostics plus the set of files read, which the summary line counts. */
+class FileDiagnostics extends DiagnosticList {
+  readonly filesRead = new Set<string>();
+}
+
+export function relativeDisplay(cwd = process.cwd()): (file: string) => string {
+  return (file) => {
+    const relative = path.relative(cwd, file);
+    return relative === '' ? '.' : relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+  };
+}
+
+/** Read and parse one file; problems go to `diagnostics`. Returns null when it cannot be read. */
+async function readLocated(file: string, shown: string, diagnostics: FileDiagnostics, unreadableEffect: string): Promise<LocatedDocument | null> {
+  diagnostics.filesRead.add(file);
+  const read = await readSmallFile(file);
+  if (!read.ok) {
+    diagnostics.error(shown, null, read.code, `${read.reason}; ${unreadableEffect}`);
+    return null;
+  }
+  const { doc, problems } = readDocumentBytes(shown, read.bytes);
+  for (const problem of problems) {
+    const message = problem.recoverable ? problem.message : `${problem.message}; ${unreadableEffect}`;
+    diagnostics.error(shown, problem.at, problem.code, message);
+  }
+  return doc;
+}
+
+function report(findings: readonly Finding[], doc: LocatedDocument, diagnostics: FileDiagnostics): void {
+  for (const finding of findings) {
+    const at = finding.wholeFile ? null : finding.atKey ? doc.keyAt(finding.path) : doc.valueAt(finding.path);
+    diagnostics.add(finding.severity, doc.file, at, finding.code, finding.message);
+  }
+}
+
+function sameFinding(a: Finding, b: Finding): boolean {
+  return a.code === b.code && a.path.join('/') === b.path.join('/');
+}
+
+async function loadConfig(file: string, options: Required<LoadOptions>, diagnostics: FileDiagnostics) {
+  const shown = options.display(file);
+  const doc = await readLocated(file, shown, diagnostics, 'the Supervisor cannot read it and skips this add-on');
+  if (!doc) return { config: null, optionsSchema: null };
+  const keys = keyInfoOf(doc);
+  const result = validateConfigValue(doc.value, options.era, keys);
+  report(result.findings, doc, diagnostics);
+  // Errors only the other generation of the Supervisor raises: users may still run it.
+  const other = otherEra(options.era);
+  const compat = validateConfigValue(doc.value, other, keys).findings.filter(
+    (finding) => finding.severity === 'error' && !result.findings.some((mine) => sameFinding(mine, finding)),
+  );
+  report(
+    compat.map((finding) => ({ ...finding, severity: 'warning' as const, code: `compat-${other}`, message: `${ERA_RULES[other].label} refuses this add-on: ${finding.message}` })),
+    doc,
+    diagnostics,
+  );
+  return { config: result.config, optionsSchema: result.optionsSchema };
+}
+
+async function loadBuild(file: string, options: Required<LoadOptions>, diagnostics: FileDiagnostics): Promise<LoadedBuild> {
+  const shown = options.display(file);
+  const defaults = `builds with defaults (BUILD_FROM=${ERA_RULES[options.era].defaultBuildFrom('{arch}')})`;
+  diagnostics.filesRead.add(file);
+  const read = await readSmallFile(file);
+  if (!read.ok) {
+    diagnostics.warning(shown, null, read.code, `${read.reason}; the Supervisor ignores this build file and ${defaults}`);
+    return { file, build: null };
+  }
+  const { doc, problems } = readDocumentBytes(shown, read.bytes);
+  for (const problem of problems) {
+    // An unreadable build file is not fatal to the Supervisor: it logs and builds with defaults.
+    diagnostics.add(problem.recoverable ? 'error' : 'warning', shown, problem.at, problem.code, problem.recoverable ? problem.message : `${problem.message}; the Supervisor ignores this build file and ${defaults}`);
+  }
+  if (!doc) return { file, build: null };
+  const result = validateBuildValue(doc.value, options.era, keyInfoOf(doc));
+  report(result.findings, doc, diagnostics);
+  return { file, build: result.build };
+}
+
+async function loadRepository(file: string, options: Required<LoadOptions>, diagnostics: FileDiagnostics) {
+  const shown = options.display(file);
+  const doc = await readLocated(file, shown, diagnostics, 'the Supervisor skips this whole repository');
+  if (!doc) return { file, data: null };
+  const result = validateRepositoryValue(doc.value, options.era, keyInfoOf(doc));
+  report(result.findings, doc, diagnostics);
+  return { file, data: result.repository };
+}
+
+async function loadDockerfiles(location: AddonLocation): Promise<LoadedAddon['dockerfiles']> {
+  const out: LoadedAddon['dockerfiles'] = {};
+  for (const [key, file] of Object.entries(location.dockerfiles) as [HaArch | 'default', string][]) {
+    const read = await readSmallFile(file);
+    if (read.ok) out[key] = { file, parsed: parseDockerfile(read.bytes.toString('utf8')) };
+  }
+  return out;
+}
+
+/** The repository file that covers `dir`: the nearest one in `dir` or above it, within the search root. */
+function repositoryFor(dir: string, repositoryFiles: readonly string[]): string | undefined {
+  return repositoryFiles
+    .filter((file) => dir === path.dirname(file) || dir.startsWith(path.dirname(file) + path.sep))
+    .sort((a, b) => b.length - a.length)[0];
+}
+
+/** Validate everything under the given paths (folders or add-on files). */
+export async function loadPaths(paths: readonly string[], loadOptions: LoadOptions): Promise<LoadResult> {
+  const options: Required<LoadOptions> = { display: relativeDisplay(), ...loadOptions };
+  const diagnostics = new FileDiagnostics();
+  const addons: LoadedAddon[] = [];
+  for (const given of paths) {
+    const absolute = path.resolve(given);
+    const shown = options.display(absolute);
+    const info = await fs.stat(absolute).catch(() => null);
+    if (!info) {
+      diagnostics.error(shown, null, 'not-found', 'no such file or folder');
+      continue;
+    }
+    let root = absolute;
+    let onlyConfig: string | undefined;
+    if (info.isFile()) {
+      const name = path.basename(absolute);
+      if (!/^(config|build|repository)\.(ya?ml|json)$/.test(name)) {
+        diagnostics.error(shown, null, 'not-an-addon-file', 'not an add-on file: give a folder, or a config, build or repository file (.yaml, .yml or .json)');
+        continue;
+      }
+      root = path.dirname(absolute);
+      if (name.startsWith('config.')) onlyConfig = absolute;
+    }
+    const found = await discover(root);
+    if (info.isFile() && path.basename(absolute).startsWith('repository.')) {
+      found.addons = [];
+      found.orphanBuildFiles = [];
+      found.repositoryFiles = [absolute];
+    }
+    if (info.isFile() && path.basename(absolute).startsWith('build.')) {
+      found.addons = found.addons.filter((addon) => addon.dir === root);
+      found.repositoryFiles = [];
+      if (found.addons.length === 0) found.orphanBuildFiles = [absolute];
+    }
+    if (found.addons.length === 0 && found.orphanBuildFiles.length === 0 && found.repositoryFiles.length === 0) {
+      diagnostics.error(shown, null, 'no-config', `no add-on here: no config.yaml, config.yml or config.json in ${info.isFile() ? 'this folder' : 'this folder or below it'}`);
+      continue;
+    }
+    addons.push(...(await loadFound(found, root, onlyConfig, options, diagnostics)));
+  }
+  return { addons, diagnostics, filesChecked: diagnostics.filesRead.size };
+}
+
+async function loadFound(
+  found: Awaited<ReturnType<typeof discover>>,
+  root: string,
+  onlyConfig: string | undefined,
+  options: Required<LoadOptions>,
+  diagnostics: FileDiagnostics,
+): Promise<LoadedAddon[]> {
+  const repositories = new Map<string, { file: string; data: PlainObject | null }>();
+  const repositoryFiles = onlyConfig ? found.repositoryFiles.filter((file) => path.dirname(file) === root) : found.repositoryFiles;
+  for (const file of repositoryFiles) repositories.set(file, await loadRepository(file, options, diagnostics));
+  for (const file of found.orphanBuildFiles) await loadBuild(file, options, diagnostics);
+
+  const addons: LoadedAddon[] = [];
+  for (const location of found.addons) {
+    if (onlyConfig && location.dir !== root) continue;
+    const before = diagnostics.errorCount;
+    const firstOfFolder = addons.length;
+    if (location.configFiles.length > 1) {
+      for (const file of location.configFiles.slice(1)) {
+        diagnostics.error(
+          options.display(file),
+          null,
+          'two-configs',
+          `${location.configFiles.map((f) => path.basename(f)).join(' and ')} are both in ${options.display(location.dir)}; the Supervisor loads each as an add-on with the same slug, keep one`,
+        );
+      }
+    }
+    let build: LoadedBuild | null = null;
+    const buildFile = location.buildFiles[0] ?? location.nestedBuildFile;
+    if (location.buildFiles.length > 1) {
+      diagnostics.warning(options.display(location.buildFiles[1]!), null, 'two-build-files', `${location.buildFiles.map((f) => path.basename(f)).join(' and ')} are both in ${options.display(location.dir)}; the Supervisor reads whichever its file search returns first, keep one`);
+    }
+    if (location.buildFiles.length === 0 && location.nestedBuildFile) {
+      diagnostics.warning(options.display(location.nestedBuildFile), null, 'nested-build-file', `the Supervisor searches the add-on folder recursively for build files, so it reads this file as the build file of ${options.display(location.dir)}; rename it or move it to the add-on folder`);
+    }
+    if (buildFile) build = await loadBuild(buildFile, options, diagnostics);
+    const repositoryFile = repositoryFor(location.dir, [...repositories.keys()]);
+    const dockerfiles = await loadDockerfiles(location);
+    for (const configFile of onlyConfig ? [onlyConfig] : location.configFiles) {
+      const { config, optionsSchema } = await loadConfig(configFile, options, diagnostics);
+      addons.push({
+        location,
+        configFile,
+        config,
+        optionsSchema,
+        build,
+        dockerfiles,
+        repository: repositoryFile ? repositories.get(repositoryFile)! : null,
+        hasErrors: false,
+      });
+    }
+    for (const addon of addons.slice(firstOfFolder)) addon.hasErrors = diagnostics.errorCount > before;
+  }
+  checkSlugs(addons, options, diagnostics);
+  return addons;
+}
+
+/** Two add-ons of one repository with one slug: the Supervisor keeps only one of them. */
+function checkSlugs(addons: readonly LoadedAddon[], options: Required<LoadOptions>, diagnostics: FileDiagnostics): void {
+  const groups = new Map<string, LoadedAddon>();
+  for (const addon of addons) {
+    const slug = addon.config?.['slug'];
+    if (typeof slug !== 'string') continue;
+    // Without a repository file, sibling folders are the repository.
+    const scope = addon.repository?.file ? path.dirname(addon.repository.file) : path.dirname(addon.location.dir);
+    const id = `${scope}\0${slug}`;
+    const first = groups.get(id);
+    if (first && first.location.dir === addon.location.dir) continue; // Reported as two-configs.
+    if (first) {
+      diagnostics.error(
+        options.display(addon.configFile),
+        null,
+        'duplicate-slug',
+        `slug '${slug}' is also used by ${options.display(first.configFile)}; the Supervisor identifies add-ons of a repository by slug and keeps only one`,
+      );
+      addon.hasErrors = true;
+    } else {
+      groups.set(id, addon);
+    }
+  }
+}

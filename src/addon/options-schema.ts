@@ -1,0 +1,448 @@
+/**
+ * The add-on options `schema` mini-language (Supervisor `apps/options.py`, RE_SCHEMA_ELEMENT):
+ *
+ *   bool | email | url | port | device | device(subsystem=x) | str | str(min,max) | password |
+ *   password(min,max) | int | int(min,max) | float | float(min,max) | match(REGEX) | list(a|b|c)
+ *
+ * each optionally followed by `?`. A schema value is an element, a one-item list of an element or a
+ * mapping (an array option), or a mapping of further schema values. This module parses elements into
+ * a typed form with precise errors, and checks option defaults the way the Supervisor checks options
+ * when it starts an add-on.
+ */
+import type { Era } from './eras.js';
+import { ERA_RULES } from './eras.js';
+import { didYouMean, show, typeName } from '../util/text.js';
+import {
+  isPyEmail,
+  isPyUrl,
+  pyBoolean,
+  pyFloat,
+  pyInt,
+  pyLen,
+  pyStr,
+  translatePythonRegex,
+} from './python-values.js';
+
+export type ElementKind =
+  | 'bool'
+  | 'email'
+  | 'url'
+  | 'port'
+  | 'device'
+  | 'str'
+  | 'password'
+  | 'int'
+  | 'float'
+  | 'match'
+  | 'list'
+  /** The empty type ("" or "?"): RE_SCHEMA_ELEMENT accepts it, but no value ever validates. */
+  | 'none';
+
+export interface SchemaElement {
+  kind: ElementKind;
+  optional: boolean;
+  /** Bounds of str/password (length), int/float (value). */
+  min?: number;
+  max?: number;
+  /** device(subsystem=...). */
+  subsystem?: string;
+  /** match(REGEX), the Python pattern. */
+  pattern?: string;
+  /** list(a|b|c). */
+  choices?: string[];
+}
+
+export type ParsedElement =
+  | { ok: true; element: SchemaElement; notes: string[] }
+  | { ok: false; message: string };
+
+const SIMPLE_KINDS = ['bool', 'email', 'url', 'port'] as const;
+const ALL_NAMES = ['bool', 'email', 'url', 'port', 'device', 'str', 'password', 'int', 'float', 'match', 'list'];
+const TYPE_LIST = 'bool, email, url, port, device, str, password, int, float, match(REGEX), list(a|b)';
+
+/** Parse one schema element such as `int(1,10)?`. Accepts exactly what the era's RE_SCHEMA_ELEMENT accepts. */
+export function parseSchemaElement(text: string, era: Era): ParsedElement {
+  const notes: string[] = [];
+  // Python's `$` also matches before one final newline, so "str\n" (a YAML block scalar) passes.
+  let s = text.endsWith('\n') ? text.slice(0, -1) : text;
+  const optional = s.endsWith('?');
+  if (optional) s = s.slice(0, -1);
+
+  const nameMatch = /^[A-Za-z_]*/.exec(s)![0];
+  const rest = s.slice(nameMatch.length);
+  const name = nameMatch;
+
+  if (name === '' && rest === '') {
+    return { ok: true, element: { kind: 'none', optional }, notes };
+  }
+  if (!ALL_NAMES.includes(name)) {
+    const shown = name || s;
+    return { ok: false, message: `unknown type ${show(shown)}${didYouMean(shown, ALL_NAMES)}; the types are ${TYPE_LIST}, each optionally followed by '?'` };
+  }
+  if (rest === '') {
+    if (name === 'match') return { ok: false, message: "match needs a pattern: match(REGEX)" };
+    if (name === 'list') return { ok: false, message: 'list needs its choices: list(a|b|c)' };
+    return { ok: true, element: { kind: name as ElementKind, optional }, notes };
+  }
+  if (!rest.startsWith('(')) {
+    const spaces = /^\s/.test(rest) ? ' (no spaces allowed)' : '';
+    return { ok: false, message: `unexpected ${show(rest)} after '${name}'${spaces}` };
+  }
+  if (!rest.endsWith(')')) {
+    return { ok: false, message: `missing ')' at the end of ${show(text)}` };
+  }
+  const args = rest.slice(1, -1);
+
+  if ((SIMPLE_KINDS as readonly string[]).includes(name)) {
+    return { ok: false, message: `'${name}' takes no arguments` };
+  }
+  switch (name) {
+    case 'match':
+      return { ok: true, element: { kind: 'match', optional, pattern: args }, notes };
+    case 'list':
+      if (args === '') return { ok: false, message: 'list() needs at least one choice, e.g. list(a|b)' };
+      return { ok: true, element: { kind: 'list', optional, choices: args.split('|') }, notes };
+    case 'device': {
+      const m = /^subsystem=([a-z]+)$/.exec(args);
+      if (!m) return { ok: false, message: `device filters are written device(subsystem=NAME) with a lowercase NAME, got ${show(text)}` };
+      return { ok: true, element: { kind: 'device', optional, subsystem: m[1]! }, notes };
+    }
+    default:
+      return parseBounds(name as 'str' | 'password' | 'int' | 'float', args, optional, text, era, notes);
+  }
+}
+
+function parseBounds(
+  kind: 'str' | 'password' | 'int' | 'float',
+  args: string,
+  optional: boolean,
+  text: string,
+  era: Era,
+  notes: string[],
+): ParsedElement {
+  const parts = args.split(',');
+  if (parts.length !== 2) {
+    return { ok: false, message: `${kind}(min,max) takes two bounds separated by one comma (either may be empty), got ${show(text)}` };
+  }
+  if (/\s/.test(args)) return { ok: false, message: `no spaces are allowed in ${show(text)}` };
+  const bound =
+    kind === 'str' || kind === 'password'
+      ? /^\d+$/
+      : kind === 'int'
+        ? era === '2026' ? /^-?\d+$/ : /^\d+$/
+        : era === '2026' ? /^-?\d*\.?\d+$/ : /^[\d.]+$/;
+  const what =
+    kind === 'str' || kind === 'password'
+      ? 'lengths, whole numbers of 0 or more'
+      : kind === 'int'
+        ? era === '2026' ? 'whole numbers' : 'whole numbers of 0 or more (negative bounds need Supervisor 2026)'
+        : era === '2026' ? 'numbers' : 'numbers of 0 or more (negative bounds need Supervisor 2026)';
+  const element: SchemaElement = { kind, optional };
+  for (const [index, part] of parts.entries()) {
+    if (part === '') continue;
+    if (!bound.test(part)) {
+      return { ok: false, message: `bounds of ${kind}(min,max) must be ${what}, got ${show(part)} in ${show(text)}` };
+    }
+    const value = Number(part);
+    if (Number.isNaN(value)) {
+      // Only 2025's float pattern lets this through ("1.2.3"); Python's float() then fails at start.
+      return { ok: false, message: `bound ${show(part)} in ${show(text)} is not a number; the Supervisor fails when it checks this option` };
+    }
+    if (index === 0) element.min = value;
+    else element.max = value;
+  }
+  if (element.min !== undefined && element.max !== undefined && element.min > element.max) {
+    notes.push(`min ${element.min} is greater than max ${element.max}, so no value can satisfy ${show(text)}`);
+  }
+  return { ok: true, element, notes };
+}
+
+/** A parsed options schema: an element, a list of one item, or a mapping. */
+export type OptionsSchemaNode =
+  | { type: 'element'; element: SchemaElement }
+  | { type: 'list'; item: OptionsSchemaNode | null }
+  | { type: 'map'; fields: Map<string, OptionsSchemaNode> }
+  /** Unparseable; already reported. */
+  | { type: 'invalid' };
+
+export interface SchemaProblem {
+  path: (string | number)[];
+  severity: 'error' | 'warning';
+  code: string;
+  message: string;
+  /** Report at the key rather than the value. */
+  atKey?: boolean;
+}
+
+type Level =
+  /** 2026: element | [item] | {str: value} */
+  | 'value'
+  /** 2026 list item: element | {str: value} */
+  | 'item'
+  /** 2025 top-level value: element | [element | {str: L3}] | {str: L3} */
+  | 'l1'
+  | 'l2item'
+  /** 2025 innermost: element | [element] */
+  | 'l3'
+  | 'l3item';
+
+export interface SchemaContext {
+  era: Era;
+  /** Whether the key at this path was written as a string (YAML can write numbers and booleans). */
+  keyIsString(path: (string | number)[]): boolean;
+}
+
+/** Parse and check the whole `schema` mapping of a config. */
+export function parseOptionsSchema(schema: Record<string, unknown>, context: SchemaContext): {
+  root: Map<string, OptionsSchemaNode>;
+  problems: SchemaProblem[];
+} {
+  const problems: SchemaProblem[] = [];
+  const top: Level = context.era === '2026' ? 'value' : 'l1';
+  const root = new Map<string, OptionsSchemaNode>();
+  for (const [key, value] of Object.entries(schema)) {
+    checkKey(['schema', key], problems, context);
+    root.set(key, parseNode(value, ['schema', key], top, problems, context));
+  }
+  return { root, problems };
+}
+
+function checkKey(path: (string | number)[], problems: SchemaProblem[], context: SchemaContext): void {
+  if (!context.keyIsString(path)) {
+    problems.push({
+      path,
+      severity: 'error',
+      code: 'schema-key-type',
+      atKey: true,
+      message: `option name ${show(path[path.length - 1])} is not a string in the source; quote it`,
+    });
+  }
+}
+
+/** The option a schema path belongs to: its last name, skipping list indexes. */
+function optionName(path: (string | number)[]): string {
+  for (let i = path.length - 1; i >= 0; i--) if (typeof path[i] === 'string') return String(path[i]);
+  return '?';
+}
+
+function parseNode(
+  value: unknown,
+  path: (string | number)[],
+  level: Level,
+  problems: SchemaProblem[],
+  context: SchemaContext,
+): OptionsSchemaNode {
+  const era = context.era;
+  const label = ERA_RULES[era].label;
+  if (typeof value === 'string') {
+    const parsed = parseSchemaElement(value, era);
+    if (!parsed.ok) {
+      problems.push({ path, severity: 'error', code: 'schema-element', message: `invalid schema type for option '${optionName(path)}': ${parsed.message}` });
+      return { type: 'invalid' };
+    }
+    for (const note of parsed.notes) {
+      problems.push({ path, severity: 'warning', code: 'schema-element', message: `schema type ${show(value)}: ${note}` });
+    }
+    if (parsed.element.kind === 'none') {
+      problems.push({
+        path,
+        severity: 'warning',
+        code: 'schema-element-empty',
+        message: `empty schema type for option '${optionName(path)}': the Supervisor accepts it, but refuses every value given for this option`,
+      });
+    }
+    if (parsed.element.kind === 'match') {
+      const translated = translatePythonRegex(parsed.element.pattern!);
+      if (!translated.ok && translated.broken) {
+        problems.push({
+          path,
+          severity: 'error',
+          code: 'schema-regex',
+          message: `the regular expression in ${show(value)} is invalid (${translated.reason}); the Supervisor fails when it checks this option`,
+        });
+      }
+    }
+    return { type: 'element', element: parsed.element };
+  }
+  if (Array.isArray(value)) {
+    if (level === 'item' || level === 'l2item' || level === 'l3item') {
+      problems.push({ path, severity: 'error', code: 'schema-nesting', message: `a list directly inside a list is not allowed in option schemas; use a list of mappings` });
+      return { type: 'invalid' };
+    }
+    if (value.length === 0) {
+      problems.push({ path, severity: 'warning', code: 'schema-empty-list', message: `empty list as schema for option '${optionName(path)}': the Supervisor refuses to start the add-on with it; write [str] or the item type` });
+      return { type: 'list', item: null };
+    }
+    if (value.length > 1) {
+      problems.push({ path: [...path, 1], severity: 'warning', code: 'schema-list-extra', message: `only the first item of a list schema is used; the Supervisor ignores the other ${value.length - 1}` });
+    }
+    const itemLevel: Level = level === 'value' ? 'item' : level === 'l1' ? 'l2item' : 'l3item';
+    const items = value.map((item, index) => parseNode(item, [...path, index], itemLevel, problems, context));
+    return { type: 'list', item: items[0]! };
+  }
+  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+    if (level === 'l3' || level === 'l3item') {
+      problems.push({ path, severity: 'error', code: 'schema-nesting', message: `${label} allows option mappings only two levels deep; flatten this or require Supervisor 2026` });
+      return { type: 'invalid' };
+    }
+    const childLevel: Level = era === '2026' ? 'value' : 'l3';
+    const fields = new Map<string, OptionsSchemaNode>();
+    for (const [key, child] of Object.entries(value)) {
+      checkKey([...path, key], problems, context);
+      fields.set(key, parseNode(child, [...path, key], childLevel, problems, context));
+    }
+    return { type: 'map', fields };
+  }
+  problems.push({
+    path,
+    severity: 'error',
+    code: 'schema-element',
+    message: `schema for option '${optionName(path)}' must be a type string such as 'str', a list or a mapping, not ${typeName(value)}`,
+  });
+  return { type: 'invalid' };
+}
+
+// --- option defaults ------------------------------------------------------------------------------
+
+/**
+ * The Supervisor installs an add-on whatever its defaults are, but refuses to start it with options
+ * that fail the schema: a warning (it does not refuse the add-on), worded as what will happen.
+ */
+const REFUSED_AT_START = '; the Supervisor refuses to start the add-on with this default ("invalid options") until the user changes it';
+
+/**
+ * Check the `options` defaults against the parsed schema, as AppOptions does when the add-on starts.
+ * Options that must be set by the user (missing or null) are not reported: that is how add-ons ask
+ * for a password or token on first start.
+ */
+export function checkOptions(options: Record<string, unknown>, schema: Map<string, OptionsSchemaNode>): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
+  checkMap(options, schema, ['options'], problems);
+  return problems;
+}
+
+function checkMap(
+  values: Record<string, unknown>,
+  fields: Map<string, OptionsSchemaNode>,
+  path: (string | number)[],
+  problems: SchemaProblem[],
+): void {
+  for (const [key, value] of Object.entries(values)) {
+    const node = fields.get(key);
+    if (!node) {
+      problems.push({
+        path: [...path, key],
+        severity: 'warning',
+        code: 'unknown-option',
+        atKey: true,
+        message: `option '${key}' is not in the schema${didYouMean(key, fields.keys())}; the Supervisor drops it when the add-on starts`,
+      });
+      continue;
+    }
+    checkValue(value, node, [...path, key], key, problems);
+  }
+}
+
+function checkValue(
+  value: unknown,
+  node: OptionsSchemaNode,
+  path: (string | number)[],
+  name: string,
+  problems: SchemaProblem[],
+): void {
+  switch (node.type) {
+    case 'invalid':
+      return;
+    case 'list':
+      if (!Array.isArray(value)) {
+        if (value !== null) {
+          problems.push({ path, severity: 'warning', code: 'option-invalid', message: `default for option '${name}' must be a list, not ${typeName(value)}${REFUSED_AT_START}` });
+        }
+        return;
+      }
+      if (node.item) value.forEach((item, index) => checkValue(item, node.item!, [...path, index], name, problems));
+      return;
+    case 'map':
+      if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Date) {
+        if (value !== null) {
+          problems.push({ path, severity: 'warning', code: 'option-invalid', message: `default for option '${name}' must be a mapping, not ${typeName(value)}${REFUSED_AT_START}` });
+        }
+        return;
+      }
+      checkMap(value as Record<string, unknown>, node.fields, path, problems);
+      return;
+    case 'element': {
+      if (value === null || value === undefined) {
+        if (node.element.optional) {
+          problems.push({
+            path,
+            severity: 'warning',
+            code: 'option-null',
+            message: `option '${name}' is optional but its default is null, which the Supervisor refuses ("Missing required option") when the add-on starts; leave it out of options instead`,
+          });
+        }
+        return;
+      }
+      if (typeof value === 'string' && value.startsWith('!secret ')) return;
+      const problem = elementProblem(value, node.element);
+      if (problem) {
+        problems.push({ path, severity: 'warning', code: 'option-invalid', message: `default ${show(value)} for option '${name}' ${problem}${REFUSED_AT_START}` });
+      }
+    }
+  }
+}
+
+function rangeProblem(value: number, element: SchemaElement, what: string): string | null {
+  if (Number.isNaN(value) && (element.min !== undefined || element.max !== undefined)) return `is not in the range of ${what}`;
+  if (element.min !== undefined && !(value >= element.min)) return `must be at least ${element.min}`;
+  if (element.max !== undefined && !(value <= element.max)) return `must be at most ${element.max}`;
+  return null;
+}
+
+/** Why `value` fails `element` when the Supervisor validates it, or null if it passes. */
+export function elementProblem(value: unknown, element: SchemaElement): string | null {
+  switch (element.kind) {
+    case 'none':
+      return 'cannot be valid: the schema type is empty';
+    case 'str':
+    case 'password': {
+      if (typeof value !== 'string') return `must be a string (quote it), not ${typeName(value)}`;
+      const length = pyLen(value);
+      if (element.min !== undefined && length < element.min) return `must be at least ${element.min} characters long`;
+      if (element.max !== undefined && length > element.max) return `must be at most ${element.max} characters long`;
+      return null;
+    }
+    case 'int': {
+      const n = pyInt(value);
+      if (!n.ok) return 'is not a whole number';
+      return rangeProblem(n.value, element, 'int');
+    }
+    case 'float': {
+      const n = pyFloat(value);
+      if (!n.ok) return 'is not a number';
+      return rangeProblem(n.value, element, 'float');
+    }
+    case 'bool':
+      return pyBoolean(value).ok ? null : 'is not a boolean (true/false)';
+    case 'email':
+      return isPyEmail(value) ? null : 'is not an email address';
+    case 'url':
+      return isPyUrl(value) ? null : 'is not a URL with a scheme and host';
+    case 'port': {
+      const n = pyInt(value);
+      if (!n.ok) return 'is not a port number';
+      return n.value >= 1 && n.value <= 65535 ? null : 'is not a port number between 1 and 65535';
+    }
+    case 'match': {
+      const translated = translatePythonRegex(element.pattern!);
+      if (!translated.ok) return null; // Reported on the schema itself, or not checkable here.
+      return translated.regex.test(pyStr(value)) ? null : `does not match ${show(element.pattern)}`;
+    }
+    case 'list': {
+      const text = pyStr(value);
+      return element.choices!.includes(text) ? null : `is not one of ${element.choices!.map((c) => show(c)).join(', ')}`;
+    }
+    case 'device':
+      return typeof value === 'string' ? null : `must be a device path string, not ${typeName(value)}`;
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * Python and voluptuous semantics the Supervisor applies to values, re-implemented so that addonix
+ * accepts exactly what the Supervisor accepts: `vol.Boolean()`, `vol.Coerce(int)`, `vol.Coerce(float)`,
+ * `vol.Url()`, `vol.Email()`, Python's `str()`, and Python regular expressions translated to JavaScript.
+ * Sources: voluptuous 0.16.0 `validators.py`; CPython 3.13 `int()`, `float()`, `urllib.parse.urlsplit`.
+ */
+import { isIPv6 } from 'node:net';
+
+export type Coerced<T> = { ok: true; value: T; changed: boolean } | { ok: false };
+
+const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on', 'enable']);
+const FALSE_WORDS = new Set(['0', 'false', 'no', 'off', 'disable']);
+
+/** vol.Boolean(): strings from a fixed list (any case); any other non-string by Python truthiness. */
+export function pyBoolean(value: unknown): Coerced<boolean> {
+  if (typeof value === 'boolean') return { ok: true, value, changed: false };
+  if (typeof value === 'string') {
+    const lower = value.toLowerCase();
+    if (TRUE_WORDS.has(lower)) return { ok: true, value: true, changed: true };
+    if (FALSE_WORDS.has(lower)) return { ok: true, value: false, changed: true };
+    return { ok: false };
+  }
+  return { ok: true, value: pyTruthy(value), changed: true };
+}
+
+function pyTruthy(value: unknown): boolean {
+  if (value === null || value === undefined) return false;
+  if (typeof value === 'number') return value !== 0;
+  if (Array.isArray(value)) return value.length > 0;
+  if (value instanceof Date) return true;
+  if (typeof value === 'object') return Object.keys(value).length > 0;
+  return Boolean(value);
+}
+
+const PY_INT_STRING = /^[ \t\n\r\f\v]*[-+]?(?:\d(?:_?\d)*)[ \t\n\r\f\v]*$/;
+
+/** vol.Coerce(int): Python's int() on bools, numbers (truncating) and integer strings. */
+export function pyInt(value: unknown): Coerced<number> {
+  if (typeof value === 'boolean') return { ok: true, value: value ? 1 : 0, changed: true };
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return { ok: false };
+    return { ok: true, value: Math.trunc(value), changed: !Number.isInteger(value) };
+  }
+  if (typeof value === 'string' && PY_INT_STRING.test(value)) {
+    return { ok: true, value: Number(value.trim().replace(/_/g, '')), changed: true };
+  }
+  return { ok: false };
+}
+
+const PY_FLOAT_STRING =
+  /^[ \t\n\r\f\v]*[-+]?(?:(?:\d(?:_?\d)*)?\.?\d(?:_?\d)*(?:[eE][-+]?\d(?:_?\d)*)?|\d(?:_?\d)*\.(?:[eE][-+]?\d(?:_?\d)*)?|inf(?:inity)?|nan)[ \t\n\r\f\v]*$/i;
+
+/** vol.Coerce(float): Python's float() on bools, numbers and numeric strings (inf and nan included). */
+export function pyFloat(value: unknown): Coerced<number> {
+  if (typeof value === 'boolean') return { ok: true, value: value ? 1 : 0, changed: true };
+  if (typeof value === 'number') return { ok: true, value, changed: false };
+  if (typeof value === 'string' && PY_FLOAT_STRING.test(value)) {
+    const s = value.trim().replace(/_/g, '').toLowerCase();
+    const sign = s.startsWith('-') ? -1 : 1;
+    const body = s.replace(/^[-+]/, '');
+    if (body.startsWith('inf')) return { ok: true, value: sign * Infinity, changed: true };
+    if (body === 'nan') return { ok: true, value: NaN, changed: true };
+    return { ok: true, value: Number(s), changed: true };
+  }
+  return { ok: false };
+}
+
+/** Python's str() of a value read from YAML or JSON. */
+export function pyStr(value: unknown): string {
+  if (value === null || value === undefined) return 'None';
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (typeof value === 'number') {
+    if (Number.isNaN(value)) return 'nan';
+    if (!Number.isFinite(value)) return value > 0 ? 'inf' : '-inf';
+    return String(value);
+  }
+  if (typeof value === 'string') return value;
+  if (value instanceof Date) return value.toISOString().slice(0, 10);
+  return JSON.stringify(value);
+}
+
+const SCHEME_CHARS = /^[A-Za-z0-9+\-.]+$/;
+
+/** urllib.parse.urlsplit's scheme and netloc, enough for vol.Url(). */
+export function urlSchemeAndHost(input: string): { scheme: string; netloc: string } {
+  // urlsplit strips leading C0 controls and spaces, and removes tabs and newlines anywhere.
+  let url = input.replace(/^[\x00-\x20]+/, '').replace(/[\t\r\n]/g, '');
+  let scheme = '';
+  const colon = url.indexOf(':');
+  if (colon > 0 && /^[A-Za-z]/.test(url) && SCHEME_CHARS.test(url.slice(0, colon))) {
+    scheme = url.slice(0, colon).toLowerCase();
+    url = url.slice(colon + 1);
+  }
+  let netloc = '';
+  if (url.startsWith('//')) {
+    const rest = url.slice(2);
+    const end = rest.search(/[/?#]/);
+    netloc = end < 0 ? rest : rest.slice(0, end);
+  }
+  return { scheme, netloc };
+}
+
+/**
+ * urlsplit's check of bracketed hosts (CPython >= 3.11.4, which the Supervisor runs): the text in
+ * brackets must be an IPv6 address or an IPvFuture literal, so `http://[HOST]:8080` is refused.
+ */
+function bracketedNetlocOk(netloc: string): boolean {
+  if (netloc.includes('[') !== netloc.includes(']')) return false;
+  if (!netloc.includes('[')) return true;
+  const hostAndPort = netloc.slice(netloc.lastIndexOf('@') + 1);
+  const open = hostAndPort.indexOf('[');
+  let hostname: string;
+  if (open >= 0) {
+    if (open > 0) return false;
+    const bracketed = hostAndPort.slice(open + 1);
+    const close = bracketed.indexOf(']');
+    hostname = close < 0 ? bracketed : bracketed.slice(0, close);
+    const port = close < 0 ? '' : bracketed.slice(close + 1);
+    if (port && !port.startsWith(':')) return false;
+  } else {
+    hostname = hostAndPort.split(':')[0]!;
+  }
+  if (hostname.startsWith('v')) return /^v[a-fA-F0-9]+\..+$/s.test(hostname);
+  return isIPv6(hostname.split('%')[0]!) || false;
+}
+
+/** vol.Url(): a string with a scheme and a host. */
+export function isPyUrl(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  const { scheme, netloc } = urlSchemeAndHost(value);
+  if (!bracketedNetlocOk(netloc)) return false;
+  return scheme !== '' && netloc !== '';
+}
+
+const EMAIL_USER =
+  /^(?:[-!#$%&'*+/=?^_`{}|~0-9A-Z]+(?:\.[-!#$%&'*+/=?^_`{}|~0-9A-Z]+)*|"(?:[\x01-\x08\x0b\x0c\x0e-\x1f!#-[\]-\x7f]|\\[\x01-\x09\x0b\x0c\x0e-\x7f])*")$/i;
+const EMAIL_DOMAIN =
+  /^(?:(?:[A-Z0-9](?:[A-Z0-9-]{0,61}[A-Z0-9])?\.)+(?:[A-Z]{2,6}\.?|[A-Z0-9-]{2,}\.?)|\[(?:25[0-5]|2[0-4]\d|[0-1]?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|[0-1]?\d?\d)){3}\])$/i;
+
+/** vol.Email(). */
+export function isPyEmail(value: unknown): boolean {
+  if (typeof value !== 'string' || !value.includes('@')) return false;
+  const at = value.lastIndexOf('@');
+  return EMAIL_USER.test(value.slice(0, at)) && EMAIL_DOMAIN.test(value.slice(at + 1));
+}
+
+/** Python's len() of a string counts code points. */
+export function pyLen(value: string): number {
+  let n = 0;
+  for (const _ of value) n++;
+  return n;
+}
+
+export type TranslatedRegex =
+  | { ok: true; regex: RegExp }
+  /** `broken`: Python would refuse the pattern too (unbalanced brackets); otherwise JS just can't check it. */
+  | { ok: false; broken: boolean; reason: string };
+
+/**
+ * Translate a Python regular expression to a JavaScript one with the same meaning for `re.match`
+ * (anchored at the start only). Handles named groups, `\A`, `\Z`, Python's `$` (which also matches
+ * before a final newline) and leading inline flags; anything else Python-only is reported as uncheckable.
+ */
+export function translatePythonRegex(pattern: string): TranslatedRegex {
+  // No `u` flag: like Python, non-Unicode mode accepts escapes of any punctuation (`\-`, `\#`).
+  let flags = '';
+  let source = pattern;
+  const inline = /^\(\?([aiLmsux]+)\)/.exec(source);
+  if (inline) {
+    for (const flag of inline[1]!) {
+      if (flag === 'i' || flag === 'm' || flag === 's') flags += flag;
+      else if (flag === 'x' || flag === 'L') return { ok: false, broken: false, reason: `the (?${flag}) flag has no JavaScript equivalent` };
+    }
+    source = source.slice(inline[0].length);
+  }
+  let out = '';
+  let depth = 0;
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!;
+    if (c === '\\') {
+      const next = source[i + 1];
+      if (next === undefined) return { ok: false, broken: true, reason: 'the pattern ends with a lone backslash' };
+      if (!inClass && next === 'A') out += '^';
+      else if (!inClass && next === 'Z') out += '$';
+      else out += c + next;
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      out += c;
+      continue;
+    }
+    if (c === '[') {
+      inClass = true;
+      out += c;
+      // A ']' right after '[' or '[^' is a literal in Python.
+      const start = source[i + 1] === '^' ? 2 : 1;
+      if (source[i + start] === ']') {
+        out += source.slice(i + 1, i + start) + '\\]';
+        i += start;
+      }
+      continue;
+    }
+    if (c === '(') {
+      depth++;
+      if (source.startsWith('(?P<', i)) {
+        out += '(?<';
+        i += 3;
+        continue;
+      }
+      const backref = /^\(\?P=(\w+)\)/.exec(source.slice(i));
+      if (backref) {
+        out += `\\k<${backref[1]}>`;
+        i += backref[0].length - 1;
+        depth--;
+        continue;
+      }
+      if (source.startsWith('(?#', i)) return { ok: false, broken: false, reason: 'Python comments (?#...) have no JavaScript equivalent' };
+    }
+    if (c === ')') {
+      depth--;
+      if (depth < 0) return { ok: false, broken: true, reason: "unbalanced parenthesis: a ')' without '('" };
+    }
+    if (c === '$' && !flags.includes('m')) {
+      out += '(?=\\n?$)';
+      continue;
+    }
+    out += c;
+  }
+  if (inClass) return { ok: false, broken: true, reason: "unterminated character set: '[' without ']'" };
+  if (depth > 0) return { ok: false, broken: true, reason: "missing ')': a '(' is never closed" };
+  try {
+    return { ok: true, regex: new RegExp(`^(?:${out})`, flags) };
+  } catch (error) {
+    return { ok: false, broken: false, reason: (error as Error).message.replace(/^Invalid regular expression: /, '') };
+  }
+}
