@@ -1,0 +1,108 @@
+import type { Argv, CommandModule } from 'yargs';
+import { loadPaths, relativeDisplay } from '../../addon/load.js';
+import { resolveModel, type AddonModel, type ArchModel } from '../../addon/model.js';
+import { DEFAULT_ERA, ERAS, type Era } from '../../addon/eras.js';
+import { OPT_IN_ARCHES, type BuildArch } from '../../addon/arch.js';
+import { UserError } from '../../util/errors.js';
+import { paint, printDiagnostics, table } from '../output.js';
+
+interface InspectArgs {
+  dir: string;
+  json: boolean;
+  supervisor: Era;
+  riscv64: boolean;
+}
+
+export const inspectCommand: CommandModule<object, InspectArgs> = {
+  command: 'inspect [dir]',
+  describe: 'Show the resolved model of one add-on: per arch the platform, Nix targets, image, base image, build args and labels',
+  builder: (yargs: Argv) =>
+    yargs
+      .positional('dir', { describe: 'The add-on folder (the one holding config.yaml)', type: 'string', default: '.' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print the model as JSON (the format is documented in the README)' })
+      .option('supervisor', { type: 'string', choices: ERAS, default: DEFAULT_ERA, describe: 'Supervisor rules to resolve with (2026 or 2025)' })
+      .option('riscv64', {
+        type: 'boolean',
+        default: false,
+        describe: 'Also resolve riscv64, which Home Assistant does not run (for images used elsewhere)',
+      })
+      .example('$0 inspect examples/sqlite-notes', 'A table of the arches, then build args and labels')
+      .example('$0 inspect my-addon --json | jq ".arches[].image"', 'The image reference of every arch')
+      .epilogue('The add-on must validate without errors first (see addonix validate); warnings are printed on stderr.') as unknown as Argv<InspectArgs>,
+  handler: async (args) => {
+    const display = relativeDisplay();
+    const { addons, diagnostics } = await loadPaths([args.dir], { era: args.supervisor, display });
+    if (addons.length > 1) {
+      throw new UserError(
+        `${display(args.dir)} holds ${addons.length} add-ons; inspect one of them:\n` +
+          addons.map((addon) => `  addonix inspect ${display(addon.location.dir)}`).join('\n'),
+      );
+    }
+    const errors = diagnostics.items.filter((d) => d.severity === 'error');
+    if (errors.length > 0 || addons.length === 0 || addons[0]!.config === null) {
+      printDiagnostics(errors, process.stderr);
+      throw new UserError(`cannot inspect ${display(args.dir)}: fix the ${errors.length === 1 ? 'error' : 'errors'} above first`);
+    }
+    printDiagnostics(diagnostics.items, process.stderr);
+    const extraArches: BuildArch[] = args.riscv64 ? [...OPT_IN_ARCHES] : [];
+    for (const arch of extraArches) {
+      process.stderr.write(`addonix: warning: ${arch} is included on request; Home Assistant does not run ${arch} images, so the Supervisor will never install this one\n`);
+    }
+    const model = resolveModel(addons[0]!, { era: args.supervisor, extraArches, display });
+    process.stdout.write(args.json ? JSON.stringify(model, null, 2) + '\n' : renderModel(model));
+  },
+};
+
+/** One value when every arch agrees, otherwise one line per arch. */
+function perArch(model: AddonModel, pick: (arch: ArchModel) => string | null | undefined): string[] {
+  const values = model.arches.map((arch) => pick(arch) ?? '—');
+  if (values.every((value) => value === values[0])) return [values[0] ?? '—'];
+  if (model.arches.every((arch, i) => values[i] === arch.arch)) return ['(the arch)'];
+  return model.arches.map((arch, i) => `${values[i]}  (${arch.arch})`);
+}
+
+function section(model: AddonModel, keys: string[], pick: (arch: ArchModel, key: string) => string | undefined): string[][] {
+  const rows: string[][] = [];
+  for (const key of keys) {
+    perArch(model, (arch) => pick(arch, key)).forEach((value, i) => rows.push(['  ' + (i === 0 ? key : ''), value]));
+  }
+  return rows;
+}
+
+export function renderModel(model: AddonModel): string {
+  const color = paint(process.stdout);
+  const out: string[] = [];
+  out.push(`${color('bold', model.name)} ${model.version}  (slug ${model.slug})`);
+  if (model.description) out.push(model.description);
+  out.push('');
+  const files: string[][] = [['config', model.files.config]];
+  if (model.files.build) files.push(['build', model.files.build + (model.files.buildIgnored ? '  (ignored by the Supervisor: it fails its schema)' : '')]);
+  if (model.files.repository) files.push(['repository', model.files.repository]);
+  files.push(['image', model.imageTemplate ?? 'none: the Supervisor builds it locally']);
+  out.push(table(files), '');
+
+  out.push(
+    table([
+      ['ARCH', 'PLATFORM', 'NIX SYSTEM', 'MUSL TARGET', 'IMAGE'],
+      ...model.arches.map((a) => [
+        a.arch + (a.supervisor === 'deprecated' ? ' (deprecated)' : a.supervisor === 'none' ? ' (not run by HA)' : ''),
+        a.dockerPlatform,
+        a.nixSystem,
+        a.muslTarget,
+        a.image,
+      ]),
+    ]),
+    '',
+  );
+
+  const sources: Record<string, string> = { 'build-file': 'from the build file', 'supervisor-default': "the Supervisor's default", dockerfile: 'from the Dockerfile' };
+  out.push('Base image');
+  out.push(table(perArch(model, (a) => (a.baseImage ? `${a.baseImage}   ${sources[a.baseImageSource!] ?? ''}` : 'none known')).map((v) => ['  ' + v])));
+  out.push('');
+
+  const argKeys = [...new Set(model.arches.flatMap((a) => Object.keys(a.buildArgs)))];
+  out.push('Build args', table(section(model, argKeys, (a, k) => a.buildArgs[k])), '');
+  const labelKeys = [...new Set(model.arches.flatMap((a) => Object.keys(a.labels)))];
+  out.push('Labels', table(section(model, labelKeys, (a, k) => a.labels[k])), '');
+  return out.join('\n');
+}

@@ -1,0 +1,49 @@
+/**
+ * The addonix command line. Each command lives in commands/; this file wires them into yargs and turns
+ * failures into exit codes: 0 ok, 1 findings or failure, 2 wrong usage.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { createRequire } from 'node:module';
+import { UserError } from '../util/errors.js';
+import { validateCommand } from './commands/validate.js';
+import { inspectCommand } from './commands/inspect.js';
+
+const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
+
+export async function main(argv: string[]): Promise<number> {
+  let usageError = false;
+  try {
+    await yargs(argv)
+      .scriptName('addonix')
+      .usage('addonix: reproducible, cross-compiled container images for Home Assistant add-ons, built with Nix\n\nUsage: $0 <command> [options]')
+      .command(validateCommand)
+      .command(inspectCommand)
+      .demandCommand(1, 'Name a command; see the list above.')
+      .recommendCommands()
+      .strict()
+      .version(version)
+      .alias('help', 'h')
+      .wrap(Math.min(110, process.stdout.columns || 100))
+      .epilogue('Every command has its own --help with examples, e.g. addonix validate --help.')
+      .fail((message, error) => {
+        if (error) throw error;
+        usageError = true;
+        process.stderr.write(`addonix: ${message}\nRun 'addonix --help' for usage.\n`);
+      })
+      .parseAsync();
+  } catch (error) {
+    if (error instanceof UserError) {
+      process.stderr.write(`addonix: error: ${error.message}\n`);
+      return error.exitCode;
+    }
+    const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`addonix: internal error (this is a bug in addonix, please report it):\n${stack}\n`);
+    return 1;
+  }
+  if (usageError) return 2;
+  return typeof process.exitCode === 'number' ? process.exitCode : 0;
+}
+
+const code = await main(hideBin(process.argv));
+process.exitCode = code;
