@@ -289,20 +289,25 @@ function readYaml(file: string, text: string): ReadResult {
   });
   const fatal = [...doc.errors];
   for (const w of doc.warnings) if (w.code === 'TAG_RESOLVE_FAILED') fatal.push(w);
-  if (fatal.length > 0) {
-    for (const e of fatal.slice(0, 3)) {
-      const at = lines.at(e.pos[0]);
-      const message = e.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '').replace(/\s+/g, ' ');
-      problems.push({
-        at,
-        code: e.code === 'TAG_RESOLVE_FAILED' ? 'yaml-tag' : 'yaml-syntax',
-        message:
-          e.code === 'TAG_RESOLVE_FAILED'
-            ? `${message}: the Supervisor's YAML loader (PyYAML SafeLoader) cannot read custom tags`
-            : `YAML syntax error: ${lowerFirst(message)}`,
-        recoverable: false,
-      });
+  const first = fatal[0];
+  if (first) {
+    // Later errors are mostly consequences of the first: report that one.
+    let offset = first.pos[0];
+    let message = first.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '').replace(/\s+/g, ' ');
+    const opener = /^Flow (sequence|mapping)/.exec(message) ? unclosedBracket(text, offset, message.includes('sequence') ? '[' : '{') : -1;
+    if (opener >= 0) {
+      offset = opener;
+      message = `this '${text[opener]}' is never closed (${lowerFirst(message)})`;
     }
+    problems.push({
+      at: lines.at(offset),
+      code: first.code === 'TAG_RESOLVE_FAILED' ? 'yaml-tag' : 'yaml-syntax',
+      message:
+        first.code === 'TAG_RESOLVE_FAILED'
+          ? `${message}: the Supervisor's YAML loader (PyYAML SafeLoader) cannot read custom tags`
+          : `YAML syntax error: ${lowerFirst(message)}`,
+      recoverable: false,
+    });
     return { doc: null, problems };
   }
 
@@ -369,6 +374,20 @@ function readYaml(file: string, text: string): ReadResult {
   return { doc: locations.document(file, 'yaml', value), problems };
 }
 
+/** The offset of the last bracket before `offset` that is not closed before it, or -1. */
+function unclosedBracket(text: string, offset: number, open: '[' | '{'): number {
+  const close = open === '[' ? ']' : '}';
+  let depth = 0;
+  for (let i = Math.min(offset, text.length) - 1; i >= 0; i--) {
+    if (text[i] === close) depth++;
+    else if (text[i] === open) {
+      if (depth === 0) return i;
+      depth--;
+    }
+  }
+  return -1;
+}
+
 function lowerFirst(s: string): string {
   return s.charAt(0).toLowerCase() + s.slice(1);
 }
@@ -395,9 +414,9 @@ const JSON_ERROR_TEXT: Record<string, string> = {
 };
 
 function readJson(file: string, source: string): ReadResult {
+  // A byte order mark is invisible in editors: drop it before counting columns.
   const text = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
-  const offsetShift = text === source ? 0 : 1;
-  const lines = new LineIndex(source);
+  const lines = new LineIndex(text);
   const errors: ParseError[] = [];
   const tree = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
   if (errors.length > 0 || !tree) {
@@ -407,7 +426,7 @@ function readJson(file: string, source: string): ReadResult {
       doc: null,
       problems: [
         {
-          at: lines.at((first?.offset ?? 0) + offsetShift),
+          at: lines.at(first?.offset ?? 0),
           code: 'json-syntax',
           message: `JSON syntax error: ${JSON_ERROR_TEXT[code] ?? code}`,
           recoverable: false,
@@ -417,7 +436,7 @@ function readJson(file: string, source: string): ReadResult {
   }
   const problems: ReadProblem[] = [];
   const locations = new Locations();
-  const pos = (offset: number): Position => lines.at(offset + offsetShift);
+  const pos = (offset: number): Position => lines.at(offset);
 
   const toValue = (node: JsonNode, path: PathSegment[]): unknown => {
     locations.values.set(pathKey(path), pos(node.offset));

@@ -59,8 +59,8 @@ class FileDiagnostics extends DiagnosticList {
 
 export function relativeDisplay(cwd = process.cwd()): (file: string) => string {
   return (file) => {
-    const relative = path.relative(cwd, file);
-    return relative === '' ? '.' : relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+    const relative = path.relative(cwd, path.resolve(cwd, file));
+    return relative === '' ? '.' : path.isAbsolute(relative) ? file : relative;
   };
 }
 
@@ -156,6 +156,19 @@ function repositoryFor(dir: string, repositoryFiles: readonly string[]): string 
     .sort((a, b) => b.length - a.length)[0];
 }
 
+/** The repository file in the nearest folder above `dir`, stopping at a git checkout's top. */
+async function repositoryAbove(dir: string): Promise<string | undefined> {
+  let current = path.dirname(dir);
+  for (let depth = 0; depth < 8 && current !== path.dirname(current); depth++) {
+    const names = await fs.readdir(current).catch(() => [] as string[]);
+    const file = names.find((name) => /^repository\.(ya?ml|json)$/.test(name));
+    if (file) return path.join(current, file);
+    if (names.includes('.git')) return undefined;
+    current = path.dirname(current);
+  }
+  return undefined;
+}
+
 /** Validate everything under the given paths (folders or add-on files). */
 export async function loadPaths(paths: readonly string[], loadOptions: LoadOptions): Promise<LoadResult> {
   const options: Required<LoadOptions> = { display: relativeDisplay(), ...loadOptions };
@@ -213,6 +226,7 @@ async function loadFound(
   for (const file of found.orphanBuildFiles) await loadBuild(file, options, diagnostics);
 
   const addons: LoadedAddon[] = [];
+  let above: Promise<string | undefined> | undefined;
   for (const location of found.addons) {
     if (onlyConfig && location.dir !== root) continue;
     const before = diagnostics.errorCount;
@@ -236,7 +250,15 @@ async function loadFound(
       diagnostics.warning(options.display(location.nestedBuildFile), null, 'nested-build-file', `the Supervisor searches the add-on folder recursively for build files, so it reads this file as the build file of ${options.display(location.dir)}; rename it or move it to the add-on folder`);
     }
     if (buildFile) build = await loadBuild(buildFile, options, diagnostics);
-    const repositoryFile = repositoryFor(location.dir, [...repositories.keys()]);
+    let repositoryFile = repositoryFor(location.dir, [...repositories.keys()]);
+    if (!repositoryFile) {
+      // The add-on was given without its repository: use the repository file above it, unchecked.
+      above ??= repositoryAbove(root).then(async (file) => {
+        if (file) repositories.set(file, await loadRepository(file, options, new FileDiagnostics()));
+        return file;
+      });
+      repositoryFile = await above;
+    }
     const dockerfiles = await loadDockerfiles(location);
     for (const configFile of onlyConfig ? [onlyConfig] : location.configFiles) {
       const { config, optionsSchema } = await loadConfig(configFile, options, diagnostics);

@@ -436,7 +436,11 @@ export function elementProblem(value: unknown, element: SchemaElement): string |
     case 'match': {
       const translated = translatePythonRegex(element.pattern!);
       if (!translated.ok) return null; // Reported on the schema itself, or not checkable here.
-      return translated.regex.test(pyStr(value)) ? null : `does not match ${show(element.pattern)}`;
+      const text = pyStr(value);
+      if (translated.regex.test(text)) return null;
+      // Python's \w, \d and \b are Unicode-aware, JavaScript's (without the u flag) are ASCII-only.
+      if (/[^\x00-\x7f]/.test(text) && /\\[wWdDbB]/.test(element.pattern!)) return null;
+      return `does not match ${show(element.pattern)}`;
     }
     case 'list': {
       const text = pyStr(value);

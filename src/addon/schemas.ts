@@ -229,8 +229,9 @@ export function jsonSchema(table: readonly KeySpec[], era: Era, title: string): 
 
 // --- ajv ------------------------------------------------------------------------------------------
 
+/** ajv fills in instancePath and schemaPath of errors a keyword function reports. */
 function customError(keyword: string, message: string): ErrorObject {
-  return { keyword, message, params: {}, instancePath: '', schemaPath: '' };
+  return { keyword, message, params: {} } as ErrorObject;
 }
 
 function createAjv() {

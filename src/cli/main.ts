@@ -12,6 +12,11 @@ import { inspectCommand } from './commands/inspect.js';
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
 export async function main(argv: string[]): Promise<number> {
+  // `addonix ... | head` closes the pipe early: stop quietly, as other command-line tools do.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   let usageError = false;
   try {
     await yargs(argv)

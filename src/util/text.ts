@@ -28,7 +28,13 @@ export function closest(word: string, candidates: Iterable<string>): string | un
     }
   }
   const allowed = Math.max(1, Math.floor(word.length / 3));
-  return bestDistance <= allowed ? best : undefined;
+  if (bestDistance <= allowed) return best;
+  // A longer or shorter spelling of a name ("string" for "str") is a likely meaning too.
+  for (const candidate of candidates) {
+    const c = candidate.toLowerCase();
+    if (Math.min(c.length, lower.length) >= 3 && (lower.startsWith(c) || c.startsWith(lower))) return candidate;
+  }
+  return undefined;
 }
 
 /** ` (did you mean 'x'?)` or the empty string. */

@@ -53,12 +53,13 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
   },
 };
 
-/** One value when every arch agrees, otherwise one line per arch. */
+/** One value when every arch agrees, otherwise one `arch  value` line per arch. */
 function perArch(model: AddonModel, pick: (arch: ArchModel) => string | null | undefined): string[] {
-  const values = model.arches.map((arch) => pick(arch) ?? '—');
-  if (values.every((value) => value === values[0])) return [values[0] ?? '—'];
+  const values = model.arches.map((arch) => pick(arch) ?? '-');
+  if (values.every((value) => value === values[0])) return [values[0] ?? '-'];
   if (model.arches.every((arch, i) => values[i] === arch.arch)) return ['(the arch)'];
-  return model.arches.map((arch, i) => `${values[i]}  (${arch.arch})`);
+  const width = Math.max(...model.arches.map((arch) => arch.arch.length));
+  return model.arches.map((arch, i) => `${arch.arch.padEnd(width)}  ${values[i]}`);
 }
 
 function section(model: AddonModel, keys: string[], pick: (arch: ArchModel, key: string) => string | undefined): string[][] {
@@ -95,10 +96,14 @@ export function renderModel(model: AddonModel): string {
     '',
   );
 
-  const sources: Record<string, string> = { 'build-file': 'from the build file', 'supervisor-default': "the Supervisor's default", dockerfile: 'from the Dockerfile' };
-  out.push('Base image');
-  out.push(table(perArch(model, (a) => (a.baseImage ? `${a.baseImage}   ${sources[a.baseImageSource!] ?? ''}` : 'none known')).map((v) => ['  ' + v])));
-  out.push('');
+  const sources: Record<string, string> = { 'build-file': 'build file', 'supervisor-default': "Supervisor's default", dockerfile: 'Dockerfile' };
+  out.push(
+    table([
+      ['ARCH', 'BASE IMAGE', 'FROM'],
+      ...model.arches.map((a) => [a.arch, a.baseImage ?? 'unknown (no Dockerfile, no build file)', a.baseImageSource ? sources[a.baseImageSource]! : '']),
+    ]),
+    '',
+  );
 
   const argKeys = [...new Set(model.arches.flatMap((a) => Object.keys(a.buildArgs)))];
   out.push('Build args', table(section(model, argKeys, (a, k) => a.buildArgs[k])), '');

@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readDocument, readDocumentBytes } from '../src/addon/document.js';
+
+function yaml(text: string) {
+  const { doc, problems } = readDocument('config.yaml', text);
+  assert.ok(doc, JSON.stringify(problems));
+  return doc;
+}
+
+test('YAML is read with PyYAML SafeLoader scalar rules (YAML 1.1)', () => {
+  const doc = yaml(
+    [
+      'a: on', 'b: Off', 'c: yes', 'd: y', 'e: n', 'f: 0755', 'g: 1:30', 'h: 1.10', 'i: 1e3', 'j: 1.0e+3', 'k: 0x1F',
+      'l: 0b101', 'm: 1_000', 'n: ~', 'o:', 'p: .inf', 'q: 2024-01-31', 'r: 09', 's: +12', 't: "on"', 'u: 1.', 'v: .5',
+    ].join('\n') + '\n',
+  );
+  const v = doc.value as Record<string, unknown>;
+  assert.equal(v['a'], true);
+  assert.equal(v['b'], false);
+  assert.equal(v['c'], true);
+  assert.equal(v['d'], 'y', 'PyYAML does not read y/n as booleans');
+  assert.equal(v['e'], 'n');
+  assert.equal(v['f'], 0o755);
+  assert.equal(v['g'], 90);
+  assert.equal(v['h'], 1.1);
+  assert.equal(v['i'], '1e3', 'PyYAML needs a dot for floats');
+  assert.equal(v['j'], 1000);
+  assert.equal(v['k'], 31);
+  assert.equal(v['l'], 5);
+  assert.equal(v['m'], 1000);
+  assert.equal(v['n'], null);
+  assert.equal(v['o'], null);
+  assert.equal(v['p'], Infinity);
+  assert.ok(v['q'] instanceof Date);
+  assert.equal((v['q'] as Date).toISOString(), '2024-01-31T00:00:00.000Z');
+  assert.equal(v['r'], '09');
+  assert.equal(v['s'], 12);
+  assert.equal(v['t'], 'on');
+  assert.equal(v['u'], 1);
+  assert.equal(v['v'], 0.5);
+});
+
+test('positions of keys and values, including inside lists and flow collections', () => {
+  const doc = yaml('name: x\narch:\n  - amd64\n  - aarch64\nports: {"80/tcp": 8080}\n');
+  assert.deepEqual(doc.keyAt(['arch']), { line: 2, col: 1 });
+  assert.deepEqual(doc.valueAt(['arch', 1]), { line: 4, col: 5 });
+  assert.deepEqual(doc.keyAt(['ports', '80/tcp']), { line: 5, col: 9 });
+  assert.deepEqual(doc.valueAt(['ports', '80/tcp']), { line: 5, col: 19 });
+  // Unknown paths fall back to the nearest located ancestor.
+  assert.deepEqual(doc.valueAt(['arch', 7, 'x']), doc.valueAt(['arch']));
+});
+
+test('non-string keys are remembered with their source text', () => {
+  const doc = yaml('ports:\n  8080: 80\n  "53/udp": 53\non: 1\n');
+  assert.deepEqual(doc.keyKind(['ports', '8080']), { type: 'number', source: '8080' });
+  assert.equal(doc.keyKind(['ports', '53/udp']), undefined);
+  assert.deepEqual(doc.keyKind(['true']), { type: 'boolean', source: 'on' });
+});
+
+test('anchors, aliases and merge keys work; alias bombs are refused', () => {
+  const doc = yaml('base: &b {x: 1}\nmerged:\n  <<: *b\n  y: 2\n');
+  assert.deepEqual((doc.value as Record<string, unknown>)['merged'], { x: 1, y: 2 });
+  const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+  for (let i = 0; i < 8; i++) bomb.push(`${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill('*' + String.fromCharCode(97 + i)).join(', ')}]`);
+  const { doc: bombDoc, problems } = readDocument('config.yaml', bomb.join('\n') + '\n');
+  assert.equal(bombDoc, null);
+  assert.equal(problems[0]!.code, 'yaml-syntax');
+});
+
+test('duplicate keys are reported at the second one, and reading goes on', () => {
+  const { doc, problems } = readDocument('config.yaml', 'a: 1\nb: 2\na: 3\n');
+  assert.ok(doc);
+  assert.deepEqual(doc.value, { a: 3, b: 2 });
+  assert.equal(problems.length, 1);
+  assert.deepEqual(problems[0]!.at, { line: 3, col: 1 });
+  assert.match(problems[0]!.message, /duplicate key 'a' \(first at line 1\)/);
+});
+
+test('custom tags are refused as PyYAML SafeLoader refuses them', () => {
+  const { doc, problems } = readDocument('config.yaml', 'a: !include other.yaml\n');
+  assert.equal(doc, null);
+  assert.equal(problems[0]!.code, 'yaml-tag');
+});
+
+test('JSON: strict syntax with positions, a BOM tolerated, __proto__ kept as a plain key', () => {
+  const bad = readDocument('config.json', '{\n  "a": 1,\n  // comment\n  "b": 2\n}');
+  assert.equal(bad.doc, null);
+  assert.deepEqual(bad.problems[0]!.at, { line: 3, col: 3 });
+  assert.match(bad.problems[0]!.message, /comments are not allowed in JSON/);
+  const trailing = readDocument('config.json', '{"a": [1, 2,]}');
+  assert.equal(trailing.doc, null);
+  const bom = readDocument('config.json', '\ufeff{"a": {"b": true}}');
+  assert.ok(bom.doc);
+  assert.deepEqual(bom.doc.valueAt(['a', 'b']), { line: 1, col: 13 });
+  const proto = readDocument('config.json', '{"__proto__": {"polluted": 1}}');
+  assert.ok(proto.doc);
+  assert.deepEqual(Object.keys(proto.doc.value as object), ['__proto__']);
+  assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+});
+
+test('bytes: invalid UTF-8 is located, control characters are refused', () => {
+  const invalid = readDocumentBytes('config.yaml', Buffer.from([0x61, 0x3a, 0x20, 0x31, 0x0a, 0x62, 0x3a, 0x20, 0xc3, 0x28]));
+  assert.equal(invalid.doc, null);
+  assert.equal(invalid.problems[0]!.code, 'not-utf8');
+  assert.deepEqual(invalid.problems[0]!.at, { line: 2, col: 4 });
+  const control = readDocumentBytes('config.yaml', Buffer.from('a: 1\nb: x\u0007y\n'));
+  assert.equal(control.problems[0]!.code, 'bad-character');
+  assert.deepEqual(control.problems[0]!.at, { line: 2, col: 5 });
+  assert.ok(readDocumentBytes('config.yaml', Buffer.from('name: Zoë 🏠\n')).doc);
+});

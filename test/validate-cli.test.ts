@@ -1,0 +1,318 @@
+/**
+ * `addonix validate` on hand-made invalid add-ons: each must fail (or warn) with the right message at
+ * the right place, as a user sees it, and never with a stack trace.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { MINIMAL_CONFIG, hasStackTrace, runCli, tempTree } from './helpers.js';
+
+interface Expected {
+  file: string;
+  line: number | null;
+  severity: 'error' | 'warning';
+  code: string;
+  includes: string;
+}
+
+interface Case {
+  name: string;
+  files: Record<string, string | Buffer>;
+  expect: Expected[];
+  /** Exit status without --strict (1 when an error is expected). */
+  status: number;
+  args?: string[];
+}
+
+const config = (extra: string) => MINIMAL_CONFIG + extra;
+
+const cases: Case[] = [
+  {
+    name: 'unknown arch',
+    files: { 'config.yaml': MINIMAL_CONFIG.replace('  - amd64\n', '  - amd64\n  - arm64\n') },
+    expect: [{ file: 'config.yaml', line: 8, severity: 'error', code: 'unknown-arch', includes: "unknown arch 'arm64'" }],
+    status: 1,
+  },
+  {
+    name: 'riscv64 in config (Home Assistant does not run it)',
+    files: { 'config.yaml': MINIMAL_CONFIG.replace('  - amd64\n', '  - amd64\n  - riscv64\n') },
+    expect: [{ file: 'config.yaml', line: 8, severity: 'error', code: 'unknown-arch', includes: '--riscv64' }],
+    status: 1,
+  },
+  {
+    name: 'bad slug',
+    files: { 'config.yaml': MINIMAL_CONFIG.replace('slug: test_addon', 'slug: my addon') },
+    expect: [{ file: 'config.yaml', line: 3, severity: 'error', code: 'invalid-slug', includes: "slug 'my addon' is invalid: a slug may contain only letters, digits" }],
+    status: 1,
+  },
+  {
+    name: 'missing required key',
+    files: { 'config.yaml': MINIMAL_CONFIG.replace('description: An add-on for tests\n', '') },
+    expect: [{ file: 'config.yaml', line: null, severity: 'error', code: 'missing-key', includes: "missing required key 'description'" }],
+    status: 1,
+  },
+  {
+    name: 'wrong types',
+    files: {
+      'config.yaml': config('ingress: maybe\ntimeout: soon\nenvironment:\n  PORT: 8080\nmap: share\ndescription2: x\n').replace(
+        'description: An add-on for tests',
+        'description: 2024',
+      ),
+    },
+    expect: [
+      { file: 'config.yaml', line: 4, severity: 'error', code: 'invalid-type', includes: 'description must be a string, not a number; put it in quotes' },
+      { file: 'config.yaml', line: 8, severity: 'error', code: 'invalid-type', includes: "ingress must be true or false, not 'maybe'" },
+      { file: 'config.yaml', line: 9, severity: 'error', code: 'invalid-type', includes: "timeout must be a whole number, not a string ('soon')" },
+      { file: 'config.yaml', line: 11, severity: 'error', code: 'invalid-type', includes: 'environment.PORT must be a string, not a number' },
+      { file: 'config.yaml', line: 12, severity: 'warning', code: 'invalid-map', includes: 'letter by letter' },
+      { file: 'config.yaml', line: 13, severity: 'warning', code: 'unknown-key', includes: "unknown key 'description2' (did you mean 'description'?)" },
+    ],
+    status: 1,
+  },
+  {
+    name: 'values the Supervisor coerces are warnings',
+    files: { 'config.yaml': config('ingress: "yes"\ntimeout: "30"\ningress_port: "8100"\n') },
+    expect: [
+      { file: 'config.yaml', line: 8, severity: 'warning', code: 'coerced-value', includes: 'reads it as true' },
+      { file: 'config.yaml', line: 9, severity: 'warning', code: 'coerced-value', includes: 'converts it to 30' },
+      { file: 'config.yaml', line: 10, severity: 'warning', code: 'coerced-value', includes: 'converts it to 8100' },
+    ],
+    status: 0,
+  },
+  {
+    name: 'out of range',
+    files: { 'config.yaml': config('timeout: 5\nports:\n  8080/tcp: 70000\n') },
+    expect: [
+      { file: 'config.yaml', line: 8, severity: 'error', code: 'out-of-range', includes: 'timeout is 5; it must be at least 10' },
+      { file: 'config.yaml', line: 10, severity: 'error', code: 'out-of-range', includes: 'at most 65535' },
+    ],
+    status: 1,
+  },
+  {
+    name: 'malformed ports keys',
+    files: { 'config.yaml': config('ports:\n  8080/http: 8080\n  53: 53\n') },
+    expect: [
+      { file: 'config.yaml', line: 9, severity: 'error', code: 'invalid-key', includes: "ports key '8080/http' is invalid: port keys are written '8080/tcp'" },
+      { file: 'config.yaml', line: 10, severity: 'error', code: 'key-not-string', includes: "ports key 53 is not a string in YAML, so the Supervisor refuses it; quote it: '53/tcp'" },
+    ],
+    status: 1,
+  },
+  {
+    name: 'image with a tag',
+    files: { 'config.yaml': config('image: ghcr.io/me/{arch}-addon:1.0\n') },
+    expect: [{ file: 'config.yaml', line: 8, severity: 'error', code: 'invalid-image', includes: 'must not carry a tag' }],
+    status: 1,
+  },
+  {
+    name: 'build_from without a slash (the Supervisor ignores the build file)',
+    files: { 'config.yaml': MINIMAL_CONFIG, 'build.yaml': 'build_from:\n  amd64: alpine\n  aarch64: ghcr.io/home-assistant/aarch64-base:3.24\n' },
+    expect: [
+      { file: 'build.yaml', line: null, severity: 'warning', code: 'deprecated-build-file', includes: 'ARG BUILD_FROM' },
+      { file: 'build.yaml', line: 2, severity: 'warning', code: 'build-file-ignored', includes: "build_from.amd64 'alpine' is invalid: a base image needs at least one '/'" },
+    ],
+    status: 0,
+  },
+  {
+    name: 'build file whose args hold a number',
+    files: { 'config.yaml': MINIMAL_CONFIG, 'build.yaml': 'args:\n  TOOL_VERSION: 1.10\n' },
+    expect: [{ file: 'build.yaml', line: 2, severity: 'warning', code: 'build-file-ignored', includes: 'args.TOOL_VERSION must be a string, not a decimal number; put it in quotes' }],
+    status: 0,
+  },
+  {
+    name: 'bad schema elements',
+    files: {
+      'config.yaml': config('options:\n  a: 1\nschema:\n  a: int(a,b)\n  b: list()\n  c: match(\n  d: string\n  e: [[str]]\n'),
+    },
+    expect: [
+      { file: 'config.yaml', line: 11, severity: 'error', code: 'schema-element', includes: "bounds of int(min,max) must be whole numbers, got 'a'" },
+      { file: 'config.yaml', line: 12, severity: 'error', code: 'schema-element', includes: 'list() needs at least one choice' },
+      { file: 'config.yaml', line: 13, severity: 'error', code: 'schema-element', includes: "missing ')'" },
+      { file: 'config.yaml', line: 14, severity: 'error', code: 'schema-element', includes: "unknown type 'string' (did you mean 'str'?)" },
+      { file: 'config.yaml', line: 15, severity: 'error', code: 'schema-nesting', includes: 'a list directly inside a list' },
+    ],
+    status: 1,
+  },
+  {
+    name: 'options that violate their schema',
+    files: {
+      'config.yaml': config('options:\n  port: 99999\n  name: 42\n  level: loud\n  extra: 1\nschema:\n  port: port\n  name: str\n  level: list(info|debug)\n'),
+    },
+    expect: [
+      { file: 'config.yaml', line: 9, severity: 'warning', code: 'option-invalid', includes: "default 99999 for option 'port' is not a port number between 1 and 65535" },
+      { file: 'config.yaml', line: 10, severity: 'warning', code: 'option-invalid', includes: "default 42 for option 'name' must be a string (quote it)" },
+      { file: 'config.yaml', line: 11, severity: 'warning', code: 'option-invalid', includes: "default 'loud' for option 'level' is not one of 'info', 'debug'" },
+      { file: 'config.yaml', line: 12, severity: 'warning', code: 'unknown-option', includes: "option 'extra' is not in the schema" },
+    ],
+    status: 0,
+  },
+  {
+    name: 'options that violate their schema fail with --strict',
+    files: { 'config.yaml': config('options:\n  port: 0\nschema:\n  port: port\n') },
+    expect: [{ file: 'config.yaml', line: 9, severity: 'warning', code: 'option-invalid', includes: 'refuses to start the add-on' }],
+    status: 1,
+    args: ['--strict'],
+  },
+  {
+    name: 'YAML syntax error',
+    files: { 'config.yaml': MINIMAL_CONFIG.replace('arch:\n  - aarch64\n  - amd64\n', 'arch: [aarch64, amd64\nurl: x\n') },
+    expect: [{ file: 'config.yaml', line: 5, severity: 'error', code: 'yaml-syntax', includes: "YAML syntax error: this '[' is never closed" }],
+    status: 1,
+  },
+  {
+    name: 'duplicate keys',
+    files: { 'config.yaml': config('slug: other\n') },
+    expect: [{ file: 'config.yaml', line: 8, severity: 'error', code: 'duplicate-key', includes: "duplicate key 'slug' (first at line 3)" }],
+    status: 1,
+  },
+  {
+    name: 'JSON syntax error',
+    files: { 'config.json': '{\n  "name": "x",\n  "version": "1",\n  "slug": "x",\n  "description": "d",\n  "arch": ["amd64"],\n}\n' },
+    expect: [{ file: 'config.json', line: 7, severity: 'error', code: 'json-syntax', includes: 'JSON syntax error' }],
+    status: 1,
+  },
+  {
+    name: 'JSON duplicate key',
+    files: { 'config.json': '{"name": "x", "version": "1", "slug": "x",\n "description": "d", "arch": ["amd64"],\n "slug": "y"}\n' },
+    expect: [{ file: 'config.json', line: 3, severity: 'error', code: 'duplicate-key', includes: "duplicate key 'slug' (first at line 1)" }],
+    status: 1,
+  },
+  {
+    name: 'a 10 MB file',
+    files: { 'config.yaml': MINIMAL_CONFIG + `# ${'x'.repeat(10 * 1024 * 1024)}\n` },
+    expect: [{ file: 'config.yaml', line: null, severity: 'error', code: 'file-too-large', includes: 'the file is 10.0 MiB' }],
+    status: 1,
+  },
+  {
+    name: 'binary garbage',
+    files: { 'config.yaml': Buffer.concat([Buffer.from('name: x\n'), randomBytesSeeded(4096)]) },
+    expect: [{ file: 'config.yaml', line: 2, severity: 'error', code: 'not-utf8', includes: 'not UTF-8 text' }],
+    status: 1,
+  },
+  {
+    name: 'control characters',
+    files: { 'config.yaml': MINIMAL_CONFIG.replace('slug: test_addon', 'slug: test\u0000addon') },
+    expect: [{ file: 'config.yaml', line: 3, severity: 'error', code: 'bad-character', includes: 'U+0000' }],
+    status: 1,
+  },
+  {
+    name: 'a folder with no config',
+    files: { 'README.md': '# nothing here\n' },
+    expect: [{ file: '.', line: null, severity: 'error', code: 'no-config', includes: 'no add-on here' }],
+    status: 1,
+  },
+  {
+    name: 'config.yaml and config.json in one folder',
+    files: { 'config.yaml': MINIMAL_CONFIG, 'config.json': JSON.stringify({ name: 'x', version: '1', slug: 'test_addon', description: 'd', arch: ['amd64'] }) },
+    expect: [{ file: 'config.yaml', line: null, severity: 'error', code: 'two-configs', includes: 'config.json and config.yaml are both in' }],
+    status: 1,
+  },
+  {
+    name: 'version written as a number',
+    files: { 'config.yaml': MINIMAL_CONFIG.replace('version: "1.0.0"', 'version: 1.10') },
+    expect: [{ file: 'config.yaml', line: 2, severity: 'warning', code: 'version-number', includes: 'version is the number 1.1' }],
+    status: 0,
+  },
+  {
+    name: 'a YAML 1.1 boolean key',
+    files: { 'config.yaml': config('on: true\n') },
+    expect: [{ file: 'config.yaml', line: 8, severity: 'warning', code: 'unknown-key', includes: "key on is read as 'true' by YAML 1.1" }],
+    status: 0,
+  },
+  {
+    name: 'deprecated forms the Supervisor repairs',
+    files: { 'config.yaml': config('startup: before\nauto_uart: true\nsnapshot_exclude:\n  - "*.db"\nmap:\n  - config:rw\n  - nope:rw\n') },
+    expect: [
+      { file: 'config.yaml', line: 8, severity: 'warning', code: 'deprecated-value', includes: "reads it as 'services'" },
+      { file: 'config.yaml', line: 9, severity: 'warning', code: 'deprecated-key', includes: "'auto_uart' is deprecated" },
+      { file: 'config.yaml', line: 10, severity: 'warning', code: 'deprecated-key', includes: "renames it to 'backup_exclude'" },
+      { file: 'config.yaml', line: 13, severity: 'warning', code: 'deprecated-map', includes: "use 'homeassistant_config'" },
+      { file: 'config.yaml', line: 14, severity: 'warning', code: 'invalid-map-entry', includes: "invalid map entry 'nope:rw'" },
+    ],
+    status: 0,
+  },
+  {
+    name: 'dynamic ingress port with a host port in its range',
+    files: { 'config.yaml': config('ingress: true\ningress_port: 0\nports:\n  62001/tcp: 62001\n') },
+    expect: [{ file: 'config.yaml', line: 11, severity: 'error', code: 'ingress-port-conflict', includes: 'port 62001 must not be mapped' }],
+    status: 1,
+  },
+  {
+    name: 'a feature only the 2026 Supervisor accepts',
+    files: { 'config.yaml': config('options:\n  n: 1\nschema:\n  n: int(-5,5)\n') },
+    expect: [{ file: 'config.yaml', line: 11, severity: 'warning', code: 'compat-2025', includes: 'Supervisor 2025.06 refuses this add-on' }],
+    status: 0,
+  },
+];
+
+/** Deterministic "random" bytes with invalid UTF-8 early on. */
+function randomBytesSeeded(size: number): Buffer {
+  const bytes = randomBytes(size);
+  bytes[0] = 0xff;
+  return bytes;
+}
+
+for (const c of cases) {
+  test(`validate: ${c.name}`, (t) => {
+    const dir = tempTree(t, c.files);
+    const json = runCli(['validate', '--json', ...(c.args ?? []), '.'], { cwd: dir });
+    assert.equal(json.status, c.status, `exit status\n${json.stdout}${json.stderr}`);
+    assert.equal(json.stderr, '');
+    const diagnostics = JSON.parse(json.stdout) as (Expected & { message: string })[];
+    for (const want of c.expect) {
+      const found = diagnostics.find((d) => d.code === want.code && d.line === want.line && d.file.endsWith(want.file));
+      assert.ok(found, `expected ${want.severity} [${want.code}] at ${want.file}:${want.line}; got:\n${JSON.stringify(diagnostics, null, 1)}`);
+      assert.equal(found.severity, want.severity);
+      assert.ok(found.message.includes(want.includes), `message of [${want.code}]:\n  ${found.message}\nshould include:\n  ${want.includes}`);
+    }
+    if (c.status === 0 && !c.args?.includes('--strict')) {
+      assert.ok(!diagnostics.some((d) => d.severity === 'error'), 'no errors expected');
+    }
+
+    const text = runCli(['validate', ...(c.args ?? []), '.'], { cwd: dir });
+    assert.equal(text.status, c.status);
+    assert.ok(!hasStackTrace(text.stdout + text.stderr), `no stack trace:\n${text.stdout}${text.stderr}`);
+    const first = c.expect[0]!;
+    const where = first.line === null ? `${first.file}: ${first.severity}:` : `${first.file}:${first.line}:`;
+    assert.ok(text.stdout.includes(where), `text output names ${where}:\n${text.stdout}`);
+    assert.match(text.stdout.trimEnd().split('\n').pop()!, /checked: (\d+ errors?, \d+ warnings?|no problems)$/);
+  });
+}
+
+test('validate: exit status 2 and a hint for wrong usage', () => {
+  const result = runCli(['validate', '--bogus']);
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /Unknown argument: bogus/);
+  assert.match(result.stderr, /addonix --help/);
+  assert.ok(!hasStackTrace(result.stderr));
+  const noCommand = runCli([]);
+  assert.equal(noCommand.status, 2);
+  assert.match(noCommand.stderr, /Name a command/);
+  const badChoice = runCli(['validate', '--supervisor', '2024']);
+  assert.equal(badChoice.status, 2);
+});
+
+test('validate: a path that does not exist, and a file that is not an add-on file', (t) => {
+  const dir = tempTree(t, { 'notes.txt': 'hello' });
+  const missing = runCli(['validate', 'nope', 'notes.txt'], { cwd: dir });
+  assert.equal(missing.status, 1);
+  assert.match(missing.stdout, /^nope: error: no such file or folder \[not-found\]$/m);
+  assert.match(missing.stdout, /^notes\.txt: error: not an add-on file/m);
+});
+
+test('validate: a valid add-on passes, in text and JSON', (t) => {
+  const dir = tempTree(t, { 'my-addon/config.yaml': MINIMAL_CONFIG });
+  const text = runCli(['validate'], { cwd: dir });
+  assert.equal(text.status, 0);
+  assert.equal(text.stdout, '1 add-on (1 file) checked: no problems\n');
+  const json = runCli(['validate', '--json', 'my-addon/config.yaml'], { cwd: dir });
+  assert.equal(json.status, 0);
+  assert.deepEqual(JSON.parse(json.stdout), []);
+});
+
+test('validate --help teaches: options, examples and the output format', () => {
+  const help = runCli(['validate', '--help']);
+  assert.equal(help.status, 0);
+  for (const needle of ['--strict', '--json', '--supervisor', 'Examples:', 'FILE:LINE:COL', 'Exit status']) {
+    assert.ok(help.stdout.includes(needle), `help mentions ${needle}`);
+  }
+});
