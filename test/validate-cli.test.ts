@@ -283,10 +283,15 @@ test('validate: exit status 2 and a hint for wrong usage', () => {
   assert.equal(result.status, 2);
   assert.match(result.stderr, /Unknown argument: bogus/);
   assert.match(result.stderr, /addonix --help/);
+  assert.equal(result.stdout, '', 'the command does not run after a usage error');
   assert.ok(!hasStackTrace(result.stderr));
   const noCommand = runCli([]);
   assert.equal(noCommand.status, 2);
-  assert.match(noCommand.stderr, /Name a command/);
+  assert.match(noCommand.stderr, /Name a command: validate, inspect\./);
+  const typo = runCli(['valdate']);
+  assert.equal(typo.status, 2);
+  assert.match(typo.stderr, /Unknown argument: valdate\. Did you mean validate\?/);
+  assert.equal(typo.stdout, '', 'no command runs after a usage error');
   const badChoice = runCli(['validate', '--supervisor', '2024']);
   assert.equal(badChoice.status, 2);
 });

@@ -2,12 +2,14 @@
  * The addonix command line. Each command lives in commands/; this file wires them into yargs and turns
  * failures into exit codes: 0 ok, 1 findings or failure, 2 wrong usage.
  */
-import yargs from 'yargs';
+import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { createRequire } from 'node:module';
-import { UserError } from '../util/errors.js';
+import { UsageError, UserError } from '../util/errors.js';
 import { validateCommand } from './commands/validate.js';
 import { inspectCommand } from './commands/inspect.js';
+
+const COMMANDS = [validateCommand, inspectCommand] as CommandModule[];
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
@@ -17,14 +19,14 @@ export async function main(argv: string[]): Promise<number> {
     if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw error;
   });
-  let usageError = false;
+  // For a mistyped command yargs reports "Did you mean ...?" before "Unknown argument": keep both.
+  let suggestion = '';
   try {
     await yargs(argv)
       .scriptName('addonix')
       .usage('addonix: reproducible, cross-compiled container images for Home Assistant add-ons, built with Nix\n\nUsage: $0 <command> [options]')
-      .command(validateCommand)
-      .command(inspectCommand)
-      .demandCommand(1, 'Name a command; see the list above.')
+      .command(COMMANDS)
+      .demandCommand(1, `Name a command: ${COMMANDS.map((c) => String(c.command).split(' ')[0]).join(', ')}.`)
       .recommendCommands()
       .strict()
       .version(version)
@@ -33,11 +35,19 @@ export async function main(argv: string[]): Promise<number> {
       .epilogue('Every command has its own --help with examples, e.g. addonix validate --help.')
       .fail((message, error) => {
         if (error) throw error;
-        usageError = true;
-        process.stderr.write(`addonix: ${message}\nRun 'addonix --help' for usage.\n`);
+        if (message.startsWith('Did you mean')) {
+          suggestion = ` ${message}`;
+          return;
+        }
+        // Throwing stops yargs: a command must not run after a usage error.
+        throw new UsageError(`${suggestion ? `${message}.${suggestion}` : message}\nRun 'addonix --help' for usage.`);
       })
       .parseAsync();
   } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`addonix: ${error.message}\n`);
+      return error.exitCode;
+    }
     if (error instanceof UserError) {
       process.stderr.write(`addonix: error: ${error.message}\n`);
       return error.exitCode;
@@ -46,7 +56,6 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`addonix: internal error (this is a bug in addonix, please report it):\n${stack}\n`);
     return 1;
   }
-  if (usageError) return 2;
   return typeof process.exitCode === 'number' ? process.exitCode : 0;
 }
 

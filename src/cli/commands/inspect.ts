@@ -26,8 +26,9 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
         default: false,
         describe: 'Also resolve riscv64, which Home Assistant does not run (for images used elsewhere)',
       })
-      .example('$0 inspect examples/sqlite-notes', 'A table of the arches, then build args and labels')
-      .example('$0 inspect my-addon --json | jq ".arches[].image"', 'The image reference of every arch')
+      .example('$0 inspect my-addon', 'A table of the arches, then base images, build args and labels')
+      .example('$0 inspect my-addon --json', 'The same model as JSON, for scripts')
+      .example('$0 inspect my-addon --riscv64', 'Also resolve riscv64, for images used outside Home Assistant')
       .epilogue('The add-on must validate without errors first (see addonix validate); warnings are printed on stderr.') as unknown as Argv<InspectArgs>,
   handler: async (args) => {
     const display = relativeDisplay();
