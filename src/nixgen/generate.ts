@@ -1,0 +1,194 @@
+/**
+ * `addonix generate`: the add-on's metadata and npm dependency data as Nix data files in DIR/nix/,
+ * for the hand-written Nix library to build from. Everything is computed before anything is written,
+ * so bad input writes nothing; each file is written atomically (temporary file, then rename) and is
+ * byte-identical when regenerated from the same inputs.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { AddonModel } from '../addon/model.js';
+import type { ProjectDeps } from '../npm/deps.js';
+import type { NativePlan } from '../npm/native.js';
+import { generatedNixFile, type NixValue } from './nix.js';
+
+export const GENERATED_DIR = 'nix';
+export const ADDON_FILE = 'addon.generated.nix';
+export const NPM_FILE = 'npm-deps.generated.nix';
+export const GENERATE_COMMAND = 'addonix generate';
+
+/** Data schema of the generated files; the Nix library checks it. */
+export const DATA_VERSION = 1;
+
+export interface GeneratedFile {
+  /** Absolute path. */
+  path: string;
+  content: string;
+}
+
+/** Where the add-on's npm project is, relative to the add-on folder. */
+export interface AppLocation {
+  dir: string;
+  lockfile: string;
+}
+
+/** The add-on model as Nix data: per-arch attributes keyed by arch, plus their order. */
+export function addonData(model: AddonModel, app: AppLocation | null): NixValue {
+  const arches: Record<string, NixValue> = {};
+  for (const arch of model.arches) {
+    arches[arch.arch] = {
+      supervisor: arch.supervisor,
+      platform: { ...arch.platform },
+      dockerPlatform: arch.dockerPlatform,
+      nixSystem: arch.nixSystem,
+      muslTarget: arch.muslTarget,
+      glibcTarget: arch.glibcTarget,
+      goarch: arch.goarch,
+      npmCpu: arch.npmCpu,
+      image: arch.image,
+      baseImage: arch.baseImage,
+      baseImageSource: arch.baseImageSource,
+      dockerfile: arch.dockerfile,
+      buildArgs: arch.buildArgs,
+      labels: arch.labels,
+    };
+  }
+  return {
+    dataVersion: DATA_VERSION,
+    name: model.name,
+    slug: model.slug,
+    version: model.version,
+    description: model.description,
+    url: model.url,
+    supervisor: model.supervisor,
+    files: { ...model.files },
+    imageTemplate: model.imageTemplate,
+    init: model.init,
+    ingress: model.ingress,
+    ingressPort: model.ingressPort,
+    ports: model.ports,
+    environment: model.environment,
+    options: model.options as NixValue,
+    schema: model.schema as NixValue,
+    archNames: model.arches.map((arch) => arch.arch),
+    arches,
+    app: app ? { dir: app.dir, lockfile: app.lockfile } : null,
+  };
+}
+
+function nativeData(plan: NativePlan): NixValue {
+  return { name: plan.name, version: plan.version, plan: plan.plan, reason: plan.reason, settings: { ...plan.settings } };
+}
+
+/**
+ * The npm data: every package once (name, version, where its tarball comes from, its SRI hash, its bin
+ * links), then per target the packages not installed there, the native addon plans and the errors.
+ */
+export function npmData(deps: ProjectDeps, app: AppLocation): NixValue {
+  const packages: Record<string, NixValue> = {};
+  for (const entry of deps.packages) {
+    packages[entry.location] = {
+      name: entry.name,
+      version: entry.version,
+      source: entry.source,
+      url: entry.url,
+      integrity: entry.integrity,
+      bundled: entry.bundled,
+      link: entry.link,
+      linkTarget: entry.linkTarget,
+      optional: entry.optional,
+      bin: entry.bin,
+      hasInstallScript: entry.hasInstallScript,
+    };
+  }
+  const targets: Record<string, NixValue> = {};
+  for (const target of deps.targets) {
+    const installed = deps.installed.get(target.target)!;
+    targets[target.target] = {
+      exclude: deps.packages.filter((entry) => !installed.has(entry.location)).map((entry) => entry.location),
+      native: Object.fromEntries(target.native.map((plan) => [plan.location, nativeData(plan)])),
+      errors: target.errors.map((error) => ({ ...error })),
+    };
+  }
+  return {
+    dataVersion: DATA_VERSION,
+    app: { dir: app.dir, lockfile: app.lockfile },
+    lockfileVersion: deps.project.lockfileVersion,
+    packages,
+    targets,
+  };
+}
+
+export function plannedFiles(addonDir: string, model: AddonModel, npm: { deps: ProjectDeps; app: AppLocation } | null): GeneratedFile[] {
+  const out = path.join(addonDir, GENERATED_DIR);
+  const files: GeneratedFile[] = [
+    {
+      path: path.join(out, ADDON_FILE),
+      content: generatedNixFile(addonData(model, npm?.app ?? null), `Home Assistant add-on '${model.slug}': metadata resolved per arch by addonix.`, GENERATE_COMMAND),
+    },
+  ];
+  if (npm) {
+    files.push({
+      path: path.join(out, NPM_FILE),
+      content: generatedNixFile(npmData(npm.deps, npm.app), `npm dependencies of add-on '${model.slug}' (${npm.app.lockfile}), per target.`, GENERATE_COMMAND),
+    });
+  }
+  return files;
+}
+
+export interface WriteOutcome {
+  written: string[];
+  unchanged: string[];
+  removed: string[];
+  /** With check: files that differ, are missing, or should no longer exist. */
+  stale: string[];
+}
+
+async function readOrNull(file: string): Promise<string | null> {
+  return fs.readFile(file, 'utf8').catch(() => null);
+}
+
+/** Write a file through a temporary file and a rename, so no reader ever sees half of it. */
+export async function writeAtomically(file: string, content: string): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await fs.writeFile(temporary, content);
+    await fs.rename(temporary, file);
+  } catch (error) {
+    await fs.rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Write (or, with check, compare) the planned files. Generated files addonix no longer produces for
+ * this add-on (the npm data after the lockfile went away) are removed, or reported as stale.
+ */
+export async function syncFiles(addonDir: string, files: readonly GeneratedFile[], check: boolean): Promise<WriteOutcome> {
+  const outcome: WriteOutcome = { written: [], unchanged: [], removed: [], stale: [] };
+  const changed: GeneratedFile[] = [];
+  for (const file of files) {
+    if ((await readOrNull(file.path)) === file.content) outcome.unchanged.push(file.path);
+    else changed.push(file);
+  }
+  const planned = new Set(files.map((file) => file.path));
+  const leftovers: string[] = [];
+  for (const name of [ADDON_FILE, NPM_FILE]) {
+    const file = path.join(addonDir, GENERATED_DIR, name);
+    if (!planned.has(file) && (await readOrNull(file)) !== null) leftovers.push(file);
+  }
+  if (check) {
+    outcome.stale.push(...changed.map((file) => file.path), ...leftovers);
+    return outcome;
+  }
+  for (const file of changed) {
+    await writeAtomically(file.path, file.content);
+    outcome.written.push(file.path);
+  }
+  for (const file of leftovers) {
+    await fs.rm(file, { force: true });
+    outcome.removed.push(file);
+  }
+  return outcome;
+}
