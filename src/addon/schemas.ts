@@ -25,7 +25,6 @@ const int = (minimum?: number, maximum?: number): Schema => ({
   ...(minimum !== undefined ? { minimum } : {}),
   ...(maximum !== undefined ? { maximum } : {}),
 });
-const port = int(1, 65535);
 const strList: Schema = { type: 'array', items: str };
 const oneOf = (values: readonly string[]): Schema => ({ type: 'string', enum: [...values] });
 /**

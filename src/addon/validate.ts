@@ -136,7 +136,7 @@ function checkSchema(kind: FileKind, era: Era, value: PlainObject, keys: KeyInfo
       const parent = getAt(value, all.slice(0, i));
       return Array.isArray(parent) ? Number(s) : s;
     });
-    const finding = translate(error, path, kind, era, value, coerced, keys, origins);
+    const finding = translate(error, path, kind, era, coerced, keys, origins);
     if (!finding) continue;
     const id = `${pathKey(finding.path)}|${finding.code}|${finding.message}`;
     if (seen.has(id)) continue;
@@ -151,7 +151,6 @@ function translate(
   path: PathSegment[],
   kind: FileKind,
   era: Era,
-  value: PlainObject,
   coerced: unknown,
   keys: KeyInfo,
   origins: Origins,

@@ -8,8 +8,10 @@ import { createRequire } from 'node:module';
 import { UsageError, UserError } from '../util/errors.js';
 import { validateCommand } from './commands/validate.js';
 import { inspectCommand } from './commands/inspect.js';
+import { depsCommand } from './commands/deps.js';
+import { generateCommand } from './commands/generate.js';
 
-const COMMANDS = [validateCommand, inspectCommand] as CommandModule[];
+const COMMANDS = [validateCommand, inspectCommand, depsCommand, generateCommand] as CommandModule[];
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 

@@ -1,10 +1,10 @@
 import type { Argv, CommandModule } from 'yargs';
-import { loadPaths, relativeDisplay } from '../../addon/load.js';
+import { relativeDisplay } from '../../addon/load.js';
 import { resolveModel, type AddonModel, type ArchModel } from '../../addon/model.js';
 import { DEFAULT_ERA, ERAS, type Era } from '../../addon/eras.js';
 import { OPT_IN_ARCHES, type BuildArch } from '../../addon/arch.js';
-import { UserError } from '../../util/errors.js';
-import { paint, printDiagnostics, table } from '../output.js';
+import { paint, table } from '../output.js';
+import { loadOneAddon } from '../addon-input.js';
 
 interface InspectArgs {
   dir: string;
@@ -32,24 +32,12 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
       .epilogue('The add-on must validate without errors first (see addonix validate); warnings are printed on stderr.') as unknown as Argv<InspectArgs>,
   handler: async (args) => {
     const display = relativeDisplay();
-    const { addons, diagnostics } = await loadPaths([args.dir], { era: args.supervisor, display });
-    if (addons.length > 1) {
-      throw new UserError(
-        `${display(args.dir)} holds ${addons.length} add-ons; inspect one of them:\n` +
-          addons.map((addon) => `  addonix inspect ${display(addon.location.dir)}`).join('\n'),
-      );
-    }
-    const errors = diagnostics.items.filter((d) => d.severity === 'error');
-    if (errors.length > 0 || addons.length === 0 || addons[0]!.config === null) {
-      printDiagnostics(errors, process.stderr);
-      throw new UserError(`cannot inspect ${display(args.dir)}: fix the ${errors.length === 1 ? 'error' : 'errors'} above first`);
-    }
-    printDiagnostics(diagnostics.items, process.stderr);
+    const addon = (await loadOneAddon(args.dir, args.supervisor, display))!;
     const extraArches: BuildArch[] = args.riscv64 ? [...OPT_IN_ARCHES] : [];
     for (const arch of extraArches) {
       process.stderr.write(`addonix: warning: ${arch} is included on request; Home Assistant does not run ${arch} images, so the Supervisor will never install this one\n`);
     }
-    const model = resolveModel(addons[0]!, { era: args.supervisor, extraArches, display });
+    const model = resolveModel(addon, { era: args.supervisor, extraArches, display });
     process.stdout.write(args.json ? JSON.stringify(model, null, 2) + '\n' : renderModel(model));
   },
 };
