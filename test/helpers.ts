@@ -65,3 +65,26 @@ arch:
   - aarch64
   - amd64
 `;
+
+/**
+ * Whether a system tool is on PATH. Where it is missing the test is skipped with a message, except
+ * under CI=true, where .ci/run installs every tool the suite needs: there a missing tool is a failure.
+ */
+export function requireTool(t: TestContext, tool: string, why: string): boolean {
+  const found = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).status === 0;
+  if (found) return true;
+  if (process.env['CI'] === 'true') throw new Error(`${tool} is missing (${why}); scripts/test-all installs it`);
+  t.skip(`${tool} is not installed here (${why}); scripts/test-all installs it`);
+  return false;
+}
+
+/** A small seeded pseudo-random generator (mulberry32), so property tests are reproducible. */
+export function seededRandom(seed: number): () => number {
+  let state = seed | 0;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -173,13 +173,13 @@ test('inspect: refuses an add-on with errors, and a folder of several add-ons', 
   const invalid = runCli(['inspect', bad]);
   assert.equal(invalid.status, 1);
   assert.match(invalid.stderr, /config\.yaml:3:7: error: slug 'bad slug' is invalid/);
-  assert.match(invalid.stderr, /addonix: error: cannot inspect .*: fix the error above first/);
+  assert.match(invalid.stderr, /addonix: error: .*: fix the error above first \(addonix validate .*\)/);
   assert.ok(!hasStackTrace(invalid.stderr));
 
   const repo = tempTree(t, { 'a/config.yaml': MINIMAL_CONFIG, 'b/config.yaml': MINIMAL_CONFIG.replace('test_addon', 'other') });
   const several = runCli(['inspect'], { cwd: repo });
   assert.equal(several.status, 1);
-  assert.match(several.stderr, /holds 2 add-ons; inspect one of them:\n {2}addonix inspect a\n {2}addonix inspect b/);
+  assert.match(several.stderr, /holds 2 add-ons; name one of them:\n {2}a\n {2}b/);
 
   const empty = tempTree(t, { 'README.md': 'x' });
   const none = runCli(['inspect', empty]);

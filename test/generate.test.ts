@@ -1,0 +1,175 @@
+/**
+ * `addonix generate`: the Nix data files parse, evaluate to what `deps --json` and `inspect --json`
+ * show, are data only, are byte-identical when regenerated, and `--check` catches staleness.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { corpus, requireTool, runCli, tempTree } from './helpers.js';
+
+const CONFIG = `name: Photo notes
+version: "1.0.0"
+slug: photo_notes
+description: Notes with photos
+url: https://example.com/photo-notes
+arch: [aarch64, amd64, armv7]
+image: ghcr.io/me/{arch}-photo-notes
+ports:
+  8080/tcp: 8080
+options:
+  level: info
+  ratio: 0.5
+  tags: [a, b]
+schema:
+  level: list(info|debug)
+  ratio: float
+  tags: [str]
+`;
+
+function addon(t: TestContext, lockfile = 'photo-notes-sharp', app = '.'): string | undefined {
+  const source = corpus(t, `lockfiles/${lockfile}`);
+  if (!source) return undefined;
+  const dir = tempTree(t, { 'config.yaml': CONFIG, Dockerfile: 'ARG BUILD_FROM=ghcr.io/home-assistant/base:3.24\nFROM $BUILD_FROM\n' });
+  execFileSync('mkdir', ['-p', path.join(dir, app)]);
+  copyFileSync(path.join(source, 'package.json'), path.join(dir, app, 'package.json'));
+  copyFileSync(path.join(source, 'package-lock.json'), path.join(dir, app, 'package-lock.json'));
+  return dir;
+}
+
+function nixJson(file: string): any {
+  execFileSync('nix-instantiate', ['--parse', file], { stdio: 'pipe' });
+  return JSON.parse(execFileSync('nix-instantiate', ['--eval', '--strict', '--json', file], { encoding: 'utf8', maxBuffer: 1 << 28 }));
+}
+
+/** Everything outside string literals and comments: only data syntax may remain. */
+function codeOutsideStrings(text: string): string {
+  return text
+    .split('\n')
+    .filter((line) => !line.startsWith('#'))
+    .join('\n')
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""');
+}
+
+test('generate: the npm data evaluates to what deps --json shows, for every target', (t) => {
+  if (!requireTool(t, 'nix-instantiate', 'to evaluate the generated Nix')) return;
+  const dir = addon(t);
+  if (!dir) return;
+  const result = runCli(['generate', dir]);
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /^wrote .*nix\/addon\.generated\.nix\nwrote .*nix\/npm-deps\.generated\.nix\n$/);
+  // armv7-musl has no sharp binary: reported, not fatal to generation.
+  assert.match(result.stderr, /warning: armv7-musl cannot be built: sharp@0\.35\.5 has no binary for armv7-musl/);
+
+  const data = nixJson(path.join(dir, 'nix', 'npm-deps.generated.nix'));
+  assert.equal(data.dataVersion, 1);
+  assert.deepEqual(data.app, { dir: '.', lockfile: 'package-lock.json' });
+  assert.deepEqual(Object.keys(data.targets).sort(), ['aarch64-glibc', 'aarch64-musl', 'amd64-glibc', 'amd64-musl', 'armv7-glibc', 'armv7-musl']);
+  for (const target of Object.keys(data.targets)) {
+    const shown = JSON.parse(runCli(['deps', dir, '--target', target, '--json']).stdout);
+    const exclude = new Set<string>(data.targets[target].exclude);
+    const fromNix = Object.entries(data.packages as Record<string, any>)
+      .filter(([location]) => !exclude.has(location))
+      .map(([location, p]) => ({ location, name: p.name, version: p.version, url: p.url, integrity: p.integrity, bundled: p.bundled, link: p.link, optional: p.optional }));
+    const byLocation = (a: { location: string }, b: { location: string }) => (a.location < b.location ? -1 : 1);
+    assert.deepEqual(fromNix.sort(byLocation), [...shown.packages].sort(byLocation), target);
+    const nativeFromNix = Object.entries(data.targets[target].native as Record<string, any>).map(([location, n]) => ({ location, ...n }));
+    assert.deepEqual(nativeFromNix.sort(byLocation), [...shown.native].sort(byLocation), target);
+    assert.deepEqual(data.targets[target].errors, shown.errors, target);
+  }
+  const bs3 = data.packages['node_modules/better-sqlite3'];
+  assert.equal(bs3.source, 'registry');
+  assert.match(bs3.integrity, /^sha512-/);
+  assert.deepEqual(data.packages['node_modules/node-gyp-build'].bin, { 'node-gyp-build': 'bin.js', 'node-gyp-build-optional': 'optional.js', 'node-gyp-build-test': 'build-test.js' });
+});
+
+test('generate: the add-on data evaluates to the inspect model', (t) => {
+  if (!requireTool(t, 'nix-instantiate', 'to evaluate the generated Nix')) return;
+  const dir = addon(t);
+  if (!dir) return;
+  assert.equal(runCli(['generate', dir]).status, 0);
+  const data = nixJson(path.join(dir, 'nix', 'addon.generated.nix'));
+  const model = JSON.parse(runCli(['inspect', '--json', dir]).stdout);
+  assert.deepEqual(data.archNames, ['aarch64', 'amd64', 'armv7']);
+  for (const arch of model.arches) {
+    const { arch: name, dockerfile, ...rest } = arch;
+    const { dockerfile: generatedDockerfile, ...generated } = data.arches[name];
+    assert.deepEqual(generated, rest, name);
+    // Paths in generated data are relative to the add-on folder, not to where generate ran.
+    assert.equal(generatedDockerfile, 'Dockerfile');
+    assert.equal(path.resolve(dockerfile), path.join(dir, 'Dockerfile'));
+  }
+  assert.equal(data.arches.aarch64.platform.variant, 'v8');
+  assert.equal(data.arches.armv7.labels['io.hass.arch'], 'armv7');
+  assert.deepEqual(data.options, { level: 'info', ratio: 0.5, tags: ['a', 'b'] });
+  assert.deepEqual(data.ports, { '8080/tcp': 8080 });
+  assert.deepEqual(data.files, { config: 'config.yaml', build: null, buildIgnored: false, repository: null });
+  assert.deepEqual(data.app, { dir: '.', lockfile: 'package-lock.json' });
+});
+
+test('generate: data only, byte-identical when regenerated, from any working directory', (t) => {
+  const dir = addon(t, 'node-red-better-sqlite3', 'rootfs/app');
+  if (!dir) return;
+  assert.equal(runCli(['generate', dir]).status, 0);
+  const files = ['addon.generated.nix', 'npm-deps.generated.nix'].map((name) => path.join(dir, 'nix', name));
+  const first = files.map((file) => readFileSync(file, 'utf8'));
+  const mtimes = files.map((file) => statSync(file).mtimeMs);
+  for (const text of first) {
+    assert.match(text, /^# .*\n# Generated by `addonix generate`: do not edit; regenerate instead\. Data only\.\n\{\n/);
+    const code = codeOutsideStrings(text);
+    assert.doesNotMatch(code, /\b(import|let|in|with|rec|inherit|builtins)\b|:|\$\{/);
+    assert.match(code, /^[\s{}[\]=;()\w.'"-]*$/);
+  }
+  assert.match(first[1]!, /lockfile = "rootfs\/app\/package-lock\.json";/);
+  const again = runCli(['generate', '.'], { cwd: dir });
+  assert.equal(again.status, 0);
+  assert.match(again.stdout, /^unchanged nix\/addon\.generated\.nix\nunchanged nix\/npm-deps\.generated\.nix\n$/);
+  assert.deepEqual(files.map((file) => readFileSync(file, 'utf8')), first);
+  assert.deepEqual(files.map((file) => statSync(file).mtimeMs), mtimes, 'unchanged files are not rewritten');
+});
+
+test('generate --check: up to date, then stale after an edit, and writes nothing', (t) => {
+  const dir = addon(t);
+  if (!dir) return;
+  const check = () => runCli(['generate', '--check', dir]);
+  const missing = check();
+  assert.equal(missing.status, 1);
+  assert.match(missing.stdout, /stale: .*addon\.generated\.nix\nstale: .*npm-deps\.generated\.nix\nrun: addonix generate/);
+  assert.equal(runCli(['generate', dir]).status, 0);
+  const fresh = check();
+  assert.equal(fresh.status, 0);
+  assert.match(fresh.stdout, /^up to date: /);
+
+  writeFileSync(path.join(dir, 'config.yaml'), CONFIG.replace('version: "1.0.0"', 'version: "1.0.1"'));
+  const before = readFileSync(path.join(dir, 'nix', 'addon.generated.nix'), 'utf8');
+  const stale = check();
+  assert.equal(stale.status, 1);
+  assert.match(stale.stdout, /^stale: .*nix\/addon\.generated\.nix\n/);
+  assert.doesNotMatch(stale.stdout, /npm-deps/);
+  assert.equal(readFileSync(path.join(dir, 'nix', 'addon.generated.nix'), 'utf8'), before, '--check writes nothing');
+
+  // Without a lockfile, the npm data is stale too, and generate removes it.
+  rmSync(path.join(dir, 'package-lock.json'));
+  rmSync(path.join(dir, 'package.json'));
+  assert.match(check().stdout, /stale: .*npm-deps\.generated\.nix/);
+  const regenerated = runCli(['generate', dir]);
+  assert.match(regenerated.stdout, /removed .*npm-deps\.generated\.nix \(no package-lock\.json any more\)/);
+  assert.equal(check().status, 0);
+});
+
+test('generate: an add-on without a Node.js app gets only its metadata', (t) => {
+  const dir = tempTree(t, { 'config.yaml': CONFIG });
+  const result = runCli(['generate', dir]);
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /^wrote .*addon\.generated\.nix\n$/);
+});
+
+test('generate: several npm projects in one add-on need --app', (t) => {
+  const dir = tempTree(t, { 'config.yaml': CONFIG, 'a/package-lock.json': '{}', 'b/package-lock.json': '{}' });
+  const result = runCli(['generate', dir]);
+  assert.equal(result.status, 1);
+  assert.match(result.stderr, /holds several npm projects \(a, b\); choose one with --app FOLDER/);
+  const missing = runCli(['generate', dir, '--app', 'c']);
+  assert.match(missing.stderr, /--app c: no such folder/);
+});

@@ -1,0 +1,241 @@
+/**
+ * The npm stage on the real lockfiles of ../shared/corpus/lockfiles (written by npm 11.19) and on
+ * hand-made broken ones: install sets per target, native plans, sources, and clear refusals.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { resolveDeps, type TargetDeps } from '../src/npm/deps.js';
+import { parseTarget, targetName } from '../src/npm/target.js';
+import type { NativePlan } from '../src/npm/native.js';
+import { registryTarballUrl, strongestIntegrity } from '../src/npm/packages.js';
+import { HA_ARCHES } from '../src/addon/arch.js';
+import { corpus, hasStackTrace, MINIMAL_CONFIG, runCli, tempTree } from './helpers.js';
+
+const ALL_TARGETS = HA_ARCHES.flatMap((arch) => [`${arch}-musl`, `${arch}-glibc`]).map(parseTarget);
+
+async function deps(t: import('node:test').TestContext, name: string, targets = ALL_TARGETS) {
+  const dir = corpus(t, `lockfiles/${name}`);
+  if (!dir) return undefined;
+  const result = await resolveDeps(dir, targets);
+  return Object.fromEntries(result.targets.map((target) => [target.target, target])) as Record<string, TargetDeps>;
+}
+
+function plan(target: TargetDeps, name: string) {
+  return target.native.find((n) => n.name === name);
+}
+
+test('sharp: aarch64-musl gets exactly its musl arm64 packages; armv7-musl has none (an error)', async (t) => {
+  const byTarget = await deps(t, 'photo-notes-sharp');
+  if (!byTarget) return;
+  const img = (target: string) => byTarget[target]!.packages.filter((p) => p.name.startsWith('@img/')).map((p) => p.name).sort();
+  // @img/colour is a regular dependency of sharp, installed everywhere; every other @img/* is a platform package.
+  assert.deepEqual(img('aarch64-musl'), ['@img/colour', '@img/sharp-libvips-linuxmusl-arm64', '@img/sharp-linuxmusl-arm64']);
+  assert.deepEqual(img('amd64-glibc'), ['@img/colour', '@img/sharp-libvips-linux-x64', '@img/sharp-linux-x64']);
+  assert.deepEqual(img('armv7-glibc'), ['@img/colour', '@img/sharp-libvips-linux-arm', '@img/sharp-linux-arm']);
+  const aarch64 = plan(byTarget['aarch64-musl']!, 'sharp')!;
+  assert.equal(aarch64.plan, 'platform-package');
+  assert.deepEqual(aarch64.settings.platformPackages, ['node_modules/@img/sharp-libvips-linuxmusl-arm64', 'node_modules/@img/sharp-linuxmusl-arm64']);
+  for (const target of ['armv7-musl', 'armhf-musl', 'i386-musl']) {
+    assert.equal(plan(byTarget[target]!, 'sharp')!.plan, 'unsupported', target);
+    assert.ok(byTarget[target]!.errors.some((e) => e.code === 'unsupported' && e.name === 'sharp'), target);
+  }
+  assert.match(plan(byTarget['armv7-musl']!, 'sharp')!.reason, /there is one for armv7-glibc/);
+  assert.deepEqual(byTarget['aarch64-musl']!.errors, []);
+  // The wasm fallback is only reachable through packages for other platforms: npm leaves it out.
+  assert.ok(!byTarget['amd64-musl']!.packages.some((p) => p.name === '@img/sharp-wasm32'));
+});
+
+test('better-sqlite3 v13 is prebuilt-in-tarball on every target, with the settings a source build needs', async (t) => {
+  const byTarget = await deps(t, 'photo-notes-sharp');
+  if (!byTarget) return;
+  for (const target of ALL_TARGETS.map(targetName)) {
+    const bs3: NativePlan = plan(byTarget[target]!, 'better-sqlite3')!;
+    assert.equal(bs3.plan, 'prebuilt-in-tarball', target);
+    assert.equal(bs3.version, '13.2.0');
+    assert.deepEqual(bs3.settings.deletePaths, ['prebuilds']);
+    assert.equal(bs3.settings.env['npm_config_force_build'], '1');
+    assert.deepEqual(bs3.settings.nodeGypArgs, ['--force_build=1']);
+    assert.equal(plan(byTarget[target]!, 'bcrypt')!.plan, 'build-from-source');
+  }
+});
+
+test('better-sqlite3 v11/v12, bcrypt 5 and @serialport/bindings-cpp are build-from-source', async (t) => {
+  const nodeRed = await deps(t, 'node-red-better-sqlite3', [parseTarget('aarch64-musl')]);
+  const actual = await deps(t, 'actual-sync-server', [parseTarget('armv7-musl')]);
+  const zigbee = await deps(t, 'zigbee2mqtt', [parseTarget('amd64-musl')]);
+  if (!nodeRed || !actual || !zigbee) return;
+  const bs12 = plan(nodeRed['aarch64-musl']!, 'better-sqlite3')!;
+  assert.equal(bs12.plan, 'build-from-source');
+  assert.match(bs12.version, /^12\./);
+  assert.equal(bs12.settings.env['npm_config_build_from_source'], 'true');
+  assert.equal(plan(actual['armv7-musl']!, 'better-sqlite3')!.plan, 'build-from-source');
+  assert.equal(plan(actual['armv7-musl']!, 'bcrypt')!.plan, 'build-from-source');
+  assert.equal(plan(actual['armv7-musl']!, 'bcrypt')!.settings.env['npm_config_build_from_source'], 'true');
+  const serial = plan(zigbee['amd64-musl']!, '@serialport/bindings-cpp')!;
+  assert.equal(serial.plan, 'build-from-source');
+  assert.deepEqual(serial.settings.deletePaths, ['prebuilds']);
+});
+
+test("node-red's bundled packages are listed but not fetched", async (t) => {
+  const byTarget = await deps(t, 'node-red-better-sqlite3', [parseTarget('amd64-musl')]);
+  if (!byTarget) return;
+  const bundled = byTarget['amd64-musl']!.packages.filter((p) => p.bundled);
+  assert.equal(bundled.length, 195);
+  for (const p of bundled) {
+    assert.equal(p.url, null, p.location);
+    assert.equal(p.integrity, null, p.location);
+    assert.match(p.location, /^node_modules\/npm\/node_modules\//);
+  }
+  const fetched = byTarget['amd64-musl']!.packages.filter((p) => !p.bundled);
+  assert.ok(fetched.every((p) => p.url?.startsWith('https://registry.npmjs.org/') && /^sha(1|512)-/.test(p.integrity!)));
+  // An optional family without a binary for the target is not an error: node-red falls back to bcryptjs.
+  const i386 = await deps(t, 'node-red-better-sqlite3', [parseTarget('i386-musl')]);
+  assert.equal(plan(i386!['i386-musl']!, '@node-rs/bcrypt')!.plan, 'unsupported');
+  assert.deepEqual(i386!['i386-musl']!.errors, []);
+});
+
+test('a lockfile written without resolved URLs gets the URLs npm would use', async (t) => {
+  const withUrls = await deps(t, 'zigbee2mqtt', [parseTarget('aarch64-musl')]);
+  const without = await deps(t, 'zigbee2mqtt-no-resolved', [parseTarget('aarch64-musl')]);
+  if (!withUrls || !without) return;
+  const urls = (d: Record<string, TargetDeps>) => d['aarch64-musl']!.packages.map((p) => [p.location, p.url, p.integrity]);
+  assert.equal(without['aarch64-musl']!.packages.length, 114);
+  assert.deepEqual(urls(without), urls(withUrls));
+  assert.equal(registryTarballUrl('@serialport/bindings-cpp', '13.0.1'), 'https://registry.npmjs.org/@serialport/bindings-cpp/-/bindings-cpp-13.0.1.tgz');
+  assert.equal(registryTarballUrl('debug', '4.4.0', 'https://npm.example/repo'), 'https://npm.example/repo/debug/-/debug-4.4.0.tgz');
+});
+
+test('platform families: a prebuilt package per target, or a source build where the package can, or unsupported', async (t) => {
+  const byTarget = await deps(t, 'react-toolchain-1583');
+  if (!byTarget) return;
+  assert.equal(plan(byTarget['amd64-glibc']!, '@parcel/watcher')!.plan, 'platform-package');
+  assert.deepEqual(plan(byTarget['amd64-musl']!, '@parcel/watcher')!.settings.platformPackages, ['node_modules/@parcel/watcher-linux-x64-musl']);
+  // No i386 package, but its install script builds from source.
+  assert.equal(plan(byTarget['i386-musl']!, '@parcel/watcher')!.plan, 'build-from-source');
+  assert.equal(plan(byTarget['i386-musl']!, 'typescript')!.plan, 'unsupported');
+  assert.equal(plan(byTarget['aarch64-musl']!, 'typescript')!.plan, 'platform-package');
+  // Install scripts that only print messages are not native code.
+  assert.equal(plan(byTarget['amd64-musl']!, 'core-js'), undefined);
+});
+
+test('integrity: the strongest hash of an SRI list', () => {
+  assert.equal(strongestIntegrity('sha1-abc= sha512-xyz=='), 'sha512-xyz==');
+  assert.equal(strongestIntegrity('md5-nope'), null);
+});
+
+// --- bad input ----------------------------------------------------------------------------------
+
+function lockfile(packages: Record<string, Record<string, unknown>>, dependencies: Record<string, string>, version = 3) {
+  return JSON.stringify({ name: 'app', version: '1.0.0', lockfileVersion: version, requires: true, packages: { '': { name: 'app', version: '1.0.0', dependencies }, ...packages } }, null, 2);
+}
+
+const GOOD_ENTRY = {
+  version: '4.4.0',
+  resolved: 'https://registry.npmjs.org/debug/-/debug-4.4.0.tgz',
+  integrity: 'sha512-6WTZ/IxCY/T6BALoZHaE4ctp9xm+Z5kY/pzYaCHRFeyVhojxlrm+46y68HA6hr0TcwEssoxNiDEUJQjfPZ/RYA==',
+};
+
+const packageJson = (dependencies: Record<string, string>) => JSON.stringify({ name: 'app', version: '1.0.0', dependencies });
+
+const badInputs: { name: string; files: Record<string, string>; message: RegExp }[] = [
+  { name: 'no lockfile', files: { 'package.json': packageJson({ debug: '^4' }) }, message: /no package-lock\.json in .*; run `npm install --package-lock-only`/ },
+  {
+    name: 'lockfile v1',
+    files: { 'package.json': packageJson({ debug: '^4' }), 'package-lock.json': JSON.stringify({ name: 'app', lockfileVersion: 1, dependencies: { debug: { version: '4.4.0' } } }) },
+    message: /lockfile version 1 \(written by npm 6 or older\).*regenerate with npm >= 7/,
+  },
+  {
+    name: 'lockfile out of sync with package.json',
+    files: { 'package.json': packageJson({ debug: '^4', 'left-pad': '^1.3.0' }), 'package-lock.json': lockfile({ 'node_modules/debug': GOOD_ENTRY }, { debug: '^4' }) },
+    message: /out of sync with package\.json:\n {2}package\.json depends on left-pad@\^1\.3\.0, which the lockfile does not have\nRun `npm install`/,
+  },
+  {
+    name: 'truncated JSON',
+    files: { 'package.json': packageJson({ debug: '^4' }), 'package-lock.json': lockfile({ 'node_modules/debug': GOOD_ENTRY }, { debug: '^4' }).slice(0, 180) },
+    message: /package-lock\.json:\d+:\d+: JSON syntax error: .* \(the file looks truncated\)/,
+  },
+  {
+    name: 'git dependency',
+    files: {
+      'package.json': packageJson({ debug: 'github:debug-js/debug#4.4.0' }),
+      'package-lock.json': lockfile({ 'node_modules/debug': { version: '4.4.0', resolved: 'git+ssh://git@github.com/debug-js/debug.git#7e3814cc603bf64fdd69e714e0cf5611ec31f43b', license: 'MIT' } }, { debug: 'github:debug-js/debug#4.4.0' }),
+    },
+    message: /package-lock\.json:\d+:\d+: debug comes from git \(git\+ssh:.*\); Nix needs a content hash/,
+  },
+  {
+    name: 'missing integrity',
+    files: { 'package.json': packageJson({ debug: '^4' }), 'package-lock.json': lockfile({ 'node_modules/debug': { ...GOOD_ENTRY, integrity: undefined } }, { debug: '^4' }) },
+    message: /package-lock\.json:\d+:\d+: debug@4\.4\.0 has no integrity hash in the lockfile/,
+  },
+  {
+    name: 'a name with characters that would break Nix',
+    files: {
+      'package.json': packageJson({ 'x${builtins.currentTime}': '1.0.0' }),
+      'package-lock.json': lockfile({ 'node_modules/x${builtins.currentTime}': { ...GOOD_ENTRY, version: '1.0.0' } }, { 'x${builtins.currentTime}': '1.0.0' }),
+    },
+    message: /has an invalid package name "x\$\{builtins\.currentTime\}" \(name can only contain URL-friendly characters\)/,
+  },
+  {
+    name: 'a lockfile location that climbs out of node_modules',
+    files: {
+      'package.json': packageJson({ debug: '^4' }),
+      'package-lock.json': lockfile({ 'node_modules/debug': GOOD_ENTRY, 'node_modules/debug/node_modules/../../../evil': { ...GOOD_ENTRY, name: 'evil' } }, { debug: '^4' }),
+    },
+    message: /package-lock\.json:\d+:\d+: the location "node_modules\/debug\/node_modules\/\.\.\/\.\.\/\.\.\/evil" has an invalid folder name '\.\.\/\.\.\/\.\.\/evil'/,
+  },
+];
+
+for (const bad of badInputs) {
+  test(`bad npm input: ${bad.name} gives a clear error and writes nothing`, (t) => {
+    const dir = tempTree(t, { 'config.yaml': MINIMAL_CONFIG, ...bad.files });
+    const generate = runCli(['generate', dir]);
+    assert.equal(generate.status, 1, generate.stdout + generate.stderr);
+    assert.match(generate.stderr, bad.message);
+    assert.ok(!hasStackTrace(generate.stderr), generate.stderr);
+    assert.ok(!existsSync(path.join(dir, 'nix')), 'nothing written');
+    const depsRun = runCli(['deps', dir, '--json']);
+    assert.equal(depsRun.status, 1);
+    assert.match(depsRun.stderr, bad.message);
+    assert.equal(depsRun.stdout, '');
+  });
+}
+
+test('deps: usage errors for targets', (t) => {
+  const dir = tempTree(t, { 'package.json': packageJson({ debug: '^4' }), 'package-lock.json': lockfile({ 'node_modules/debug': GOOD_ENTRY }, { debug: '^4' }) });
+  const noTarget = runCli(['deps', dir]);
+  assert.equal(noTarget.status, 2);
+  assert.match(noTarget.stderr, /not an add-on folder: name the targets with --target/);
+  const badTarget = runCli(['deps', dir, '--target', 'arm64-musl']);
+  assert.equal(badTarget.status, 2);
+  assert.match(badTarget.stderr, /unknown target 'arm64-musl'/);
+  const ok = runCli(['deps', dir, '--target', 'armv7-glibc', '--json']);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.deepEqual(JSON.parse(ok.stdout), {
+    target: 'armv7-glibc',
+    packages: [{ location: 'node_modules/debug', name: 'debug', version: '4.4.0', url: GOOD_ENTRY.resolved, integrity: GOOD_ENTRY.integrity, bundled: false, link: false, optional: false }],
+    native: [],
+    errors: [],
+  });
+});
+
+test('deps: workspace links are built from their folder, dev packages left out unless asked', (t) => {
+  const dir = tempTree(t, {
+    'package.json': JSON.stringify({ name: 'app', version: '1.0.0', workspaces: ['packages/lib'], dependencies: { lib: '*' }, devDependencies: { debug: '^4' } }),
+    'packages/lib/package.json': JSON.stringify({ name: 'lib', version: '2.0.0', bin: { 'lib-cli': 'cli.js' } }),
+    'package-lock.json': JSON.stringify({
+      name: 'app', version: '1.0.0', lockfileVersion: 3, requires: true,
+      packages: {
+        '': { name: 'app', version: '1.0.0', workspaces: ['packages/lib'], dependencies: { lib: '*' }, devDependencies: { debug: '^4' } },
+        'node_modules/debug': { ...GOOD_ENTRY, dev: true },
+        'node_modules/lib': { resolved: 'packages/lib', link: true },
+        'packages/lib': { name: 'lib', version: '2.0.0', bin: { 'lib-cli': 'cli.js' } },
+      },
+    }),
+  });
+  const prod = JSON.parse(runCli(['deps', dir, '--target', 'amd64-musl', '--json']).stdout);
+  assert.deepEqual(prod.packages, [{ location: 'node_modules/lib', name: 'lib', version: '2.0.0', url: null, integrity: null, bundled: false, link: true, optional: false }]);
+  const withDev = JSON.parse(runCli(['deps', dir, '--target', 'amd64-musl', '--json', '--include-dev']).stdout);
+  assert.deepEqual(withDev.packages.map((p: { location: string }) => p.location), ['node_modules/debug', 'node_modules/lib']);
+});
