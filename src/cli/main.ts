@@ -8,8 +8,12 @@ import { createRequire } from 'node:module';
 import { UsageError, UserError } from '../util/errors.js';
 import { validateCommand } from './commands/validate.js';
 import { inspectCommand } from './commands/inspect.js';
+import { pushCommand } from './commands/push.js';
+import { loadCommand } from './commands/load.js';
+import { inspectImageCommand } from './commands/inspect-image.js';
+import { assembleCommand } from './commands/assemble.js';
 
-const COMMANDS = [validateCommand, inspectCommand] as CommandModule[];
+const COMMANDS = [validateCommand, inspectCommand, assembleCommand, pushCommand, loadCommand, inspectImageCommand] as CommandModule[];
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
