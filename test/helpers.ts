@@ -1,5 +1,5 @@
 /** Shared test helpers: the CLI as a user runs it, temporary add-on folders, the shared corpus. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -65,3 +65,34 @@ arch:
   - aarch64
   - amd64
 `;
+
+/** Whether a program is on PATH. */
+export function hasTool(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).status === 0;
+}
+
+/**
+ * Whether the system tools a test needs are installed; otherwise marks the test skipped and says which
+ * (scripts/test-all installs them). Under CI=true a missing tool is a failure, not a skip.
+ */
+export function needTools(t: TestContext, ...tools: string[]): boolean {
+  const missing = tools.filter((tool) => !hasTool(tool));
+  if (missing.length === 0) return true;
+  const message = `needs ${missing.join(', ')} (scripts/test-all installs ${missing.length === 1 ? 'it' : 'them'} with apt-get)`;
+  if (process.env['CI'] === 'true') throw new Error(`${message}; under CI=true a missing tool is a failure`);
+  t.skip(message);
+  return false;
+}
+
+/** The CLI as a user runs it, asynchronously (for tests whose servers run in this process), with stdin. */
+export function runCliAsync(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, env: { ...process.env, NO_COLOR: '1', ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.stdin.end(options.input ?? '');
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}

@@ -115,12 +115,7 @@ async function importFile(file: string, kind: InputKind, display: string, policy
       const input = createReadStream(file, { highWaterMark: 1 << 20 });
       input.on('error', (error) => gunzip.destroy(error));
       gunzip.on('error', () => input.destroy());
-      try {
-        return await readImageArchive(input.pipe(gunzip), display, policy, store);
-      } catch (error) {
-        if (error instanceof UserError) throw error;
-        throw new UserError(`${display} is not a valid gzip file or is truncated (${(error as Error).message})`);
-      }
+      return readImageArchive(input.pipe(gunzip), display, policy, store);
     }
     default: {
       const { size } = await stat(file);

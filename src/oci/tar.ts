@@ -3,7 +3,6 @@
  * consumes its body before asking for the next, so memory stays flat) and refuses hostile names, and a
  * writer of reproducible archives (fixed mtime, uid 0, no user names).
  */
-import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { Header, Parser, Pax, type ReadEntry } from 'tar';
 import { UserError } from '../util/errors.js';
@@ -68,35 +67,42 @@ export async function* readTar(source: AsyncIterable<Buffer>, what: string, opti
   let failure: UserError | undefined;
   let ended = false;
   let wake: (() => void) | undefined;
+  let current: ReadEntry | undefined;
   const notify = () => {
     const resume = wake;
     wake = undefined;
     resume?.();
   };
+  const fail = (error: UserError) => {
+    failure ??= error;
+    // A reader in the middle of an entry's body must hear of it, or it waits for bytes that never come.
+    if (current && !current.emittedEnd) current.destroy(failure);
+    notify();
+  };
   parser.on('entry', (entry: ReadEntry) => {
     queue.push(entry);
     notify();
   });
-  parser.on('error', (error: unknown) => {
-    failure ??= error instanceof UserError ? error : describeTarError(error, what);
-    notify();
-  });
+  parser.on('error', (error: unknown) => fail(error instanceof UserError ? error : describeTarError(error, what)));
   parser.on('end', () => {
     ended = true;
     notify();
   });
   let stopped = false;
-  let current: ReadEntry | undefined;
   const pump = (async () => {
     try {
       for await (const chunk of source) {
         if (failure || stopped) break;
-        if (!parser.write(chunk)) await once(parser, 'drain');
+        // Not events.once: it would reject on the parser's 'error', which fail() already handles.
+        if (!parser.write(chunk)) await new Promise<void>((resolve) => parser.once('drain', resolve));
       }
-      if (!stopped) parser.end();
+      if (!stopped && !failure) parser.end();
     } catch (error) {
-      failure ??= error instanceof UserError ? error : new UserError(`${what}: ${error instanceof Error ? error.message : String(error)}`);
-      notify();
+      // Errors of the source itself (unreadable file, broken gzip); not the ones our own stop caused.
+      if (stopped) return;
+      const message = error instanceof Error ? error.message : String(error);
+      const zlibError = /^Z_/.test(String((error as NodeJS.ErrnoException).code ?? ''));
+      fail(error instanceof UserError ? error : new UserError(zlibError ? `${what} is truncated or damaged (gzip: ${message})` : `${what}: ${message}`));
     }
   })();
 
@@ -151,6 +157,7 @@ export async function* readTar(source: AsyncIterable<Buffer>, what: string, opti
       parser.emit('drain');
     }
     await pump;
+    if (failure && !ended) throw failure;
   }
 }
 
