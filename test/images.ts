@@ -105,10 +105,21 @@ export function writeStreamScript(file: string, tarFile: string): string {
   return file;
 }
 
+/** Bytes that do not compress, the same on every run (a SHA-256 chain from a seed). */
+export function noise(seed: string, size: number): Buffer {
+  const out = Buffer.alloc(size);
+  let block = createHash('sha256').update(seed).digest();
+  for (let at = 0; at < size; at += block.length) {
+    block.copy(out, at);
+    block = createHash('sha256').update(block).digest();
+  }
+  return out;
+}
+
 /** Layers whose content differs per arch (so each arch has its own blobs), reproducible. */
 export async function archLayers(arch: string, extra = ''): Promise<Buffer[]> {
   return [
-    await layer({ 'etc/os-release': `NAME=test\nARCH=${arch}\n`, 'bin/tool': Buffer.alloc(4096, arch.charCodeAt(0)) }),
+    await layer({ 'etc/os-release': `NAME=test\nARCH=${arch}\n`, 'bin/tool': noise(arch, 96 * 1024) }),
     await layer({ 'app/main.js': `console.log(${JSON.stringify(arch + extra)});\n`, 'app/data.bin': Buffer.alloc(65536, 7) }),
   ];
 }

@@ -225,7 +225,7 @@ export async function startFaultProxy(t: TestContext, upstream: string, rules: F
       case '500':
       case '429':
         req.resume();
-        req.on('end', () => res.writeHead(Number(rule.fault), { 'content-type': 'application/json', ...(rule.fault === '429' ? { 'retry-after': '0' } : {}) }).end('{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}'));
+        req.on('end', () => res.writeHead(Number(rule.fault), { 'content-type': 'application/json', 'retry-after': '0' }).end('{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}'));
         return;
       case 'delay':
         setTimeout(forward, rule.delayMs ?? 200);

@@ -6,6 +6,9 @@ import { UsageError } from '../../util/errors.js';
 import { plural } from '../../util/text.js';
 import { compressionOption, formatBytes, layerPolicy, loadAddon, parseSize, ProgressLine, rate } from '../images.js';
 
+/** Repeated options as a list; not yargs' array type, which would swallow the IMAGE arguments after it. */
+const asList = (value: string | string[]): string[] => [value].flat();
+
 interface PushArgs {
   images: string[];
   to: string[];
@@ -31,8 +34,8 @@ export const pushCommand: CommandModule<object, PushArgs> = {
           type: 'string',
           array: true,
         })
-        .option('to', { type: 'string', array: true, demandOption: 'say where to push with --to REGISTRY/REPO', describe: 'REGISTRY/REPO to push to (repeatable); with {arch} in it, one repository per arch (needs --per-arch-repos)' })
-        .option('tag', { type: 'string', array: true, demandOption: 'give at least one --tag', describe: 'Tag to set once everything is pushed (repeatable)' })
+        .option('to', { type: 'string', coerce: asList, demandOption: 'say where to push with --to REGISTRY/REPO', describe: 'REGISTRY/REPO to push to (repeatable); with {arch} in it, one repository per arch (needs --per-arch-repos)' })
+        .option('tag', { type: 'string', coerce: asList, demandOption: 'give at least one --tag', describe: 'Tag to set once everything is pushed (repeatable)' })
         .option('per-arch-repos', { type: 'boolean', default: false, describe: 'Allow --to REPO with {arch}: the legacy naming, one repository per arch, each tagged with its own manifest' }),
     )
       .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON (format in the README)' })
