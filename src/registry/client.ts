@@ -43,6 +43,8 @@ export class RegistryError extends UserError {
   constructor(
     message: string,
     readonly status?: number,
+    /** The wait the registry asked for (Retry-After), for whoever retries. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'RegistryError';
@@ -91,12 +93,13 @@ export function parseChallenge(header: string | null): Challenge | undefined {
   return { scheme, ...(params['realm'] ? { realm: params['realm'] } : {}), ...(params['service'] ? { service: params['service'] } : {}), ...(params['scope'] ? { scope: params['scope'] } : {}) };
 }
 
-function retryDelay(policy: RetryPolicy, attempt: number, response?: Response): number {
-  const header = response?.headers.get('retry-after');
-  if (header) {
-    const seconds = Number(header);
-    if (Number.isFinite(seconds)) return Math.min(policy.maxMs, Math.max(0, seconds * 1000));
-  }
+function retryAfterMs(response: Response): number | undefined {
+  const seconds = Number(response.headers.get('retry-after') ?? NaN);
+  return Number.isFinite(seconds) ? Math.max(0, seconds * 1000) : undefined;
+}
+
+function retryDelay(policy: RetryPolicy, attempt: number, asked?: number): number {
+  if (asked !== undefined) return Math.min(policy.maxMs, asked);
   // Exponential with a little jitter, so that parallel uploads do not retry in lockstep.
   const base = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
   return base / 2 + Math.random() * (base / 2);
@@ -209,7 +212,7 @@ export class RegistryClient {
       }
       if (RETRY_STATUS.has(response.status) && attempt < this.retry.attempts) {
         await response.body?.cancel();
-        await sleep(retryDelay(this.retry, attempt, response));
+        await sleep(retryDelay(this.retry, attempt, retryAfterMs(response)));
         continue;
       }
       break;
@@ -276,7 +279,7 @@ export class RegistryClient {
       if (init.retry !== false && RETRY_STATUS.has(response.status) && attempt < this.retry.attempts) {
         await response.body?.cancel();
         this.onRetry(`${init.what}: ${this.registry} answered ${response.status}, retrying`);
-        await sleep(retryDelay(this.retry, attempt, response));
+        await sleep(retryDelay(this.retry, attempt, retryAfterMs(response)));
         continue;
       }
       throw await this.failure(response, init.what);
@@ -293,7 +296,7 @@ export class RegistryClient {
         : response.status === 413
           ? ' (the request was too large: try a smaller --chunk-size)'
           : '';
-    return new RegistryError(`${what}: ${this.registry} answered ${response.status}${detail ? ` ${detail}` : ''}${hint}`, response.status);
+    return new RegistryError(`${what}: ${this.registry} answered ${response.status}${detail ? ` ${detail}` : ''}${hint}`, response.status, retryAfterMs(response));
   }
 
   /** Whether the repository has the blob (HEAD). */
@@ -408,7 +411,7 @@ export class RegistryClient {
         if (!transient || ++failures >= this.retry.attempts) throw error;
         onBytes(-sent);
         this.onRetry(`uploading ${blob.digest} to ${repository}: ${(error as Error).message}; ${chunked ? 'resuming' : 'starting over'}`);
-        await sleep(retryDelay(this.retry, failures));
+        await sleep(retryDelay(this.retry, failures, error instanceof RegistryError ? error.retryAfterMs : undefined));
         const resumed = chunked ? await this.uploadOffset(location) : undefined;
         if (resumed && resumed.offset <= blob.size) {
           offset = resumed.offset;

@@ -51,34 +51,43 @@ export interface PushResult {
   pushed: { repository: string; tags: string[]; digest: Digest }[];
 }
 
-/** Works out where each image goes; usage mistakes are reported before anything is sent. */
-export function planTargets(assembled: AssembledIndex, options: Pick<PushOptions, 'to' | 'tags' | 'perArchRepos'>): PushTarget[] {
+export interface Destination {
+  registry: string;
+  /** The repository; with `{arch}` in it for the legacy per-arch naming. */
+  repository: string;
+  perArch: boolean;
+}
+
+/** Checks --to, --tag and --per-arch-repos before any work: usage mistakes are reported at once. */
+export function parseDestinations(options: Pick<PushOptions, 'to' | 'tags' | 'perArchRepos'>): Destination[] {
   if (options.to.length === 0) throw new UsageError('say where to push with --to REGISTRY/REPO');
   if (options.tags.length === 0) throw new UsageError('give at least one --tag');
   for (const tag of options.tags) if (!isValidTag(tag)) throw new UsageError(`--tag '${tag}' is not a valid tag (letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-')`);
-  const targets: PushTarget[] = [];
-  for (const to of options.to) {
+  const destinations = options.to.map((to): Destination => {
     const ref = parseReference(to, { allowArchTemplate: true });
     if (ref.tag || ref.digest) throw new UsageError(`--to ${to}: give the repository only; tags go in --tag`);
-    if (ref.repository.includes('{arch}')) {
-      if (!options.perArchRepos) throw new UsageError(`--to ${to} has {arch}: pass --per-arch-repos to push one repository per arch (the legacy naming)`);
-      for (const image of assembled.images) {
-        targets.push({ registry: ref.registry, repository: ref.repository.replace(/\{arch\}/g, image.arch), kind: 'arch', images: [image] });
-      }
-    } else {
-      targets.push({ registry: ref.registry, repository: ref.repository, kind: 'index', images: assembled.images });
-    }
-  }
-  if (options.perArchRepos && !targets.some((t) => t.kind === 'arch')) {
+    const perArch = ref.repository.includes('{arch}');
+    if (perArch && !options.perArchRepos) throw new UsageError(`--to ${to} has {arch}: pass --per-arch-repos to push one repository per arch (the legacy naming)`);
+    return { registry: ref.registry, repository: ref.repository, perArch };
+  });
+  if (options.perArchRepos && !destinations.some((d) => d.perArch)) {
     throw new UsageError('--per-arch-repos needs a --to with {arch} in it, e.g. --to ghcr.io/me/{arch}-addon-foo');
   }
   const seen = new Set<string>();
-  for (const target of targets) {
-    const key = `${target.registry}/${target.repository}`;
-    if (seen.has(key)) throw new UsageError(`${key} is named twice in --to`);
-    seen.add(key);
+  for (const { registry, repository } of destinations) {
+    if (seen.has(`${registry}/${repository}`)) throw new UsageError(`${registry}/${repository} is named twice in --to`);
+    seen.add(`${registry}/${repository}`);
   }
-  return targets;
+  return destinations;
+}
+
+/** Where each image goes: the multi-arch repositories get all of them, per-arch ones one each. */
+export function planTargets(assembled: AssembledIndex, destinations: Destination[]): PushTarget[] {
+  return destinations.flatMap((destination): PushTarget[] =>
+    destination.perArch
+      ? assembled.images.map((image) => ({ registry: destination.registry, repository: destination.repository.replace(/\{arch\}/g, image.arch), kind: 'arch', images: [image] }))
+      : [{ registry: destination.registry, repository: destination.repository, kind: 'index', images: assembled.images }],
+  );
 }
 
 /** Runs tasks with at most `limit` at once; the first failure stops the rest from starting. */
@@ -100,7 +109,7 @@ async function pool<T>(items: T[], limit: number, task: (item: T) => Promise<voi
 }
 
 export async function push(assembled: AssembledIndex, options: PushOptions): Promise<PushResult> {
-  const targets = planTargets(assembled, options);
+  const targets = planTargets(assembled, parseDestinations(options));
   const reporter = options.reporter;
   const clients = new Map<string, RegistryClient>();
   for (const target of targets) {

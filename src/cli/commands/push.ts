@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { readInputs } from '../../oci/source.js';
 import { assembleIndex, indexAnnotations } from '../../oci/assemble.js';
-import { push, readPasswordFromStdin, type PushResult } from '../../registry/push.js';
+import { parseDestinations, push, readPasswordFromStdin, type PushResult } from '../../registry/push.js';
 import { UsageError } from '../../util/errors.js';
 import { plural } from '../../util/text.js';
 import { compressionOption, formatBytes, layerPolicy, loadAddon, parseSize, ProgressLine, rate } from '../images.js';
@@ -57,6 +57,7 @@ export const pushCommand: CommandModule<object, PushArgs> = {
   handler: async (args) => {
     if (args.username !== undefined && !args['password-stdin']) throw new UsageError('--username needs --password-stdin (addonix never takes a password as an argument)');
     if (args['password-stdin'] && args.username === undefined) throw new UsageError('--password-stdin needs --username');
+    parseDestinations({ to: args.to, tags: args.tag, perArchRepos: args['per-arch-repos'] });
     const chunkBytes = args['chunk-size'] !== undefined ? parseSize(args['chunk-size'], '--chunk-size') : undefined;
     const policy = layerPolicy(args.compression);
     const credentials = args.username !== undefined ? { username: args.username, password: await readPasswordFromStdin(), from: '--username/--password-stdin' } : undefined;
