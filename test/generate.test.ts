@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { corpus, requireTool, runCli, tempTree } from './helpers.js';
+import { corpus, needTools, runCli, tempTree } from './helpers.js';
 
 const CONFIG = `name: Photo notes
 version: "1.0.0"
@@ -53,7 +53,7 @@ function codeOutsideStrings(text: string): string {
 }
 
 test('generate: the npm data evaluates to what deps --json shows, for every target', (t) => {
-  if (!requireTool(t, 'nix-instantiate', 'to evaluate the generated Nix')) return;
+  if (!needTools(t, 'nix-instantiate')) return;
   const dir = addon(t);
   if (!dir) return;
   const result = runCli(['generate', dir]);
@@ -85,7 +85,7 @@ test('generate: the npm data evaluates to what deps --json shows, for every targ
 });
 
 test('generate: the add-on data evaluates to the inspect model', (t) => {
-  if (!requireTool(t, 'nix-instantiate', 'to evaluate the generated Nix')) return;
+  if (!needTools(t, 'nix-instantiate')) return;
   const dir = addon(t);
   if (!dir) return;
   assert.equal(runCli(['generate', dir]).status, 0);

@@ -1,5 +1,5 @@
 /** Shared test helpers: the CLI as a user runs it, temporary add-on folders, the shared corpus. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -66,18 +66,6 @@ arch:
   - amd64
 `;
 
-/**
- * Whether a system tool is on PATH. Where it is missing the test is skipped with a message, except
- * under CI=true, where .ci/run installs every tool the suite needs: there a missing tool is a failure.
- */
-export function requireTool(t: TestContext, tool: string, why: string): boolean {
-  const found = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).status === 0;
-  if (found) return true;
-  if (process.env['CI'] === 'true') throw new Error(`${tool} is missing (${why}); scripts/test-all installs it`);
-  t.skip(`${tool} is not installed here (${why}); scripts/test-all installs it`);
-  return false;
-}
-
 /** A small seeded pseudo-random generator (mulberry32), so property tests are reproducible. */
 export function seededRandom(seed: number): () => number {
   let state = seed | 0;
@@ -87,4 +75,35 @@ export function seededRandom(seed: number): () => number {
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** Whether a program is on PATH. */
+export function hasTool(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).status === 0;
+}
+
+/**
+ * Whether the system tools a test needs are installed; otherwise marks the test skipped and says which
+ * (scripts/test-all installs them). Under CI=true a missing tool is a failure, not a skip.
+ */
+export function needTools(t: TestContext, ...tools: string[]): boolean {
+  const missing = tools.filter((tool) => !hasTool(tool));
+  if (missing.length === 0) return true;
+  const message = `needs ${missing.join(', ')} (scripts/test-all installs ${missing.length === 1 ? 'it' : 'them'} with apt-get)`;
+  if (process.env['CI'] === 'true') throw new Error(`${message}; under CI=true a missing tool is a failure`);
+  t.skip(message);
+  return false;
+}
+
+/** The CLI as a user runs it, asynchronously (for tests whose servers run in this process), with stdin. */
+export function runCliAsync(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, env: { ...process.env, NO_COLOR: '1', ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.stdin.end(options.input ?? '');
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }

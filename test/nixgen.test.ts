@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NixPath, nixAttrName, nixString, toNix, NixValueError } from '../src/nixgen/nix.js';
-import { requireTool, seededRandom, tempTree } from './helpers.js';
+import { needTools, seededRandom, tempTree } from './helpers.js';
 
 /** Pieces that are hard to escape, glued at random. */
 const PIECES = ['"', '\\', '${', '$', '$$', '${x}', "''", "''${", '\n', '\r\n', '\t', '{', '}', '\\n', '\\${', 'ä', '🏠', '\u2028', 'x', ' ', '#', '/*', ';', '=', "'", '`'];
@@ -24,7 +24,7 @@ function nixEval(t: import('node:test').TestContext, text: string): unknown {
 }
 
 test('property: random strings written as Nix read back identical with real nix-instantiate', (t) => {
-  if (!requireTool(t, 'nix-instantiate', 'to read generated Nix back')) return;
+  if (!needTools(t, 'nix-instantiate')) return;
   const random = seededRandom(20261121);
   const strings: string[] = [];
   for (let i = 0; i < 400; i++) strings.push(randomString(random, 40));
@@ -33,7 +33,7 @@ test('property: random strings written as Nix read back identical with real nix-
 });
 
 test('property: attribute names that are not identifiers are quoted and read back', (t) => {
-  if (!requireTool(t, 'nix-instantiate', 'to read generated Nix back')) return;
+  if (!needTools(t, 'nix-instantiate')) return;
   const random = seededRandom(7);
   const value: Record<string, number> = { plain: 1, 'with-dash': 2, "it's": 3, if: 4, or: 5, '': 6, '1abc': 7, 'node_modules/@img/sharp': 8, '__proto__': 9 };
   for (let i = 0; i < 200; i++) value[randomString(random, 6) || `k${i}`] = i;
@@ -45,7 +45,7 @@ test('property: attribute names that are not identifiers are quoted and read bac
 });
 
 test('numbers, booleans, null, nested values and paths', (t) => {
-  if (!requireTool(t, 'nix-instantiate', 'to read generated Nix back')) return;
+  if (!needTools(t, 'nix-instantiate')) return;
   const value = { n: [0, 1, -1, 42, -(2 ** 40), 0.5, -0.25, 1.5e-7, 123.456], b: [true, false], z: null, nested: { a: [[], {}], b: [{ c: 'd' }] } };
   assert.deepEqual(nixEval(t, toNix(value)), value);
   assert.equal(toNix(new NixPath('./src')), './src');

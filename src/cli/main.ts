@@ -10,8 +10,21 @@ import { validateCommand } from './commands/validate.js';
 import { inspectCommand } from './commands/inspect.js';
 import { depsCommand } from './commands/deps.js';
 import { generateCommand } from './commands/generate.js';
+import { pushCommand } from './commands/push.js';
+import { loadCommand } from './commands/load.js';
+import { inspectImageCommand } from './commands/inspect-image.js';
+import { assembleCommand } from './commands/assemble.js';
 
-const COMMANDS = [validateCommand, inspectCommand, depsCommand, generateCommand] as CommandModule[];
+const COMMANDS = [
+  validateCommand,
+  inspectCommand,
+  depsCommand,
+  generateCommand,
+  assembleCommand,
+  pushCommand,
+  loadCommand,
+  inspectImageCommand,
+] as CommandModule[];
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 

@@ -1,0 +1,46 @@
+import type { Argv, CommandModule } from 'yargs';
+import { readInputs } from '../../oci/source.js';
+import { assembleIndex, indexAnnotations, writeLayout } from '../../oci/assemble.js';
+import { Annotation } from '../../oci/types.js';
+import { formatPlatform } from '../../oci/platform.js';
+import { compressionOption, layerPolicy, loadAddon, ProgressLine } from '../images.js';
+
+interface AssembleArgs {
+  images: string[];
+  out: string;
+  compression?: string;
+  addon?: string;
+  json: boolean;
+}
+
+export const assembleCommand: CommandModule<object, AssembleArgs> = {
+  command: 'assemble <images..>',
+  describe: 'Assemble per-arch images into a multi-arch OCI image layout (result-multiarch/)',
+  builder: (yargs: Argv) =>
+    compressionOption(
+      yargs
+        .positional('images', { describe: 'One image per arch: result links, tarballs, stream scripts or OCI layouts (ARCH=PATH names an arch)', type: 'string', array: true })
+        .option('out', { type: 'string', default: 'result-multiarch', describe: 'The OCI layout folder to write (replaced if it is a layout already)' })
+        .option('addon', { type: 'string', describe: 'The add-on folder, for the index annotations (version, created, source; revision from git)' })
+        .option('json', { type: 'boolean', default: false, describe: 'Print the index digest and manifests as JSON' }),
+    )
+      .example('$0 assemble result-aarch64 result-amd64 --addon .', 'Writes result-multiarch/, which skopeo and addonix push can read')
+      .example('skopeo inspect --raw oci:result-multiarch', 'The index it wrote')
+      .epilogue('The layout is written in a temporary folder beside --out and renamed into place: a failure leaves no half-written layout.') as unknown as Argv<AssembleArgs>,
+  handler: async (args) => {
+    const addon = args.addon !== undefined ? await loadAddon(args.addon) : undefined;
+    const progress = new ProgressLine();
+    progress.update(() => 'reading images...', true);
+    const images = await readInputs(args.images, layerPolicy(args.compression)).finally(() => progress.done());
+    const annotations = indexAnnotations(images, addon);
+    const assembled = assembleIndex(images, annotations);
+    await writeLayout(args.out, assembled, annotations[Annotation.version] ?? 'latest');
+    const manifests = assembled.images.map((image) => ({ arch: image.arch, platform: formatPlatform(image.platform), digest: image.manifestDigest }));
+    if (args.json) {
+      process.stdout.write(JSON.stringify({ layout: args.out, index: assembled.digest, manifests, annotations }, null, 2) + '\n');
+      return;
+    }
+    process.stdout.write(`${args.out}: index ${assembled.digest}\n`);
+    for (const manifest of manifests) process.stdout.write(`  ${manifest.arch.padEnd(8)} ${manifest.platform.padEnd(16)} ${manifest.digest}\n`);
+  },
+};

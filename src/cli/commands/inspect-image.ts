@@ -1,0 +1,72 @@
+import { existsSync } from 'node:fs';
+import type { Argv, CommandModule } from 'yargs';
+import { readInput } from '../../oci/source.js';
+import { assembleIndex, indexAnnotations } from '../../oci/assemble.js';
+import { splitArchPrefix, formatPlatform } from '../../oci/platform.js';
+import { summarizeImage, type InspectResult } from '../../oci/summary.js';
+import { MediaType } from '../../oci/media-types.js';
+import { inspectRemote } from '../../registry/pull.js';
+import { parseReference } from '../../registry/reference.js';
+import { compressionOption, formatBytes, layerPolicy, ProgressLine } from '../images.js';
+import { table } from '../output.js';
+
+interface InspectImageArgs {
+  image: string;
+  json: boolean;
+  compression?: string;
+  insecure: boolean;
+}
+
+export const inspectImageCommand: CommandModule<object, InspectImageArgs> = {
+  command: 'inspect-image <image>',
+  describe: 'Show platforms, digests, labels, layers and sizes of a local image or a registry reference',
+  builder: (yargs: Argv) =>
+    compressionOption(
+      yargs
+        .positional('image', { describe: 'A local image (result link, tarball, stream script, OCI layout) or a reference REGISTRY/REPO[:TAG|@DIGEST]', type: 'string' })
+        .option('json', { type: 'boolean', default: false, describe: 'Print JSON (format in the README)' })
+        .option('insecure', { type: 'boolean', default: false, describe: 'Plain HTTP for a registry that is not on this machine' }),
+    )
+      .example('$0 inspect-image result', 'A local build: the digests a push would produce')
+      .example('$0 inspect-image ghcr.io/me/my-addon:1.2.3 --json', 'What a registry holds (manifests and configs only; no layer is downloaded)')
+      .epilogue(
+        'A path that exists is a local image; anything else is a registry reference. For a local tarball, the digests shown are those of ' +
+          'the compressed layers addonix would push (--compression, gzip by default); the diff_ids do not depend on compression.',
+      ) as unknown as Argv<InspectImageArgs>,
+  handler: async (args) => {
+    let result: InspectResult;
+    if (existsSync(splitArchPrefix(args.image).path)) {
+      const progress = new ProgressLine();
+      progress.update(() => `reading ${args.image}...`, true);
+      const images = await readInput(args.image, layerPolicy(args.compression)).finally(() => progress.done());
+      const summaries = images.map((image) => summarizeImage(image.manifest, image.manifestDigest, image.config, image.platform));
+      if (images.length === 1) {
+        result = { source: args.image, kind: 'manifest', digest: images[0]!.manifestDigest, mediaType: images[0]!.manifest.mediaType, annotations: images[0]!.manifest.annotations ?? {}, images: summaries };
+      } else {
+        const assembled = assembleIndex(images, indexAnnotations(images));
+        const ordered = assembled.images.map((image) => summaries[images.indexOf(image)]!);
+        result = { source: args.image, kind: 'index', digest: assembled.digest, mediaType: MediaType.ociIndex, annotations: assembled.index.annotations ?? {}, images: ordered };
+      }
+    } else {
+      result = await inspectRemote(parseReference(args.image), { insecure: args.insecure });
+    }
+    process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : renderInspect(result));
+  },
+};
+
+function renderInspect(result: InspectResult): string {
+  const out: string[] = [];
+  out.push(`${result.source}  ${result.kind} ${result.digest}${result.kind === 'index' ? `  (${result.images.length} platforms)` : ''}`);
+  for (const [key, value] of Object.entries(result.annotations)) out.push(`  ${key}  ${value}`);
+  for (const image of result.images) {
+    out.push('');
+    out.push(`${formatPlatform(image.platform)}${image.arch ? ` (${image.arch})` : ''}  manifest ${image.digest}`);
+    out.push(`  config   ${image.config.digest}  created ${image.created ?? '-'}`);
+    out.push(`  size     ${formatBytes(image.size)} in ${image.layers.length} layers`);
+    const labels = Object.entries(image.labels);
+    if (labels.length > 0) out.push('  labels', table(labels.map(([key, value]) => ['    ' + key, value])));
+    out.push('  layers');
+    out.push(table(image.layers.map((layer) => ['    ' + layer.digest, formatBytes(layer.size), layer.mediaType.replace(/^application\/vnd\.(oci\.image|docker\.image\.rootfs)\./, '')])));
+  }
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,100 @@
+import type { Argv, CommandModule } from 'yargs';
+import { readInputs } from '../../oci/source.js';
+import { assembleIndex, indexAnnotations } from '../../oci/assemble.js';
+import { parseDestinations, push, readPasswordFromStdin, type PushResult } from '../../registry/push.js';
+import { UsageError } from '../../util/errors.js';
+import { plural } from '../../util/text.js';
+import { compressionOption, formatBytes, layerPolicy, loadAddon, parseSize, ProgressLine, rate } from '../images.js';
+
+/** Repeated options as a list; not yargs' array type, which would swallow the IMAGE arguments after it. */
+const asList = (value: string | string[]): string[] => [value].flat();
+
+interface PushArgs {
+  images: string[];
+  to: string[];
+  tag: string[];
+  'per-arch-repos': boolean;
+  compression?: string;
+  json: boolean;
+  addon?: string;
+  username?: string;
+  'password-stdin': boolean;
+  insecure: boolean;
+  'chunk-size'?: string;
+}
+
+export const pushCommand: CommandModule<object, PushArgs> = {
+  command: 'push <images..>',
+  describe: 'Push per-arch images and their multi-arch index to a registry',
+  builder: (yargs: Argv) =>
+    compressionOption(
+      yargs
+        .positional('images', {
+          describe: 'One image per arch: a result link, a tarball (docker save, dockerTools), a stream script, or an OCI layout. ARCH=PATH names the arch of an image that does not say it.',
+          type: 'string',
+          array: true,
+        })
+        .option('to', { type: 'string', coerce: asList, demandOption: 'say where to push with --to REGISTRY/REPO', describe: 'REGISTRY/REPO to push to (repeatable); with {arch} in it, one repository per arch (needs --per-arch-repos)' })
+        .option('tag', { type: 'string', coerce: asList, demandOption: 'give at least one --tag', describe: 'Tag to set once everything is pushed (repeatable)' })
+        .option('per-arch-repos', { type: 'boolean', default: false, describe: 'Allow --to REPO with {arch}: the legacy naming, one repository per arch, each tagged with its own manifest' }),
+    )
+      .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON (format in the README)' })
+      .option('addon', { type: 'string', describe: 'The add-on folder: version, created and source annotations from its config, revision from its git checkout (default: the images\' own org.opencontainers.image.* labels)' })
+      .option('username', { type: 'string', describe: 'Registry user name (with --password-stdin); default: Docker\'s config (credHelpers, auths, credsStore)' })
+      .option('password-stdin', { type: 'boolean', default: false, describe: 'Read the password or token from standard input' })
+      .option('insecure', { type: 'boolean', default: false, describe: 'Use plain HTTP for a registry that is not on this machine (loopback registries always use HTTP)' })
+      .option('chunk-size', { type: 'string', describe: 'Send blobs larger than this in chunks of this size (default 64M), e.g. behind a proxy that limits request bodies' })
+      .example('$0 push --to ghcr.io/me/my-addon --tag 1.2.3 result-aarch64 result-amd64', 'Both arches, then the index, then the tag')
+      .example('$0 push --to ghcr.io/me/my-addon --to ghcr.io/me/{arch}-my-addon --per-arch-repos --tag 1.2.3 result-*', 'Also the legacy per-arch repositories')
+      .example('echo "$TOKEN" | $0 push --to ghcr.io/me/my-addon --tag 1.2.3 --username me --password-stdin result-*', 'Credentials from a pipe')
+      .example('$0 push --to 127.0.0.1:5000/my-addon --tag dev --json result-amd64', 'A local registry, machine-readable result')
+      .epilogue(
+        'Order: every blob the registry lacks (HEAD first; mounted from another repository of the same push when possible), the per-arch ' +
+          'manifests and the index by digest, and only then the tags: a push that fails leaves the tags where they were. Transient failures ' +
+          '(dropped connections, 408, 429, 5xx) are retried with backoff. Imported layers are cached (see README), so pushing the same build ' +
+          'again sends nothing. HTTPS unless the registry is on this machine or --insecure is given.',
+      ) as unknown as Argv<PushArgs>,
+  handler: async (args) => {
+    if (args.username !== undefined && !args['password-stdin']) throw new UsageError('--username needs --password-stdin (addonix never takes a password as an argument)');
+    if (args['password-stdin'] && args.username === undefined) throw new UsageError('--password-stdin needs --username');
+    parseDestinations({ to: args.to, tags: args.tag, perArchRepos: args['per-arch-repos'] });
+    const chunkBytes = args['chunk-size'] !== undefined ? parseSize(args['chunk-size'], '--chunk-size') : undefined;
+    const policy = layerPolicy(args.compression);
+    const credentials = args.username !== undefined ? { username: args.username, password: await readPasswordFromStdin(), from: '--username/--password-stdin' } : undefined;
+    const addon = args.addon !== undefined ? await loadAddon(args.addon) : undefined;
+
+    const progress = new ProgressLine();
+    progress.update(() => `reading ${plural(args.images.length, 'image')}...`, true);
+    const images = await readInputs(args.images, policy);
+    const assembled = assembleIndex(images, indexAnnotations(images, addon));
+    let sent = 0;
+    let settled = 0;
+    const result: PushResult = await push(assembled, {
+      to: args.to,
+      tags: args.tag,
+      perArchRepos: args['per-arch-repos'],
+      insecure: args.insecure,
+      credentials,
+      ...(chunkBytes ? { chunkBytes } : {}),
+      reporter: {
+        bytes: (count) => {
+          sent += count;
+          progress.update((seconds) => `pushing: ${formatBytes(sent)} sent, ${rate(sent, seconds)}, ${settled} blobs done`);
+        },
+        blob: () => {
+          settled++;
+          progress.update((seconds) => `pushing: ${formatBytes(sent)} sent, ${rate(sent, seconds)}, ${settled} blobs done`, true);
+        },
+        note: (message) => progress.note(message),
+      },
+    }).finally(() => progress.done());
+    if (args.json) {
+      process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+      return;
+    }
+    const { blobs } = result;
+    for (const pushed of result.pushed) process.stdout.write(`pushed ${pushed.repository}:${pushed.tags.join(',')} = ${pushed.digest}\n`);
+    for (const manifest of result.manifests) process.stdout.write(`  ${manifest.arch.padEnd(8)} ${manifest.digest}\n`);
+    process.stdout.write(`blobs: ${blobs.uploaded} uploaded (${formatBytes(blobs.bytesUploaded)}), ${blobs.skipped} already there, ${blobs.mounted} mounted\n`);
+  },
+};

@@ -1,0 +1,102 @@
+/** What the image commands (push, load, inspect-image, assemble) share: options, the add-on, sizes, progress. */
+import type { Argv } from 'yargs';
+import { loadPaths, relativeDisplay } from '../addon/load.js';
+import { resolveModel, type AddonModel } from '../addon/model.js';
+import { DEFAULT_ERA } from '../addon/eras.js';
+import { UserError, UsageError } from '../util/errors.js';
+import { checkCompression } from '../oci/compression.js';
+import type { LayerPolicy } from '../oci/layer.js';
+import type { Compression } from '../oci/media-types.js';
+import { gitRevision } from '../oci/assemble.js';
+import { printDiagnostics } from './output.js';
+
+export const COMPRESSIONS: readonly Compression[] = ['gzip', 'zstd', 'none'];
+
+export function compressionOption<T>(yargs: Argv<T>) {
+  return yargs.option('compression', {
+    type: 'string',
+    choices: COMPRESSIONS,
+    describe: 'Compression of the layers addonix compresses (default gzip). Layers that arrive compressed are kept as they are unless this is given.',
+  });
+}
+
+/** Layers are compressed with `--compression` (gzip by default); given explicitly, it applies to every layer. */
+export function layerPolicy(compression: string | undefined): LayerPolicy {
+  const chosen = (compression ?? 'gzip') as Compression;
+  checkCompression(chosen);
+  return { compression: chosen, keepCompressed: compression === undefined };
+}
+
+/** The model of the add-on in `dir`, with the git commit of its checkout; errors stop here. */
+export async function loadAddon(dir: string): Promise<{ model: AddonModel; revision: string | undefined }> {
+  const display = relativeDisplay();
+  const { addons, diagnostics } = await loadPaths([dir], { era: DEFAULT_ERA, display });
+  const errors = diagnostics.items.filter((d) => d.severity === 'error');
+  if (errors.length > 0 || addons.length !== 1 || addons[0]!.config === null) {
+    printDiagnostics(errors, process.stderr);
+    if (addons.length > 1) throw new UserError(`--addon ${dir} holds ${addons.length} add-ons; name one add-on folder`);
+    throw new UserError(`--addon ${dir}: ${errors.length > 0 ? 'fix the errors above first (addonix validate)' : 'no add-on there (no config.yaml)'}`);
+  }
+  return { model: resolveModel(addons[0]!, { era: DEFAULT_ERA, display }), revision: await gitRevision(dir) };
+}
+
+/** `12.3 MB` (decimal units, as registries and Docker print sizes). */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = -1;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** `64M`, `1G`, `1048576` → bytes, for --chunk-size. */
+export function parseSize(text: string, option: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmg]i?b?)?$/i.exec(text.trim());
+  if (!match) throw new UsageError(`${option} ${text}: give a size like 64M, 512k or 1G`);
+  const unit = (match[2] ?? '').toLowerCase()[0];
+  const factor = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
+  const bytes = Math.floor(Number(match[1]) * factor);
+  if (bytes < 1024) throw new UsageError(`${option} ${text}: at least 1k`);
+  return bytes;
+}
+
+/** A one-line progress display on a terminal (bytes and rate); silent elsewhere. */
+export class ProgressLine {
+  private readonly enabled: boolean;
+  private readonly start = Date.now();
+  private last = 0;
+  private text = '';
+
+  constructor(private readonly stream: NodeJS.WriteStream = process.stderr) {
+    this.enabled = stream.isTTY === true;
+  }
+
+  update(render: (seconds: number) => string, force = false): void {
+    if (!this.enabled) return;
+    const now = Date.now();
+    if (!force && now - this.last < 100) return;
+    this.last = now;
+    this.text = render((now - this.start) / 1000);
+    this.stream.write(`\r\u001b[K${this.text}`);
+  }
+
+  /** A line of its own above the progress line (shown on terminals and elsewhere alike). */
+  note(message: string): void {
+    if (this.enabled && this.text) this.stream.write('\r\u001b[K');
+    this.stream.write(`addonix: ${message}\n`);
+    if (this.enabled && this.text) this.stream.write(this.text);
+  }
+
+  done(): void {
+    if (this.enabled && this.text) this.stream.write('\r\u001b[K');
+    this.text = '';
+  }
+}
+
+export function rate(bytes: number, seconds: number): string {
+  return seconds > 0 ? `${formatBytes(bytes / seconds)}/s` : '';
+}

@@ -1,0 +1,296 @@
+/**
+ * Readers: turn an image input into single-arch images whose blobs sit in a local store.
+ *
+ * Tar inputs (docker save, legacy or Docker >= 25; dockerTools' tarball or stream; OCI layout tarballs)
+ * are read in one streaming pass whatever the order of their entries: layers go straight into the store
+ * (hashed, decompressed and hashed, compressed), small JSON entries are kept in memory, and the
+ * `manifest.json` or `index.json` found along the way decides at the end which is which, checking every
+ * digest and diff_id. OCI layout directories are read in place.
+ */
+import path from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
+import { UserError } from '../util/errors.js';
+import { digestHex, isDigest, sha256, type Digest } from './digest.js';
+import { looksLikeTar, sniffCompression } from './compression.js';
+import { buildManifest, checkConfig, MAX_DOCUMENT_BYTES, parseJson } from './image.js';
+import { processLayer, targetCompression, type LayerPolicy, type ProcessedLayer } from './layer.js';
+import { isIndexType, isManifestType, layerCompression, MediaType, ociLayerType, type Compression } from './media-types.js';
+import { readTar, safeEntryPath } from './tar.js';
+import type { BlobStore } from './store.js';
+import { Annotation, type Descriptor, type DockerArchiveEntry, type ImageConfig, type ImageIndex, type ImageManifest } from './types.js';
+
+/** A single-arch image read from an input, before its arch is decided. */
+export interface ReadImage {
+  names: string[];
+  manifest: ImageManifest;
+  manifestBytes: Buffer;
+  manifestDigest: Digest;
+  config: ImageConfig;
+  configBytes: Buffer;
+  store: BlobStore;
+  /** The manifest as the input lists it (for docker-archives: the one built for it). */
+  origin: Descriptor;
+}
+
+/** How a walk over an OCI index reaches documents and layers. */
+interface BlobAccess {
+  document(digest: Digest, what: string): Promise<Buffer>;
+  /** The layer as the image will list it, and its diff_id when it was read (undefined when trusted as is). */
+  layer(descriptor: Descriptor, what: string): Promise<{ descriptor: Descriptor; diffId?: Digest }>;
+}
+
+const MAX_INDEX_DEPTH = 4;
+
+function checkDiffIds(config: ImageConfig, diffIds: (Digest | undefined)[], what: string, layerNames: string[]): void {
+  const listed = config.rootfs.diff_ids;
+  if (listed.length !== diffIds.length) {
+    throw new UserError(`${what}: the config lists ${listed.length} layers (rootfs.diff_ids) but the manifest has ${diffIds.length}`);
+  }
+  diffIds.forEach((diffId, i) => {
+    if (diffId !== undefined && diffId !== listed[i]) {
+      throw new UserError(`${what}: layer ${i + 1} (${layerNames[i]}) has diff_id ${diffId}, but the config says ${listed[i]}: the image is damaged or was altered`);
+    }
+  });
+}
+
+/** Walks an OCI index (index.json or a nested index), yielding its image manifests. */
+async function walkIndex(indexBytes: Buffer, access: BlobAccess, what: string, store: BlobStore, depth = 0): Promise<ReadImage[]> {
+  const index = parseJson<ImageIndex>(indexBytes, `${what}: index`);
+  if (!index || !Array.isArray(index.manifests)) throw new UserError(`${what}: the index has no manifests list`);
+  const images: ReadImage[] = [];
+  for (const descriptor of index.manifests) {
+    if (!isDigest(descriptor.digest)) throw new UserError(`${what}: the index names a manifest with an invalid digest ${JSON.stringify(descriptor.digest)}`);
+    // Attestation manifests (platform unknown/unknown, as buildx writes them) are not images to run.
+    if (descriptor.platform?.os === 'unknown') continue;
+    if (isIndexType(descriptor.mediaType)) {
+      if (depth >= MAX_INDEX_DEPTH) throw new UserError(`${what}: indexes nested more than ${MAX_INDEX_DEPTH} deep`);
+      images.push(...(await walkIndex(await access.document(descriptor.digest, what), access, what, store, depth + 1)));
+    } else if (isManifestType(descriptor.mediaType)) {
+      images.push(await readManifest(descriptor, access, what, store));
+    }
+  }
+  return images;
+}
+
+/** Reads one image manifest and its config; writes nothing (the caller stores what it keeps). */
+async function readManifest(descriptor: Descriptor, access: BlobAccess, what: string, store: BlobStore): Promise<ReadImage> {
+  const manifestBytes = await access.document(descriptor.digest, what);
+  const manifest = parseJson<ImageManifest>(manifestBytes, `${what}: manifest ${descriptor.digest}`);
+  if (!manifest?.config || !isDigest(manifest.config.digest) || !Array.isArray(manifest.layers)) {
+    throw new UserError(`${what}: manifest ${descriptor.digest} has no valid config or layers`);
+  }
+  const configBytes = await access.document(manifest.config.digest, what);
+  const config = checkConfig(parseJson(configBytes, `${what}: config ${manifest.config.digest}`), what);
+  const layers = [];
+  for (const layer of manifest.layers) {
+    if (!isDigest(layer.digest)) throw new UserError(`${what}: a layer of manifest ${descriptor.digest} has an invalid digest`);
+    layers.push(await access.layer(layer, what));
+  }
+  checkDiffIds(config, layers.map((l) => l.diffId), what, manifest.layers.map((l) => l.digest));
+  const refName = descriptor.annotations?.[Annotation.refName];
+  const names = refName ? [refName] : [];
+  const unchanged = manifest.mediaType === MediaType.ociManifest && layers.every((l, i) => l.descriptor.digest === manifest.layers[i]!.digest);
+  // Same blobs: keep the manifest as it is, so its digest stays the one the input has.
+  if (unchanged) return { names, manifest, manifestBytes, manifestDigest: descriptor.digest, config, configBytes, store, origin: descriptor };
+  const built = buildManifest(configBytes, layers.map((l) => l.descriptor));
+  return { names, manifest: built.manifest, manifestBytes: built.bytes, manifestDigest: built.digest, config, configBytes, store, origin: descriptor };
+}
+
+/** Stores an image's config and manifest (no-ops for blobs the store has); answers the new ones. */
+async function storeDocuments(image: ReadImage): Promise<Digest[]> {
+  const created: Digest[] = [];
+  for (const bytes of [image.configBytes, image.manifestBytes]) {
+    const digest = sha256(bytes);
+    if (!(await image.store.has(digest))) created.push(digest);
+    await image.store.putBytes(bytes);
+  }
+  return created;
+}
+
+/** `blobs/sha256/<hex>` for a digest: where layouts and Docker >= 25 archives keep a blob. */
+function blobPath(digest: Digest): string {
+  return `blobs/sha256/${digestHex(digest)}`;
+}
+
+function digestOfBlobPath(entryPath: string): Digest | undefined {
+  const match = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(entryPath);
+  return match ? `sha256:${match[1]!}` : undefined;
+}
+
+async function* bufferChunks(bytes: Buffer): AsyncGenerator<Buffer> {
+  yield bytes;
+}
+
+/**
+ * Reads a tar stream holding a docker-archive or an OCI layout. Blobs it creates in `store` are removed
+ * again when the archive turns out to be bad.
+ */
+export async function readImageArchive(
+  source: AsyncIterable<Buffer>,
+  what: string,
+  policy: LayerPolicy,
+  store: BlobStore,
+  options: { totalBytes?: number } = {},
+): Promise<ReadImage[]> {
+  const documents = new Map<string, Buffer>();
+  const layers = new Map<string, ProcessedLayer>();
+  const links = new Map<string, string>();
+  const created: Digest[] = [];
+  try {
+    for await (const entry of readTar(source, what, options)) {
+      if (entry.type === 'directory') continue;
+      if (entry.type === 'symlink' || entry.type === 'hardlink') {
+        const target = entry.type === 'symlink' ? path.posix.normalize(path.posix.join(path.posix.dirname(entry.path), entry.linkpath!)) : entry.linkpath!;
+        if (entry.linkpath!.startsWith('/') || target.startsWith('..')) {
+          throw new UserError(`${what}: refusing ${entry.type} '${entry.path}' -> '${entry.linkpath}': it points outside the archive`);
+        }
+        links.set(entry.path, safeEntryPath(target, what));
+        continue;
+      }
+      if (entry.type !== 'file') throw new UserError(`${what}: refusing entry '${entry.path}': an image archive holds only files, folders and links`);
+      const body = entry.body();
+      const head: Buffer[] = [];
+      let headBytes = 0;
+      while (headBytes < 512) {
+        const next = await body.next();
+        if (next.done) break;
+        head.push(next.value);
+        headBytes += next.value.length;
+      }
+      const start = Buffer.concat(head);
+      const rest = (async function* () {
+        yield start;
+        yield* body;
+      })();
+      if (looksLikeTar(start) || sniffCompression(start) !== 'none') {
+        const layer = await processLayer(rest, policy, store, `${what}: ${entry.path}`);
+        if (layer.created) created.push(layer.descriptor.digest);
+        layers.set(entry.path, layer);
+      } else if (entry.size <= MAX_DOCUMENT_BYTES) {
+        const chunks: Buffer[] = [];
+        for await (const chunk of rest) chunks.push(chunk);
+        documents.set(entry.path, Buffer.concat(chunks));
+      } else {
+        throw new UserError(`${what}: entry '${entry.path}' (${entry.size} bytes) is neither a layer nor a JSON document`);
+      }
+    }
+
+    const resolve = (entryPath: string): string => {
+      let current = entryPath;
+      for (let hops = 0; links.has(current); hops++) {
+        if (hops > 16) throw new UserError(`${what}: '${entryPath}' is a chain of links that does not end`);
+        current = links.get(current)!;
+      }
+      return current;
+    };
+    const documentAt = (entryPath: string, purpose: string): Buffer => {
+      const found = documents.get(resolve(entryPath));
+      if (!found) throw new UserError(`${what}: ${purpose} '${entryPath}' is not in the archive`);
+      const named = digestOfBlobPath(resolve(entryPath));
+      if (named && sha256(found) !== named) throw new UserError(`${what}: '${entryPath}' does not match its digest ${named}`);
+      return found;
+    };
+    const layerAt = async (entryPath: string, purpose: string): Promise<ProcessedLayer> => {
+      const resolved = resolve(entryPath);
+      let layer = layers.get(resolved);
+      if (!layer) {
+        // A small layer that did not look like one (an old-style tar header) was kept as a document.
+        const bytes = documents.get(resolved);
+        if (!bytes) throw new UserError(`${what}: ${purpose} '${entryPath}' is not in the archive`);
+        layer = await processLayer(bufferChunks(bytes), policy, store, `${what}: ${entryPath}`);
+        if (layer.created) created.push(layer.descriptor.digest);
+        layers.set(resolved, layer);
+      }
+      const named = digestOfBlobPath(resolved);
+      if (named && layer.rawDigest !== named) throw new UserError(`${what}: '${entryPath}' does not match its digest ${named} (it hashes to ${layer.rawDigest})`);
+      return layer;
+    };
+
+    const images: ReadImage[] = [];
+    if (documents.has('manifest.json')) {
+      const entries = parseJson<DockerArchiveEntry[]>(documents.get('manifest.json')!, `${what}: manifest.json`);
+      if (!Array.isArray(entries) || entries.length === 0) throw new UserError(`${what}: manifest.json lists no image`);
+      for (const entry of entries) {
+        if (typeof entry?.Config !== 'string' || !Array.isArray(entry.Layers)) throw new UserError(`${what}: manifest.json has an entry without Config or Layers`);
+        const configBytes = documentAt(safeEntryPath(entry.Config, what), 'manifest.json names the config');
+        const config = checkConfig(parseJson(configBytes, `${what}: ${entry.Config}`), what);
+        const processed = [];
+        for (const layerPath of entry.Layers) processed.push(await layerAt(safeEntryPath(String(layerPath), what), 'manifest.json names the layer'));
+        checkDiffIds(config, processed.map((l) => l.diffId), what, entry.Layers);
+        const built = buildManifest(configBytes, processed.map((l) => l.descriptor));
+        const origin = { mediaType: MediaType.ociManifest, digest: built.digest, size: built.bytes.length };
+        images.push({ names: entry.RepoTags ?? [], manifest: built.manifest, manifestBytes: built.bytes, manifestDigest: built.digest, config, configBytes, store, origin });
+      }
+    } else if (documents.has('index.json')) {
+      const access: BlobAccess = {
+        document: async (digest) => documentAt(blobPath(digest), `blob ${digest}, named by the index,`),
+        layer: async (descriptor) => {
+          const layer = await layerAt(blobPath(descriptor.digest), 'the layer');
+          if (layer.rawSize !== descriptor.size) throw new UserError(`${what}: layer ${descriptor.digest} is ${layer.rawSize} bytes, the manifest says ${descriptor.size}`);
+          return { descriptor: layer.descriptor, diffId: layer.diffId };
+        },
+      };
+      images.push(...(await walkIndex(documents.get('index.json')!, access, what, store)));
+    } else {
+      throw new UserError(`${what} holds neither manifest.json (docker-archive) nor index.json (OCI layout): it is not an image archive`);
+    }
+    if (images.length === 0) throw new UserError(`${what} holds no image`);
+    for (const image of images) created.push(...(await storeDocuments(image)));
+    return images;
+  } catch (error) {
+    await Promise.all(created.map((digest) => rm(store.path(digest), { force: true })));
+    throw error;
+  }
+}
+
+/**
+ * Reads an OCI layout directory in place. Layers are trusted as they are (a registry or engine checks them
+ * when they arrive). An image whose layers the policy wants in another compression, or whose manifest is
+ * not an OCI one, is converted into `cache`, and then lives there whole.
+ */
+export async function readLayoutDirectory(layout: BlobStore, what: string, policy: LayerPolicy, cache: BlobStore): Promise<ReadImage[]> {
+  let indexBytes: Buffer;
+  try {
+    indexBytes = await readFile(path.join(layout.dir, 'index.json'));
+  } catch {
+    throw new UserError(`${what} is not an OCI layout: it has no index.json`);
+  }
+  const compressionOf = (descriptor: Descriptor, where: string): Compression => {
+    const compression = layerCompression(descriptor.mediaType);
+    if (compression === undefined) throw new UserError(`${where}: layer ${descriptor.digest} has media type ${descriptor.mediaType}, which addonix cannot push as an image layer`);
+    return compression;
+  };
+  const inPlace: BlobAccess = {
+    document: (digest, where) => layout.readVerified(digest, MAX_DOCUMENT_BYTES, where),
+    layer: async (descriptor, where) => {
+      compressionOf(descriptor, where);
+      if (!(await layout.has(descriptor.digest, descriptor.size))) throw new UserError(`${where}: layer ${descriptor.digest} is missing or has the wrong size`);
+      return { descriptor };
+    },
+  };
+  const convert: BlobAccess = {
+    document: inPlace.document,
+    layer: async (descriptor, where) => {
+      const compression = compressionOf(descriptor, where);
+      if (targetCompression(compression, policy) === compression) {
+        await cache.adopt(layout, descriptor.digest);
+        return { descriptor: { ...descriptor, mediaType: ociLayerType(compression) } };
+      }
+      const layer = await processLayer(layout.open(descriptor.digest), policy, cache, `${where}: layer ${descriptor.digest}`);
+      if (layer.rawDigest !== descriptor.digest) throw new UserError(`${where}: layer ${descriptor.digest} does not match its digest`);
+      return { descriptor: layer.descriptor, diffId: layer.diffId };
+    },
+  };
+  const images: ReadImage[] = [];
+  for (const image of await walkIndex(indexBytes, inPlace, what, layout)) {
+    const kept = image.manifestDigest === image.origin.digest;
+    if (kept && !image.manifest.layers.some((layer) => targetCompression(compressionOf(layer, what), policy) !== compressionOf(layer, what))) {
+      images.push(image);
+      continue;
+    }
+    const converted = await readManifest(image.origin, convert, what, cache);
+    await storeDocuments(converted);
+    images.push(converted);
+  }
+  return images;
+}

@@ -1,0 +1,221 @@
+/**
+ * Tarballs, streamed both ways on top of npm `tar`: a reader that yields one entry at a time (the caller
+ * consumes its body before asking for the next, so memory stays flat) and refuses hostile names, and a
+ * writer of reproducible archives (fixed mtime, uid 0, no user names).
+ */
+import { Readable } from 'node:stream';
+import { Header, Parser, Pax, type ReadEntry } from 'tar';
+import { UserError } from '../util/errors.js';
+
+export type TarEntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
+
+export interface TarEntry {
+  /** The entry's path, normalized (no leading `./`, no trailing `/`). */
+  path: string;
+  type: TarEntryType;
+  size: number;
+  linkpath?: string;
+  /** The entry's bytes; must be read to the end (or skipped with `skip`) before the next entry. */
+  body(): AsyncGenerator<Buffer>;
+  skip(): Promise<void>;
+}
+
+export interface ReadTarOptions {
+  /** The archive's size when known (a plain file): an entry declaring more is refused at once. */
+  totalBytes?: number;
+}
+
+/** A relative path that stays inside the archive root, normalized; throws on `..`, absolute or odd paths. */
+export function safeEntryPath(name: string, what: string): string {
+  if (name.includes('\0') || name.includes('\\')) throw new UserError(`${what}: refusing entry ${JSON.stringify(name)}: odd characters in its name`);
+  if (name.startsWith('/')) throw new UserError(`${what}: refusing entry '${name}': absolute paths are not allowed in an image archive`);
+  const parts = name.split('/').filter((part) => part !== '' && part !== '.');
+  if (parts.includes('..')) throw new UserError(`${what}: refusing entry '${name}': '..' would point outside the archive`);
+  return parts.join('/');
+}
+
+function entryType(entry: ReadEntry): TarEntryType {
+  switch (entry.type) {
+    case 'File':
+    case 'OldFile':
+    case 'ContiguousFile':
+      return 'file';
+    case 'Directory':
+      return 'directory';
+    case 'SymbolicLink':
+      return 'symlink';
+    case 'Link':
+      return 'hardlink';
+    default:
+      return 'other';
+  }
+}
+
+function describeTarError(error: unknown, what: string): UserError {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/Unrecognized archive format/.test(message)) return new UserError(`${what} is not a tar archive (nor a gzip-compressed one)`);
+  if (/Truncated input/.test(message)) return new UserError(`${what} is truncated: ${message.replace(/^TAR_BAD_ARCHIVE: /, '')}`);
+  return new UserError(`${what}: not a valid tar archive: ${message.replace(/^TAR_[A-Z_]+: /, '')}`);
+}
+
+/**
+ * The entries of an uncompressed tar stream (decompress before). Errors are UserErrors naming `what`.
+ */
+export async function* readTar(source: AsyncIterable<Buffer>, what: string, options: ReadTarOptions = {}): AsyncGenerator<TarEntry> {
+  const parser = new Parser({ strict: true });
+  const queue: ReadEntry[] = [];
+  let failure: UserError | undefined;
+  let ended = false;
+  let wake: (() => void) | undefined;
+  let current: ReadEntry | undefined;
+  const notify = () => {
+    const resume = wake;
+    wake = undefined;
+    resume?.();
+  };
+  const fail = (error: UserError) => {
+    failure ??= error;
+    // A reader in the middle of an entry's body must hear of it, or it waits for bytes that never come.
+    if (current && !current.emittedEnd) current.destroy(failure);
+    notify();
+  };
+  parser.on('entry', (entry: ReadEntry) => {
+    queue.push(entry);
+    notify();
+  });
+  parser.on('error', (error: unknown) => fail(error instanceof UserError ? error : describeTarError(error, what)));
+  parser.on('end', () => {
+    ended = true;
+    notify();
+  });
+  let stopped = false;
+  const pump = (async () => {
+    try {
+      for await (const chunk of source) {
+        if (failure || stopped) break;
+        // Not events.once: it would reject on the parser's 'error', which fail() already handles.
+        if (!parser.write(chunk)) await new Promise<void>((resolve) => parser.once('drain', resolve));
+      }
+      if (!stopped && !failure) parser.end();
+    } catch (error) {
+      // Errors of the source itself (unreadable file, broken gzip); not the ones our own stop caused.
+      if (stopped) return;
+      const message = error instanceof Error ? error.message : String(error);
+      const zlibError = /^Z_/.test(String((error as NodeJS.ErrnoException).code ?? ''));
+      fail(error instanceof UserError ? error : new UserError(zlibError ? `${what} is truncated or damaged (gzip: ${message})` : `${what}: ${message}`));
+    }
+  })();
+
+  try {
+    for (;;) {
+      if (failure) throw failure;
+      const raw = queue.shift();
+      if (!raw) {
+        if (ended) return;
+        await new Promise<void>((resolve) => (wake = resolve));
+        continue;
+      }
+      current = raw;
+      const path = safeEntryPath(raw.path, what);
+      const size = raw.size;
+      if (options.totalBytes !== undefined && size > options.totalBytes) {
+        throw new UserError(`${what}: entry '${path}' declares ${size} bytes but the whole archive has only ${options.totalBytes}; the archive is damaged or hostile`);
+      }
+      let consumed = false;
+      const body = async function* (): AsyncGenerator<Buffer> {
+        consumed = true;
+        let seen = 0;
+        for await (const chunk of raw as AsyncIterable<Buffer>) {
+          seen += chunk.length;
+          yield chunk;
+        }
+        if (failure) throw failure;
+        if (seen !== size) throw new UserError(`${what} is truncated: entry '${path}' declares ${size} bytes, the archive ends after ${seen}`);
+      };
+      const entry: TarEntry = {
+        path,
+        type: entryType(raw),
+        size,
+        ...(raw.linkpath ? { linkpath: raw.linkpath } : {}),
+        body,
+        skip: async () => {
+          for await (const _ of body()) {
+            // Discard: the parser only moves on once the entry is drained.
+          }
+        },
+      };
+      yield entry;
+      if (!consumed) await entry.skip();
+    }
+  } finally {
+    if (!ended || failure) {
+      // The caller stopped early or the archive failed: release the source and unblock the pump.
+      stopped = true;
+      (source as { destroy?: () => void }).destroy?.();
+      current?.resume();
+      for (const entry of queue) entry.resume();
+      parser.emit('drain');
+    }
+    await pump;
+    if (failure && !ended) throw failure;
+  }
+}
+
+export interface TarWriteEntry {
+  path: string;
+  type?: 'file' | 'directory' | 'symlink';
+  /** Required for files; the body must yield exactly this many bytes. */
+  size?: number;
+  body?: Buffer | (() => AsyncIterable<Buffer>);
+  linkpath?: string;
+  mode?: number;
+}
+
+/** dockerTools' default mtime: images and archives addonix writes use it, so they are reproducible. */
+export const FIXED_MTIME = new Date('1970-01-01T00:00:01Z');
+
+function headerBlocks(entry: TarWriteEntry, size: number): Buffer {
+  const type = entry.type === 'directory' ? 'Directory' : entry.type === 'symlink' ? 'SymbolicLink' : 'File';
+  const fields = {
+    path: entry.type === 'directory' && !entry.path.endsWith('/') ? entry.path + '/' : entry.path,
+    mode: entry.mode ?? (entry.type === 'directory' ? 0o755 : entry.type === 'symlink' ? 0o777 : 0o644),
+    uid: 0,
+    gid: 0,
+    size,
+    mtime: FIXED_MTIME,
+    type,
+    uname: '',
+    gname: '',
+    ...(entry.linkpath !== undefined ? { linkpath: entry.linkpath } : {}),
+  } as const;
+  const header = new Header(fields);
+  // encode() answers whether the fields need a pax extended header (long path, big size).
+  const needPax = header.encode();
+  const block = header.block!;
+  if (!needPax) return block;
+  return Buffer.concat([new Pax({ path: fields.path, size, mtime: FIXED_MTIME, ...(entry.linkpath !== undefined ? { linkpath: entry.linkpath } : {}) }).encode(), block]);
+}
+
+async function* tarChunks(entries: AsyncIterable<TarWriteEntry> | Iterable<TarWriteEntry>): AsyncGenerator<Buffer> {
+  for await (const entry of entries) {
+    const size = entry.type === 'file' || entry.type === undefined ? (entry.size ?? (Buffer.isBuffer(entry.body) ? entry.body.length : undefined)) : 0;
+    if (size === undefined) throw new Error(`tar entry ${entry.path} needs a size`);
+    yield headerBlocks(entry, size);
+    if (size === 0) continue;
+    let written = 0;
+    const body = Buffer.isBuffer(entry.body) ? [entry.body] : entry.body ? entry.body() : [];
+    for await (const chunk of body) {
+      written += chunk.length;
+      if (written > size) throw new Error(`tar entry ${entry.path}: more than the declared ${size} bytes`);
+      yield chunk;
+    }
+    if (written !== size) throw new Error(`tar entry ${entry.path}: ${written} bytes instead of the declared ${size}`);
+    if (size % 512 !== 0) yield Buffer.alloc(512 - (size % 512));
+  }
+  yield Buffer.alloc(1024);
+}
+
+/** A reproducible tar stream of the given entries, in the given order. */
+export function writeTar(entries: AsyncIterable<TarWriteEntry> | Iterable<TarWriteEntry>): Readable {
+  return Readable.from(tarChunks(entries), { objectMode: false });
+}

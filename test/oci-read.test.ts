@@ -1,0 +1,258 @@
+/** Readers: every input shape gives the same image; hostile archives are refused and leave nothing behind. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import type { TestContext } from 'node:test';
+import { needTools, tempTree } from './helpers.js';
+import { archLayers, docker25Entries, dockerToolsEntries, imageConfig, layer, sha, tarBuffer, writeStreamScript, writeTarFile, writeTarGz, type TestImage } from './images.js';
+import { readInput, readInputs } from '../src/oci/source.js';
+import { assembleIndex, writeLayout } from '../src/oci/assemble.js';
+import { zstdAvailable } from '../src/oci/compression.js';
+import { UserError } from '../src/util/errors.js';
+import type { LayerPolicy } from '../src/oci/layer.js';
+
+const GZIP: LayerPolicy = { compression: 'gzip', keepCompressed: true };
+
+function workdir(t: TestContext): string {
+  const dir = tempTree(t, {});
+  process.env['ADDONIX_CACHE_DIR'] = path.join(dir, 'cache');
+  return dir;
+}
+
+async function armImage(): Promise<TestImage> {
+  return { goarch: 'arm64', layers: await archLayers('aarch64'), labels: { 'io.hass.arch': 'aarch64' } };
+}
+
+/** Files left in the cache's blob folder: no partial file may remain, and only complete blobs. */
+function cacheFiles(dir: string): string[] {
+  const blobs = path.join(dir, 'cache', 'oci', 'blobs', 'sha256');
+  return existsSync(blobs) ? readdirSync(blobs) : [];
+}
+
+test('readers: dockerTools tar, its .tar.gz, the stream script and a Docker 25 archive give the same image', async (t) => {
+  const dir = workdir(t);
+  const image = await armImage();
+  const tar = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries(image));
+  const inputs = [
+    tar,
+    await writeTarGz(path.join(dir, 'image.tar.gz'), dockerToolsEntries(image)),
+    writeStreamScript(path.join(dir, 'stream'), tar),
+    await writeTarFile(path.join(dir, 'docker25.tar'), docker25Entries(image)),
+  ];
+  const digests = new Set<string>();
+  for (const input of inputs) {
+    const [read] = await readInput(input, GZIP);
+    assert.equal(read!.arch, 'aarch64', input);
+    assert.deepEqual(read!.platform, { architecture: 'arm64', os: 'linux', variant: 'v8' }, input);
+    assert.deepEqual(read!.config.rootfs.diff_ids, image.layers.map((l) => sha(l)), input);
+    assert.equal(read!.configBytes.toString(), imageConfig(image).toString(), `${input}: config kept byte for byte`);
+    for (const descriptor of read!.manifest.layers) {
+      assert.equal(descriptor.mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip');
+      const stored = readFileSync(read!.store.path(descriptor.digest));
+      assert.equal(sha(stored), descriptor.digest, 'stored blob matches its digest');
+      assert.equal(stored[9], 3, 'gzip OS byte pinned to Unix');
+    }
+    digests.add(read!.manifestDigest);
+  }
+  assert.equal(digests.size, 1, 'all four shapes give one manifest');
+});
+
+test('readers: gzip output is the same bytes in a fresh cache; none and explicit gzip are honoured', async (t) => {
+  const dir = workdir(t);
+  const tar = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries(await armImage()));
+  const [first] = await readInput(tar, GZIP);
+  process.env['ADDONIX_CACHE_DIR'] = path.join(dir, 'cache2');
+  const [second] = await readInput(tar, GZIP);
+  assert.equal(second!.manifestDigest, first!.manifestDigest);
+  assert.match(first!.manifest.layers[0]!.annotations?.['io.addonix.layer.compressor'] ?? '', /^gzip level=6 /);
+  const [plain] = await readInput(tar, { compression: 'none', keepCompressed: false });
+  assert.deepEqual(plain!.manifest.layers.map((l) => l.digest), plain!.config.rootfs.diff_ids, 'uncompressed layers are their diff_ids');
+  assert.equal(plain!.manifest.layers[0]!.mediaType, 'application/vnd.oci.image.layer.v1.tar');
+});
+
+test('readers: zstd is refused with a clear message on a Node.js without it, and works where it has it', async (t) => {
+  const dir = workdir(t);
+  const tar = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries(await armImage()));
+  if (zstdAvailable()) {
+    const [read] = await readInput(tar, { compression: 'zstd', keepCompressed: false });
+    assert.equal(read!.manifest.layers[0]!.mediaType, 'application/vnd.oci.image.layer.v1.tar+zstd');
+  } else {
+    await assert.rejects(readInput(tar, { compression: 'zstd', keepCompressed: false }), (error: Error) => error instanceof UserError && /Node\.js has zstd in zlib from 22\.15/.test(error.message));
+  }
+});
+
+test('readers: an OCI layout written by assemble reads back as the same images, in place', async (t) => {
+  const dir = workdir(t);
+  const arm = await writeTarFile(path.join(dir, 'arm.tar'), dockerToolsEntries(await armImage()));
+  const amd = await writeTarFile(path.join(dir, 'amd.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64') }));
+  const images = await readInputs([amd, arm], GZIP);
+  const assembled = assembleIndex(images, {});
+  const layout = path.join(dir, 'result-multiarch');
+  await writeLayout(layout, assembled, 'latest');
+  const back = await readInput(layout, GZIP);
+  assert.deepEqual(back.map((i) => [i.arch, i.manifestDigest]).sort(), images.map((i) => [i.arch, i.manifestDigest]).sort());
+  assert.equal(back[0]!.store.dir, layout, 'layers are read where they are');
+  assert.equal(assembleIndex(back, {}).digest, assembled.digest, 'argument order does not change the index');
+  // Asking for another compression converts into the cache.
+  const converted = await readInput(layout, { compression: 'none', keepCompressed: false });
+  assert.deepEqual(converted.map((i) => i.manifest.layers.map((l) => l.digest)).flat().sort(), images.map((i) => i.config.rootfs.diff_ids).flat().sort());
+  // A folder that is there but is no layout is not replaced.
+  writeFileSync(path.join(dir, 'notes.txt'), 'keep me');
+  await assert.rejects(writeLayout(dir, assembled, 'x'), /not an OCI layout/);
+  assert.equal(readFileSync(path.join(dir, 'notes.txt'), 'utf8'), 'keep me');
+});
+
+test('readers: OCI layouts and archives made by skopeo (directory and tarball) read with the same diff_ids', async (t) => {
+  if (!needTools(t, 'skopeo')) return;
+  const dir = workdir(t);
+  const image = await armImage();
+  const tar = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries(image));
+  execFileSync('skopeo', ['copy', '-q', `docker-archive:${tar}`, `oci:${path.join(dir, 'layout')}:1.0`]);
+  execFileSync('skopeo', ['copy', '-q', `docker-archive:${tar}`, `oci-archive:${path.join(dir, 'layout.tar')}:1.0`]);
+  for (const input of [path.join(dir, 'layout'), path.join(dir, 'layout.tar')]) {
+    const [read] = await readInput(input, GZIP);
+    assert.equal(read!.arch, 'aarch64');
+    assert.deepEqual(read!.config.rootfs.diff_ids, image.layers.map((l) => sha(l)), input);
+  }
+});
+
+/** An archive's bytes with one change, to make hostile variants of a good archive. */
+async function hostile(t: TestContext, name: string, build: (image: TestImage) => Promise<Buffer> | Buffer): Promise<{ dir: string; file: string }> {
+  const dir = workdir(t);
+  const file = path.join(dir, name);
+  writeFileSync(file, await build(await armImage()));
+  return { dir, file };
+}
+
+async function refused(file: string, pattern: RegExp): Promise<void> {
+  await assert.rejects(readInput(file, GZIP), (error: Error) => {
+    assert.ok(error instanceof UserError, `a UserError, not ${error.stack}`);
+    assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+test('hostile: a truncated archive is refused and leaves no blob in the cache', async (t) => {
+  const { dir, file } = await hostile(t, 'cut.tar', async (image) => {
+    const full = await tarBuffer(dockerToolsEntries(image));
+    return full.subarray(0, 3000);
+  });
+  await refused(file, /truncated|declares/);
+  assert.deepEqual(cacheFiles(dir), []);
+});
+
+test('hostile: a truncated .tar.gz is refused', async (t) => {
+  const { dir, file } = await hostile(t, 'cut.tar.gz', async (image) => {
+    const { gzipSync } = await import('node:zlib');
+    const gz = gzipSync(await tarBuffer(dockerToolsEntries(image)));
+    return gz.subarray(0, Math.floor(gz.length / 2));
+  });
+  await refused(file, /truncated|not a valid gzip/);
+  assert.deepEqual(cacheFiles(dir), []);
+});
+
+test('hostile: a layer that does not match the config diff_ids is refused', async (t) => {
+  const { dir, file } = await hostile(t, 'swapped.tar', async (image) => {
+    const entries = dockerToolsEntries(image);
+    const evil = await layer({ 'etc/passwd': 'root::0:0::/:/bin/sh\n' });
+    const at = entries.findIndex((e) => e.path.endsWith('/layer.tar'));
+    entries[at] = { ...entries[at]!, body: evil };
+    return tarBuffer(entries);
+  });
+  await refused(file, /diff_id .* but the config says/);
+  assert.deepEqual(cacheFiles(dir), []);
+});
+
+test('hostile: a Docker 25 blob that does not match its name is refused', async (t) => {
+  const { file } = await hostile(t, 'blob.tar', async (image) => {
+    const entries = docker25Entries(image);
+    const at = entries.findIndex((e) => e.path.startsWith('blobs/sha256/') && Buffer.isBuffer(e.body) && e.body.toString().startsWith('{"created"'));
+    const config = JSON.parse((entries[at]!.body as Buffer).toString()) as { config: { Cmd: string[] } };
+    config.config.Cmd = ['/bin/evil'];
+    entries[at] = { ...entries[at]!, body: Buffer.from(JSON.stringify(config)) };
+    return tarBuffer(entries);
+  });
+  await refused(file, /does not match its digest/);
+});
+
+test('hostile: entries with .. or absolute paths are refused', async (t) => {
+  for (const name of ['../escape.json', '/etc/escape.json', 'a/../../escape.json']) {
+    const { file } = await hostile(t, 'paths.tar', async (image) => tarBuffer([{ path: name, body: Buffer.from('{}') }, ...dockerToolsEntries(image)]));
+    await refused(file, /refusing entry|outside/);
+    assert.equal(existsSync(path.join(path.dirname(file), '..', 'escape.json')), false);
+  }
+});
+
+test('hostile: a symlink pointing outside the archive is refused; one inside (docker save dedup) is followed', async (t) => {
+  const { file } = await hostile(t, 'link.tar', async (image) => {
+    const entries = dockerToolsEntries(image);
+    const at = entries.findIndex((e) => e.path.endsWith('/layer.tar'));
+    entries[at] = { path: entries[at]!.path, type: 'symlink', linkpath: '../../../etc/shadow' };
+    return tarBuffer(entries);
+  });
+  await refused(file, /points outside the archive/);
+
+  const { file: good } = await hostile(t, 'dedup.tar', async (image) => {
+    const entries = dockerToolsEntries(image);
+    const layers = entries.filter((e) => e.path.endsWith('/layer.tar'));
+    // The second layer dir holds a link to the first one's layer.tar, as docker save writes duplicates.
+    const twice: TestImage = { ...image, layers: [image.layers[0]!, image.layers[0]!] };
+    const dupEntries = dockerToolsEntries(twice);
+    const second = dupEntries.filter((e) => e.path.endsWith('/layer.tar'))[1]!;
+    void layers;
+    return tarBuffer([
+      { path: 'other/layer.tar', type: 'symlink', linkpath: `../${dupEntries.find((e) => e.path.endsWith('/layer.tar'))!.path}` },
+      ...dupEntries.filter((e) => e !== second && e.path !== 'manifest.json'),
+      {
+        path: 'manifest.json',
+        body: Buffer.from(JSON.stringify([{ Config: dupEntries.find((e) => e.path.endsWith('.json') && e.path !== 'manifest.json')!.path, RepoTags: null, Layers: [dupEntries.find((e) => e.path.endsWith('/layer.tar'))!.path, 'other/layer.tar'] }])),
+      },
+    ]);
+  });
+  const [read] = await readInput(good, GZIP);
+  assert.equal(read!.manifest.layers.length, 2);
+  assert.equal(read!.manifest.layers[0]!.digest, read!.manifest.layers[1]!.digest);
+});
+
+test('hostile: a manifest.json naming a missing file is refused, and nothing of it stays in the cache', async (t) => {
+  const { dir, file } = await hostile(t, 'missing.tar', async (image) => {
+    const entries = dockerToolsEntries(image).filter((e) => !(e.path.endsWith('/layer.tar') && e.path.startsWith(sha(image.layers[1]!).slice(7))));
+    return tarBuffer(entries);
+  });
+  await refused(file, /manifest\.json names the layer '.*layer\.tar', which is not in the archive|is not in the archive/);
+  assert.deepEqual(cacheFiles(dir), []);
+});
+
+test('hostile: a 4 GB layer declared in a 1 MB file is refused at once', async (t) => {
+  const { dir, file } = await hostile(t, 'huge.tar', async () => {
+    const header = await tarBuffer([{ path: 'big/layer.tar', size: 4 * 1024 ** 3, body: () => (async function* () {})() }]).catch(() => undefined);
+    void header;
+    // A header that declares 4 GiB, followed by 1 MiB of data and no more.
+    const { Header } = await import('tar');
+    const block = Buffer.alloc(512);
+    new Header({ path: 'big/layer.tar', size: 4 * 1024 ** 3, mode: 0o644, mtime: new Date(1000), type: 'File' }).encode(block);
+    return Buffer.concat([block, Buffer.alloc(1024 * 1024, 1)]);
+  });
+  await refused(file, /declares 4294967296 bytes but the whole archive has only/);
+  assert.deepEqual(cacheFiles(dir), []);
+});
+
+test('hostile: not an archive at all, and an archive with no manifest', async (t) => {
+  const { file } = await hostile(t, 'text.tar', () => Buffer.from('hello, this is not a tarball\n'.repeat(40)));
+  await refused(file, /is not an image/);
+  const { file: empty } = await hostile(t, 'empty.tar', () => tarBuffer([{ path: 'README', body: Buffer.from('hi') }]));
+  await refused(empty, /neither manifest\.json .* nor index\.json/);
+});
+
+test('readers: 32-bit ARM without a variant or label needs its arch named; a named arch must match', async (t) => {
+  const dir = workdir(t);
+  const file = await writeTarFile(path.join(dir, 'arm.tar'), dockerToolsEntries({ goarch: 'arm', layers: await archLayers('armv7') }));
+  await refused(file, /could be armv7 or armhf; name its arch .* armv7=/);
+  const [named] = await readInput(`armhf=${file}`, GZIP);
+  assert.deepEqual(named!.platform, { architecture: 'arm', os: 'linux', variant: 'v6' });
+  await assert.rejects(readInput(`aarch64=${file}`, GZIP), /was named aarch64, but its config says architecture 'arm'/);
+  void gunzipSync;
+});
