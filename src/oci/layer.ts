@@ -101,6 +101,9 @@ export async function processLayer(source: AsyncIterable<Buffer>, policy: LayerP
         checking.catch((error: unknown) => tee.destroy(error as Error));
         await Promise.all([pipeAll([input, raw, tee, pending.stream]), checking]);
       }
+    } else if (sourceCompression === 'none') {
+      // Uncompressed input: its own hash is the diff_id, no need to hash the same bytes twice.
+      await pipeAll([input, raw, ...compressor(target), stored, pending.stream]);
     } else {
       await pipeAll([input, raw, ...decompressor(sourceCompression), uncompressed, ...compressor(target), stored, pending.stream]);
     }

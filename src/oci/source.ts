@@ -111,7 +111,7 @@ async function importFile(file: string, kind: InputKind, display: string, policy
     case 'stream-script':
       return readStreamScript(file, display, policy, store);
     case 'tar.gz': {
-      const gunzip = zlib.createGunzip();
+      const gunzip = zlib.createGunzip({ chunkSize: 1 << 20 });
       const input = createReadStream(file, { highWaterMark: 1 << 20 });
       input.on('error', (error) => gunzip.destroy(error));
       gunzip.on('error', () => input.destroy());

@@ -76,7 +76,15 @@ export async function* readTar(source: AsyncIterable<Buffer>, what: string, opti
   const fail = (error: UserError) => {
     failure ??= error;
     // A reader in the middle of an entry's body must hear of it, or it waits for bytes that never come.
-    if (current && !current.emittedEnd) current.destroy(failure);
+    // Minipass throws an 'error' nobody listens to (no reader waiting right now): that reader checks
+    // `failure` when it resumes.
+    if (current && !current.emittedEnd) {
+      try {
+        current.destroy(failure);
+      } catch {
+        // Seen through `failure`.
+      }
+    }
     notify();
   };
   parser.on('entry', (entry: ReadEntry) => {
