@@ -5,7 +5,6 @@
  * Node.js with zstd in zlib (22.15 / 23.8 and later).
  */
 import zlib from 'node:zlib';
-import { once } from 'node:events';
 import { Transform, type TransformCallback } from 'node:stream';
 import { UserError } from '../util/errors.js';
 import type { Compression } from './media-types.js';
@@ -15,8 +14,19 @@ export const GZIP_LEVEL = 6;
 export const GZIP_BLOCK = 1 << 20;
 /** Byte entropy (bits per byte, sampled) from which a block counts as already compressed. */
 export const STORED_ENTROPY = 7.95;
-/** zlib's output buffer: large, because each buffer costs a round trip from the thread pool. */
-const ZLIB_CHUNK = 1 << 20;
+/**
+ * Every this-many-th byte of a block is sampled: one a cache line, 16384 a MiB, which puts random bytes
+ * at 7.99 bits/byte, far from STORED_ENTROPY, at a quarter of the memory traffic of reading them all.
+ */
+const ENTROPY_STRIDE = 64;
+/** The largest stored deflate block (RFC 1951: a 16-bit length). */
+const STORED_BLOCK_MAX = 0xffff;
+/** Deflate's window, the size of the dictionary that primes each block. */
+const DEFLATE_WINDOW = 32 * 1024;
+/** Blocks compressed at once (zlib's thread pool has 4 threads). */
+const BLOCKS_IN_FLIGHT = 4;
+/** zlib's output buffer: one for a whole block (each buffer costs a round trip from the thread pool). */
+const ZLIB_CHUNK = GZIP_BLOCK + (64 << 10);
 export const ZSTD_LEVEL = 3;
 const GZIP_OS_UNIX = 3;
 
@@ -48,7 +58,10 @@ export function checkCompression(compression: Compression): void {
 /** What the layer descriptor records about the compressor (annotation io.addonix.layer.compressor). */
 export function compressorRecord(compression: Compression): string | undefined {
   if (compression === 'gzip') {
-    return `gzip level=${GZIP_LEVEL} mtime=0 os=${GZIP_OS_UNIX}; runs of ${GZIP_BLOCK}-byte blocks with sampled entropy >= ${STORED_ENTROPY} bits/byte stored, one member per run (Node.js zlib)`;
+    return (
+      `gzip level=${GZIP_LEVEL} mtime=0 os=${GZIP_OS_UNIX}; one member of ${GZIP_BLOCK}-byte blocks, each raw-deflated primed with the ${DEFLATE_WINDOW} bytes ` +
+      `before it and sync-flushed, or stored in ${STORED_BLOCK_MAX}-byte deflate blocks when the entropy of its every ${ENTROPY_STRIDE}th byte is >= ${STORED_ENTROPY} bits/byte (Node.js zlib)`
+    );
   }
   if (compression === 'zstd') return `zstd level=${ZSTD_LEVEL} (Node.js zlib)`;
   return undefined;
@@ -59,14 +72,10 @@ export function compressorId(compression: Compression): string {
   return compression === 'none' ? 'none' : `${compressorRecord(compression)} zlib=${process.versions.zlib}${compression === 'zstd' ? ` zstd=${process.versions['zstd'] ?? '?'}` : ''}`;
 }
 
-/** Shannon entropy of a block's bytes in bits per byte, from every 16th byte (65536 samples a MiB: plenty for 256 bins). */
-export function sampledEntropy(block: Uint8Array): number {
-  const counts = new Uint32Array(256);
+/** Shannon entropy in bits per byte of sampled byte counts. */
+function entropyOf(counts: Uint32Array): number {
   let samples = 0;
-  for (let i = 0; i < block.length; i += 16) {
-    counts[block[i]!]!++;
-    samples++;
-  }
+  for (const count of counts) samples += count;
   let entropy = 0;
   for (const count of counts) {
     if (count === 0) continue;
@@ -76,80 +85,151 @@ export function sampledEntropy(block: Uint8Array): number {
   return entropy;
 }
 
-/**
- * gzip that stores, rather than deflates, runs of blocks that look random: already-compressed files
- * (images, archives, fonts) gain nothing from deflate, which spends as long failing on them as it does
- * compressing text (pgzip, which skopeo uses, skips them too). The input is cut into fixed GZIP_BLOCK
- * blocks, each classified by its own bytes; each run of blocks of one class becomes one gzip member
- * (RFC 1952 allows a series of members; every gunzip reads them all). The output depends on the input
- * alone, not on how it arrives. Node's zlib params() cannot switch levels mid-stream, hence members.
- */
-class BlockAdaptiveGzip extends Transform {
-  private member: zlib.Gzip | null = null;
-  private memberLevel = -1;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+/** A stored deflate block's header (byte-aligned, as every block starts here): BFINAL/BTYPE=00, LEN, NLEN. */
+function storedBlockHeader(length: number, final: boolean): Buffer {
+  const header = Buffer.alloc(5);
+  header[0] = final ? 1 : 0;
+  header.writeUInt16LE(length, 1);
+  header.writeUInt16LE(~length & 0xffff, 3);
+  return header;
+}
 
-  private startMember(level: number): zlib.Gzip {
-    const member = zlib.createGzip({ level, chunkSize: ZLIB_CHUNK });
-    let headerBytes = 0;
-    member.on('data', (chunk: Buffer) => {
-      // Byte 9 of each member's header is the OS, which zlib sets to the platform it was built for.
-      if (headerBytes <= 9 && headerBytes + chunk.length > 9) {
-        chunk = Buffer.from(chunk);
-        chunk[9 - headerBytes] = GZIP_OS_UNIX;
+/** A block's bytes as stored deflate blocks: 5-byte headers between slices of the input's own buffers. */
+function storedBlocks(pieces: Buffer[], bytes: number): Buffer[] {
+  const out: Buffer[] = [];
+  let piece = 0;
+  let offset = 0;
+  for (let left = bytes; left > 0; ) {
+    const length = Math.min(STORED_BLOCK_MAX, left);
+    out.push(storedBlockHeader(length, false));
+    for (let need = length; need > 0; ) {
+      const from = pieces[piece]!;
+      const take = Math.min(need, from.length - offset);
+      out.push(from.subarray(offset, offset + take));
+      need -= take;
+      offset += take;
+      if (offset === from.length) {
+        piece++;
+        offset = 0;
       }
-      headerBytes += chunk.length;
-      this.push(chunk);
-    });
-    member.on('error', (error) => this.destroy(error));
-    return member;
-  }
-
-  private async endMember(): Promise<void> {
-    if (!this.member) return;
-    const ended = once(this.member, 'end');
-    this.member.end();
-    await ended;
-    this.member = null;
-  }
-
-  private async writeBlock(block: Buffer): Promise<void> {
-    const level = sampledEntropy(block) >= STORED_ENTROPY ? 0 : GZIP_LEVEL;
-    if (level !== this.memberLevel) {
-      await this.endMember();
-      this.member = this.startMember(level);
-      this.memberLevel = level;
     }
-    if (!this.member!.write(block)) await once(this.member!, 'drain');
+    left -= length;
+  }
+  return out;
+}
+
+/** The last `size` bytes of a block given as pieces (a view when the last piece holds them all). */
+function tail(pieces: Buffer[], size: number): Buffer {
+  const last = pieces[pieces.length - 1]!;
+  if (last.length >= size) return last.subarray(last.length - size);
+  const all = Buffer.concat(pieces);
+  return all.subarray(Math.max(0, all.length - size));
+}
+
+/**
+ * gzip made block by block, as pigz makes it, so that blocks compress at once on zlib's thread pool: the
+ * input is cut into fixed GZIP_BLOCK blocks, and each is raw-deflated on its own by Node's zlib at
+ * GZIP_LEVEL, primed with the 32 KiB before it (so the ratio is that of one stream) and ended with a sync
+ * flush (so the next block starts on a byte). A block whose sampled byte entropy says it is already
+ * compressed (images, archives, fonts: deflate spends as long failing on them as it does compressing text)
+ * is stored instead, framed here around the input's own buffers, uncopied. The whole is one gzip member
+ * (mtime 0, OS byte pinned) whose CRC is computed here; its bytes depend on the input alone, not on how
+ * it arrives nor on which block finishes first.
+ */
+class BlockGzip extends Transform {
+  /** The block being gathered: pieces of the input's chunks. */
+  private pieces: Buffer[] = [];
+  private pieceBytes = 0;
+  /** Counts of the block's sampled bytes (every ENTROPY_STRIDE-th from its start). */
+  private readonly counts = new Uint32Array(256);
+  /** The 32 KiB before the block being gathered, the dictionary that primes its deflate. */
+  private dictionary: Buffer | undefined;
+  private crc = 0;
+  private size = 0;
+  /** Blocks on their way, in input order: the output of each once it is made, and the buffer it was copied to. */
+  private readonly queue: { output: Promise<Buffer[]>; copy?: Buffer }[] = [];
+  /** Block-sized buffers free again: a block that spans input chunks is copied into one for zlib (fresh ones would cost page faults and collections). */
+  private readonly spare: Buffer[] = [];
+
+  constructor() {
+    super();
+    // XFL 0 and OS 3 (Unix), as zlib would write them at this level on Unix.
+    this.push(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, GZIP_OS_UNIX]));
   }
 
-  private async drainBlocks(final: boolean): Promise<void> {
-    while (this.pendingBytes >= GZIP_BLOCK || (final && this.pendingBytes > 0)) {
-      const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-      const size = Math.min(GZIP_BLOCK, all.length);
-      await this.writeBlock(all.subarray(0, size));
-      const rest = all.subarray(size);
-      this.pending = rest.length > 0 ? [rest] : [];
-      this.pendingBytes = rest.length;
+  private gather(piece: Buffer): void {
+    const counts = this.counts;
+    for (let i = (ENTROPY_STRIDE - (this.pieceBytes % ENTROPY_STRIDE)) % ENTROPY_STRIDE; i < piece.length; i += ENTROPY_STRIDE) counts[piece[i]!]!++;
+    this.crc = zlib.crc32(piece, this.crc);
+    this.pieces.push(piece);
+    this.pieceBytes += piece.length;
+  }
+
+  /** Starts the gathered block on its way; passes on finished blocks, waiting for one when enough are under way. */
+  private async startBlock(): Promise<void> {
+    const { pieces, pieceBytes, dictionary } = this;
+    if (entropyOf(this.counts) >= STORED_ENTROPY) {
+      this.queue.push({ output: Promise.resolve(storedBlocks(pieces, pieceBytes)) });
+    } else {
+      let input = pieces[0]!;
+      let copy: Buffer | undefined;
+      if (pieces.length > 1) {
+        copy = this.spare.pop() ?? Buffer.allocUnsafeSlow(GZIP_BLOCK);
+        let offset = 0;
+        for (const piece of pieces) offset += piece.copy(copy, offset);
+        input = copy.subarray(0, pieceBytes);
+      }
+      const output = deflateBlock(input, dictionary);
+      // Awaited in turn; a failure seen before its turn (the stream destroyed meanwhile) is no crash.
+      output.catch(() => undefined);
+      this.queue.push({ output, ...(copy ? { copy } : {}) });
+    }
+    this.dictionary = tail(pieces, DEFLATE_WINDOW);
+    this.size += pieceBytes;
+    this.pieces = [];
+    this.pieceBytes = 0;
+    this.counts.fill(0);
+    while (this.queue.length >= BLOCKS_IN_FLIGHT) await this.passOldest();
+  }
+
+  private async passOldest(): Promise<void> {
+    const { output, copy } = this.queue.shift()!;
+    for (const chunk of await output) this.push(chunk);
+    if (copy) this.spare.push(copy);
+  }
+
+  private async consume(chunk: Buffer): Promise<void> {
+    while (chunk.length > 0) {
+      const room = GZIP_BLOCK - this.pieceBytes;
+      this.gather(chunk.length > room ? chunk.subarray(0, room) : chunk);
+      chunk = chunk.subarray(Math.min(room, chunk.length));
+      if (this.pieceBytes === GZIP_BLOCK) await this.startBlock();
     }
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    this.drainBlocks(false).then(() => callback(), callback);
+    this.consume(chunk).then(() => callback(), callback);
   }
 
   override _flush(callback: TransformCallback): void {
-    this.drainBlocks(true)
-      .then(async () => {
-        // An empty layer is still one gzip member.
-        if (!this.member) this.member = this.startMember(GZIP_LEVEL);
-        await this.endMember();
-      })
-      .then(() => callback(), callback);
+    (async () => {
+      if (this.pieceBytes > 0) await this.startBlock();
+      while (this.queue.length > 0) await this.passOldest();
+      const trailer = Buffer.alloc(8);
+      trailer.writeUInt32LE(this.crc >>> 0, 0);
+      trailer.writeUInt32LE(this.size % 2 ** 32, 4);
+      // An empty final block ends the deflate stream, then CRC-32 and size.
+      this.push(Buffer.concat([storedBlockHeader(0, true), trailer]));
+    })().then(() => callback(), callback);
   }
+}
+
+/** Raw deflate of one block on zlib's thread pool, ended with a sync flush (byte-aligned, not final). */
+function deflateBlock(input: Buffer, dictionary: Buffer | undefined): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const options: zlib.ZlibOptions = { level: GZIP_LEVEL, finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: ZLIB_CHUNK, ...(dictionary ? { dictionary } : {}) };
+    zlib.deflateRaw(input, options, (error, output) => (error ? reject(error) : resolve([output])));
+  });
 }
 
 /** The transforms that compress a layer (empty for none). */
@@ -158,7 +238,7 @@ export function compressor(compression: Compression): Transform[] {
     case 'none':
       return [];
     case 'gzip':
-      return [new BlockAdaptiveGzip()];
+      return [new BlockGzip()];
     case 'zstd': {
       requireZstd('compressing a layer with zstd');
       const level = zstdZlib.constants.ZSTD_c_compressionLevel;
