@@ -130,14 +130,18 @@ export async function readImageArchive(
   what: string,
   policy: LayerPolicy,
   store: BlobStore,
-  options: { totalBytes?: number } = {},
+  options: {
+    totalBytes?: number | undefined;
+    /** Told of each layer as soon as it is in the store. */
+    onLayer?: ((descriptor: Descriptor) => void) | undefined;
+  } = {},
 ): Promise<ReadImage[]> {
   const documents = new Map<string, Buffer>();
   const layers = new Map<string, ProcessedLayer>();
   const links = new Map<string, string>();
   const created: Digest[] = [];
   try {
-    for await (const entry of readTar(source, what, options)) {
+    for await (const entry of readTar(source, what, options.totalBytes !== undefined ? { totalBytes: options.totalBytes } : {})) {
       if (entry.type === 'directory') continue;
       if (entry.type === 'symlink' || entry.type === 'hardlink') {
         const target = entry.type === 'symlink' ? path.posix.normalize(path.posix.join(path.posix.dirname(entry.path), entry.linkpath!)) : entry.linkpath!;
@@ -166,6 +170,7 @@ export async function readImageArchive(
         const layer = await processLayer(rest, policy, store, `${what}: ${entry.path}`);
         if (layer.created) created.push(layer.descriptor.digest);
         layers.set(entry.path, layer);
+        options.onLayer?.(layer.descriptor);
       } else if (entry.size <= MAX_DOCUMENT_BYTES) {
         const chunks: Buffer[] = [];
         for await (const chunk of rest) chunks.push(chunk);
@@ -200,6 +205,7 @@ export async function readImageArchive(
         layer = await processLayer(bufferChunks(bytes), policy, store, `${what}: ${entryPath}`);
         if (layer.created) created.push(layer.descriptor.digest);
         layers.set(resolved, layer);
+        options.onLayer?.(layer.descriptor);
       }
       const named = digestOfBlobPath(resolved);
       if (named && layer.rawDigest !== named) throw new UserError(`${what}: '${entryPath}' does not match its digest ${named} (it hashes to ${layer.rawDigest})`);

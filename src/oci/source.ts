@@ -5,6 +5,7 @@
  * file, keyed by its identity and the compression), so pushing the same build again reads nothing.
  */
 import { spawn } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -18,7 +19,7 @@ import { MAX_DOCUMENT_BYTES, checkConfig, imagePlatform, parseJson, resolveArch,
 import type { LayerPolicy } from './layer.js';
 import { readImageArchive, readLayoutDirectory, type ReadImage } from './read.js';
 import { BlobStore } from './store.js';
-import type { ImageManifest } from './types.js';
+import type { Descriptor, ImageManifest } from './types.js';
 import { splitArchPrefix } from './platform.js';
 
 export type InputKind = 'layout-directory' | 'tar' | 'tar.gz' | 'stream-script';
@@ -36,10 +37,38 @@ export function cacheStore(): BlobStore {
 
 const RECORD_VERSION = 1;
 
+/** One image of an imported input: what the cache keeps to find it again. */
+interface RecordEntry {
+  manifest: Digest;
+  names: string[];
+}
+
 interface ImportRecord {
   version: number;
-  images: { manifest: Digest; names: string[] }[];
+  images: RecordEntry[];
 }
+
+export interface ReadOptions {
+  /** Told of each layer as soon as it is in the cache, while the rest of the input is still being read. */
+  onLayer?: (descriptor: Descriptor, store: BlobStore) => void;
+  /** Stops an import (its blobs are removed, as on any failure). */
+  signal?: AbortSignal;
+}
+
+/** What an import worker is asked to do (import-worker.ts). */
+export interface ImportRequest {
+  file: string;
+  kind: Exclude<InputKind, 'layout-directory'>;
+  display: string;
+  policy: LayerPolicy;
+  storeDir: string;
+}
+
+/** What an import worker answers: layers as they are stored, then the images or the failure. */
+export type WorkerMessage =
+  | { layer: Descriptor }
+  | { images: RecordEntry[] }
+  | { error: { message: string; stack: string; user: boolean; exitCode: 1 | 2 } };
 
 export async function detectInput(file: string, display: string): Promise<InputKind> {
   let info;
@@ -80,8 +109,8 @@ export async function detectInput(file: string, display: string): Promise<InputK
 }
 
 /** Runs a streamLayeredImage script; its stdout is the image tar. Fails with the script's own words. */
-async function readStreamScript(script: string, display: string, policy: LayerPolicy, store: BlobStore): Promise<ReadImage[]> {
-  const child = spawn(script, [], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function readStreamScript(script: string, display: string, policy: LayerPolicy, store: BlobStore, options: ImportOptions): Promise<ReadImage[]> {
+  const child = spawn(script, [], { stdio: ['ignore', 'pipe', 'pipe'], ...(options.signal ? { signal: options.signal } : {}) });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-4000);
@@ -93,7 +122,7 @@ async function readStreamScript(script: string, display: string, policy: LayerPo
   const failed = (code: number | null) =>
     new UserError(`the stream script ${display} failed (exit ${code ?? 'by signal'})${stderr.trim() ? `:\n${stderr.trim().split('\n').slice(-10).join('\n')}` : ''}`);
   try {
-    const images = await readImageArchive(child.stdout, display, policy, store);
+    const images = await readImageArchive(child.stdout, display, policy, store, options);
     const code = await exited;
     if (code !== 0) throw failed(code);
     return images;
@@ -106,22 +135,58 @@ async function readStreamScript(script: string, display: string, policy: LayerPo
   }
 }
 
-async function importFile(file: string, kind: InputKind, display: string, policy: LayerPolicy, store: BlobStore): Promise<ReadImage[]> {
+interface ImportOptions {
+  signal?: AbortSignal | undefined;
+  onLayer?: ((descriptor: Descriptor) => void) | undefined;
+}
+
+/** Reads a tar input into the store (on an import worker: see importOnWorker). */
+export async function importFile(file: string, kind: ImportRequest['kind'], display: string, policy: LayerPolicy, store: BlobStore, options: ImportOptions = {}): Promise<ReadImage[]> {
+  const signal = options.signal ? { signal: options.signal } : {};
   switch (kind) {
     case 'stream-script':
-      return readStreamScript(file, display, policy, store);
+      return readStreamScript(file, display, policy, store, options);
     case 'tar.gz': {
       const gunzip = zlib.createGunzip({ chunkSize: 1 << 20 });
-      const input = createReadStream(file, { highWaterMark: 1 << 20 });
+      const input = createReadStream(file, { highWaterMark: 1 << 20, ...signal });
       input.on('error', (error) => gunzip.destroy(error));
       gunzip.on('error', () => input.destroy());
-      return readImageArchive(input.pipe(gunzip), display, policy, store);
+      return readImageArchive(input.pipe(gunzip), display, policy, store, options);
     }
-    default: {
+    case 'tar': {
       const { size } = await stat(file);
-      return readImageArchive(createReadStream(file, { highWaterMark: 1 << 20 }), display, policy, store, { totalBytes: size });
+      return readImageArchive(createReadStream(file, { highWaterMark: 1 << 20, ...signal }), display, policy, store, { ...options, totalBytes: size });
     }
   }
+}
+
+/**
+ * Imports a tar input on a worker thread: inputs read in parallel then use a core each (hashing, tar
+ * parsing and stream work are JavaScript; only deflate leaves the thread). Answers the record entries.
+ */
+function importOnWorker(request: ImportRequest, options: ReadOptions): Promise<RecordEntry[]> {
+  const store = new BlobStore(request.storeDir);
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./import-worker.js', import.meta.url), { workerData: request });
+    const abort = () => worker.postMessage('abort');
+    if (options.signal?.aborted) abort();
+    options.signal?.addEventListener('abort', abort, { once: true });
+    let answer: Exclude<WorkerMessage, { layer: Descriptor }> | undefined;
+    worker.on('message', (message: WorkerMessage) => {
+      if ('layer' in message) options.onLayer?.(message.layer, store);
+      else answer = message;
+    });
+    worker.on('error', reject);
+    worker.on('exit', (code) => {
+      options.signal?.removeEventListener('abort', abort);
+      if (answer && 'images' in answer) return resolve(answer.images);
+      if (answer && 'error' in answer) {
+        const { message, stack, user, exitCode } = answer.error;
+        return reject(user ? new UserError(message, exitCode) : Object.assign(new Error(message), { stack }));
+      }
+      reject(new Error(`importing ${request.display}: the import worker stopped with exit code ${code} and no answer`));
+    });
+  });
 }
 
 async function cacheKey(file: string, policy: LayerPolicy): Promise<string> {
@@ -130,17 +195,28 @@ async function cacheKey(file: string, policy: LayerPolicy): Promise<string> {
   return sha256(identity.map(String).join('\n')).slice('sha256:'.length);
 }
 
-async function loadRecord(recordFile: string, store: BlobStore, display: string): Promise<ReadImage[] | undefined> {
-  let record: ImportRecord;
+async function readRecord(recordFile: string): Promise<RecordEntry[] | undefined> {
   try {
-    record = JSON.parse(await readFile(recordFile, 'utf8')) as ImportRecord;
+    const record = JSON.parse(await readFile(recordFile, 'utf8')) as ImportRecord;
+    return record.version === RECORD_VERSION ? record.images : undefined;
   } catch {
     return undefined;
   }
-  if (record.version !== RECORD_VERSION) return undefined;
+}
+
+async function writeRecord(recordFile: string, images: RecordEntry[]): Promise<void> {
+  const record: ImportRecord = { version: RECORD_VERSION, images };
+  await mkdir(path.dirname(recordFile), { recursive: true });
+  const temp = `${recordFile}.${process.pid}.partial`;
+  await writeFile(temp, JSON.stringify(record));
+  await rename(temp, recordFile);
+}
+
+/** The images of an import record, from the store; undefined when a blob has gone from it. */
+async function recordedImages(entries: RecordEntry[], store: BlobStore, display: string): Promise<ReadImage[] | undefined> {
   const images: ReadImage[] = [];
   try {
-    for (const entry of record.images) {
+    for (const entry of entries) {
       const manifestBytes = await store.readVerified(entry.manifest, MAX_DOCUMENT_BYTES, display);
       const manifest = JSON.parse(manifestBytes.toString('utf8')) as ImageManifest;
       const configBytes = await store.readVerified(manifest.config.digest, MAX_DOCUMENT_BYTES, display);
@@ -150,31 +226,31 @@ async function loadRecord(recordFile: string, store: BlobStore, display: string)
       images.push({ names: entry.names, manifest, manifestBytes, manifestDigest: entry.manifest, config, configBytes, store, origin });
     }
   } catch {
-    return undefined; // Blobs went missing from the cache: import again.
+    return undefined;
   }
   return images;
 }
 
 /** Reads one input, from the cache when this very file was imported before with the same compression. */
-export async function readInput(argument: string, policy: LayerPolicy): Promise<LocalImage[]> {
+export async function readInput(argument: string, policy: LayerPolicy, options: ReadOptions = {}): Promise<LocalImage[]> {
   const { arch, path: given } = splitArchPrefix(argument);
   const display = given;
   const kind = await detectInput(given, display);
   const file = await realpath(given);
   const store = cacheStore();
-  let images: ReadImage[];
+  let images: ReadImage[] | undefined;
   if (kind === 'layout-directory') {
     images = await readLayoutDirectory(new BlobStore(file), display, policy, store);
   } else {
     const recordFile = path.join(cacheDir(), 'imports', `${await cacheKey(file, policy)}.json`);
-    images = (await loadRecord(recordFile, store, display)) ?? [];
-    if (images.length === 0) {
-      images = await importFile(file, kind, display, policy, store);
-      const record: ImportRecord = { version: RECORD_VERSION, images: images.map((image) => ({ manifest: image.manifestDigest, names: image.names })) };
-      await mkdir(path.dirname(recordFile), { recursive: true });
-      const temp = `${recordFile}.${process.pid}.partial`;
-      await writeFile(temp, JSON.stringify(record));
-      await rename(temp, recordFile);
+    const recorded = await readRecord(recordFile);
+    images = recorded && (await recordedImages(recorded, store, display));
+    if (!images) {
+      const entries = await importOnWorker({ file, kind, display, policy, storeDir: store.dir }, options);
+      images = await recordedImages(entries, store, display);
+      // Only a cache emptied by someone else at this very moment gets here.
+      if (!images) throw new UserError(`${display}: the blobs just imported into ${store.dir} are gone; run addonix again`);
+      await writeRecord(recordFile, entries);
     }
   }
   if (arch && images.length > 1) throw new UserError(`${display} holds ${images.length} images; ${arch}= names the arch of an input with one image`);
@@ -184,9 +260,23 @@ export async function readInput(argument: string, policy: LayerPolicy): Promise<
   });
 }
 
-/** Reads every input (in parallel: compression runs on Node's thread pool) and checks one image per arch. */
-export async function readInputs(argumentsList: string[], policy: LayerPolicy): Promise<LocalImage[]> {
-  const lists = await Promise.all(argumentsList.map((argument) => readInput(argument, policy)));
+/**
+ * Reads every input, in parallel (each import on a worker thread of its own). The first failure stops the
+ * other imports and is the one reported, once they have cleaned up.
+ */
+export async function readInputs(argumentsList: string[], policy: LayerPolicy, options: Pick<ReadOptions, 'onLayer'> = {}): Promise<LocalImage[]> {
+  const stop = new AbortController();
+  let failure: { error: unknown } | undefined;
+  const lists = await Promise.all(
+    argumentsList.map((argument) =>
+      readInput(argument, policy, { ...options, signal: stop.signal }).catch((error: unknown) => {
+        failure ??= { error };
+        stop.abort();
+        return [];
+      }),
+    ),
+  );
+  if (failure) throw failure.error;
   const images = lists.flat();
   const seen = new Map<string, LocalImage>();
   for (const image of images) {
