@@ -1,14 +1,12 @@
 /** What the image commands (push, load, inspect-image, assemble) share: options, the add-on, sizes, progress. */
 import type { Argv } from 'yargs';
-import { loadPaths, relativeDisplay } from '../addon/load.js';
-import { resolveModel, type AddonModel } from '../addon/model.js';
+import type { AddonModel } from '../addon/model.js';
 import { DEFAULT_ERA } from '../addon/eras.js';
-import { UserError, UsageError } from '../util/errors.js';
+import { UsageError } from '../util/errors.js';
 import { checkCompression } from '../oci/compression.js';
 import type { LayerPolicy } from '../oci/layer.js';
 import type { Compression } from '../oci/media-types.js';
 import { gitRevision } from '../oci/assemble.js';
-import { printDiagnostics } from './output.js';
 
 export const COMPRESSIONS: readonly Compression[] = ['gzip', 'zstd', 'none'];
 
@@ -27,17 +25,13 @@ export function layerPolicy(compression: string | undefined): LayerPolicy {
   return { compression: chosen, keepCompressed: compression === undefined };
 }
 
-/** The model of the add-on in `dir`, with the git commit of its checkout; errors stop here. */
-export async function loadAddon(dir: string): Promise<{ model: AddonModel; revision: string | undefined }> {
+/** `--addon DIR` of push and assemble: the add-on's model, for the index annotations, and the git commit of its checkout. */
+export async function addonForIndex(dir: string): Promise<{ model: AddonModel; revision: string | undefined }> {
+  // Imported here: reading add-ons is a stage of its own (a tenth of a second to load) that a push without --addon never needs.
+  const [{ loadOneAddon }, { relativeDisplay }, { resolveModel }] = await Promise.all([import('./addon-input.js'), import('../addon/load.js'), import('../addon/model.js')]);
   const display = relativeDisplay();
-  const { addons, diagnostics } = await loadPaths([dir], { era: DEFAULT_ERA, display });
-  const errors = diagnostics.items.filter((d) => d.severity === 'error');
-  if (errors.length > 0 || addons.length !== 1 || addons[0]!.config === null) {
-    printDiagnostics(errors, process.stderr);
-    if (addons.length > 1) throw new UserError(`--addon ${dir} holds ${addons.length} add-ons; name one add-on folder`);
-    throw new UserError(`--addon ${dir}: ${errors.length > 0 ? 'fix the errors above first (addonix validate)' : 'no add-on there (no config.yaml)'}`);
-  }
-  return { model: resolveModel(addons[0]!, { era: DEFAULT_ERA, display }), revision: await gitRevision(dir) };
+  const addon = (await loadOneAddon(dir, DEFAULT_ERA, display))!;
+  return { model: resolveModel(addon, { era: DEFAULT_ERA, display }), revision: await gitRevision(dir) };
 }
 
 /** `12.3 MB` (decimal units, as registries and Docker print sizes). */

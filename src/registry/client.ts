@@ -7,7 +7,7 @@
  * application/octet-stream`; Location may be relative and already carry a query; an index comes back only
  * with an OCI Accept header.
  */
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../util/errors.js';
 import { isDigest, sha256, type Digest } from '../oci/digest.js';
@@ -108,7 +108,7 @@ function retryDelay(policy: RetryPolicy, attempt: number, asked?: number): numbe
 interface CallOptions {
   headers?: Record<string, string>;
   /** Made anew for every attempt (a stream can be sent only once). */
-  body?: () => Buffer | Readable;
+  body?: () => Buffer | ReadableStream<Uint8Array>;
   /** Statuses that are an answer; anything else is an error (after retries for transient ones). */
   expect: number[];
   what: string;
@@ -358,18 +358,26 @@ export class RegistryClient {
     let offset = 0;
     let failures = 0;
     let sent = 0; // Bytes read for the request in flight; sent again when it fails.
-    const counted = (start: number, end: number): Readable =>
-      Readable.from(
-        (async function* () {
-          for await (const chunk of open(start, end) as AsyncIterable<Buffer>) {
-            sent += chunk.length;
-            onBytes(chunk.length);
-            yield chunk;
-          }
-        })(),
-        { objectMode: false },
+    // A web stream made here: fetch copies every chunk of a Node stream it is given (undici's ReadableStreamFrom).
+    const counted = (start: number, end: number): ReadableStream<Uint8Array> => {
+      const chunks = (open(start, end) as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+      return new ReadableStream<Uint8Array>(
+        {
+          async pull(controller) {
+            const next = await chunks.next();
+            if (next.done) return controller.close();
+            sent += next.value.length;
+            onBytes(next.value.length);
+            controller.enqueue(next.value);
+          },
+          async cancel() {
+            await chunks.return?.();
+          },
+        },
+        { highWaterMark: 0 },
       );
-    const finish = (url: string, body?: () => Readable) => {
+    };
+    const finish = (url: string, body?: () => ReadableStream<Uint8Array>) => {
       const target = this.url(url);
       target.searchParams.set('digest', blob.digest);
       return this.request('PUT', target.toString(), {

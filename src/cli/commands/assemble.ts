@@ -3,7 +3,7 @@ import { readInputs } from '../../oci/source.js';
 import { assembleIndex, indexAnnotations, writeLayout } from '../../oci/assemble.js';
 import { Annotation } from '../../oci/types.js';
 import { formatPlatform } from '../../oci/platform.js';
-import { compressionOption, layerPolicy, loadAddon, ProgressLine } from '../images.js';
+import { addonForIndex, compressionOption, layerPolicy, ProgressLine } from '../images.js';
 
 interface AssembleArgs {
   images: string[];
@@ -28,7 +28,7 @@ export const assembleCommand: CommandModule<object, AssembleArgs> = {
       .example('skopeo inspect --raw oci:result-multiarch', 'The index it wrote')
       .epilogue('The layout is written in a temporary folder beside --out and renamed into place: a failure leaves no half-written layout.') as unknown as Argv<AssembleArgs>,
   handler: async (args) => {
-    const addon = args.addon !== undefined ? await loadAddon(args.addon) : undefined;
+    const addon = args.addon !== undefined ? await addonForIndex(args.addon) : undefined;
     const progress = new ProgressLine();
     progress.update(() => 'reading images...', true);
     const images = await readInputs(args.images, layerPolicy(args.compression)).finally(() => progress.done());

@@ -1,10 +1,10 @@
 import type { Argv, CommandModule } from 'yargs';
 import { readInputs } from '../../oci/source.js';
 import { assembleIndex, indexAnnotations } from '../../oci/assemble.js';
-import { parseDestinations, push, readPasswordFromStdin, type PushResult } from '../../registry/push.js';
+import { parseDestinations, Push, readPasswordFromStdin, type PushResult } from '../../registry/push.js';
 import { UsageError } from '../../util/errors.js';
 import { plural } from '../../util/text.js';
-import { compressionOption, formatBytes, layerPolicy, loadAddon, parseSize, ProgressLine, rate } from '../images.js';
+import { addonForIndex, compressionOption, formatBytes, layerPolicy, parseSize, ProgressLine, rate } from '../images.js';
 
 /** Repeated options as a list; not yargs' array type, which would swallow the IMAGE arguments after it. */
 const asList = (value: string | string[]): string[] => [value].flat();
@@ -61,15 +61,12 @@ export const pushCommand: CommandModule<object, PushArgs> = {
     const chunkBytes = args['chunk-size'] !== undefined ? parseSize(args['chunk-size'], '--chunk-size') : undefined;
     const policy = layerPolicy(args.compression);
     const credentials = args.username !== undefined ? { username: args.username, password: await readPasswordFromStdin(), from: '--username/--password-stdin' } : undefined;
-    const addon = args.addon !== undefined ? await loadAddon(args.addon) : undefined;
+    const addon = args.addon !== undefined ? await addonForIndex(args.addon) : undefined;
 
     const progress = new ProgressLine();
-    progress.update(() => `reading ${plural(args.images.length, 'image')}...`, true);
-    const images = await readInputs(args.images, policy);
-    const assembled = assembleIndex(images, indexAnnotations(images, addon));
     let sent = 0;
     let settled = 0;
-    const result: PushResult = await push(assembled, {
+    const pushing = await Push.start({
       to: args.to,
       tags: args.tag,
       perArchRepos: args['per-arch-repos'],
@@ -87,7 +84,19 @@ export const pushCommand: CommandModule<object, PushArgs> = {
         },
         note: (message) => progress.note(message),
       },
-    }).finally(() => progress.done());
+    });
+    progress.update(() => `reading ${plural(args.images.length, 'image')}...`, true);
+    let assembled;
+    try {
+      // Each layer goes to the registry as soon as it is in the cache, while the rest is still being read.
+      const images = await readInputs(args.images, policy, { onLayer: (descriptor, store) => pushing.sendEarly(descriptor, store) });
+      assembled = assembleIndex(images, indexAnnotations(images, addon));
+    } catch (error) {
+      await pushing.abandon(error);
+      progress.done();
+      throw error;
+    }
+    const result: PushResult = await pushing.finish(assembled).finally(() => progress.done());
     if (args.json) {
       process.stdout.write(JSON.stringify(result, null, 2) + '\n');
       return;
