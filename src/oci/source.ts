@@ -119,6 +119,8 @@ async function readStreamScript(script: string, display: string, policy: LayerPo
     child.on('error', reject);
     child.on('close', (code) => resolve(code));
   });
+  // Awaited once the image is read; failing before then (stopped by options.signal) is no crash.
+  exited.catch(() => undefined);
   const failed = (code: number | null) =>
     new UserError(`the stream script ${display} failed (exit ${code ?? 'by signal'})${stderr.trim() ? `:\n${stderr.trim().split('\n').slice(-10).join('\n')}` : ''}`);
   try {

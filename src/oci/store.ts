@@ -66,6 +66,9 @@ export class BlobStore {
         if (done) return;
         done = true;
         stream.destroy();
+        // The file is opened asynchronously: removed before it is even created, it would be created after.
+        // ('close' comes after an 'error' too, when a pipeline destroyed the stream with one.)
+        if (!stream.closed) await new Promise<void>((resolve) => stream.once('close', () => resolve()));
         await rm(temp, { force: true });
       },
     };
