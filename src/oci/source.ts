@@ -55,6 +55,12 @@ export interface ReadOptions {
   signal?: AbortSignal;
 }
 
+/** The worker's side of ReadOptions (the store is the worker's own). */
+interface ImportOptions {
+  signal?: AbortSignal | undefined;
+  onLayer?: ((descriptor: Descriptor) => void) | undefined;
+}
+
 /** What an import worker is asked to do (import-worker.ts). */
 export interface ImportRequest {
   file: string;
@@ -137,11 +143,6 @@ async function readStreamScript(script: string, display: string, policy: LayerPo
   }
 }
 
-interface ImportOptions {
-  signal?: AbortSignal | undefined;
-  onLayer?: ((descriptor: Descriptor) => void) | undefined;
-}
-
 /** Reads a tar input into the store (on an import worker: see importOnWorker). */
 export async function importFile(file: string, kind: ImportRequest['kind'], display: string, policy: LayerPolicy, store: BlobStore, options: ImportOptions = {}): Promise<ReadImage[]> {
   const signal = options.signal ? { signal: options.signal } : {};
@@ -166,10 +167,10 @@ export async function importFile(file: string, kind: ImportRequest['kind'], disp
  * Imports a tar input on a worker thread: inputs read in parallel then use a core each (hashing, tar
  * parsing and stream work are JavaScript; only deflate leaves the thread). Answers the record entries.
  */
-function importOnWorker(request: ImportRequest, options: ReadOptions): Promise<RecordEntry[]> {
-  const store = new BlobStore(request.storeDir);
+function importOnWorker(request: Omit<ImportRequest, 'storeDir'>, store: BlobStore, options: ReadOptions): Promise<RecordEntry[]> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./import-worker.js', import.meta.url), { workerData: request });
+    const workerData: ImportRequest = { ...request, storeDir: store.dir };
+    const worker = new Worker(new URL('./import-worker.js', import.meta.url), { workerData });
     const abort = () => worker.postMessage('abort');
     if (options.signal?.aborted) abort();
     options.signal?.addEventListener('abort', abort, { once: true });
@@ -248,7 +249,7 @@ export async function readInput(argument: string, policy: LayerPolicy, options: 
     const recorded = await readRecord(recordFile);
     images = recorded && (await recordedImages(recorded, store, display));
     if (!images) {
-      const entries = await importOnWorker({ file, kind, display, policy, storeDir: store.dir }, options);
+      const entries = await importOnWorker({ file, kind, display, policy }, store, options);
       images = await recordedImages(entries, store, display);
       // Only a cache emptied by someone else at this very moment gets here.
       if (!images) throw new UserError(`${display}: the blobs just imported into ${store.dir} are gone; run addonix again`);

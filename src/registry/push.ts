@@ -258,14 +258,16 @@ export class Push {
       await this.sender.settled();
     }
 
-    // 2. Manifests by digest, then the index by digest.
+    // 2. Manifests by digest (all of a repository at once), then the index by digest.
     for (const target of targets) {
       const client = clients.get(target.registry)!;
-      for (const image of target.images) {
-        if (!(await client.hasManifest(target.repository, image.manifestDigest))) {
-          await client.putManifest(target.repository, image.manifestDigest, image.manifestBytes, image.manifest.mediaType);
-        }
-      }
+      await Promise.all(
+        target.images.map(async (image) => {
+          if (!(await client.hasManifest(target.repository, image.manifestDigest))) {
+            await client.putManifest(target.repository, image.manifestDigest, image.manifestBytes, image.manifest.mediaType);
+          }
+        }),
+      );
       if (target.kind === 'index' && !(await client.hasManifest(target.repository, assembled.digest))) {
         await client.putManifest(target.repository, assembled.digest, assembled.bytes, MediaType.ociIndex);
       }
