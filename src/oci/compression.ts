@@ -118,12 +118,16 @@ function storedBlocks(pieces: Buffer[], bytes: number): Buffer[] {
   return out;
 }
 
-/** The last `size` bytes of a block given as pieces (a view when the last piece holds them all). */
+/** The last `size` bytes of a block given as pieces: a view when the last piece holds them, else a copy of just them. */
 function tail(pieces: Buffer[], size: number): Buffer {
-  const last = pieces[pieces.length - 1]!;
-  if (last.length >= size) return last.subarray(last.length - size);
-  const all = Buffer.concat(pieces);
-  return all.subarray(Math.max(0, all.length - size));
+  const parts: Buffer[] = [];
+  for (let i = pieces.length - 1, need = size; i >= 0 && need > 0; i--) {
+    const piece = pieces[i]!;
+    const part = piece.length > need ? piece.subarray(piece.length - need) : piece;
+    parts.unshift(part);
+    need -= part.length;
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
 
 /**
