@@ -197,6 +197,27 @@ test('push: a push that finally fails leaves the tags where they were', async (t
   assert.deepEqual(await tagDigests(registry.url, 'me/addon', ['1.0.0', 'latest']), { '1.0.0': first.index, latest: first.index });
 });
 
+test('push: layers go while the images are read; an input that turns out broken then fails the push and the tags stay', async (t) => {
+  if (!needTools(t, 'docker-registry')) return;
+  const registry = await startRegistry(t);
+  const { dir, files, env } = await setup(t);
+  const repo = `${registry.host}/me/addon`;
+  const first = await pushJson(['--to', repo, '--tag', '1.0.0', ...files], env);
+  const changed = await writeTarFile(path.join(dir, 'changed.tar'), dockerToolsEntries({ goarch: 'arm64', layers: await archLayers('aarch64', ' v2') }));
+  // A stream script that waits, then ends in the middle of its image: the other input is read (and its layers sent) by then.
+  const broken = path.join(dir, 'broken');
+  writeFileSync(broken, `#!/bin/sh\nsleep 3\nhead -c ${Math.floor(readFileSync(files[1]!).length / 2)} ${JSON.stringify(files[1]!)}\n`);
+  chmodSync(broken, 0o755);
+  const failed = await runCliAsync(['push', '--to', repo, '--tag', '1.0.0', changed, broken], { env });
+  assert.equal(failed.status, 1);
+  assert.match(failed.stderr, /broken is truncated/);
+  assert.equal(hasStackTrace(failed.stderr), false);
+  assert.deepEqual(await tagDigests(registry.url, 'me/addon', ['1.0.0']), { '1.0.0': first.index });
+  const inspect = JSON.parse((await runCliAsync(['inspect-image', '--json', changed], { env })).stdout) as { images: { layers: { digest: string }[] }[] };
+  const head = await fetch(`${registry.url}/v2/me/addon/blobs/${inspect.images[0]!.layers[1]!.digest}`, { method: 'HEAD' });
+  assert.equal(head.status, 200, 'the changed layer went to the registry while the broken input was still being read');
+});
+
 test('inspect-image: a registry reference shows platforms, labels and layers without downloading layers', async (t) => {
   if (!needTools(t, 'docker-registry')) return;
   const registry = await startRegistry(t);
