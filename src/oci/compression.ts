@@ -23,9 +23,7 @@ const ENTROPY_STRIDE = 64;
 const STORED_BLOCK_MAX = 0xffff;
 /** Deflate's window, the size of the dictionary that primes each block. */
 const DEFLATE_WINDOW = 32 * 1024;
-/** Blocks compressed at once (zlib's thread pool has 4 threads). */
-const BLOCKS_IN_FLIGHT = 4;
-/** zlib's output buffer: one for a whole block (each buffer costs a round trip from the thread pool). */
+/** zlib's output buffer: room for a whole block's output in one piece (and, for gunzip, few thread-pool round trips). */
 const ZLIB_CHUNK = GZIP_BLOCK + (64 << 10);
 export const ZSTD_LEVEL = 3;
 const GZIP_OS_UNIX = 3;
@@ -131,14 +129,17 @@ function tail(pieces: Buffer[], size: number): Buffer {
 }
 
 /**
- * gzip made block by block, as pigz makes it, so that blocks compress at once on zlib's thread pool: the
- * input is cut into fixed GZIP_BLOCK blocks, and each is raw-deflated on its own by Node's zlib at
- * GZIP_LEVEL, primed with the 32 KiB before it (so the ratio is that of one stream) and ended with a sync
- * flush (so the next block starts on a byte). A block whose sampled byte entropy says it is already
- * compressed (images, archives, fonts: deflate spends as long failing on them as it does compressing text)
- * is stored instead, framed here around the input's own buffers, uncopied. The whole is one gzip member
- * (mtime 0, OS byte pinned) whose CRC is computed here; its bytes depend on the input alone, not on how
- * it arrives nor on which block finishes first.
+ * gzip made block by block, in the shape pigz writes: the input is cut into fixed GZIP_BLOCK blocks, and
+ * each is raw-deflated on its own by Node's zlib at GZIP_LEVEL, primed with the 32 KiB before it (so the
+ * ratio is that of one stream) and ended with a sync flush (so the next block starts on a byte). That lets
+ * a block whose sampled byte entropy says it is already compressed (images, archives, fonts: deflate
+ * spends as long failing on them as it does compressing text) be stored instead, framed here around the
+ * input's own buffers, uncopied. The whole is one gzip member (mtime 0, OS byte pinned) whose CRC is
+ * computed here; its bytes depend on the input alone, not on how it arrives.
+ *
+ * Blocks are deflated synchronously, on the thread that reads the layer: imports run on worker threads,
+ * one per input, and measured with two inputs on two cores, handing each block to zlib's thread pool
+ * cost more (thread hand-offs, a stream per block) than it gained.
  */
 class BlockGzip extends Transform {
   /** The block being gathered: pieces of the input's chunks. */
@@ -150,10 +151,8 @@ class BlockGzip extends Transform {
   private dictionary: Buffer | undefined;
   private crc = 0;
   private size = 0;
-  /** Blocks on their way, in input order: the output of each once it is made, and the buffer it was copied to. */
-  private readonly queue: { output: Promise<Buffer[]>; copy?: Buffer }[] = [];
-  /** Block-sized buffers free again: a block that spans input chunks is copied into one for zlib (fresh ones would cost page faults and collections). */
-  private readonly spare: Buffer[] = [];
+  /** Where a block that spans input chunks is put together for zlib (reused: fresh ones cost page faults). */
+  private scratch: Buffer | undefined;
 
   constructor() {
     super();
@@ -169,71 +168,56 @@ class BlockGzip extends Transform {
     this.pieceBytes += piece.length;
   }
 
-  /** Starts the gathered block on its way; passes on finished blocks, waiting for one when enough are under way. */
-  private async startBlock(): Promise<void> {
-    const { pieces, pieceBytes, dictionary } = this;
+  private writeBlock(): void {
+    const { pieces, pieceBytes } = this;
     if (entropyOf(this.counts) >= STORED_ENTROPY) {
-      this.queue.push({ output: Promise.resolve(storedBlocks(pieces, pieceBytes)) });
+      for (const chunk of storedBlocks(pieces, pieceBytes)) this.push(chunk);
     } else {
       let input = pieces[0]!;
-      let copy: Buffer | undefined;
       if (pieces.length > 1) {
-        copy = this.spare.pop() ?? Buffer.allocUnsafeSlow(GZIP_BLOCK);
+        this.scratch ??= Buffer.allocUnsafeSlow(GZIP_BLOCK);
         let offset = 0;
-        for (const piece of pieces) offset += piece.copy(copy, offset);
-        input = copy.subarray(0, pieceBytes);
+        for (const piece of pieces) offset += piece.copy(this.scratch, offset);
+        input = this.scratch.subarray(0, pieceBytes);
       }
-      const output = deflateBlock(input, dictionary);
-      // Awaited in turn; a failure seen before its turn (the stream destroyed meanwhile) is no crash.
-      output.catch(() => undefined);
-      this.queue.push({ output, ...(copy ? { copy } : {}) });
+      const options: zlib.ZlibOptions = { level: GZIP_LEVEL, finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: ZLIB_CHUNK };
+      if (this.dictionary) options.dictionary = this.dictionary;
+      this.push(zlib.deflateRawSync(input, options));
     }
     this.dictionary = tail(pieces, DEFLATE_WINDOW);
     this.size += pieceBytes;
     this.pieces = [];
     this.pieceBytes = 0;
     this.counts.fill(0);
-    while (this.queue.length >= BLOCKS_IN_FLIGHT) await this.passOldest();
-  }
-
-  private async passOldest(): Promise<void> {
-    const { output, copy } = this.queue.shift()!;
-    for (const chunk of await output) this.push(chunk);
-    if (copy) this.spare.push(copy);
-  }
-
-  private async consume(chunk: Buffer): Promise<void> {
-    while (chunk.length > 0) {
-      const room = GZIP_BLOCK - this.pieceBytes;
-      this.gather(chunk.length > room ? chunk.subarray(0, room) : chunk);
-      chunk = chunk.subarray(Math.min(room, chunk.length));
-      if (this.pieceBytes === GZIP_BLOCK) await this.startBlock();
-    }
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.consume(chunk).then(() => callback(), callback);
+    try {
+      while (chunk.length > 0) {
+        const room = GZIP_BLOCK - this.pieceBytes;
+        this.gather(chunk.length > room ? chunk.subarray(0, room) : chunk);
+        chunk = chunk.subarray(Math.min(room, chunk.length));
+        if (this.pieceBytes === GZIP_BLOCK) this.writeBlock();
+      }
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
   }
 
   override _flush(callback: TransformCallback): void {
-    (async () => {
-      if (this.pieceBytes > 0) await this.startBlock();
-      while (this.queue.length > 0) await this.passOldest();
+    try {
+      if (this.pieceBytes > 0) this.writeBlock();
       const trailer = Buffer.alloc(8);
       trailer.writeUInt32LE(this.crc >>> 0, 0);
       trailer.writeUInt32LE(this.size % 2 ** 32, 4);
       // An empty final block ends the deflate stream, then CRC-32 and size.
       this.push(Buffer.concat([storedBlockHeader(0, true), trailer]));
-    })().then(() => callback(), callback);
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
   }
-}
-
-/** Raw deflate of one block on zlib's thread pool, ended with a sync flush (byte-aligned, not final). */
-function deflateBlock(input: Buffer, dictionary: Buffer | undefined): Promise<Buffer[]> {
-  return new Promise((resolve, reject) => {
-    const options: zlib.ZlibOptions = { level: GZIP_LEVEL, finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: ZLIB_CHUNK, ...(dictionary ? { dictionary } : {}) };
-    zlib.deflateRaw(input, options, (error, output) => (error ? reject(error) : resolve([output])));
-  });
 }
 
 /** The transforms that compress a layer (empty for none). */
