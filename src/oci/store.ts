@@ -3,17 +3,81 @@
  * written to a temporary file and renamed to their digest once complete, so a blob file is never half
  * written.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, writeSync, writevSync } from 'node:fs';
 import { link, mkdir, readFile, rename, rm, stat, copyFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable, Writable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { UserError } from '../util/errors.js';
 import { digestHex, sha256, type Digest } from './digest.js';
 
-/** How much a blob being written may hold in memory before its writer waits. */
-const WRITE_BUFFER = 4 << 20;
+/**
+ * The most one write call puts in a blob file. The page cache sizes the folios it allocates by the write:
+ * on the Linux 6.18 VMs of this project, a 300 MB file written 32 KiB at a time cost 0.12-0.17 s of
+ * system time, 1 MiB at a time 0.4-1.3 s (Go's io.Copy, which the registry uses, writes 32 KiB too).
+ */
+const WRITE_PIECE = 32 << 10;
+
+/**
+ * Writes a file synchronously, at most WRITE_PIECE bytes a call (small chunks, such as the headers of
+ * stored deflate blocks, are gathered into one writev). Synchronous: imports run on worker threads of
+ * their own, where a thread-pool round trip per write would cost more than the write.
+ */
+class PieceWriter extends Writable {
+  private readonly fd: number;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  constructor(file: string) {
+    super();
+    this.fd = openSync(file, 'w');
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    try {
+      while (chunk.length > 0) {
+        const take = Math.min(chunk.length, WRITE_PIECE - this.pendingBytes);
+        this.pending.push(chunk.subarray(0, take));
+        this.pendingBytes += take;
+        chunk = chunk.subarray(take);
+        if (this.pendingBytes === WRITE_PIECE) this.flush();
+      }
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    try {
+      this.flush();
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      // Closed already, or never usable: nothing to release.
+    }
+    callback(error);
+  }
+
+  private flush(): void {
+    const written = writevSync(this.fd, this.pending);
+    if (written < this.pendingBytes) {
+      // A short write (rare on a file: a full disk reports itself on the next call) goes on from where it stopped.
+      const rest = Buffer.concat(this.pending).subarray(written);
+      for (let at = 0; at < rest.length; ) at += writeSync(this.fd, rest, at);
+    }
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+}
 
 export interface PendingBlob {
   /** Where to write the bytes. */
@@ -48,8 +112,7 @@ export class BlobStore {
   async create(): Promise<PendingBlob> {
     await mkdir(this.blobDir, { recursive: true });
     const temp = path.join(this.blobDir, `.partial-${process.pid}-${randomBytes(6).toString('hex')}`);
-    // A deep buffer, so that the many small chunks of a stored layer go to the file a few writev calls at a time.
-    const stream = createWriteStream(temp, { highWaterMark: WRITE_BUFFER });
+    const stream = new PieceWriter(temp);
     let done = false;
     return {
       stream,
@@ -66,8 +129,7 @@ export class BlobStore {
         if (done) return;
         done = true;
         stream.destroy();
-        // The file is opened asynchronously: removed before it is even created, it would be created after.
-        // ('close' comes after an 'error' too, when a pipeline destroyed the stream with one.)
+        // Removed only once closed ('close' comes after an 'error' too, when a pipeline destroyed the stream with one).
         if (!stream.closed) await new Promise<void>((resolve) => stream.once('close', () => resolve()));
         await rm(temp, { force: true });
       },
