@@ -169,7 +169,7 @@ class BlobSender {
       session = await client.mountBlob(target.repository, descriptor.digest, from);
       if (session === undefined) return settle('mounted');
     }
-    await client.uploadBlob(target.repository, descriptor, (start, end) => store.open(descriptor.digest, start, end), (count) => this.reporter?.bytes(count), session);
+    await client.uploadBlob(target.repository, descriptor, store.path(descriptor.digest), (count) => this.reporter?.bytes(count), session);
     return settle('uploaded');
   }
 }
