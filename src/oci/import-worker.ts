@@ -1,6 +1,6 @@
 /**
  * A worker thread that imports one tar input into the blob store (see importOnWorker in source.ts): the
- * hashing, tar parsing and stream work of each input then runs on a core of its own. It answers with
+ * reading, hashing, compressing and writing of each input then run on a core of its own. It answers with
  * plain data: each layer as soon as it is in the store, then the images' manifest digests and names, or
  * the error (a UserError stays one).
  */

@@ -184,8 +184,8 @@ export async function importFile(file: string, kind: ImportRequest['kind'], disp
 }
 
 /**
- * Imports a tar input on a worker thread: inputs read in parallel then use a core each (hashing, tar
- * parsing and stream work are JavaScript; only deflate leaves the thread). Answers the record entries.
+ * Imports a tar input on a worker thread: inputs read in parallel then use a core each (reading, tar
+ * parsing, hashing, compressing and writing all happen on it). Answers the record entries.
  */
 function importOnWorker(request: Omit<ImportRequest, 'storeDir'>, store: BlobStore, options: ReadOptions): Promise<RecordEntry[]> {
   return new Promise((resolve, reject) => {

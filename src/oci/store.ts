@@ -61,10 +61,10 @@ class PieceWriter extends Writable {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     try {
       closeSync(this.fd);
-    } catch {
-      // Closed already, or never usable: nothing to release.
+      callback(error);
+    } catch (closeError) {
+      callback(error ?? (closeError as Error));
     }
-    callback(error);
   }
 
   private flush(): void {
