@@ -1,0 +1,32 @@
+# The flake apps of an add-on: build-all-images (every arch, result-<arch> links, a table: the
+# `addonix build` command) and load-<arch> (the image streamed into `docker load`, or `podman load`
+# where there is no Docker).
+#
+# Arguments of the returned function:
+#   pkgs      the build machine's package set
+#   cli       the addonix CLI package (cli.nix)
+#   streams   { <arch> = streamLayeredImage script; }
+#   addonDir  where the add-on is inside the flake ("." for an add-on repository's own flake)
+{ util }:
+{ pkgs, cli, streams, addonDir ? "." }:
+let
+  app = name: script: { type = "app"; program = "${pkgs.writeShellScript name script}"; };
+  load = arch: stream: app "load-${arch}" ''
+    set -eu
+    if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+      engine=docker
+    elif command -v podman >/dev/null 2>&1; then
+      engine=podman
+    else
+      echo "load-${arch}: neither a running Docker nor Podman was found; install one, or push the image with addonix push" >&2
+      exit 1
+    fi
+    echo "load-${arch}: streaming the image into $engine load" >&2
+    ${stream} | "$engine" load
+  '';
+in
+{
+  build-all-images = app "build-all-images" ''
+    exec ${cli}/bin/addonix build ${util.escapeShellArg addonDir} --all "$@"
+  '';
+} // builtins.listToAttrs (util.mapAttrsToList (arch: stream: { name = "load-${arch}"; value = load arch stream; }) streams)

