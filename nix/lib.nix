@@ -29,7 +29,7 @@ let
     else if start != null && builtins.head words == "node" && builtins.match ".*[;&|<>$`\"'].*" start == null then [ "/bin/node" ] ++ builtins.tail words
     else if start != null then [ "/bin/sh" "-c" start ]
     else if packageJson != null && packageJson ? main then [ "/bin/node" packageJson.main ]
-    else fail "add-on '${slug}': the image needs a command: give run = [ \"/bin/node\" \"server.js\" ] to mkAddonImages, or a start script or main in package.json";
+    else fail "add-on '${slug}': the image needs a command: give run = [ \"/bin/node\" \"main.js\" ] to mkAddonImages, or a start script or main in package.json";
 
   # mkAddonImages: one image per arch for one add-on.
   #
@@ -88,8 +88,8 @@ let
       perArch = arch:
         let
           known = arches ? ${arch} || fail "add-on '${data.slug}' lists arch '${arch}', which addonix does not know; the arches are ${builtins.concatStringsSep ", " (builtins.attrNames arches)}";
-          inData = data.arches ? ${arch} || fail "add-on '${data.slug}': the generated data has no arch '${arch}' (it has ${builtins.concatStringsSep ", " data.archNames}); run `addonix generate`";
-          targetPkgs = builtins.seq known (builtins.seq inData (targetPkgsFor { inherit pkgs arch libc strategy; }));
+          inData = data.arches ? ${arch} || fail "add-on '${data.slug}': the generated data has no arch '${arch}' (it has ${builtins.concatStringsSep ", " data.archNames}); add it to config.yaml and run `addonix generate`${util.optionalString (arch == "riscv64") " --riscv64 (riscv64 is opt-in: Home Assistant does not run it)"}";
+          targetPkgs = targetPkgsFor { inherit pkgs arch libc strategy; };
           target = "${arch}-${libc}";
           node = if npm != null || packageJson != null then nodejs targetPkgs else null;
           nodeModules =
@@ -104,7 +104,8 @@ let
             extraContents = extraContents targetPkgs;
           };
         in
-        { inherit nodeModules app; inherit (built) stream image info; };
+        # The arch is checked before anything of it is used: a clear message, not a missing attribute.
+        builtins.seq known (builtins.seq inData { inherit nodeModules app; inherit (built) stream image info; });
       results = util.genAttrs wanted perArch;
     in
     {

@@ -248,6 +248,55 @@ let
         '';
     };
 
+    # pkgs/build-support/node/import-npm-lock/default.nix @ 3022f7ac2e8e18805cca52dc68599a3c5ad8afe9:
+    #   importNpmLock { npmRoot ? null, package ? <npmRoot/package.json>, packageLock ? <npmRoot/package-lock.json>,
+    #     pname ? package.name, version ? package.version }, with importNpmLock.npmConfigHook.
+    # Like nixpkgs: every locked package fetched with fetchurl by its `resolved` URL and integrity, and
+    # the lockfile rewritten to point at the fetched files, so `npm ci` runs offline.
+    importNpmLock = {
+      __functor = _: { npmRoot ? null, package ? builtins.fromJSON (builtins.readFile (npmRoot + "/package.json")), packageLock ? builtins.fromJSON (builtins.readFile (npmRoot + "/package-lock.json")), pname ? package.name or "npm-project", version ? package.version or "0" }:
+        let
+          local = location: entry:
+            if entry ? resolved && entry ? integrity && builtins.match "https?://.*" entry.resolved != null
+            then entry // { resolved = "file:${fetchurl { url = entry.resolved; hash = entry.integrity; }}"; }
+            else entry;
+          lock = packageLock // { packages = builtins.mapAttrs local packageLock.packages; };
+        in
+        runCommand "${pname}-${version}-npm-deps" { packageJson = builtins.toJSON package; packageLockJson = builtins.toJSON lock; passAsFile = [ "packageJson" "packageLockJson" ]; } ''
+          mkdir -p "$out"
+          cp "$packageJsonPath" "$out/package.json"
+          cp "$packageLockJsonPath" "$out/package-lock.json"
+        '';
+      npmConfigHook = "stand-in: npm ci --offline against importNpmLock's rewritten lockfile";
+    };
+
+    # pkgs/build-support/node/build-npm-package/default.nix @ 38b6fd7904ae8b246b6ba7ce5059a9ff24c607ac:
+    #   buildNpmPackage { pname, version, src, npmDeps, npmConfigHook, npmBuildScript ? "build",
+    #     nodejs, meta, ... }: npm ci without scripts, the build script, dev dependencies pruned, the
+    #   package in lib/node_modules/<name> and its bins in bin/. Here npm is the host's, run by nodejs.
+    buildNpmPackage = { pname, version, src, npmDeps, nodejs ? toolchain.node, npmBuildScript ? "build", meta ? { }, ... }:
+      let npm = "${nodejs}/bin/node /usr/lib/node_modules/npm/bin/npm-cli.js --offline --no-audit --no-fund --cache \"$TMPDIR/npm-cache\""; in
+      (runCommand "${pname}-${version}" { nativeBuildInputs = [ nodejs ]; } ''
+        export HOME="$TMPDIR"
+        cp -r ${src} source
+        chmod -R u+w source
+        cd source
+        cp ${npmDeps}/package-lock.json package-lock.json
+        ${npm} ci --ignore-scripts
+        ${npm} run ${npmBuildScript}
+        ${npm} prune --omit=dev --ignore-scripts
+        cp ${src}/package-lock.json package-lock.json
+        name=$(${nodejs}/bin/node -p 'require("./package.json").name')
+        mkdir -p "$out/lib/node_modules" "$out/bin"
+        cp -r . "$out/lib/node_modules/$name"
+        ${nodejs}/bin/node -e '
+          const p = require("./package.json"); const bins = typeof p.bin === "string" ? { [p.name]: p.bin } : (p.bin || {});
+          for (const [bin, file] of Object.entries(bins)) console.log(bin + " " + file);' | while read -r bin file; do
+          printf '#!/bin/sh\nexec %s %s "$@"\n' "${nodejs}/bin/node" "$out/lib/node_modules/$name/$file" > "$out/bin/$bin"
+          chmod +x "$out/bin/$bin"
+        done
+      '') // { inherit meta; };
+
     # pkgs/build-support/mkshell/default.nix: mkShell { packages ? [], ... } (for devShells)
     mkShell = { packages ? [ ], ... }: runCommand "stand-in-shell" { } "echo ${toString packages} > $out";
 

@@ -3,7 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { relativeDisplay } from '../../addon/load.js';
 import { resolveModel } from '../../addon/model.js';
 import { DEFAULT_ERA, ERAS, type Era } from '../../addon/eras.js';
-import { isHaArch } from '../../addon/arch.js';
+import { isHaArch, OPT_IN_ARCHES, type BuildArch } from '../../addon/arch.js';
 import { findAppDir } from '../../npm/app-dir.js';
 import { loadProject, type NpmProject } from '../../npm/lockfile.js';
 import { depsForTargets } from '../../npm/deps.js';
@@ -28,6 +28,7 @@ interface GenerateArgs {
   registry?: string;
   'node-version'?: string;
   supervisor: Era;
+  riscv64: boolean;
 }
 
 export const generateCommand: CommandModule<object, GenerateArgs> = {
@@ -47,8 +48,14 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       .option('registry', { type: 'string', describe: 'Registry for packages the lockfile records no URL for (default https://registry.npmjs.org/)' })
       .option('node-version', { type: 'string', describe: 'Node.js version in the image, for optional packages with engines' })
       .option('supervisor', { type: 'string', choices: ERAS, default: DEFAULT_ERA, describe: 'Supervisor rules for reading the add-on (2026 or 2025)' })
+      .option('riscv64', {
+        type: 'boolean',
+        default: false,
+        describe: 'Also write riscv64 (Home Assistant does not run it): the Nix library then builds it with the other arches',
+      })
       .example('$0 generate my-addon', 'After editing config.yaml or package-lock.json')
       .example('$0 generate my-addon --check', 'In CI: fail when the generated files are stale')
+      .example('$0 generate my-addon --riscv64', 'Opt in to riscv64 images (for use outside Home Assistant)')
       .example('$0 generate some-npm-project --target aarch64-musl --target armv7-musl', 'Only the npm data, for a folder that is not an add-on')
       .epilogue(
         'Writes nix/addon.generated.nix and, when the add-on has a package-lock.json, nix/npm-deps.generated.nix (every arch, ' +
@@ -65,10 +72,14 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       if (args.target) throw new UsageError('--target is for plain npm projects; an add-on gets npm data for every arch of its config, musl and glibc');
       dir = addon.location.dir;
       // Paths inside the generated data are relative to the add-on folder, whatever the working directory.
-      model = resolveModel(addon, { era: args.supervisor, display: (file) => path.relative(dir, file) || '.' });
+      const extraArches: BuildArch[] = args.riscv64 ? [...OPT_IN_ARCHES] : [];
+      for (const arch of extraArches) {
+        process.stderr.write(`addonix: warning: ${arch} is included on request; Home Assistant does not run ${arch} images, so the Supervisor will never install this one\n`);
+      }
+      model = resolveModel(addon, { era: args.supervisor, extraArches, display: (file) => path.relative(dir, file) || '.' });
       const appDir = await findAppDir(dir, args.app, display);
       if (appDir) {
-        const arches = ((addon.config!['arch'] as unknown[]) ?? []).filter(isHaArch);
+        const arches: BuildArch[] = [...((addon.config!['arch'] as unknown[]) ?? []).filter(isHaArch), ...extraArches];
         const targets = arches.flatMap((arch) => LIBCS.map((libc) => ({ arch, libc })));
         const project = await loadProject(appDir, display);
         npm = { deps: depsForTargets(project, targets, depsOptions), app: appLocation(dir, project) };
