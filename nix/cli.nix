@@ -8,7 +8,8 @@
 { pkgs }:
 let
   package = builtins.fromJSON (builtins.readFile (addonixSrc + "/package.json"));
-  wanted = [ "package.json" "package-lock.json" ".npmrc" "tsconfig.json" "src" "bin" ];
+  # flake.lock: `addonix pin-base` hashes with the nixpkgs revision it pins.
+  wanted = [ "package.json" "package-lock.json" ".npmrc" "tsconfig.json" "src" "bin" "flake.lock" ];
   src = builtins.path {
     path = addonixSrc;
     name = "addonix-source";

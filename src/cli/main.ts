@@ -14,12 +14,14 @@ import { pushCommand } from './commands/push.js';
 import { loadCommand } from './commands/load.js';
 import { inspectImageCommand } from './commands/inspect-image.js';
 import { assembleCommand } from './commands/assemble.js';
+import { pinBaseCommand } from './commands/pin-base.js';
 
 const COMMANDS = [
   validateCommand,
   inspectCommand,
   depsCommand,
   generateCommand,
+  pinBaseCommand,
   assembleCommand,
   pushCommand,
   loadCommand,

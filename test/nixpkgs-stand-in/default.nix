@@ -37,6 +37,12 @@ let
     system = builtins.head (builtins.match "([^-]+)-.*" cfg) + "-linux";
   };
 
+  # GOARCH of a platform (nixpkgs takes it from go.GOARCH), for dockerTools' defaults.
+  goarchOf = cfg:
+    let cpu = builtins.head (builtins.match "([^-]+)-.*" cfg); in
+    { x86_64 = "amd64"; aarch64 = "arm64"; armv7l = "arm"; armv6l = "arm"; i686 = "386"; riscv64 = "riscv64"; }.${cpu}
+      or (throw "nixpkgs stand-in: no GOARCH for ${cfg}");
+
   checkBuild = if buildConfig == "x86_64-unknown-linux-gnu" then true else throw "nixpkgs stand-in: it builds on x86_64-unknown-linux-gnu only, not ${buildConfig}";
 
   # --- derivations ----------------------------------------------------------------------------------
@@ -234,6 +240,55 @@ let
     #     architecture, created ? "1970-01-01T00:00:01Z", maxLayers ? 100, extraCommands ? "", ... }
     #   buildLayeredImage: the same, gzip-compressed into the store.
     dockerTools = rec {
+      # pullImage { imageName, imageDigest, hash ? "", sha256 ? "", os ? "linux", arch ? <GOARCH of the
+      #   host platform>, finalImageName ? imageName, finalImageTag ? "latest", tlsVerify ? true,
+      #   name ? <from finalImageName and finalImageTag> }
+      # Inputs as documented in doc/build-helpers/images/dockertools.section.md at
+      # NixOS/nixpkgs@b09f2c73 (its Inputs list names sha256, its examples pass hash); the code read from
+      # pkgs/build-support/docker/default.nix at NixOS/nixpkgs@34b7a306, which takes sha256 only (later
+      # revisions accept hash or sha256). Like nixpkgs: a fixed-output derivation (flat hash of the file)
+      # that runs skopeo copy into a docker-archive. Here skopeo is the host's. An empty hash is Nix's
+      # fake hash (lib.fakeHash), so the build fails and reports the real one.
+      pullImage =
+        { imageName
+        , imageDigest
+        , hash ? ""
+        , sha256 ? ""
+        , os ? "linux"
+        , arch ? goarchOf hostConfig
+        , finalImageName ? imageName
+        , finalImageTag ? "latest"
+        , tlsVerify ? true
+        , name ? builtins.replaceStrings [ "/" ":" ] [ "-" "-" ] "docker-image-${finalImageName}-${finalImageTag}.tar"
+        }:
+        let
+          outputHash =
+            if hash != "" && sha256 != "" then throw "nixpkgs stand-in: pullImage takes hash or sha256, not both"
+            else if hash != "" then hash
+            else if sha256 != "" then sha256
+            else "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        in
+        runCommand name
+          {
+            inherit imageDigest outputHash;
+            # SRI hashes name their algorithm; a bare sha256 (base32 or hex) needs it said.
+            outputHashAlgo = if hash != "" then null else "sha256";
+            outputHashMode = "flat";
+            impureEnvVars = [ "http_proxy" "https_proxy" "all_proxy" "no_proxy" "HTTP_PROXY" "HTTPS_PROXY" "ALL_PROXY" "NO_PROXY" ];
+            SSL_CERT_FILE = "${self.cacert}/etc/ssl/certs/ca-bundle.crt";
+            sourceURL = "docker://${imageName}@${imageDigest}";
+            destNameTag = "${finalImageName}:${finalImageTag}";
+          } ''
+          /usr/bin/skopeo \
+            --insecure-policy \
+            --tmpdir="$TMPDIR" \
+            --override-os ${shellQuote os} \
+            --override-arch ${shellQuote arch} \
+            copy \
+            --src-tls-verify=${if tlsVerify then "true" else "false"} \
+            "$sourceURL" "docker-archive:$out:$destNameTag"
+        '';
+
       streamLayeredImage = { name, tag ? null, fromImage ? null, contents ? [ ], config ? { }, architecture ? "amd64", created ? "1970-01-01T00:00:01Z", maxLayers ? 100, extraCommands ? "", ... }:
         let
           contentList = if builtins.isList contents then contents else [ contents ];
