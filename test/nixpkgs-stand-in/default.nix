@@ -234,11 +234,14 @@ let
       echo "stand-in: no shell for ${hostConfig}" > "$out/bin/README"
     ''));
 
-    # pkgs/build-support/docker/default.nix (argument names as on nixos-25.11; cross-checked on
-    # NixOS/nixpkgs@34b7a306, which predates `architecture`):
+    # pkgs/build-support/docker/default.nix @ 34b7a306c35b279929eebbdb43af071fd92d0d4b:
     #   streamLayeredImage { name, tag ? null, fromImage ? null, contents ? [], config ? {},
-    #     architecture, created ? "1970-01-01T00:00:01Z", maxLayers ? 100, extraCommands ? "", ... }
-    #   buildLayeredImage: the same, gzip-compressed into the store.
+    #     created ? "1970-01-01T00:00:01Z", extraCommands ? "", maxLayers ? 100, ... }
+    #   buildLayeredImage { name, ... }: the same, gzip-compressed into the store.
+    # `architecture` (a GOARCH, default the host's) is documented for both in
+    # doc/build-helpers/images/dockertools.section.md @ b09f2c739a3e49b80049c1fd80bd8a393cc7fbc1; the code
+    # read above predates it. With fromImage, the base image's layers come first and its config's Env is
+    # kept under the image's own (stream_layered_image.py @ 0137840114d1444c766db37c01e96258e4edf5fb).
     dockerTools = rec {
       # pullImage { imageName, imageDigest, hash ? "", sha256 ? "", os ? "linux", arch ? <GOARCH of the
       #   host platform>, finalImageName ? imageName, finalImageTag ? "latest", tlsVerify ? true,
