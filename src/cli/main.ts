@@ -14,6 +14,7 @@ import { pushCommand } from './commands/push.js';
 import { loadCommand } from './commands/load.js';
 import { inspectImageCommand } from './commands/inspect-image.js';
 import { assembleCommand } from './commands/assemble.js';
+import { diffCommand } from './commands/diff.js';
 
 const COMMANDS = [
   validateCommand,
@@ -24,6 +25,7 @@ const COMMANDS = [
   pushCommand,
   loadCommand,
   inspectImageCommand,
+  diffCommand,
 ] as CommandModule[];
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
