@@ -15,17 +15,21 @@ import { loadCommand } from './commands/load.js';
 import { inspectImageCommand } from './commands/inspect-image.js';
 import { assembleCommand } from './commands/assemble.js';
 import { diffCommand } from './commands/diff.js';
+import { buildCommand } from './commands/build.js';
+import { verifyCommand } from './commands/verify.js';
 
 const COMMANDS = [
   validateCommand,
   inspectCommand,
   depsCommand,
   generateCommand,
+  buildCommand,
   assembleCommand,
   pushCommand,
   loadCommand,
   inspectImageCommand,
   diffCommand,
+  verifyCommand,
 ] as CommandModule[];
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };

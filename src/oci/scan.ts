@@ -491,3 +491,43 @@ export async function openLocalImages(argument: string): Promise<ImageCandidate[
     openLayer: (index: number) => archiveEntry(open, scanned.layerEntries[i]![index]!, display),
   }));
 }
+
+export interface ArchiveSummary {
+  configDigest: Digest;
+  /** Layers, from the config's diff_ids. */
+  layers: number;
+  architecture: string;
+}
+
+/**
+ * A quick look at an image archive (a build result): its config digest and layer count, reading only its
+ * small documents and skipping the layers' bytes. Null for inputs that are not archives.
+ */
+export async function summarizeArchive(file: string): Promise<ArchiveSummary | null> {
+  const kind = await detectInput(file, file).catch(() => undefined);
+  if (kind !== 'tar' && kind !== 'tar.gz') return null;
+  const input = createReadStream(file, { highWaterMark: 1 << 20 });
+  const documents = new Map<string, Buffer>();
+  for await (const entry of readTar(kind === 'tar.gz' ? decompressed(input, 'gzip') : input, file)) {
+    if (entry.type !== 'file' || entry.size > MAX_DOCUMENT_BYTES) continue;
+    const { head, all } = await peek(entry.body(), 512);
+    if (looksLikeTar(head) || sniffCompression(head) !== 'none') {
+      for await (const _ of all) {
+        // Skipped: only the documents matter here.
+      }
+      continue;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of all) chunks.push(chunk);
+    documents.set(entry.path, Buffer.concat(chunks));
+  }
+  let configBytes: Buffer | undefined;
+  const manifestList = documents.get('manifest.json');
+  if (manifestList) {
+    const entries = parseJson<DockerArchiveEntry[]>(manifestList, `${file}: manifest.json`);
+    configBytes = typeof entries?.[0]?.Config === 'string' ? documents.get(entries[0].Config.replace(/^\.\//, '')) : undefined;
+  }
+  if (!configBytes) return null;
+  const config = checkConfig(parseJson(configBytes, file), file);
+  return { configDigest: sha256(configBytes), layers: config.rootfs.diff_ids.length, architecture: config.architecture };
+}

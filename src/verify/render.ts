@@ -68,7 +68,8 @@ function layerLines(layer: LayerComparison): string[] {
 }
 
 function digestLine(label: string, a: string | null, b: string | null, none: string): string {
-  if (a === b) return `  ${label.padEnd(9)}${a ?? none} (both)`;
+  if (a === null && b === null) return `  ${label.padEnd(9)}${none}`;
+  if (a === b) return `  ${label.padEnd(9)}${a} (both)`;
   return `  ${label.padEnd(9)}A ${a ?? none}\n  ${''.padEnd(9)}B ${b ?? none}`;
 }
 
