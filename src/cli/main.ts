@@ -17,8 +17,11 @@ import { assembleCommand } from './commands/assemble.js';
 import { diffCommand } from './commands/diff.js';
 import { buildCommand } from './commands/build.js';
 import { verifyCommand } from './commands/verify.js';
+import { doctorCommand } from './commands/doctor.js';
+import { initCommand } from './commands/init.js';
 
 const COMMANDS = [
+  initCommand,
   validateCommand,
   inspectCommand,
   depsCommand,
@@ -30,6 +33,7 @@ const COMMANDS = [
   inspectImageCommand,
   diffCommand,
   verifyCommand,
+  doctorCommand,
 ] as CommandModule[];
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };

@@ -1,14 +1,8 @@
-import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { relativeDisplay } from '../../addon/load.js';
-import { resolveModel } from '../../addon/model.js';
 import { DEFAULT_ERA, ERAS, type Era } from '../../addon/eras.js';
-import { isHaArch } from '../../addon/arch.js';
-import { findAppDir } from '../../npm/app-dir.js';
-import { loadProject } from '../../npm/lockfile.js';
-import { depsForTargets } from '../../npm/deps.js';
-import { LIBCS } from '../../npm/target.js';
-import { plannedFiles, syncFiles } from '../../nixgen/generate.js';
+import { syncFiles } from '../../nixgen/generate.js';
+import { addonFiles } from '../../nixgen/addon-files.js';
 import { paint } from '../output.js';
 import { loadOneAddon } from '../addon-input.js';
 
@@ -43,22 +37,9 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
   handler: async (args) => {
     const display = relativeDisplay();
     const addon = (await loadOneAddon(args.dir, args.supervisor, display))!;
-    const addonDir = addon.location.dir;
-    // Paths inside the generated data are relative to the add-on folder, whatever the working directory.
-    const model = resolveModel(addon, { era: args.supervisor, display: (file) => path.relative(addonDir, file) || '.' });
-    const appDir = await findAppDir(addonDir, args.app, display);
-    let npm = null;
-    if (appDir) {
-      const project = await loadProject(appDir, display);
-      const arches = ((addon.config!['arch'] as unknown[]) ?? []).filter(isHaArch);
-      const targets = arches.flatMap((arch) => LIBCS.map((libc) => ({ arch, libc })));
-      const deps = depsForTargets(project, targets, { includeDev: args['include-dev'], registry: args.registry, nodeVersion: args['node-version'], display });
-      npm = { deps, app: { dir: path.relative(addonDir, appDir) || '.', lockfile: path.relative(addonDir, project.lockfile) } };
-      for (const target of deps.targets) {
-        for (const error of target.errors) process.stderr.write(`addonix: warning: ${target.target} cannot be built: ${error.message}\n`);
-      }
-    }
-    const outcome = await syncFiles(addonDir, plannedFiles(addonDir, model, npm), args.check);
+    const planned = await addonFiles(addon, { era: args.supervisor, app: args.app, includeDev: args['include-dev'], registry: args.registry, nodeVersion: args['node-version'], display });
+    for (const warning of planned.warnings) process.stderr.write(`addonix: warning: ${warning}\n`);
+    const outcome = await syncFiles(addon.location.dir, planned.files, args.check);
     const color = paint(process.stdout);
     if (args.check) {
       for (const file of outcome.stale) process.stdout.write(`${color('red', 'stale')}: ${display(file)}\n`);
