@@ -58,8 +58,8 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     if (args.jobs !== undefined && (!Number.isInteger(args.jobs) || args.jobs < 1)) throw new UsageError(`--jobs ${args.jobs}: give a whole number >= 1`);
     const arches = args.arch !== undefined ? parseArches(args.arch) : undefined;
     const model = args.all ? null : await addonModel(args.dir);
-    const install = await nixForCommand();
     const flake = flakeFor(args.dir, args.flake);
+    const install = await nixForCommand();
     const options = { jobs: args.jobs, builders: args.builders, substituters: args.substituters };
     await interruptible(async (signal) => {
       const targets = await targetsFor(install, flake, { model, dir: args.dir, arches, all: args.all }, { signal });
