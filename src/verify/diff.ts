@@ -42,7 +42,8 @@ function pick(candidates: ImageCandidate[], arch: string, side: string): ImageCa
 
 /**
  * Pairs the images of two inputs and compares each pair: one image each are compared whatever their
- * platforms; with several, images are paired by arch (or `arch` picks one pair).
+ * platforms; one image against several, with the one of its arch; several against several, by arch (or
+ * `arch` picks one pair).
  */
 export async function diffImages(a: ImageCandidate[], b: ImageCandidate[], options: { arch?: string | undefined } = {}): Promise<DiffOutcome> {
   let pairs: [ImageCandidate, ImageCandidate][];
@@ -52,6 +53,10 @@ export async function diffImages(a: ImageCandidate[], b: ImageCandidate[], optio
     pairs = [[pick(a, options.arch, a[0]!.facts.source), pick(b, options.arch, b[0]!.facts.source)]];
   } else if (a.length === 1 && b.length === 1) {
     pairs = [[a[0]!, b[0]!]];
+  } else if (a.length === 1 || b.length === 1) {
+    // One image against a multi-arch input: its own arch there.
+    const arch = pairingKey(a.length === 1 ? a[0]! : b[0]!);
+    pairs = [[pick(a, arch, a[0]!.facts.source), pick(b, arch, b[0]!.facts.source)]];
   } else {
     const inB = new Map(b.map((c) => [pairingKey(c), c]));
     pairs = [];
