@@ -10,9 +10,9 @@ import { lstat, readlink, rm } from 'node:fs/promises';
 import { ARCH_TABLE } from '../addon/arch.js';
 import { nixAttrName } from '../nixgen/nix.js';
 import { UserError } from '../util/errors.js';
-import { featureArgs, isOlderThanMinimum, runProgram, type NixInstall } from './install.js';
+import { featureArgs, runProgram, type NixInstall } from './install.js';
 import { BuildMonitor, LineSplitter, type NixEvent } from './log.js';
-import { hintsFor, type Hint } from './hints.js';
+import { hintContext, hintsFor, type Hint } from './hints.js';
 
 /** Nix was stopped by Ctrl-C (or SIGTERM) through the signal given to it. */
 export class BuildInterrupted extends Error {
@@ -103,10 +103,6 @@ export function nixFailure(what: string, run: NixRun, install: NixInstall): User
   const message = errors.join('\n').trim() || `nix exited with ${run.code}`;
   const hints = hintsFor(message, hintContext(install), true);
   return new UserError(`${what}:\n${indent(message)}${hints.map((h) => `\nhint: ${h.text}`).join('')}`);
-}
-
-export function hintContext(install: NixInstall) {
-  return { version: install.version, system: install.system, olderThanMinimum: isOlderThanMinimum(install) };
 }
 
 function indent(text: string): string {

@@ -2,7 +2,7 @@
  * The common reasons a Nix build fails for addonix users, recognised in Nix's own words, each with what to
  * do about it. The wording of the messages is Nix's (2.8 to 2.2x) and nixpkgs' (lib/minfeatures.nix).
  */
-import { ENABLE_FLAKES_HINT, INSTALL_HINT, MINIMUM_NIX } from './install.js';
+import { ENABLE_FLAKES_HINT, INSTALL_HINT, isOlderThanMinimum, MINIMUM_NIX, type NixInstall } from './install.js';
 
 export type HintCause = 'network' | 'old-nix' | 'flakes-disabled' | 'platform' | 'hash-mismatch' | 'untracked-file' | 'not-deterministic';
 
@@ -23,6 +23,10 @@ export interface HintContext {
   /** The machine's Nix system. */
   system: string;
   olderThanMinimum: boolean;
+}
+
+export function hintContext(install: NixInstall): HintContext {
+  return { version: install.version, system: install.system, olderThanMinimum: isOlderThanMinimum(install) };
 }
 
 const RULES: Rule[] = [

@@ -4,6 +4,7 @@
  * progress), and messages carry errors and warnings. Types from NixOS/nix src/libutil/logging.hh, the same
  * numbers from Nix 2.8 to today.
  */
+import path from 'node:path';
 
 export const ActivityType = {
   copyPath: 100,
@@ -80,11 +81,7 @@ export class LineSplitter {
 
 /** `hello-2.12` from `/nix/store/<hash>-hello-2.12.drv`. */
 export function derivationName(drvPath: string): string {
-  return path_basename(drvPath).replace(/^[a-z0-9]{32}-/, '').replace(/\.drv$/, '');
-}
-
-function path_basename(p: string): string {
-  return p.slice(p.lastIndexOf('/') + 1);
+  return path.posix.basename(drvPath).replace(/^[a-z0-9]{32}-/, '').replace(/\.drv$/, '');
 }
 
 /** How many log lines of each build are kept for failure reports. */
@@ -109,9 +106,11 @@ export class BuildMonitor {
   /** Nix's own totals (the `builds` activity): done, expected, running, failed. */
   totals = { done: 0, expected: 0, running: 0, failed: 0 };
   downloads = { done: 0, expected: 0, bytes: 0 };
+  /** Bytes downloaded so far, per file transfer activity. */
   private readonly transferBytes = new Map<number, number>();
+  /** The aggregate activities (all builds, all copies) whose progress gives the totals, by id. */
+  private readonly aggregates = new Map<number, number>();
   readonly errors: string[] = [];
-  readonly warnings: string[] = [];
   /** Plain text Nix wrote outside the event format. */
   readonly text: string[] = [];
   /** Level-0 messages that are not errors: what a dry run lists. */
@@ -122,6 +121,8 @@ export class BuildMonitor {
   handle(event: NixEvent): void {
     switch (event.action) {
       case 'start':
+        if (event.type === ActivityType.builds || event.type === ActivityType.copyPaths) this.aggregates.set(event.id, event.type);
+        if (event.type === ActivityType.fileTransfer) this.transferBytes.set(event.id, 0);
         if (event.type === ActivityType.build && typeof event.fields[0] === 'string') {
           const state: BuildState = { drv: event.fields[0], phase: null, startedAt: this.now(), stoppedAt: null, log: [] };
           this.builds.set(state.drv, state);
@@ -139,7 +140,6 @@ export class BuildMonitor {
       case 'msg':
         if (event.level === 0 && /^error:/.test(event.msg.trimStart())) this.errors.push(event.msg.replace(/^\s*error:\s*/, ''));
         else if (event.level === 0) this.notices.push(event.msg);
-        else if (event.level === 1) this.warnings.push(event.msg.replace(/^\s*warning:\s*/, ''));
         return;
       case 'text':
         this.text.push(event.text);
@@ -157,8 +157,9 @@ export class BuildMonitor {
       build.phase = String(fields[0] ?? '');
     } else if (type === ResultType.progress) {
       const [done, expected, running, failed] = fields.map(Number);
-      if (this.activityIsBuilds(id)) this.totals = { done: done ?? 0, expected: expected ?? 0, running: running ?? 0, failed: failed ?? 0 };
-      else if (this.activityIsCopyPaths(id)) this.downloads = { ...this.downloads, done: done ?? 0, expected: expected ?? 0 };
+      const aggregate = this.aggregates.get(id);
+      if (aggregate === ActivityType.builds) this.totals = { done: done ?? 0, expected: expected ?? 0, running: running ?? 0, failed: failed ?? 0 };
+      else if (aggregate === ActivityType.copyPaths) this.downloads = { ...this.downloads, done: done ?? 0, expected: expected ?? 0 };
       else if (this.transferBytes.has(id)) {
         this.transferBytes.set(id, done ?? 0);
         this.downloads.bytes = [...this.transferBytes.values()].reduce((a, b) => a + b, 0);
@@ -166,24 +167,11 @@ export class BuildMonitor {
     }
   }
 
-  // Activity types by id, for the few aggregate activities whose progress counts.
-  private readonly kinds = new Map<number, number>();
-  private activityIsBuilds(id: number): boolean {
-    return this.kinds.get(id) === ActivityType.builds;
-  }
-  private activityIsCopyPaths(id: number): boolean {
-    return this.kinds.get(id) === ActivityType.copyPaths;
-  }
 
   /** Feeds a raw stderr line. */
   line(line: string): NixEvent | undefined {
     const event = parseLogLine(line);
-    if (!event) return undefined;
-    if (event.action === 'start') {
-      if (event.type === ActivityType.builds || event.type === ActivityType.copyPaths) this.kinds.set(event.id, event.type);
-      if (event.type === ActivityType.fileTransfer) this.transferBytes.set(event.id, 0);
-    }
-    this.handle(event);
+    if (event) this.handle(event);
     return event;
   }
 

@@ -4,7 +4,7 @@
  * one plain line per derivation that starts building, naming the images it is for.
  */
 import type { BuildPlan, PlannedTarget } from './build.js';
-import { derivationName, type BuildMonitor, type NixEvent } from './log.js';
+import { ActivityType, derivationName, type BuildMonitor, type NixEvent } from './log.js';
 
 function formatBytes(bytes: number): string {
   if (bytes < 1e6) return `${Math.round(bytes / 1e3)} kB`;
@@ -46,7 +46,7 @@ export class BuildProgress {
       if (Date.now() - this.lastDraw > 150) this.draw();
       return;
     }
-    if (event.action === 'start' && event.type === 105 && typeof event.fields[0] === 'string') {
+    if (event.action === 'start' && event.type === ActivityType.build && typeof event.fields[0] === 'string') {
       const labels = this.labelsFor(event.fields[0]);
       this.stream.write(`addonix: building ${derivationName(event.fields[0])}${labels.length ? ` (for ${labels.join(', ')})` : ''}\n`);
     }

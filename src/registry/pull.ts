@@ -39,8 +39,7 @@ async function remoteManifests(ref: Reference, options: RemoteOptions): Promise<
     kind === 'manifest' ? (await client.getManifest(ref.repository, digest, MAX_DOCUMENT_BYTES)).bytes : client.getBlob(ref.repository, digest, MAX_DOCUMENT_BYTES);
   const common = { client, source, digest: top.digest, mediaType, annotations: document.annotations ?? {} };
   if (isIndexType(mediaType)) {
-    const entries = (await listManifests(top.bytes, fetch, source)).filter((entry) => isManifestType(entry.descriptor.mediaType));
-    return { ...common, kind: 'index', entries };
+    return { ...common, kind: 'index', entries: await listManifests(top.bytes, fetch, source) };
   }
   if (!isManifestType(mediaType)) throw new UserError(`${source} is a ${mediaType || 'document of unknown type'}, not an image`);
   const entry = await readManifestEntry({ mediaType, digest: top.digest, size: top.bytes.length }, top.bytes, fetch, source);
