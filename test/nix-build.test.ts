@@ -12,6 +12,7 @@ import { CLI, hasStackTrace, needTools, REPO, runCli, tempTree } from './helpers
 import { fakeNix, processesWith, testFlake } from './nix-helpers.js';
 import { summarizeArchive } from '../src/oci/scan.js';
 import { BuildMonitor } from '../src/nix/log.js';
+import { BuildProgress } from '../src/nix/progress.js';
 import { hintsFor } from '../src/nix/hints.js';
 import { compareVersions, parseNixVersion } from '../src/nix/install.js';
 import { imageOutputs } from '../src/nix/build.js';
@@ -148,7 +149,6 @@ test('build: usage errors and a folder without flake', (t) => {
   const badArch = runCli(['build', addon, '--arch', 'amd64,sparc']);
   assert.equal(badArch.status, 2);
   assert.match(badArch.stderr, /--arch sparc: not a Home Assistant arch/);
-  if (!needTools(t, 'nix')) return;
   const noFlake = runCli(['build', addon]);
   assert.equal(noFlake.status, 1);
   assert.match(noFlake.stderr, /has no flake\.nix: addonix init .* writes one, or name the flake with --flake REF/);
@@ -206,4 +206,34 @@ test('nix: versions and image outputs are read as Nix and flakes write them', ()
       ['my.addon-aarch64', 'my.addon', 'aarch64'],
     ],
   );
+});
+
+test('build progress: on a terminal, a block redrawn in place with each image\'s count and current build', () => {
+  const written: string[] = [];
+  const stream = { isTTY: true, columns: 80, write: (text: string) => written.push(text) } as unknown as NodeJS.WriteStream;
+  const shared = '/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-base-files.drv';
+  const amd = '/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-image-amd64.drv';
+  const arm = '/nix/store/cccccccccccccccccccccccccccccccc-image-aarch64.drv';
+  const target = (arch: string, drv: string) => ({ label: arch, arch, slug: null, attribute: `dockerImage-${arch}`, drvPath: drv, outPath: drv.replace('.drv', ''), closure: new Set([shared, drv]) });
+  const plan = { planned: [target('amd64', amd), target('aarch64', arm)], unplanned: [], willBuild: new Set([shared, amd, arm]), willFetch: new Set<string>() };
+  const previous = process.env['TERM'];
+  process.env['TERM'] = 'xterm';
+  const progress = new BuildProgress(stream, plan);
+  const monitor = new BuildMonitor();
+  const feed = (line: string) => progress.onEvent(monitor.line(line)!, monitor);
+  feed('@nix {"action":"start","id":1,"type":104,"text":"","fields":[]}');
+  feed('@nix {"action":"result","id":1,"type":105,"fields":[0,3,1,0]}');
+  feed(`@nix {"action":"start","id":2,"type":105,"text":"","fields":["${shared}","",1,1]}`);
+  feed('@nix {"action":"result","id":2,"type":104,"fields":["unpackPhase"]}');
+  (progress as unknown as { draw(): void }).draw();
+  feed('@nix {"action":"stop","id":2}');
+  feed(`@nix {"action":"start","id":3,"type":105,"text":"","fields":["${arm}","",1,1]}`);
+  (progress as unknown as { draw(): void }).draw();
+  progress.finish();
+  process.env['TERM'] = previous;
+  const output = written.join('');
+  assert.match(output, /^addonix: building amd64, aarch64: 3 derivations to build\n/);
+  assert.match(output, / {2}amd64 {4} {4}0\/2 {2}base-files \(unpackPhase\)\n {2}aarch64 {6}0\/2 {2}base-files \(unpackPhase\)\n/);
+  assert.match(output, /\u001b\[3F\u001b\[J0\/3 built, 0:00\n {2}amd64 {4} {4}1\/2 {2}waiting\n {2}aarch64 {6}1\/2 {2}image-aarch64\n/);
+  assert.ok(output.endsWith('\u001b[3F\u001b[J'), 'the block is cleared at the end');
 });
