@@ -75,8 +75,6 @@ export interface ImageFacts {
   platform: Platform;
   /** The Home Assistant arch, or null when the image does not say (32-bit ARM without a label or name). */
   arch: BuildArch | null;
-  /** Names the input gives it (RepoTags, ref.name annotation). */
-  names: string[];
   layerCount: number;
 }
 
@@ -264,7 +262,6 @@ function platformOfConfig(config: ImageConfig): Platform {
 }
 
 function manifestFacts(entry: ManifestEntry, source: string, given: BuildArch | undefined): ImageFacts {
-  const refName = entry.descriptor.annotations?.['org.opencontainers.image.ref.name'];
   return {
     source,
     manifest: { digest: entry.descriptor.digest, mediaType: entry.manifest.mediaType, document: entry.manifest },
@@ -272,7 +269,6 @@ function manifestFacts(entry: ManifestEntry, source: string, given: BuildArch | 
     config: entry.config,
     platform: entry.descriptor.platform ?? platformOfConfig(entry.config),
     arch: archOf(entry.config, given, source),
-    names: refName ? [refName] : [],
     layerCount: entry.manifest.layers.length,
   };
 }
@@ -402,7 +398,6 @@ export async function scanArchive(source: AsyncIterable<Buffer>, what: string, g
         config,
         platform: platformOfConfig(config),
         arch: archOf(config, given, what),
-        names: entry.RepoTags ?? [],
         layerCount: found.length,
       };
       const imageLayers = found.map((f) => f.layer);

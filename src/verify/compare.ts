@@ -47,7 +47,9 @@ export interface LayerSide {
   position: number;
   diffId: Digest;
   digest: Digest;
+  /** Bytes as stored (compressed or not), and uncompressed. */
   size: number;
+  uncompressedSize: number;
   compression: Compression;
   files: number;
 }
@@ -139,7 +141,7 @@ export function fileDifferences(a: FileFacts, b: FileFacts): Difference[] {
 }
 
 function layerSide(layer: ScannedLayer, index: number): LayerSide {
-  return { position: index + 1, diffId: layer.diffId, digest: layer.digest, size: layer.size, compression: layer.compression, files: layer.files.length };
+  return { position: index + 1, diffId: layer.diffId, digest: layer.digest, size: layer.size, uncompressedSize: layer.uncompressedSize, compression: layer.compression, files: layer.files.length };
 }
 
 function compareFiles(a: ScannedLayer | null, b: ScannedLayer | null, positionA: number | null, positionB: number | null): FileChange[] {

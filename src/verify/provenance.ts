@@ -4,9 +4,10 @@
  * image (in-toto Statement v1 with a SLSA provenance v0.2 predicate, whose `materials` list the inputs).
  */
 import { UserError } from '../util/errors.js';
-import { digestHex, type Digest } from '../oci/digest.js';
+import { digestHex } from '../oci/digest.js';
 import { runNix, nixFailure, type NixOptions } from '../nix/build.js';
 import type { NixInstall } from '../nix/install.js';
+import type { VerifyReport } from './verify.js';
 
 interface LockedRef {
   type?: string;
@@ -115,44 +116,38 @@ export async function flakeMetadata(install: NixInstall, flake: string, options:
   }
 }
 
-export interface AttestationInput {
-  /** What the statement is about: the image as users pull it. */
-  subjectName: string;
-  manifestDigest: Digest;
-  flakeUri: string;
-  attribute: string;
-  system: string;
-  arch: string;
-  derivation: string;
-  materials: Material[];
-  nixVersion: string;
+export interface AttestationTimes {
   addonixVersion: string;
   startedOn: string;
   finishedOn: string;
 }
 
-/** An in-toto statement saying the image was rebuilt from these materials and came out the same. */
-export function attestation(input: AttestationInput): object {
-  const self = input.materials.find((m) => m.name === 'self');
+/**
+ * An in-toto statement saying the image was rebuilt from these materials and came out the same, about the
+ * reference's manifest digest (the image users pull), or the rebuilt one when the reference has none.
+ */
+export function attestation(report: VerifyReport, times: AttestationTimes): object {
+  const self = report.inputs.materials.find((m) => m.name === 'self');
+  const digest = report.reference.manifestDigest ?? report.outputs.manifestDigest;
   return {
     _type: 'https://in-toto.io/Statement/v1',
-    subject: [{ name: input.subjectName, digest: { sha256: digestHex(input.manifestDigest) } }],
+    subject: [{ name: report.reference.source, digest: { sha256: digestHex(digest) } }],
     predicateType: 'https://slsa.dev/provenance/v0.2',
     predicate: {
-      builder: { id: `pkg:npm/addonix@${input.addonixVersion}` },
+      builder: { id: `pkg:npm/addonix@${times.addonixVersion}` },
       buildType: 'https://github.com/addonix/addonix#verify',
       invocation: {
-        configSource: { uri: input.flakeUri, digest: self?.digest ?? {}, entryPoint: input.attribute },
-        parameters: { arch: input.arch, system: input.system },
-        environment: { nix: input.nixVersion, derivation: input.derivation },
+        configSource: { uri: self?.uri ?? report.inputs.flake, digest: self?.digest ?? {}, entryPoint: report.inputs.attribute },
+        parameters: { arch: report.addon.arch, system: report.inputs.system },
+        environment: { nix: report.inputs.nix, derivation: report.inputs.derivation },
       },
       metadata: {
-        buildStartedOn: input.startedOn,
-        buildFinishedOn: input.finishedOn,
+        buildStartedOn: times.startedOn,
+        buildFinishedOn: times.finishedOn,
         completeness: { parameters: true, environment: false, materials: true },
         reproducible: true,
       },
-      materials: input.materials.map((m) => ({ uri: m.uri, digest: m.digest })),
+      materials: report.inputs.materials.map((m) => ({ uri: m.uri, digest: m.digest })),
     },
   };
 }

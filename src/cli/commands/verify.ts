@@ -78,20 +78,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       const reproduced = report.verdict === 'identical' || report.verdict === 'same-content';
       let attested: string | undefined;
       if (args.attest !== undefined && reproduced) {
-        const statement = attestation({
-          subjectName: report.reference.source,
-          manifestDigest: report.reference.manifestDigest ?? report.outputs.manifestDigest,
-          flakeUri: report.inputs.materials.find((m) => m.name === 'self')?.uri ?? flake,
-          attribute: report.inputs.attribute,
-          system: install.system,
-          arch,
-          derivation: report.inputs.derivation,
-          materials: report.inputs.materials,
-          nixVersion: install.version,
-          addonixVersion,
-          startedOn,
-          finishedOn: new Date().toISOString(),
-        });
+        const statement = attestation(report, { addonixVersion, startedOn, finishedOn: new Date().toISOString() });
         await writeAtomically(args.attest, JSON.stringify(statement, null, 2) + '\n');
         attested = args.attest;
       }
