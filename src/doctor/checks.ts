@@ -65,7 +65,7 @@ export function substituterCheck(substituters: string[], keys: string[], require
   const unsigned = substituters.filter((url) => {
     if (/^(file|local|daemon|auto):|^\//.test(url)) return false;
     const host = url.replace(/^[a-z0-9+]+:\/\//, '').replace(/[/?].*$/, '');
-    return !keyNames.some((name) => host === name || host.endsWith(`.${name}`) || name.startsWith(host.split('.')[0]!));
+    return !keyNames.some((name) => host === name || host.endsWith(`.${name}`));
   });
   const list = substituters.join(', ');
   if (requireSigs === false) return warn('substituters', `${list}; signatures are not required (require-sigs = false): a cache can hand out anything`, "set 'require-sigs = true'");
@@ -108,7 +108,6 @@ export interface Emulator {
 const QEMU_SYSTEMS: Record<string, string> = {
   'qemu-aarch64': 'aarch64-linux',
   'qemu-arm': 'armv7l-linux',
-  'qemu-armeb': '',
   'qemu-i386': 'i686-linux',
   'qemu-x86_64': 'x86_64-linux',
   'qemu-riscv64': 'riscv64-linux',
