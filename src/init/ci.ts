@@ -36,7 +36,7 @@ export interface CiOptions {
 export const CI_FILES: Record<CiKind, string> = { gitlab: '.gitlab-ci.yml', github: '.github/workflows/addonix.yml' };
 
 /** Job names: build-<arch> and push for one add-on; build-<slug>-<arch> and push-<slug> for several. */
-export function jobNames(addons: CiAddon[]): { build: Map<string, string[]>; push: Map<string, string> } {
+function jobNames(addons: CiAddon[]): { build: Map<string, string[]>; push: Map<string, string> } {
   const several = addons.length > 1;
   const build = new Map(addons.map((a) => [a.slug, a.arches.map((arch) => (several ? `build-${a.slug}-${arch}` : `build-${arch}`))]));
   const push = new Map(addons.map((a) => [a.slug, several ? `push-${a.slug}` : 'push']));

@@ -93,7 +93,7 @@ function sharedArgs(options: NixOptions): string[] {
 }
 
 /** `REF#packages.<system>.<attr>`, the attribute quoted when it is not a plain name (slugs may hold dots). */
-export function installable(flake: string, system: string, attribute: string): string {
+function installable(flake: string, system: string, attribute: string): string {
   return `${flake}#packages.${system}.${nixAttrName(attribute)}`;
 }
 
@@ -289,7 +289,7 @@ async function invalidPaths(install: NixInstall, paths: string[], env?: NodeJS.P
 }
 
 /** `result-amd64` for prefix `result`. */
-export function linkName(prefix: string, target: ImageTarget): string {
+function linkName(prefix: string, target: ImageTarget): string {
   return `${prefix}-${target.label}`;
 }
 

@@ -34,11 +34,11 @@ export type NixEvent =
 
 const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
 
-export function stripAnsi(text: string): string {
+function stripAnsi(text: string): string {
   return text.replace(ANSI, '');
 }
 
-export function parseLogLine(line: string): NixEvent | undefined {
+function parseLogLine(line: string): NixEvent | undefined {
   if (!line.startsWith('@nix ')) return line.trim() ? { action: 'text', text: stripAnsi(line) } : undefined;
   let event: Record<string, unknown>;
   try {

@@ -316,7 +316,7 @@ interface ArchiveScan {
  * Scans a tar stream holding a docker-archive (docker save, dockerTools) or an OCI layout (Docker >= 25
  * archives hold both: the layout is read, because it has real manifests).
  */
-export async function scanArchive(source: AsyncIterable<Buffer>, what: string, given: BuildArch | undefined, options: { totalBytes?: number } = {}): Promise<ArchiveScan> {
+async function scanArchive(source: AsyncIterable<Buffer>, what: string, given: BuildArch | undefined, options: { totalBytes?: number } = {}): Promise<ArchiveScan> {
   const documents = new Map<string, Buffer>();
   const layers = new Map<string, ScannedLayer>();
   const links = new Map<string, string>();

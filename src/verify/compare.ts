@@ -115,7 +115,7 @@ function owner(file: FileFacts): string {
 }
 
 /** An mtime as a person reads it: ISO 8601 in UTC, with the fraction a pax header may carry. */
-export function formatMtime(mtime: number | null): string | null {
+function formatMtime(mtime: number | null): string | null {
   if (mtime === null) return null;
   const whole = Math.floor(mtime);
   const iso = new Date(whole * 1000).toISOString().replace('.000Z', 'Z');
@@ -124,7 +124,7 @@ export function formatMtime(mtime: number | null): string | null {
 }
 
 /** What differs between two entries at one path. */
-export function fileDifferences(a: FileFacts, b: FileFacts): Difference[] {
+function fileDifferences(a: FileFacts, b: FileFacts): Difference[] {
   const out: Difference[] = [];
   const add = (kind: DifferenceKind, x: string | number | null, y: string | number | null) => {
     if (x !== y) out.push({ kind, a: x, b: y });
@@ -221,7 +221,7 @@ function fieldPath(parent: string, key: string | number): string {
 }
 
 /** Differences between two JSON values, field by field (objects by key, arrays by index). */
-export function jsonDifferences(a: unknown, b: unknown, at = '', out: ConfigFieldChange[] = []): ConfigFieldChange[] {
+function jsonDifferences(a: unknown, b: unknown, at = '', out: ConfigFieldChange[] = []): ConfigFieldChange[] {
   const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   if (isObject(a) && isObject(b)) {
     for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) {
