@@ -11,8 +11,7 @@
       forSystems = f: builtins.listToAttrs (map (system: { name = system; value = f system; }) systems);
 
       # The bundled example add-on is what `nix run .#build-all-images` builds here.
-      exampleDir = "examples/sqlite-notes";
-      example = addonix.mkAddonFlakeWith nixpkgs { src = ./examples/sqlite-notes; addonDir = exampleDir; inherit systems; };
+      example = addonix.mkAddonFlakeWith nixpkgs { src = ./examples/sqlite-notes; inherit systems; };
       prebuildArches = [ "amd64" "aarch64" "armv7" "armhf" ];
     in
     {

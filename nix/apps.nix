@@ -1,14 +1,13 @@
-# The flake apps of an add-on: build-all-images (every arch, result-<arch> links, a table: the
-# `addonix build` command) and load-<arch> (the image streamed into `docker load`, or `podman load`
+# The flake apps of an add-on: build-all-images (every dockerImage-* of the flake in the current
+# folder, result-<arch> links, a table: `addonix build --all`; run it where flake.nix is) and load-<arch> (the image streamed into `docker load`, or `podman load`
 # where there is no Docker).
 #
 # Arguments of the returned function:
 #   pkgs      the build machine's package set
 #   cli       the addonix CLI package (cli.nix)
 #   streams   { <arch> = streamLayeredImage script; }
-#   addonDir  where the add-on is inside the flake ("." for an add-on repository's own flake)
 { util }:
-{ pkgs, cli, streams, addonDir ? "." }:
+{ pkgs, cli, streams }:
 let
   app = name: script: { type = "app"; program = "${pkgs.writeShellScript name script}"; };
   load = arch: stream: app "load-${arch}" ''
@@ -27,6 +26,6 @@ let
 in
 {
   build-all-images = app "build-all-images" ''
-    exec ${cli}/bin/addonix build ${util.escapeShellArg addonDir} --all "$@"
+    exec ${cli}/bin/addonix build --all "$@"
   '';
 } // builtins.listToAttrs (util.mapAttrsToList (arch: stream: { name = "load-${arch}"; value = load arch stream; }) streams)

@@ -162,13 +162,12 @@ in
   #   src       the add-on folder (usually ./.)
   #   nixpkgs   the nixpkgs flake (default: the one addonix pins)
   #   systems   build systems (default: x86_64-linux and aarch64-linux)
-  #   addonDir  where the add-on is inside the flake, for the build-all-images app ("." by default)
   #   any other argument of mkAddonImages (strategy, libc, flavor, run, ...)
   # Returns { packages, apps } per system: dockerImage-<arch>, streamImage-<arch>, addonix;
   # build-all-images, load-<arch>, addonix.
-  mkAddonFlakeWith = defaultNixpkgs: { src, nixpkgs ? defaultNixpkgs, systems ? buildSystems, addonDir ? ".", ... }@args:
+  mkAddonFlakeWith = defaultNixpkgs: { src, nixpkgs ? defaultNixpkgs, systems ? buildSystems, ... }@args:
     let
-      imageArgs = builtins.removeAttrs args [ "src" "nixpkgs" "systems" "addonDir" ];
+      imageArgs = builtins.removeAttrs args [ "src" "nixpkgs" "systems" ];
       addon = generated src "addon";
       checked = if addon == null then fail "no nix/addon.generated.nix in the add-on folder: run `addonix generate` and commit its files" else addon;
       perSystem = system:
@@ -179,7 +178,7 @@ in
         in
         {
           packages = built.packages // { addonix = cli; };
-          apps = appsFor { inherit pkgs cli addonDir; inherit (built) streams; } // { addonix = { type = "app"; program = "${cli}/bin/addonix"; }; };
+          apps = appsFor { inherit pkgs cli; inherit (built) streams; } // { addonix = { type = "app"; program = "${cli}/bin/addonix"; }; };
         };
       all = forSystems systems perSystem;
     in
@@ -217,7 +216,7 @@ in
         {
           packages = builtins.foldl' (acc: x: acc // x.packages) { addonix = cli; } each;
           apps = builtins.foldl' (acc: x: acc // x.loads) {
-            build-all-images = { type = "app"; program = "${pkgs.writeShellScript "build-all-images" "exec ${cli}/bin/addonix build . --all \"$@\""}"; };
+            build-all-images = { type = "app"; program = "${pkgs.writeShellScript "build-all-images" "exec ${cli}/bin/addonix build --all \"$@\""}"; };
             addonix = { type = "app"; program = "${cli}/bin/addonix"; };
           } each;
         };

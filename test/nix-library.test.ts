@@ -139,7 +139,7 @@ test('nix: the load and build-all-images apps are scripts that do what they say'
   assert.match(load, /command -v podman/);
   assert.match(load, /\/nix\/store\/[a-z0-9]{32}-stream-aarch64-sqlite-notes \| "\$engine" load/);
   const buildAll = appScript('build-all-images');
-  assert.match(buildAll, /\/nix\/store\/[a-z0-9]{32}-addonix-[0-9.]+\/bin\/addonix build 'examples\/sqlite-notes' --all "\$@"/);
+  assert.match(buildAll, /\/nix\/store\/[a-z0-9]{32}-addonix-[0-9.]+\/bin\/addonix build --all "\$@"/);
 });
 
 test('nix: the arch table in nix/arches.nix is the one addonix inspect uses', (t) => {

@@ -15,17 +15,27 @@ import { loadCommand } from './commands/load.js';
 import { inspectImageCommand } from './commands/inspect-image.js';
 import { assembleCommand } from './commands/assemble.js';
 import { pinBaseCommand } from './commands/pin-base.js';
+import { diffCommand } from './commands/diff.js';
+import { buildCommand } from './commands/build.js';
+import { verifyCommand } from './commands/verify.js';
+import { doctorCommand } from './commands/doctor.js';
+import { initCommand } from './commands/init.js';
 
 const COMMANDS = [
+  initCommand,
   validateCommand,
   inspectCommand,
   depsCommand,
   generateCommand,
   pinBaseCommand,
+  buildCommand,
   assembleCommand,
   pushCommand,
   loadCommand,
   inspectImageCommand,
+  diffCommand,
+  verifyCommand,
+  doctorCommand,
 ] as CommandModule[];
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };

@@ -1,16 +1,15 @@
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { relativeDisplay } from '../../addon/load.js';
-import { resolveModel } from '../../addon/model.js';
 import { DEFAULT_ERA, ERAS, type Era } from '../../addon/eras.js';
-import { isHaArch, OPT_IN_ARCHES, type BuildArch } from '../../addon/arch.js';
-import { findAppDir } from '../../npm/app-dir.js';
+import { OPT_IN_ARCHES, type BuildArch } from '../../addon/arch.js';
 import { loadProject, type NpmProject } from '../../npm/lockfile.js';
 import { depsForTargets } from '../../npm/deps.js';
 import type { AppLocation } from '../../nixgen/generate.js';
-import { LIBCS, parseTarget } from '../../npm/target.js';
+import { parseTarget } from '../../npm/target.js';
 import { UsageError } from '../../util/errors.js';
-import { plannedFiles, syncFiles } from '../../nixgen/generate.js';
+import { plannedFiles, syncFiles, type GeneratedFile } from '../../nixgen/generate.js';
+import { addonFiles } from '../../nixgen/addon-files.js';
 import { paint } from '../output.js';
 import { loadOneAddon } from '../addon-input.js';
 
@@ -64,40 +63,29 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
   handler: async (args) => {
     const display = relativeDisplay();
     const addon = await loadOneAddon(args.dir, args.supervisor, display, true);
-    const depsOptions = { includeDev: args['include-dev'], registry: args.registry, nodeVersion: args['node-version'], display };
     let dir: string;
-    let model = null;
-    let npm = null;
+    let files: GeneratedFile[];
     if (addon) {
       if (args.target) throw new UsageError('--target is for plain npm projects; an add-on gets npm data for every arch of its config, musl and glibc');
-      dir = addon.location.dir;
-      // Paths inside the generated data are relative to the add-on folder, whatever the working directory.
       const extraArches: BuildArch[] = args.riscv64 ? [...OPT_IN_ARCHES] : [];
       for (const arch of extraArches) {
         process.stderr.write(`addonix: warning: ${arch} is included on request; Home Assistant does not run ${arch} images, so the Supervisor will never install this one\n`);
       }
-      model = resolveModel(addon, { era: args.supervisor, extraArches, display: (file) => path.relative(dir, file) || '.' });
-      const appDir = await findAppDir(dir, args.app, display);
-      if (appDir) {
-        const arches: BuildArch[] = [...((addon.config!['arch'] as unknown[]) ?? []).filter(isHaArch), ...extraArches];
-        const targets = arches.flatMap((arch) => LIBCS.map((libc) => ({ arch, libc })));
-        const project = await loadProject(appDir, display);
-        npm = { deps: depsForTargets(project, targets, depsOptions), app: appLocation(dir, project) };
-      }
+      dir = addon.location.dir;
+      const planned = await addonFiles(addon, { era: args.supervisor, app: args.app, includeDev: args['include-dev'], registry: args.registry, nodeVersion: args['node-version'], extraArches, display });
+      for (const warning of planned.warnings) process.stderr.write(`addonix: warning: ${warning}\n`);
+      files = planned.files;
     } else {
       if (!args.target || args.target.length === 0) {
         throw new UsageError(`${display(args.dir)} has no add-on config: for a plain npm project, name the targets with --target, e.g. --target aarch64-musl`);
       }
       dir = path.resolve(args.dir);
       const project = await loadProject(dir, display);
-      npm = { deps: depsForTargets(project, args.target.map(parseTarget), depsOptions), app: appLocation(dir, project) };
+      const deps = depsForTargets(project, args.target.map(parseTarget), { includeDev: args['include-dev'], registry: args.registry, nodeVersion: args['node-version'], display });
+      for (const target of deps.targets) for (const error of target.errors) process.stderr.write(`addonix: warning: ${target.target} cannot be built: ${error.message}\n`);
+      files = plannedFiles(dir, null, { deps, app: appLocation(dir, project) });
     }
-    if (npm) {
-      for (const target of npm.deps.targets) {
-        for (const error of target.errors) process.stderr.write(`addonix: warning: ${target.target} cannot be built: ${error.message}\n`);
-      }
-    }
-    const outcome = await syncFiles(dir, plannedFiles(dir, model, npm), args.check);
+    const outcome = await syncFiles(dir, files, args.check);
     const color = paint(process.stdout);
     if (args.check) {
       for (const file of outcome.stale) process.stdout.write(`${color('red', 'stale')}: ${display(file)}\n`);
