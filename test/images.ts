@@ -29,6 +29,8 @@ export interface TestImage {
   layers: Buffer[];
   labels?: Record<string, string>;
   repoTag?: string;
+  /** The config's `config` (Env, Entrypoint, ...) instead of the default one; Labels still from `labels`. */
+  config?: Record<string, unknown>;
 }
 
 export function imageConfig(image: TestImage): Buffer {
@@ -38,7 +40,7 @@ export function imageConfig(image: TestImage): Buffer {
       architecture: image.goarch,
       ...(image.variant ? { variant: image.variant } : {}),
       os: 'linux',
-      config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'], Labels: image.labels ?? {} },
+      config: { ...(image.config ?? { Env: ['PATH=/bin'], Cmd: ['/bin/sh'] }), Labels: image.labels ?? {} },
       rootfs: { type: 'layers', diff_ids: image.layers.map((l) => sha(l)) },
       history: image.layers.map(() => ({ created: '1970-01-01T00:00:01Z', created_by: 'test' })),
     }),

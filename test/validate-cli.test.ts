@@ -287,7 +287,7 @@ test('validate: exit status 2 and a hint for wrong usage', () => {
   assert.ok(!hasStackTrace(result.stderr));
   const noCommand = runCli([]);
   assert.equal(noCommand.status, 2);
-  assert.match(noCommand.stderr, /Name a command: validate, inspect, deps, generate, assemble, push, load, inspect-image\./);
+  assert.match(noCommand.stderr, /Name a command: init, validate, inspect, deps, generate, pin-base, build, assemble, push, load, inspect-image, diff, verify, doctor\./);
   const typo = runCli(['valdate']);
   assert.equal(typo.status, 2);
   assert.match(typo.stderr, /Unknown argument: valdate\. Did you mean validate\?/);

@@ -119,18 +119,24 @@ export function npmData(deps: ProjectDeps, app: AppLocation): NixValue {
   };
 }
 
-export function plannedFiles(addonDir: string, model: AddonModel, npm: { deps: ProjectDeps; app: AppLocation } | null): GeneratedFile[] {
-  const out = path.join(addonDir, GENERATED_DIR);
-  const files: GeneratedFile[] = [
-    {
+/**
+ * The files for a folder: the add-on data when `model` is given (an add-on), the npm data when there
+ * is an npm project. A plain npm project (no add-on) gets only the npm data, for the targets asked.
+ */
+export function plannedFiles(dir: string, model: AddonModel | null, npm: { deps: ProjectDeps; app: AppLocation } | null): GeneratedFile[] {
+  const out = path.join(dir, GENERATED_DIR);
+  const files: GeneratedFile[] = [];
+  if (model) {
+    files.push({
       path: path.join(out, ADDON_FILE),
       content: generatedNixFile(addonData(model, npm?.app ?? null), `Home Assistant add-on '${model.slug}': metadata resolved per arch by addonix.`, GENERATE_COMMAND),
-    },
-  ];
+    });
+  }
   if (npm) {
+    const owner = model ? `add-on '${model.slug}'` : `'${path.basename(dir)}'`;
     files.push({
       path: path.join(out, NPM_FILE),
-      content: generatedNixFile(npmData(npm.deps, npm.app), `npm dependencies of add-on '${model.slug}' (${npm.app.lockfile}), per target.`, GENERATE_COMMAND),
+      content: generatedNixFile(npmData(npm.deps, npm.app), `npm dependencies of ${owner} (${npm.app.lockfile}), per target.`, GENERATE_COMMAND),
     });
   }
   return files;

@@ -15,7 +15,7 @@ import { looksLikeTar, sniffCompression } from './compression.js';
 import { buildManifest, checkConfig, MAX_DOCUMENT_BYTES, parseJson } from './image.js';
 import { processLayer, targetCompression, type LayerPolicy, type ProcessedLayer } from './layer.js';
 import { isIndexType, isManifestType, layerCompression, MediaType, ociLayerType, type Compression } from './media-types.js';
-import { readTar, safeEntryPath } from './tar.js';
+import { readTar, safeEntryPath, type TarEntry } from './tar.js';
 import type { BlobStore } from './store.js';
 import { Annotation, type Descriptor, type DockerArchiveEntry, type ImageConfig, type ImageIndex, type ImageManifest } from './types.js';
 
@@ -41,7 +41,7 @@ interface BlobAccess {
 
 const MAX_INDEX_DEPTH = 4;
 
-function checkDiffIds(config: ImageConfig, diffIds: (Digest | undefined)[], what: string, layerNames: string[]): void {
+export function checkDiffIds(config: ImageConfig, diffIds: (Digest | undefined)[], what: string, layerNames: string[]): void {
   const listed = config.rootfs.diff_ids;
   if (listed.length !== diffIds.length) {
     throw new UserError(`${what}: the config lists ${listed.length} layers (rootfs.diff_ids) but the manifest has ${diffIds.length}`);
@@ -108,17 +108,26 @@ async function storeDocuments(image: ReadImage): Promise<Digest[]> {
 }
 
 /** `blobs/sha256/<hex>` for a digest: where layouts and Docker >= 25 archives keep a blob. */
-function blobPath(digest: Digest): string {
+export function blobPath(digest: Digest): string {
   return `blobs/sha256/${digestHex(digest)}`;
 }
 
-function digestOfBlobPath(entryPath: string): Digest | undefined {
+export function digestOfBlobPath(entryPath: string): Digest | undefined {
   const match = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(entryPath);
   return match ? `sha256:${match[1]!}` : undefined;
 }
 
-async function* bufferChunks(bytes: Buffer): AsyncGenerator<Buffer> {
+export async function* bufferChunks(bytes: Buffer): AsyncGenerator<Buffer> {
   yield bytes;
+}
+
+/** Where a link inside an image archive points, as an archive path; refuses links that leave the archive. */
+export function archiveLinkTarget(entry: TarEntry, what: string): string {
+  const target = entry.type === 'symlink' ? path.posix.normalize(path.posix.join(path.posix.dirname(entry.path), entry.linkpath!)) : entry.linkpath!;
+  if (entry.linkpath!.startsWith('/') || target.startsWith('..')) {
+    throw new UserError(`${what}: refusing ${entry.type} '${entry.path}' -> '${entry.linkpath}': it points outside the archive`);
+  }
+  return safeEntryPath(target, what);
 }
 
 /**
@@ -144,11 +153,7 @@ export async function readImageArchive(
     for await (const entry of readTar(source, what, options.totalBytes !== undefined ? { totalBytes: options.totalBytes } : {})) {
       if (entry.type === 'directory') continue;
       if (entry.type === 'symlink' || entry.type === 'hardlink') {
-        const target = entry.type === 'symlink' ? path.posix.normalize(path.posix.join(path.posix.dirname(entry.path), entry.linkpath!)) : entry.linkpath!;
-        if (entry.linkpath!.startsWith('/') || target.startsWith('..')) {
-          throw new UserError(`${what}: refusing ${entry.type} '${entry.path}' -> '${entry.linkpath}': it points outside the archive`);
-        }
-        links.set(entry.path, safeEntryPath(target, what));
+        links.set(entry.path, archiveLinkTarget(entry, what));
         continue;
       }
       if (entry.type !== 'file') throw new UserError(`${what}: refusing entry '${entry.path}': an image archive holds only files, folders and links`);

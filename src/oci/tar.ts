@@ -9,12 +9,28 @@ import { UserError } from '../util/errors.js';
 
 export type TarEntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
 
+/** The metadata a tar header records about an entry, as read (for comparing layers file by file). */
+export interface TarEntryMeta {
+  /** The tar type name (`File`, `SymbolicLink`, `CharacterDevice`, `FIFO`, ...). */
+  typeName: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  uname: string;
+  gname: string;
+  /** Seconds since the epoch (pax headers may give a fraction), or null when the header has none. */
+  mtime: number | null;
+  devmajor: number;
+  devminor: number;
+}
+
 export interface TarEntry {
   /** The entry's path, normalized (no leading `./`, no trailing `/`). */
   path: string;
   type: TarEntryType;
   size: number;
   linkpath?: string;
+  meta: TarEntryMeta;
   /** The entry's bytes; must be read to the end (or skipped with `skip`) before the next entry. */
   body(): AsyncGenerator<Buffer>;
   skip(): Promise<void>;
@@ -49,6 +65,20 @@ function entryType(entry: ReadEntry): TarEntryType {
     default:
       return 'other';
   }
+}
+
+function entryMeta(entry: ReadEntry): TarEntryMeta {
+  return {
+    typeName: entry.type,
+    mode: entry.mode ?? 0,
+    uid: entry.uid ?? 0,
+    gid: entry.gid ?? 0,
+    uname: entry.uname ?? '',
+    gname: entry.gname ?? '',
+    mtime: entry.mtime ? entry.mtime.getTime() / 1000 : null,
+    devmajor: entry.header.devmaj ?? 0,
+    devminor: entry.header.devmin ?? 0,
+  };
 }
 
 function describeTarError(error: unknown, what: string): UserError {
@@ -145,6 +175,7 @@ export async function* readTar(source: AsyncIterable<Buffer>, what: string, opti
         type: entryType(raw),
         size,
         ...(raw.linkpath ? { linkpath: raw.linkpath } : {}),
+        meta: entryMeta(raw),
         body,
         skip: async () => {
           for await (const _ of body()) {

@@ -478,6 +478,19 @@ export class RegistryClient {
     return { bytes, mediaType: (response.headers.get('content-type') ?? '').split(';')[0]!.trim(), digest };
   }
 
+  /**
+   * GETs a blob as a stream of its bytes (a layer), following the registry's redirect to its storage. The
+   * caller checks the digest as it reads (the scanners hash every byte anyway).
+   */
+  async openBlob(repository: string, digest: Digest): Promise<AsyncIterable<Buffer>> {
+    const response = await this.request('GET', `/v2/${repository}/blobs/${digest}`, { expect: [200], what: `getting blob ${digest} from ${repository}` });
+    if (!response.body) throw new RegistryError(`${this.registry} answered blob ${digest} without a body`);
+    const body = response.body as unknown as AsyncIterable<Uint8Array>;
+    return (async function* () {
+      for await (const chunk of body) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    })();
+  }
+
   /** GETs a small blob (a config) and checks its digest. */
   async getBlob(repository: string, digest: Digest, maxBytes: number): Promise<Buffer> {
     const response = await this.request('GET', `/v2/${repository}/blobs/${digest}`, { expect: [200], what: `getting blob ${digest} from ${repository}` });

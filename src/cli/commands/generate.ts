@@ -1,25 +1,33 @@
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { relativeDisplay } from '../../addon/load.js';
-import { resolveModel } from '../../addon/model.js';
 import { DEFAULT_ERA, ERAS, type Era } from '../../addon/eras.js';
-import { isHaArch } from '../../addon/arch.js';
-import { findAppDir } from '../../npm/app-dir.js';
-import { loadProject } from '../../npm/lockfile.js';
+import { OPT_IN_ARCHES, type BuildArch } from '../../addon/arch.js';
+import { loadProject, type NpmProject } from '../../npm/lockfile.js';
 import { depsForTargets } from '../../npm/deps.js';
-import { LIBCS } from '../../npm/target.js';
-import { plannedFiles, syncFiles } from '../../nixgen/generate.js';
+import type { AppLocation } from '../../nixgen/generate.js';
+import { parseTarget } from '../../npm/target.js';
+import { UsageError } from '../../util/errors.js';
+import { plannedFiles, syncFiles, type GeneratedFile } from '../../nixgen/generate.js';
+import { addonFiles } from '../../nixgen/addon-files.js';
 import { paint } from '../output.js';
 import { loadOneAddon } from '../addon-input.js';
+
+/** Where the npm project is, relative to the folder the data is written for. */
+function appLocation(dir: string, project: NpmProject): AppLocation {
+  return { dir: path.relative(dir, project.dir) || '.', lockfile: path.relative(dir, project.lockfile) };
+}
 
 interface GenerateArgs {
   dir: string;
   check: boolean;
+  target?: string[];
   app?: string;
   'include-dev': boolean;
   registry?: string;
   'node-version'?: string;
   supervisor: Era;
+  riscv64: boolean;
 }
 
 export const generateCommand: CommandModule<object, GenerateArgs> = {
@@ -30,35 +38,54 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       .positional('dir', { describe: 'The add-on folder', type: 'string', default: '.' })
       .option('check', { type: 'boolean', default: false, describe: 'Write nothing; exit 1 naming each generated file that is stale' })
       .option('app', { type: 'string', describe: 'Folder of the Node.js app inside the add-on (default: found automatically)' })
+      .option('target', {
+        type: 'string',
+        array: true,
+        describe: 'For a plain npm project (no add-on config): the targets <arch>-<libc> to write npm data for (repeatable)',
+      })
       .option('include-dev', { type: 'boolean', default: false, describe: 'Keep devDependencies' })
       .option('registry', { type: 'string', describe: 'Registry for packages the lockfile records no URL for (default https://registry.npmjs.org/)' })
       .option('node-version', { type: 'string', describe: 'Node.js version in the image, for optional packages with engines' })
       .option('supervisor', { type: 'string', choices: ERAS, default: DEFAULT_ERA, describe: 'Supervisor rules for reading the add-on (2026 or 2025)' })
+      .option('riscv64', {
+        type: 'boolean',
+        default: false,
+        describe: 'Also write riscv64 (Home Assistant does not run it): the Nix library then builds it with the other arches',
+      })
       .example('$0 generate my-addon', 'After editing config.yaml or package-lock.json')
       .example('$0 generate my-addon --check', 'In CI: fail when the generated files are stale')
+      .example('$0 generate my-addon --riscv64', 'Opt in to riscv64 images (for use outside Home Assistant)')
+      .example('$0 generate some-npm-project --target aarch64-musl --target armv7-musl', 'Only the npm data, for a folder that is not an add-on')
       .epilogue(
         'Writes nix/addon.generated.nix and, when the add-on has a package-lock.json, nix/npm-deps.generated.nix (every arch, ' +
           'musl and glibc). The files hold data only and are byte-identical when regenerated; --check must be given the same options.',
       ) as unknown as Argv<GenerateArgs>,
   handler: async (args) => {
     const display = relativeDisplay();
-    const addon = (await loadOneAddon(args.dir, args.supervisor, display))!;
-    const addonDir = addon.location.dir;
-    // Paths inside the generated data are relative to the add-on folder, whatever the working directory.
-    const model = resolveModel(addon, { era: args.supervisor, display: (file) => path.relative(addonDir, file) || '.' });
-    const appDir = await findAppDir(addonDir, args.app, display);
-    let npm = null;
-    if (appDir) {
-      const project = await loadProject(appDir, display);
-      const arches = ((addon.config!['arch'] as unknown[]) ?? []).filter(isHaArch);
-      const targets = arches.flatMap((arch) => LIBCS.map((libc) => ({ arch, libc })));
-      const deps = depsForTargets(project, targets, { includeDev: args['include-dev'], registry: args.registry, nodeVersion: args['node-version'], display });
-      npm = { deps, app: { dir: path.relative(addonDir, appDir) || '.', lockfile: path.relative(addonDir, project.lockfile) } };
-      for (const target of deps.targets) {
-        for (const error of target.errors) process.stderr.write(`addonix: warning: ${target.target} cannot be built: ${error.message}\n`);
+    const addon = await loadOneAddon(args.dir, args.supervisor, display, true);
+    let dir: string;
+    let files: GeneratedFile[];
+    if (addon) {
+      if (args.target) throw new UsageError('--target is for plain npm projects; an add-on gets npm data for every arch of its config, musl and glibc');
+      const extraArches: BuildArch[] = args.riscv64 ? [...OPT_IN_ARCHES] : [];
+      for (const arch of extraArches) {
+        process.stderr.write(`addonix: warning: ${arch} is included on request; Home Assistant does not run ${arch} images, so the Supervisor will never install this one\n`);
       }
+      dir = addon.location.dir;
+      const planned = await addonFiles(addon, { era: args.supervisor, app: args.app, includeDev: args['include-dev'], registry: args.registry, nodeVersion: args['node-version'], extraArches, display });
+      for (const warning of planned.warnings) process.stderr.write(`addonix: warning: ${warning}\n`);
+      files = planned.files;
+    } else {
+      if (!args.target || args.target.length === 0) {
+        throw new UsageError(`${display(args.dir)} has no add-on config: for a plain npm project, name the targets with --target, e.g. --target aarch64-musl`);
+      }
+      dir = path.resolve(args.dir);
+      const project = await loadProject(dir, display);
+      const deps = depsForTargets(project, args.target.map(parseTarget), { includeDev: args['include-dev'], registry: args.registry, nodeVersion: args['node-version'], display });
+      for (const target of deps.targets) for (const error of target.errors) process.stderr.write(`addonix: warning: ${target.target} cannot be built: ${error.message}\n`);
+      files = plannedFiles(dir, null, { deps, app: appLocation(dir, project) });
     }
-    const outcome = await syncFiles(addonDir, plannedFiles(addonDir, model, npm), args.check);
+    const outcome = await syncFiles(dir, files, args.check);
     const color = paint(process.stdout);
     if (args.check) {
       for (const file of outcome.stale) process.stdout.write(`${color('red', 'stale')}: ${display(file)}\n`);

@@ -1,0 +1,120 @@
+import { stat } from 'node:fs/promises';
+import type { Argv, CommandModule } from 'yargs';
+import { UsageError } from '../../util/errors.js';
+import { buildPlanned, linkResults, planBuild, type TargetResult } from '../../nix/build.js';
+import { BuildProgress } from '../../nix/progress.js';
+import { summarizeArchive } from '../../oci/scan.js';
+import { formatBytes } from '../images.js';
+import { paint, table } from '../output.js';
+import { addonModel, flakeFor, interruptible, nixForCommand, nixOptions, parseArches, targetsFor, type NixArgs } from '../nix-input.js';
+
+interface BuildArgs extends NixArgs {
+  dir: string;
+  arch?: string;
+  all: boolean;
+  'out-link': string;
+  json: boolean;
+}
+
+interface BuiltImage {
+  label: string;
+  arch: string;
+  status: TargetResult['status'];
+  attribute: string;
+  drvPath: string | null;
+  outPath: string | null;
+  link: string | null;
+  size: number | null;
+  layers: number | null;
+  configDigest: string | null;
+  seconds: number | null;
+  failure: TargetResult['failure'] | null;
+}
+
+export const buildCommand: CommandModule<object, BuildArgs> = {
+  command: 'build [dir]',
+  describe: "Build the add-on's images with Nix (one invocation for all arches) and link them as result-<arch>",
+  builder: (yargs: Argv) =>
+    nixOptions(
+      yargs
+        .positional('dir', { describe: 'The add-on folder (with its flake.nix, or see --flake)', type: 'string', default: '.' })
+        .option('arch', { type: 'string', describe: "Arches to build, comma-separated (default: all of the add-on's)" })
+        .option('all', { type: 'boolean', default: false, describe: 'Build every image the flake has (every add-on of a repository flake); needs no add-on folder' })
+        .option('out-link', { type: 'string', default: 'result', describe: 'Prefix of the result links: PREFIX-<arch>' })
+        .option('json', { type: 'boolean', default: false, describe: 'Print the results as JSON (format in the README)' }),
+    )
+      .example('$0 build', "Every arch of the add-on in this folder: result-amd64, result-aarch64, ...")
+      .example('$0 build --arch aarch64 -j 4', 'One arch, four builds at once')
+      .example("$0 build --builders 'ssh://arm-box aarch64-linux' --substituters 'https://cache.nixos.org https://me.cachix.org'", 'A remote builder and another cache')
+      .example('$0 build --all --flake .', 'Every image of a repository flake (what nix run .#build-all-images runs)')
+      .epilogue(
+        'All chosen images are built by one nix build --keep-going, so shared dependencies are built once and a failing arch does not stop ' +
+          'the others; the failure names the arch, the derivation, the last lines of its log and a hint. Links are written only when the ' +
+          'build is over (garbage-collector roots, like nix build makes); the link of an arch that failed now is removed. Ctrl-C stops Nix and ' +
+          'changes no link. Exit status 1 when any arch failed, 130 when interrupted.',
+      ) as unknown as Argv<BuildArgs>,
+  handler: async (args) => {
+    if (args.all && args.arch !== undefined) throw new UsageError('--all and --arch exclude each other');
+    if (args.jobs !== undefined && (!Number.isInteger(args.jobs) || args.jobs < 1)) throw new UsageError(`--jobs ${args.jobs}: give a whole number >= 1`);
+    const arches = args.arch !== undefined ? parseArches(args.arch) : undefined;
+    const model = args.all ? null : await addonModel(args.dir);
+    const flake = flakeFor(args.dir, args.flake);
+    const install = await nixForCommand();
+    const options = { jobs: args.jobs, builders: args.builders, substituters: args.substituters };
+    await interruptible(async (signal) => {
+      const targets = await targetsFor(install, flake, { model, dir: args.dir, arches, all: args.all }, { signal });
+      const plan = await planBuild(install, flake, targets, { ...options, signal });
+      const progress = plan.planned.length > 0 ? new BuildProgress(process.stderr, plan) : undefined;
+      const results = await buildPlanned(install, flake, plan, { ...options, signal, onEvent: progress?.onEvent }).finally(() => progress?.finish());
+      const links = await linkResults(install, results, args['out-link']);
+      const images: BuiltImage[] = [];
+      for (const result of results) {
+        const summary = result.outPath ? await summarizeArchive(result.outPath) : null;
+        images.push({
+          label: result.target.label,
+          arch: result.target.arch,
+          status: result.status,
+          attribute: result.target.attribute,
+          drvPath: result.drvPath,
+          outPath: result.outPath,
+          link: links.get(result.target.label) ?? null,
+          size: result.outPath ? (await stat(result.outPath)).size : null,
+          layers: summary?.layers ?? null,
+          configDigest: summary?.configDigest ?? null,
+          seconds: result.seconds,
+          failure: result.failure ?? null,
+        });
+      }
+      if (args.json) process.stdout.write(JSON.stringify({ flake, system: install.system, images }, null, 2) + '\n');
+      else process.stdout.write(renderTable(images));
+      for (const image of images) if (image.failure) process.stderr.write(renderFailure(image));
+      process.exitCode = images.some((i) => i.status === 'failed') ? 1 : 0;
+    }, 'no result link was changed');
+  },
+};
+
+function renderTable(images: BuiltImage[]): string {
+  const rows = [['IMAGE', 'STATUS', 'SIZE', 'LAYERS', 'TIME', 'OUT PATH']];
+  for (const image of images) {
+    rows.push([
+      image.label,
+      image.status,
+      image.size !== null ? formatBytes(image.size) : '-',
+      image.layers !== null ? String(image.layers) : '-',
+      image.seconds !== null ? `${image.seconds.toFixed(1)} s` : image.status === 'cached' ? 'cached' : '-',
+      image.link ? `${image.link} -> ${image.outPath}` : (image.outPath ?? '-'),
+    ]);
+  }
+  return table(rows) + '\n';
+}
+
+function renderFailure(image: BuiltImage): string {
+  const color = paint(process.stderr);
+  const failure = image.failure!;
+  // Newer Nix repeats the log tail in its message; addonix shows its own.
+  const message = failure.log.length > 0 ? failure.message.replace(/;?\s*last \d+ log lines:[\s\S]*/, '') : failure.message;
+  const out = [`${color('red', `${image.label} failed`)}: ${message.trim().split('\n').join('\n  ')}`];
+  if (failure.log.length > 0) out.push(`  last lines of the log of ${failure.derivation}:`, ...failure.log.map((line) => `    ${line}`));
+  for (const hint of failure.hints) out.push(`  hint: ${hint.text}`);
+  return out.join('\n') + '\n';
+}

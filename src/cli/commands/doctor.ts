@@ -1,0 +1,35 @@
+import type { Argv, CommandModule } from 'yargs';
+import { runChecks, type Check } from '../../doctor/checks.js';
+import { paint } from '../output.js';
+
+interface DoctorArgs {
+  registry: string[];
+  json: boolean;
+}
+
+const asList = (value: string | string[] | undefined): string[] => (value === undefined ? [] : [value].flat());
+
+export const doctorCommand: CommandModule<object, DoctorArgs> = {
+  command: 'doctor',
+  describe: 'Check this machine for building, loading and pushing add-on images: Nix, flakes, sandbox, caches, builders, Docker/Podman, credentials',
+  builder: (yargs: Argv) =>
+    yargs
+      .option('registry', { type: 'string', coerce: asList, describe: 'Also check that credentials for this registry are found (repeatable); they are never printed' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print the checks as JSON: [{check, status, message, fix?}]' })
+      .example('$0 doctor', 'Everything addonix needs, each line ok, warn or fail with the fix')
+      .example('$0 doctor --registry ghcr.io', 'Also: can addonix push to ghcr.io with the credentials here?')
+      .epilogue('Exit status 1 when a check fails (warnings do not fail). Nothing is changed on the machine.') as unknown as Argv<DoctorArgs>,
+  handler: async (args) => {
+    const checks = await runChecks({ registries: args.registry });
+    process.stdout.write(args.json ? JSON.stringify(checks, null, 2) + '\n' : renderChecks(checks));
+    process.exitCode = checks.some((c) => c.status === 'fail') ? 1 : 0;
+  },
+};
+
+function renderChecks(checks: Check[]): string {
+  const color = paint(process.stdout);
+  const style = { ok: 'green', warn: 'yellow', fail: 'red' } as const;
+  const lines = checks.map((c) => `${color(style[c.status], c.status.padEnd(4))}  ${c.check.padEnd(13)} ${c.message}${c.fix ? `\n${''.padEnd(20)}fix: ${c.fix}` : ''}`);
+  const counts = (['fail', 'warn'] as const).map((s) => `${checks.filter((c) => c.status === s).length} ${s}`).join(', ');
+  return `${lines.join('\n')}\n${counts}\n`;
+}

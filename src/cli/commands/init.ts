@@ -1,0 +1,67 @@
+import type { Argv, CommandModule } from 'yargs';
+import { loadPaths, relativeDisplay } from '../../addon/load.js';
+import { DEFAULT_ERA } from '../../addon/eras.js';
+import { UserError } from '../../util/errors.js';
+import { initRepository } from '../../init/init.js';
+import { DEFAULT_ADDONIX_FLAKE } from '../../init/flake.js';
+import { CACHE_KINDS, CI_KINDS, DEFAULT_NIX_IMAGE, type CacheKind, type CiKind } from '../../init/ci.js';
+import { printDiagnostics } from '../output.js';
+
+interface InitArgs {
+  dir: string;
+  addonix: string;
+  ci?: CiKind;
+  cache: CacheKind;
+  'cache-name'?: string;
+  to?: string;
+  'nix-image': string;
+  force: boolean;
+}
+
+export const initCommand: CommandModule<object, InitArgs> = {
+  command: 'init [dir]',
+  describe: 'Make an add-on repository build with addonix: thin flake.nix, generated Nix data, .gitignore, optionally a CI file',
+  builder: (yargs: Argv) =>
+    yargs
+      .positional('dir', { describe: 'The add-on folder, or a repository of several add-ons', type: 'string', default: '.' })
+      .option('addonix', { type: 'string', default: DEFAULT_ADDONIX_FLAKE, describe: 'The addonix flake the add-on takes as input' })
+      .option('ci', { type: 'string', choices: CI_KINDS, describe: 'Also write a CI file: gitlab (.gitlab-ci.yml) or github (.github/workflows/addonix.yml)' })
+      .option('cache', { type: 'string', choices: CACHE_KINDS, default: 'none', describe: 'Binary cache step of the CI jobs: cachix, attic, or s3 (nix copy); none by default' })
+      .option('cache-name', { type: 'string', describe: 'The Cachix or attic cache, or S3 bucket (default: a CI variable)' })
+      .option('to', { type: 'string', describe: "Repository the CI pushes the multi-arch index to (default: the CI's registry, or config.yaml's image)" })
+      .option('nix-image', { type: 'string', default: DEFAULT_NIX_IMAGE, describe: 'The Nix image the GitLab jobs run in' })
+      .option('force', { type: 'boolean', default: false, describe: 'Replace flake.nix and the CI file when they exist with other content' })
+      .example('$0 init', 'The add-on in this folder: flake.nix, nix/*.generated.nix, .gitignore')
+      .example('$0 init --ci gitlab --cache cachix --cache-name my-addons', 'With GitLab CI: per-arch builds in nixos/nix, a Cachix cache, a push job')
+      .example('$0 init my-repository --ci github --cache s3', 'A repository of several add-ons, GitHub Actions, an S3 cache')
+      .epilogue(
+        'Never replaces a file with other content without --force (and then writes nothing at all); files that are already right are ' +
+          'left alone, so running init again changes nothing. The generated data is what addonix generate writes. Next steps are printed: ' +
+          'nix flake lock, then commit flake.nix, flake.lock and nix/.',
+      ) as unknown as Argv<InitArgs>,
+  handler: async (args) => {
+    const display = relativeDisplay();
+    const { addons, diagnostics } = await loadPaths([args.dir], { era: DEFAULT_ERA, display });
+    const errors = diagnostics.items.filter((d) => d.severity === 'error' && d.code !== 'no-config');
+    printDiagnostics(errors.length > 0 ? errors : diagnostics.items.filter((d) => d.severity === 'warning'), process.stderr);
+    if (errors.length > 0) throw new UserError(`fix the errors above first (addonix validate ${display(args.dir)})`);
+    const outcome = await initRepository(
+      addons.filter((a) => a.config !== null),
+      {
+        dir: args.dir,
+        era: DEFAULT_ERA,
+        addonixRef: args.addonix,
+        ci: args.ci,
+        ciOptions: { cache: args.cache, cacheName: args['cache-name'], to: args.to, nixImage: args['nix-image'] },
+        force: args.force,
+        display,
+      },
+    );
+    for (const warning of outcome.warnings) process.stderr.write(`addonix: warning: ${warning}\n`);
+    for (const file of outcome.written) process.stdout.write(`wrote ${display(file)}\n`);
+    for (const file of outcome.unchanged) process.stdout.write(`unchanged ${display(file)}\n`);
+    if (outcome.written.length > 0) {
+      process.stdout.write(`next: ${display(args.dir) === '.' ? '' : `cd ${display(args.dir)} && `}nix flake lock && git add flake.nix flake.lock .gitignore ${outcome.addons.map((d) => (d === '.' ? 'nix/' : `${d}/nix/`)).join(' ')}\n`);
+    }
+  },
+};

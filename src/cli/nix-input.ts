@@ -1,0 +1,102 @@
+/** What the commands that run Nix (build, verify) share: options, the flake, the images to build, Ctrl-C. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import { relativeDisplay } from '../addon/load.js';
+import { resolveModel, type AddonModel } from '../addon/model.js';
+import { DEFAULT_ERA } from '../addon/eras.js';
+import { isHaArch } from '../addon/arch.js';
+import { UserError, UsageError } from '../util/errors.js';
+import { isOlderThanMinimum, locateNix, MINIMUM_NIX, type NixInstall } from '../nix/install.js';
+import { BuildInterrupted, chooseTargets, imageOutputs, listPackages, type ImageTarget, type NixOptions } from '../nix/build.js';
+import { loadOneAddon } from './addon-input.js';
+
+export interface NixArgs {
+  flake?: string;
+  jobs?: number;
+  builders?: string;
+  substituters?: string;
+}
+
+export function nixOptions<T>(yargs: Argv<T>) {
+  return yargs
+    .option('flake', { type: 'string', describe: 'The flake to build (default: DIR; a repository flake, e.g. --flake ., names images dockerImage-<slug>-<arch>)' })
+    .option('jobs', { alias: 'j', type: 'number', describe: 'Builds Nix runs at once (--max-jobs)' })
+    .option('builders', { type: 'string', describe: "Remote builders, in Nix's syntax (passed as --builders), e.g. 'ssh://arm-box aarch64-linux'" })
+    .option('substituters', { type: 'string', describe: "Binary caches to use instead of the configured ones (passed as --option substituters; '' for none)" });
+}
+
+/** Nix, found and checked; a Nix older than 2.18 is named on stderr (it may still build an older nixpkgs). */
+export async function nixForCommand(): Promise<NixInstall> {
+  const install = await locateNix();
+  if (isOlderThanMinimum(install)) {
+    process.stderr.write(`addonix: warning: Nix ${install.version} is older than ${MINIMUM_NIX}, which nixpkgs >= 25.11 needs; flakes pinned to nixpkgs >= 25.11 will not evaluate (addonix doctor says how to upgrade)\n`);
+  }
+  return install;
+}
+
+/** The flake reference: --flake as given, else the folder (which must have a flake.nix). */
+export function flakeFor(dir: string, given: string | undefined): string {
+  if (given !== undefined) return /^[a-z+]+:/.test(given) || !existsSync(given) ? given : path.resolve(given);
+  if (!existsSync(path.join(dir, 'flake.nix'))) throw new UserError(`${dir} has no flake.nix: addonix init ${dir} writes one, or name the flake with --flake REF`);
+  return path.resolve(dir);
+}
+
+/** Comma-separated arches, each one addonix knows. */
+export function parseArches(text: string): string[] {
+  const arches = text.split(',').map((a) => a.trim()).filter(Boolean);
+  for (const arch of arches) if (!isHaArch(arch)) throw new UsageError(`--arch ${arch}: not a Home Assistant arch (aarch64, amd64, armhf, armv7, i386)`);
+  return [...new Set(arches)];
+}
+
+/** The add-on in `dir` (validated), or null when `dir` has no add-on config. */
+export async function addonModel(dir: string): Promise<AddonModel | null> {
+  const display = relativeDisplay();
+  const addon = await loadOneAddon(dir, DEFAULT_ERA, display, true);
+  return addon ? resolveModel(addon, { era: DEFAULT_ERA, display }) : null;
+}
+
+/**
+ * The images to build: every image of the flake (`all`), or the add-on's arches (`arches` picks some of
+ * them) in the add-on's own images when the flake names them by slug.
+ */
+export async function targetsFor(
+  install: NixInstall,
+  flake: string,
+  request: { model: AddonModel | null; dir: string; arches?: string[] | undefined; all: boolean },
+  options: NixOptions,
+): Promise<ImageTarget[]> {
+  const available = imageOutputs(await listPackages(install, flake, options));
+  if (request.all) {
+    if (available.length === 0) throw new UserError(`the flake ${flake} has no images (no packages.${install.system}.dockerImage-*)`);
+    return available;
+  }
+  const model = request.model;
+  if (!model) throw new UserError(`${request.dir} has no add-on (no config.yaml): name an add-on folder, or pass --all to build every image of the flake`);
+  const own = model.arches.map((a) => a.arch as string);
+  const arches = request.arches ?? own;
+  const foreign = arches.filter((a) => !own.includes(a));
+  if (foreign.length > 0) throw new UserError(`${model.slug} is not built for ${foreign.join(', ')} (its config.yaml lists ${own.join(', ')})`);
+  return chooseTargets(available, arches, model.slug, flake);
+}
+
+/**
+ * Runs `work` with Ctrl-C and SIGTERM turned into an aborted signal (Nix is stopped, nothing is linked).
+ * An interrupted run prints why and exits 130, as shells expect of a command stopped by SIGINT.
+ */
+export async function interruptible(work: (signal: AbortSignal) => Promise<void>, afterInterrupt: string): Promise<void> {
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  process.on('SIGINT', abort);
+  process.on('SIGTERM', abort);
+  try {
+    await work(controller.signal);
+  } catch (error) {
+    if (!(error instanceof BuildInterrupted)) throw error;
+    process.stderr.write(`addonix: interrupted: Nix was stopped; ${afterInterrupt}\n`);
+    process.exitCode = 130;
+  } finally {
+    process.off('SIGINT', abort);
+    process.off('SIGTERM', abort);
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * CI files `addonix init --ci` writes: one build job per add-on and arch (flakes enabled through NIX_CONFIG),
+ * an optional binary cache step so that the costly cross-compiled Node.js is built once (Cachix, attic,
+ * or S3 via nix copy), and one push job per add-on that publishes the per-arch images and the multi-arch
+ * index with `addonix push` (run from the flake: nix run .#addonix). Written as data and serialised by the
+ * yaml package, so the files are valid YAML by construction.
+ */
+import YAML from 'yaml';
+
+export type CiKind = 'gitlab' | 'github';
+export const CI_KINDS: readonly CiKind[] = ['gitlab', 'github'];
+export type CacheKind = 'none' | 'cachix' | 'attic' | 's3';
+export const CACHE_KINDS: readonly CacheKind[] = ['none', 'cachix', 'attic', 's3'];
+
+/** A Nix >= 2.18 image (nixpkgs >= 25.11 needs it); pin another with --nix-image. */
+export const DEFAULT_NIX_IMAGE = 'nixos/nix:2.24.6';
+
+export interface CiAddon {
+  slug: string;
+  /** The add-on folder relative to the repository root (`.` for an add-on at the root). */
+  dir: string;
+  arches: string[];
+  /** config.yaml's image (may hold {arch}), or null. */
+  imageTemplate: string | null;
+}
+
+export interface CiOptions {
+  cache: CacheKind;
+  /** The cache's name (Cachix cache, attic cache, S3 bucket); a CI variable by default. */
+  cacheName?: string | undefined;
+  /** The repository for the multi-arch index (default: the CI's own registry, or config.yaml's image). */
+  to?: string | undefined;
+  nixImage: string;
+}
+
+export const CI_FILES: Record<CiKind, string> = { gitlab: '.gitlab-ci.yml', github: '.github/workflows/addonix.yml' };
+
+/** Job names: build-<arch> and push for one add-on; build-<slug>-<arch> and push-<slug> for several. */
+function jobNames(addons: CiAddon[]): { build: Map<string, string[]>; push: Map<string, string> } {
+  const several = addons.length > 1;
+  const build = new Map(addons.map((a) => [a.slug, a.arches.map((arch) => (several ? `build-${a.slug}-${arch}` : `build-${arch}`))]));
+  const push = new Map(addons.map((a) => [a.slug, several ? `push-${a.slug}` : 'push']));
+  return { build, push };
+}
+
+interface CacheSteps {
+  /** Shell lines before a build (use the cache). */
+  setup: string[];
+  /** Shell lines after a build of `link` (fill the cache). */
+  fill: (link: string) => string[];
+  /** CI variables (secrets) the steps read, for the header comment. */
+  secrets: string[];
+}
+
+function cacheSteps(options: CiOptions, variable: (name: string) => string): CacheSteps {
+  const name = options.cacheName;
+  switch (options.cache) {
+    case 'none':
+      return { setup: [], fill: () => [], secrets: [] };
+    case 'cachix': {
+      const cache = name ?? variable('CACHIX_CACHE');
+      return {
+        setup: [`nix run nixpkgs#cachix -- use "${cache}"`],
+        fill: (link) => [`nix run nixpkgs#cachix -- push "${cache}" ${link}`],
+        secrets: ['CACHIX_AUTH_TOKEN (a Cachix token with write access)', ...(name ? [] : ['CACHIX_CACHE (the cache name)'])],
+      };
+    }
+    case 'attic': {
+      const cache = name ?? variable('ATTIC_CACHE');
+      return {
+        setup: [`nix run nixpkgs#attic-client -- login ci "${variable('ATTIC_SERVER')}" "${variable('ATTIC_TOKEN')}"`, `nix run nixpkgs#attic-client -- use "${cache}"`],
+        fill: (link) => [`nix run nixpkgs#attic-client -- push "${cache}" ${link}`],
+        secrets: ['ATTIC_SERVER (the server URL)', 'ATTIC_TOKEN (a token allowed to push)', ...(name ? [] : ['ATTIC_CACHE (the cache name)'])],
+      };
+    }
+    case 's3': {
+      const bucket = name ?? variable('NIX_CACHE_BUCKET');
+      const store = `s3://${bucket}?region=${variable('AWS_REGION')}`;
+      return {
+        setup: [
+          // Read by Nix with the variables already in NIX_CONFIG (flakes).
+          `export NIX_CONFIG="$NIX_CONFIG\nextra-substituters = ${store}\nextra-trusted-public-keys = ${variable('NIX_CACHE_PUBLIC_KEY')}"`,
+        ],
+        fill: (link) => [
+          `printf '%s' "${variable('NIX_SIGNING_KEY')}" > "$HOME/nix-signing-key"`,
+          `nix copy --to "${store}&secret-key=$HOME/nix-signing-key" ${link}`,
+          `rm -f "$HOME/nix-signing-key"`,
+        ],
+        secrets: [
+          'AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION (S3 access)',
+          'NIX_SIGNING_KEY (the secret key: nix key generate-secret) and NIX_CACHE_PUBLIC_KEY (nix key convert-secret-to-public)',
+          ...(name ? [] : ['NIX_CACHE_BUCKET (the bucket)']),
+        ],
+      };
+    }
+  }
+}
+
+/** `addonix push` arguments for an add-on: the index repository, and the legacy per-arch ones when config.yaml names them. */
+function pushTargets(addon: CiAddon, defaultRepository: string, options: CiOptions): { to: string[]; perArch: boolean } {
+  const template = addon.imageTemplate;
+  if (options.to) return { to: [options.to, ...(template?.includes('{arch}') ? [template] : [])], perArch: !!template?.includes('{arch}') };
+  if (template && !template.includes('{arch}')) return { to: [template], perArch: false };
+  return { to: [defaultRepository, ...(template ? [template] : [])], perArch: !!template };
+}
+
+function pushScript(addon: CiAddon, repository: string, options: CiOptions, images: string[], user: string, password: string): string[] {
+  const { to, perArch } = pushTargets(addon, repository, options);
+  return [
+    // The version is config.yaml's: the tag the Supervisor pulls.
+    `VERSION="$(nix run .#addonix -- inspect ${addon.dir} --json | nix run nixpkgs#jq -- -r .version)"`,
+    `printf '%s' "${password}" | nix run .#addonix -- push --addon ${addon.dir} ${to.map((t) => `--to "${t}"`).join(' ')}${perArch ? ' --per-arch-repos' : ''} --tag "$VERSION" --username "${user}" --password-stdin ${images.join(' ')}`,
+  ];
+}
+
+function artifactName(addon: CiAddon, arch: string, several: boolean): string {
+  return several ? `image-${addon.slug}-${arch}.tar.gz` : `image-${arch}.tar.gz`;
+}
+
+function attribute(addon: CiAddon, arch: string, several: boolean): string {
+  return several ? `dockerImage-${addon.slug}-${arch}` : `dockerImage-${arch}`;
+}
+
+/** The build commands of one image: build, fill the cache, keep the tarball for the push job. */
+function buildScript(addon: CiAddon, arch: string, several: boolean, cache: CacheSteps): string[] {
+  const link = several ? `result-${addon.slug}-${arch}` : `result-${arch}`;
+  return [`nix build -L .#${attribute(addon, arch, several)} --out-link ${link}`, ...cache.fill(link), `cp -L ${link} ${artifactName(addon, arch, several)}`];
+}
+
+function header(kind: CiKind, cache: CacheSteps, extraSecrets: string[]): string {
+  const secrets = [...cache.secrets, ...extraSecrets];
+  return [
+    ' Written by `addonix init --ci ' + kind + '`: per-arch image builds with Nix, then one push per add-on',
+    ' (per-arch images and the multi-arch index, tagged with the version in config.yaml).',
+    ' The first cross build compiles Node.js for the target (hours); a binary cache shares it between runs.',
+    ...(secrets.length ? [' Set these CI secrets:', ...secrets.map((s) => `   ${s}`)] : []),
+  ].join('\n');
+}
+
+function document(value: unknown, comment: string): string {
+  const doc = new YAML.Document(value);
+  doc.commentBefore = comment;
+  return doc.toString({ lineWidth: 0 });
+}
+
+export function gitlabCi(addons: CiAddon[], options: CiOptions): string {
+  const several = addons.length > 1;
+  const names = jobNames(addons);
+  const cache = cacheSteps(options, (name) => `$${name}`);
+  const jobs: Record<string, unknown> = {
+    stages: ['build', 'push'],
+    variables: {
+      NIX_CONFIG: 'experimental-features = nix-command flakes',
+      REGISTRY_USER: '$CI_REGISTRY_USER',
+      REGISTRY_PASSWORD: '$CI_REGISTRY_PASSWORD',
+    },
+    '.nix': { image: options.nixImage, ...(cache.setup.length ? { before_script: cache.setup } : {}) },
+  };
+  for (const addon of addons) {
+    addon.arches.forEach((arch, i) => {
+      jobs[names.build.get(addon.slug)![i]!] = {
+        extends: '.nix',
+        stage: 'build',
+        script: buildScript(addon, arch, several, cache),
+        artifacts: { paths: [artifactName(addon, arch, several)], expire_in: '1 week' },
+      };
+    });
+    jobs[names.push.get(addon.slug)!] = {
+      extends: '.nix',
+      stage: 'push',
+      needs: names.build.get(addon.slug)!,
+      rules: [{ if: '$CI_COMMIT_TAG || $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH' }],
+      script: pushScript(addon, '$CI_REGISTRY_IMAGE', options, addon.arches.map((arch) => artifactName(addon, arch, several)), '$REGISTRY_USER', '$REGISTRY_PASSWORD'),
+    };
+  }
+  return document(jobs, header('gitlab', cache, ['REGISTRY_USER / REGISTRY_PASSWORD only when pushing elsewhere than this project\'s registry']));
+}
+
+export function githubWorkflow(addons: CiAddon[], options: CiOptions): string {
+  const several = addons.length > 1;
+  const names = jobNames(addons);
+  const cache = cacheSteps(options, (name) => `\${{ secrets.${name} }}`);
+  // JavaScript actions (checkout, artifacts) cannot run inside the nixos/nix container, which has no glibc:
+  // the jobs run on the runner with Nix installed by install-nix-action, flakes enabled the same way (NIX_CONFIG).
+  const nixSteps = [
+    { uses: 'actions/checkout@v4' },
+    { uses: 'cachix/install-nix-action@v31' },
+    ...(options.cache === 'cachix'
+      ? [{ uses: 'cachix/cachix-action@v16', with: { name: options.cacheName ?? '${{ vars.CACHIX_CACHE }}', authToken: '${{ secrets.CACHIX_AUTH_TOKEN }}' } }]
+      : cache.setup.length
+        ? [{ name: 'Use the binary cache', run: cache.setup.join('\n') + (options.cache === 's3' ? `\n{ echo 'NIX_CONFIG<<EOF'; echo "$NIX_CONFIG"; echo EOF; } >> "$GITHUB_ENV"` : '') }]
+        : []),
+  ];
+  const env: Record<string, string> = { NIX_CONFIG: 'experimental-features = nix-command flakes' };
+  if (options.cache === 's3') Object.assign(env, { AWS_ACCESS_KEY_ID: '${{ secrets.AWS_ACCESS_KEY_ID }}', AWS_SECRET_ACCESS_KEY: '${{ secrets.AWS_SECRET_ACCESS_KEY }}' });
+  const jobs: Record<string, unknown> = {};
+  for (const addon of addons) {
+    addon.arches.forEach((arch, i) => {
+      // cachix-action pushes what the job built by itself; the other caches are filled explicitly.
+      const script = buildScript(addon, arch, several, options.cache === 'cachix' ? { ...cache, fill: () => [] } : cache);
+      jobs[names.build.get(addon.slug)![i]!] = {
+        'runs-on': 'ubuntu-24.04',
+        steps: [...nixSteps, { name: `Build ${addon.slug} for ${arch}`, run: script.join('\n') }, { uses: 'actions/upload-artifact@v4', with: { name: artifactName(addon, arch, several), path: artifactName(addon, arch, several) } }],
+      };
+    });
+    jobs[names.push.get(addon.slug)!] = {
+      'runs-on': 'ubuntu-24.04',
+      needs: names.build.get(addon.slug)!,
+      if: "github.event_name == 'push'",
+      permissions: { contents: 'read', packages: 'write' },
+      steps: [
+        ...nixSteps.filter((step) => !('uses' in step) || !String(step.uses).startsWith('cachix/cachix-action')),
+        { uses: 'actions/download-artifact@v4', with: { pattern: several ? `image-${addon.slug}-*` : 'image-*', 'merge-multiple': true } },
+        {
+          name: `Push ${addon.slug}`,
+          run: pushScript(addon, 'ghcr.io/${{ github.repository }}', options, addon.arches.map((arch) => artifactName(addon, arch, several)), '${{ github.actor }}', '${{ secrets.GITHUB_TOKEN }}').join('\n'),
+        },
+      ],
+    };
+  }
+  const workflow = {
+    name: 'addonix',
+    on: { push: { branches: ['main'], tags: ['*'] }, pull_request: {} },
+    env,
+    jobs,
+  };
+  return document(workflow, header('github', cache, []));
+}

@@ -1,0 +1,52 @@
+/**
+ * The thin flake `addonix init` writes: the add-on repository takes addonix as an input and hands its
+ * source to the library, which reads the generated data (nix/addon.generated.nix, nix/npm-deps.generated.nix).
+ * This is the one place that knows the library's entry points (mkAddonFlake, mkRepositoryFlake; the
+ * Nix library's issue defines them), so a change there is a change here only. Strings go through the one
+ * Nix writer.
+ */
+import { nixString, toNix } from '../nixgen/nix.js';
+
+export const DEFAULT_ADDONIX_FLAKE = 'github:addonix/addonix';
+
+const HEADER = '# Written by `addonix init`. The images, apps and checks come from addonix; the add-on data from nix/*.generated.nix (addonix generate).\n';
+
+/** flake.nix for a folder that is one add-on. */
+export function addonFlake(addon: { name: string; slug: string }, addonixRef: string): string {
+  return (
+    HEADER +
+    '{\n' +
+    `  description = ${nixString(`Home Assistant add-on ${addon.name} (${addon.slug}), built with addonix`)};\n` +
+    `  inputs.addonix.url = ${nixString(addonixRef)};\n` +
+    '  outputs = { self, addonix }: addonix.lib.mkAddonFlake { src = ./.; };\n' +
+    '}\n'
+  );
+}
+
+/** flake.nix for a repository of several add-ons (folders relative to the repository root). */
+export function repositoryFlake(addonDirs: string[], addonixRef: string, description: string): string {
+  const list = toNix(addonDirs).replace(/\n/g, '\n    ');
+  return (
+    HEADER +
+    '{\n' +
+    `  description = ${nixString(description)};\n` +
+    `  inputs.addonix.url = ${nixString(addonixRef)};\n` +
+    `  outputs = { self, addonix }: addonix.lib.mkRepositoryFlake {\n` +
+    '    src = ./.;\n' +
+    `    addons = ${list};\n` +
+    '  };\n' +
+    '}\n'
+  );
+}
+
+/** What `.gitignore` needs: Nix's result links. */
+export const GITIGNORE_ENTRIES = ['result', 'result-*'];
+
+/** `.gitignore` with the entries it lacks appended (unchanged text when it has them all). */
+export function gitignoreWith(existing: string | null): string {
+  const lines = new Set((existing ?? '').split('\n').map((line) => line.trim()));
+  const missing = GITIGNORE_ENTRIES.filter((entry) => !lines.has(entry) && !lines.has(`/${entry}`));
+  if (missing.length === 0) return existing ?? '';
+  const base = existing && !existing.endsWith('\n') ? `${existing}\n` : (existing ?? '');
+  return `${base}# Nix build results (addonix build, nix build)\n${missing.join('\n')}\n`;
+}

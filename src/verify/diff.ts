@@ -1,0 +1,92 @@
+/**
+ * `addonix diff`: two inputs (local images or registry references) opened, their images paired by arch,
+ * scanned side by side, compared.
+ */
+import { existsSync } from 'node:fs';
+import { UserError } from '../util/errors.js';
+import { splitArchPrefix } from '../oci/platform.js';
+import { openLocalImages, type ImageCandidate } from '../oci/scan.js';
+import { openRemoteImages } from '../registry/pull.js';
+import { parseReference } from '../registry/reference.js';
+import { compareImages, imageSide, overallVerdict, type DiffResult, type ImageComparison } from './compare.js';
+
+/** A path that exists is a local image; anything else is a registry reference. */
+export async function openImages(argument: string, options: { insecure: boolean }): Promise<ImageCandidate[]> {
+  if (existsSync(splitArchPrefix(argument).path)) return openLocalImages(argument);
+  return openRemoteImages(parseReference(argument), options);
+}
+
+/** The key that pairs images of two inputs: the Home Assistant arch, else the platform. */
+function pairingKey(candidate: ImageCandidate): string {
+  const facts = candidate.facts;
+  return facts.arch ?? [facts.platform.os, facts.platform.architecture, facts.platform.variant].filter(Boolean).join('/');
+}
+
+export interface ComparedPair {
+  a: ImageCandidate;
+  b: ImageCandidate;
+  comparison: ImageComparison;
+}
+
+export interface DiffOutcome {
+  result: DiffResult;
+  pairs: ComparedPair[];
+}
+
+function pick(candidates: ImageCandidate[], arch: string, side: string): ImageCandidate {
+  const found = candidates.filter((c) => pairingKey(c) === arch);
+  if (found.length === 1) return found[0]!;
+  const have = candidates.map(pairingKey).join(', ');
+  throw new UserError(found.length === 0 ? `${side} has no image for ${arch} (it has: ${have})` : `${side} has ${found.length} images for ${arch}`);
+}
+
+/**
+ * Pairs the images of two inputs and compares each pair: one image each are compared whatever their
+ * platforms; one image against several, with the one of its arch; several against several, by arch (or
+ * `arch` picks one pair).
+ */
+export async function diffImages(a: ImageCandidate[], b: ImageCandidate[], options: { arch?: string | undefined } = {}): Promise<DiffOutcome> {
+  let pairs: [ImageCandidate, ImageCandidate][];
+  const onlyInA: ImageCandidate[] = [];
+  const onlyInB: ImageCandidate[] = [];
+  if (options.arch) {
+    pairs = [[pick(a, options.arch, a[0]!.facts.source), pick(b, options.arch, b[0]!.facts.source)]];
+  } else if (a.length === 1 && b.length === 1) {
+    pairs = [[a[0]!, b[0]!]];
+  } else if (a.length === 1 || b.length === 1) {
+    // One image against a multi-arch input: its own arch there.
+    const arch = pairingKey(a.length === 1 ? a[0]! : b[0]!);
+    pairs = [[pick(a, arch, a[0]!.facts.source), pick(b, arch, b[0]!.facts.source)]];
+  } else {
+    const inB = new Map(b.map((c) => [pairingKey(c), c]));
+    pairs = [];
+    for (const candidate of a) {
+      const partner = inB.get(pairingKey(candidate));
+      if (partner) {
+        pairs.push([candidate, partner]);
+        inB.delete(pairingKey(candidate));
+      } else {
+        onlyInA.push(candidate);
+      }
+    }
+    onlyInB.push(...inB.values());
+  }
+  // Both sides of a pair are read at once: local archives were read when opened, blobs stream now.
+  const compared: ComparedPair[] = [];
+  for (const [ca, cb] of pairs) {
+    const [sa, sb] = await Promise.all([ca.scan(), cb.scan()]);
+    compared.push({ a: ca, b: cb, comparison: compareImages(sa, sb) });
+  }
+  const verdicts = compared.map((pair) => pair.comparison.verdict);
+  if (onlyInA.length + onlyInB.length > 0) verdicts.push('different');
+  return {
+    result: {
+      schemaVersion: 1,
+      verdict: overallVerdict(verdicts),
+      images: compared.map((pair) => pair.comparison),
+      onlyInA: onlyInA.map((c) => imageSide(c.facts)),
+      onlyInB: onlyInB.map((c) => imageSide(c.facts)),
+    },
+    pairs: compared,
+  };
+}

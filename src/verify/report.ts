@@ -1,0 +1,118 @@
+/**
+ * `diff --report DIR`: the two versions of every file whose content differs (and of files only one side
+ * has), laid out as `DIR/a/<path>` and `DIR/b/<path>` for diffoscope, with the two configs and the JSON
+ * result beside them. Files are written only as plain files with mode 0644 into a folder addonix creates
+ * (never links, never the image's modes), and the folder appears whole or not at all.
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { UserError } from '../util/errors.js';
+import { layerEntries, type ImageCandidate } from '../oci/scan.js';
+import type { FileChange } from './compare.js';
+import type { DiffOutcome } from './diff.js';
+
+/** Refuses a report folder that exists with something in it, before any work is done. */
+export async function checkReportDir(dir: string): Promise<void> {
+  try {
+    const info = await stat(dir);
+    if (!info.isDirectory() || (await readdir(dir)).length > 0) throw new UserError(`--report ${dir} exists and is not an empty folder; remove it or name another`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
+/** Which files of which layers to take from one side: layer index (0-based) -> paths. */
+type Wanted = Map<number, Set<string>>;
+
+function want(wanted: Wanted, position: number | null, filePath: string): void {
+  if (position === null) return;
+  const set = wanted.get(position - 1) ?? new Set<string>();
+  set.add(filePath);
+  wanted.set(position - 1, set);
+}
+
+/** Files worth looking at side by side: content that differs, and files one side lacks. */
+function worthWriting(change: FileChange, side: 'a' | 'b'): boolean {
+  const facts = change[side];
+  if (!facts || facts.kind !== 'file') return false;
+  if (change.change === 'added' || change.change === 'removed') return true;
+  return change.differences.some((d) => d.kind === 'content' || d.kind === 'type');
+}
+
+async function extract(candidate: ImageCandidate, wanted: Wanted, root: string, skipped: string[]): Promise<number> {
+  let written = 0;
+  for (const [index, paths] of wanted) {
+    for await (const entry of layerEntries(candidate.openLayer(index), `${candidate.facts.source}: layer ${index + 1}`)) {
+      if (entry.type !== 'file' || !paths.has('/' + entry.path)) continue;
+      const target = path.join(root, entry.path);
+      try {
+        await mkdir(path.dirname(target), { recursive: true });
+        await pipeline(entry.body(), createWriteStream(target, { flags: 'w', mode: 0o644 }));
+        written++;
+      } catch (error) {
+        // A path that is a file on one side and a folder on another (or written twice) cannot be laid out.
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'EEXIST' && code !== 'ENOTDIR' && code !== 'EISDIR') throw error;
+        skipped.push(`${candidate.facts.source}: /${entry.path}`);
+        await entry.skip();
+      }
+    }
+  }
+  return written;
+}
+
+export interface ReportSummary {
+  dir: string;
+  files: number;
+  skipped: string[];
+  /** The diffoscope command lines to run on it. */
+  commands: string[];
+}
+
+export async function writeDiffReport(dir: string, outcome: DiffOutcome): Promise<ReportSummary> {
+  await checkReportDir(dir);
+  const temp = path.join(path.dirname(path.resolve(dir)), `.${path.basename(dir)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const skipped: string[] = [];
+  const commands: string[] = [];
+  let files = 0;
+  try {
+    await mkdir(temp, { recursive: true });
+    await writeFile(path.join(temp, 'diff.json'), JSON.stringify(outcome.result, null, 2) + '\n');
+    const several = outcome.pairs.length > 1;
+    for (const pair of outcome.pairs) {
+      const comparison = pair.comparison;
+      const prefix = several ? (comparison.a.arch ?? comparison.a.platform.replace(/\//g, '-')) : '';
+      const base = path.join(temp, prefix);
+      const shown = path.join(dir, prefix);
+      if (comparison.verdict === 'identical') continue;
+      if (comparison.a.configDigest !== comparison.b.configDigest) {
+        const [sa, sb] = await Promise.all([pair.a.scan(), pair.b.scan()]);
+        await mkdir(base, { recursive: true });
+        await writeFile(path.join(base, 'a.config.json'), JSON.stringify(sa.config, null, 2) + '\n');
+        await writeFile(path.join(base, 'b.config.json'), JSON.stringify(sb.config, null, 2) + '\n');
+        commands.push(`diffoscope ${path.join(shown, 'a.config.json')} ${path.join(shown, 'b.config.json')}`);
+      }
+      const wantedA: Wanted = new Map();
+      const wantedB: Wanted = new Map();
+      for (const layer of comparison.layers) {
+        for (const change of layer.files) {
+          if (worthWriting(change, 'a')) want(wantedA, change.layerA, change.path);
+          if (worthWriting(change, 'b')) want(wantedB, change.layerB, change.path);
+        }
+      }
+      if (wantedA.size + wantedB.size === 0) continue;
+      files += await extract(pair.a, wantedA, path.join(base, 'a'), skipped);
+      files += await extract(pair.b, wantedB, path.join(base, 'b'), skipped);
+      commands.push(`diffoscope ${path.join(shown, 'a')} ${path.join(shown, 'b')}`);
+    }
+    await rmdir(dir).catch(() => undefined); // An empty folder given by the user makes way.
+    await rename(temp, dir);
+  } catch (error) {
+    await rm(temp, { recursive: true, force: true });
+    throw error;
+  }
+  return { dir, files, skipped, commands };
+}

@@ -1,0 +1,135 @@
+/** addonix init: the thin flake, the generated data, .gitignore, CI files that parse and name their jobs; twice changes nothing. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { hasTool, MINIMAL_CONFIG, runCli, tempTree } from './helpers.js';
+import { CACHE_KINDS } from '../src/init/ci.js';
+
+const ADDON = `${MINIMAL_CONFIG}image: ghcr.io/me/{arch}-test\n`;
+
+function snapshot(dir: string, files: string[]): Record<string, [string, number]> {
+  return Object.fromEntries(files.map((file) => [file, [readFileSync(path.join(dir, file), 'utf8'), statSync(path.join(dir, file)).mtimeMs]]));
+}
+
+test('init: one add-on gets the thin flake, its generated data and .gitignore entries; a second run changes nothing', (t) => {
+  const dir = tempTree(t, { 'config.yaml': ADDON, '.gitignore': 'node_modules\n' });
+  const first = runCli(['init', dir, '--addonix', 'github:me/addonix-fork']);
+  assert.equal(first.status, 0, first.stderr);
+  const flake = readFileSync(path.join(dir, 'flake.nix'), 'utf8');
+  assert.ok(
+    flake.endsWith(
+      '{\n  description = "Home Assistant add-on Test add-on (test_addon), built with addonix";\n  inputs.addonix.url = "github:me/addonix-fork";\n  outputs = { self, addonix }: addonix.lib.mkAddonFlake { src = ./.; };\n}\n',
+    ),
+    flake,
+  );
+  if (hasTool('nix-instantiate')) execFileSync('nix-instantiate', ['--parse', path.join(dir, 'flake.nix')], { stdio: 'ignore' });
+  assert.equal(readFileSync(path.join(dir, '.gitignore'), 'utf8'), 'node_modules\n# Nix build results (addonix build, nix build)\nresult\nresult-*\n');
+  const check = runCli(['generate', dir, '--check']);
+  assert.equal(check.status, 0, `init wrote what generate writes: ${check.stdout}`);
+  for (const file of ['nix/addon.generated.nix', 'flake.nix', '.gitignore']) assert.match(first.stdout, new RegExp(`^wrote .*${file.replace('.', '\\.')}$`, 'm'));
+  assert.match(first.stdout, /^next: .*nix flake lock && git add flake\.nix flake\.lock \.gitignore nix\/$/m);
+
+  const files = ['flake.nix', '.gitignore', 'nix/addon.generated.nix'];
+  const before = snapshot(dir, files);
+  const second = runCli(['init', dir, '--addonix', 'github:me/addonix-fork']);
+  assert.equal(second.status, 0, second.stderr);
+  assert.doesNotMatch(second.stdout, /^wrote/m);
+  assert.equal(second.stdout.match(/^unchanged /gm)?.length, 3);
+  assert.deepEqual(snapshot(dir, files), before, 'same bytes, not even rewritten');
+});
+
+test('init: a file with other content is not replaced without --force, and then nothing at all is written', (t) => {
+  const dir = tempTree(t, { 'config.yaml': ADDON, 'flake.nix': '{ outputs = { self }: { }; }\n' });
+  const refused = runCli(['init', dir, '--ci', 'gitlab']);
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /flake\.nix exists with other content; nothing was written\. Pass --force to replace it\./);
+  for (const file of ['.gitlab-ci.yml', '.gitignore', 'nix/addon.generated.nix']) assert.ok(!existsSync(path.join(dir, file)), `${file} not written`);
+  assert.equal(readFileSync(path.join(dir, 'flake.nix'), 'utf8'), '{ outputs = { self }: { }; }\n');
+  const forced = runCli(['init', dir, '--ci', 'gitlab', '--force']);
+  assert.equal(forced.status, 0, forced.stderr);
+  assert.match(readFileSync(path.join(dir, 'flake.nix'), 'utf8'), /addonix\.lib\.mkAddonFlake/);
+  assert.ok(existsSync(path.join(dir, '.gitlab-ci.yml')));
+});
+
+test('init --ci gitlab: per-arch jobs in nixos/nix with flakes from NIX_CONFIG, the cache step chosen, one push job', (t) => {
+  for (const cache of CACHE_KINDS) {
+    const dir = tempTree(t, { 'config.yaml': ADDON });
+    const result = runCli(['init', dir, '--ci', 'gitlab', '--cache', cache]);
+    assert.equal(result.status, 0, result.stderr);
+    const ci = YAML.parse(readFileSync(path.join(dir, '.gitlab-ci.yml'), 'utf8')) as Record<string, { image?: string; extends?: string; stage?: string; needs?: string[]; script?: string[]; before_script?: string[]; artifacts?: { paths: string[] } }> & {
+      variables: Record<string, string>;
+      stages: string[];
+    };
+    const jobs = Object.keys(ci).filter((k) => !['variables', 'stages', '.nix'].includes(k));
+    assert.deepEqual(jobs, ['build-aarch64', 'build-amd64', 'push'], cache);
+    assert.deepEqual(ci.stages, ['build', 'push']);
+    assert.match(ci['.nix']!.image!, /^nixos\/nix:2\.\d+\.\d+$/);
+    assert.equal(ci.variables['NIX_CONFIG'], 'experimental-features = nix-command flakes');
+    for (const arch of ['aarch64', 'amd64']) {
+      const job = ci[`build-${arch}`]!;
+      assert.equal(job.extends, '.nix');
+      assert.equal(job.stage, 'build');
+      assert.equal(job.script![0], `nix build -L .#dockerImage-${arch} --out-link result-${arch}`);
+      assert.deepEqual(job.artifacts!.paths, [`image-${arch}.tar.gz`]);
+    }
+    const steps = [...(ci['.nix']!.before_script ?? []), ...ci['build-amd64']!.script!].join('\n');
+    const expected: Record<string, RegExp | null> = {
+      none: null,
+      cachix: /cachix -- use "\$CACHIX_CACHE"[\s\S]*cachix -- push "\$CACHIX_CACHE" result-amd64/,
+      attic: /attic-client -- login ci "\$ATTIC_SERVER" "\$ATTIC_TOKEN"[\s\S]*attic-client -- push "\$ATTIC_CACHE" result-amd64/,
+      s3: /extra-substituters = s3:\/\/\$NIX_CACHE_BUCKET[\s\S]*nix copy --to "s3:\/\/\$NIX_CACHE_BUCKET\?region=\$AWS_REGION&secret-key=/,
+    };
+    if (expected[cache]) assert.match(steps, expected[cache]!, cache);
+    else assert.doesNotMatch(steps, /cachix|attic|nix copy/);
+    const push = ci['push']!;
+    assert.deepEqual(push.needs, ['build-aarch64', 'build-amd64']);
+    assert.equal(push.stage, 'push');
+    assert.match(push.script!.join('\n'), /nix run \.#addonix -- push --addon \. --to "\$CI_REGISTRY_IMAGE" --to "ghcr\.io\/me\/\{arch\}-test" --per-arch-repos --tag "\$VERSION" --username "\$REGISTRY_USER" --password-stdin image-aarch64\.tar\.gz image-amd64\.tar\.gz/);
+  }
+});
+
+test('init --ci github, for a repository of two add-ons: the repository flake, data in each, jobs per add-on and arch', (t) => {
+  const dir = tempTree(t, {
+    'repository.yaml': 'name: My add-ons\nurl: https://example.invalid/addons\n',
+    'one/config.yaml': MINIMAL_CONFIG.replace('slug: test_addon', 'slug: one'),
+    'two/config.yaml': MINIMAL_CONFIG.replace('slug: test_addon', 'slug: two').replace('  - aarch64\n', ''),
+  });
+  const result = runCli(['init', dir, '--ci', 'github', '--cache', 'cachix', '--cache-name', 'my-cache']);
+  assert.equal(result.status, 0, result.stderr);
+  const flake = readFileSync(path.join(dir, 'flake.nix'), 'utf8');
+  assert.match(flake, /outputs = \{ self, addonix \}: addonix\.lib\.mkRepositoryFlake \{\n {4}src = \.\/\.;\n {4}addons = \[\n {6}"one"\n {6}"two"\n {4}\];\n {2}\};/);
+  if (hasTool('nix-instantiate')) execFileSync('nix-instantiate', ['--parse', path.join(dir, 'flake.nix')], { stdio: 'ignore' });
+  for (const addon of ['one', 'two']) assert.ok(existsSync(path.join(dir, addon, 'nix', 'addon.generated.nix')), addon);
+  const workflow = YAML.parse(readFileSync(path.join(dir, '.github', 'workflows', 'addonix.yml'), 'utf8')) as {
+    env: Record<string, string>;
+    jobs: Record<string, { needs?: string[]; steps: { uses?: string; run?: string; with?: Record<string, unknown> }[] }>;
+  };
+  assert.deepEqual(Object.keys(workflow.jobs), ['build-one-aarch64', 'build-one-amd64', 'push-one', 'build-two-amd64', 'push-two']);
+  assert.equal(workflow.env['NIX_CONFIG'], 'experimental-features = nix-command flakes');
+  assert.deepEqual(workflow.jobs['push-two']!.needs, ['build-two-amd64']);
+  const build = workflow.jobs['build-one-aarch64']!.steps;
+  assert.ok(build.some((s) => s.uses === 'cachix/cachix-action@v16' && s.with?.['name'] === 'my-cache'));
+  assert.ok(build.some((s) => s.run?.includes('nix build -L .#dockerImage-one-aarch64 --out-link result-one-aarch64')));
+  const push = workflow.jobs['push-one']!.steps.map((s) => s.run ?? '').join('\n');
+  assert.match(push, /nix run \.#addonix -- inspect one --json/);
+  assert.match(push, /nix run \.#addonix -- push --addon one --to "ghcr\.io\/\$\{\{ github\.repository \}\}" --tag "\$VERSION" .* image-one-aarch64\.tar\.gz image-one-amd64\.tar\.gz/);
+  // The same init again: nothing changes.
+  const again = runCli(['init', dir, '--ci', 'github', '--cache', 'cachix', '--cache-name', 'my-cache']);
+  assert.equal(again.status, 0, again.stderr);
+  assert.doesNotMatch(again.stdout, /^wrote/m);
+});
+
+test('init: a folder without an add-on, and an add-on with errors, write nothing', (t) => {
+  const empty = tempTree(t, { 'README.md': 'hi\n' });
+  const none = runCli(['init', empty]);
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /holds no add-on/);
+  const broken = tempTree(t, { 'config.yaml': 'name: x\n' });
+  const bad = runCli(['init', broken]);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /missing-key/);
+  assert.ok(!existsSync(path.join(broken, 'flake.nix')) && !existsSync(path.join(empty, 'flake.nix')));
+});

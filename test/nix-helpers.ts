@@ -1,0 +1,66 @@
+/**
+ * Running Nix from the tests: the library (nix/lib.nix) against the nixpkgs stand-in
+ * (test/nixpkgs-stand-in), which builds with this machine's tools, so builds need the sandbox off
+ * (Debian's nix-bin has it off by default) and no binary cache (there is none to reach here).
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { REPO } from './helpers.js';
+
+export const STAND_IN = path.join(REPO, 'test', 'nixpkgs-stand-in');
+export const NIX_OPTIONS = ['--option', 'substituters', '', '--option', 'sandbox', 'false'];
+const FLAKES = ['--extra-experimental-features', 'nix-command flakes'];
+
+export interface NixResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A Nix string literal of a file path, as a path value (`/. + "..."` survives spaces). */
+export function nixPath(file: string): string {
+  return `(/. + ${JSON.stringify(path.resolve(file))})`;
+}
+
+/** The preamble of test expressions: `pkgs` (the stand-in, built on x86_64-linux) and `addonix` (nix/lib.nix). */
+export function withLibrary(body: string): string {
+  return `let
+  pkgs = import ${nixPath(STAND_IN)} { };
+  addonix = import ${nixPath(path.join(REPO, 'nix', 'lib.nix'))} { addonixSrc = ${nixPath(REPO)}; };
+  dataOf = dir: name: import (dir + "/nix/\${name}.generated.nix");
+in
+${body}`;
+}
+
+function run(command: string, args: string[], timeoutMs = 15 * 60_000): NixResult {
+  const result = spawnSync(command, args, { cwd: REPO, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, timeout: timeoutMs });
+  return { status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
+}
+
+/** `nix-instantiate --eval --strict --json` of an expression; throws with Nix's message when it fails. */
+export function evalJson<T = unknown>(expression: string): T {
+  const result = evalRaw(expression);
+  if (result.status !== 0) throw new Error(`nix-instantiate failed:\n${result.stderr}`);
+  return JSON.parse(result.stdout) as T;
+}
+
+export function evalRaw(expression: string): NixResult {
+  return run('nix-instantiate', ['--eval', '--strict', '--json', ...NIX_OPTIONS, '--expr', expression]);
+}
+
+/** Builds attributes of an attribute-set expression; returns their output paths in the order asked. */
+export function buildAttrs(expression: string, attrs: string[], extra: string[] = []): string[] {
+  const result = run('nix-build', ['--no-out-link', ...NIX_OPTIONS, ...extra, '--expr', expression, ...attrs.flatMap((attr) => ['-A', attr])]);
+  if (result.status !== 0) throw new Error(`nix-build failed:\n${result.stderr.split('\n').slice(-60).join('\n')}`);
+  const paths = result.stdout.trim().split('\n').filter(Boolean);
+  if (paths.length !== attrs.length) throw new Error(`nix-build printed ${paths.length} paths for ${attrs.length} attributes:\n${result.stdout}`);
+  return paths;
+}
+
+/** The `nix` command with flakes, on this repository (git+file: the committed and tracked files). */
+export function nixFlake(args: string[]): NixResult {
+  return run('nix', [...FLAKES, ...args, ...NIX_OPTIONS]);
+}
+
+/** The stand-in in place of the flake's nixpkgs input. */
+export const OVERRIDE_NIXPKGS = ['--override-input', 'nixpkgs', `path:${STAND_IN}`];
