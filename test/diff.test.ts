@@ -243,6 +243,18 @@ test('diff: hostile archives are refused like the importing readers refuse them,
       },
       /diff_id .* but the config says/,
     ],
+    [
+      'named-escape.tar',
+      () => {
+        const entries = dockerToolsEntries(good);
+        const at = entries.findIndex((e) => e.path === 'manifest.json');
+        const list = JSON.parse(String(entries[at]!.body)) as { Layers: string[] }[];
+        list[0]!.Layers[0] = `../${list[0]!.Layers[0]!}`;
+        entries[at] = { path: 'manifest.json', body: Buffer.from(JSON.stringify(list)) };
+        return tarBuffer(entries);
+      },
+      /refusing entry '\.\.\/.*layer\.tar': '\.\.' would point outside/,
+    ],
     ['cut.tar', () => full.subarray(0, 3000), /truncated|declares/],
     ['missing.tar', () => tarBuffer(dockerToolsEntries(good).filter((e) => !e.path.startsWith(sha(good.layers[1]!).slice(7)))), /is not in the archive/],
   ];

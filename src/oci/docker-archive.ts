@@ -4,13 +4,11 @@
  * shape Docker 25 itself writes. Layers go in as stored (compressed); both engines decompress them.
  */
 import type { Readable } from 'node:stream';
-import { digestHex, type Digest } from './digest.js';
+import { blobPath } from './archive.js';
 import { documentBytes, type LocalImage } from './image.js';
 import { MediaType } from './media-types.js';
 import { writeTar, type TarWriteEntry } from './tar.js';
 import { Annotation, type DockerArchiveEntry, type ImageIndex } from './types.js';
-
-const blobPath = (digest: Digest) => `blobs/sha256/${digestHex(digest)}`;
 
 export function dockerArchive(image: LocalImage, repoTag: string): Readable {
   const manifestJson: DockerArchiveEntry[] = [

@@ -6,6 +6,7 @@
 import { PassThrough, Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { UserError } from '../util/errors.js';
+import { peek } from './archive.js';
 import { HashCounter, type Digest } from './digest.js';
 import { compressor, compressorRecord, decompressor, sniffCompression } from './compression.js';
 import { ociLayerType, type Compression } from './media-types.js';
@@ -59,11 +60,6 @@ export function pipeAll(streams: (NodeJS.ReadableStream | NodeJS.WritableStream 
 
 const discard = () => new Writable({ write: (_chunk, _encoding, callback) => callback() });
 
-async function* prepend(head: Buffer[], rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
-  yield* head;
-  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
-}
-
 function describeStreamError(error: unknown, what: string, compression: Compression): Error {
   if (error instanceof UserError) return error;
   const code = (error as NodeJS.ErrnoException).code ?? '';
@@ -74,22 +70,14 @@ function describeStreamError(error: unknown, what: string, compression: Compress
 }
 
 export async function processLayer(source: AsyncIterable<Buffer>, policy: LayerPolicy, store: BlobStore, what: string): Promise<ProcessedLayer> {
-  const iterator = source[Symbol.asyncIterator]();
-  const head: Buffer[] = [];
-  let headBytes = 0;
-  while (headBytes < 4) {
-    const next = await iterator.next();
-    if (next.done) break;
-    head.push(next.value);
-    headBytes += next.value.length;
-  }
-  const sourceCompression = sniffCompression(Buffer.concat(head));
+  const { head, all } = await peek(source, 4);
+  const sourceCompression = sniffCompression(head);
   const target = targetCompression(sourceCompression, policy);
   const raw = new HashCounter();
   const uncompressed = new HashCounter();
   const stored = new HashCounter();
   const pending = await store.create();
-  const input = Readable.from(prepend(head, iterator));
+  const input = Readable.from(all);
   try {
     if (sourceCompression === target) {
       if (sourceCompression === 'none') {

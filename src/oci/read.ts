@@ -10,12 +10,11 @@
 import path from 'node:path';
 import { readFile, rm } from 'node:fs/promises';
 import { UserError } from '../util/errors.js';
-import { digestHex, isDigest, sha256, type Digest } from './digest.js';
-import { looksLikeTar, sniffCompression } from './compression.js';
+import { isDigest, sha256, type Digest } from './digest.js';
+import { blobPath, readArchiveEntries } from './archive.js';
 import { buildManifest, checkConfig, MAX_DOCUMENT_BYTES, parseJson } from './image.js';
 import { processLayer, targetCompression, type LayerPolicy, type ProcessedLayer } from './layer.js';
 import { isIndexType, isManifestType, layerCompression, MediaType, ociLayerType, type Compression } from './media-types.js';
-import { readTar, safeEntryPath, type TarEntry } from './tar.js';
 import type { BlobStore } from './store.js';
 import { Annotation, type Descriptor, type DockerArchiveEntry, type ImageConfig, type ImageIndex, type ImageManifest } from './types.js';
 
@@ -107,29 +106,6 @@ async function storeDocuments(image: ReadImage): Promise<Digest[]> {
   return created;
 }
 
-/** `blobs/sha256/<hex>` for a digest: where layouts and Docker >= 25 archives keep a blob. */
-export function blobPath(digest: Digest): string {
-  return `blobs/sha256/${digestHex(digest)}`;
-}
-
-export function digestOfBlobPath(entryPath: string): Digest | undefined {
-  const match = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(entryPath);
-  return match ? `sha256:${match[1]!}` : undefined;
-}
-
-export async function* bufferChunks(bytes: Buffer): AsyncGenerator<Buffer> {
-  yield bytes;
-}
-
-/** Where a link inside an image archive points, as an archive path; refuses links that leave the archive. */
-export function archiveLinkTarget(entry: TarEntry, what: string): string {
-  const target = entry.type === 'symlink' ? path.posix.normalize(path.posix.join(path.posix.dirname(entry.path), entry.linkpath!)) : entry.linkpath!;
-  if (entry.linkpath!.startsWith('/') || target.startsWith('..')) {
-    throw new UserError(`${what}: refusing ${entry.type} '${entry.path}' -> '${entry.linkpath}': it points outside the archive`);
-  }
-  return safeEntryPath(target, what);
-}
-
 /**
  * Reads a tar stream holding a docker-archive or an OCI layout. Blobs it creates in `store` are removed
  * again when the archive turns out to be bad.
@@ -145,77 +121,20 @@ export async function readImageArchive(
     onLayer?: ((descriptor: Descriptor) => void) | undefined;
   } = {},
 ): Promise<ReadImage[]> {
-  const documents = new Map<string, Buffer>();
-  const layers = new Map<string, ProcessedLayer>();
-  const links = new Map<string, string>();
   const created: Digest[] = [];
+  const storeLayer = async (body: AsyncIterable<Buffer>, where: string): Promise<ProcessedLayer> => {
+    const layer = await processLayer(body, policy, store, where);
+    if (layer.created) created.push(layer.descriptor.digest);
+    options.onLayer?.(layer.descriptor);
+    return layer;
+  };
   try {
-    for await (const entry of readTar(source, what, options.totalBytes !== undefined ? { totalBytes: options.totalBytes } : {})) {
-      if (entry.type === 'directory') continue;
-      if (entry.type === 'symlink' || entry.type === 'hardlink') {
-        links.set(entry.path, archiveLinkTarget(entry, what));
-        continue;
-      }
-      if (entry.type !== 'file') throw new UserError(`${what}: refusing entry '${entry.path}': an image archive holds only files, folders and links`);
-      const body = entry.body();
-      const head: Buffer[] = [];
-      let headBytes = 0;
-      while (headBytes < 512) {
-        const next = await body.next();
-        if (next.done) break;
-        head.push(next.value);
-        headBytes += next.value.length;
-      }
-      const start = Buffer.concat(head);
-      const rest = (async function* () {
-        yield start;
-        yield* body;
-      })();
-      if (looksLikeTar(start) || sniffCompression(start) !== 'none') {
-        const layer = await processLayer(rest, policy, store, `${what}: ${entry.path}`);
-        if (layer.created) created.push(layer.descriptor.digest);
-        layers.set(entry.path, layer);
-        options.onLayer?.(layer.descriptor);
-      } else if (entry.size <= MAX_DOCUMENT_BYTES) {
-        const chunks: Buffer[] = [];
-        for await (const chunk of rest) chunks.push(chunk);
-        documents.set(entry.path, Buffer.concat(chunks));
-      } else {
-        throw new UserError(`${what}: entry '${entry.path}' (${entry.size} bytes) is neither a layer nor a JSON document`);
-      }
-    }
-
-    const resolve = (entryPath: string): string => {
-      let current = entryPath;
-      for (let hops = 0; links.has(current); hops++) {
-        if (hops > 16) throw new UserError(`${what}: '${entryPath}' is a chain of links that does not end`);
-        current = links.get(current)!;
-      }
-      return current;
-    };
-    const documentAt = (entryPath: string, purpose: string): Buffer => {
-      const found = documents.get(resolve(entryPath));
-      if (!found) throw new UserError(`${what}: ${purpose} '${entryPath}' is not in the archive`);
-      const named = digestOfBlobPath(resolve(entryPath));
-      if (named && sha256(found) !== named) throw new UserError(`${what}: '${entryPath}' does not match its digest ${named}`);
-      return found;
-    };
-    const layerAt = async (entryPath: string, purpose: string): Promise<ProcessedLayer> => {
-      const resolved = resolve(entryPath);
-      let layer = layers.get(resolved);
-      if (!layer) {
-        // A small layer that did not look like one (an old-style tar header) was kept as a document.
-        const bytes = documents.get(resolved);
-        if (!bytes) throw new UserError(`${what}: ${purpose} '${entryPath}' is not in the archive`);
-        layer = await processLayer(bufferChunks(bytes), policy, store, `${what}: ${entryPath}`);
-        if (layer.created) created.push(layer.descriptor.digest);
-        layers.set(resolved, layer);
-        options.onLayer?.(layer.descriptor);
-      }
-      const named = digestOfBlobPath(resolved);
-      if (named && layer.rawDigest !== named) throw new UserError(`${what}: '${entryPath}' does not match its digest ${named} (it hashes to ${layer.rawDigest})`);
-      return layer;
-    };
+    const archive = await readArchiveEntries(source, what, options.totalBytes !== undefined ? { totalBytes: options.totalBytes } : {}, {
+      read: storeLayer,
+      digestOf: (layer) => layer.rawDigest,
+    });
+    const { documents, documentAt } = archive;
+    const layerAt = async (entryPath: string, purpose: string) => (await archive.layerAt(entryPath, purpose)).layer;
 
     const images: ReadImage[] = [];
     if (documents.has('manifest.json')) {
@@ -223,10 +142,10 @@ export async function readImageArchive(
       if (!Array.isArray(entries) || entries.length === 0) throw new UserError(`${what}: manifest.json lists no image`);
       for (const entry of entries) {
         if (typeof entry?.Config !== 'string' || !Array.isArray(entry.Layers)) throw new UserError(`${what}: manifest.json has an entry without Config or Layers`);
-        const configBytes = documentAt(safeEntryPath(entry.Config, what), 'manifest.json names the config');
+        const configBytes = documentAt(entry.Config, 'manifest.json names the config');
         const config = checkConfig(parseJson(configBytes, `${what}: ${entry.Config}`), what);
         const processed = [];
-        for (const layerPath of entry.Layers) processed.push(await layerAt(safeEntryPath(String(layerPath), what), 'manifest.json names the layer'));
+        for (const layerPath of entry.Layers) processed.push(await layerAt(String(layerPath), 'manifest.json names the layer'));
         checkDiffIds(config, processed.map((l) => l.diffId), what, entry.Layers);
         const built = buildManifest(configBytes, processed.map((l) => l.descriptor));
         const origin = { mediaType: MediaType.ociManifest, digest: built.digest, size: built.bytes.length };

@@ -21,7 +21,8 @@ import { decompressor, looksLikeTar, sniffCompression } from './compression.js';
 import { checkConfig, MAX_DOCUMENT_BYTES, parseJson, resolveArch } from './image.js';
 import { isIndexType, isManifestType, layerCompression, type Compression } from './media-types.js';
 import { archOfConfig, splitArchPrefix } from './platform.js';
-import { archiveLinkTarget, blobPath, bufferChunks, checkDiffIds, digestOfBlobPath } from './read.js';
+import { blobPath, peek, readArchiveEntries } from './archive.js';
+import { checkDiffIds } from './read.js';
 import { detectInput } from './source.js';
 import { BlobStore } from './store.js';
 import { readTar, type TarEntry } from './tar.js';
@@ -112,25 +113,6 @@ function kindOf(typeName: string): FileKind {
     default:
       return 'other';
   }
-}
-
-/** Reads the first `bytes` of a stream and gives them back with the rest, unread. */
-async function peek(source: AsyncIterable<Buffer>, bytes: number): Promise<{ head: Buffer; all: AsyncGenerator<Buffer> }> {
-  const iterator = source[Symbol.asyncIterator]();
-  const chunks: Buffer[] = [];
-  let length = 0;
-  while (length < bytes) {
-    const next = await iterator.next();
-    if (next.done) break;
-    chunks.push(next.value);
-    length += next.value.length;
-  }
-  const head = Buffer.concat(chunks);
-  const all = (async function* () {
-    if (head.length > 0) yield head;
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
-  })();
-  return { head, all };
 }
 
 /** The bytes of a compressed stream, decompressed; a damaged stream ends the iteration with the decompressor's error. */
@@ -317,58 +299,7 @@ interface ArchiveScan {
  * archives hold both: the layout is read, because it has real manifests).
  */
 async function scanArchive(source: AsyncIterable<Buffer>, what: string, given: BuildArch | undefined, options: { totalBytes?: number } = {}): Promise<ArchiveScan> {
-  const documents = new Map<string, Buffer>();
-  const layers = new Map<string, ScannedLayer>();
-  const links = new Map<string, string>();
-  for await (const entry of readTar(source, what, options)) {
-    if (entry.type === 'directory') continue;
-    if (entry.type === 'symlink' || entry.type === 'hardlink') {
-      links.set(entry.path, archiveLinkTarget(entry, what));
-      continue;
-    }
-    if (entry.type !== 'file') throw new UserError(`${what}: refusing entry '${entry.path}': an image archive holds only files, folders and links`);
-    const { head, all } = await peek(entry.body(), 512);
-    if (looksLikeTar(head) || sniffCompression(head) !== 'none') {
-      layers.set(entry.path, await scanLayer(all, `${what}: ${entry.path}`));
-    } else if (entry.size <= MAX_DOCUMENT_BYTES) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of all) chunks.push(chunk);
-      documents.set(entry.path, Buffer.concat(chunks));
-    } else {
-      throw new UserError(`${what}: entry '${entry.path}' (${entry.size} bytes) is neither a layer nor a JSON document`);
-    }
-  }
-
-  const resolve = (entryPath: string): string => {
-    let current = entryPath;
-    for (let hops = 0; links.has(current); hops++) {
-      if (hops > 16) throw new UserError(`${what}: '${entryPath}' is a chain of links that does not end`);
-      current = links.get(current)!;
-    }
-    return current;
-  };
-  const documentAt = (entryPath: string, purpose: string): Buffer => {
-    const resolved = resolve(entryPath);
-    const found = documents.get(resolved);
-    if (!found) throw new UserError(`${what}: ${purpose} '${entryPath}' is not in the archive`);
-    const named = digestOfBlobPath(resolved);
-    if (named && sha256(found) !== named) throw new UserError(`${what}: '${entryPath}' does not match its digest ${named}`);
-    return found;
-  };
-  const layerAt = async (entryPath: string, purpose: string): Promise<{ layer: ScannedLayer; entry: string }> => {
-    const resolved = resolve(entryPath);
-    let layer = layers.get(resolved);
-    if (!layer) {
-      // A small layer that did not look like one (an old-style tar header) was kept as a document.
-      const bytes = documents.get(resolved);
-      if (!bytes) throw new UserError(`${what}: ${purpose} '${entryPath}' is not in the archive`);
-      layer = await scanLayer(bufferChunks(bytes), `${what}: ${entryPath}`);
-      layers.set(resolved, layer);
-    }
-    const named = digestOfBlobPath(resolved);
-    if (named && layer.digest !== named) throw new UserError(`${what}: '${entryPath}' does not match its digest ${named} (it hashes to ${layer.digest})`);
-    return { layer, entry: resolved };
-  };
+  const { documents, documentAt, layerAt } = await readArchiveEntries(source, what, options, { read: scanLayer, digestOf: (layer) => layer.digest });
 
   const result: ArchiveScan = { images: [], layerEntries: [] };
   if (documents.has('index.json')) {
