@@ -2,7 +2,7 @@
  * The resolved model of one add-on: what every later stage (npm, Nix generation, images) needs, per arch.
  * `addonix inspect --json` prints it; its shape is documented in the README and versioned by `schemaVersion`.
  */
-import { ARCH_TABLE, isHaArch, type BuildArch, type OciPlatform } from './arch.js';
+import { ARCH_TABLE, isHaArch, type ArchInfo, type BuildArch } from './arch.js';
 import { ERA_RULES, type Era } from './eras.js';
 import { argDefault, finalBaseImage } from './dockerfile.js';
 import type { LoadedAddon } from './load.js';
@@ -13,16 +13,8 @@ export const FIXED_CREATED = '1970-01-01T00:00:01Z';
 
 export type BaseImageSource = 'build-file' | 'supervisor-default' | 'dockerfile' | null;
 
-export interface ArchModel {
-  arch: BuildArch;
-  supervisor: 'supported' | 'deprecated' | 'none';
-  platform: OciPlatform;
-  dockerPlatform: string;
-  nixSystem: string;
-  muslTarget: string;
-  glibcTarget: string;
-  goarch: string;
-  npmCpu: string;
+/** An arch of the add-on: the arch table's row, and what this add-on builds for it. */
+export interface ArchModel extends ArchInfo {
   /** Image reference with `{arch}` substituted and the version as tag. */
   image: string;
   /** The base image of the final Dockerfile stage (or BUILD_FROM without a Dockerfile), null if unknown. */
@@ -151,15 +143,7 @@ export function resolveModel(addon: LoadedAddon, options: ModelOptions): AddonMo
 
     const image = imageTemplate ? imageTemplate.replace(/\{arch\}/g, arch) : `local/${arch}-addon-${slug}`;
     return {
-      arch,
-      supervisor: info.supervisor,
-      platform: info.platform,
-      dockerPlatform: info.dockerPlatform,
-      nixSystem: info.nixSystem,
-      muslTarget: info.muslTarget,
-      glibcTarget: info.glibcTarget,
-      goarch: info.goarch,
-      npmCpu: info.npmCpu,
+      ...info,
       image: `${image}:${version}`,
       baseImage,
       baseImageSource: source,
