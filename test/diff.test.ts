@@ -214,6 +214,21 @@ test('diff --report: both versions of each differing file, the configs and the J
   assert.deepEqual(readdirSync(dir).sort(), ['a.tar', 'b.tar', 'report'], 'nothing else written');
 });
 
+test('diff: a missing file is named as such; a bare name that is no file is also tried as a registry reference', async (t) => {
+  if (!needTools(t, 'docker-registry')) return;
+  const dir = tempTree(t, {});
+  const good = await writeTarFile(path.join(dir, 'good.tar'), dockerToolsEntries(image([customLayer(BASE)])));
+  const missing = runCli(['diff', good, path.join(dir, 'result-amd64')]);
+  assert.equal(missing.status, 1);
+  assert.equal(missing.stderr.trim(), `addonix: error: ${path.join(dir, 'result-amd64')}: no such file or folder`);
+  const registry = await startRegistry(t);
+  const ref = `${registry.host}/nothing/here:1`;
+  const bare = await runCliAsync(['diff', good, ref]);
+  assert.equal(bare.status, 1);
+  assert.ok(bare.stderr.startsWith(`addonix: error: ${ref}: no such file or folder, and as the registry reference ${ref}: `), bare.stderr);
+  assert.ok(!hasStackTrace(bare.stderr), bare.stderr);
+});
+
 test('diff: hostile archives are refused like the importing readers refuse them, and nothing is written', async (t) => {
   const dir = tempTree(t, {});
   const good = image([customLayer(BASE), customLayer(APP)]);

@@ -282,11 +282,12 @@ test('validate: exit status 2 and a hint for wrong usage', () => {
   const result = runCli(['validate', '--bogus']);
   assert.equal(result.status, 2);
   assert.match(result.stderr, /Unknown argument: bogus/);
-  assert.match(result.stderr, /addonix --help/);
+  assert.match(result.stderr, /Run 'addonix validate --help' for usage\./, 'the hint names the command');
   assert.equal(result.stdout, '', 'the command does not run after a usage error');
   assert.ok(!hasStackTrace(result.stderr));
   const noCommand = runCli([]);
   assert.equal(noCommand.status, 2);
+  assert.match(noCommand.stderr, /Run 'addonix --help' for usage\./);
   assert.match(noCommand.stderr, /Name a command: init, validate, inspect, deps, generate, pin-base, build, assemble, push, load, inspect-image, diff, verify, doctor\./);
   const typo = runCli(['valdate']);
   assert.equal(typo.status, 2);

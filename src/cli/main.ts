@@ -63,7 +63,8 @@ export async function main(argv: string[]): Promise<number> {
           return;
         }
         // Throwing stops yargs: a command must not run after a usage error.
-        throw new UsageError(`${suggestion ? `${message}.${suggestion}` : message}\nRun 'addonix --help' for usage.`);
+        const helpFor = named.length === 1 ? `addonix ${named[0]!} --help` : 'addonix --help';
+        throw new UsageError(`${suggestion ? `${message}.${suggestion}` : message}\nRun '${helpFor}' for usage.`);
       })
       .parseAsync();
   } catch (error) {

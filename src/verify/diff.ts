@@ -7,13 +7,27 @@ import { UserError } from '../util/errors.js';
 import { splitArchPrefix } from '../oci/platform.js';
 import { openLocalImages, type ImageCandidate } from '../oci/scan.js';
 import { openRemoteImages } from '../registry/pull.js';
-import { parseReference } from '../registry/reference.js';
+import { formatReference, parseReference } from '../registry/reference.js';
 import { compareImages, imageSide, overallVerdict, type DiffResult, type ImageComparison } from './compare.js';
 
-/** A path that exists is a local image; anything else is a registry reference. */
+/**
+ * A path that exists is a local image; anything else is a registry reference. A failure as a reference
+ * says that the path does not exist either: a mistyped file name is the likelier mistake.
+ */
 export async function openImages(argument: string, options: { insecure: boolean }): Promise<ImageCandidate[]> {
-  if (existsSync(splitArchPrefix(argument).path)) return openLocalImages(argument);
-  return openRemoteImages(parseReference(argument), options);
+  const { path } = splitArchPrefix(argument);
+  if (existsSync(path)) return openLocalImages(argument);
+  // An absolute or ./-relative name is a path for sure: a registry reference cannot start so.
+  if (/^[./~]/.test(path)) throw new UserError(`${argument}: no such file or folder`);
+  let reference;
+  try {
+    reference = parseReference(argument);
+    return await openRemoteImages(reference, options);
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    const as = reference ? `as the registry reference ${formatReference(reference)}` : 'as a registry reference';
+    throw new UserError(`${argument}: no such file or folder, and ${as}: ${error.message}`, error.exitCode);
+  }
 }
 
 /** The key that pairs images of two inputs: the Home Assistant arch, else the platform. */
