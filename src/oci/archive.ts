@@ -9,8 +9,9 @@ import path from 'node:path';
 import { UserError } from '../util/errors.js';
 import { digestHex, sha256, type Digest } from './digest.js';
 import { looksLikeTar, sniffCompression } from './compression.js';
-import { MAX_DOCUMENT_BYTES } from './image.js';
+import { checkConfig, MAX_DOCUMENT_BYTES, parseJson } from './image.js';
 import { readTar, safeEntryPath, type ReadTarOptions, type TarEntry } from './tar.js';
+import type { DockerArchiveEntry, ImageConfig } from './types.js';
 
 /** Links followed from one path before it counts as a loop (or an archive made to waste time). */
 const MAX_LINK_HOPS = 16;
@@ -71,6 +72,17 @@ export interface ArchiveEntries<L> {
   documentAt(entryPath: string, purpose: string): Buffer;
   /** The layer at a path (links followed), checked against the digest its path names, and the entry it is. */
   layerAt(entryPath: string, purpose: string): Promise<{ layer: L; entry: string }>;
+  /** The images `manifest.json` lists (docker-archive), each with its config read and checked; throws when it has none. */
+  dockerImages(): DockerArchiveImage[];
+}
+
+/** One image of a docker-archive's `manifest.json`. */
+export interface DockerArchiveImage {
+  names: string[];
+  configBytes: Buffer;
+  config: ImageConfig;
+  /** The archive paths of its layers, in order, as manifest.json names them. */
+  layerPaths: string[];
 }
 
 /**
@@ -109,15 +121,28 @@ export async function readArchiveEntries<L>(source: AsyncIterable<Buffer>, what:
     }
     return current;
   };
+  const documentAt = (entryPath: string, purpose: string): Buffer => {
+    const resolved = resolve(entryPath);
+    const found = documents.get(resolved);
+    if (!found) throw new UserError(`${what}: ${purpose} '${entryPath}' is not in the archive`);
+    const named = digestOfBlobPath(resolved);
+    if (named && sha256(found) !== named) throw new UserError(`${what}: '${entryPath}' does not match its digest ${named}`);
+    return found;
+  };
   return {
     documents,
-    documentAt(entryPath, purpose) {
-      const resolved = resolve(entryPath);
-      const found = documents.get(resolved);
-      if (!found) throw new UserError(`${what}: ${purpose} '${entryPath}' is not in the archive`);
-      const named = digestOfBlobPath(resolved);
-      if (named && sha256(found) !== named) throw new UserError(`${what}: '${entryPath}' does not match its digest ${named}`);
-      return found;
+    documentAt,
+    dockerImages() {
+      const list = documents.get('manifest.json');
+      if (!list) throw new UserError(`${what} has no manifest.json`);
+      const entries = parseJson<DockerArchiveEntry[]>(list, `${what}: manifest.json`);
+      if (!Array.isArray(entries) || entries.length === 0) throw new UserError(`${what}: manifest.json lists no image`);
+      return entries.map((entry) => {
+        if (typeof entry?.Config !== 'string' || !Array.isArray(entry.Layers)) throw new UserError(`${what}: manifest.json has an entry without Config or Layers`);
+        const configBytes = documentAt(entry.Config, 'manifest.json names the config');
+        const config = checkConfig(parseJson(configBytes, `${what}: ${entry.Config}`), what);
+        return { names: entry.RepoTags ?? [], configBytes, config, layerPaths: entry.Layers.map(String) };
+      });
     },
     async layerAt(entryPath, purpose) {
       const resolved = resolve(entryPath);

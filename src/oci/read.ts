@@ -16,7 +16,7 @@ import { buildManifest, checkConfig, MAX_DOCUMENT_BYTES, parseJson } from './ima
 import { processLayer, targetCompression, type LayerPolicy, type ProcessedLayer } from './layer.js';
 import { isIndexType, isManifestType, layerCompression, MediaType, ociLayerType, type Compression } from './media-types.js';
 import type { BlobStore } from './store.js';
-import { Annotation, type Descriptor, type DockerArchiveEntry, type ImageConfig, type ImageIndex, type ImageManifest } from './types.js';
+import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from './types.js';
 
 /** A single-arch image read from an input, before its arch is decided. */
 export interface ReadImage {
@@ -138,18 +138,13 @@ export async function readImageArchive(
 
     const images: ReadImage[] = [];
     if (documents.has('manifest.json')) {
-      const entries = parseJson<DockerArchiveEntry[]>(documents.get('manifest.json')!, `${what}: manifest.json`);
-      if (!Array.isArray(entries) || entries.length === 0) throw new UserError(`${what}: manifest.json lists no image`);
-      for (const entry of entries) {
-        if (typeof entry?.Config !== 'string' || !Array.isArray(entry.Layers)) throw new UserError(`${what}: manifest.json has an entry without Config or Layers`);
-        const configBytes = documentAt(entry.Config, 'manifest.json names the config');
-        const config = checkConfig(parseJson(configBytes, `${what}: ${entry.Config}`), what);
+      for (const { names, configBytes, config, layerPaths } of archive.dockerImages()) {
         const processed = [];
-        for (const layerPath of entry.Layers) processed.push(await layerAt(String(layerPath), 'manifest.json names the layer'));
-        checkDiffIds(config, processed.map((l) => l.diffId), what, entry.Layers);
+        for (const layerPath of layerPaths) processed.push(await layerAt(layerPath, 'manifest.json names the layer'));
+        checkDiffIds(config, processed.map((l) => l.diffId), what, layerPaths);
         const built = buildManifest(configBytes, processed.map((l) => l.descriptor));
         const origin = { mediaType: MediaType.ociManifest, digest: built.digest, size: built.bytes.length };
-        images.push({ names: entry.RepoTags ?? [], manifest: built.manifest, manifestBytes: built.bytes, manifestDigest: built.digest, config, configBytes, store, origin });
+        images.push({ names, manifest: built.manifest, manifestBytes: built.bytes, manifestDigest: built.digest, config, configBytes, store, origin });
       }
     } else if (documents.has('index.json')) {
       const access: BlobAccess = {

@@ -92,18 +92,10 @@ export interface ImageCandidate {
   openLayer(index: number): AsyncIterable<Buffer>;
 }
 
-function kindOf(typeName: string): FileKind {
-  switch (typeName) {
-    case 'File':
-    case 'OldFile':
-    case 'ContiguousFile':
-      return 'file';
-    case 'Directory':
-      return 'directory';
-    case 'SymbolicLink':
-      return 'symlink';
-    case 'Link':
-      return 'hardlink';
+/** The kind of a layer entry: the tar reader's type, with the special files it calls `other` told apart. */
+function kindOf(entry: TarEntry): FileKind {
+  if (entry.type !== 'other') return entry.type;
+  switch (entry.meta.typeName) {
     case 'CharacterDevice':
       return 'char-device';
     case 'BlockDevice':
@@ -154,7 +146,7 @@ export async function scanLayer(source: AsyncIterable<Buffer>, what: string): Pr
   const tarBytes = compression === 'none' ? storedBytes : tap(decompressed(storedBytes, compression), plain, plainCount);
   const files: FileFacts[] = [];
   for await (const entry of readTar(tarBytes, what)) {
-    const kind = kindOf(entry.meta.typeName);
+    const kind = kindOf(entry);
     let contentHash: Digest | null = null;
     if (kind === 'file') {
       const hash = createHash('sha256');
@@ -299,7 +291,7 @@ interface ArchiveScan {
  * archives hold both: the layout is read, because it has real manifests).
  */
 async function scanArchive(source: AsyncIterable<Buffer>, what: string, given: BuildArch | undefined, options: { totalBytes?: number } = {}): Promise<ArchiveScan> {
-  const { documents, documentAt, layerAt } = await readArchiveEntries(source, what, options, { read: scanLayer, digestOf: (layer) => layer.digest });
+  const { documents, documentAt, layerAt, dockerImages } = await readArchiveEntries(source, what, options, { read: scanLayer, digestOf: (layer) => layer.digest });
 
   const result: ArchiveScan = { images: [], layerEntries: [] };
   if (documents.has('index.json')) {
@@ -314,14 +306,9 @@ async function scanArchive(source: AsyncIterable<Buffer>, what: string, given: B
       result.layerEntries.push(found.map((f) => f.entry));
     }
   } else if (documents.has('manifest.json')) {
-    const entries = parseJson<DockerArchiveEntry[]>(documents.get('manifest.json')!, `${what}: manifest.json`);
-    if (!Array.isArray(entries) || entries.length === 0) throw new UserError(`${what}: manifest.json lists no image`);
-    for (const entry of entries) {
-      if (typeof entry?.Config !== 'string' || !Array.isArray(entry.Layers)) throw new UserError(`${what}: manifest.json has an entry without Config or Layers`);
-      const configBytes = documentAt(entry.Config, 'manifest.json names the config');
-      const config = checkConfig(parseJson(configBytes, `${what}: ${entry.Config}`), what);
+    for (const { configBytes, config, layerPaths } of dockerImages()) {
       const found = [];
-      for (const layerPath of entry.Layers) found.push(await layerAt(String(layerPath), 'manifest.json names the layer'));
+      for (const layerPath of layerPaths) found.push(await layerAt(layerPath, 'manifest.json names the layer'));
       const facts: ImageFacts = {
         source: what,
         manifest: null,
