@@ -10,7 +10,7 @@ import { UserError } from '../util/errors.js';
 import { digestHex, sha256, type Digest } from './digest.js';
 import { looksLikeTar, sniffCompression } from './compression.js';
 import { checkConfig, MAX_DOCUMENT_BYTES, parseJson } from './image.js';
-import { readTar, safeEntryPath, type ReadTarOptions, type TarEntry } from './tar.js';
+import { safeEntryPath, type TarEntry } from './tar.js';
 import type { DockerArchiveEntry, ImageConfig } from './types.js';
 
 /** Links followed from one path before it counts as a loop (or an archive made to waste time). */
@@ -30,7 +30,11 @@ export async function* bufferChunks(bytes: Buffer): AsyncGenerator<Buffer> {
   yield bytes;
 }
 
-/** Reads the first `bytes` of a stream and gives them back with the rest, unread. */
+/**
+ * Reads the first `bytes` of a stream and gives them back with the rest, unread. Chunks valid only until
+ * the next is read (TarEntry.body's transient ones) stay usable: a chunk too short for the head is copied
+ * before the next is read.
+ */
 export async function peek(source: AsyncIterable<Buffer>, bytes: number): Promise<{ head: Buffer; all: AsyncGenerator<Buffer> }> {
   const iterator = source[Symbol.asyncIterator]();
   const chunks: Buffer[] = [];
@@ -38,8 +42,8 @@ export async function peek(source: AsyncIterable<Buffer>, bytes: number): Promis
   while (length < bytes) {
     const next = await iterator.next();
     if (next.done) break;
-    chunks.push(next.value);
     length += next.value.length;
+    chunks.push(length < bytes ? Buffer.from(next.value) : next.value);
   }
   // One chunk (the usual case) is given back as it is, not copied.
   const head = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
@@ -63,6 +67,8 @@ export function archiveLinkTarget(entry: TarEntry, what: string): string {
 export interface LayerReader<L> {
   read(body: AsyncIterable<Buffer>, what: string): Promise<L>;
   digestOf(layer: L): Digest;
+  /** read() uses each chunk up before asking for the next, so it may be given transient ones (TarEntry.body). */
+  transient?: boolean;
 }
 
 export interface ArchiveEntries<L> {
@@ -90,23 +96,23 @@ export interface DockerArchiveImage {
  * links leaving the archive and large entries that are not layers; paths named later (by manifest.json,
  * by an index) are normalized and refused when they would leave the archive.
  */
-export async function readArchiveEntries<L>(source: AsyncIterable<Buffer>, what: string, options: ReadTarOptions, layers: LayerReader<L>): Promise<ArchiveEntries<L>> {
+export async function readArchiveEntries<L>(entries: AsyncIterable<TarEntry>, what: string, layers: LayerReader<L>): Promise<ArchiveEntries<L>> {
   const documents = new Map<string, Buffer>();
   const layerByEntry = new Map<string, L>();
   const links = new Map<string, string>();
-  for await (const entry of readTar(source, what, options)) {
+  for await (const entry of entries) {
     if (entry.type === 'directory') continue;
     if (entry.type === 'symlink' || entry.type === 'hardlink') {
       links.set(entry.path, archiveLinkTarget(entry, what));
       continue;
     }
     if (entry.type !== 'file') throw new UserError(`${what}: refusing entry '${entry.path}': an image archive holds only files, folders and links`);
-    const { head, all } = await peek(entry.body(), 512);
+    const { head, all } = await peek(entry.body({ transient: layers.transient === true }), 512);
     if (looksLikeTar(head) || sniffCompression(head) !== 'none') {
       layerByEntry.set(entry.path, await layers.read(all, `${what}: ${entry.path}`));
     } else if (entry.size <= MAX_DOCUMENT_BYTES) {
       const chunks: Buffer[] = [];
-      for await (const chunk of all) chunks.push(chunk);
+      for await (const chunk of all) chunks.push(Buffer.from(chunk));
       documents.set(entry.path, Buffer.concat(chunks));
     } else {
       throw new UserError(`${what}: entry '${entry.path}' (${entry.size} bytes) is neither a layer nor a JSON document`);

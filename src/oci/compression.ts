@@ -5,7 +5,7 @@
  * Node.js with zstd in zlib (22.15 / 23.8 and later).
  */
 import zlib from 'node:zlib';
-import { Transform, type TransformCallback } from 'node:stream';
+import type { Transform } from 'node:stream';
 import { UserError } from '../util/errors.js';
 import type { Compression } from './media-types.js';
 
@@ -92,41 +92,25 @@ function storedBlockHeader(length: number, final: boolean): Buffer {
   return header;
 }
 
-/** A block's bytes as stored deflate blocks: 5-byte headers between slices of the input's own buffers. */
-function storedBlocks(pieces: Buffer[], bytes: number): Buffer[] {
+/** A block's bytes as stored deflate blocks: 5-byte headers between views of the block itself, uncopied. */
+function storedBlocks(block: Buffer): Buffer[] {
   const out: Buffer[] = [];
-  let piece = 0;
-  let offset = 0;
-  for (let left = bytes; left > 0; ) {
-    const length = Math.min(STORED_BLOCK_MAX, left);
-    out.push(storedBlockHeader(length, false));
-    for (let need = length; need > 0; ) {
-      const from = pieces[piece]!;
-      const take = Math.min(need, from.length - offset);
-      out.push(from.subarray(offset, offset + take));
-      need -= take;
-      offset += take;
-      if (offset === from.length) {
-        piece++;
-        offset = 0;
-      }
-    }
-    left -= length;
+  for (let offset = 0; offset < block.length; offset += STORED_BLOCK_MAX) {
+    const length = Math.min(STORED_BLOCK_MAX, block.length - offset);
+    out.push(storedBlockHeader(length, false), block.subarray(offset, offset + length));
   }
   return out;
 }
 
-/** The last `size` bytes of a block given as pieces: a view when the last piece holds them, else a copy of just them. */
-function tail(pieces: Buffer[], size: number): Buffer {
-  const parts: Buffer[] = [];
-  for (let i = pieces.length - 1, need = size; i >= 0 && need > 0; i--) {
-    const piece = pieces[i]!;
-    const part = piece.length > need ? piece.subarray(piece.length - need) : piece;
-    parts.unshift(part);
-    need -= part.length;
-  }
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+/** Shannon entropy, in bits per byte, of every ENTROPY_STRIDE-th byte of a block from its start. */
+function sampledEntropy(block: Buffer, counts: Uint32Array): number {
+  counts.fill(0);
+  for (let i = 0; i < block.length; i += ENTROPY_STRIDE) counts[block[i]!]!++;
+  return entropyOf(counts);
 }
+
+/** Where compressed bytes go: pieces valid only during the call (they may be views of reused buffers). */
+export type PieceSink = (pieces: readonly Buffer[]) => void;
 
 /**
  * gzip made block by block, in the shape pigz writes: the input is cut into fixed GZIP_BLOCK blocks, and
@@ -134,105 +118,86 @@ function tail(pieces: Buffer[], size: number): Buffer {
  * ratio is that of one stream) and ended with a sync flush (so the next block starts on a byte). That lets
  * a block whose sampled byte entropy says it is already compressed (images, archives, fonts: deflate
  * spends as long failing on them as it does compressing text) be stored instead, framed here around the
- * input's own buffers, uncopied. The whole is one gzip member (mtime 0, OS byte pinned) whose CRC is
+ * block's own bytes, uncopied. The whole is one gzip member (mtime 0, OS byte pinned) whose CRC is
  * computed here; its bytes depend on the input alone, not on how it arrives.
  *
- * Blocks are deflated synchronously, on the thread that reads the layer: imports run on worker threads,
- * one per input, and measured with two inputs on two cores, handing each block to zlib's thread pool
- * cost more (thread hand-offs, a stream per block) than it gained.
+ * Synchronous, and it keeps no reference to what it is given: a block that arrives whole within one
+ * chunk is compressed in place, one spread over chunks is put together in a buffer of its own, and each
+ * block's output goes to the sink before `write` returns. So callers may reuse their buffers (the import
+ * of a tar file reads every layer through one), and no fresh memory is touched per block. Blocks are
+ * deflated on the calling thread: imports run on worker threads, one per input, and measured with two
+ * inputs on two cores, handing each block to zlib's thread pool cost more (thread hand-offs, a stream
+ * per block) than it gained.
  */
-class BlockGzip extends Transform {
-  /** The block being gathered: pieces of the input's chunks. */
-  private pieces: Buffer[] = [];
-  private pieceBytes = 0;
-  /** Counts of the block's sampled bytes (every ENTROPY_STRIDE-th from its start). */
+export class GzipBlocks {
+  /** The block being put together from pieces of chunks. */
+  private readonly block = Buffer.allocUnsafeSlow(GZIP_BLOCK);
+  private blockBytes = 0;
+  /** The last 32 KiB of the block before, which primes the next one's deflate. */
+  private readonly window = Buffer.allocUnsafeSlow(DEFLATE_WINDOW);
+  private windowBytes = 0;
   private readonly counts = new Uint32Array(256);
-  /** The 32 KiB before the block being gathered, the dictionary that primes its deflate. */
-  private dictionary: Buffer | undefined;
   private crc = 0;
   private size = 0;
-  /** Where a block that spans input chunks is put together for zlib (reused: fresh ones cost page faults). */
-  private scratch: Buffer | undefined;
+  private ended = false;
 
-  constructor() {
-    super();
+  constructor(private readonly sink: PieceSink) {
     // XFL 0 and OS 3 (Unix), as zlib would write them at this level on Unix.
-    this.push(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, GZIP_OS_UNIX]));
+    sink([Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, GZIP_OS_UNIX])]);
   }
 
-  private gather(piece: Buffer): void {
-    const counts = this.counts;
-    for (let i = (ENTROPY_STRIDE - (this.pieceBytes % ENTROPY_STRIDE)) % ENTROPY_STRIDE; i < piece.length; i += ENTROPY_STRIDE) counts[piece[i]!]!++;
-    this.crc = zlib.crc32(piece, this.crc);
-    this.pieces.push(piece);
-    this.pieceBytes += piece.length;
+  write(chunk: Buffer): void {
+    if (this.ended) throw new Error('GzipBlocks: write after end');
+    while (chunk.length > 0) {
+      if (this.blockBytes === 0 && chunk.length >= GZIP_BLOCK) {
+        this.compressBlock(chunk.subarray(0, GZIP_BLOCK));
+        chunk = chunk.subarray(GZIP_BLOCK);
+        continue;
+      }
+      const take = Math.min(GZIP_BLOCK - this.blockBytes, chunk.length);
+      chunk.copy(this.block, this.blockBytes, 0, take);
+      this.blockBytes += take;
+      chunk = chunk.subarray(take);
+      if (this.blockBytes === GZIP_BLOCK) {
+        this.compressBlock(this.block);
+        this.blockBytes = 0;
+      }
+    }
   }
 
-  private writeBlock(): void {
-    const { pieces, pieceBytes } = this;
-    if (entropyOf(this.counts) >= STORED_ENTROPY) {
-      for (const chunk of storedBlocks(pieces, pieceBytes)) this.push(chunk);
+  /** Compresses what is left and ends the member: an empty final block, then CRC-32 and size. */
+  end(): void {
+    if (this.ended) return;
+    if (this.blockBytes > 0) this.compressBlock(this.block.subarray(0, this.blockBytes));
+    this.blockBytes = 0;
+    this.ended = true;
+    const trailer = Buffer.alloc(8);
+    trailer.writeUInt32LE(this.crc >>> 0, 0);
+    trailer.writeUInt32LE(this.size % 2 ** 32, 4);
+    this.sink([storedBlockHeader(0, true), trailer]);
+  }
+
+  private compressBlock(block: Buffer): void {
+    this.crc = zlib.crc32(block, this.crc);
+    this.size += block.length;
+    if (sampledEntropy(block, this.counts) >= STORED_ENTROPY) {
+      this.sink(storedBlocks(block));
     } else {
-      let input = pieces[0]!;
-      if (pieces.length > 1) {
-        this.scratch ??= Buffer.allocUnsafeSlow(GZIP_BLOCK);
-        let offset = 0;
-        for (const piece of pieces) offset += piece.copy(this.scratch, offset);
-        input = this.scratch.subarray(0, pieceBytes);
-      }
       const options: zlib.ZlibOptions = { level: GZIP_LEVEL, finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: ZLIB_CHUNK };
-      if (this.dictionary) options.dictionary = this.dictionary;
-      this.push(zlib.deflateRawSync(input, options));
+      // zlib copies the dictionary into its own window, so the buffer can be refilled right after.
+      if (this.windowBytes > 0) options.dictionary = this.window.subarray(0, this.windowBytes);
+      this.sink([zlib.deflateRawSync(block, options)]);
     }
-    this.dictionary = tail(pieces, DEFLATE_WINDOW);
-    this.size += pieceBytes;
-    this.pieces = [];
-    this.pieceBytes = 0;
-    this.counts.fill(0);
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    try {
-      while (chunk.length > 0) {
-        const room = GZIP_BLOCK - this.pieceBytes;
-        this.gather(chunk.length > room ? chunk.subarray(0, room) : chunk);
-        chunk = chunk.subarray(Math.min(room, chunk.length));
-        if (this.pieceBytes === GZIP_BLOCK) this.writeBlock();
-      }
-      callback();
-    } catch (error) {
-      callback(error as Error);
-    }
-  }
-
-  override _flush(callback: TransformCallback): void {
-    try {
-      if (this.pieceBytes > 0) this.writeBlock();
-      const trailer = Buffer.alloc(8);
-      trailer.writeUInt32LE(this.crc >>> 0, 0);
-      trailer.writeUInt32LE(this.size % 2 ** 32, 4);
-      // An empty final block ends the deflate stream, then CRC-32 and size.
-      this.push(Buffer.concat([storedBlockHeader(0, true), trailer]));
-      callback();
-    } catch (error) {
-      callback(error as Error);
-    }
+    // Only the last block is shorter than GZIP_BLOCK, so every block before one is larger than the window.
+    this.windowBytes = block.copy(this.window, 0, Math.max(0, block.length - DEFLATE_WINDOW));
   }
 }
 
-/** The transforms that compress a layer (empty for none). */
-export function compressor(compression: Compression): Transform[] {
-  switch (compression) {
-    case 'none':
-      return [];
-    case 'gzip':
-      return [new BlockGzip()];
-    case 'zstd': {
-      requireZstd('compressing a layer with zstd');
-      const level = zstdZlib.constants.ZSTD_c_compressionLevel;
-      return [zstdZlib.createZstdCompress!(level === undefined ? {} : { params: { [level]: ZSTD_LEVEL } })];
-    }
-  }
+/** The zstd compressor of a layer: a stream (Node's zlib has no synchronous streaming zstd). */
+export function zstdCompressor(): Transform {
+  requireZstd('compressing a layer with zstd');
+  const level = zstdZlib.constants.ZSTD_c_compressionLevel;
+  return zstdZlib.createZstdCompress!(level === undefined ? {} : { params: { [level]: ZSTD_LEVEL } });
 }
 
 export function decompressor(compression: Compression): Transform[] {

@@ -23,19 +23,37 @@ export function shortDigest(digest: string): string {
   return digest.replace(/^sha256:/, '').slice(0, 12);
 }
 
-/** A pass-through stream that hashes and counts what flows through it. */
-export class HashCounter extends Transform {
+/** SHA-256 and byte count of data given piece by piece, synchronously (it keeps no reference to the pieces). */
+export class Hasher {
   private readonly hash: Hash = createHash('sha256');
   bytes = 0;
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+  update(chunk: Uint8Array): void {
     this.hash.update(chunk);
     this.bytes += chunk.length;
+  }
+
+  /** The digest of what was given so far. */
+  digest(): Digest {
+    return `sha256:${this.hash.copy().digest('hex')}`;
+  }
+}
+
+/** A pass-through stream that hashes and counts what flows through it. */
+export class HashCounter extends Transform {
+  private readonly hasher = new Hasher();
+
+  get bytes(): number {
+    return this.hasher.bytes;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hasher.update(chunk);
     callback(null, chunk);
   }
 
   /** Valid once the stream has finished. */
   digest(): Digest {
-    return `sha256:${this.hash.copy().digest('hex')}`;
+    return this.hasher.digest();
   }
 }

@@ -3,14 +3,14 @@
  * check the archive's own digests), decompressed and hashed again (the diff_id the config must list),
  * and compressed for the registry unless they already are and the policy keeps them.
  */
-import { PassThrough, Readable, Transform, Writable, type TransformCallback } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { UserError } from '../util/errors.js';
 import { peek } from './archive.js';
-import { HashCounter, type Digest } from './digest.js';
-import { compressor, compressorRecord, decompressor, sniffCompression } from './compression.js';
+import { Hasher, type Digest } from './digest.js';
+import { compressorRecord, decompressor, GzipBlocks, sniffCompression, zstdCompressor } from './compression.js';
 import { ociLayerType, type Compression } from './media-types.js';
-import type { BlobStore } from './store.js';
+import type { BlobStore, PendingBlob } from './store.js';
 import { Annotation, type Descriptor } from './types.js';
 
 export interface LayerPolicy {
@@ -38,28 +38,6 @@ export function targetCompression(source: Compression, policy: LayerPolicy): Com
   return policy.keepCompressed && source !== 'none' ? source : policy.compression;
 }
 
-/** Forwards every chunk and also writes it to a side stream, waiting for the slower of the two. */
-class Tee extends Transform {
-  constructor(private readonly side: Writable) {
-    super();
-  }
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (this.side.write(chunk)) callback(null, chunk);
-    else this.side.once('drain', () => callback(null, chunk));
-  }
-  override _flush(callback: TransformCallback): void {
-    this.side.end();
-    callback();
-  }
-}
-
-/** stream.pipeline over a list whose length is only known at run time. */
-export function pipeAll(streams: (NodeJS.ReadableStream | NodeJS.WritableStream | NodeJS.ReadWriteStream)[]): Promise<void> {
-  return pipeline(streams);
-}
-
-const discard = () => new Writable({ write: (_chunk, _encoding, callback) => callback() });
-
 function describeStreamError(error: unknown, what: string, compression: Compression): Error {
   if (error instanceof UserError) return error;
   const code = (error as NodeJS.ErrnoException).code ?? '';
@@ -69,40 +47,81 @@ function describeStreamError(error: unknown, what: string, compression: Compress
   return error as Error;
 }
 
+/** The chunks, each shown to `look` and then given on as a copy: for streams, which keep chunks a while. */
+async function* copies(chunks: AsyncIterable<Buffer>, look: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) {
+    look(chunk);
+    yield Buffer.from(chunk);
+  }
+}
+
+/**
+ * Compresses chunks into the blob, each shown to `look` first; answers the hash of what was written.
+ * gzip and none are synchronous: every chunk is hashed, compressed and written before the next is asked
+ * for, so the source may hand out views of one buffer it reuses.
+ */
+async function compressInto(chunks: AsyncIterable<Buffer>, target: Compression, blob: PendingBlob, look: (chunk: Buffer) => void): Promise<Hasher> {
+  const stored = new Hasher();
+  const write = (pieces: readonly Buffer[]) => {
+    for (const piece of pieces) stored.update(piece);
+    blob.write(pieces);
+  };
+  if (target === 'zstd') {
+    await pipeline(Readable.from(copies(chunks, look)), zstdCompressor(), async (compressed: AsyncIterable<Buffer>) => {
+      for await (const chunk of compressed) write([chunk]);
+    });
+  } else {
+    const gzip = target === 'gzip' ? new GzipBlocks(write) : undefined;
+    for await (const chunk of chunks) {
+      look(chunk);
+      if (gzip) gzip.write(chunk);
+      else write([chunk]);
+    }
+    gzip?.end();
+  }
+  await blob.end();
+  return stored;
+}
+
+/**
+ * Stores one layer. The chunks of `source` need only stay valid until the next one is asked for: each is
+ * used up (hashed, written, or copied for a stream) before then.
+ */
 export async function processLayer(source: AsyncIterable<Buffer>, policy: LayerPolicy, store: BlobStore, what: string): Promise<ProcessedLayer> {
   const { head, all } = await peek(source, 4);
   const sourceCompression = sniffCompression(head);
   const target = targetCompression(sourceCompression, policy);
-  const raw = new HashCounter();
-  const uncompressed = new HashCounter();
-  const stored = new HashCounter();
-  const pending = await store.create();
-  const input = Readable.from(all);
+  const raw = new Hasher();
+  const uncompressed = new Hasher();
+  let stored: Hasher;
+  const blob = await store.create();
   try {
-    if (sourceCompression === target) {
-      if (sourceCompression === 'none') {
-        await pipeAll([input, raw, pending.stream]);
-      } else {
-        const side = new PassThrough();
-        const tee = new Tee(side);
-        const checking = pipeAll([side, ...decompressor(sourceCompression), uncompressed, discard()]);
-        checking.catch((error: unknown) => tee.destroy(error as Error));
-        await Promise.all([pipeAll([input, raw, tee, pending.stream]), checking]);
-      }
-    } else if (sourceCompression === 'none') {
-      // Uncompressed input: its own hash is the diff_id, no need to hash the same bytes twice.
-      await pipeAll([input, raw, ...compressor(target), stored, pending.stream]);
+    if (sourceCompression === 'none') {
+      // Uncompressed input (what dockerTools and docker save write): its own hash is the diff_id.
+      stored = await compressInto(all, target, blob, (chunk) => raw.update(chunk));
+    } else if (sourceCompression === target) {
+      // Kept as it is; decompressed only to check it and learn its diff_id.
+      const keep = (chunk: Buffer) => {
+        raw.update(chunk);
+        blob.write([chunk]);
+      };
+      await pipeline(Readable.from(copies(all, keep)), decompressor(sourceCompression)[0]!, async (tar: AsyncIterable<Buffer>) => {
+        for await (const chunk of tar) uncompressed.update(chunk);
+      });
+      await blob.end();
+      stored = raw;
     } else {
-      await pipeAll([input, raw, ...decompressor(sourceCompression), uncompressed, ...compressor(target), stored, pending.stream]);
+      await pipeline(Readable.from(copies(all, (chunk) => raw.update(chunk))), decompressor(sourceCompression)[0]!, async (tar: AsyncIterable<Buffer>) => {
+        stored = await compressInto(tar, target, blob, (chunk) => uncompressed.update(chunk));
+      });
     }
   } catch (error) {
-    await pending.abort();
+    await blob.abort();
     throw describeStreamError(error, what, sourceCompression);
   }
   const passThrough = sourceCompression === target;
   const diffId = sourceCompression === 'none' ? raw.digest() : uncompressed.digest();
-  const blobDigest = passThrough ? raw.digest() : stored.digest();
-  const created = await pending.commit(blobDigest);
+  const created = await blob.commit(stored!.digest());
   const record = passThrough ? undefined : compressorRecord(target);
   return {
     rawDigest: raw.digest(),
@@ -111,8 +130,8 @@ export async function processLayer(source: AsyncIterable<Buffer>, policy: LayerP
     uncompressedSize: sourceCompression === 'none' ? raw.bytes : uncompressed.bytes,
     descriptor: {
       mediaType: ociLayerType(target),
-      digest: blobDigest,
-      size: passThrough ? raw.bytes : stored.bytes,
+      digest: stored!.digest(),
+      size: stored!.bytes,
       ...(record ? { annotations: { [Annotation.compressor]: record } } : {}),
     },
     created,

@@ -16,6 +16,7 @@ import { buildManifest, checkConfig, MAX_DOCUMENT_BYTES, parseJson } from './ima
 import { processLayer, targetCompression, type LayerPolicy, type ProcessedLayer } from './layer.js';
 import { isIndexType, isManifestType, layerCompression, MediaType, ociLayerType, type Compression } from './media-types.js';
 import type { BlobStore } from './store.js';
+import type { TarEntry } from './tar.js';
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from './types.js';
 
 /** A single-arch image read from an input, before its arch is decided. */
@@ -107,16 +108,15 @@ async function storeDocuments(image: ReadImage): Promise<Digest[]> {
 }
 
 /**
- * Reads a tar stream holding a docker-archive or an OCI layout. Blobs it creates in `store` are removed
- * again when the archive turns out to be bad.
+ * Reads the entries of a tar (readTar of a stream, or readTarFile) holding a docker-archive or an OCI
+ * layout. Blobs it creates in `store` are removed again when the archive turns out to be bad.
  */
 export async function readImageArchive(
-  source: AsyncIterable<Buffer>,
+  entries: AsyncIterable<TarEntry>,
   what: string,
   policy: LayerPolicy,
   store: BlobStore,
   options: {
-    totalBytes?: number | undefined;
     /** Told of each layer as soon as it is in the store. */
     onLayer?: ((descriptor: Descriptor) => void) | undefined;
   } = {},
@@ -129,9 +129,11 @@ export async function readImageArchive(
     return layer;
   };
   try {
-    const archive = await readArchiveEntries(source, what, options.totalBytes !== undefined ? { totalBytes: options.totalBytes } : {}, {
+    const archive = await readArchiveEntries(entries, what, {
       read: storeLayer,
       digestOf: (layer) => layer.rawDigest,
+      // processLayer uses each chunk up before asking for the next.
+      transient: true,
     });
     const { documents, documentAt } = archive;
     const layerAt = async (entryPath: string, purpose: string) => (await archive.layerAt(entryPath, purpose)).layer;

@@ -291,7 +291,7 @@ interface ArchiveScan {
  * archives hold both: the layout is read, because it has real manifests).
  */
 async function scanArchive(source: AsyncIterable<Buffer>, what: string, given: BuildArch | undefined, options: { totalBytes?: number } = {}): Promise<ArchiveScan> {
-  const { documents, documentAt, layerAt, dockerImages } = await readArchiveEntries(source, what, options, { read: scanLayer, digestOf: (layer) => layer.digest });
+  const { documents, documentAt, layerAt, dockerImages } = await readArchiveEntries(readTar(source, what, options), what, { read: scanLayer, digestOf: (layer) => layer.digest });
 
   const result: ArchiveScan = { images: [], layerEntries: [] };
   if (documents.has('index.json')) {

@@ -7,7 +7,7 @@ import { closeSync, createReadStream, openSync, writeSync, writevSync } from 'no
 import { link, mkdir, readFile, rename, rm, stat, copyFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { Writable, type Readable } from 'node:stream';
 import { UserError } from '../util/errors.js';
 import { digestHex, sha256, type Digest } from './digest.js';
@@ -36,16 +36,26 @@ class PieceWriter extends Writable {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     try {
-      while (chunk.length > 0) {
-        const take = Math.min(chunk.length, WRITE_PIECE - this.pendingBytes);
-        this.pending.push(chunk.subarray(0, take));
-        this.pendingBytes += take;
-        chunk = chunk.subarray(take);
-        if (this.pendingBytes === WRITE_PIECE) this.flush();
-      }
+      this.gather(chunk);
       callback();
     } catch (error) {
       callback(error as Error);
+    }
+  }
+
+  /** Writes the pieces now, and keeps no reference to them. */
+  writeNow(pieces: readonly Buffer[]): void {
+    for (const piece of pieces) this.gather(piece);
+    this.flush();
+  }
+
+  private gather(chunk: Buffer): void {
+    while (chunk.length > 0) {
+      const take = Math.min(chunk.length, WRITE_PIECE - this.pendingBytes);
+      this.pending.push(chunk.subarray(0, take));
+      this.pendingBytes += take;
+      chunk = chunk.subarray(take);
+      if (this.pendingBytes === WRITE_PIECE) this.flush();
     }
   }
 
@@ -68,6 +78,7 @@ class PieceWriter extends Writable {
   }
 
   private flush(): void {
+    if (this.pendingBytes === 0) return;
     const written = writevSync(this.fd, this.pending);
     if (written < this.pendingBytes) {
       // A short write (rare on a file: a full disk reports itself on the next call) goes on from where it stopped.
@@ -80,8 +91,12 @@ class PieceWriter extends Writable {
 }
 
 export interface PendingBlob {
-  /** Where to write the bytes. */
+  /** Where a stream writes the bytes. */
   stream: Writable;
+  /** Or, instead of the stream: writes pieces at once, keeping no reference to them (their buffers may be reused). */
+  write(pieces: readonly Buffer[]): void;
+  /** Ends what write() wrote. */
+  end(): Promise<void>;
   /** Renames the written file to its digest (verified by the caller); answers whether it was new. */
   commit(digest: Digest): Promise<boolean>;
   /** Removes the temporary file. */
@@ -116,6 +131,8 @@ export class BlobStore {
     let done = false;
     return {
       stream,
+      write: (pieces) => stream.writeNow(pieces),
+      end: () => finished(stream.end()),
       commit: async (digest) => {
         done = true;
         if (await this.has(digest)) {

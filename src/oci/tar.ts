@@ -4,7 +4,8 @@
  * writer of reproducible archives (fixed mtime, uid 0, no user names).
  */
 import { Readable } from 'node:stream';
-import { Header, Parser, Pax, type ReadEntry } from 'tar';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { Header, Parser, Pax, ReadEntry } from 'tar';
 import { UserError } from '../util/errors.js';
 
 export type TarEntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
@@ -31,8 +32,12 @@ export interface TarEntry {
   size: number;
   linkpath?: string;
   meta: TarEntryMeta;
-  /** The entry's bytes; must be read to the end (or skipped with `skip`) before the next entry. */
-  body(): AsyncGenerator<Buffer>;
+  /**
+   * The entry's bytes; must be read to the end (or skipped with `skip`) before the next entry. With
+   * `transient`, a reader may hand out views of one buffer it reuses: each chunk is then valid only until
+   * the next is asked for.
+   */
+  body(options?: { transient?: boolean }): AsyncGenerator<Buffer>;
   skip(): Promise<void>;
 }
 
@@ -81,6 +86,19 @@ function entryMeta(entry: ReadEntry): TarEntryMeta {
   };
 }
 
+/** What both readers say of an entry, apart from its bytes; throws on unsafe paths and impossible sizes. */
+function describeEntry(raw: ReadEntry, what: string, totalBytes: number | undefined): Omit<TarEntry, 'body' | 'skip'> {
+  const path = safeEntryPath(raw.path, what);
+  if (totalBytes !== undefined && raw.size > totalBytes) {
+    throw new UserError(`${what}: entry '${path}' declares ${raw.size} bytes but the whole archive has only ${totalBytes}; the archive is damaged or hostile`);
+  }
+  return { path, type: entryType(raw), size: raw.size, ...(raw.linkpath ? { linkpath: raw.linkpath } : {}), meta: entryMeta(raw) };
+}
+
+function truncatedEntry(what: string, path: string, size: number, seen: number): UserError {
+  return new UserError(`${what} is truncated: entry '${path}' declares ${size} bytes, the archive ends after ${seen}`);
+}
+
 function describeTarError(error: unknown, what: string): UserError {
   const message = error instanceof Error ? error.message : String(error);
   if (/Unrecognized archive format/.test(message)) return new UserError(`${what} is not a tar archive (nor a gzip-compressed one)`);
@@ -122,7 +140,12 @@ export async function* readTar(source: AsyncIterable<Buffer>, what: string, opti
     notify();
   });
   parser.on('error', (error: unknown) => fail(error instanceof UserError ? error : describeTarError(error, what)));
+  // npm tar ends quietly on an archive cut inside a header (with no end-of-archive blocks before): refused here.
+  let bytesIn = 0;
+  let sawEnd = false;
+  parser.on('eof', () => (sawEnd = true));
   parser.on('end', () => {
+    if (!sawEnd && bytesIn % 512 !== 0) fail(new UserError(`${what} is truncated: it ends inside a tar header (at byte ${bytesIn})`));
     ended = true;
     notify();
   });
@@ -131,6 +154,7 @@ export async function* readTar(source: AsyncIterable<Buffer>, what: string, opti
     try {
       for await (const chunk of source) {
         if (failure || stopped) break;
+        bytesIn += chunk.length;
         // Not events.once: it would reject on the parser's 'error', which fail() already handles.
         if (!parser.write(chunk)) await new Promise<void>((resolve) => parser.once('drain', resolve));
       }
@@ -154,12 +178,9 @@ export async function* readTar(source: AsyncIterable<Buffer>, what: string, opti
         continue;
       }
       current = raw;
-      const path = safeEntryPath(raw.path, what);
-      const size = raw.size;
-      if (options.totalBytes !== undefined && size > options.totalBytes) {
-        throw new UserError(`${what}: entry '${path}' declares ${size} bytes but the whole archive has only ${options.totalBytes}; the archive is damaged or hostile`);
-      }
+      const described = describeEntry(raw, what, options.totalBytes);
       let consumed = false;
+      // The parser's chunks are never reused: `transient` changes nothing here.
       const body = async function* (): AsyncGenerator<Buffer> {
         consumed = true;
         let seen = 0;
@@ -168,14 +189,10 @@ export async function* readTar(source: AsyncIterable<Buffer>, what: string, opti
           yield chunk;
         }
         if (failure) throw failure;
-        if (seen !== size) throw new UserError(`${what} is truncated: entry '${path}' declares ${size} bytes, the archive ends after ${seen}`);
+        if (seen !== described.size) throw truncatedEntry(what, described.path, described.size, seen);
       };
       const entry: TarEntry = {
-        path,
-        type: entryType(raw),
-        size,
-        ...(raw.linkpath ? { linkpath: raw.linkpath } : {}),
-        meta: entryMeta(raw),
+        ...described,
         body,
         skip: async () => {
           for await (const _ of body()) {
@@ -199,6 +216,101 @@ export async function* readTar(source: AsyncIterable<Buffer>, what: string, opti
     if (failure && !ended) throw failure;
   }
 }
+
+/** What one read of an entry's bytes asks for: the gzip block size, so a layer's blocks line up with reads. */
+const FILE_READ_BYTES = 1 << 20;
+/** npm tar's limit for pax and GNU long-name entries (bigger ones are skipped, as it skips them). */
+const MAX_META_BYTES = 1 << 20;
+
+/**
+ * The entries of a plain tar file, read in place: headers are decoded by npm tar's Header, ReadEntry and
+ * Pax, checked as its Parser checks them in strict mode, and an entry's bytes are read from where they
+ * lie. Unlike the stream reader, a body may be read through one reused buffer (`transient`), so a layer
+ * costs no fresh memory per chunk, and an archive cut short is found out at the header that runs past
+ * its end, before any byte of that entry is used.
+ */
+export async function* readTarFile(file: string, what: string, options: { signal?: AbortSignal | undefined } = {}): AsyncGenerator<TarEntry> {
+  const fd = openSync(file, 'r');
+  try {
+    const fileSize = fstatSync(fd).size;
+    const readAt = (buffer: Buffer, length: number, position: number): number => {
+      let done = 0;
+      while (done < length) {
+        const bytes = readSync(fd, buffer, done, length - done, position + done);
+        if (bytes === 0) break;
+        done += bytes;
+      }
+      return done;
+    };
+    const invalid = (message: string) => describeTarError(new Error(message), what);
+    const block = Buffer.alloc(512);
+    let reused: Buffer | undefined;
+    let extended: Record<string, unknown> | undefined;
+    let globalExtended: Record<string, unknown> | undefined;
+    let sawNullBlock = false;
+    let sawEntry = false;
+    let position = 0;
+    while (position < fileSize) {
+      options.signal?.throwIfAborted();
+      if (readAt(block, 512, position) < 512) throw new UserError(`${what} is truncated: it ends inside a tar header (at byte ${fileSize})`);
+      position += 512;
+      let header: Header;
+      try {
+        header = new Header(block, 0, extended as never, globalExtended as never);
+      } catch (error) {
+        throw describeTarError(error, what);
+      }
+      if (header.nullBlock) {
+        // Two zero blocks end the archive; whatever follows them is not read, as npm tar does not.
+        if (sawNullBlock) break;
+        sawNullBlock = true;
+        continue;
+      }
+      sawNullBlock = false;
+      if (!header.cksumValid) throw invalid('checksum failure');
+      if (!header.path) throw invalid('path is required');
+      const isLink = header.type === 'Link' || header.type === 'SymbolicLink';
+      if (isLink && !header.linkpath) throw invalid('linkpath required');
+      if (!isLink && header.type !== 'ExtendedHeader' && header.type !== 'GlobalExtendedHeader' && header.linkpath) throw invalid('linkpath forbidden');
+      const raw = new ReadEntry(header, extended as never, globalExtended as never);
+      sawEntry = true;
+      const dataStart = position;
+      position += raw.startBlockSize;
+      if (raw.meta) {
+        if (raw.size > MAX_META_BYTES) continue;
+        const data = Buffer.allocUnsafe(raw.size);
+        if (readAt(data, raw.size, dataStart) < raw.size) throw invalid(`Truncated input (an extended header of ${raw.size} bytes runs past the end)`);
+        const text = data.toString('utf8');
+        if (raw.type === 'ExtendedHeader' || raw.type === 'OldExtendedHeader') extended = Pax.parse(text, extended as never, false) as never;
+        else if (raw.type === 'GlobalExtendedHeader') globalExtended = Pax.parse(text, globalExtended as never, true) as never;
+        else if (raw.type === 'NextFileHasLongLinkpath') (extended ??= Object.create(null) as Record<string, unknown>)['linkpath'] = text.replace(/\0.*/s, '');
+        else (extended ??= Object.create(null) as Record<string, unknown>)['path'] = text.replace(/\0.*/s, '');
+        continue;
+      }
+      extended = undefined;
+      // Types npm tar does not know (sparse files, volume labels, ...) it skips, and so does this reader.
+      if (raw.ignore) continue;
+      const described = describeEntry(raw, what, fileSize);
+      if (dataStart + described.size > fileSize) throw truncatedEntry(what, described.path, described.size, fileSize - dataStart);
+      const body = async function* (bodyOptions: { transient?: boolean } = {}): AsyncGenerator<Buffer> {
+        for (let offset = 0; offset < described.size; ) {
+          options.signal?.throwIfAborted();
+          const length = Math.min(FILE_READ_BYTES, described.size - offset);
+          const buffer = bodyOptions.transient ? (reused ??= Buffer.allocUnsafeSlow(FILE_READ_BYTES)) : Buffer.allocUnsafeSlow(length);
+          const bytes = readAt(buffer, length, dataStart + offset);
+          if (bytes < length) throw truncatedEntry(what, described.path, described.size, offset + bytes);
+          offset += length;
+          yield length === buffer.length ? buffer : buffer.subarray(0, length);
+        }
+      };
+      yield { ...described, body, skip: async () => undefined };
+    }
+    if (!sawEntry) throw invalid('Unrecognized archive format');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 
 export interface TarWriteEntry {
   path: string;
