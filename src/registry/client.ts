@@ -25,6 +25,8 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 7, baseMs: 250, maxMs: 8000 };
 /** The size of the reads that feed a blob upload. */
 const UPLOAD_CHUNK = 1 << 20;
+/** Upload buffers kept for later uploads: two for each of the (default three) uploads at a time, and some. */
+const MAX_SPARE_BUFFERS = 8;
 /** Blobs larger than this go up in PATCH chunks of this size (a proxy may cap request bodies). */
 export const DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024;
 
@@ -139,6 +141,8 @@ export class RegistryClient {
   private readonly onRetry: (message: string) => void;
   private challenge: Challenge | undefined;
   private token: { value: string; expiresAt: number } | undefined;
+  /** Read buffers of finished uploads, for the next ones: fresh ones cost a page fault per 4 KiB. */
+  private readonly spareBuffers: Buffer[] = [];
   /** Requests made, by method: the tests read it to prove what a push did and did not do. */
   readonly requestCounts = new Map<string, number>();
 
@@ -355,37 +359,56 @@ export class RegistryClient {
     } catch (error) {
       throw new UserError(`uploading ${blob.digest}: cannot read ${file} (${(error as Error).message})`);
     }
+    // Two read buffers used in turn (see uploadFrom), reused by later uploads once this one has ended.
+    const size = Math.min(UPLOAD_CHUNK, blob.size);
+    const buffers: [Buffer, Buffer] = size === UPLOAD_CHUNK ? [this.takeBuffer(), this.takeBuffer()] : [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
     try {
-      await this.uploadFrom(handle, repository, blob, onBytes, session);
+      await this.uploadFrom(handle, repository, blob, buffers, onBytes, session);
     } finally {
       await handle.close();
+      if (size === UPLOAD_CHUNK && this.spareBuffers.length < MAX_SPARE_BUFFERS) this.spareBuffers.push(...buffers);
     }
   }
 
-  private async uploadFrom(handle: FileHandle, repository: string, blob: Descriptor, onBytes: (count: number) => void, session: string | undefined): Promise<void> {
+  private takeBuffer(): Buffer {
+    return this.spareBuffers.pop() ?? Buffer.allocUnsafeSlow(UPLOAD_CHUNK);
+  }
+
+  private async uploadFrom(
+    handle: FileHandle,
+    repository: string,
+    blob: Descriptor,
+    buffers: [Buffer, Buffer],
+    onBytes: (count: number) => void,
+    session: string | undefined,
+  ): Promise<void> {
     const chunked = blob.size > this.chunkBytes;
     let location = session ?? (await this.startUpload(repository));
     let offset = 0;
     let failures = 0;
     let sent = 0; // Bytes read for the request in flight; sent again when it fails.
     /**
-     * The bytes [start, end) of the blob as a request body, read into two buffers used in turn. fetch asks
-     * for a chunk only once the socket has taken the one before (undici waits for 'drain' after writing
-     * more than the socket's 16 KiB high-water mark; every chunk but a range's last fills a buffer, and a
-     * range under 16 KiB is one chunk), so a buffer is never overwritten while it is being sent. Fresh
-     * buffers would cost a page fault per 4 KiB, and a Node stream would be copied chunk by chunk by
-     * fetch. The registry checks the digest of what arrives.
+     * The bytes [start, end) of the blob as a request body, read into the two buffers used in turn. fetch
+     * asks for a chunk only once the socket has taken the one before (undici waits for 'drain' after
+     * writing more than the socket's 16 KiB high-water mark; every chunk but a range's last fills a buffer,
+     * and a range under 16 KiB is one chunk), so a buffer is never overwritten while it is being sent. A
+     * request that has failed may still have a read under way, which the next request waits for
+     * (`settled`). A Node stream would be copied chunk by chunk by fetch. The registry checks the digest
+     * of what arrives.
      */
+    let reading: Promise<unknown> = Promise.resolve();
+    const settled = () => reading.catch(() => undefined);
     const counted = (start: number, end: number): ReadableStream<Uint8Array> => {
-      const buffers = [Buffer.allocUnsafeSlow(Math.min(UPLOAD_CHUNK, end - start)), Buffer.allocUnsafeSlow(Math.min(UPLOAD_CHUNK, end - start))];
       let position = start;
       return new ReadableStream<Uint8Array>(
         {
           async pull(controller) {
             if (position >= end) return controller.close();
-            const buffer = buffers[0]!;
+            const buffer = buffers[0];
             buffers.reverse();
-            const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, end - position), position);
+            const read = handle.read(buffer, 0, Math.min(buffer.length, end - position), position);
+            reading = read;
+            const { bytesRead } = await read;
             if (bytesRead === 0) throw new UserError(`uploading ${blob.digest}: the blob file ends at ${position} of ${blob.size} bytes`);
             position += bytesRead;
             sent += bytesRead;
@@ -410,6 +433,7 @@ export class RegistryClient {
     for (;;) {
       sent = 0;
       try {
+        await settled();
         if (!chunked) {
           const response = await finish(location, () => counted(0, blob.size));
           await response.body?.cancel();
@@ -418,6 +442,7 @@ export class RegistryClient {
         while (offset < blob.size) {
           const end = Math.min(offset + this.chunkBytes, blob.size);
           const start = offset;
+          await settled();
           const response = await this.request('PATCH', location, {
             headers: { 'content-type': 'application/octet-stream', 'content-range': `${start}-${end - 1}`, 'content-length': String(end - start) },
             body: () => counted(start, end),
