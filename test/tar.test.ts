@@ -93,6 +93,10 @@ test('tar readers: GNU, pax and ustar archives from GNU tar read the same in pla
   symlinkSync(`${'../'.repeat(1)}${'c'.repeat(120)}`, path.join(tree, 'long-link'));
   linkSync(path.join(tree, 'one-block'), path.join(tree, 'hard-link'));
   execFileSync('mkfifo', [path.join(tree, 'fifo')]);
+  // A volume label: an entry type npm tar skips, and so must the file reader.
+  execFileSync('tar', ['--format=gnu', '--label=BACKUP-1', '-C', tree, '-cf', path.join(dir, 'labelled.tar'), 'empty', 'one-block']);
+  const labelled = await bothReaders(path.join(dir, 'labelled.tar'));
+  assert.deepEqual('entries' in labelled && labelled.entries.map((entry) => entry.path), ['empty', 'one-block']);
   for (const format of ['gnu', 'pax', 'ustar', 'oldgnu']) {
     let file: string;
     try {
@@ -179,6 +183,10 @@ test('tar readers: broken and hostile archives are refused by both', async (t) =
     'text.tar': Buffer.from('hello, this is not a tarball\n'.repeat(40)),
     'zeros.tar': Buffer.alloc(1024),
     'unsafe.tar': await tarBuffer([{ path: '../escape.txt', body: Buffer.from('out\n') }]),
+    // A pax header (a name too long for ustar) whose records are cut off.
+    'pax-cut.tar': (await tarBuffer([{ path: `${'d'.repeat(120)}.txt`, body: Buffer.from('x') }])).subarray(0, 512 + 50),
+    // All of an entry's bytes, but not the padding to its 512-byte block (npm tar refuses that too).
+    'padding-cut.tar': (await tarBuffer([{ path: 'short.txt', body: Buffer.from('x') }])).subarray(0, 512 + 100),
   };
   for (const [name, bytes] of Object.entries(cases)) {
     writeFileSync(path.join(dir, name), bytes);

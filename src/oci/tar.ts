@@ -276,22 +276,28 @@ export async function* readTarFile(file: string, what: string, options: { signal
       sawEntry = true;
       const dataStart = position;
       position += raw.startBlockSize;
+      // An entry, with the padding to its last 512-byte block, must fit in the file (npm tar insists on the padding too).
+      if (position > fileSize) {
+        if (raw.meta || raw.ignore) throw invalid(`Truncated input (the ${raw.size} bytes of a ${raw.type} entry run past the end)`);
+        const described = describeEntry(raw, what, fileSize);
+        if (dataStart + described.size > fileSize) throw truncatedEntry(what, described.path, described.size, fileSize - dataStart);
+        throw new UserError(`${what} is truncated: it ends inside the padding after entry '${described.path}'`);
+      }
       if (raw.meta) {
         if (raw.size > MAX_META_BYTES) continue;
         const data = Buffer.allocUnsafe(raw.size);
-        if (readAt(data, raw.size, dataStart) < raw.size) throw invalid(`Truncated input (an extended header of ${raw.size} bytes runs past the end)`);
+        readAt(data, raw.size, dataStart);
         const text = data.toString('utf8');
         if (raw.type === 'ExtendedHeader' || raw.type === 'OldExtendedHeader') extended = Pax.parse(text, extended as never, false) as never;
         else if (raw.type === 'GlobalExtendedHeader') globalExtended = Pax.parse(text, globalExtended as never, true) as never;
-        else if (raw.type === 'NextFileHasLongLinkpath') (extended ??= Object.create(null) as Record<string, unknown>)['linkpath'] = text.replace(/\0.*/s, '');
-        else (extended ??= Object.create(null) as Record<string, unknown>)['path'] = text.replace(/\0.*/s, '');
+        else if (raw.type === 'NextFileHasLongLinkpath') (extended ??= Object.create(null) as Record<string, unknown>)['linkpath'] = text.replace(/\0.*/, '');
+        else (extended ??= Object.create(null) as Record<string, unknown>)['path'] = text.replace(/\0.*/, '');
         continue;
       }
       extended = undefined;
       // Types npm tar does not know (sparse files, volume labels, ...) it skips, and so does this reader.
       if (raw.ignore) continue;
       const described = describeEntry(raw, what, fileSize);
-      if (dataStart + described.size > fileSize) throw truncatedEntry(what, described.path, described.size, fileSize - dataStart);
       const body = async function* (bodyOptions: { transient?: boolean } = {}): AsyncGenerator<Buffer> {
         for (let offset = 0; offset < described.size; ) {
           options.signal?.throwIfAborted();
