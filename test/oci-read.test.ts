@@ -78,28 +78,33 @@ const MiB = 1 << 20;
 /**
  * The layer compressor's gzip output for `input`, fed in chunks of `chunkSize` that are views of one
  * buffer, overwritten (with junk first) before the next chunk: the output can only be right if the
- * compressor keeps no reference to what it was given, as the tar file reader's reused buffer needs.
+ * compressor keeps no reference to what it was given, as the tar file reader's reused buffer needs;
+ * `threads` blocks deflated at once.
  */
-function gzipLayer(input: Buffer, chunkSize: number): Buffer {
+async function gzipLayer(input: Buffer, chunkSize: number, threads = 1): Promise<Buffer> {
   const out: Buffer[] = [];
   // The sink's pieces are valid only during the call: copied.
-  const gzip = new GzipBlocks((pieces) => out.push(...pieces.map((piece) => Buffer.from(piece))));
+  const gzip = new GzipBlocks((pieces) => out.push(...pieces.map((piece) => Buffer.from(piece))), threads);
   const reused = Buffer.alloc(Math.max(1, Math.min(chunkSize, input.length)));
   for (let at = 0; at < input.length; at += chunkSize) {
     reused.fill(0xa5);
     const length = input.copy(reused, 0, at, at + chunkSize);
-    gzip.write(reused.subarray(0, length));
+    await gzip.write(reused.subarray(0, length));
   }
   reused.fill(0x5a);
-  gzip.end();
+  await gzip.end();
   return Buffer.concat(out);
 }
 
 test('gzip: one member, random blocks stored and text deflated, the same bytes however the input arrives', async () => {
   const text = Buffer.from('lorem ipsum dolor sit amet, consectetur adipiscing elit\n'.repeat(60000)).subarray(0, 2.5 * MiB);
   const input = Buffer.concat([noise('a', 2 * MiB + 100), text, noise('b', MiB / 2)]);
-  const whole = gzipLayer(input, input.length);
-  for (const chunkSize of [4096, MiB + 7, 3 * MiB]) assert.ok((gzipLayer(input, chunkSize)).equals(whole), `fed in chunks of ${chunkSize}`);
+  const whole = await gzipLayer(input, input.length);
+  for (const chunkSize of [4096, MiB + 7, 3 * MiB]) assert.ok((await gzipLayer(input, chunkSize)).equals(whole), `fed in chunks of ${chunkSize}`);
+  // Blocks deflated on zlib's thread pool, several at once, give the same bytes.
+  for (const [chunkSize, threads] of [[MiB, 2], [4096, 3], [MiB + 7, 8]] as const) {
+    assert.ok((await gzipLayer(input, chunkSize, threads)).equals(whole), `${threads} threads, chunks of ${chunkSize}`);
+  }
   assert.ok(gunzipSync(whole).equals(input));
   // One member: the 10-byte header (mtime 0, OS Unix), one deflate stream, CRC-32 and size of the whole input.
   assert.deepEqual([...whole.subarray(0, 10)], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
@@ -109,13 +114,13 @@ test('gzip: one member, random blocks stored and text deflated, the same bytes h
 
   // Random blocks are stored: each MiB is 17 stored deflate blocks of 5-byte headers, then a final empty block.
   const random = noise('c', 3 * MiB);
-  assert.equal((gzipLayer(random, MiB)).length, 10 + random.length + 3 * 17 * 5 + 5 + 8);
+  assert.equal((await gzipLayer(random, MiB)).length, 10 + random.length + 3 * 17 * 5 + 5 + 8);
   // Text blocks are deflated, each primed with the 32 KiB before it: hardly more than one stream of it.
-  const deflated = (gzipLayer(text, 64 * 1024)).length;
+  const deflated = (await gzipLayer(text, 64 * 1024)).length;
   assert.ok(deflated < gunzipSync(whole).length / 100, `text deflated to ${deflated} bytes`);
   assert.ok(deflated < 2 * (await import('node:zlib')).gzipSync(text, { level: 6 }).length, `${deflated} bytes`);
 
-  const empty = gzipLayer(Buffer.alloc(0), 1);
+  const empty = await gzipLayer(Buffer.alloc(0), 1);
   assert.equal(gunzipSync(empty).length, 0);
   assert.match(compressorRecord('gzip') ?? '', /^gzip level=6 mtime=0 os=3; one member of 1048576-byte blocks, each raw-deflated .* or stored/);
 });

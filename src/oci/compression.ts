@@ -112,26 +112,37 @@ function sampledEntropy(block: Buffer, counts: Uint32Array): number {
 /** Where compressed bytes go: pieces valid only during the call (they may be views of reused buffers). */
 export type PieceSink = (pieces: readonly Buffer[]) => void;
 
+/** A block on its way out: its output once compressed, and the buffers it holds until then. */
+interface BlockJob {
+  output: Promise<Buffer[]>;
+  /** Returned to the pool once the output is out. */
+  owned: Buffer[];
+}
+
 /**
  * gzip made block by block, in the shape pigz writes: the input is cut into fixed GZIP_BLOCK blocks, and
  * each is raw-deflated on its own by Node's zlib at GZIP_LEVEL, primed with the 32 KiB before it (so the
  * ratio is that of one stream) and ended with a sync flush (so the next block starts on a byte). That lets
  * a block whose sampled byte entropy says it is already compressed (images, archives, fonts: deflate
  * spends as long failing on them as it does compressing text) be stored instead, framed here around the
- * block's own bytes, uncopied. The whole is one gzip member (mtime 0, OS byte pinned) whose CRC is
- * computed here; its bytes depend on the input alone, not on how it arrives.
+ * block's own bytes, uncopied, and lets blocks be deflated in parallel. The whole is one gzip member
+ * (mtime 0, OS byte pinned) whose CRC is computed here; its bytes depend on the input alone, not on how
+ * it arrives nor on how many blocks were deflated at once.
  *
- * Synchronous, and it keeps no reference to what it is given: a block that arrives whole within one
- * chunk is compressed in place, one spread over chunks is put together in a buffer of its own, and each
- * block's output goes to the sink before `write` returns. So callers may reuse their buffers (the import
- * of a tar file reads every layer through one), and no fresh memory is touched per block. Blocks are
- * deflated on the calling thread: imports run on worker threads, one per input, and measured with two
- * inputs on two cores, handing each block to zlib's thread pool cost more (thread hand-offs, a stream
- * per block) than it gained.
+ * It keeps no reference to what it is given once `write` has returned (or its promise resolved): a block
+ * that arrives whole within one chunk is used in place, one spread over chunks is put together in a
+ * buffer of its own, and a block deflated on another thread is first copied. So callers may reuse their
+ * buffers (the import of a tar file reads every layer through one).
+ *
+ * `threads` is how many blocks may be deflated at once. With 1 (what an import gets when there are as
+ * many inputs as cores, each on its worker thread) every block is deflated on the calling thread, and
+ * `write` returns once its output is in the sink: measured with two inputs on two cores, handing blocks
+ * to zlib's thread pool cost more (thread hand-offs) than it gained. With more, blocks go to zlib's
+ * thread pool, and their output to the sink in order.
  */
 export class GzipBlocks {
   /** The block being put together from pieces of chunks. */
-  private readonly block = Buffer.allocUnsafeSlow(GZIP_BLOCK);
+  private block: Buffer = Buffer.allocUnsafeSlow(GZIP_BLOCK);
   private blockBytes = 0;
   /** The last 32 KiB of the block before, which primes the next one's deflate. */
   private readonly window = Buffer.allocUnsafeSlow(DEFLATE_WINDOW);
@@ -140,17 +151,26 @@ export class GzipBlocks {
   private crc = 0;
   private size = 0;
   private ended = false;
+  /** Blocks handed to the thread pool, oldest first. */
+  private readonly jobs: BlockJob[] = [];
+  /** Block-sized buffers (and windows) free for the next jobs. */
+  private readonly spareBlocks: Buffer[] = [];
+  private readonly spareWindows: Buffer[] = [];
 
-  constructor(private readonly sink: PieceSink) {
+  constructor(
+    private readonly sink: PieceSink,
+    private readonly threads = 1,
+  ) {
     // XFL 0 and OS 3 (Unix), as zlib would write them at this level on Unix.
     sink([Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, GZIP_OS_UNIX])]);
   }
 
-  write(chunk: Buffer): void {
+  /** Takes a chunk; with threads > 1 the promise says when there is room for the next. */
+  write(chunk: Buffer): void | Promise<void> {
     if (this.ended) throw new Error('GzipBlocks: write after end');
     while (chunk.length > 0) {
       if (this.blockBytes === 0 && chunk.length >= GZIP_BLOCK) {
-        this.compressBlock(chunk.subarray(0, GZIP_BLOCK));
+        this.compressBlock(chunk.subarray(0, GZIP_BLOCK), false);
         chunk = chunk.subarray(GZIP_BLOCK);
         continue;
       }
@@ -159,34 +179,75 @@ export class GzipBlocks {
       this.blockBytes += take;
       chunk = chunk.subarray(take);
       if (this.blockBytes === GZIP_BLOCK) {
-        this.compressBlock(this.block);
+        this.compressBlock(this.block, true);
         this.blockBytes = 0;
       }
     }
+    return this.jobs.length >= this.threads ? this.drain(this.threads - 1) : undefined;
   }
 
   /** Compresses what is left and ends the member: an empty final block, then CRC-32 and size. */
-  end(): void {
+  async end(): Promise<void> {
     if (this.ended) return;
-    if (this.blockBytes > 0) this.compressBlock(this.block.subarray(0, this.blockBytes));
+    if (this.blockBytes > 0) this.compressBlock(this.block.subarray(0, this.blockBytes), true);
     this.blockBytes = 0;
     this.ended = true;
+    await this.drain(0);
     const trailer = Buffer.alloc(8);
     trailer.writeUInt32LE(this.crc >>> 0, 0);
     trailer.writeUInt32LE(this.size % 2 ** 32, 4);
     this.sink([storedBlockHeader(0, true), trailer]);
   }
 
-  private compressBlock(block: Buffer): void {
+  /** Sends finished jobs' output to the sink, in order, until at most `left` are under way. */
+  private async drain(left: number): Promise<void> {
+    while (this.jobs.length > left) {
+      const job = this.jobs[0]!;
+      const output = await job.output;
+      this.jobs.shift();
+      this.sink(output);
+      for (const buffer of job.owned) (buffer.length === GZIP_BLOCK ? this.spareBlocks : this.spareWindows).push(buffer);
+    }
+  }
+
+  /** `assembled`: the block is this.block, which the next block must not overwrite while a thread reads it. */
+  private compressBlock(block: Buffer, assembled: boolean): void {
     this.crc = zlib.crc32(block, this.crc);
     this.size += block.length;
-    if (sampledEntropy(block, this.counts) >= STORED_ENTROPY) {
-      this.sink(storedBlocks(block));
+    const stored = sampledEntropy(block, this.counts) >= STORED_ENTROPY;
+    const options: zlib.ZlibOptions = { level: GZIP_LEVEL, finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: ZLIB_CHUNK };
+    if (this.threads === 1) {
+      if (stored) {
+        this.sink(storedBlocks(block));
+      } else {
+        // zlib copies the dictionary into its own window, so the buffer can be refilled right after.
+        if (this.windowBytes > 0) options.dictionary = this.window.subarray(0, this.windowBytes);
+        this.sink([zlib.deflateRawSync(block, options)]);
+      }
     } else {
-      const options: zlib.ZlibOptions = { level: GZIP_LEVEL, finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: ZLIB_CHUNK };
-      // zlib copies the dictionary into its own window, so the buffer can be refilled right after.
-      if (this.windowBytes > 0) options.dictionary = this.window.subarray(0, this.windowBytes);
-      this.sink([zlib.deflateRawSync(block, options)]);
+      // The block and its dictionary must outlive this call: owned copies (or, for the assembly buffer, a swap).
+      let owned: Buffer;
+      if (assembled) {
+        owned = this.block;
+        this.block = this.spareBlocks.pop() ?? Buffer.allocUnsafeSlow(GZIP_BLOCK);
+      } else {
+        owned = this.spareBlocks.pop() ?? Buffer.allocUnsafeSlow(GZIP_BLOCK);
+        block.copy(owned);
+      }
+      const data = owned.subarray(0, block.length);
+      const job: BlockJob = { owned: [owned], output: Promise.resolve(storedBlocks(data)) };
+      if (!stored) {
+        if (this.windowBytes > 0) {
+          const dictionary = this.spareWindows.pop() ?? Buffer.allocUnsafeSlow(DEFLATE_WINDOW);
+          this.window.copy(dictionary, 0, 0, this.windowBytes);
+          options.dictionary = dictionary.subarray(0, this.windowBytes);
+          job.owned.push(dictionary);
+        }
+        job.output = new Promise((resolve, reject) => zlib.deflateRaw(data, options, (error, output) => (error ? reject(error) : resolve([output]))));
+        // Awaited in order by drain; a failure before then is no crash.
+        job.output.catch(() => undefined);
+      }
+      this.jobs.push(job);
     }
     // Only the last block is shorter than GZIP_BLOCK, so every block before one is larger than the window.
     this.windowBytes = block.copy(this.window, 0, Math.max(0, block.length - DEFLATE_WINDOW));

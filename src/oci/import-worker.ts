@@ -20,6 +20,7 @@ try {
   const images = await importFile(request.file, request.kind, request.display, request.policy, new BlobStore(request.storeDir), {
     signal: abort.signal,
     onLayer: (descriptor) => send({ layer: descriptor }),
+    deflateThreads: request.deflateThreads,
   });
   send({ images: images.map((image) => ({ manifest: image.manifestDigest, names: image.names })) });
 } catch (error) {

@@ -57,10 +57,11 @@ async function* copies(chunks: AsyncIterable<Buffer>, look: (chunk: Buffer) => v
 
 /**
  * Compresses chunks into the blob, each shown to `look` first; answers the hash of what was written.
- * gzip and none are synchronous: every chunk is hashed, compressed and written before the next is asked
- * for, so the source may hand out views of one buffer it reuses.
+ * For gzip and none every chunk is hashed and compressed or copied (GzipBlocks keeps no reference to it)
+ * before the next is asked for, so the source may hand out views of one buffer it reuses.
+ * `deflateThreads`: how many gzip blocks may be deflated at once (see GzipBlocks).
  */
-async function compressInto(chunks: AsyncIterable<Buffer>, target: Compression, blob: PendingBlob, look: (chunk: Buffer) => void): Promise<Hasher> {
+async function compressInto(chunks: AsyncIterable<Buffer>, target: Compression, blob: PendingBlob, deflateThreads: number, look: (chunk: Buffer) => void): Promise<Hasher> {
   const stored = new Hasher();
   const write = (pieces: readonly Buffer[]) => {
     for (const piece of pieces) stored.update(piece);
@@ -71,13 +72,13 @@ async function compressInto(chunks: AsyncIterable<Buffer>, target: Compression, 
       for await (const chunk of compressed) write([chunk]);
     });
   } else {
-    const gzip = target === 'gzip' ? new GzipBlocks(write) : undefined;
+    const gzip = target === 'gzip' ? new GzipBlocks(write, deflateThreads) : undefined;
     for await (const chunk of chunks) {
       look(chunk);
-      if (gzip) gzip.write(chunk);
+      if (gzip) await gzip.write(chunk);
       else write([chunk]);
     }
-    gzip?.end();
+    await gzip?.end();
   }
   await blob.end();
   return stored;
@@ -85,9 +86,9 @@ async function compressInto(chunks: AsyncIterable<Buffer>, target: Compression, 
 
 /**
  * Stores one layer. The chunks of `source` need only stay valid until the next one is asked for: each is
- * used up (hashed, written, or copied for a stream) before then.
+ * used up (hashed, written, or copied) before then. `deflateThreads`: see compressInto.
  */
-export async function processLayer(source: AsyncIterable<Buffer>, policy: LayerPolicy, store: BlobStore, what: string): Promise<ProcessedLayer> {
+export async function processLayer(source: AsyncIterable<Buffer>, policy: LayerPolicy, store: BlobStore, what: string, deflateThreads = 1): Promise<ProcessedLayer> {
   const { head, all } = await peek(source, 4);
   const sourceCompression = sniffCompression(head);
   const target = targetCompression(sourceCompression, policy);
@@ -98,7 +99,7 @@ export async function processLayer(source: AsyncIterable<Buffer>, policy: LayerP
   try {
     if (sourceCompression === 'none') {
       // Uncompressed input (what dockerTools and docker save write): its own hash is the diff_id.
-      stored = await compressInto(all, target, blob, (chunk) => raw.update(chunk));
+      stored = await compressInto(all, target, blob, deflateThreads, (chunk) => raw.update(chunk));
     } else if (sourceCompression === target) {
       // Kept as it is; decompressed only to check it and learn its diff_id.
       const keep = (chunk: Buffer) => {
@@ -112,7 +113,7 @@ export async function processLayer(source: AsyncIterable<Buffer>, policy: LayerP
       stored = raw;
     } else {
       await pipeline(Readable.from(copies(all, (chunk) => raw.update(chunk))), decompressor(sourceCompression)[0]!, async (tar: AsyncIterable<Buffer>) => {
-        stored = await compressInto(tar, target, blob, (chunk) => uncompressed.update(chunk));
+        stored = await compressInto(tar, target, blob, deflateThreads, (chunk) => uncompressed.update(chunk));
       });
     }
   } catch (error) {

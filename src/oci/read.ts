@@ -119,11 +119,13 @@ export async function readImageArchive(
   options: {
     /** Told of each layer as soon as it is in the store. */
     onLayer?: ((descriptor: Descriptor) => void) | undefined;
+    /** How many gzip blocks may be deflated at once (see GzipBlocks). */
+    deflateThreads?: number | undefined;
   } = {},
 ): Promise<ReadImage[]> {
   const created: Digest[] = [];
   const storeLayer = async (body: AsyncIterable<Buffer>, where: string): Promise<ProcessedLayer> => {
-    const layer = await processLayer(body, policy, store, where);
+    const layer = await processLayer(body, policy, store, where, options.deflateThreads);
     if (layer.created) created.push(layer.descriptor.digest);
     options.onLayer?.(layer.descriptor);
     return layer;

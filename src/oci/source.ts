@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type { BuildArch } from '../addon/arch.js';
@@ -54,12 +54,15 @@ export interface ReadOptions {
   onLayer?: (descriptor: Descriptor, store: BlobStore) => void;
   /** Stops an import (its blobs are removed, as on any failure). */
   signal?: AbortSignal;
+  /** How many gzip blocks an import may deflate at once (default: one per core). */
+  deflateThreads?: number;
 }
 
 /** The worker's side of ReadOptions (the store is the worker's own). */
 interface ImportOptions {
   signal?: AbortSignal | undefined;
   onLayer?: ((descriptor: Descriptor) => void) | undefined;
+  deflateThreads?: number | undefined;
 }
 
 /** What an import worker is asked to do (import-worker.ts). */
@@ -69,6 +72,7 @@ export interface ImportRequest {
   display: string;
   policy: LayerPolicy;
   storeDir: string;
+  deflateThreads: number;
 }
 
 /** What an import worker answers: layers as they are stored, then the images or the failure. */
@@ -248,7 +252,7 @@ export async function readInput(argument: string, policy: LayerPolicy, options: 
     const recorded = await readRecord(recordFile);
     images = recorded && (await recordedImages(recorded, store, display));
     if (!images) {
-      const entries = await importOnWorker({ file, kind, display, policy }, store, options);
+      const entries = await importOnWorker({ file, kind, display, policy, deflateThreads: options.deflateThreads ?? availableParallelism() }, store, options);
       images = await recordedImages(entries, store, display);
       // Only a cache emptied by someone else at this very moment gets here.
       if (!images) throw new UserError(`${display}: the blobs just imported into ${store.dir} are gone; run addonix again`);
@@ -269,9 +273,12 @@ export async function readInput(argument: string, policy: LayerPolicy, options: 
 export async function readInputs(argumentsList: string[], policy: LayerPolicy, options: Pick<ReadOptions, 'onLayer'> = {}): Promise<LocalImage[]> {
   const stop = new AbortController();
   let failure: { error: unknown } | undefined;
+  // The cores shared out: an input on a worker of its own, and its blocks deflated on more threads when
+  // there are fewer inputs than cores (one arch's big layer would otherwise use one core of many).
+  const deflateThreads = Math.max(1, Math.floor(availableParallelism() / Math.max(1, argumentsList.length)));
   const lists = await Promise.all(
     argumentsList.map((argument) =>
-      readInput(argument, policy, { ...options, signal: stop.signal }).catch((error: unknown) => {
+      readInput(argument, policy, { ...options, signal: stop.signal, deflateThreads }).catch((error: unknown) => {
         failure ??= { error };
         stop.abort();
         return [];
