@@ -9,7 +9,13 @@ import type { Transform } from 'node:stream';
 import { UserError } from '../util/errors.js';
 import type { Compression } from './media-types.js';
 
-export const GZIP_LEVEL = 6;
+/**
+ * zlib's level 4: on real layers (a Node.js install, Python and node_modules trees) its output is 0.5-1%
+ * smaller than skopeo's (containers/image's parallel gzip at its default level) for about half the CPU
+ * of level 6, which saves another 3-4% of bytes but made a two-arch push on two cores take 1.7 times as
+ * long as skopeo's (level 4: 1.1 times).
+ */
+export const GZIP_LEVEL = 4;
 /** Input is compressed in blocks of this size, each at GZIP_LEVEL or, when it looks random, stored. */
 export const GZIP_BLOCK = 1 << 20;
 /** Byte entropy (bits per byte, sampled) from which a block counts as already compressed. */
