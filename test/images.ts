@@ -118,6 +118,51 @@ export function noise(seed: string, size: number): Buffer {
   return out;
 }
 
+const SYLLABLES = 'ab ac ad al an ar at be ca ch co de di el en er es ex fi fo ge ha in is it la le li lo ma me mo na ne no on or pa pe po pr qu re ri ro sa se si st ta te th ti to tr un ur ve wa wi'.split(' ');
+const SEPARATORS = [' ', ' ', ' ', '.', '(', ')', ', ', ';', ' = ', ': ', ' { ', ' }', '"', ' => ', '[', ']'].map((text) => Buffer.from(text));
+
+/**
+ * Text that compresses as source code does, the same on every run: lines of identifiers (a vocabulary
+ * used with a skewed frequency), numbers and punctuation, indented, half of them repeating one of the
+ * last 200. Measured against a real Node.js install at zlib levels 4 and 6 in 1 MiB blocks: 3.5x and
+ * 3.6x (real: 3.5x and 3.7x), in about the same time.
+ */
+export function sourceText(seed: string, size: number): Buffer {
+  let state = 0;
+  for (const char of seed) state = (Math.imul(state, 31) + char.charCodeAt(0)) >>> 0;
+  const random = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+  const vocabulary: Buffer[] = [];
+  for (let i = 0; i < 4096; i++) {
+    let word = '';
+    for (let n = 1 + Math.floor(random() * 4); n > 0; n--) word += SYLLABLES[Math.floor(random() * SYLLABLES.length)]!;
+    vocabulary.push(Buffer.from(random() < 0.3 ? word[0]!.toUpperCase() + word.slice(1) : word));
+  }
+  const out = Buffer.alloc(size);
+  const recent: Buffer[] = [];
+  let at = 0;
+  while (at < size) {
+    if (recent.length > 64 && random() < 0.5) {
+      at += recent[recent.length - 1 - Math.floor(Math.min(recent.length, 200) * random() ** 2)]!.copy(out, at);
+      continue;
+    }
+    const start = at;
+    at = Math.min(size, at + Math.floor(random() * 5) * 2); // indentation: the buffer is zeroed, so write spaces
+    out.fill(0x20, start, at);
+    for (let tokens = 2 + Math.floor(random() * 10); tokens > 0 && at < size; tokens--) {
+      const pick = random();
+      at += pick < 0.08 ? out.write(String(Math.floor(random() * 100000)), at) : vocabulary[Math.floor(vocabulary.length * pick ** 3)]!.copy(out, at);
+      if (at < size) at += SEPARATORS[Math.floor(random() * SEPARATORS.length)]!.copy(out, at);
+    }
+    if (at < size) out[at++] = 0x0a;
+    recent.push(Buffer.from(out.subarray(start, at)));
+    if (recent.length > 1024) recent.splice(0, 512);
+  }
+  return out;
+}
+
 /** Layers whose content differs per arch (so each arch has its own blobs), reproducible. */
 export async function archLayers(arch: string, extra = ''): Promise<Buffer[]> {
   return [
