@@ -1,6 +1,5 @@
 /** Digests: `sha256:<64 hex>`, the only algorithm addonix writes. */
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
 
 export type Digest = `sha256:${string}`;
 
@@ -36,24 +35,5 @@ export class Hasher {
   /** The digest of what was given so far. */
   digest(): Digest {
     return `sha256:${this.hash.copy().digest('hex')}`;
-  }
-}
-
-/** A pass-through stream that hashes and counts what flows through it. */
-export class HashCounter extends Transform {
-  private readonly hasher = new Hasher();
-
-  get bytes(): number {
-    return this.hasher.bytes;
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.hasher.update(chunk);
-    callback(null, chunk);
-  }
-
-  /** Valid once the stream has finished. */
-  digest(): Digest {
-    return this.hasher.digest();
   }
 }
