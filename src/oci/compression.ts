@@ -222,7 +222,8 @@ export class GzipBlocks {
     this.size += block.length;
     const stored = sampledEntropy(block, this.counts) >= STORED_ENTROPY;
     const options: zlib.ZlibOptions = { level: GZIP_LEVEL, finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: ZLIB_CHUNK };
-    if (this.threads === 1) {
+    if (this.threads === 1 || (stored && this.jobs.length === 0)) {
+      // On this thread; a stored block with nothing before it still out needs no copy either.
       if (stored) {
         this.sink(storedBlocks(block));
       } else {
