@@ -1,12 +1,14 @@
 /**
- * Tarballs, streamed both ways on top of npm `tar`: a reader that yields one entry at a time (the caller
- * consumes its body before asking for the next, so memory stays flat) and refuses hostile names, and a
- * writer of reproducible archives (fixed mtime, uid 0, no user names).
+ * Tarballs, both ways, on top of npm `tar`: two readers that yield one entry at a time (the caller
+ * consumes its body before asking for the next, so memory stays flat) and refuse hostile names, one for
+ * streams and one for plain files read in place, and a writer of reproducible archives (fixed mtime,
+ * uid 0, no user names).
  */
 import { Readable } from 'node:stream';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { Header, Parser, Pax, ReadEntry } from 'tar';
 import { UserError } from '../util/errors.js';
+import { GZIP_BLOCK } from './compression.js';
 
 export type TarEntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
 
@@ -218,7 +220,7 @@ export async function* readTar(source: AsyncIterable<Buffer>, what: string, opti
 }
 
 /** What one read of an entry's bytes asks for: the gzip block size, so a layer's blocks line up with reads. */
-const FILE_READ_BYTES = 1 << 20;
+const FILE_READ_BYTES = GZIP_BLOCK;
 /** npm tar's limit for pax and GNU long-name entries (bigger ones are skipped, as it skips them). */
 const MAX_META_BYTES = 1 << 20;
 
