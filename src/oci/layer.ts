@@ -80,7 +80,6 @@ async function compressInto(chunks: AsyncIterable<Buffer>, target: Compression, 
     }
     await gzip?.end();
   }
-  await blob.end();
   return stored;
 }
 
@@ -109,7 +108,6 @@ export async function processLayer(source: AsyncIterable<Buffer>, policy: LayerP
       await pipeline(Readable.from(copies(all, keep)), decompressor(sourceCompression)[0]!, async (tar: AsyncIterable<Buffer>) => {
         for await (const chunk of tar) uncompressed.update(chunk);
       });
-      await blob.end();
       stored = raw;
     } else {
       await pipeline(Readable.from(copies(all, (chunk) => raw.update(chunk))), decompressor(sourceCompression)[0]!, async (tar: AsyncIterable<Buffer>) => {

@@ -7,8 +7,7 @@ import { closeSync, createReadStream, openSync, writeSync, writevSync } from 'no
 import { link, mkdir, readFile, rename, rm, stat, copyFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { finished, pipeline } from 'node:stream/promises';
-import { Writable, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { UserError } from '../util/errors.js';
 import { digestHex, sha256, type Digest } from './digest.js';
 
@@ -20,65 +19,44 @@ import { digestHex, sha256, type Digest } from './digest.js';
 const WRITE_PIECE = 32 << 10;
 
 /**
- * Writes a file synchronously, at most WRITE_PIECE bytes a call (small chunks, such as the headers of
+ * Writes a file synchronously, at most WRITE_PIECE bytes a call (small pieces, such as the headers of
  * stored deflate blocks, are gathered into one writev). Synchronous: imports run on worker threads of
  * their own, where a thread-pool round trip per write would cost more than the write.
  */
-class PieceWriter extends Writable {
-  private readonly fd: number;
+class PieceWriter {
+  private fd: number | undefined;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
 
   constructor(file: string) {
-    super();
     this.fd = openSync(file, 'w');
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    try {
-      this.gather(chunk);
-      callback();
-    } catch (error) {
-      callback(error as Error);
-    }
-  }
-
   /** Writes the pieces now, and keeps no reference to them. */
-  writeNow(pieces: readonly Buffer[]): void {
-    for (const piece of pieces) this.gather(piece);
+  write(pieces: readonly Buffer[]): void {
+    for (let piece of pieces) {
+      while (piece.length > 0) {
+        const take = Math.min(piece.length, WRITE_PIECE - this.pendingBytes);
+        this.pending.push(piece.subarray(0, take));
+        this.pendingBytes += take;
+        piece = piece.subarray(take);
+        if (this.pendingBytes === WRITE_PIECE) this.flush();
+      }
+    }
     this.flush();
   }
 
-  private gather(chunk: Buffer): void {
-    while (chunk.length > 0) {
-      const take = Math.min(chunk.length, WRITE_PIECE - this.pendingBytes);
-      this.pending.push(chunk.subarray(0, take));
-      this.pendingBytes += take;
-      chunk = chunk.subarray(take);
-      if (this.pendingBytes === WRITE_PIECE) this.flush();
-    }
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    try {
-      this.flush();
-      callback();
-    } catch (error) {
-      callback(error as Error);
-    }
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    try {
-      closeSync(this.fd);
-      callback(error);
-    } catch (closeError) {
-      callback(error ?? (closeError as Error));
-    }
+  /** Closes the file (again: nothing). */
+  close(): void {
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    closeSync(fd);
   }
 
   private flush(): void {
     if (this.pendingBytes === 0) return;
+    if (this.fd === undefined) throw new Error('PieceWriter: write after close');
     const written = writevSync(this.fd, this.pending);
     if (written < this.pendingBytes) {
       // A short write (rare on a file: a full disk reports itself on the next call) goes on from where it stopped.
@@ -91,13 +69,9 @@ class PieceWriter extends Writable {
 }
 
 export interface PendingBlob {
-  /** Where a stream writes the bytes. */
-  stream: Writable;
-  /** Or, instead of the stream: writes pieces at once, keeping no reference to them (their buffers may be reused). */
+  /** Writes pieces at once, keeping no reference to them (their buffers may be reused). */
   write(pieces: readonly Buffer[]): void;
-  /** Ends what write() wrote. */
-  end(): Promise<void>;
-  /** Renames the written file to its digest (verified by the caller); answers whether it was new. */
+  /** Closes the file and renames it to its digest (verified by the caller); answers whether it was new. */
   commit(digest: Digest): Promise<boolean>;
   /** Removes the temporary file. */
   abort(): Promise<void>;
@@ -127,14 +101,13 @@ export class BlobStore {
   async create(): Promise<PendingBlob> {
     await mkdir(this.blobDir, { recursive: true });
     const temp = path.join(this.blobDir, `.partial-${process.pid}-${randomBytes(6).toString('hex')}`);
-    const stream = new PieceWriter(temp);
+    const writer = new PieceWriter(temp);
     let done = false;
     return {
-      stream,
-      write: (pieces) => stream.writeNow(pieces),
-      end: () => finished(stream.end()),
+      write: (pieces) => writer.write(pieces),
       commit: async (digest) => {
         done = true;
+        writer.close();
         if (await this.has(digest)) {
           await rm(temp, { force: true });
           return false;
@@ -145,9 +118,7 @@ export class BlobStore {
       abort: async () => {
         if (done) return;
         done = true;
-        stream.destroy();
-        // Removed only once closed ('close' comes after an 'error' too, when a pipeline destroyed the stream with one).
-        if (!stream.closed) await new Promise<void>((resolve) => stream.once('close', () => resolve()));
+        writer.close();
         await rm(temp, { force: true });
       },
     };
@@ -159,9 +130,7 @@ export class BlobStore {
     if (await this.has(digest, bytes.length)) return digest;
     const pending = await this.create();
     try {
-      await pipeline(async function* () {
-        yield bytes;
-      }, pending.stream);
+      pending.write([bytes]);
       await pending.commit(digest);
     } catch (error) {
       await pending.abort();
