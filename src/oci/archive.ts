@@ -112,8 +112,9 @@ export async function readArchiveEntries<L>(entries: AsyncIterable<TarEntry>, wh
       layerByEntry.set(entry.path, await layers.read(all, `${what}: ${entry.path}`));
     } else if (entry.size <= MAX_DOCUMENT_BYTES) {
       const chunks: Buffer[] = [];
+      // Copied as read (a transient chunk is gone once the next is read), so one chunk needs no concat.
       for await (const chunk of all) chunks.push(Buffer.from(chunk));
-      documents.set(entry.path, Buffer.concat(chunks));
+      documents.set(entry.path, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
     } else {
       throw new UserError(`${what}: entry '${entry.path}' (${entry.size} bytes) is neither a layer nor a JSON document`);
     }
