@@ -2,12 +2,11 @@
  * A build target for npm dependencies: an arch and a libc. npm's own names for it (os, cpu, libc) are
  * what package.json `os`/`cpu`/`libc` fields are matched against.
  */
-import { ARCH_TABLE, HA_ARCHES, OPT_IN_ARCHES, type BuildArch } from '../addon/arch.js';
+import { ARCH_TABLE, HA_ARCHES, OPT_IN_ARCHES, type BuildArch, type Libc } from '../addon/arch.js';
 import { UsageError } from '../util/errors.js';
 
-export type Libc = 'musl' | 'glibc';
+export type { Libc };
 export const LIBCS: readonly Libc[] = ['musl', 'glibc'];
-export const DEFAULT_LIBC: Libc = 'musl';
 
 export interface Target {
   arch: BuildArch;

@@ -2,10 +2,10 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { relativeDisplay } from '../../addon/load.js';
 import { DEFAULT_ERA, ERAS, type Era } from '../../addon/eras.js';
-import { isHaArch } from '../../addon/arch.js';
+import { defaultLibc, isHaArch } from '../../addon/arch.js';
 import { findAppDir } from '../../npm/app-dir.js';
 import { resolveDeps, type TargetDeps } from '../../npm/deps.js';
-import { DEFAULT_LIBC, parseTarget, type Target } from '../../npm/target.js';
+import { parseTarget, type Target } from '../../npm/target.js';
 import { UsageError, UserError } from '../../util/errors.js';
 import { plural } from '../../util/text.js';
 import { paint, table } from '../output.js';
@@ -39,7 +39,7 @@ export const depsCommand: CommandModule<object, DepsArgs> = {
       .option('node-version', { type: 'string', describe: "Node.js version in the image: optional packages whose engines exclude it are skipped, as npm does" })
       .option('app', { type: 'string', describe: 'Folder of the Node.js app inside the add-on (default: found automatically)' })
       .option('supervisor', { type: 'string', choices: ERAS, default: DEFAULT_ERA, describe: 'Supervisor rules for reading the add-on (2026 or 2025)' })
-      .example('$0 deps my-addon', 'Every arch of the add-on, musl')
+      .example('$0 deps my-addon', 'Every arch of the add-on, with its default libc (glibc for amd64 and aarch64, musl for the others)')
       .example('$0 deps my-addon --target aarch64-musl --json', 'One target as JSON')
       .example('$0 deps path/to/node-project --target armv7-glibc', 'Any npm project, without an add-on config')
       .epilogue(
@@ -52,7 +52,7 @@ export const depsCommand: CommandModule<object, DepsArgs> = {
     const addon = await loadOneAddon(args.dir, args.supervisor, display, true);
     let targets: Target[];
     if (args.target && args.target.length > 0) targets = args.target.map(parseTarget);
-    else if (addon) targets = ((addon.config!['arch'] as unknown[]) ?? []).filter(isHaArch).map((arch) => ({ arch, libc: DEFAULT_LIBC }));
+    else if (addon) targets = ((addon.config!['arch'] as unknown[]) ?? []).filter(isHaArch).map((arch) => ({ arch, libc: defaultLibc(arch) }));
     else throw new UsageError(`${display(args.dir)} is not an add-on folder: name the targets with --target, e.g. --target aarch64-musl`);
 
     const appDir = addon ? await findAppDir(addon.location.dir, args.app, display) : path.resolve(args.dir);
