@@ -12,6 +12,7 @@ import { findAppDir } from '../npm/app-dir.js';
 import { loadProject } from '../npm/lockfile.js';
 import { depsForTargets } from '../npm/deps.js';
 import { LIBCS } from '../npm/target.js';
+import { startCommand } from '../npm/start-command.js';
 import { plannedFiles, type GeneratedFile } from './generate.js';
 
 export interface AddonFilesOptions {
@@ -47,5 +48,5 @@ export async function addonFiles(addon: LoadedAddon, options: AddonFilesOptions)
     npm = { deps, app: { dir: path.relative(addonDir, appDir) || '.', lockfile: path.relative(addonDir, project.lockfile) } };
     for (const target of deps.targets) for (const error of target.errors) warnings.push(`${target.target} cannot be built: ${error.message}`);
   }
-  return { files: plannedFiles(addonDir, model, npm), warnings };
+  return { files: plannedFiles(addonDir, model, npm, await startCommand(appDir)), warnings };
 }

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddonModel } from '../addon/model.js';
 import type { ProjectDeps } from '../npm/deps.js';
 import type { NativePlan } from '../npm/native.js';
+import type { StartCommand } from '../npm/start-command.js';
 import { generatedNixFile, type NixValue } from './nix.js';
 
 export const GENERATED_DIR = 'nix';
@@ -18,7 +19,7 @@ export const NPM_FILE = 'npm-deps.generated.nix';
 export const GENERATE_COMMAND = 'addonix generate';
 
 /** Data schema of the generated files; the Nix library checks it. */
-export const DATA_VERSION = 1;
+export const DATA_VERSION = 2;
 
 export interface GeneratedFile {
   /** Absolute path. */
@@ -32,52 +33,41 @@ export interface AppLocation {
   lockfile: string;
 }
 
-/** The add-on model as Nix data: per-arch attributes keyed by arch, plus their order. */
-export function addonData(model: AddonModel, app: AppLocation | null): NixValue {
+/**
+ * The add-on as Nix data: what the Nix library reads of it and nothing else (the arch table is the
+ * library's own, nix/arches.nix). Per arch: the image name and labels.
+ */
+export function addonData(model: AddonModel, app: AppLocation | null, start: StartCommand): NixValue {
   const arches: Record<string, NixValue> = {};
-  for (const arch of model.arches) {
-    arches[arch.arch] = {
-      supervisor: arch.supervisor,
-      platform: { ...arch.platform },
-      dockerPlatform: arch.dockerPlatform,
-      nixSystem: arch.nixSystem,
-      muslTarget: arch.muslTarget,
-      glibcTarget: arch.glibcTarget,
-      goarch: arch.goarch,
-      npmCpu: arch.npmCpu,
-      image: arch.image,
-      baseImage: arch.baseImage,
-      baseImageSource: arch.baseImageSource,
-      dockerfile: arch.dockerfile,
-      buildArgs: arch.buildArgs,
-      labels: arch.labels,
-    };
-  }
+  for (const arch of model.arches) arches[arch.arch] = { image: arch.image, labels: arch.labels };
   return {
     dataVersion: DATA_VERSION,
-    name: model.name,
     slug: model.slug,
     version: model.version,
-    description: model.description,
-    url: model.url,
-    supervisor: model.supervisor,
-    files: { ...model.files },
-    imageTemplate: model.imageTemplate,
     init: model.init,
     ingress: model.ingress,
     ingressPort: model.ingressPort,
     ports: model.ports,
     environment: model.environment,
-    options: model.options as NixValue,
-    schema: model.schema as NixValue,
     archNames: model.arches.map((arch) => arch.arch),
     arches,
     app: app ? { dir: app.dir, lockfile: app.lockfile } : null,
+    command: start.command,
+    commandSource: start.source,
+    commandProblem: start.problem,
   };
 }
 
 function nativeData(plan: NativePlan): NixValue {
-  return { name: plan.name, version: plan.version, plan: plan.plan, reason: plan.reason, settings: { ...plan.settings } };
+  return {
+    name: plan.name,
+    version: plan.version,
+    plan: plan.plan,
+    reason: plan.reason,
+    settings: { ...plan.settings },
+    dependencies: plan.dependencies,
+    tarballBinary: plan.tarballBinary,
+  };
 }
 
 /**
@@ -123,13 +113,14 @@ export function npmData(deps: ProjectDeps, app: AppLocation): NixValue {
  * The files for a folder: the add-on data when `model` is given (an add-on), the npm data when there
  * is an npm project. A plain npm project (no add-on) gets only the npm data, for the targets asked.
  */
-export function plannedFiles(dir: string, model: AddonModel | null, npm: { deps: ProjectDeps; app: AppLocation } | null): GeneratedFile[] {
+export function plannedFiles(dir: string, model: AddonModel | null, npm: { deps: ProjectDeps; app: AppLocation } | null, start: StartCommand | null): GeneratedFile[] {
   const out = path.join(dir, GENERATED_DIR);
   const files: GeneratedFile[] = [];
   if (model) {
+    if (!start) throw new Error('plannedFiles: an add-on needs its start command');
     files.push({
       path: path.join(out, ADDON_FILE),
-      content: generatedNixFile(addonData(model, npm?.app ?? null), `Home Assistant add-on '${model.slug}': metadata resolved per arch by addonix.`, GENERATE_COMMAND),
+      content: generatedNixFile(addonData(model, npm?.app ?? null, start), `Home Assistant add-on '${model.slug}': metadata resolved per arch by addonix.`, GENERATE_COMMAND),
     });
   }
   if (npm) {

@@ -38,6 +38,17 @@ export interface NativePlan {
   plan: NativePlanKind;
   reason: string;
   settings: NativeSettings;
+  /**
+   * The locations of the packages it depends on (all of its installed production dependencies, not
+   * itself): a compile of the package alone lays them out beside it, since binding.gyp may require
+   * them (node-addon-api, nan) at configure time.
+   */
+  dependencies: string[];
+  /**
+   * The binary its npm tarball ships for this target (a path inside the package), which the Nix
+   * library may use instead of compiling when the user allows it; null when there is none.
+   */
+  tarballBinary: string | null;
 }
 
 interface KnownNativePackage {
@@ -47,6 +58,8 @@ interface KnownNativePackage {
   plan: NativePlanKind | 'no-native-code';
   reason: string;
   settings?: Partial<NativeSettings>;
+  /** Binaries inside the npm tarball by `<platform>-<cpu>` (platform linux or linuxmusl). */
+  tarballBinaries?: Record<string, string>;
 }
 
 const BUILD_FROM_SOURCE_ENV = { npm_config_build_from_source: 'true' };
@@ -60,6 +73,14 @@ export const KNOWN_NATIVE_PACKAGES: readonly KnownNativePackage[] = [
     reason:
       'v13 ships prebuilds/{linux,linuxmusl}-{x64,arm64}.node, loaded before build/Release, and binding.gyp skips compiling when they fit the build machine; they are deleted and the addon compiled for the target with force_build=1',
     settings: { env: { npm_config_force_build: '1' }, nodeGypArgs: ['--force_build=1'], deletePaths: ['prebuilds'] },
+    // lib/binding.js of 13.2.0 loads build/Release first, then prebuilds/<linux|linuxmusl>-<cpu>.node
+    // (musl told by the loader mapped into the process).
+    tarballBinaries: {
+      'linux-x64': 'prebuilds/linux-x64.node',
+      'linux-arm64': 'prebuilds/linux-arm64.node',
+      'linuxmusl-x64': 'prebuilds/linuxmusl-x64.node',
+      'linuxmusl-arm64': 'prebuilds/linuxmusl-arm64.node',
+    },
   },
   {
     name: 'better-sqlite3',
@@ -200,6 +221,31 @@ function fitsPlatform(node: ArboristNode, target: Target): boolean {
   }
 }
 
+/** The installed production dependencies of a package, all the way down (its build may require them). */
+function dependencyClosure(entry: PackageEntry, locationOf: ReadonlyMap<ArboristNode, string>, installed: ReadonlySet<string>): string[] {
+  const seen = new Set<ArboristNode>([entry.node]);
+  const queue: ArboristNode[] = [entry.node];
+  const found: string[] = [];
+  while (queue.length > 0) {
+    const node = queue.shift()!;
+    for (const edge of node.edgesOut.values()) {
+      if (edge.type === 'dev' || !edge.to || seen.has(edge.to)) continue;
+      seen.add(edge.to);
+      const location = locationOf.get(edge.to);
+      if (location === undefined || !installed.has(location)) continue;
+      found.push(location);
+      queue.push(edge.to);
+    }
+  }
+  return found.sort();
+}
+
+/** The binary a row says the tarball ships for a target, e.g. prebuilds/linuxmusl-arm64.node. */
+function tarballBinaryFor(row: KnownNativePackage | undefined, target: Target): string | null {
+  const platform = npmPlatform(target);
+  return row?.tarballBinaries?.[`${platform.os}${target.libc === 'musl' ? 'musl' : ''}-${platform.cpu}`] ?? null;
+}
+
 export interface NativeResult {
   native: NativePlan[];
   errors: TargetProblem[];
@@ -217,7 +263,16 @@ export function nativePlans(packages: readonly PackageEntry[], installed: Readon
     const family = platformFamily(entry.node);
     const chosen = family.map((member) => locationOf.get(member)).filter((loc): loc is string => loc !== undefined && installed.has(loc));
     const plan = (kind: NativePlanKind, reason: string, settings: NativeSettings) =>
-      native.push({ location: entry.location, name: entry.name, version: entry.version, plan: kind, reason, settings });
+      native.push({
+        location: entry.location,
+        name: entry.name,
+        version: entry.version,
+        plan: kind,
+        reason,
+        settings,
+        dependencies: kind === 'build-from-source' || kind === 'prebuilt-in-tarball' ? dependencyClosure(entry, locationOf, installed) : [],
+        tarballBinary: tarballBinaryFor(row, target),
+      });
 
     if (row?.plan === 'platform-package' || (!row && family.length > 0)) {
       if (chosen.length > 0) {

@@ -12,16 +12,6 @@
   ];
   arches = {
     aarch64 = {
-      baseImage = null;
-      baseImageSource = null;
-      buildArgs = {
-        BUILD_ARCH = "aarch64";
-        BUILD_VERSION = "1.0.0";
-      };
-      dockerPlatform = "linux/arm64/v8";
-      dockerfile = null;
-      glibcTarget = "aarch64-unknown-linux-gnu";
-      goarch = "arm64";
       image = "ghcr.io/addonix/aarch64-sqlite-notes:1.0.0";
       labels = {
         "io.hass.arch" = "aarch64";
@@ -34,27 +24,8 @@
         "org.opencontainers.image.source" = "https://github.com/addonix/addonix/tree/main/examples/sqlite-notes";
         "org.opencontainers.image.version" = "1.0.0";
       };
-      muslTarget = "aarch64-unknown-linux-musl";
-      nixSystem = "aarch64-linux";
-      npmCpu = "arm64";
-      platform = {
-        architecture = "arm64";
-        os = "linux";
-        variant = "v8";
-      };
-      supervisor = "supported";
     };
     amd64 = {
-      baseImage = null;
-      baseImageSource = null;
-      buildArgs = {
-        BUILD_ARCH = "amd64";
-        BUILD_VERSION = "1.0.0";
-      };
-      dockerPlatform = "linux/amd64";
-      dockerfile = null;
-      glibcTarget = "x86_64-unknown-linux-gnu";
-      goarch = "amd64";
       image = "ghcr.io/addonix/amd64-sqlite-notes:1.0.0";
       labels = {
         "io.hass.arch" = "amd64";
@@ -67,26 +38,8 @@
         "org.opencontainers.image.source" = "https://github.com/addonix/addonix/tree/main/examples/sqlite-notes";
         "org.opencontainers.image.version" = "1.0.0";
       };
-      muslTarget = "x86_64-unknown-linux-musl";
-      nixSystem = "x86_64-linux";
-      npmCpu = "x64";
-      platform = {
-        architecture = "amd64";
-        os = "linux";
-      };
-      supervisor = "supported";
     };
     armv7 = {
-      baseImage = null;
-      baseImageSource = null;
-      buildArgs = {
-        BUILD_ARCH = "armv7";
-        BUILD_VERSION = "1.0.0";
-      };
-      dockerPlatform = "linux/arm/v7";
-      dockerfile = null;
-      glibcTarget = "armv7l-unknown-linux-gnueabihf";
-      goarch = "arm";
       image = "ghcr.io/addonix/armv7-sqlite-notes:1.0.0";
       labels = {
         "io.hass.arch" = "armv7";
@@ -99,42 +52,20 @@
         "org.opencontainers.image.source" = "https://github.com/addonix/addonix/tree/main/examples/sqlite-notes";
         "org.opencontainers.image.version" = "1.0.0";
       };
-      muslTarget = "armv7l-unknown-linux-musleabihf";
-      nixSystem = "armv7l-linux";
-      npmCpu = "arm";
-      platform = {
-        architecture = "arm";
-        os = "linux";
-        variant = "v7";
-      };
-      supervisor = "deprecated";
     };
   };
-  dataVersion = 1;
-  description = "A notes board in the Home Assistant sidebar, stored in SQLite";
+  command = [
+    "/bin/node"
+    "server.js"
+  ];
+  commandProblem = null;
+  commandSource = "package.json scripts.start";
+  dataVersion = 2;
   environment = { };
-  files = {
-    build = null;
-    buildIgnored = false;
-    config = "config.yaml";
-    repository = null;
-  };
-  imageTemplate = "ghcr.io/addonix/{arch}-sqlite-notes";
   ingress = true;
   ingressPort = 8099;
   init = true;
-  name = "SQLite Notes";
-  options = {
-    max_notes = 1000;
-    title = "Notes";
-  };
   ports = { };
-  schema = {
-    max_notes = "int(1,100000)";
-    title = "str(1,80)";
-  };
   slug = "sqlite_notes";
-  supervisor = "2026";
-  url = "https://github.com/addonix/addonix/tree/main/examples/sqlite-notes";
   version = "1.0.0";
 }

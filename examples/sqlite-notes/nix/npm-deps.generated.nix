@@ -5,7 +5,7 @@
     dir = ".";
     lockfile = "package-lock.json";
   };
-  dataVersion = 1;
+  dataVersion = 2;
   lockfileVersion = 3;
   packages = {
     "node_modules/better-sqlite3" = {
@@ -41,6 +41,9 @@
       exclude = [ ];
       native = {
         "node_modules/better-sqlite3" = {
+          dependencies = [
+            "node_modules/node-addon-api"
+          ];
           name = "better-sqlite3";
           plan = "prebuilt-in-tarball";
           reason = "v13 ships prebuilds/{linux,linuxmusl}-{x64,arm64}.node, loaded before build/Release, and binding.gyp skips compiling when they fit the build machine; they are deleted and the addon compiled for the target with force_build=1";
@@ -58,6 +61,7 @@
             platformPackages = [ ];
             systemLibraries = [ ];
           };
+          tarballBinary = "prebuilds/linux-arm64.node";
           version = "13.2.0";
         };
       };
@@ -67,6 +71,9 @@
       exclude = [ ];
       native = {
         "node_modules/better-sqlite3" = {
+          dependencies = [
+            "node_modules/node-addon-api"
+          ];
           name = "better-sqlite3";
           plan = "prebuilt-in-tarball";
           reason = "v13 ships prebuilds/{linux,linuxmusl}-{x64,arm64}.node, loaded before build/Release, and binding.gyp skips compiling when they fit the build machine; they are deleted and the addon compiled for the target with force_build=1";
@@ -84,6 +91,7 @@
             platformPackages = [ ];
             systemLibraries = [ ];
           };
+          tarballBinary = "prebuilds/linuxmusl-arm64.node";
           version = "13.2.0";
         };
       };
@@ -93,6 +101,9 @@
       exclude = [ ];
       native = {
         "node_modules/better-sqlite3" = {
+          dependencies = [
+            "node_modules/node-addon-api"
+          ];
           name = "better-sqlite3";
           plan = "prebuilt-in-tarball";
           reason = "v13 ships prebuilds/{linux,linuxmusl}-{x64,arm64}.node, loaded before build/Release, and binding.gyp skips compiling when they fit the build machine; they are deleted and the addon compiled for the target with force_build=1";
@@ -110,6 +121,7 @@
             platformPackages = [ ];
             systemLibraries = [ ];
           };
+          tarballBinary = "prebuilds/linux-x64.node";
           version = "13.2.0";
         };
       };
@@ -119,6 +131,9 @@
       exclude = [ ];
       native = {
         "node_modules/better-sqlite3" = {
+          dependencies = [
+            "node_modules/node-addon-api"
+          ];
           name = "better-sqlite3";
           plan = "prebuilt-in-tarball";
           reason = "v13 ships prebuilds/{linux,linuxmusl}-{x64,arm64}.node, loaded before build/Release, and binding.gyp skips compiling when they fit the build machine; they are deleted and the addon compiled for the target with force_build=1";
@@ -136,6 +151,7 @@
             platformPackages = [ ];
             systemLibraries = [ ];
           };
+          tarballBinary = "prebuilds/linuxmusl-x64.node";
           version = "13.2.0";
         };
       };
@@ -145,6 +161,9 @@
       exclude = [ ];
       native = {
         "node_modules/better-sqlite3" = {
+          dependencies = [
+            "node_modules/node-addon-api"
+          ];
           name = "better-sqlite3";
           plan = "prebuilt-in-tarball";
           reason = "v13 ships prebuilds/{linux,linuxmusl}-{x64,arm64}.node, loaded before build/Release, and binding.gyp skips compiling when they fit the build machine; they are deleted and the addon compiled for the target with force_build=1";
@@ -162,6 +181,7 @@
             platformPackages = [ ];
             systemLibraries = [ ];
           };
+          tarballBinary = null;
           version = "13.2.0";
         };
       };
@@ -171,6 +191,9 @@
       exclude = [ ];
       native = {
         "node_modules/better-sqlite3" = {
+          dependencies = [
+            "node_modules/node-addon-api"
+          ];
           name = "better-sqlite3";
           plan = "prebuilt-in-tarball";
           reason = "v13 ships prebuilds/{linux,linuxmusl}-{x64,arm64}.node, loaded before build/Release, and binding.gyp skips compiling when they fit the build machine; they are deleted and the addon compiled for the target with force_build=1";
@@ -188,6 +211,7 @@
             platformPackages = [ ];
             systemLibraries = [ ];
           };
+          tarballBinary = null;
           version = "13.2.0";
         };
       };

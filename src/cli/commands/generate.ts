@@ -83,7 +83,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       const project = await loadProject(dir, display);
       const deps = depsForTargets(project, args.target.map(parseTarget), { includeDev: args['include-dev'], registry: args.registry, nodeVersion: args['node-version'], display });
       for (const target of deps.targets) for (const error of target.errors) process.stderr.write(`addonix: warning: ${target.target} cannot be built: ${error.message}\n`);
-      files = plannedFiles(dir, null, { deps, app: appLocation(dir, project) });
+      files = plannedFiles(dir, null, { deps, app: appLocation(dir, project) }, null);
     }
     const outcome = await syncFiles(dir, files, args.check);
     const color = paint(process.stdout);
