@@ -15,8 +15,10 @@
 #                 "base": on top of the add-on's base image (baseImage), keeping s6-overlay and bashio
 #   baseImage     for flavor "base": a docker-archive of the base image (base-image.nix)
 #   extraContents more packages of the target's set to put in the image
+#   plan          how the image is built (arch, strategy, libc, ...): kept as the `addonix` attribute of
+#                 the stream and the image, for `addonix build` to show without building
 { util, arches }:
-{ pkgs, targetPkgs, addon, arch, app, nodejs, command, flavor, baseImage ? null, extraContents ? [ ] }:
+{ pkgs, targetPkgs, addon, arch, app, nodejs, command, flavor, baseImage ? null, extraContents ? [ ], plan ? { } }:
 let
   archData = addon.arches.${arch};
   labels = archData.labels;
@@ -60,6 +62,6 @@ else {
     variant = arches.${arch}.variant;
     inherit flavor;
   };
-  stream = pkgs.dockerTools.streamLayeredImage arguments;
-  image = pkgs.dockerTools.buildLayeredImage arguments;
+  stream = pkgs.dockerTools.streamLayeredImage arguments // { addonix = plan; };
+  image = pkgs.dockerTools.buildLayeredImage arguments // { addonix = plan; };
 }

@@ -5,31 +5,82 @@
 let
   util = import ./util.nix;
   arches = import ./arches.nix;
+  strategies = import ./strategies.nix;
   inherit (util) fail;
 
-  targetPkgsFor = import ./target-pkgs.nix { inherit util arches; };
-  nodeModulesFor = import ./node-modules.nix { inherit util arches; };
+  packageSetsFor = import ./package-sets.nix { inherit util arches; };
+  toolchainFor = import ./toolchain.nix { inherit util; };
+  nativeAddonFor = import ./native-addon.nix { inherit util; };
+  nodeModulesFor = import ./node-modules.nix { inherit util; };
   appFor = import ./app.nix { inherit util; };
   imageFor = import ./image.nix { inherit util arches; };
   appsFor = import ./apps.nix { inherit util; };
   baseImageFor = import ./base-image.nix { inherit util; };
   cliFor = import ./cli.nix { inherit addonixSrc; };
 
+  dataVersion = 2;
   checkAddon = addon:
-    if (addon.dataVersion or 0) != 1 then fail "the add-on data has dataVersion ${toString (addon.dataVersion or "none")}; this addonix reads version 1: run `addonix generate` again"
+    if (addon.dataVersion or 0) != dataVersion then fail "the add-on data has dataVersion ${toString (addon.dataVersion or "none")}; this addonix reads version ${toString dataVersion}: run `addonix generate` again"
     else addon;
 
-  # The command the image runs: `run` if given, else package.json's start script, else its main.
-  commandFor = { run, packageJson, slug }:
+  # How one arch is built: the strategy and libc asked (or the arch's defaults), checked against what
+  # nixpkgs can do, and the package set they give.
+  planFor = { sets, arch, strategy, libc }:
     let
-      start = if packageJson == null then null else packageJson.scripts.start or null;
-      words = if start == null then [ ] else builtins.filter (word: builtins.isString word && word != "") (builtins.split "[ \t]+" start);
+      row = arches.${arch};
+      chosen = if builtins.isAttrs strategy then strategy.${arch} or row.defaultStrategy else if strategy != null then strategy else row.defaultStrategy;
+      known = strategies ? ${chosen} || fail "strategy must be one of ${builtins.concatStringsSep ", " (builtins.attrNames strategies)}, not \"${toString chosen}\"";
+      libcOf = if libc != null then libc else strategies.${chosen}.libc;
+      valid =
+        if libcOf != "glibc" && libcOf != "musl" then fail "libc must be \"glibc\" or \"musl\", not \"${toString libcOf}\""
+        else if chosen == "cached" && !row.inBinaryCache then fail "${arch}: strategy \"cached\" takes the target system's packages from the public binary cache, which has none for ${row.nixSystem}: use strategy \"cross\" (the default for ${arch}) or \"native\" on a ${row.nixSystem} machine"
+        else if chosen == "cached" && libcOf == "musl" then fail "${arch}: strategy \"cached\" builds with the binary cache's glibc package set; the cache has no musl one: use libc = \"glibc\", or strategy \"cross\" for musl"
+        else if chosen == "native" && libcOf == "musl" && !row.nativeMusl then fail "${arch}: strategy \"native\" with libc \"musl\" needs nixpkgs' musl bootstrap tools for ${row.nixSystem}, which do not exist (there are some for x86_64, aarch64 and armv6l): use strategy \"cross\" for a musl image of ${arch}, or libc \"glibc\""
+        else true;
+      targetPkgs = if chosen == "cross" then sets.cross.${if libcOf == "musl" then row.muslTarget else row.glibcTarget} else sets.native.${row.nixSystem}.${libcOf};
+      # Whether Nix substitutes the target's Node.js: otherwise it is compiled, and its test suite
+      # (nodejs.nix: doCheck = canExecute) is not run for an image.
+      fromCache = chosen != "cross" && libcOf == "glibc" && row.inBinaryCache;
     in
-    if run != null then run
-    else if start != null && builtins.head words == "node" && builtins.match ".*[;&|<>$`\"'].*" start == null then [ "/bin/node" ] ++ builtins.tail words
-    else if start != null then [ "/bin/sh" "-c" start ]
-    else if packageJson != null && packageJson ? main then [ "/bin/node" packageJson.main ]
-    else fail "add-on '${slug}': the image needs a command: give run = [ \"/bin/node\" \"main.js\" ] to mkAddonImages, or a start script or main in package.json";
+    builtins.seq known (builtins.seq valid {
+      inherit arch targetPkgs fromCache;
+      strategy = chosen;
+      libc = libcOf;
+      target = "${arch}-${libcOf}";
+      nixSystem = row.nixSystem;
+      firstBuild = if fromCache then strategies.${chosen}.firstBuild else strategies.cross.firstBuild;
+    });
+
+  # The image's Node.js, without its test suite where it is compiled.
+  nodeFor = plan: pick:
+    let node = pick plan.targetPkgs; in
+    if plan.fromCache || !(node ? overrideAttrs) then node else node.overrideAttrs (old: { doCheck = false; });
+
+  # The Node.js headers addons compile against: the build machine's of the same version when it has
+  # one (from the cache, and the same for every target, so one addon compile serves images and musl
+  # prebuilds alike), else the image's own.
+  headersFor = sets: pick: node:
+    let own = pick sets.build; in
+    if (own.version or null) == (node.version or "") then own else node;
+
+  # The native addon of one plan for one target (native-addon.nix), with the settings' nixpkgs names
+  # taken from the target set (libraries) and the build set (tools).
+  addonBuilder = { sets, archPlan, nodeHeaders }:
+    let
+      toolchain = toolchainFor { buildPkgs = sets.build; inherit (archPlan) targetPkgs strategy; name = archPlan.target; };
+    in
+    { location, plan, sources }:
+    nativeAddonFor {
+      buildPkgs = sets.build;
+      inherit toolchain nodeHeaders location sources plan;
+      inherit (archPlan) target;
+      npmCpu = arches.${archPlan.arch}.npmCpu;
+      systemLibraries = map (name: archPlan.targetPkgs.${name}) plan.settings.systemLibraries;
+      buildTools = map (name: sets.build.${name}) plan.settings.buildTools;
+    };
+
+  # What node_modules must not keep: the build machine's node-gyp, python3 and Node.js.
+  buildLeaks = sets: [ sets.build.python3 sets.build.node-gyp sets.build.nodejs ];
 
   # mkAddonImages: one image per arch for one add-on.
   #
@@ -38,74 +89,106 @@ let
   #   src            the add-on folder (a path)
   #   addon          import of the add-on's nix/addon.generated.nix
   #   npmDeps        import of nix/npm-deps.generated.nix, or null for an add-on without Node.js
-  #   strategy       "cross" (default; no emulation) or "native" (the target system's own package set,
-  #                  for remote builders or binfmt); see target-pkgs.nix
-  #   libc           "musl" (default, like Home Assistant's Alpine base images) or "glibc"
+  #   strategy       how each arch is built (default: the arch's, see nix/strategies.nix and `addonix
+  #                  inspect`): "cached" (amd64, aarch64: the target system's own packages from the
+  #                  binary cache; native addons compiled on this machine), "native" (everything on a
+  #                  machine of the target system: a native CI runner, a remote builder) or "cross"
+  #                  (armv7, armhf, i386, riscv64: compiles a cross toolchain and Node.js on the first
+  #                  build); one for all arches, or { <arch> = "..."; }
+  #   libc           "glibc" or "musl" (default: the strategy's: glibc for cached and native, musl for cross)
   #   flavor         "nix" (default: only the Nix closure) or "base" (on top of the add-on's base image,
   #                  pinned by digest in nix/base-images.lock.nix, which `addonix pin-base` writes)
   #   baseImages     for flavor "base": { <arch> = docker-archive; } to use instead of the lock file's
-  #   nodejs         picks Node.js from a package set (default: its `nodejs`)
-  #   run            the command the container runs (default: package.json's start script, else main)
+  #   nodejs         picks Node.js from a package set (default: its nodejs-slim: no npm, no corepack)
+  #   run            the command the container runs (default: the one `addonix generate` found in
+  #                  package.json: its start script, else its main)
   #   extraContents  picks more packages for the image from the target's package set
   #   buildArches    the arches to build (default: the add-on's; riscv64 is built when listed here)
+  #   usePrebuilt    npm package names whose tarball ships a binary for the target that may be used
+  #                  instead of compiling (it is pinned by the lockfile's integrity), e.g. [ "better-sqlite3" ]
+  #   nixpkgs        the nixpkgs flake: its legacyPackages are the target systems' package sets
+  #   config, overlays  nixpkgs configuration and overlays of the other package sets (default: pkgs')
+  #   packageSets    package-sets.nix's result, to share the sets with other calls (default: made here)
   #
-  # Returns { images, streams, nodeModules, imageInfo, packages }: images.<arch> (buildLayeredImage),
-  # streams.<arch> (streamLayeredImage), nodeModules.<arch> (null without Node.js), imageInfo.<arch>
-  # (name, tag, architecture, variant, created, config: known without building), and packages with the
+  # Returns { images, streams, nodeModules, imageInfo, plans, packages }: images.<arch>
+  # (buildLayeredImage), streams.<arch> (streamLayeredImage), nodeModules.<arch> (null without Node.js),
+  # imageInfo.<arch> (name, tag, architecture, variant, created, config: known without building),
+  # plans.<arch> (arch, strategy, libc, target, nixSystem, fromCache, firstBuild), and packages with the
   # flake names dockerImage-<arch> and streamImage-<arch>.
   mkAddonImages =
     { pkgs
     , src
     , addon
     , npmDeps ? null
-    , strategy ? "cross"
-    , libc ? "musl"
+    , strategy ? null
+    , libc ? null
     , flavor ? "nix"
     , baseImages ? null
-    , nodejs ? (targetPkgs: targetPkgs.nodejs)
+    , nodejs ? (set: set.nodejs-slim)
     , run ? null
-    , extraContents ? (targetPkgs: [ ])
+    , extraContents ? (set: [ ])
     , buildArches ? null
+    , usePrebuilt ? [ ]
+    , nixpkgs ? null
+    , config ? null
+    , overlays ? null
+    , packageSets ? null
     }:
     let
+      sets = if packageSets != null then packageSets else packageSetsFor { inherit pkgs nixpkgs config overlays; };
       data = checkAddon addon;
       wanted = if buildArches != null then buildArches else data.archNames;
       appSrc = if data.app != null then src + "/${data.app.dir}" else src;
-      packageJsonFile = appSrc + "/package.json";
-      packageJson = if builtins.pathExists packageJsonFile then builtins.fromJSON (builtins.readFile packageJsonFile) else null;
+      hasApp = data.app != null || builtins.pathExists (appSrc + "/package.json");
       npm =
         if npmDeps != null then npmDeps
-        else if data.app != null || packageJson != null then
+        else if hasApp then
           fail "add-on '${data.slug}' has a Node.js app (package.json) but no npm data: run `addonix generate` (it needs package-lock.json) and pass npmDeps = import ./nix/npm-deps.generated.nix"
         else null;
-      command = commandFor { inherit run packageJson; inherit (data) slug; };
+      command =
+        if run != null then run
+        else if data.command != null then data.command
+        else fail "add-on '${data.slug}': the image needs a command: ${data.commandProblem}; give run = [ \"/bin/node\" \"main.js\" ] (or your program) to mkAddonImages";
       baseLockFile = src + "/nix/base-images.lock.nix";
       baseLock = if builtins.pathExists baseLockFile then import baseLockFile else null;
       baseImageOf = arch:
         if flavor != "base" then null
         else if baseImages != null then baseImages.${arch} or (fail "baseImages has no image for ${arch}")
-        else baseImageFor { inherit pkgs arch; lock = baseLock; inherit (data) slug; };
+        else baseImageFor { pkgs = sets.build; inherit arch; lock = baseLock; inherit (data) slug; };
       perArch = arch:
         let
           known = arches ? ${arch} || fail "add-on '${data.slug}' lists arch '${arch}', which addonix does not know; the arches are ${builtins.concatStringsSep ", " (builtins.attrNames arches)}";
           inData = data.arches ? ${arch} || fail "add-on '${data.slug}': the generated data has no arch '${arch}' (it has ${builtins.concatStringsSep ", " data.archNames}); add it to config.yaml and run `addonix generate`${util.optionalString (arch == "riscv64") " --riscv64 (riscv64 is opt-in: Home Assistant does not run it)"}";
-          targetPkgs = targetPkgsFor { inherit pkgs arch libc strategy; };
-          target = "${arch}-${libc}";
-          node = if npm != null || packageJson != null then nodejs targetPkgs else null;
+          plan = planFor { inherit sets arch strategy libc; };
+          node = if npm != null || hasApp then nodeFor plan nodejs else null;
           nodeModules =
             if npm == null then null
-            else nodeModulesFor { inherit targetPkgs target; npmDeps = npm; inherit appSrc; nodejs = node; name = "${data.slug}-node-modules-${target}"; };
-          app = appFor { buildPkgs = pkgs; src = appSrc; isAddonRoot = data.app == null || data.app.dir == "."; inherit nodeModules; name = "${data.slug}-app-${target}"; };
+            else nodeModulesFor {
+              buildPkgs = sets.build;
+              npmDeps = npm;
+              inherit (plan) target;
+              inherit appSrc usePrebuilt;
+              addonFor = addonBuilder { inherit sets; archPlan = plan; nodeHeaders = headersFor sets nodejs node; };
+              leaks = buildLeaks sets;
+              name = "${data.slug}-node-modules-${plan.target}";
+            };
+          app = appFor { buildPkgs = sets.build; src = appSrc; isAddonRoot = data.app == null || data.app.dir == "."; inherit nodeModules; name = "${data.slug}-app-${plan.target}"; };
+          summary = builtins.removeAttrs plan [ "targetPkgs" ] // {
+            compiles = if nodeModules == null then [ ] else map (addon: addon.addon) nodeModules.addons;
+          };
           built = imageFor {
-            inherit pkgs targetPkgs arch app command flavor;
+            pkgs = sets.build;
+            inherit (plan) targetPkgs;
+            inherit arch app command flavor;
             addon = data;
             nodejs = node;
             baseImage = baseImageOf arch;
-            extraContents = extraContents targetPkgs;
+            extraContents = extraContents plan.targetPkgs;
+            plan = summary;
           };
         in
         # The arch is checked before anything of it is used: a clear message, not a missing attribute.
-        builtins.seq known (builtins.seq inData { inherit nodeModules app; inherit (built) stream image info; });
+        builtins.seq known (builtins.seq inData { inherit nodeModules app summary; inherit (built) stream image info; });
       results = util.genAttrs wanted perArch;
     in
     {
@@ -113,6 +196,7 @@ let
       streams = builtins.mapAttrs (_: result: result.stream) results;
       nodeModules = builtins.mapAttrs (_: result: result.nodeModules) results;
       imageInfo = builtins.mapAttrs (_: result: result.info) results;
+      plans = builtins.mapAttrs (_: result: result.summary) results;
       packages = util.concatMapAttrs (arch: result: { "dockerImage-${arch}" = result.image; "streamImage-${arch}" = result.stream; }) results;
     };
 
@@ -126,23 +210,43 @@ let
   # its versions load: v12 and older via prebuild-install (tarballs named
   # better-sqlite3-v<version>-node-v<abi>-linuxmusl-<cpu>.tar.gz holding build/Release/better_sqlite3.node,
   # for npm_config_better_sqlite3_local_prebuilds), v13 via prebuilds/linuxmusl-<cpu>.node.
-  # The headers are the build machine's Node.js (headers do not depend on the arch; this saves
-  # compiling Node.js for every musl target), whose NODE_MODULE_VERSION names the v12 tarball.
-  prebuildsFor = { pkgs, arch }:
+  # Compiled with the cross toolchain for musl, the C++ runtime linked in and no RUNPATH (toolchain.nix),
+  # against the build machine's Node.js headers (whose NODE_MODULE_VERSION names the v12 tarball): the
+  # same derivations a musl image of the same version uses.
+  #
+  # Arguments: pkgs (the build machine's), arch, packageSets (optional, to share package sets).
+  prebuildsFor = { pkgs, arch, packageSets ? null }:
     let
-      target = "${arch}-musl";
-      targetPkgs = targetPkgsFor { inherit pkgs arch; libc = "musl"; strategy = "cross"; };
+      sets = if packageSets != null then packageSets else packageSetsFor { inherit pkgs; };
+      plan = planFor { inherit sets arch; strategy = "cross"; libc = "musl"; };
+      headers = sets.build.nodejs-slim;
+      cpu = arches.${arch}.npmCpu;
       compiled = major:
-        let dir = ./prebuilds + "/better-sqlite3-v${major}"; npmDeps = import (dir + "/nix/npm-deps.generated.nix"); in {
+        let
+          dir = ./prebuilds + "/better-sqlite3-v${major}";
+          npmDeps = import (dir + "/nix/npm-deps.generated.nix");
+        in
+        {
           version = npmDeps.packages."node_modules/better-sqlite3".version;
-          nodeModules = nodeModulesFor { inherit targetPkgs target npmDeps; appSrc = dir; nodejs = pkgs.nodejs; name = "better-sqlite3-v${major}-${target}"; };
+          nodeModules = nodeModulesFor {
+            buildPkgs = sets.build;
+            inherit npmDeps;
+            inherit (plan) target;
+            appSrc = dir;
+            addonFor = addonBuilder { inherit sets; archPlan = plan; nodeHeaders = headers; };
+            leaks = buildLeaks sets;
+            name = "better-sqlite3-v${major}-${plan.target}";
+          };
         };
       v12 = compiled "12";
       v13 = compiled "13";
-      cpu = arches.${arch}.npmCpu;
     in
-    pkgs.runCommand "prebuilds-better-sqlite3-${arch}" { } ''
-      abi=$(sed -n 's/^#define NODE_MODULE_VERSION \([0-9][0-9]*\).*/\1/p' ${pkgs.nodejs}/include/node/node_version.h)
+    sets.build.runCommand "prebuilds-better-sqlite3-${arch}"
+      {
+        disallowedReferences = buildLeaks sets;
+        passthru.addons = v12.nodeModules.addons ++ v13.nodeModules.addons;
+      } ''
+      abi=$(sed -n 's/^#define NODE_MODULE_VERSION \([0-9][0-9]*\).*/\1/p' ${headers}/include/node/node_version.h)
       [ -n "$abi" ] || { echo "NODE_MODULE_VERSION not found in the Node.js headers" >&2; exit 1; }
       mkdir -p stage/build/Release "$out/better-sqlite3-v${v13.version}/prebuilds"
       cp ${v12.nodeModules}/node_modules/better-sqlite3/build/Release/better_sqlite3.node stage/build/Release/
@@ -151,7 +255,10 @@ let
     '';
 in
 {
-  inherit arches mkAddonImages prebuildsFor;
+  inherit arches strategies mkAddonImages prebuildsFor;
+
+  # The package sets of one build machine, to share between calls (see package-sets.nix).
+  packageSets = packageSetsFor;
 
   # The addonix CLI package for a package set.
   cli = pkgs: cliFor { inherit pkgs; };
@@ -162,18 +269,18 @@ in
   #   src       the add-on folder (usually ./.)
   #   nixpkgs   the nixpkgs flake (default: the one addonix pins)
   #   systems   build systems (default: x86_64-linux and aarch64-linux)
-  #   any other argument of mkAddonImages (strategy, libc, flavor, run, ...)
+  #   any other argument of mkAddonImages (strategy, libc, flavor, run, usePrebuilt, config, overlays, ...)
   # Returns { packages, apps } per system: dockerImage-<arch>, streamImage-<arch>, addonix;
   # build-all-images, load-<arch>, addonix.
   mkAddonFlakeWith = defaultNixpkgs: { src, nixpkgs ? defaultNixpkgs, systems ? buildSystems, ... }@args:
     let
       imageArgs = builtins.removeAttrs args [ "src" "nixpkgs" "systems" ];
       addon = generated src "addon";
-      checked = if addon == null then fail "no nix/addon.generated.nix in the add-on folder: run `addonix generate` and commit its files" else addon;
+      checked = if addon == null then fail "no nix/addon.generated.nix in the add-on folder: run `addonix generate` and commit its files (git add nix/)" else addon;
       perSystem = system:
         let
           pkgs = nixpkgs.legacyPackages.${system};
-          built = mkAddonImages ({ inherit pkgs src; addon = checked; npmDeps = generated src "npm-deps"; } // imageArgs);
+          built = mkAddonImages ({ inherit pkgs src nixpkgs; addon = checked; npmDeps = generated src "npm-deps"; } // imageArgs);
           cli = cliFor { inherit pkgs; };
         in
         {
@@ -191,20 +298,21 @@ in
   # dockerImage-<slug>-<arch> and streamImage-<slug>-<arch>, load apps load-<slug>-<arch>.
   #
   # Arguments: src (the repository), addons (their folders relative to src), nixpkgs, systems, and any
-  # argument of mkAddonImages, applied to every add-on.
+  # argument of mkAddonImages, applied to every add-on. The add-ons share their package sets.
   mkRepositoryFlakeWith = defaultNixpkgs: { src, addons, nixpkgs ? defaultNixpkgs, systems ? buildSystems, ... }@args:
     let
       imageArgs = builtins.removeAttrs args [ "src" "addons" "nixpkgs" "systems" ];
       perSystem = system:
         let
           pkgs = nixpkgs.legacyPackages.${system};
+          sets = packageSetsFor { inherit pkgs nixpkgs; config = imageArgs.config or null; overlays = imageArgs.overlays or null; };
           cli = cliFor { inherit pkgs; };
           one = dir:
             let
               addonSrc = src + "/${dir}";
               addon = generated addonSrc "addon";
               checked = if addon == null then fail "no nix/addon.generated.nix in ${dir}: run `addonix generate ${dir}`" else addon;
-              built = mkAddonImages ({ inherit pkgs; src = addonSrc; addon = checked; npmDeps = generated addonSrc "npm-deps"; } // imageArgs);
+              built = mkAddonImages ({ inherit pkgs nixpkgs; src = addonSrc; addon = checked; npmDeps = generated addonSrc "npm-deps"; packageSets = sets; } // imageArgs);
               slug = checked.slug;
             in
             {
