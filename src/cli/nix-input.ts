@@ -16,6 +16,7 @@ export interface NixArgs {
   jobs?: number;
   builders?: string;
   substituters?: string;
+  'override-input'?: string[];
 }
 
 export function nixOptions<T>(yargs: Argv<T>) {
@@ -23,7 +24,21 @@ export function nixOptions<T>(yargs: Argv<T>) {
     .option('flake', { type: 'string', describe: 'The flake to build (default: DIR; a repository flake, e.g. --flake ., names images dockerImage-<slug>-<arch>)' })
     .option('jobs', { alias: 'j', type: 'number', describe: 'Builds Nix runs at once (--max-jobs)' })
     .option('builders', { type: 'string', describe: "Remote builders, in Nix's syntax (passed as --builders), e.g. 'ssh://arm-box aarch64-linux'" })
-    .option('substituters', { type: 'string', describe: "Binary caches to use instead of the configured ones (passed as --option substituters; '' for none)" });
+    .option('substituters', { type: 'string', describe: "Binary caches to use instead of the configured ones (passed as --option substituters; '' for none)" })
+    .option('override-input', {
+      type: 'string',
+      nargs: 2,
+      describe: "Replace a flake input for this run, as Nix's --override-input NAME REF: e.g. addonix/nixpkgs path:/srv/nixpkgs (a mirror, a fork, a local tree); repeatable",
+    });
+}
+
+/** --override-input NAME REF (repeatable) as pairs. */
+export function overridesOf(args: NixArgs): [string, string][] {
+  const flat = args['override-input'] ?? [];
+  const pairs: [string, string][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+  if (flat.length % 2 !== 0) throw new UsageError('--override-input takes two values: the input name and the flake reference, e.g. --override-input addonix/nixpkgs path:/srv/nixpkgs');
+  return pairs;
 }
 
 /** Nix, found and checked; a Nix older than 2.18 is named on stderr (it may still build an older nixpkgs). */

@@ -13,6 +13,7 @@ import { UserError } from '../util/errors.js';
 import { featureArgs, runProgram, type NixInstall } from './install.js';
 import { BuildMonitor, LineSplitter, type NixEvent } from './log.js';
 import { hintContext, hintsFor, type Hint } from './hints.js';
+import { fetchSizes, isImagePlan, type DryRun, type ImagePlan } from './cost.js';
 
 /** Nix was stopped by Ctrl-C (or SIGTERM) through the signal given to it. */
 export class BuildInterrupted extends Error {
@@ -44,6 +45,8 @@ export interface NixOptions {
   onEvent?: ((event: NixEvent, monitor: BuildMonitor) => void) | undefined;
   /** Environment for Nix (default: addonix's own). */
   env?: NodeJS.ProcessEnv | undefined;
+  /** Flake inputs replaced for this run (Nix's --override-input NAME REF), e.g. nixpkgs by a mirror. */
+  overrides?: readonly (readonly [string, string])[] | undefined;
 }
 
 export interface NixRun {
@@ -56,7 +59,8 @@ export interface NixRun {
 export async function runNix(install: NixInstall, args: string[], options: NixOptions = {}): Promise<NixRun> {
   if (options.signal?.aborted) throw new BuildInterrupted();
   const monitor = new BuildMonitor();
-  const child = spawn(install.nix, [...featureArgs(install), ...args, '--log-format', 'internal-json'], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+  const overrides = (options.overrides ?? []).flatMap(([name, ref]) => ['--override-input', name, ref]);
+  const child = spawn(install.nix, [...featureArgs(install), ...args, ...overrides, '--log-format', 'internal-json'], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
   const lines = new LineSplitter((line) => {
@@ -218,6 +222,30 @@ export async function planBuild(install: NixInstall, flake: string, targets: Ima
     else plan.unplanned.push({ target, error: nixFailure(`${target.label}: cannot evaluate ${target.attribute}`, one, install) });
   }
   return plan;
+}
+
+/**
+ * How the library builds each image (the image derivation's `addonix` attribute), in one evaluation;
+ * null for an image without one (a flake not made by addonix's library, or an older one).
+ */
+export async function imagePlans(install: NixInstall, flake: string, targets: ImageTarget[], options: NixOptions = {}): Promise<Map<string, ImagePlan | null>> {
+  const wanted = `[ ${targets.map((t) => JSON.stringify(t.attribute)).join(' ')} ]`;
+  const apply = `p: builtins.listToAttrs (map (name: { inherit name; value = p.\${name}.addonix or null; }) ${wanted})`;
+  const run = await runNix(install, ['eval', '--json', `${flake}#packages.${install.system}`, '--apply', apply], { ...options, onEvent: undefined });
+  if (run.code !== 0) throw nixFailure(`cannot evaluate the images of ${flake}`, run, install);
+  const plans = JSON.parse(run.stdout) as Record<string, unknown>;
+  return new Map(targets.map((t) => [t.attribute, isImagePlan(plans[t.attribute]) ? (plans[t.attribute] as ImagePlan) : null]));
+}
+
+/** Nix's dry run of one image alone: what building it here needs, built and fetched. */
+export async function dryRunImage(install: NixInstall, flake: string, target: ImageTarget, options: NixOptions = {}): Promise<DryRun> {
+  const run = await runNix(install, ['build', '--dry-run', '--json', ...sharedArgs(options), installable(flake, install.system, target.attribute)], { ...options, onEvent: undefined });
+  if (run.code !== 0) throw nixFailure(`${target.label}: cannot evaluate ${target.attribute}`, run, install);
+  const willBuild = new Set<string>();
+  const willFetch = new Set<string>();
+  readDryRun(run.monitor, willBuild, willFetch);
+  const notice = run.monitor.notices.find((n) => /will be fetched/.test(n)) ?? '';
+  return { willBuild: [...willBuild], willFetch: [...willFetch], ...fetchSizes(notice) };
 }
 
 export interface TargetFailure {

@@ -1,12 +1,16 @@
 import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../../util/errors.js';
-import { buildPlanned, linkResults, planBuild, type TargetResult } from '../../nix/build.js';
+import { buildPlanned, dryRunImage, imagePlans, linkResults, planBuild, type BuildPlan, type ImageTarget, type NixOptions, type TargetResult } from '../../nix/build.js';
+import type { NixInstall } from '../../nix/install.js';
+import { derivationName } from '../../nix/log.js';
+import { describePlan, expensiveBuilds, type DryRun, type ImagePlan } from '../../nix/cost.js';
 import { BuildProgress } from '../../nix/progress.js';
 import { summarizeArchive } from '../../oci/scan.js';
 import { formatBytes } from '../images.js';
 import { paint, table } from '../output.js';
-import { addonModel, flakeFor, interruptible, nixForCommand, nixOptions, parseArches, targetsFor, type NixArgs } from '../nix-input.js';
+import { addonModel, flakeFor, interruptible, nixForCommand, nixOptions, overridesOf, parseArches, targetsFor, type NixArgs } from '../nix-input.js';
 
 interface BuildArgs extends NixArgs {
   dir: string;
@@ -14,6 +18,7 @@ interface BuildArgs extends NixArgs {
   all: boolean;
   'out-link': string;
   json: boolean;
+  'dry-run': boolean;
 }
 
 interface BuiltImage {
@@ -41,14 +46,17 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
         .option('arch', { type: 'string', describe: "Arches to build, comma-separated (default: all of the add-on's)" })
         .option('all', { type: 'boolean', default: false, describe: 'Build every image the flake has (every add-on of a repository flake); needs no add-on folder' })
         .option('out-link', { type: 'string', default: 'result', describe: 'Prefix of the result links: PREFIX-<arch>' })
-        .option('json', { type: 'boolean', default: false, describe: 'Print the results as JSON (format in the README)' }),
+        .option('json', { type: 'boolean', default: false, describe: 'Print the results as JSON (format in the README)' })
+        .option('dry-run', { type: 'boolean', default: false, describe: "Build nothing: say per arch how it is built, what Nix would build and fetch, and what a first build costs (Nix's own dry run)" }),
     )
       .example('$0 build', "Every arch of the add-on in this folder: result-amd64, result-aarch64, ...")
       .example('$0 build --arch aarch64 -j 4', 'One arch, four builds at once')
+      .example('$0 build --dry-run', 'What each arch would build and fetch, and what it costs, without building')
       .example("$0 build --builders 'ssh://arm-box aarch64-linux' --substituters 'https://cache.nixos.org https://me.cachix.org'", 'A remote builder and another cache')
       .example('$0 build --all --flake .', 'Every image of a repository flake (what nix run .#build-all-images runs)')
       .epilogue(
-        'All chosen images are built by one nix build --keep-going, so shared dependencies are built once and a failing arch does not stop ' +
+        'Nix runs as many builds at once as the machine has cores unless --jobs says otherwise. ' +
+          'All chosen images are built by one nix build --keep-going, so shared dependencies are built once and a failing arch does not stop ' +
           'the others; the failure names the arch, the derivation, the last lines of its log and a hint. Links are written only when the ' +
           'build is over (garbage-collector roots, like nix build makes); the link of an arch that failed now is removed. Ctrl-C stops Nix and ' +
           'changes no link. Exit status 1 when any arch failed, 130 when interrupted.',
@@ -60,10 +68,17 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     const model = args.all ? null : await addonModel(args.dir);
     const flake = flakeFor(args.dir, args.flake);
     const install = await nixForCommand();
-    const options = { jobs: args.jobs, builders: args.builders, substituters: args.substituters };
+    const overrides = overridesOf(args);
+    const options = { jobs: args.jobs ?? availableParallelism(), builders: args.builders, substituters: args.substituters, overrides };
     await interruptible(async (signal) => {
-      const targets = await targetsFor(install, flake, { model, dir: args.dir, arches, all: args.all }, { signal });
+      const targets = await targetsFor(install, flake, { model, dir: args.dir, arches, all: args.all }, { signal, overrides });
+      if (args['dry-run']) {
+        await dryRun(install, flake, targets, args.json, { ...options, signal });
+        return;
+      }
       const plan = await planBuild(install, flake, targets, { ...options, signal });
+      const plans = await imagePlans(install, flake, plan.planned, { ...options, signal });
+      process.stderr.write(renderCosts(plan, plans));
       const progress = plan.planned.length > 0 ? new BuildProgress(process.stderr, plan) : undefined;
       const results = await buildPlanned(install, flake, plan, { ...options, signal, onEvent: progress?.onEvent }).finally(() => progress?.finish());
       const links = await linkResults(install, results, args['out-link']);
@@ -92,6 +107,70 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     }, 'no result link was changed');
   },
 };
+
+/** Before a build, a line per image: how it is built, what it builds, and a warning where that takes hours. */
+function renderCosts(plan: BuildPlan, plans: Map<string, ImagePlan | null>): string {
+  const lines: string[] = [];
+  for (const target of plan.planned) {
+    const building = [...target.closure].filter((drv) => plan.willBuild.has(drv));
+    const how = plans.get(target.attribute);
+    lines.push(`addonix: ${target.label}: ${how ? `${describePlan(how)}; ` : ''}${building.length} to build`);
+    const expensive = expensiveBuilds(building);
+    if (expensive.length > 0) {
+      lines.push(`addonix: ${target.label}: compiles ${expensive.map((e) => `${e.what} (${e.names.join(', ')})`).join(' and ')}: a first build takes hours; a binary cache keeps them for the next (README, "Cost")`);
+    }
+  }
+  return lines.length > 0 ? lines.join('\n') + '\n' : '';
+}
+
+interface DryRunImage {
+  label: string;
+  arch: string;
+  attribute: string;
+  plan: ImagePlan | null;
+  /** Names of the derivations Nix would build. */
+  willBuild: string[];
+  willFetch: number;
+  downloadBytes: number | null;
+  unpackedBytes: number | null;
+  /** The expensive compiles among willBuild. */
+  expensive: { what: string; names: string[] }[];
+}
+
+/** `build --dry-run`: per image, its plan and Nix's own dry run (each image alone), nothing built. */
+async function dryRun(install: NixInstall, flake: string, targets: ImageTarget[], json: boolean, options: NixOptions): Promise<void> {
+  const plans = await imagePlans(install, flake, targets, options);
+  const images: DryRunImage[] = [];
+  for (const target of targets) {
+    const run: DryRun = await dryRunImage(install, flake, target, options);
+    images.push({
+      label: target.label,
+      arch: target.arch,
+      attribute: target.attribute,
+      plan: plans.get(target.attribute) ?? null,
+      willBuild: run.willBuild.map(derivationName).sort(),
+      willFetch: run.willFetch.length,
+      downloadBytes: run.downloadBytes,
+      unpackedBytes: run.unpackedBytes,
+      expensive: expensiveBuilds(run.willBuild),
+    });
+  }
+  if (json) {
+    process.stdout.write(JSON.stringify({ flake, system: install.system, dryRun: true, images }, null, 2) + '\n');
+    return;
+  }
+  const out: string[] = [];
+  for (const image of images) {
+    const indent = ' '.repeat(image.label.length + 2);
+    out.push(`${image.label}  ${image.plan ? describePlan(image.plan) : image.attribute}`);
+    out.push(`${indent}builds ${image.willBuild.length}${image.willBuild.length > 0 ? `: ${image.willBuild.join(', ')}` : ' (all in the store)'}`);
+    const sizes = image.downloadBytes !== null ? ` (${formatBytes(image.downloadBytes)} to download${image.unpackedBytes !== null ? `, ${formatBytes(image.unpackedBytes)} unpacked` : ''})` : '';
+    out.push(`${indent}fetches ${image.willFetch}${sizes}`);
+    if (image.expensive.length > 0) out.push(`${indent}compiles ${image.expensive.map((e) => `${e.what} (${e.names.join(', ')})`).join(' and ')}: hours on a first build`);
+    if (image.plan) out.push(`${indent}first build: ${image.plan.firstBuild}`);
+  }
+  process.stdout.write(out.join('\n') + '\n');
+}
 
 function renderTable(images: BuiltImage[]): string {
   const rows = [['IMAGE', 'STATUS', 'SIZE', 'LAYERS', 'TIME', 'OUT PATH']];

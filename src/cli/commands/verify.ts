@@ -10,7 +10,7 @@ import { attestation } from '../../verify/provenance.js';
 import { renderComparison } from '../../verify/render.js';
 import { checkReportDir, writeDiffReport } from '../../verify/report.js';
 import { paint } from '../output.js';
-import { addonModel, flakeFor, interruptible, nixForCommand, nixOptions, parseArches, targetsFor, type NixArgs } from '../nix-input.js';
+import { addonModel, flakeFor, interruptible, nixForCommand, nixOptions, overridesOf, parseArches, targetsFor, type NixArgs } from '../nix-input.js';
 
 const { version: addonixVersion } = createRequire(import.meta.url)('../../../../package.json') as { version: string };
 
@@ -63,10 +63,11 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     const reference = args.against ?? publishedImage(archModel.image, model.slug);
     const flake = flakeFor(args.dir, args.flake);
     const install = await nixForCommand();
-    const options = { jobs: args.jobs, builders: args.builders, substituters: args.substituters };
+    const overrides = overridesOf(args);
+    const options = { jobs: args.jobs, builders: args.builders, substituters: args.substituters, overrides };
     await interruptible(async (signal) => {
       const startedOn = new Date().toISOString();
-      const targets = await targetsFor(install, flake, { model, dir: args.dir, arches: [arch], all: false }, { signal });
+      const targets = await targetsFor(install, flake, { model, dir: args.dir, arches: [arch], all: false }, { signal, overrides });
       const plan = await planBuild(install, flake, targets, { ...options, signal });
       const progress = plan.planned.length > 0 ? new BuildProgress(process.stderr, plan) : undefined;
       const [built] = await buildPlanned(install, flake, plan, { ...options, signal, onEvent: progress?.onEvent }).finally(() => progress?.finish());
