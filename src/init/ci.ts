@@ -1,11 +1,16 @@
 /**
  * CI files `addonix init --ci` writes: one build job per add-on and arch (flakes enabled through NIX_CONFIG),
- * an optional binary cache step so that the costly cross-compiled Node.js is built once (Cachix, attic,
- * or S3 via nix copy), and one push job per add-on that publishes the per-arch images and the multi-arch
- * index with `addonix push` (run from the flake: nix run .#addonix). Written as data and serialised by the
- * yaml package, so the files are valid YAML by construction.
+ * each on a runner of its own system where the CI has one (amd64 on x86_64 runners, aarch64 on arm64
+ * runners: the "cached" strategy then builds everything from the binary cache natively), the deprecated
+ * arches on x86_64 with the "cross" strategy in jobs of their own with the longest timeout the hosted
+ * runners allow; an optional binary cache step that pushes what makes a second machine build nothing
+ * (the closure of the image's stream script, whose conf.json names every layer's store path; not the
+ * gzip tarball, whose closure is itself alone); and one push job per add-on that publishes the per-arch
+ * images and the multi-arch index with `addonix push` (run from the flake: nix run .#addonix).
+ * Written as data and serialised by the yaml package, so the files are valid YAML by construction.
  */
 import YAML from 'yaml';
+import { ARCH_TABLE, isHaArch } from '../addon/arch.js';
 
 export type CiKind = 'gitlab' | 'github';
 export const CI_KINDS: readonly CiKind[] = ['gitlab', 'github'];
@@ -35,6 +40,28 @@ export interface CiOptions {
 
 export const CI_FILES: Record<CiKind, string> = { gitlab: '.gitlab-ci.yml', github: '.github/workflows/addonix.yml' };
 
+/**
+ * Where an arch's image is built, per CI: the hosted runner of its own system (GitLab.com's
+ * saas-linux-small-arm64, GitHub's ubuntu-24.04-arm) for the arches the binary cache serves, x86_64
+ * otherwise; and the job timeout in minutes, within the hosted runners' limits (GitLab.com 3 h, GitHub
+ * 6 h). A cross build's first run compiles Node.js: without a binary cache it may not finish in time.
+ */
+export interface RunnerChoice {
+  gitlabTags: string[];
+  githubRunsOn: string;
+  timeoutMinutes: number;
+}
+
+export function runnerFor(arch: string): RunnerChoice {
+  const row = isHaArch(arch) || arch === 'riscv64' ? ARCH_TABLE[arch as keyof typeof ARCH_TABLE] : null;
+  if (row?.nixSystem === 'aarch64-linux') return { gitlabTags: ['saas-linux-small-arm64'], githubRunsOn: 'ubuntu-24.04-arm', timeoutMinutes: 60 };
+  if (row?.defaultStrategy === 'cached') return { gitlabTags: ['saas-linux-small-amd64'], githubRunsOn: 'ubuntu-24.04', timeoutMinutes: 60 };
+  return { gitlabTags: ['saas-linux-small-amd64'], githubRunsOn: 'ubuntu-24.04', timeoutMinutes: 180 };
+}
+
+/** GitHub's hosted runners stop a job at 6 h: a cross build gets most of it. */
+const GITHUB_CROSS_TIMEOUT = 350;
+
 /** Job names: build-<arch> and push for one add-on; build-<slug>-<arch> and push-<slug> for several. */
 function jobNames(addons: CiAddon[]): { build: Map<string, string[]>; push: Map<string, string> } {
   const several = addons.length > 1;
@@ -46,7 +73,7 @@ function jobNames(addons: CiAddon[]): { build: Map<string, string[]>; push: Map<
 interface CacheSteps {
   /** Shell lines before a build (use the cache). */
   setup: string[];
-  /** Shell lines after a build of `link` (fill the cache). */
+  /** Shell lines after a build of `link`, a stream script (fill the cache with its closure). */
   fill: (link: string) => string[];
   /** CI variables (secrets) the steps read, for the header comment. */
   secrets: string[];
@@ -61,7 +88,7 @@ function cacheSteps(options: CiOptions, variable: (name: string) => string): Cac
       const cache = name ?? variable('CACHIX_CACHE');
       return {
         setup: [`nix run nixpkgs#cachix -- use "${cache}"`],
-        fill: (link) => [`nix run nixpkgs#cachix -- push "${cache}" ${link}`],
+        fill: (link) => [`nix run nixpkgs#cachix -- push "${cache}" ./${link}`],
         secrets: ['CACHIX_AUTH_TOKEN (a Cachix token with write access)', ...(name ? [] : ['CACHIX_CACHE (the cache name)'])],
       };
     }
@@ -69,7 +96,7 @@ function cacheSteps(options: CiOptions, variable: (name: string) => string): Cac
       const cache = name ?? variable('ATTIC_CACHE');
       return {
         setup: [`nix run nixpkgs#attic-client -- login ci "${variable('ATTIC_SERVER')}" "${variable('ATTIC_TOKEN')}"`, `nix run nixpkgs#attic-client -- use "${cache}"`],
-        fill: (link) => [`nix run nixpkgs#attic-client -- push "${cache}" ${link}`],
+        fill: (link) => [`nix run nixpkgs#attic-client -- push "${cache}" ./${link}`],
         secrets: ['ATTIC_SERVER (the server URL)', 'ATTIC_TOKEN (a token allowed to push)', ...(name ? [] : ['ATTIC_CACHE (the cache name)'])],
       };
     }
@@ -79,11 +106,11 @@ function cacheSteps(options: CiOptions, variable: (name: string) => string): Cac
       return {
         setup: [
           // Read by Nix with the variables already in NIX_CONFIG (flakes).
-          `export NIX_CONFIG="$NIX_CONFIG\nextra-substituters = ${store}\nextra-trusted-public-keys = ${variable('NIX_CACHE_PUBLIC_KEY')}"`,
+          `export NIX_CONFIG="$(printf '%s\\nextra-substituters = %s\\nextra-trusted-public-keys = %s' "$NIX_CONFIG" "${store}" "${variable('NIX_CACHE_PUBLIC_KEY')}")"`,
         ],
         fill: (link) => [
           `printf '%s' "${variable('NIX_SIGNING_KEY')}" > "$HOME/nix-signing-key"`,
-          `nix copy --to "${store}&secret-key=$HOME/nix-signing-key" ${link}`,
+          `nix copy --to "${store}&secret-key=$HOME/nix-signing-key" ./${link}`,
           `rm -f "$HOME/nix-signing-key"`,
         ],
         secrets: [
@@ -114,17 +141,20 @@ function pushScript(addon: CiAddon, repository: string, options: CiOptions, imag
 }
 
 function artifactName(addon: CiAddon, arch: string, several: boolean): string {
-  return several ? `image-${addon.slug}-${arch}.tar.gz` : `image-${arch}.tar.gz`;
+  return several ? `image-${addon.slug}-${arch}.tar` : `image-${arch}.tar`;
 }
 
 function attribute(addon: CiAddon, arch: string, several: boolean): string {
-  return several ? `dockerImage-${addon.slug}-${arch}` : `dockerImage-${arch}`;
+  return several ? `streamImage-${addon.slug}-${arch}` : `streamImage-${arch}`;
 }
 
-/** The build commands of one image: build, fill the cache, keep the tarball for the push job. */
-function buildScript(addon: CiAddon, arch: string, several: boolean, cache: CacheSteps): string[] {
+/**
+ * The build commands of one image: build its stream script, fill the cache with the script's closure,
+ * stream the image into a tar file for the push job (on the runner that built it).
+ */
+export function buildScript(addon: CiAddon, arch: string, several: boolean, cache: CacheSteps): string[] {
   const link = several ? `result-${addon.slug}-${arch}` : `result-${arch}`;
-  return [`nix build -L .#${attribute(addon, arch, several)} --out-link ${link}`, ...cache.fill(link), `cp -L ${link} ${artifactName(addon, arch, several)}`];
+  return [`nix build -L .#${attribute(addon, arch, several)} --out-link ${link}`, ...cache.fill(link), `./${link} > ${artifactName(addon, arch, several)}`];
 }
 
 function header(kind: CiKind, cache: CacheSteps, extraSecrets: string[]): string {
@@ -132,7 +162,8 @@ function header(kind: CiKind, cache: CacheSteps, extraSecrets: string[]): string
   return [
     ' Written by `addonix init --ci ' + kind + '`: per-arch image builds with Nix, then one push per add-on',
     ' (per-arch images and the multi-arch index, tagged with the version in config.yaml).',
-    ' The first cross build compiles Node.js for the target (hours); a binary cache shares it between runs.',
+    ' amd64 and aarch64 build on runners of their own system from the binary cache (minutes); a deprecated arch',
+    ' (armv7, armhf, i386) compiles a cross toolchain and Node.js on its first build (hours): a binary cache keeps them.',
     ...(secrets.length ? [' Set these CI secrets:', ...secrets.map((s) => `   ${s}`)] : []),
   ].join('\n');
 }
@@ -158,9 +189,12 @@ export function gitlabCi(addons: CiAddon[], options: CiOptions): string {
   };
   for (const addon of addons) {
     addon.arches.forEach((arch, i) => {
+      const runner = runnerFor(arch);
       jobs[names.build.get(addon.slug)![i]!] = {
         extends: '.nix',
         stage: 'build',
+        tags: runner.gitlabTags,
+        timeout: `${runner.timeoutMinutes} minutes`,
         script: buildScript(addon, arch, several, cache),
         artifacts: { paths: [artifactName(addon, arch, several)], expire_in: '1 week' },
       };
@@ -198,8 +232,10 @@ export function githubWorkflow(addons: CiAddon[], options: CiOptions): string {
     addon.arches.forEach((arch, i) => {
       // cachix-action pushes what the job built by itself; the other caches are filled explicitly.
       const script = buildScript(addon, arch, several, options.cache === 'cachix' ? { ...cache, fill: () => [] } : cache);
+      const runner = runnerFor(arch);
       jobs[names.build.get(addon.slug)![i]!] = {
-        'runs-on': 'ubuntu-24.04',
+        'runs-on': runner.githubRunsOn,
+        'timeout-minutes': runner.timeoutMinutes > 60 ? GITHUB_CROSS_TIMEOUT : runner.timeoutMinutes,
         steps: [...nixSteps, { name: `Build ${addon.slug} for ${arch}`, run: script.join('\n') }, { uses: 'actions/upload-artifact@v4', with: { name: artifactName(addon, arch, several), path: artifactName(addon, arch, several) } }],
       };
     });
