@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Builds prebuilds-better-sqlite3-<arch> for every arch through the nixpkgs stand-in (test/
-// nixpkgs-stand-in: zig as the musl cross compiler) and checks that each better_sqlite3.node, in both
-// forms (v12 tarball, v13 prebuilds/), is an ELF for that arch linked against musl, not glibc.
-// Prints one JSON object per arch. The test suite builds aarch64 only (each arch costs minutes on a
-// cold store); this covers the rest: node scripts/check-musl-prebuilds.mjs [arch...]
+// nixpkgs-stand-in: zig as the musl cross compiler) and checks with readelf that each
+// better_sqlite3.node, in both forms (v12 tarball, v13 prebuilds/), is an ELF for that arch that loads in
+// Alpine's Node.js: linked against musl's libc.so only (libstdc++ and libgcc linked in, no NEEDED of
+// them, no GLIBC_ or GLIBCXX_ symbol versions) and without RUNPATH or RPATH. Prints one JSON object per
+// arch. The test suite builds aarch64 and armv7 (each arch costs minutes on a cold store); this covers
+// every arch: node scripts/check-musl-prebuilds.mjs [arch...]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +23,9 @@ function elf(file) {
     machine: /Machine:\s+(.+)/.exec(read('-h'))[1].trim(),
     attributes: (/Tag_CPU_arch: (.+)/.exec(spawnSync('readelf', ['-A', file], { encoding: 'utf8' }).stdout) ?? [])[1] ?? null,
     needed: [...read('-d').matchAll(/\(NEEDED\)\s+Shared library: \[(.+?)\]/g)].map((m) => m[1]),
+    runpath: [...read('-d').matchAll(/\((?:RUNPATH|RPATH)\)\s+Library r(?:un)?path: \[(.+?)\]/g)].map((m) => m[1]),
     glibcVersions: /GLIBC_\d/.test(read('-V')),
+    glibcxxVersions: /GLIBCXX_\d/.test(read('-V')),
   };
 }
 
@@ -46,7 +50,7 @@ for (const arch of arches) {
     }
   }
   rmSync(unpacked, { recursive: true, force: true });
-  const ok = Object.keys(files).length === 2 && Object.values(files).every((f) => f.machine === machines[arch] && f.needed.includes('libc.so') && !f.needed.includes('libc.so.6') && !f.glibcVersions);
+  const ok = Object.keys(files).length === 2 && Object.values(files).every((f) => f.machine === machines[arch] && f.needed.every((name) => name === 'libc.so') && f.runpath.length === 0 && !f.glibcVersions && !f.glibcxxVersions);
   failed ||= !ok;
   console.log(JSON.stringify({ arch, ok, seconds: Math.round((Date.now() - started) / 1000), files }));
 }

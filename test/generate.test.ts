@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { corpus, needTools, runCli, tempTree } from './helpers.js';
+import { startCommandOf } from '../src/npm/start-command.js';
 
 const CONFIG = `name: Photo notes
 version: "1.0.0"
@@ -63,7 +64,7 @@ test('generate: the npm data evaluates to what deps --json shows, for every targ
   assert.match(result.stderr, /warning: armv7-musl cannot be built: sharp@0\.35\.5 has no binary for armv7-musl/);
 
   const data = nixJson(path.join(dir, 'nix', 'npm-deps.generated.nix'));
-  assert.equal(data.dataVersion, 1);
+  assert.equal(data.dataVersion, 2);
   assert.deepEqual(data.app, { dir: '.', lockfile: 'package-lock.json' });
   assert.deepEqual(Object.keys(data.targets).sort(), ['aarch64-glibc', 'aarch64-musl', 'amd64-glibc', 'amd64-musl', 'armv7-glibc', 'armv7-musl']);
   for (const target of Object.keys(data.targets)) {
@@ -84,28 +85,34 @@ test('generate: the npm data evaluates to what deps --json shows, for every targ
   assert.deepEqual(data.packages['node_modules/node-gyp-build'].bin, { 'node-gyp-build': 'bin.js', 'node-gyp-build-optional': 'optional.js', 'node-gyp-build-test': 'build-test.js' });
 });
 
-test('generate: the add-on data evaluates to the inspect model', (t) => {
+test('generate: the add-on data holds what the Nix library reads of the inspect model, and the command package.json starts', (t) => {
   if (!needTools(t, 'nix-instantiate')) return;
   const dir = addon(t);
   if (!dir) return;
   assert.equal(runCli(['generate', dir]).status, 0);
   const data = nixJson(path.join(dir, 'nix', 'addon.generated.nix'));
   const model = JSON.parse(runCli(['inspect', '--json', dir]).stdout);
+  // Data only the library reads: the arch table is nix/arches.nix, the options schema is not built on.
+  assert.deepEqual(Object.keys(data).sort(), ['app', 'archNames', 'arches', 'command', 'commandProblem', 'commandSource', 'dataVersion', 'environment', 'ingress', 'ingressPort', 'init', 'ports', 'slug', 'version']);
+  assert.equal(data.dataVersion, 2);
   assert.deepEqual(data.archNames, ['aarch64', 'amd64', 'armv7']);
-  for (const arch of model.arches) {
-    const { arch: name, dockerfile, ...rest } = arch;
-    const { dockerfile: generatedDockerfile, ...generated } = data.arches[name];
-    assert.deepEqual(generated, rest, name);
-    // Paths in generated data are relative to the add-on folder, not to where generate ran.
-    assert.equal(generatedDockerfile, 'Dockerfile');
-    assert.equal(path.resolve(dockerfile), path.join(dir, 'Dockerfile'));
-  }
-  assert.equal(data.arches.aarch64.platform.variant, 'v8');
+  for (const arch of model.arches) assert.deepEqual(data.arches[arch.arch], { image: arch.image, labels: arch.labels }, arch.arch);
   assert.equal(data.arches.armv7.labels['io.hass.arch'], 'armv7');
-  assert.deepEqual(data.options, { level: 'info', ratio: 0.5, tags: ['a', 'b'] });
   assert.deepEqual(data.ports, { '8080/tcp': 8080 });
-  assert.deepEqual(data.files, { config: 'config.yaml', build: null, buildIgnored: false, repository: null });
   assert.deepEqual(data.app, { dir: '.', lockfile: 'package-lock.json' });
+  // The command is decided here, from package.json, as npm would start the app.
+  const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+  const start = startCommandOf(pkg);
+  assert.deepEqual({ command: data.command, commandSource: data.commandSource, commandProblem: data.commandProblem }, { command: start.command, commandSource: start.source, commandProblem: start.problem });
+  assert.ok(data.command === null || data.command[0] === '/bin/node' || data.command[0] === '/bin/sh', String(data.command));
+});
+
+test('generate: the start command: node scripts run without a shell, others under /bin/sh, else main, else a reason', () => {
+  assert.deepEqual(startCommandOf({ scripts: { start: 'node server.js --port 8099' } }), { command: ['/bin/node', 'server.js', '--port', '8099'], problem: null, source: 'package.json scripts.start' });
+  assert.deepEqual(startCommandOf({ scripts: { start: 'node server.js > /tmp/log' } }).command, ['/bin/sh', '-c', 'node server.js > /tmp/log']);
+  assert.deepEqual(startCommandOf({ scripts: { start: 'NODE_ENV=x node a.js' } }).command, ['/bin/sh', '-c', 'NODE_ENV=x node a.js']);
+  assert.deepEqual(startCommandOf({ main: 'lib/index.js' }), { command: ['/bin/node', 'lib/index.js'], problem: null, source: 'package.json main' });
+  assert.deepEqual(startCommandOf({ scripts: { test: 'x' } }), { command: null, problem: 'its package.json has neither a start script nor main', source: null });
 });
 
 test('generate: data only, byte-identical when regenerated, from any working directory', (t) => {

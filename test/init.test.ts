@@ -54,12 +54,12 @@ test('init: a file with other content is not replaced without --force, and then 
   assert.ok(existsSync(path.join(dir, '.gitlab-ci.yml')));
 });
 
-test('init --ci gitlab: per-arch jobs in nixos/nix with flakes from NIX_CONFIG, the cache step chosen, one push job', (t) => {
+test('init --ci gitlab: per-arch jobs in nixos/nix on a runner of their own system, the stream script\'s closure cached, one push job', (t) => {
   for (const cache of CACHE_KINDS) {
     const dir = tempTree(t, { 'config.yaml': ADDON });
     const result = runCli(['init', dir, '--ci', 'gitlab', '--cache', cache]);
     assert.equal(result.status, 0, result.stderr);
-    const ci = YAML.parse(readFileSync(path.join(dir, '.gitlab-ci.yml'), 'utf8')) as Record<string, { image?: string; extends?: string; stage?: string; needs?: string[]; script?: string[]; before_script?: string[]; artifacts?: { paths: string[] } }> & {
+    const ci = YAML.parse(readFileSync(path.join(dir, '.gitlab-ci.yml'), 'utf8')) as Record<string, { image?: string; extends?: string; stage?: string; tags?: string[]; timeout?: string; needs?: string[]; script?: string[]; before_script?: string[]; artifacts?: { paths: string[] } }> & {
       variables: Record<string, string>;
       stages: string[];
     };
@@ -72,23 +72,33 @@ test('init --ci gitlab: per-arch jobs in nixos/nix with flakes from NIX_CONFIG, 
       const job = ci[`build-${arch}`]!;
       assert.equal(job.extends, '.nix');
       assert.equal(job.stage, 'build');
-      assert.equal(job.script![0], `nix build -L .#dockerImage-${arch} --out-link result-${arch}`);
-      assert.deepEqual(job.artifacts!.paths, [`image-${arch}.tar.gz`]);
+      assert.equal(job.script![0], `nix build -L .#streamImage-${arch} --out-link result-${arch}`);
+      assert.equal(job.script!.at(-1), `./result-${arch} > image-${arch}.tar`);
+      assert.deepEqual(job.artifacts!.paths, [`image-${arch}.tar`]);
+      // Each on a hosted runner of its own system: the binary cache has everything but addonix's own.
+      assert.deepEqual(job.tags, [arch === 'aarch64' ? 'saas-linux-small-arm64' : 'saas-linux-small-amd64']);
+      assert.equal(job.timeout, '60 minutes');
     }
     const steps = [...(ci['.nix']!.before_script ?? []), ...ci['build-amd64']!.script!].join('\n');
     const expected: Record<string, RegExp | null> = {
       none: null,
-      cachix: /cachix -- use "\$CACHIX_CACHE"[\s\S]*cachix -- push "\$CACHIX_CACHE" result-amd64/,
-      attic: /attic-client -- login ci "\$ATTIC_SERVER" "\$ATTIC_TOKEN"[\s\S]*attic-client -- push "\$ATTIC_CACHE" result-amd64/,
-      s3: /extra-substituters = s3:\/\/\$NIX_CACHE_BUCKET[\s\S]*nix copy --to "s3:\/\/\$NIX_CACHE_BUCKET\?region=\$AWS_REGION&secret-key=/,
+      cachix: /cachix -- use "\$CACHIX_CACHE"[\s\S]*cachix -- push "\$CACHIX_CACHE" \.\/result-amd64/,
+      attic: /attic-client -- login ci "\$ATTIC_SERVER" "\$ATTIC_TOKEN"[\s\S]*attic-client -- push "\$ATTIC_CACHE" \.\/result-amd64/,
+      s3: /extra-substituters = %s[\s\S]*"s3:\/\/\$NIX_CACHE_BUCKET\?region=\$AWS_REGION"[\s\S]*nix copy --to "s3:\/\/\$NIX_CACHE_BUCKET\?region=\$AWS_REGION&secret-key=\$HOME\/nix-signing-key" \.\/result-amd64/,
     };
     if (expected[cache]) assert.match(steps, expected[cache]!, cache);
     else assert.doesNotMatch(steps, /cachix|attic|nix copy/);
     const push = ci['push']!;
     assert.deepEqual(push.needs, ['build-aarch64', 'build-amd64']);
     assert.equal(push.stage, 'push');
-    assert.match(push.script!.join('\n'), /nix run \.#addonix -- push --addon \. --to "\$CI_REGISTRY_IMAGE" --to "ghcr\.io\/me\/\{arch\}-test" --per-arch-repos --tag "\$VERSION" --username "\$REGISTRY_USER" --password-stdin image-aarch64\.tar\.gz image-amd64\.tar\.gz/);
+    assert.match(push.script!.join('\n'), /nix run \.#addonix -- push --addon \. --to "\$CI_REGISTRY_IMAGE" --to "ghcr\.io\/me\/\{arch\}-test" --per-arch-repos --tag "\$VERSION" --username "\$REGISTRY_USER" --password-stdin image-aarch64\.tar image-amd64\.tar/);
   }
+  // A deprecated arch is cross-compiled on x86_64 with GitLab.com's longest timeout.
+  const dir = tempTree(t, { 'config.yaml': ADDON.replace('  - amd64\n', '  - amd64\n  - armv7\n') });
+  assert.equal(runCli(['init', dir, '--ci', 'gitlab']).status, 0);
+  const ci = YAML.parse(readFileSync(path.join(dir, '.gitlab-ci.yml'), 'utf8'));
+  assert.deepEqual(ci['build-armv7'].tags, ['saas-linux-small-amd64']);
+  assert.equal(ci['build-armv7'].timeout, '180 minutes');
 });
 
 test('init --ci github, for a repository of two add-ons: the repository flake, data in each, jobs per add-on and arch', (t) => {
@@ -112,10 +122,12 @@ test('init --ci github, for a repository of two add-ons: the repository flake, d
   assert.deepEqual(workflow.jobs['push-two']!.needs, ['build-two-amd64']);
   const build = workflow.jobs['build-one-aarch64']!.steps;
   assert.ok(build.some((s) => s.uses === 'cachix/cachix-action@v16' && s.with?.['name'] === 'my-cache'));
-  assert.ok(build.some((s) => s.run?.includes('nix build -L .#dockerImage-one-aarch64 --out-link result-one-aarch64')));
+  assert.ok(build.some((s) => s.run?.includes('nix build -L .#streamImage-one-aarch64 --out-link result-one-aarch64')));
+  assert.equal((workflow.jobs['build-one-aarch64'] as { 'runs-on'?: string })['runs-on'], 'ubuntu-24.04-arm');
+  assert.equal((workflow.jobs['build-one-amd64'] as { 'runs-on'?: string })['runs-on'], 'ubuntu-24.04');
   const push = workflow.jobs['push-one']!.steps.map((s) => s.run ?? '').join('\n');
   assert.match(push, /nix run \.#addonix -- inspect one --json/);
-  assert.match(push, /nix run \.#addonix -- push --addon one --to "ghcr\.io\/\$\{\{ github\.repository \}\}" --tag "\$VERSION" .* image-one-aarch64\.tar\.gz image-one-amd64\.tar\.gz/);
+  assert.match(push, /nix run \.#addonix -- push --addon one --to "ghcr\.io\/\$\{\{ github\.repository \}\}" --tag "\$VERSION" .* image-one-aarch64\.tar image-one-amd64\.tar/);
   // The same init again: nothing changes.
   const again = runCli(['init', dir, '--ci', 'github', '--cache', 'cachix', '--cache-name', 'my-cache']);
   assert.equal(again.status, 0, again.stderr);

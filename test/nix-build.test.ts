@@ -1,13 +1,18 @@
 /**
  * The Nix library's logic built for real, through the nixpkgs stand-in (test/nixpkgs-stand-in: host
- * compilers, Debian's cross compilers, zig for musl, official Node.js builds; npm tarballs fetched by
- * their lockfile hash): node_modules laid out as `npm ci` lays them out, better-sqlite3 compiled from
- * source for amd64 and aarch64 and answering SQLite's version (aarch64 under qemu-aarch64-static), the
- * musl prebuilds linked against musl, a second add-on's images loading into Podman and its app running
- * under QEMU for armv7.
+ * compilers, Debian's clang, lld and cross sysroots, zig for musl, official Node.js builds linked to the
+ * stand-in's glibc; npm tarballs fetched by their lockfile hash), and the images opened:
+ * - node_modules laid out as `npm ci` lays them out, native addons compiled for the target, stripped,
+ *   without gyp's build tree, and nothing of the build machine inside any image (every ELF file of the
+ *   image's machine, no store path of the build machine's python3, node-gyp, Node.js or compilers);
+ * - the example's amd64 and aarch64 images (strategy "cached") run their app's SQLite with their own
+ *   Node.js, aarch64 under QEMU with nothing of the host's;
+ * - the musl prebuilds for Alpine: the C++ runtime linked in, no RUNPATH, only musl's libc needed;
+ * - a binary the lockfile pins (better-sqlite3's own prebuild) used when asked;
+ * - a second add-on's images load into Podman and its armv7 app runs under QEMU.
  *
- * Everything is built by one nix-build (two jobs at once): a cold run takes a few minutes, mostly zig
- * building musl and libc++ for aarch64 and compiling SQLite; the Nix store keeps the results.
+ * Everything is built by one nix-build (two jobs at once): a cold run takes several minutes, mostly
+ * zig building musl and libc++ for two targets and compiling SQLite; the Nix store keeps the results.
  */
 import { before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,58 +21,57 @@ import { cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hasTool, REPO, runCli } from './helpers.js';
-import { buildAttrs, nixPath, withLibrary } from './nix-helpers.js';
+import { buildAttrs, evalJson, nixPath, withLibrary } from './nix-helpers.js';
+import { ELF_MACHINES, foreignElfFiles, storePaths, unpackImage, type UnpackedImage } from './image-audit.js';
 
 const EXAMPLE = path.join(REPO, 'examples', 'sqlite-notes');
 const FIXTURE = path.join(REPO, 'test', 'fixtures', 'garage-door');
-const TOOLS = ['nix-build', 'qemu-aarch64-static', 'qemu-arm-static', 'aarch64-linux-gnu-g++', 'arm-linux-gnueabihf-g++', 'readelf', 'podman', 'npm'];
+const TOOLS = ['nix-build', 'qemu-aarch64-static', 'qemu-arm-static', 'clang-14', 'ld.lld-14', 'aarch64-linux-gnu-g++', 'arm-linux-gnueabihf-g++', 'readelf', 'patchelf', 'podman', 'npm'];
 const SQLITE_VERSION = "const D = require('better-sqlite3'); console.log(new D(':memory:').prepare('select sqlite_version() as v').get().v)";
 
-interface Built {
-  exampleAmd64: string;
-  exampleAarch64: string;
-  exampleAarch64Musl: string;
-  prebuildsAarch64: string;
-  garageModulesAmd64: string;
-  garageImageAmd64: string;
-  garageImageArmv7: string;
-  garageStreamArmv7: string;
-  nodeAmd64: string;
-  nodeAarch64: string;
-  nodeArmv7: string;
-  cli: string;
-}
+const ATTRS = [
+  'exampleStreamAmd64', 'exampleStreamAarch64', 'exampleStreamArmv7',
+  'exampleModulesAmd64', 'exampleModulesAarch64', 'exampleModulesArmv7', 'prebuiltModulesAarch64',
+  'prebuildsAarch64', 'prebuildsArmv7',
+  'garageModulesAmd64', 'garageImageAmd64', 'garageStreamArmv7', 'cli', 'leakyStreamAarch64',
+] as const;
+type Built = Record<(typeof ATTRS)[number], string>;
 
 let built: Built | undefined;
 let skipReason: string | undefined;
 let garageDir: string | undefined;
+/** Store paths of the build machine's tools, which no image may hold. */
+let buildTools: Record<string, string> = {};
 
 function expression(garage: string): string {
   const images = (dir: string, args: string) => `addonix.mkAddonImages {
-    inherit pkgs;
+    inherit pkgs packageSets;
     src = ${nixPath(dir)};
     addon = dataOf ${nixPath(dir)} "addon";
     npmDeps = dataOf ${nixPath(dir)} "npm-deps";
     ${args}
   }`;
   return withLibrary(`let
-  exampleGlibc = ${images(EXAMPLE, 'libc = "glibc";')};
-  exampleMusl = ${images(EXAMPLE, '')};
+  packageSets = addonix.packageSets { inherit pkgs; };
+  example = ${images(EXAMPLE, '')};
+  prebuilt = ${images(EXAMPLE, 'usePrebuilt = [ "better-sqlite3" ];')};
   garage = ${images(garage, 'libc = "glibc";')};
-  target = config: import ${nixPath(path.join(REPO, 'test', 'nixpkgs-stand-in'))} { crossSystem = { inherit config; }; };
 in {
-  exampleAmd64 = exampleGlibc.nodeModules.amd64;
-  exampleAarch64 = exampleGlibc.nodeModules.aarch64;
-  exampleAarch64Musl = exampleMusl.nodeModules.aarch64;
-  prebuildsAarch64 = addonix.prebuildsFor { inherit pkgs; arch = "aarch64"; };
+  exampleStreamAmd64 = example.streams.amd64;
+  exampleStreamAarch64 = example.streams.aarch64;
+  exampleStreamArmv7 = example.streams.armv7;
+  exampleModulesAmd64 = example.nodeModules.amd64;
+  exampleModulesAarch64 = example.nodeModules.aarch64;
+  exampleModulesArmv7 = example.nodeModules.armv7;
+  prebuiltModulesAarch64 = prebuilt.nodeModules.aarch64;
+  prebuildsAarch64 = addonix.prebuildsFor { inherit pkgs packageSets; arch = "aarch64"; };
+  prebuildsArmv7 = addonix.prebuildsFor { inherit pkgs packageSets; arch = "armv7"; };
   garageModulesAmd64 = garage.nodeModules.amd64;
   garageImageAmd64 = garage.images.amd64;
-  garageImageArmv7 = garage.images.armv7;
   garageStreamArmv7 = garage.streams.armv7;
-  nodeAmd64 = pkgs.nodejs;
-  nodeAarch64 = (target "aarch64-unknown-linux-gnu").nodejs;
-  nodeArmv7 = (target "armv7l-unknown-linux-gnueabihf").nodejs;
   cli = addonix.cli pkgs;
+  # A control for the audit: the build machine's python3 and an x86_64 shell put into an aarch64 image.
+  leakyStreamAarch64 = (${images(EXAMPLE, 'buildArches = [ "aarch64" ]; extraContents = _: [ pkgs.python3 pkgs.busybox ];')}).streams.aarch64;
 }`);
 }
 
@@ -82,9 +86,17 @@ before(() => {
   cpSync(FIXTURE, garageDir, { recursive: true });
   const generated = runCli(['generate', garageDir]);
   assert.equal(generated.status, 0, generated.stderr);
-  const attrs = ['exampleAmd64', 'exampleAarch64', 'exampleAarch64Musl', 'prebuildsAarch64', 'garageModulesAmd64', 'garageImageAmd64', 'garageImageArmv7', 'garageStreamArmv7', 'nodeAmd64', 'nodeAarch64', 'nodeArmv7', 'cli'];
-  const paths = buildAttrs(expression(garageDir), attrs, ['--max-jobs', '2', '--cores', '1']);
-  built = Object.fromEntries(attrs.map((attr, i) => [attr, paths[i]])) as unknown as Built;
+  const paths = buildAttrs(expression(garageDir), [...ATTRS], ['--max-jobs', '2', '--cores', '1']);
+  built = Object.fromEntries(ATTRS.map((attr, i) => [attr, paths[i]])) as Built;
+  buildTools = evalJson<Record<string, string>>(withLibrary(`{
+    python3 = pkgs.python3.outPath;
+    node-gyp = pkgs.node-gyp.outPath;
+    nodejs = pkgs.nodejs.outPath;
+    cc = pkgs.stdenv.cc.outPath;
+    clang = pkgs.llvmPackages.clang-unwrapped.outPath;
+    clang-lib = pkgs.llvmPackages.clang-unwrapped.lib.outPath;
+    bintools = pkgs.llvmPackages.bintools-unwrapped.outPath;
+  }`));
 });
 
 function ready(t: TestContext): Built | undefined {
@@ -94,6 +106,21 @@ function ready(t: TestContext): Built | undefined {
   }
   return built;
 }
+
+const unpacked = new Map<string, UnpackedImage>();
+/** The image a stream script streams, unpacked once (removed when the tests end). */
+function image(stream: string): UnpackedImage {
+  let found = unpacked.get(stream);
+  if (!found) {
+    found = unpackImage(stream);
+    unpacked.set(stream, found);
+  }
+  return found;
+}
+process.on('exit', () => {
+  for (const { root } of unpacked.values()) rmSync(path.dirname(root), { recursive: true, force: true });
+  if (garageDir) rmSync(garageDir, { recursive: true, force: true });
+});
 
 /** Every entry under a folder: path → 'dir' | 'file' | 'link:<target>'. */
 function tree(root: string, skip: (relative: string) => boolean = () => false): Map<string, string> {
@@ -125,150 +152,197 @@ function npmCiTree(t: TestContext, project: string, skip: (relative: string) => 
   return tree(path.join(dir, 'node_modules'), (relative) => relative === '.package-lock.json' || skip(relative));
 }
 
+/** The dynamic section and version needs of an ELF file. */
+function dynamic(file: string): { machine: string; needed: string[]; runpath: string[]; glibcVersions: boolean; glibcxxVersions: boolean } {
+  const header = execFileSync('readelf', ['-h', file], { encoding: 'utf8' });
+  const section = execFileSync('readelf', ['-d', file], { encoding: 'utf8' });
+  const versions = execFileSync('readelf', ['-V', file], { encoding: 'utf8' });
+  return {
+    machine: /Machine:\s+(.+)/.exec(header)![1]!.trim(),
+    needed: [...section.matchAll(/\(NEEDED\)\s+Shared library: \[(.+?)\]/g)].map((m) => m[1]!),
+    runpath: [...section.matchAll(/\((?:RUNPATH|RPATH)\)\s+Library r(?:un)?path: \[(.+?)\]/g)].flatMap((m) => m[1]!.split(':')),
+    glibcVersions: /GLIBC_\d/.test(versions),
+    glibcxxVersions: /GLIBCXX_\d/.test(versions),
+  };
+}
+
+/** The image's Node.js (resolved inside its root) and the folder its app is in. */
+function imageApp(root: string): { node: string; app: string } {
+  return { node: path.join(root, readlinkSync(path.join(root, 'bin', 'node'))), app: path.join(root, 'app') };
+}
+
 test('nix build: node_modules holds what npm ci lays out, bin links included (second add-on)', (t) => {
   const result = ready(t);
   if (!result) return;
   const nix = tree(path.join(result.garageModulesAmd64, 'node_modules'));
   const npm = npmCiTree(t, garageDir!, () => false);
   assert.deepEqual([...nix.entries()], [...npm.entries()]);
-  // The nested copy and the bin link are there.
   assert.equal(nix.get('debug/node_modules/ms'), 'dir');
   assert.equal(nix.get('.bin/semver'), 'link:../semver/bin/semver.js');
 });
 
-test('nix build: the example node_modules is npm ci\'s, plus better-sqlite3 compiled, minus its prebuilds', (t) => {
+test('nix build: the example node_modules is npm ci\'s, with better-sqlite3\'s stripped .node files instead of its prebuilds and gyp\'s build tree', (t) => {
   const result = ready(t);
   if (!result) return;
   const compiled = (relative: string) => /^better-sqlite3\/(build|prebuilds)(\/|$)/.test(relative);
-  const nix = tree(path.join(result.exampleAmd64, 'node_modules'), compiled);
-  const npm = npmCiTree(t, EXAMPLE, compiled);
-  assert.deepEqual([...nix.keys()], [...npm.keys()]);
-  assert.ok(existsSync(path.join(result.exampleAmd64, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node')));
-  assert.ok(!existsSync(path.join(result.exampleAmd64, 'node_modules/better-sqlite3/prebuilds')), 'the shipped prebuilds are deleted');
+  for (const modules of [result.exampleModulesAmd64, result.exampleModulesAarch64, result.exampleModulesArmv7]) {
+    const nix = tree(path.join(modules, 'node_modules'), compiled);
+    const npm = npmCiTree(t, EXAMPLE, compiled);
+    assert.deepEqual([...nix.keys()], [...npm.keys()], modules);
+    const build = path.join(modules, 'node_modules/better-sqlite3/build');
+    assert.deepEqual(readdirSync(build), ['Release'], `${modules}: only build/Release is kept`);
+    const release = readdirSync(path.join(build, 'Release'));
+    assert.ok(release.includes('better_sqlite3.node') && release.every((name) => name.endsWith('.node')), release.join(', '));
+    assert.ok(!existsSync(path.join(modules, 'node_modules/better-sqlite3/prebuilds')), 'the shipped prebuilds are deleted');
+    const section = execFileSync('readelf', ['-S', path.join(build, 'Release', 'better_sqlite3.node')], { encoding: 'utf8' });
+    assert.doesNotMatch(section, /\.debug_info/, 'stripped');
+  }
 });
 
-test('nix build: better-sqlite3 compiled for amd64 answers select sqlite_version()', (t) => {
+test('nix build: the amd64 image (strategy cached) runs its app\'s SQLite with its own Node.js', (t) => {
   const result = ready(t);
   if (!result) return;
-  const addon = path.join(result.exampleAmd64, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node');
-  assert.match(execFileSync('readelf', ['-h', addon], { encoding: 'utf8' }), /Machine:\s+Advanced Micro Devices X86-64/);
-  const version = execFileSync(path.join(result.nodeAmd64, 'bin', 'node'), ['-e', SQLITE_VERSION], { cwd: result.exampleAmd64, encoding: 'utf8' }).trim();
+  const { root, config } = image(result.exampleStreamAmd64);
+  assert.equal(config.architecture, 'amd64');
+  const { node, app } = imageApp(root);
+  const version = execFileSync(node, ['-e', SQLITE_VERSION], { cwd: app, encoding: 'utf8' }).trim();
   assert.match(version, /^3\.\d+\.\d+$/);
 });
 
-test('nix build: better-sqlite3 cross-compiled for aarch64 loads in an aarch64 Node.js under QEMU', (t) => {
+test('nix build: the aarch64 image (strategy cached, better-sqlite3 compiled by clang over the cached glibc) runs its SQLite under QEMU with nothing of the host', (t) => {
   const result = ready(t);
   if (!result) return;
-  const addon = path.join(result.exampleAarch64, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node');
-  assert.match(execFileSync('readelf', ['-h', addon], { encoding: 'utf8' }), /Machine:\s+AArch64/);
-  const node = path.join(result.nodeAarch64, 'bin', 'node');
-  assert.match(execFileSync('readelf', ['-h', node], { encoding: 'utf8' }), /Machine:\s+AArch64/, 'the Node.js that loads it is an aarch64 one');
-  const run = spawnSync('qemu-aarch64-static', ['-L', '/usr/aarch64-linux-gnu', node, '-e', SQLITE_VERSION], { cwd: result.exampleAarch64, encoding: 'utf8', timeout: 120_000 });
+  const { root, config } = image(result.exampleStreamAarch64);
+  assert.equal(config.architecture, 'arm64');
+  const { node, app } = imageApp(root);
+  const addon = dynamic(path.join(app, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'));
+  assert.equal(addon.machine, 'AArch64');
+  // libstdc++ of the image's own Node.js (the target's GCC), not the build machine's.
+  assert.ok(addon.needed.includes('libstdc++.so.6') && addon.runpath.every((dir) => existsSync(path.join(root, dir))), `${addon.runpath.join(':')} is in the image`);
+  // -L is the image root: the loader, libc and libstdc++ are the image's.
+  const run = spawnSync('qemu-aarch64-static', ['-L', root, node, '-e', SQLITE_VERSION], { cwd: app, encoding: 'utf8', timeout: 120_000 });
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stdout.trim(), /^3\.\d+\.\d+$/);
-  // The same SQLite the amd64 build answers: one source, two targets.
-  const amd64 = execFileSync(path.join(result.nodeAmd64, 'bin', 'node'), ['-e', SQLITE_VERSION], { cwd: result.exampleAmd64, encoding: 'utf8' }).trim();
-  assert.equal(run.stdout.trim(), amd64);
 });
 
-/** The libc an ELF file links against, from its dynamic section and version needs. */
-function linkedLibc(file: string): { machine: string; needed: string[]; glibcVersions: boolean } {
-  const header = execFileSync('readelf', ['-h', file], { encoding: 'utf8' });
-  const dynamic = execFileSync('readelf', ['-d', file], { encoding: 'utf8' });
-  const versions = execFileSync('readelf', ['-V', file], { encoding: 'utf8' });
-  return {
-    machine: /Machine:\s+(.+)/.exec(header)![1]!.trim(),
-    needed: [...dynamic.matchAll(/\(NEEDED\)\s+Shared library: \[(.+?)\]/g)].map((m) => m[1]!),
-    glibcVersions: /GLIBC_\d/.test(versions),
-  };
+/** What an image holds of the build machine: ELF files of another machine, store paths of its tools. */
+function auditImage(stream: string): string[] {
+  const forbidden = new Map(Object.entries(buildTools).map(([name, outPath]) => [outPath, name]));
+  // Compilers and their runtimes by name: a cross compiler, zig, the clang sysroot.
+  const compilerName = /-(cc-wrapper-[^/]*|zig-[0-9][^/]*|zig-cache-[^/]*|addonix-cc-[^/]*|clang-[0-9][^/]*|llvm-binutils-[^/]*|gcc-[0-9.]+|glibc-[0-9.]+-dev|node-gyp-[^/]*|python3-[^/]*)$/;
+  const { root, config } = image(stream);
+  const problems = foreignElfFiles(root, ELF_MACHINES[config.architecture]!).map((f) => `${f.file} is an ELF file for machine ${f.machine}`);
+  const paths = storePaths(root);
+  if (paths.length === 0) problems.push('the image holds no store path');
+  for (const stored of paths) {
+    if (forbidden.has(stored)) problems.push(`the build machine's ${forbidden.get(stored)} (${stored})`);
+    else if (compilerName.test(stored)) problems.push(`a compiler's path (${stored})`);
+  }
+  return problems;
 }
 
-test('nix build: the musl prebuilds for aarch64 are linked against musl, in both better-sqlite3 forms', (t) => {
+test('nix build: no image holds anything of the build machine: every ELF file is of the image\'s machine, no store path of its tools', (t) => {
   const result = ready(t);
   if (!result) return;
-  const files = readdirSync(result.prebuildsAarch64).sort();
-  const v12 = files.find((name) => name.endsWith('.tar.gz'));
-  const v13 = files.find((name) => name.startsWith('better-sqlite3-v13'));
-  assert.ok(v12 && v13, files.join(', '));
-  // prebuild-install's name: better-sqlite3-v<version>-node-v<NODE_MODULE_VERSION>-linuxmusl-<cpu>.tar.gz
-  assert.match(v12, /^better-sqlite3-v12\.\d+\.\d+-node-v\d+-linuxmusl-arm64\.tar\.gz$/);
-  const unpacked = mkdtempSync(path.join(tmpdir(), 'addonix-prebuild-'));
-  t.after(() => rmSync(unpacked, { recursive: true, force: true }));
-  execFileSync('tar', ['-xzf', path.join(result.prebuildsAarch64, v12), '-C', unpacked]);
-  assert.deepEqual(readdirSync(path.join(unpacked, 'build', 'Release')), ['better_sqlite3.node']);
-  const v13File = path.join(result.prebuildsAarch64, v13, 'prebuilds', 'linuxmusl-arm64.node');
-  for (const file of [path.join(unpacked, 'build/Release/better_sqlite3.node'), v13File]) {
-    const elf = linkedLibc(file);
-    assert.equal(elf.machine, 'AArch64', file);
-    assert.ok(elf.needed.some((name) => /^libc\.so$|^ld-musl-/.test(name)), `${file} needs musl's libc.so: ${elf.needed.join(', ')}`);
-    assert.ok(!elf.needed.includes('libc.so.6'), `${file} needs glibc`);
-    assert.equal(elf.glibcVersions, false, `${file} asks for GLIBC_ symbol versions`);
+  for (const [arch, stream] of [['amd64', result.exampleStreamAmd64], ['aarch64', result.exampleStreamAarch64], ['armv7', result.exampleStreamArmv7], ['armv7 (second add-on)', result.garageStreamArmv7]] as const) {
+    assert.deepEqual(auditImage(stream).slice(0, 5), [], arch);
   }
-  // The example's own aarch64 musl node_modules is compiled the same way.
-  const example = linkedLibc(path.join(result.exampleAarch64Musl, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'));
-  assert.equal(example.machine, 'AArch64');
-  assert.ok(!example.needed.includes('libc.so.6') && !example.glibcVersions);
+  // The audit sees a leak where there is one.
+  const leaky = auditImage(result.leakyStreamAarch64);
+  assert.ok(leaky.some((problem) => /is an ELF file for machine 62/.test(problem)), leaky.join('\n'));
+  assert.ok(leaky.some((problem) => /the build machine's python3/.test(problem)), leaky.join('\n'));
 });
 
-/** The docker-archive's manifest and config. */
-function readArchive(t: TestContext, archive: string): { manifest: { Config: string; RepoTags: string[]; Layers: string[] }; config: any; dir: string } {
-  const dir = mkdtempSync(path.join(tmpdir(), 'addonix-archive-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  execFileSync('tar', ['-xzf', archive, '-C', dir]);
-  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'))[0];
-  return { manifest, config: JSON.parse(readFileSync(path.join(dir, manifest.Config), 'utf8')), dir };
-}
+test('nix build: the musl prebuilds for Alpine link the C++ runtime in, need only musl\'s libc, and have no RUNPATH (aarch64, armv7; the musl images\' addons alike)', (t) => {
+  const result = ready(t);
+  if (!result) return;
+  const files: [string, string][] = [];
+  for (const [prebuilds, cpu, machine] of [[result.prebuildsAarch64, 'arm64', 'AArch64'], [result.prebuildsArmv7, 'arm', 'ARM']] as const) {
+    const names = readdirSync(prebuilds).sort();
+    const v12 = names.find((name) => name.endsWith('.tar.gz'));
+    const v13 = names.find((name) => name.startsWith('better-sqlite3-v13'));
+    assert.ok(v12 && v13, names.join(', '));
+    // prebuild-install's name: better-sqlite3-v<version>-node-v<NODE_MODULE_VERSION>-linuxmusl-<cpu>.tar.gz
+    assert.match(v12, new RegExp(`^better-sqlite3-v12\\.\\d+\\.\\d+-node-v\\d+-linuxmusl-${cpu}\\.tar\\.gz$`));
+    const unpackedTar = mkdtempSync(path.join(tmpdir(), 'addonix-prebuild-'));
+    t.after(() => rmSync(unpackedTar, { recursive: true, force: true }));
+    execFileSync('tar', ['-xzf', path.join(prebuilds, v12), '-C', unpackedTar]);
+    assert.deepEqual(readdirSync(path.join(unpackedTar, 'build', 'Release')), ['better_sqlite3.node']);
+    files.push([path.join(unpackedTar, 'build/Release/better_sqlite3.node'), machine], [path.join(prebuilds, v13, 'prebuilds', `linuxmusl-${cpu}.node`), machine]);
+  }
+  files.push([path.join(result.exampleModulesArmv7, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'), 'ARM']);
+  for (const [file, machine] of files) {
+    const elf = dynamic(file);
+    assert.equal(elf.machine, machine, file);
+    assert.deepEqual(elf.runpath, [], `${file} has a RUNPATH`);
+    assert.deepEqual(elf.needed.filter((name) => !/^libc\.so$|^ld-musl-/.test(name)), [], `${file} needs more than musl's libc`);
+    assert.equal(elf.glibcVersions, false, `${file} asks for GLIBC_ symbol versions`);
+    assert.equal(elf.glibcxxVersions, false, `${file} asks for GLIBCXX_ symbol versions`);
+  }
+});
 
-test('nix build: the second add-on\'s images: config from the add-on, the stream loadable by Podman', (t) => {
+test('nix build: one better-sqlite3 compile per version and target, shared by a musl image and the prebuilds', (t) => {
+  if (!ready(t)) return;
+  // A musl image whose Node.js has the build machine's version compiles against the same headers as the
+  // prebuilds. (The stand-in's armv7 Node.js is an older official build, so its armv7 image compiles
+  // against its own: aarch64 shows the sharing.)
+  const shared = evalJson<{ image: string[]; prebuilds: string[] }>(withLibrary(`let
+  packageSets = addonix.packageSets { inherit pkgs; };
+  dataOf = name: import (${nixPath(EXAMPLE)} + "/nix/\${name}.generated.nix");
+  musl = addonix.mkAddonImages { inherit pkgs packageSets; src = ${nixPath(EXAMPLE)}; addon = dataOf "addon"; npmDeps = dataOf "npm-deps"; buildArches = [ "aarch64" ]; strategy = "cross"; libc = "musl"; };
+in { image = map (d: d.drvPath) musl.nodeModules.aarch64.addons; prebuilds = map (d: d.drvPath) (addonix.prebuildsFor { inherit pkgs packageSets; arch = "aarch64"; }).addons; }`));
+  assert.equal(shared.image.length, 1);
+  assert.ok(shared.prebuilds.includes(shared.image[0]!), `${shared.image[0]} is among ${shared.prebuilds.join(', ')}`);
+});
+
+test('nix build: usePrebuilt takes the binary better-sqlite3\'s tarball ships for the target, which the aarch64 image\'s Node.js loads', (t) => {
+  const result = ready(t);
+  if (!result) return;
+  const pkg = path.join(result.prebuiltModulesAarch64, 'node_modules/better-sqlite3');
+  assert.deepEqual(readdirSync(path.join(pkg, 'prebuilds')), ['linux-arm64.node']);
+  assert.ok(!existsSync(path.join(pkg, 'build')), 'nothing compiled');
+  const { root } = image(result.exampleStreamAarch64);
+  const { node } = imageApp(root);
+  const run = spawnSync('qemu-aarch64-static', ['-L', root, node, '-e', SQLITE_VERSION], { cwd: result.prebuiltModulesAarch64, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout.trim(), /^3\.\d+\.\d+$/);
+});
+
+test('nix build: the second add-on\'s images: config from the add-on, the stream loadable by Podman, the armv7 app running under QEMU', (t) => {
   const result = ready(t);
   if (!result) return;
   const inspected = JSON.parse(runCli(['inspect', garageDir!, '--json']).stdout);
-  for (const [arch, archive] of [['amd64', result.garageImageAmd64], ['armv7', result.garageImageArmv7]] as const) {
-    const { manifest, config } = readArchive(t, archive);
-    const model = inspected.arches.find((a: { arch: string }) => a.arch === arch);
-    assert.deepEqual(manifest.RepoTags, [model.image]);
-    assert.equal(config.architecture, model.platform.architecture);
-    assert.equal(config.os, 'linux');
-    assert.equal(config.created, '1970-01-01T00:00:01Z');
-    assert.deepEqual(config.config.Labels, model.labels);
-    assert.deepEqual(config.config.Entrypoint, ['/bin/node', 'index.js']);
-    assert.ok(config.config.Env.includes('LOG_FORMAT=json'));
-    assert.deepEqual(Object.keys(config.config.ExposedPorts), ['8123/tcp']);
-    assert.equal(config.config.WorkingDir, '/app');
-    assert.equal(config.rootfs.diff_ids.length, manifest.Layers.length);
-  }
-  // Podman takes the stream script's output, which is what the load-<arch> app pipes into it. (The
-  // .tar.gz holds the same archive, gzipped: Docker reads it as it is, Podman 4 only once gunzipped.)
+  // The gzip tarball (buildLayeredImage) for amd64.
+  const dir = mkdtempSync(path.join(tmpdir(), 'addonix-archive-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('tar', ['-xzf', result.garageImageAmd64, '-C', dir]);
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'))[0];
+  const config = JSON.parse(readFileSync(path.join(dir, manifest.Config), 'utf8'));
+  const model = inspected.arches.find((a: { arch: string }) => a.arch === 'amd64');
+  assert.deepEqual(manifest.RepoTags, [model.image]);
+  assert.equal(config.architecture, model.platform.architecture);
+  assert.equal(config.created, '1970-01-01T00:00:01Z');
+  assert.deepEqual(config.config.Labels, model.labels);
+  assert.deepEqual(config.config.Entrypoint, ['/bin/node', 'index.js']);
+  assert.ok(config.config.Env.includes('LOG_FORMAT=json'));
+  assert.deepEqual(Object.keys(config.config.ExposedPorts), ['8123/tcp']);
+  assert.equal(config.config.WorkingDir, '/app');
+  assert.equal(config.rootfs.diff_ids.length, manifest.Layers.length);
+  // Podman takes the stream script's output, which is what the load-<arch> app pipes into it.
   const storage = mkdtempSync(path.join(tmpdir(), 'addonix-podman-'));
   t.after(() => rmSync(storage, { recursive: true, force: true }));
   const podman = `podman --root '${storage}/root' --runroot '${storage}/run' --storage-driver vfs`;
   const armv7 = inspected.arches.find((a: { arch: string }) => a.arch === 'armv7').image;
-  for (const source of [`'${result.garageStreamArmv7}'`]) {
-    const load = spawnSync('bash', ['-c', `set -o pipefail; ${source} | ${podman} load && ${podman} image inspect '${armv7}' && ${podman} rmi -a >/dev/null`], { encoding: 'utf8' });
-    assert.equal(load.status, 0, load.stderr);
-    const image = JSON.parse(load.stdout.slice(load.stdout.indexOf('[')))[0];
-    assert.equal(image.Architecture, 'arm', source);
-    assert.equal(image.Labels['io.hass.arch'], 'armv7');
-    assert.deepEqual(image.Config.Entrypoint, ['/bin/node', 'index.js']);
-  }
-});
-
-test('nix build: the second add-on\'s armv7 image holds its app, node_modules and an armv7 Node.js that runs them under QEMU', (t) => {
-  const result = ready(t);
-  if (!result) return;
-  const { manifest, dir } = readArchive(t, result.garageImageArmv7);
-  const root = path.join(dir, 'rootfs');
-  execFileSync('mkdir', ['-p', root]);
-  for (const layer of manifest.Layers) execFileSync('tar', ['-xf', path.join(dir, layer), '-C', root]);
-  // The image root links into /nix/store, which the layers hold: the same paths as on this machine.
-  const node = readlinkSync(path.join(root, 'bin', 'node'));
-  const app = path.dirname(readlinkSync(path.join(root, 'app', 'index.js')));
-  const modules = readlinkSync(path.join(root, 'app', 'node_modules'));
-  for (const stored of [node, app, modules]) assert.ok(existsSync(path.join(root, stored)), `${stored} is in the image`);
-  assert.match(execFileSync('readelf', ['-h', path.join(root, node)], { encoding: 'utf8' }), /Machine:\s+ARM/);
-  assert.ok(existsSync(path.join(root, 'etc/ssl/certs/ca-bundle.crt')), 'CA certificates');
-  // The entrypoint, /bin/node index.js in /app, run by the image's own armv7 Node.js.
-  const run = spawnSync('qemu-arm-static', ['-L', '/usr/arm-linux-gnueabihf', path.join(root, node), 'index.js'], { cwd: app, encoding: 'utf8', timeout: 120_000 });
+  const load = spawnSync('bash', ['-c', `set -o pipefail; '${result.garageStreamArmv7}' | ${podman} load && ${podman} image inspect '${armv7}' && ${podman} rmi -a >/dev/null`], { encoding: 'utf8' });
+  assert.equal(load.status, 0, load.stderr);
+  const loaded = JSON.parse(load.stdout.slice(load.stdout.indexOf('[')))[0];
+  assert.equal(loaded.Architecture, 'arm');
+  assert.equal(loaded.Labels['io.hass.arch'], 'armv7');
+  assert.deepEqual(loaded.Config.Entrypoint, ['/bin/node', 'index.js']);
+  // The entrypoint, /bin/node index.js in /app, run by the image's own armv7 Node.js and libc.
+  const { root } = image(result.garageStreamArmv7);
+  const { node, app } = imageApp(root);
+  const run = spawnSync('qemu-arm-static', ['-L', root, node, 'index.js'], { cwd: app, encoding: 'utf8', timeout: 120_000 });
   assert.equal(run.status, 0, run.stderr);
   assert.deepEqual(JSON.parse(run.stdout), { is: 'function', debug: 'function', ms: 7_200_000, semver: '1.2.3' });
 });
@@ -281,7 +355,6 @@ test('nix build: the addonix CLI package (what `nix run .#addonix` and the apps 
   assert.equal(execFileSync(cli, ['--version'], { encoding: 'utf8' }).trim(), version);
   const validate = spawnSync(cli, ['validate', EXAMPLE], { encoding: 'utf8' });
   assert.equal(validate.status, 0, validate.stdout + validate.stderr);
-  // Only what runs: no dev dependencies, no TypeScript sources beside the compiled ones.
   const installed = path.join(result.cli, 'lib', 'node_modules', 'addonix');
   assert.ok(existsSync(path.join(installed, 'dist', 'src', 'cli', 'main.js')));
   assert.ok(!existsSync(path.join(installed, 'node_modules', 'typescript')), 'typescript was pruned');

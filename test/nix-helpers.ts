@@ -32,8 +32,8 @@ in
 ${body}`;
 }
 
-function run(command: string, args: string[], timeoutMs = 15 * 60_000): NixResult {
-  const result = spawnSync(command, args, { cwd: REPO, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, timeout: timeoutMs });
+function run(command: string, args: string[], timeoutMs = 15 * 60_000, env: Record<string, string> = {}): NixResult {
+  const result = spawnSync(command, args, { cwd: REPO, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, timeout: timeoutMs, env: { ...process.env, ...env } });
   return { status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
 }
 
@@ -44,8 +44,8 @@ export function evalJson<T = unknown>(expression: string): T {
   return JSON.parse(result.stdout) as T;
 }
 
-export function evalRaw(expression: string): NixResult {
-  return run('nix-instantiate', ['--eval', '--strict', '--json', ...NIX_OPTIONS, '--expr', expression]);
+export function evalRaw(expression: string, env: Record<string, string> = {}): NixResult {
+  return run('nix-instantiate', ['--eval', '--strict', '--json', ...NIX_OPTIONS, '--expr', expression], 15 * 60_000, env);
 }
 
 /** Builds attributes of an attribute-set expression; returns their output paths in the order asked. */
@@ -64,3 +64,68 @@ export function nixFlake(args: string[]): NixResult {
 
 /** The stand-in in place of the flake's nixpkgs input. */
 export const OVERRIDE_NIXPKGS = ['--override-input', 'nixpkgs', `path:${STAND_IN}`];
+
+/** One derivation of a graph: its name, environment, inputs. */
+export interface GraphNode {
+  name: string;
+  env: Record<string, string>;
+  inputDrvs: string[];
+}
+
+/** The derivation graph under some .drv files (`nix show-derivation --recursive`). */
+export function derivationGraph(drvs: string[]): Map<string, GraphNode> {
+  const result = run('nix', [...FLAKES, 'show-derivation', '--recursive', ...drvs]);
+  if (result.status !== 0) throw new Error(`nix show-derivation failed:\n${result.stderr}`);
+  const parsed = JSON.parse(result.stdout) as Record<string, { env: Record<string, string>; inputDrvs: Record<string, string[]> }>;
+  const graph = new Map<string, GraphNode>();
+  for (const [drv, value] of Object.entries(parsed)) {
+    graph.set(drv, { name: value.env['name'] ?? path.basename(drv).slice(33, -4), env: value.env, inputDrvs: Object.keys(value.inputDrvs) });
+  }
+  return graph;
+}
+
+/**
+ * What building a derivation costs a user with an empty store, read from the stand-in's marks
+ * (test/nixpkgs-stand-in): nixpkgs' packages the public binary cache serves are fetched (and what they
+ * need is not built), the others are compiled; derivations without a mark are the caller's own
+ * (addonix's), fixed-output ones among them downloads.
+ */
+export interface BuildCost {
+  /** nixpkgs derivations a user compiles, with the stand-in's note of what each costs. */
+  nixpkgsBuilt: { name: string; cost: string; drv: string }[];
+  /** nixpkgs derivations substituted from the binary cache. */
+  substituted: string[];
+  /** addonix's own derivations (the caller's), downloads excluded. */
+  own: string[];
+  /** Fixed-output derivations (npm tarballs and the like). */
+  downloads: string[];
+}
+
+export function buildCost(graph: Map<string, GraphNode>, roots: string[]): BuildCost {
+  const cost: BuildCost = { nixpkgsBuilt: [], substituted: [], own: [], downloads: [] };
+  const seen = new Set<string>();
+  const visit = (drv: string) => {
+    if (seen.has(drv)) return;
+    seen.add(drv);
+    const node = graph.get(drv);
+    if (!node) throw new Error(`${drv} is not in the graph`);
+    if (node.env['standInOrigin'] === 'nixpkgs') {
+      if (node.env['standInCache'] === 'substituted') {
+        cost.substituted.push(node.name);
+        return;
+      }
+      cost.nixpkgsBuilt.push({ name: node.name, cost: node.env['standInCost'] ?? '?', drv });
+    } else if (node.env['outputHash']) cost.downloads.push(node.name);
+    else cost.own.push(node.name);
+    for (const input of node.inputDrvs) visit(input);
+  };
+  for (const root of roots) visit(root);
+  return cost;
+}
+
+/** Instantiates attributes of an expression (writes their .drv files); returns the .drv paths in order. */
+export function instantiate(expression: string, attrs: string[]): string[] {
+  const result = run('nix-instantiate', [...NIX_OPTIONS, '--expr', expression, ...attrs.flatMap((attr) => ['-A', attr])]);
+  if (result.status !== 0) throw new Error(`nix-instantiate failed:\n${result.stderr}`);
+  return result.stdout.trim().split('\n').filter(Boolean);
+}
