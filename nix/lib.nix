@@ -276,7 +276,7 @@ in
     let
       imageArgs = builtins.removeAttrs args [ "src" "nixpkgs" "systems" ];
       addon = generated src "addon";
-      checked = if addon == null then fail "no nix/addon.generated.nix in the add-on folder: run `addonix generate` and commit its files (git add nix/)" else addon;
+      checked = if addon == null then fail "no nix/addon.generated.nix in the add-on folder: run `addonix generate`; in a git repository Nix sees only tracked files, so also git add nix/" else addon;
       perSystem = system:
         let
           pkgs = nixpkgs.legacyPackages.${system};

@@ -185,13 +185,18 @@ test('nix log: events of a build become totals, phases, log tails and failures',
 test('nix hints: Nix messages for network, hash mismatch, platform and nondeterminism get their causes', () => {
   const context = { version: '2.8.0', system: 'x86_64-linux', olderThanMinimum: true };
   const causes = (text: string, evaluation = false) => hintsFor(text, context, evaluation).map((h) => h.cause);
-  assert.deepEqual(causes("unable to download 'https://github.com/NixOS/nixpkgs/archive/abc.tar.gz': Couldn't resolve host name (6)", true), ['network', 'old-nix']);
+  assert.deepEqual(causes("unable to download 'https://github.com/NixOS/nixpkgs/archive/abc.tar.gz': Couldn't resolve host name (6)", true), ['network'], 'no Nix-version hint for a network failure');
+  assert.deepEqual(causes("error: syntax error, unexpected ':', expecting '}'\n  at /nix/store/abc-source/lib/fixed-points.nix:12:5", true), ['old-nix'], 'nixpkgs syntax an old Nix does not know');
   assert.deepEqual(causes("hash mismatch in fixed-output derivation '/nix/store/x-foo.tgz.drv':\n         specified: sha512-AAA\n            got:    sha512-BBB"), ['hash-mismatch']);
   assert.deepEqual(causes("a 'aarch64-linux' with features {} is required to build '/nix/store/x.drv', but I am a 'x86_64-linux' with features {benchmark, big-parallel}"), ['platform']);
   assert.match(hintsFor("a 'aarch64-linux' with features {} is required to build '/nix/store/x.drv', but I am a 'x86_64-linux' with features {}", context)[0]!.text, /--builders 'ssh:\/\/HOST aarch64-linux'.*extra-platforms = aarch64-linux/);
   assert.deepEqual(causes('This version of Nixpkgs requires Nix >= 2.18, please upgrade', true), ['old-nix']);
   assert.deepEqual(causes('builder failed with exit code 2'), [], 'a build failure on an old Nix is not blamed on the Nix');
   assert.deepEqual(causes("path '/nix/store/abc-source/nix/addon.generated.nix' does not exist"), ['untracked-file']);
+  // What a git checkout whose flake.nix is not tracked gives, and the library's own message for untracked data.
+  assert.deepEqual(causes("error: getting status of '/nix/store/z1x-source/flake.nix': No such file or directory", true), ['untracked-file']);
+  assert.match(hintsFor("error: getting status of '/nix/store/z1x-source/flake.nix': No such file or directory", context, true)[0]!.text, /git add flake\.nix nix\//);
+  assert.deepEqual(causes('error: addonix: no nix/addon.generated.nix in the add-on folder: run `addonix generate`', true), ['untracked-file']);
 });
 
 test('nix: versions and image outputs are read as Nix and flakes write them', () => {

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { hasTool, MINIMAL_CONFIG, runCli, tempTree } from './helpers.js';
+import { hasTool, MINIMAL_CONFIG, needTools, runCli, tempTree } from './helpers.js';
 import { CACHE_KINDS } from '../src/init/ci.js';
 
 const ADDON = `${MINIMAL_CONFIG}image: ghcr.io/me/{arch}-test\n`;
@@ -21,7 +21,13 @@ test('init: one add-on gets the thin flake, its generated data and .gitignore en
   const flake = readFileSync(path.join(dir, 'flake.nix'), 'utf8');
   assert.ok(
     flake.endsWith(
-      '{\n  description = "Home Assistant add-on Test add-on (test_addon), built with addonix";\n  inputs.addonix.url = "github:me/addonix-fork";\n  outputs = { self, addonix }: addonix.lib.mkAddonFlake { src = ./.; };\n}\n',
+      '{\n  description = "Home Assistant add-on Test add-on (test_addon), built with addonix";\n  inputs.addonix.url = "github:me/addonix-fork";\n' +
+        '  outputs = { self, addonix }: addonix.lib.mkAddonFlake {\n    src = ./.;\n' +
+        '    # This add-on has no package.json: addonix builds the image of a Node.js app, and has none to build\n' +
+        '    # here. Say what the container runs and which packages of the target system it needs, e.g.:\n' +
+        '    #   run = [ "/bin/sh" "/app/run.sh" ];\n' +
+        '    #   extraContents = pkgs: [ pkgs.bash pkgs.jq ];\n' +
+        '    # Until then a build stops with "the image needs a command".\n  };\n}\n',
     ),
     flake,
   );
@@ -30,7 +36,7 @@ test('init: one add-on gets the thin flake, its generated data and .gitignore en
   const check = runCli(['generate', dir, '--check']);
   assert.equal(check.status, 0, `init wrote what generate writes: ${check.stdout}`);
   for (const file of ['nix/addon.generated.nix', 'flake.nix', '.gitignore']) assert.match(first.stdout, new RegExp(`^wrote .*${file.replace('.', '\\.')}$`, 'm'));
-  assert.match(first.stdout, /^next: .*nix flake lock && git add flake\.nix flake\.lock \.gitignore nix\/$/m);
+  assert.match(first.stdout, /^next: cd .*addonix build {3}\(every arch; or nix run \.#build-all-images\)\. Not a git repository: Nix reads the folder as it is$/m);
 
   const files = ['flake.nix', '.gitignore', 'nix/addon.generated.nix'];
   const before = snapshot(dir, files);
@@ -144,4 +150,21 @@ test('init: a folder without an add-on, and an add-on with errors, write nothing
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /missing-key/);
   assert.ok(!existsSync(path.join(broken, 'flake.nix')) && !existsSync(path.join(empty, 'flake.nix')));
+});
+
+test('init: in a git repository the files it writes are staged, since Nix reads only tracked files; an add-on without package.json is told what to add', (t) => {
+  if (!needTools(t, 'git')) return;
+  const dir = tempTree(t, { 'config.yaml': ADDON, 'Dockerfile': 'FROM scratch\n' });
+  execFileSync('git', ['init', '-q', dir]);
+  const result = runCli(['init', dir]);
+  assert.equal(result.status, 0, result.stderr);
+  const staged = execFileSync('git', ['-C', dir, 'diff', '--cached', '--name-only'], { encoding: 'utf8' }).trim().split('\n').sort();
+  assert.deepEqual(staged, ['.gitignore', 'flake.nix', 'nix/addon.generated.nix']);
+  assert.match(result.stdout, /^staged \(git add, Nix reads only tracked files\): flake\.nix \.gitignore nix\/addon\.generated\.nix$/m);
+  assert.match(result.stdout, /^next: cd .*addonix build {3}\(every arch; or nix run \.#build-all-images\), then git add flake\.lock and commit$/m);
+  // No Node.js app: nothing is built for it automatically, and the flake shows what to give.
+  assert.match(result.stderr, /warning: test_addon has no package\.json: addonix builds the image of a Node\.js app/);
+  const flake = readFileSync(path.join(dir, 'flake.nix'), 'utf8');
+  assert.match(flake, /# {3}run = \[ "\/bin\/sh" "\/app\/run\.sh" \];\n {4}# {3}extraContents = pkgs: \[ pkgs\.bash pkgs\.jq \];/);
+  if (hasTool('nix-instantiate')) execFileSync('nix-instantiate', ['--parse', path.join(dir, 'flake.nix')], { stdio: 'ignore' });
 });

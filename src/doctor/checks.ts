@@ -149,7 +149,7 @@ export function nativeBuildsCheck(system: string, extraPlatforms: string[], buil
   checks.push(
     ok(
       'native-builds',
-      `native: ${native.join(', ') || 'none'}; cross-compiled only: ${crossOnly.join(', ') || 'none'}. The default cross strategy builds every arch on this machine; strategy = "native" needs the arch here, under binfmt or on a remote builder`,
+      `native: ${native.join(', ') || 'none'}; cross-compiled only: ${crossOnly.join(', ') || 'none'}. The default strategies build every arch on this machine: amd64 and aarch64 from the binary cache (strategy cached), the deprecated arches cross-compiled (a first build compiles Node.js); strategy = "native" needs the arch here, under binfmt or on a remote builder`,
     ),
   );
   for (const emulator of emulators) {

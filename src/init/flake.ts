@@ -11,14 +11,29 @@ export const DEFAULT_ADDONIX_FLAKE = 'github:addonix/addonix';
 
 const HEADER = '# Written by `addonix init`. The images, apps and checks come from addonix; the add-on data from nix/*.generated.nix (addonix generate).\n';
 
-/** flake.nix for a folder that is one add-on. */
-export function addonFlake(addon: { name: string; slug: string }, addonixRef: string): string {
+/**
+ * What an add-on without a Node.js app must say for itself: addonix builds no app for it, so the image
+ * needs a command and the packages it runs (mkAddonImages' `run` and `extraContents`).
+ */
+const NO_APP_ARGUMENTS = [
+  '    # This add-on has no package.json: addonix builds the image of a Node.js app, and has none to build',
+  '    # here. Say what the container runs and which packages of the target system it needs, e.g.:',
+  '    #   run = [ "/bin/sh" "/app/run.sh" ];',
+  '    #   extraContents = pkgs: [ pkgs.bash pkgs.jq ];',
+  '    # Until then a build stops with "the image needs a command".',
+];
+
+/** flake.nix for a folder that is one add-on (`hasApp`: it has a Node.js app). */
+export function addonFlake(addon: { name: string; slug: string }, addonixRef: string, hasApp = true): string {
+  const outputs = hasApp
+    ? '  outputs = { self, addonix }: addonix.lib.mkAddonFlake { src = ./.; };\n'
+    : ['  outputs = { self, addonix }: addonix.lib.mkAddonFlake {', '    src = ./.;', ...NO_APP_ARGUMENTS, '  };'].join('\n') + '\n';
   return (
     HEADER +
     '{\n' +
     `  description = ${nixString(`Home Assistant add-on ${addon.name} (${addon.slug}), built with addonix`)};\n` +
     `  inputs.addonix.url = ${nixString(addonixRef)};\n` +
-    '  outputs = { self, addonix }: addonix.lib.mkAddonFlake { src = ./.; };\n' +
+    outputs +
     '}\n'
   );
 }

@@ -30,6 +30,10 @@ export interface InitOptions {
 export interface InitOutcome {
   written: string[];
   unchanged: string[];
+  /** Every file init owns (written or unchanged), for staging. */
+  files: string[];
+  /** Slugs of the add-ons without a Node.js app (nothing is built for them automatically). */
+  withoutApp: string[];
   /** Generated-data warnings (targets that cannot be built). */
   warnings: string[];
   /** Add-on folders, relative to the repository root. */
@@ -54,12 +58,22 @@ export async function initRepository(addons: LoadedAddon[], options: InitOptions
   const relative = (addon: LoadedAddon) => path.relative(root, addon.location.dir) || '.';
   const models = addons.map((addon) => resolveModel(addon, { era: options.era, display: options.display }));
 
+  const generated: { dir: string; files: GeneratedFile[] }[] = [];
+  const warnings: string[] = [];
+  const withoutApp: string[] = [];
+  for (const [i, addon] of addons.entries()) {
+    const planned = await addonFiles(addon, { era: options.era, display: options.display });
+    generated.push({ dir: addon.location.dir, files: planned.files });
+    warnings.push(...planned.warnings.map((w) => `${relative(addon)}: ${w}`));
+    if (!planned.hasApp) withoutApp.push(models[i]!.slug);
+  }
+
   const own: OwnFile[] = [];
   const single = addons.length === 1 && relative(addons[0]!) === '.';
   own.push({
     path: path.join(root, 'flake.nix'),
     content: single
-      ? addonFlake(models[0]!, options.addonixRef)
+      ? addonFlake(models[0]!, options.addonixRef, withoutApp.length === 0)
       : repositoryFlake(addons.map(relative), options.addonixRef, `Home Assistant add-ons ${models.map((m) => m.slug).join(', ')}, built with addonix`),
     guarded: true,
   });
@@ -75,14 +89,6 @@ export async function initRepository(addons: LoadedAddon[], options: InitOptions
   }
   const gitignore = path.join(root, '.gitignore');
   own.push({ path: gitignore, content: gitignoreWith(await readOrNull(gitignore)), guarded: false });
-
-  const generated: { dir: string; files: GeneratedFile[] }[] = [];
-  const warnings: string[] = [];
-  for (const addon of addons) {
-    const planned = await addonFiles(addon, { era: options.era, display: options.display });
-    generated.push({ dir: addon.location.dir, files: planned.files });
-    warnings.push(...planned.warnings.map((w) => `${relative(addon)}: ${w}`));
-  }
 
   const changed: OwnFile[] = [];
   const unchanged: string[] = [];
@@ -109,5 +115,6 @@ export async function initRepository(addons: LoadedAddon[], options: InitOptions
     await writeAtomically(file.path, file.content);
     written.push(file.path);
   }
-  return { written, unchanged, warnings, addons: addons.map(relative) };
+  const files = [...own.map((file) => file.path), ...generated.flatMap((group) => group.files.map((file) => file.path))];
+  return { written, unchanged, files, withoutApp, warnings, addons: addons.map(relative) };
 }

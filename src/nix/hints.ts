@@ -70,8 +70,11 @@ const RULES: Rule[] = [
   },
   {
     cause: 'untracked-file',
-    pattern: /path '([^']*\/(?:flake\.nix|flake\.lock|nix\/[^']+))' does not exist/,
-    text: (m) => `Nix sees only the files git tracks in a git checkout: ${m[1]!.replace(/^\/nix\/store\/[^/]+\//, '')} is missing from it; git add it (flake.nix, flake.lock and nix/)`,
+    pattern: /(?:path '([^']*\/(?:flake\.nix|flake\.lock|nix\/[^']+))' does not exist|getting status of '(\/nix\/store\/[^']+-source\/[^']+)': No such file or directory|no (nix\/[\w.-]+\.generated\.nix) in the add-on folder)/,
+    text: (m) => {
+      const file = (m[1] ?? m[2] ?? m[3])!.replace(/^\/nix\/store\/[^/]+\//, '');
+      return `in a git repository Nix sees only the files git tracks, and ${file} is not among them: git add flake.nix nix/ (and flake.lock once a build has written it), then build again`;
+    },
   },
   {
     cause: 'not-deterministic',
@@ -91,8 +94,10 @@ export function hintsFor(text: string, context: HintContext, evaluation = false)
     const match = text.match(rule.pattern);
     if (match) hints.push({ cause: rule.cause, text: rule.text(match, context) });
   }
-  // Older Nix fails on newer nixpkgs in many ways (unknown builtins, syntax): say so whatever the error.
-  if (evaluation && context.olderThanMinimum && !hints.some((h) => h.cause === 'old-nix')) {
+  // Older Nix fails on newer nixpkgs in a few recognisable ways (syntax it does not know, builtins it
+  // lacks): say so for those, not for every failure of an old Nix.
+  const oldNixFailure = /syntax error|undefined variable|unexpected|attribute '\w+' missing.*builtins|unknown builtin/i;
+  if (evaluation && context.olderThanMinimum && oldNixFailure.test(text) && !hints.some((h) => h.cause === 'old-nix')) {
     hints.push({ cause: 'old-nix', text: `Nix ${context.version} is older than ${MINIMUM_NIX}, which nixpkgs >= 25.11 needs; if the error is in evaluating nixpkgs, that is why: ${INSTALL_HINT}` });
   }
   return hints;

@@ -28,6 +28,8 @@ export interface AddonFilesOptions {
 
 export interface AddonFiles {
   files: GeneratedFile[];
+  /** Whether the add-on has a Node.js app (a package.json or lockfile in it or below it). */
+  hasApp: boolean;
   /** Targets that cannot be built (recorded in the data; the Nix build of that target fails with the reason). */
   warnings: string[];
 }
@@ -48,5 +50,5 @@ export async function addonFiles(addon: LoadedAddon, options: AddonFilesOptions)
     npm = { deps, app: { dir: path.relative(addonDir, appDir) || '.', lockfile: path.relative(addonDir, project.lockfile) } };
     for (const target of deps.targets) for (const error of target.errors) warnings.push(`${target.target} cannot be built: ${error.message}`);
   }
-  return { files: plannedFiles(addonDir, model, npm, await startCommand(appDir)), warnings };
+  return { files: plannedFiles(addonDir, model, npm, await startCommand(appDir)), hasApp: appDir !== null, warnings };
 }

@@ -3,6 +3,7 @@ import { loadPaths, relativeDisplay } from '../../addon/load.js';
 import { DEFAULT_ERA } from '../../addon/eras.js';
 import { UserError } from '../../util/errors.js';
 import { initRepository } from '../../init/init.js';
+import { stageInGit } from '../../init/git.js';
 import { DEFAULT_ADDONIX_FLAKE } from '../../init/flake.js';
 import { CACHE_KINDS, CI_KINDS, DEFAULT_NIX_IMAGE, type CacheKind, type CiKind } from '../../init/ci.js';
 import { printDiagnostics } from '../output.js';
@@ -36,8 +37,9 @@ export const initCommand: CommandModule<object, InitArgs> = {
       .example('$0 init my-repository --ci github --cache s3', 'A repository of several add-ons, GitHub Actions, an S3 cache')
       .epilogue(
         'Never replaces a file with other content without --force (and then writes nothing at all); files that are already right are ' +
-          'left alone, so running init again changes nothing. The generated data is what addonix generate writes. Next steps are printed: ' +
-          'nix flake lock, then commit flake.nix, flake.lock and nix/.',
+          'left alone, so running init again changes nothing. The generated data is what addonix generate writes. In a git repository ' +
+          'the files are staged (git add), since Nix reads a flake from the files git tracks; then addonix build (or nix run ' +
+          '.#build-all-images) builds every arch, and flake.lock, which the first build writes, is to be added too.',
       ) as unknown as Argv<InitArgs>,
   handler: async (args) => {
     const display = relativeDisplay();
@@ -58,10 +60,21 @@ export const initCommand: CommandModule<object, InitArgs> = {
       },
     );
     for (const warning of outcome.warnings) process.stderr.write(`addonix: warning: ${warning}\n`);
+    for (const slug of outcome.withoutApp) {
+      process.stderr.write(
+        `addonix: warning: ${slug} has no package.json: addonix builds the image of a Node.js app and has none to build for it; ` +
+          'say in flake.nix what the image runs (run) and which packages it needs (extraContents): the comment there shows how\n',
+      );
+    }
     for (const file of outcome.written) process.stdout.write(`wrote ${display(file)}\n`);
     for (const file of outcome.unchanged) process.stdout.write(`unchanged ${display(file)}\n`);
-    if (outcome.written.length > 0) {
-      process.stdout.write(`next: ${display(args.dir) === '.' ? '' : `cd ${display(args.dir)} && `}nix flake lock && git add flake.nix flake.lock .gitignore ${outcome.addons.map((d) => (d === '.' ? 'nix/' : `${d}/nix/`)).join(' ')}\n`);
+    const staged = stageInGit(args.dir, outcome.files);
+    const cd = display(args.dir) === '.' ? '' : `cd ${display(args.dir)} && `;
+    if (staged) {
+      process.stdout.write(`staged (git add, Nix reads only tracked files): ${staged.files.join(' ')}\n`);
+      process.stdout.write(`next: ${cd}addonix build   (every arch; or nix run .#build-all-images), then git add flake.lock and commit\n`);
+    } else {
+      process.stdout.write(`next: ${cd}addonix build   (every arch; or nix run .#build-all-images). Not a git repository: Nix reads the folder as it is\n`);
     }
   },
 };
