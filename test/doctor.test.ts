@@ -6,7 +6,9 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { needTools, runCli, tempTree } from './helpers.js';
 import { fakeNix } from './build-cli-helpers.js';
-import { binfmtEmulators, nativeBuildsCheck, readBuilders, substituterCheck, type Check } from '../src/doctor/checks.js';
+import { binfmtEmulators, nativeBuildsCheck, readBuilders, substituterCheck, substituterReach, type Check } from '../src/doctor/checks.js';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { compareVersions, parseNixVersion } from '../src/nix/install.js';
 
 function doctor(env: Record<string, string>, ...args: string[]): { status: number | null; checks: Check[]; text: string } {
@@ -101,4 +103,37 @@ test('doctor checks: binfmt emulators Nix does not use, remote builders, substit
   assert.match(substituterCheck(['https://cache.nixos.org/', 'https://me.cachix.org'], keys, true).message, /no trusted key seems to belong to https:\/\/me\.cachix\.org/);
   assert.equal(substituterCheck(['https://cache.nixos.org/', 'https://me.cachix.org'], [...keys, 'me.cachix.org-1:AAAA'], true).status, 'ok');
   assert.match(substituterCheck(['https://cache.nixos.org/'], keys, false).message, /require-sigs = false/);
+});
+
+test('doctor: each binary cache is asked for its nix-cache-info with a short timeout; those that do not answer are named', async (t) => {
+  const answering = createServer((request, response) => {
+    if (request.url === '/nix-cache-info') response.end('StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n');
+    else response.writeHead(404).end();
+  });
+  const silent = createServer(() => {}); // accepts, never answers
+  await Promise.all([new Promise<void>((resolve) => answering.listen(0, '127.0.0.1', resolve)), new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))]);
+  t.after(() => {
+    answering.close();
+    silent.closeAllConnections();
+    silent.close();
+  });
+  const port = (server: Server) => (server.address() as AddressInfo).port;
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const closedPort = port(closed);
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const cacheDir = tempTree(t, { 'nix-cache-info': 'StoreDir: /nix/store\n' });
+  const emptyDir = tempTree(t, {});
+
+  const good = await substituterReach([`http://127.0.0.1:${port(answering)}/`, `file://${cacheDir}?compression=none`, 's3://bucket?region=x'], 500);
+  assert.equal(good.status, 'ok', good.message);
+  assert.match(good.message, /answered \(not checked: s3:\/\/bucket\?region=x\)$/);
+
+  const started = Date.now();
+  const bad = await substituterReach([`http://127.0.0.1:${port(silent)}`, `http://127.0.0.1:${closedPort}`, `file://${emptyDir}`, `http://127.0.0.1:${port(answering)}`], 500);
+  assert.ok(Date.now() - started < 3000, 'the timeout bounds the wait');
+  assert.equal(bad.status, 'warn');
+  assert.match(bad.message, new RegExp(`^unreachable: http://127\\.0\\.0\\.1:${port(silent)} \\(no answer in 0\\.5 s\\), http://127\\.0\\.0\\.1:${closedPort} \\(ECONNREFUSED\\), file://.* \\(no nix-cache-info there\\): builds wait for it`));
+  assert.doesNotMatch(bad.message, new RegExp(`:${port(answering)}`), 'the cache that answered is not named');
+  assert.ok(bad.fix);
 });

@@ -13,7 +13,7 @@ import { dockerConfigPath, lookupCredentials } from '../registry/credentials.js'
 export type Status = 'ok' | 'warn' | 'fail';
 
 export interface Check {
-  /** A short, stable name: nix, nix-version, flakes, sandbox, substituters, builders, native-builds, binfmt, engine, credentials, node. */
+  /** A short, stable name: nix, nix-version, flakes, sandbox, substituters, cache-reach, builders, native-builds, binfmt, engine, credentials, node. */
   check: string;
   status: Status;
   message: string;
@@ -132,6 +132,46 @@ export async function binfmtEmulators(dir = '/proc/sys/fs/binfmt_misc'): Promise
   return emulators;
 }
 
+/**
+ * Whether each binary cache answers: its nix-cache-info, fetched with a short timeout (HTTP) or read
+ * (file://). A configured cache that does not answer costs every build a wait and then builds from
+ * source what it would have fetched. Other stores (s3://, ssh://) are named as not checked.
+ */
+export async function substituterReach(substituters: string[], timeoutMs = 3000): Promise<Check> {
+  if (substituters.length === 0) return ok('cache-reach', 'no binary cache to reach');
+  const results = await Promise.all(
+    substituters.map(async (url): Promise<[string, 'ok' | 'unreachable' | 'unchecked', string]> => {
+      const base = url.replace(/\?.*$/, '').replace(/\/+$/, '');
+      if (/^https?:\/\//.test(base)) {
+        try {
+          const response = await fetch(`${base}/nix-cache-info`, { signal: AbortSignal.timeout(timeoutMs) });
+          await response.body?.cancel();
+          return [url, response.ok ? 'ok' : 'unreachable', response.ok ? '' : `HTTP ${response.status}`];
+        } catch (error) {
+          const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+          return [url, 'unreachable', cause === 'TimeoutError' ? `no answer in ${timeoutMs / 1000} s` : String(cause)];
+        }
+      }
+      if (base.startsWith('file://')) {
+        const found = await readFile(path.join(base.slice('file://'.length), 'nix-cache-info'), 'utf8').then(() => true, () => false);
+        return [url, found ? 'ok' : 'unreachable', found ? '' : 'no nix-cache-info there'];
+      }
+      return [url, 'unchecked', ''];
+    }),
+  );
+  const unreachable = results.filter(([, state]) => state === 'unreachable');
+  const unchecked = results.filter(([, state]) => state === 'unchecked').map(([url]) => url);
+  const note = unchecked.length > 0 ? ` (not checked: ${unchecked.join(', ')})` : '';
+  if (unreachable.length > 0) {
+    return warn(
+      'cache-reach',
+      `unreachable: ${unreachable.map(([url, , why]) => `${url} (${why})`).join(', ')}${note}: builds wait for it, then compile what it would have served`,
+      'check the network or proxy, or remove it from substituters; addonix build --substituters lists the caches for one build',
+    );
+  }
+  return ok('cache-reach', `${results.filter(([, state]) => state === 'ok').map(([url]) => url).join(', ') || 'none'} answered${note}`);
+}
+
 /** Which add-on arches this machine can build natively (itself, extra-platforms, remote builders), which only by cross-compiling. */
 export function nativeBuildsCheck(system: string, extraPlatforms: string[], builders: Builder[], emulators: Emulator[]): Check[] {
   const checks: Check[] = [];
@@ -219,7 +259,7 @@ function nodeCheck(): Check {
   return major > 20 || (major === 20 && minor >= 19) ? ok('node', `Node.js ${process.version}`) : fail('node', `Node.js ${process.version} is older than 20.19`, 'install Node.js 20.19 or later');
 }
 
-export async function runChecks(options: { registries?: string[]; binfmtDir?: string } = {}): Promise<Check[]> {
+export async function runChecks(options: { registries?: string[]; binfmtDir?: string; reachTimeoutMs?: number } = {}): Promise<Check[]> {
   const checks: Check[] = [nodeCheck()];
   let install: NixInstall | undefined;
   try {
@@ -230,6 +270,7 @@ export async function runChecks(options: { registries?: string[]; binfmtDir?: st
   }
   if (install) {
     checks.push(...nixChecks(install));
+    checks.push(await substituterReach(stringList(install.settings['substituters']), options.reachTimeoutMs));
     const builders = await readBuilders(typeof install.settings['builders'] === 'string' ? install.settings['builders'] : '');
     checks.push(...nativeBuildsCheck(install.system, stringList(install.settings['extra-platforms']), builders, await binfmtEmulators(options.binfmtDir)));
   }

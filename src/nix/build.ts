@@ -262,7 +262,7 @@ export interface TargetResult {
   status: 'built' | 'cached' | 'failed';
   drvPath: string | null;
   outPath: string | null;
-  /** Seconds from the start of the build until the image's own derivation was built; null when it was not built now. */
+  /** Seconds from the first derivation of its closure built now until the image's own was built; null when it was not built now. */
   seconds: number | null;
   failure?: TargetFailure;
 }
@@ -299,7 +299,9 @@ export async function buildPlanned(install: NixInstall, flake: string, plan: Bui
   for (const target of plan.planned) {
     const { drvPath, outPath, closure: _closure, ...image } = target;
     const own = run.monitor.builds.get(drvPath);
-    const seconds = own?.stoppedAt ? (own.stoppedAt - started) / 1000 : null;
+    // The image's own time: from the first of its derivations built in this run to the image itself.
+    const firstStart = Math.min(...[...target.closure].map((drv) => run.monitor.builds.get(drv)?.startedAt ?? Infinity));
+    const seconds = own?.stoppedAt ? (own.stoppedAt - (Number.isFinite(firstStart) ? firstStart : started)) / 1000 : null;
     if (invalid.has(outPath)) {
       results.push({ target: image, status: 'failed', drvPath, outPath: null, seconds: null, failure: explainFailure(target, run.monitor, install) });
     } else {
