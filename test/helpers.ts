@@ -9,7 +9,18 @@ import type { TestContext } from 'node:test';
 /** The repository root (tests run from dist/test/). */
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = path.join(REPO, 'bin', 'addonix.js');
-export const CORPUS = path.resolve(REPO, '..', 'shared', 'corpus');
+/**
+ * The shared material (real add-on corpus, lockfiles, OCI schemas): ADDONIX_SHARED when set, else
+ * ../shared beside the clone. Said once per test process, so a run shows which it used.
+ */
+export const SHARED = process.env['ADDONIX_SHARED'] ? path.resolve(process.env['ADDONIX_SHARED']) : path.resolve(REPO, '..', 'shared');
+export const CORPUS = path.join(SHARED, 'corpus');
+let sharedSaid = false;
+function sayShared(): void {
+  if (sharedSaid) return;
+  sharedSaid = true;
+  process.stderr.write(`# shared material: ${SHARED} (${process.env['ADDONIX_SHARED'] ? 'ADDONIX_SHARED' : 'beside the clone'}${existsSync(SHARED) ? '' : ', absent'})\n`);
+}
 
 export interface CliResult {
   status: number | null;
@@ -39,15 +50,26 @@ export function tempTree(t: TestContext, files: Record<string, string | Buffer>)
   return dir;
 }
 
+/** A folder of the shared material (ADDONIX_SHARED or ../shared), or undefined after marking the test skipped. */
+export function shared(t: TestContext, sub: string): string | undefined {
+  sayShared();
+  const dir = path.join(SHARED, sub);
+  if (existsSync(dir)) return dir;
+  if (process.env['CI'] === 'true') throw new Error(`the shared material is missing at ${dir} (CI needs ../shared beside the clone, or ADDONIX_SHARED)`);
+  t.skip(`the shared material is not here (${dir}); it is beside the project's own clones, or set ADDONIX_SHARED to its folder`);
+  return undefined;
+}
+
 /**
  * The shared corpus, or undefined after marking the test skipped. It is beside the repository in CI
  * and on the project's machines, but not in a user's clone; under CI=true its absence is a failure.
  */
 export function corpus(t: TestContext, sub: string): string | undefined {
+  sayShared();
   const dir = path.join(CORPUS, sub);
   if (existsSync(dir)) return dir;
-  if (process.env['CI'] === 'true') throw new Error(`the shared corpus is missing at ${dir} (CI needs ../shared beside the clone)`);
-  t.skip(`the shared corpus is not here (${dir}); it is only beside the project's own clones`);
+  if (process.env['CI'] === 'true') throw new Error(`the shared corpus is missing at ${dir} (CI needs ../shared beside the clone, or ADDONIX_SHARED)`);
+  t.skip(`the shared corpus is not here (${dir}); it is beside the project's own clones, or set ADDONIX_SHARED to its folder`);
   return undefined;
 }
 
