@@ -24,7 +24,6 @@
 { util }:
 { buildPkgs, targetPkgs, strategy, name }:
 let
-  inherit (util) escapeShellArg;
   target = targetPkgs.stdenv.hostPlatform;
   sameSystem = target.system == buildPkgs.stdenv.buildPlatform.system;
   staticRuntime = target.isMusl;
