@@ -7,7 +7,7 @@
  * Unlike the Supervisor (which sees a clean git checkout), addonix also skips `node_modules`, which a
  * developer's working copy may hold with thousands of unrelated config.json files.
  */
-import { promises as fs } from 'node:fs';
+import { closeSync, fstatSync, openSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { HA_ARCHES, type HaArch } from './arch.js';
 
@@ -127,10 +127,15 @@ export const MAX_FILE_BYTES = 1024 * 1024;
 export type FileRead = { ok: true; bytes: Buffer } | { ok: false; reason: string; code: 'file-too-large' | 'unreadable' };
 
 export async function readSmallFile(file: string): Promise<FileRead> {
-  let handle: import('node:fs/promises').FileHandle | undefined;
+  return readSmallFileSync(file);
+}
+
+/** Add-on files are a few kilobytes: reading them synchronously beats a round trip through the thread pool. */
+export function readSmallFileSync(file: string): FileRead {
+  let fd: number | undefined;
   try {
-    handle = await fs.open(file, 'r');
-    const info = await handle.stat();
+    fd = openSync(file, 'r');
+    const info = fstatSync(fd);
     if (!info.isFile()) return { ok: false, code: 'unreadable', reason: 'not a regular file' };
     if (info.size > MAX_FILE_BYTES) {
       return {
@@ -139,10 +144,10 @@ export async function readSmallFile(file: string): Promise<FileRead> {
         reason: `the file is ${(info.size / 1024 / 1024).toFixed(1)} MiB; add-on files are a few kilobytes, so addonix refuses files over ${MAX_FILE_BYTES / 1024 / 1024} MiB`,
       };
     }
-    return { ok: true, bytes: await handle.readFile() };
+    return { ok: true, bytes: readFileSync(fd) };
   } catch (error) {
     return { ok: false, code: 'unreadable', reason: (error as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (error as Error).message };
   } finally {
-    await handle?.close();
+    if (fd !== undefined) closeSync(fd);
   }
 }

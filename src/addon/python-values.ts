@@ -8,6 +8,33 @@ import { isIPv6 } from 'node:net';
 
 export type Coerced<T> = { ok: true; value: T; changed: boolean } | { ok: false };
 
+/** Python `bytes` (YAML `!!binary`). */
+export class PyBytes {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+/** Python `set` (YAML `!!set`): not a list, not a dict. */
+export class PySet {
+  constructor(readonly items: unknown[]) {}
+}
+
+/** Dates read from YAML: `datetime.date` when date-only, else `datetime.datetime` (with its UTC offset). */
+const DATE_ONLY = new WeakSet<Date>();
+const UTC_OFFSET = new WeakMap<Date, number | null>();
+
+export function pyDate(date: Date, dateOnly: boolean, offsetMinutes: number | null): Date {
+  if (dateOnly) DATE_ONLY.add(date);
+  UTC_OFFSET.set(date, offsetMinutes);
+  return date;
+}
+
+/** A Python dict read from YAML or JSON: a plain object (not a list, date, set or bytes). */
+export function isPyDict(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on', 'enable']);
 const FALSE_WORDS = new Set(['0', 'false', 'no', 'off', 'disable']);
 
@@ -23,11 +50,14 @@ export function pyBoolean(value: unknown): Coerced<boolean> {
   return { ok: true, value: pyTruthy(value), changed: true };
 }
 
-function pyTruthy(value: unknown): boolean {
+/** Python truthiness. */
+export function pyTruthy(value: unknown): boolean {
   if (value === null || value === undefined) return false;
   if (typeof value === 'number') return value !== 0;
   if (Array.isArray(value)) return value.length > 0;
   if (value instanceof Date) return true;
+  if (value instanceof PySet) return value.items.length > 0;
+  if (value instanceof PyBytes) return value.bytes.length > 0;
   if (typeof value === 'object') return Object.keys(value).length > 0;
   return Boolean(value);
 }
@@ -65,19 +95,64 @@ export function pyFloat(value: unknown): Coerced<number> {
   return { ok: false };
 }
 
-/** Python's str() of a value read from YAML or JSON. */
+/** Python's str() of a value read from YAML or JSON (containers bounded: deep or cyclic ones end in "..."). */
 export function pyStr(value: unknown): string {
+  if (typeof value === 'string') return value;
+  return pyRepr(value, 0, new Set());
+}
+
+function pyFloatRepr(value: number): string {
+  if (Number.isNaN(value)) return 'nan';
+  if (!Number.isFinite(value)) return value > 0 ? 'inf' : '-inf';
+  if (Number.isInteger(value) && Math.abs(value) < 1e16) return String(value);
+  // Python switches to exponent notation from 1e16 and below 1e-4; JavaScript from 1e21 and 1e-7.
+  const abs = Math.abs(value);
+  if (abs >= 1e16 || abs < 1e-4) {
+    const [mantissa, exponent] = value.toExponential().split('e') as [string, string];
+    const exp = Number(exponent);
+    return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  }
+  return String(value);
+}
+
+function pad(n: number, width = 2): string {
+  return String(n).padStart(width, '0');
+}
+
+function pyDateStr(date: Date): string {
+  const day = `${pad(date.getUTCFullYear(), 4)}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())}`;
+  if (DATE_ONLY.has(date)) return day;
+  const offset = UTC_OFFSET.get(date) ?? null;
+  const local = offset === null ? date : new Date(date.getTime() + offset * 60000);
+  const base = `${pad(local.getUTCFullYear(), 4)}-${pad(local.getUTCMonth() + 1)}-${pad(local.getUTCDate())} ${pad(local.getUTCHours())}:${pad(local.getUTCMinutes())}:${pad(local.getUTCSeconds())}`;
+  const ms = local.getUTCMilliseconds();
+  const fraction = ms ? `.${pad(ms, 3)}000` : '';
+  if (offset === null) return base + fraction;
+  const sign = offset < 0 ? '-' : '+';
+  return `${base}${fraction}${sign}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`;
+}
+
+function pyRepr(value: unknown, depth: number, seen: Set<unknown>): string {
   if (value === null || value === undefined) return 'None';
   if (value === true) return 'True';
   if (value === false) return 'False';
-  if (typeof value === 'number') {
-    if (Number.isNaN(value)) return 'nan';
-    if (!Number.isFinite(value)) return value > 0 ? 'inf' : '-inf';
+  if (typeof value === 'number') return pyFloatRepr(value);
+  if (typeof value === 'string') return depth === 0 ? value : `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  if (value instanceof Date) return depth === 0 ? pyDateStr(value) : `datetime(${pyDateStr(value)})`;
+  if (value instanceof PyBytes) return `b'${Buffer.from(value.bytes).toString('latin1')}'`;
+  if (seen.has(value) || depth > 20) return '...';
+  seen.add(value);
+  try {
+    if (Array.isArray(value)) return `[${value.slice(0, 50).map((v) => pyRepr(v, depth + 1, seen)).join(', ')}${value.length > 50 ? ', ...' : ''}]`;
+    if (value instanceof PySet) return value.items.length === 0 ? 'set()' : `{${value.items.slice(0, 50).map((v) => pyRepr(v, depth + 1, seen)).join(', ')}}`;
+    if (typeof value === 'object') {
+      const entries = Object.entries(value as object).slice(0, 50);
+      return `{${entries.map(([k, v]) => `'${k}': ${pyRepr(v, depth + 1, seen)}`).join(', ')}}`;
+    }
     return String(value);
+  } finally {
+    seen.delete(value);
   }
-  if (typeof value === 'string') return value;
-  if (value instanceof Date) return value.toISOString().slice(0, 10);
-  return JSON.stringify(value);
 }
 
 const SCHEME_CHARS = /^[A-Za-z0-9+\-.]+$/;

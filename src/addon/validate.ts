@@ -14,7 +14,7 @@ import { HA_ARCHES, OPT_IN_ARCHES } from './arch.js';
 import { ERA_RULES, INGRESS_DYNAMIC_PORT_MAX, INGRESS_DYNAMIC_PORT_MIN, type Era, type EraRules } from './eras.js';
 import { CONFIG_KEYS, BUILD_KEYS, LEGACY_BUILD_KEYS, REPOSITORY_KEYS, keysFor, validatorFor, type FileKind } from './schemas.js';
 import { checkOptions, parseOptionsSchema, type OptionsSchemaNode } from './options-schema.js';
-import { pyBoolean, pyInt } from './python-values.js';
+import { isPyDict, pyBoolean, pyInt, pyTruthy } from './python-values.js';
 import { didYouMean, show, typeName } from '../util/text.js';
 
 export interface Finding {
@@ -30,16 +30,14 @@ export interface Finding {
 
 export type PlainObject = Record<string, unknown>;
 
+/** A Python dict as read from YAML or JSON (not a list, set, date or bytes). */
 export function isPlainObject(value: unknown): value is PlainObject {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date);
+  return isPyDict(value);
 }
 
 /** Python truthiness, which the Supervisor's advisory checks use on raw values. */
 function truthy(value: unknown): boolean {
-  if (value === null || value === undefined || value === false || value === 0 || value === '') return false;
-  if (Array.isArray(value)) return value.length > 0;
-  if (isPlainObject(value)) return Object.keys(value).length > 0;
-  return true;
+  return pyTruthy(value);
 }
 
 function decodePointer(pointer: string): string[] {
