@@ -15,7 +15,7 @@
  */
 import type { Position } from '../util/diagnostics.js';
 import { YamlError, YamlParser, type Mark, type YamlEvent } from './libyaml.js';
-import { PyBytes, PySet, pyDate, pyStr, pyTruthy } from './python-values.js';
+import { PyBytes, PySet, pyDate, pyStr, pyTruthy, pythonFloatText, pythonIntText } from './python-values.js';
 
 export type PathSegment = string | number;
 
@@ -352,39 +352,6 @@ function flattenMapping(node: MappingNode, depth = 0): void {
 }
 
 const BOOL_VALUES: Record<string, boolean> = { yes: true, no: false, true: true, false: false, on: true, off: false };
-
-/** Python's int() of text (Unicode digits, surrounding whitespace and single underscores allowed). */
-export function pythonIntText(text: string, base = 10): number | null {
-  const s = pyStrip(text);
-  const digits = base === 10 ? /^[-+]?\p{Nd}+(?:_\p{Nd}+)*$/u : base === 16 ? /^[-+]?[0-9a-fA-F]+(?:_[0-9a-fA-F]+)*$/ : base === 8 ? /^[-+]?[0-7]+(?:_[0-7]+)*$/ : /^[-+]?[01]+(?:_[01]+)*$/;
-  if (!digits.test(s)) return null;
-  const ascii = s.replace(/_/g, '').replace(/\p{Nd}/gu, (d) => String(digitValue(d)));
-  const sign = ascii.startsWith('-') ? -1 : 1;
-  const body = ascii.replace(/^[-+]/, '');
-  return sign * (base === 10 ? Number(body) : parseInt(body, base));
-}
-
-/** The value of a Unicode decimal digit: decimal digits come in runs of ten, from zero to nine. */
-export function digitValue(d: string): number {
-  const code = d.codePointAt(0)!;
-  let start = code;
-  while (start > 0 && /\p{Nd}/u.test(String.fromCodePoint(start - 1))) start--;
-  return (code - start) % 10;
-}
-
-/** Python's str.strip(): Unicode whitespace as Python counts it. */
-export function pyStrip(text: string): string {
-  return text.replace(/^[\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g, '');
-}
-
-/** Python's float() of text. */
-export function pythonFloatText(text: string): number | null {
-  const s = pyStrip(text).replace(/\p{Nd}/gu, (d) => String(digitValue(d)));
-  if (/^[-+]?(?:inf|infinity)$/i.test(s)) return s.startsWith('-') ? -Infinity : Infinity;
-  if (/^[-+]?nan$/i.test(s)) return NaN;
-  if (!/^[-+]?(?:\d+(?:_\d+)*(?:\.(?:\d+(?:_\d+)*)?)?|\.\d+(?:_\d+)*)(?:[eE][-+]?\d+(?:_\d+)*)?$/.test(s)) return null;
-  return Number(s.replace(/_/g, ''));
-}
 
 const TIMESTAMP =
   /^(\d{4})-(\d\d?)-(\d\d?)(?:(?:[Tt]|[ \t]+)(\d\d?):(\d\d):(\d\d)(?:\.(\d*))?(?:[ \t]*(Z|([-+])(\d\d?)(?::(\d\d))?))?)?$/;

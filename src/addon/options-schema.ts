@@ -20,6 +20,7 @@ import {
   pyInt,
   pyLen,
   pyStr,
+  pythonFloatText,
   translatePythonRegex,
 } from './python-values.js';
 
@@ -54,7 +55,7 @@ export interface SchemaElement {
 
 export type ParsedElement =
   | { ok: true; element: SchemaElement; notes: string[] }
-  | { ok: false; message: string };
+  | { ok: false; message: string; code?: string };
 
 const SIMPLE_KINDS = ['bool', 'email', 'url', 'port'] as const;
 const ALL_NAMES = ['bool', 'email', 'url', 'port', 'device', 'str', 'password', 'int', 'float', 'match', 'list'];
@@ -125,12 +126,13 @@ function parseBounds(
     return { ok: false, message: `${kind}(min,max) takes two bounds separated by one comma (either may be empty), got ${show(text)}` };
   }
   if (/\s/.test(args)) return { ok: false, message: `no spaces are allowed in ${show(text)}` };
+  // RE_SCHEMA_ELEMENT's \d is Python's: any Unicode decimal digit, which float() then reads.
   const bound =
     kind === 'str' || kind === 'password'
-      ? /^\d+$/
+      ? /^\p{Nd}+$/u
       : kind === 'int'
-        ? era === '2026' ? /^-?\d+$/ : /^\d+$/
-        : era === '2026' ? /^-?\d*\.?\d+$/ : /^[\d.]+$/;
+        ? era === '2026' ? /^-?\p{Nd}+$/u : /^\p{Nd}+$/u
+        : era === '2026' ? /^-?\p{Nd}*\.?\p{Nd}+$/u : /^[\p{Nd}.]+$/u;
   const what =
     kind === 'str' || kind === 'password'
       ? 'lengths, whole numbers of 0 or more'
@@ -143,10 +145,10 @@ function parseBounds(
     if (!bound.test(part)) {
       return { ok: false, message: `bounds of ${kind}(min,max) must be ${what}, got ${show(part)} in ${show(text)}` };
     }
-    const value = Number(part);
+    const value = pythonFloatText(part) ?? NaN;
     if (Number.isNaN(value)) {
       // Only 2025's float pattern lets this through ("1.2.3"); Python's float() then fails at start.
-      return { ok: false, message: `bound ${show(part)} in ${show(text)} is not a number; the Supervisor fails when it checks this option` };
+      return { ok: false, code: 'schema-bound', message: `bound ${show(part)} in ${show(text)} is not a number; the Supervisor accepts the add-on but fails when it checks this option at start` };
     }
     if (index === 0) element.min = value;
     else element.max = value;
@@ -237,7 +239,7 @@ function parseNode(
   if (typeof value === 'string') {
     const parsed = parseSchemaElement(value, era);
     if (!parsed.ok) {
-      problems.push({ path, severity: 'error', code: 'schema-element', message: `invalid schema type for option '${optionName(path)}': ${parsed.message}` });
+      problems.push({ path, severity: 'error', code: parsed.code ?? 'schema-element', message: `invalid schema type for option '${optionName(path)}': ${parsed.message}` });
       return { type: 'invalid' };
     }
     for (const note of parsed.notes) {

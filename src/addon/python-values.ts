@@ -62,7 +62,39 @@ export function pyTruthy(value: unknown): boolean {
   return Boolean(value);
 }
 
-const PY_INT_STRING = /^[ \t\n\r\f\v]*[-+]?(?:\d(?:_?\d)*)[ \t\n\r\f\v]*$/;
+/** Python's int() of text (Unicode digits, surrounding whitespace and single underscores allowed). */
+export function pythonIntText(text: string, base = 10): number | null {
+  const s = pyStrip(text);
+  const digits = base === 10 ? /^[-+]?\p{Nd}+(?:_\p{Nd}+)*$/u : base === 16 ? /^[-+]?[0-9a-fA-F]+(?:_[0-9a-fA-F]+)*$/ : base === 8 ? /^[-+]?[0-7]+(?:_[0-7]+)*$/ : /^[-+]?[01]+(?:_[01]+)*$/;
+  if (!digits.test(s)) return null;
+  const ascii = s.replace(/_/g, '').replace(/\p{Nd}/gu, (d) => String(digitValue(d)));
+  const sign = ascii.startsWith('-') ? -1 : 1;
+  const body = ascii.replace(/^[-+]/, '');
+  return sign * (base === 10 ? Number(body) : parseInt(body, base));
+}
+
+/** The value of a Unicode decimal digit: decimal digits come in runs of ten, from zero to nine. */
+export function digitValue(d: string): number {
+  const code = d.codePointAt(0)!;
+  let start = code;
+  while (start > 0 && /\p{Nd}/u.test(String.fromCodePoint(start - 1))) start--;
+  return (code - start) % 10;
+}
+
+/** Python's str.strip(): Unicode whitespace as Python counts it. */
+export function pyStrip(text: string): string {
+  return text.replace(/^[\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g, '');
+}
+
+/** Python's float() of text. */
+export function pythonFloatText(text: string): number | null {
+  const s = pyStrip(text).replace(/\p{Nd}/gu, (d) => String(digitValue(d)));
+  if (/^[-+]?(?:inf|infinity)$/i.test(s)) return s.startsWith('-') ? -Infinity : Infinity;
+  if (/^[-+]?nan$/i.test(s)) return NaN;
+  if (!/^[-+]?(?:\d+(?:_\d+)*(?:\.(?:\d+(?:_\d+)*)?)?|\.\d+(?:_\d+)*)(?:[eE][-+]?\d+(?:_\d+)*)?$/.test(s)) return null;
+  return Number(s.replace(/_/g, ''));
+}
+
 
 /** vol.Coerce(int): Python's int() on bools, numbers (truncating) and integer strings. */
 export function pyInt(value: unknown): Coerced<number> {
@@ -71,26 +103,25 @@ export function pyInt(value: unknown): Coerced<number> {
     if (!Number.isFinite(value)) return { ok: false };
     return { ok: true, value: Math.trunc(value), changed: !Number.isInteger(value) };
   }
-  if (typeof value === 'string' && PY_INT_STRING.test(value)) {
-    return { ok: true, value: Number(value.trim().replace(/_/g, '')), changed: true };
+  if (typeof value === 'string') {
+    const n = pythonIntText(value);
+    return n === null ? { ok: false } : { ok: true, value: n, changed: true };
+  }
+  if (value instanceof PyBytes) {
+    const n = pythonIntText(Buffer.from(value.bytes).toString('latin1'));
+    return n === null ? { ok: false } : { ok: true, value: n, changed: true };
   }
   return { ok: false };
 }
 
-const PY_FLOAT_STRING =
-  /^[ \t\n\r\f\v]*[-+]?(?:(?:\d(?:_?\d)*)?\.?\d(?:_?\d)*(?:[eE][-+]?\d(?:_?\d)*)?|\d(?:_?\d)*\.(?:[eE][-+]?\d(?:_?\d)*)?|inf(?:inity)?|nan)[ \t\n\r\f\v]*$/i;
 
 /** vol.Coerce(float): Python's float() on bools, numbers and numeric strings (inf and nan included). */
 export function pyFloat(value: unknown): Coerced<number> {
   if (typeof value === 'boolean') return { ok: true, value: value ? 1 : 0, changed: true };
   if (typeof value === 'number') return { ok: true, value, changed: false };
-  if (typeof value === 'string' && PY_FLOAT_STRING.test(value)) {
-    const s = value.trim().replace(/_/g, '').toLowerCase();
-    const sign = s.startsWith('-') ? -1 : 1;
-    const body = s.replace(/^[-+]/, '');
-    if (body.startsWith('inf')) return { ok: true, value: sign * Infinity, changed: true };
-    if (body === 'nan') return { ok: true, value: NaN, changed: true };
-    return { ok: true, value: Number(s), changed: true };
+  if (typeof value === 'string') {
+    const n = pythonFloatText(value);
+    return n === null ? { ok: false } : { ok: true, value: n, changed: true };
   }
   return { ok: false };
 }
@@ -232,19 +263,47 @@ export type TranslatedRegex =
   /** `broken`: Python would refuse the pattern too (unbalanced brackets); otherwise JS just can't check it. */
   | { ok: false; broken: boolean; reason: string };
 
+/** Python's `\s` (str.isspace) and `\w`/`\d` (Unicode letters, numbers and `_`; decimal digits). */
+const PY_SPACE = '\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const PY_CLASS: Record<string, { outside: string; inside: string | null }> = {
+  d: { outside: '\\p{Nd}', inside: '\\p{Nd}' },
+  D: { outside: '\\P{Nd}', inside: null },
+  w: { outside: '[\\p{L}\\p{N}_]', inside: '\\p{L}\\p{N}_' },
+  W: { outside: '[^\\p{L}\\p{N}_]', inside: null },
+  s: { outside: `[${PY_SPACE}]`, inside: PY_SPACE },
+  S: { outside: `[^${PY_SPACE}]`, inside: null },
+};
+const PY_SIMPLE_ESCAPES: Record<string, string> = { n: '\\n', t: '\\t', r: '\\r', f: '\\f', v: '\\v', a: '\\x07', '0': '\\0' };
+
+const translated = new Map<string, TranslatedRegex>();
+
 /**
  * Translate a Python regular expression to a JavaScript one with the same meaning for `re.match`
- * (anchored at the start only). Handles named groups, `\A`, `\Z`, Python's `$` (which also matches
- * before a final newline) and leading inline flags; anything else Python-only is reported as uncheckable.
+ * (anchored at the start only), compiled once per pattern: named groups, `\A`, `\Z`, Python's `$` (which
+ * also matches before a final newline), Unicode `\d`, `\w` and `\s`, escapes of any punctuation, literal
+ * `{` and `]`, `{,n}`, and leading inline flags. Anything else Python-only is reported as uncheckable.
  */
 export function translatePythonRegex(pattern: string): TranslatedRegex {
-  // No `u` flag: like Python, non-Unicode mode accepts escapes of any punctuation (`\-`, `\#`).
-  let flags = '';
+  const known = translated.get(pattern);
+  if (known) return known;
+  const result = translate(pattern);
+  translated.set(pattern, result);
+  return result;
+}
+
+function escapeChar(c: string): string {
+  return `\\u{${c.codePointAt(0)!.toString(16)}}`;
+}
+
+function translate(pattern: string): TranslatedRegex {
+  let flags = 'u';
   let source = pattern;
   const inline = /^\(\?([aiLmsux]+)\)/.exec(source);
+  let ascii = false;
   if (inline) {
     for (const flag of inline[1]!) {
       if (flag === 'i' || flag === 'm' || flag === 's') flags += flag;
+      else if (flag === 'a') ascii = true;
       else if (flag === 'x' || flag === 'L') return { ok: false, broken: false, reason: `the (?${flag}) flag has no JavaScript equivalent` };
     }
     source = source.slice(inline[0].length);
@@ -252,48 +311,89 @@ export function translatePythonRegex(pattern: string): TranslatedRegex {
   let out = '';
   let depth = 0;
   let inClass = false;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i]!;
+  let classStart = false;
+  const chars = [...source];
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i]!;
     if (c === '\\') {
-      const next = source[i + 1];
+      const next = chars[i + 1];
       if (next === undefined) return { ok: false, broken: true, reason: 'the pattern ends with a lone backslash' };
-      if (!inClass && next === 'A') out += '^';
-      else if (!inClass && next === 'Z') out += '$';
-      else out += c + next;
       i++;
+      classStart = false;
+      const cls = PY_CLASS[next];
+      if (cls && !ascii) {
+        if (!inClass) out += cls.outside;
+        else if (cls.inside !== null) out += cls.inside;
+        else out += `\\${next}`;
+      } else if (cls) out += `\\${next}`;
+      else if (!inClass && next === 'A') out += '^';
+      else if (!inClass && next === 'Z') out += '$';
+      else if (next === 'b' || next === 'B') out += inClass ? '\\x08' : `\\${next}`;
+      else if (next in PY_SIMPLE_ESCAPES) out += PY_SIMPLE_ESCAPES[next];
+      else if (next === 'x' || next === 'u' || next === 'U') {
+        const width = next === 'x' ? 2 : next === 'u' ? 4 : 8;
+        const hex = chars.slice(i + 1, i + 1 + width).join('');
+        if (!new RegExp(`^[0-9a-fA-F]{${width}}$`).test(hex)) return { ok: false, broken: true, reason: `incomplete escape \\${next}${hex}` };
+        out += `\\u{${parseInt(hex, 16).toString(16)}}`;
+        i += width;
+      } else if (/[1-9]/.test(next)) out += `\\${next}`;
+      else if (/[A-Za-z0-9]/.test(next)) return { ok: false, broken: true, reason: `bad escape \\${next}` };
+      else out += escapeChar(next);
       continue;
     }
     if (inClass) {
-      if (c === ']') inClass = false;
+      if (c === ']' && !classStart) inClass = false;
+      else if (c === ']' || c === '[' || c === '{' || c === '}' || c === '(' || c === ')' || c === '|' || c === '/') {
+        out += escapeChar(c);
+        classStart = false;
+        continue;
+      }
+      if (classStart && c === '^') {
+        out += c;
+        continue;
+      }
+      classStart = false;
       out += c;
       continue;
     }
     if (c === '[') {
       inClass = true;
+      classStart = true;
       out += c;
-      // A ']' right after '[' or '[^' is a literal in Python.
-      const start = source[i + 1] === '^' ? 2 : 1;
-      if (source[i + start] === ']') {
-        out += source.slice(i + 1, i + start) + '\\]';
-        i += start;
+      if (chars[i + 1] === '^') {
+        out += '^';
+        i++;
       }
+      continue;
+    }
+    if (c === '{') {
+      const quantifier = /^\{(\d*)(,?)(\d*)\}/.exec(chars.slice(i, i + 24).join(''));
+      if (quantifier && (quantifier[1] !== '' || quantifier[3] !== '') && !(quantifier[2] === '' && quantifier[1] === '')) {
+        out += `{${quantifier[1] || '0'}${quantifier[2]}${quantifier[3]}}`;
+        i += quantifier[0].length - 1;
+      } else out += escapeChar(c);
+      continue;
+    }
+    if (c === '}' || c === ']' || c === '/') {
+      out += escapeChar(c);
       continue;
     }
     if (c === '(') {
       depth++;
-      if (source.startsWith('(?P<', i)) {
+      const rest = chars.slice(i, i + 40).join('');
+      if (rest.startsWith('(?P<')) {
         out += '(?<';
         i += 3;
         continue;
       }
-      const backref = /^\(\?P=(\w+)\)/.exec(source.slice(i));
+      const backref = /^\(\?P=(\w+)\)/.exec(rest);
       if (backref) {
         out += `\\k<${backref[1]}>`;
         i += backref[0].length - 1;
         depth--;
         continue;
       }
-      if (source.startsWith('(?#', i)) return { ok: false, broken: false, reason: 'Python comments (?#...) have no JavaScript equivalent' };
+      if (rest.startsWith('(?#')) return { ok: false, broken: false, reason: 'Python comments (?#...) have no JavaScript equivalent' };
     }
     if (c === ')') {
       depth--;
@@ -313,3 +413,20 @@ export function translatePythonRegex(pattern: string): TranslatedRegex {
     return { ok: false, broken: false, reason: (error as Error).message.replace(/^Invalid regular expression: /, '') };
   }
 }
+
+/** `re.match(pattern, text)`, for patterns taken from the Supervisor's sources. */
+export function pyMatch(pattern: string, text: string): RegExpExecArray | null {
+  const t = translatePythonRegex(pattern);
+  if (!t.ok) throw new Error(`cannot translate the Supervisor's pattern ${pattern}: ${t.reason}`);
+  return t.regex.exec(text);
+}
+
+/** ajv's regular expression engine: every `pattern` of the schemas is a Python pattern run by `re.match`. */
+export const pythonRegExpEngine = Object.assign(
+  (pattern: string) => {
+    const t = translatePythonRegex(pattern);
+    if (!t.ok) throw new Error(`cannot translate the Supervisor's pattern ${pattern}: ${t.reason}`);
+    return t.regex;
+  },
+  { code: 'pythonRegExpEngine' },
+);

@@ -13,7 +13,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { HA_ARCHES } from './arch.js';
 import { ERA_RULES, type Era } from './eras.js';
-import { isPyEmail, isPyUrl } from './python-values.js';
+import { isPyEmail, isPyUrl, pythonRegExpEngine } from './python-values.js';
 
 type Schema = Record<string, unknown>;
 
@@ -158,7 +158,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'codenotary', eras: ['2025'], schema: always({ type: 'string', supervisorEmail: true }) },
   { key: 'options', default: {}, schema: always({ type: 'object' }) },
   // The element grammar and nesting are checked by options-schema.ts, which explains failures better.
-  { key: 'schema', default: {}, schema: always({ type: ['object', 'boolean'], if: { type: 'boolean' }, then: { const: false } }) },
+  // vol.Any(dict, False), with Python's 0 == False: checked in validate.ts.
+  { key: 'schema', default: {}, schema: always({}) },
   { key: 'image', schema: (era) => ({ type: 'string', dockerImage: era }) },
   {
     key: 'ulimits',
@@ -234,7 +235,8 @@ function customError(keyword: string, message: string): ErrorObject {
 }
 
 function createAjv() {
-  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+  // Every `pattern` is a Supervisor pattern, run as Python's re.match runs it (pythonRegExpEngine).
+  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, code: { regExp: pythonRegExpEngine } });
   ajv.addVocabulary(['x-coerce', 'x-message', 'x-exact-zero']);
   const supervisorUrl = (_schema: boolean, data: unknown): boolean => {
     if (isPyUrl(data)) return true;
