@@ -403,6 +403,11 @@ function translate(pattern: string): TranslatedRegex {
       out += '(?=\\n?$)';
       continue;
     }
+    if (c === '.') {
+      // Python's `.` stops only at "\n"; JavaScript's also at "\r", U+2028 and U+2029.
+      out += flags.includes('s') ? '[^]' : '[^\\n]';
+      continue;
+    }
     out += c;
   }
   if (inClass) return { ok: false, broken: true, reason: "unterminated character set: '[' without ']'" };

@@ -185,6 +185,31 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
 export const BUILD_FROM_PATTERN = '^([a-zA-Z\\-\\.:\\d{}]+/)*?([\\-\\w{}]+)/([\\-\\w{}]+)(:[\\.\\-\\w{}]+)?$';
 
 /** Keys the 2026 build schema does not know but old build files carry; the Supervisor ignores them. */
+/** Why a build_from value fails RE_DOCKER_IMAGE_BUILD, in words. */
+export function buildFromProblem(image: string): string {
+  if (!image.includes('/')) return "a base image needs at least one '/', e.g. ghcr.io/home-assistant/base:3.24";
+  const parts = image.replace(/\n$/, '').split('/');
+  let name = parts[parts.length - 1]!;
+  let tag: string | null = null;
+  const colon = name.indexOf(':');
+  if (colon >= 0) {
+    tag = name.slice(colon + 1);
+    name = name.slice(0, colon);
+  }
+  const owner = parts[parts.length - 2]!;
+  for (const part of [owner, name]) {
+    if (!/^[-\p{L}\p{N}_{}]+$/u.test(part)) {
+      return part === ''
+        ? 'the name has an empty part (two slashes in a row, or one at the start or end)'
+        : `'${part}' may contain only letters, digits, '_', '-' and {arch}: the last two parts of a base image name take no '.' or ':' (only the registry part may)`;
+    }
+  }
+  if (tag !== null && !/^[.\-\p{L}\p{N}_{}]+$/u.test(tag)) return `the tag '${tag}' may contain only letters, digits, '.', '_', '-' and {arch}`;
+  const registry = parts.slice(0, -2).find((part) => !/^[a-zA-Z\-.:\p{Nd}{}]+$/u.test(part));
+  if (registry !== undefined) return `'${registry}' is not a valid registry or path part (letters, digits, '.', '-', ':')`;
+  return 'not a valid base image reference';
+}
+
 export const LEGACY_BUILD_KEYS = ['codenotary', 'cosign', 'image', 'shadow_repository'];
 
 export const BUILD_KEYS: readonly KeySpec[] = [

@@ -12,7 +12,7 @@ import type { LocatedDocument, PathSegment } from './document.js';
 import { pathKey } from './document.js';
 import { HA_ARCHES, OPT_IN_ARCHES } from './arch.js';
 import { ERA_RULES, INGRESS_DYNAMIC_PORT_MAX, INGRESS_DYNAMIC_PORT_MIN, type Era, type EraRules } from './eras.js';
-import { CONFIG_KEYS, BUILD_KEYS, LEGACY_BUILD_KEYS, REPOSITORY_KEYS, keysFor, validatorFor, type FileKind } from './schemas.js';
+import { CONFIG_KEYS, BUILD_KEYS, LEGACY_BUILD_KEYS, REPOSITORY_KEYS, buildFromProblem, keysFor, validatorFor, type FileKind } from './schemas.js';
 import { checkOptions, parseOptionsSchema, type OptionsSchemaNode } from './options-schema.js';
 import { isPyDict, pyBoolean, pyInt, pyMatch, pyTruthy, pythonIntText, PyBytes, PySet } from './python-values.js';
 import { didYouMean, show, typeName } from '../util/text.js';
@@ -191,7 +191,7 @@ function translate(
     }
     case 'pattern': {
       const params = error.params as { pattern: string };
-      const why = (parentSchema['x-message'] as string | undefined) ?? `it must match ${params.pattern}`;
+      const why = path[0] === 'build_from' && typeof data === 'string' ? buildFromProblem(data) : ((parentSchema['x-message'] as string | undefined) ?? `it must match ${params.pattern}`);
       const propertyName = (error as ErrorObject & { propertyName?: string }).propertyName;
       if (propertyName !== undefined) {
         return { path: [...original, propertyName], atKey: true, severity: 'error', code: 'invalid-key', message: `${where} key ${show(propertyName)} is invalid: ${why}` };
