@@ -235,13 +235,19 @@ const RESOLVER_FIRST: Record<string, string> = {
   value: '=',
 };
 
-function resolveScalar(value: string): string {
-  const first = value[0];
-  for (const [tag, regex] of RESOLVERS) {
-    const name = tag.slice(TAG.length);
-    const applies = first === undefined ? name === 'null' : RESOLVER_FIRST[name]!.includes(first);
-    if (applies && regex.test(value)) return tag;
+/** The resolvers to try, by first character ('' for the empty scalar). */
+const RESOLVERS_BY_FIRST = new Map<string, [string, RegExp][]>();
+for (const [tag, regex] of RESOLVERS) {
+  const name = tag.slice(TAG.length);
+  for (const first of [...RESOLVER_FIRST[name]!, ...(name === 'null' ? [''] : [])]) {
+    if (!RESOLVERS_BY_FIRST.has(first)) RESOLVERS_BY_FIRST.set(first, []);
+    RESOLVERS_BY_FIRST.get(first)!.push([tag, regex]);
   }
+}
+
+function resolveScalar(value: string): string {
+  const candidates = RESOLVERS_BY_FIRST.get(value.length === 0 ? '' : value[0]!);
+  if (candidates) for (const [tag, regex] of candidates) if (regex.test(value)) return tag;
   return TAG + 'str';
 }
 
@@ -508,14 +514,18 @@ function isCollectionTag(node: YamlNode): boolean {
  * SafeConstructor.construct_document: containers are created first and filled later (as PyYAML's
  * generators do), so aliases share one value, cycles are possible, and nothing recurses.
  */
+const SCALAR_TAGS = new Set([TAG + 'str', TAG + 'null', TAG + 'bool', TAG + 'int', TAG + 'float', TAG + 'timestamp', TAG + 'binary']);
+
 function construct(root: YamlNode, locations: Locations, problems: ReadProblem[]): unknown {
   const built = new Map<YamlNode, unknown>();
   const pending: YamlNode[] = [];
   const get = (node: YamlNode): unknown => {
     if (built.has(node)) return built.get(node);
     let value: unknown;
-    if (node.kind === 'scalar' || !isCollectionTag(node)) {
-      if (node.kind !== 'scalar' && ![TAG + 'str', TAG + 'null', TAG + 'bool', TAG + 'int', TAG + 'float', TAG + 'timestamp', TAG + 'binary'].includes(node.tag)) {
+    if (node.kind === 'scalar' && node.tag === TAG + 'str') {
+      value = node.value;
+    } else if (node.kind === 'scalar' || !isCollectionTag(node)) {
+      if (node.kind !== 'scalar' && !SCALAR_TAGS.has(node.tag)) {
         throw new ConstructorError(null, null, `could not determine a constructor for the tag '${node.tag}'`, node.start);
       }
       if (node.kind === 'scalar' && COLLECTION_TAGS.includes(node.tag)) {

@@ -64,6 +64,7 @@ export function pyTruthy(value: unknown): boolean {
 
 /** Python's int() of text (Unicode digits, surrounding whitespace and single underscores allowed). */
 export function pythonIntText(text: string, base = 10): number | null {
+  if (base === 10 && /^[-+]?[0-9]+$/.test(text)) return Number(text);
   const s = pyStrip(text);
   const digits = base === 10 ? /^[-+]?\p{Nd}+(?:_\p{Nd}+)*$/u : base === 16 ? /^[-+]?[0-9a-fA-F]+(?:_[0-9a-fA-F]+)*$/ : base === 8 ? /^[-+]?[0-7]+(?:_[0-7]+)*$/ : /^[-+]?[01]+(?:_[01]+)*$/;
   if (!digits.test(s)) return null;
@@ -88,6 +89,7 @@ export function pyStrip(text: string): string {
 
 /** Python's float() of text. */
 export function pythonFloatText(text: string): number | null {
+  if (/^[-+]?[0-9]+(?:\.[0-9]*)?(?:e[-+]?[0-9]+)?$/i.test(text)) return Number(text);
   const s = pyStrip(text).replace(/\p{Nd}/gu, (d) => String(digitValue(d)));
   if (/^[-+]?(?:inf|infinity)$/i.test(s)) return s.startsWith('-') ? -Infinity : Infinity;
   if (/^[-+]?nan$/i.test(s)) return NaN;

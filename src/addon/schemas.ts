@@ -261,7 +261,7 @@ function customError(keyword: string, message: string): ErrorObject {
 
 function createAjv() {
   // Every `pattern` is a Supervisor pattern, run as Python's re.match runs it (pythonRegExpEngine).
-  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, code: { regExp: pythonRegExpEngine } });
+  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, validateSchema: false, code: { regExp: pythonRegExpEngine, optimize: false } });
   ajv.addVocabulary(['x-coerce', 'x-message', 'x-exact-zero']);
   const supervisorUrl = (_schema: boolean, data: unknown): boolean => {
     if (isPyUrl(data)) return true;
