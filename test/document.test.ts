@@ -113,3 +113,52 @@ test('bytes: invalid UTF-8 is located, control characters are refused', () => {
   assert.deepEqual(control.problems[0]!.at, { line: 2, col: 5 });
   assert.ok(readDocumentBytes('config.yaml', Buffer.from('name: Zoë 🏠\n')).doc);
 });
+
+/** Verdicts of PyYAML's CSafeLoader (libyaml 0.2.5), as the Supervisor reads config.yaml. */
+test('YAML: what the C loader accepts and refuses (tabs, line ends, tags, keys, directives, escapes)', () => {
+  const ok = (text: string) => readDocument('config.yaml', text);
+  const accepted = ['slug:\ttest\n', 'a: 1\r\nb: 2\r\n', 'a: 1\rb: 2\r', 'a: 1\u0085b: 2\n', 'a: 1\u2028b: 2\n', '%YAML 1.1\n---\na: 1\n', '%YAML 1.2\n---\na: 1\n', 'a: b\t# c\n', '? x\n: 1\n', '\ufeffa: 1\n'];
+  for (const text of accepted) assert.ok(ok(text).doc, `${JSON.stringify(text)}: ${JSON.stringify(ok(text).problems)}`);
+  const refused = ['a:\n  -\tb\n', 'a: 1\n\t# c\n', 'a: 1\n\t\nb: 2\n', '? [a]\n: 1\n', '%YAML 1.3\n---\na: 1\n', '%YAML 2.0\n---\na: 1\n', 'a: "\\ud800"\n', 'a: 1\n---\nb: 2\n', 'a: &x 1\nb: &x 2\n', 'a: =\n', 'a: 2024-02-30\n', 'a: !!str [x]\n', 'a: !!omap [{a: 1, b: 2}]\n'];
+  for (const text of refused) assert.equal(ok(text).doc, null, JSON.stringify(text));
+  const v = (text: string) => (ok(text).doc!.value as Record<string, unknown>)['a'];
+  assert.equal(v('a: !!float 60\n'), 60);
+  assert.equal(v('a: !!int " ٦٠"\n'), 60, "Python's int() reads Unicode digits");
+  assert.deepEqual(v('a: !!omap [{x: 1}, {y: 2}]\n'), [['x', 1], ['y', 2]]);
+  assert.equal(v('a: ! 12\n'), 12, "'!' leaves a plain scalar to the implicit resolvers");
+  assert.equal(v('a: "x\\ny"\n'), 'x\ny');
+  const lines = ok('a: 1\u2028b: [x,\n  y]\n').doc!;
+  assert.deepEqual(lines.valueAt(['b', 1]), { line: 3, col: 3 }, 'LS is a line break for libyaml');
+  const empty = ok('# nothing\n').doc!;
+  assert.ok(empty.empty);
+  assert.deepEqual(empty.value, {}, 'read_yaml_file returns `load() or {}`');
+});
+
+test('YAML and JSON nested thousands deep are read without recursion', () => {
+  const deepYaml = readDocument('config.yaml', `a: ${'['.repeat(20000)}${']'.repeat(20000)}\n`);
+  assert.ok(deepYaml.doc);
+  let node = (deepYaml.doc.value as Record<string, unknown>)['a'];
+  let depth = 0;
+  while (Array.isArray(node) && node.length > 0) {
+    node = node[0];
+    depth++;
+  }
+  assert.equal(depth, 19999);
+  assert.deepEqual(deepYaml.doc.valueAt(['a', 0, 0, 0]), { line: 1, col: 7 });
+  // orjson >= 3.9.15 (the Supervisor pins 3.10.18 and 3.12.0) stops at 1024 levels.
+  const json = (depth: number) => readDocument('config.json', `{"a": ${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`);
+  assert.ok(json(1024).doc);
+  const tooDeep = json(1025);
+  assert.equal(tooDeep.doc, null);
+  assert.equal(tooDeep.problems[0]!.code, 'too-deep');
+});
+
+test('JSON as orjson reads it', () => {
+  const read = (text: string) => readDocument('config.json', text);
+  for (const text of ['{"a": NaN}', '{"a": 1e400}', '{"a": "\\ud800"}', '{"a": "\\udc00x"}', '{"a": 01}', '{"a": 1.}', '\ufeff{}', '{"a": 1,}', '', '{} x', '{"a": "\u0001"}']) {
+    assert.equal(read(text).doc, null, JSON.stringify(text));
+  }
+  assert.equal((read('{"a": 123456789012345678901234567890}').doc!.value as Record<string, number>)['a'], 1.2345678901234568e29);
+  assert.equal((read('{"a": "\\ud83d\\ude00"}').doc!.value as Record<string, string>)['a'], '😀');
+  assert.equal(read('null').doc!.value, null);
+});

@@ -118,7 +118,7 @@ async function loadConfig(file: string, options: Required<LoadOptions>, diagnost
     // Errors only the other generation of the Supervisor raises: users may still run it.
     const other = otherEra(options.era);
     const compat = validateConfigValue(value, other, keys).findings.filter(
-      (finding) => finding.severity === 'error' && !result.findings.some((mine) => sameFinding(mine, finding)),
+      (finding) => finding.severity === 'error' && !result.findings.some((mine) => mine.severity === 'error' && sameFinding(mine, finding)),
     );
     report(
       compat.map((finding) => ({ ...finding, severity: 'warning' as const, code: `compat-${other}`, message: `${ERA_RULES[other].label} refuses this add-on: ${finding.message}` })),
