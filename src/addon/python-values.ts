@@ -423,17 +423,15 @@ function translate(pattern: string): TranslatedRegex {
 
 /** `re.match(pattern, text)`, for patterns taken from the Supervisor's sources. */
 export function pyMatch(pattern: string, text: string): RegExpExecArray | null {
-  const t = translatePythonRegex(pattern);
-  if (!t.ok) throw new Error(`cannot translate the Supervisor's pattern ${pattern}: ${t.reason}`);
-  return t.regex.exec(text);
+  return pythonRegExpEngine(pattern).exec(text);
 }
 
-/** ajv's regular expression engine: every `pattern` of the schemas is a Python pattern run by `re.match`. */
-export const pythonRegExpEngine = Object.assign(
-  (pattern: string) => {
-    const t = translatePythonRegex(pattern);
-    if (!t.ok) throw new Error(`cannot translate the Supervisor's pattern ${pattern}: ${t.reason}`);
-    return t.regex;
-  },
-  { code: 'pythonRegExpEngine' },
-);
+/**
+ * A Supervisor pattern as a JavaScript RegExp for `re.match` (compiled once per pattern); also ajv's
+ * regular expression engine, so every `pattern` of the schemas is run this way.
+ */
+export function pythonRegExpEngine(pattern: string): RegExp {
+  const t = translatePythonRegex(pattern);
+  if (!t.ok) throw new Error(`cannot translate the Supervisor's pattern ${pattern}: ${t.reason}`);
+  return t.regex;
+}
