@@ -7,7 +7,7 @@
  * Unlike the Supervisor (which sees a clean git checkout), addonix also skips `node_modules`, which a
  * developer's working copy may hold with thousands of unrelated config.json files.
  */
-import { closeSync, fstatSync, openSync, promises as fs, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { HA_ARCHES, type HaArch } from './arch.js';
 
@@ -49,39 +49,46 @@ interface FolderEntries {
   inRootfs: boolean;
 }
 
-async function isFile(entry: import('node:fs').Dirent, dir: string): Promise<boolean> {
+function isFile(entry: Dirent, dir: string): boolean {
   if (entry.isFile()) return true;
   if (!entry.isSymbolicLink()) return false;
-  return fs.stat(path.join(dir, entry.name)).then((s) => s.isFile(), () => false);
+  try {
+    return statSync(path.join(dir, entry.name)).isFile();
+  } catch {
+    return false;
+  }
 }
 
-async function walk(dir: string, inRootfs: boolean, out: FolderEntries[]): Promise<void> {
-  let entries: import('node:fs').Dirent[];
+/**
+ * Folders are listed synchronously: a repository has a few dozen of them, and a round trip through the
+ * thread pool for each cost more than the listing itself.
+ */
+function walk(dir: string, inRootfs: boolean, out: FolderEntries[]): void {
+  let entries: Dirent[];
   try {
-    entries = await fs.readdir(dir, { withFileTypes: true });
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch {
     return;
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const folder: FolderEntries = { dir, files: [], inRootfs };
-  const subfolders: Promise<void>[] = [];
+  const subfolders: Dirent[] = [];
   for (const entry of entries) {
     if (entry.isDirectory()) {
-      if (entry.name.startsWith('.') || SKIPPED_FOLDERS.has(entry.name)) continue;
-      subfolders.push(walk(path.join(dir, entry.name), inRootfs || entry.name === 'rootfs', out));
+      if (!entry.name.startsWith('.') && !SKIPPED_FOLDERS.has(entry.name)) subfolders.push(entry);
       continue;
     }
     const kind = fileKind(entry.name) ?? (/^Dockerfile(\.[a-z0-9]+)?$/.test(entry.name) ? 'dockerfile' : null);
-    if (kind && (await isFile(entry, dir))) folder.files.push({ name: entry.name, kind });
+    if (kind && isFile(entry, dir)) folder.files.push({ name: entry.name, kind });
   }
   if (folder.files.length > 0) out.push(folder);
-  await Promise.all(subfolders);
+  for (const entry of subfolders) walk(path.join(dir, entry.name), inRootfs || entry.name === 'rootfs', out);
 }
 
 /** Find every add-on, repository file and stray build file under `root` (a folder). */
 export async function discover(root: string): Promise<Discovery> {
   const folders: FolderEntries[] = [];
-  await walk(root, false, folders);
+  walk(root, false, folders);
   folders.sort((a, b) => (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0));
 
   const addons: AddonLocation[] = [];
