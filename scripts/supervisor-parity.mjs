@@ -1,16 +1,20 @@
 #!/usr/bin/env node
-// Compare addonix's verdicts with the Home Assistant Supervisor's own schemas, file by file.
+// Compare addonix's verdicts with the Home Assistant Supervisor's own, file by file, for both eras.
 //
-//   node scripts/supervisor-parity.mjs SUPERVISOR_SRC [--mutants N] [--seed S] [--keep DIR]
-//        [--supervisor 2026|2025] [--oracle FILE] PATH...
+//   node scripts/supervisor-parity.mjs --sup2026 DIR --sup2025 DIR [--mutants N] [--seed S] [--keep DIR]
+//        [--oracle FILE] [--show N] PATH...
 //
-// SUPERVISOR_SRC is an unpacked home-assistant/supervisor source tree ("apps" era, 2026). The verdicts
-// come from ../shared/tools/supervisor-oracle.py (Debian python3 with python3-voluptuous and
-// python3-yaml). A config file is "refused" when the Supervisor's schema raises; for addonix, when
-// `addonix validate --supervisor 2026` reports an error in it. A build file is "ignored" when its schema
-// raises; for addonix, when it reports build-file-ignored. With --mutants N, N mutated copies of the
-// given files are made (in a temporary folder) and compared too. For the 2025 rules, pass a 2025.06
-// source tree, --supervisor 2025 and an oracle adapted to its `supervisor.addons` package with --oracle.
+// DIR is an unpacked home-assistant/supervisor source tree: HEAD ("apps", 2026) and tag 2025.06.0
+// ("addons"). The verdicts come from ../shared/tools/supervisor-oracle.py, run with `python3` (or $PYTHON),
+// which should have orjson. A config file is "refused" when the Supervisor refuses the add-on (its schema
+// raises, its loader fails, or its code crashes on it); for addonix, when `addonix validate --supervisor
+// ERA` reports an error in it other than the deliberate differences below. A build file is "ignored" when
+// the Supervisor falls back to defaults; for addonix, when it reports that it is ignored or unreadable.
+//
+// With --mutants N, N seeded mutants of the given files are generated in each class (CLASSES below):
+// text-level edits of the YAML and JSON sources (tags, line ends, tabs, directives, escapes, byte order
+// marks, JSON variants, nesting), Python's re.match and int() semantics, schema quirks and image names.
+// The output gives the agreement per class and era, then every disagreement (up to --show).
 // Not part of the test suite: it needs the Supervisor's sources, which the suite cannot fetch.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync, readdirSync, statSync } from 'node:fs';
@@ -22,8 +26,13 @@ import YAML from 'yaml';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.join(here, '..', 'bin', 'addonix.js');
 
-// Findings addonix reports as errors by its own policy, where the Supervisor's schema has no opinion.
-const POLICY_CODES = new Set(['duplicate-key', 'file-too-large', 'missing-version', 'schema-regex', 'two-configs', 'duplicate-slug', 'not-utf8']);
+/**
+ * Where addonix is stricter than the Supervisor on purpose (README, "Deliberate differences"): these
+ * errors do not count as refusals. `too-deep`: orjson refuses JSON nested over 1024 levels since 3.9.15
+ * (the Supervisor pins 3.10.18 and 3.12.0); an oracle with an older orjson accepts them.
+ */
+const DELIBERATE = new Set(['duplicate-key', 'file-too-large', 'missing-version', 'schema-regex', 'schema-bound', 'two-configs', 'duplicate-slug']);
+const BUILD_IGNORED = new Set(['build-file-ignored', 'yaml-syntax', 'json-syntax', 'yaml-tag', 'not-utf8', 'bad-character', 'too-deep', 'not-checked']);
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -32,14 +41,17 @@ const option = (name, fallback) => {
   const [, value] = args.splice(i, 2);
   return value;
 };
-const mutants = Number(option('--mutants', '0'));
-let seed = Number(option('--seed', '1'));
+const mutantsPerClass = Number(option('--mutants', '0'));
+const seedText = option('--seed', '1');
+let seed = Number(seedText);
 const keep = option('--keep', undefined);
-const era = option('--supervisor', '2026');
+const show = Number(option('--show', '20'));
+const trees = { 2026: option('--sup2026', undefined), 2025: option('--sup2025', undefined) };
 const oracle = option('--oracle', path.join(here, '..', '..', 'shared', 'tools', 'supervisor-oracle.py'));
-const [supervisorSrc, ...inputs] = args;
-if (!supervisorSrc || inputs.length === 0) {
-  console.error('usage: supervisor-parity.mjs SUPERVISOR_SRC [--mutants N] [--seed S] [--keep DIR] PATH...');
+const python = process.env.PYTHON ?? 'python3';
+const inputs = args;
+if ((!trees[2026] && !trees[2025]) || inputs.length === 0) {
+  console.error('usage: supervisor-parity.mjs --sup2026 DIR --sup2025 DIR [--mutants N] [--seed S] [--keep DIR] PATH...');
   process.exit(2);
 }
 
@@ -67,7 +79,8 @@ function listFiles(root) {
   return out;
 }
 
-// Values chosen to sit on the Supervisor's edges: coercions, patterns, enums, nesting.
+// --- mutation classes ------------------------------------------------------------------------------
+
 const EDGE_VALUES = [
   'yes', 'maybe', 'True', 1, 0, 2.5, -1, null, '', 'x', [], {}, ['a'], { a: 1 }, '8080', '70000', 'abc',
   'ghcr.io/me/img', 'ghcr.io/me/img:1.0', 'Ghcr.io/me/img', 'img', 'me/{arch}-x', 'http://x', 'x://',
@@ -81,7 +94,8 @@ const SCHEMA_ELEMENTS = [
   'float(-1.5,)', 'bool', 'bool??', 'email', 'url', 'port', 'password(8,)', 'match(^a+$)', 'match(', 'match()', 'match(a)b)',
   'list(a|b)', 'list()', 'list(|)', 'device', 'device(subsystem=tty)', 'device(subsystem=TTY)', 'device()', '', '?',
   'string', 'Str', 'str (1,2)', 'int(1, 2)', ['str'], [], ['str', 'int'], [['str']], { a: 'str' }, { a: { b: 'int' } },
-  [{ a: 'str' }], [{ a: { b: ['str'] } }], 5, true, null,
+  [{ a: 'str' }], [{ a: { b: ['str'] } }], 5, true, null, 'str\n', 'int(١,٩)', 'float(١.٥,)', 'str(٣,)', 'int(1,2)\n',
+  'float(1.2.3,)', 'int(-١,)',
 ];
 const CONFIG_KEYS = [
   'name', 'version', 'slug', 'description', 'arch', 'machine', 'url', 'startup', 'boot', 'init', 'advanced', 'stage',
@@ -91,8 +105,7 @@ const CONFIG_KEYS = [
   'schema', 'image', 'ulimits', 'timeout', 'journald', 'breaking_versions', 'codenotary', 'auto_uart', 'snapshot',
 ];
 
-function mutateConfig(config) {
-  const c = structuredClone(config);
+function mutateValues(c) {
   const kind = Math.floor(random() * 8);
   const key = pick(CONFIG_KEYS);
   if (kind === 0) delete c[key];
@@ -105,80 +118,261 @@ function mutateConfig(config) {
     c.ingress = true;
     c.ingress_port = pick([0, 8099, '0', '8099', 70000]);
     c.ports = { [pick(['62001/tcp', '8080/tcp', '65500'])]: 1234 };
-  } else c[pick(['arch', 'machine', 'privileged', 'services', 'breaking_versions', 'ulimits', 'environment'])] = pick([
-    ['amd64', 'riscv64'], ['armv7'], 'amd64', ['raspberrypi4', 'raspberrypi4'], ['NET_ADMIN', 'BOGUS'], { nofile: '1024' },
-    { nofile: { soft: 1, hard: '2' } }, { nofile: { soft: 1 } }, { A: 1 }, { A: 'b' }, ['1.0', 2],
-  ]);
+  } else {
+    c[pick(['arch', 'machine', 'privileged', 'services', 'breaking_versions', 'ulimits', 'environment'])] = pick([
+      ['amd64', 'riscv64'], ['armv7'], 'amd64', ['raspberrypi4', 'raspberrypi4'], ['NET_ADMIN', 'BOGUS'], { nofile: '1024' },
+      { nofile: { soft: 1, hard: '2' } }, { nofile: { soft: 1 } }, { A: 1 }, { A: 'b' }, ['1.0', 2],
+    ]);
+  }
   return c;
 }
 
-function mutateBuild(build) {
-  const b = structuredClone(build && typeof build === 'object' ? build : {});
+/** Python's `$` also matches before a final newline: values of pattern-checked keys ending in "\n". */
+function mutateDollar(c) {
+  const nl = pick(['\n', '\n', '\n\n', ' \n', '\r\n']);
+  const edit = Math.floor(random() * 10);
+  if (edit === 0) c.slug = `${c.slug ?? 'x'}${nl}`;
+  else if (edit === 1) c.ports = { [`${pick(['8080/tcp', '53/udp', '80'])}${nl}`]: 8080 };
+  else if (edit === 2) c.watchdog = `${pick(['http://[HOST]:[PORT:8080]/', 'tcp://[HOST]:[PORT:80]', 'http://[HOST]:80'])}${nl}`;
+  else if (edit === 3) c.webui = `${pick(['http://[HOST]:[PORT:8080]/', '[PROTO:ssl]://[HOST]:[PORT:1]'])}${nl}`;
+  else if (edit === 4) c.machine = [`${pick(['raspberrypi4', '!qemux86', 'generic-x86-64'])}${nl}`];
+  else if (edit === 5) c.image = `${pick(['ghcr.io/me/{arch}-img', 'me/img', 'ghcr.io/me/img'])}${nl}`;
+  else if (edit === 6) c.services = [`${pick(['mqtt:need', 'mysql:want'])}${nl}`];
+  else if (edit === 7) c.map = [`${pick(['share:rw', 'ssl', 'config:ro', 'addons'])}${nl}`];
+  else if (edit === 8) c.schema = { opt: `${pick(['str', 'int(1,5)', 'bool?', 'list(a|b)'])}${nl}` };
+  else c.arch = [`${pick(['amd64', 'aarch64'])}${nl}`];
+  return c;
+}
+
+/** Python's int() and \d take any Unicode decimal digit; \w any Unicode letter. */
+function mutateUnicode(c) {
+  const digits = pick([['٦', '٠'], ['６', '０'], ['६', '०'], ['𝟔', '𝟎']]);
+  const num = (n) => String(n).replace(/6/g, digits[0]).replace(/0/g, digits[1]);
+  const edit = Math.floor(random() * 8);
+  if (edit === 0) c.timeout = num(pick([60, 600, 6, 100]));
+  else if (edit === 1) c.ports = { '8080/tcp': num(pick([8060, 60, 6000006])) };
+  else if (edit === 2) c.ports = { [`${num(pick([8060, 60]))}/tcp`]: 8080 };
+  else if (edit === 3) c.ingress_port = num(pick([6006, 60000, 0]));
+  else if (edit === 4) c.schema = { opt: `${pick(['int', 'float', 'str'])}(${num(pick([6, 0, 60]))},${num(pick([60, 600]))})` };
+  else if (edit === 5) c.image = pick(['ghcr.io/é/x', 'ghcr.io/me/ïmg', 'me/img', 'ghcr.io/me/{arch}-é']);
+  else if (edit === 6) c.ulimits = { nofile: num(pick([6000, 60])) };
+  else c.environment = { [pick(['VAR', 'VÄR', 'ПЕРЕМ', '٦'])]: 'x' };
+  return c;
+}
+
+/** Quirks of voluptuous and Python inside the schemas. */
+function mutateQuirks(c) {
+  const edit = Math.floor(random() * 9);
+  if (edit === 0) c.timeout = pick([300.9, 9.99, 10.5, 300.0, 301.0, true, '300', ' 60 ', '6_0', '1e2', -0.5]);
+  else if (edit === 1) {
+    c.ingress = pick([true, 'no', 1, 'yes', 0]);
+    c.ingress_port = pick([false, 0, 0.0, '0', true, 8099.5]);
+    c.ports = { [pick(['62001/tcp', '8080/tcp', '65000'])]: pick([1234, null]) };
+  } else if (edit === 2) c.schema = pick([0, 0.0, false, true, null, 1, '', [], { '~': 'str' }, { a: 'str' }]);
+  else if (edit === 3) c.devices = pick([{ '/dev/a:/dev/a': 'rwm' }, { '/dev/a': 'rwm' }, '/dev/a:/dev/a:rwm', '/dev/a', [5], ['/dev/a:rwm', 5], [5, '/dev/a:rwm'], null, 5, [['a:b']]]);
+  else if (edit === 4) c.environment = pick([{ 1: 'x' }, { A: 1 }, { A: 'x', B: null }, ['A=1'], 'A=1']);
+  else if (edit === 5) c.ulimits = pick([{ 1: 5 }, { nofile: 5.5 }, { nofile: { soft: '1', hard: 2 } }, { nofile: [1] }]);
+  else if (edit === 6) c.map = pick(['share', { share: 'rw' }, null, 5, [{ type: 'share', read_only: 1 }], [{ type: ['share'] }]]);
+  else if (edit === 7) c.name = pick(['', 0, [], 'x', 5, null]);
+  else c.tmpfs = pick(['size=10m', 5, true, null]);
+  return c;
+}
+
+function mutateImages(c, isBuild) {
+  const images = [
+    'ghcr.io/me/img', 'ghcr.io/me/{arch}-img', 'localhost/img', 'localhost:5000/img', 'registry:5000/me/img', '[::1]:5000/img',
+    'Ghcr.io/me/img', 'ghcr.io/Me/img', 'ghcr.io/me/img:1.0', 'me/img', 'img', 'ghcr.io//img', 'ghcr.io/me/', '/img', 'me/img.v2',
+    'lscr.io/linuxserver/changedetection.io:amd64-latest', 'ghcr.io/home-assistant/base:3.24', 'index.docker.io/me/img',
+    'ghcr.io/me/img@sha256:abc', 'ghcr.io/me/i_m-g', 'ghcr.io/me/{machine}', 'a.b/c', 'ex-ample.com:80/x', '-bad.io/x',
+  ];
+  if (isBuild) c.build_from = random() < 0.6 ? pick(images) : { [pick(['amd64', 'aarch64', 'armv7', 'riscv64'])]: pick(images) };
+  else c.image = pick(images);
+  return c;
+}
+
+function mutateBuild(b) {
   const key = pick(['build_from', 'args', 'labels', 'squash', 'codenotary']);
   b[key] = pick([
     'ghcr.io/home-assistant/base:3.24', 'base', 'me/base', { amd64: 'x/y', armv7: 'a' }, { riscv64: 'x/y' }, { A: '1' }, { A: 1 },
-    'yes', 'maybe', true, null, [],
+    'yes', 'maybe', true, null, [], 'x/y\n', 'ghcr.io/é/x',
   ]);
   return b;
 }
 
+/** Text-level edits of a YAML source: what PyYAML's C loader reads and refuses. */
+function mutateYamlText(text) {
+  const lines = text.split('\n');
+  const edit = Math.floor(random() * 16);
+  const valueLine = () => {
+    const candidates = lines.map((l, i) => [l, i]).filter(([l]) => /^[a-z_]+: \S/.test(l));
+    return candidates.length ? pick(candidates)[1] : -1;
+  };
+  const i = valueLine();
+  if (edit === 0 && i >= 0) lines[i] = lines[i].replace(': ', `: ${pick(['!!str ', '!!float ', '!!int ', '!!bool ', '!!null ', '!!binary ', '!!timestamp ', '! ', '!custom ', '!!set ', '!!omap ', '!<tag:yaml.org,2002:str> '])}`);
+  else if (edit === 1) return text.replace(/\n/g, pick(['\r\n', '\r']));
+  else if (edit === 2) return text.replace(/\n/, pick(['\u0085', '\u2028', '\u2029', '\r']));
+  else if (edit === 3) {
+    const j = Math.floor(random() * lines.length);
+    lines[j] = lines[j].replace(/^( *)- /, `$1-${pick(['\t', ' \t', '\t '])}`).replace(/^(\S[^:]*): /, `$1:${pick(['\t', ' \t'])}`);
+  } else if (edit === 4) lines.splice(Math.floor(random() * lines.length), 0, pick(['\t# comment', '\t', '  \t# c', '# \tc', ' \t']));
+  else if (edit === 5) lines.push(pick(['? [a]\n: 1', '? a\n: 1', '? {a: 1}\n: 1', '[a]: 1', '? !!set {a}\n: 1']));
+  else if (edit === 6) lines.unshift(pick(['%YAML 1.1\n---', '%YAML 1.2\n---', '%YAML 1.3\n---', '%YAML 2.0\n---', '%YAML 1.0\n---', '%TAG !e! tag:e.com,2000:\n---', '---', '--- # doc']));
+  else if (edit === 7) lines.push(`x_escape: "${pick(['\\ud800', '\\udfff', '\\x41', '\\U0001F600', '\\N', '\\_', '\\e', "\\'", '\\/', '\\U00110000', '\\q'])}"`);
+  else if (edit === 8) return pick(['\ufeff', '\ufeff\ufeff', '']) + text + pick(['', '---\nx: 1\n', '...\n', '\ufeff']);
+  else if (edit === 9) return pick(['', '# only a comment\n', '~\n', '[]\n', 'false\n', '0\n', '""\n', '---\n', 'just text\n', '- a\n']);
+  else if (edit === 10) lines.push(pick(['a1: &x 1\na2: &x 2', 'a1: &x {p: 1}\na2:\n  <<: *x', 'a1: *nope', 'a1: =', '=: a', 'a1: <<', 'a1:\n  <<: 1', 'a1: &r [*r]']));
+  else if (edit === 11 && i >= 0) lines[i] = lines[i].replace(/: .*/, `: ${pick(['2024-02-30', '2024-01-31', '2024-13-01', '2001-12-14 21:59:43.10 +99', '2001-12-14t21:59:43.10-05:00', '1:30', '0o17', '0x_1F', '1_000', '.NaN', '-.inf'])}`);
+  else if (edit === 12) lines.push(pick(['version: 2024-02-30', 'version: 1.10', 'version: !!binary aGVsbG8=', 'timeout: !!float 60', 'timeout: !!int 0x3C', 'init: !!bool maybe', 'arch: !!set {amd64}', 'arch: !!omap [{amd64: 1}]', 'slug: !!str 123', 'description: !!binary aGk=']));
+  else if (edit === 13) {
+    const j = Math.floor(random() * lines.length);
+    lines[j] = pick(['\t', ' ', '  ']) + lines[j];
+  } else if (edit === 14) {
+    const depth = pick([10, 1000, 3000]);
+    lines.push(`x_deep: ${'['.repeat(depth)}${']'.repeat(depth)}`);
+  }
+  else lines.push(pick(['x_quoted: "multi\n  line"', "x_single: 'it''s'", 'x_block: |\n  a\n\tb', 'x_folded: >-\n  a\n  b', 'x_plain: a\n  b', 'x_flow: {a: 1, b}', 'x_flow2: [a, b', 'x_colon: a:b', 'x_q: ?x']));
+  return lines.join('\n');
+}
+
+/** Text-level edits of a JSON source: what orjson reads and refuses. */
+function mutateJsonText(text) {
+  const edit = Math.floor(random() * 12);
+  const insertAtEnd = (s) => text.replace(/}\s*$/, `, ${s}}\n`);
+  if (edit === 0) return '\ufeff' + text;
+  if (edit === 1) return insertAtEnd(`"x": ${pick(['NaN', 'Infinity', '-Infinity', '1e400', '-1e400', '1e-400', '123456789012345678901234567890', '01', '1.', '.5', '-0', '1E+2'])}`);
+  if (edit === 2) return insertAtEnd(`"x": "${pick(['\\ud800', '\\udc00', '\\ud800\\udc00', '\\u00e9', '\\x41', '\\/', '\\U0001F600'])}"`);
+  if (edit === 3) return text.replace(/}\s*$/, ',}\n');
+  if (edit === 4) return text.replace('{', '{ // comment\n');
+  if (edit === 5) return insertAtEnd('"name": "dup"');
+  if (edit === 6) {
+    const depth = pick([10, 500, 1000, 1020, 1024, 1025, 1100, 3000]);
+    return insertAtEnd(`"x": ${'['.repeat(depth)}${']'.repeat(depth)}`);
+  }
+  if (edit === 7) return pick(['null', '[]', '"x"', '1', '', ' ', '{}']);
+  if (edit === 8) return text.replace(/\n/g, pick(['\r\n', '\r', '\u2028', '\u00a0\n']));
+  if (edit === 9) return text + pick(['\n{}', 'x', '\n\n']);
+  if (edit === 10) return insertAtEnd(`"timeout": ${pick(['60.0', '300.5', '1e2', 'true', '"60"', '"٦٠"', 'null'])}`);
+  return insertAtEnd(`"x": "${pick(['\t', '\u0001', '\u007f', 'é'])}"`);
+}
+
+/** Deep nesting the Supervisor reads (or, in option schemas, fails on). */
+function mutateDeep(text, isYaml) {
+  const depth = pick([50, 150, 180, 200, 400, 1000, 3000, 10000]);
+  const where = pick(['x_unknown', 'options', 'environment', 'schema', 'arch']);
+  if (!isYaml) {
+    const d = Math.min(depth, pick([100, 1000, 1024]));
+    const value = where === 'schema' || where === 'options' ? `${'{"a": '.repeat(d)}"str"${'}'.repeat(d)}` : `${'['.repeat(d)}${']'.repeat(d)}`;
+    return text.replace(/}\s*$/, `, "${where}": ${value}}\n`);
+  }
+  const value = where === 'schema' || where === 'options' ? `${'{a: '.repeat(depth)}str${'}'.repeat(depth)}` : `${'['.repeat(depth)}${']'.repeat(depth)}`;
+  return `${text.replace(new RegExp(`^${where}:.*(\\n[ -].*)*`, 'm'), '')}\n${where}: ${value}\n`.replace(/\n\n+/g, '\n');
+}
+
+const CLASSES = ['values', 're-dollar', 'unicode', 'schema-quirks', 'image-names', 'yaml-loader', 'json-loader', 'deep-nesting'];
+
 function write(file, value) {
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, file.endsWith('.json') ? JSON.stringify(value, null, 2) : YAML.stringify(value));
+  writeFileSync(file, typeof value === 'string' ? value : file.endsWith('.json') ? JSON.stringify(value, null, 2) : YAML.stringify(value));
 }
 
 const workDir = keep ?? mkdtempSync(path.join(tmpdir(), 'addonix-parity-'));
 const files = inputs.flatMap(listFiles);
+const targets = files.map((file) => ({ file, cls: 'corpus' }));
+const parse = (source) => (source.endsWith('.json') ? JSON.parse(readFileSync(source, 'utf8')) : YAML.parse(readFileSync(source, 'utf8'), { version: '1.1' }));
 let count = 0;
-const targets = [...files];
-for (let i = 0; i < mutants; i++) {
-  const source = pick(files);
-  const parsed = source.endsWith('.json') ? JSON.parse(readFileSync(source, 'utf8')) : YAML.parse(readFileSync(source, 'utf8'), { version: '1.1' });
-  const isConfig = path.basename(source).startsWith('config.');
-  const mutated = isConfig ? mutateConfig(parsed) : mutateBuild(parsed);
-  const out = path.join(workDir, `m${String(count++).padStart(5, '0')}`, path.basename(source));
-  write(out, mutated);
-  targets.push(out);
-}
-
-const verdicts = new Map();
-for (const line of execFileSync('/usr/bin/python3', [oracle, supervisorSrc, ...targets], { encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')) {
-  if (!line.trim()) continue;
-  const r = JSON.parse(line);
-  verdicts.set(path.resolve(r.file), r);
-}
-
-const diagnostics = JSON.parse(
-  (() => {
-    try {
-      return execFileSync('node', [cli, 'validate', '--json', '--supervisor', era, ...targets], { encoding: 'utf8', maxBuffer: 1 << 28 });
-    } catch (error) {
-      return error.stdout;
+for (const cls of mutantsPerClass > 0 ? CLASSES : []) {
+  const pool = cls === 'yaml-loader' ? files.filter((f) => !f.endsWith('.json')) : cls === 'json-loader' ? files.filter((f) => f.endsWith('.json')) : files;
+  for (let i = 0; i < mutantsPerClass; i++) {
+    const source = pick(pool);
+    const isConfig = path.basename(source).startsWith('config.');
+    const isYaml = !source.endsWith('.json');
+    let out;
+    if (cls === 'yaml-loader') out = mutateYamlText(readFileSync(source, 'utf8'));
+    else if (cls === 'json-loader') out = mutateJsonText(readFileSync(source, 'utf8'));
+    else if (cls === 'deep-nesting') out = isConfig ? mutateDeep(readFileSync(source, 'utf8'), isYaml) : mutateYamlText(readFileSync(source, 'utf8'));
+    else {
+      const parsed = parse(source);
+      const value = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? structuredClone(parsed) : {};
+      if (!isConfig) out = cls === 'image-names' ? mutateImages(value, true) : mutateBuild(value);
+      else if (cls === 'values') out = mutateValues(value);
+      else if (cls === 're-dollar') out = mutateDollar(value);
+      else if (cls === 'unicode') out = mutateUnicode(value);
+      else if (cls === 'schema-quirks') out = mutateQuirks(value);
+      else out = mutateImages(value, false);
     }
-  })(),
-);
-const byFile = new Map();
-for (const d of diagnostics) {
-  const file = path.resolve(d.file);
-  if (!byFile.has(file)) byFile.set(file, []);
-  byFile.get(file).push(d);
+    const file = path.join(workDir, `m${String(count++).padStart(5, '0')}`, path.basename(source));
+    write(file, out);
+    targets.push({ file, cls });
+  }
 }
 
-let agree = 0;
-const disagreements = [];
-for (const target of targets) {
-  const file = path.resolve(target);
-  const verdict = verdicts.get(file);
-  if (!verdict) continue;
-  const mine = byFile.get(file) ?? [];
-  const refused =
-    verdict.kind === 'config'
-      ? mine.some((d) => d.severity === 'error' && !POLICY_CODES.has(d.code) && !d.code.startsWith('compat-'))
-      : mine.some((d) => d.code === 'build-file-ignored');
-  if (refused === !verdict.ok) agree++;
-  else disagreements.push({ file: target, supervisor: verdict.ok ? 'accepts' : `refuses: ${verdict.error}`, addonix: mine.filter((d) => d.severity === 'error' || d.code === 'build-file-ignored').map((d) => `${d.code}: ${d.message}`) });
+function oracleVerdicts(tree) {
+  const verdicts = new Map();
+  // One process per few hundred files: a crash of the C code on one input must not lose the others.
+  for (let i = 0; i < targets.length; i += 400) {
+    const batch = targets.slice(i, i + 400).map((t) => t.file);
+    let stdout = '';
+    try {
+      stdout = execFileSync(python, [oracle, tree, ...batch], { encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch (error) {
+      stdout = error.stdout ?? '';
+    }
+    for (const line of stdout.split('\n')) {
+      if (!line.trim()) continue;
+      const r = JSON.parse(line);
+      verdicts.set(path.resolve(r.file), r);
+    }
+  }
+  return verdicts;
 }
-for (const d of disagreements) console.log(JSON.stringify(d));
-console.log(JSON.stringify({ files: agree + disagreements.length, agree, disagree: disagreements.length, mutants, workDir: keep ? workDir : undefined }));
+
+function addonixFindings(era) {
+  let stdout;
+  try {
+    stdout = execFileSync(process.execPath, [cli, 'validate', '--json', '--supervisor', era, ...targets.map((t) => t.file)], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  } catch (error) {
+    stdout = error.stdout;
+  }
+  const byFile = new Map();
+  for (const d of JSON.parse(stdout)) {
+    const file = path.resolve(d.file);
+    if (!byFile.has(file)) byFile.set(file, []);
+    byFile.get(file).push(d);
+  }
+  return byFile;
+}
+
+const summary = { seed: seedText, mutantsPerClass, mutants: count, eras: {} };
+const disagreements = [];
+for (const era of ['2026', '2025']) {
+  if (!trees[era]) continue;
+  const verdicts = oracleVerdicts(trees[era]);
+  const byFile = addonixFindings(era);
+  const perClass = {};
+  for (const { file: target, cls } of targets) {
+    const file = path.resolve(target);
+    const verdict = verdicts.get(file);
+    perClass[cls] ??= { files: 0, agree: 0, deliberate: 0, disagree: 0, noVerdict: 0 };
+    const row = perClass[cls];
+    row.files++;
+    if (!verdict) {
+      row.noVerdict++; // The oracle itself died on this input (C stack overflow).
+      continue;
+    }
+    const mine = byFile.get(file) ?? [];
+    const counted = (d) => (verdict.kind === 'config' ? d.severity === 'error' && !d.code.startsWith('compat-') : BUILD_IGNORED.has(d.code));
+    const refused = mine.some((d) => counted(d) && !DELIBERATE.has(d.code) && d.code !== 'too-deep');
+    const deliberate = mine.some((d) => counted(d) && (DELIBERATE.has(d.code) || d.code === 'too-deep'));
+    if (refused === !verdict.ok) row.agree++;
+    else if (verdict.ok && deliberate) row.deliberate++;
+    else {
+      row.disagree++;
+      disagreements.push({ era, cls, file: target, supervisor: verdict.ok ? 'accepts' : `refuses: ${verdict.error}`, addonix: mine.filter(counted).map((d) => `${d.code}: ${d.message}`) });
+    }
+  }
+  summary.eras[era] = perClass;
+}
+for (const d of disagreements.slice(0, show)) console.log(JSON.stringify(d));
+console.log(JSON.stringify({ ...summary, disagreements: disagreements.length, workDir: keep ? workDir : undefined }, null, 1));
 if (!keep) rmSync(workDir, { recursive: true, force: true });
 process.exitCode = disagreements.length === 0 ? 0 : 1;

@@ -58,14 +58,16 @@ test('non-string keys are remembered with their source text', () => {
   assert.deepEqual(doc.keyKind(['true']), { type: 'boolean', source: 'on' });
 });
 
-test('anchors, aliases and merge keys work; alias bombs are refused', () => {
+test('anchors, aliases and merge keys work; aliases share one value, so alias bombs cost nothing', () => {
   const doc = yaml('base: &b {x: 1}\nmerged:\n  <<: *b\n  y: 2\n');
   assert.deepEqual((doc.value as Record<string, unknown>)['merged'], { x: 1, y: 2 });
   const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
   for (let i = 0; i < 8; i++) bomb.push(`${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill('*' + String.fromCharCode(97 + i)).join(', ')}]`);
-  const { doc: bombDoc, problems } = readDocument('config.yaml', bomb.join('\n') + '\n');
-  assert.equal(bombDoc, null);
-  assert.equal(problems[0]!.code, 'yaml-syntax');
+  const bombDoc = yaml(bomb.join('\n') + '\n');
+  const v = bombDoc.value as Record<string, unknown[]>;
+  // PyYAML shares an anchored value between its aliases instead of copying it: 10^9 leaves are 90 lists.
+  assert.equal(v['i']![0], v['h']);
+  assert.equal(v['b']![9], v['a']);
 });
 
 test('duplicate keys are reported at the second one, and reading goes on', () => {
@@ -83,7 +85,7 @@ test('custom tags are refused as PyYAML SafeLoader refuses them', () => {
   assert.equal(problems[0]!.code, 'yaml-tag');
 });
 
-test('JSON: strict syntax with positions, a BOM tolerated, __proto__ kept as a plain key', () => {
+test('JSON: strict syntax with positions, a BOM refused as orjson does, __proto__ kept as a plain key', () => {
   const bad = readDocument('config.json', '{\n  "a": 1,\n  // comment\n  "b": 2\n}');
   assert.equal(bad.doc, null);
   assert.deepEqual(bad.problems[0]!.at, { line: 3, col: 3 });
@@ -91,8 +93,10 @@ test('JSON: strict syntax with positions, a BOM tolerated, __proto__ kept as a p
   const trailing = readDocument('config.json', '{"a": [1, 2,]}');
   assert.equal(trailing.doc, null);
   const bom = readDocument('config.json', '\ufeff{"a": {"b": true}}');
-  assert.ok(bom.doc);
-  assert.deepEqual(bom.doc.valueAt(['a', 'b']), { line: 1, col: 13 });
+  assert.equal(bom.doc, null);
+  assert.match(bom.problems[0]!.message, /byte order mark/);
+  const located = readDocument('config.json', '{"a": {"b": true}}');
+  assert.deepEqual(located.doc!.valueAt(['a', 'b']), { line: 1, col: 13 });
   const proto = readDocument('config.json', '{"__proto__": {"polluted": 1}}');
   assert.ok(proto.doc);
   assert.deepEqual(Object.keys(proto.doc.value as object), ['__proto__']);
@@ -108,4 +112,53 @@ test('bytes: invalid UTF-8 is located, control characters are refused', () => {
   assert.equal(control.problems[0]!.code, 'bad-character');
   assert.deepEqual(control.problems[0]!.at, { line: 2, col: 5 });
   assert.ok(readDocumentBytes('config.yaml', Buffer.from('name: Zoë 🏠\n')).doc);
+});
+
+/** Verdicts of PyYAML's CSafeLoader (libyaml 0.2.5), as the Supervisor reads config.yaml. */
+test('YAML: what the C loader accepts and refuses (tabs, line ends, tags, keys, directives, escapes)', () => {
+  const ok = (text: string) => readDocument('config.yaml', text);
+  const accepted = ['slug:\ttest\n', 'a: 1\r\nb: 2\r\n', 'a: 1\rb: 2\r', 'a: 1\u0085b: 2\n', 'a: 1\u2028b: 2\n', '%YAML 1.1\n---\na: 1\n', '%YAML 1.2\n---\na: 1\n', 'a: b\t# c\n', '? x\n: 1\n', '\ufeffa: 1\n'];
+  for (const text of accepted) assert.ok(ok(text).doc, `${JSON.stringify(text)}: ${JSON.stringify(ok(text).problems)}`);
+  const refused = ['a:\n  -\tb\n', 'a: 1\n\t# c\n', 'a: 1\n\t\nb: 2\n', '? [a]\n: 1\n', '%YAML 1.3\n---\na: 1\n', '%YAML 2.0\n---\na: 1\n', 'a: "\\ud800"\n', 'a: 1\n---\nb: 2\n', 'a: &x 1\nb: &x 2\n', 'a: =\n', 'a: 2024-02-30\n', 'a: !!str [x]\n', 'a: !!omap [{a: 1, b: 2}]\n'];
+  for (const text of refused) assert.equal(ok(text).doc, null, JSON.stringify(text));
+  const v = (text: string) => (ok(text).doc!.value as Record<string, unknown>)['a'];
+  assert.equal(v('a: !!float 60\n'), 60);
+  assert.equal(v('a: !!int " ٦٠"\n'), 60, "Python's int() reads Unicode digits");
+  assert.deepEqual(v('a: !!omap [{x: 1}, {y: 2}]\n'), [['x', 1], ['y', 2]]);
+  assert.equal(v('a: ! 12\n'), 12, "'!' leaves a plain scalar to the implicit resolvers");
+  assert.equal(v('a: "x\\ny"\n'), 'x\ny');
+  const lines = ok('a: 1\u2028b: [x,\n  y]\n').doc!;
+  assert.deepEqual(lines.valueAt(['b', 1]), { line: 3, col: 3 }, 'LS is a line break for libyaml');
+  const empty = ok('# nothing\n').doc!;
+  assert.ok(empty.empty);
+  assert.deepEqual(empty.value, {}, 'read_yaml_file returns `load() or {}`');
+});
+
+test('YAML and JSON nested thousands deep are read without recursion', () => {
+  const deepYaml = readDocument('config.yaml', `a: ${'['.repeat(20000)}${']'.repeat(20000)}\n`);
+  assert.ok(deepYaml.doc);
+  let node = (deepYaml.doc.value as Record<string, unknown>)['a'];
+  let depth = 0;
+  while (Array.isArray(node) && node.length > 0) {
+    node = node[0];
+    depth++;
+  }
+  assert.equal(depth, 19999);
+  assert.deepEqual(deepYaml.doc.valueAt(['a', 0, 0, 0]), { line: 1, col: 7 });
+  // orjson >= 3.9.15 (the Supervisor pins 3.10.18 and 3.12.0) stops at 1024 levels.
+  const json = (depth: number) => readDocument('config.json', `{"a": ${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`);
+  assert.ok(json(1024).doc);
+  const tooDeep = json(1025);
+  assert.equal(tooDeep.doc, null);
+  assert.equal(tooDeep.problems[0]!.code, 'too-deep');
+});
+
+test('JSON as orjson reads it', () => {
+  const read = (text: string) => readDocument('config.json', text);
+  for (const text of ['{"a": NaN}', '{"a": 1e400}', '{"a": "\\ud800"}', '{"a": "\\udc00x"}', '{"a": 01}', '{"a": 1.}', '\ufeff{}', '{"a": 1,}', '', '{} x', '{"a": "\u0001"}']) {
+    assert.equal(read(text).doc, null, JSON.stringify(text));
+  }
+  assert.equal((read('{"a": 123456789012345678901234567890}').doc!.value as Record<string, number>)['a'], 1.2345678901234568e29);
+  assert.equal((read('{"a": "\\ud83d\\ude00"}').doc!.value as Record<string, string>)['a'], '😀');
+  assert.equal(read('null').doc!.value, null);
 });

@@ -70,3 +70,19 @@ test('Python regular expressions translated for re.match', () => {
   const verbose = translatePythonRegex('(?x) a b');
   assert.ok(!verbose.ok && !verbose.broken, 'uncheckable, not wrong');
 });
+
+test("Python's re.match, int() and float() on Unicode and newlines", async () => {
+  const { pyMatch, pythonIntText, pythonFloatText } = await import('../src/addon/python-values.js');
+  assert.ok(pyMatch('^[-_.A-Za-z0-9]+$', 'abc\n'), '$ matches before one final newline');
+  assert.ok(!pyMatch('^[-_.A-Za-z0-9]+$', 'abc\n\n'));
+  assert.ok(pyMatch('^\\d+(?:/tcp|/udp)?$', '٨٠/tcp'), 'Python\'s \\d is any decimal digit');
+  assert.ok(pyMatch('^[\\-\\w{}]+$', 'é{arch}'), "Python's \\w takes letters of any script");
+  assert.ok(pyMatch('^a.*$', 'a\r\n'), "Python's . matches \\r");
+  assert.ok(pyMatch('x{', 'x{'), 'a { that starts no quantifier is a literal');
+  assert.equal(pythonIntText('٦٠'), 60);
+  assert.equal(pythonIntText(' ８０８０ '), 8080);
+  assert.equal(pythonIntText('1_0'), 10);
+  assert.equal(pythonIntText('1__0'), null);
+  assert.equal(pythonFloatText('١.٥'), 1.5);
+  assert.equal(pythonFloatText('1e5'), 100000);
+});

@@ -242,6 +242,60 @@ const cases: Case[] = [
     expect: [{ file: 'config.yaml', line: 11, severity: 'warning', code: 'compat-2025', includes: 'Supervisor 2025.06 refuses this add-on' }],
     status: 0,
   },
+  {
+    name: "a base image name with a '.' in its repository part: the real reason",
+    files: { 'config.yaml': MINIMAL_CONFIG, 'build.yaml': 'build_from: lscr.io/linuxserver/changedetection.io:amd64-latest\n' },
+    expect: [{ file: 'build.yaml', line: 1, severity: 'warning', code: 'build-file-ignored', includes: "'changedetection.io' may contain only letters, digits, '_', '-' and {arch}" }],
+    status: 0,
+  },
+  {
+    name: "Python's re.match: a slug ending in a newline is accepted, int() reads Unicode digits",
+    files: { 'config.yaml': MINIMAL_CONFIG.replace('slug: test_addon', 'slug: "test_addon\\n"') + 'timeout: "٦٠"\nports:\n  "8080/tcp\\n": "８０８０"\n' },
+    expect: [{ file: 'config.yaml', line: 8, severity: 'warning', code: 'coerced-value', includes: 'converts it to 60' }],
+    status: 0,
+  },
+  {
+    name: 'timeout 300.9 is truncated to 300 and accepted',
+    files: { 'config.yaml': config('timeout: 300.9\n') },
+    expect: [{ file: 'config.yaml', line: 8, severity: 'warning', code: 'coerced-value', includes: 'converts it to 300' }],
+    status: 0,
+  },
+  {
+    name: 'ingress_port false equals 0 in Python, so a port in the dynamic range is refused',
+    files: { 'config.yaml': config('ingress: true\ningress_port: false\nports:\n  62001/tcp: 1\n') },
+    expect: [{ file: 'config.yaml', line: 11, severity: 'error', code: 'ingress-port-conflict', includes: 'port 62001 must not be mapped' }],
+    status: 1,
+  },
+  {
+    name: 'schema: 0 is False; a devices mapping is migrated to its keys',
+    files: { 'config.yaml': config('schema: 0\ndevices:\n  /dev/ttyUSB0:/dev/ttyUSB0: rwm\n') },
+    expect: [{ file: 'config.yaml', line: 10, severity: 'warning', code: 'invalid-devices', includes: 'uses the keys of this mapping' }],
+    status: 0,
+  },
+  {
+    name: 'a null option key, and an option schema nested past the Supervisor\'s recursion limit',
+    files: { 'config.yaml': config(`schema:\n  ~: str\n  deep: ${'{a: '.repeat(200)}str${'}'.repeat(200)}\n`) },
+    expect: [
+      { file: 'config.yaml', line: 9, severity: 'error', code: 'schema-key-type', includes: 'is not a string' },
+      { file: 'config.yaml', line: 10, severity: 'error', code: 'schema-nesting', includes: "Python's recursion limit" },
+    ],
+    status: 1,
+  },
+  {
+    name: 'environment keys that are not text: dropped by 2026, refused by 2025.06',
+    files: { 'config.yaml': config('environment:\n  1: x\n') },
+    expect: [
+      { file: 'config.yaml', line: 9, severity: 'warning', code: 'key-not-string', includes: 'silently drops it' },
+      { file: 'config.yaml', line: 9, severity: 'warning', code: 'compat-2025', includes: 'Supervisor 2025.06 refuses this add-on' },
+    ],
+    status: 0,
+  },
+  {
+    name: 'a tab after a list dash: the C YAML loader refuses it',
+    files: { 'config.yaml': MINIMAL_CONFIG.replace('  - amd64\n', '  -\tamd64\n') },
+    expect: [{ file: 'config.yaml', line: 7, severity: 'error', code: 'yaml-syntax', includes: 'found character that cannot start any token' }],
+    status: 1,
+  },
 ];
 
 /** Deterministic "random" bytes with invalid UTF-8 early on. */
@@ -321,4 +375,28 @@ test('validate --help teaches: options, examples and the output format', () => {
   for (const needle of ['--strict', '--json', '--supervisor', 'Examples:', 'FILE:LINE:COL', 'Exit status']) {
     assert.ok(help.stdout.includes(needle), `help mentions ${needle}`);
   }
+});
+
+test('validate: a file nested thousands deep among 100 add-ons loses no other finding', (t) => {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 100; i++) {
+    files[`a${String(i).padStart(3, '0')}/config.yaml`] = MINIMAL_CONFIG.replace('slug: test_addon', `slug: addon_${i}`) + (i % 10 === 0 ? 'timeout: 5\n' : '');
+  }
+  const depth = 3000;
+  files['deep/config.json'] = `{"name": "Deep", "version": "1", "slug": "deep", "description": "d", "arch": ["amd64"], "x": ${'['.repeat(depth)}${']'.repeat(depth)}}`;
+  files['deep-yaml/config.yaml'] = MINIMAL_CONFIG.replace('slug: test_addon', 'slug: deep_yaml') + `x: ${'['.repeat(depth)}${']'.repeat(depth)}\n`;
+  const dir = tempTree(t, files);
+  const result = runCli(['validate', '--json', '.'], { cwd: dir });
+  assert.equal(result.status, 1);
+  assert.equal(result.stderr, '');
+  const diagnostics = JSON.parse(result.stdout) as { file: string; code: string; severity: string }[];
+  // Every tenth add-on has its own error, each reported.
+  const ranges = diagnostics.filter((d) => d.code === 'out-of-range').map((d) => d.file).sort();
+  assert.deepEqual(ranges, Array.from({ length: 10 }, (_, i) => `a${String(i * 10).padStart(3, '0')}/config.yaml`));
+  // The Supervisor's orjson refuses JSON nested deeper than 1024 levels; its YAML reader reads 3000.
+  assert.ok(diagnostics.some((d) => d.file === 'deep/config.json' && d.code === 'too-deep' && d.severity === 'error'));
+  assert.ok(!diagnostics.some((d) => d.file === 'deep-yaml/config.yaml' && d.severity === 'error'));
+  const text = runCli(['validate', '.'], { cwd: dir });
+  assert.ok(!hasStackTrace(text.stdout + text.stderr));
+  assert.match(text.stdout.trimEnd().split('\n').pop()!, /^102 add-ons \(102 files\) checked: 11 errors/);
 });

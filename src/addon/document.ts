@@ -1,25 +1,21 @@
 /**
- * Reading add-on files (YAML or JSON) into plain values while remembering where every key and value
- * came from, so that each diagnostic can point at `file:line:col`.
+ * Reading add-on files (YAML or JSON) into plain values the way the Supervisor reads them, while
+ * remembering where every key and value came from, so that each diagnostic can point at `file:line:col`.
  *
- * YAML is read the way the Supervisor reads it: PyYAML's SafeLoader, which implements YAML 1.1
- * (`on`/`yes` are booleans, `0755` is octal, `1:30` is 90, `1.10` is the float 1.1, `1e3` is a string).
- * The `yaml` package's own 1.1 schema differs in places (it reads `y`/`n` as booleans and `1e3` as a
- * number), so the scalar rules below are PyYAML's resolver patterns.
+ * - YAML: PyYAML's CSafeLoader, i.e. libyaml's parser (libyaml.ts) and PyYAML's SafeConstructor: YAML 1.1
+ *   scalars (`on`/`yes` are booleans, `0755` is octal, `1:30` is 90, `1.10` is the float 1.1, `1e3` is a
+ *   string), the standard tags (`!!float 60`, `!!set`, `!!omap`, `!!binary`, ...), merge keys, aliases as
+ *   shared values, and the refusals (unhashable keys, duplicate anchors, invalid dates, `=` as a value).
+ *   The file is opened as text, so "\r\n" and "\r" are line ends; an empty document becomes `{}`.
+ * - JSON: orjson, which the Supervisor reads JSON with: strict RFC 8259, no byte order mark, no NaN or
+ *   Infinity, numbers that overflow a double refused, lone surrogate escapes refused, and (orjson >= 3.9.15,
+ *   which the Supervisor pins) at most 1024 levels of nesting.
+ *
+ * Nothing here recurses on the input's nesting: deep documents cost memory, not stack.
  */
-import {
-  isAlias,
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseDocument as parseYamlDocument,
-  type Node as YamlNode,
-  type ScalarTag,
-  type Tags,
-} from 'yaml';
-import { parseTree, printParseErrorCode, type Node as JsonNode, type ParseError } from 'jsonc-parser';
 import type { Position } from '../util/diagnostics.js';
+import { YamlError, YamlParser, type Mark, type YamlEvent } from './libyaml.js';
+import { PyBytes, PySet, pyDate, pyStr, pyTruthy, pythonFloatText, pythonIntText } from './python-values.js';
 
 export type PathSegment = string | number;
 
@@ -33,6 +29,8 @@ export interface LocatedDocument {
   file: string;
   format: 'yaml' | 'json';
   value: unknown;
+  /** A YAML document that was empty or held only a false value, which the Supervisor reads as `{}`. */
+  empty: boolean;
   /** Where the value at `path` starts, or where its nearest located ancestor starts. */
   valueAt(path: readonly PathSegment[]): Position;
   /** Where the key of the mapping entry at `path` is; falls back like `valueAt`. */
@@ -44,7 +42,7 @@ export interface LocatedDocument {
 /** A reason the file could not be read at all, or a defect found while reading it. */
 export interface ReadProblem {
   at: Position | null;
-  code: 'not-utf8' | 'bad-character' | 'yaml-syntax' | 'json-syntax' | 'duplicate-key' | 'yaml-tag';
+  code: 'not-utf8' | 'bad-character' | 'yaml-syntax' | 'json-syntax' | 'duplicate-key' | 'yaml-tag' | 'too-deep';
   message: string;
   /** True when the file could still be read (the defect is reported, reading went on). */
   recoverable: boolean;
@@ -59,7 +57,7 @@ export function pathKey(path: readonly PathSegment[]): string {
   return path.map((segment) => String(segment).replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
 }
 
-/** Characters PyYAML's reader refuses ("special characters are not allowed"). */
+/** Characters libyaml's reader refuses ("control characters are not allowed"). */
 const NON_PRINTABLE = /[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 
 /** Decode UTF-8 strictly; on failure return the byte offset of the first invalid sequence. */
@@ -90,7 +88,7 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
 export class LineIndex {
   private readonly starts: number[] = [0];
   constructor(text: string) {
-    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) this.starts.push(i + 1);
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) this.starts.push(i + 1);
   }
   at(offset: number): Position {
     let lo = 0;
@@ -130,138 +128,499 @@ export function readDocumentBytes(file: string, bytes: Uint8Array): ReadResult {
   return readDocument(file, decoded.text);
 }
 
-class Locations {
-  readonly values = new Map<string, Position>();
-  readonly keys = new Map<string, Position>();
-  readonly kinds = new Map<string, KeyKind>();
+// --- locations ---------------------------------------------------------------------------------------
 
-  find(map: Map<string, Position>, path: readonly PathSegment[]): Position {
-    for (let n = path.length; n >= 0; n--) {
-      const prefix = pathKey(path.slice(0, n));
-      const hit = (n === path.length ? map : this.values).get(prefix);
-      if (hit) return hit;
+/** Where one entry of a mapping or list was written. */
+interface Place {
+  key?: Position;
+  value: Position;
+  kind?: KeyKind;
+}
+
+/** Locations hang off the containers themselves: a lookup walks the path, whatever the depth. */
+class Locations {
+  readonly places = new WeakMap<object, Map<PathSegment, Place>>();
+  root: Position = { line: 1, col: 1 };
+
+  entry(container: object, segment: PathSegment, place: Place): void {
+    let map = this.places.get(container);
+    if (!map) {
+      map = new Map();
+      this.places.set(container, map);
     }
-    return { line: 1, col: 1 };
+    map.set(segment, place);
   }
 
-  document(file: string, format: 'yaml' | 'json', value: unknown): LocatedDocument {
+  /** The places along `path`, as far as they are known. */
+  private walk(value: unknown, path: readonly PathSegment[]): { place: Place | undefined; value: Position } {
+    let node = value;
+    let at = this.root;
+    let last: Place | undefined;
+    for (let i = 0; i < path.length; i++) {
+      if (node === null || typeof node !== 'object') return { place: undefined, value: at };
+      const place = this.places.get(node)?.get(path[i]!);
+      if (!place) return { place: undefined, value: at };
+      at = place.value;
+      last = i === path.length - 1 ? place : undefined;
+      node = node instanceof PySet ? undefined : (node as Record<PathSegment, unknown>)[path[i]!];
+    }
+    return { place: last, value: at };
+  }
+
+  document(file: string, format: 'yaml' | 'json', value: unknown, empty: boolean): LocatedDocument {
     return {
       file,
       format,
       value,
-      valueAt: (path) => this.find(this.values, path),
-      keyAt: (path) => this.find(this.keys, path),
-      keyKind: (path) => this.kinds.get(pathKey(path)),
+      empty,
+      valueAt: (path) => this.walk(value, path).value,
+      keyAt: (path) => {
+        const found = this.walk(value, path);
+        return found.place?.key ?? found.value;
+      },
+      keyKind: (path) => this.walk(value, path).place?.kind,
     };
   }
 }
 
-// --- YAML -------------------------------------------------------------------------------------------
+// --- YAML: PyYAML's composer and SafeConstructor ----------------------------------------------------
 
-const BOOL = 'tag:yaml.org,2002:bool';
-const INT = 'tag:yaml.org,2002:int';
-const FLOAT = 'tag:yaml.org,2002:float';
-const TIMESTAMP = 'tag:yaml.org,2002:timestamp';
+const TAG = 'tag:yaml.org,2002:';
 
-function sexagesimal(digits: string): number {
-  return digits.split(':').reduce((total, part) => total * 60 + Number(part), 0);
+type YamlNode = ScalarNode | SequenceNode | MappingNode;
+interface ScalarNode {
+  kind: 'scalar';
+  tag: string;
+  value: string;
+  start: Mark;
+}
+interface SequenceNode {
+  kind: 'sequence';
+  tag: string;
+  items: { node: YamlNode; at: Mark }[];
+  start: Mark;
+}
+interface Pair {
+  key: YamlNode;
+  keyAt: Mark;
+  value: YamlNode;
+  valueAt: Mark;
+  merged?: boolean;
+}
+interface MappingNode {
+  kind: 'mapping';
+  tag: string;
+  pairs: Pair[];
+  start: Mark;
 }
 
-/** PyYAML's implicit resolvers (yaml/resolver.py) and constructors (yaml/constructor.py). */
-const PYYAML_SCALARS: ScalarTag[] = [
-  {
-    tag: BOOL,
-    default: true,
-    identify: (v) => typeof v === 'boolean',
-    test: /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/,
-    resolve: (s) => /^(?:yes|true|on)$/i.test(s),
-  },
-  {
-    tag: INT,
-    default: true,
-    identify: (v) => typeof v === 'number' && Number.isInteger(v),
-    test: /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/,
-    resolve: (source) => {
-      let s = source.replace(/_/g, '');
-      let sign = 1;
-      if (s[0] === '-' || s[0] === '+') {
-        if (s[0] === '-') sign = -1;
-        s = s.slice(1);
-      }
-      if (s === '0') return 0;
-      if (s.startsWith('0b')) return sign * parseInt(s.slice(2), 2);
-      if (s.startsWith('0x')) return sign * parseInt(s.slice(2), 16);
-      if (s.startsWith('0')) return sign * parseInt(s, 8);
-      if (s.includes(':')) return sign * sexagesimal(s);
-      return sign * Number(s);
-    },
-  },
-  {
-    tag: FLOAT,
-    default: true,
-    identify: (v) => typeof v === 'number',
-    test: /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/,
-    resolve: (source) => {
-      let s = source.replace(/_/g, '').toLowerCase();
-      let sign = 1;
-      if (s[0] === '-' || s[0] === '+') {
-        if (s[0] === '-') sign = -1;
-        s = s.slice(1);
-      }
-      if (s === '.inf') return sign * Infinity;
-      if (s === '.nan') return NaN;
-      if (s.includes(':')) return sign * sexagesimal(s);
-      return sign * Number(s);
-    },
-  },
-  {
-    tag: TIMESTAMP,
-    default: true,
-    identify: (v) => v instanceof Date,
-    test: /^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)$/,
-    resolve: (s) => {
-      const m = /^(\d{4})-(\d{1,2})-(\d{1,2})(?:(?:[Tt]|[ \t]+)(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d*))?(?:[ \t]*(Z|([-+])(\d{1,2})(?::(\d{2}))?))?)?$/.exec(s)!;
-      const [, y, mo, d, h = '0', mi = '0', sec = '0', frac = '', , sign, tzh = '0', tzm = '0'] = m;
-      const ms = Number((frac + '000').slice(0, 3));
-      let time = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec), ms);
-      if (sign) time -= (sign === '-' ? -1 : 1) * (Number(tzh) * 60 + Number(tzm)) * 60000;
-      return new Date(time);
-    },
-  },
+/** PyYAML's implicit resolvers (resolver.py), tried in its order for plain scalars. */
+const RESOLVERS: [string, RegExp][] = [
+  [TAG + 'bool', /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/],
+  [TAG + 'float', /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/],
+  [TAG + 'int', /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/],
+  [TAG + 'merge', /^(?:<<)$/],
+  [TAG + 'null', /^(?:~|null|Null|NULL|)$/],
+  [TAG + 'timestamp', /^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$/],
+  [TAG + 'value', /^(?:=)$/],
 ];
+/** The first characters each resolver is registered for (PyYAML dispatches on the first character). */
+const RESOLVER_FIRST: Record<string, string> = {
+  bool: 'yYnNtTfFoO',
+  float: '-+0123456789.',
+  int: '-+0123456789',
+  merge: '<',
+  null: '~nN',
+  timestamp: '0123456789',
+  value: '=',
+};
 
-const REPLACED_TAGS = new Set([BOOL, INT, FLOAT, TIMESTAMP]);
-const REPLACED_TAG_IDS = new Set(['bool', 'int', 'intHex', 'intOct', 'intTime', 'float', 'floatExp', 'floatNaN', 'floatTime', 'timestamp']);
-
-function pyyamlTags(tags: Tags): Tags {
-  const kept = tags.filter((t) => (typeof t === 'string' ? !REPLACED_TAG_IDS.has(t) : !REPLACED_TAGS.has(t.tag)));
-  return [...kept, ...PYYAML_SCALARS];
+/** The resolvers to try, by first character ('' for the empty scalar). */
+const RESOLVERS_BY_FIRST = new Map<string, [string, RegExp][]>();
+for (const [tag, regex] of RESOLVERS) {
+  const name = tag.slice(TAG.length);
+  for (const first of [...RESOLVER_FIRST[name]!, ...(name === 'null' ? [''] : [])]) {
+    if (!RESOLVERS_BY_FIRST.has(first)) RESOLVERS_BY_FIRST.set(first, []);
+    RESOLVERS_BY_FIRST.get(first)!.push([tag, regex]);
+  }
 }
 
-function yamlKeyKind(node: unknown): KeyKind | undefined {
-  if (!isScalar(node)) return isMap(node) || isSeq(node) ? { type: 'other', source: 'a collection' } : undefined;
-  const v = node.value;
-  const source = node.source ?? String(v);
-  if (typeof v === 'string') return undefined;
-  if (typeof v === 'number') return { type: 'number', source };
-  if (typeof v === 'boolean') return { type: 'boolean', source };
-  if (v === null) return { type: 'null', source: source || '(empty)' };
-  if (v instanceof Date) return { type: 'date', source };
+function resolveScalar(value: string): string {
+  const candidates = RESOLVERS_BY_FIRST.get(value.length === 0 ? '' : value[0]!);
+  if (candidates) for (const [tag, regex] of candidates) if (regex.test(value)) return tag;
+  return TAG + 'str';
+}
+
+class ConstructorError extends Error {
+  constructor(
+    readonly context: string | null,
+    readonly contextMark: Mark | null,
+    readonly problem: string,
+    readonly problemMark: Mark | null,
+  ) {
+    super(problem);
+  }
+}
+
+/** Compose the single document of the stream (PyYAML's CParser.get_single_node), or null when empty. */
+function compose(text: string): YamlNode | null {
+  const parser = new YamlParser(text);
+  parser.next(); // stream start
+  let event = parser.next()!;
+  if (event.type === 'stream-end') return null;
+  const anchors = new Map<string, YamlNode>();
+  // Open collections, innermost last; a mapping remembers a key waiting for its value.
+  const open: { node: SequenceNode | MappingNode; key: { node: YamlNode; at: Mark } | null }[] = [];
+  let root: YamlNode | null = null;
+  const attach = (node: YamlNode, at: Mark): void => {
+    const parent = open[open.length - 1];
+    if (!parent) {
+      root = node;
+      return;
+    }
+    if (parent.node.kind === 'sequence') parent.node.items.push({ node, at });
+    else if (parent.key === null) parent.key = { node, at };
+    else {
+      parent.node.pairs.push({ key: parent.key.node, keyAt: parent.key.at, value: node, valueAt: at });
+      parent.key = null;
+    }
+  };
+  const anchor = (name: string | null, node: YamlNode, at: Mark): void => {
+    if (name === null) return;
+    const first = anchors.get(name);
+    if (first) throw new ConstructorError('found duplicate anchor; first occurrence', first.start, 'second occurrence', at);
+    anchors.set(name, node);
+  };
+  for (event = parser.next()!; ; event = parser.next()!) {
+    const e: YamlEvent = event;
+    if (e.type === 'document-end') break;
+    if (e.type === 'alias') {
+      const node = anchors.get(e.anchor);
+      if (!node) throw new ConstructorError(null, null, 'found undefined alias', e.start);
+      attach(node, e.start);
+    } else if (e.type === 'scalar') {
+      const tag = e.tag === null || e.tag === '!' ? (e.plainImplicit ? resolveScalar(e.value) : TAG + 'str') : e.tag;
+      const node: ScalarNode = { kind: 'scalar', tag, value: e.value, start: e.start };
+      anchor(e.anchor, node, e.start);
+      attach(node, e.start);
+    } else if (e.type === 'sequence-start' || e.type === 'mapping-start') {
+      const sequence = e.type === 'sequence-start';
+      const tag = e.tag === null || e.tag === '!' ? TAG + (sequence ? 'seq' : 'map') : e.tag;
+      const node: SequenceNode | MappingNode = sequence
+        ? { kind: 'sequence', tag, items: [], start: e.start }
+        : { kind: 'mapping', tag, pairs: [], start: e.start };
+      anchor(e.anchor, node, e.start);
+      attach(node, e.start);
+      open.push({ node, key: null });
+    } else if (e.type === 'sequence-end' || e.type === 'mapping-end') {
+      open.pop();
+    }
+  }
+  const next = parser.next()!;
+  if (next.type !== 'stream-end') {
+    throw new ConstructorError('expected a single document in the stream', (root as YamlNode | null)?.start ?? null, 'but found another document', next.start);
+  }
+  return root;
+}
+
+/** SafeConstructor.flatten_mapping: merge keys (`<<`) become the mapping's first entries. */
+function flattenMapping(node: MappingNode, depth = 0): void {
+  if (depth > 900) throw new ConstructorError(null, null, 'merge keys nested too deeply (Python stops at its recursion limit)', node.start);
+  const merge: Pair[] = [];
+  let index = 0;
+  while (index < node.pairs.length) {
+    const pair = node.pairs[index]!;
+    if (pair.key.tag === TAG + 'merge') {
+      node.pairs.splice(index, 1);
+      const value = pair.value;
+      if (value.kind === 'mapping') {
+        flattenMapping(value, depth + 1);
+        merge.push(...value.pairs.map((p) => ({ ...p, merged: true })));
+      } else if (value.kind === 'sequence') {
+        const submerge: Pair[][] = [];
+        for (const { node: sub } of value.items) {
+          if (sub.kind !== 'mapping') {
+            throw new ConstructorError('while constructing a mapping', node.start, `expected a mapping for merging, but found ${sub.kind}`, sub.start);
+          }
+          flattenMapping(sub, depth + 1);
+          submerge.push(sub.pairs);
+        }
+        for (const pairs of submerge.reverse()) merge.push(...pairs.map((p) => ({ ...p, merged: true })));
+      } else {
+        throw new ConstructorError('while constructing a mapping', node.start, `expected a mapping or list of mappings for merging, but found ${value.kind}`, value.start);
+      }
+    } else {
+      if (pair.key.tag === TAG + 'value') pair.key = { ...pair.key, tag: TAG + 'str' };
+      index++;
+    }
+  }
+  if (merge.length > 0) node.pairs = [...merge, ...node.pairs];
+}
+
+const BOOL_VALUES: Record<string, boolean> = { yes: true, no: false, true: true, false: false, on: true, off: false };
+
+const TIMESTAMP =
+  /^(\d{4})-(\d\d?)-(\d\d?)(?:(?:[Tt]|[ \t]+)(\d\d?):(\d\d):(\d\d)(?:\.(\d*))?(?:[ \t]*(Z|([-+])(\d\d?)(?::(\d\d))?))?)?$/;
+
+function constructTimestamp(text: string, node: ScalarNode): Date {
+  const m = TIMESTAMP.exec(text.endsWith('\n') ? text.slice(0, -1) : text);
+  if (!m) throw new ConstructorError(null, null, `invalid timestamp ${JSON.stringify(text)}`, node.start);
+  const [, y, mo, d, h, mi, s, fraction, tz, sign, tzh, tzm] = m;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const days = [31, year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+  const invalid = (what: string): never => {
+    throw new ConstructorError(null, null, `${what} in the date ${JSON.stringify(text)} (Python's datetime refuses it)`, node.start);
+  };
+  if (year < 1) invalid('year 0');
+  if (month < 1 || month > 12) invalid('month out of range');
+  if (day < 1 || day > days[month - 1]!) invalid('day out of range for the month');
+  if (h === undefined) {
+    const date = new Date(Date.UTC(year, month - 1, day));
+    date.setUTCFullYear(year);
+    return pyDate(date, true, null);
+  }
+  if (Number(h) > 23) invalid('hour out of range');
+  if (Number(mi) > 59) invalid('minute out of range');
+  if (Number(s) > 59) invalid('second out of range');
+  let offset: number | null = null;
+  if (sign) {
+    offset = (Number(tzh) * 60 + Number(tzm ?? 0)) * (sign === '-' ? -1 : 1);
+    if (Math.abs(offset) >= 24 * 60) invalid('UTC offset out of range');
+  } else if (tz) {
+    offset = 0;
+  }
+  const ms = Number(((fraction ?? '') + '000').slice(0, 3));
+  const time = Date.UTC(year, month - 1, day, Number(h), Number(mi), Number(s), ms) - (offset ?? 0) * 60000;
+  return pyDate(new Date(time), false, offset);
+}
+
+/** base64.decodebytes (binascii.a2b_base64, not strict). */
+function decodeBase64(text: string, node: ScalarNode): PyBytes {
+  if (/[^\x00-\x7f]/.test(text)) throw new ConstructorError(null, null, 'failed to convert base64 data into ascii', node.start);
+  let quad = 0;
+  let pads = 0;
+  let count = 0;
+  const clean: string[] = [];
+  for (const ch of text) {
+    if (ch === '=') {
+      if (quad >= 2 && quad + ++pads >= 4) break;
+      continue;
+    }
+    if (!/[A-Za-z0-9+/]/.test(ch)) continue;
+    pads = 0;
+    clean.push(ch);
+    count++;
+    quad = (quad + 1) % 4;
+  }
+  if (quad === 1 && clean.length === count && !text.includes('=')) {
+    throw new ConstructorError(null, null, `failed to decode base64 data: number of data characters (${count}) cannot be 1 more than a multiple of 4`, node.start);
+  }
+  if (quad !== 0 && !(quad >= 2 && text.includes('='))) throw new ConstructorError(null, null, 'failed to decode base64 data: Incorrect padding', node.start);
+  return new PyBytes(Buffer.from(clean.join(''), 'base64'));
+}
+
+function expectScalar(node: YamlNode): ScalarNode {
+  if (node.kind !== 'scalar') throw new ConstructorError(null, null, `expected a scalar node, but found ${node.kind}`, node.start);
+  return node;
+}
+
+function constructScalar(node: YamlNode): unknown {
+  const kind = node.tag.startsWith(TAG) ? node.tag.slice(TAG.length) : null;
+  switch (kind) {
+    case 'str':
+      return expectScalar(node).value;
+    case 'null':
+      expectScalar(node);
+      return null;
+    case 'bool': {
+      const value = BOOL_VALUES[expectScalar(node).value.toLowerCase()];
+      if (value === undefined) throw new ConstructorError(null, null, `${JSON.stringify((node as ScalarNode).value)} is not a YAML boolean`, node.start);
+      return value;
+    }
+    case 'int': {
+      let value = expectScalar(node).value.replace(/_/g, '');
+      let sign = 1;
+      if (value[0] === '-') sign = -1;
+      if (value[0] === '-' || value[0] === '+') value = value.slice(1);
+      const bad = (): never => {
+        throw new ConstructorError(null, null, `invalid literal for int(): ${JSON.stringify((node as ScalarNode).value)}`, node.start);
+      };
+      if (value === '') bad();
+      if (value === '0') return 0;
+      let n: number | null;
+      if (value.startsWith('0b')) n = pythonIntText(value.slice(2), 2);
+      else if (value.startsWith('0x')) n = pythonIntText(value.slice(2), 16);
+      else if (value[0] === '0') n = pythonIntText(value, 8);
+      else if (value.includes(':')) {
+        const parts = value.split(':').map((part) => pythonIntText(part));
+        n = parts.some((p) => p === null) ? null : parts.reduce((total: number, p) => total * 60 + p!, 0);
+      } else n = pythonIntText(value);
+      if (n === null) bad();
+      return sign * n!;
+    }
+    case 'float': {
+      let value = expectScalar(node).value.replace(/_/g, '').toLowerCase();
+      let sign = 1;
+      if (value[0] === '-') sign = -1;
+      if (value[0] === '-' || value[0] === '+') value = value.slice(1);
+      if (value === '.inf') return sign * Infinity;
+      if (value === '.nan') return NaN;
+      let n: number | null;
+      if (value.includes(':')) {
+        const parts = value.split(':').map((part) => pythonFloatText(part));
+        n = parts.some((p) => p === null) ? null : parts.reduce((total: number, p) => total * 60 + p!, 0);
+      } else n = pythonFloatText(value);
+      if (n === null) throw new ConstructorError(null, null, `could not convert string to float: ${JSON.stringify((node as ScalarNode).value)}`, node.start);
+      return sign * n!;
+    }
+    case 'timestamp':
+      return constructTimestamp(expectScalar(node).value, node as ScalarNode);
+    case 'binary':
+      return decodeBase64(expectScalar(node).value, node as ScalarNode);
+    default:
+      throw new ConstructorError(null, null, `could not determine a constructor for the tag '${node.tag}'`, node.start);
+  }
+}
+
+function position(mark: Mark): Position {
+  return { line: mark.line + 1, col: mark.column + 1 };
+}
+
+function keyKindOf(value: unknown, node: YamlNode): KeyKind | undefined {
+  if (typeof value === 'string') return undefined;
+  const source = node.kind === 'scalar' ? node.value : node.kind;
+  if (typeof value === 'number') return { type: 'number', source };
+  if (typeof value === 'boolean') return { type: 'boolean', source };
+  if (value === null) return { type: 'null', source: source || '(empty)' };
+  if (value instanceof Date) return { type: 'date', source };
   return { type: 'other', source };
 }
 
-/** The key as the plain-object conversion spells it. */
-function yamlKeyString(node: unknown): string | null {
-  if (isScalar(node)) {
-    if (node.value instanceof Date) return node.value.toISOString();
-    return String(node.value);
-  }
-  return null;
+/** A mapping key as text: Python's str() of it (`10.0` is read as 10, which JavaScript cannot tell apart). */
+function keyString(value: unknown): string {
+  if (typeof value === 'string') return value;
+  return typeof value === 'boolean' || value === null ? String(value) : pyStr(value);
 }
 
-function readYaml(file: string, text: string): ReadResult {
-  const problems: ReadProblem[] = [];
-  const lines = new LineIndex(text);
+const COLLECTION_TAGS = [TAG + 'seq', TAG + 'map', TAG + 'set', TAG + 'omap', TAG + 'pairs'];
+
+function isCollectionTag(node: YamlNode): boolean {
+  return node.kind !== 'scalar' && COLLECTION_TAGS.includes(node.tag);
+}
+
+/**
+ * SafeConstructor.construct_document: containers are created first and filled later (as PyYAML's
+ * generators do), so aliases share one value, cycles are possible, and nothing recurses.
+ */
+const SCALAR_TAGS = new Set([TAG + 'str', TAG + 'null', TAG + 'bool', TAG + 'int', TAG + 'float', TAG + 'timestamp', TAG + 'binary']);
+
+function construct(root: YamlNode, locations: Locations, problems: ReadProblem[]): unknown {
+  const built = new Map<YamlNode, unknown>();
+  const pending: YamlNode[] = [];
+  const get = (node: YamlNode): unknown => {
+    if (built.has(node)) return built.get(node);
+    let value: unknown;
+    if (node.kind === 'scalar' && node.tag === TAG + 'str') {
+      value = node.value;
+    } else if (node.kind === 'scalar' || !isCollectionTag(node)) {
+      if (node.kind !== 'scalar' && !SCALAR_TAGS.has(node.tag)) {
+        throw new ConstructorError(null, null, `could not determine a constructor for the tag '${node.tag}'`, node.start);
+      }
+      if (node.kind === 'scalar' && COLLECTION_TAGS.includes(node.tag)) {
+        const what = node.tag.slice(TAG.length);
+        throw new ConstructorError(null, null, `expected a ${what === 'seq' || what === 'omap' || what === 'pairs' ? 'sequence' : 'mapping'} node, but found scalar`, node.start);
+      }
+      value = constructScalar(node);
+    } else {
+      const what = node.tag.slice(TAG.length);
+      const wantsSequence = what === 'seq' || what === 'omap' || what === 'pairs';
+      if (wantsSequence !== (node.kind === 'sequence')) {
+        throw new ConstructorError(null, null, `expected a ${wantsSequence ? 'sequence' : 'mapping'} node, but found ${node.kind}`, node.start);
+      }
+      value = what === 'map' ? {} : what === 'set' ? new PySet([]) : [];
+      pending.push(node);
+    }
+    built.set(node, value);
+    return value;
+  };
+  const result = get(root);
+  while (pending.length > 0) {
+    const node = pending.pop()!;
+    const value = built.get(node);
+    if (node.kind === 'sequence') {
+      const list = value as unknown[];
+      if (node.tag === TAG + 'seq') {
+        node.items.forEach(({ node: item, at }, index) => {
+          list.push(get(item));
+          locations.entry(list, index, { value: position(at) });
+        });
+      } else {
+        // !!omap and !!pairs: a list of (key, value) pairs from one-entry mappings.
+        const context = node.tag === TAG + 'omap' ? 'while constructing an ordered map' : 'while constructing pairs';
+        node.items.forEach(({ node: item, at }, index) => {
+          if (item.kind !== 'mapping') throw new ConstructorError(context, node.start, `expected a mapping of length 1, but found ${item.kind}`, item.start);
+          if (item.pairs.length !== 1) throw new ConstructorError(context, node.start, `expected a single mapping item, but found ${item.pairs.length} items`, item.start);
+          const pair = item.pairs[0]!;
+          list.push([get(pair.key), get(pair.value)]);
+          locations.entry(list, index, { value: position(at) });
+        });
+      }
+      continue;
+    }
+    if (node.kind !== 'mapping') continue;
+    flattenMapping(node);
+    const seen = new Map<string, Position>();
+    const target = value instanceof PySet ? null : (value as Record<string, unknown>);
+    for (const pair of node.pairs) {
+      if (isCollectionTag(pair.key)) {
+        throw new ConstructorError('while constructing a mapping', node.start, 'found unhashable key', pair.keyAt);
+      }
+      const key = get(pair.key);
+      const name = keyString(key);
+      const keyPos = position(pair.keyAt);
+      if (!pair.merged) {
+        const first = seen.get(name);
+        if (first) {
+          problems.push({
+            at: keyPos,
+            code: 'duplicate-key',
+            message: `duplicate key '${name}' (first at line ${first.line}); the Supervisor silently keeps only the last one, remove the other`,
+            recoverable: true,
+          });
+        }
+        seen.set(name, keyPos);
+      }
+      const place: Place = { key: keyPos, value: position(pair.valueAt) };
+      const kind = keyKindOf(key, pair.key);
+      if (kind) place.kind = kind;
+      if (target) {
+        // defineProperty keeps a key named "__proto__" an ordinary key.
+        Object.defineProperty(target, name, { value: get(pair.value), enumerable: true, writable: true, configurable: true });
+        locations.entry(target, name, place);
+      } else {
+        const set = value as PySet;
+        if (!set.items.includes(key)) set.items.push(key);
+      }
+    }
+  }
+  return result;
+}
+
+function yamlMessage(error: YamlError | ConstructorError): string {
+  const parts: string[] = [];
+  if (error.context) {
+    const at = error.contextMark ? ` (line ${error.contextMark.line + 1})` : '';
+    parts.push(`${error.context}${at}`);
+  }
+  parts.push(error.problem);
+  return parts.join(': ');
+}
+
+function readYaml(file: string, source: string): ReadResult {
+  // Python opens the file as text: universal newlines turn "\r\n" and "\r" into "\n" first.
+  const text = source.includes('\r') ? source.replace(/\r\n?/g, '\n') : source;
   const bad = NON_PRINTABLE.exec(text);
   if (bad) {
     const code = bad[0].codePointAt(0)!.toString(16).padStart(4, '0');
@@ -269,166 +628,9 @@ function readYaml(file: string, text: string): ReadResult {
       doc: null,
       problems: [
         {
-          at: lines.at(bad.index),
+          at: new LineIndex(text).at(bad.index),
           code: 'bad-character',
-          message: `control character U+${code.toUpperCase()} is not allowed in YAML (PyYAML refuses the file); is this a binary file?`,
-          recoverable: false,
-        },
-      ],
-    };
-  }
-  const lineCounter = new LineCounter();
-  const doc = parseYamlDocument(text, {
-    version: '1.1',
-    customTags: pyyamlTags,
-    lineCounter,
-    uniqueKeys: false,
-    prettyErrors: false,
-    merge: true,
-    strict: true,
-  });
-  const fatal = [...doc.errors];
-  for (const w of doc.warnings) if (w.code === 'TAG_RESOLVE_FAILED') fatal.push(w);
-  const first = fatal[0];
-  if (first) {
-    // Later errors are mostly consequences of the first: report that one.
-    let offset = first.pos[0];
-    let message = first.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '').replace(/\s+/g, ' ');
-    const opener = /^Flow (sequence|mapping)/.exec(message) ? unclosedBracket(text, offset, message.includes('sequence') ? '[' : '{') : -1;
-    if (opener >= 0) {
-      offset = opener;
-      message = `this '${text[opener]}' is never closed (${lowerFirst(message)})`;
-    }
-    problems.push({
-      at: lines.at(offset),
-      code: first.code === 'TAG_RESOLVE_FAILED' ? 'yaml-tag' : 'yaml-syntax',
-      message:
-        first.code === 'TAG_RESOLVE_FAILED'
-          ? `${message}: the Supervisor's YAML loader (PyYAML SafeLoader) cannot read custom tags`
-          : `YAML syntax error: ${lowerFirst(message)}`,
-      recoverable: false,
-    });
-    return { doc: null, problems };
-  }
-
-  const locations = new Locations();
-  const pos = (offset: number | undefined): Position | undefined =>
-    offset === undefined ? undefined : lines.at(offset);
-
-  const walk = (node: unknown, path: PathSegment[]): void => {
-    if (isMap(node)) {
-      const seen = new Map<string, Position>();
-      for (const pair of node.items) {
-        const key = yamlKeyString(pair.key);
-        if (key === null || key === '<<') continue;
-        const keyNode = pair.key as YamlNode | null;
-        const keyPos = pos(keyNode?.range?.[0]);
-        const valueNode = pair.value as YamlNode | null;
-        const valuePos = pos(valueNode?.range?.[0]) ?? keyPos;
-        const childPath = [...path, key];
-        const id = pathKey(childPath);
-        const first = seen.get(key);
-        if (first && keyPos) {
-          problems.push({
-            at: keyPos,
-            code: 'duplicate-key',
-            message: `duplicate key '${key}' (first at line ${first.line}); the Supervisor silently keeps only the last one, remove the other`,
-            recoverable: true,
-          });
-        }
-        if (keyPos) seen.set(key, keyPos);
-        if (keyPos) locations.keys.set(id, keyPos);
-        if (valuePos) locations.values.set(id, valuePos);
-        const kind = yamlKeyKind(pair.key);
-        if (kind) locations.kinds.set(id, kind);
-        walk(pair.value, childPath);
-      }
-    } else if (isSeq(node)) {
-      node.items.forEach((item, index) => {
-        const childPath = [...path, index];
-        const itemPos = pos((item as YamlNode | null)?.range?.[0]);
-        if (itemPos) locations.values.set(pathKey(childPath), itemPos);
-        walk(item, childPath);
-      });
-    } else if (isAlias(node)) {
-      // The alias stands for its anchor's value; deeper paths fall back to the alias itself.
-    }
-  };
-  const root = doc.contents as YamlNode | null;
-  const rootPos = pos(root?.range?.[0]);
-  if (rootPos) locations.values.set('', rootPos);
-  walk(root, []);
-
-  let value: unknown;
-  try {
-    value = doc.toJS({ maxAliasCount: 100 }) ?? null;
-  } catch (error) {
-    return {
-      doc: null,
-      problems: [
-        ...problems,
-        { at: null, code: 'yaml-syntax', message: `YAML cannot be read: ${(error as Error).message}`, recoverable: false },
-      ],
-    };
-  }
-  return { doc: locations.document(file, 'yaml', value), problems };
-}
-
-/** The offset of the last bracket before `offset` that is not closed before it, or -1. */
-function unclosedBracket(text: string, offset: number, open: '[' | '{'): number {
-  const close = open === '[' ? ']' : '}';
-  let depth = 0;
-  for (let i = Math.min(offset, text.length) - 1; i >= 0; i--) {
-    if (text[i] === close) depth++;
-    else if (text[i] === open) {
-      if (depth === 0) return i;
-      depth--;
-    }
-  }
-  return -1;
-}
-
-function lowerFirst(s: string): string {
-  return s.charAt(0).toLowerCase() + s.slice(1);
-}
-
-// --- JSON -------------------------------------------------------------------------------------------
-
-const JSON_ERROR_TEXT: Record<string, string> = {
-  InvalidSymbol: 'unexpected character',
-  InvalidNumberFormat: 'invalid number',
-  PropertyNameExpected: 'expected a property name in double quotes',
-  ValueExpected: 'expected a value',
-  ColonExpected: "expected ':'",
-  CommaExpected: "expected ','",
-  CloseBraceExpected: "expected '}'",
-  CloseBracketExpected: "expected ']'",
-  EndOfFileExpected: 'expected the end of the file (trailing text after the JSON value)',
-  InvalidCommentToken: 'comments are not allowed in JSON',
-  UnexpectedEndOfComment: 'unterminated comment',
-  UnexpectedEndOfString: 'unterminated string',
-  UnexpectedEndOfNumber: 'unterminated number',
-  InvalidUnicode: 'invalid \\u escape',
-  InvalidEscapeCharacter: 'invalid escape character',
-  InvalidCharacter: 'control character inside a string (escape it)',
-};
-
-function readJson(file: string, source: string): ReadResult {
-  // A byte order mark is invisible in editors: drop it before counting columns.
-  const text = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
-  const lines = new LineIndex(text);
-  const errors: ParseError[] = [];
-  const tree = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
-  if (errors.length > 0 || !tree) {
-    const first = errors[0];
-    const code = first ? printParseErrorCode(first.error) : 'ValueExpected';
-    return {
-      doc: null,
-      problems: [
-        {
-          at: lines.at(first?.offset ?? 0),
-          code: 'json-syntax',
-          message: `JSON syntax error: ${JSON_ERROR_TEXT[code] ?? code}`,
+          message: `control character U+${code.toUpperCase()} is not allowed in YAML (the Supervisor's YAML reader refuses the file); is this a binary file?`,
           recoverable: false,
         },
       ],
@@ -436,47 +638,270 @@ function readJson(file: string, source: string): ReadResult {
   }
   const problems: ReadProblem[] = [];
   const locations = new Locations();
-  const pos = (offset: number): Position => lines.at(offset);
+  try {
+    const root = compose(text);
+    if (root) locations.root = position(root.start);
+    let value = root ? construct(root, locations, problems) : null;
+    // read_yaml_file returns `load(...) or {}`.
+    const empty = !pyTruthy(value);
+    if (empty) value = {};
+    return { doc: locations.document(file, 'yaml', value, empty), problems };
+  } catch (error) {
+    if (error instanceof YamlError || error instanceof ConstructorError) {
+      const unclosed = error instanceof YamlError && error.contextMark && /flow (sequence|mapping)/.test(error.context ?? '') && /^[[{]$/.test(text[error.contextMark.index] ?? '');
+      const mark = unclosed ? error.contextMark : (error.problemMark ?? error.contextMark);
+      const tagProblem = error instanceof ConstructorError && /constructor for the tag/.test(error.problem);
+      problems.push({
+        at: mark ? position(mark) : null,
+        code: tagProblem ? 'yaml-tag' : 'yaml-syntax',
+        message: tagProblem
+          ? `${error.problem}: the Supervisor's YAML loader (PyYAML SafeLoader) reads only the standard tags`
+          : `YAML ${error instanceof YamlError ? 'syntax error' : 'error'}: ${friendly(error, text)}`,
+        recoverable: false,
+      });
+      return { doc: null, problems };
+    }
+    throw error;
+  }
+}
 
-  const toValue = (node: JsonNode, path: PathSegment[]): unknown => {
-    locations.values.set(pathKey(path), pos(node.offset));
-    switch (node.type) {
-      case 'object': {
-        const out: Record<string, unknown> = {};
-        const seen = new Map<string, Position>();
-        for (const property of node.children ?? []) {
-          const [keyNode, valueNode] = property.children ?? [];
-          if (!keyNode || !valueNode) continue;
-          const key = String(keyNode.value);
-          const childPath = [...path, key];
-          const keyPos = pos(keyNode.offset);
-          const first = seen.get(key);
-          if (first) {
-            problems.push({
-              at: keyPos,
-              code: 'duplicate-key',
-              message: `duplicate key '${key}' (first at line ${first.line}); the Supervisor silently keeps only the last one, remove the other`,
-              recoverable: true,
-            });
-          }
-          seen.set(key, keyPos);
-          locations.keys.set(pathKey(childPath), keyPos);
-          // Assign through defineProperty so a key named "__proto__" stays an ordinary key.
-          Object.defineProperty(out, key, {
-            value: toValue(valueNode, childPath),
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          });
-        }
+/** libyaml's message, with a hint where the usual cause is known. */
+function friendly(error: YamlError | ConstructorError, text: string): string {
+  const message = yamlMessage(error);
+  if (error instanceof YamlError && error.contextMark && /flow (sequence|mapping)/.test(error.context ?? '')) {
+    const bracket = text[error.contextMark.index];
+    if (bracket === '[' || bracket === '{') return `this '${bracket}' is never closed (${message})`;
+  }
+  if (/tab character|cannot start any token/.test(message) && text[error.problemMark?.index ?? -1] === '\t') {
+    return `${message} (a tab here; YAML indents with spaces)`;
+  }
+  return message;
+}
+
+// --- JSON: orjson ------------------------------------------------------------------------------------
+
+/** orjson >= 3.9.15 refuses documents nested deeper than this. */
+export const JSON_MAX_DEPTH = 1024;
+
+class JsonError extends Error {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
+    super(message);
+  }
+}
+
+function readJson(file: string, text: string): ReadResult {
+  const lines = new LineIndex(text);
+  const problems: ReadProblem[] = [];
+  const locations = new Locations();
+  try {
+    const value = parseJson(text, locations, lines, problems);
+    return { doc: locations.document(file, 'json', value, false), problems };
+  } catch (error) {
+    if (!(error instanceof JsonError)) throw error;
+    const tooDeep = error.message.startsWith('nested');
+    return {
+      doc: null,
+      problems: [{ at: lines.at(error.offset), code: tooDeep ? 'too-deep' : 'json-syntax', message: `JSON ${tooDeep ? '' : 'syntax error: '}${error.message}`, recoverable: false }],
+    };
+  }
+}
+
+const WS = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+
+/** RFC 8259 JSON as orjson reads it, iteratively, recording where each entry was written. */
+function parseJson(text: string, locations: Locations, lines: LineIndex, problems: ReadProblem[]): unknown {
+  let i = 0;
+  const n = text.length;
+  if (n === 0) throw new JsonError('the file is empty (expected a value)', 0);
+  if (text.charCodeAt(0) === 0xfeff) throw new JsonError('a byte order mark (BOM) is not allowed (orjson refuses it); save the file as UTF-8 without BOM', 0);
+  const skip = () => {
+    while (i < n && WS(text.charCodeAt(i))) i++;
+  };
+  const string = (): string => {
+    const start = i;
+    i++; // opening quote
+    let out = '';
+    let from = i;
+    for (;;) {
+      if (i >= n) throw new JsonError('unterminated string', start);
+      const c = text.charCodeAt(i);
+      if (c === 0x22) {
+        out += text.slice(from, i);
+        i++;
         return out;
       }
-      case 'array':
-        return (node.children ?? []).map((child, index) => toValue(child, [...path, index]));
-      default:
-        return node.value;
+      if (c < 0x20) throw new JsonError('control character inside a string (escape it)', i);
+      if (c >= 0xd800 && c <= 0xdfff) {
+        // The text came from valid UTF-8, so surrogates here are pairs: step over both.
+        i += 2;
+        continue;
+      }
+      if (c !== 0x5c) {
+        i++;
+        continue;
+      }
+      out += text.slice(from, i);
+      const e = text[i + 1];
+      const simple: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+      if (e !== undefined && e in simple) {
+        out += simple[e];
+        i += 2;
+      } else if (e === 'u') {
+        const hex = (at: number): number => {
+          const h = text.slice(at, at + 4);
+          if (!/^[0-9a-fA-F]{4}$/.test(h)) throw new JsonError('invalid \\u escape', at - 2);
+          return parseInt(h, 16);
+        };
+        const code = hex(i + 2);
+        i += 6;
+        if (code >= 0xdc00 && code <= 0xdfff) throw new JsonError('a lone low surrogate escape (orjson refuses invalid UTF-16)', i - 6);
+        if (code >= 0xd800 && code <= 0xdbff) {
+          if (text[i] !== '\\' || text[i + 1] !== 'u') throw new JsonError('a high surrogate escape without its low surrogate (orjson refuses invalid UTF-16)', i - 6);
+          const low = hex(i + 2);
+          if (low < 0xdc00 || low > 0xdfff) throw new JsonError('a high surrogate escape without its low surrogate (orjson refuses invalid UTF-16)', i);
+          i += 6;
+          out += String.fromCharCode(code, low);
+        } else {
+          out += String.fromCharCode(code);
+        }
+      } else {
+        throw new JsonError('invalid escape character', i);
+      }
+      from = i;
     }
   };
-  const value = toValue(tree, []);
-  return { doc: locations.document(file, 'json', value), problems };
+  const number = (): number => {
+    const start = i;
+    const m = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?/y;
+    m.lastIndex = i;
+    const found = m.exec(text);
+    if (!found || found[0] === '-') throw new JsonError(text[i] === '-' ? 'no digit after the minus sign' : 'invalid number', i);
+    i += found[0].length;
+    const next = text[i];
+    if (next !== undefined && /[0-9.eE]/.test(next)) {
+      throw new JsonError(found[0] === '0' || found[0] === '-0' ? 'numbers must not have leading zeros' : 'invalid number', start);
+    }
+    const value = Number(found[0]);
+    if (!Number.isFinite(value)) throw new JsonError(`${found[0]} overflows a double (orjson refuses it)`, start);
+    return value;
+  };
+  type Frame = { container: unknown[] | Record<string, unknown>; key: string | null; seen?: Map<string, Position> };
+  const stack: Frame[] = [];
+  let root: unknown;
+  const place = (value: unknown, at: number): void => {
+    const frame = stack[stack.length - 1];
+    if (!frame) {
+      root = value;
+      locations.root = lines.at(at);
+      return;
+    }
+    if (Array.isArray(frame.container)) {
+      locations.entry(frame.container, frame.container.length, { value: lines.at(at) });
+      frame.container.push(value);
+    } else {
+      const key = frame.key!;
+      Object.defineProperty(frame.container, key, { value, enumerable: true, writable: true, configurable: true });
+      const existing = locations.places.get(frame.container)?.get(key);
+      locations.entry(frame.container, key, { key: existing?.key ?? lines.at(at), value: lines.at(at) });
+    }
+  };
+  // Parse: a value, then after each value either ',' / ']' / '}' inside a container.
+  let expectValue = true;
+  for (;;) {
+    skip();
+    if (expectValue) {
+      if (i >= n) throw new JsonError('expected a value', i);
+      const c = text[i]!;
+      const at = i;
+      if (c === '{' || c === '[') {
+        if (stack.length >= JSON_MAX_DEPTH) {
+          throw new JsonError(`nested more than ${JSON_MAX_DEPTH} levels deep: the Supervisor's JSON reader (orjson) refuses the file`, i);
+        }
+        const container = c === '{' ? {} : [];
+        place(container, at);
+        stack.push({ container, key: null, seen: c === '{' ? new Map() : undefined });
+        i++;
+        skip();
+        if (text[i] === (c === '{' ? '}' : ']')) {
+          i++;
+          stack.pop();
+          expectValue = false;
+          continue;
+        }
+        if (c === '{') {
+          readKey();
+        }
+        continue;
+      }
+      let value: unknown;
+      if (c === '"') value = string();
+      else if (c === '-' || (c >= '0' && c <= '9')) value = number();
+      else if (text.startsWith('true', i)) {
+        value = true;
+        i += 4;
+      } else if (text.startsWith('false', i)) {
+        value = false;
+        i += 5;
+      } else if (text.startsWith('null', i)) {
+        value = null;
+        i += 4;
+      } else {
+        throw new JsonError(/^(NaN|-?Infinity)/.test(text.slice(i)) ? 'NaN and Infinity are not JSON (orjson refuses them)' : c === '/' ? 'comments are not allowed in JSON' : 'unexpected character', i);
+      }
+      place(value, at);
+      expectValue = false;
+      continue;
+    }
+    // After a value.
+    const frame = stack[stack.length - 1];
+    if (!frame) {
+      if (i < n) throw new JsonError('expected the end of the file (trailing text after the JSON value)', i);
+      return root;
+    }
+    const c = text[i];
+    const close = Array.isArray(frame.container) ? ']' : '}';
+    if (c === ',') {
+      i++;
+      skip();
+      if (text[i] === ']' || text[i] === '}') throw new JsonError('a trailing comma is not allowed in JSON', i);
+      if (!Array.isArray(frame.container)) readKey();
+      expectValue = true;
+      continue;
+    }
+    if (c === close) {
+      i++;
+      stack.pop();
+      continue;
+    }
+    if (c === '/') throw new JsonError('comments are not allowed in JSON', i);
+    throw new JsonError(i >= n ? `expected '${close}' (the file ends inside a ${close === ']' ? 'list' : 'mapping'})` : `expected ',' or '${close}'`, i);
+  }
+
+  function readKey(): void {
+    skip();
+    if (text[i] !== '"') throw new JsonError(text[i] === '/' ? 'comments are not allowed in JSON' : 'expected a property name in double quotes', i);
+    const keyAt = i;
+    const key = string();
+    skip();
+    if (text[i] !== ':') throw new JsonError("expected ':'", i);
+    i++;
+    const frame = stack[stack.length - 1]!;
+    const keyPos = lines.at(keyAt);
+    const first = frame.seen!.get(key);
+    if (first) {
+      problems.push({
+        at: keyPos,
+        code: 'duplicate-key',
+        message: `duplicate key '${key}' (first at line ${first.line}); the Supervisor silently keeps only the last one, remove the other`,
+        recoverable: true,
+      });
+    }
+    frame.seen!.set(key, keyPos);
+    frame.key = key;
+    locations.entry(frame.container, key, { key: keyPos, value: keyPos });
+    expectValue = true;
+  }
 }

@@ -8,6 +8,7 @@
  * Everything that differs between the two lives here; the rest of src/addon is shared.
  */
 import type { HaArch } from './arch.js';
+import { pyMatch } from './python-values.js';
 
 export type Era = '2025' | '2026';
 export const ERAS: readonly Era[] = ['2026', '2025'];
@@ -20,8 +21,8 @@ export interface EraRules {
   deprecatedArches: readonly HaArch[];
   /** MappingType values accepted in `map` entries given as mappings. */
   mapTypes: readonly string[];
-  /** RE_VOLUME: map entries given as strings. */
-  volumePattern: RegExp;
+  /** RE_VOLUME (Python): map entries given as strings. */
+  volumePattern: string;
   /** Map types replaced by an app-named equivalent (deprecated 2026.07). */
   legacyMapTypes: Readonly<Record<string, string>>;
   /** RE_MACHINE, as a JSON Schema pattern. */
@@ -69,7 +70,7 @@ function machinePattern(machines: readonly string[]): string {
 /** supervisor/docker/utils.py IMAGE_DOMAIN_REGEX, a port of distribution/reference's DomainRegexp. */
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
 const IMAGE_DOMAIN = new RegExp(`^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[(?:[a-fA-F0-9:]+)\\])(?::[0-9]+)?$`);
-const IMAGE_PATH_COMPONENT = /^[a-z0-9{][a-z0-9.\-_{}]*$/;
+const IMAGE_PATH_COMPONENT = '^[a-z0-9{][a-z0-9.\\-_{}]*$';
 
 /** splitDockerDomain(): the registry part of a reference, if its first component looks like one. */
 export function splitDockerDomain(reference: string): [string | null, string] {
@@ -94,18 +95,17 @@ function dockerImageProblem2026(image: string): string | null {
   if (!path) return 'the image has no name after the registry';
   if (path.includes(':')) return 'the image must not carry a tag: the Supervisor uses `version` as the tag';
   for (const component of path.split('/')) {
-    if (!IMAGE_PATH_COMPONENT.test(component)) {
+    if (!pyMatch(IMAGE_PATH_COMPONENT, component)) {
       return `'${component}' is not a valid image path component (lowercase letters, digits, '.', '-', '_' and {arch}/{machine})`;
     }
   }
   return null;
 }
 
-const DOCKER_IMAGE_2025 =
-  /^([a-z0-9][a-z0-9.-]*(:[0-9]+)?\/)*?([a-z0-9{][a-z0-9.\-_{}]*\/)*?([a-z0-9{][a-z0-9.\-_{}]*)$/;
+const DOCKER_IMAGE_2025 = '^([a-z0-9][a-z0-9.\\-]*(:[0-9]+)?/)*?([a-z0-9{][a-z0-9.\\-_{}]*/)*?([a-z0-9{][a-z0-9.\\-_{}]*)$';
 
 function dockerImageProblem2025(image: string): string | null {
-  if (DOCKER_IMAGE_2025.test(image)) return null;
+  if (pyMatch(DOCKER_IMAGE_2025, image)) return null;
   const lastSlash = image.lastIndexOf('/');
   if (image.slice(lastSlash + 1).includes(':')) {
     return 'the image must not carry a tag: the Supervisor uses `version` as the tag';
@@ -118,8 +118,8 @@ function dockerImageProblem2025(image: string): string | null {
 const MAP_TYPES_2025 = ['data', 'config', 'ssl', 'addons', 'backup', 'share', 'media', 'homeassistant_config', 'all_addon_configs', 'addon_config'];
 const MAP_TYPES_2026 = ['data', 'config', 'ssl', 'local_apps', 'backup', 'share', 'media', 'homeassistant_config', 'all_app_configs', 'app_config', 'addons', 'all_addon_configs', 'addon_config'];
 
-function volumePattern(types: readonly string[]): RegExp {
-  return new RegExp(`^(${types.join('|')})(?::(rw|ro))?$`);
+function volumePattern(types: readonly string[]): string {
+  return `^(${types.join('|')})(?::(rw|ro))?$`;
 }
 
 export const ERA_RULES: Readonly<Record<Era, EraRules>> = {

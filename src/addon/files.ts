@@ -7,7 +7,7 @@
  * Unlike the Supervisor (which sees a clean git checkout), addonix also skips `node_modules`, which a
  * developer's working copy may hold with thousands of unrelated config.json files.
  */
-import { promises as fs } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { HA_ARCHES, type HaArch } from './arch.js';
 
@@ -49,39 +49,46 @@ interface FolderEntries {
   inRootfs: boolean;
 }
 
-async function isFile(entry: import('node:fs').Dirent, dir: string): Promise<boolean> {
+function isFile(entry: Dirent, dir: string): boolean {
   if (entry.isFile()) return true;
   if (!entry.isSymbolicLink()) return false;
-  return fs.stat(path.join(dir, entry.name)).then((s) => s.isFile(), () => false);
+  try {
+    return statSync(path.join(dir, entry.name)).isFile();
+  } catch {
+    return false;
+  }
 }
 
-async function walk(dir: string, inRootfs: boolean, out: FolderEntries[]): Promise<void> {
-  let entries: import('node:fs').Dirent[];
+/**
+ * Folders are listed synchronously: a repository has a few dozen of them, and a round trip through the
+ * thread pool for each cost more than the listing itself.
+ */
+function walk(dir: string, inRootfs: boolean, out: FolderEntries[]): void {
+  let entries: Dirent[];
   try {
-    entries = await fs.readdir(dir, { withFileTypes: true });
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch {
     return;
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const folder: FolderEntries = { dir, files: [], inRootfs };
-  const subfolders: Promise<void>[] = [];
+  const subfolders: Dirent[] = [];
   for (const entry of entries) {
     if (entry.isDirectory()) {
-      if (entry.name.startsWith('.') || SKIPPED_FOLDERS.has(entry.name)) continue;
-      subfolders.push(walk(path.join(dir, entry.name), inRootfs || entry.name === 'rootfs', out));
+      if (!entry.name.startsWith('.') && !SKIPPED_FOLDERS.has(entry.name)) subfolders.push(entry);
       continue;
     }
     const kind = fileKind(entry.name) ?? (/^Dockerfile(\.[a-z0-9]+)?$/.test(entry.name) ? 'dockerfile' : null);
-    if (kind && (await isFile(entry, dir))) folder.files.push({ name: entry.name, kind });
+    if (kind && isFile(entry, dir)) folder.files.push({ name: entry.name, kind });
   }
   if (folder.files.length > 0) out.push(folder);
-  await Promise.all(subfolders);
+  for (const entry of subfolders) walk(path.join(dir, entry.name), inRootfs || entry.name === 'rootfs', out);
 }
 
 /** Find every add-on, repository file and stray build file under `root` (a folder). */
 export async function discover(root: string): Promise<Discovery> {
   const folders: FolderEntries[] = [];
-  await walk(root, false, folders);
+  walk(root, false, folders);
   folders.sort((a, b) => (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0));
 
   const addons: AddonLocation[] = [];
@@ -127,10 +134,15 @@ export const MAX_FILE_BYTES = 1024 * 1024;
 export type FileRead = { ok: true; bytes: Buffer } | { ok: false; reason: string; code: 'file-too-large' | 'unreadable' };
 
 export async function readSmallFile(file: string): Promise<FileRead> {
-  let handle: import('node:fs/promises').FileHandle | undefined;
+  return readSmallFileSync(file);
+}
+
+/** Add-on files are a few kilobytes: reading them synchronously beats a round trip through the thread pool. */
+export function readSmallFileSync(file: string): FileRead {
+  let fd: number | undefined;
   try {
-    handle = await fs.open(file, 'r');
-    const info = await handle.stat();
+    fd = openSync(file, 'r');
+    const info = fstatSync(fd);
     if (!info.isFile()) return { ok: false, code: 'unreadable', reason: 'not a regular file' };
     if (info.size > MAX_FILE_BYTES) {
       return {
@@ -139,10 +151,10 @@ export async function readSmallFile(file: string): Promise<FileRead> {
         reason: `the file is ${(info.size / 1024 / 1024).toFixed(1)} MiB; add-on files are a few kilobytes, so addonix refuses files over ${MAX_FILE_BYTES / 1024 / 1024} MiB`,
       };
     }
-    return { ok: true, bytes: await handle.readFile() };
+    return { ok: true, bytes: readFileSync(fd) };
   } catch (error) {
     return { ok: false, code: 'unreadable', reason: (error as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (error as Error).message };
   } finally {
-    await handle?.close();
+    if (fd !== undefined) closeSync(fd);
   }
 }

@@ -72,12 +72,26 @@ async function readLocated(file: string, shown: string, diagnostics: FileDiagnos
     diagnostics.error(shown, null, read.code, `${read.reason}; ${unreadableEffect}`);
     return null;
   }
-  const { doc, problems } = readDocumentBytes(shown, read.bytes);
+  const { doc, problems } = isolated(shown, diagnostics, { doc: null, problems: [] }, () => readDocumentBytes(shown, read.bytes));
   for (const problem of problems) {
     const message = problem.recoverable ? problem.message : `${problem.message}; ${unreadableEffect}`;
     diagnostics.error(shown, problem.at, problem.code, message);
   }
   return doc;
+}
+
+/**
+ * Run one file's checks so that whatever goes wrong in them (a bug of addonix's, on a hostile input)
+ * becomes a finding on that file, and every other file is still checked and reported.
+ */
+function isolated<T>(shown: string, diagnostics: FileDiagnostics, fallback: T, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    const why = error instanceof RangeError ? 'it is nested too deeply for addonix' : `an internal error (${error instanceof Error ? error.message : String(error)}; please report it)`;
+    diagnostics.error(shown, null, 'not-checked', `addonix could not check this file: ${why}`);
+    return fallback;
+  }
 }
 
 function report(findings: readonly Finding[], doc: LocatedDocument, diagnostics: FileDiagnostics): void {
@@ -95,20 +109,24 @@ async function loadConfig(file: string, options: Required<LoadOptions>, diagnost
   const shown = options.display(file);
   const doc = await readLocated(file, shown, diagnostics, 'the Supervisor cannot read it and skips this add-on');
   if (!doc) return { config: null, optionsSchema: null };
-  const keys = keyInfoOf(doc);
-  const result = validateConfigValue(doc.value, options.era, keys);
-  report(result.findings, doc, diagnostics);
-  // Errors only the other generation of the Supervisor raises: users may still run it.
-  const other = otherEra(options.era);
-  const compat = validateConfigValue(doc.value, other, keys).findings.filter(
-    (finding) => finding.severity === 'error' && !result.findings.some((mine) => sameFinding(mine, finding)),
-  );
-  report(
-    compat.map((finding) => ({ ...finding, severity: 'warning' as const, code: `compat-${other}`, message: `${ERA_RULES[other].label} refuses this add-on: ${finding.message}` })),
-    doc,
-    diagnostics,
-  );
-  return { config: result.config, optionsSchema: result.optionsSchema };
+  return isolated(shown, diagnostics, { config: null, optionsSchema: null }, () => {
+    const keys = keyInfoOf(doc);
+    // read_yaml_file returns `load(...) or {}`: say so rather than listing every missing key.
+    const value = doc.empty ? null : doc.value;
+    const result = validateConfigValue(value, options.era, keys);
+    report(result.findings, doc, diagnostics);
+    // Errors only the other generation of the Supervisor raises: users may still run it.
+    const other = otherEra(options.era);
+    const compat = validateConfigValue(value, other, keys).findings.filter(
+      (finding) => finding.severity === 'error' && !result.findings.some((mine) => mine.severity === 'error' && sameFinding(mine, finding)),
+    );
+    report(
+      compat.map((finding) => ({ ...finding, severity: 'warning' as const, code: `compat-${other}`, message: `${ERA_RULES[other].label} refuses this add-on: ${finding.message}` })),
+      doc,
+      diagnostics,
+    );
+    return { config: result.config, optionsSchema: result.optionsSchema };
+  });
 }
 
 async function loadBuild(file: string, options: Required<LoadOptions>, diagnostics: FileDiagnostics): Promise<LoadedBuild> {
@@ -120,24 +138,28 @@ async function loadBuild(file: string, options: Required<LoadOptions>, diagnosti
     diagnostics.warning(shown, null, read.code, `${read.reason}; the Supervisor ignores this build file and ${defaults}`);
     return { file, build: null };
   }
-  const { doc, problems } = readDocumentBytes(shown, read.bytes);
+  const { doc, problems } = isolated(shown, diagnostics, { doc: null, problems: [] }, () => readDocumentBytes(shown, read.bytes));
   for (const problem of problems) {
     // An unreadable build file is not fatal to the Supervisor: it logs and builds with defaults.
     diagnostics.add(problem.recoverable ? 'error' : 'warning', shown, problem.at, problem.code, problem.recoverable ? problem.message : `${problem.message}; the Supervisor ignores this build file and ${defaults}`);
   }
   if (!doc) return { file, build: null };
-  const result = validateBuildValue(doc.value, options.era, keyInfoOf(doc));
-  report(result.findings, doc, diagnostics);
-  return { file, build: result.build };
+  return isolated(shown, diagnostics, { file, build: null }, () => {
+    const result = validateBuildValue(doc.value, options.era, keyInfoOf(doc));
+    report(result.findings, doc, diagnostics);
+    return { file, build: result.build };
+  });
 }
 
 async function loadRepository(file: string, options: Required<LoadOptions>, diagnostics: FileDiagnostics) {
   const shown = options.display(file);
   const doc = await readLocated(file, shown, diagnostics, 'the Supervisor skips this whole repository');
   if (!doc) return { file, data: null };
-  const result = validateRepositoryValue(doc.value, options.era, keyInfoOf(doc));
-  report(result.findings, doc, diagnostics);
-  return { file, data: result.repository };
+  return isolated(shown, diagnostics, { file, data: null }, () => {
+    const result = validateRepositoryValue(doc.empty ? null : doc.value, options.era, keyInfoOf(doc));
+    report(result.findings, doc, diagnostics);
+    return { file, data: result.repository };
+  });
 }
 
 async function loadDockerfiles(location: AddonLocation): Promise<LoadedAddon['dockerfiles']> {

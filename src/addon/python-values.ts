@@ -8,6 +8,33 @@ import { isIPv6 } from 'node:net';
 
 export type Coerced<T> = { ok: true; value: T; changed: boolean } | { ok: false };
 
+/** Python `bytes` (YAML `!!binary`). */
+export class PyBytes {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+/** Python `set` (YAML `!!set`): not a list, not a dict. */
+export class PySet {
+  constructor(readonly items: unknown[]) {}
+}
+
+/** Dates read from YAML: `datetime.date` when date-only, else `datetime.datetime` (with its UTC offset). */
+const DATE_ONLY = new WeakSet<Date>();
+const UTC_OFFSET = new WeakMap<Date, number | null>();
+
+export function pyDate(date: Date, dateOnly: boolean, offsetMinutes: number | null): Date {
+  if (dateOnly) DATE_ONLY.add(date);
+  UTC_OFFSET.set(date, offsetMinutes);
+  return date;
+}
+
+/** A Python dict read from YAML or JSON: a plain object (not a list, date, set or bytes). */
+export function isPyDict(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on', 'enable']);
 const FALSE_WORDS = new Set(['0', 'false', 'no', 'off', 'disable']);
 
@@ -23,16 +50,53 @@ export function pyBoolean(value: unknown): Coerced<boolean> {
   return { ok: true, value: pyTruthy(value), changed: true };
 }
 
-function pyTruthy(value: unknown): boolean {
+/** Python truthiness. */
+export function pyTruthy(value: unknown): boolean {
   if (value === null || value === undefined) return false;
   if (typeof value === 'number') return value !== 0;
   if (Array.isArray(value)) return value.length > 0;
   if (value instanceof Date) return true;
+  if (value instanceof PySet) return value.items.length > 0;
+  if (value instanceof PyBytes) return value.bytes.length > 0;
   if (typeof value === 'object') return Object.keys(value).length > 0;
   return Boolean(value);
 }
 
-const PY_INT_STRING = /^[ \t\n\r\f\v]*[-+]?(?:\d(?:_?\d)*)[ \t\n\r\f\v]*$/;
+/** Python's int() of text (Unicode digits, surrounding whitespace and single underscores allowed). */
+export function pythonIntText(text: string, base = 10): number | null {
+  if (base === 10 && /^[-+]?[0-9]+$/.test(text)) return Number(text);
+  const s = pyStrip(text);
+  const digits = base === 10 ? /^[-+]?\p{Nd}+(?:_\p{Nd}+)*$/u : base === 16 ? /^[-+]?[0-9a-fA-F]+(?:_[0-9a-fA-F]+)*$/ : base === 8 ? /^[-+]?[0-7]+(?:_[0-7]+)*$/ : /^[-+]?[01]+(?:_[01]+)*$/;
+  if (!digits.test(s)) return null;
+  const ascii = s.replace(/_/g, '').replace(/\p{Nd}/gu, (d) => String(digitValue(d)));
+  const sign = ascii.startsWith('-') ? -1 : 1;
+  const body = ascii.replace(/^[-+]/, '');
+  return sign * (base === 10 ? Number(body) : parseInt(body, base));
+}
+
+/** The value of a Unicode decimal digit: decimal digits come in runs of ten, from zero to nine. */
+export function digitValue(d: string): number {
+  const code = d.codePointAt(0)!;
+  let start = code;
+  while (start > 0 && /\p{Nd}/u.test(String.fromCodePoint(start - 1))) start--;
+  return (code - start) % 10;
+}
+
+/** Python's str.strip(): Unicode whitespace as Python counts it. */
+export function pyStrip(text: string): string {
+  return text.replace(/^[\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g, '');
+}
+
+/** Python's float() of text. */
+export function pythonFloatText(text: string): number | null {
+  if (/^[-+]?[0-9]+(?:\.[0-9]*)?(?:e[-+]?[0-9]+)?$/i.test(text)) return Number(text);
+  const s = pyStrip(text).replace(/\p{Nd}/gu, (d) => String(digitValue(d)));
+  if (/^[-+]?(?:inf|infinity)$/i.test(s)) return s.startsWith('-') ? -Infinity : Infinity;
+  if (/^[-+]?nan$/i.test(s)) return NaN;
+  if (!/^[-+]?(?:\d+(?:_\d+)*(?:\.(?:\d+(?:_\d+)*)?)?|\.\d+(?:_\d+)*)(?:[eE][-+]?\d+(?:_\d+)*)?$/.test(s)) return null;
+  return Number(s.replace(/_/g, ''));
+}
+
 
 /** vol.Coerce(int): Python's int() on bools, numbers (truncating) and integer strings. */
 export function pyInt(value: unknown): Coerced<number> {
@@ -41,43 +105,87 @@ export function pyInt(value: unknown): Coerced<number> {
     if (!Number.isFinite(value)) return { ok: false };
     return { ok: true, value: Math.trunc(value), changed: !Number.isInteger(value) };
   }
-  if (typeof value === 'string' && PY_INT_STRING.test(value)) {
-    return { ok: true, value: Number(value.trim().replace(/_/g, '')), changed: true };
+  if (typeof value === 'string') {
+    const n = pythonIntText(value);
+    return n === null ? { ok: false } : { ok: true, value: n, changed: true };
+  }
+  if (value instanceof PyBytes) {
+    const n = pythonIntText(Buffer.from(value.bytes).toString('latin1'));
+    return n === null ? { ok: false } : { ok: true, value: n, changed: true };
   }
   return { ok: false };
 }
 
-const PY_FLOAT_STRING =
-  /^[ \t\n\r\f\v]*[-+]?(?:(?:\d(?:_?\d)*)?\.?\d(?:_?\d)*(?:[eE][-+]?\d(?:_?\d)*)?|\d(?:_?\d)*\.(?:[eE][-+]?\d(?:_?\d)*)?|inf(?:inity)?|nan)[ \t\n\r\f\v]*$/i;
 
 /** vol.Coerce(float): Python's float() on bools, numbers and numeric strings (inf and nan included). */
 export function pyFloat(value: unknown): Coerced<number> {
   if (typeof value === 'boolean') return { ok: true, value: value ? 1 : 0, changed: true };
   if (typeof value === 'number') return { ok: true, value, changed: false };
-  if (typeof value === 'string' && PY_FLOAT_STRING.test(value)) {
-    const s = value.trim().replace(/_/g, '').toLowerCase();
-    const sign = s.startsWith('-') ? -1 : 1;
-    const body = s.replace(/^[-+]/, '');
-    if (body.startsWith('inf')) return { ok: true, value: sign * Infinity, changed: true };
-    if (body === 'nan') return { ok: true, value: NaN, changed: true };
-    return { ok: true, value: Number(s), changed: true };
+  if (typeof value === 'string') {
+    const n = pythonFloatText(value);
+    return n === null ? { ok: false } : { ok: true, value: n, changed: true };
   }
   return { ok: false };
 }
 
-/** Python's str() of a value read from YAML or JSON. */
+/** Python's str() of a value read from YAML or JSON (containers bounded: deep or cyclic ones end in "..."). */
 export function pyStr(value: unknown): string {
+  if (typeof value === 'string') return value;
+  return pyRepr(value, 0, new Set());
+}
+
+function pyFloatRepr(value: number): string {
+  if (Number.isNaN(value)) return 'nan';
+  if (!Number.isFinite(value)) return value > 0 ? 'inf' : '-inf';
+  if (Number.isInteger(value) && Math.abs(value) < 1e16) return String(value);
+  // Python switches to exponent notation from 1e16 and below 1e-4; JavaScript from 1e21 and 1e-7.
+  const abs = Math.abs(value);
+  if (abs >= 1e16 || abs < 1e-4) {
+    const [mantissa, exponent] = value.toExponential().split('e') as [string, string];
+    const exp = Number(exponent);
+    return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  }
+  return String(value);
+}
+
+function pad(n: number, width = 2): string {
+  return String(n).padStart(width, '0');
+}
+
+function pyDateStr(date: Date): string {
+  const day = `${pad(date.getUTCFullYear(), 4)}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())}`;
+  if (DATE_ONLY.has(date)) return day;
+  const offset = UTC_OFFSET.get(date) ?? null;
+  const local = offset === null ? date : new Date(date.getTime() + offset * 60000);
+  const base = `${pad(local.getUTCFullYear(), 4)}-${pad(local.getUTCMonth() + 1)}-${pad(local.getUTCDate())} ${pad(local.getUTCHours())}:${pad(local.getUTCMinutes())}:${pad(local.getUTCSeconds())}`;
+  const ms = local.getUTCMilliseconds();
+  const fraction = ms ? `.${pad(ms, 3)}000` : '';
+  if (offset === null) return base + fraction;
+  const sign = offset < 0 ? '-' : '+';
+  return `${base}${fraction}${sign}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`;
+}
+
+function pyRepr(value: unknown, depth: number, seen: Set<unknown>): string {
   if (value === null || value === undefined) return 'None';
   if (value === true) return 'True';
   if (value === false) return 'False';
-  if (typeof value === 'number') {
-    if (Number.isNaN(value)) return 'nan';
-    if (!Number.isFinite(value)) return value > 0 ? 'inf' : '-inf';
+  if (typeof value === 'number') return pyFloatRepr(value);
+  if (typeof value === 'string') return depth === 0 ? value : `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  if (value instanceof Date) return depth === 0 ? pyDateStr(value) : `datetime(${pyDateStr(value)})`;
+  if (value instanceof PyBytes) return `b'${Buffer.from(value.bytes).toString('latin1')}'`;
+  if (seen.has(value) || depth > 20) return '...';
+  seen.add(value);
+  try {
+    if (Array.isArray(value)) return `[${value.slice(0, 50).map((v) => pyRepr(v, depth + 1, seen)).join(', ')}${value.length > 50 ? ', ...' : ''}]`;
+    if (value instanceof PySet) return value.items.length === 0 ? 'set()' : `{${value.items.slice(0, 50).map((v) => pyRepr(v, depth + 1, seen)).join(', ')}}`;
+    if (typeof value === 'object') {
+      const entries = Object.entries(value as object).slice(0, 50);
+      return `{${entries.map(([k, v]) => `'${k}': ${pyRepr(v, depth + 1, seen)}`).join(', ')}}`;
+    }
     return String(value);
+  } finally {
+    seen.delete(value);
   }
-  if (typeof value === 'string') return value;
-  if (value instanceof Date) return value.toISOString().slice(0, 10);
-  return JSON.stringify(value);
 }
 
 const SCHEME_CHARS = /^[A-Za-z0-9+\-.]+$/;
@@ -157,19 +265,47 @@ export type TranslatedRegex =
   /** `broken`: Python would refuse the pattern too (unbalanced brackets); otherwise JS just can't check it. */
   | { ok: false; broken: boolean; reason: string };
 
+/** Python's `\s` (str.isspace) and `\w`/`\d` (Unicode letters, numbers and `_`; decimal digits). */
+const PY_SPACE = '\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const PY_CLASS: Record<string, { outside: string; inside: string | null }> = {
+  d: { outside: '\\p{Nd}', inside: '\\p{Nd}' },
+  D: { outside: '\\P{Nd}', inside: null },
+  w: { outside: '[\\p{L}\\p{N}_]', inside: '\\p{L}\\p{N}_' },
+  W: { outside: '[^\\p{L}\\p{N}_]', inside: null },
+  s: { outside: `[${PY_SPACE}]`, inside: PY_SPACE },
+  S: { outside: `[^${PY_SPACE}]`, inside: null },
+};
+const PY_SIMPLE_ESCAPES: Record<string, string> = { n: '\\n', t: '\\t', r: '\\r', f: '\\f', v: '\\v', a: '\\x07', '0': '\\0' };
+
+const translated = new Map<string, TranslatedRegex>();
+
 /**
  * Translate a Python regular expression to a JavaScript one with the same meaning for `re.match`
- * (anchored at the start only). Handles named groups, `\A`, `\Z`, Python's `$` (which also matches
- * before a final newline) and leading inline flags; anything else Python-only is reported as uncheckable.
+ * (anchored at the start only), compiled once per pattern: named groups, `\A`, `\Z`, Python's `$` (which
+ * also matches before a final newline), Unicode `\d`, `\w` and `\s`, escapes of any punctuation, literal
+ * `{` and `]`, `{,n}`, and leading inline flags. Anything else Python-only is reported as uncheckable.
  */
 export function translatePythonRegex(pattern: string): TranslatedRegex {
-  // No `u` flag: like Python, non-Unicode mode accepts escapes of any punctuation (`\-`, `\#`).
-  let flags = '';
+  const known = translated.get(pattern);
+  if (known) return known;
+  const result = translate(pattern);
+  translated.set(pattern, result);
+  return result;
+}
+
+function escapeChar(c: string): string {
+  return `\\u{${c.codePointAt(0)!.toString(16)}}`;
+}
+
+function translate(pattern: string): TranslatedRegex {
+  let flags = 'u';
   let source = pattern;
   const inline = /^\(\?([aiLmsux]+)\)/.exec(source);
+  let ascii = false;
   if (inline) {
     for (const flag of inline[1]!) {
       if (flag === 'i' || flag === 'm' || flag === 's') flags += flag;
+      else if (flag === 'a') ascii = true;
       else if (flag === 'x' || flag === 'L') return { ok: false, broken: false, reason: `the (?${flag}) flag has no JavaScript equivalent` };
     }
     source = source.slice(inline[0].length);
@@ -177,48 +313,89 @@ export function translatePythonRegex(pattern: string): TranslatedRegex {
   let out = '';
   let depth = 0;
   let inClass = false;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i]!;
+  let classStart = false;
+  const chars = [...source];
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i]!;
     if (c === '\\') {
-      const next = source[i + 1];
+      const next = chars[i + 1];
       if (next === undefined) return { ok: false, broken: true, reason: 'the pattern ends with a lone backslash' };
-      if (!inClass && next === 'A') out += '^';
-      else if (!inClass && next === 'Z') out += '$';
-      else out += c + next;
       i++;
+      classStart = false;
+      const cls = PY_CLASS[next];
+      if (cls && !ascii) {
+        if (!inClass) out += cls.outside;
+        else if (cls.inside !== null) out += cls.inside;
+        else out += `\\${next}`;
+      } else if (cls) out += `\\${next}`;
+      else if (!inClass && next === 'A') out += '^';
+      else if (!inClass && next === 'Z') out += '$';
+      else if (next === 'b' || next === 'B') out += inClass ? '\\x08' : `\\${next}`;
+      else if (next in PY_SIMPLE_ESCAPES) out += PY_SIMPLE_ESCAPES[next];
+      else if (next === 'x' || next === 'u' || next === 'U') {
+        const width = next === 'x' ? 2 : next === 'u' ? 4 : 8;
+        const hex = chars.slice(i + 1, i + 1 + width).join('');
+        if (!new RegExp(`^[0-9a-fA-F]{${width}}$`).test(hex)) return { ok: false, broken: true, reason: `incomplete escape \\${next}${hex}` };
+        out += `\\u{${parseInt(hex, 16).toString(16)}}`;
+        i += width;
+      } else if (/[1-9]/.test(next)) out += `\\${next}`;
+      else if (/[A-Za-z0-9]/.test(next)) return { ok: false, broken: true, reason: `bad escape \\${next}` };
+      else out += escapeChar(next);
       continue;
     }
     if (inClass) {
-      if (c === ']') inClass = false;
+      if (c === ']' && !classStart) inClass = false;
+      else if (c === ']' || c === '[' || c === '{' || c === '}' || c === '(' || c === ')' || c === '|' || c === '/') {
+        out += escapeChar(c);
+        classStart = false;
+        continue;
+      }
+      if (classStart && c === '^') {
+        out += c;
+        continue;
+      }
+      classStart = false;
       out += c;
       continue;
     }
     if (c === '[') {
       inClass = true;
+      classStart = true;
       out += c;
-      // A ']' right after '[' or '[^' is a literal in Python.
-      const start = source[i + 1] === '^' ? 2 : 1;
-      if (source[i + start] === ']') {
-        out += source.slice(i + 1, i + start) + '\\]';
-        i += start;
+      if (chars[i + 1] === '^') {
+        out += '^';
+        i++;
       }
+      continue;
+    }
+    if (c === '{') {
+      const quantifier = /^\{(\d*)(,?)(\d*)\}/.exec(chars.slice(i, i + 24).join(''));
+      if (quantifier && (quantifier[1] !== '' || quantifier[3] !== '') && !(quantifier[2] === '' && quantifier[1] === '')) {
+        out += `{${quantifier[1] || '0'}${quantifier[2]}${quantifier[3]}}`;
+        i += quantifier[0].length - 1;
+      } else out += escapeChar(c);
+      continue;
+    }
+    if (c === '}' || c === ']' || c === '/') {
+      out += escapeChar(c);
       continue;
     }
     if (c === '(') {
       depth++;
-      if (source.startsWith('(?P<', i)) {
+      const rest = chars.slice(i, i + 40).join('');
+      if (rest.startsWith('(?P<')) {
         out += '(?<';
         i += 3;
         continue;
       }
-      const backref = /^\(\?P=(\w+)\)/.exec(source.slice(i));
+      const backref = /^\(\?P=(\w+)\)/.exec(rest);
       if (backref) {
         out += `\\k<${backref[1]}>`;
         i += backref[0].length - 1;
         depth--;
         continue;
       }
-      if (source.startsWith('(?#', i)) return { ok: false, broken: false, reason: 'Python comments (?#...) have no JavaScript equivalent' };
+      if (rest.startsWith('(?#')) return { ok: false, broken: false, reason: 'Python comments (?#...) have no JavaScript equivalent' };
     }
     if (c === ')') {
       depth--;
@@ -226,6 +403,11 @@ export function translatePythonRegex(pattern: string): TranslatedRegex {
     }
     if (c === '$' && !flags.includes('m')) {
       out += '(?=\\n?$)';
+      continue;
+    }
+    if (c === '.') {
+      // Python's `.` stops only at "\n"; JavaScript's also at "\r", U+2028 and U+2029.
+      out += flags.includes('s') ? '[^]' : '[^\\n]';
       continue;
     }
     out += c;
@@ -237,4 +419,19 @@ export function translatePythonRegex(pattern: string): TranslatedRegex {
   } catch (error) {
     return { ok: false, broken: false, reason: (error as Error).message.replace(/^Invalid regular expression: /, '') };
   }
+}
+
+/** `re.match(pattern, text)`, for patterns taken from the Supervisor's sources. */
+export function pyMatch(pattern: string, text: string): RegExpExecArray | null {
+  return pythonRegExpEngine(pattern).exec(text);
+}
+
+/**
+ * A Supervisor pattern as a JavaScript RegExp for `re.match` (compiled once per pattern); also ajv's
+ * regular expression engine, so every `pattern` of the schemas is run this way.
+ */
+export function pythonRegExpEngine(pattern: string): RegExp {
+  const t = translatePythonRegex(pattern);
+  if (!t.ok) throw new Error(`cannot translate the Supervisor's pattern ${pattern}: ${t.reason}`);
+  return t.regex;
 }

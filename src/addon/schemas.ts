@@ -1,19 +1,19 @@
 /**
  * JSON Schemas for add-on files, one per Supervisor era, built from one table of keys so that every key
- * the Supervisor knows is listed once with its type, pattern, enum and default. ajv checks structure;
- * validate.ts adds what a schema cannot say (the Supervisor's coercions, repairs and cross-key rules).
+ * the Supervisor knows is listed once with its type, pattern, enum and default. ajv checks structure, with
+ * validators compiled at build time (schema-compiler.ts); validate.ts adds what a schema cannot say (the
+ * Supervisor's coercions, repairs and cross-key rules).
  *
  * Vocabulary beyond JSON Schema, understood by validate.ts:
  * - `x-coerce`: "bool" (vol.Boolean) or "int" (vol.Coerce(int)); a value of the wrong JSON type may
  *   still be accepted after coercion, which is then a warning.
  * - `x-exact-zero`: 0 is accepted only as the literal 0 (ingress_port's `vol.Equal(0)`).
  * - `x-message`: what to say when a `pattern` does not match.
- * - `supervisorUrl`, `supervisorEmail`, `dockerImage`: checks with the Supervisor's own semantics.
+ * - `supervisorUrl`, `supervisorEmail`, `dockerImage`: checks with the Supervisor's own semantics
+ *   (schema-compiler.ts defines them, schema-runtime.ts implements them).
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { HA_ARCHES } from './arch.js';
 import { ERA_RULES, type Era } from './eras.js';
-import { isPyEmail, isPyUrl } from './python-values.js';
 
 type Schema = Record<string, unknown>;
 
@@ -158,7 +158,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'codenotary', eras: ['2025'], schema: always({ type: 'string', supervisorEmail: true }) },
   { key: 'options', default: {}, schema: always({ type: 'object' }) },
   // The element grammar and nesting are checked by options-schema.ts, which explains failures better.
-  { key: 'schema', default: {}, schema: always({ type: ['object', 'boolean'], if: { type: 'boolean' }, then: { const: false } }) },
+  // vol.Any(dict, False), with Python's 0 == False: checked in validate.ts.
+  { key: 'schema', default: {}, schema: always({}) },
   { key: 'image', schema: (era) => ({ type: 'string', dockerImage: era }) },
   {
     key: 'ulimits',
@@ -184,6 +185,31 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
 export const BUILD_FROM_PATTERN = '^([a-zA-Z\\-\\.:\\d{}]+/)*?([\\-\\w{}]+)/([\\-\\w{}]+)(:[\\.\\-\\w{}]+)?$';
 
 /** Keys the 2026 build schema does not know but old build files carry; the Supervisor ignores them. */
+/** Why a build_from value fails RE_DOCKER_IMAGE_BUILD, in words. */
+export function buildFromProblem(image: string): string {
+  if (!image.includes('/')) return "a base image needs at least one '/', e.g. ghcr.io/home-assistant/base:3.24";
+  const parts = image.replace(/\n$/, '').split('/');
+  let name = parts[parts.length - 1]!;
+  let tag: string | null = null;
+  const colon = name.indexOf(':');
+  if (colon >= 0) {
+    tag = name.slice(colon + 1);
+    name = name.slice(0, colon);
+  }
+  const owner = parts[parts.length - 2]!;
+  for (const part of [owner, name]) {
+    if (!/^[-\p{L}\p{N}_{}]+$/u.test(part)) {
+      return part === ''
+        ? 'the name has an empty part (two slashes in a row, or one at the start or end)'
+        : `'${part}' may contain only letters, digits, '_', '-' and {arch}: the last two parts of a base image name take no '.' or ':' (only the registry part may)`;
+    }
+  }
+  if (tag !== null && !/^[.\-\p{L}\p{N}_{}]+$/u.test(tag)) return `the tag '${tag}' may contain only letters, digits, '.', '_', '-' and {arch}`;
+  const registry = parts.slice(0, -2).find((part) => !/^[a-zA-Z\-.:\p{Nd}{}]+$/u.test(part));
+  if (registry !== undefined) return `'${registry}' is not a valid registry or path part (letters, digits, '.', '-', ':')`;
+  return 'not a valid base image reference';
+}
+
 export const LEGACY_BUILD_KEYS = ['codenotary', 'cosign', 'image', 'shadow_repository'];
 
 export const BUILD_KEYS: readonly KeySpec[] = [
@@ -226,59 +252,17 @@ export function jsonSchema(table: readonly KeySpec[], era: Era, title: string): 
   };
 }
 
-// --- ajv ------------------------------------------------------------------------------------------
-
-/** ajv fills in instancePath and schemaPath of errors a keyword function reports. */
-function customError(keyword: string, message: string): ErrorObject {
-  return { keyword, message, params: {} } as ErrorObject;
-}
-
-function createAjv() {
-  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-  ajv.addVocabulary(['x-coerce', 'x-message', 'x-exact-zero']);
-  const supervisorUrl = (_schema: boolean, data: unknown): boolean => {
-    if (isPyUrl(data)) return true;
-    supervisorUrl.errors = [customError('supervisorUrl', 'expected a URL with a scheme and host, e.g. https://example.com/addon')];
-    return false;
-  };
-  supervisorUrl.errors = [] as ErrorObject[];
-  ajv.addKeyword({ keyword: 'supervisorUrl', type: 'string', schemaType: 'boolean', validate: supervisorUrl, errors: true });
-  const supervisorEmail = (_schema: boolean, data: unknown): boolean => {
-    if (isPyEmail(data)) return true;
-    supervisorEmail.errors = [customError('supervisorEmail', 'expected an email address')];
-    return false;
-  };
-  supervisorEmail.errors = [] as ErrorObject[];
-  ajv.addKeyword({ keyword: 'supervisorEmail', type: 'string', schemaType: 'boolean', validate: supervisorEmail, errors: true });
-  const dockerImage = (era: Era, data: string): boolean => {
-    const problem = ERA_RULES[era].dockerImageProblem(data);
-    if (problem === null) return true;
-    dockerImage.errors = [customError('dockerImage', problem)];
-    return false;
-  };
-  dockerImage.errors = [] as ErrorObject[];
-  ajv.addKeyword({ keyword: 'dockerImage', type: 'string', schemaType: 'string', validate: dockerImage, errors: true });
-  return ajv;
-}
-
 export type FileKind = 'config' | 'build' | 'repository';
 
 const TABLES: Record<FileKind, readonly KeySpec[]> = { config: CONFIG_KEYS, build: BUILD_KEYS, repository: REPOSITORY_KEYS };
 
-let ajvInstance: ReturnType<typeof createAjv> | undefined;
-const compiled = new Map<string, ValidateFunction>();
-
-/** The compiled validator of a file kind for an era (compiled once per process, on first use). */
-export function validatorFor(kind: FileKind, era: Era): ValidateFunction {
-  const id = `${kind}-${era}`;
-  const known = compiled.get(id);
-  if (known) return known;
-  ajvInstance ??= createAjv();
-  const validate = ajvInstance.compile(schemaDocument(kind, era));
-  compiled.set(id, validate);
-  return validate;
-}
+export const FILE_KINDS = Object.keys(TABLES) as FileKind[];
 
 export function schemaDocument(kind: FileKind, era: Era): Schema {
   return jsonSchema(TABLES[kind], era, `Home Assistant add-on ${kind} file (${ERA_RULES[era].label})`);
+}
+
+/** The name of a kind's compiled validator for an era (validators.ts, schema-compiler.ts). */
+export function validatorName(kind: FileKind, era: Era): string {
+  return `${kind}_${era}`;
 }

@@ -12,9 +12,10 @@ import type { LocatedDocument, PathSegment } from './document.js';
 import { pathKey } from './document.js';
 import { HA_ARCHES, OPT_IN_ARCHES } from './arch.js';
 import { ERA_RULES, INGRESS_DYNAMIC_PORT_MAX, INGRESS_DYNAMIC_PORT_MIN, type Era, type EraRules } from './eras.js';
-import { CONFIG_KEYS, BUILD_KEYS, LEGACY_BUILD_KEYS, REPOSITORY_KEYS, keysFor, validatorFor, type FileKind } from './schemas.js';
+import { CONFIG_KEYS, BUILD_KEYS, LEGACY_BUILD_KEYS, REPOSITORY_KEYS, buildFromProblem, keysFor, type FileKind } from './schemas.js';
+import { validatorFor } from './validators.js';
 import { checkOptions, parseOptionsSchema, type OptionsSchemaNode } from './options-schema.js';
-import { pyBoolean, pyInt } from './python-values.js';
+import { isPyDict, pyBoolean, pyInt, pyMatch, pyTruthy, pythonIntText, PyBytes, PySet } from './python-values.js';
 import { didYouMean, show, typeName } from '../util/text.js';
 
 export interface Finding {
@@ -30,16 +31,14 @@ export interface Finding {
 
 export type PlainObject = Record<string, unknown>;
 
+/** A Python dict as read from YAML or JSON (not a list, set, date or bytes). */
 export function isPlainObject(value: unknown): value is PlainObject {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date);
+  return isPyDict(value);
 }
 
 /** Python truthiness, which the Supervisor's advisory checks use on raw values. */
 function truthy(value: unknown): boolean {
-  if (value === null || value === undefined || value === false || value === 0 || value === '') return false;
-  if (Array.isArray(value)) return value.length > 0;
-  if (isPlainObject(value)) return Object.keys(value).length > 0;
-  return true;
+  return pyTruthy(value);
 }
 
 function decodePointer(pointer: string): string[] {
@@ -50,9 +49,15 @@ function decodePointer(pointer: string): string[] {
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
+/** Set a value in a copy-on-write way: the containers along the path are copied, the input is never changed. */
 function setAt(root: unknown, path: readonly PathSegment[], value: unknown): void {
   let node = root as Record<string | number, unknown>;
-  for (const segment of path.slice(0, -1)) node = node[segment] as Record<string | number, unknown>;
+  for (const segment of path.slice(0, -1)) {
+    const child = node[segment] as Record<string | number, unknown>;
+    const copy = Array.isArray(child) ? [...child] : { ...child };
+    node[segment] = copy;
+    node = copy as Record<string | number, unknown>;
+  }
   node[path[path.length - 1]!] = value;
 }
 
@@ -126,7 +131,8 @@ function expectedType(schema: Record<string, unknown>): string {
 /** Run ajv and translate its errors, applying the Supervisor's coercions (`x-coerce`). */
 function checkSchema(kind: FileKind, era: Era, value: PlainObject, keys: KeyInfo, origins: Origins): SchemaCheck {
   const validate = validatorFor(kind, era);
-  const coerced = structuredClone(value);
+  // Deep values stay shared: only what a coercion changes is copied (see setAt).
+  const coerced = { ...value };
   const findings: Finding[] = [];
   if (validate(value)) return { findings, coerced };
   const errors = (validate.errors ?? []) as ErrorObject[];
@@ -186,7 +192,7 @@ function translate(
     }
     case 'pattern': {
       const params = error.params as { pattern: string };
-      const why = (parentSchema['x-message'] as string | undefined) ?? `it must match ${params.pattern}`;
+      const why = path[0] === 'build_from' && typeof data === 'string' ? buildFromProblem(data) : ((parentSchema['x-message'] as string | undefined) ?? `it must match ${params.pattern}`);
       const propertyName = (error as ErrorObject & { propertyName?: string }).propertyName;
       if (propertyName !== undefined) {
         return { path: [...original, propertyName], atKey: true, severity: 'error', code: 'invalid-key', message: `${where} key ${show(propertyName)} is invalid: ${why}` };
@@ -197,6 +203,8 @@ function translate(
       return null; // Reported through the inner keyword, which carries the property name.
     case 'minimum':
     case 'maximum': {
+      // vol.Coerce(int) truncates first (300.9 is 300): the type check judges the range of the result.
+      if (parentSchema['x-coerce'] === 'int' && !Number.isInteger(data)) return null;
       const limit = (error.params as { limit: number }).limit;
       return { path: original, severity: 'error', code: 'out-of-range', message: `${where} is ${show(data)}; it must be ${error.keyword === 'minimum' ? 'at least' : 'at most'} ${limit}` };
     }
@@ -316,15 +324,7 @@ function migrate(config: PlainObject, rules: EraRules, findings: Finding[], orig
     delete config['auto_uart'];
     origins.set(['uart'], ['auto_uart']);
   }
-  const devices = config['devices'];
-  if (typeof devices === 'string' && devices.includes(':')) {
-    // Python iterates the string: every letter becomes a "device", which no one means.
-    warn(['devices'], 'invalid-devices', `devices must be a list of paths; the Supervisor splits the string ${show(devices)} into single letters and uses those as device paths`);
-    config['devices'] = [...devices].map((letter) => letter.split(':')[0]);
-  } else if (Array.isArray(devices) && devices.some((line) => typeof line === 'string' && line.includes(':'))) {
-    warn(['devices'], 'deprecated-value', "'devices' entries with ':' (path:path:rights) are deprecated; the Supervisor keeps only the part before the first ':', list plain paths");
-    config['devices'] = devices.map((line) => (typeof line === 'string' ? line.split(':')[0] : line));
-  }
+  if ('devices' in config) migrateDevices(config, findings);
   if ('tmpfs' in config && typeof config['tmpfs'] !== 'boolean') {
     warn(['tmpfs'], 'deprecated-value', `'tmpfs' as ${typeName(config['tmpfs'])} is deprecated; the Supervisor reads it as true, write true`);
     config['tmpfs'] = true;
@@ -339,6 +339,54 @@ function migrate(config: PlainObject, rules: EraRules, findings: Finding[], orig
     }
   }
   migrateMap(config, rules, findings, origins);
+}
+
+/** What Python's `for x in value` yields, or null where it raises TypeError. */
+function pyIterate(value: unknown): unknown[] | null {
+  if (typeof value === 'string') return [...value];
+  if (Array.isArray(value)) return value;
+  if (isPlainObject(value)) return Object.keys(value);
+  if (value instanceof PySet) return value.items;
+  if (value instanceof PyBytes) return [...value.bytes];
+  return null;
+}
+
+/** Python's `":" in x`, or null where it raises TypeError. */
+function pyContainsColon(value: unknown): boolean | null {
+  if (typeof value === 'string') return value.includes(':');
+  if (Array.isArray(value)) return value.includes(':');
+  if (isPlainObject(value)) return ':' in value;
+  if (value instanceof PySet) return value.items.includes(':');
+  return null;
+}
+
+/** Device 2021-01-20: `any(":" in line for line in devices)`, then `line.split(":")[0]` for each. */
+function migrateDevices(config: PlainObject, findings: Finding[]): void {
+  const devices = config['devices'];
+  const lines = pyIterate(devices);
+  const fails = (why: string) =>
+    findings.push({ path: ['devices'], severity: 'error', code: 'invalid-type', message: `devices must be a list of device paths; the Supervisor fails on ${why}` });
+  if (lines === null) return void fails(`${typeName(devices)}, which it cannot iterate`);
+  let any = false;
+  for (const line of lines) {
+    const contains = pyContainsColon(line);
+    if (contains === null) return void fails(`the entry ${show(line)}, which is not text`);
+    if (contains) {
+      any = true;
+      break;
+    }
+  }
+  if (!any) return;
+  if (lines.some((line) => typeof line !== 'string')) return void fails('an entry that is not text');
+  if (typeof devices === 'string') {
+    // Python iterates the string: every letter becomes a "device", which no one means.
+    findings.push({ path: ['devices'], severity: 'warning', code: 'invalid-devices', message: `devices must be a list of paths; the Supervisor splits the string ${show(devices)} into single letters and uses those as device paths` });
+  } else if (isPlainObject(devices)) {
+    findings.push({ path: ['devices'], severity: 'warning', code: 'invalid-devices', message: 'devices must be a list of paths; the Supervisor uses the keys of this mapping (the part before the first \':\') and ignores their values' });
+  } else {
+    findings.push({ path: ['devices'], severity: 'warning', code: 'deprecated-value', message: "'devices' entries with ':' (path:path:rights) are deprecated; the Supervisor keeps only the part before the first ':', list plain paths" });
+  }
+  config['devices'] = (lines as string[]).map((line) => line.split(':')[0]);
 }
 
 function migrateMap(config: PlainObject, rules: EraRules, findings: Finding[], origins: Origins): void {
@@ -386,7 +434,7 @@ function migrateMap(config: PlainObject, rules: EraRules, findings: Finding[], o
       origins.set(['map', volumes.length], path);
       volumes.push(value);
     } else if (typeof value === 'string') {
-      const match = rules.volumePattern.exec(value);
+      const match = pyMatch(rules.volumePattern, value);
       if (!match) {
         const name = value.split(':')[0]!;
         findings.push({
@@ -478,10 +526,13 @@ function advise(config: PlainObject, rules: EraRules, findings: Finding[], origi
       if (replacement) warn(['map', index], 'legacy-map-type', `map type '${volume['type']}' is a legacy name; use '${replacement}'`);
     });
   }
-  if (rules.dynamicIngressPortCheck && truthy(config['ingress']) && config['ingress_port'] === 0 && isPlainObject(config['ports'])) {
+  const ingressPort = config['ingress_port'];
+  // `config.get(ATTR_INGRESS_PORT) == 0`: False and 0.0 are equal to 0 in Python.
+  if (rules.dynamicIngressPortCheck && truthy(config['ingress']) && (ingressPort === 0 || ingressPort === false) && isPlainObject(config['ports'])) {
     for (const containerPort of Object.keys(config['ports'])) {
       const number = containerPort.split('/')[0]!;
-      if (/^\d+$/.test(number) && Number(number) >= INGRESS_DYNAMIC_PORT_MIN && Number(number) <= INGRESS_DYNAMIC_PORT_MAX) {
+      const value = /^\p{Nd}+$/u.test(number) ? pythonIntText(number) : null;
+      if (value !== null && value >= INGRESS_DYNAMIC_PORT_MIN && value <= INGRESS_DYNAMIC_PORT_MAX) {
         findings.push({
           path: origins.original(['ports', containerPort]),
           atKey: true,
@@ -502,8 +553,11 @@ const STRING_KEYED: Record<string, 'error' | 'dropped'> = {
   ulimits: 'dropped',
 };
 
-function nonStringKeys(config: PlainObject, keys: KeyInfo, findings: Finding[]): void {
-  for (const [field, effect] of Object.entries(STRING_KEYED)) {
+function nonStringKeys(config: PlainObject, era: Era, keys: KeyInfo, findings: Finding[]): void {
+  for (const [field, keyed] of Object.entries(STRING_KEYED)) {
+    // Inside the REMOVE_EXTRA schema, voluptuous 0.16.0 (2026) drops a key its key schema refuses;
+    // 0.15.2 (Supervisor 2025.06) reports it.
+    const effect = keyed === 'dropped' && era === '2025' ? 'error' : keyed;
     const value = config[field];
     if (!isPlainObject(value)) continue;
     for (const key of Object.keys(value)) {
@@ -569,17 +623,23 @@ export function validateConfigValue(raw: unknown, era: Era, keys: KeyInfo): Conf
     });
     return { findings, config: null, optionsSchema: null };
   }
-  const config = structuredClone(raw);
+  // Migrations replace top-level entries only: a shallow copy keeps the input as it was read.
+  const config: PlainObject = { ...raw };
   const origins = new Origins();
   migrate(config, rules, findings, origins);
   advise(config, rules, findings, origins);
-  nonStringKeys(config, keys, findings);
+  nonStringKeys(config, era, keys, findings);
   const checked = checkSchema('config', era, config, keys, origins);
   findings.push(...checked.findings);
   const coerced = checked.coerced as PlainObject;
 
   checkVersions(coerced, findings);
 
+  const schemaValue = coerced['schema'];
+  // vol.Any(Schema({str: ...}), False): 0 and 0.0 equal False in Python.
+  if ('schema' in coerced && !isPlainObject(schemaValue) && schemaValue !== false && schemaValue !== 0) {
+    findings.push({ path: ['schema'], severity: 'error', code: 'invalid-value', message: `schema must be a mapping of options or false, not ${typeName(schemaValue)}` });
+  }
   let optionsSchema: Map<string, OptionsSchemaNode> | null = null;
   if (isPlainObject(coerced['schema'])) {
     const parsed = parseOptionsSchema(coerced['schema'], { era, keyIsString: (path) => keys.keyIsString(path) });
@@ -611,7 +671,7 @@ export function validateBuildValue(raw: unknown, era: Era, keys: KeyInfo): Build
       message: 'build files are deprecated since Supervisor 2026.04; move the base image into the Dockerfile as ARG BUILD_FROM=... (and args/labels into ARG/LABEL)',
     });
   }
-  const value = raw === null ? {} : raw;
+  const value = raw;
   if (!isPlainObject(value)) {
     findings.push({ path: [], severity: 'warning', code: 'build-file-ignored', message: `a build file must be a mapping, not ${typeName(value)}; the Supervisor ignores it and ${defaultsNote}` });
     return { findings, build: null };

@@ -48,8 +48,27 @@ export function show(value: unknown): string {
   if (typeof value === 'string') return `'${value.length > 80 ? value.slice(0, 77) + '...' : value}'`;
   if (value instanceof Date) return value.toISOString().slice(0, 10);
   if (value === null || value === undefined) return 'null';
-  const json = JSON.stringify(value);
+  const json = boundedJson(value, 0, new Set());
   return json.length > 80 ? json.slice(0, 77) + '...' : json;
+}
+
+/** JSON-like text of a value that may be deep, huge or cyclic (YAML aliases can make cycles). */
+function boundedJson(value: unknown, depth: number, seen: Set<unknown>): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : String(value).replace('Infinity', '.inf').replace('NaN', '.nan');
+  if (typeof value !== 'object') return JSON.stringify(value) ?? String(value);
+  if (value instanceof Date) return value.toISOString().slice(0, 10);
+  if (depth > 8 || seen.has(value)) return '...';
+  seen.add(value);
+  try {
+    if (Array.isArray(value)) return `[${value.slice(0, 10).map((v) => boundedJson(v, depth + 1, seen)).join(',')}${value.length > 10 ? ',...' : ''}]`;
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return `<${typeName(value)}>`;
+    const entries = Object.entries(value as object);
+    return `{${entries.slice(0, 10).map(([k, v]) => `${JSON.stringify(k)}:${boundedJson(v, depth + 1, seen)}`).join(',')}${entries.length > 10 ? ',...' : ''}}`;
+  } finally {
+    seen.delete(value);
+  }
 }
 
 /** A readable name for a value's type, as a user of YAML would say it. */
@@ -64,8 +83,10 @@ export function typeName(value: unknown): string {
       return 'a boolean';
     case 'number':
       return Number.isInteger(value) ? 'a number' : 'a decimal number';
-    case 'object':
-      return 'a mapping';
+    case 'object': {
+      const name = (value as object).constructor?.name;
+      return name === 'PySet' ? 'a set' : name === 'PyBytes' ? 'binary data' : 'a mapping';
+    }
     default:
       return typeof value;
   }
