@@ -9,6 +9,7 @@
  * a typed form with precise errors, and checks option defaults the way the Supervisor checks options
  * when it starts an add-on.
  */
+import type { FindingCode } from '../util/codes.js';
 import type { Era } from './eras.js';
 import { ERA_RULES } from './eras.js';
 import { didYouMean, show, typeName } from '../util/text.js';
@@ -55,7 +56,7 @@ export interface SchemaElement {
 
 export type ParsedElement =
   | { ok: true; element: SchemaElement; notes: string[] }
-  | { ok: false; message: string; code?: string };
+  | { ok: false; message: string; code?: FindingCode };
 
 const SIMPLE_KINDS = ['bool', 'email', 'url', 'port'] as const;
 const ALL_NAMES = ['bool', 'email', 'url', 'port', 'device', 'str', 'password', 'int', 'float', 'match', 'list'];
@@ -170,7 +171,7 @@ export type OptionsSchemaNode =
 export interface SchemaProblem {
   path: (string | number)[];
   severity: 'error' | 'warning';
-  code: string;
+  code: FindingCode;
   message: string;
   /** Report at the key rather than the value. */
   atKey?: boolean;

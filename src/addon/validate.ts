@@ -7,6 +7,7 @@
  * by path; callers turn paths into file positions. What the Supervisor refuses is an error; what it
  * repairs, skips, coerces or ignores is a warning that says what it will do.
  */
+import type { FindingCode } from '../util/codes.js';
 import type { ErrorObject } from 'ajv';
 import type { LocatedDocument, PathSegment } from './document.js';
 import { pathKey } from './document.js';
@@ -25,7 +26,7 @@ export interface Finding {
   /** The finding concerns the file as a whole (no line). */
   wholeFile?: boolean;
   severity: 'error' | 'warning';
-  code: string;
+  code: FindingCode;
   message: string;
 }
 
@@ -310,7 +311,7 @@ export interface ConfigResult {
 
 /** `_migrate_app_config`: repair old forms, recording what moved where. */
 function migrate(config: PlainObject, rules: EraRules, findings: Finding[], origins: Origins): void {
-  const warn = (path: PathSegment[], code: string, message: string, atKey = false) =>
+  const warn = (path: PathSegment[], code: FindingCode, message: string, atKey = false) =>
     findings.push({ path, atKey, severity: 'warning', code, message });
 
   if (config['startup'] === 'before' || config['startup'] === 'after') {
@@ -487,7 +488,7 @@ function migrateMap(config: PlainObject, rules: EraRules, findings: Finding[], o
 
 /** `_warn_app_config`: advisories, and the dynamic ingress port refusal. */
 function advise(config: PlainObject, rules: EraRules, findings: Finding[], origins: Origins): void {
-  const warn = (path: PathSegment[], code: string, message: string, atKey = false) =>
+  const warn = (path: PathSegment[], code: FindingCode, message: string, atKey = false) =>
     findings.push({ path: origins.original(path), atKey, severity: 'warning', code, message });
 
   if (rules.advancedDeprecated && 'advanced' in config) {

@@ -1,4 +1,7 @@
 /** A finding about a user's file, printed as `FILE:LINE:COL: severity: message [code]`. */
+import type { FindingCode } from './codes.js';
+
+export type { FindingCode };
 export type Severity = 'error' | 'warning';
 
 export interface Position {
@@ -14,7 +17,7 @@ export interface Diagnostic {
   line: number | null;
   col: number | null;
   severity: Severity;
-  code: string;
+  code: FindingCode;
   message: string;
 }
 
@@ -22,15 +25,15 @@ export interface Diagnostic {
 export class DiagnosticList {
   readonly items: Diagnostic[] = [];
 
-  add(severity: Severity, file: string, at: Position | null, code: string, message: string): void {
+  add(severity: Severity, file: string, at: Position | null, code: FindingCode, message: string): void {
     this.items.push({ file, line: at?.line ?? null, col: at?.col ?? null, severity, code, message });
   }
 
-  error(file: string, at: Position | null, code: string, message: string): void {
+  error(file: string, at: Position | null, code: FindingCode, message: string): void {
     this.add('error', file, at, code, message);
   }
 
-  warning(file: string, at: Position | null, code: string, message: string): void {
+  warning(file: string, at: Position | null, code: FindingCode, message: string): void {
     this.add('warning', file, at, code, message);
   }
 

@@ -1,0 +1,85 @@
+/**
+ * Every code addonix reports, in one table: the findings about an add-on's files (validate, inspect,
+ * generate, init print them as `FILE:LINE:COL: severity: message [code]`) and, in errors.ts, the codes
+ * of operational errors. docs/codes.md is generated from these tables.
+ */
+
+export interface FindingInfo {
+  /** error: the Supervisor refuses the file (or addonix cannot build from it); warning: it accepts it. */
+  severity: 'error' | 'warning';
+  summary: string;
+  /** Where addonix is stricter than the Supervisor on purpose (README: deliberate differences). */
+  stricter?: true;
+}
+
+export const FINDING_CODES = {
+  // Reading files.
+  'yaml-syntax': { severity: 'error', summary: 'the YAML does not parse as libyaml parses it (the Supervisor refuses the file)' },
+  'json-syntax': { severity: 'error', summary: 'the JSON does not parse as orjson parses it' },
+  'yaml-tag': { severity: 'error', summary: 'a YAML tag the Supervisor\'s SafeLoader does not construct' },
+  'duplicate-key': { severity: 'error', summary: 'the same key twice in one mapping (the Supervisor keeps the last)', stricter: true },
+  'not-utf8': { severity: 'error', summary: 'the file is not UTF-8 text', stricter: true },
+  'bad-character': { severity: 'error', summary: 'a character YAML or JSON does not allow in the file' },
+  'file-too-large': { severity: 'error', summary: 'the file is over 1 MiB (real add-on files are a few kilobytes)', stricter: true },
+  'too-deep': { severity: 'error', summary: 'nested deeper than the Supervisor\'s reader or schema code can go' },
+  unreadable: { severity: 'error', summary: 'the file cannot be read (permissions, a folder, a broken link)' },
+  'not-checked': { severity: 'error', summary: 'addonix could not check this file; the other files are still checked' },
+  'not-a-mapping': { severity: 'error', summary: 'the file (or a value that must be one) is not a mapping' },
+  'key-not-string': { severity: 'error', summary: 'a key YAML reads as something other than text where the Supervisor needs text' },
+  // Values against the Supervisor's schema.
+  'missing-key': { severity: 'error', summary: 'a required key is missing (name, version, slug, description, arch)' },
+  'unknown-key': { severity: 'warning', summary: 'a key the Supervisor drops (unknown, or known to the other era only); an error where the schema forbids extra keys' },
+  'invalid-type': { severity: 'error', summary: 'a value of the wrong type' },
+  'invalid-value': { severity: 'error', summary: 'a value the Supervisor\'s schema refuses' },
+  'invalid-key': { severity: 'error', summary: 'a mapping key the schema refuses (a port, an environment name)' },
+  'invalid-slug': { severity: 'error', summary: 'the slug does not match ^[-_.A-Za-z0-9]+$' },
+  'invalid-image': { severity: 'error', summary: 'an image name the Supervisor\'s docker code refuses (a tag, an upper-case letter, a bad registry)' },
+  'unknown-arch': { severity: 'error', summary: 'an arch Home Assistant does not know' },
+  'out-of-range': { severity: 'error', summary: 'a number outside the range the schema allows' },
+  'empty-value': { severity: 'error', summary: 'a value that must not be empty' },
+  'duplicate-item': { severity: 'error', summary: 'the same item twice in a list that must be unique' },
+  'missing-version': { severity: 'error', summary: 'an empty version: the image is tagged with it', stricter: true },
+  'ingress-port-conflict': { severity: 'error', summary: 'ingress_port is also a published port' },
+  'invalid-map': { severity: 'error', summary: 'map is not a list the Supervisor can read (a warning where it reads the keys of a mapping)' },
+  'invalid-map-entry': { severity: 'warning', summary: 'a map entry the Supervisor skips (an error where the era fails on it)' },
+  'invalid-devices': { severity: 'warning', summary: 'devices given as a string or a mapping, which the Supervisor reads in its own way' },
+  'coerced-value': { severity: 'warning', summary: 'a value the Supervisor converts (a number as text, a float for an int): write the converted value' },
+  'version-number': { severity: 'warning', summary: 'a version YAML reads as a number (1.10 is 1.1): quote it' },
+  'version-not-text': { severity: 'warning', summary: 'a version that is not text: the Supervisor uses its Python text' },
+  'deprecated-arch': { severity: 'warning', summary: 'armhf, armv7 or i386: deprecated since Supervisor 2026.03, still installed' },
+  'deprecated-machine': { severity: 'warning', summary: 'a machine type the Supervisor no longer supports' },
+  'deprecated-key': { severity: 'warning', summary: 'a key the Supervisor no longer uses' },
+  'deprecated-value': { severity: 'warning', summary: 'a value the Supervisor still reads but no longer documents' },
+  'deprecated-map': { severity: 'warning', summary: 'an old map spelling (config:rw) beside or instead of the new one' },
+  'legacy-map-type': { severity: 'warning', summary: 'a map type the Supervisor renamed' },
+  'redundant-access': { severity: 'warning', summary: 'an access right the map type grants anyway' },
+  'ignored-key': { severity: 'warning', summary: 'a key the Supervisor accepts but ignores here' },
+  'compat-2025': { severity: 'warning', summary: 'valid for the 2026 Supervisor, refused or read otherwise by the 2025 one' },
+  'compat-2026': { severity: 'warning', summary: 'valid for the 2025 Supervisor, refused or read otherwise by the 2026 one' },
+  // Options and their schema.
+  'schema-element': { severity: 'error', summary: 'a schema value the option language does not know (str, int(1,5), list(a|b), ...)' },
+  'schema-nesting': { severity: 'error', summary: 'options nested deeper than the Supervisor allows (a list of lists)' },
+  'schema-regex': { severity: 'error', summary: 'a match(...) pattern that does not compile', stricter: true },
+  'schema-bound': { severity: 'error', summary: 'a range bound of int(...)/float(...)/str(...) Python cannot read' },
+  'schema-key-type': { severity: 'error', summary: 'a schema key that is not text' },
+  'schema-element-empty': { severity: 'warning', summary: 'an empty schema element' },
+  'schema-empty-list': { severity: 'warning', summary: 'an empty list in the schema, which accepts anything' },
+  'schema-list-extra': { severity: 'warning', summary: 'a schema list with more than one element; the Supervisor uses the first' },
+  'option-invalid': { severity: 'warning', summary: 'a default option the schema refuses: the add-on will not start until the user fixes it' },
+  'option-null': { severity: 'warning', summary: 'a default option that is null' },
+  'unknown-option': { severity: 'warning', summary: 'a default option the schema does not name' },
+  // Build files.
+  'build-file-ignored': { severity: 'warning', summary: 'a build file the Supervisor ignores as a whole (its defaults apply)' },
+  'deprecated-build-file': { severity: 'warning', summary: 'build.yaml is deprecated since Supervisor 2026.04: move the parameters into the Dockerfile' },
+  'legacy-key': { severity: 'warning', summary: 'a legacy build option the Supervisor ignores' },
+  'nested-build-file': { severity: 'warning', summary: 'a build file in a subfolder, which the Supervisor also finds' },
+  'two-build-files': { severity: 'warning', summary: 'build.yaml and build.json side by side: the Supervisor reads one' },
+  // Repositories and discovery.
+  'two-configs': { severity: 'error', summary: 'config.yaml and config.json in one folder', stricter: true },
+  'duplicate-slug': { severity: 'error', summary: 'two add-ons of one repository with one slug', stricter: true },
+  'no-config': { severity: 'error', summary: 'no add-on config in the folder' },
+  'not-found': { severity: 'error', summary: 'the path does not exist' },
+  'not-an-addon-file': { severity: 'error', summary: 'a file that is not an add-on\'s config, build or repository file' },
+} as const satisfies Record<string, FindingInfo>;
+
+export type FindingCode = keyof typeof FINDING_CODES;
