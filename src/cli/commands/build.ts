@@ -14,6 +14,7 @@ interface BuildArgs extends NixArgs {
   all: boolean;
   'out-link': string;
   json: boolean;
+  tarball: boolean;
 }
 
 interface BuiltImage {
@@ -41,7 +42,12 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
         .option('arch', { type: 'string', describe: "Arches to build, comma-separated (default: all of the add-on's)" })
         .option('all', { type: 'boolean', default: false, describe: 'Build every image the flake has (every add-on of a repository flake); needs no add-on folder' })
         .option('out-link', { type: 'string', default: 'result', describe: 'Prefix of the result links: PREFIX-<arch>' })
-        .option('json', { type: 'boolean', default: false, describe: 'Print the results as JSON (format in the README)' }),
+        .option('json', { type: 'boolean', default: false, describe: 'Print the results as JSON (format in the README)' })
+        .option('tarball', {
+          type: 'boolean',
+          default: false,
+          describe: 'Build the gzip image tarballs (dockerImage-<arch>, for docker load < result) instead of the stream scripts (streamImage-<arch>), which push, load and diff read directly',
+        }),
     )
       .example('$0 build', "Every arch of the add-on in this folder: result-amd64, result-aarch64, ...")
       .example('$0 build --arch aarch64 -j 4', 'One arch, four builds at once')
@@ -62,7 +68,7 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     const install = await nixForCommand();
     const options = { jobs: args.jobs, builders: args.builders, substituters: args.substituters };
     await interruptible(async (signal) => {
-      const targets = await targetsFor(install, flake, { model, dir: args.dir, arches, all: args.all }, { signal });
+      const targets = await targetsFor(install, flake, { model, dir: args.dir, arches, all: args.all, streams: !args.tarball }, { signal });
       const plan = await planBuild(install, flake, targets, { ...options, signal });
       const progress = plan.planned.length > 0 ? new BuildProgress(process.stderr, plan) : undefined;
       const results = await buildPlanned(install, flake, plan, { ...options, signal, onEvent: progress?.onEvent }).finally(() => progress?.finish());
@@ -78,7 +84,8 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
           drvPath: result.drvPath,
           outPath: result.outPath,
           link: links.get(result.target.label) ?? null,
-          size: result.outPath ? (await stat(result.outPath)).size : null,
+          // A stream script's own size says nothing of its image (which is not read here).
+          size: result.outPath && summary ? (await stat(result.outPath)).size : null,
           layers: summary?.layers ?? null,
           configDigest: summary?.configDigest ?? null,
           seconds: result.seconds,
