@@ -221,3 +221,15 @@ test('names: backslashes and non-UTF-8 names round-trip through push and diff, d
   }
   assert.equal(listed.stdout.split('\n').filter((line) => line.includes('added ')).length, ODD_NAMES.length, 'one line per added entry, whatever its name holds');
 });
+
+test('hostile: a docker-archive naming its image with something that is no image name is not loaded under it', async (t) => {
+  const dir = tempTree(t, {});
+  const image = { ...(await imageWith(await layer({ 'app/main.js': '1\n' }))), repoTag: 'Library/ubuntu:latest --quiet' };
+  const file = await writeTarFile(path.join(dir, 'named.tar'), dockerToolsEntries(image));
+  const result = await runCliAsync(['load', '--engine', 'podman', '--arch', 'amd64', file], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
+  assert.equal(result.status, 1);
+  assert.match(result.stderr, /named\.tar names its image "Library\/ubuntu:latest --quiet", which is not a valid image name; name it with --tag NAME:TAG/);
+  const badTag = await runCliAsync(['load', '--engine', 'podman', '--arch', 'amd64', '--tag', 'UPPER:1', file], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
+  assert.equal(badTag.status, 1);
+  assert.match(badTag.stderr, /--tag "UPPER:1" is not an image name NAME:TAG/);
+});
