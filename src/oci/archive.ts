@@ -36,7 +36,7 @@ function claimedDigest(entryPath: string): Digest | undefined {
 }
 
 /** A path inside the archive, normalized (no `./`, no trailing `/`); refuses `..`, absolute or NUL. */
-export function archivePath(name: string, what: string): string {
+function archivePath(name: string, what: string): string {
   if (name.includes('\0')) throw new UserError(`${what}: refusing entry ${showName(name)}: a NUL in its name`);
   if (name.startsWith('/')) throw new UserError(`${what}: refusing entry ${showName(name)}: absolute paths are not allowed in an image archive`);
   const parts = name.split('/').filter((part) => part !== '' && part !== '.');

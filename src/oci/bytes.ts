@@ -32,10 +32,3 @@ export async function peek(source: AsyncIterable<Buffer>, bytes: number): Promis
   })();
   return { head, all };
 }
-
-/** Reads a whole stream into one buffer (copied as read: chunks may be transient). */
-export async function collect(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of chunks) parts.push(Buffer.from(chunk));
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-}

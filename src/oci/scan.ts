@@ -90,7 +90,7 @@ export interface ImageCandidate {
 }
 
 /** Reads one layer with the rules and hashes the content of each file. */
-export async function scanLayer(stored: AsyncIterable<Buffer>, what: string, rules: LayerRules, transient = false): Promise<Omit<ScannedLayer, 'entry'>> {
+async function scanLayer(stored: AsyncIterable<Buffer>, what: string, rules: LayerRules, transient = false): Promise<Omit<ScannedLayer, 'entry'>> {
   const files: FileFacts[] = [];
   const onEntry = async (entry: TarEntry, path: string) => {
     let contentHash: Digest | null = null;
@@ -129,7 +129,7 @@ export class LayerScanner implements LayerConsumer<ScannedLayer> {
 
 type FactsOf = Pick<ImageFacts, 'source' | 'manifest' | 'configDigest' | 'config' | 'layerCount'> & { indexPlatform: Platform | undefined };
 
-export function imageFacts(image: FactsOf, given: BuildArch | undefined): ImageFacts {
+function imageFacts(image: FactsOf, given: BuildArch | undefined): ImageFacts {
   return {
     source: image.source,
     manifest: image.manifest && { digest: image.manifest.digest, mediaType: image.manifest.mediaType, document: image.manifest.document },

@@ -63,7 +63,7 @@ const ZERO_BLOCK = Buffer.alloc(BLOCK);
 /** The largest pax header or GNU long name addonix reads; bigger ones are damage or hostility. */
 const MAX_META_BYTES = 1 << 20;
 /** What one read of a plain file asks for: the gzip block size, so a layer's blocks line up with reads. */
-export const FILE_READ_BYTES = GZIP_BLOCK;
+const FILE_READ_BYTES = GZIP_BLOCK;
 
 function truncatedEntry(what: string, name: string, size: number, seen: number): UserError {
   return new UserError(`${what} is truncated: entry ${showName(name)} declares ${size} bytes, the archive ends after ${seen}`);

@@ -41,7 +41,7 @@ export const DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024;
  * A blob still being written (compressed while it is uploaded) goes up in chunks of at most this size:
  * each is sent once it is whole, so the smaller they are, the less is left to send when compression ends.
  */
-export const GROWING_CHUNK_BYTES = 8 * 1024 * 1024;
+const GROWING_CHUNK_BYTES = 8 * 1024 * 1024;
 
 export interface ClientOptions {
   registry: string;
