@@ -10,14 +10,16 @@ import { UserError } from '../util/errors.js';
 import type { Compression } from './media-types.js';
 
 /**
- * zlib's level 3, the strongest of its fast levels (no lazy matching): on text that compresses as source
- * code does it deflates 1.25 times as fast as level 4 for output 4% larger (99 and 79 MB/s a core here,
- * ratios 3.31 and 3.46). A push is CPU-bound on two cores (compressing, hashing, and the registry's own
- * work): at level 4 pushing one 1 GiB layer took as long as skopeo (containers/image's parallel gzip) at a
- * size within 0.1% of skopeo's, at level 3 0.83 times as long at a size 2.1% larger (bench/push data).
- * Level 6 costs twice level 4's CPU for another 3-4% of size.
+ * zlib's level 2, one of its fast levels (no lazy matching). Pushing is CPU-bound on small machines
+ * (compressing, hashing, and the registry's own work on the same cores), so the level decides how a push
+ * compares with skopeo (containers/image's parallel gzip). On text that compresses as source code does,
+ * with GZIP_MEM_LEVEL: level 2 deflates at 117 MB/s a core here for a ratio of 3.283, level 3 at 105 for
+ * 3.312, level 4 at 81 for 3.460, level 6 at about half level 4's speed for 3.55. bench/push measured
+ * level 4 at about 1.0x skopeo's time on one 1 GiB layer (its size within 0.1% of skopeo's), level 3 at
+ * 0.81x (2.1% larger) but 1.00x on the two-arch image, level 2 about 4% faster again than level 3 for
+ * output under 1% larger.
  */
-export const GZIP_LEVEL = 3;
+export const GZIP_LEVEL = 2;
 /** zlib's largest hash table: at level 3, 8% faster than its default (8) here, for slightly smaller output. */
 const GZIP_MEM_LEVEL = 9;
 /** Input is compressed in blocks of this size, each at GZIP_LEVEL or, when it looks random, stored. */
