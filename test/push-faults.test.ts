@@ -29,11 +29,19 @@ async function twoArches(t: TestContext, extra = '') {
   return { dir, files, env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache'), DOCKER_CONFIG: path.join(dir, 'docker') } };
 }
 
-/** Bytes stored in a folder tree (a registry's storage). */
+/** Bytes stored in a folder tree (a registry's storage; what it removes meanwhile counts for nothing). */
 function treeBytes(dir: string): number {
   let total = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) total += statSync(path.join(entry.parentPath, entry.name)).size;
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    const at = path.join(dir, entry.name);
+    if (entry.isDirectory()) total += treeBytes(at);
+    else if (entry.isFile()) total += statSync(at, { throwIfNoEntry: false })?.size ?? 0;
   }
   return total;
 }
