@@ -64,6 +64,16 @@ export type WorkerMessage =
 
 let nextId = 1;
 
+/** Maps the blob ids of one import (a worker's, or this thread's) to ids unique in this process. */
+function uniqueIds(): (id: number) => number {
+  const ids = new Map<number, number>();
+  return (id) => {
+    let mine = ids.get(id);
+    if (mine === undefined) ids.set(id, (mine = nextId++));
+    return mine;
+  };
+}
+
 /** Imports an archive on a worker thread; answers the record of the images it made. */
 function importOnWorker(request: ImportRequest, cache: Cache, options: ReadOptions): Promise<ImportedImageRecord[]> {
   return new Promise((resolve, reject) => {
@@ -71,13 +81,7 @@ function importOnWorker(request: ImportRequest, cache: Cache, options: ReadOptio
     const abort = () => worker.postMessage('abort');
     if (options.signal?.aborted) abort();
     options.signal?.addEventListener('abort', abort, { once: true });
-    // The worker's blob ids, made unique in this process.
-    const ids = new Map<number, number>();
-    const idOf = (id: number) => {
-      let mine = ids.get(id);
-      if (mine === undefined) ids.set(id, (mine = nextId++));
-      return mine;
-    };
+    const idOf = uniqueIds();
     let answer: Extract<WorkerMessage, { images: unknown } | { error: unknown }> | undefined;
     const events = options.events;
     worker.on('message', (message: WorkerMessage) => {
@@ -176,12 +180,13 @@ export async function readInput(argument: string, options: ReadOptions): Promise
 
 /** The events of an import on this thread, ids made unique as a worker's are. */
 function mainThreadEvents(events: InputEvents, cache: Cache) {
+  const idOf = uniqueIds();
   return {
     known: (descriptor: Descriptor) => events.known?.(descriptor, cache.store),
-    started: (id: number, temporary: string) => events.started?.(id + 1e9, temporary),
-    written: (id: number, bytes: number) => events.written?.(id + 1e9, bytes),
-    stored: (id: number, descriptor: Descriptor) => events.stored?.(id + 1e9, descriptor, cache.store),
-    failed: (id: number) => events.failed?.(id + 1e9),
+    started: (id: number, temporary: string) => events.started?.(idOf(id), temporary),
+    written: (id: number, bytes: number) => events.written?.(idOf(id), bytes),
+    stored: (id: number, descriptor: Descriptor) => events.stored?.(idOf(id), descriptor, cache.store),
+    failed: (id: number) => events.failed?.(idOf(id)),
   };
 }
 
