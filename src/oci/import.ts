@@ -84,7 +84,7 @@ export interface ImportedImage {
 }
 
 /** Announces a blob's growth in steps of this many bytes (a pusher waits for whole chunks anyway). */
-const WRITTEN_STEP = 256 << 10;
+const WRITTEN_STEP = 1 << 20;
 
 let nextBlobId = 1;
 
