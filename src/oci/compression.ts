@@ -146,7 +146,8 @@ interface BlockJob {
  * buffer of its own, and a block deflated on another thread is first copied. So callers may reuse their
  * buffers (the import of a tar file reads every layer through one).
  *
- * `threads` is how many cores the blocks may use. With 1 (what an import gets when there are as many
+ * `threads` is how many cores the blocks may use (a number, or a function asked at each block: an import
+ * gets more cores when the imports beside it are done). With 1 (what an import gets when there are as many
  * inputs as cores, each on its worker thread) every block is deflated on the calling thread, and `write`
  * returns once its output is in the sink: measured with two inputs on two cores, handing blocks to zlib's
  * thread pool cost more (thread hand-offs) than it gained. With more, blocks go to zlib's thread pool,
@@ -170,10 +171,14 @@ export class GzipBlocks {
   private readonly spareBlocks: Buffer[] = [];
   private readonly spareWindows: Buffer[] = [];
 
+  /** `threads` may change while a layer is compressed (an import whose neighbours are done gets their cores). */
+  private readonly threadsNow: () => number;
+
   constructor(
     private readonly sink: PieceSink,
-    private readonly threads = 1,
+    threads: number | (() => number) = 1,
   ) {
+    this.threadsNow = typeof threads === 'number' ? () => threads : threads;
     // XFL 0 and OS 3 (Unix), as zlib would write them at this level on Unix.
     sink([Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, GZIP_OS_UNIX])]);
   }
@@ -196,7 +201,8 @@ export class GzipBlocks {
         this.blockBytes = 0;
       }
     }
-    return this.jobs.length > this.threads ? this.drain(this.threads) : undefined;
+    const threads = this.threadsNow();
+    return this.jobs.length > threads ? this.drain(threads) : undefined;
   }
 
   /** Compresses what is left and ends the member: an empty final block, then CRC-32 and size. */
@@ -229,7 +235,8 @@ export class GzipBlocks {
     this.size += block.length;
     const stored = sampledEntropy(block, this.counts) >= STORED_ENTROPY;
     const options: zlib.ZlibOptions = { level: GZIP_LEVEL, memLevel: GZIP_MEM_LEVEL, finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: ZLIB_CHUNK };
-    if (this.threads === 1 || (stored && this.jobs.length === 0)) {
+    // Only with nothing still out may a block go to the sink at once (output stays in order).
+    if (this.jobs.length === 0 && (stored || this.threadsNow() === 1)) {
       // On this thread; a stored block with nothing before it still out needs no copy either.
       if (stored) {
         this.sink(storedBlocks(block));

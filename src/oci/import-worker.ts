@@ -15,8 +15,11 @@ import type { ImportRequest, WorkerMessage } from './inputs.js';
 const request = workerData as ImportRequest;
 const port = parentPort!;
 const abort = new AbortController();
-port.on('message', (message: 'abort') => {
+// The cores this import may use: more once the imports beside it are done (see readInputs).
+let deflateThreads = request.deflateThreads;
+port.on('message', (message: 'abort' | { deflateThreads: number }) => {
   if (message === 'abort') abort.abort();
+  else deflateThreads = message.deflateThreads;
 });
 const send = (message: WorkerMessage) => port.postMessage(message);
 const events: ImportEvents | undefined = request.events
@@ -31,7 +34,7 @@ const events: ImportEvents | undefined = request.events
 const cache = new Cache(request.cacheDir);
 try {
   const source = fileSource(request.file, request.kind, request.display, abort.signal);
-  const images = await importSource(source, cache, { policy: request.policy, rules: request.rules, deflateThreads: request.deflateThreads, events });
+  const images = await importSource(source, cache, { policy: request.policy, rules: request.rules, deflateThreads: () => deflateThreads, events });
   send({ images: images.map((image) => ({ manifest: image.manifestDigest, mediaType: image.manifest.mediaType, names: image.names })) });
 } catch (caught) {
   const error = fileSystemUserError(caught, { places: [{ dir: cache.dir, advice: cacheAdvice() }] }) ?? caught;

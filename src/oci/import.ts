@@ -52,8 +52,8 @@ export interface ImportEvents {
 export interface ImportOptions {
   policy: LayerPolicy;
   rules: LayerRules;
-  /** How many gzip blocks may be deflated at once (see GzipBlocks). */
-  deflateThreads?: number | undefined;
+  /** How many cores the gzip blocks of a layer may use (see GzipBlocks; a function is asked as it goes). */
+  deflateThreads?: number | (() => number) | undefined;
   events?: ImportEvents | undefined;
 }
 
@@ -211,7 +211,7 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
 }
 
 /** Compresses tar chunks into `write`; each chunk is used up before `write` returns (chunks may be transient). */
-function compressorFor(target: Compression, write: (pieces: readonly Buffer[]) => void, deflateThreads: number): { write: (chunk: Buffer) => void | Promise<void>; end: () => Promise<void> } {
+function compressorFor(target: Compression, write: (pieces: readonly Buffer[]) => void, deflateThreads: number | (() => number)): { write: (chunk: Buffer) => void | Promise<void>; end: () => Promise<void> } {
   if (target === 'gzip') {
     const gzip = new GzipBlocks(write, deflateThreads);
     return { write: (chunk) => gzip.write(chunk), end: () => gzip.end() };

@@ -35,8 +35,47 @@ export interface ReadOptions {
   events?: InputEvents | undefined;
   /** Stops an import (its blobs are removed, as on any failure). */
   signal?: AbortSignal | undefined;
-  /** How many gzip blocks an import may deflate at once (default: one per core). */
+  /** How many cores an import's gzip blocks may use (default: every core). */
   deflateThreads?: number | undefined;
+  /** The imports running at once, which share the cores out (readInputs). */
+  share?: CoreShare | undefined;
+}
+
+/**
+ * The cores shared out among imports running at once, each on a worker of its own: with fewer inputs
+ * than cores an input's blocks are deflated on several threads, and when an import is done the others
+ * get its cores (one arch finishing early otherwise leaves a core idle while the other goes on alone).
+ */
+export class CoreShare {
+  private readonly running = new Set<Worker>();
+  private remaining: number;
+
+  constructor(
+    private readonly cores: number,
+    inputs: number,
+  ) {
+    this.remaining = Math.max(1, inputs);
+  }
+
+  /** The threads an import may use now: the cores shared among the inputs not done yet. */
+  threads(): number {
+    return Math.max(1, Math.floor(this.cores / Math.max(1, this.remaining)));
+  }
+
+  join(worker: Worker): void {
+    this.running.add(worker);
+  }
+
+  leave(worker: Worker): void {
+    this.running.delete(worker);
+  }
+
+  /** An input is done (imported, read from the cache, or failed): the imports still running get its cores. */
+  done(): void {
+    this.remaining--;
+    const threads = this.threads();
+    for (const worker of this.running) worker.postMessage({ deflateThreads: threads });
+  }
 }
 
 /** What an import worker is asked to do (import-worker.ts). */
@@ -78,6 +117,7 @@ function uniqueIds(): (id: number) => number {
 function importOnWorker(request: ImportRequest, cache: Cache, options: ReadOptions): Promise<ImportedImageRecord[]> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./import-worker.js', import.meta.url), { workerData: request });
+    options.share?.join(worker);
     const abort = () => worker.postMessage('abort');
     if (options.signal?.aborted) abort();
     options.signal?.addEventListener('abort', abort, { once: true });
@@ -103,6 +143,7 @@ function importOnWorker(request: ImportRequest, cache: Cache, options: ReadOptio
     });
     worker.on('error', reject);
     worker.on('exit', (code) => {
+      options.share?.leave(worker);
       options.signal?.removeEventListener('abort', abort);
       if (answer && 'images' in answer) return resolve(answer.images);
       if (answer && 'error' in answer) {
@@ -147,7 +188,7 @@ export async function readInput(argument: string, options: ReadOptions): Promise
   let images: ImportedImage[] | undefined;
   try {
     if (input.kind === 'layout-directory') {
-      images = await importSource(input.source, cache, { policy: options.policy, rules: options.rules, deflateThreads: options.deflateThreads, events: options.events && mainThreadEvents(options.events, cache) }, input.layout);
+      images = await importSource(input.source, cache, { policy: options.policy, rules: options.rules, deflateThreads: options.share?.threads() ?? options.deflateThreads, events: options.events && mainThreadEvents(options.events, cache) }, input.layout);
     } else {
       const file = await realpath(input.file);
       const key = await recordKey(file, options);
@@ -161,7 +202,7 @@ export async function readInput(argument: string, options: ReadOptions): Promise
           policy: options.policy,
           rules: options.rules,
           cacheDir: cache.dir,
-          deflateThreads: options.deflateThreads ?? availableParallelism(),
+          deflateThreads: options.share?.threads() ?? options.deflateThreads ?? availableParallelism(),
           events: options.events !== undefined,
         };
         const records = await importOnWorker(request, cache, options);
@@ -201,17 +242,17 @@ export async function readInputs(argumentsList: string[], options: ReadOptions):
   if (outer?.aborted) forward();
   outer?.addEventListener('abort', forward, { once: true });
   let failure: { error: unknown } | undefined;
-  // The cores shared out: an input on a worker of its own, and its blocks deflated on more threads when
-  // there are fewer inputs than cores (one arch's big layer would otherwise use one core of many).
-  const deflateThreads = Math.max(1, Math.floor(availableParallelism() / Math.max(1, argumentsList.length)));
+  const share = new CoreShare(availableParallelism(), argumentsList.length);
   try {
     const lists = await Promise.all(
       argumentsList.map((argument) =>
-        readInput(argument, { ...options, signal: stop.signal, deflateThreads }).catch((error: unknown) => {
-          failure ??= { error };
-          stop.abort();
-          return [];
-        }),
+        readInput(argument, { ...options, signal: stop.signal, share })
+          .catch((error: unknown) => {
+            failure ??= { error };
+            stop.abort();
+            return [];
+          })
+          .finally(() => share.done()),
       ),
     );
     if (failure) throw failure.error;
