@@ -11,7 +11,8 @@ import { Header } from 'tar';
 import { hasStackTrace, needTools, runCli, runCliAsync, tempTree } from './helpers.js';
 import { docker25Entries, dockerToolsEntries, layer, sha, tarBuffer, writeStreamScript, writeTarFile, writeTarGz, type TestImage } from './images.js';
 import { startRegistry } from './registry-helpers.js';
-import { readInputs } from '../src/oci/source.js';
+import { readInputs } from '../src/oci/inputs.js';
+import { DEFAULT_LAYER_RULES } from '../src/oci/layer-rules.js';
 import { assembleIndex, writeLayout } from '../src/oci/assemble.js';
 import type { DiffResult, FileChange } from '../src/verify/compare.js';
 
@@ -93,7 +94,7 @@ test('diff: one image as dockerTools tar, its .tar.gz, a stream script, a Docker
   // An OCI layout with gzip layers (what addonix assemble writes) against the Docker 25 archive's plain layers.
   process.env['ADDONIX_CACHE_DIR'] = path.join(dir, 'cache');
   const layout = path.join(dir, 'layout');
-  await writeLayout(layout, assembleIndex(await readInputs([tar], { compression: 'gzip', keepCompressed: true }), {}), '1.0.0');
+  await writeLayout(layout, assembleIndex(await readInputs([tar], { policy: { compression: 'gzip', keepCompressed: true }, rules: DEFAULT_LAYER_RULES }), {}), '1.0.0');
   const { status, result, stdout } = diffJson(docker25, layout, true);
   assert.equal(status, 1);
   assert.equal(result.verdict, 'same-content');
@@ -176,7 +177,7 @@ test('diff: a registry reference against local images; an index paired by arch',
   // Index against a layout of the same two images written with the same compressor: identical manifests.
   const layout = path.join(dir, 'layout');
   process.env['ADDONIX_CACHE_DIR'] = env.ADDONIX_CACHE_DIR;
-  await writeLayout(layout, assembleIndex(await readInputs([amd, arm], { compression: 'gzip', keepCompressed: true }), {}), '1');
+  await writeLayout(layout, assembleIndex(await readInputs([amd, arm], { policy: { compression: 'gzip', keepCompressed: true }, rules: DEFAULT_LAYER_RULES }), {}), '1');
   const both = await runCliAsync(['diff', '--json', layout, ref], { env });
   assert.equal(both.status, 0, both.stderr);
   const result = JSON.parse(both.stdout) as DiffResult;
@@ -235,7 +236,7 @@ test('diff: hostile archives are refused like the importing readers refuse them,
   const goodFile = await writeTarFile(path.join(dir, 'good.tar'), dockerToolsEntries(good));
   const full = await tarBuffer(dockerToolsEntries(good));
   const variants: [string, () => Promise<Buffer> | Buffer, RegExp][] = [
-    ['dotdot.tar', () => tarBuffer([{ path: '../escape.json', body: Buffer.from('{}') }, ...dockerToolsEntries(good)]), /refusing entry '\.\.\/escape\.json': '\.\.' would point outside/],
+    ['dotdot.tar', () => tarBuffer([{ path: '../escape.json', body: Buffer.from('{}') }, ...dockerToolsEntries(good)]), /refusing entry \.\.\/escape\.json: '\.\.' would point outside/],
     ['absolute.tar', () => tarBuffer([{ path: '/etc/escape.json', body: Buffer.from('{}') }, ...dockerToolsEntries(good)]), /absolute paths are not allowed/],
     [
       'link.tar',
@@ -247,7 +248,7 @@ test('diff: hostile archives are refused like the importing readers refuse them,
       },
       /points outside the archive/,
     ],
-    ['inner.tar', () => tarBuffer(dockerToolsEntries(image([customLayer(BASE), customLayer([{ path: '../../escape', body: 'x' }])]))), /refusing entry '\.\.\/\.\.\/escape'/],
+    ['inner.tar', () => tarBuffer(dockerToolsEntries(image([customLayer(BASE), customLayer([{ path: '../../escape', body: 'x' }])]))), /refusing file \.\.\/\.\.\/escape: '\.\.' would lead outside the image root/],
     [
       'diffid.tar',
       async () => {
@@ -268,7 +269,7 @@ test('diff: hostile archives are refused like the importing readers refuse them,
         entries[at] = { path: 'manifest.json', body: Buffer.from(JSON.stringify(list)) };
         return tarBuffer(entries);
       },
-      /refusing entry '\.\.\/.*layer\.tar': '\.\.' would point outside/,
+      /refusing entry \.\.\/.*layer\.tar: '\.\.' would point outside/,
     ],
     ['cut.tar', () => full.subarray(0, 3000), /truncated|declares/],
     ['missing.tar', () => tarBuffer(dockerToolsEntries(good).filter((e) => !e.path.startsWith(sha(good.layers[1]!).slice(7)))), /is not in the archive/],

@@ -12,7 +12,8 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { TestContext } from 'node:test';
 import { shared, tempTree } from './helpers.js';
 import { archLayers, dockerToolsEntries, writeTarFile } from './images.js';
-import { readInputs } from '../src/oci/source.js';
+import { readInputs } from '../src/oci/inputs.js';
+import { DEFAULT_LAYER_RULES } from '../src/oci/layer-rules.js';
 import { assembleIndex, writeLayout } from '../src/oci/assemble.js';
 import { dockerArchive } from '../src/oci/docker-archive.js';
 import { readTar } from '../src/oci/tar.js';
@@ -55,7 +56,7 @@ test('schemas: manifests, index, layout files and the load stream addonix writes
   process.env['ADDONIX_CACHE_DIR'] = path.join(dir, 'cache');
   const arm = await writeTarFile(path.join(dir, 'arm.tar'), dockerToolsEntries({ goarch: 'arm64', layers: await archLayers('aarch64') }));
   const amd = await writeTarFile(path.join(dir, 'amd.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64') }));
-  const images = await readInputs([arm, amd], { compression: 'gzip', keepCompressed: true });
+  const images = await readInputs([arm, amd], { policy: { compression: 'gzip', keepCompressed: true }, rules: DEFAULT_LAYER_RULES });
   for (const image of images) {
     valid(v['manifest']!, JSON.parse(image.manifestBytes.toString()), `manifest of ${image.arch}`);
     for (const layer of image.manifest.layers) valid(v['descriptor']!, layer, 'layer descriptor');
@@ -69,11 +70,11 @@ test('schemas: manifests, index, layout files and the load stream addonix writes
 
   const seen: string[] = [];
   for await (const entry of readTar(dockerArchive(images[0]!, 'test/image:1'), 'load stream')) {
-    if (entry.path === 'index.json' || entry.path === 'oci-layout') {
+    if (entry.name === 'index.json' || entry.name === 'oci-layout') {
       const chunks: Buffer[] = [];
       for await (const chunk of entry.body()) chunks.push(chunk);
-      valid(v[entry.path === 'index.json' ? 'index' : 'layout']!, JSON.parse(Buffer.concat(chunks).toString()), `load stream ${entry.path}`);
-      seen.push(entry.path);
+      valid(v[entry.name === 'index.json' ? 'index' : 'layout']!, JSON.parse(Buffer.concat(chunks).toString()), `load stream ${entry.name}`);
+      seen.push(entry.name);
     }
   }
   assert.deepEqual(seen.sort(), ['index.json', 'oci-layout']);

@@ -47,6 +47,11 @@ export interface Registry {
   host: string;
   url: string;
   process: ChildProcess;
+  /** Its storage folder. */
+  data: string;
+  /** Kills it at once (SIGKILL, as a crash would), and starts it again on the same port and storage when told. */
+  kill(): Promise<void>;
+  restart(): Promise<void>;
 }
 
 export interface RegistryAuth {
@@ -74,27 +79,44 @@ export async function startRegistry(t: TestContext, auth: RegistryAuth = {}): Pr
     config,
     `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${authConfig}`,
   );
-  const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let child!: ChildProcess;
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-  t.after(async () => {
-    if (child.exitCode === null) {
-      child.kill();
-      await new Promise((resolve) => child.once('exit', resolve));
-    }
-  });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      const response = await fetch(`${url}/v2/`);
-      if (response.status === 200 || response.status === 401) return { host: `127.0.0.1:${port}`, url, process: child };
-    } catch {
-      // Not listening yet.
+  const launch = async () => {
+    child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    for (let i = 0; i < 100; i++) {
+      try {
+        const response = await fetch(`${url}/v2/`);
+        if (response.status === 200 || response.status === 401) return;
+      } catch {
+        // Not listening yet.
+      }
+      if (child.exitCode !== null) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    if (child.exitCode !== null) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`docker-registry did not start: ${stderr}`);
+    throw new Error(`docker-registry did not start: ${stderr}`);
+  };
+  const kill = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  };
+  t.after(kill);
+  await launch();
+  const registry: Registry = {
+    host: `127.0.0.1:${port}`,
+    url,
+    get process() {
+      return child;
+    },
+    data: path.join(dir, 'data'),
+    kill,
+    restart: launch,
+  };
+  return registry;
 }
 
 export interface TokenServer {
@@ -164,6 +186,8 @@ export interface FaultRule {
   fault: Fault;
   /** How many matching requests get the fault (then they pass). */
   times: number;
+  /** Only every this-many-th matching request (the others pass and do not count). */
+  every?: number;
   delayMs?: number;
 }
 
@@ -177,10 +201,15 @@ export interface FaultProxy {
 export async function startFaultProxy(t: TestContext, upstream: string, rules: FaultRule[]): Promise<FaultProxy> {
   const [upstreamHost, upstreamPort] = upstream.split(':');
   const remaining = rules.map((rule) => rule.times);
+  const seen = rules.map(() => 0);
   const injected: string[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const pathname = (req.url ?? '/').split('?')[0]!;
-    const index = rules.findIndex((rule, i) => remaining[i]! > 0 && (!rule.method || rule.method === req.method) && (!rule.path || rule.path.test(pathname)));
+    const index = rules.findIndex((rule, i) => {
+      if (remaining[i]! <= 0 || (rule.method && rule.method !== req.method) || (rule.path && !rule.path.test(pathname))) return false;
+      seen[i]!++;
+      return seen[i]! % (rule.every ?? 1) === 0;
+    });
     const rule = index >= 0 ? rules[index] : undefined;
     if (rule) {
       remaining[index]!--;

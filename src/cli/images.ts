@@ -4,7 +4,8 @@ import type { AddonModel } from '../addon/model.js';
 import { DEFAULT_ERA } from '../addon/eras.js';
 import { UsageError } from '../util/errors.js';
 import { checkCompression } from '../oci/compression.js';
-import type { LayerPolicy } from '../oci/layer.js';
+import type { LayerPolicy } from '../oci/import.js';
+import { DEFAULT_LAYER_RULES, type LayerRules } from '../oci/layer-rules.js';
 import type { Compression } from '../oci/media-types.js';
 import { gitRevision } from '../oci/assemble.js';
 
@@ -23,6 +24,37 @@ export function layerPolicy(compression: string | undefined): LayerPolicy {
   const chosen = (compression ?? 'gzip') as Compression;
   checkCompression(chosen);
   return { compression: chosen, keepCompressed: compression === undefined };
+}
+
+/** `--allow-devices`, for every command that reads layers. */
+export function layerRulesOption<T>(yargs: Argv<T>) {
+  return yargs.option('allow-devices', {
+    type: 'boolean',
+    default: false,
+    describe: 'Accept device nodes in layers (a base image may hold /dev entries); without it such layers are refused, as are entries that would leave the image root',
+  });
+}
+
+export function layerRules(allowDevices: boolean | undefined): LayerRules {
+  return { ...DEFAULT_LAYER_RULES, allowDevices: allowDevices === true };
+}
+
+/** `--timeout` and `--retry-for`, for every command that talks to a registry. */
+export function registryTimeOptions<T>(yargs: Argv<T>) {
+  return yargs
+    .option('timeout', { type: 'number', describe: 'Seconds to wait for a registry to answer, or to go on with an answer or upload in flight, before giving up (default 60)' })
+    .option('retry-for', { type: 'number', describe: 'Seconds to keep trying a registry that refuses or drops connections, e.g. while it restarts (default 120)' });
+}
+
+export function registryTimes(args: { timeout?: number | undefined; 'retry-for'?: number | undefined }): { timeoutMs?: number; retryForMs?: number } {
+  const seconds = (value: number | undefined, option: string) => {
+    if (value === undefined) return undefined;
+    if (!Number.isFinite(value) || value <= 0) throw new UsageError(`${option} ${value}: give a number of seconds > 0`);
+    return Math.round(value * 1000);
+  };
+  const timeoutMs = seconds(args.timeout, '--timeout');
+  const retryForMs = seconds(args['retry-for'], '--retry-for');
+  return { ...(timeoutMs !== undefined ? { timeoutMs } : {}), ...(retryForMs !== undefined ? { retryForMs } : {}) };
 }
 
 /** `--addon DIR` of push and assemble: the add-on's model, for the index annotations, and the git commit of its checkout. */

@@ -5,6 +5,7 @@
  */
 import type { CommandModule } from 'yargs';
 import { UsageError, UserError } from '../util/errors.js';
+import { fileSystemUserError } from '../util/fs-errors.js';
 
 /**
  * The commands, in the order help lists them, each loaded only when needed: the command named on the
@@ -53,6 +54,13 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof UserError) {
       process.stderr.write(`addonix: error: ${error.message}\n`);
       return error.exitCode;
+    }
+    // A full disk, a folder this user may not write, a read-only file system: the machine's state, said as such.
+    if (fileSystemUserError(error)) {
+      const { cacheDir, cacheAdvice } = await import('../oci/cache.js');
+      const mapped = fileSystemUserError(error, { places: [{ dir: cacheDir(), advice: cacheAdvice() }] })!;
+      process.stderr.write(`addonix: error: ${mapped.message}\n`);
+      return mapped.exitCode;
     }
     const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
     process.stderr.write(`addonix: internal error (this is a bug in addonix, please report it):\n${stack}\n`);

@@ -9,16 +9,28 @@ import { UserError } from '../util/errors.js';
 import { dockerArchive } from '../oci/docker-archive.js';
 import { shortDigest } from '../oci/digest.js';
 import type { LocalImage } from '../oci/image.js';
+import { isValidNameAndTag } from '../oci/reference-grammar.js';
 
 export const ENGINES = ['docker', 'podman'] as const;
 export type Engine = (typeof ENGINES)[number];
 
-/** The name the loaded image gets: as given, else the input's own name:tag, else one from arch and digest. */
+/**
+ * The name the loaded image gets: as given (--tag, checked), else the input's own name:tag when it is a
+ * valid one, else one from arch and digest. A name the input gives that is not a valid image name is
+ * refused rather than handed to the engine.
+ */
 export function loadName(image: LocalImage, given?: string): string {
-  if (given) return given;
+  if (given) {
+    if (!isValidNameAndTag(given)) throw new UserError(`--tag ${JSON.stringify(given)} is not an image name NAME:TAG (lowercase repository, e.g. localhost/my-addon:1.0)`);
+    return given;
+  }
   // A full `name:tag` (a layout's ref.name is often a bare tag, which names nothing).
-  const named = image.names.find((name) => name.lastIndexOf(':') > name.lastIndexOf('/'));
-  return named ?? `localhost/addonix:${image.arch}-${shortDigest(image.manifestDigest)}`;
+  const named = image.names.filter((name) => name.lastIndexOf(':') > name.lastIndexOf('/'));
+  const invalid = named.find((name) => !isValidNameAndTag(name));
+  if (invalid !== undefined) {
+    throw new UserError(`${image.source} names its image ${JSON.stringify(invalid)}, which is not a valid image name; name it with --tag NAME:TAG`);
+  }
+  return named[0] ?? `localhost/addonix:${image.arch}-${shortDigest(image.manifestDigest)}`;
 }
 
 /** Streams the image into `<engine> load`; returns the references the engine reports. */

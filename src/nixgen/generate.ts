@@ -6,12 +6,12 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { AddonModel } from '../addon/model.js';
 import type { ProjectDeps } from '../npm/deps.js';
 import type { NativePlan } from '../npm/native.js';
 import type { StartCommand } from '../npm/start-command.js';
 import { generatedNixFile, type NixValue } from './nix.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 export const GENERATED_DIR = 'nix';
 export const ADDON_FILE = 'addon.generated.nix';
@@ -147,15 +147,7 @@ async function readOrNull(file: string): Promise<string | null> {
 
 /** Write a file through a temporary file and a rename, so no reader ever sees half of it. */
 export async function writeAtomically(file: string, content: string): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await fs.writeFile(temporary, content);
-    await fs.rename(temporary, file);
-  } catch (error) {
-    await fs.rm(temporary, { force: true });
-    throw error;
-  }
+  await writeFileAtomic(file, content);
 }
 
 /**

@@ -1,17 +1,24 @@
 /**
- * The entries of an image archive (a docker-archive, or an OCI layout as a tar), read in one streaming
- * pass whatever their order: layers are handed to the caller as they stream past (pushing stores them,
- * diffing scans them), small documents are kept, links are recorded. Lookups afterwards follow the
- * links and check every digest an entry's path names. One reader for every command, so hostile archives
- * are refused the same way everywhere.
+ * The docker-archive source (docker save, legacy or Docker >= 25; dockerTools' tarball, its gzip form, a
+ * streamLayeredImage script's output) and the OCI layout as a tarball: one streaming pass whatever the
+ * order of the entries. Layers are handed to the consumer as they stream past, small documents are kept,
+ * links are recorded; at the end `index.json` (real manifests; Docker >= 25 has both) or `manifest.json`
+ * says which image is which, and every digest a path names is checked.
+ *
+ * What an image archive may hold is decided here: files, folders and links whose names stay inside the
+ * archive, each path once; large entries that are not layers are refused.
  */
 import path from 'node:path';
 import { UserError } from '../util/errors.js';
-import { digestHex, sha256, type Digest } from './digest.js';
+import { showName, textToBytes } from '../util/names.js';
+import { bufferChunks, peek } from './bytes.js';
 import { looksLikeTar, sniffCompression } from './compression.js';
+import { digestHex, sha256, type Digest } from './digest.js';
 import { checkConfig, MAX_DOCUMENT_BYTES, parseJson } from './image.js';
-import { safeEntryPath, type TarEntry } from './tar.js';
-import type { DockerArchiveEntry, ImageConfig } from './types.js';
+import { readManifestAt, indexEntries, type FetchDocument } from './index-walk.js';
+import { checkLayers, type ImageSource, type LayerConsumer, type LayerFacts, type SourceImage } from './model.js';
+import type { TarEntry } from './tar.js';
+import { Annotation, type DockerArchiveEntry } from './types.js';
 
 /** Links followed from one path before it counts as a loop (or an archive made to waste time). */
 const MAX_LINK_HOPS = 16;
@@ -21,150 +28,205 @@ export function blobPath(digest: Digest): string {
   return `blobs/sha256/${digestHex(digest)}`;
 }
 
-export function digestOfBlobPath(entryPath: string): Digest | undefined {
-  const match = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(entryPath);
-  return match ? `sha256:${match[1]!}` : undefined;
+/** The digest an archive path claims: `blobs/sha256/<hex>` (a blob), `<hex>/layer.tar` (nixpkgs names layers by diff_id). */
+function claimedDigest(entryPath: string): Digest | undefined {
+  const match = /^(?:blobs\/sha256\/([a-f0-9]{64})|([a-f0-9]{64})\/layer\.tar)$/.exec(entryPath);
+  const hex = match?.[1] ?? match?.[2];
+  return hex ? `sha256:${hex}` : undefined;
 }
 
-export async function* bufferChunks(bytes: Buffer): AsyncGenerator<Buffer> {
-  yield bytes;
-}
-
-/**
- * Reads the first `bytes` of a stream and gives them back with the rest, unread. Chunks valid only until
- * the next is read (TarEntry.body's transient ones) stay usable: a chunk too short for the head is copied
- * before the next is read.
- */
-export async function peek(source: AsyncIterable<Buffer>, bytes: number): Promise<{ head: Buffer; all: AsyncGenerator<Buffer> }> {
-  const iterator = source[Symbol.asyncIterator]();
-  const chunks: Buffer[] = [];
-  let length = 0;
-  while (length < bytes) {
-    const next = await iterator.next();
-    if (next.done) break;
-    length += next.value.length;
-    chunks.push(length < bytes ? Buffer.from(next.value) : next.value);
-  }
-  // One chunk (the usual case) is given back as it is, not copied.
-  const head = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-  const all = (async function* () {
-    if (head.length > 0) yield head;
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
-  })();
-  return { head, all };
+/** A path inside the archive, normalized (no `./`, no trailing `/`); refuses `..`, absolute or NUL. */
+function archivePath(name: string, what: string): string {
+  if (name.includes('\0')) throw new UserError(`${what}: refusing entry ${showName(name)}: a NUL in its name`);
+  if (name.startsWith('/')) throw new UserError(`${what}: refusing entry ${showName(name)}: absolute paths are not allowed in an image archive`);
+  const parts = name.split('/').filter((part) => part !== '' && part !== '.');
+  if (parts.includes('..')) throw new UserError(`${what}: refusing entry ${showName(name)}: '..' would point outside the archive`);
+  return parts.join('/');
 }
 
 /** Where a link inside an image archive points, as an archive path; refuses links that leave the archive. */
-export function archiveLinkTarget(entry: TarEntry, what: string): string {
-  const target = entry.type === 'symlink' ? path.posix.normalize(path.posix.join(path.posix.dirname(entry.path), entry.linkpath!)) : entry.linkpath!;
-  if (entry.linkpath!.startsWith('/') || target.startsWith('..')) {
-    throw new UserError(`${what}: refusing ${entry.type} '${entry.path}' -> '${entry.linkpath}': it points outside the archive`);
+function linkTarget(entry: TarEntry, from: string, what: string): string {
+  const target = entry.linkpath!;
+  const joined = entry.type === 'symlink' ? path.posix.normalize(path.posix.join(path.posix.dirname(from), target)) : target;
+  if (target.startsWith('/') || joined.startsWith('..')) {
+    throw new UserError(`${what}: refusing ${entry.type} ${showName(from)} -> ${showName(target)}: it points outside the archive`);
   }
-  return safeEntryPath(target, what);
+  return archivePath(joined, what);
 }
 
-/** What the caller does with a layer's bytes, and the digest of those bytes as the archive holds them. */
-export interface LayerReader<L> {
-  read(body: AsyncIterable<Buffer>, what: string): Promise<L>;
-  digestOf(layer: L): Digest;
-  /** read() uses each chunk up before asking for the next, so it may be given transient ones (TarEntry.body). */
-  transient?: boolean;
-}
-
-export interface ArchiveEntries<L> {
-  /** The small documents by entry path (`manifest.json`, `index.json`, configs, manifests). */
-  documents: ReadonlyMap<string, Buffer>;
-  /** The document at a path (links followed), checked against the digest its path names. */
-  documentAt(entryPath: string, purpose: string): Buffer;
-  /** The layer at a path (links followed), checked against the digest its path names, and the entry it is. */
-  layerAt(entryPath: string, purpose: string): Promise<{ layer: L; entry: string }>;
-  /** The images `manifest.json` lists (docker-archive), each with its config read and checked; throws when it has none. */
-  dockerImages(): DockerArchiveImage[];
-}
-
-/** One image of a docker-archive's `manifest.json`. */
-export interface DockerArchiveImage {
-  names: string[];
-  configBytes: Buffer;
-  config: ImageConfig;
-  /** The archive paths of its layers, in order, as manifest.json names them. */
-  layerPaths: string[];
+/** Something read from an archive's entries: the small documents, the layers, the links between them. */
+interface ArchiveContents<L> {
+  documents: Map<string, Buffer>;
+  layers: Map<string, L>;
+  links: Map<string, string>;
 }
 
 /**
- * Reads every entry of an image archive. Entries other than files, folders and links are refused, as are
- * links leaving the archive and large entries that are not layers; paths named later (by manifest.json,
- * by an index) are normalized and refused when they would leave the archive.
+ * An image archive read as a tar: `entries` gives its entries (once, in one pass); `again` gives them
+ * anew, for reading one layer again later (`openLayer`).
  */
-export async function readArchiveEntries<L>(entries: AsyncIterable<TarEntry>, what: string, layers: LayerReader<L>): Promise<ArchiveEntries<L>> {
-  const documents = new Map<string, Buffer>();
-  const layerByEntry = new Map<string, L>();
-  const links = new Map<string, string>();
-  for await (const entry of entries) {
-    if (entry.type === 'directory') continue;
-    if (entry.type === 'symlink' || entry.type === 'hardlink') {
-      links.set(entry.path, archiveLinkTarget(entry, what));
-      continue;
-    }
-    if (entry.type !== 'file') throw new UserError(`${what}: refusing entry '${entry.path}': an image archive holds only files, folders and links`);
-    const { head, all } = await peek(entry.body({ transient: layers.transient === true }), 512);
-    if (looksLikeTar(head) || sniffCompression(head) !== 'none') {
-      layerByEntry.set(entry.path, await layers.read(all, `${what}: ${entry.path}`));
-    } else if (entry.size <= MAX_DOCUMENT_BYTES) {
-      const chunks: Buffer[] = [];
-      // Copied as read (a transient chunk is gone once the next is read), so one chunk needs no concat.
-      for await (const chunk of all) chunks.push(Buffer.from(chunk));
-      documents.set(entry.path, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-    } else {
-      throw new UserError(`${what}: entry '${entry.path}' (${entry.size} bytes) is neither a layer nor a JSON document`);
+export class ArchiveSource implements ImageSource {
+  constructor(
+    readonly name: string,
+    private readonly entries: () => AsyncIterable<TarEntry>,
+    private readonly transient: boolean,
+    /** After a failed read: a better explanation, when there is one (a stream script's own failure). */
+    private readonly explain?: () => Promise<UserError | undefined>,
+  ) {}
+
+  async open<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<SourceImage<L>[]> {
+    try {
+      const contents = await this.read(consumer);
+      const images = await this.images(contents, consumer);
+      if (images.length === 0) throw new UserError(`${this.name} holds no image`);
+      return images;
+    } catch (error) {
+      throw (await this.explain?.()) ?? error;
     }
   }
 
-  const resolve = (entryPath: string): string => {
-    let current = safeEntryPath(entryPath, what);
-    for (let hops = 0; links.has(current); hops++) {
-      if (hops > MAX_LINK_HOPS) throw new UserError(`${what}: '${entryPath}' is a chain of links that does not end`);
-      current = links.get(current)!;
+  private async read<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<ArchiveContents<L>> {
+    const what = this.name;
+    const contents: ArchiveContents<L> = { documents: new Map(), layers: new Map(), links: new Map() };
+    const seen = new Set<string>();
+    for await (const entry of this.entries()) {
+      if (entry.type === 'directory') continue;
+      const at = archivePath(entry.name, what);
+      if (seen.has(at)) throw new UserError(`${what}: the archive holds ${showName(at)} twice; which one is meant is ambiguous (the archive is damaged or hostile)`);
+      seen.add(at);
+      if (entry.type === 'symlink' || entry.type === 'hardlink') {
+        contents.links.set(at, linkTarget(entry, at, what));
+        continue;
+      }
+      if (entry.type !== 'file') throw new UserError(`${what}: refusing entry ${showName(at)}: an image archive holds only files, folders and links`);
+      const { head, all } = await peek(entry.body(), 512);
+      if (looksLikeTar(head) || sniffCompression(head) !== 'none') {
+        const claimed = claimedDigest(at);
+        const layer = await consumer.layer({ where: `${what}: ${showName(at)}`, entry: at, ...(claimed ? { claimed } : {}), open: () => all, transient: this.transient });
+        contents.layers.set(at, layer);
+      } else if (entry.size <= MAX_DOCUMENT_BYTES) {
+        const chunks: Buffer[] = [];
+        // Copied as read (a transient chunk is gone once the next is read), so one chunk needs no concat.
+        for await (const chunk of all) chunks.push(Buffer.from(chunk));
+        contents.documents.set(at, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+      } else {
+        throw new UserError(`${what}: entry ${showName(at)} (${entry.size} bytes) is neither a layer nor a JSON document`);
+      }
+    }
+    return contents;
+  }
+
+  private resolve(contents: ArchiveContents<unknown>, entryPath: string): string {
+    let current = archivePath(entryPath, this.name);
+    for (let hops = 0; contents.links.has(current); hops++) {
+      if (hops > MAX_LINK_HOPS) throw new UserError(`${this.name}: ${showName(entryPath)} is a chain of links that does not end`);
+      current = contents.links.get(current)!;
     }
     return current;
-  };
-  const documentAt = (entryPath: string, purpose: string): Buffer => {
-    const resolved = resolve(entryPath);
-    const found = documents.get(resolved);
-    if (!found) throw new UserError(`${what}: ${purpose} '${entryPath}' is not in the archive`);
-    const named = digestOfBlobPath(resolved);
-    if (named && sha256(found) !== named) throw new UserError(`${what}: '${entryPath}' does not match its digest ${named}`);
+  }
+
+  /** The document at a path (links followed), checked against the digest its path names. */
+  private document(contents: ArchiveContents<unknown>, entryPath: string, purpose: string): Buffer {
+    const resolved = this.resolve(contents, entryPath);
+    const found = contents.documents.get(resolved);
+    if (!found) throw new UserError(`${this.name}: ${purpose} ${showName(entryPath)} is not in the archive`);
+    const named = /^blobs\/sha256\/[a-f0-9]{64}$/.test(resolved) ? claimedDigest(resolved) : undefined;
+    if (named && sha256(found) !== named) throw new UserError(`${this.name}: ${showName(entryPath)} does not match its digest ${named}`);
     return found;
-  };
-  return {
-    documents,
-    documentAt,
-    dockerImages() {
-      const list = documents.get('manifest.json');
-      if (!list) throw new UserError(`${what} has no manifest.json`);
-      const entries = parseJson<DockerArchiveEntry[]>(list, `${what}: manifest.json`);
-      if (!Array.isArray(entries) || entries.length === 0) throw new UserError(`${what}: manifest.json lists no image`);
-      return entries.map((entry) => {
-        if (typeof entry?.Config !== 'string' || !Array.isArray(entry.Layers)) throw new UserError(`${what}: manifest.json has an entry without Config or Layers`);
-        const configBytes = documentAt(entry.Config, 'manifest.json names the config');
-        const config = checkConfig(parseJson(configBytes, `${what}: ${entry.Config}`), what);
-        return { names: entry.RepoTags ?? [], configBytes, config, layerPaths: entry.Layers.map(String) };
-      });
-    },
-    async layerAt(entryPath, purpose) {
-      const resolved = resolve(entryPath);
-      let layer = layerByEntry.get(resolved);
+  }
+
+  private async images<L extends LayerFacts>(contents: ArchiveContents<L>, consumer: LayerConsumer<L>): Promise<SourceImage<L>[]> {
+    const what = this.name;
+    const layerAt = async (entryPath: string, purpose: string): Promise<{ layer: L; entry: string }> => {
+      const resolved = this.resolve(contents, entryPath);
+      let layer = contents.layers.get(resolved);
       if (layer === undefined) {
-        // A small layer that did not look like one (an old-style tar header) was kept as a document.
-        const bytes = documents.get(resolved);
-        if (!bytes) throw new UserError(`${what}: ${purpose} '${entryPath}' is not in the archive`);
-        layer = await layers.read(bufferChunks(bytes), `${what}: ${entryPath}`);
-        layerByEntry.set(resolved, layer);
+        // A small layer that did not look like one (an old tar header without the ustar magic) was kept as a document.
+        const bytes = contents.documents.get(resolved);
+        if (!bytes) throw new UserError(`${what}: ${purpose} ${showName(entryPath)} is not in the archive`);
+        layer = await consumer.layer({ where: `${what}: ${showName(resolved)}`, entry: resolved, open: () => bufferChunks(bytes), transient: false });
+        contents.layers.set(resolved, layer);
       }
-      const named = digestOfBlobPath(resolved);
-      const digest = layers.digestOf(layer);
-      if (named && digest !== named) throw new UserError(`${what}: '${entryPath}' does not match its digest ${named} (it hashes to ${digest})`);
+      const named = resolved.startsWith('blobs/') ? claimedDigest(resolved) : undefined;
+      if (named && layer.digest !== undefined && layer.digest !== named) throw new UserError(`${what}: ${showName(entryPath)} does not match its digest ${named} (it hashes to ${layer.digest})`);
       return { layer, entry: resolved };
-    },
-  };
+    };
+    const image = (fields: Omit<SourceImage<L>, 'source' | 'layers' | 'openLayer' | 'layerCount'>, found: { layer: L; entry: string }[], layerNames: string[]): SourceImage<L> => {
+      const made: SourceImage<L> = {
+        ...fields,
+        source: what,
+        layerCount: found.length,
+        layers: async () => found.map((f) => f.layer),
+        openLayer: (i) => this.openEntry(found[i]!.entry),
+      };
+      checkLayers(made, found.map((f) => f.layer), layerNames);
+      return made;
+    };
+
+    // manifest.json: the docker-archive's own list, and the names (RepoTags) of its images by config.
+    const listed = contents.documents.get('manifest.json');
+    const dockerEntries: DockerArchiveEntry[] = [];
+    const namesByConfig = new Map<string, string[]>();
+    if (listed) {
+      const parsed = parseJson<DockerArchiveEntry[]>(listed, `${what}: manifest.json`);
+      if (!Array.isArray(parsed) || parsed.length === 0) throw new UserError(`${what}: manifest.json lists no image`);
+      for (const entry of parsed) {
+        if (typeof entry?.Config !== 'string' || !Array.isArray(entry.Layers) || !entry.Layers.every((l) => typeof l === 'string')) {
+          throw new UserError(`${what}: manifest.json has an entry without Config or Layers`);
+        }
+        if (entry.RepoTags != null && (!Array.isArray(entry.RepoTags) || !entry.RepoTags.every((t) => typeof t === 'string'))) {
+          throw new UserError(`${what}: manifest.json has RepoTags that are not a list of names`);
+        }
+        dockerEntries.push(entry);
+        namesByConfig.set(sha256(this.document(contents, textToBytes(entry.Config), 'manifest.json names the config')), entry.RepoTags ?? []);
+      }
+    }
+
+    const images: SourceImage<L>[] = [];
+    const index = contents.documents.get('index.json');
+    if (index) {
+      const fetch: FetchDocument = async (digest) => this.document(contents, blobPath(digest), `blob ${digest}, named by the index,`);
+      for (const descriptor of await indexEntries(index, fetch, what)) {
+        const entry = await readManifestAt(descriptor, fetch, what);
+        const found = [];
+        for (const layer of entry.manifest.layers) found.push(await layerAt(blobPath(layer.digest), 'the layer'));
+        const refName = descriptor.annotations?.[Annotation.refName];
+        images.push(
+          image(
+            {
+              names: namesByConfig.get(entry.manifest.config.digest) ?? (refName ? [refName] : []),
+              manifest: { digest: descriptor.digest, mediaType: entry.manifest.mediaType, bytes: entry.bytes, document: entry.manifest },
+              indexPlatform: descriptor.platform,
+              configBytes: entry.configBytes,
+              configDigest: entry.manifest.config.digest,
+              config: entry.config,
+            },
+            found,
+            entry.manifest.layers.map((l) => l.digest),
+          ),
+        );
+      }
+      return images;
+    }
+    if (!listed) throw new UserError(`${what} holds neither manifest.json (docker-archive) nor index.json (OCI layout): it is not an image archive`);
+    for (const entry of dockerEntries) {
+      const configBytes = this.document(contents, textToBytes(entry.Config), 'manifest.json names the config');
+      const config = checkConfig(parseJson(configBytes, `${what}: ${entry.Config}`), what);
+      const found = [];
+      for (const layerPath of entry.Layers) found.push(await layerAt(textToBytes(layerPath), 'manifest.json names the layer'));
+      images.push(image({ names: entry.RepoTags ?? [], manifest: null, indexPlatform: undefined, configBytes, configDigest: sha256(configBytes), config }, found, entry.Layers));
+    }
+    return images;
+  }
+
+  /** The bytes of one entry (a path LayerHandle.entry gave), from a fresh pass over the archive. */
+  async *openEntry(entryPath: string): AsyncGenerator<Buffer> {
+    for await (const entry of this.entries()) {
+      if (entry.type === 'file' && archivePath(entry.name, this.name) === entryPath) {
+        yield* entry.body();
+        return;
+      }
+    }
+    throw new UserError(`${this.name}: ${showName(entryPath)} is no longer in the archive (did it change since it was read?)`);
+  }
 }

@@ -3,13 +3,14 @@
  * and git), written as an OCI image layout or handed to a pusher as the list of blobs to send.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { AddonModel } from '../addon/model.js';
 import { UserError } from '../util/errors.js';
 import { sha256, type Digest } from './digest.js';
-import { documentBytes, imageBlobs, type LocalImage } from './image.js';
+import { writeDirectoryAtomic } from '../util/atomic.js';
+import { documentBytes, imageBlobs, storeOf, type LocalImage } from './image.js';
 import { MediaType } from './media-types.js';
 import { BUILD_ARCHES } from './platform.js';
 import { BlobStore } from './store.js';
@@ -84,7 +85,7 @@ export function assembleIndex(images: LocalImage[], annotations: Record<string, 
 export function pushBlobs(images: LocalImage[]): { descriptor: Descriptor; store: BlobStore; image: LocalImage }[] {
   const seen = new Map<string, { descriptor: Descriptor; store: BlobStore; image: LocalImage }>();
   for (const image of images) {
-    for (const descriptor of imageBlobs(image)) if (!seen.has(descriptor.digest)) seen.set(descriptor.digest, { descriptor, store: image.store, image });
+    for (const descriptor of imageBlobs(image)) if (!seen.has(descriptor.digest)) seen.set(descriptor.digest, { descriptor, store: storeOf(image, descriptor.digest), image });
   }
   return [...seen.values()];
 }
@@ -94,43 +95,26 @@ export function pushBlobs(images: LocalImage[]): { descriptor: Descriptor; store
  * index.json naming it with `ref`. Built in a temporary folder beside `dir`, then renamed into place.
  */
 export async function writeLayout(dir: string, assembled: AssembledIndex, ref: string): Promise<void> {
-  const target = path.resolve(dir);
-  try {
-    const info = await stat(target);
-    if (!info.isDirectory() || !(await stat(path.join(target, 'oci-layout')).catch(() => undefined))) {
-      throw new UserError(`${dir} exists and is not an OCI layout; addonix replaces only a layout it could have written. Remove it or choose another --out`);
-    }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  const temp = `${target}.partial-${process.pid}`;
-  await rm(temp, { recursive: true, force: true });
-  await mkdir(temp, { recursive: true });
-  try {
-    const store = new BlobStore(temp);
-    for (const { descriptor, store: from } of pushBlobs(assembled.images)) await store.adopt(from, descriptor.digest);
-    for (const image of assembled.images) await store.putBytes(image.manifestBytes);
-    await store.putBytes(assembled.bytes);
-    const marker: ImageLayoutMarker = { imageLayoutVersion: '1.0.0' };
-    await writeFile(path.join(temp, 'oci-layout'), JSON.stringify(marker));
-    const top: ImageIndex = {
-      schemaVersion: 2,
-      mediaType: MediaType.ociIndex,
-      manifests: [{ mediaType: MediaType.ociIndex, digest: assembled.digest, size: assembled.bytes.length, annotations: { [Annotation.refName]: ref } }],
-    };
-    await writeFile(path.join(temp, 'index.json'), documentBytes(top));
-    const old = `${target}.old-${process.pid}`;
-    let hadOld = false;
-    try {
-      await rename(target, old);
-      hadOld = true;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    await rename(temp, target);
-    if (hadOld) await rm(old, { recursive: true, force: true });
-  } catch (error) {
-    await rm(temp, { recursive: true, force: true });
-    throw error;
-  }
+  await writeDirectoryAtomic(
+    dir,
+    async (temp) => {
+      const store = new BlobStore(temp);
+      for (const { descriptor, store: from } of pushBlobs(assembled.images)) await store.adopt(from, descriptor.digest);
+      for (const image of assembled.images) await store.putBytes(image.manifestBytes);
+      await store.putBytes(assembled.bytes);
+      const marker: ImageLayoutMarker = { imageLayoutVersion: '1.0.0' };
+      await writeFile(path.join(temp, 'oci-layout'), JSON.stringify(marker));
+      const top: ImageIndex = {
+        schemaVersion: 2,
+        mediaType: MediaType.ociIndex,
+        manifests: [{ mediaType: MediaType.ociIndex, digest: assembled.digest, size: assembled.bytes.length, annotations: { [Annotation.refName]: ref } }],
+      };
+      await writeFile(path.join(temp, 'index.json'), documentBytes(top));
+    },
+    {
+      // Only a layout addonix could have written is replaced.
+      mayReplace: async (existing) => (await stat(existing)).isDirectory() && (await stat(path.join(existing, 'oci-layout')).then(() => true, () => false)),
+      refuse: () => new UserError(`${dir} exists and is not an OCI layout; addonix replaces only a layout it could have written. Remove it or choose another --out`),
+    },
+  );
 }

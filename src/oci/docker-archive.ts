@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { blobPath } from './archive.js';
-import { documentBytes, type LocalImage } from './image.js';
+import { documentBytes, storeOf, type LocalImage } from './image.js';
 import { MediaType } from './media-types.js';
 import { writeTar, type TarWriteEntry } from './tar.js';
 import { Annotation, type DockerArchiveEntry, type ImageIndex } from './types.js';
@@ -38,7 +38,7 @@ export function dockerArchive(image: LocalImage, repoTag: string): Readable {
     for (const layer of image.manifest.layers) {
       if (written.has(layer.digest)) continue;
       written.add(layer.digest);
-      yield { path: blobPath(layer.digest), size: layer.size, body: () => image.store.open(layer.digest) };
+      yield { path: blobPath(layer.digest), size: layer.size, body: () => storeOf(image, layer.digest).open(layer.digest) };
     }
   };
   return writeTar(entries());

@@ -18,7 +18,10 @@ export interface LocalImage {
   source: string;
   /** Names the input gave it (docker-archive RepoTags, layout ref.name). */
   names: string[];
+  /** Where its manifest, config and (unless layerStores says otherwise) layers are. */
   store: BlobStore;
+  /** Layers kept in another store (a layout's, read in place) by digest. */
+  layerStores?: Map<Digest, BlobStore>;
   manifest: ImageManifest;
   manifestBytes: Buffer;
   manifestDigest: Digest;
@@ -80,4 +83,9 @@ export function resolveArch(config: ImageConfig, given: BuildArch | undefined, w
 /** Lists what a push of these images needs: config and layers, each once. */
 export function imageBlobs(image: LocalImage): Descriptor[] {
   return [image.manifest.config, ...image.manifest.layers];
+}
+
+/** The store holding one blob of an image. */
+export function storeOf(image: LocalImage, digest: Digest): BlobStore {
+  return image.layerStores?.get(digest) ?? image.store;
 }

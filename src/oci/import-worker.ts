@@ -1,29 +1,43 @@
 /**
- * A worker thread that imports one tar input into the blob store (see importOnWorker in source.ts): the
- * reading, hashing, compressing and writing of each input then run on a core of its own. It answers with
- * plain data: each layer as soon as it is in the store, then the images' manifest digests and names, or
- * the error (a UserError stays one).
+ * A worker thread that imports one archive into the cache (see importOnWorker in inputs.ts): the reading,
+ * hashing, checking, compressing and writing of each input then run on a core of its own. It answers
+ * with plain data: events as blobs are written (when asked), then the images' record, or the error (a
+ * UserError stays one; a full disk or an unwritable cache becomes one).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { UserError } from '../util/errors.js';
-import { importFile, type ImportRequest, type WorkerMessage } from './source.js';
-import { BlobStore } from './store.js';
+import { fileSystemUserError } from '../util/fs-errors.js';
+import { Cache, cacheAdvice } from './cache.js';
+import { importSource, type ImportEvents } from './import.js';
+import { fileSource } from './input.js';
+import type { ImportRequest, WorkerMessage } from './inputs.js';
 
 const request = workerData as ImportRequest;
 const port = parentPort!;
 const abort = new AbortController();
-port.on('message', (message: 'abort') => {
+// The cores this import may use: more once the imports beside it are done (see readInputs).
+let deflateThreads = request.deflateThreads;
+port.on('message', (message: 'abort' | { deflateThreads: number }) => {
   if (message === 'abort') abort.abort();
+  else deflateThreads = message.deflateThreads;
 });
 const send = (message: WorkerMessage) => port.postMessage(message);
+const events: ImportEvents | undefined = request.events
+  ? {
+      known: (descriptor) => send({ event: 'known', descriptor }),
+      started: (id, temporary) => send({ event: 'started', id, temporary }),
+      written: (id, bytes) => send({ event: 'written', id, bytes }),
+      stored: (id, descriptor) => send({ event: 'stored', id, descriptor }),
+      failed: (id) => send({ event: 'failed', id }),
+    }
+  : undefined;
+const cache = new Cache(request.cacheDir);
 try {
-  const images = await importFile(request.file, request.kind, request.display, request.policy, new BlobStore(request.storeDir), {
-    signal: abort.signal,
-    onLayer: (descriptor) => send({ layer: descriptor }),
-    deflateThreads: request.deflateThreads,
-  });
-  send({ images: images.map((image) => ({ manifest: image.manifestDigest, names: image.names })) });
-} catch (error) {
+  const source = fileSource(request.file, request.kind, request.display, abort.signal);
+  const images = await importSource(source, cache, { policy: request.policy, rules: request.rules, deflateThreads: () => deflateThreads, events });
+  send({ images: images.map((image) => ({ manifest: image.manifestDigest, mediaType: image.manifest.mediaType, names: image.names })) });
+} catch (caught) {
+  const error = fileSystemUserError(caught, { places: [{ dir: cache.dir, advice: cacheAdvice() }] }) ?? caught;
   const failure = error instanceof Error ? error : new Error(String(error));
   send({ error: { message: failure.message, stack: failure.stack ?? failure.message, user: failure instanceof UserError, exitCode: failure instanceof UserError ? failure.exitCode : 1 } });
 }

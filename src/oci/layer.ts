@@ -1,138 +1,103 @@
 /**
- * One layer from an input into a blob store, in one streaming pass: the bytes as found are hashed (to
- * check the archive's own digests), decompressed and hashed again (the diff_id the config must list),
- * and compressed for the registry unless they already are and the policy keeps them.
+ * Reading one layer, the same way for every command: its stored bytes hashed (the digest a manifest
+ * lists), decompressed when they are compressed and hashed again (the diff_id a config lists), and every
+ * entry checked by the layer rules. Importers add what they keep (the tar bytes, to compress them);
+ * scanners what they learn (each file's content hash).
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { UserError } from '../util/errors.js';
-import { peek } from './archive.js';
+import { peek } from './bytes.js';
+import { decompressor, sniffCompression } from './compression.js';
 import { Hasher, type Digest } from './digest.js';
-import { compressorRecord, decompressor, GzipBlocks, sniffCompression, zstdCompressor } from './compression.js';
-import { ociLayerType, type Compression } from './media-types.js';
-import type { BlobStore, PendingBlob } from './store.js';
-import { Annotation, type Descriptor } from './types.js';
+import { LayerChecker, type LayerRules } from './layer-rules.js';
+import type { Compression } from './media-types.js';
+import { readTar, type TarEntry } from './tar.js';
 
-export interface LayerPolicy {
-  /** The compression of layers addonix compresses. */
+export interface LayerRead {
+  /** Digest and size of the bytes as stored (what a manifest lists). */
+  digest: Digest;
+  size: number;
   compression: Compression;
-  /** Keep layers that arrive compressed as they are (their digests stay those of the source). */
-  keepCompressed: boolean;
-}
-
-export interface ProcessedLayer {
-  /** Digest and size of the bytes as the input holds them. */
-  rawDigest: Digest;
-  rawSize: number;
-  /** Digest and size of the uncompressed tar. */
+  /** Digest and size of the uncompressed tar (what a config lists). */
   diffId: Digest;
   uncompressedSize: number;
-  /** The blob in the store, as a manifest lists it. */
-  descriptor: Descriptor;
-  /** Whether the store did not have the blob before. */
-  created: boolean;
+  /** Entries in the layer, and device nodes among them (allowed by the rules). */
+  entries: number;
+  devices: number;
 }
 
-/** The compression a layer will end up with under a policy. */
-export function targetCompression(source: Compression, policy: LayerPolicy): Compression {
-  return policy.keepCompressed && source !== 'none' ? source : policy.compression;
+export interface ReadLayerOptions {
+  rules: LayerRules;
+  /** The stored chunks may be views of a buffer the source reuses once the next is asked for. */
+  transient?: boolean;
+  /** Sees each stored chunk, in order (to keep the layer as it is). */
+  onStored?: (chunk: Buffer) => void;
+  /** Sees the uncompressed tar, chunk by chunk, in order (to compress it); may make the reading wait. */
+  onTar?: (chunk: Buffer) => void | Promise<void>;
+  /** Each entry, checked, with its path in the image; may read the body. */
+  onEntry?: (entry: TarEntry, path: string) => void | Promise<void>;
 }
 
-function describeStreamError(error: unknown, what: string, compression: Compression): Error {
+/** Chunks passed through, each hashed and shown to `look` first. */
+async function* tap(chunks: AsyncIterable<Buffer>, hasher: Hasher, look: ((chunk: Buffer) => void | Promise<void>) | undefined): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) {
+    hasher.update(chunk);
+    if (look) await look(chunk);
+    yield chunk;
+  }
+}
+
+function streamError(error: unknown, what: string, compression: Compression): Error {
   if (error instanceof UserError) return error;
-  const code = (error as NodeJS.ErrnoException).code ?? '';
+  const code = String((error as NodeJS.ErrnoException).code ?? '');
   if (code.startsWith('Z_') || code.startsWith('ERR_ZLIB') || /incorrect header|invalid|unexpected end/i.test(String((error as Error).message))) {
     return new UserError(`${what}: the layer is not valid ${compression} data (${(error as Error).message})`);
   }
   return error as Error;
 }
 
-/** The chunks, each shown to `look` and then given on as a copy: for streams, which keep chunks a while. */
-async function* copies(chunks: AsyncIterable<Buffer>, look: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
-  for await (const chunk of chunks) {
-    look(chunk);
-    yield Buffer.from(chunk);
-  }
-}
-
-/**
- * Compresses chunks into the blob, each shown to `look` first; answers the hash of what was written.
- * For gzip and none every chunk is hashed and compressed or copied (GzipBlocks keeps no reference to it)
- * before the next is asked for, so the source may hand out views of one buffer it reuses.
- * `deflateThreads`: how many gzip blocks may be deflated at once (see GzipBlocks).
- */
-async function compressInto(chunks: AsyncIterable<Buffer>, target: Compression, blob: PendingBlob, deflateThreads: number, look: (chunk: Buffer) => void): Promise<Hasher> {
-  const stored = new Hasher();
-  const write = (pieces: readonly Buffer[]) => {
-    for (const piece of pieces) stored.update(piece);
-    blob.write(pieces);
-  };
-  if (target === 'zstd') {
-    await pipeline(Readable.from(copies(chunks, look)), zstdCompressor(), async (compressed: AsyncIterable<Buffer>) => {
-      for await (const chunk of compressed) write([chunk]);
-    });
-  } else {
-    const gzip = target === 'gzip' ? new GzipBlocks(write, deflateThreads) : undefined;
-    for await (const chunk of chunks) {
-      look(chunk);
-      if (gzip) await gzip.write(chunk);
-      else write([chunk]);
-    }
-    await gzip?.end();
-  }
-  return stored;
-}
-
-/**
- * Stores one layer. The chunks of `source` need only stay valid until the next one is asked for: each is
- * used up (hashed, written, or copied) before then. `deflateThreads`: see compressInto.
- */
-export async function processLayer(source: AsyncIterable<Buffer>, policy: LayerPolicy, store: BlobStore, what: string, deflateThreads = 1): Promise<ProcessedLayer> {
+/** Reads one layer whole: see the module comment. Throws a UserError for a layer the rules refuse. */
+export async function readLayer(source: AsyncIterable<Buffer>, what: string, options: ReadLayerOptions): Promise<LayerRead> {
   const { head, all } = await peek(source, 4);
-  const sourceCompression = sniffCompression(head);
-  const target = targetCompression(sourceCompression, policy);
-  const raw = new Hasher();
-  const uncompressed = new Hasher();
-  let stored: Hasher;
-  const blob = await store.create();
+  const compression = sniffCompression(head);
+  const stored = new Hasher();
+  const checker = new LayerChecker(options.rules, what);
+  const walk = async (tarBytes: AsyncIterable<Buffer>) => {
+    for await (const entry of readTar(tarBytes, what)) {
+      const path = checker.check(entry);
+      await options.onEntry?.(entry, path);
+    }
+  };
+  let uncompressed = stored;
   try {
-    if (sourceCompression === 'none') {
-      // Uncompressed input (what dockerTools and docker save write): its own hash is the diff_id.
-      stored = await compressInto(all, target, blob, deflateThreads, (chunk) => raw.update(chunk));
-    } else if (sourceCompression === target) {
-      // Kept as it is; decompressed only to check it and learn its diff_id.
-      const keep = (chunk: Buffer) => {
-        raw.update(chunk);
-        blob.write([chunk]);
-      };
-      await pipeline(Readable.from(copies(all, keep)), decompressor(sourceCompression)[0]!, async (tar: AsyncIterable<Buffer>) => {
-        for await (const chunk of tar) uncompressed.update(chunk);
-      });
-      stored = raw;
+    if (compression === 'none') {
+      // An uncompressed layer's own hash is its diff_id: its bytes are hashed once.
+      await walk(
+        tap(all, stored, async (chunk) => {
+          options.onStored?.(chunk);
+          await options.onTar?.(chunk);
+        }),
+      );
     } else {
-      await pipeline(Readable.from(copies(all, (chunk) => raw.update(chunk))), decompressor(sourceCompression)[0]!, async (tar: AsyncIterable<Buffer>) => {
-        stored = await compressInto(tar, target, blob, deflateThreads, (chunk) => uncompressed.update(chunk));
-      });
+      uncompressed = new Hasher();
+      const tar = uncompressed;
+      // The stored chunks go through zlib, which keeps them a while: copies when they are transient.
+      const storedChunks = (async function* () {
+        for await (const chunk of tap(all, stored, options.onStored)) yield options.transient ? Buffer.from(chunk) : chunk;
+      })();
+      await pipeline(Readable.from(storedChunks, { objectMode: false }), decompressor(compression)[0]!, async (plain: AsyncIterable<Buffer>) => walk(tap(plain, tar, options.onTar)));
     }
   } catch (error) {
-    await blob.abort();
-    throw describeStreamError(error, what, sourceCompression);
+    throw streamError(error, what, compression);
   }
-  const passThrough = sourceCompression === target;
-  const diffId = sourceCompression === 'none' ? raw.digest() : uncompressed.digest();
-  const created = await blob.commit(stored!.digest());
-  const record = passThrough ? undefined : compressorRecord(target);
   return {
-    rawDigest: raw.digest(),
-    rawSize: raw.bytes,
-    diffId,
-    uncompressedSize: sourceCompression === 'none' ? raw.bytes : uncompressed.bytes,
-    descriptor: {
-      mediaType: ociLayerType(target),
-      digest: stored!.digest(),
-      size: stored!.bytes,
-      ...(record ? { annotations: { [Annotation.compressor]: record } } : {}),
-    },
-    created,
+    digest: stored.digest(),
+    size: stored.bytes,
+    compression,
+    diffId: uncompressed.digest(),
+    uncompressedSize: uncompressed.bytes,
+    entries: checker.entries,
+    devices: checker.devices,
   };
 }

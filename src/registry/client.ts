@@ -17,18 +17,31 @@ import type { Credentials } from './credentials.js';
 import { registryBaseUrl } from './reference.js';
 
 export interface RetryPolicy {
+  /** Tries of a request the registry answers with 408, 429 or 5xx. */
   attempts: number;
+  /**
+   * How long connections that fail (refused, reset, dropped) are tried again, from the first failure in
+   * a row: long enough for a registry to restart.
+   */
+  retryForMs: number;
   baseMs: number;
   maxMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 7, baseMs: 250, maxMs: 8000 };
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 7, retryForMs: 120_000, baseMs: 250, maxMs: 5_000 };
+/** The longest addonix waits for a registry's answer, or for the next bytes of a request or answer in flight. */
+export const DEFAULT_TIMEOUT_MS = 60_000;
 /** The size of the reads that feed a blob upload. */
 const UPLOAD_CHUNK = 1 << 20;
 /** Upload buffers kept for later uploads: two for each of the (default three) uploads at a time, and some. */
 const MAX_SPARE_BUFFERS = 8;
 /** Blobs larger than this go up in PATCH chunks of this size (a proxy may cap request bodies). */
 export const DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024;
+/**
+ * A blob still being written (compressed while it is uploaded) goes up in chunks of at most this size:
+ * each is sent once it is whole, so the smaller they are, the less is left to send when compression ends.
+ */
+const GROWING_CHUNK_BYTES = 8 * 1024 * 1024;
 
 export interface ClientOptions {
   registry: string;
@@ -37,9 +50,15 @@ export interface ClientOptions {
   /** Repository → actions the token must cover (`pull`, `push`), asked for all at once. */
   scopes?: Map<string, Set<string>>;
   retry?: RetryPolicy;
+  /** Overrides retry.retryForMs (the --retry-for option). */
+  retryForMs?: number | undefined;
+  /** See DEFAULT_TIMEOUT_MS (the --timeout option). */
+  timeoutMs?: number | undefined;
   chunkBytes?: number;
   /** Reports retries ("retrying after ...") so a user sees why a push pauses. */
   onRetry?: (message: string) => void;
+  /** Stops every request (Ctrl-C). */
+  signal?: AbortSignal | undefined;
 }
 
 /** A registry answered something addonix cannot go on from. */
@@ -49,14 +68,37 @@ export class RegistryError extends UserError {
     readonly status?: number,
     /** The wait the registry asked for (Retry-After), for whoever retries. */
     readonly retryAfterMs?: number,
+    /** The registry's error code (`DIGEST_INVALID`, ...), when it gave one. */
+    readonly code?: string,
   ) {
     super(message);
     this.name = 'RegistryError';
   }
 }
 
+/** The user stopped the work (Ctrl-C): not a failure to explain. */
+export class Interrupted extends Error {
+  constructor() {
+    super('interrupted');
+    this.name = 'Interrupted';
+  }
+}
+
 const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
-const NETWORK_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'EAI_AGAIN']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 function errorCode(error: unknown): string | undefined {
   let current: unknown = error;
@@ -68,12 +110,126 @@ function errorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/** A dropped or reset connection: worth another try. */
+/** A refused, reset or dropped connection: worth another try while the time budget lasts. */
 export function isTransientNetworkError(error: unknown): boolean {
-  if (error instanceof UserError) return false;
+  if (error instanceof UserError || error instanceof Interrupted) return false;
   const code = errorCode(error);
   if (code) return NETWORK_CODES.has(code);
-  return error instanceof TypeError && /fetch failed|terminated|other side closed/i.test(error.message);
+  // fetch's own words for a connection that broke; a bare "fetch failed" may also be a refusal to try (a bad port).
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 5; depth++) {
+    if (/terminated|other side closed|socket hang up/i.test(current.message)) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+/**
+ * Aborts a request when the registry is silent for too long: no answer after the request was sent, or no
+ * bytes of a body in flight (either way). Paused while addonix itself has nothing to send yet.
+ */
+class Watchdog {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  expired = false;
+  readonly signal: AbortSignal;
+
+  constructor(
+    private readonly ms: number,
+    outer: AbortSignal | undefined,
+  ) {
+    this.signal = outer ? AbortSignal.any([this.controller.signal, outer]) : this.controller.signal;
+    this.touch();
+  }
+
+  /** Something moved: the wait starts again. */
+  touch(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      this.controller.abort(new Error('timeout'));
+    }, this.ms);
+    this.timer.unref();
+  }
+
+  pause(): void {
+    clearTimeout(this.timer);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+}
+
+function retryAfterMs(response: Response): number | undefined {
+  const seconds = Number(response.headers.get('retry-after') ?? NaN);
+  return Number.isFinite(seconds) ? Math.max(0, seconds * 1000) : undefined;
+}
+
+function retryDelay(policy: RetryPolicy, attempt: number, asked?: number): number {
+  if (asked !== undefined) return Math.min(policy.maxMs, asked);
+  // Exponential with a little jitter, so that parallel uploads do not retry in lockstep.
+  const base = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
+  return base / 2 + Math.random() * (base / 2);
+}
+
+interface CallOptions {
+  headers?: Record<string, string>;
+  /** Made anew for every attempt (a stream can be sent only once); gets the request's watchdog. */
+  body?: (watchdog: Watchdog) => Buffer | ReadableStream<Uint8Array>;
+  /** Statuses that are an answer; anything else is an error (after retries for transient ones). */
+  expect: number[];
+  what: string;
+  /** Retry transient failures here (false for uploads, whose retry means resuming the upload). */
+  retry?: boolean;
+}
+
+async function errorDetail(response: Response): Promise<{ text: string; code?: string }> {
+  try {
+    const text = (await response.text()).slice(0, 2000);
+    const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+    if (Array.isArray(parsed.errors) && parsed.errors.length > 0) {
+      return { text: parsed.errors.map((e) => `${e.code ?? ''}: ${e.message ?? ''}`).join('; '), ...(parsed.errors[0]?.code ? { code: parsed.errors[0].code } : {}) };
+    }
+    return { text: text.trim().slice(0, 200) };
+  } catch {
+    return { text: '' };
+  }
+}
+
+/** A blob to upload: a file in a store, or one still being written (see GROWING_CHUNK_BYTES). */
+export interface UploadSource {
+  /** The blob's digest and size, once it is complete. */
+  readonly digest: Digest | undefined;
+  readonly size: number | undefined;
+  /** Bytes there to be read now. */
+  available(): number;
+  /** Waits until at least `bytes` are there, or the blob is complete; throws when its writing failed. */
+  waitFor(bytes: number): Promise<void>;
+  /** Reads bytes of the blob that are there. */
+  read(buffer: Buffer, length: number, position: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** A complete blob file as an upload source. */
+export async function fileUploadSource(file: string, blob: Descriptor): Promise<UploadSource> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    throw new UserError(`uploading ${blob.digest}: cannot read ${file} (${(error as Error).message})`);
+  }
+  return {
+    digest: blob.digest,
+    size: blob.size,
+    available: () => blob.size,
+    waitFor: async () => undefined,
+    read: async (buffer, length, position) => (await handle.read(buffer, 0, length, position)).bytesRead,
+    close: () => handle.close(),
+  };
 }
 
 interface Challenge {
@@ -97,63 +253,40 @@ export function parseChallenge(header: string | null): Challenge | undefined {
   return { scheme, ...(params['realm'] ? { realm: params['realm'] } : {}), ...(params['service'] ? { service: params['service'] } : {}), ...(params['scope'] ? { scope: params['scope'] } : {}) };
 }
 
-function retryAfterMs(response: Response): number | undefined {
-  const seconds = Number(response.headers.get('retry-after') ?? NaN);
-  return Number.isFinite(seconds) ? Math.max(0, seconds * 1000) : undefined;
-}
-
-function retryDelay(policy: RetryPolicy, attempt: number, asked?: number): number {
-  if (asked !== undefined) return Math.min(policy.maxMs, asked);
-  // Exponential with a little jitter, so that parallel uploads do not retry in lockstep.
-  const base = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
-  return base / 2 + Math.random() * (base / 2);
-}
-
-interface CallOptions {
-  headers?: Record<string, string>;
-  /** Made anew for every attempt (a stream can be sent only once). */
-  body?: () => Buffer | ReadableStream<Uint8Array>;
-  /** Statuses that are an answer; anything else is an error (after retries for transient ones). */
-  expect: number[];
-  what: string;
-  /** Retry transient failures here (false for uploads, whose retry means resuming the upload). */
-  retry?: boolean;
-}
-
-async function errorDetail(response: Response): Promise<string> {
-  try {
-    const text = (await response.text()).slice(0, 2000);
-    const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
-    if (Array.isArray(parsed.errors) && parsed.errors.length > 0) return parsed.errors.map((e) => `${e.code ?? ''}: ${e.message ?? ''}`).join('; ');
-    return text.trim().slice(0, 200);
-  } catch {
-    return '';
-  }
-}
-
 export class RegistryClient {
   readonly registry: string;
   readonly baseUrl: string;
   private readonly credentials: Credentials | undefined;
   private readonly scopes: Map<string, Set<string>>;
   readonly retry: RetryPolicy;
+  readonly timeoutMs: number;
   readonly chunkBytes: number;
   private readonly onRetry: (message: string) => void;
+  private readonly signal: AbortSignal | undefined;
   private challenge: Challenge | undefined;
   private token: { value: string; expiresAt: number } | undefined;
   /** Read buffers of finished uploads, for the next ones: fresh ones cost a page fault per 4 KiB. */
   private readonly spareBuffers: Buffer[] = [];
+  /** Watchdogs of answers whose bodies are still to be read. */
+  private readonly watchdogs = new WeakMap<Response, Watchdog>();
   /** Requests made, by method: the tests read it to prove what a push did and did not do. */
   readonly requestCounts = new Map<string, number>();
+  /**
+   * Whether the registry answered once in this run: a registry that refuses connections from the start
+   * is not there (a wrong address, not started), one that refuses them later is restarting.
+   */
+  private reached = false;
 
   constructor(options: ClientOptions) {
     this.registry = options.registry;
     this.baseUrl = registryBaseUrl(options.registry, options.insecure ?? false);
     this.credentials = options.credentials;
     this.scopes = options.scopes ?? new Map();
-    this.retry = options.retry ?? DEFAULT_RETRY;
+    this.retry = { ...(options.retry ?? DEFAULT_RETRY), ...(options.retryForMs !== undefined ? { retryForMs: options.retryForMs } : {}) };
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     this.onRetry = options.onRetry ?? (() => undefined);
+    this.signal = options.signal;
   }
 
   /** Adds actions on a repository to what tokens are asked for (before the first request needing them). */
@@ -187,43 +320,120 @@ export class RegistryClient {
     return this.token ? `Bearer ${this.token.value}` : undefined;
   }
 
+  private timeoutError(what: string, host: string): RegistryError {
+    return new RegistryError(
+      `${what}: ${host} did not answer within ${Math.round(this.timeoutMs / 1000)} s (it accepted the connection but sent nothing); ` +
+        'it may be stuck or overloaded. --timeout SECONDS sets how long addonix waits',
+    );
+  }
+
+  /**
+   * One HTTP exchange up to the answer's headers, with the timeout, and tried again while connections
+   * fail (refused, reset: a registry restarting) for retry.retryForMs. The answer's body is watched too
+   * (see bodyOf); `retry: false` leaves failed connections to the caller.
+   */
+  private async send(url: URL, init: RequestInit & { duplex?: 'half' }, what: string, retry: boolean, body?: (watchdog: Watchdog) => Buffer | ReadableStream<Uint8Array> | URLSearchParams): Promise<Response> {
+    let firstFailure: number | undefined;
+    for (let attempt = 1; ; attempt++) {
+      if (this.signal?.aborted) throw new Interrupted();
+      const watchdog = new Watchdog(this.timeoutMs, this.signal);
+      this.requestCounts.set(init.method ?? 'GET', (this.requestCounts.get(init.method ?? 'GET') ?? 0) + 1);
+      try {
+        const options: RequestInit & { duplex?: 'half' } = { ...init, signal: watchdog.signal, redirect: 'follow' };
+        const made = body?.(watchdog);
+        if (made !== undefined) Object.assign(options, { body: made, duplex: 'half' });
+        const response = await fetch(url, options);
+        watchdog.touch();
+        this.watchdogs.set(response, watchdog);
+        this.reached = true;
+        return response;
+      } catch (error) {
+        watchdog.stop();
+        if (this.signal?.aborted) throw new Interrupted();
+        if (watchdog.expired) throw this.timeoutError(what, url.host);
+        const code = errorCode(error);
+        if (retry && isTransientNetworkError(error) && (this.reached || code !== 'ECONNREFUSED')) {
+          firstFailure ??= Date.now();
+          const elapsed = Date.now() - firstFailure;
+          if (elapsed < this.retry.retryForMs) {
+            this.onRetry(`${what}: ${code === 'ECONNREFUSED' ? 'connection refused' : `connection lost (${code ?? 'reset'})`}, retrying`);
+            await this.pause(Math.min(retryDelay(this.retry, attempt), this.retry.retryForMs - elapsed));
+            continue;
+          }
+          throw new RegistryError(`${what}: cannot reach ${url.host} (${code ?? 'connection lost'}), tried for ${Math.round(elapsed / 1000)} s; is the registry running? (--retry-for SECONDS sets how long addonix tries)`);
+        }
+        if (code === 'ENOTFOUND') throw new RegistryError(`cannot connect to ${this.registry} (${url.origin}): no such host`);
+        if (code === 'ECONNREFUSED') throw new RegistryError(`cannot connect to ${this.registry} (${url.origin}): connection refused`);
+        if (error instanceof UserError) throw error;
+        const cause = (error as Error).cause instanceof Error ? `: ${((error as Error).cause as Error).message}` : '';
+        throw Object.assign(new RegistryError(`${what}: ${(error as Error).message}${cause}${code ? ` (${code})` : ''}`), { cause: error });
+      }
+    }
+  }
+
+  /** Waits, unless the user stops the work meanwhile. */
+  private async pause(ms: number): Promise<void> {
+    try {
+      await sleep(ms, undefined, this.signal ? { signal: this.signal } : {});
+    } catch {
+      throw new Interrupted();
+    }
+  }
+
+  /** The body of an answer as chunks, its silence limited by the request's watchdog. */
+  private async *bodyOf(response: Response, what: string): AsyncGenerator<Buffer> {
+    const watchdog = this.watchdogs.get(response);
+    const body = response.body as unknown as AsyncIterable<Uint8Array> | null;
+    if (!body) return;
+    try {
+      for await (const chunk of body) {
+        watchdog?.touch();
+        yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      }
+    } catch (error) {
+      if (this.signal?.aborted) throw new Interrupted();
+      if (watchdog?.expired) throw this.timeoutError(what, this.url('/').host);
+      throw Object.assign(new RegistryError(`${what}: the answer broke off (${errorCode(error) ?? (error as Error).message})`), { cause: error });
+    } finally {
+      watchdog?.stop();
+    }
+  }
+
+  /** Drops an answer's body (not wanted, or an error already read). */
+  private async discard(response: Response): Promise<void> {
+    this.watchdogs.get(response)?.stop();
+    await response.body?.cancel().catch(() => undefined);
+  }
+
   /** Gets a bearer token for every scope of this push (push and pull, mount sources) from the realm. */
   private async fetchToken(): Promise<void> {
     const challenge = this.challenge!;
     if (!challenge.realm) throw new RegistryError(`${this.registry} asked for a bearer token without saying where to get one (no realm)`);
     const realm = new URL(challenge.realm);
     const scopes = this.scopeList(challenge.scope);
+    const what = `getting a token from ${realm.origin}`;
     let response: Response;
-    const ask = async (): Promise<Response> => {
+    for (let attempt = 1; ; attempt++) {
       if (this.credentials?.identityToken) {
         const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: this.credentials.identityToken, client_id: 'addonix', scope: scopes.join(' ') });
         if (challenge.service) form.set('service', challenge.service);
-        return fetch(realm, { method: 'POST', body: form, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-      }
-      const url = new URL(realm);
-      if (challenge.service) url.searchParams.set('service', challenge.service);
-      for (const scope of scopes) url.searchParams.append('scope', scope);
-      const basic = this.basicHeader();
-      return fetch(url, { headers: basic ? { authorization: basic } : {} });
-    };
-    for (let attempt = 1; ; attempt++) {
-      try {
-        response = await ask();
-      } catch (error) {
-        if (attempt < this.retry.attempts && isTransientNetworkError(error)) {
-          await sleep(retryDelay(this.retry, attempt));
-          continue;
-        }
-        throw new RegistryError(`cannot get a token from ${realm.origin}: ${(error as Error).message}`);
+        response = await this.send(realm, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, what, true, () => form as never);
+      } else {
+        const url = new URL(realm);
+        if (challenge.service) url.searchParams.set('service', challenge.service);
+        for (const scope of scopes) url.searchParams.append('scope', scope);
+        const basic = this.basicHeader();
+        response = await this.send(url, { method: 'GET', headers: basic ? { authorization: basic } : {} }, what, true);
       }
       if (RETRY_STATUS.has(response.status) && attempt < this.retry.attempts) {
-        await response.body?.cancel();
-        await sleep(retryDelay(this.retry, attempt, retryAfterMs(response)));
+        await this.discard(response);
+        await this.pause(retryDelay(this.retry, attempt, retryAfterMs(response)));
         continue;
       }
       break;
     }
     if (response.status === 401 || response.status === 403) {
+      await this.discard(response);
       throw new RegistryError(
         this.credentials
           ? `${realm.origin} refused the credentials from ${this.credentials.from} for ${scopes.join(' ')}`
@@ -231,8 +441,8 @@ export class RegistryClient {
         response.status,
       );
     }
-    if (!response.ok) throw new RegistryError(`the token server ${realm.origin} answered ${response.status} ${await errorDetail(response)}`, response.status);
-    const body = (await response.json()) as { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
+    if (!response.ok) throw new RegistryError(`the token server ${realm.origin} answered ${response.status} ${(await errorDetail(response)).text}`, response.status);
+    const body = JSON.parse((await readLimited(this.bodyOf(response, what), 1 << 20, 'the token')).toString('utf8')) as { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
     const value = body.token ?? body.access_token;
     if (!value) throw new RegistryError(`the token server ${realm.origin} answered without a token`);
     const lifetime = (typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60) * 1000;
@@ -242,7 +452,7 @@ export class RegistryClient {
     this.token = { value, expiresAt: start + lifetime * 0.9 };
   }
 
-  /** One API call with authentication and (unless told otherwise) retries of transient failures. */
+  /** One API call with authentication, the timeout, and (unless told otherwise) retries of transient failures. */
   async request(method: string, pathOrUrl: string, init: CallOptions): Promise<Response> {
     const url = this.url(pathOrUrl);
     let reauthenticated = false;
@@ -250,27 +460,10 @@ export class RegistryClient {
       const headers: Record<string, string> = { 'user-agent': 'addonix', ...init.headers };
       const authorization = await this.authorization();
       if (authorization) headers['authorization'] = authorization;
-      this.requestCounts.set(method, (this.requestCounts.get(method) ?? 0) + 1);
-      let response: Response;
-      try {
-        const body = init.body?.();
-        const options: RequestInit & { duplex?: 'half' } = { method, headers, redirect: 'follow' };
-        if (body !== undefined) Object.assign(options, { body, duplex: 'half' });
-        response = await fetch(url, options);
-      } catch (error) {
-        const code = errorCode(error);
-        if (init.retry !== false && attempt < this.retry.attempts && isTransientNetworkError(error)) {
-          this.onRetry(`${init.what}: connection lost (${code ?? 'reset'}), retrying`);
-          await sleep(retryDelay(this.retry, attempt));
-          continue;
-        }
-        if (code === 'ECONNREFUSED' || code === 'ENOTFOUND') throw new RegistryError(`cannot connect to ${this.registry} (${url.origin}): ${code === 'ENOTFOUND' ? 'no such host' : 'connection refused'}`);
-        if (error instanceof UserError) throw error;
-        throw Object.assign(new RegistryError(`${init.what}: ${(error as Error).message}${code ? ` (${code})` : ''}`), { cause: error });
-      }
+      const response = await this.send(url, { method, headers }, init.what, init.retry !== false, init.body);
       if (response.status === 401 && !reauthenticated) {
         const challenge = parseChallenge(response.headers.get('www-authenticate'));
-        await response.body?.cancel();
+        await this.discard(response);
         if (!challenge) throw new RegistryError(`${init.what}: ${this.registry} refused access (401) without saying how to log in`, 401);
         if (challenge.scheme === 'basic' && !this.credentials) {
           throw new RegistryError(`${this.registry} needs a login: run docker login ${this.registry}, or pass --username with --password-stdin`, 401);
@@ -283,9 +476,9 @@ export class RegistryClient {
       }
       if (init.expect.includes(response.status)) return response;
       if (init.retry !== false && RETRY_STATUS.has(response.status) && attempt < this.retry.attempts) {
-        await response.body?.cancel();
+        await this.discard(response);
         this.onRetry(`${init.what}: ${this.registry} answered ${response.status}, retrying`);
-        await sleep(retryDelay(this.retry, attempt, retryAfterMs(response)));
+        await this.pause(retryDelay(this.retry, attempt, retryAfterMs(response)));
         continue;
       }
       throw await this.failure(response, init.what);
@@ -294,6 +487,7 @@ export class RegistryClient {
 
   private async failure(response: Response, what: string): Promise<RegistryError> {
     const detail = await errorDetail(response);
+    this.watchdogs.get(response)?.stop();
     const hint =
       response.status === 401 || response.status === 403
         ? this.credentials
@@ -302,12 +496,13 @@ export class RegistryClient {
         : response.status === 413
           ? ' (the request was too large: try a smaller --chunk-size)'
           : '';
-    return new RegistryError(`${what}: ${this.registry} answered ${response.status}${detail ? ` ${detail}` : ''}${hint}`, response.status, retryAfterMs(response));
+    return new RegistryError(`${what}: ${this.registry} answered ${response.status}${detail.text ? ` ${detail.text}` : ''}${hint}`, response.status, retryAfterMs(response), detail.code);
   }
 
   /** Whether the repository has the blob (HEAD). */
   async hasBlob(repository: string, digest: Digest): Promise<boolean> {
     const response = await this.request('HEAD', `/v2/${repository}/blobs/${digest}`, { expect: [200, 404], what: `checking blob ${digest} in ${repository}` });
+    await this.discard(response);
     return response.status === 200;
   }
 
@@ -315,7 +510,7 @@ export class RegistryClient {
   async mountBlob(repository: string, digest: Digest, from: string): Promise<string | undefined> {
     const query = new URLSearchParams({ mount: digest, from });
     const response = await this.request('POST', `/v2/${repository}/blobs/uploads/?${query}`, { expect: [201, 202], what: `mounting ${digest} into ${repository}` });
-    await response.body?.cancel();
+    await this.discard(response);
     if (response.status === 201) return undefined;
     return this.location(response, 'mount');
   }
@@ -328,7 +523,7 @@ export class RegistryClient {
 
   async startUpload(repository: string): Promise<string> {
     const response = await this.request('POST', `/v2/${repository}/blobs/uploads/`, { expect: [202], what: `starting an upload to ${repository}` });
-    await response.body?.cancel();
+    await this.discard(response);
     return this.location(response, 'POST');
   }
 
@@ -336,7 +531,7 @@ export class RegistryClient {
   private async uploadOffset(location: string): Promise<{ offset: number; location: string } | undefined> {
     try {
       const response = await this.request('GET', location, { expect: [204, 400, 404], what: 'asking where an upload stands' });
-      await response.body?.cancel();
+      await this.discard(response);
       if (response.status !== 204) return undefined;
       const range = /^(?:bytes=)?0-(\d+)$/.exec(response.headers.get('range') ?? '');
       const next = response.headers.get('location');
@@ -348,25 +543,17 @@ export class RegistryClient {
   }
 
   /**
-   * Uploads a blob: one PUT up to the chunk size, PATCH chunks above it. A dropped connection or a 5xx
-   * resumes a chunked upload from the registry's Range (or starts over when the registry lost the
-   * session), and restarts a monolithic one.
+   * Uploads a blob: a complete one in one PUT up to the chunk size and in PATCH chunks above it; a growing
+   * one in chunks as they are written, the rest with the final PUT. Each chunk has its own retries: a
+   * failed connection is tried again for retry.retryForMs, a 5xx retry.attempts times; the upload then
+   * goes on from the registry's Range, or starts over when the registry lost the session.
    */
-  async uploadBlob(repository: string, blob: Descriptor, file: string, onBytes: (count: number) => void, session?: string): Promise<void> {
-    let handle: FileHandle;
+  async uploadBlob(repository: string, source: UploadSource, onBytes: (count: number) => void, session?: string): Promise<Digest> {
+    const buffers: [Buffer, Buffer] = [this.takeBuffer(), this.takeBuffer()];
     try {
-      handle = await open(file, 'r');
-    } catch (error) {
-      throw new UserError(`uploading ${blob.digest}: cannot read ${file} (${(error as Error).message})`);
-    }
-    // Two read buffers used in turn (see uploadFrom), reused by later uploads once this one has ended.
-    const size = Math.min(UPLOAD_CHUNK, blob.size);
-    const buffers: [Buffer, Buffer] = size === UPLOAD_CHUNK ? [this.takeBuffer(), this.takeBuffer()] : [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
-    try {
-      await this.uploadFrom(handle, repository, blob, buffers, onBytes, session);
+      return await this.uploadFrom(source, repository, buffers, onBytes, session);
     } finally {
-      await handle.close();
-      if (size === UPLOAD_CHUNK && this.spareBuffers.length < MAX_SPARE_BUFFERS) this.spareBuffers.push(...buffers);
+      if (this.spareBuffers.length < MAX_SPARE_BUFFERS) this.spareBuffers.push(...buffers);
     }
   }
 
@@ -374,18 +561,14 @@ export class RegistryClient {
     return this.spareBuffers.pop() ?? Buffer.allocUnsafeSlow(UPLOAD_CHUNK);
   }
 
-  private async uploadFrom(
-    handle: FileHandle,
-    repository: string,
-    blob: Descriptor,
-    buffers: [Buffer, Buffer],
-    onBytes: (count: number) => void,
-    session: string | undefined,
-  ): Promise<void> {
-    const chunked = blob.size > this.chunkBytes;
+  private async uploadFrom(source: UploadSource, repository: string, buffers: [Buffer, Buffer], onBytes: (count: number) => void, session: string | undefined): Promise<Digest> {
+    const growing = source.digest === undefined;
+    const chunkBytes = growing ? Math.min(this.chunkBytes, GROWING_CHUNK_BYTES) : this.chunkBytes;
+    const what = () => `uploading ${source.digest ?? 'a layer'} to ${repository}`;
     let location = session ?? (await this.startUpload(repository));
     let offset = 0;
     let failures = 0;
+    let firstFailure: number | undefined;
     let sent = 0; // Bytes read for the request in flight; sent again when it fails.
     /**
      * The bytes [start, end) of the blob as a request body, read into the two buffers used in turn. fetch
@@ -398,7 +581,7 @@ export class RegistryClient {
      */
     let reading: Promise<unknown> = Promise.resolve();
     const settled = () => reading.catch(() => undefined);
-    const counted = (start: number, end: number): ReadableStream<Uint8Array> => {
+    const counted = (start: number, end: number) => (watchdog: Watchdog) => {
       let position = start;
       return new ReadableStream<Uint8Array>(
         {
@@ -406,10 +589,11 @@ export class RegistryClient {
             if (position >= end) return controller.close();
             const buffer = buffers[0];
             buffers.reverse();
-            const read = handle.read(buffer, 0, Math.min(buffer.length, end - position), position);
+            const read = source.read(buffer, Math.min(buffer.length, end - position), position);
             reading = read;
-            const { bytesRead } = await read;
-            if (bytesRead === 0) throw new UserError(`uploading ${blob.digest}: the blob file ends at ${position} of ${blob.size} bytes`);
+            const bytesRead = await read;
+            if (bytesRead === 0) throw new UserError(`uploading ${source.digest}: the blob file ends at ${position} of ${end} bytes`);
+            watchdog.touch();
             position += bytesRead;
             sent += bytesRead;
             onBytes(bytesRead);
@@ -419,53 +603,61 @@ export class RegistryClient {
         { highWaterMark: 0 },
       );
     };
-    const finish = (url: string, body?: () => ReadableStream<Uint8Array>) => {
-      const target = this.url(url);
-      target.searchParams.set('digest', blob.digest);
-      return this.request('PUT', target.toString(), {
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(body ? blob.size : 0) },
-        ...(body ? { body } : {}),
-        expect: [201],
-        what: `uploading ${blob.digest} to ${repository}`,
-        retry: false,
-      });
-    };
     for (;;) {
       sent = 0;
       try {
         await settled();
-        if (!chunked) {
-          const response = await finish(location, () => counted(0, blob.size));
-          await response.body?.cancel();
-          return;
-        }
-        while (offset < blob.size) {
-          const end = Math.min(offset + this.chunkBytes, blob.size);
-          const start = offset;
-          await settled();
-          const response = await this.request('PATCH', location, {
-            headers: { 'content-type': 'application/octet-stream', 'content-range': `${start}-${end - 1}`, 'content-length': String(end - start) },
-            body: () => counted(start, end),
-            expect: [202],
-            what: `uploading ${blob.digest} to ${repository}`,
+        // A growing blob: wait for a whole chunk, or for its end (not the registry's silence: no request is open).
+        await source.waitFor(offset + chunkBytes);
+        if (source.digest !== undefined && source.size! - offset <= chunkBytes) {
+          const size = source.size!;
+          const target = this.url(location);
+          target.searchParams.set('digest', source.digest);
+          const response = await this.request('PUT', target.toString(), {
+            headers: { 'content-type': 'application/octet-stream', 'content-length': String(size - offset) },
+            ...(size > offset ? { body: counted(offset, size) } : {}),
+            expect: [201],
+            what: what(),
             retry: false,
           });
-          await response.body?.cancel();
-          location = this.location(response, 'PATCH');
-          offset = end;
-          sent = 0;
+          await this.discard(response);
+          return source.digest;
         }
-        const response = await finish(location);
-        await response.body?.cancel();
-        return;
+        const start = offset;
+        const end = offset + chunkBytes;
+        const response = await this.request('PATCH', location, {
+          headers: { 'content-type': 'application/octet-stream', 'content-range': `${start}-${end - 1}`, 'content-length': String(end - start) },
+          body: counted(start, end),
+          expect: [202],
+          what: what(),
+          retry: false,
+        });
+        await this.discard(response);
+        location = this.location(response, 'PATCH');
+        offset = end;
+        // The next chunk has retries of its own.
+        failures = 0;
+        firstFailure = undefined;
       } catch (error) {
-        const transient = isTransientNetworkError(error) || isTransientNetworkError((error as Error).cause) || (error instanceof RegistryError && error.status !== undefined && RETRY_STATUS.has(error.status));
-        if (!transient || ++failures >= this.retry.attempts) throw error;
+        const network = isTransientNetworkError(error) || isTransientNetworkError((error as Error).cause);
+        const status = error instanceof RegistryError && error.status !== undefined && RETRY_STATUS.has(error.status);
+        if (!network && !status) {
+          // The blob's own writing failed (not the registry): the session is dropped rather than left to expire.
+          if (!(error instanceof RegistryError) && !(error instanceof Interrupted)) await this.cancelUpload(location);
+          throw error;
+        }
+        if (status && ++failures >= this.retry.attempts) throw error;
+        if (network) {
+          firstFailure ??= Date.now();
+          if (Date.now() - firstFailure >= this.retry.retryForMs) {
+            throw new RegistryError(`${what()}: cannot reach ${this.registry} (${errorCode(error) ?? (error as Error).message}), tried for ${Math.round(this.retry.retryForMs / 1000)} s; is the registry running?`);
+          }
+        }
         onBytes(-sent);
-        this.onRetry(`uploading ${blob.digest} to ${repository}: ${(error as Error).message}; ${chunked ? 'resuming' : 'starting over'}`);
-        await sleep(retryDelay(this.retry, failures, error instanceof RegistryError ? error.retryAfterMs : undefined));
-        const resumed = chunked ? await this.uploadOffset(location) : undefined;
-        if (resumed && resumed.offset <= blob.size) {
+        this.onRetry(`${what()}: ${(error as Error).message}; ${offset > 0 ? 'resuming' : 'starting over'}`);
+        await this.pause(retryDelay(this.retry, Math.max(1, failures), error instanceof RegistryError ? error.retryAfterMs : undefined));
+        const resumed = offset > 0 ? await this.uploadOffset(location) : undefined;
+        if (resumed && resumed.offset <= offset) {
           offset = resumed.offset;
           location = resumed.location;
         } else {
@@ -476,9 +668,30 @@ export class RegistryClient {
     }
   }
 
+  /** Drops an upload session, as far as the registry lets it (no retries: this is tidying up). */
+  private async cancelUpload(location: string): Promise<void> {
+    try {
+      const response = await this.send(this.url(location), { method: 'DELETE', headers: { 'user-agent': 'addonix', ...((await this.authorization()) ? { authorization: (await this.authorization())! } : {}) } }, 'cancelling an upload', false);
+      await this.discard(response);
+    } catch {
+      // The registry drops sessions left alone after a while anyway.
+    }
+  }
+
   async hasManifest(repository: string, digest: Digest): Promise<boolean> {
     const response = await this.request('HEAD', `/v2/${repository}/manifests/${digest}`, { expect: [200, 404], headers: { accept: MANIFEST_ACCEPT }, what: `checking manifest ${digest} in ${repository}` });
+    await this.discard(response);
     return response.status === 200;
+  }
+
+  /** The digest a tag points at now, or null when the repository has no such tag (or no such repository). */
+  async tagDigest(repository: string, tag: string): Promise<Digest | null> {
+    const response = await this.request('HEAD', `/v2/${repository}/manifests/${tag}`, { expect: [200, 404], headers: { accept: MANIFEST_ACCEPT }, what: `checking tag ${tag} in ${repository}` });
+    await this.discard(response);
+    if (response.status === 404) return null;
+    const digest = response.headers.get('docker-content-digest');
+    if (isDigest(digest)) return digest;
+    return (await this.getManifest(repository, tag, 4 * 1024 * 1024)).digest;
   }
 
   /** PUTs a manifest or index under a digest or tag; checks the digest the registry computed. */
@@ -489,15 +702,16 @@ export class RegistryClient {
       expect: [201],
       what: `putting manifest ${reference} in ${repository}`,
     });
-    await response.body?.cancel();
+    await this.discard(response);
     const digest = response.headers.get('docker-content-digest');
     if (digest && digest !== sha256(bytes)) throw new RegistryError(`${this.registry} stored manifest ${reference} under ${digest}, not ${sha256(bytes)}`);
   }
 
   /** GETs a manifest or index, with its media type and checked digest. */
   async getManifest(repository: string, reference: string, maxBytes: number): Promise<{ bytes: Buffer; mediaType: string; digest: Digest }> {
-    const response = await this.request('GET', `/v2/${repository}/manifests/${reference}`, { headers: { accept: MANIFEST_ACCEPT }, expect: [200], what: `getting manifest ${reference} from ${repository}` });
-    const bytes = await readLimited(response, maxBytes, `manifest ${reference}`);
+    const what = `getting manifest ${reference} from ${repository}`;
+    const response = await this.request('GET', `/v2/${repository}/manifests/${reference}`, { headers: { accept: MANIFEST_ACCEPT }, expect: [200], what });
+    const bytes = await readLimited(this.bodyOf(response, what), maxBytes, `manifest ${reference}`);
     const digest = sha256(bytes);
     if (isDigest(reference) && reference !== digest) throw new RegistryError(`${this.registry} answered manifest ${reference} with bytes that hash to ${digest}`);
     return { bytes, mediaType: (response.headers.get('content-type') ?? '').split(';')[0]!.trim(), digest };
@@ -508,30 +722,29 @@ export class RegistryClient {
    * caller checks the digest as it reads (the scanners hash every byte anyway).
    */
   async openBlob(repository: string, digest: Digest): Promise<AsyncIterable<Buffer>> {
-    const response = await this.request('GET', `/v2/${repository}/blobs/${digest}`, { expect: [200], what: `getting blob ${digest} from ${repository}` });
+    const what = `getting blob ${digest} from ${repository}`;
+    const response = await this.request('GET', `/v2/${repository}/blobs/${digest}`, { expect: [200], what });
     if (!response.body) throw new RegistryError(`${this.registry} answered blob ${digest} without a body`);
-    const body = response.body as unknown as AsyncIterable<Uint8Array>;
-    return (async function* () {
-      for await (const chunk of body) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    })();
+    return this.bodyOf(response, what);
   }
 
   /** GETs a small blob (a config) and checks its digest. */
   async getBlob(repository: string, digest: Digest, maxBytes: number): Promise<Buffer> {
-    const response = await this.request('GET', `/v2/${repository}/blobs/${digest}`, { expect: [200], what: `getting blob ${digest} from ${repository}` });
-    const bytes = await readLimited(response, maxBytes, `blob ${digest}`);
+    const what = `getting blob ${digest} from ${repository}`;
+    const response = await this.request('GET', `/v2/${repository}/blobs/${digest}`, { expect: [200], what });
+    const bytes = await readLimited(this.bodyOf(response, what), maxBytes, `blob ${digest}`);
     if (sha256(bytes) !== digest) throw new RegistryError(`${this.registry} answered blob ${digest} with bytes that hash to ${sha256(bytes)}`);
     return bytes;
   }
 }
 
-async function readLimited(response: Response, maxBytes: number, what: string): Promise<Buffer> {
+async function readLimited(body: AsyncGenerator<Buffer>, maxBytes: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of body) {
     total += chunk.length;
     if (total > maxBytes) {
-      await response.body?.cancel().catch(() => undefined);
+      await body.return(undefined);
       throw new RegistryError(`${what} is larger than ${maxBytes} bytes; refusing to read it into memory`);
     }
     chunks.push(Buffer.from(chunk));

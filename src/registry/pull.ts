@@ -1,22 +1,27 @@
 /**
- * Reading images from a registry: manifests and configs (inspect-image), and layers streamed on demand
- * (diff, verify) — nothing is stored locally.
+ * The registry as an image source (the model's implementation for `REGISTRY/REPO[:TAG|@DIGEST]`):
+ * manifests and configs read at once, layers streamed on demand when a consumer asks (diff, verify);
+ * nothing is stored locally. inspect-image reads documents only.
  */
 import { UserError } from '../util/errors.js';
 import { MAX_DOCUMENT_BYTES, parseJson } from '../oci/image.js';
 import { isIndexType, isManifestType } from '../oci/media-types.js';
-import { blobCandidate, listManifests, readManifestEntry, type FetchDocument, type ImageCandidate, type ManifestEntry } from '../oci/scan.js';
+import { indexEntries, readManifestAt, type FetchDocument, type IndexedManifest } from '../oci/index-walk.js';
+import { blobImage, type ImageSource, type LayerConsumer, type LayerFacts, type SourceImage } from '../oci/model.js';
 import { summarizeImage, type InspectResult } from '../oci/summary.js';
 import type { Digest } from '../oci/digest.js';
-import { RegistryClient } from './client.js';
+import { RegistryClient, type ClientOptions } from './client.js';
 import { lookupCredentials, type Credentials } from './credentials.js';
 import { formatReference, type Reference } from './reference.js';
 
 export interface RemoteOptions {
   insecure: boolean;
   credentials?: Credentials | undefined;
+  /** Request timeout and retries (see ClientOptions). */
+  client?: Pick<ClientOptions, 'timeoutMs' | 'retryForMs'> | undefined;
 }
 
+/** The top document a reference names and every image manifest in it, with its config. */
 interface RemoteImages {
   client: RegistryClient;
   source: string;
@@ -24,12 +29,11 @@ interface RemoteImages {
   digest: Digest;
   mediaType: string;
   annotations: Record<string, string>;
-  entries: ManifestEntry[];
+  entries: IndexedManifest[];
 }
 
-/** The manifest or index a reference names, and every image manifest in it with its config. */
 async function remoteManifests(ref: Reference, options: RemoteOptions): Promise<RemoteImages> {
-  const client = new RegistryClient({ registry: ref.registry, insecure: options.insecure, credentials: options.credentials ?? (await lookupCredentials(ref.registry)) });
+  const client = new RegistryClient({ registry: ref.registry, insecure: options.insecure, credentials: options.credentials ?? (await lookupCredentials(ref.registry)), ...options.client });
   client.addScope(ref.repository, 'pull');
   const top = await client.getManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest', MAX_DOCUMENT_BYTES);
   const source = formatReference(ref);
@@ -39,11 +43,12 @@ async function remoteManifests(ref: Reference, options: RemoteOptions): Promise<
     kind === 'manifest' ? (await client.getManifest(ref.repository, digest, MAX_DOCUMENT_BYTES)).bytes : client.getBlob(ref.repository, digest, MAX_DOCUMENT_BYTES);
   const common = { client, source, digest: top.digest, mediaType, annotations: document.annotations ?? {} };
   if (isIndexType(mediaType)) {
-    return { ...common, kind: 'index', entries: await listManifests(top.bytes, fetch, source) };
+    const entries = [];
+    for (const descriptor of await indexEntries(top.bytes, fetch, source)) entries.push(await readManifestAt(descriptor, fetch, source));
+    return { ...common, kind: 'index', entries };
   }
   if (!isManifestType(mediaType)) throw new UserError(`${source} is a ${mediaType || 'document of unknown type'}, not an image`);
-  const entry = await readManifestEntry({ mediaType, digest: top.digest, size: top.bytes.length }, top.bytes, fetch, source);
-  return { ...common, kind: 'manifest', entries: [entry] };
+  return { ...common, kind: 'manifest', entries: [await readManifestAt({ mediaType, digest: top.digest, size: top.bytes.length }, fetch, source, top.bytes)] };
 }
 
 export async function inspectRemote(ref: Reference, options: RemoteOptions): Promise<InspectResult> {
@@ -52,15 +57,27 @@ export async function inspectRemote(ref: Reference, options: RemoteOptions): Pro
   return { source: remote.source, kind: remote.kind, digest: remote.digest, mediaType: remote.mediaType, annotations: remote.annotations, images };
 }
 
-/** The images a reference names, their layers streamed from the registry when scanned. */
-export async function openRemoteImages(ref: Reference, options: RemoteOptions): Promise<ImageCandidate[]> {
-  const remote = await remoteManifests(ref, options);
-  if (remote.entries.length === 0) throw new UserError(`${remote.source} holds no image`);
-  return remote.entries.map((entry) =>
-    blobCandidate(entry, remote.source, undefined, (descriptor) =>
-      (async function* () {
-        yield* await remote.client.openBlob(ref.repository, descriptor.digest);
-      })(),
-    ),
-  );
+/** A registry reference as an image source. */
+export class RegistrySource implements ImageSource {
+  readonly name: string;
+
+  constructor(
+    private readonly ref: Reference,
+    private readonly options: RemoteOptions,
+  ) {
+    this.name = formatReference(ref);
+  }
+
+  async open<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<SourceImage<L>[]> {
+    const remote = await remoteManifests(this.ref, this.options);
+    if (remote.entries.length === 0) throw new UserError(`${remote.source} holds no image`);
+    const repository = this.ref.repository;
+    return remote.entries.map((entry) =>
+      blobImage(entry, remote.source, [], consumer, (descriptor) =>
+        (async function* () {
+          yield* await remote.client.openBlob(repository, descriptor.digest);
+        })(),
+      ),
+    );
+  }
 }

@@ -1,10 +1,13 @@
 /**
  * Pushing assembled images: every blob each destination lacks (HEAD first, a cross-repository mount when
  * another destination on the same registry has it, else an upload), then the per-arch manifests by
- * digest, then the index by digest, and only when all of that has succeeded, the tags. A push that fails
- * on the way leaves every tag where it was. Layers may go before the images are known: each as soon as
- * it is in the local store, to the repositories that get every image.
+ * digest, then the index by digest, and only when all of that has succeeded, the tags: all of them or
+ * none (each tag's old target is read first, and put back when a later tag cannot be set). A push that
+ * fails or is interrupted on the way leaves every tag where it was. Layers may go before the images are
+ * known: each as soon as the cache has it, and a layer being compressed while it is compressed (its blob
+ * file read as it grows), to the repositories that get every image.
  */
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { UsageError, UserError } from '../util/errors.js';
 import type { Digest } from '../oci/digest.js';
 import { pushBlobs, type AssembledIndex } from '../oci/assemble.js';
@@ -12,7 +15,7 @@ import type { LocalImage } from '../oci/image.js';
 import type { BlobStore } from '../oci/store.js';
 import type { Descriptor } from '../oci/types.js';
 import { MediaType } from '../oci/media-types.js';
-import { RegistryClient, type RetryPolicy } from './client.js';
+import { fileUploadSource, Interrupted, RegistryClient, RegistryError, type RetryPolicy, type UploadSource } from './client.js';
 import { lookupCredentials, type Credentials } from './credentials.js';
 import { formatReference, isValidTag, parseReference } from './reference.js';
 
@@ -24,9 +27,12 @@ export interface PushOptions {
   insecure: boolean;
   /** Given on the command line; otherwise Docker's config is asked per registry. */
   credentials?: Credentials | undefined;
-  chunkBytes?: number;
+  chunkBytes?: number | undefined;
   concurrency?: number;
   retry?: RetryPolicy;
+  /** --timeout and --retry-for (see ClientOptions). */
+  timeoutMs?: number | undefined;
+  retryForMs?: number | undefined;
   reporter?: PushReporter;
 }
 
@@ -98,17 +104,91 @@ type BlobOutcome = 'uploaded' | 'skipped' | 'mounted';
 type Repository = Pick<PushTarget, 'registry' | 'repository'>;
 
 /**
+ * A blob being written by an import (see ImportEvents): read through its temporary file as it grows, until
+ * the import names its digest or fails.
+ */
+class GrowingBlob implements UploadSource {
+  digest: Digest | undefined;
+  size: number | undefined;
+  private written = 0;
+  private failure: Error | undefined;
+  private waiters: (() => void)[] = [];
+
+  constructor(private readonly handle: FileHandle) {}
+
+  static async open(temporary: string): Promise<GrowingBlob> {
+    return new GrowingBlob(await open(temporary, 'r'));
+  }
+
+  available(): number {
+    return this.written;
+  }
+
+  grew(bytes: number): void {
+    this.written = Math.max(this.written, bytes);
+    this.wake();
+  }
+
+  complete(descriptor: Descriptor): void {
+    this.written = descriptor.size;
+    this.size = descriptor.size;
+    this.digest = descriptor.digest;
+    this.wake();
+  }
+
+  /** The blob's writing failed (a complete blob is uploaded whatever happens to the rest of its import). */
+  fail(error: Error): void {
+    if (this.digest !== undefined) return;
+    this.failure = error;
+    this.wake();
+  }
+
+  async waitFor(bytes: number): Promise<void> {
+    while (!this.failure && this.digest === undefined && this.written < bytes) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    if (this.failure) throw this.failure;
+  }
+
+  async read(buffer: Buffer, length: number, position: number): Promise<number> {
+    return (await this.handle.read(buffer, 0, length, position)).bytesRead;
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+/** The import of this blob failed: its upload stops quietly (the import's own error is the one reported). */
+class SourceGone extends Error {}
+
+/** What has been sent so far, for the result and for a Ctrl-C. */
+export interface PushProgress {
+  uploaded: number;
+  skipped: number;
+  mounted: number;
+  bytesUploaded: number;
+}
+
+/**
  * Sends blobs, each to each repository at most once and a few at a time; the first failure stops those
  * not yet started. A blob whose repository lacks it (HEAD) is mounted from another repository of the same
- * registry known to have it, else uploaded.
+ * registry known to have it, else uploaded. Growing blobs are uploaded as they grow, outside that limit
+ * (at most one per input is written at a time).
  */
 class BlobSender {
   private readonly sends = new Map<string, Promise<BlobOutcome>>();
   /** Per registry: digest → a repository that has it, the source of cross-repository mounts. */
   private readonly known = new Map<string, Map<string, string>>();
+  private readonly growing = new Set<Promise<unknown>>();
   private running = 0;
   private readonly waiting: (() => void)[] = [];
   private failure: { error: unknown } | undefined;
+  readonly progress: PushProgress = { uploaded: 0, skipped: 0, mounted: 0, bytesUploaded: 0 };
 
   constructor(
     private readonly clients: Map<string, RegistryClient>,
@@ -128,14 +208,63 @@ class BlobSender {
     return sending;
   }
 
+  /** Uploads a blob while it is written; once complete it counts as sent to `target`. */
+  sendGrowing(target: Repository, blob: GrowingBlob): void {
+    const client = this.clients.get(target.registry)!;
+    const upload = (async () => {
+      if (this.failure) throw this.failure.error;
+      const digest = await client.uploadBlob(target.repository, blob, (count) => this.counted(count));
+      return digest;
+    })();
+    const tracked = upload.then(
+      (digest) => {
+        const key = `${target.registry}/${target.repository}@${digest}`;
+        if (!this.sends.has(key)) {
+          this.sends.set(key, Promise.resolve('uploaded'));
+          this.settle(target, digest, 'uploaded', blob.size!);
+        }
+      },
+      (error: unknown) => {
+        if (error instanceof SourceGone) return;
+        this.failure ??= { error };
+      },
+    );
+    this.growing.add(tracked);
+    void tracked.finally(() => this.growing.delete(tracked));
+  }
+
   /** Stops what has not started yet (the push failed elsewhere). */
   stop(error: unknown): void {
     this.failure ??= { error };
   }
 
+  /** The first failure of a send, if any. */
+  get failed(): unknown {
+    return this.failure?.error;
+  }
+
   /** Waits until nothing is on its way any more. */
   async settled(): Promise<void> {
-    await Promise.allSettled(this.sends.values());
+    await Promise.allSettled([...this.sends.values(), ...this.growing]);
+  }
+
+  /** Waits for the uploads of growing blobs. */
+  async growingDone(): Promise<void> {
+    while (this.growing.size > 0) await Promise.allSettled([...this.growing]);
+  }
+
+  private counted(count: number): void {
+    this.progress.bytesUploaded += count;
+    this.reporter?.bytes(count);
+  }
+
+  private settle(target: Repository, digest: Digest, outcome: BlobOutcome, size: number): BlobOutcome {
+    let whereIs = this.known.get(target.registry);
+    if (!whereIs) this.known.set(target.registry, (whereIs = new Map()));
+    if (outcome !== 'mounted') whereIs.set(digest, target.repository);
+    this.progress[outcome]++;
+    this.reporter?.blob(outcome, size);
+    return outcome;
   }
 
   private async inTurn<T>(task: () => Promise<T>): Promise<T> {
@@ -155,29 +284,44 @@ class BlobSender {
 
   private async transfer(target: Repository, descriptor: Descriptor, store: BlobStore): Promise<BlobOutcome> {
     const client = this.clients.get(target.registry)!;
-    let whereIs = this.known.get(target.registry);
-    if (!whereIs) this.known.set(target.registry, (whereIs = new Map()));
-    const settle = (outcome: BlobOutcome) => {
-      if (outcome !== 'mounted') whereIs.set(descriptor.digest, target.repository);
-      this.reporter?.blob(outcome, descriptor.size);
-      return outcome;
-    };
-    if (await client.hasBlob(target.repository, descriptor.digest)) return settle('skipped');
-    const from = whereIs.get(descriptor.digest);
+    if (await client.hasBlob(target.repository, descriptor.digest)) return this.settle(target, descriptor.digest, 'skipped', descriptor.size);
+    const from = this.known.get(target.registry)?.get(descriptor.digest);
     let session: string | undefined;
     if (from && from !== target.repository) {
       session = await client.mountBlob(target.repository, descriptor.digest, from);
-      if (session === undefined) return settle('mounted');
+      if (session === undefined) return this.settle(target, descriptor.digest, 'mounted', descriptor.size);
     }
-    await client.uploadBlob(target.repository, descriptor, store.path(descriptor.digest), (count) => this.reporter?.bytes(count), session);
-    return settle('uploaded');
+    const source = await fileUploadSource(store.path(descriptor.digest), descriptor);
+    try {
+      await client.uploadBlob(target.repository, source, (count) => this.counted(count), session);
+    } catch (error) {
+      if (error instanceof RegistryError && error.code === 'DIGEST_INVALID' && !(await store.verify(descriptor.digest))) {
+        // A blob file damaged after it was written (a disk fault, a hand edit): no push can use it.
+        await rm(store.path(descriptor.digest), { force: true });
+        throw new UserError(`${store.path(descriptor.digest)} is damaged (its content does not match its digest ${descriptor.digest}); it was removed: run the push again`);
+      }
+      throw error;
+    } finally {
+      await source.close();
+    }
+    return this.settle(target, descriptor.digest, 'uploaded', descriptor.size);
   }
+}
+
+/** Where a tag pointed before the push, to put it back. */
+interface TagBefore {
+  target: PushTarget;
+  tag: string;
+  /** null: the tag did not exist. */
+  digest: Digest | null;
+  bytes?: Buffer;
+  mediaType?: string;
 }
 
 /**
  * A push under way: registry clients for every destination, set up before any image is read, so that
- * layers can be sent while the inputs are still being read (`sendEarly`); `finish` then pushes what is
- * left in the order that keeps tags safe.
+ * layers can be sent while the inputs are still being read (`sendEarly`, `growingBlob`); `finish` then
+ * pushes what is left in the order that keeps tags safe.
  */
 export class Push {
   private readonly destinations: Destination[];
@@ -185,6 +329,9 @@ export class Push {
   private readonly sender: BlobSender;
   /** Per registry, the first repository that gets every image: where layers go before the images are known. */
   private readonly early = new Map<string, Repository>();
+  private readonly transfers = new AbortController();
+  /** Set once the tags are being set: an interrupt then waits for them (all or none). */
+  private tagging = false;
 
   private constructor(private readonly options: PushOptions) {
     this.destinations = parseDestinations(options);
@@ -209,6 +356,9 @@ export class Push {
           credentials,
           ...(options.chunkBytes ? { chunkBytes: options.chunkBytes } : {}),
           ...(options.retry ? { retry: options.retry } : {}),
+          timeoutMs: options.timeoutMs,
+          retryForMs: options.retryForMs,
+          signal: started.transfers.signal,
           onRetry: (message) => options.reporter?.note(message),
         });
         started.clients.set(destination.registry, client);
@@ -219,19 +369,81 @@ export class Push {
     return started;
   }
 
+  /** What has been sent so far. */
+  get progress(): PushProgress {
+    return this.sender.progress;
+  }
+
+  /**
+   * Stops the push (Ctrl-C): nothing more is sent. Answers whether no tag moved; when the tags are being
+   * set already, they are set (all of them) before this answers false.
+   */
+  interrupt(): boolean {
+    if (this.tagging) return false;
+    this.transfers.abort();
+    return true;
+  }
+
   /** A layer already in a store: sent at once to the repositories that will get every image. */
   sendEarly(descriptor: Descriptor, store: BlobStore): void {
     for (const target of this.early.values()) void this.sender.send(target, descriptor, store);
   }
 
+  /** Hooks for an import's events (see InputEvents): growing blobs go up as they are written. */
+  importEvents() {
+    return {
+      known: (descriptor: Descriptor, store: BlobStore) => this.sendEarly(descriptor, store),
+      started: (id: number, temporary: string) => {
+        if (this.early.size === 0) return;
+        // A small blob may be complete and renamed before it can be opened: it then goes up once stored.
+        const opening = GrowingBlob.open(temporary).then(
+          (blob) => {
+            for (const target of this.early.values()) this.sender.sendGrowing(target, blob);
+            return blob;
+          },
+          () => null,
+        );
+        this.opening.set(id, opening);
+      },
+      written: (id: number, bytes: number) => void this.opening.get(id)?.then((blob) => blob?.grew(bytes)),
+      stored: (id: number, descriptor: Descriptor, store: BlobStore) =>
+        void this.opening.get(id)?.then((blob) => (blob ? blob.complete(descriptor) : this.sendEarly(descriptor, store))),
+      failed: (id: number) => void this.opening.get(id)?.then((blob) => blob?.fail(new SourceGone())),
+    };
+  }
+
+  /** Blobs being written, by import id: null when the file was gone before it could be opened. */
+  private readonly opening = new Map<number, Promise<GrowingBlob | null>>();
+
   /** Gives up (reading the images failed): nothing more is sent; returns once nothing is on its way. */
   async abandon(error: unknown): Promise<void> {
     this.sender.stop(error);
+    for (const blob of await Promise.all(this.opening.values())) blob?.fail(new SourceGone());
     await this.sender.settled();
+    await this.closeBlobs();
+  }
+
+  private async closeBlobs(): Promise<void> {
+    const opened = await Promise.all(this.opening.values());
+    await Promise.all(opened.map((blob) => blob?.close().catch(() => undefined)));
+    this.opening.clear();
   }
 
   /** Pushes the images: the blobs not sent yet, then manifests and the index by digest, then the tags. */
   async finish(assembled: AssembledIndex): Promise<PushResult> {
+    try {
+      return await this.push(assembled);
+    } catch (error) {
+      this.sender.stop(error);
+      await this.sender.settled();
+      if (this.transfers.signal.aborted && !(error instanceof UserError)) throw new Interrupted();
+      throw error;
+    } finally {
+      await this.closeBlobs();
+    }
+  }
+
+  private async push(assembled: AssembledIndex): Promise<PushResult> {
     const { options, clients } = this;
     // The repositories that got layers early go first, so that the others can mount from them.
     const targets = planTargets(assembled, this.destinations).sort((a, b) => Number(this.isEarly(b)) - Number(this.isEarly(a)));
@@ -244,8 +456,25 @@ export class Push {
       pushed: [],
     };
 
-    // 1. Blobs, and nothing else on its way before the manifests.
+    // 0. Where the tags point now (to put them back if one cannot be moved).
+    const before: TagBefore[] = [];
+    for (const target of targets) {
+      const client = clients.get(target.registry)!;
+      for (const tag of options.tags) {
+        const digest = await client.tagDigest(target.repository, tag);
+        const entry: TagBefore = { target, tag, digest };
+        if (digest !== null) {
+          const old = await client.getManifest(target.repository, digest, 4 * 1024 * 1024);
+          Object.assign(entry, { bytes: old.bytes, mediaType: old.mediaType || MediaType.ociIndex });
+        }
+        before.push(entry);
+      }
+    }
+
+    // 1. Blobs (those being written go up as they grow), and nothing else on its way before the manifests.
     try {
+      await this.sender.growingDone();
+      if (this.sender.failed) throw this.sender.failed;
       for (const target of targets) {
         const blobs = pushBlobs(target.images);
         const outcomes = await Promise.all(blobs.map(({ descriptor, store }) => this.sender.send(target, descriptor, store)));
@@ -273,20 +502,50 @@ export class Push {
       }
     }
 
-    // 3. Tags, last: until here nothing a user pulls by tag has changed.
-    for (const target of targets) {
+    // 3. Tags, last: until here nothing a user pulls by tag has changed. From here an interrupt waits.
+    if (this.transfers.signal.aborted) throw new Interrupted();
+    this.tagging = true;
+    const moved: TagBefore[] = [];
+    for (const entry of before) {
+      const { target, tag } = entry;
       const client = clients.get(target.registry)!;
-      const [bytes, mediaType, digest] =
-        target.kind === 'index'
-          ? [assembled.bytes, MediaType.ociIndex, assembled.digest]
-          : [target.images[0]!.manifestBytes, target.images[0]!.manifest.mediaType, target.images[0]!.manifestDigest];
-      for (const tag of options.tags) {
+      const [bytes, mediaType, digest] = this.tagged(target, assembled);
+      try {
         await client.putManifest(target.repository, tag, bytes, mediaType);
-        options.reporter?.note(`${formatReference({ registry: target.registry, repository: target.repository, tag })} -> ${digest}`);
+      } catch (error) {
+        throw new UserError(`${(error as Error).message}
+${await this.restore(moved)}`);
       }
-      result.pushed.push({ repository: formatReference({ registry: target.registry, repository: target.repository }), tags: options.tags, digest });
+      moved.push(entry);
+      options.reporter?.note(`${formatReference({ registry: target.registry, repository: target.repository, tag })} -> ${digest}`);
     }
+    for (const target of targets) result.pushed.push({ repository: formatReference({ registry: target.registry, repository: target.repository }), tags: options.tags, digest: this.tagged(target, assembled)[2] });
     return result;
+  }
+
+  private tagged(target: PushTarget, assembled: AssembledIndex): [Buffer, string, Digest] {
+    return target.kind === 'index'
+      ? [assembled.bytes, MediaType.ociIndex, assembled.digest]
+      : [target.images[0]!.manifestBytes, target.images[0]!.manifest.mediaType, target.images[0]!.manifestDigest];
+  }
+
+  /** Puts moved tags back where they were; says where every tag of the push points now. */
+  private async restore(moved: TagBefore[]): Promise<string> {
+    const lines: string[] = [];
+    for (const entry of moved) {
+      const name = formatReference({ registry: entry.target.registry, repository: entry.target.repository, tag: entry.tag });
+      if (entry.digest === null) {
+        lines.push(`${name} did not exist before and now points at the new image (delete it by hand if it must not)`);
+        continue;
+      }
+      try {
+        await this.clients.get(entry.target.registry)!.putManifest(entry.target.repository, entry.tag, entry.bytes!, entry.mediaType!);
+        lines.push(`${name} was put back to ${entry.digest}`);
+      } catch (error) {
+        lines.push(`${name} could not be put back and now points at the new image, not ${entry.digest} (${(error as Error).message})`);
+      }
+    }
+    return lines.length > 0 ? `tags already moved by this push: ${lines.join('; ')}; no other tag was moved` : 'no tag was moved';
   }
 
   private isEarly(target: PushTarget): boolean {

@@ -4,6 +4,7 @@
  */
 import { UserError } from '../util/errors.js';
 import { isDigest, type Digest } from '../oci/digest.js';
+import { REPOSITORY_COMPONENT as COMPONENT, TAG } from '../oci/reference-grammar.js';
 
 export interface Reference {
   /** The registry as written (`ghcr.io`, `127.0.0.1:5000`); Docker Hub is `docker.io`. */
@@ -13,8 +14,6 @@ export interface Reference {
   digest?: Digest;
 }
 
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DOCKER_HUB = 'docker.io';
 
 export function isValidTag(tag: string): boolean {

@@ -5,8 +5,9 @@
 import { existsSync } from 'node:fs';
 import { UserError } from '../util/errors.js';
 import { splitArchPrefix } from '../oci/platform.js';
-import { openLocalImages, type ImageCandidate } from '../oci/scan.js';
-import { openRemoteImages } from '../registry/pull.js';
+import type { LayerRules } from '../oci/layer-rules.js';
+import { candidatesOf, LayerScanner, openLocalImages, type ImageCandidate } from '../oci/scan.js';
+import { RegistrySource, type RemoteOptions } from '../registry/pull.js';
 import { formatReference, parseReference } from '../registry/reference.js';
 import { compareImages, imageSide, overallVerdict, type DiffResult, type ImageComparison } from './compare.js';
 
@@ -14,15 +15,15 @@ import { compareImages, imageSide, overallVerdict, type DiffResult, type ImageCo
  * A path that exists is a local image; anything else is a registry reference. A failure as a reference
  * says that the path does not exist either: a mistyped file name is the likelier mistake.
  */
-export async function openImages(argument: string, options: { insecure: boolean }): Promise<ImageCandidate[]> {
+export async function openImages(argument: string, options: RemoteOptions & { rules: LayerRules }): Promise<ImageCandidate[]> {
   const { path } = splitArchPrefix(argument);
-  if (existsSync(path)) return openLocalImages(argument);
+  if (existsSync(path)) return openLocalImages(argument, options.rules);
   // An absolute or ./-relative name is a path for sure: a registry reference cannot start so.
   if (/^[./~]/.test(path)) throw new UserError(`${argument}: no such file or folder`);
   let reference;
   try {
     reference = parseReference(argument);
-    return await openRemoteImages(reference, options);
+    return candidatesOf(await new RegistrySource(reference, options).open(new LayerScanner(options.rules)), undefined);
   } catch (error) {
     if (!(error instanceof UserError)) throw error;
     const as = reference ? `as the registry reference ${formatReference(reference)}` : 'as a registry reference';

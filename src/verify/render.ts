@@ -1,7 +1,12 @@
 /** The text form of a comparison, in the order a person reads it: verdict, digests, config, layers, files. */
 import { shortDigest } from '../oci/digest.js';
+import type { FileFacts } from '../oci/scan.js';
+import { jsonName, jsonNameBytes, showName } from '../util/names.js';
 import { plural } from '../util/text.js';
 import type { ConfigFieldChange, DiffResult, Difference, FileChange, ImageComparison, ImageSide, LayerComparison } from './compare.js';
+
+/** Differences whose values are made of names (byte strings), shown and written as names are. */
+const NAMED_KINDS = new Set<Difference['kind']>(['link-target', 'owner']);
 
 /** Files listed per layer in text; --json and --report have them all. */
 export const TEXT_FILE_LIMIT = 40;
@@ -17,22 +22,24 @@ function fieldLine(change: ConfigFieldChange): string {
 }
 
 function differenceText(d: Difference): string {
-  const show = (v: string | number | null) => (v === null ? '-' : typeof v === 'string' && v.startsWith('sha256:') ? shortDigest(v) : String(v));
+  const show = (v: string | number | null) =>
+    v === null ? '-' : typeof v === 'string' && NAMED_KINDS.has(d.kind) ? showName(v) : typeof v === 'string' && v.startsWith('sha256:') ? shortDigest(v) : String(v);
   return `${d.kind} ${show(d.a)} -> ${show(d.b)}`;
 }
 
 function fileLine(change: FileChange): string {
   const facts = change.b ?? change.a!;
-  const what = facts.kind === 'file' ? `${facts.size} B` : facts.kind === 'symlink' ? `symlink -> ${facts.linkTarget}` : facts.kind;
+  const what = facts.kind === 'file' ? `${facts.size} B` : facts.kind === 'symlink' ? `symlink -> ${showName(facts.linkTarget ?? '')}` : facts.kind;
+  const path = showName(change.path);
   switch (change.change) {
     case 'added':
-      return `added    ${change.path}  (${what})`;
+      return `added    ${path}  (${what})`;
     case 'removed':
-      return `removed  ${change.path}  (${what})`;
+      return `removed  ${path}  (${what})`;
     case 'moved':
-      return `moved    ${change.path}  to layer ${change.layerB}${change.differences.length ? `; ${change.differences.map(differenceText).join('; ')}` : ' (unchanged)'}`;
+      return `moved    ${path}  to layer ${change.layerB}${change.differences.length ? `; ${change.differences.map(differenceText).join('; ')}` : ' (unchanged)'}`;
     case 'changed':
-      return `changed  ${change.path}  ${change.differences.map(differenceText).join('; ')}`;
+      return `changed  ${path}  ${change.differences.map(differenceText).join('; ')}`;
   }
 }
 
@@ -99,4 +106,42 @@ export function renderDiff(result: DiffResult): string {
   for (const side of result.onlyInA) blocks.push(`only in A: ${sideName(side)}`);
   for (const side of result.onlyInB) blocks.push(`only in B: ${sideName(side)}`);
   return blocks.join('\n\n') + '\n';
+}
+
+/** A file's facts for JSON: names as text (UTF-8), with their bytes in base64 beside them when they are not UTF-8. */
+function factsJson(facts: FileFacts | null): unknown {
+  if (!facts) return null;
+  const pathBytes = jsonNameBytes(facts.path);
+  const linkBytes = facts.linkTarget === null ? undefined : jsonNameBytes(facts.linkTarget);
+  return {
+    ...facts,
+    path: jsonName(facts.path),
+    ...(pathBytes ? { pathBytes } : {}),
+    linkTarget: facts.linkTarget === null ? null : jsonName(facts.linkTarget),
+    ...(linkBytes ? { linkTargetBytes: linkBytes } : {}),
+    uname: jsonName(facts.uname),
+    gname: jsonName(facts.gname),
+  };
+}
+
+function changeJson(change: FileChange): unknown {
+  const pathBytes = jsonNameBytes(change.path);
+  return {
+    ...change,
+    path: jsonName(change.path),
+    ...(pathBytes ? { pathBytes } : {}),
+    differences: change.differences.map((d) => (NAMED_KINDS.has(d.kind) ? { ...d, a: typeof d.a === 'string' ? jsonName(d.a) : d.a, b: typeof d.b === 'string' ? jsonName(d.b) : d.b } : d)),
+    a: factsJson(change.a),
+    b: factsJson(change.b),
+  };
+}
+
+/** One image comparison as JSON takes it: names (byte strings inside) turned into text. */
+export function comparisonJson(image: ImageComparison): unknown {
+  return { ...image, layers: image.layers.map((layer) => ({ ...layer, files: layer.files.map(changeJson) })) };
+}
+
+/** `diff --json` and `diff.json`: the result with names as text (see factsJson). */
+export function diffJson(result: DiffResult): string {
+  return JSON.stringify({ ...result, images: result.images.map(comparisonJson) }, null, 2) + '\n';
 }

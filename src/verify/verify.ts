@@ -10,9 +10,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Digest } from '../oci/digest.js';
 import { compressorRecord } from '../oci/compression.js';
-import type { LayerPolicy } from '../oci/layer.js';
-import { blobCandidate, openLocalImages, type ImageCandidate } from '../oci/scan.js';
-import { readInput } from '../oci/source.js';
+import type { LayerPolicy } from '../oci/import.js';
+import type { LayerRules } from '../oci/layer-rules.js';
+import { StoreSource } from '../oci/layout.js';
+import { candidatesOf, LayerScanner, openLocalImages, type ImageCandidate } from '../oci/scan.js';
+import { readInput } from '../oci/inputs.js';
+import type { RemoteOptions } from '../registry/pull.js';
 import type { BuildArch } from '../addon/arch.js';
 import type { NixInstall } from '../nix/install.js';
 import { rebuild, type NixOptions, type PlannedTarget } from '../nix/build.js';
@@ -60,7 +63,8 @@ export interface VerifyRequest {
   target: PlannedTarget;
   addon: { slug: string; version: string };
   reference: string;
-  insecure: boolean;
+  remote: RemoteOptions;
+  rules: LayerRules;
   options: NixOptions;
 }
 
@@ -71,15 +75,10 @@ export interface VerifyOutcome {
 }
 
 /** The build result as the image push would publish: blobs in the cache, manifest with compressed layers. */
-async function pushableImage(outPath: string, arch: string, source: string): Promise<ImageCandidate> {
-  const [image] = await readInput(`${arch}=${outPath}`, PUSH_POLICY);
-  const entry = {
-    descriptor: { mediaType: image!.manifest.mediaType, digest: image!.manifestDigest, size: image!.manifestBytes.length },
-    manifest: image!.manifest,
-    configBytes: image!.configBytes,
-    config: image!.config,
-  };
-  return blobCandidate(entry, source, arch as BuildArch, (descriptor) => image!.store.open(descriptor.digest) as AsyncIterable<Buffer>);
+async function pushableImage(outPath: string, arch: BuildArch, source: string, rules: LayerRules): Promise<ImageCandidate> {
+  const [image] = await readInput(`${arch}=${outPath}`, { policy: PUSH_POLICY, rules });
+  const images = await new StoreSource(source, image!.store, [{ digest: image!.manifestDigest, mediaType: image!.manifest.mediaType, names: [] }]).open(new LayerScanner(rules));
+  return candidatesOf(images, arch)[0]!;
 }
 
 export async function verifyBuilt(request: VerifyRequest): Promise<VerifyOutcome> {
@@ -93,12 +92,12 @@ export async function verifyBuilt(request: VerifyRequest): Promise<VerifyOutcome
   }
   let rebuildOutcome: DiffOutcome | undefined;
   if (!rebuilt.deterministic) {
-    const [first, second] = await Promise.all([openLocalImages(`${target.arch}=${rebuilt.outPath}`), openLocalImages(`${target.arch}=${rebuilt.checkPath}`)]);
+    const [first, second] = await Promise.all([openLocalImages(`${target.arch}=${rebuilt.outPath}`, request.rules), openLocalImages(`${target.arch}=${rebuilt.checkPath}`, request.rules)]);
     rebuildOutcome = await diffImages(first, second);
   }
 
-  const ours = await pushableImage(target.outPath, target.arch, `${target.label} (rebuilt ${target.outPath})`);
-  const references = await openImages(request.reference, { insecure: request.insecure });
+  const ours = await pushableImage(target.outPath, target.arch as BuildArch, `${target.label} (rebuilt ${target.outPath})`, request.rules);
+  const references = await openImages(request.reference, { ...request.remote, rules: request.rules });
   const outcome = await diffImages([ours], references, { arch: references.length > 1 ? target.arch : undefined });
   const comparison = outcome.result.images[0]!;
   const scanned = await ours.scan();

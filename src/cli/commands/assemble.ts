@@ -1,9 +1,9 @@
 import type { Argv, CommandModule } from 'yargs';
-import { readInputs } from '../../oci/source.js';
+import { readInputs } from '../../oci/inputs.js';
 import { assembleIndex, indexAnnotations, writeLayout } from '../../oci/assemble.js';
 import { Annotation } from '../../oci/types.js';
 import { formatPlatform } from '../../oci/platform.js';
-import { addonForIndex, compressionOption, layerPolicy, ProgressLine } from '../images.js';
+import { addonForIndex, compressionOption, layerPolicy, layerRules, layerRulesOption, ProgressLine } from '../images.js';
 
 interface AssembleArgs {
   images: string[];
@@ -11,19 +11,20 @@ interface AssembleArgs {
   compression?: string;
   addon?: string;
   json: boolean;
+  'allow-devices': boolean;
 }
 
 export const assembleCommand: CommandModule<object, AssembleArgs> = {
   command: 'assemble <images..>',
   describe: 'Assemble per-arch images into a multi-arch OCI image layout (result-multiarch/)',
   builder: (yargs: Argv) =>
-    compressionOption(
+    layerRulesOption(compressionOption(
       yargs
         .positional('images', { describe: 'One image per arch: result links, tarballs, stream scripts or OCI layouts (ARCH=PATH names an arch)', type: 'string', array: true })
         .option('out', { type: 'string', default: 'result-multiarch', describe: 'The OCI layout folder to write (replaced if it is a layout already)' })
         .option('addon', { type: 'string', describe: 'The add-on folder, for the index annotations (version, created, source; revision from git)' })
         .option('json', { type: 'boolean', default: false, describe: 'Print the index digest and manifests as JSON' }),
-    )
+    ))
       .example('$0 assemble result-aarch64 result-amd64 --addon .', 'Writes result-multiarch/, which skopeo and addonix push can read')
       .example('skopeo inspect --raw oci:result-multiarch', 'The index it wrote')
       .epilogue('The layout is written in a temporary folder beside --out and renamed into place: a failure leaves no half-written layout.') as unknown as Argv<AssembleArgs>,
@@ -31,7 +32,7 @@ export const assembleCommand: CommandModule<object, AssembleArgs> = {
     const addon = args.addon !== undefined ? await addonForIndex(args.addon) : undefined;
     const progress = new ProgressLine();
     progress.update(() => 'reading images...', true);
-    const images = await readInputs(args.images, layerPolicy(args.compression)).finally(() => progress.done());
+    const images = await readInputs(args.images, { policy: layerPolicy(args.compression), rules: layerRules(args['allow-devices']) }).finally(() => progress.done());
     const annotations = indexAnnotations(images, addon);
     const assembled = assembleIndex(images, annotations);
     await writeLayout(args.out, assembled, annotations[Annotation.version] ?? 'latest');

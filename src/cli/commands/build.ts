@@ -19,6 +19,7 @@ interface BuildArgs extends NixArgs {
   'out-link': string;
   json: boolean;
   'dry-run': boolean;
+  tarball: boolean;
 }
 
 interface BuiltImage {
@@ -47,7 +48,12 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
         .option('all', { type: 'boolean', default: false, describe: 'Build every image the flake has (every add-on of a repository flake); needs no add-on folder' })
         .option('out-link', { type: 'string', default: 'result', describe: 'Prefix of the result links: PREFIX-<arch>' })
         .option('json', { type: 'boolean', default: false, describe: 'Print the results as JSON (format in the README)' })
-        .option('dry-run', { type: 'boolean', default: false, describe: "Build nothing: say per arch how it is built, what Nix would build and fetch, and what a first build costs (Nix's own dry run)" }),
+        .option('dry-run', { type: 'boolean', default: false, describe: "Build nothing: say per arch how it is built, what Nix would build and fetch, and what a first build costs (Nix's own dry run)" })
+        .option('tarball', {
+          type: 'boolean',
+          default: false,
+          describe: 'Build the gzip image tarballs (dockerImage-<arch>, for docker load < result) instead of the stream scripts (streamImage-<arch>), which push, load and diff read directly',
+        }),
     )
       .example('$0 build', "Every arch of the add-on in this folder: result-amd64, result-aarch64, ...")
       .example('$0 build --arch aarch64 -j 4', 'One arch, four builds at once')
@@ -71,7 +77,7 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     const overrides = overridesOf(args);
     const options = { jobs: args.jobs ?? availableParallelism(), builders: args.builders, substituters: args.substituters, overrides };
     await interruptible(async (signal) => {
-      const targets = await targetsFor(install, flake, { model, dir: args.dir, arches, all: args.all }, { signal, overrides });
+      const targets = await targetsFor(install, flake, { model, dir: args.dir, arches, all: args.all, streams: !args.tarball }, { signal, overrides });
       if (args['dry-run']) {
         await dryRun(install, flake, targets, args.json, { ...options, signal });
         return;
@@ -93,7 +99,8 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
           drvPath: result.drvPath,
           outPath: result.outPath,
           link: links.get(result.target.label) ?? null,
-          size: result.outPath ? (await stat(result.outPath)).size : null,
+          // A stream script's own size says nothing of its image (which is not read here).
+          size: result.outPath && summary ? (await stat(result.outPath)).size : null,
           layers: summary?.layers ?? null,
           configDigest: summary?.configDigest ?? null,
           seconds: result.seconds,

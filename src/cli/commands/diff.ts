@@ -1,10 +1,10 @@
 import type { Argv, CommandModule } from 'yargs';
 import { diffImages, openImages } from '../../verify/diff.js';
-import { renderDiff } from '../../verify/render.js';
+import { diffJson, renderDiff } from '../../verify/render.js';
 import { checkReportDir, writeDiffReport } from '../../verify/report.js';
 import { isBuildArch } from '../../oci/platform.js';
 import { UsageError } from '../../util/errors.js';
-import { ProgressLine } from '../images.js';
+import { layerRules, layerRulesOption, ProgressLine, registryTimeOptions, registryTimes } from '../images.js';
 
 interface DiffArgs {
   a: string;
@@ -13,13 +13,16 @@ interface DiffArgs {
   json: boolean;
   report?: string;
   insecure: boolean;
+  'allow-devices': boolean;
+  timeout?: number;
+  'retry-for'?: number;
 }
 
 export const diffCommand: CommandModule<object, DiffArgs> = {
   command: 'diff <a> <b>',
   describe: 'Compare two images: "identical", or which layer and which file differ, and how',
   builder: (yargs: Argv) =>
-    yargs
+    registryTimeOptions(layerRulesOption(yargs))
       .positional('a', { describe: 'An image: result link, tarball (docker save, dockerTools), stream script, OCI layout, or registry reference', type: 'string' })
       .positional('b', { describe: 'The image to compare it with (same forms)', type: 'string' })
       .option('arch', { type: 'string', describe: 'Compare only this arch of multi-arch inputs (default: every arch both have)' })
@@ -33,21 +36,24 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
         'Exit status 0 when the images are identical (same config digest, and same manifest digest when both have a manifest), 1 otherwise. ' +
           'Layers are matched by diff_id (the digest of the uncompressed layer), so a layer compressed differently shows as "recompressed"; ' +
           'inside layers that differ every file added, removed, moved or changed is listed, sorted by path. Inputs are read in one streaming ' +
-          'pass each and nothing is written except --report; archives with entries or links leaving the archive, or digests that do not ' +
-          'match, are refused.',
+          'pass each and nothing is written except --report. Images are refused as push refuses them: archives with entries or links ' +
+          'leaving the archive, digests that do not match, layers with entries leaving the image root (or device nodes, without ' +
+          '--allow-devices). Names are shown as they are when they are plain UTF-8, else quoted with escapes (\\n, \\xNN).',
       ) as unknown as Argv<DiffArgs>,
   handler: async (args) => {
     if (args.arch !== undefined && !isBuildArch(args.arch)) throw new UsageError(`--arch ${args.arch}: not an arch (aarch64, amd64, armhf, armv7, i386, riscv64)`);
     if (args.report !== undefined) await checkReportDir(args.report);
     const progress = new ProgressLine();
     progress.update(() => `reading ${args.a} and ${args.b}...`, true);
+    const rules = layerRules(args['allow-devices']);
+    const options = { insecure: args.insecure, rules, client: registryTimes(args) };
     const outcome = await (async () => {
-      const [a, b] = await Promise.all([openImages(args.a, { insecure: args.insecure }), openImages(args.b, { insecure: args.insecure })]);
+      const [a, b] = await Promise.all([openImages(args.a, options), openImages(args.b, options)]);
       return diffImages(a, b, { arch: args.arch });
     })().finally(() => progress.done());
-    process.stdout.write(args.json ? JSON.stringify(outcome.result, null, 2) + '\n' : renderDiff(outcome.result));
+    process.stdout.write(args.json ? diffJson(outcome.result) : renderDiff(outcome.result));
     if (args.report !== undefined && outcome.result.verdict !== 'identical') {
-      const report = await writeDiffReport(args.report, outcome);
+      const report = await writeDiffReport(args.report, outcome, rules);
       const stream = args.json ? process.stderr : process.stdout;
       stream.write(`report: ${report.files} files in ${report.dir}${report.commands.length ? `; compare with:\n${report.commands.map((c) => `  ${c}`).join('\n')}` : ''}\n`);
       for (const skipped of report.skipped) process.stderr.write(`addonix: warning: ${skipped} could not be laid out in the report (a file and a folder of the same name)\n`);

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { readInput } from '../../oci/source.js';
+import { readInput } from '../../oci/inputs.js';
 import { assembleIndex, indexAnnotations } from '../../oci/assemble.js';
 import { splitArchPrefix, formatPlatform } from '../../oci/platform.js';
 import { summarizeImage, type InspectResult } from '../../oci/summary.js';
 import { MediaType } from '../../oci/media-types.js';
 import { inspectRemote } from '../../registry/pull.js';
 import { parseReference } from '../../registry/reference.js';
-import { compressionOption, formatBytes, layerPolicy, ProgressLine } from '../images.js';
+import { compressionOption, formatBytes, layerPolicy, layerRules, layerRulesOption, ProgressLine, registryTimeOptions, registryTimes } from '../images.js';
 import { table } from '../output.js';
 
 interface InspectImageArgs {
@@ -15,18 +15,21 @@ interface InspectImageArgs {
   json: boolean;
   compression?: string;
   insecure: boolean;
+  'allow-devices': boolean;
+  timeout?: number;
+  'retry-for'?: number;
 }
 
 export const inspectImageCommand: CommandModule<object, InspectImageArgs> = {
   command: 'inspect-image <image>',
   describe: 'Show platforms, digests, labels, layers and sizes of a local image or a registry reference',
   builder: (yargs: Argv) =>
-    compressionOption(
+    registryTimeOptions(layerRulesOption(compressionOption(
       yargs
         .positional('image', { describe: 'A local image (result link, tarball, stream script, OCI layout) or a reference REGISTRY/REPO[:TAG|@DIGEST]', type: 'string' })
         .option('json', { type: 'boolean', default: false, describe: 'Print JSON (format in the README)' })
         .option('insecure', { type: 'boolean', default: false, describe: 'Plain HTTP for a registry that is not on this machine' }),
-    )
+    )))
       .example('$0 inspect-image result', 'A local build: the digests a push would produce')
       .example('$0 inspect-image ghcr.io/me/my-addon:1.2.3 --json', 'What a registry holds (manifests and configs only; no layer is downloaded)')
       .epilogue(
@@ -38,7 +41,7 @@ export const inspectImageCommand: CommandModule<object, InspectImageArgs> = {
     if (existsSync(splitArchPrefix(args.image).path)) {
       const progress = new ProgressLine();
       progress.update(() => `reading ${args.image}...`, true);
-      const images = await readInput(args.image, layerPolicy(args.compression)).finally(() => progress.done());
+      const images = await readInput(args.image, { policy: layerPolicy(args.compression), rules: layerRules(args['allow-devices']) }).finally(() => progress.done());
       const summaries = images.map((image) => summarizeImage(image.manifest, image.manifestDigest, image.config, image.platform));
       if (images.length === 1) {
         result = { source: args.image, kind: 'manifest', digest: images[0]!.manifestDigest, mediaType: images[0]!.manifest.mediaType, annotations: images[0]!.manifest.annotations ?? {}, images: summaries };
@@ -48,7 +51,7 @@ export const inspectImageCommand: CommandModule<object, InspectImageArgs> = {
         result = { source: args.image, kind: 'index', digest: assembled.digest, mediaType: MediaType.ociIndex, annotations: assembled.index.annotations ?? {}, images: ordered };
       }
     } else {
-      result = await inspectRemote(parseReference(args.image), { insecure: args.insecure });
+      result = await inspectRemote(parseReference(args.image), { insecure: args.insecure, client: registryTimes(args) });
     }
     process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : renderInspect(result));
   },

@@ -1,23 +1,24 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { BuildArch } from '../../addon/arch.js';
-import { readInputs } from '../../oci/source.js';
+import { readInputs } from '../../oci/inputs.js';
 import { BUILD_ARCHES, formatPlatform, localArch } from '../../oci/platform.js';
 import { ENGINES, loadIntoEngine, loadName, type Engine } from '../../engine/load.js';
 import { UserError } from '../../util/errors.js';
-import { ProgressLine } from '../images.js';
+import { layerRules, layerRulesOption, ProgressLine } from '../images.js';
 
 interface LoadArgs {
   images: string[];
   engine: Engine;
   arch?: BuildArch;
   tag?: string;
+  'allow-devices': boolean;
 }
 
 export const loadCommand: CommandModule<object, LoadArgs> = {
   command: 'load <images..>',
   describe: "Load the image for this machine's arch (or --arch) into Docker or Podman",
   builder: (yargs: Argv) =>
-    yargs
+    layerRulesOption(yargs)
       .positional('images', { describe: 'Images, one per arch: result links, tarballs, stream scripts or OCI layouts (ARCH=PATH names an arch)', type: 'string', array: true })
       .option('engine', { type: 'string', choices: ENGINES, default: 'docker' as Engine, describe: 'Which engine loads the image' })
       .option('arch', { type: 'string', choices: BUILD_ARCHES, describe: "The arch to load (default: this machine's)" })
@@ -33,7 +34,7 @@ export const loadCommand: CommandModule<object, LoadArgs> = {
     const progress = new ProgressLine();
     progress.update(() => 'reading images...', true);
     // Uncompressed: the engine would only decompress again.
-    const images = await readInputs(args.images, { compression: 'none', keepCompressed: true }).finally(() => progress.done());
+    const images = await readInputs(args.images, { policy: { compression: 'none', keepCompressed: true }, rules: layerRules(args['allow-devices']) }).finally(() => progress.done());
     const image = images.find((candidate) => candidate.arch === arch);
     if (!image) {
       const have = images.map((candidate) => `${candidate.arch} (${formatPlatform(candidate.platform)})`).join(', ');

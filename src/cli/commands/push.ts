@@ -1,10 +1,11 @@
 import type { Argv, CommandModule } from 'yargs';
-import { readInputs } from '../../oci/source.js';
+import { readInputs } from '../../oci/inputs.js';
 import { assembleIndex, indexAnnotations } from '../../oci/assemble.js';
+import { Interrupted } from '../../registry/client.js';
 import { parseDestinations, Push, readPasswordFromStdin, type PushResult } from '../../registry/push.js';
 import { UsageError } from '../../util/errors.js';
 import { plural } from '../../util/text.js';
-import { addonForIndex, compressionOption, formatBytes, layerPolicy, parseSize, ProgressLine, rate } from '../images.js';
+import { addonForIndex, compressionOption, formatBytes, layerPolicy, layerRules, layerRulesOption, parseSize, ProgressLine, rate, registryTimeOptions, registryTimes } from '../images.js';
 
 /** Repeated options as a list; not yargs' array type, which would swallow the IMAGE arguments after it. */
 const asList = (value: string | string[]): string[] => [value].flat();
@@ -21,13 +22,16 @@ interface PushArgs {
   'password-stdin': boolean;
   insecure: boolean;
   'chunk-size'?: string;
+  'allow-devices': boolean;
+  timeout?: number;
+  'retry-for'?: number;
 }
 
 export const pushCommand: CommandModule<object, PushArgs> = {
   command: 'push <images..>',
   describe: 'Push per-arch images and their multi-arch index to a registry',
   builder: (yargs: Argv) =>
-    compressionOption(
+    registryTimeOptions(layerRulesOption(compressionOption(
       yargs
         .positional('images', {
           describe: 'One image per arch: a result link, a tarball (docker save, dockerTools), a stream script, or an OCI layout. ARCH=PATH names the arch of an image that does not say it.',
@@ -37,7 +41,7 @@ export const pushCommand: CommandModule<object, PushArgs> = {
         .option('to', { type: 'string', coerce: asList, demandOption: 'say where to push with --to REGISTRY/REPO', describe: 'REGISTRY/REPO to push to (repeatable); with {arch} in it, one repository per arch (needs --per-arch-repos)' })
         .option('tag', { type: 'string', coerce: asList, demandOption: 'give at least one --tag', describe: 'Tag to set once everything is pushed (repeatable)' })
         .option('per-arch-repos', { type: 'boolean', default: false, describe: 'Allow --to REPO with {arch}: the legacy naming, one repository per arch, each tagged with its own manifest' }),
-    )
+    )))
       .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON (format in the README)' })
       .option('addon', { type: 'string', describe: 'The add-on folder: version, created and source annotations from its config, revision from its git checkout (default: the images\' own org.opencontainers.image.* labels)' })
       .option('username', { type: 'string', describe: 'Registry user name (with --password-stdin); default: Docker\'s config (credHelpers, auths, credsStore)' })
@@ -50,9 +54,10 @@ export const pushCommand: CommandModule<object, PushArgs> = {
       .example('$0 push --to 127.0.0.1:5000/my-addon --tag dev --json result-amd64', 'A local registry, machine-readable result')
       .epilogue(
         'Order: every blob the registry lacks (HEAD first; mounted from another repository of the same push when possible), the per-arch ' +
-          'manifests and the index by digest, and only then the tags: a push that fails leaves the tags where they were. Transient failures ' +
-          '(dropped connections, 408, 429, 5xx) are retried with backoff. Imported layers are cached (see README), so pushing the same build ' +
-          'again sends nothing. HTTPS unless the registry is on this machine or --insecure is given.',
+          'manifests and the index by digest, and only then the tags, all of them or none: a push that fails or is interrupted (Ctrl-C) ' +
+          'leaves every tag where it was. Refused or dropped connections are tried again for --retry-for seconds (a registry restarting), ' +
+          '408, 429 and 5xx answers a few times with backoff; a registry silent for --timeout seconds fails the push. Imported layers are ' +
+          'cached (see README), so pushing the same build again sends nothing. HTTPS unless the registry is on this machine or --insecure is given.',
       ) as unknown as Argv<PushArgs>,
   handler: async (args) => {
     if (args.username !== undefined && !args['password-stdin']) throw new UsageError('--username needs --password-stdin (addonix never takes a password as an argument)');
@@ -60,6 +65,8 @@ export const pushCommand: CommandModule<object, PushArgs> = {
     parseDestinations({ to: args.to, tags: args.tag, perArchRepos: args['per-arch-repos'] });
     const chunkBytes = args['chunk-size'] !== undefined ? parseSize(args['chunk-size'], '--chunk-size') : undefined;
     const policy = layerPolicy(args.compression);
+    const rules = layerRules(args['allow-devices']);
+    const times = registryTimes(args);
     const credentials = args.username !== undefined ? { username: args.username, password: await readPasswordFromStdin(), from: '--username/--password-stdin' } : undefined;
     const addon = args.addon !== undefined ? await addonForIndex(args.addon) : undefined;
 
@@ -72,7 +79,8 @@ export const pushCommand: CommandModule<object, PushArgs> = {
       perArchRepos: args['per-arch-repos'],
       insecure: args.insecure,
       credentials,
-      ...(chunkBytes ? { chunkBytes } : {}),
+      chunkBytes,
+      ...times,
       reporter: {
         bytes: (count) => {
           sent += count;
@@ -85,18 +93,42 @@ export const pushCommand: CommandModule<object, PushArgs> = {
         note: (message) => progress.note(message),
       },
     });
-    progress.update(() => `reading ${plural(args.images.length, 'image')}...`, true);
-    let assembled;
+    // Ctrl-C (or SIGTERM): the imports stop and clean up, nothing more is sent, and the user hears what was.
+    const interrupt = new AbortController();
+    const onSignal = () => {
+      if (pushing.interrupt()) interrupt.abort();
+      else progress.note('interrupted while setting the tags: setting the rest of them first (all tags or none)');
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    let result: PushResult;
     try {
-      // Each layer goes to the registry as soon as it is in the cache, while the rest is still being read.
-      const images = await readInputs(args.images, policy, { onLayer: (descriptor, store) => pushing.sendEarly(descriptor, store) });
-      assembled = assembleIndex(images, indexAnnotations(images, addon));
+      progress.update(() => `reading ${plural(args.images.length, 'image')}...`, true);
+      let assembled;
+      try {
+        // Each layer goes to the registry as soon as it is in the cache, or while it is being compressed.
+        const images = await readInputs(args.images, { policy, rules, signal: interrupt.signal, events: pushing.importEvents() });
+        assembled = assembleIndex(images, indexAnnotations(images, addon));
+      } catch (error) {
+        await pushing.abandon(error);
+        throw error;
+      }
+      result = await pushing.finish(assembled);
     } catch (error) {
-      await pushing.abandon(error);
+      if (!interrupt.signal.aborted && !(error instanceof Interrupted)) throw error;
       progress.done();
-      throw error;
+      const done = pushing.progress;
+      process.stderr.write(
+        `addonix: interrupted: ${plural(done.uploaded, 'blob')} uploaded (${formatBytes(Math.max(0, done.bytesUploaded))} sent), ${done.skipped} already there, ${done.mounted} mounted; ` +
+          `no tag was moved (the registry keeps the blobs; pushing again sends only the rest)\n`,
+      );
+      process.exitCode = 130;
+      return;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      progress.done();
     }
-    const result: PushResult = await pushing.finish(assembled).finally(() => progress.done());
     if (args.json) {
       process.stdout.write(JSON.stringify(result, null, 2) + '\n');
       return;

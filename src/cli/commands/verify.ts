@@ -1,13 +1,14 @@
 import { createRequire } from 'node:module';
 import type { Argv, CommandModule } from 'yargs';
 import { UserError, UsageError } from '../../util/errors.js';
-import { writeAtomically } from '../../nixgen/generate.js';
+import { writeFileAtomic } from '../../util/atomic.js';
 import { localArch } from '../../oci/platform.js';
 import { buildPlanned, planBuild } from '../../nix/build.js';
 import { BuildProgress } from '../../nix/progress.js';
 import { verifyBuilt, type VerifyReport } from '../../verify/verify.js';
 import { attestation } from '../../verify/provenance.js';
-import { renderComparison } from '../../verify/render.js';
+import { comparisonJson, renderComparison } from '../../verify/render.js';
+import { layerRules, layerRulesOption, registryTimeOptions, registryTimes } from '../images.js';
 import { checkReportDir, writeDiffReport } from '../../verify/report.js';
 import { paint } from '../output.js';
 import { addonModel, flakeFor, interruptible, nixForCommand, nixOptions, overridesOf, parseArches, targetsFor, type NixArgs } from '../nix-input.js';
@@ -23,13 +24,16 @@ interface VerifyArgs extends NixArgs {
   'diff-report'?: string;
   json: boolean;
   insecure: boolean;
+  'allow-devices': boolean;
+  timeout?: number;
+  'retry-for'?: number;
 }
 
 export const verifyCommand: CommandModule<object, VerifyArgs> = {
   command: 'verify [dir]',
   describe: 'Rebuild an image from source and prove it is the published one, or show which layer and file differ',
   builder: (yargs: Argv) =>
-    nixOptions(
+    registryTimeOptions(layerRulesOption(nixOptions(
       yargs
         .positional('dir', { describe: 'The add-on folder (with its flake.nix, or see --flake)', type: 'string', default: '.' })
         .option('arch', { type: 'string', describe: "The arch to verify (default: this machine's, when the add-on has it)" })
@@ -39,7 +43,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
         .option('diff-report', { type: 'string', describe: 'When the images differ, write the differing files to this folder for diffoscope (as diff --report)' })
         .option('json', { type: 'boolean', default: false, describe: 'Print the report on stdout instead of the verdict' })
         .option('insecure', { type: 'boolean', default: false, describe: 'Plain HTTP for a registry that is not on this machine' }),
-    )
+    )))
       .example('$0 verify --arch aarch64', "Rebuild this add-on's aarch64 image and compare it with the published one")
       .example('$0 verify --arch amd64 --against ghcr.io/me/my-addon:1.2.3 --attest amd64.intoto.json', 'Against a given reference, with an attestation')
       .example('$0 verify --arch amd64 --against result-amd64.old --diff-report why', 'Against a local image; differing files into why/')
@@ -73,20 +77,20 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       const [built] = await buildPlanned(install, flake, plan, { ...options, signal, onEvent: progress?.onEvent }).finally(() => progress?.finish());
       if (!built || built.status === 'failed') throw new UserError(`${arch}: the image does not build, so there is nothing to verify:\n${built?.failure?.message ?? ''}${built?.failure?.log.length ? `\n${built.failure.log.join('\n')}` : ''}`);
       process.stderr.write(`addonix: rebuilding ${built.outPath} to check that Nix gets the same bytes again\n`);
-      const { report, explained } = await verifyBuilt({ install, flake, target: plan.planned[0]!, addon: { slug: model.slug, version: model.version }, reference, insecure: args.insecure, options: { ...options, signal } });
+      const { report, explained } = await verifyBuilt({ install, flake, target: plan.planned[0]!, addon: { slug: model.slug, version: model.version }, reference, remote: { insecure: args.insecure, client: registryTimes(args) }, rules: layerRules(args['allow-devices']), options: { ...options, signal } });
       const reportFile = args.report ?? `verify-${model.slug}-${arch}.json`;
-      await writeAtomically(reportFile, JSON.stringify(report, null, 2) + '\n');
+      await writeFileAtomic(reportFile, reportJson(report));
       const reproduced = report.verdict === 'identical' || report.verdict === 'same-content';
       let attested: string | undefined;
       if (args.attest !== undefined && reproduced) {
         const statement = attestation(report, { addonixVersion, startedOn, finishedOn: new Date().toISOString() });
-        await writeAtomically(args.attest, JSON.stringify(statement, null, 2) + '\n');
+        await writeFileAtomic(args.attest, JSON.stringify(statement, null, 2) + '\n');
         attested = args.attest;
       }
-      if (args.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      if (args.json) process.stdout.write(reportJson(report));
       else process.stdout.write(renderVerdict(report, reportFile, attested));
       if (!reproduced && args['diff-report'] !== undefined) {
-        const written = await writeDiffReport(args['diff-report'], explained);
+        const written = await writeDiffReport(args['diff-report'], explained, layerRules(args['allow-devices']));
         process.stderr.write(`addonix: ${written.files} differing files in ${written.dir}; ${written.commands.join('; ')}\n`);
       }
       if (args.attest !== undefined && !reproduced) process.stderr.write(`addonix: no attestation written to ${args.attest}: the image was not reproduced (${report.verdict})\n`);
@@ -136,4 +140,14 @@ function renderVerdict(report: VerifyReport, reportFile: string, attested: strin
   out.push(verdict);
   out.push(`report: ${reportFile}${attested ? `\nattestation: ${attested}` : ''}`);
   return out.join('\n') + '\n';
+}
+
+/** The report as JSON, names in its comparisons as text (see comparisonJson). */
+function reportJson(report: VerifyReport): string {
+  const json = {
+    ...report,
+    rebuild: { ...report.rebuild, comparison: report.rebuild.comparison ? comparisonJson(report.rebuild.comparison) : null },
+    comparison: comparisonJson(report.comparison),
+  };
+  return JSON.stringify(json, null, 2) + '\n';
 }

@@ -1,0 +1,136 @@
+/**
+ * addonix's cache ($ADDONIX_CACHE_DIR, else $XDG_CACHE_HOME/addonix, else ~/.cache/addonix):
+ *
+ * - `oci/blobs/sha256/<hex>`: blobs, each verified against its digest before it is renamed into place;
+ * - `imports/<key>.json`: per input file (keyed by its identity, the compression and the layer rules),
+ *   the manifests its import made, so pushing the same build again reads nothing;
+ * - `layers/<diff_id hex>.json`: per layer addonix has read whole, its forms in the cache (as received,
+ *   or compressed by a named compressor) and what the rules found; `layers/by-digest/<hex>` gives the
+ *   diff_id of a stored form. A rebuilt image whose layers the cache knows (an archive names its layers
+ *   by digest) then needs them hashed and checked, not compressed or uploaded again.
+ *
+ * Records are written only once what they describe is verified and in place. Delete the folder freely.
+ */
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { writeFileAtomic } from '../util/atomic.js';
+import { digestHex, isDigest, type Digest } from './digest.js';
+import type { Compression } from './media-types.js';
+import { BlobStore } from './store.js';
+
+/** Where addonix keeps its cache. */
+export function cacheDir(): string {
+  const explicit = process.env['ADDONIX_CACHE_DIR'];
+  if (explicit) return path.resolve(explicit);
+  return path.join(process.env['XDG_CACHE_HOME'] || path.join(homedir(), '.cache'), 'addonix');
+}
+
+/** What the user is told when the cache's folder cannot be written. */
+export function cacheAdvice(): string {
+  return `it is addonix's cache: free some space there, or set ADDONIX_CACHE_DIR to a folder with room that this user may write (the cache may be deleted at any time)`;
+}
+
+const RECORD_VERSION = 2;
+
+/** One form of a layer in the cache. */
+export interface LayerForm {
+  digest: Digest;
+  size: number;
+  compression: Compression;
+  /** The compressor that made it (compressorId), or null for the bytes as an input held them. */
+  compressor: string | null;
+  /** The annotations its descriptor carries (the compressor record). */
+  annotations?: Record<string, string>;
+}
+
+export interface LayerRecord {
+  version: number;
+  diffId: Digest;
+  uncompressedSize: number;
+  entries: number;
+  /** Device nodes in it: a layer with some is usable only where the rules allow devices. */
+  devices: number;
+  forms: LayerForm[];
+}
+
+/** One image of an imported input: what the cache keeps to find it again. */
+export interface ImportedImageRecord {
+  manifest: Digest;
+  mediaType: string;
+  names: string[];
+}
+
+interface ImportRecord {
+  version: number;
+  images: ImportedImageRecord[];
+}
+
+async function readJson<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export class Cache {
+  readonly store: BlobStore;
+  private static cleaned = new Set<string>();
+
+  constructor(readonly dir: string = cacheDir()) {
+    this.store = new BlobStore(path.join(dir, 'oci'));
+  }
+
+  /** Removes what killed runs left behind, once per process. */
+  async removeStale(): Promise<void> {
+    if (Cache.cleaned.has(this.dir)) return;
+    Cache.cleaned.add(this.dir);
+    await this.store.removeStale();
+  }
+
+  private importFile(key: string): string {
+    return path.join(this.dir, 'imports', `${key}.json`);
+  }
+
+  async importRecord(key: string): Promise<ImportedImageRecord[] | undefined> {
+    const record = await readJson<ImportRecord>(this.importFile(key));
+    return record?.version === RECORD_VERSION && Array.isArray(record.images) ? record.images : undefined;
+  }
+
+  async writeImportRecord(key: string, images: ImportedImageRecord[]): Promise<void> {
+    await writeFileAtomic(this.importFile(key), JSON.stringify({ version: RECORD_VERSION, images } satisfies ImportRecord));
+  }
+
+  private layerFile(diffId: Digest): string {
+    return path.join(this.dir, 'layers', `${digestHex(diffId)}.json`);
+  }
+
+  private byDigestFile(digest: Digest): string {
+    return path.join(this.dir, 'layers', 'by-digest', digestHex(digest));
+  }
+
+  /** The record of a layer by diff_id. */
+  async layer(diffId: Digest): Promise<LayerRecord | undefined> {
+    const record = await readJson<LayerRecord>(this.layerFile(diffId));
+    return record?.version === RECORD_VERSION && record.diffId === diffId && Array.isArray(record.forms) ? record : undefined;
+  }
+
+  /** The diff_id of a stored form (a compressed blob's digest), when the cache has read it. */
+  async diffIdOf(digest: Digest): Promise<Digest | undefined> {
+    try {
+      const text = (await readFile(this.byDigestFile(digest), 'utf8')).trim();
+      return isDigest(text) ? text : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Records a verified form of a layer (merged with what is recorded of it). */
+  async recordLayer(facts: Omit<LayerRecord, 'version' | 'forms'>, form: LayerForm): Promise<void> {
+    const known = await this.layer(facts.diffId);
+    const forms = [...(known?.forms ?? []).filter((f) => f.digest !== form.digest || f.compressor !== form.compressor), form];
+    await writeFileAtomic(this.layerFile(facts.diffId), JSON.stringify({ version: RECORD_VERSION, ...facts, forms } satisfies LayerRecord));
+    if (form.digest !== facts.diffId) await writeFileAtomic(this.byDigestFile(form.digest), facts.diffId);
+  }
+}

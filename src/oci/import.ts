@@ -1,0 +1,302 @@
+/**
+ * The importer: one of the two consumers of the image model (the scanner is the other). It turns any
+ * ImageSource into single-arch images whose blobs sit in a local store, for push, load, assemble and
+ * inspect-image: each layer read once, hashed, checked by the layer rules and compressed as the policy
+ * says into addonix's cache (or, for a layout folder whose layers stay as they are, verified in place).
+ *
+ * A layer the cache already holds in the wanted form (an archive names its layers by digest, a layout
+ * lists them) is only hashed and checked, not compressed again; its blob is announced at once, so that a
+ * pusher sends it while the rest is read. A layer being compressed is announced too, its blob growing in
+ * a temporary file a pusher may upload from as it grows.
+ */
+import { rm, stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { UserError } from '../util/errors.js';
+import { peek } from './bytes.js';
+import { Cache, type LayerForm, type LayerRecord } from './cache.js';
+import { compressorId, compressorRecord, GzipBlocks, sniffCompression, zstdCompressor } from './compression.js';
+import { Hasher, type Digest } from './digest.js';
+import { buildManifest, imagePlatform, resolveArch, type LocalImage } from './image.js';
+import { readLayer, type LayerRead } from './layer.js';
+import type { LayerRules } from './layer-rules.js';
+import { layerCompression, MediaType, ociLayerType, type Compression } from './media-types.js';
+import type { ImageSource, LayerConsumer, LayerHandle, SourceImage } from './model.js';
+import type { BlobStore, PendingBlob } from './store.js';
+import { Annotation, type Descriptor } from './types.js';
+
+export interface LayerPolicy {
+  /** The compression of layers addonix compresses. */
+  compression: Compression;
+  /** Keep layers that arrive compressed as they are (their digests stay those of the source). */
+  keepCompressed: boolean;
+}
+
+/** The compression a layer will end up with under a policy. */
+export function targetCompression(source: Compression, policy: LayerPolicy): Compression {
+  return policy.keepCompressed && source !== 'none' ? source : policy.compression;
+}
+
+/** What an import tells as it goes (a pusher sends blobs meanwhile). */
+export interface ImportEvents {
+  /** A layer whose blob the cache already holds: sendable now, while the layer itself is still being checked. */
+  known?(descriptor: Descriptor): void;
+  /** A blob begins: `temporary` grows until `stored` (renamed to its digest) or `failed` names the same id. */
+  started?(id: number, temporary: string): void;
+  /** The blob has this many bytes now. */
+  written?(id: number, bytes: number): void;
+  stored?(id: number, descriptor: Descriptor): void;
+  failed?(id: number): void;
+}
+
+export interface ImportOptions {
+  policy: LayerPolicy;
+  rules: LayerRules;
+  /** How many cores the gzip blocks of a layer may use (see GzipBlocks; a function is asked as it goes). */
+  deflateThreads?: number | (() => number) | undefined;
+  events?: ImportEvents | undefined;
+}
+
+/** A layer as imported. */
+export interface ImportedLayer {
+  /** Digest and size of the layer as the source holds it. */
+  digest: Digest;
+  size: number;
+  diffId: Digest;
+  /** The blob the image will list, and where it is. */
+  descriptor: Descriptor;
+  store: BlobStore;
+}
+
+/** An image read from a source, before its arch is decided. */
+export interface ImportedImage {
+  names: string[];
+  source: string;
+  manifest: LocalImage['manifest'];
+  manifestBytes: Buffer;
+  manifestDigest: Digest;
+  config: LocalImage['config'];
+  configBytes: Buffer;
+  store: BlobStore;
+  layerStores?: Map<Digest, BlobStore>;
+  /** The platform an index gave it. */
+  indexPlatform: SourceImage<ImportedLayer>['indexPlatform'];
+}
+
+/** Announces a blob's growth in steps of this many bytes (a pusher waits for whole chunks anyway). */
+const WRITTEN_STEP = 1 << 20;
+
+let nextBlobId = 1;
+
+/**
+ * The importer's LayerConsumer; `written` lists the blobs it put in the cache, with the inode of each file,
+ * so that a failed import removes what it wrote, and only that (not a file another run put there since).
+ */
+export class LayerImporter implements LayerConsumer<ImportedLayer> {
+  readonly written: { digest: Digest; ino: number }[] = [];
+
+  constructor(
+    private readonly cache: Cache,
+    private readonly options: ImportOptions,
+    /** The store whose blobs may stay where they are (a layout folder read in place). */
+    private readonly inPlace?: BlobStore,
+  ) {}
+
+  async layer(handle: LayerHandle): Promise<ImportedLayer> {
+    const { policy } = this.options;
+    const declared = handle.descriptor ? layerCompression(handle.descriptor.mediaType) : undefined;
+    if (handle.descriptor && declared === undefined) throw new UserError(`${handle.where}: media type ${handle.descriptor.mediaType} is not an image layer`);
+
+    // A layout's blob that stays as it is: verified where it lies.
+    if (this.inPlace && handle.descriptor && targetCompression(declared!, policy) === declared) {
+      const read = await readLayer(handle.open(), handle.where, { rules: this.options.rules, transient: handle.transient });
+      if (read.compression === declared) {
+        return { digest: read.digest, size: read.size, diffId: read.diffId, descriptor: { ...handle.descriptor, mediaType: ociLayerType(declared!) }, store: this.inPlace };
+      }
+      // Declared one compression, holds another: read again below and stored as what it is.
+    }
+    const recognized = await this.recognize(handle);
+    if (recognized) {
+      this.options.events?.known?.(recognized.descriptor);
+      const read = await readLayer(handle.open(), handle.where, { rules: this.options.rules, transient: handle.transient });
+      if (read.diffId !== recognized.diffId) {
+        throw new UserError(
+          `${handle.where}: it claims to be ${recognized.via}, a layer addonix has read before (diff_id ${recognized.diffId}), but its content has diff_id ${read.diffId}: the input is damaged or hostile`,
+        );
+      }
+      return { digest: read.digest, size: read.size, diffId: read.diffId, descriptor: recognized.descriptor, store: this.cache.store };
+    }
+
+    return this.store(handle);
+  }
+
+  /** The cache's form of a layer, when the handle says which layer it is and the cache has that form. */
+  private async recognize(handle: LayerHandle): Promise<{ descriptor: Descriptor; diffId: Digest; via: string } | undefined> {
+    const { policy, rules } = this.options;
+    for (const claimed of [handle.descriptor?.digest, handle.claimed]) {
+      if (!claimed) continue;
+      // The digest is a diff_id (an uncompressed layer's own digest), or a compressed form's.
+      let record: LayerRecord | undefined = await this.cache.layer(claimed);
+      let source: Compression = 'none';
+      if (!record) {
+        const diffId = await this.cache.diffIdOf(claimed);
+        record = diffId ? await this.cache.layer(diffId) : undefined;
+        const received = record?.forms.find((form) => form.digest === claimed);
+        if (!received) continue;
+        source = received.compression;
+      }
+      if (!record || (record.devices > 0 && !rules.allowDevices)) continue;
+      const target = targetCompression(source, policy);
+      const wanted: (form: LayerForm) => boolean =
+        target === source ? (form) => form.digest === claimed : (form) => form.compression === target && form.compressor === compressorId(target);
+      const form = record.forms.find(wanted);
+      if (!form || !(await this.cache.store.has(form.digest, form.size))) continue;
+      const descriptor: Descriptor = { mediaType: ociLayerType(form.compression), digest: form.digest, size: form.size, ...(form.annotations ? { annotations: form.annotations } : {}) };
+      return { descriptor, diffId: record.diffId, via: claimed };
+    }
+    return undefined;
+  }
+
+  /** Reads a layer into the cache: as it is, or compressed as the policy says; records it. */
+  private async store(handle: LayerHandle): Promise<ImportedLayer> {
+    const { head, all } = await peek(handle.open(), 4);
+    const source = sniffCompression(head);
+    const target = targetCompression(source, this.options.policy);
+    const blob = await this.cache.store.create();
+    const id = nextBlobId++;
+    const events = this.options.events;
+    events?.started?.(id, blob.temporary);
+    const stored = new Hasher();
+    let announced = 0;
+    const write = (pieces: readonly Buffer[]) => {
+      for (const piece of pieces) stored.update(piece);
+      blob.write(pieces);
+      if (events?.written && blob.written - announced >= WRITTEN_STEP) {
+        announced = blob.written;
+        events.written(id, announced);
+      }
+    };
+    let read: LayerRead;
+    try {
+      if (target === source) {
+        read = await readLayer(all, handle.where, { rules: this.options.rules, transient: handle.transient, onStored: (chunk) => write([chunk]) });
+      } else {
+        const compressor = compressorFor(target, write, this.options.deflateThreads ?? 1);
+        read = await readLayer(all, handle.where, { rules: this.options.rules, transient: handle.transient, onTar: compressor.write });
+        await compressor.end();
+      }
+    } catch (error) {
+      await blob.abort();
+      events?.failed?.(id);
+      throw error;
+    }
+    const descriptor = await this.commit(blob, stored, target, target === source ? null : compressorId(target), read);
+    events?.written?.(id, stored.bytes);
+    events?.stored?.(id, descriptor);
+    return { digest: read.digest, size: read.size, diffId: read.diffId, descriptor, store: this.cache.store };
+  }
+
+  private async commit(blob: PendingBlob, stored: Hasher, compression: Compression, compressor: string | null, read: LayerRead): Promise<Descriptor> {
+    const digest = stored.digest();
+    await blob.commit(digest);
+    this.written.push({ digest, ino: (await stat(this.cache.store.path(digest))).ino });
+    const record = compressor !== null ? compressorRecord(compression) : undefined;
+    const annotations = record ? { [Annotation.compressor]: record } : undefined;
+    await this.cache.recordLayer(
+      { diffId: read.diffId, uncompressedSize: read.uncompressedSize, entries: read.entries, devices: read.devices },
+      { digest, size: stored.bytes, compression, compressor, ...(annotations ? { annotations } : {}) },
+    );
+    return { mediaType: ociLayerType(compression), digest, size: stored.bytes, ...(annotations ? { annotations } : {}) };
+  }
+}
+
+/** Compresses tar chunks into `write`; each chunk is used up before `write` returns (chunks may be transient). */
+function compressorFor(target: Compression, write: (pieces: readonly Buffer[]) => void, deflateThreads: number | (() => number)): { write: (chunk: Buffer) => void | Promise<void>; end: () => Promise<void> } {
+  if (target === 'gzip') {
+    const gzip = new GzipBlocks(write, deflateThreads);
+    return { write: (chunk) => gzip.write(chunk), end: () => gzip.end() };
+  }
+  if (target === 'none') return { write: (chunk) => write([chunk]), end: async () => undefined };
+  // zstd: Node's zlib has no synchronous streaming zstd; chunks are copied into the stream.
+  const input = new Readable({ read() {} });
+  const done = pipeline(input, zstdCompressor(), async (compressed: AsyncIterable<Buffer>) => {
+    for await (const chunk of compressed) write([chunk]);
+  });
+  done.catch(() => undefined);
+  return {
+    write: (chunk) => {
+      input.push(Buffer.from(chunk));
+    },
+    end: async () => {
+      input.push(null);
+      await done;
+    },
+  };
+}
+
+/** The manifest an imported image gets: the source's own when nothing changed, else one built for its blobs. */
+function finishImage(image: SourceImage<ImportedLayer>, layers: ImportedLayer[], cacheStore: BlobStore): ImportedImage {
+  const unchanged = image.manifest !== null && image.manifest.mediaType === MediaType.ociManifest && layers.every((l, i) => l.descriptor.digest === image.manifest!.document.layers[i]!.digest);
+  const inPlace = unchanged && layers.every((l) => l.store === layers[0]!.store) && layers[0] !== undefined && layers[0].store !== cacheStore;
+  const layerStores = new Map<Digest, BlobStore>();
+  for (const layer of layers) if (layer.store !== cacheStore) layerStores.set(layer.descriptor.digest, layer.store);
+  const common = { names: image.names, source: image.source, config: image.config, configBytes: image.configBytes, indexPlatform: image.indexPlatform };
+  if (unchanged) {
+    return {
+      ...common,
+      manifest: image.manifest!.document,
+      manifestBytes: image.manifest!.bytes,
+      manifestDigest: image.manifest!.digest,
+      store: inPlace ? layers[0]!.store : cacheStore,
+      ...(!inPlace && layerStores.size > 0 ? { layerStores } : {}),
+    };
+  }
+  const built = buildManifest(image.configBytes, layers.map((l) => l.descriptor));
+  return { ...common, manifest: built.manifest, manifestBytes: built.bytes, manifestDigest: built.digest, store: cacheStore, ...(layerStores.size > 0 ? { layerStores } : {}) };
+}
+
+/**
+ * Imports every image of a source. Blobs it adds to the cache are removed again when the source turns
+ * out to be bad (and records naming them then name nothing).
+ */
+export async function importSource(source: ImageSource, cache: Cache, options: ImportOptions, inPlace?: BlobStore): Promise<ImportedImage[]> {
+  await cache.removeStale();
+  const importer = new LayerImporter(cache, options, inPlace);
+  try {
+    const images: ImportedImage[] = [];
+    for (const image of await source.open(importer)) {
+      const imported = finishImage(image, await image.layers(), cache.store);
+      if (imported.store === cache.store) {
+        for (const bytes of [imported.configBytes, imported.manifestBytes]) await cache.store.putBytes(bytes);
+      }
+      images.push(imported);
+    }
+    return images;
+  } catch (error) {
+    await Promise.all(
+      importer.written.map(async ({ digest, ino }) => {
+        const file = cache.store.path(digest);
+        if ((await stat(file).catch(() => undefined))?.ino === ino) await rm(file, { force: true });
+      }),
+    );
+    throw error;
+  }
+}
+
+/** An imported image with its arch decided (a name given on the command line wins over its config). */
+export function localImage(image: ImportedImage, given: LocalImage['arch'] | undefined): LocalImage {
+  const arch = resolveArch(image.config, given, image.source);
+  return {
+    arch,
+    platform: imagePlatform(image.config, arch),
+    source: image.source,
+    names: image.names,
+    store: image.store,
+    ...(image.layerStores ? { layerStores: image.layerStores } : {}),
+    manifest: image.manifest,
+    manifestBytes: image.manifestBytes,
+    manifestDigest: image.manifestDigest,
+    config: image.config,
+    configBytes: image.configBytes,
+  };
+}

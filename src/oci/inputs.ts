@@ -1,0 +1,271 @@
+/**
+ * Reading the images the user names for push, load, assemble and inspect-image: each input imported
+ * (import.ts), archives on a worker thread of their own so that inputs read in parallel use a core each,
+ * and every archive import recorded in the cache by the identity of the file, so that the same build is
+ * read again from the cache alone.
+ */
+import { availableParallelism } from 'node:os';
+import { realpath, stat } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
+import { UserError } from '../util/errors.js';
+import { fileSystemUserError } from '../util/fs-errors.js';
+import { Cache, cacheAdvice, type ImportedImageRecord } from './cache.js';
+import { compressorId } from './compression.js';
+import { sha256 } from './digest.js';
+import { checkConfig, MAX_DOCUMENT_BYTES, parseJson, type LocalImage } from './image.js';
+import { importSource, localImage, type ImportedImage, type LayerPolicy } from './import.js';
+import { localInput, type InputKind } from './input.js';
+import { rulesKey, type LayerRules } from './layer-rules.js';
+import { checkManifest } from './model.js';
+import type { BlobStore } from './store.js';
+import type { Descriptor } from './types.js';
+
+/** What an import says as it goes, on the main thread: see ImportEvents (ids are unique per process). */
+export interface InputEvents {
+  known?(descriptor: Descriptor, store: BlobStore): void;
+  started?(id: number, temporary: string): void;
+  written?(id: number, bytes: number): void;
+  stored?(id: number, descriptor: Descriptor, store: BlobStore): void;
+  failed?(id: number): void;
+}
+
+export interface ReadOptions {
+  policy: LayerPolicy;
+  rules: LayerRules;
+  events?: InputEvents | undefined;
+  /** Stops an import (its blobs are removed, as on any failure). */
+  signal?: AbortSignal | undefined;
+  /** How many cores an import's gzip blocks may use (default: every core). */
+  deflateThreads?: number | undefined;
+  /** The imports running at once, which share the cores out (readInputs). */
+  share?: CoreShare | undefined;
+}
+
+/**
+ * The cores shared out among imports running at once, each on a worker of its own: with fewer inputs
+ * than cores an input's blocks are deflated on several threads, and when an import is done the others
+ * get its cores (one arch finishing early otherwise leaves a core idle while the other goes on alone).
+ */
+export class CoreShare {
+  private readonly running = new Set<Worker>();
+  private remaining: number;
+
+  constructor(
+    private readonly cores: number,
+    inputs: number,
+  ) {
+    this.remaining = Math.max(1, inputs);
+  }
+
+  /** The threads an import may use now: the cores shared among the inputs not done yet. */
+  threads(): number {
+    return Math.max(1, Math.floor(this.cores / Math.max(1, this.remaining)));
+  }
+
+  join(worker: Worker): void {
+    this.running.add(worker);
+  }
+
+  leave(worker: Worker): void {
+    this.running.delete(worker);
+  }
+
+  /** An input is done (imported, read from the cache, or failed): the imports still running get its cores. */
+  done(): void {
+    this.remaining--;
+    const threads = this.threads();
+    for (const worker of this.running) worker.postMessage({ deflateThreads: threads });
+  }
+}
+
+/** What an import worker is asked to do (import-worker.ts). */
+export interface ImportRequest {
+  file: string;
+  kind: Exclude<InputKind, 'layout-directory'>;
+  display: string;
+  policy: LayerPolicy;
+  rules: LayerRules;
+  cacheDir: string;
+  deflateThreads: number;
+  /** Whether to tell of blobs as they are written (a push uploads them meanwhile). */
+  events: boolean;
+}
+
+/** What an import worker answers: events as they happen, then the images or the failure. */
+export type WorkerMessage =
+  | { event: 'known'; descriptor: Descriptor }
+  | { event: 'started'; id: number; temporary: string }
+  | { event: 'written'; id: number; bytes: number }
+  | { event: 'stored'; id: number; descriptor: Descriptor }
+  | { event: 'failed'; id: number }
+  | { images: ImportedImageRecord[] }
+  | { error: { message: string; stack: string; user: boolean; exitCode: 1 | 2 } };
+
+let nextId = 1;
+
+/** Maps the blob ids of one import (a worker's, or this thread's) to ids unique in this process. */
+function uniqueIds(): (id: number) => number {
+  const ids = new Map<number, number>();
+  return (id) => {
+    let mine = ids.get(id);
+    if (mine === undefined) ids.set(id, (mine = nextId++));
+    return mine;
+  };
+}
+
+/** Imports an archive on a worker thread; answers the record of the images it made. */
+function importOnWorker(request: ImportRequest, cache: Cache, options: ReadOptions): Promise<ImportedImageRecord[]> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./import-worker.js', import.meta.url), { workerData: request });
+    options.share?.join(worker);
+    const abort = () => worker.postMessage('abort');
+    if (options.signal?.aborted) abort();
+    options.signal?.addEventListener('abort', abort, { once: true });
+    const idOf = uniqueIds();
+    let answer: Extract<WorkerMessage, { images: unknown } | { error: unknown }> | undefined;
+    const events = options.events;
+    worker.on('message', (message: WorkerMessage) => {
+      if ('event' in message) {
+        switch (message.event) {
+          case 'known':
+            return events?.known?.(message.descriptor, cache.store);
+          case 'started':
+            return events?.started?.(idOf(message.id), message.temporary);
+          case 'written':
+            return events?.written?.(idOf(message.id), message.bytes);
+          case 'stored':
+            return events?.stored?.(idOf(message.id), message.descriptor, cache.store);
+          case 'failed':
+            return events?.failed?.(idOf(message.id));
+        }
+      }
+      answer = message;
+    });
+    worker.on('error', reject);
+    worker.on('exit', (code) => {
+      options.share?.leave(worker);
+      options.signal?.removeEventListener('abort', abort);
+      if (answer && 'images' in answer) return resolve(answer.images);
+      if (answer && 'error' in answer) {
+        const { message, stack, user, exitCode } = answer.error;
+        return reject(user ? new UserError(message, exitCode) : Object.assign(new Error(message), { stack }));
+      }
+      reject(new Error(`importing ${request.display}: the import worker stopped with exit code ${code} and no answer`));
+    });
+  });
+}
+
+/** The key of an input file's import record: its identity, the compression and the rules. */
+async function recordKey(file: string, options: ReadOptions): Promise<string> {
+  const info = await stat(file, { bigint: true });
+  const identity = [file, info.dev, info.ino, info.size, info.mtimeNs, info.ctimeNs, compressorId(options.policy.compression), options.policy.keepCompressed, rulesKey(options.rules)];
+  return sha256(identity.map(String).join('\n')).slice('sha256:'.length);
+}
+
+/** The images of an import record, from the cache; undefined when a blob has gone from it. */
+async function recordedImages(records: ImportedImageRecord[], cache: Cache, display: string): Promise<ImportedImage[] | undefined> {
+  const images: ImportedImage[] = [];
+  try {
+    for (const record of records) {
+      const manifestBytes = await cache.store.readVerified(record.manifest, MAX_DOCUMENT_BYTES, display);
+      const manifest = checkManifest(parseJson(manifestBytes, display), display);
+      const configBytes = await cache.store.readVerified(manifest.config.digest, MAX_DOCUMENT_BYTES, display);
+      for (const layer of manifest.layers) if (!(await cache.store.has(layer.digest, layer.size))) return undefined;
+      const config = checkConfig(parseJson(configBytes, display), display);
+      images.push({ names: record.names, source: display, manifest, manifestBytes, manifestDigest: record.manifest, config, configBytes, store: cache.store, indexPlatform: undefined });
+    }
+  } catch {
+    return undefined;
+  }
+  return images;
+}
+
+/** Reads one input: from the cache when this very file was imported before with the same settings. */
+export async function readInput(argument: string, options: ReadOptions): Promise<LocalImage[]> {
+  const input = await localInput(argument, options.signal);
+  const cache = new Cache();
+  const display = input.source.name;
+  let images: ImportedImage[] | undefined;
+  try {
+    if (input.kind === 'layout-directory') {
+      images = await importSource(input.source, cache, { policy: options.policy, rules: options.rules, deflateThreads: options.share?.threads() ?? options.deflateThreads, events: options.events && mainThreadEvents(options.events, cache) }, input.layout);
+    } else {
+      const file = await realpath(input.file);
+      const key = await recordKey(file, options);
+      const recorded = await cache.importRecord(key);
+      images = recorded && (await recordedImages(recorded, cache, display));
+      if (!images) {
+        const request: ImportRequest = {
+          file,
+          kind: input.kind,
+          display,
+          policy: options.policy,
+          rules: options.rules,
+          cacheDir: cache.dir,
+          deflateThreads: options.share?.threads() ?? options.deflateThreads ?? availableParallelism(),
+          events: options.events !== undefined,
+        };
+        const records = await importOnWorker(request, cache, options);
+        images = await recordedImages(records, cache, display);
+        // Only a cache emptied by someone else at this very moment gets here.
+        if (!images) throw new UserError(`${display}: the blobs just imported into ${cache.store.dir} are gone; run addonix again`);
+        await cache.writeImportRecord(key, records);
+      }
+    }
+  } catch (error) {
+    throw fileSystemUserError(error, { places: [{ dir: cache.dir, advice: cacheAdvice() }] }) ?? error;
+  }
+  if (input.arch && images.length > 1) throw new UserError(`${display} holds ${images.length} images; ${input.arch}= names the arch of an input with one image`);
+  return images.map((image) => localImage(image, input.arch));
+}
+
+/** The events of an import on this thread, ids made unique as a worker's are. */
+function mainThreadEvents(events: InputEvents, cache: Cache) {
+  const idOf = uniqueIds();
+  return {
+    known: (descriptor: Descriptor) => events.known?.(descriptor, cache.store),
+    started: (id: number, temporary: string) => events.started?.(idOf(id), temporary),
+    written: (id: number, bytes: number) => events.written?.(idOf(id), bytes),
+    stored: (id: number, descriptor: Descriptor) => events.stored?.(idOf(id), descriptor, cache.store),
+    failed: (id: number) => events.failed?.(idOf(id)),
+  };
+}
+
+/**
+ * Reads every input, in parallel (each archive import on a worker thread of its own). The first failure
+ * stops the other imports and is the one reported, once they have cleaned up.
+ */
+export async function readInputs(argumentsList: string[], options: ReadOptions): Promise<LocalImage[]> {
+  const stop = new AbortController();
+  const outer = options.signal;
+  const forward = () => stop.abort(outer?.reason);
+  if (outer?.aborted) forward();
+  outer?.addEventListener('abort', forward, { once: true });
+  let failure: { error: unknown } | undefined;
+  const share = new CoreShare(availableParallelism(), argumentsList.length);
+  try {
+    const lists = await Promise.all(
+      argumentsList.map((argument) =>
+        readInput(argument, { ...options, signal: stop.signal, share })
+          .catch((error: unknown) => {
+            failure ??= { error };
+            stop.abort();
+            return [];
+          })
+          .finally(() => share.done()),
+      ),
+    );
+    if (failure) throw failure.error;
+    const seen = new Map<string, LocalImage>();
+    for (const image of lists.flat()) {
+      const other = seen.get(image.arch);
+      if (other && other.manifestDigest !== image.manifestDigest) {
+        throw new UserError(`two images for ${image.arch}: ${other.source} and ${image.source}; give one image per arch`);
+      }
+      seen.set(image.arch, image);
+    }
+    return [...seen.values()];
+  } finally {
+    outer?.removeEventListener('abort', forward);
+  }
+}

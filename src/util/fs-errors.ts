@@ -1,0 +1,31 @@
+/**
+ * File-system failures that are the machine's state, not addonix's bugs: a full disk, a folder the user
+ * may not write, a read-only file system. Every command reports them as user errors naming the path and
+ * what to do (the CLI turns any that reach it into one, see main.ts).
+ */
+import { UserError } from './errors.js';
+
+const CAUSES: Record<string, { reason: string; fix: string }> = {
+  ENOSPC: { reason: 'no space left on the device', fix: 'free some space there, or choose another place' },
+  EDQUOT: { reason: 'the disk quota is used up', fix: 'free some space there, or choose another place' },
+  EACCES: { reason: 'permission denied', fix: 'make it writable for this user, or choose another place' },
+  EPERM: { reason: 'operation not permitted', fix: 'make it writable for this user, or choose another place' },
+  EROFS: { reason: 'the file system is read-only', fix: 'choose a place on a writable file system' },
+};
+
+export interface FileSystemErrorContext {
+  /** Folders with advice of their own, e.g. addonix's cache ("set ADDONIX_CACHE_DIR ..."). */
+  places?: { dir: string; advice: string }[];
+}
+
+/** A UserError for a file-system failure of the machine's making, or undefined for any other error. */
+export function fileSystemUserError(error: unknown, context: FileSystemErrorContext = {}): UserError | undefined {
+  if (error instanceof UserError || !(error instanceof Error)) return undefined;
+  const { code, path: file, syscall } = error as NodeJS.ErrnoException;
+  const cause = code ? CAUSES[code] : undefined;
+  if (!cause) return undefined;
+  const where = file ?? '(a file)';
+  const place = context.places?.find(({ dir }) => where === dir || where.startsWith(dir.endsWith('/') ? dir : `${dir}/`));
+  const doing = syscall === 'open' || syscall === 'mkdir' || syscall === 'rename' || syscall === 'write' || syscall === 'writev' || syscall === 'copyfile' || syscall === 'link' ? 'cannot write' : `cannot ${syscall ?? 'use'}`;
+  return new UserError(`${doing} ${where}: ${cause.reason}; ${place ? place.advice : cause.fix}`);
+}

@@ -1,0 +1,179 @@
+/**
+ * addonix's cache keeps only what it verified: a damaged layout cannot poison it, a damaged blob is
+ * replaced (or, found by a registry, removed), a stream script that fails leaves nothing, a killed run's
+ * temporaries are removed by the next; and a layer the cache knows is neither compressed nor uploaded
+ * again when a rebuilt image has it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { CLI, hasStackTrace, needTools, runCliAsync, tempTree } from './helpers.js';
+import { archLayers, dockerToolsEntries, imageConfig, layer, sha, writeTarFile, type TestImage } from './images.js';
+import { startRegistry, tagDigests } from './registry-helpers.js';
+
+function blobs(cache: string): string[] {
+  const dir = path.join(cache, 'oci', 'blobs', 'sha256');
+  return existsSync(dir) ? readdirSync(dir) : [];
+}
+
+/** A layout folder in Docker's media types (as `skopeo copy --format v2s2` writes one), its blobs as given. */
+function dockerLayout(dir: string, image: TestImage, layers: Buffer[], swap?: { index: number; bytes: Buffer }): string {
+  const blobDir = path.join(dir, 'blobs', 'sha256');
+  mkdirSync(blobDir, { recursive: true });
+  const put = (bytes: Buffer, as = bytes) => {
+    writeFileSync(path.join(blobDir, sha(as).slice(7)), bytes);
+    return sha(as);
+  };
+  const config = imageConfig(image);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: put(config), size: config.length },
+      layers: layers.map((gz, i) => {
+        // The wrong blob under the name (digest) of the good one.
+        const stored = i === swap?.index ? swap.bytes : gz;
+        return { mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', digest: put(stored, gz), size: gz.length };
+      }),
+    }),
+  );
+  const index = { schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.docker.distribution.manifest.v2+json', digest: put(manifest), size: manifest.length }] };
+  writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
+  writeFileSync(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  return dir;
+}
+
+test('cache: a layout with a damaged blob is refused and poisons nothing; the next correct push of that layer succeeds', { timeout: 120_000 }, async (t) => {
+  if (!needTools(t, 'docker-registry')) return;
+  const registry = await startRegistry(t);
+  const dir = tempTree(t, {});
+  const cache = path.join(dir, 'cache');
+  const env = { ADDONIX_CACHE_DIR: cache };
+  const image: TestImage = { goarch: 'amd64', layers: await archLayers('amd64'), labels: { 'io.hass.arch': 'amd64' } };
+  const gz = image.layers.map((l) => gzipSync(l));
+  // Layer 2's blob with one byte changed (bit rot, a bad copy): its size is right, its content is not.
+  const rotten = Buffer.from(gz[1]!);
+  rotten[Math.floor(rotten.length / 2)] = rotten[Math.floor(rotten.length / 2)]! ^ 0x10;
+  const poisoned = dockerLayout(path.join(dir, 'poisoned'), image, gz, { index: 1, bytes: rotten });
+  const refused = await runCliAsync(['push', '--to', `${registry.host}/me/addon`, '--tag', '1', poisoned], { env });
+  assert.equal(refused.status, 1);
+  // Refused while it is read (its gzip no longer checks out), or after (its digest): named either way.
+  assert.match(refused.stderr, new RegExp(`poisoned: layer 2 (\\(${sha(gz[1]!)}\\): the layer is not valid gzip data|hashes to sha256:[a-f0-9]{64}, but the manifest says ${sha(gz[1]!)})`));
+  assert.ok(!hasStackTrace(refused.stderr), refused.stderr);
+  assert.ok(!blobs(cache).includes(sha(gz[1]!).slice(7)), 'the damaged blob did not enter the cache under the good name');
+  // The same layer, correct, in a layout of its own: it goes through.
+  const good = dockerLayout(path.join(dir, 'good'), image, gz);
+  const pushed = await runCliAsync(['push', '--json', '--to', `${registry.host}/me/addon`, '--tag', '1', good], { env });
+  assert.equal(pushed.status, 0, pushed.stderr);
+  const head = await fetch(`${registry.url}/v2/me/addon/blobs/${sha(gz[1]!)}`, { method: 'HEAD' });
+  assert.equal(head.status, 200);
+});
+
+test('cache: a blob file that does not match its name is replaced by the next import that makes it', async (t) => {
+  const dir = tempTree(t, {});
+  const cache = path.join(dir, 'cache');
+  const env = { ADDONIX_CACHE_DIR: cache };
+  const file = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64') }));
+  const inspected = await runCliAsync(['inspect-image', '--json', file], { env });
+  const layers = (JSON.parse(inspected.stdout) as { images: { layers: { digest: string }[] }[] }).images[0]!.layers;
+  const damaged = path.join(cache, 'oci', 'blobs', 'sha256', layers[0]!.digest.slice(7));
+  // A fresh cache holding a wrong file under the layer's name (the records of the first import gone).
+  const fresh = path.join(dir, 'fresh');
+  mkdirSync(path.join(fresh, 'oci', 'blobs', 'sha256'), { recursive: true });
+  writeFileSync(path.join(fresh, 'oci', 'blobs', 'sha256', layers[0]!.digest.slice(7)), 'not the layer');
+  const again = await runCliAsync(['inspect-image', '--json', file], { env: { ADDONIX_CACHE_DIR: fresh } });
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal(sha(readFileSync(path.join(fresh, 'oci', 'blobs', 'sha256', layers[0]!.digest.slice(7)))), layers[0]!.digest, 'the good blob took its place');
+  assert.ok(existsSync(damaged));
+});
+
+test('cache: a cached blob damaged after it was written is found by the registry, removed, and the push says to run again', { timeout: 120_000 }, async (t) => {
+  if (!needTools(t, 'docker-registry')) return;
+  const registry = await startRegistry(t);
+  const dir = tempTree(t, {});
+  const cache = path.join(dir, 'cache');
+  const env = { ADDONIX_CACHE_DIR: cache };
+  const image = dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64') });
+  const file = await writeTarFile(path.join(dir, 'image.tar'), image);
+  const inspected = await runCliAsync(['inspect-image', '--json', file], { env });
+  const digest = (JSON.parse(inspected.stdout) as { images: { layers: { digest: string }[] }[] }).images[0]!.layers[0]!.digest;
+  const blob = path.join(cache, 'oci', 'blobs', 'sha256', digest.slice(7));
+  const bytes = readFileSync(blob);
+  bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0xff;
+  writeFileSync(blob, bytes);
+  // A rebuilt archive (another file) with the same layers: the cache knows them and sends its blob.
+  const rebuilt = await writeTarFile(path.join(dir, 'rebuilt.tar'), image);
+  const failed = await runCliAsync(['push', '--to', `${registry.host}/me/addon`, '--tag', '1', rebuilt], { env });
+  assert.equal(failed.status, 1);
+  assert.match(failed.stderr, new RegExp(`${digest.slice(7)} is damaged \\(its content does not match its digest ${digest}\\); it was removed: run the push again`));
+  assert.ok(!existsSync(blob));
+  const again = await runCliAsync(['push', '--json', '--to', `${registry.host}/me/addon`, '--tag', '1', rebuilt], { env });
+  assert.equal(again.status, 0, again.stderr);
+  assert.notEqual((await tagDigests(registry.url, 'me/addon', ['1']))['1'], null);
+});
+
+test('cache: a stream script that fails after a valid stream leaves no blob, and its own words are the error', async (t) => {
+  const dir = tempTree(t, {});
+  const cache = path.join(dir, 'cache');
+  const tar = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64') }));
+  const script = path.join(dir, 'stream');
+  writeFileSync(script, `#!/bin/sh\ncat ${JSON.stringify(tar)}\necho "error: the build store went away" >&2\nexit 3\n`);
+  chmodSync(script, 0o755);
+  const result = await runCliAsync(['inspect-image', script], { env: { ADDONIX_CACHE_DIR: cache } });
+  assert.equal(result.status, 1);
+  assert.match(result.stderr, /the stream script .*stream failed \(exit 3\):\nerror: the build store went away/);
+  assert.deepEqual(blobs(cache), []);
+});
+
+test('cache: temporaries of a killed import are removed by the next run', { timeout: 60_000 }, async (t) => {
+  const dir = tempTree(t, {});
+  const cache = path.join(dir, 'cache');
+  const env = { ADDONIX_CACHE_DIR: cache };
+  const tar = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries({ goarch: 'amd64', layers: [await layer({ big: Buffer.alloc(8_000_000, 7) })] }));
+  // A stream that stops in the middle of its layer and waits: the import has a temporary half written.
+  const stalled = path.join(dir, 'stalled');
+  writeFileSync(stalled, `#!/bin/sh\nhead -c 4000000 ${JSON.stringify(tar)}\nexec sleep 600\n`);
+  chmodSync(stalled, 0o755);
+  const child = spawn(process.execPath, [CLI, 'inspect-image', stalled], { env: { ...process.env, ...env }, stdio: 'ignore' });
+  const blobDir = path.join(cache, 'oci', 'blobs', 'sha256');
+  while (!(existsSync(blobDir) && readdirSync(blobDir).some((name) => name.includes('.partial-')))) await new Promise((resolve) => setTimeout(resolve, 20));
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.on('close', resolve));
+  assert.ok(readdirSync(blobDir).some((name) => name.includes('.partial-')), 'a killed run leaves its temporary');
+  const next = await runCliAsync(['inspect-image', tar], { env });
+  assert.equal(next.status, 0, next.stderr);
+  assert.deepEqual(readdirSync(blobDir).filter((name) => name.includes('.partial-')), [], 'the next run removed it');
+});
+
+test('cache: a rebuilt image whose layers the cache knows compresses and uploads only its new layer', { timeout: 120_000 }, async (t) => {
+  if (!needTools(t, 'docker-registry')) return;
+  const registry = await startRegistry(t);
+  const dir = tempTree(t, {});
+  const env = { ADDONIX_CACHE_DIR: path.join(dir, 'cache') };
+  // Layers named by their diff_id, as nixpkgs' streamLayeredImage names them.
+  const nixEntries = async (extra: string) => {
+    const image: TestImage = { goarch: 'amd64', layers: await archLayers('amd64', extra), labels: { 'io.hass.arch': 'amd64' } };
+    return dockerToolsEntries(image);
+  };
+  const first = await writeTarFile(path.join(dir, 'first.tar'), await nixEntries(''));
+  const pushed = await runCliAsync(['push', '--json', '--to', `${registry.host}/me/addon`, '--tag', '1', first], { env });
+  assert.equal(pushed.status, 0, pushed.stderr);
+  const inspected = await runCliAsync(['inspect-image', '--json', first], { env });
+  const kept = path.join(dir, 'cache', 'oci', 'blobs', 'sha256', (JSON.parse(inspected.stdout) as { images: { layers: { digest: string }[] }[] }).images[0]!.layers[0]!.digest.slice(7));
+  const inode = statSync(kept).ino;
+  // One layer changed; the stream script of the rebuild is another file, so nothing comes from the import record.
+  const rebuiltTar = await writeTarFile(path.join(dir, 'rebuilt.tar'), await nixEntries(' v2'));
+  const script = path.join(dir, 'stream');
+  writeFileSync(script, `#!/bin/sh\nexec cat ${JSON.stringify(rebuiltTar)}\n`);
+  chmodSync(script, 0o755);
+  const second = await runCliAsync(['push', '--json', '--to', `${registry.host}/me/addon`, '--tag', '2', script], { env });
+  assert.equal(second.status, 0, second.stderr);
+  const blobsSent = (JSON.parse(second.stdout) as { blobs: { uploaded: number; skipped: number } }).blobs;
+  assert.deepEqual([blobsSent.uploaded, blobsSent.skipped], [2, 1], 'the new layer and the config uploaded; the known layer skipped');
+  assert.equal(statSync(kept).ino, inode, 'the known layer was not compressed again (its blob file is the same file)');
+  const records = readdirSync(path.join(dir, 'cache', 'layers')).filter((name) => name.endsWith('.json'));
+  assert.equal(records.length, 3, 'one record per layer read: two of the first image, the new one');
+});
