@@ -221,7 +221,7 @@ test('diff: a missing file is named as such; a bare name that is no file is also
   const good = await writeTarFile(path.join(dir, 'good.tar'), dockerToolsEntries(image([customLayer(BASE)])));
   const missing = runCli(['diff', good, path.join(dir, 'result-amd64')]);
   assert.equal(missing.status, 1);
-  assert.equal(missing.stderr.trim(), `addonix: error: ${path.join(dir, 'result-amd64')}: no such file or folder`);
+  assert.equal(missing.stderr.trim(), `addonix: error: ${path.join(dir, 'result-amd64')}: no such file or folder [not-found]`);
   const registry = await startRegistry(t);
   const ref = `${registry.host}/nothing/here:1`;
   const bare = await runCliAsync(['diff', good, ref]);

@@ -230,6 +230,6 @@ test('hostile: a docker-archive naming its image with something that is no image
   assert.equal(result.status, 1);
   assert.match(result.stderr, /named\.tar names its image "Library\/ubuntu:latest --quiet", which is not a valid image name; name it with --tag NAME:TAG/);
   const badTag = await runCliAsync(['load', '--engine', 'podman', '--arch', 'amd64', '--tag', 'UPPER:1', file], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
-  assert.equal(badTag.status, 1);
+  assert.equal(badTag.status, 2, 'a bad option value is a usage error');
   assert.match(badTag.stderr, /--tag "UPPER:1" is not an image name NAME:TAG/);
 });

@@ -93,6 +93,6 @@ test('usage: wrong or missing options exit 2 with a message; missing inputs exit
   assert.match(missing.stderr, /x\.tar does not exist/);
   assert.equal(hasStackTrace(missing.stderr), false);
   const badRef = await runCliAsync(['inspect-image', 'Not A Ref']);
-  assert.equal(badRef.status, 1);
+  assert.equal(badRef.status, 2, 'a reference that cannot be one is a usage error');
   assert.match(badRef.stderr, /is not an image reference/);
 });

@@ -195,10 +195,14 @@ for (const bad of badInputs) {
     assert.match(generate.stderr, bad.message);
     assert.ok(!hasStackTrace(generate.stderr), generate.stderr);
     assert.ok(!existsSync(path.join(dir, 'nix')), 'nothing written');
+    // With --json the failure is a JSON object on stdout, with its code.
     const depsRun = runCli(['deps', dir, '--json']);
     assert.equal(depsRun.status, 1);
-    assert.match(depsRun.stderr, bad.message);
-    assert.equal(depsRun.stdout, '');
+    const failure = JSON.parse(depsRun.stdout) as { error: { code: string; message: string; exit: number } };
+    assert.equal(failure.error.code, 'npm-project');
+    assert.equal(failure.error.exit, 1);
+    assert.match(failure.error.message, bad.message);
+    assert.equal(depsRun.stderr, '');
   });
 }
 

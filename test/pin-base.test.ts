@@ -365,7 +365,7 @@ test('pin-base: no base image, an unreachable registry, an unknown tag: one clea
   oneLine(unreachableRun, new RegExp(`aarch64, amd64: base image 127\\.0\\.0\\.1:${port}/test/base:3\\.24 \\(.*Dockerfile:2\\): cannot connect to 127\\.0\\.0\\.1:${port} .*connection refused`), unreachable);
   oneLine(unknownRun, /base image .*test\/base:9\.99 .*: not found: .*404 MANIFEST_UNKNOWN/, unknown);
   assert.equal(armv7.status, 1);
-  assert.match(armv7.stderr.trim().split('\n').at(-1)!, /^addonix: error: armv7: base image .*test\/base:3\.24 .*has no image for linux\/arm\/v7; it offers linux\/amd64, linux\/arm64\/v8$/);
+  assert.match(armv7.stderr.trim().split('\n').at(-1)!, /^addonix: error: armv7: base image .*test\/base:3\.24 .*has no image for linux\/arm\/v7; it offers linux\/amd64, linux\/arm64\/v8 \[platform-missing\]$/);
   assert.equal(hasStackTrace(armv7.stderr), false);
   assert.equal(existsSync(path.join(missingArch, 'nix')), false, 'the arches that resolved are not written either');
   assert.equal(help.status, 0);

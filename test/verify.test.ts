@@ -142,7 +142,7 @@ test('diff of two Nix builds: random bytes are a content change of one file, rea
 test('verify: without an image in config.yaml there is no published image; --against is asked for', (t) => {
   const addon = tempTree(t, { 'config.yaml': 'name: T\nversion: "1"\nslug: t\ndescription: d\narch: [amd64]\n', 'flake.nix': '{ outputs = { self }: { }; }\n' });
   const result = runCli(['verify', addon, '--arch', 'amd64']);
-  assert.equal(result.status, 1);
+  assert.equal(result.status, 2, 'a missing option is a usage error');
   assert.match(result.stderr, /t has no image in config\.yaml \(the Supervisor builds it locally\), so nothing is published to compare with: give --against REF or a local image/);
   const two = runCli(['verify', addon, '--arch', 'amd64,aarch64']);
   assert.equal(two.status, 2);

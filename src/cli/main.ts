@@ -1,33 +1,17 @@
 /**
- * The addonix command line. Each command lives in commands/; this file runs them through yargs
- * (yargs-cli.ts), or `validate` without it when its arguments are the usual ones, and turns failures into
- * exit codes: 0 ok, 1 findings or failure, 2 wrong usage.
+ * The addonix command line. Each command lives in commands/ (listed in commands.ts); this file runs them
+ * through yargs (yargs-cli.ts), or `validate` without it when its arguments are the usual ones, and
+ * turns failures into exit statuses (0 ok, 1 findings or failure, 2 wrong usage, 130 interrupted; the
+ * table is in util/codes.ts), rendered in one place (render-error.ts).
  */
-import type { CommandModule } from 'yargs';
-import { UsageError, UserError } from '../util/errors.js';
-import { fileSystemUserError } from '../util/fs-errors.js';
+import { COMMANDS } from './commands.js';
+import { renderError } from './render-error.js';
 
-/**
- * The commands, in the order help lists them, each loaded only when needed: the command named on the
- * command line alone, or all of them for help and mistakes. Loading every stage's modules would take a
- * third of a second of every run, as long as a no-change push itself.
- */
-const COMMANDS: Record<string, () => Promise<CommandModule>> = {
-  init: async () => (await import('./commands/init.js')).initCommand as CommandModule,
-  validate: async () => (await import('./commands/validate.js')).validateCommand as CommandModule,
-  inspect: async () => (await import('./commands/inspect.js')).inspectCommand as CommandModule,
-  deps: async () => (await import('./commands/deps.js')).depsCommand as CommandModule,
-  generate: async () => (await import('./commands/generate.js')).generateCommand as CommandModule,
-  'pin-base': async () => (await import('./commands/pin-base.js')).pinBaseCommand as CommandModule,
-  build: async () => (await import('./commands/build.js')).buildCommand as CommandModule,
-  assemble: async () => (await import('./commands/assemble.js')).assembleCommand as CommandModule,
-  push: async () => (await import('./commands/push.js')).pushCommand as CommandModule,
-  load: async () => (await import('./commands/load.js')).loadCommand as CommandModule,
-  'inspect-image': async () => (await import('./commands/inspect-image.js')).inspectImageCommand as CommandModule,
-  diff: async () => (await import('./commands/diff.js')).diffCommand as CommandModule,
-  verify: async () => (await import('./commands/verify.js')).verifyCommand as CommandModule,
-  doctor: async () => (await import('./commands/doctor.js')).doctorCommand as CommandModule,
-};
+/** Whether the command line asks for JSON: then a failure is a JSON object on stdout too. */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((arg) => arg === '--json' || arg === '--json=true');
+}
 
 export async function main(argv: string[]): Promise<number> {
   // `addonix ... | head` closes the pipe early: stop quietly, as other command-line tools do.
@@ -47,24 +31,9 @@ export async function main(argv: string[]): Promise<number> {
       await runYargs(argv, commands, Object.keys(COMMANDS));
     }
   } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`addonix: ${error.message}\n`);
-      return error.exitCode;
-    }
-    if (error instanceof UserError) {
-      process.stderr.write(`addonix: error: ${error.message}\n`);
-      return error.exitCode;
-    }
-    // A full disk, a folder this user may not write, a read-only file system: the machine's state, said as such.
-    if (fileSystemUserError(error)) {
-      const { cacheDir, cacheAdvice } = await import('../oci/cache.js');
-      const mapped = fileSystemUserError(error, { places: [{ dir: cacheDir(), advice: cacheAdvice() }] })!;
-      process.stderr.write(`addonix: error: ${mapped.message}\n`);
-      return mapped.exitCode;
-    }
-    const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    process.stderr.write(`addonix: internal error (this is a bug in addonix, please report it):\n${stack}\n`);
-    return 1;
+    // A full disk or an unwritable folder in addonix's cache gets the cache's own advice.
+    const { cacheDir, cacheAdvice } = await import('../oci/cache.js');
+    return renderError(error, wantsJson(argv), { places: [{ dir: cacheDir(), advice: cacheAdvice() }] });
   }
   return typeof process.exitCode === 'number' ? process.exitCode : 0;
 }

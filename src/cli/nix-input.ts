@@ -53,7 +53,7 @@ export async function nixForCommand(): Promise<NixInstall> {
 /** The flake reference: --flake as given, else the folder (which must have a flake.nix). */
 export function flakeFor(dir: string, given: string | undefined): string {
   if (given !== undefined) return /^[a-z+]+:/.test(given) || !existsSync(given) ? given : path.resolve(given);
-  if (!existsSync(path.join(dir, 'flake.nix'))) throw new UserError(`${dir} has no flake.nix: addonix init ${dir} writes one, or name the flake with --flake REF`);
+  if (!existsSync(path.join(dir, 'flake.nix'))) throw new UserError('flake-missing', `${dir} has no flake.nix: addonix init ${dir} writes one, or name the flake with --flake REF`);
   return path.resolve(dir);
 }
 
@@ -87,15 +87,15 @@ export async function targetsFor(
   const available = imageOutputs(names);
   const chosen = ((): ImageTarget[] => {
     if (request.all) {
-      if (available.length === 0) throw new UserError(`the flake ${flake} has no images (no packages.${install.system}.dockerImage-*)`);
+      if (available.length === 0) throw new UserError('flake-missing', `the flake ${flake} has no images (no packages.${install.system}.dockerImage-*)`);
       return available;
     }
     const model = request.model;
-    if (!model) throw new UserError(`${request.dir} has no add-on (no config.yaml): name an add-on folder, or pass --all to build every image of the flake`);
+    if (!model) throw new UserError('no-addon', `${request.dir} has no add-on (no config.yaml): name an add-on folder, or pass --all to build every image of the flake`);
     const own = model.arches.map((a) => a.arch as string);
     const arches = request.arches ?? own;
     const foreign = arches.filter((a) => !own.includes(a));
-    if (foreign.length > 0) throw new UserError(`${model.slug} is not built for ${foreign.join(', ')} (its config.yaml lists ${own.join(', ')})`);
+    if (foreign.length > 0) throw new UserError('usage', `${model.slug} is not built for ${foreign.join(', ')} (its config.yaml lists ${own.join(', ')})`);
     return chooseTargets(available, arches, model.slug, flake);
   })();
   if (!request.streams) return chosen;
@@ -107,7 +107,8 @@ export async function targetsFor(
 
 /**
  * Runs `work` with Ctrl-C and SIGTERM turned into an aborted signal (Nix is stopped, nothing is linked).
- * An interrupted run prints why and exits 130, as shells expect of a command stopped by SIGINT.
+ * An interrupted run fails with the code `interrupted` (exit status 130, as shells expect of a command
+ * stopped by SIGINT), saying what was left as it was.
  */
 export async function interruptible(work: (signal: AbortSignal) => Promise<void>, afterInterrupt: string): Promise<void> {
   const controller = new AbortController();
@@ -118,8 +119,7 @@ export async function interruptible(work: (signal: AbortSignal) => Promise<void>
     await work(controller.signal);
   } catch (error) {
     if (!(error instanceof BuildInterrupted)) throw error;
-    process.stderr.write(`addonix: interrupted: Nix was stopped; ${afterInterrupt}\n`);
-    process.exitCode = 130;
+    throw new UserError('interrupted', `interrupted: Nix was stopped; ${afterInterrupt}`);
   } finally {
     process.off('SIGINT', abort);
     process.off('SIGTERM', abort);

@@ -21,14 +21,14 @@ export type Engine = (typeof ENGINES)[number];
  */
 export function loadName(image: LocalImage, given?: string): string {
   if (given) {
-    if (!isValidNameAndTag(given)) throw new UserError(`--tag ${JSON.stringify(given)} is not an image name NAME:TAG (lowercase repository, e.g. localhost/my-addon:1.0)`);
+    if (!isValidNameAndTag(given)) throw new UserError('usage', `--tag ${JSON.stringify(given)} is not an image name NAME:TAG (lowercase repository, e.g. localhost/my-addon:1.0)`);
     return given;
   }
   // A full `name:tag` (a layout's ref.name is often a bare tag, which names nothing).
   const named = image.names.filter((name) => name.lastIndexOf(':') > name.lastIndexOf('/'));
   const invalid = named.find((name) => !isValidNameAndTag(name));
   if (invalid !== undefined) {
-    throw new UserError(`${image.source} names its image ${JSON.stringify(invalid)}, which is not a valid image name; name it with --tag NAME:TAG`);
+    throw new UserError('image-invalid', `${image.source} names its image ${JSON.stringify(invalid)}, which is not a valid image name; name it with --tag NAME:TAG`);
   }
   return named[0] ?? `localhost/addonix:${image.arch}-${shortDigest(image.manifestDigest)}`;
 }
@@ -42,7 +42,7 @@ export async function loadIntoEngine(image: LocalImage, engine: Engine, name: st
   child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-8000)));
   const exited = new Promise<number | null>((resolve, reject) => {
     child.on('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'ENOENT' ? new UserError(`${engine} is not installed (or not on PATH); choose the engine with --engine ${engine === 'docker' ? 'podman' : 'docker'}`) : error),
+      reject(error.code === 'ENOENT' ? new UserError('engine-missing', `${engine} is not installed (or not on PATH); choose the engine with --engine ${engine === 'docker' ? 'podman' : 'docker'}`) : error),
     );
     child.on('close', resolve);
   });
@@ -52,7 +52,7 @@ export async function loadIntoEngine(image: LocalImage, engine: Engine, name: st
   });
   const [code] = await Promise.all([exited, streaming]);
   if (code !== 0) {
-    throw new UserError(`${engine} load failed (exit ${code ?? 'by signal'}): ${(stderr || stdout).trim().split('\n').slice(-8).join('\n')}`);
+    throw new UserError('engine-failed', `${engine} load failed (exit ${code ?? 'by signal'}): ${(stderr || stdout).trim().split('\n').slice(-8).join('\n')}`);
   }
   const loaded = [...stdout.matchAll(/^Loaded image(?:\(s\))?(?: ID)?:\s*(.+)$/gm)].flatMap((match) => match[1]!.split(',').map((s) => s.trim()));
   return loaded.length > 0 ? loaded : [name];

@@ -26,6 +26,6 @@ export function stageInGit(dir: string, files: readonly string[]): Staged | null
   if (root === null) return null;
   const relative = files.map((file) => path.relative(root, path.resolve(file)));
   const result = spawnSync('git', ['-C', root, 'add', '--', ...relative], { encoding: 'utf8' });
-  if (result.status !== 0) throw new UserError(`git add of what init wrote failed in ${root}: ${result.stderr.trim()}; add flake.nix and nix/ yourself`);
+  if (result.status !== 0) throw new UserError('git-failed', `git add of what init wrote failed in ${root}: ${result.stderr.trim()}; add flake.nix and nix/ yourself`);
   return { root, files: relative };
 }

@@ -54,7 +54,7 @@ async function readOrNull(file: string): Promise<string | null> {
 /** Sets up the repository at `options.dir` for its add-ons (loaded and validated by the caller). */
 export async function initRepository(addons: LoadedAddon[], options: InitOptions): Promise<InitOutcome> {
   const root = path.resolve(options.dir);
-  if (addons.length === 0) throw new UserError(`${options.display(root)} holds no add-on (no config.yaml, config.yml or config.json)`);
+  if (addons.length === 0) throw new UserError('no-addon', `${options.display(root)} holds no add-on (no config.yaml, config.yml or config.json)`);
   const relative = (addon: LoadedAddon) => path.relative(root, addon.location.dir) || '.';
   const models = addons.map((addon) => resolveModel(addon, { era: options.era, display: options.display }));
 
@@ -102,7 +102,7 @@ export async function initRepository(addons: LoadedAddon[], options: InitOptions
     }
   }
   if (conflicts.length > 0) {
-    throw new UserError(`${conflicts.map(options.display).join(', ')} ${conflicts.length === 1 ? 'exists' : 'exist'} with other content; nothing was written. Pass --force to replace ${conflicts.length === 1 ? 'it' : 'them'}.`);
+    throw new UserError('exists', `${conflicts.map(options.display).join(', ')} ${conflicts.length === 1 ? 'exists' : 'exist'} with other content; nothing was written. Pass --force to replace ${conflicts.length === 1 ? 'it' : 'them'}.`);
   }
 
   const written: string[] = [];

@@ -76,7 +76,7 @@ export async function runNix(install: NixInstall, args: string[], options: NixOp
   };
   options.signal?.addEventListener('abort', stop, { once: true });
   const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', (error) => reject(new UserError(`cannot run ${install.nix}: ${error.message}`)));
+    child.on('error', (error) => reject(new UserError('nix-missing', `cannot run ${install.nix}: ${error.message}`)));
     child.on('close', (exitCode) => resolve(exitCode));
   }).finally(() => {
     options.signal?.removeEventListener('abort', stop);
@@ -106,7 +106,7 @@ export function nixFailure(what: string, run: NixRun, install: NixInstall): User
   const errors = run.monitor.errors.length > 0 ? run.monitor.errors : run.monitor.text.slice(-10);
   const message = errors.join('\n').trim() || `nix exited with ${run.code}`;
   const hints = hintsFor(message, hintContext(install), true);
-  return new UserError(`${what}:\n${indent(message)}${hints.map((h) => `\nhint: ${h.text}`).join('')}`);
+  return new UserError('nix-failed', `${what}:\n${indent(message)}${hints.map((h) => `\nhint: ${h.text}`).join('')}`);
 }
 
 function indent(text: string): string {
@@ -121,7 +121,7 @@ export async function listPackages(install: NixInstall, flake: string, options: 
   const run = await runNix(install, ['eval', '--json', `${flake}#packages.${install.system}`, '--apply', 'builtins.attrNames'], options);
   if (run.code !== 0) {
     if (run.monitor.errors.some((e) => /does not provide attribute 'packages\./.test(e))) {
-      throw new UserError(`the flake ${flake} has no packages for ${install.system}, the system of this machine (is it an addonix flake? addonix init writes one)`);
+      throw new UserError('flake-missing', `the flake ${flake} has no packages for ${install.system}, the system of this machine (is it an addonix flake? addonix init writes one)`);
     }
     throw nixFailure(`cannot evaluate the flake ${flake}`, run, install);
   }
@@ -153,7 +153,7 @@ export function chooseTargets(available: ImageTarget[], arches: string[], slug: 
   }
   if (missing.length > 0) {
     const have = available.map((t) => t.attribute).join(', ') || 'none';
-    throw new UserError(`the flake ${flake} has no image for ${missing.join(', ')} (it has: ${have}); run addonix generate after editing the arches, or choose others with --arch`);
+    throw new UserError('flake-missing', `the flake ${flake} has no image for ${missing.join(', ')} (it has: ${have}); run addonix generate after editing the arches, or choose others with --arch`);
   }
   return chosen;
 }
@@ -314,7 +314,7 @@ export async function buildPlanned(install: NixInstall, flake: string, plan: Bui
 /** The given store paths that are not valid (not built) in the store. */
 async function invalidPaths(install: NixInstall, paths: string[], env?: NodeJS.ProcessEnv): Promise<Set<string>> {
   const result = await runProgram(install.nixStore, ['--check-validity', '--print-invalid', ...paths], { env: env ?? process.env });
-  if (result.code !== 0) throw new UserError(`nix-store --check-validity failed: ${result.stderr.trim()}`);
+  if (result.code !== 0) throw new UserError('nix-failed', `nix-store --check-validity failed: ${result.stderr.trim()}`);
   return new Set(result.stdout.split('\n').filter(Boolean));
 }
 
@@ -333,7 +333,7 @@ export async function linkResults(install: NixInstall, results: TargetResult[], 
     const link = linkName(prefix, result.target);
     if (result.outPath) {
       const made = await runProgram(install.nixStore, ['--realise', result.outPath, '--add-root', link], { env: env ?? process.env });
-      if (made.code !== 0) throw new UserError(`cannot create the link ${link}: ${made.stderr.trim()}`);
+      if (made.code !== 0) throw new UserError('nix-failed', `cannot create the link ${link}: ${made.stderr.trim()}`);
       links.set(result.target.label, link);
     } else if (await isStoreLink(link)) {
       await rm(link);

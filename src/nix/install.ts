@@ -104,23 +104,23 @@ function firstLine(text: string): string {
  */
 export async function locateNix(env: NodeJS.ProcessEnv = process.env): Promise<NixInstall> {
   const nix = await findOnPath('nix', env['PATH']);
-  if (!nix) throw new UserError(`Nix is not installed (no 'nix' on PATH): ${INSTALL_HINT}`);
+  if (!nix) throw new UserError('nix-missing', `Nix is not installed (no 'nix' on PATH): ${INSTALL_HINT}`);
   const versionRun = await runProgram(nix, ['--version'], { env });
   const version = parseNixVersion(versionRun.stdout);
-  if (versionRun.code !== 0 || !version) throw new UserError(`${nix} --version failed (${firstLine(versionRun.stderr || versionRun.stdout) || `exit ${versionRun.code}`}); is this Nix?`);
+  if (versionRun.code !== 0 || !version) throw new UserError('nix-missing', `${nix} --version failed (${firstLine(versionRun.stderr || versionRun.stdout) || `exit ${versionRun.code}`}); is this Nix?`);
   if (compareVersions(version, FIRST_FLAKES_NIX) < 0) {
-    throw new UserError(`Nix ${version} (${nix}) has no flakes, which addonix builds with: ${INSTALL_HINT}`);
+    throw new UserError('nix-missing', `Nix ${version} (${nix}) has no flakes, which addonix builds with: ${INSTALL_HINT}`);
   }
   // Without extra flags first: that tells whether the configuration enables nix-command.
   let config = await runProgram(nix, ['show-config', '--json'], { env });
   const nixCommand = config.code === 0;
   if (!nixCommand) config = await runProgram(nix, [...FEATURES_FLAG, 'show-config', '--json'], { env });
-  if (config.code !== 0) throw new UserError(`${nix} show-config failed: ${firstLine(config.stderr) || `exit ${config.code}`}`);
+  if (config.code !== 0) throw new UserError('nix-missing', `${nix} show-config failed: ${firstLine(config.stderr) || `exit ${config.code}`}`);
   let raw: Record<string, { value: unknown }>;
   try {
     raw = JSON.parse(config.stdout) as Record<string, { value: unknown }>;
   } catch {
-    throw new UserError(`${nix} show-config --json printed something that is not JSON`);
+    throw new UserError('nix-missing', `${nix} show-config --json printed something that is not JSON`);
   }
   const settings = Object.fromEntries(Object.entries(raw).map(([key, entry]) => [key, entry?.value]));
   // `builtins.getFlake` exists only when the configuration enables flakes (Nix 2.8 prints the feature

@@ -34,10 +34,10 @@ export async function pinnedNixpkgs(flakeLock: string): Promise<string> {
   try {
     lock = JSON.parse(await fs.readFile(flakeLock, 'utf8')) as typeof lock;
   } catch (error) {
-    throw new UserError(`cannot read addonix's ${path.basename(flakeLock)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}) for its nixpkgs revision; pass --nixpkgs FLAKEREF`);
+    throw new UserError('nix-failed', `cannot read addonix's ${path.basename(flakeLock)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}) for its nixpkgs revision; pass --nixpkgs FLAKEREF`);
   }
   const locked = lock.nodes?.nixpkgs?.locked;
-  if (!locked?.rev || !/^[0-9a-f]{40}$/.test(locked.rev)) throw new UserError(`${flakeLock} pins no nixpkgs revision; pass --nixpkgs FLAKEREF`);
+  if (!locked?.rev || !/^[0-9a-f]{40}$/.test(locked.rev)) throw new UserError('usage', `${flakeLock} pins no nixpkgs revision; pass --nixpkgs FLAKEREF`);
   if (locked.type === 'github' && locked.owner && locked.repo) return `github:${locked.owner}/${locked.repo}/${locked.rev}`;
   return `github:NixOS/nixpkgs/${locked.rev}`;
 }
@@ -80,8 +80,8 @@ function run(program: string, args: string[], onLine: (line: string) => void): P
     child.on('error', (error: NodeJS.ErrnoException) =>
       reject(
         error.code === 'ENOENT'
-          ? new UserError(`${program} is not on PATH: the Nix hash needs Nix (install it, or pass --no-hash to pin the digests only)`)
-          : new UserError(`cannot run ${program}: ${error.message}`),
+          ? new UserError('nix-missing', `${program} is not on PATH: the Nix hash needs Nix (install it, or pass --no-hash to pin the digests only)`)
+          : new UserError('nix-failed', `cannot run ${program}: ${error.message}`),
       ),
     );
     child.on('close', (code) => resolve({ code, stdout, stderr }));
@@ -96,9 +96,9 @@ async function sriOf(got: string): Promise<string> {
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new UserError(`nix hash to-sri ${got} failed`))));
+    child.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new UserError('nix-failed', `nix hash to-sri ${got} failed`))));
   });
-  if (!/^sha256-[A-Za-z0-9+/]{43}=$/.test(converted)) throw new UserError(`nix hash to-sri ${got} answered '${converted}'`);
+  if (!/^sha256-[A-Za-z0-9+/]{43}=$/.test(converted)) throw new UserError('nix-failed', `nix hash to-sri ${got} answered '${converted}'`);
   return converted;
 }
 
@@ -130,7 +130,7 @@ export async function pullImageHashes(options: { nixpkgs: string; images: readon
     drvPaths = [];
   }
   if (evaluated.code !== 0 || drvPaths.length !== images.length || !drvPaths.every((drv) => typeof drv === 'string' && drv.endsWith('.drv'))) {
-    throw new UserError(`nix could not evaluate pullImage of ${nixpkgs} for ${images.map(what).join(', ')}:\n${failureSummary(evaluated.stderr)}`);
+    throw new UserError('nix-failed', `nix could not evaluate pullImage of ${nixpkgs} for ${images.map(what).join(', ')}:\n${failureSummary(evaluated.stderr)}`);
   }
   const built = await run('nix-store', ['--realise', '--keep-going', ...drvPaths], onLine);
   const got = new Map<string, string>();
@@ -140,7 +140,7 @@ export async function pullImageHashes(options: { nixpkgs: string; images: readon
   return images.map((args, i) => {
     const hash = got.get(drvPaths[i]!);
     if (hash) return hash;
-    if (built.code === 0) throw new UserError(`nix built ${what(args)} with an empty hash and did not complain; ${nixpkgs}'s pullImage does not check hashes as expected`);
-    throw new UserError(`nix failed to build pullImage of ${what(args)} (nixpkgs: ${nixpkgs}):\n${failureSummary(built.stderr)}`);
+    if (built.code === 0) throw new UserError('nix-failed', `nix built ${what(args)} with an empty hash and did not complain; ${nixpkgs}'s pullImage does not check hashes as expected`);
+    throw new UserError('nix-failed', `nix failed to build pullImage of ${what(args)} (nixpkgs: ${nixpkgs}):\n${failureSummary(built.stderr)}`);
   });
 }

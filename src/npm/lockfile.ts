@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { ArboristNode } from '@npmcli/arborist';
 import { readDocument, type LocatedDocument } from '../addon/document.js';
 import validatePackageName from 'validate-npm-package-name';
-import { UserError } from '../util/errors.js';
+import { UserError, type ErrorDetails } from '../util/errors.js';
 
 export interface NpmProject {
   /** Absolute folder holding package.json and the lockfile. */
@@ -22,8 +22,8 @@ export interface NpmProject {
 
 /** A problem with the project's npm files, worded for the user: what, where, and what to do. */
 export class NpmProjectError extends UserError {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('npm-project', message, details);
     this.name = 'NpmProjectError';
   }
 }

@@ -37,10 +37,10 @@ function claimedDigest(entryPath: string): Digest | undefined {
 
 /** A path inside the archive, normalized (no `./`, no trailing `/`); refuses `..`, absolute or NUL. */
 function archivePath(name: string, what: string): string {
-  if (name.includes('\0')) throw new UserError(`${what}: refusing entry ${showName(name)}: a NUL in its name`);
-  if (name.startsWith('/')) throw new UserError(`${what}: refusing entry ${showName(name)}: absolute paths are not allowed in an image archive`);
+  if (name.includes('\0')) throw new UserError('image-invalid', `${what}: refusing entry ${showName(name)}: a NUL in its name`);
+  if (name.startsWith('/')) throw new UserError('image-invalid', `${what}: refusing entry ${showName(name)}: absolute paths are not allowed in an image archive`);
   const parts = name.split('/').filter((part) => part !== '' && part !== '.');
-  if (parts.includes('..')) throw new UserError(`${what}: refusing entry ${showName(name)}: '..' would point outside the archive`);
+  if (parts.includes('..')) throw new UserError('image-invalid', `${what}: refusing entry ${showName(name)}: '..' would point outside the archive`);
   return parts.join('/');
 }
 
@@ -49,7 +49,7 @@ function linkTarget(entry: TarEntry, from: string, what: string): string {
   const target = entry.linkpath!;
   const joined = entry.type === 'symlink' ? path.posix.normalize(path.posix.join(path.posix.dirname(from), target)) : target;
   if (target.startsWith('/') || joined.startsWith('..')) {
-    throw new UserError(`${what}: refusing ${entry.type} ${showName(from)} -> ${showName(target)}: it points outside the archive`);
+    throw new UserError('image-invalid', `${what}: refusing ${entry.type} ${showName(from)} -> ${showName(target)}: it points outside the archive`);
   }
   return archivePath(joined, what);
 }
@@ -78,7 +78,7 @@ export class ArchiveSource implements ImageSource {
     try {
       const contents = await this.read(consumer);
       const images = await this.images(contents, consumer);
-      if (images.length === 0) throw new UserError(`${this.name} holds no image`);
+      if (images.length === 0) throw new UserError('image-invalid', `${this.name} holds no image`);
       return images;
     } catch (error) {
       throw (await this.explain?.()) ?? error;
@@ -92,13 +92,13 @@ export class ArchiveSource implements ImageSource {
     for await (const entry of this.entries()) {
       if (entry.type === 'directory') continue;
       const at = archivePath(entry.name, what);
-      if (seen.has(at)) throw new UserError(`${what}: the archive holds ${showName(at)} twice; which one is meant is ambiguous (the archive is damaged or hostile)`);
+      if (seen.has(at)) throw new UserError('image-invalid', `${what}: the archive holds ${showName(at)} twice; which one is meant is ambiguous (the archive is damaged or hostile)`);
       seen.add(at);
       if (entry.type === 'symlink' || entry.type === 'hardlink') {
         contents.links.set(at, linkTarget(entry, at, what));
         continue;
       }
-      if (entry.type !== 'file') throw new UserError(`${what}: refusing entry ${showName(at)}: an image archive holds only files, folders and links`);
+      if (entry.type !== 'file') throw new UserError('image-invalid', `${what}: refusing entry ${showName(at)}: an image archive holds only files, folders and links`);
       const { head, all } = await peek(entry.body(), 512);
       if (looksLikeTar(head) || sniffCompression(head) !== 'none') {
         const claimed = claimedDigest(at);
@@ -110,7 +110,7 @@ export class ArchiveSource implements ImageSource {
         for await (const chunk of all) chunks.push(Buffer.from(chunk));
         contents.documents.set(at, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
       } else {
-        throw new UserError(`${what}: entry ${showName(at)} (${entry.size} bytes) is neither a layer nor a JSON document`);
+        throw new UserError('image-invalid', `${what}: entry ${showName(at)} (${entry.size} bytes) is neither a layer nor a JSON document`);
       }
     }
     return contents;
@@ -119,7 +119,7 @@ export class ArchiveSource implements ImageSource {
   private resolve(contents: ArchiveContents<unknown>, entryPath: string): string {
     let current = archivePath(entryPath, this.name);
     for (let hops = 0; contents.links.has(current); hops++) {
-      if (hops > MAX_LINK_HOPS) throw new UserError(`${this.name}: ${showName(entryPath)} is a chain of links that does not end`);
+      if (hops > MAX_LINK_HOPS) throw new UserError('image-invalid', `${this.name}: ${showName(entryPath)} is a chain of links that does not end`);
       current = contents.links.get(current)!;
     }
     return current;
@@ -129,9 +129,9 @@ export class ArchiveSource implements ImageSource {
   private document(contents: ArchiveContents<unknown>, entryPath: string, purpose: string): Buffer {
     const resolved = this.resolve(contents, entryPath);
     const found = contents.documents.get(resolved);
-    if (!found) throw new UserError(`${this.name}: ${purpose} ${showName(entryPath)} is not in the archive`);
+    if (!found) throw new UserError('image-invalid', `${this.name}: ${purpose} ${showName(entryPath)} is not in the archive`);
     const named = /^blobs\/sha256\/[a-f0-9]{64}$/.test(resolved) ? claimedDigest(resolved) : undefined;
-    if (named && sha256(found) !== named) throw new UserError(`${this.name}: ${showName(entryPath)} does not match its digest ${named}`);
+    if (named && sha256(found) !== named) throw new UserError('image-invalid', `${this.name}: ${showName(entryPath)} does not match its digest ${named}`);
     return found;
   }
 
@@ -143,12 +143,12 @@ export class ArchiveSource implements ImageSource {
       if (layer === undefined) {
         // A small layer that did not look like one (an old tar header without the ustar magic) was kept as a document.
         const bytes = contents.documents.get(resolved);
-        if (!bytes) throw new UserError(`${what}: ${purpose} ${showName(entryPath)} is not in the archive`);
+        if (!bytes) throw new UserError('image-invalid', `${what}: ${purpose} ${showName(entryPath)} is not in the archive`);
         layer = await consumer.layer({ where: `${what}: ${showName(resolved)}`, entry: resolved, open: () => bufferChunks(bytes), transient: false });
         contents.layers.set(resolved, layer);
       }
       const named = resolved.startsWith('blobs/') ? claimedDigest(resolved) : undefined;
-      if (named && layer.digest !== undefined && layer.digest !== named) throw new UserError(`${what}: ${showName(entryPath)} does not match its digest ${named} (it hashes to ${layer.digest})`);
+      if (named && layer.digest !== undefined && layer.digest !== named) throw new UserError('image-invalid', `${what}: ${showName(entryPath)} does not match its digest ${named} (it hashes to ${layer.digest})`);
       return { layer, entry: resolved };
     };
     const image = (fields: Omit<SourceImage<L>, 'source' | 'layers' | 'openLayer' | 'layerCount'>, found: { layer: L; entry: string }[], layerNames: string[]): SourceImage<L> => {
@@ -169,13 +169,13 @@ export class ArchiveSource implements ImageSource {
     const namesByConfig = new Map<string, string[]>();
     if (listed) {
       const parsed = parseJson<DockerArchiveEntry[]>(listed, `${what}: manifest.json`);
-      if (!Array.isArray(parsed) || parsed.length === 0) throw new UserError(`${what}: manifest.json lists no image`);
+      if (!Array.isArray(parsed) || parsed.length === 0) throw new UserError('image-invalid', `${what}: manifest.json lists no image`);
       for (const entry of parsed) {
         if (typeof entry?.Config !== 'string' || !Array.isArray(entry.Layers) || !entry.Layers.every((l) => typeof l === 'string')) {
-          throw new UserError(`${what}: manifest.json has an entry without Config or Layers`);
+          throw new UserError('image-invalid', `${what}: manifest.json has an entry without Config or Layers`);
         }
         if (entry.RepoTags != null && (!Array.isArray(entry.RepoTags) || !entry.RepoTags.every((t) => typeof t === 'string'))) {
-          throw new UserError(`${what}: manifest.json has RepoTags that are not a list of names`);
+          throw new UserError('image-invalid', `${what}: manifest.json has RepoTags that are not a list of names`);
         }
         dockerEntries.push(entry);
         namesByConfig.set(sha256(this.document(contents, textToBytes(entry.Config), 'manifest.json names the config')), entry.RepoTags ?? []);
@@ -208,7 +208,7 @@ export class ArchiveSource implements ImageSource {
       }
       return images;
     }
-    if (!listed) throw new UserError(`${what} holds neither manifest.json (docker-archive) nor index.json (OCI layout): it is not an image archive`);
+    if (!listed) throw new UserError('image-invalid', `${what} holds neither manifest.json (docker-archive) nor index.json (OCI layout): it is not an image archive`);
     for (const entry of dockerEntries) {
       const configBytes = this.document(contents, textToBytes(entry.Config), 'manifest.json names the config');
       const config = checkConfig(parseJson(configBytes, `${what}: ${entry.Config}`), what);
@@ -227,6 +227,6 @@ export class ArchiveSource implements ImageSource {
         return;
       }
     }
-    throw new UserError(`${this.name}: ${showName(entryPath)} is no longer in the archive (did it change since it was read?)`);
+    throw new UserError('image-invalid', `${this.name}: ${showName(entryPath)} is no longer in the archive (did it change since it was read?)`);
   }
 }

@@ -61,10 +61,10 @@ export function indexAnnotations(images: LocalImage[], addon?: { model: AddonMod
 }
 
 export function assembleIndex(images: LocalImage[], annotations: Record<string, string>): AssembledIndex {
-  if (images.length === 0) throw new UserError('no image to assemble');
+  if (images.length === 0) throw new UserError('usage', 'no image to assemble');
   const ordered = [...images].sort((a, b) => BUILD_ARCHES.indexOf(a.arch) - BUILD_ARCHES.indexOf(b.arch));
   for (let i = 1; i < ordered.length; i++) {
-    if (ordered[i]!.arch === ordered[i - 1]!.arch) throw new UserError(`two images for ${ordered[i]!.arch}: ${ordered[i - 1]!.source} and ${ordered[i]!.source}`);
+    if (ordered[i]!.arch === ordered[i - 1]!.arch) throw new UserError('usage', `two images for ${ordered[i]!.arch}: ${ordered[i - 1]!.source} and ${ordered[i]!.source}`);
   }
   const index: ImageIndex = {
     schemaVersion: 2,
@@ -114,7 +114,7 @@ export async function writeLayout(dir: string, assembled: AssembledIndex, ref: s
     {
       // Only a layout addonix could have written is replaced.
       mayReplace: async (existing) => (await stat(existing)).isDirectory() && (await stat(path.join(existing, 'oci-layout')).then(() => true, () => false)),
-      refuse: () => new UserError(`${dir} exists and is not an OCI layout; addonix replaces only a layout it could have written. Remove it or choose another --out`),
+      refuse: () => new UserError('exists', `${dir} exists and is not an OCI layout; addonix replaces only a layout it could have written. Remove it or choose another --out`),
     },
   );
 }

@@ -53,7 +53,7 @@ export function zstdAvailable(): boolean {
 
 function requireZstd(doing: string): void {
   if (!zstdAvailable()) {
-    throw new UserError(
+    throw new UserError('image-unsupported', 
       `${doing} needs zstd, which this Node.js (${process.version}) does not have: Node.js has zstd in zlib from 22.15 and 23.8. ` +
         'Use --compression gzip (the default) or none, or run addonix with a newer Node.js.',
     );

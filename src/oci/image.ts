@@ -38,17 +38,17 @@ export function parseJson<T>(bytes: Buffer, what: string): T {
   try {
     return JSON.parse(bytes.toString('utf8')) as T;
   } catch (error) {
-    throw new UserError(`${what} is not valid JSON (${(error as Error).message})`);
+    throw new UserError('image-invalid', `${what} is not valid JSON (${(error as Error).message})`);
   }
 }
 
 /** Checks the parts of an image config addonix relies on. */
 export function checkConfig(config: unknown, what: string): ImageConfig {
   const c = config as Partial<ImageConfig> | null;
-  if (!c || typeof c !== 'object') throw new UserError(`${what}: the image config is not a JSON object`);
-  if (typeof c.architecture !== 'string' || typeof c.os !== 'string') throw new UserError(`${what}: the image config has no architecture or os`);
+  if (!c || typeof c !== 'object') throw new UserError('image-invalid', `${what}: the image config is not a JSON object`);
+  if (typeof c.architecture !== 'string' || typeof c.os !== 'string') throw new UserError('image-invalid', `${what}: the image config has no architecture or os`);
   const diffIds = c.rootfs?.diff_ids;
-  if (!Array.isArray(diffIds) || !diffIds.every(isDigest)) throw new UserError(`${what}: the image config has no valid rootfs.diff_ids`);
+  if (!Array.isArray(diffIds) || !diffIds.every(isDigest)) throw new UserError('image-invalid', `${what}: the image config has no valid rootfs.diff_ids`);
   return c as ImageConfig;
 }
 
@@ -75,7 +75,7 @@ export function resolveArch(config: ImageConfig, given: BuildArch | undefined, w
   if (!given) return archOfConfig(config, where);
   const expected = platformOf(given).architecture;
   if (config.architecture !== expected) {
-    throw new UserError(`${where} was named ${given}, but its config says architecture '${config.architecture}' (${given} is '${expected}')`);
+    throw new UserError('usage', `${where} was named ${given}, but its config says architecture '${config.architecture}' (${given} is '${expected}')`);
   }
   return given;
 }

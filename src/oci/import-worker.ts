@@ -39,6 +39,6 @@ try {
 } catch (caught) {
   const error = fileSystemUserError(caught, { places: [{ dir: cache.dir, advice: cacheAdvice() }] }) ?? caught;
   const failure = error instanceof Error ? error : new Error(String(error));
-  send({ error: { message: failure.message, stack: failure.stack ?? failure.message, user: failure instanceof UserError, exitCode: failure instanceof UserError ? failure.exitCode : 1 } });
+  send({ error: { message: failure.message, stack: failure.stack ?? failure.message, user: failure instanceof UserError ? failure.toJSON() : null } });
 }
 port.close();

@@ -105,7 +105,7 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
   async layer(handle: LayerHandle): Promise<ImportedLayer> {
     const { policy } = this.options;
     const declared = handle.descriptor ? layerCompression(handle.descriptor.mediaType) : undefined;
-    if (handle.descriptor && declared === undefined) throw new UserError(`${handle.where}: media type ${handle.descriptor.mediaType} is not an image layer`);
+    if (handle.descriptor && declared === undefined) throw new UserError('image-invalid', `${handle.where}: media type ${handle.descriptor.mediaType} is not an image layer`);
 
     // A layout's blob that stays as it is: verified where it lies.
     if (this.inPlace && handle.descriptor && targetCompression(declared!, policy) === declared) {
@@ -120,7 +120,7 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
       this.options.events?.known?.(recognized.descriptor);
       const read = await readLayer(handle.open(), handle.where, { rules: this.options.rules, transient: handle.transient });
       if (read.diffId !== recognized.diffId) {
-        throw new UserError(
+        throw new UserError('image-invalid', 
           `${handle.where}: it claims to be ${recognized.via}, a layer addonix has read before (diff_id ${recognized.diffId}), but its content has diff_id ${read.diffId}: the input is damaged or hostile`,
         );
       }

@@ -29,13 +29,13 @@ const MAX_INDEX_DEPTH = 4;
 /** The entries of an index that are image manifests, nested indexes followed, attestations skipped. */
 export async function indexEntries(indexBytes: Buffer, fetch: FetchDocument, what: string, depth = 0): Promise<Descriptor[]> {
   const index = parseJson<ImageIndex>(indexBytes, `${what}: index`);
-  if (!index || typeof index !== 'object' || !Array.isArray(index.manifests)) throw new UserError(`${what}: the index has no manifests list`);
+  if (!index || typeof index !== 'object' || !Array.isArray(index.manifests)) throw new UserError('image-invalid', `${what}: the index has no manifests list`);
   const found: Descriptor[] = [];
   for (const descriptor of index.manifests) {
-    if (!isDigest(descriptor?.digest)) throw new UserError(`${what}: the index names a manifest with an invalid digest ${JSON.stringify(descriptor?.digest)}`);
+    if (!isDigest(descriptor?.digest)) throw new UserError('image-invalid', `${what}: the index names a manifest with an invalid digest ${JSON.stringify(descriptor?.digest)}`);
     if (descriptor.platform?.os === 'unknown') continue;
     if (isIndexType(descriptor.mediaType)) {
-      if (depth >= MAX_INDEX_DEPTH) throw new UserError(`${what}: indexes nested more than ${MAX_INDEX_DEPTH} deep`);
+      if (depth >= MAX_INDEX_DEPTH) throw new UserError('image-invalid', `${what}: indexes nested more than ${MAX_INDEX_DEPTH} deep`);
       found.push(...(await indexEntries(await fetch(descriptor.digest, 'manifest'), fetch, what, depth + 1)));
     } else if (isManifestType(descriptor.mediaType)) {
       found.push(descriptor);

@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { realpath, stat } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
-import { UserError } from '../util/errors.js';
+import { UserError, type ErrorJson } from '../util/errors.js';
 import { fileSystemUserError } from '../util/fs-errors.js';
 import { Cache, cacheAdvice, type ImportedImageRecord } from './cache.js';
 import { compressorId } from './compression.js';
@@ -99,7 +99,7 @@ export type WorkerMessage =
   | { event: 'stored'; id: number; descriptor: Descriptor }
   | { event: 'failed'; id: number }
   | { images: ImportedImageRecord[] }
-  | { error: { message: string; stack: string; user: boolean; exitCode: 1 | 2 } };
+  | { error: { message: string; stack: string; user: ErrorJson | null } };
 
 let nextId = 1;
 
@@ -147,8 +147,9 @@ function importOnWorker(request: ImportRequest, cache: Cache, options: ReadOptio
       options.signal?.removeEventListener('abort', abort);
       if (answer && 'images' in answer) return resolve(answer.images);
       if (answer && 'error' in answer) {
-        const { message, stack, user, exitCode } = answer.error;
-        return reject(user ? new UserError(message, exitCode) : Object.assign(new Error(message), { stack }));
+        const { message, stack, user } = answer.error;
+        // A user error keeps its code across the worker boundary.
+        return reject(user ? UserError.fromJSON(user) : Object.assign(new Error(message), { stack }));
       }
       reject(new Error(`importing ${request.display}: the import worker stopped with exit code ${code} and no answer`));
     });
@@ -208,14 +209,14 @@ export async function readInput(argument: string, options: ReadOptions): Promise
         const records = await importOnWorker(request, cache, options);
         images = await recordedImages(records, cache, display);
         // Only a cache emptied by someone else at this very moment gets here.
-        if (!images) throw new UserError(`${display}: the blobs just imported into ${cache.store.dir} are gone; run addonix again`);
+        if (!images) throw new UserError('image-invalid', `${display}: the blobs just imported into ${cache.store.dir} are gone; run addonix again`);
         await cache.writeImportRecord(key, records);
       }
     }
   } catch (error) {
     throw fileSystemUserError(error, { places: [{ dir: cache.dir, advice: cacheAdvice() }] }) ?? error;
   }
-  if (input.arch && images.length > 1) throw new UserError(`${display} holds ${images.length} images; ${input.arch}= names the arch of an input with one image`);
+  if (input.arch && images.length > 1) throw new UserError('usage', `${display} holds ${images.length} images; ${input.arch}= names the arch of an input with one image`);
   return images.map((image) => localImage(image, input.arch));
 }
 
@@ -260,7 +261,7 @@ export async function readInputs(argumentsList: string[], options: ReadOptions):
     for (const image of lists.flat()) {
       const other = seen.get(image.arch);
       if (other && other.manifestDigest !== image.manifestDigest) {
-        throw new UserError(`two images for ${image.arch}: ${other.source} and ${image.source}; give one image per arch`);
+        throw new UserError('usage', `two images for ${image.arch}: ${other.source} and ${image.source}; give one image per arch`);
       }
       seen.set(image.arch, image);
     }

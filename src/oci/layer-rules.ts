@@ -55,7 +55,7 @@ export class LayerChecker {
 
   /** The entry's path in the image (`/app/main.js`, `/` for the root; a byte string), or a UserError. */
   check(entry: TarEntry): string {
-    const refuse = (why: string) => new UserError(`${this.what}: refusing ${describe(entry)} ${showName(entry.name)}: ${why}`);
+    const refuse = (why: string) => new UserError('image-hostile', `${this.what}: refusing ${describe(entry)} ${showName(entry.name)}: ${why}`);
     const parts = components(entry.name);
     if (parts === null) throw refuse(entry.name.startsWith('/') ? 'absolute names would be written outside the image root' : "'..' would lead outside the image root");
     if (parts.length === 0 && entry.type !== 'directory') throw refuse('only a folder can be the image root');

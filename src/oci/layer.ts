@@ -52,7 +52,7 @@ function streamError(error: unknown, what: string, compression: Compression): Er
   if (error instanceof UserError) return error;
   const code = String((error as NodeJS.ErrnoException).code ?? '');
   if (code.startsWith('Z_') || code.startsWith('ERR_ZLIB') || /incorrect header|invalid|unexpected end/i.test(String((error as Error).message))) {
-    return new UserError(`${what}: the layer is not valid ${compression} data (${(error as Error).message})`);
+    return new UserError('image-invalid', `${what}: the layer is not valid ${compression} data (${(error as Error).message})`);
   }
   return error as Error;
 }

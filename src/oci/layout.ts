@@ -14,7 +14,7 @@ import { Annotation, type Descriptor } from './types.js';
 
 /** A blob of a store as a stream, once its presence and size are checked. */
 async function* storedBlob(store: BlobStore, descriptor: Descriptor, what: string): AsyncGenerator<Buffer> {
-  if (!(await store.has(descriptor.digest, descriptor.size))) throw new UserError(`${what}: layer ${descriptor.digest} is missing or has the wrong size`);
+  if (!(await store.has(descriptor.digest, descriptor.size))) throw new UserError('image-invalid', `${what}: layer ${descriptor.digest} is missing or has the wrong size`);
   yield* store.open(descriptor.digest) as AsyncIterable<Buffer>;
 }
 
@@ -30,11 +30,11 @@ export class LayoutSource implements ImageSource {
     try {
       indexBytes = await readFile(path.join(this.store.dir, 'index.json'));
     } catch {
-      throw new UserError(`${this.name} is not an OCI layout: it has no index.json`);
+      throw new UserError('image-invalid', `${this.name} is not an OCI layout: it has no index.json`);
     }
     const fetch: FetchDocument = (digest) => this.store.readVerified(digest, MAX_DOCUMENT_BYTES, this.name);
     const entries = await walkIndex(indexBytes, fetch, this.name);
-    if (entries.length === 0) throw new UserError(`${this.name} holds no image`);
+    if (entries.length === 0) throw new UserError('image-invalid', `${this.name} holds no image`);
     return entries.map((entry) => {
       const refName = entry.descriptor.annotations?.[Annotation.refName];
       return blobImage(entry, this.name, refName ? [refName] : [], consumer, (descriptor) => storedBlob(this.store, descriptor, this.name));

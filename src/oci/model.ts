@@ -92,19 +92,19 @@ export function checkLayers(image: Pick<SourceImage<LayerFacts>, 'source' | 'man
   layers.forEach((layer, i) => {
     const descriptor = listed?.[i];
     if (descriptor && layer.digest !== undefined && layer.digest !== descriptor.digest) {
-      throw new UserError(`${what}: layer ${i + 1} hashes to ${layer.digest}, but the manifest says ${descriptor.digest}`);
+      throw new UserError('image-invalid', `${what}: layer ${i + 1} hashes to ${layer.digest}, but the manifest says ${descriptor.digest}`);
     }
     if (descriptor && layer.size !== undefined && layer.size !== descriptor.size) {
-      throw new UserError(`${what}: layer ${descriptor.digest} is ${layer.size} bytes, the manifest says ${descriptor.size}`);
+      throw new UserError('image-invalid', `${what}: layer ${descriptor.digest} is ${layer.size} bytes, the manifest says ${descriptor.size}`);
     }
   });
   const diffIds = image.config.rootfs.diff_ids;
   if (diffIds.length !== layers.length) {
-    throw new UserError(`${what}: the config lists ${diffIds.length} layers (rootfs.diff_ids) but the ${image.manifest ? 'manifest' : 'archive'} has ${layers.length}`);
+    throw new UserError('image-invalid', `${what}: the config lists ${diffIds.length} layers (rootfs.diff_ids) but the ${image.manifest ? 'manifest' : 'archive'} has ${layers.length}`);
   }
   layers.forEach((layer, i) => {
     if (layer.diffId !== undefined && layer.diffId !== diffIds[i]) {
-      throw new UserError(`${what}: layer ${i + 1} (${names[i]}) has diff_id ${layer.diffId}, but the config says ${diffIds[i]}: the image is damaged or was altered`);
+      throw new UserError('image-invalid', `${what}: layer ${i + 1} (${names[i]}) has diff_id ${layer.diffId}, but the config says ${diffIds[i]}: the image is damaged or was altered`);
     }
   });
 }
@@ -113,7 +113,7 @@ export function checkLayers(image: Pick<SourceImage<LayerFacts>, 'source' | 'man
 export function checkManifest(manifest: unknown, what: string): ImageManifest {
   const m = manifest as Partial<ImageManifest> | null;
   if (!m || typeof m !== 'object' || !m.config || !isDigest(m.config.digest) || !Array.isArray(m.layers) || !m.layers.every((l) => isDigest(l?.digest) && Number.isSafeInteger(l.size) && l.size >= 0)) {
-    throw new UserError(`${what} has no valid config or layers`);
+    throw new UserError('image-invalid', `${what} has no valid config or layers`);
   }
   return m as ImageManifest;
 }
@@ -159,7 +159,7 @@ export function blobImage<L extends LayerFacts>(
         const layers: L[] = [];
         for (const [i, descriptor] of entry.manifest.layers.entries()) {
           if (layerCompression(descriptor.mediaType) === undefined) {
-            throw new UserError(`${source}: layer ${i + 1} (${descriptor.digest}) has media type ${descriptor.mediaType}, which is not an image layer`);
+            throw new UserError('image-invalid', `${source}: layer ${i + 1} (${descriptor.digest}) has media type ${descriptor.mediaType}, which is not an image layer`);
           }
           layers.push(await consumer.layer({ where: `${source}: layer ${i + 1} (${descriptor.digest})`, descriptor, open: () => openBlob(descriptor), transient: false }));
         }

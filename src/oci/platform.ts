@@ -31,7 +31,7 @@ export function archOfConfig(config: ImageConfig, where: string): BuildArch {
   if (isBuildArch(label)) {
     const expected = ARCH_TABLE[label].platform.architecture;
     if (config.architecture !== expected) {
-      throw new UserError(`${where}: the image says architecture '${config.architecture}' but its io.hass.arch label says '${label}' (${expected})`);
+      throw new UserError('image-invalid', `${where}: the image says architecture '${config.architecture}' but its io.hass.arch label says '${label}' (${expected})`);
     }
     return label;
   }
@@ -39,12 +39,12 @@ export function archOfConfig(config: ImageConfig, where: string): BuildArch {
     const platform = ARCH_TABLE[arch].platform;
     return platform.architecture === config.architecture && (config.variant === undefined || (platform.variant ?? '') === config.variant);
   });
-  if (config.os !== undefined && config.os !== 'linux') throw new UserError(`${where}: the image is for os '${config.os}'; Home Assistant runs linux images`);
+  if (config.os !== undefined && config.os !== 'linux') throw new UserError('image-unsupported', `${where}: the image is for os '${config.os}'; Home Assistant runs linux images`);
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) {
-    throw new UserError(`${where}: architecture '${config.architecture}'${config.variant ? ` variant '${config.variant}'` : ''} is not one addonix builds (${BUILD_ARCHES.join(', ')})`);
+    throw new UserError('platform-missing', `${where}: architecture '${config.architecture}'${config.variant ? ` variant '${config.variant}'` : ''} is not one addonix builds (${BUILD_ARCHES.join(', ')})`);
   }
-  throw new UserError(
+  throw new UserError('platform-missing', 
     `${where}: the image is for 32-bit ARM without a variant, which could be ${matches.join(' or ')}; ` +
       `name its arch on the command line, e.g. ${matches[0]}=${where}`,
   );
@@ -54,7 +54,7 @@ export function archOfConfig(config: ImageConfig, where: string): BuildArch {
 export function localArch(): BuildArch {
   // Node says 'arm' for both 32-bit ARM arches; the table lists armv7 (what HA machines have) first.
   const found = BUILD_ARCHES.find((arch) => ARCH_TABLE[arch].npmCpu === process.arch);
-  if (!found) throw new UserError(`this machine's arch (${process.arch}) is not one addonix builds; pass --arch`);
+  if (!found) throw new UserError('usage', `this machine's arch (${process.arch}) is not one addonix builds; pass --arch`);
   return found;
 }
 

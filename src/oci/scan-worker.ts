@@ -26,5 +26,5 @@ try {
   send({ images: answer });
 } catch (error) {
   const failure = error instanceof Error ? error : new Error(String(error));
-  send({ error: { message: failure.message, stack: failure.stack ?? failure.message, user: failure instanceof UserError, exitCode: failure instanceof UserError ? failure.exitCode : 1 } });
+  send({ error: { message: failure.message, stack: failure.stack ?? failure.message, user: failure instanceof UserError ? failure.toJSON() : null } });
 }

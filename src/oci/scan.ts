@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import type { BuildArch } from '../addon/arch.js';
-import { UserError } from '../util/errors.js';
+import { UserError, type ErrorJson } from '../util/errors.js';
 import type { Digest } from './digest.js';
 import { detectInput, fileSource, type InputKind } from './input.js';
 import { readLayer } from './layer.js';
@@ -160,7 +160,7 @@ export interface ScanRequest {
 
 export type ScanAnswer =
   | { images: (Omit<ImageFacts, 'arch' | 'platform'> & { indexPlatform: Platform | undefined; layers: ScannedLayer[] })[] }
-  | { error: { message: string; stack: string; user: boolean; exitCode: 1 | 2 } };
+  | { error: { message: string; stack: string; user: ErrorJson | null } };
 
 /** Scans an archive on a worker thread (one pass). */
 function scanOnWorker(request: ScanRequest): Promise<Extract<ScanAnswer, { images: unknown }>['images']> {
@@ -172,8 +172,9 @@ function scanOnWorker(request: ScanRequest): Promise<Extract<ScanAnswer, { image
     worker.on('exit', (code) => {
       if (answer && 'images' in answer) return resolve(answer.images);
       if (answer && 'error' in answer) {
-        const { message, stack, user, exitCode } = answer.error;
-        return reject(user ? new UserError(message, exitCode) : Object.assign(new Error(message), { stack }));
+        const { message, stack, user } = answer.error;
+        // A user error keeps its code across the worker boundary.
+        return reject(user ? UserError.fromJSON(user) : Object.assign(new Error(message), { stack }));
       }
       reject(new Error(`scanning ${request.display}: the scan worker stopped with exit code ${code} and no answer`));
     });

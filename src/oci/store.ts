@@ -81,11 +81,11 @@ export class BlobStore {
     try {
       info = await stat(this.path(digest));
     } catch {
-      throw new UserError(`${what}: blob ${digest} is missing from ${this.dir}`);
+      throw new UserError('image-invalid', `${what}: blob ${digest} is missing from ${this.dir}`);
     }
-    if (info.size > maxBytes) throw new UserError(`${what}: blob ${digest} is ${info.size} bytes, more than the ${maxBytes} a manifest or config may have`);
+    if (info.size > maxBytes) throw new UserError('image-invalid', `${what}: blob ${digest} is ${info.size} bytes, more than the ${maxBytes} a manifest or config may have`);
     const bytes = await readFile(this.path(digest));
-    if (sha256(bytes) !== digest) throw new UserError(`${what}: blob ${digest} in ${this.dir} does not match its digest (the store is damaged)`);
+    if (sha256(bytes) !== digest) throw new UserError('image-invalid', `${what}: blob ${digest} in ${this.dir} does not match its digest (the store is damaged)`);
     return bytes;
   }
 
@@ -135,7 +135,7 @@ export class BlobStore {
         const hash = createHash('sha256');
         for await (const chunk of createReadStream(temporary, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
         const found: Digest = `sha256:${hash.digest('hex')}`;
-        if (found !== digest) throw new UserError(`${options.what ?? from.dir}: blob ${digest} does not match its digest (it hashes to ${found}); the layout is damaged`);
+        if (found !== digest) throw new UserError('image-invalid', `${options.what ?? from.dir}: blob ${digest} does not match its digest (it hashes to ${found}); the layout is damaged`);
       }
       await rename(temporary, this.path(digest));
     } catch (error) {

@@ -24,7 +24,7 @@ export class StreamScript {
     this.stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString('utf8')).slice(-4000)));
     const exited = new Promise<number | null>((resolve, reject) => {
-      child.on('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ENOENT' || error.code === 'EACCES' ? new UserError(`cannot run the stream script ${this.display}: ${error.message}`) : error));
+      child.on('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ENOENT' || error.code === 'EACCES' ? new UserError('image-invalid', `cannot run the stream script ${this.display}: ${error.message}`) : error));
       child.on('close', (code) => resolve(code));
     });
     // Awaited below or by failure(); an early stop is no crash.
@@ -57,6 +57,6 @@ export class StreamScript {
 
   private failed(code: number | null): UserError {
     const said = this.stderr.trim();
-    return new UserError(`the stream script ${this.display} failed (exit ${code ?? 'by signal'})${said ? `:\n${said.split('\n').slice(-10).join('\n')}` : ''}`);
+    return new UserError('image-invalid', `the stream script ${this.display} failed (exit ${code ?? 'by signal'})${said ? `:\n${said.split('\n').slice(-10).join('\n')}` : ''}`);
   }
 }

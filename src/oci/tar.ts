@@ -66,7 +66,7 @@ const MAX_META_BYTES = 1 << 20;
 const FILE_READ_BYTES = GZIP_BLOCK;
 
 function truncatedEntry(what: string, name: string, size: number, seen: number): UserError {
-  return new UserError(`${what} is truncated: entry ${showName(name)} declares ${size} bytes, the archive ends after ${seen}`);
+  return new UserError('image-invalid', `${what} is truncated: entry ${showName(name)} declares ${size} bytes, the archive ends after ${seen}`);
 }
 
 /** A numeric header field: octal (space or NUL terminated), or base-256 (GNU, for big sizes and ids). */
@@ -163,11 +163,11 @@ function parsePax(data: Buffer, into: Map<string, string>, what: string): void {
     const space = data.indexOf(0x20, at);
     const length = space > at ? Number(data.toString('latin1', at, space)) : NaN;
     if (!Number.isInteger(length) || length <= space - at || at + length > data.length || data[at + length - 1] !== 0x0a) {
-      throw new UserError(`${what}: not a valid tar archive: a pax header record is malformed`);
+      throw new UserError('image-invalid', `${what}: not a valid tar archive: a pax header record is malformed`);
     }
     const record = data.subarray(space + 1, at + length - 1);
     const equals = record.indexOf(0x3d);
-    if (equals <= 0) throw new UserError(`${what}: not a valid tar archive: a pax header record has no key`);
+    if (equals <= 0) throw new UserError('image-invalid', `${what}: not a valid tar archive: a pax header record has no key`);
     into.set(record.toString('latin1', 0, equals), byteString(record.subarray(equals + 1)));
     at += length;
   }
@@ -243,7 +243,7 @@ async function* readEntries(source: ByteSource, what: string): AsyncGenerator<Ta
       const chunk = await source.take(BLOCK - got);
       if (!chunk) {
         if (got === 0) return null;
-        throw new UserError(`${what} is truncated: it ends inside a tar header (at byte ${position + got})`);
+        throw new UserError('image-invalid', `${what} is truncated: it ends inside a tar header (at byte ${position + got})`);
       }
       if (got === 0 && chunk.length === BLOCK) {
         first = chunk;
@@ -256,11 +256,11 @@ async function* readEntries(source: ByteSource, what: string): AsyncGenerator<Ta
     return first ?? headerBuffer;
   };
   const readAll = async (size: number, kind: string): Promise<Buffer> => {
-    if (size > MAX_META_BYTES) throw new UserError(`${what}: a ${kind} of ${size} bytes; addonix reads at most ${MAX_META_BYTES} (the archive is damaged or hostile)`);
+    if (size > MAX_META_BYTES) throw new UserError('image-invalid', `${what}: a ${kind} of ${size} bytes; addonix reads at most ${MAX_META_BYTES} (the archive is damaged or hostile)`);
     const out = Buffer.alloc(size);
     for (let got = 0; got < size; ) {
       const chunk = await source.take(size - got);
-      if (!chunk) throw new UserError(`${what} is truncated: it ends inside a ${kind}`);
+      if (!chunk) throw new UserError('image-invalid', `${what} is truncated: it ends inside a ${kind}`);
       chunk.copy(out, got);
       got += chunk.length;
     }
@@ -273,7 +273,7 @@ async function* readEntries(source: ByteSource, what: string): AsyncGenerator<Ta
     if (padding === 0) return;
     const skipped = await source.skip(padding);
     position += skipped;
-    if (skipped < padding) throw new UserError(`${what} is truncated: it ends inside the padding after ${after}`);
+    if (skipped < padding) throw new UserError('image-invalid', `${what} is truncated: it ends inside the padding after ${after}`);
   };
 
   let finished = false;
@@ -297,8 +297,8 @@ async function* readEntries(source: ByteSource, what: string): AsyncGenerator<Ta
       }
       zeroBefore = false;
       if (typeof decoded === 'string') {
-        if (!sawBlock) throw new UserError(`${what} is not a tar archive (nor a gzip-compressed one)`);
-        throw new UserError(`${what}: not a valid tar archive: ${decoded} in the header at byte ${position - BLOCK}`);
+        if (!sawBlock) throw new UserError('image-invalid', `${what} is not a tar archive (nor a gzip-compressed one)`);
+        throw new UserError('image-invalid', `${what}: not a valid tar archive: ${decoded} in the header at byte ${position - BLOCK}`);
       }
       sawBlock = true;
       const header = decoded;
@@ -326,12 +326,12 @@ async function* readEntries(source: ByteSource, what: string): AsyncGenerator<Ta
       const type = entryType(header.typeFlag, header.name);
       // Links, folders and devices have no body whatever their size field says (GNU tar writes none).
       const size = type === 'file' || type === 'other' ? header.size : 0;
-      if (header.name === '') throw new UserError(`${what}: not a valid tar archive: an entry has no name (header at byte ${position - BLOCK})`);
+      if (header.name === '') throw new UserError('image-invalid', `${what}: not a valid tar archive: an entry has no name (header at byte ${position - BLOCK})`);
       if ((type === 'symlink' || type === 'hardlink') && header.linkpath === '') {
-        throw new UserError(`${what}: not a valid tar archive: the ${type} ${showName(header.name)} has no target`);
+        throw new UserError('image-invalid', `${what}: not a valid tar archive: the ${type} ${showName(header.name)} has no target`);
       }
       if (source.total !== undefined && size > source.total) {
-        throw new UserError(`${what}: entry ${showName(header.name)} declares ${size} bytes but the whole archive has only ${source.total}; the archive is damaged or hostile`);
+        throw new UserError('image-invalid', `${what}: entry ${showName(header.name)} declares ${size} bytes but the whole archive has only ${source.total}; the archive is damaged or hostile`);
       }
       // A volume label names the archive, not a file: skipped, as GNU tar does.
       if (header.typeFlag === 'V') {
@@ -380,7 +380,7 @@ async function* readEntries(source: ByteSource, what: string): AsyncGenerator<Ta
       await skip();
       await skipPadding(size, `entry ${showName(header.name)}`);
     }
-    if (!sawBlock) throw new UserError(`${what} is empty: not a tar archive`);
+    if (!sawBlock) throw new UserError('image-invalid', `${what} is empty: not a tar archive`);
     finished = true;
   } finally {
     await source.release(finished);
@@ -447,8 +447,8 @@ function sourceError(error: unknown, what: string): Error {
   if (error instanceof UserError) return error;
   const code = String((error as NodeJS.ErrnoException).code ?? '');
   const message = error instanceof Error ? error.message : String(error);
-  if (/^Z_/.test(code) || code.startsWith('ERR_ZLIB')) return new UserError(`${what} is truncated or damaged (gzip: ${message})`);
-  if (code === 'ERR_STREAM_PREMATURE_CLOSE') return new UserError(`${what} is truncated: its stream ended early`);
+  if (/^Z_/.test(code) || code.startsWith('ERR_ZLIB')) return new UserError('image-invalid', `${what} is truncated or damaged (gzip: ${message})`);
+  if (code === 'ERR_STREAM_PREMATURE_CLOSE') return new UserError('image-invalid', `${what} is truncated: its stream ended early`);
   return error as Error;
 }
 

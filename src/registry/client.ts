@@ -9,7 +9,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UserError } from '../util/errors.js';
+import { UserError, type ErrorCode } from '../util/errors.js';
 import { isDigest, sha256, type Digest } from '../oci/digest.js';
 import { MANIFEST_ACCEPT } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/types.js';
@@ -69,10 +69,17 @@ export class RegistryError extends UserError {
     /** The wait the registry asked for (Retry-After), for whoever retries. */
     readonly retryAfterMs?: number,
     /** The registry's error code (`DIGEST_INVALID`, ...), when it gave one. */
-    readonly code?: string,
+    readonly registryCode?: string,
+    /** addonix's code for it (default: from the status: 401, 403 auth; 404 not found; else refused). */
+    code?: ErrorCode,
   ) {
-    super(message);
+    super(code ?? (status === 401 || status === 403 ? 'registry-auth' : status === 404 ? 'registry-not-found' : 'registry-refused'), message);
     this.name = 'RegistryError';
+  }
+
+  /** The registry could not be reached (within the retry budget). */
+  static unreachable(message: string): RegistryError {
+    return new RegistryError(message, undefined, undefined, undefined, 'registry-unreachable');
   }
 }
 
@@ -220,7 +227,7 @@ export async function fileUploadSource(file: string, blob: Descriptor): Promise<
   try {
     handle = await open(file, 'r');
   } catch (error) {
-    throw new UserError(`uploading ${blob.digest}: cannot read ${file} (${(error as Error).message})`);
+    throw new UserError('image-invalid', `uploading ${blob.digest}: cannot read ${file} (${(error as Error).message})`);
   }
   return {
     digest: blob.digest,
@@ -360,13 +367,13 @@ export class RegistryClient {
             await this.pause(Math.min(retryDelay(this.retry, attempt), this.retry.retryForMs - elapsed));
             continue;
           }
-          throw new RegistryError(`${what}: cannot reach ${url.host} (${code ?? 'connection lost'}), tried for ${Math.round(elapsed / 1000)} s; is the registry running? (--retry-for SECONDS sets how long addonix tries)`);
+          throw RegistryError.unreachable(`${what}: cannot reach ${url.host} (${code ?? 'connection lost'}), tried for ${Math.round(elapsed / 1000)} s; is the registry running? (--retry-for SECONDS sets how long addonix tries)`);
         }
-        if (code === 'ENOTFOUND') throw new RegistryError(`cannot connect to ${this.registry} (${url.origin}): no such host`);
-        if (code === 'ECONNREFUSED') throw new RegistryError(`cannot connect to ${this.registry} (${url.origin}): connection refused`);
+        if (code === 'ENOTFOUND') throw RegistryError.unreachable(`cannot connect to ${this.registry} (${url.origin}): no such host`);
+        if (code === 'ECONNREFUSED') throw RegistryError.unreachable(`cannot connect to ${this.registry} (${url.origin}): connection refused`);
         if (error instanceof UserError) throw error;
         const cause = (error as Error).cause instanceof Error ? `: ${((error as Error).cause as Error).message}` : '';
-        throw Object.assign(new RegistryError(`${what}: ${(error as Error).message}${cause}${code ? ` (${code})` : ''}`), { cause: error });
+        throw Object.assign(RegistryError.unreachable(`${what}: ${(error as Error).message}${cause}${code ? ` (${code})` : ''}`), { cause: error });
       }
     }
   }
@@ -393,7 +400,7 @@ export class RegistryClient {
     } catch (error) {
       if (this.signal?.aborted) throw new Interrupted();
       if (watchdog?.expired) throw this.timeoutError(what, this.url('/').host);
-      throw Object.assign(new RegistryError(`${what}: the answer broke off (${errorCode(error) ?? (error as Error).message})`), { cause: error });
+      throw Object.assign(RegistryError.unreachable(`${what}: the answer broke off (${errorCode(error) ?? (error as Error).message})`), { cause: error });
     } finally {
       watchdog?.stop();
     }
@@ -592,7 +599,7 @@ export class RegistryClient {
             const read = source.read(buffer, Math.min(buffer.length, end - position), position);
             reading = read;
             const bytesRead = await read;
-            if (bytesRead === 0) throw new UserError(`uploading ${source.digest}: the blob file ends at ${position} of ${end} bytes`);
+            if (bytesRead === 0) throw new UserError('image-invalid', `uploading ${source.digest}: the blob file ends at ${position} of ${end} bytes`);
             watchdog.touch();
             position += bytesRead;
             sent += bytesRead;
@@ -650,7 +657,7 @@ export class RegistryClient {
         if (network) {
           firstFailure ??= Date.now();
           if (Date.now() - firstFailure >= this.retry.retryForMs) {
-            throw new RegistryError(`${what()}: cannot reach ${this.registry} (${errorCode(error) ?? (error as Error).message}), tried for ${Math.round(this.retry.retryForMs / 1000)} s; is the registry running?`);
+            throw RegistryError.unreachable(`${what()}: cannot reach ${this.registry} (${errorCode(error) ?? (error as Error).message}), tried for ${Math.round(this.retry.retryForMs / 1000)} s; is the registry running?`);
           }
         }
         onBytes(-sent);

@@ -58,7 +58,7 @@ async function runHelper(helper: string, registry: string, configFile: string): 
     child.on('error', (error: NodeJS.ErrnoException) =>
       reject(
         error.code === 'ENOENT'
-          ? new UserError(`${configFile} names the credential helper '${helper}', but ${program} is not on PATH; install it or remove it from the file`)
+          ? new UserError('credentials', `${configFile} names the credential helper '${helper}', but ${program} is not on PATH; install it or remove it from the file`)
           : error,
       ),
     );
@@ -68,13 +68,13 @@ async function runHelper(helper: string, registry: string, configFile: string): 
   if (result.code !== 0) {
     // The helpers' way of saying "nothing stored for this registry": go on anonymously.
     if (/credentials not found/i.test(result.stdout + result.stderr)) return undefined;
-    throw new UserError(`${program} get failed for ${registry} (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+    throw new UserError('credentials', `${program} get failed for ${registry} (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
   }
   let parsed: { Username?: string; Secret?: string };
   try {
     parsed = JSON.parse(result.stdout) as { Username?: string; Secret?: string };
   } catch {
-    throw new UserError(`${program} get answered something that is not JSON`);
+    throw new UserError('credentials', `${program} get answered something that is not JSON`);
   }
   if (!parsed.Secret) return undefined;
   const from = `${program}`;
@@ -88,7 +88,7 @@ function fromAuthEntry(entry: AuthEntry, from: string): Credentials | undefined 
   if (entry.auth) {
     const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon < 0) throw new UserError(`${from}: the 'auth' value is not base64 of USER:PASSWORD`);
+    if (colon < 0) throw new UserError('credentials', `${from}: the 'auth' value is not base64 of USER:PASSWORD`);
     return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1), from };
   }
   if (entry.username && entry.password) return { username: entry.username, password: entry.password, from };
@@ -103,7 +103,7 @@ export async function lookupCredentials(registry: string): Promise<Credentials |
     config = JSON.parse(await readFile(configFile, 'utf8')) as DockerConfig;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new UserError(`cannot read ${configFile}: ${(error as Error).message}`);
+    throw new UserError('credentials', `cannot read ${configFile}: ${(error as Error).message}`);
   }
   const wanted = normalizeKey(registry);
   const helper = Object.entries(config.credHelpers ?? {}).find(([key]) => normalizeKey(key) === wanted)?.[1];

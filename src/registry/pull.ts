@@ -47,7 +47,7 @@ async function remoteManifests(ref: Reference, options: RemoteOptions): Promise<
     for (const descriptor of await indexEntries(top.bytes, fetch, source)) entries.push(await readManifestAt(descriptor, fetch, source));
     return { ...common, kind: 'index', entries };
   }
-  if (!isManifestType(mediaType)) throw new UserError(`${source} is a ${mediaType || 'document of unknown type'}, not an image`);
+  if (!isManifestType(mediaType)) throw new UserError('image-unsupported', `${source} is a ${mediaType || 'document of unknown type'}, not an image`);
   return { ...common, kind: 'manifest', entries: [await readManifestAt({ mediaType, digest: top.digest, size: top.bytes.length }, fetch, source, top.bytes)] };
 }
 
@@ -70,7 +70,7 @@ export class RegistrySource implements ImageSource {
 
   async open<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<SourceImage<L>[]> {
     const remote = await remoteManifests(this.ref, this.options);
-    if (remote.entries.length === 0) throw new UserError(`${remote.source} holds no image`);
+    if (remote.entries.length === 0) throw new UserError('image-invalid', `${remote.source} holds no image`);
     const repository = this.ref.repository;
     return remote.entries.map((entry) =>
       blobImage(entry, remote.source, [], consumer, (descriptor) =>

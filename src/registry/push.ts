@@ -295,10 +295,10 @@ class BlobSender {
     try {
       await client.uploadBlob(target.repository, source, (count) => this.counted(count), session);
     } catch (error) {
-      if (error instanceof RegistryError && error.code === 'DIGEST_INVALID' && !(await store.verify(descriptor.digest))) {
+      if (error instanceof RegistryError && error.registryCode === 'DIGEST_INVALID' && !(await store.verify(descriptor.digest))) {
         // A blob file damaged after it was written (a disk fault, a hand edit): no push can use it.
         await rm(store.path(descriptor.digest), { force: true });
-        throw new UserError(`${store.path(descriptor.digest)} is damaged (its content does not match its digest ${descriptor.digest}); it was removed: run the push again`);
+        throw new UserError('image-invalid', `${store.path(descriptor.digest)} is damaged (its content does not match its digest ${descriptor.digest}); it was removed: run the push again`);
       }
       throw error;
     } finally {
@@ -513,7 +513,7 @@ export class Push {
       try {
         await client.putManifest(target.repository, tag, bytes, mediaType);
       } catch (error) {
-        throw new UserError(`${(error as Error).message}
+        throw new UserError(error instanceof UserError ? error.code : 'registry-refused', `${(error as Error).message}
 ${await this.restore(moved)}`);
       }
       moved.push(entry);
@@ -555,10 +555,10 @@ ${await this.restore(moved)}`);
 
 /** Reads a password from standard input (for --password-stdin), without its trailing newline. */
 export async function readPasswordFromStdin(): Promise<string> {
-  if (process.stdin.isTTY) throw new UserError('--password-stdin reads the password from a pipe, e.g. echo "$TOKEN" | addonix push ... --password-stdin');
+  if (process.stdin.isTTY) throw new UserError('usage', '--password-stdin reads the password from a pipe, e.g. echo "$TOKEN" | addonix push ... --password-stdin');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-  if (!password) throw new UserError('--password-stdin: standard input was empty');
+  if (!password) throw new UserError('usage', '--password-stdin: standard input was empty');
   return password;
 }

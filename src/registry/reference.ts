@@ -29,7 +29,7 @@ function isRegistryPart(part: string): boolean {
  * per-arch naming, `ghcr.io/me/{arch}-addon-foo`).
  */
 export function parseReference(text: string, options: { allowArchTemplate?: boolean } = {}): Reference {
-  const bad = (why: string) => new UserError(`'${text}' is not an image reference: ${why} (expected REGISTRY/REPOSITORY, e.g. ghcr.io/me/my-addon)`);
+  const bad = (why: string) => new UserError('usage', `'${text}' is not an image reference: ${why} (expected REGISTRY/REPOSITORY, e.g. ghcr.io/me/my-addon)`);
   let rest = text.trim();
   if (/^[a-z]+:\/\//i.test(rest)) throw bad('leave out the scheme (https://)');
   let digest: Digest | undefined;

@@ -73,18 +73,18 @@ export class PlatformResolver {
       const match = entries.find((entry) => platformMatches(entry.platform, platform));
       if (!match) {
         const offered = entries.map((entry) => (entry.platform ? formatPlatform(entry.platform) : '(no platform)'));
-        throw new UserError(`${source} has no image for ${formatPlatform(platform)}; it offers ${offered.length > 0 ? offered.join(', ') : 'no images'}`);
+        throw new UserError('platform-missing', `${source} has no image for ${formatPlatform(platform)}; it offers ${offered.length > 0 ? offered.join(', ') : 'no images'}`);
       }
       return { digest: match.digest, mediaType: match.mediaType, kind: 'index', topDigest: top.digest };
     }
-    if (!isManifestType(mediaType)) throw new UserError(`${source} is a ${mediaType || 'document of unknown type'}, not an image`);
+    if (!isManifestType(mediaType)) throw new UserError('image-unsupported', `${source} is a ${mediaType || 'document of unknown type'}, not an image`);
     const manifest = document as ImageManifest;
     const config = checkConfig(parseJson(await this.client.getBlob(this.ref.repository, manifest.config.digest, MAX_DOCUMENT_BYTES), `${source}: config`), source);
     const found = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
     // A 32-bit ARM image that names no variant could be either; take it at its word.
     const matches = platformMatches(found, platform) || (!config.variant && config.os === platform.os && config.architecture === platform.architecture && platform.architecture === 'arm');
     if (!matches) {
-      throw new UserError(`${source} is a single-arch image for ${formatPlatform(found)}, not ${formatPlatform(platform)}`);
+      throw new UserError('platform-missing', `${source} is a single-arch image for ${formatPlatform(found)}, not ${formatPlatform(platform)}`);
     }
     return { digest: top.digest, mediaType, kind: 'manifest', topDigest: top.digest };
   }

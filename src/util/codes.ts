@@ -83,3 +83,50 @@ export const FINDING_CODES = {
 } as const satisfies Record<string, FindingInfo>;
 
 export type FindingCode = keyof typeof FINDING_CODES;
+
+/** The exit statuses of every command. */
+export const EXIT_STATUSES = {
+  0: 'success: the command did what it was asked, found nothing wrong',
+  1: 'findings (validate, diff, verify) or a failure (an error below, or a build that failed)',
+  2: 'wrong usage: an unknown command or option, a missing or bad argument, an arch the add-on does not list',
+  130: 'interrupted (Ctrl-C or SIGTERM): what was under way was stopped and nothing half-written was left',
+} as const;
+
+export interface ErrorInfo {
+  exit: 1 | 2 | 130;
+  summary: string;
+}
+
+/** The codes of the errors that stop a command (util/errors.ts), with their exit status. */
+export const ERROR_CODES = {
+  usage: { exit: 2, summary: 'the command line is wrong: the message says what, `addonix <command> --help` how' },
+  interrupted: { exit: 130, summary: 'stopped by Ctrl-C or SIGTERM' },
+  'not-found': { exit: 1, summary: 'a file, folder or image named on the command line does not exist' },
+  'not-writable': { exit: 1, summary: 'a place addonix must write is not writable for this user (EACCES, EPERM)' },
+  'disk-full': { exit: 1, summary: 'no space left where addonix writes (ENOSPC, EDQUOT)' },
+  'read-only': { exit: 1, summary: 'the file system addonix must write is read-only (EROFS)' },
+  exists: { exit: 1, summary: 'a file or folder addonix would write exists with other content: remove it, name another, or pass --force where the command has it' },
+  'addon-invalid': { exit: 1, summary: 'the add-on has errors (addonix validate lists them)' },
+  'no-addon': { exit: 1, summary: 'no add-on where one is needed (no config.yaml, config.yml or config.json)' },
+  'npm-project': { exit: 1, summary: 'the add-on\'s npm project cannot be read: package.json, package-lock.json' },
+  'native-unsupported': { exit: 1, summary: 'a native npm package has no binary and no way to build one for a target' },
+  'generated-stale': { exit: 1, summary: 'generated data is missing or out of date: run addonix generate' },
+  'nix-missing': { exit: 1, summary: 'Nix is not installed, or too old, or refuses flakes' },
+  'nix-failed': { exit: 1, summary: 'Nix failed to evaluate or build: its message, the log tail and a hint follow' },
+  'flake-missing': { exit: 1, summary: 'no flake.nix where one is needed, or the flake has no image for an arch' },
+  'image-invalid': { exit: 1, summary: 'an image archive, layout or document addonix refuses: truncated, inconsistent, or not an image' },
+  'image-hostile': { exit: 1, summary: 'a layer whose contents break the layer rules (leaving the root, device nodes without --allow-devices)' },
+  'image-unsupported': { exit: 1, summary: 'an image in a form addonix does not read (a media type, a compression)' },
+  'platform-missing': { exit: 1, summary: 'the image or index has no image for the arch asked' },
+  'registry-auth': { exit: 1, summary: 'the registry refused the credentials, or found none: docker login, or --username with --password-stdin' },
+  'registry-unreachable': { exit: 1, summary: 'the registry did not answer within the retry budget or the timeouts' },
+  'registry-refused': { exit: 1, summary: 'the registry refused a request (the message gives its answer)' },
+  'registry-not-found': { exit: 1, summary: 'the repository, tag or blob is not in the registry' },
+  credentials: { exit: 1, summary: 'the Docker credential configuration cannot be read or its helper failed' },
+  'engine-missing': { exit: 1, summary: 'neither a running Docker nor Podman is there to load into' },
+  'engine-failed': { exit: 1, summary: 'docker load or podman load failed' },
+  'git-failed': { exit: 1, summary: 'git failed (staging what init wrote)' },
+  internal: { exit: 1, summary: 'a bug in addonix: the message has the stack trace to report' },
+} as const satisfies Record<string, ErrorInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,21 +1,67 @@
 /**
- * A failure caused by the user's input or environment, not by a bug in addonix.
- * The CLI prints its message without a stack trace and exits with `exitCode`.
+ * The one error type of addonix: a failure of the user's input or machine, not a bug. It carries a code
+ * from the table in codes.ts (which gives its exit status), the message, and where applicable the file
+ * and line it is about and a hint. The CLI renders it in one place (cli/render-error.ts): text on
+ * stderr, or a JSON object on stdout under --json; never a stack trace. It crosses the import workers'
+ * boundary as plain data (toJSON, fromJSON).
  */
+import { ERROR_CODES, type ErrorCode } from './codes.js';
+
+export type { ErrorCode };
+
+export interface ErrorDetails {
+  /** The file (or folder, or image reference) the error is about. */
+  file?: string | undefined;
+  /** 1-based line in `file`. */
+  line?: number | undefined;
+  /** What to do about it, when the message does not already say. */
+  hint?: string | undefined;
+}
+
+/** The error as data: what --json prints and what workers send. */
+export interface ErrorJson {
+  code: ErrorCode;
+  message: string;
+  file: string | null;
+  line: number | null;
+  hint: string | null;
+  exit: 1 | 2 | 130;
+}
+
 export class UserError extends Error {
+  readonly file: string | undefined;
+  readonly line: number | undefined;
+  readonly hint: string | undefined;
+
   constructor(
+    readonly code: ErrorCode,
     message: string,
-    readonly exitCode: 1 | 2 = 1,
+    details: ErrorDetails = {},
   ) {
     super(message);
     this.name = 'UserError';
+    this.file = details.file;
+    this.line = details.line;
+    this.hint = details.hint;
+  }
+
+  get exitCode(): 1 | 2 | 130 {
+    return ERROR_CODES[this.code].exit;
+  }
+
+  toJSON(): ErrorJson {
+    return { code: this.code, message: this.message, file: this.file ?? null, line: this.line ?? null, hint: this.hint ?? null, exit: this.exitCode };
+  }
+
+  static fromJSON(json: ErrorJson): UserError {
+    return new UserError(json.code, json.message, { file: json.file ?? undefined, line: json.line ?? undefined, hint: json.hint ?? undefined });
   }
 }
 
-/** Wrong command-line usage: exit code 2. */
+/** Wrong command-line usage: code `usage`, exit status 2. */
 export class UsageError extends UserError {
-  constructor(message: string) {
-    super(message, 2);
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('usage', message, details);
     this.name = 'UsageError';
   }
 }

@@ -5,12 +5,12 @@
  */
 import { UserError } from './errors.js';
 
-const CAUSES: Record<string, { reason: string; fix: string }> = {
-  ENOSPC: { reason: 'no space left on the device', fix: 'free some space there, or choose another place' },
-  EDQUOT: { reason: 'the disk quota is used up', fix: 'free some space there, or choose another place' },
-  EACCES: { reason: 'permission denied', fix: 'make it writable for this user, or choose another place' },
-  EPERM: { reason: 'operation not permitted', fix: 'make it writable for this user, or choose another place' },
-  EROFS: { reason: 'the file system is read-only', fix: 'choose a place on a writable file system' },
+const CAUSES: Record<string, { code: 'disk-full' | 'not-writable' | 'read-only'; reason: string; fix: string }> = {
+  ENOSPC: { code: 'disk-full', reason: 'no space left on the device', fix: 'free some space there, or choose another place' },
+  EDQUOT: { code: 'disk-full', reason: 'the disk quota is used up', fix: 'free some space there, or choose another place' },
+  EACCES: { code: 'not-writable', reason: 'permission denied', fix: 'make it writable for this user, or choose another place' },
+  EPERM: { code: 'not-writable', reason: 'operation not permitted', fix: 'make it writable for this user, or choose another place' },
+  EROFS: { code: 'read-only', reason: 'the file system is read-only', fix: 'choose a place on a writable file system' },
 };
 
 export interface FileSystemErrorContext {
@@ -27,5 +27,5 @@ export function fileSystemUserError(error: unknown, context: FileSystemErrorCont
   const where = file ?? '(a file)';
   const place = context.places?.find(({ dir }) => where === dir || where.startsWith(dir.endsWith('/') ? dir : `${dir}/`));
   const doing = syscall === 'open' || syscall === 'mkdir' || syscall === 'rename' || syscall === 'write' || syscall === 'writev' || syscall === 'copyfile' || syscall === 'link' ? 'cannot write' : `cannot ${syscall ?? 'use'}`;
-  return new UserError(`${doing} ${where}: ${cause.reason}; ${place ? place.advice : cause.fix}`);
+  return new UserError(cause.code, `${doing} ${where}: ${cause.reason}; ${place ? place.advice : cause.fix}`, { file: file ?? undefined });
 }

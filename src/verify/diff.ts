@@ -19,7 +19,7 @@ export async function openImages(argument: string, options: RemoteOptions & { ru
   const { path } = splitArchPrefix(argument);
   if (existsSync(path)) return openLocalImages(argument, options.rules);
   // An absolute or ./-relative name is a path for sure: a registry reference cannot start so.
-  if (/^[./~]/.test(path)) throw new UserError(`${argument}: no such file or folder`);
+  if (/^[./~]/.test(path)) throw new UserError('not-found', `${argument}: no such file or folder`);
   let reference;
   try {
     reference = parseReference(argument);
@@ -27,7 +27,7 @@ export async function openImages(argument: string, options: RemoteOptions & { ru
   } catch (error) {
     if (!(error instanceof UserError)) throw error;
     const as = reference ? `as the registry reference ${formatReference(reference)}` : 'as a registry reference';
-    throw new UserError(`${argument}: no such file or folder, and ${as}: ${error.message}`, error.exitCode);
+    throw new UserError(error.code === 'registry-unreachable' || error.code === 'registry-not-found' ? 'not-found' : error.code, `${argument}: no such file or folder, and ${as}: ${error.message}`);
   }
 }
 
@@ -52,7 +52,7 @@ function pick(candidates: ImageCandidate[], arch: string, side: string): ImageCa
   const found = candidates.filter((c) => pairingKey(c) === arch);
   if (found.length === 1) return found[0]!;
   const have = candidates.map(pairingKey).join(', ');
-  throw new UserError(found.length === 0 ? `${side} has no image for ${arch} (it has: ${have})` : `${side} has ${found.length} images for ${arch}`);
+  throw new UserError('platform-missing', found.length === 0 ? `${side} has no image for ${arch} (it has: ${have})` : `${side} has ${found.length} images for ${arch}`);
 }
 
 /**

@@ -112,7 +112,7 @@ export async function flakeMetadata(install: NixInstall, flake: string, options:
   try {
     return JSON.parse(run.stdout) as FlakeMetadata;
   } catch {
-    throw new UserError(`nix flake metadata ${flake} printed something that is not JSON`);
+    throw new UserError('nix-failed', `nix flake metadata ${flake} printed something that is not JSON`);
   }
 }
 

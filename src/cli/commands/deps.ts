@@ -56,7 +56,7 @@ export const depsCommand: CommandModule<object, DepsArgs> = {
     else throw new UsageError(`${display(args.dir)} is not an add-on folder: name the targets with --target, e.g. --target aarch64-musl`);
 
     const appDir = addon ? await findAppDir(addon.location.dir, args.app, display) : path.resolve(args.dir);
-    if (!appDir) throw new UserError(`${display(args.dir)} has no Node.js app (no package.json or package-lock.json in it or below it)`);
+    if (!appDir) throw new UserError('npm-project', `${display(args.dir)} has no Node.js app (no package.json or package-lock.json in it or below it)`);
     const result = await resolveDeps(appDir, targets, {
       includeDev: args['include-dev'],
       registry: args.registry,

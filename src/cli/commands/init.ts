@@ -46,7 +46,7 @@ export const initCommand: CommandModule<object, InitArgs> = {
     const { addons, diagnostics } = await loadPaths([args.dir], { era: DEFAULT_ERA, display });
     const errors = diagnostics.items.filter((d) => d.severity === 'error' && d.code !== 'no-config');
     printDiagnostics(errors.length > 0 ? errors : diagnostics.items.filter((d) => d.severity === 'warning'), process.stderr);
-    if (errors.length > 0) throw new UserError(`fix the errors above first (addonix validate ${display(args.dir)})`);
+    if (errors.length > 0) throw new UserError('addon-invalid', `fix the errors above first (addonix validate ${display(args.dir)})`);
     const outcome = await initRepository(
       addons.filter((a) => a.config !== null),
       {

@@ -38,7 +38,7 @@ export const loadCommand: CommandModule<object, LoadArgs> = {
     const image = images.find((candidate) => candidate.arch === arch);
     if (!image) {
       const have = images.map((candidate) => `${candidate.arch} (${formatPlatform(candidate.platform)})`).join(', ');
-      throw new UserError(`no image for ${arch} among the inputs (they hold ${have})${args.arch ? '' : '; pass --arch to load another one'}`);
+      throw new UserError('platform-missing', `no image for ${arch} among the inputs (they hold ${have})${args.arch ? '' : '; pass --arch to load another one'}`);
     }
     progress.update(() => `loading ${image.arch} into ${args.engine}...`, true);
     const loaded = await loadIntoEngine(image, args.engine, loadName(image, args.tag)).finally(() => progress.done());

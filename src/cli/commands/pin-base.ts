@@ -98,10 +98,10 @@ export const pinBaseCommand: CommandModule<object, PinBaseArgs> = {
     const dir = addon.location.dir;
     const model = resolveModel(addon, { era: args.supervisor, display });
     const lockFile = baseLockPath(dir);
-    if (model.arches.length === 0) throw new UserError(`${display(addon.configFile)}: the add-on lists no arch`);
+    if (model.arches.length === 0) throw new UserError('addon-invalid', `${display(addon.configFile)}: the add-on lists no arch`);
 
     const missing = model.arches.filter((arch) => arch.baseImage === null || arch.baseImage === 'scratch');
-    if (missing.length > 0) throw new UserError(missingBase(addon, missing, display));
+    if (missing.length > 0) throw new UserError('addon-invalid', missingBase(addon, missing, display));
 
     const progress = new ProgressLine();
     for (const arch of model.arches) {
@@ -118,7 +118,7 @@ export const pinBaseCommand: CommandModule<object, PinBaseArgs> = {
       try {
         ref = parseReference(reference);
       } catch (error) {
-        throw new UserError(`${where}: ${(error as Error).message}`);
+        throw new UserError('addon-invalid', `${where}: ${(error as Error).message}`);
       }
       let resolver = resolvers.get(reference);
       if (!resolver) {
@@ -131,9 +131,9 @@ export const pinBaseCommand: CommandModule<object, PinBaseArgs> = {
         if (error instanceof RegistryError) {
           // The registry failed the reference itself: every arch that names it is stuck.
           const sharing = model.arches.filter((other) => other.baseImage === reference).map((other) => other.arch);
-          throw new UserError(`${sharing.join(', ')}: base image ${reference} (${sourceOf(addon, arch, display)}): ${describeFailure(error)}`);
+          throw new UserError(error.code, `${sharing.join(', ')}: base image ${reference} (${sourceOf(addon, arch, display)}): ${describeFailure(error)}`);
         }
-        if (error instanceof UserError) throw new UserError(`${where}: ${error.message}`);
+        if (error instanceof UserError) throw new UserError(error.code, `${where}: ${error.message}`);
         throw error;
       });
       const imageName = formatReference({ registry: ref.registry, repository: ref.repository });
@@ -174,7 +174,7 @@ export const pinBaseCommand: CommandModule<object, PinBaseArgs> = {
       progress.note(`computing the Nix ${images.length === 1 ? 'hash' : 'hashes'}: nix builds the pullImage of ${nixpkgs} for ${plural(images.length, 'image')} (Nix fetches ${images.length === 1 ? 'it' : 'them'})`);
       const hashes = await pullImageHashes({ nixpkgs, images, onLine: (line) => progress.update(() => `nix: ${line.trim().slice(0, 110)}`) })
         .catch((error: unknown) => {
-          if (error instanceof UserError) throw new UserError(`${error.message}\n(pass --no-hash to pin the digests now and compute the hashes later where Nix can fetch)`);
+          if (error instanceof UserError) throw new UserError(error.code, `${error.message}\n(pass --no-hash to pin the digests now and compute the hashes later where Nix can fetch)`);
           throw error;
         })
         .finally(() => progress.done());

@@ -3,7 +3,7 @@ import { readInputs } from '../../oci/inputs.js';
 import { assembleIndex, indexAnnotations } from '../../oci/assemble.js';
 import { Interrupted } from '../../registry/client.js';
 import { parseDestinations, Push, readPasswordFromStdin, type PushResult } from '../../registry/push.js';
-import { UsageError } from '../../util/errors.js';
+import { UsageError, UserError } from '../../util/errors.js';
 import { plural } from '../../util/text.js';
 import { addonForIndex, compressionOption, formatBytes, layerPolicy, layerRules, layerRulesOption, parseSize, ProgressLine, rate, registryTimeOptions, registryTimes } from '../images.js';
 
@@ -118,12 +118,11 @@ export const pushCommand: CommandModule<object, PushArgs> = {
       if (!interrupt.signal.aborted && !(error instanceof Interrupted)) throw error;
       progress.done();
       const done = pushing.progress;
-      process.stderr.write(
-        `addonix: interrupted: ${plural(done.uploaded, 'blob')} uploaded (${formatBytes(Math.max(0, done.bytesUploaded))} sent), ${done.skipped} already there, ${done.mounted} mounted; ` +
-          `no tag was moved (the registry keeps the blobs; pushing again sends only the rest)\n`,
+      throw new UserError(
+        'interrupted',
+        `interrupted: ${plural(done.uploaded, 'blob')} uploaded (${formatBytes(Math.max(0, done.bytesUploaded))} sent), ${done.skipped} already there, ${done.mounted} mounted; ` +
+          'no tag was moved (the registry keeps the blobs; pushing again sends only the rest)',
       );
-      process.exitCode = 130;
-      return;
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

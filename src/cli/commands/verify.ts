@@ -60,10 +60,10 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     if (requested && requested.length !== 1) throw new UsageError('--arch: verify one arch at a time');
     if (args['diff-report'] !== undefined) await checkReportDir(args['diff-report']);
     const model = await addonModel(args.dir);
-    if (!model) throw new UserError(`${args.dir} has no add-on (no config.yaml): verify needs the add-on folder`);
+    if (!model) throw new UserError('no-addon', `${args.dir} has no add-on (no config.yaml): verify needs the add-on folder`);
     const arch = requested?.[0] ?? defaultArch(model.arches.map((a) => a.arch));
     const archModel = model.arches.find((a) => a.arch === arch);
-    if (!archModel) throw new UserError(`${model.slug} is not built for ${arch} (its config.yaml lists ${model.arches.map((a) => a.arch).join(', ')})`);
+    if (!archModel) throw new UserError('usage', `${model.slug} is not built for ${arch} (its config.yaml lists ${model.arches.map((a) => a.arch).join(', ')})`);
     const reference = args.against ?? publishedImage(archModel.image, model.slug);
     const flake = flakeFor(args.dir, args.flake);
     const install = await nixForCommand();
@@ -75,7 +75,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       const plan = await planBuild(install, flake, targets, { ...options, signal });
       const progress = plan.planned.length > 0 ? new BuildProgress(process.stderr, plan) : undefined;
       const [built] = await buildPlanned(install, flake, plan, { ...options, signal, onEvent: progress?.onEvent }).finally(() => progress?.finish());
-      if (!built || built.status === 'failed') throw new UserError(`${arch}: the image does not build, so there is nothing to verify:\n${built?.failure?.message ?? ''}${built?.failure?.log.length ? `\n${built.failure.log.join('\n')}` : ''}`);
+      if (!built || built.status === 'failed') throw new UserError('nix-failed', `${arch}: the image does not build, so there is nothing to verify:\n${built?.failure?.message ?? ''}${built?.failure?.log.length ? `\n${built.failure.log.join('\n')}` : ''}`);
       process.stderr.write(`addonix: rebuilding ${built.outPath} to check that Nix gets the same bytes again\n`);
       const { report, explained } = await verifyBuilt({ install, flake, target: plan.planned[0]!, addon: { slug: model.slug, version: model.version }, reference, remote: { insecure: args.insecure, client: registryTimes(args) }, rules: layerRules(args['allow-devices']), options: { ...options, signal } });
       const reportFile = args.report ?? `verify-${model.slug}-${arch}.json`;
@@ -114,7 +114,7 @@ function defaultArch(arches: string[]): string {
 /** The reference the Supervisor would pull: config.yaml's image with the version as tag. */
 function publishedImage(image: string, slug: string): string {
   if (image.startsWith('local/')) {
-    throw new UserError(`${slug} has no image in config.yaml (the Supervisor builds it locally), so nothing is published to compare with: give --against REF or a local image`);
+    throw new UserError('usage', `${slug} has no image in config.yaml (the Supervisor builds it locally), so nothing is published to compare with: give --against REF or a local image`);
   }
   return image;
 }

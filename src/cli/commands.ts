@@ -1,0 +1,25 @@
+/**
+ * The commands, in the order help lists them, each loaded only when needed: the command named on the
+ * command line alone, or all of them for help and mistakes. Loading every stage's modules would take a
+ * third of a second of every run, as long as a no-change push itself.
+ */
+import type { CommandModule } from 'yargs';
+
+export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  init: async () => (await import('./commands/init.js')).initCommand as CommandModule,
+  validate: async () => (await import('./commands/validate.js')).validateCommand as CommandModule,
+  inspect: async () => (await import('./commands/inspect.js')).inspectCommand as CommandModule,
+  deps: async () => (await import('./commands/deps.js')).depsCommand as CommandModule,
+  generate: async () => (await import('./commands/generate.js')).generateCommand as CommandModule,
+  'pin-base': async () => (await import('./commands/pin-base.js')).pinBaseCommand as CommandModule,
+  build: async () => (await import('./commands/build.js')).buildCommand as CommandModule,
+  assemble: async () => (await import('./commands/assemble.js')).assembleCommand as CommandModule,
+  push: async () => (await import('./commands/push.js')).pushCommand as CommandModule,
+  load: async () => (await import('./commands/load.js')).loadCommand as CommandModule,
+  'inspect-image': async () => (await import('./commands/inspect-image.js')).inspectImageCommand as CommandModule,
+  diff: async () => (await import('./commands/diff.js')).diffCommand as CommandModule,
+  verify: async () => (await import('./commands/verify.js')).verifyCommand as CommandModule,
+  doctor: async () => (await import('./commands/doctor.js')).doctorCommand as CommandModule,
+};
+
+export const COMMAND_NAMES = Object.keys(COMMANDS);
