@@ -149,6 +149,9 @@ test('build: usage errors and a folder without flake', (t) => {
   const badArch = runCli(['build', addon, '--arch', 'amd64,sparc']);
   assert.equal(badArch.status, 2);
   assert.match(badArch.stderr, /--arch sparc: not a Home Assistant arch/);
+  const dockerName = runCli(['build', addon, '--arch', 'arm/v7']);
+  assert.equal(dockerName.status, 2);
+  assert.match(dockerName.stderr, /--arch arm\/v7: not a Home Assistant arch .*Did you mean armv7\?/);
   const noFlake = runCli(['build', addon]);
   assert.equal(noFlake.status, 1);
   assert.match(noFlake.stderr, /has no flake\.nix: addonix init .* writes one, or name the flake with --flake REF/);

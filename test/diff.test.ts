@@ -1,6 +1,6 @@
 /**
  * addonix diff on images made in the test: the same image in every input shape, each kind of difference
- * named with its layer and file, registry references, --report, and hostile archives refused with nothing
+ * named with its layer and file, registry references, --diff-report, and hostile archives refused with nothing
  * written.
  */
 import { test } from 'node:test';
@@ -191,7 +191,7 @@ test('diff: a registry reference against local images; an index paired by arch',
   assert.match(missing.stderr, /has no image for armv7 \(it has: amd64\)/);
 });
 
-test('diff --report: both versions of each differing file, the configs and the JSON, for diffoscope; refuses a folder with content', async (t) => {
+test('diff --diff-report: both versions of each differing file, the configs and the JSON, for diffoscope; refuses a folder with content', async (t) => {
   const dir = tempTree(t, {});
   const a = await writeTarFile(path.join(dir, 'a.tar'), dockerToolsEntries(image([customLayer(BASE), customLayer(APP)])));
   const b = await writeTarFile(
@@ -199,7 +199,7 @@ test('diff --report: both versions of each differing file, the configs and the J
     dockerToolsEntries(image([customLayer(BASE), customLayer([...APP.filter((e) => e.path !== 'app/main.js' && e.path !== 'app/old.txt'), { path: 'app/main.js', body: 'console.log(2);\n', mode: 0o4755 }])])),
   );
   const report = path.join(dir, 'report');
-  const result = runCli(['diff', a, b, '--report', report]);
+  const result = runCli(['diff', a, b, '--diff-report', report]);
   assert.equal(result.status, 1, result.stderr);
   assert.match(result.stdout, /report: 3 files in .*report; compare with:\n {2}diffoscope .*report\/a\.config\.json .*report\/b\.config\.json\n {2}diffoscope .*report\/a .*report\/b\n/);
   assert.equal(readFileSync(path.join(report, 'a', 'app', 'main.js'), 'utf8'), 'console.log(1);\n');
@@ -209,9 +209,9 @@ test('diff --report: both versions of each differing file, the configs and the J
   assert.deepEqual(readdirSync(report).sort(), ['a', 'a.config.json', 'b', 'b.config.json', 'diff.json']);
   assert.deepEqual((JSON.parse(readFileSync(path.join(report, 'b.config.json'), 'utf8')) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids.length, 2);
   assert.equal((JSON.parse(readFileSync(path.join(report, 'diff.json'), 'utf8')) as DiffResult).verdict, 'different');
-  const again = runCli(['diff', a, b, '--report', report]);
+  const again = runCli(['diff', a, b, '--diff-report', report]);
   assert.equal(again.status, 1);
-  assert.match(again.stderr, /--report .*report exists and is not an empty folder; remove it or name another/);
+  assert.match(again.stderr, /--diff-report .*report exists and is not an empty folder; remove it or name another/);
   assert.deepEqual(readdirSync(dir).sort(), ['a.tar', 'b.tar', 'report'], 'nothing else written');
 });
 
@@ -278,7 +278,7 @@ test('diff: hostile archives are refused like the importing readers refuse them,
     const file = path.join(dir, name);
     writeFileSync(file, await build());
     const report = path.join(dir, `report-${name}`);
-    const result = runCli(['diff', file, goodFile, '--report', report], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
+    const result = runCli(['diff', file, goodFile, '--diff-report', report], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
     assert.equal(result.status, 1, `${name}: ${result.stdout}`);
     assert.match(result.stderr, pattern, name);
     assert.ok(!hasStackTrace(result.stderr), result.stderr);

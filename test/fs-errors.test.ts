@@ -23,9 +23,16 @@ function asRoot(t: TestContext): boolean {
 
 /** The CLI in a mount namespace of its own, after `setup` (shell commands) has mounted what it needs. */
 function inNamespace(setup: string, args: string[], env: Record<string, string> = {}) {
-  const quoted = [process.execPath, CLI, ...args].map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
+  const asNobody = args[0] === '--as-nobody--';
+  const command = [...(asNobody ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : []), process.execPath, CLI, ...args.slice(asNobody ? 1 : 0)];
+  const quoted = command.map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
   const result = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `set -e; ${setup}; exec ${quoted}`], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env } });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The CLI as the user nobody, in a mount namespace of its own after `setup` (run as root). */
+function inNamespaceAsNobody(setup: string, args: string[], env: Record<string, string> = {}) {
+  return inNamespace(setup, ['--as-nobody--', ...args], env);
 }
 
 /** The CLI as the user nobody. */
@@ -51,7 +58,7 @@ test('fs errors: a full disk under the cache is a user error naming the cache an
   assert.ok(!existsSync(path.join(dir, 'layout')));
 });
 
-test('fs errors: generate, init, assemble --out and diff --report on a read-only file system say so, and where', async (t) => {
+test('fs errors: generate, init, assemble --out and diff --diff-report on a read-only file system say so, and where', async (t) => {
   if (!needTools(t, 'unshare', 'mount') || !asRoot(t)) return;
   const dir = tempTree(t, { 'addon/config.yaml': MINIMAL_CONFIG });
   const image = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64') }));
@@ -63,7 +70,7 @@ test('fs errors: generate, init, assemble --out and diff --report on a read-only
     ['generate', path.join(dir, 'addon'), ['generate', path.join(dir, 'addon')]],
     ['init', path.join(dir, 'addon'), ['init', path.join(dir, 'addon')]],
     ['assemble --out', readOnly, ['assemble', '--out', path.join(readOnly, 'layout'), image]],
-    ['diff --report', readOnly, ['diff', image, other, '--report', path.join(readOnly, 'report')]],
+    ['diff --diff-report', readOnly, ['diff', image, other, '--diff-report', path.join(readOnly, 'report')]],
   ];
   for (const [what, target, args] of cases) {
     const result = inNamespace(mountReadOnly(target), args, { ADDONIX_CACHE_DIR: path.join(dir, 'cache') });
@@ -86,7 +93,7 @@ test('fs errors: a folder this user may not write (EACCES) is said to be one, wi
   const closed = path.join(dir, 'closed');
   mkdirSync(closed, { mode: 0o755 });
   for (const [what, args] of [
-    ['diff --report', ['diff', image, other, '--report', path.join(closed, 'report')]],
+    ['diff --diff-report', ['diff', image, other, '--diff-report', path.join(closed, 'report')]],
     ['generate', ['generate', path.join(dir, 'addon')]],
     ['assemble --out', ['assemble', '--out', path.join(closed, 'layout'), image]],
   ] as const) {
@@ -101,4 +108,78 @@ test('fs errors: a folder this user may not write (EACCES) is said to be one, wi
   const result = asNobody(['inspect-image', image], { ADDONIX_CACHE_DIR: lockedCache });
   assert.equal(result.status, 1, result.stderr);
   assert.match(result.stderr, /permission denied; it is addonix's cache: free some space there, or set ADDONIX_CACHE_DIR/);
+});
+
+/** The JSON error object a command printed on stdout under --json. */
+function jsonError(stdout: string, what: string): { code: string; message: string; file?: string; exit: number } {
+  let body: { error?: { code: string; message: string; file?: string; exit: number } };
+  try {
+    body = JSON.parse(stdout) as typeof body;
+  } catch {
+    throw new Error(`${what}: stdout is not JSON: ${stdout}`);
+  }
+  assert.ok(body.error, `${what}: no error object in ${stdout}`);
+  return body.error;
+}
+
+test('fs errors --json: every command that writes, into a full disk, a read-only file system or a folder it may not write, exits 1 with a JSON error naming the path', async (t) => {
+  if (!needTools(t, 'unshare', 'mount', 'setpriv') || !asRoot(t)) return;
+  const dir = tempTree(t, { 'addon/config.yaml': MINIMAL_CONFIG, 'built/config.yaml': MINIMAL_CONFIG, 'built/flake.nix': '{ outputs = { self }: { }; }\n' });
+  chmodSync(dir, 0o755);
+  const image = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64') }));
+  const other = await writeTarFile(path.join(dir, 'other.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64', ' v2') }));
+  const cache = path.join(dir, 'cache');
+  mkdirSync(cache, { mode: 0o777 });
+  chmodSync(cache, 0o777);
+  // The place each command writes in is PLACE; the add-on is copied there for the commands that write into it.
+  const place = path.join(dir, 'place');
+  mkdirSync(place, { mode: 0o755 });
+  const addonIn = (p: string) => path.join(p, 'addon');
+  const commands: { name: string; args: (p: string) => string[]; cacheInPlace?: boolean; canFill?: boolean }[] = [
+    { name: 'generate', args: (p) => ['generate', addonIn(p)] },
+    { name: 'init', args: (p) => ['init', addonIn(p)] },
+    { name: 'assemble --out', args: (p) => ['assemble', '--out', path.join(p, 'layout'), image] },
+    { name: 'diff --diff-report', args: (p) => ['diff', image, other, '--diff-report', path.join(p, 'report')] },
+    { name: 'inspect-image (cache)', args: () => ['inspect-image', image], cacheInPlace: true },
+    { name: 'load (cache)', args: () => ['load', '--engine', 'podman', '--arch', 'amd64', image], cacheInPlace: true },
+    { name: 'push (cache)', args: () => ['push', '--to', '127.0.0.1:1/x', '--tag', '1', image], cacheInPlace: true },
+    // These check the folder of their results before building, so a full disk shows only when they write.
+    { name: 'build --out-link', args: (p) => ['build', path.join(dir, 'built'), '--out-link', path.join(p, 'result')], canFill: false },
+    { name: 'verify --report', args: (p) => ['verify', path.join(dir, 'built'), '--arch', 'amd64', '--against', image, '--report', path.join(p, 'verify.json')], canFill: false },
+  ];
+  const copyAddon = `cp -r ${path.join(dir, 'addon')} ${place}/`;
+  const ways = [
+    { kind: 'full disk', code: 'disk-full', run: (args: string[], env: Record<string, string>) => inNamespace(`mount -t tmpfs -o size=64k tmpfs ${place} && ${copyAddon} && (dd if=/dev/zero of=${place}/fill bs=4096 2>/dev/null || true)`, args, env) },
+    { kind: 'read-only file system', code: 'read-only', run: (args: string[], env: Record<string, string>) => inNamespace(`mount -t tmpfs tmpfs ${place} && ${copyAddon} && mkdir -p ${place}/cache && mount -o remount,ro ${place}`, args, env) },
+    { kind: 'folder it may not write', code: 'not-writable', run: (args: string[], env: Record<string, string>) => inNamespaceAsNobody(`mount -t tmpfs -o mode=0755 tmpfs ${place} && ${copyAddon} && mkdir -p ${place}/cache`, args, { ...env, HOME: '/nonexistent' }) },
+  ];
+  for (const way of ways) {
+    for (const command of commands) {
+      if (way.code === 'disk-full' && command.canFill === false) continue;
+      const what = `${command.name}, ${way.kind}`;
+      const env = { ADDONIX_CACHE_DIR: command.cacheInPlace ? path.join(place, 'cache') : cache };
+      const args = [...command.args(place), '--json'];
+      const result = way.run(args, env);
+      assert.equal(result.status, 1, `${what}: ${result.stdout}\n${result.stderr}`);
+      const error = jsonError(result.stdout, what);
+      assert.equal(error.code, way.code, `${what}: ${error.message}`);
+      assert.equal(error.exit, 1, what);
+      assert.ok(error.message.includes(place), `${what}: the message names the path: ${error.message}`);
+      assert.ok(error.file?.startsWith(place), `${what}: the file field names the path: ${error.file}`);
+      assert.doesNotMatch(result.stdout + result.stderr, /internal error/, what);
+      assert.ok(!hasStackTrace(result.stdout + result.stderr), `${what}: ${result.stderr}`);
+    }
+  }
+});
+
+test('fs errors --json: the commands that write nothing run in a read-only folder and print JSON', async (t) => {
+  if (!needTools(t, 'unshare', 'mount') || !asRoot(t)) return;
+  const dir = tempTree(t, { 'addon/config.yaml': MINIMAL_CONFIG, 'addon/package.json': '{"name":"a","version":"1.0.0"}\n', 'addon/package-lock.json': '{"name":"a","version":"1.0.0","lockfileVersion":3,"requires":true,"packages":{"":{"name":"a","version":"1.0.0"}}}\n' });
+  const addon = path.join(dir, 'addon');
+  for (const args of [['validate', addon], ['inspect', addon], ['deps', addon], ['generate', addon, '--check']]) {
+    const result = inNamespace(`mount --bind ${dir} ${dir} && mount -o remount,ro,bind ${dir} && cd ${addon}`, [...args, '--json'], { ADDONIX_CACHE_DIR: path.join(dir, 'cache') });
+    assert.ok(result.status === 0 || (args[0] === 'generate' && result.status === 1), `${args[0]}: ${result.stderr}`);
+    assert.doesNotThrow(() => JSON.parse(result.stdout), `${args[0]}: ${result.stdout}`);
+    assert.doesNotMatch(result.stdout, /"error"/, args[0]);
+  }
 });

@@ -132,7 +132,7 @@ test('hostile: push, load, inspect-image, assemble, diff and verify refuse every
       ['load', ['load', '--engine', 'podman', '--arch', 'amd64', file], env],
       ['inspect-image', ['inspect-image', file], env],
       ['assemble', ['assemble', '--out', path.join(dir, `layout-${hostile.name}`), file], env],
-      ['diff', ['diff', good, file, '--report', path.join(dir, `report-${hostile.name}`)], env],
+      ['diff', ['diff', good, file, '--diff-report', path.join(dir, `report-${hostile.name}`)], env],
       // verify imports its own build (a good image) into a cache of its own: only the reference is hostile.
       ['verify', ['verify', flake.dir, '--arch', 'amd64', '--against', file, '--report', path.join(dir, `verify-${hostile.name}.json`)], flake.env],
     ];
@@ -158,7 +158,7 @@ test('hostile: device nodes pass with --allow-devices, for every command the sam
   const env = { ADDONIX_CACHE_DIR: path.join(dir, 'cache'), ...podmanEnv(dir) };
   for (const args of [
     ['push', '--allow-devices', '--to', `${registry.host}/base/devices`, '--tag', '1', file],
-    ['load', '--allow-devices', '--engine', 'podman', '--arch', 'amd64', '--tag', 'localhost/devices:1', file],
+    ['load', '--allow-devices', '--engine', 'podman', '--arch', 'amd64', '--name', 'localhost/devices:1', file],
     ['inspect-image', '--allow-devices', file],
     ['assemble', '--allow-devices', '--out', path.join(dir, 'layout'), file],
     ['diff', '--allow-devices', file, file],
@@ -228,8 +228,8 @@ test('hostile: a docker-archive naming its image with something that is no image
   const file = await writeTarFile(path.join(dir, 'named.tar'), dockerToolsEntries(image));
   const result = await runCliAsync(['load', '--engine', 'podman', '--arch', 'amd64', file], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
   assert.equal(result.status, 1);
-  assert.match(result.stderr, /named\.tar names its image "Library\/ubuntu:latest --quiet", which is not a valid image name; name it with --tag NAME:TAG/);
-  const badTag = await runCliAsync(['load', '--engine', 'podman', '--arch', 'amd64', '--tag', 'UPPER:1', file], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
+  assert.match(result.stderr, /named\.tar names its image "Library\/ubuntu:latest --quiet", which is not a valid image name; name it with --name NAME:TAG/);
+  const badTag = await runCliAsync(['load', '--engine', 'podman', '--arch', 'amd64', '--name', 'UPPER:1', file], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
   assert.equal(badTag.status, 2, 'a bad option value is a usage error');
-  assert.match(badTag.stderr, /--tag "UPPER:1" is not an image name NAME:TAG/);
+  assert.match(badTag.stderr, /--name "UPPER:1" is not an image name NAME:TAG/);
 });

@@ -34,7 +34,7 @@ test('load: podman load accepts the stream for the asked arch (tarball, stream s
   // A multi-arch layout (gzip layers, as pushed) loads too; --tag names it.
   const assembled = await runCliAsync(['assemble', '--out', path.join(dir, 'result-multiarch'), arm, amd], { env });
   assert.equal(assembled.status, 0, assembled.stderr);
-  const fromLayout = await runCliAsync(['load', '--engine', 'podman', '--arch', 'amd64', '--tag', 'test/notes:amd', path.join(dir, 'result-multiarch')], { env });
+  const fromLayout = await runCliAsync(['load', '--engine', 'podman', '--arch', 'amd64', '--name', 'test/notes:amd', path.join(dir, 'result-multiarch')], { env });
   assert.equal(fromLayout.status, 0, fromLayout.stderr);
   const amdInspect = JSON.parse(execFileSync('podman', ['image', 'inspect', 'test/notes:amd'], { env: { ...process.env, ...podman }, encoding: 'utf8' })) as { Architecture: string }[];
   assert.equal(amdInspect[0]!.Architecture, 'amd64');

@@ -213,7 +213,17 @@ test('deps: usage errors for targets', (t) => {
   assert.match(noTarget.stderr, /not an add-on folder: name the targets with --target/);
   const badTarget = runCli(['deps', dir, '--target', 'arm64-musl']);
   assert.equal(badTarget.status, 2);
-  assert.match(badTarget.stderr, /unknown target 'arm64-musl'/);
+  assert.match(badTarget.stderr, /--target arm64-musl: not a target\..* Did you mean aarch64-musl\?/);
+  const otherName = runCli(['deps', dir, '--target', 'x86_64']);
+  assert.equal(otherName.status, 2);
+  assert.match(otherName.stderr, /Did you mean amd64\?/);
+  const archAlone = runCli(['deps', dir, '--target', 'aarch64', '--target', 'armv7', '--json']);
+  assert.equal(archAlone.status, 0, archAlone.stderr);
+  assert.deepEqual(
+    (JSON.parse(archAlone.stdout) as { target: string }[]).map((d) => d.target),
+    ['aarch64-glibc', 'armv7-musl'],
+    'an arch alone takes the libc its images get by default',
+  );
   const ok = runCli(['deps', dir, '--target', 'armv7-glibc', '--json']);
   assert.equal(ok.status, 0, ok.stderr);
   assert.deepEqual(JSON.parse(ok.stdout), {

@@ -144,7 +144,19 @@ test('verify: without an image in config.yaml there is no published image; --aga
   const result = runCli(['verify', addon, '--arch', 'amd64']);
   assert.equal(result.status, 2, 'a missing option is a usage error');
   assert.match(result.stderr, /t has no image in config\.yaml \(the Supervisor builds it locally\), so nothing is published to compare with: give --against REF or a local image/);
-  const two = runCli(['verify', addon, '--arch', 'amd64,aarch64']);
-  assert.equal(two.status, 2);
-  assert.match(two.stderr, /verify one arch at a time/);
+  const notListed = runCli(['verify', addon, '--arch', 'amd64,aarch64']);
+  assert.equal(notListed.status, 2, 'an arch the add-on does not list is a usage error');
+  assert.match(notListed.stderr, /--arch aarch64: t is not built for aarch64 \(its config\.yaml lists amd64\)/);
+});
+
+test('verify: several arches need {arch} in the names of the files written per arch', (t) => {
+  const addon = tempTree(t, { 'config.yaml': 'name: T\nversion: "1"\nslug: t\ndescription: d\nimage: example.org/t\narch: [amd64, aarch64]\n', 'flake.nix': '{ outputs = { self }: { }; }\n' });
+  for (const option of ['--report', '--attest', '--diff-report']) {
+    const result = runCli(['verify', addon, '--arch', 'amd64', '--arch', 'aarch64', option, 'out']);
+    assert.equal(result.status, 2, `${option} without {arch}`);
+    assert.match(result.stderr, new RegExp(`${option} out: with several arches put \\{arch\\} in it`));
+  }
+  const otherName = runCli(['verify', addon, '--arch', 'arm64']);
+  assert.equal(otherName.status, 2);
+  assert.match(otherName.stderr, /--arch arm64: not a Home Assistant arch .*Did you mean aarch64\?/);
 });

@@ -132,3 +132,20 @@ export function archInfo(arch: BuildArch): ArchInfo {
 export function defaultLibc(arch: BuildArch): Libc {
   return STRATEGIES[ARCH_TABLE[arch].defaultStrategy].libc;
 }
+
+/**
+ * The Home Assistant arch another naming means, for a "did you mean": Docker's and Go's (arm64,
+ * arm/v7, 386), Nix's and uname's (x86_64, armv7l, i686), npm's (x64, ia32). config.yaml and addonix
+ * take Home Assistant's names only. The table's order decides the ambiguous `arm` (armv7, which is
+ * what Docker's linux/arm means without a variant).
+ */
+export function archForOtherName(name: string): BuildArch | null {
+  const wanted = name.trim().toLowerCase().replace(/^linux\//, '');
+  for (const info of Object.values(ARCH_TABLE)) {
+    const names = [info.dockerPlatform.replace(/^linux\//, ''), info.platform.architecture, info.nixSystem.replace(/-linux$/, ''), info.npmCpu];
+    if (info.arch === 'amd64') names.push('x86-64');
+    if (info.arch === 'i386') names.push('x86');
+    if (wanted !== info.arch && names.includes(wanted)) return info.arch;
+  }
+  return null;
+}

@@ -1,5 +1,4 @@
 /** What the image commands (push, load, inspect-image, assemble) share: options, the add-on, sizes, progress. */
-import type { Argv } from 'yargs';
 import type { AddonModel } from '../addon/model.js';
 import { DEFAULT_ERA } from '../addon/eras.js';
 import { UsageError } from '../util/errors.js';
@@ -9,16 +8,6 @@ import { DEFAULT_LAYER_RULES, type LayerRules } from '../oci/layer-rules.js';
 import type { Compression } from '../oci/media-types.js';
 import { gitRevision } from '../oci/assemble.js';
 
-export const COMPRESSIONS: readonly Compression[] = ['gzip', 'zstd', 'none'];
-
-export function compressionOption<T>(yargs: Argv<T>) {
-  return yargs.option('compression', {
-    type: 'string',
-    choices: COMPRESSIONS,
-    describe: 'Compression of the layers addonix compresses (default gzip). Layers that arrive compressed are kept as they are unless this is given.',
-  });
-}
-
 /** Layers are compressed with `--compression` (gzip by default); given explicitly, it applies to every layer. */
 export function layerPolicy(compression: string | undefined): LayerPolicy {
   const chosen = (compression ?? 'gzip') as Compression;
@@ -26,24 +15,8 @@ export function layerPolicy(compression: string | undefined): LayerPolicy {
   return { compression: chosen, keepCompressed: compression === undefined };
 }
 
-/** `--allow-devices`, for every command that reads layers. */
-export function layerRulesOption<T>(yargs: Argv<T>) {
-  return yargs.option('allow-devices', {
-    type: 'boolean',
-    default: false,
-    describe: 'Accept device nodes in layers (a base image may hold /dev entries); without it such layers are refused, as are entries that would leave the image root',
-  });
-}
-
 export function layerRules(allowDevices: boolean | undefined): LayerRules {
   return { ...DEFAULT_LAYER_RULES, allowDevices: allowDevices === true };
-}
-
-/** `--timeout` and `--retry-for`, for every command that talks to a registry. */
-export function registryTimeOptions<T>(yargs: Argv<T>) {
-  return yargs
-    .option('timeout', { type: 'number', describe: 'Seconds to wait for a registry to answer, or to go on with an answer or upload in flight, before giving up (default 60)' })
-    .option('retry-for', { type: 'number', describe: 'Seconds to keep trying a registry that refuses or drops connections, e.g. while it restarts (default 120)' });
 }
 
 export function registryTimes(args: { timeout?: number | undefined; 'retry-for'?: number | undefined }): { timeoutMs?: number; retryForMs?: number } {

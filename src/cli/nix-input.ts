@@ -1,11 +1,9 @@
 /** What the commands that run Nix (build, verify) share: options, the flake, the images to build, Ctrl-C. */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Argv } from 'yargs';
 import { relativeDisplay } from '../addon/load.js';
 import { resolveModel, type AddonModel } from '../addon/model.js';
 import { DEFAULT_ERA } from '../addon/eras.js';
-import { isHaArch } from '../addon/arch.js';
 import { UserError, UsageError } from '../util/errors.js';
 import { isOlderThanMinimum, locateNix, MINIMUM_NIX, type NixInstall } from '../nix/install.js';
 import { BuildInterrupted, chooseTargets, imageOutputs, listPackages, type ImageTarget, type NixOptions } from '../nix/build.js';
@@ -17,19 +15,6 @@ export interface NixArgs {
   builders?: string;
   substituters?: string;
   'override-input'?: string[];
-}
-
-export function nixOptions<T>(yargs: Argv<T>) {
-  return yargs
-    .option('flake', { type: 'string', describe: 'The flake to build (default: DIR; a repository flake, e.g. --flake ., names images dockerImage-<slug>-<arch>)' })
-    .option('jobs', { alias: 'j', type: 'number', describe: 'Builds Nix runs at once (--max-jobs)' })
-    .option('builders', { type: 'string', describe: "Remote builders, in Nix's syntax (passed as --builders), e.g. 'ssh://arm-box aarch64-linux'" })
-    .option('substituters', { type: 'string', describe: "Binary caches to use instead of the configured ones (passed as --option substituters; '' for none)" })
-    .option('override-input', {
-      type: 'string',
-      nargs: 2,
-      describe: "Replace a flake input for this run, as Nix's --override-input NAME REF: e.g. addonix/nixpkgs path:/srv/nixpkgs (a mirror, a fork, a local tree); repeatable",
-    });
 }
 
 /** --override-input NAME REF (repeatable) as pairs. */
@@ -55,13 +40,6 @@ export function flakeFor(dir: string, given: string | undefined): string {
   if (given !== undefined) return /^[a-z+]+:/.test(given) || !existsSync(given) ? given : path.resolve(given);
   if (!existsSync(path.join(dir, 'flake.nix'))) throw new UserError('flake-missing', `${dir} has no flake.nix: addonix init ${dir} writes one, or name the flake with --flake REF`);
   return path.resolve(dir);
-}
-
-/** Comma-separated arches, each one addonix knows. */
-export function parseArches(text: string): string[] {
-  const arches = text.split(',').map((a) => a.trim()).filter(Boolean);
-  for (const arch of arches) if (!isHaArch(arch)) throw new UsageError(`--arch ${arch}: not a Home Assistant arch (aarch64, amd64, armhf, armv7, i386)`);
-  return [...new Set(arches)];
 }
 
 /** The add-on in `dir` (validated), or null when `dir` has no add-on config. */
@@ -95,7 +73,7 @@ export async function targetsFor(
     const own = model.arches.map((a) => a.arch as string);
     const arches = request.arches ?? own;
     const foreign = arches.filter((a) => !own.includes(a));
-    if (foreign.length > 0) throw new UserError('usage', `${model.slug} is not built for ${foreign.join(', ')} (its config.yaml lists ${own.join(', ')})`);
+    if (foreign.length > 0) throw new UsageError(`--arch ${foreign.join(',')}: ${model.slug} is not built for ${foreign.join(', ')} (its config.yaml lists ${own.join(', ')})`);
     return chooseTargets(available, arches, model.slug, flake);
   })();
   if (!request.streams) return chosen;

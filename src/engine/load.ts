@@ -5,14 +5,14 @@
  */
 import { spawn } from 'node:child_process';
 import { pipeline } from 'node:stream/promises';
-import { UserError } from '../util/errors.js';
+import { UserError, UsageError } from '../util/errors.js';
 import { dockerArchive } from '../oci/docker-archive.js';
 import { shortDigest } from '../oci/digest.js';
 import type { LocalImage } from '../oci/image.js';
 import { isValidNameAndTag } from '../oci/reference-grammar.js';
 
-export const ENGINES = ['docker', 'podman'] as const;
-export type Engine = (typeof ENGINES)[number];
+import type { Engine } from './engines.js';
+export { ENGINES, type Engine } from './engines.js';
 
 /**
  * The name the loaded image gets: as given (--tag, checked), else the input's own name:tag when it is a
@@ -21,14 +21,14 @@ export type Engine = (typeof ENGINES)[number];
  */
 export function loadName(image: LocalImage, given?: string): string {
   if (given) {
-    if (!isValidNameAndTag(given)) throw new UserError('usage', `--tag ${JSON.stringify(given)} is not an image name NAME:TAG (lowercase repository, e.g. localhost/my-addon:1.0)`);
+    if (!isValidNameAndTag(given)) throw new UsageError(`--name ${JSON.stringify(given)} is not an image name NAME:TAG (lowercase repository, e.g. localhost/my-addon:1.0)`);
     return given;
   }
   // A full `name:tag` (a layout's ref.name is often a bare tag, which names nothing).
   const named = image.names.filter((name) => name.lastIndexOf(':') > name.lastIndexOf('/'));
   const invalid = named.find((name) => !isValidNameAndTag(name));
   if (invalid !== undefined) {
-    throw new UserError('image-invalid', `${image.source} names its image ${JSON.stringify(invalid)}, which is not a valid image name; name it with --tag NAME:TAG`);
+    throw new UserError('image-invalid', `${image.source} names its image ${JSON.stringify(invalid)}, which is not a valid image name; name it with --name NAME:TAG`);
   }
   return named[0] ?? `localhost/addonix:${image.arch}-${shortDigest(image.manifestDigest)}`;
 }

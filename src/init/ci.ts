@@ -12,10 +12,8 @@
 import YAML from 'yaml';
 import { ARCH_TABLE, isHaArch } from '../addon/arch.js';
 
-export type CiKind = 'gitlab' | 'github';
-export const CI_KINDS: readonly CiKind[] = ['gitlab', 'github'];
-export type CacheKind = 'none' | 'cachix' | 'attic' | 's3';
-export const CACHE_KINDS: readonly CacheKind[] = ['none', 'cachix', 'attic', 's3'];
+import type { CacheKind, CiKind } from './kinds.js';
+export { CACHE_KINDS, CI_KINDS, type CacheKind, type CiKind } from './kinds.js';
 
 /** A Nix >= 2.18 image (nixpkgs >= 25.11 needs it); pin another with --nix-image. */
 export const DEFAULT_NIX_IMAGE = 'nixos/nix:2.24.6';
@@ -34,7 +32,7 @@ export interface CiOptions {
   /** The cache's name (Cachix cache, attic cache, S3 bucket); a CI variable by default. */
   cacheName?: string | undefined;
   /** The repository for the multi-arch index (default: the CI's own registry, or config.yaml's image). */
-  to?: string | undefined;
+  to?: string[] | undefined;
   nixImage: string;
 }
 
@@ -126,7 +124,7 @@ function cacheSteps(options: CiOptions, variable: (name: string) => string): Cac
 /** `addonix push` arguments for an add-on: the index repository, and the legacy per-arch ones when config.yaml names them. */
 function pushTargets(addon: CiAddon, defaultRepository: string, options: CiOptions): { to: string[]; perArch: boolean } {
   const template = addon.imageTemplate;
-  if (options.to) return { to: [options.to, ...(template?.includes('{arch}') ? [template] : [])], perArch: !!template?.includes('{arch}') };
+  if (options.to && options.to.length > 0) return { to: [...options.to, ...(template?.includes('{arch}') ? [template] : [])], perArch: !!template?.includes('{arch}') };
   if (template && !template.includes('{arch}')) return { to: [template], perArch: false };
   return { to: [defaultRepository, ...(template ? [template] : [])], perArch: !!template };
 }

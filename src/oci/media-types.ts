@@ -26,6 +26,7 @@ export function isManifestType(mediaType: string | undefined): boolean {
 export const MANIFEST_ACCEPT = [MediaType.ociIndex, MediaType.ociManifest, MediaType.dockerManifestList, MediaType.dockerManifest].join(', ');
 
 export type Compression = 'gzip' | 'zstd' | 'none';
+export const COMPRESSIONS: readonly Compression[] = ['gzip', 'zstd', 'none'];
 
 /** The compression a layer media type declares, or undefined for a type that is not a layer we know. */
 export function layerCompression(mediaType: string): Compression | undefined {

@@ -2,7 +2,7 @@
  * The scanner: the second consumer of the image model (the importer is the first). It reads every layer
  * of an image through the same layer reading and rules as imports do, and lists each entry with what its
  * tar header says and the SHA-256 of its content. Nothing is written anywhere, which is what `diff` needs
- * (it may write only its --report) and what a summary of a build result needs (no cache to fill).
+ * (it may write only its --diff-report) and what a summary of a build result needs (no cache to fill).
  * Archives are scanned on a worker thread each (scan-worker.ts), so two inputs use two cores.
  */
 import { createHash } from 'node:crypto';

@@ -176,6 +176,8 @@ export async function writeDirectoryAtomic<T>(dir: string, fill: (temporary: str
     return result;
   } catch (error) {
     await rm(temporary, { recursive: true, force: true });
+    // A write through a descriptor (ENOSPC, EDQUOT) names no path: the folder being written is it.
+    if (error instanceof Error && (error as NodeJS.ErrnoException).code) (error as NodeJS.ErrnoException).path ??= target;
     throw error;
   }
 }

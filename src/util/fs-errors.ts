@@ -3,6 +3,7 @@
  * may not write, a read-only file system. Every command reports them as user errors naming the path and
  * what to do (the CLI turns any that reach it into one, see main.ts).
  */
+import { access, constants } from 'node:fs/promises';
 import { UserError } from './errors.js';
 
 const CAUSES: Record<string, { code: 'disk-full' | 'not-writable' | 'read-only'; reason: string; fix: string }> = {
@@ -26,6 +27,19 @@ export function fileSystemUserError(error: unknown, context: FileSystemErrorCont
   if (!cause) return undefined;
   const where = file ?? '(a file)';
   const place = context.places?.find(({ dir }) => where === dir || where.startsWith(dir.endsWith('/') ? dir : `${dir}/`));
-  const doing = syscall === 'open' || syscall === 'mkdir' || syscall === 'rename' || syscall === 'write' || syscall === 'writev' || syscall === 'copyfile' || syscall === 'link' ? 'cannot write' : `cannot ${syscall ?? 'use'}`;
+  const doing = syscall === 'open' || syscall === 'mkdir' || syscall === 'rename' || syscall === 'write' || syscall === 'writev' || syscall === 'copyfile' || syscall === 'link' || syscall === 'symlink' || syscall === 'access' ? 'cannot write' : `cannot ${syscall ?? 'use'}`;
   return new UserError(cause.code, `${doing} ${where}: ${cause.reason}; ${place ? place.advice : cause.fix}`, { file: file ?? undefined });
+}
+
+/**
+ * Fails now, with the user error a write would give later, when files cannot be written in `dir`: a
+ * command that builds for minutes checks the folder of its results before it starts.
+ */
+export async function checkWritableFolder(dir: string): Promise<void> {
+  try {
+    await access(dir, constants.W_OK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError('not-found', `${dir} does not exist: create the folder, or choose another place`, { file: dir });
+    throw fileSystemUserError(error) ?? error;
+  }
 }

@@ -58,14 +58,14 @@ function pick(candidates: ImageCandidate[], arch: string, side: string): ImageCa
 /**
  * Pairs the images of two inputs and compares each pair: one image each are compared whatever their
  * platforms; one image against several, with the one of its arch; several against several, by arch (or
- * `arch` picks one pair).
+ * `arches` picks the pairs: each must be on both sides).
  */
-export async function diffImages(a: ImageCandidate[], b: ImageCandidate[], options: { arch?: string | undefined } = {}): Promise<DiffOutcome> {
+export async function diffImages(a: ImageCandidate[], b: ImageCandidate[], options: { arches?: readonly string[] | undefined } = {}): Promise<DiffOutcome> {
   let pairs: [ImageCandidate, ImageCandidate][];
   const onlyInA: ImageCandidate[] = [];
   const onlyInB: ImageCandidate[] = [];
-  if (options.arch) {
-    pairs = [[pick(a, options.arch, a[0]!.facts.source), pick(b, options.arch, b[0]!.facts.source)]];
+  if (options.arches && options.arches.length > 0) {
+    pairs = options.arches.map((arch) => [pick(a, arch, a[0]!.facts.source), pick(b, arch, b[0]!.facts.source)]);
   } else if (a.length === 1 && b.length === 1) {
     pairs = [[a[0]!, b[0]!]];
   } else if (a.length === 1 || b.length === 1) {

@@ -8,7 +8,7 @@ import type { ConfigFieldChange, DiffResult, Difference, FileChange, ImageCompar
 /** Differences whose values are made of names (byte strings), shown and written as names are. */
 const NAMED_KINDS = new Set<Difference['kind']>(['link-target', 'owner']);
 
-/** Files listed per layer in text; --json and --report have them all. */
+/** Files listed per layer in text; --json and --diff-report have them all. */
 export const TEXT_FILE_LIMIT = 40;
 
 function value(v: unknown): string {

@@ -1,5 +1,5 @@
 /**
- * `diff --report DIR`: the two versions of every file whose content differs (and of files only one side
+ * `diff --diff-report DIR`: the two versions of every file whose content differs (and of files only one side
  * has), laid out as `DIR/a/<path>` and `DIR/b/<path>` for diffoscope, with the two configs and the JSON
  * result beside them. Files are written only as plain files with mode 0644 into a folder addonix creates
  * (never links, never the image's modes), and the folder appears whole or not at all.
@@ -21,7 +21,7 @@ import { diffJson } from './render.js';
 export async function checkReportDir(dir: string): Promise<void> {
   try {
     const info = await stat(dir);
-    if (!info.isDirectory() || (await readdir(dir)).length > 0) throw new UserError('exists', `--report ${dir} exists and is not an empty folder; remove it or name another`);
+    if (!info.isDirectory() || (await readdir(dir)).length > 0) throw new UserError('exists', `--diff-report ${dir} exists and is not an empty folder; remove it or name another`);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
@@ -128,7 +128,7 @@ export async function writeDiffReport(dir: string, outcome: DiffOutcome, rules: 
     {
       // An empty folder given by the user makes way; anything else was refused above already.
       mayReplace: async (existing) => (await readdir(existing)).length === 0,
-      refuse: () => new UserError('exists', `--report ${dir} exists and is not an empty folder; remove it or name another`),
+      refuse: () => new UserError('exists', `--diff-report ${dir} exists and is not an empty folder; remove it or name another`),
     },
   );
   return { dir, files, skipped, commands };

@@ -98,7 +98,7 @@ export async function verifyBuilt(request: VerifyRequest): Promise<VerifyOutcome
 
   const ours = await pushableImage(target.outPath, target.arch as BuildArch, `${target.label} (rebuilt ${target.outPath})`, request.rules);
   const references = await openImages(request.reference, { ...request.remote, rules: request.rules });
-  const outcome = await diffImages([ours], references, { arch: references.length > 1 ? target.arch : undefined });
+  const outcome = await diffImages([ours], references, { arches: references.length > 1 ? [target.arch] : undefined });
   const comparison = outcome.result.images[0]!;
   const scanned = await ours.scan();
   const pair = outcome.pairs[0]!;

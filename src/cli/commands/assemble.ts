@@ -3,7 +3,8 @@ import { readInputs } from '../../oci/inputs.js';
 import { assembleIndex, indexAnnotations, writeLayout } from '../../oci/assemble.js';
 import { Annotation } from '../../oci/types.js';
 import { formatPlatform } from '../../oci/platform.js';
-import { addonForIndex, compressionOption, layerPolicy, layerRules, layerRulesOption, ProgressLine } from '../images.js';
+import { addonForIndex, layerPolicy, layerRules, ProgressLine } from '../images.js';
+import { withOptions } from '../options.js';
 
 interface AssembleArgs {
   images: string[];
@@ -18,13 +19,10 @@ export const assembleCommand: CommandModule<object, AssembleArgs> = {
   command: 'assemble <images..>',
   describe: 'Assemble per-arch images into a multi-arch OCI image layout (result-multiarch/)',
   builder: (yargs: Argv) =>
-    layerRulesOption(compressionOption(
-      yargs
-        .positional('images', { describe: 'One image per arch: result links, tarballs, stream scripts or OCI layouts (ARCH=PATH names an arch)', type: 'string', array: true })
-        .option('out', { type: 'string', default: 'result-multiarch', describe: 'The OCI layout folder to write (replaced if it is a layout already)' })
-        .option('addon', { type: 'string', describe: 'The add-on folder, for the index annotations (version, created, source; revision from git)' })
-        .option('json', { type: 'boolean', default: false, describe: 'Print the index digest and manifests as JSON' }),
-    ))
+    withOptions(
+      yargs.positional('images', { describe: 'One image per arch: result links, tarballs, stream scripts or OCI layouts (ARCH=PATH names an arch)', type: 'string', array: true }),
+      'out', 'addon', 'json', 'compression', 'allow-devices',
+    )
       .example('$0 assemble result-aarch64 result-amd64 --addon .', 'Writes result-multiarch/, which skopeo and addonix push can read')
       .example('skopeo inspect --raw oci:result-multiarch', 'The index it wrote')
       .epilogue('The layout is written in a temporary folder beside --out and renamed into place: a failure leaves no half-written layout.') as unknown as Argv<AssembleArgs>,

@@ -1,4 +1,6 @@
 import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { checkWritableFolder } from '../../util/fs-errors.js';
 import { availableParallelism } from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../../util/errors.js';
@@ -10,11 +12,12 @@ import { BuildProgress } from '../../nix/progress.js';
 import { summarizeArchive } from '../../oci/scan.js';
 import { formatBytes } from '../images.js';
 import { paint, table } from '../output.js';
-import { addonModel, flakeFor, interruptible, nixForCommand, nixOptions, overridesOf, parseArches, targetsFor, type NixArgs } from '../nix-input.js';
+import { addonModel, flakeFor, interruptible, nixForCommand, overridesOf, targetsFor, type NixArgs } from '../nix-input.js';
+import { withOptions } from '../options.js';
 
 interface BuildArgs extends NixArgs {
   dir: string;
-  arch?: string;
+  arch?: string[];
   all: boolean;
   'out-link': string;
   json: boolean;
@@ -41,19 +44,9 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
   command: 'build [dir]',
   describe: "Build the add-on's images with Nix (one invocation for all arches) and link them as result-<arch>",
   builder: (yargs: Argv) =>
-    nixOptions(
-      yargs
-        .positional('dir', { describe: 'The add-on folder (with its flake.nix, or see --flake)', type: 'string', default: '.' })
-        .option('arch', { type: 'string', describe: "Arches to build, comma-separated (default: all of the add-on's)" })
-        .option('all', { type: 'boolean', default: false, describe: 'Build every image the flake has (every add-on of a repository flake); needs no add-on folder' })
-        .option('out-link', { type: 'string', default: 'result', describe: 'Prefix of the result links: PREFIX-<arch>' })
-        .option('json', { type: 'boolean', default: false, describe: 'Print the results as JSON (format in the README)' })
-        .option('dry-run', { type: 'boolean', default: false, describe: "Build nothing: say per arch how it is built, what Nix would build and fetch, and what a first build costs (Nix's own dry run)" })
-        .option('tarball', {
-          type: 'boolean',
-          default: false,
-          describe: 'Build the gzip image tarballs (dockerImage-<arch>, for docker load < result) instead of the stream scripts (streamImage-<arch>), which push, load and diff read directly',
-        }),
+    withOptions(
+      yargs.positional('dir', { describe: 'The add-on folder (with its flake.nix, or see --flake)', type: 'string', default: '.' }),
+      'arch', 'all', 'out-link', 'dry-run', 'tarball', 'json', 'flake', 'jobs', 'builders', 'substituters', 'override-input',
     )
       .example('$0 build', "Every arch of the add-on in this folder: result-amd64, result-aarch64, ...")
       .example('$0 build --arch aarch64 -j 4', 'One arch, four builds at once')
@@ -70,7 +63,9 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
   handler: async (args) => {
     if (args.all && args.arch !== undefined) throw new UsageError('--all and --arch exclude each other');
     if (args.jobs !== undefined && (!Number.isInteger(args.jobs) || args.jobs < 1)) throw new UsageError(`--jobs ${args.jobs}: give a whole number >= 1`);
-    const arches = args.arch !== undefined ? parseArches(args.arch) : undefined;
+    const arches = args.arch;
+    // The links are made when the build is over: an unwritable place should not cost a build first.
+    if (!args['dry-run']) await checkWritableFolder(path.dirname(path.resolve(args['out-link'])));
     const model = args.all ? null : await addonModel(args.dir);
     const flake = flakeFor(args.dir, args.flake);
     const install = await nixForCommand();

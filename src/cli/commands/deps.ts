@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { relativeDisplay } from '../../addon/load.js';
-import { DEFAULT_ERA, ERAS, type Era } from '../../addon/eras.js';
+import type { Era } from '../../addon/eras.js';
 import { defaultLibc, isHaArch } from '../../addon/arch.js';
 import { findAppDir } from '../../npm/app-dir.js';
 import { resolveDeps, type TargetDeps } from '../../npm/deps.js';
@@ -10,13 +10,14 @@ import { UsageError, UserError } from '../../util/errors.js';
 import { plural } from '../../util/text.js';
 import { paint, table } from '../output.js';
 import { loadOneAddon } from '../addon-input.js';
+import { withOptions } from '../options.js';
 
 interface DepsArgs {
   dir: string;
   target?: string[];
   json: boolean;
   'include-dev': boolean;
-  registry?: string;
+  'npm-registry'?: string;
   'node-version'?: string;
   app?: string;
   supervisor: Era;
@@ -26,19 +27,10 @@ export const depsCommand: CommandModule<object, DepsArgs> = {
   command: 'deps [dir]',
   describe: 'Show what npm installs for a target (arch and libc) and how each native addon gets its binary',
   builder: (yargs: Argv) =>
-    yargs
-      .positional('dir', { describe: 'An add-on folder, or any folder with package.json and package-lock.json', type: 'string', default: '.' })
-      .option('target', {
-        type: 'string',
-        array: true,
-        describe: 'Target <arch>-<libc>, e.g. aarch64-musl (repeatable). Default: every arch of the add-on, with musl',
-      })
-      .option('json', { type: 'boolean', default: false, describe: 'Print JSON: one object per target (an array when there are several)' })
-      .option('include-dev', { type: 'boolean', default: false, describe: 'Keep devDependencies (npm ci --omit=dev is the default)' })
-      .option('registry', { type: 'string', describe: 'Registry for packages the lockfile records no URL for (default https://registry.npmjs.org/)' })
-      .option('node-version', { type: 'string', describe: "Node.js version in the image: optional packages whose engines exclude it are skipped, as npm does" })
-      .option('app', { type: 'string', describe: 'Folder of the Node.js app inside the add-on (default: found automatically)' })
-      .option('supervisor', { type: 'string', choices: ERAS, default: DEFAULT_ERA, describe: 'Supervisor rules for reading the add-on (2026 or 2025)' })
+    withOptions(
+      yargs.positional('dir', { describe: 'An add-on folder, or any folder with package.json and package-lock.json', type: 'string', default: '.' }),
+      'target', 'app', 'include-dev', 'node-version', 'npm-registry', 'supervisor', 'json',
+    )
       .example('$0 deps my-addon', 'Every arch of the add-on, with its default libc (glibc for amd64 and aarch64, musl for the others)')
       .example('$0 deps my-addon --target aarch64-musl --json', 'One target as JSON')
       .example('$0 deps path/to/node-project --target armv7-glibc', 'Any npm project, without an add-on config')
@@ -53,13 +45,13 @@ export const depsCommand: CommandModule<object, DepsArgs> = {
     let targets: Target[];
     if (args.target && args.target.length > 0) targets = args.target.map(parseTarget);
     else if (addon) targets = ((addon.config!['arch'] as unknown[]) ?? []).filter(isHaArch).map((arch) => ({ arch, libc: defaultLibc(arch) }));
-    else throw new UsageError(`${display(args.dir)} is not an add-on folder: name the targets with --target, e.g. --target aarch64-musl`);
+    else throw new UsageError(`${display(args.dir)} is not an add-on folder: name the targets with --target, e.g. --target aarch64`);
 
     const appDir = addon ? await findAppDir(addon.location.dir, args.app, display) : path.resolve(args.dir);
     if (!appDir) throw new UserError('npm-project', `${display(args.dir)} has no Node.js app (no package.json or package-lock.json in it or below it)`);
     const result = await resolveDeps(appDir, targets, {
       includeDev: args['include-dev'],
-      registry: args.registry,
+      registry: args['npm-registry'],
       nodeVersion: args['node-version'],
       display,
     });

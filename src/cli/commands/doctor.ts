@@ -1,26 +1,23 @@
 import type { Argv, CommandModule } from 'yargs';
 import { runChecks, type Check } from '../../doctor/checks.js';
 import { paint } from '../output.js';
+import { withOptions } from '../options.js';
 
 interface DoctorArgs {
-  registry: string[];
+  registry?: string[];
   json: boolean;
 }
-
-const asList = (value: string | string[] | undefined): string[] => (value === undefined ? [] : [value].flat());
 
 export const doctorCommand: CommandModule<object, DoctorArgs> = {
   command: 'doctor',
   describe: 'Check this machine for building, loading and pushing add-on images: Nix, flakes, sandbox, caches, builders, Docker/Podman, credentials',
   builder: (yargs: Argv) =>
-    yargs
-      .option('registry', { type: 'string', coerce: asList, describe: 'Also check that credentials for this registry are found (repeatable); they are never printed' })
-      .option('json', { type: 'boolean', default: false, describe: 'Print the checks as JSON: [{check, status, message, fix?}]' })
+    withOptions(yargs, 'registry', 'json')
       .example('$0 doctor', 'Everything addonix needs, each line ok, warn or fail with the fix')
       .example('$0 doctor --registry ghcr.io', 'Also: can addonix push to ghcr.io with the credentials here?')
       .epilogue('Exit status 1 when a check fails (warnings do not fail). Nothing is changed on the machine.') as unknown as Argv<DoctorArgs>,
   handler: async (args) => {
-    const checks = await runChecks({ registries: args.registry });
+    const checks = await runChecks({ registries: args.registry ?? [] });
     process.stdout.write(args.json ? JSON.stringify(checks, null, 2) + '\n' : renderChecks(checks));
     process.exitCode = checks.some((c) => c.status === 'fail') ? 1 : 0;
   },

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { relativeDisplay } from '../../addon/load.js';
-import { DEFAULT_ERA, ERAS, type Era } from '../../addon/eras.js';
+import type { Era } from '../../addon/eras.js';
 import { OPT_IN_ARCHES, type BuildArch } from '../../addon/arch.js';
 import { loadProject, type NpmProject } from '../../npm/lockfile.js';
 import { depsForTargets } from '../../npm/deps.js';
@@ -12,6 +12,7 @@ import { plannedFiles, syncFiles, type GeneratedFile } from '../../nixgen/genera
 import { addonFiles } from '../../nixgen/addon-files.js';
 import { paint } from '../output.js';
 import { loadOneAddon } from '../addon-input.js';
+import { withOptions } from '../options.js';
 
 /** Where the npm project is, relative to the folder the data is written for. */
 function appLocation(dir: string, project: NpmProject): AppLocation {
@@ -24,34 +25,21 @@ interface GenerateArgs {
   target?: string[];
   app?: string;
   'include-dev': boolean;
-  registry?: string;
+  'npm-registry'?: string;
   'node-version'?: string;
   supervisor: Era;
   riscv64: boolean;
+  json: boolean;
 }
 
 export const generateCommand: CommandModule<object, GenerateArgs> = {
   command: 'generate [dir]',
   describe: "Write the add-on's Nix data (nix/*.generated.nix): the per-arch model and the npm dependencies per target",
   builder: (yargs: Argv) =>
-    yargs
-      .positional('dir', { describe: 'The add-on folder', type: 'string', default: '.' })
-      .option('check', { type: 'boolean', default: false, describe: 'Write nothing; exit 1 naming each generated file that is stale' })
-      .option('app', { type: 'string', describe: 'Folder of the Node.js app inside the add-on (default: found automatically)' })
-      .option('target', {
-        type: 'string',
-        array: true,
-        describe: 'For a plain npm project (no add-on config): the targets <arch>-<libc> to write npm data for (repeatable)',
-      })
-      .option('include-dev', { type: 'boolean', default: false, describe: 'Keep devDependencies' })
-      .option('registry', { type: 'string', describe: 'Registry for packages the lockfile records no URL for (default https://registry.npmjs.org/)' })
-      .option('node-version', { type: 'string', describe: 'Node.js version in the image, for optional packages with engines' })
-      .option('supervisor', { type: 'string', choices: ERAS, default: DEFAULT_ERA, describe: 'Supervisor rules for reading the add-on (2026 or 2025)' })
-      .option('riscv64', {
-        type: 'boolean',
-        default: false,
-        describe: 'Also write riscv64 (Home Assistant does not run it): the Nix library then builds it with the other arches',
-      })
+    withOptions(
+      yargs.positional('dir', { describe: 'The add-on folder', type: 'string', default: '.' }),
+      'check', 'app', 'target', 'include-dev', 'node-version', 'npm-registry', 'supervisor', 'riscv64', 'json',
+    )
       .example('$0 generate my-addon', 'After editing config.yaml or package-lock.json')
       .example('$0 generate my-addon --check', 'In CI: fail when the generated files are stale')
       .example('$0 generate my-addon --riscv64', 'Opt in to riscv64 images (for use outside Home Assistant)')
@@ -72,7 +60,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
         process.stderr.write(`addonix: warning: ${arch} is included on request; Home Assistant does not run ${arch} images, so the Supervisor will never install this one\n`);
       }
       dir = addon.location.dir;
-      const planned = await addonFiles(addon, { era: args.supervisor, app: args.app, includeDev: args['include-dev'], registry: args.registry, nodeVersion: args['node-version'], extraArches, display });
+      const planned = await addonFiles(addon, { era: args.supervisor, app: args.app, includeDev: args['include-dev'], registry: args['npm-registry'], nodeVersion: args['node-version'], extraArches, display });
       for (const warning of planned.warnings) process.stderr.write(`addonix: warning: ${warning}\n`);
       files = planned.files;
     } else {
@@ -81,11 +69,21 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       }
       dir = path.resolve(args.dir);
       const project = await loadProject(dir, display);
-      const deps = depsForTargets(project, args.target.map(parseTarget), { includeDev: args['include-dev'], registry: args.registry, nodeVersion: args['node-version'], display });
+      const deps = depsForTargets(project, args.target.map(parseTarget), { includeDev: args['include-dev'], registry: args['npm-registry'], nodeVersion: args['node-version'], display });
       for (const target of deps.targets) for (const error of target.errors) process.stderr.write(`addonix: warning: ${target.target} cannot be built: ${error.message}\n`);
       files = plannedFiles(dir, null, { deps, app: appLocation(dir, project) }, null);
     }
     const outcome = await syncFiles(dir, files, args.check);
+    if (args.json) {
+      // Paths as the user named them, like the text form.
+      const list = (paths: string[]) => paths.map(display);
+      const body = args.check
+        ? { check: true, stale: list(outcome.stale), unchanged: list(outcome.unchanged) }
+        : { check: false, written: list(outcome.written), unchanged: list(outcome.unchanged), removed: list(outcome.removed) };
+      process.stdout.write(JSON.stringify(body, null, 2) + '\n');
+      process.exitCode = outcome.stale.length > 0 ? 1 : 0;
+      return;
+    }
     const color = paint(process.stdout);
     if (args.check) {
       for (const file of outcome.stale) process.stdout.write(`${color('red', 'stale')}: ${display(file)}\n`);

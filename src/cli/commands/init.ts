@@ -5,8 +5,9 @@ import { UserError } from '../../util/errors.js';
 import { initRepository } from '../../init/init.js';
 import { stageInGit } from '../../init/git.js';
 import { DEFAULT_ADDONIX_FLAKE } from '../../init/flake.js';
-import { CACHE_KINDS, CI_KINDS, DEFAULT_NIX_IMAGE, type CacheKind, type CiKind } from '../../init/ci.js';
+import { DEFAULT_NIX_IMAGE, type CacheKind, type CiKind } from '../../init/ci.js';
 import { printDiagnostics } from '../output.js';
+import { withOptions } from '../options.js';
 
 interface InitArgs {
   dir: string;
@@ -14,24 +15,22 @@ interface InitArgs {
   ci?: CiKind;
   cache: CacheKind;
   'cache-name'?: string;
-  to?: string;
+  to?: string[];
   'nix-image': string;
   force: boolean;
+  json: boolean;
 }
 
 export const initCommand: CommandModule<object, InitArgs> = {
   command: 'init [dir]',
   describe: 'Make an add-on repository build with addonix: thin flake.nix, generated Nix data, .gitignore, optionally a CI file',
   builder: (yargs: Argv) =>
-    yargs
-      .positional('dir', { describe: 'The add-on folder, or a repository of several add-ons', type: 'string', default: '.' })
-      .option('addonix', { type: 'string', default: DEFAULT_ADDONIX_FLAKE, describe: 'The addonix flake the add-on takes as input' })
-      .option('ci', { type: 'string', choices: CI_KINDS, describe: 'Also write a CI file: gitlab (.gitlab-ci.yml) or github (.github/workflows/addonix.yml)' })
-      .option('cache', { type: 'string', choices: CACHE_KINDS, default: 'none', describe: 'Binary cache step of the CI jobs: cachix, attic, or s3 (nix copy); none by default' })
-      .option('cache-name', { type: 'string', describe: 'The Cachix or attic cache, or S3 bucket (default: a CI variable)' })
-      .option('to', { type: 'string', describe: "Repository the CI pushes the multi-arch index to (default: the CI's registry, or config.yaml's image)" })
-      .option('nix-image', { type: 'string', default: DEFAULT_NIX_IMAGE, describe: 'The Nix image the GitLab jobs run in' })
-      .option('force', { type: 'boolean', default: false, describe: 'Replace flake.nix and the CI file when they exist with other content' })
+    withOptions(
+      yargs.positional('dir', { describe: 'The add-on folder, or a repository of several add-ons', type: 'string', default: '.' }),
+      'addonix', 'ci', 'cache', 'cache-name', 'to', 'nix-image', 'force', 'json',
+    )
+      .default('addonix', DEFAULT_ADDONIX_FLAKE)
+      .default('nix-image', DEFAULT_NIX_IMAGE)
       .example('$0 init', 'The add-on in this folder: flake.nix, nix/*.generated.nix, .gitignore')
       .example('$0 init --ci gitlab --cache cachix --cache-name my-addons', 'With GitLab CI: per-arch builds in nixos/nix, a Cachix cache, a push job')
       .example('$0 init my-repository --ci github --cache s3', 'A repository of several add-ons, GitHub Actions, an S3 cache')
@@ -66,15 +65,19 @@ export const initCommand: CommandModule<object, InitArgs> = {
           'say in flake.nix what the image runs (run) and which packages it needs (extraContents): the comment there shows how\n',
       );
     }
-    for (const file of outcome.written) process.stdout.write(`wrote ${display(file)}\n`);
-    for (const file of outcome.unchanged) process.stdout.write(`unchanged ${display(file)}\n`);
     const staged = stageInGit(args.dir, outcome.files);
     const cd = display(args.dir) === '.' ? '' : `cd ${display(args.dir)} && `;
-    if (staged) {
-      process.stdout.write(`staged (git add, Nix reads only tracked files): ${staged.files.join(' ')}\n`);
-      process.stdout.write(`next: ${cd}addonix build   (every arch; or nix run .#build-all-images), then git add flake.lock and commit\n`);
-    } else {
-      process.stdout.write(`next: ${cd}addonix build   (every arch; or nix run .#build-all-images). Not a git repository: Nix reads the folder as it is\n`);
+    const next = staged
+      ? `${cd}addonix build   (every arch; or nix run .#build-all-images), then git add flake.lock and commit`
+      : `${cd}addonix build   (every arch; or nix run .#build-all-images). Not a git repository: Nix reads the folder as it is`;
+    if (args.json) {
+      const body = { written: outcome.written.map(display), unchanged: outcome.unchanged.map(display), staged: staged?.files ?? null, withoutApp: outcome.withoutApp, warnings: outcome.warnings, next: next.replace(/ {3}\(.*$/, '') };
+      process.stdout.write(JSON.stringify(body, null, 2) + '\n');
+      return;
     }
+    for (const file of outcome.written) process.stdout.write(`wrote ${display(file)}\n`);
+    for (const file of outcome.unchanged) process.stdout.write(`unchanged ${display(file)}\n`);
+    if (staged) process.stdout.write(`staged (git add, Nix reads only tracked files): ${staged.files.join(' ')}\n`);
+    process.stdout.write(`next: ${next}\n`);
   },
 };

@@ -7,7 +7,8 @@ import { summarizeImage, type InspectResult } from '../../oci/summary.js';
 import { MediaType } from '../../oci/media-types.js';
 import { inspectRemote } from '../../registry/pull.js';
 import { parseReference } from '../../registry/reference.js';
-import { compressionOption, formatBytes, layerPolicy, layerRules, layerRulesOption, ProgressLine, registryTimeOptions, registryTimes } from '../images.js';
+import { formatBytes, layerPolicy, layerRules, ProgressLine, registryTimes } from '../images.js';
+import { withOptions } from '../options.js';
 import { table } from '../output.js';
 
 interface InspectImageArgs {
@@ -24,12 +25,10 @@ export const inspectImageCommand: CommandModule<object, InspectImageArgs> = {
   command: 'inspect-image <image>',
   describe: 'Show platforms, digests, labels, layers and sizes of a local image or a registry reference',
   builder: (yargs: Argv) =>
-    registryTimeOptions(layerRulesOption(compressionOption(
-      yargs
-        .positional('image', { describe: 'A local image (result link, tarball, stream script, OCI layout) or a reference REGISTRY/REPO[:TAG|@DIGEST]', type: 'string' })
-        .option('json', { type: 'boolean', default: false, describe: 'Print JSON (format in the README)' })
-        .option('insecure', { type: 'boolean', default: false, describe: 'Plain HTTP for a registry that is not on this machine' }),
-    )))
+    withOptions(
+      yargs.positional('image', { describe: 'A local image (result link, tarball, stream script, OCI layout) or a reference REGISTRY/REPO[:TAG|@DIGEST]', type: 'string' }),
+      'json', 'compression', 'allow-devices', 'insecure', 'timeout', 'retry-for',
+    )
       .example('$0 inspect-image result', 'A local build: the digests a push would produce')
       .example('$0 inspect-image ghcr.io/me/my-addon:1.2.3 --json', 'What a registry holds (manifests and configs only; no layer is downloaded)')
       .epilogue(

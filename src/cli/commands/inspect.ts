@@ -1,10 +1,11 @@
 import type { Argv, CommandModule } from 'yargs';
 import { relativeDisplay } from '../../addon/load.js';
 import { resolveModel, type AddonModel, type ArchModel } from '../../addon/model.js';
-import { DEFAULT_ERA, ERAS, type Era } from '../../addon/eras.js';
+import type { Era } from '../../addon/eras.js';
 import { OPT_IN_ARCHES, type BuildArch } from '../../addon/arch.js';
 import { paint, table } from '../output.js';
 import { loadOneAddon } from '../addon-input.js';
+import { withOptions } from '../options.js';
 
 interface InspectArgs {
   dir: string;
@@ -17,15 +18,7 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
   command: 'inspect [dir]',
   describe: 'Show the resolved model of one add-on: per arch the platform, Nix targets, image, base image, build args and labels',
   builder: (yargs: Argv) =>
-    yargs
-      .positional('dir', { describe: 'The add-on folder (the one holding config.yaml)', type: 'string', default: '.' })
-      .option('json', { type: 'boolean', default: false, describe: 'Print the model as JSON (the format is documented in the README)' })
-      .option('supervisor', { type: 'string', choices: ERAS, default: DEFAULT_ERA, describe: 'Supervisor rules to resolve with (2026 or 2025)' })
-      .option('riscv64', {
-        type: 'boolean',
-        default: false,
-        describe: 'Also resolve riscv64, which Home Assistant does not run (for images used elsewhere)',
-      })
+    withOptions(yargs.positional('dir', { describe: 'The add-on folder (the one holding config.yaml)', type: 'string', default: '.' }), 'supervisor', 'riscv64', 'json')
       .example('$0 inspect my-addon', 'A table of the arches, then base images, build args and labels')
       .example('$0 inspect my-addon --json', 'The same model as JSON, for scripts')
       .example('$0 inspect my-addon --riscv64', 'Also resolve riscv64, for images used outside Home Assistant')

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Argv, CommandModule } from 'yargs';
 import { relativeDisplay, type LoadedAddon } from '../../addon/load.js';
 import { resolveModel, type ArchModel } from '../../addon/model.js';
-import { DEFAULT_ERA, ERAS, type Era } from '../../addon/eras.js';
+import type { Era } from '../../addon/eras.js';
 import { isHaArch } from '../../addon/arch.js';
 import { baseLockContent, baseLockPath, BASE_LOCK_VERSION, readBaseLock, type BaseImagePin } from '../../nixgen/base-lock.js';
 import { writeAtomically } from '../../nixgen/generate.js';
@@ -17,6 +17,7 @@ import { plural } from '../../util/text.js';
 import { ProgressLine } from '../images.js';
 import { paint, table } from '../output.js';
 import { loadOneAddon } from '../addon-input.js';
+import { withOptions } from '../options.js';
 
 /** addonix's own flake.lock (dist/src/cli/commands/ → the repository or package root). */
 const FLAKE_LOCK = fileURLToPath(new URL('../../../../flake.lock', import.meta.url));
@@ -28,6 +29,7 @@ interface PinBaseArgs {
   check: boolean;
   insecure: boolean;
   supervisor: Era;
+  json: boolean;
 }
 
 /** Where an arch's base image comes from, for messages: `build.yaml build_from`, `Dockerfile:3`. */
@@ -72,16 +74,10 @@ export const pinBaseCommand: CommandModule<object, PinBaseArgs> = {
   command: 'pin-base [dir]',
   describe: "Pin the add-on's base image per arch (digest and Nix hash) in nix/base-images.lock.nix, for the flavor \"base\"",
   builder: (yargs: Argv) =>
-    yargs
-      .positional('dir', { describe: 'The add-on folder', type: 'string', default: '.' })
-      .option('nixpkgs', {
-        type: 'string',
-        describe: "Flake whose legacyPackages.<system>.dockerTools.pullImage computes the hash (default: the nixpkgs revision in addonix's flake.lock)",
-      })
-      .option('hash', { type: 'boolean', default: true, describe: 'Compute the Nix hash with Nix; --no-hash pins the digests only and writes hash = null' })
-      .option('check', { type: 'boolean', default: false, describe: 'Write nothing; exit 1 when the lock is missing or the registry now serves other digests' })
-      .option('insecure', { type: 'boolean', default: false, describe: 'Plain HTTP for a registry that is not on this machine (loopback registries always use HTTP)' })
-      .option('supervisor', { type: 'string', choices: ERAS, default: DEFAULT_ERA, describe: 'Supervisor rules for reading the add-on (2026 or 2025)' })
+    withOptions(
+      yargs.positional('dir', { describe: 'The add-on folder', type: 'string', default: '.' }),
+      'nixpkgs', 'hash', 'check', 'json', 'insecure', 'supervisor',
+    )
       .example('$0 pin-base my-addon', 'Resolve the base image of every arch and compute the Nix hashes')
       .example('$0 pin-base my-addon --no-hash', 'Only the digests (no Nix here); run it again where Nix can fetch')
       .example('$0 pin-base my-addon --check', 'In CI: fail when the base image tag has moved')
@@ -189,11 +185,12 @@ export const pinBaseCommand: CommandModule<object, PinBaseArgs> = {
 
     const content = baseLockContent(model.slug, pins);
     const current = await fs.readFile(lockFile, 'utf8').catch(() => null);
-    if (current === content) process.stdout.write(`unchanged ${display(lockFile)}\n`);
-    else {
-      await writeAtomically(lockFile, content);
-      process.stdout.write(`wrote ${display(lockFile)}\n`);
+    if (current !== content) await writeAtomically(lockFile, content);
+    if (args.json) {
+      process.stdout.write(JSON.stringify({ lock: display(lockFile), written: current !== content, images: pins }, null, 2) + '\n');
+      return;
     }
+    process.stdout.write(`${current === content ? 'unchanged' : 'wrote'} ${display(lockFile)}\n`);
     process.stdout.write(table(Object.entries(pins).map(([arch, pin]) => ['  ' + arch, pin.reference, pin.imageDigest, pin.hash ?? '(no hash)'])) + '\n');
   },
 };
@@ -225,6 +222,11 @@ async function check(dir: string, lockFile: string, pins: Record<string, BaseIma
         process.stderr.write(`addonix: warning: the hashes were computed with ${used.join(', ')}, not ${now}; if Nix reports a hash mismatch for a base image, run addonix pin-base ${display(dir)}\n`);
       }
     }
+  }
+  if (args.json) {
+    process.stdout.write(JSON.stringify({ lock: display(lockFile), check: true, stale: problems.length > 0, problems }, null, 2) + '\n');
+    process.exitCode = problems.length > 0 ? 1 : 0;
+    return;
   }
   if (problems.length === 0) {
     process.stdout.write(`up to date: ${display(lockFile)} (${plural(Object.keys(pins).length, 'arch', 'arches')})\n`);

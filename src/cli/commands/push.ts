@@ -5,10 +5,8 @@ import { Interrupted } from '../../registry/client.js';
 import { parseDestinations, Push, readPasswordFromStdin, type PushResult } from '../../registry/push.js';
 import { UsageError, UserError } from '../../util/errors.js';
 import { plural } from '../../util/text.js';
-import { addonForIndex, compressionOption, formatBytes, layerPolicy, layerRules, layerRulesOption, parseSize, ProgressLine, rate, registryTimeOptions, registryTimes } from '../images.js';
-
-/** Repeated options as a list; not yargs' array type, which would swallow the IMAGE arguments after it. */
-const asList = (value: string | string[]): string[] => [value].flat();
+import { addonForIndex, formatBytes, layerPolicy, layerRules, parseSize, ProgressLine, rate, registryTimes } from '../images.js';
+import { withOptions } from '../options.js';
 
 interface PushArgs {
   images: string[];
@@ -31,23 +29,16 @@ export const pushCommand: CommandModule<object, PushArgs> = {
   command: 'push <images..>',
   describe: 'Push per-arch images and their multi-arch index to a registry',
   builder: (yargs: Argv) =>
-    registryTimeOptions(layerRulesOption(compressionOption(
-      yargs
-        .positional('images', {
-          describe: 'One image per arch: a result link, a tarball (docker save, dockerTools), a stream script, or an OCI layout. ARCH=PATH names the arch of an image that does not say it.',
-          type: 'string',
-          array: true,
-        })
-        .option('to', { type: 'string', coerce: asList, demandOption: 'say where to push with --to REGISTRY/REPO', describe: 'REGISTRY/REPO to push to (repeatable); with {arch} in it, one repository per arch (needs --per-arch-repos)' })
-        .option('tag', { type: 'string', coerce: asList, demandOption: 'give at least one --tag', describe: 'Tag to set once everything is pushed (repeatable)' })
-        .option('per-arch-repos', { type: 'boolean', default: false, describe: 'Allow --to REPO with {arch}: the legacy naming, one repository per arch, each tagged with its own manifest' }),
-    )))
-      .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON (format in the README)' })
-      .option('addon', { type: 'string', describe: 'The add-on folder: version, created and source annotations from its config, revision from its git checkout (default: the images\' own org.opencontainers.image.* labels)' })
-      .option('username', { type: 'string', describe: 'Registry user name (with --password-stdin); default: Docker\'s config (credHelpers, auths, credsStore)' })
-      .option('password-stdin', { type: 'boolean', default: false, describe: 'Read the password or token from standard input' })
-      .option('insecure', { type: 'boolean', default: false, describe: 'Use plain HTTP for a registry that is not on this machine (loopback registries always use HTTP)' })
-      .option('chunk-size', { type: 'string', describe: 'Send blobs larger than this in chunks of this size (default 64M), e.g. behind a proxy that limits request bodies' })
+    withOptions(
+      yargs.positional('images', {
+        describe: 'One image per arch: a result link, a tarball (docker save, dockerTools), a stream script, or an OCI layout. ARCH=PATH names the arch of an image that does not say it.',
+        type: 'string',
+        array: true,
+      }),
+      'to', 'tag', 'per-arch-repos', 'addon', 'json', 'username', 'password-stdin', 'insecure', 'chunk-size', 'compression', 'allow-devices', 'timeout', 'retry-for',
+    )
+      .demandOption('to', 'say where to push with --to REGISTRY/REPO')
+      .demandOption('tag', 'give at least one --tag')
       .example('$0 push --to ghcr.io/me/my-addon --tag 1.2.3 result-aarch64 result-amd64', 'Both arches, then the index, then the tag')
       .example('$0 push --to ghcr.io/me/my-addon --to ghcr.io/me/{arch}-my-addon --per-arch-repos --tag 1.2.3 result-*', 'Also the legacy per-arch repositories')
       .example('echo "$TOKEN" | $0 push --to ghcr.io/me/my-addon --tag 1.2.3 --username me --password-stdin result-*', 'Credentials from a pipe')

@@ -1,6 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { loadPaths } from '../../addon/load.js';
-import { DEFAULT_ERA, ERAS, type Era } from '../../addon/eras.js';
+import type { Era } from '../../addon/eras.js';
+import { OPTION_DEFINITIONS } from '../options.js';
 import { sortDiagnostics } from '../../util/diagnostics.js';
 import { plural } from '../../util/text.js';
 import { paint, printDiagnostics, summary } from '../output.js';
@@ -21,14 +22,9 @@ const PATHS = {
 
 /** The options of `validate`, for yargs and for quickValidateArgs alike. */
 const OPTIONS = {
-  strict: { type: 'boolean', default: false, describe: 'Fail (exit 1) on warnings too' },
-  json: { type: 'boolean', default: false, describe: 'Print the diagnostics as a JSON array instead of text' },
-  supervisor: {
-    type: 'string',
-    choices: ERAS,
-    default: DEFAULT_ERA,
-    describe: 'Rules to validate with: 2026 (apps, current) or 2025 (add-ons, 2025.06). Errors only the other rules raise are warnings.',
-  },
+  strict: OPTION_DEFINITIONS.strict,
+  json: OPTION_DEFINITIONS.json,
+  supervisor: OPTION_DEFINITIONS.supervisor,
 } as const;
 
 /**
@@ -78,7 +74,7 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
       .epilogue(
         'Each finding is printed as FILE:LINE:COL: error|warning: MESSAGE [code]. Errors are what makes the ' +
           'Supervisor refuse an add-on (or fail when it starts); warnings are what it repairs, skips or ignores. ' +
-          'Exit status: 0 no errors, 1 errors (or warnings with --strict), 2 wrong usage.',
+          'With --supervisor, errors only the other era raises are warnings. Exit status: 0 no errors, 1 errors (or warnings with --strict), 2 wrong usage.',
       ) as unknown as Argv<ValidateArgs>,
   handler: (args) => runValidate(args),
 };

@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module';
+import path from 'node:path';
+import { checkWritableFolder } from '../../util/fs-errors.js';
 import type { Argv, CommandModule } from 'yargs';
 import { UserError, UsageError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
@@ -8,16 +10,17 @@ import { BuildProgress } from '../../nix/progress.js';
 import { verifyBuilt, type VerifyReport } from '../../verify/verify.js';
 import { attestation } from '../../verify/provenance.js';
 import { comparisonJson, renderComparison } from '../../verify/render.js';
-import { layerRules, layerRulesOption, registryTimeOptions, registryTimes } from '../images.js';
+import { layerRules, registryTimes } from '../images.js';
+import { withOptions } from '../options.js';
 import { checkReportDir, writeDiffReport } from '../../verify/report.js';
 import { paint } from '../output.js';
-import { addonModel, flakeFor, interruptible, nixForCommand, nixOptions, overridesOf, parseArches, targetsFor, type NixArgs } from '../nix-input.js';
+import { addonModel, flakeFor, interruptible, nixForCommand, overridesOf, targetsFor, type NixArgs } from '../nix-input.js';
 
 const { version: addonixVersion } = createRequire(import.meta.url)('../../../../package.json') as { version: string };
 
 interface VerifyArgs extends NixArgs {
   dir: string;
-  arch?: string;
+  arch?: string[];
   against?: string;
   report?: string;
   attest?: string;
@@ -33,68 +36,88 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
   command: 'verify [dir]',
   describe: 'Rebuild an image from source and prove it is the published one, or show which layer and file differ',
   builder: (yargs: Argv) =>
-    registryTimeOptions(layerRulesOption(nixOptions(
-      yargs
-        .positional('dir', { describe: 'The add-on folder (with its flake.nix, or see --flake)', type: 'string', default: '.' })
-        .option('arch', { type: 'string', describe: "The arch to verify (default: this machine's, when the add-on has it)" })
-        .option('against', { type: 'string', describe: "The reference: a registry reference or a local image (default: the add-on's published image for its version, from config.yaml)" })
-        .option('report', { type: 'string', describe: 'Where to write the JSON report (default: verify-<slug>-<arch>.json)' })
-        .option('attest', { type: 'string', describe: 'Also write an in-toto statement (SLSA provenance) for the image digest to this file, when the image was reproduced' })
-        .option('diff-report', { type: 'string', describe: 'When the images differ, write the differing files to this folder for diffoscope (as diff --report)' })
-        .option('json', { type: 'boolean', default: false, describe: 'Print the report on stdout instead of the verdict' })
-        .option('insecure', { type: 'boolean', default: false, describe: 'Plain HTTP for a registry that is not on this machine' }),
-    )))
+    withOptions(
+      yargs.positional('dir', { describe: 'The add-on folder (with its flake.nix, or see --flake)', type: 'string', default: '.' }),
+      'arch', 'against', 'report', 'attest', 'diff-report', 'json', 'flake', 'jobs', 'builders', 'substituters', 'override-input', 'allow-devices', 'insecure', 'timeout', 'retry-for',
+    )
       .example('$0 verify --arch aarch64', "Rebuild this add-on's aarch64 image and compare it with the published one")
       .example('$0 verify --arch amd64 --against ghcr.io/me/my-addon:1.2.3 --attest amd64.intoto.json', 'Against a given reference, with an attestation')
       .example('$0 verify --arch amd64 --against result-amd64.old --diff-report why', 'Against a local image; differing files into why/')
+      .example('$0 verify --arch amd64,aarch64 --attest {arch}.intoto.json', 'Two arches, one attestation each')
       .epilogue(
         'Steps: build the image (Nix may take it from a cache), rebuild it with nix build --rebuild (Nix builds it again and compares; when ' +
           'the two builds differ, addonix shows which file differs and how), compress its layers as addonix push would, and compare with the ' +
           'reference: identical (same manifest), same content (same config and layers, compressed differently: a tool other than addonix ' +
-          'pushed it), or different (which layer, which file, what kind of difference). Exit status 0 when reproduced (identical or same ' +
-          'content), 1 otherwise, 130 when interrupted.',
+          'pushed it), or different (which layer, which file, what kind of difference). Default arch: this machine\'s when the add-on has it. ' +
+          'With several arches, --report, --attest and --diff-report need {arch} in their names, and --json prints an array. Exit status 0 ' +
+          'when every arch is reproduced (identical or same content), 1 otherwise, 2 for an arch the add-on does not list, 130 when interrupted.',
       ) as unknown as Argv<VerifyArgs>,
   handler: async (args) => {
     if (args.jobs !== undefined && (!Number.isInteger(args.jobs) || args.jobs < 1)) throw new UsageError(`--jobs ${args.jobs}: give a whole number >= 1`);
-    const requested = args.arch !== undefined ? parseArches(args.arch) : undefined;
-    if (requested && requested.length !== 1) throw new UsageError('--arch: verify one arch at a time');
-    if (args['diff-report'] !== undefined) await checkReportDir(args['diff-report']);
     const model = await addonModel(args.dir);
     if (!model) throw new UserError('no-addon', `${args.dir} has no add-on (no config.yaml): verify needs the add-on folder`);
-    const arch = requested?.[0] ?? defaultArch(model.arches.map((a) => a.arch));
-    const archModel = model.arches.find((a) => a.arch === arch);
-    if (!archModel) throw new UserError('usage', `${model.slug} is not built for ${arch} (its config.yaml lists ${model.arches.map((a) => a.arch).join(', ')})`);
-    const reference = args.against ?? publishedImage(archModel.image, model.slug);
+    const arches: string[] = args.arch ?? [defaultArch(model.arches.map((a) => a.arch))];
+    for (const arch of arches) {
+      if (!model.arches.some((a) => a.arch === arch)) throw new UsageError(`--arch ${arch}: ${model.slug} is not built for ${arch} (its config.yaml lists ${model.arches.map((a) => a.arch).join(', ')})`);
+    }
+    // One file per arch: a name without {arch} would be written over by the next arch.
+    for (const option of ['report', 'attest', 'diff-report'] as const) {
+      const value = args[option];
+      if (value !== undefined && arches.length > 1 && !value.includes('{arch}')) {
+        throw new UsageError(`--${option} ${value}: with several arches put {arch} in it, e.g. --${option} ${option === 'diff-report' ? 'why-{arch}' : `{arch}-${option === 'report' ? 'verify.json' : 'intoto.json'}`}`);
+      }
+    }
+    const forArch = (value: string | undefined, arch: string) => value?.replaceAll('{arch}', arch);
+    // What verify writes is written after two builds: an unwritable place should fail first.
+    for (const arch of arches) {
+      const reportDir = forArch(args['diff-report'], arch);
+      if (reportDir !== undefined) await checkReportDir(reportDir);
+      for (const file of [forArch(args.report, arch) ?? `verify-${model.slug}-${arch}.json`, forArch(args.attest, arch)]) {
+        if (file !== undefined) await checkWritableFolder(path.dirname(path.resolve(file)));
+      }
+    }
+    const references = new Map(arches.map((arch) => [arch, args.against ?? publishedImage(model.arches.find((a) => a.arch === arch)!.image, model.slug)]));
     const flake = flakeFor(args.dir, args.flake);
     const install = await nixForCommand();
     const overrides = overridesOf(args);
     const options = { jobs: args.jobs, builders: args.builders, substituters: args.substituters, overrides };
     await interruptible(async (signal) => {
       const startedOn = new Date().toISOString();
-      const targets = await targetsFor(install, flake, { model, dir: args.dir, arches: [arch], all: false }, { signal, overrides });
+      // Every arch in one nix build, as addonix build does: shared dependencies are built once.
+      const targets = await targetsFor(install, flake, { model, dir: args.dir, arches, all: false }, { signal, overrides });
       const plan = await planBuild(install, flake, targets, { ...options, signal });
       const progress = plan.planned.length > 0 ? new BuildProgress(process.stderr, plan) : undefined;
-      const [built] = await buildPlanned(install, flake, plan, { ...options, signal, onEvent: progress?.onEvent }).finally(() => progress?.finish());
-      if (!built || built.status === 'failed') throw new UserError('nix-failed', `${arch}: the image does not build, so there is nothing to verify:\n${built?.failure?.message ?? ''}${built?.failure?.log.length ? `\n${built.failure.log.join('\n')}` : ''}`);
-      process.stderr.write(`addonix: rebuilding ${built.outPath} to check that Nix gets the same bytes again\n`);
-      const { report, explained } = await verifyBuilt({ install, flake, target: plan.planned[0]!, addon: { slug: model.slug, version: model.version }, reference, remote: { insecure: args.insecure, client: registryTimes(args) }, rules: layerRules(args['allow-devices']), options: { ...options, signal } });
-      const reportFile = args.report ?? `verify-${model.slug}-${arch}.json`;
-      await writeFileAtomic(reportFile, reportJson(report));
-      const reproduced = report.verdict === 'identical' || report.verdict === 'same-content';
-      let attested: string | undefined;
-      if (args.attest !== undefined && reproduced) {
-        const statement = attestation(report, { addonixVersion, startedOn, finishedOn: new Date().toISOString() });
-        await writeFileAtomic(args.attest, JSON.stringify(statement, null, 2) + '\n');
-        attested = args.attest;
+      const results = await buildPlanned(install, flake, plan, { ...options, signal, onEvent: progress?.onEvent }).finally(() => progress?.finish());
+      const reports: VerifyReport[] = [];
+      let allReproduced = true;
+      for (const arch of arches) {
+        const built = results.find((result) => result.target.arch === arch);
+        const target = plan.planned.find((planned) => planned.arch === arch);
+        if (!built || built.status === 'failed' || !target) throw new UserError('nix-failed', `${arch}: the image does not build, so there is nothing to verify:\n${built?.failure?.message ?? ''}${built?.failure?.log.length ? `\n${built.failure.log.join('\n')}` : ''}`);
+        process.stderr.write(`addonix: ${arch}: rebuilding ${built.outPath} to check that Nix gets the same bytes again\n`);
+        const { report, explained } = await verifyBuilt({ install, flake, target, addon: { slug: model.slug, version: model.version }, reference: references.get(arch)!, remote: { insecure: args.insecure, client: registryTimes(args) }, rules: layerRules(args['allow-devices']), options: { ...options, signal } });
+        const reportFile = forArch(args.report, arch) ?? `verify-${model.slug}-${arch}.json`;
+        await writeFileAtomic(reportFile, reportJson(report));
+        const reproduced = report.verdict === 'identical' || report.verdict === 'same-content';
+        allReproduced &&= reproduced;
+        const attest = forArch(args.attest, arch);
+        let attested: string | undefined;
+        if (attest !== undefined && reproduced) {
+          const statement = attestation(report, { addonixVersion, startedOn, finishedOn: new Date().toISOString() });
+          await writeFileAtomic(attest, JSON.stringify(statement, null, 2) + '\n');
+          attested = attest;
+        }
+        reports.push(report);
+        if (!args.json) process.stdout.write(`${arches.length > 1 ? `${paint(process.stdout)('bold', arch)}:\n` : ''}${renderVerdict(report, reportFile, attested)}`);
+        const reportDir = forArch(args['diff-report'], arch);
+        if (!reproduced && reportDir !== undefined) {
+          const written = await writeDiffReport(reportDir, explained, layerRules(args['allow-devices']));
+          process.stderr.write(`addonix: ${arch}: ${written.files} differing files in ${written.dir}; ${written.commands.join('; ')}\n`);
+        }
+        if (attest !== undefined && !reproduced) process.stderr.write(`addonix: ${arch}: no attestation written to ${attest}: the image was not reproduced (${report.verdict})\n`);
       }
-      if (args.json) process.stdout.write(reportJson(report));
-      else process.stdout.write(renderVerdict(report, reportFile, attested));
-      if (!reproduced && args['diff-report'] !== undefined) {
-        const written = await writeDiffReport(args['diff-report'], explained, layerRules(args['allow-devices']));
-        process.stderr.write(`addonix: ${written.files} differing files in ${written.dir}; ${written.commands.join('; ')}\n`);
-      }
-      if (args.attest !== undefined && !reproduced) process.stderr.write(`addonix: no attestation written to ${args.attest}: the image was not reproduced (${report.verdict})\n`);
-      process.exitCode = reproduced ? 0 : 1;
+      if (args.json) process.stdout.write(JSON.stringify(reports.length === 1 ? reportData(reports[0]!) : reports.map(reportData), null, 2) + '\n');
+      process.exitCode = allReproduced ? 0 : 1;
     }, 'nothing was verified');
   },
 };
@@ -142,12 +165,15 @@ function renderVerdict(report: VerifyReport, reportFile: string, attested: strin
   return out.join('\n') + '\n';
 }
 
-/** The report as JSON, names in its comparisons as text (see comparisonJson). */
-function reportJson(report: VerifyReport): string {
-  const json = {
+/** The report as JSON data, names in its comparisons as text (see comparisonJson). */
+function reportData(report: VerifyReport): object {
+  return {
     ...report,
     rebuild: { ...report.rebuild, comparison: report.rebuild.comparison ? comparisonJson(report.rebuild.comparison) : null },
     comparison: comparisonJson(report.comparison),
   };
-  return JSON.stringify(json, null, 2) + '\n';
+}
+
+function reportJson(report: VerifyReport): string {
+  return JSON.stringify(reportData(report), null, 2) + '\n';
 }
