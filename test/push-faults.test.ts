@@ -1,7 +1,8 @@
 /**
  * A push against a registry that fails as real ones do: killed and restarted in the middle, silent, gone,
- * failing one chunk in two, refusing one tag; and a push the user interrupts. Each with a real registry
+ * refusing one tag; and a push the user interrupts. Each with a real registry
  * (Debian's docker-registry on 127.0.0.1) and, where the fault must be precise, the tests' fault proxy.
+ * (Each chunk with retries of its own is the registry client's, checked in unit-registry-client.test.ts.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
