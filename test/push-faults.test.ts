@@ -1,7 +1,8 @@
 /**
  * A push against a registry that fails as real ones do: killed and restarted in the middle, silent, gone,
- * failing one chunk in two, refusing one tag; and a push the user interrupts. Each with a real registry
+ * refusing one tag; and a push the user interrupts. Each with a real registry
  * (Debian's docker-registry on 127.0.0.1) and, where the fault must be precise, the tests' fault proxy.
+ * (Each chunk with retries of its own is the registry client's, checked in unit-registry-client.test.ts.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -148,21 +149,6 @@ test('push: a registry that is not there fails at once; one that goes away mid-p
   assert.match(result.stderr, /retrying/);
   assert.ok(!hasStackTrace(result.stderr), result.stderr);
   assert.ok(after >= 3000 && after < 3000 + 8000, `gave up ${after} ms after the registry went`);
-});
-
-test('push: every other chunk answered 500 by a proxy: each chunk has retries of its own, so a long upload gets through', { timeout: 120_000 }, async (t) => {
-  if (!needTools(t, 'docker-registry')) return;
-  const registry = await startRegistry(t);
-  const dir = tempTree(t, {});
-  const env = { ADDONIX_CACHE_DIR: path.join(dir, 'cache') };
-  // One 1.2 MB layer in 64 KiB chunks: some 19 chunks, ten of them failed once (more than the 7 tries a whole blob had).
-  const file = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries({ goarch: 'amd64', layers: [await layer({ noise: randomBytes(1_200_000) })] }));
-  const proxy = await startFaultProxy(t, registry.host, [{ method: 'PATCH', fault: '500', every: 2, times: 10 }]);
-  const result = await runCliAsync(['push', '--json', '--chunk-size', '64k', '--to', `${proxy.host}/me/chunks`, '--tag', '1', file], { env });
-  assert.equal(result.status, 0, result.stderr);
-  assert.equal(proxy.injected.filter((fault) => fault.startsWith('500 PATCH')).length, 10);
-  const index = (JSON.parse(result.stdout) as PushJson).index;
-  assert.deepEqual(await tagDigests(registry.url, 'me/chunks', ['1']), { '1': index });
 });
 
 test('push: a tag the registry refuses puts back the tags already moved; all tags or none', { timeout: 120_000 }, async (t) => {

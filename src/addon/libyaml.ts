@@ -132,6 +132,12 @@ class Scanner {
   private readonly indents: number[] = [];
   private simpleKeyAllowed = false;
   private readonly simpleKeys: SimpleKey[] = [];
+  /**
+   * Every simple key below this position of the stack is not possible: only the top key is ever made
+   * possible (saveSimpleKey), so the checks that walk the stack start here. libyaml walks it all, which
+   * made a line of N nested flow collections cost N squared.
+   */
+  private firstPossibleKey = 0;
   private flowLevel = 0;
 
   constructor(text: string) {
@@ -211,7 +217,8 @@ class Scanner {
       if (this.queued() === 0) need = true;
       else {
         this.staleSimpleKeys();
-        for (const key of this.simpleKeys) {
+        for (let i = this.firstPossibleKey; i < this.simpleKeys.length; i++) {
+          const key = this.simpleKeys[i]!;
           if (key.possible && key.tokenNumber === this.tokensParsed) {
             need = true;
             break;
@@ -278,11 +285,14 @@ class Scanner {
   // --- simple keys and indentation --------------------------------------------------------------
 
   private staleSimpleKeys(): void {
-    for (const key of this.simpleKeys) {
+    for (let i = this.firstPossibleKey; i < this.simpleKeys.length; i++) {
+      const key = this.simpleKeys[i]!;
       if (key.possible && (key.mark.line < this.line || key.mark.index + 1024 < this.i)) {
         if (key.required) this.error('while scanning a simple key', key.mark, "could not find expected ':'");
         key.possible = false;
       }
+      // Keys that are not possible at the bottom of the range stay so: the next walk starts above them.
+      if (!key.possible && i === this.firstPossibleKey) this.firstPossibleKey++;
     }
   }
   private saveSimpleKey(): void {
@@ -291,6 +301,7 @@ class Scanner {
       const key: SimpleKey = { possible: true, required, tokenNumber: this.tokensParsed + this.queued(), mark: this.mark() };
       this.removeSimpleKey();
       this.simpleKeys[this.simpleKeys.length - 1] = key;
+      this.firstPossibleKey = Math.min(this.firstPossibleKey, this.simpleKeys.length - 1);
     }
   }
   private removeSimpleKey(): void {

@@ -11,7 +11,12 @@ import { parseTarget, targetName } from '../src/npm/target.js';
 import type { NativePlan } from '../src/npm/native.js';
 import { registryTarballUrl, strongestIntegrity } from '../src/npm/packages.js';
 import { HA_ARCHES } from '../src/addon/arch.js';
-import { corpus, hasStackTrace, MINIMAL_CONFIG, runCli, tempTree } from './helpers.js';
+import { loadPaths, relativeDisplay } from '../src/addon/load.js';
+import { DEFAULT_ERA } from '../src/addon/eras.js';
+import { addonFiles } from '../src/nixgen/addon-files.js';
+import { UserError } from '../src/util/errors.js';
+import { corpus, hasStackTrace, MINIMAL_CONFIG, tempTree } from './helpers.js';
+import { badInputs, GOOD_ENTRY } from './npm-inputs.js';
 
 const ALL_TARGETS = HA_ARCHES.flatMap((arch) => [`${arch}-musl`, `${arch}-glibc`]).map(parseTarget);
 
@@ -127,114 +132,36 @@ test('integrity: the strongest hash of an SRI list', () => {
 
 // --- bad input ----------------------------------------------------------------------------------
 
-function lockfile(packages: Record<string, Record<string, unknown>>, dependencies: Record<string, string>, version = 3) {
-  return JSON.stringify({ name: 'app', version: '1.0.0', lockfileVersion: version, requires: true, packages: { '': { name: 'app', version: '1.0.0', dependencies }, ...packages } }, null, 2);
-}
-
-const GOOD_ENTRY = {
-  version: '4.4.0',
-  resolved: 'https://registry.npmjs.org/debug/-/debug-4.4.0.tgz',
-  integrity: 'sha512-6WTZ/IxCY/T6BALoZHaE4ctp9xm+Z5kY/pzYaCHRFeyVhojxlrm+46y68HA6hr0TcwEssoxNiDEUJQjfPZ/RYA==',
-};
-
-const packageJson = (dependencies: Record<string, string>) => JSON.stringify({ name: 'app', version: '1.0.0', dependencies });
-
-const badInputs: { name: string; files: Record<string, string>; message: RegExp }[] = [
-  { name: 'no lockfile', files: { 'package.json': packageJson({ debug: '^4' }) }, message: /no package-lock\.json in .*; run `npm install --package-lock-only`/ },
-  {
-    name: 'lockfile v1',
-    files: { 'package.json': packageJson({ debug: '^4' }), 'package-lock.json': JSON.stringify({ name: 'app', lockfileVersion: 1, dependencies: { debug: { version: '4.4.0' } } }) },
-    message: /lockfile version 1 \(written by npm 6 or older\).*regenerate with npm >= 7/,
-  },
-  {
-    name: 'lockfile out of sync with package.json',
-    files: { 'package.json': packageJson({ debug: '^4', 'left-pad': '^1.3.0' }), 'package-lock.json': lockfile({ 'node_modules/debug': GOOD_ENTRY }, { debug: '^4' }) },
-    message: /out of sync with package\.json:\n {2}package\.json depends on left-pad@\^1\.3\.0, which the lockfile does not have\nRun `npm install`/,
-  },
-  {
-    name: 'truncated JSON',
-    files: { 'package.json': packageJson({ debug: '^4' }), 'package-lock.json': lockfile({ 'node_modules/debug': GOOD_ENTRY }, { debug: '^4' }).slice(0, 180) },
-    message: /package-lock\.json:\d+:\d+: JSON syntax error: .* \(the file looks truncated\)/,
-  },
-  {
-    name: 'git dependency',
-    files: {
-      'package.json': packageJson({ debug: 'github:debug-js/debug#4.4.0' }),
-      'package-lock.json': lockfile({ 'node_modules/debug': { version: '4.4.0', resolved: 'git+ssh://git@github.com/debug-js/debug.git#7e3814cc603bf64fdd69e714e0cf5611ec31f43b', license: 'MIT' } }, { debug: 'github:debug-js/debug#4.4.0' }),
-    },
-    message: /package-lock\.json:\d+:\d+: debug comes from git \(git\+ssh:.*\); Nix needs a content hash/,
-  },
-  {
-    name: 'missing integrity',
-    files: { 'package.json': packageJson({ debug: '^4' }), 'package-lock.json': lockfile({ 'node_modules/debug': { ...GOOD_ENTRY, integrity: undefined } }, { debug: '^4' }) },
-    message: /package-lock\.json:\d+:\d+: debug@4\.4\.0 has no integrity hash in the lockfile/,
-  },
-  {
-    name: 'a name with characters that would break Nix',
-    files: {
-      'package.json': packageJson({ 'x${builtins.currentTime}': '1.0.0' }),
-      'package-lock.json': lockfile({ 'node_modules/x${builtins.currentTime}': { ...GOOD_ENTRY, version: '1.0.0' } }, { 'x${builtins.currentTime}': '1.0.0' }),
-    },
-    message: /has an invalid package name "x\$\{builtins\.currentTime\}" \(name can only contain URL-friendly characters\)/,
-  },
-  {
-    name: 'a lockfile location that climbs out of node_modules',
-    files: {
-      'package.json': packageJson({ debug: '^4' }),
-      'package-lock.json': lockfile({ 'node_modules/debug': GOOD_ENTRY, 'node_modules/debug/node_modules/../../../evil': { ...GOOD_ENTRY, name: 'evil' } }, { debug: '^4' }),
-    },
-    message: /package-lock\.json:\d+:\d+: the location "node_modules\/debug\/node_modules\/\.\.\/\.\.\/\.\.\/evil" has an invalid folder name '\.\.\/\.\.\/\.\.\/evil'/,
-  },
-];
-
 for (const bad of badInputs) {
-  test(`bad npm input: ${bad.name} gives a clear error and writes nothing`, (t) => {
+  test(`bad npm input: ${bad.name} gives a clear error, for generate and deps alike, before anything is written`, async (t) => {
     const dir = tempTree(t, { 'config.yaml': MINIMAL_CONFIG, ...bad.files });
-    const generate = runCli(['generate', dir]);
-    assert.equal(generate.status, 1, generate.stdout + generate.stderr);
-    assert.match(generate.stderr, bad.message);
-    assert.ok(!hasStackTrace(generate.stderr), generate.stderr);
+    // generate: the add-on's files are all planned before any is written; planning fails.
+    const { addons } = await loadPaths([dir], { era: DEFAULT_ERA });
+    assert.equal(addons.length, 1);
+    const planned = await addonFiles(addons[0]!, { era: DEFAULT_ERA, display: relativeDisplay() }).then(
+      () => assert.fail('generate planned files for a broken npm project'),
+      (error: unknown) => error,
+    );
+    assertNpmProjectError(planned, bad.message);
     assert.ok(!existsSync(path.join(dir, 'nix')), 'nothing written');
-    // With --json the failure is a JSON object on stdout, with its code.
-    const depsRun = runCli(['deps', dir, '--json']);
-    assert.equal(depsRun.status, 1);
-    const failure = JSON.parse(depsRun.stdout) as { error: { code: string; message: string; exit: number } };
-    assert.equal(failure.error.code, 'npm-project');
-    assert.equal(failure.error.exit, 1);
-    assert.match(failure.error.message, bad.message);
-    assert.equal(depsRun.stderr, '');
+    // deps: the same error, with its code and exit status (what --json prints).
+    const resolved = await resolveDeps(dir, [parseTarget('amd64-musl')]).then(
+      () => assert.fail('deps resolved a broken npm project'),
+      (error: unknown) => error,
+    );
+    assertNpmProjectError(resolved, bad.message);
   });
 }
 
-test('deps: usage errors for targets', (t) => {
-  const dir = tempTree(t, { 'package.json': packageJson({ debug: '^4' }), 'package-lock.json': lockfile({ 'node_modules/debug': GOOD_ENTRY }, { debug: '^4' }) });
-  const noTarget = runCli(['deps', dir]);
-  assert.equal(noTarget.status, 2);
-  assert.match(noTarget.stderr, /not an add-on folder: name the targets with --target/);
-  const badTarget = runCli(['deps', dir, '--target', 'arm64-musl']);
-  assert.equal(badTarget.status, 2);
-  assert.match(badTarget.stderr, /--target arm64-musl: not a target\..* Did you mean aarch64-musl\?/);
-  const otherName = runCli(['deps', dir, '--target', 'x86_64']);
-  assert.equal(otherName.status, 2);
-  assert.match(otherName.stderr, /Did you mean amd64\?/);
-  const archAlone = runCli(['deps', dir, '--target', 'aarch64', '--target', 'armv7', '--json']);
-  assert.equal(archAlone.status, 0, archAlone.stderr);
-  assert.deepEqual(
-    (JSON.parse(archAlone.stdout) as { target: string }[]).map((d) => d.target),
-    ['aarch64-glibc', 'armv7-musl'],
-    'an arch alone takes the libc its images get by default',
-  );
-  const ok = runCli(['deps', dir, '--target', 'armv7-glibc', '--json']);
-  assert.equal(ok.status, 0, ok.stderr);
-  assert.deepEqual(JSON.parse(ok.stdout), {
-    target: 'armv7-glibc',
-    packages: [{ location: 'node_modules/debug', name: 'debug', version: '4.4.0', url: GOOD_ENTRY.resolved, integrity: GOOD_ENTRY.integrity, bundled: false, link: false, optional: false }],
-    native: [],
-    errors: [],
-  });
-});
+function assertNpmProjectError(error: unknown, message: RegExp): void {
+  assert.ok(error instanceof UserError, `a UserError, not ${String(error)}`);
+  assert.equal(error.code, 'npm-project');
+  assert.equal(error.toJSON().exit, 1);
+  assert.match(error.message, message);
+  assert.ok(!hasStackTrace(error.message), error.message);
+}
 
-test('deps: workspace links are built from their folder, dev packages left out unless asked', (t) => {
+test('deps: workspace links are built from their folder, dev packages left out unless asked', async (t) => {
   const dir = tempTree(t, {
     'package.json': JSON.stringify({ name: 'app', version: '1.0.0', workspaces: ['packages/lib'], dependencies: { lib: '*' }, devDependencies: { debug: '^4' } }),
     'packages/lib/package.json': JSON.stringify({ name: 'lib', version: '2.0.0', bin: { 'lib-cli': 'cli.js' } }),
@@ -248,8 +175,8 @@ test('deps: workspace links are built from their folder, dev packages left out u
       },
     }),
   });
-  const prod = JSON.parse(runCli(['deps', dir, '--target', 'amd64-musl', '--json']).stdout);
+  const prod = (await resolveDeps(dir, [parseTarget('amd64-musl')])).targets[0]!;
   assert.deepEqual(prod.packages, [{ location: 'node_modules/lib', name: 'lib', version: '2.0.0', url: null, integrity: null, bundled: false, link: true, optional: false }]);
-  const withDev = JSON.parse(runCli(['deps', dir, '--target', 'amd64-musl', '--json', '--include-dev']).stdout);
-  assert.deepEqual(withDev.packages.map((p: { location: string }) => p.location), ['node_modules/debug', 'node_modules/lib']);
+  const withDev = (await resolveDeps(dir, [parseTarget('amd64-musl')], { includeDev: true })).targets[0]!;
+  assert.deepEqual(withDev.packages.map((p) => p.location), ['node_modules/debug', 'node_modules/lib']);
 });

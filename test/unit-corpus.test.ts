@@ -1,12 +1,14 @@
 /**
  * Every real add-on in ../shared/corpus/addons (six public repositories, current and a 2024 snapshot)
- * validates with zero errors, and warns only where the Supervisor warns, repairs or ignores.
+ * validates with zero errors, and warns only where the Supervisor warns, repairs or ignores (validate run
+ * in process).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { corpus, runCli } from './helpers.js';
+import { corpus } from './helpers.js';
+import { validateInProcess } from './validate-run.js';
 
 interface Diagnostic {
   file: string;
@@ -33,16 +35,16 @@ function countFiles(dir: string): number {
   return n;
 }
 
-function validate(args: string[]): Diagnostic[] {
-  const result = runCli(['validate', '--json', ...args]);
+async function validate(args: string[]): Promise<Diagnostic[]> {
+  const result = await validateInProcess(['--json', ...args]);
   assert.equal(result.stderr, '');
   return JSON.parse(result.stdout) as Diagnostic[];
 }
 
-test('corpus: every real add-on validates with zero errors (2026 rules)', (t) => {
+test('corpus: every real add-on validates with zero errors (2026 rules)', async (t) => {
   const dir = corpus(t, 'addons');
   if (!dir) return;
-  const diagnostics = validate([dir]);
+  const diagnostics = await validate([dir]);
   const errors = diagnostics.filter((d) => d.severity === 'error');
   assert.deepEqual(errors, []);
   for (const d of diagnostics) assert.ok(SUPERVISOR_WARNINGS.has(d.code), `unexpected warning kind: ${JSON.stringify(d)}`);
@@ -59,31 +61,31 @@ test('corpus: every real add-on validates with zero errors (2026 rules)', (t) =>
   assert.ok(ssh2024.every((d) => d.line !== null && d.line > 1));
 });
 
-test('corpus: the summary counts every config, build and repository file', (t) => {
+test('corpus: the summary counts every config, build and repository file', async (t) => {
   const dir = corpus(t, 'addons');
   if (!dir) return;
-  const result = runCli(['validate', dir]);
+  const result = await validateInProcess([dir]);
   assert.equal(result.status, 0);
   const files = countFiles(dir);
   assert.ok(files >= 176, `${files} files`);
   assert.match(result.stdout.trimEnd().split('\n').pop()!, new RegExp(`^\\d+ add-ons \\(${files} files\\) checked: 0 errors, \\d+ warnings$`));
 });
 
-test('corpus: the 2024 snapshot validates with zero errors under the 2025 rules too', (t) => {
+test('corpus: the 2024 snapshot validates with zero errors under the 2025 rules too', async (t) => {
   const dir = corpus(t, 'addons/home-assistant-addons-2024');
   if (!dir) return;
-  const diagnostics = validate(['--supervisor', '2025', dir]);
+  const diagnostics = await validate(['--supervisor', '2025', dir]);
   assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
   // No 2026 deprecations under the 2025 rules.
   assert.ok(!diagnostics.some((d) => d.code === 'deprecated-build-file' || d.code === 'deprecated-arch'));
 });
 
-test('corpus: current add-ons that need the 2026 Supervisor say so', (t) => {
+test('corpus: current add-ons that need the 2026 Supervisor say so', async (t) => {
   const dir = corpus(t, 'addons/home-assistant-addons/matter_server');
   if (!dir) return;
-  const compat = validate([dir]).filter((d) => d.code === 'compat-2025');
+  const compat = (await validate([dir])).filter((d) => d.code === 'compat-2025');
   assert.equal(compat.length, 1);
   assert.match(compat[0]!.message, /Supervisor 2025\.06 refuses this add-on: map\[0\]\.type is 'app_config'/);
-  const as2025 = validate(['--supervisor', '2025', dir]);
+  const as2025 = await validate(['--supervisor', '2025', dir]);
   assert.ok(as2025.some((d) => d.severity === 'error' && d.code === 'invalid-value'));
 });

@@ -1,8 +1,10 @@
+/** Finding add-on files as the Supervisor does, and the checks across files of a repository (in process). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { discover } from '../src/addon/files.js';
-import { MINIMAL_CONFIG, runCli, tempTree } from './helpers.js';
+import { MINIMAL_CONFIG, tempTree } from './helpers.js';
+import { validateInProcess } from './validate-run.js';
 
 test('discovery follows the Supervisor: skips dot-folders and rootfs, finds build and repository files', async (t) => {
   const root = tempTree(t, {
@@ -29,24 +31,24 @@ test('discovery follows the Supervisor: skips dot-folders and rootfs, finds buil
   assert.deepEqual(found.orphanBuildFiles.map(rel), ['common/build.yaml']);
 });
 
-test('a nested build file is reported, since the Supervisor would read it', (t) => {
+test('a nested build file is reported, since the Supervisor would read it', async (t) => {
   const root = tempTree(t, { 'config.yaml': MINIMAL_CONFIG, 'app/build.json': '{"args": {"A": 1}}' });
-  const result = runCli(['validate', '--json', '.'], { cwd: root });
+  const result = await validateInProcess(['--json', '.'], { cwd: root });
   const diagnostics = JSON.parse(result.stdout) as { file: string; code: string }[];
   assert.ok(diagnostics.some((d) => d.code === 'nested-build-file' && d.file === 'app/build.json'));
   assert.ok(diagnostics.some((d) => d.code === 'build-file-ignored' && d.file === 'app/build.json'));
 });
 
-test('two add-ons of one repository with one slug', (t) => {
+test('two add-ons of one repository with one slug', async (t) => {
   const root = tempTree(t, { 'a/config.yaml': MINIMAL_CONFIG, 'b/config.yaml': MINIMAL_CONFIG });
-  const result = runCli(['validate', '.'], { cwd: root });
+  const result = await validateInProcess(['.'], { cwd: root });
   assert.equal(result.status, 1);
   assert.match(result.stdout, /^b\/config\.yaml: error: slug 'test_addon' is also used by a\/config\.yaml/m);
 });
 
-test('a repository file the Supervisor cannot use', (t) => {
+test('a repository file the Supervisor cannot use', async (t) => {
   const root = tempTree(t, { 'repository.json': '{"url": "not a url", "maintainer": "me"}', 'a/config.yaml': MINIMAL_CONFIG });
-  const result = runCli(['validate', '--json', '.'], { cwd: root });
+  const result = await validateInProcess(['--json', '.'], { cwd: root });
   const diagnostics = JSON.parse(result.stdout) as { file: string; code: string; message: string; line: number }[];
   assert.equal(result.status, 1);
   assert.ok(diagnostics.some((d) => d.file === 'repository.json' && d.code === 'missing-key' && /skips this whole repository/.test(d.message)));

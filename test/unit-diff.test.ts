@@ -1,0 +1,167 @@
+/**
+ * `addonix diff` in process: inputs opened and scanned (oci/scan.ts, through the image sources of every
+ * input shape), paired and compared (verify/diff.ts, verify/compare.ts), rendered as JSON and text
+ * (verify/render.ts); hostile archives refused by the scanner as the importers refuse them. The command
+ * as a user runs it (exit statuses, --diff-report, registry references, usage) is diff.test.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { tempTree } from './helpers.js';
+import { docker25Entries, dockerToolsEntries, layer, sha, tarBuffer, writeStreamScript, writeTarFile, writeTarGz } from './images.js';
+import { APP, BASE, customLayer, image } from './diff-images.js';
+import { readInputs } from '../src/oci/inputs.js';
+import { DEFAULT_LAYER_RULES } from '../src/oci/layer-rules.js';
+import { assembleIndex, writeLayout } from '../src/oci/assemble.js';
+import { diffImages, openImages } from '../src/verify/diff.js';
+import { diffJson as renderJson, renderDiff } from '../src/verify/render.js';
+import { UserError } from '../src/util/errors.js';
+import type { DiffResult, FileChange } from '../src/verify/compare.js';
+
+/** What `addonix diff --json A B` prints (as data), its text form, and its exit status (0 only when identical). */
+async function diffJson(a: string, b: string): Promise<{ status: number; result: DiffResult; stdout: string }> {
+  const options = { insecure: false, rules: DEFAULT_LAYER_RULES };
+  const outcome = await diffImages(await openImages(a, options), await openImages(b, options));
+  return { status: outcome.result.verdict === 'identical' ? 0 : 1, result: JSON.parse(renderJson(outcome.result)) as DiffResult, stdout: renderDiff(outcome.result) };
+}
+
+test('diff: one image as dockerTools tar, its .tar.gz, a stream script, a Docker 25 archive and an OCI layout: identical, or same content', async (t) => {
+  const dir = tempTree(t, {});
+  const same = image([customLayer(BASE), customLayer(APP)]);
+  const tar = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries(same));
+  const gz = await writeTarGz(path.join(dir, 'image.tar.gz'), dockerToolsEntries(same));
+  const script = writeStreamScript(path.join(dir, 'stream'), tar);
+  const docker25 = await writeTarFile(path.join(dir, 'docker25.tar'), docker25Entries(same));
+  for (const other of [gz, script, docker25]) {
+    const { status, result, stdout } = await diffJson(tar, other);
+    assert.equal(status, 0, JSON.stringify(result));
+    assert.equal(result.verdict, 'identical');
+    if (other === gz) assert.match(stdout, /^identical: A = .*image\.tar \(linux\/amd64, amd64\)/);
+  }
+  // An OCI layout with gzip layers (what addonix assemble writes) against the Docker 25 archive's plain layers.
+  process.env['ADDONIX_CACHE_DIR'] = path.join(dir, 'cache');
+  const layout = path.join(dir, 'layout');
+  await writeLayout(layout, assembleIndex(await readInputs([tar], { policy: { compression: 'gzip', keepCompressed: true }, rules: DEFAULT_LAYER_RULES }), {}), '1.0.0');
+  const { status, result, stdout } = await diffJson(docker25, layout);
+  assert.equal(status, 1);
+  assert.equal(result.verdict, 'same-content');
+  assert.deepEqual(result.images[0]!.layers.map((l) => [l.status, l.a!.compression, l.b!.compression]), [['recompressed', 'none', 'gzip'], ['recompressed', 'none', 'gzip']]);
+  assert.match(stdout, /^same content, different manifests:/);
+  assert.match(stdout, /recompressed +[a-f0-9]{12}: same content, stored as [a-f0-9]{12} \(none\) vs [a-f0-9]{12} \(gzip\)/);
+});
+
+test('diff: every kind of difference, named with its layer and file, sorted by path; a file moved to another layer', async (t) => {
+  const dir = tempTree(t, {});
+  const a = image([customLayer(BASE), customLayer(APP)]);
+  const b = image(
+    [
+      customLayer([...BASE.filter((e) => e.path !== 'etc/os-release'), { path: 'etc/os-release', body: 'NAME=test\n', uid: 1000, gid: 100 }]),
+      customLayer([
+        { path: 'app/', type: 'Directory', mtime: 1700000000 },
+        { path: 'app/data.bin', body: 'x'.repeat(299) + 'y' },
+        { path: 'app/link', type: 'SymbolicLink', linkpath: 'main.js' },
+        { path: 'app/main.js', body: 'console.log(1);\n', mode: 0o755 },
+        { path: 'app/new.txt', body: 'new\n' },
+      ]),
+      customLayer([{ path: 'app/old.txt', body: 'old\n' }]),
+    ],
+    { 'io.hass.arch': 'amd64', 'io.hass.version': '2.0.0' },
+  );
+  const fa = await writeTarFile(path.join(dir, 'a.tar'), dockerToolsEntries(a));
+  const fb = await writeTarFile(path.join(dir, 'b.tar'), dockerToolsEntries(b));
+  const { status, result, stdout } = await diffJson(fa, fb);
+  assert.equal(status, 1);
+  const comparison = result.images[0]!;
+  assert.equal(comparison.verdict, 'different');
+  assert.deepEqual(comparison.configFields.map((f) => [f.path, f.a, f.b]), [
+    ['config.Labels["io.hass.version"]', undefined, '2.0.0'],
+    ['history[2]', undefined, { created: '1970-01-01T00:00:01Z', created_by: 'test' }],
+  ]);
+  const summary = (changes: FileChange[]) => changes.map((c) => [c.path, c.change, c.layerA, c.layerB, Object.fromEntries(c.differences.map((d) => [d.kind, [d.a, d.b]]))]);
+  assert.deepEqual(
+    comparison.layers.map((l) => [l.status, l.a?.position ?? null, l.b?.position ?? null]),
+    [
+      ['changed', 1, 1],
+      ['changed', 2, 2],
+      ['added', null, 3],
+    ],
+  );
+  assert.deepEqual(summary(comparison.layers[0]!.files), [['/etc/os-release', 'changed', 1, 1, { owner: ['0:0', '1000:100'] }]]);
+  const appChanges = summary(comparison.layers[1]!.files);
+  assert.deepEqual(appChanges, [
+    ['/app', 'changed', 2, 2, { mtime: ['1970-01-01T00:00:01Z', '2023-11-14T22:13:20Z'] }],
+    ['/app/data.bin', 'changed', 2, 2, { content: [sha('x'.repeat(300)), sha('x'.repeat(299) + 'y')] }],
+    ['/app/link', 'changed', 2, 2, { 'link-target': ['data.bin', 'main.js'] }],
+    ['/app/main.js', 'changed', 2, 2, { mode: ['0644', '0755'] }],
+    ['/app/new.txt', 'added', null, 2, {}],
+    ['/app/old.txt', 'moved', 2, 3, {}],
+  ]);
+  assert.deepEqual(comparison.layers[2]!.files, [], 'the moved file is listed once, where it left');
+  // The text names the same things in reading order.
+  const order = ['config.Labels["io.hass.version"]: (absent) -> "2.0.0"', '/etc/os-release  owner 0:0 -> 1000:100', '/app  mtime', '/app/data.bin  content', '/app/link  link-target data.bin -> main.js', '/app/main.js  mode 0644 -> 0755', 'added    /app/new.txt', 'moved    /app/old.txt  to layer 3 (unchanged)'];
+  let at = 0;
+  for (const piece of order) {
+    const found = stdout.indexOf(piece, at);
+    assert.ok(found > at, `${piece} after position ${at} in:\n${stdout}`);
+    at = found;
+  }
+});
+
+test('diff: hostile archives are refused by the scanner like the importing readers refuse them, and nothing is written', async (t) => {
+  const dir = tempTree(t, {});
+  const good = image([customLayer(BASE), customLayer(APP)]);
+  const goodFile = await writeTarFile(path.join(dir, 'good.tar'), dockerToolsEntries(good));
+  const full = await tarBuffer(dockerToolsEntries(good));
+  const variants: [string, () => Promise<Buffer> | Buffer, RegExp][] = [
+    ['dotdot.tar', () => tarBuffer([{ path: '../escape.json', body: Buffer.from('{}') }, ...dockerToolsEntries(good)]), /refusing entry \.\.\/escape\.json: '\.\.' would point outside/],
+    ['absolute.tar', () => tarBuffer([{ path: '/etc/escape.json', body: Buffer.from('{}') }, ...dockerToolsEntries(good)]), /absolute paths are not allowed/],
+    [
+      'link.tar',
+      () => {
+        const entries = dockerToolsEntries(good);
+        const at = entries.findIndex((e) => e.path.endsWith('/layer.tar'));
+        entries[at] = { path: entries[at]!.path, type: 'symlink', linkpath: '../../../etc/shadow' };
+        return tarBuffer(entries);
+      },
+      /points outside the archive/,
+    ],
+    ['inner.tar', () => tarBuffer(dockerToolsEntries(image([customLayer(BASE), customLayer([{ path: '../../escape', body: 'x' }])]))), /refusing file \.\.\/\.\.\/escape: '\.\.' would lead outside the image root/],
+    [
+      'diffid.tar',
+      async () => {
+        const entries = dockerToolsEntries(good);
+        const at = entries.findIndex((e) => e.path.endsWith('/layer.tar'));
+        entries[at] = { ...entries[at]!, body: await layer({ 'etc/passwd': 'root::0:0::/:/bin/sh\n' }) };
+        return tarBuffer(entries);
+      },
+      /diff_id .* but the config says/,
+    ],
+    [
+      'named-escape.tar',
+      () => {
+        const entries = dockerToolsEntries(good);
+        const at = entries.findIndex((e) => e.path === 'manifest.json');
+        const list = JSON.parse(String(entries[at]!.body)) as { Layers: string[] }[];
+        list[0]!.Layers[0] = `../${list[0]!.Layers[0]!}`;
+        entries[at] = { path: 'manifest.json', body: Buffer.from(JSON.stringify(list)) };
+        return tarBuffer(entries);
+      },
+      /refusing entry \.\.\/.*layer\.tar: '\.\.' would point outside/,
+    ],
+    ['cut.tar', () => full.subarray(0, 3000), /truncated|declares/],
+    ['missing.tar', () => tarBuffer(dockerToolsEntries(good).filter((e) => !e.path.startsWith(sha(good.layers[1]!).slice(7)))), /is not in the archive/],
+  ];
+  process.env['ADDONIX_CACHE_DIR'] = path.join(dir, 'cache');
+  for (const [name, build, pattern] of variants) {
+    const file = path.join(dir, name);
+    writeFileSync(file, await build());
+    await assert.rejects(diffJson(file, goodFile), (error: unknown) => {
+      assert.ok(error instanceof UserError, `${name}: a UserError, not ${String(error)}`);
+      assert.match(error.message, pattern, name);
+      return true;
+    });
+  }
+  assert.ok(!existsSync(path.join(dir, 'cache')), 'diff fills no cache');
+  assert.ok(!existsSync(path.join(dir, '..', 'escape.json')) && !existsSync(path.join(dir, 'escape')));
+});
