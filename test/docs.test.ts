@@ -1,0 +1,50 @@
+/**
+ * The reference in docs/ is generated from the code (scripts/generate-docs.mjs): every command's help from
+ * its yargs definition, the code tables, the Nix library's documentation comments. These tests fail when
+ * the committed files are not what the script writes now, when the script's output depends on the
+ * terminal or locale it runs in.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { REPO } from './helpers.js';
+
+const REGENERATE = 'npm run generate:docs';
+
+/** What scripts/generate-docs.mjs writes now: { 'docs/commands.md': text, ... }. */
+async function generated(): Promise<Record<string, string>> {
+  const script = (await import(pathToFileURL(path.join(REPO, 'scripts', 'generate-docs.mjs')).href)) as { docsFiles: () => Promise<Record<string, string>> };
+  return script.docsFiles();
+}
+
+test('docs: the committed reference in docs/ is what scripts/generate-docs.mjs writes from the code', async () => {
+  const files = await generated();
+  assert.deepEqual(Object.keys(files).sort(), ['docs/codes.md', 'docs/commands.md', 'docs/nix.md']);
+  const stale = Object.entries(files)
+    .filter(([file, content]) => !existsSync(path.join(REPO, file)) || readFileSync(path.join(REPO, file), 'utf8') !== content)
+    .map(([file]) => file);
+  assert.deepEqual(stale, [], `${stale.join(', ')} differ from what the code says: run ${REGENERATE} and commit the result (never edit them by hand)`);
+});
+
+test('docs: the generated reference does not depend on the terminal, colours or locale of whoever runs the script', async () => {
+  const saved = { LC_ALL: process.env['LC_ALL'], LANG: process.env['LANG'], COLUMNS: process.env['COLUMNS'], FORCE_COLOR: process.env['FORCE_COLOR'] };
+  Object.assign(process.env, { LC_ALL: 'de_DE.UTF-8', LANG: 'de_DE.UTF-8', COLUMNS: '40', FORCE_COLOR: '3' });
+  let hostile: Record<string, string>;
+  try {
+    hostile = await generated();
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+  const commands = hostile['docs/commands.md']!;
+  assert.equal(commands, readFileSync(path.join(REPO, 'docs', 'commands.md'), 'utf8'), 'commands.md depends on the environment it was generated in');
+  assert.doesNotMatch(commands, /\x1b\[/, 'no colour codes');
+  assert.match(commands, /^Options:$/m, "yargs' own words stay English");
+  const helpLines = commands.split(/^```text$/m).slice(1).flatMap((block) => block.slice(0, block.indexOf('```')).split('\n'));
+  const widest = Math.max(...helpLines.map((line) => line.length));
+  assert.ok(helpLines.length > 100 && widest <= 100, `help is fitted to 100 columns, found a line of ${widest}`);
+});
