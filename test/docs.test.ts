@@ -2,7 +2,8 @@
  * The reference in docs/ is generated from the code (scripts/generate-docs.mjs): every command's help from
  * its yargs definition, the code tables, the Nix library's documentation comments. These tests fail when
  * the committed files are not what the script writes now, when the script's output depends on the
- * terminal or locale it runs in.
+ * terminal or locale it runs in, and when a command's JSON output has no section in the hand-written
+ * docs/json.md.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -47,4 +48,18 @@ test('docs: the generated reference does not depend on the terminal, colours or 
   const helpLines = commands.split(/^```text$/m).slice(1).flatMap((block) => block.slice(0, block.indexOf('```')).split('\n'));
   const widest = Math.max(...helpLines.map((line) => line.length));
   assert.ok(helpLines.length > 100 && widest <= 100, `help is fitted to 100 columns, found a line of ${widest}`);
+});
+
+test('docs: every command that takes --json has its format in docs/json.md', () => {
+  const commands = readFileSync(path.join(REPO, 'docs', 'commands.md'), 'utf8');
+  const json = readFileSync(path.join(REPO, 'docs', 'json.md'), 'utf8');
+  const withJson = commands
+    .split(/^## addonix /m)
+    .slice(1)
+    .filter((section) => /^\s+--json\s/m.test(section))
+    .map((section) => section.slice(0, section.indexOf('\n')));
+  assert.ok(withJson.length >= 8, `the commands with --json were found (${withJson.join(', ')})`);
+  const missing = withJson.filter((name) => !new RegExp(`^## .*\`addonix ${name}\\b`, 'm').test(json));
+  assert.deepEqual(missing, [], `docs/json.md has no section for the --json output of: ${missing.join(', ')}`);
+  assert.match(json, /"error": \{/, 'docs/json.md shows the error object');
 });

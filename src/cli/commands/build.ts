@@ -47,7 +47,7 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
         .option('arch', { type: 'string', describe: "Arches to build, comma-separated (default: all of the add-on's)" })
         .option('all', { type: 'boolean', default: false, describe: 'Build every image the flake has (every add-on of a repository flake); needs no add-on folder' })
         .option('out-link', { type: 'string', default: 'result', describe: 'Prefix of the result links: PREFIX-<arch>' })
-        .option('json', { type: 'boolean', default: false, describe: 'Print the results as JSON (format in the README)' })
+        .option('json', { type: 'boolean', default: false, describe: 'Print the results as JSON (format in docs/json.md)' })
         .option('dry-run', { type: 'boolean', default: false, describe: "Build nothing: say per arch how it is built, what Nix would build and fetch, and what a first build costs (Nix's own dry run)" })
         .option('tarball', {
           type: 'boolean',

@@ -26,7 +26,7 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
       .positional('a', { describe: 'An image: result link, tarball (docker save, dockerTools), stream script, OCI layout, or registry reference', type: 'string' })
       .positional('b', { describe: 'The image to compare it with (same forms)', type: 'string' })
       .option('arch', { type: 'string', describe: 'Compare only this arch of multi-arch inputs (default: every arch both have)' })
-      .option('json', { type: 'boolean', default: false, describe: 'Print the comparison as JSON (format in the README)' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print the comparison as JSON (format in docs/json.md)' })
       .option('report', { type: 'string', describe: 'Write the two versions of every differing file to DIR/a and DIR/b (for diffoscope), with both configs and the JSON' })
       .option('insecure', { type: 'boolean', default: false, describe: 'Plain HTTP for a registry that is not on this machine' })
       .example('$0 diff result-amd64 ghcr.io/me/my-addon:1.2.3', 'A local build against the published image')

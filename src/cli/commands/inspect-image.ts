@@ -27,7 +27,7 @@ export const inspectImageCommand: CommandModule<object, InspectImageArgs> = {
     registryTimeOptions(layerRulesOption(compressionOption(
       yargs
         .positional('image', { describe: 'A local image (result link, tarball, stream script, OCI layout) or a reference REGISTRY/REPO[:TAG|@DIGEST]', type: 'string' })
-        .option('json', { type: 'boolean', default: false, describe: 'Print JSON (format in the README)' })
+        .option('json', { type: 'boolean', default: false, describe: 'Print JSON (format in docs/json.md)' })
         .option('insecure', { type: 'boolean', default: false, describe: 'Plain HTTP for a registry that is not on this machine' }),
     )))
       .example('$0 inspect-image result', 'A local build: the digests a push would produce')

@@ -19,7 +19,7 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
   builder: (yargs: Argv) =>
     yargs
       .positional('dir', { describe: 'The add-on folder (the one holding config.yaml)', type: 'string', default: '.' })
-      .option('json', { type: 'boolean', default: false, describe: 'Print the model as JSON (the format is documented in the README)' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print the model as JSON (format in docs/json.md)' })
       .option('supervisor', { type: 'string', choices: ERAS, default: DEFAULT_ERA, describe: 'Supervisor rules to resolve with (2026 or 2025)' })
       .option('riscv64', {
         type: 'boolean',

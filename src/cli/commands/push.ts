@@ -42,7 +42,7 @@ export const pushCommand: CommandModule<object, PushArgs> = {
         .option('tag', { type: 'string', coerce: asList, demandOption: 'give at least one --tag', describe: 'Tag to set once everything is pushed (repeatable)' })
         .option('per-arch-repos', { type: 'boolean', default: false, describe: 'Allow --to REPO with {arch}: the legacy naming, one repository per arch, each tagged with its own manifest' }),
     )))
-      .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON (format in the README)' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON (format in docs/json.md)' })
       .option('addon', { type: 'string', describe: 'The add-on folder: version, created and source annotations from its config, revision from its git checkout (default: the images\' own org.opencontainers.image.* labels)' })
       .option('username', { type: 'string', describe: 'Registry user name (with --password-stdin); default: Docker\'s config (credHelpers, auths, credsStore)' })
       .option('password-stdin', { type: 'boolean', default: false, describe: 'Read the password or token from standard input' })
@@ -57,7 +57,7 @@ export const pushCommand: CommandModule<object, PushArgs> = {
           'manifests and the index by digest, and only then the tags, all of them or none: a push that fails or is interrupted (Ctrl-C) ' +
           'leaves every tag where it was. Refused or dropped connections are tried again for --retry-for seconds (a registry restarting), ' +
           '408, 429 and 5xx answers a few times with backoff; a registry silent for --timeout seconds fails the push. Imported layers are ' +
-          'cached (see README), so pushing the same build again sends nothing. HTTPS unless the registry is on this machine or --insecure is given.',
+          'cached (see docs/push-and-verify.md), so pushing the same build again sends nothing. HTTPS unless the registry is on this machine or --insecure is given.',
       ) as unknown as Argv<PushArgs>,
   handler: async (args) => {
     if (args.username !== undefined && !args['password-stdin']) throw new UsageError('--username needs --password-stdin (addonix never takes a password as an argument)');
