@@ -2,12 +2,12 @@
  * The reference in docs/ is generated from the code (scripts/generate-docs.mjs): every command's help from
  * its yargs definition, the code tables, the Nix library's documentation comments. These tests fail when
  * the committed files are not what the script writes now, when the script's output depends on the
- * terminal or locale it runs in, and when a command's JSON output has no section in the hand-written
- * docs/json.md.
+ * terminal or locale it runs in, when a command's JSON output has no section in the hand-written
+ * docs/json.md, and when a link between the documents leads nowhere.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REPO } from './helpers.js';
@@ -62,4 +62,52 @@ test('docs: every command that takes --json has its format in docs/json.md', () 
   const missing = withJson.filter((name) => !new RegExp(`^## .*\`addonix ${name}\\b`, 'm').test(json));
   assert.deepEqual(missing, [], `docs/json.md has no section for the --json output of: ${missing.join(', ')}`);
   assert.match(json, /"error": \{/, 'docs/json.md shows the error object');
+});
+
+/** GitHub's anchor for a heading: lower case, punctuation other than '-' and '_' dropped, spaces as '-'. */
+function anchor(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+function anchorsOf(text: string): Set<string> {
+  const seen = new Map<string, number>();
+  const anchors = new Set<string>();
+  let fenced = false;
+  for (const line of text.split('\n')) {
+    if (/^(```|~~~)/.test(line)) fenced = !fenced;
+    const heading = fenced ? null : /^#{1,6} (.*)$/.exec(line);
+    if (!heading) continue;
+    const base = anchor(heading[1]!);
+    const count = seen.get(base) ?? 0;
+    seen.set(base, count + 1);
+    anchors.add(count === 0 ? base : `${base}-${count}`);
+  }
+  return anchors;
+}
+
+test('docs: every relative link of README.md, CONTRIBUTING.md and docs/ leads to a file, and to a heading in it', () => {
+  const documents = ['README.md', 'CONTRIBUTING.md', ...readdirSync(path.join(REPO, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  const broken: string[] = [];
+  let checked = 0;
+  for (const document of documents) {
+    const text = readFileSync(path.join(REPO, document), 'utf8').replace(/^```[\s\S]*?^```/gm, '');
+    for (const match of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      const target = match[1]!;
+      if (/^[a-z]+:/.test(target)) continue;
+      const [file, hash] = target.split('#') as [string, string | undefined];
+      const resolved = file === '' ? path.join(REPO, document) : path.join(REPO, path.dirname(document), file);
+      checked++;
+      if (!existsSync(resolved)) {
+        broken.push(`${document}: ${target} (no such file)`);
+      } else if (hash !== undefined && resolved.endsWith('.md') && !anchorsOf(readFileSync(resolved, 'utf8')).has(hash)) {
+        broken.push(`${document}: ${target} (no such heading)`);
+      }
+    }
+  }
+  assert.ok(checked >= 10, `links were found (${checked})`);
+  assert.deepEqual(broken, []);
 });
