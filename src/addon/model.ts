@@ -1,6 +1,6 @@
 /**
  * The resolved model of one add-on: what every later stage (npm, Nix generation, images) needs, per arch.
- * `addonix inspect --json` prints it; its shape is documented in the README and versioned by `schemaVersion`.
+ * `addonix inspect --json` prints it; its shape is documented in docs/json.md and versioned by `schemaVersion`.
  */
 import { ARCH_TABLE, isHaArch, type ArchInfo, type BuildArch } from './arch.js';
 import { ERA_RULES, type Era } from './eras.js';

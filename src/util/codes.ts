@@ -8,7 +8,7 @@ export interface FindingInfo {
   /** error: the Supervisor refuses the file (or addonix cannot build from it); warning: it accepts it. */
   severity: 'error' | 'warning';
   summary: string;
-  /** Where addonix is stricter than the Supervisor on purpose (README: deliberate differences). */
+  /** Where addonix is stricter than the Supervisor on purpose (docs/limits.md: deliberate differences). */
   stricter?: true;
 }
 

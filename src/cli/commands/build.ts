@@ -119,7 +119,7 @@ function renderCosts(plan: BuildPlan, plans: Map<string, ImagePlan | null>): str
     lines.push(`addonix: ${target.label}: ${how ? `${describePlan(how)}; ` : ''}${building.length} to build`);
     const expensive = expensiveBuilds(building);
     if (expensive.length > 0) {
-      lines.push(`addonix: ${target.label}: compiles ${expensive.map((e) => `${e.what} (${e.names.join(', ')})`).join(' and ')}: a first build takes hours; a binary cache keeps them for the next (README, "Cost")`);
+      lines.push(`addonix: ${target.label}: compiles ${expensive.map((e) => `${e.what} (${e.names.join(', ')})`).join(' and ')}: a first build takes hours; a binary cache keeps them for the next (README, "What a first build costs")`);
     }
   }
   return lines.length > 0 ? lines.join('\n') + '\n' : '';

@@ -48,7 +48,7 @@ export const pushCommand: CommandModule<object, PushArgs> = {
           'manifests and the index by digest, and only then the tags, all of them or none: a push that fails or is interrupted (Ctrl-C) ' +
           'leaves every tag where it was. Refused or dropped connections are tried again for --retry-for seconds (a registry restarting), ' +
           '408, 429 and 5xx answers a few times with backoff; a registry silent for --timeout seconds fails the push. Imported layers are ' +
-          'cached (see README), so pushing the same build again sends nothing. HTTPS unless the registry is on this machine or --insecure is given.',
+          'cached (see docs/push-and-verify.md), so pushing the same build again sends nothing. HTTPS unless the registry is on this machine or --insecure is given.',
       ) as unknown as Argv<PushArgs>,
   handler: async (args) => {
     if (args.username !== undefined && !args['password-stdin']) throw new UsageError('--username needs --password-stdin (addonix never takes a password as an argument)');
