@@ -44,7 +44,7 @@
       apps = forSystems (system:
         let
           inherit (perSystem.${system}) pkgs example cli;
-          apps = import ./nix/apps.nix { util = import ./nix/util.nix; } { inherit pkgs cli; inherit (example) streams; };
+          apps = import ./nix/apps.nix { util = import ./nix/util.nix; } { inherit pkgs cli; inherit (example) streams; pins = [ { input = "nixpkgs"; path = nixpkgs; } ]; };
         in
         apps // {
           addonix = { type = "app"; program = "${cli}/bin/addonix"; };

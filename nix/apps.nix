@@ -6,8 +6,12 @@
 #   pkgs      the build machine's package set
 #   cli       the addonix CLI package (cli.nix)
 #   streams   { <arch> = streamLayeredImage script; }
+#   pins      [ { input = "addonix/nixpkgs"; path = <flake or store path>; } ]: the inputs this app was
+#             evaluated with, passed to `addonix build` as --override-input NAME path:PATH. The build
+#             evaluates the flake again; without them it would take the inputs of flake.lock, not those
+#             of `nix run .#build-all-images --override-input ...` (a mirror, a fork, a local tree).
 { util }:
-{ pkgs, cli, streams }:
+{ pkgs, cli, streams, pins ? [ ] }:
 let
   app = name: script: { type = "app"; program = "${pkgs.writeShellScript name script}"; };
   load = arch: stream: app "load-${arch}" ''
@@ -26,6 +30,6 @@ let
 in
 {
   build-all-images = app "build-all-images" ''
-    exec ${cli}/bin/addonix build --all "$@"
+    exec ${cli}/bin/addonix build --all ${toString (map (pin: "--override-input ${pin.input} path:${pin.path}") pins)} "$@"
   '';
 } // builtins.listToAttrs (util.mapAttrsToList (arch: stream: { name = "load-${arch}"; value = load arch stream; }) streams)

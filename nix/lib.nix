@@ -15,6 +15,13 @@ let
   appFor = import ./app.nix { inherit util; };
   imageFor = import ./image.nix { inherit util arches; };
   appsFor = import ./apps.nix { inherit util; };
+
+  # The inputs an add-on flake (as `addonix init` writes it: input `addonix`) was evaluated with, for
+  # build-all-images to build the same (apps.nix, pins). addonix's nixpkgs only when the flake did not
+  # name another: that one's input name is the flake's own.
+  pinsFor = defaultNixpkgs: args:
+    [ { input = "addonix"; path = addonixSrc; } ]
+    ++ (if args ? nixpkgs then [ ] else [ { input = "addonix/nixpkgs"; path = defaultNixpkgs; } ]);
   baseImageFor = import ./base-image.nix { inherit util; };
   cliFor = import ./cli.nix { inherit addonixSrc; };
 
@@ -275,6 +282,7 @@ in
   mkAddonFlakeWith = defaultNixpkgs: { src, nixpkgs ? defaultNixpkgs, systems ? buildSystems, ... }@args:
     let
       imageArgs = builtins.removeAttrs args [ "src" "nixpkgs" "systems" ];
+      pins = pinsFor defaultNixpkgs args;
       addon = generated src "addon";
       checked = if addon == null then fail "no nix/addon.generated.nix in the add-on folder: run `addonix generate`; in a git repository Nix sees only tracked files, so also git add nix/" else addon;
       perSystem = system:
@@ -285,7 +293,7 @@ in
         in
         {
           packages = built.packages // { addonix = cli; };
-          apps = appsFor { inherit pkgs cli; inherit (built) streams; } // { addonix = { type = "app"; program = "${cli}/bin/addonix"; }; };
+          apps = appsFor { inherit pkgs cli pins; inherit (built) streams; } // { addonix = { type = "app"; program = "${cli}/bin/addonix"; }; };
         };
       all = forSystems systems perSystem;
     in
@@ -302,6 +310,7 @@ in
   mkRepositoryFlakeWith = defaultNixpkgs: { src, addons, nixpkgs ? defaultNixpkgs, systems ? buildSystems, ... }@args:
     let
       imageArgs = builtins.removeAttrs args [ "src" "addons" "nixpkgs" "systems" ];
+      pins = pinsFor defaultNixpkgs args;
       perSystem = system:
         let
           pkgs = nixpkgs.legacyPackages.${system};
@@ -324,7 +333,7 @@ in
         {
           packages = builtins.foldl' (acc: x: acc // x.packages) { addonix = cli; } each;
           apps = builtins.foldl' (acc: x: acc // x.loads) {
-            build-all-images = { type = "app"; program = "${pkgs.writeShellScript "build-all-images" "exec ${cli}/bin/addonix build --all \"$@\""}"; };
+            inherit (appsFor { inherit pkgs cli pins; streams = { }; }) build-all-images;
             addonix = { type = "app"; program = "${cli}/bin/addonix"; };
           } each;
         };
