@@ -173,7 +173,14 @@ test('inspect: refuses an add-on with errors, and a folder of several add-ons', 
   const invalid = runCli(['inspect', bad]);
   assert.equal(invalid.status, 1);
   assert.match(invalid.stderr, /config\.yaml:3:7: error: slug 'bad slug' is invalid/);
-  assert.match(invalid.stderr, /addonix: error: .*: fix the error above first \(addonix validate .*\)/);
+  assert.match(invalid.stderr, /addonix: error: .*: fix the add-on's error first \(addonix validate .*\):\n  .*config\.yaml:3:7: error: slug 'bad slug' is invalid/);
+  const asJson = runCli(['inspect', bad, '--json']);
+  assert.equal(asJson.status, 1);
+  const error = (JSON.parse(asJson.stdout) as { error: { code: string; message: string; file: string; line: number } }).error;
+  assert.equal(error.code, 'addon-invalid');
+  assert.match(error.message, /slug 'bad slug' is invalid/, 'the finding is in the JSON error, not only on stderr');
+  assert.match(error.file, /config\.yaml$/);
+  assert.equal(error.line, 3);
   assert.ok(!hasStackTrace(invalid.stderr));
 
   const repo = tempTree(t, { 'a/config.yaml': MINIMAL_CONFIG, 'b/config.yaml': MINIMAL_CONFIG.replace('test_addon', 'other') });

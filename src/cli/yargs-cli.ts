@@ -20,6 +20,8 @@ export async function runYargs(argv: string[], commands: CommandModule[], names:
   const helpWidth = argv.some((arg) => arg === '--help' || arg === '-h') ? Math.min(110, process.stdout.columns || 100) : null;
   await yargs(argv)
     .scriptName('addonix')
+    // Options are read by their own names (args['out-link']): no camelCase copies, which unknown-option messages would repeat.
+    .parserConfiguration({ 'camel-case-expansion': false })
     .usage('addonix: reproducible, cross-compiled container images for Home Assistant add-ons, built with Nix\n\nUsage: $0 <command> [options]')
     .command(commands)
     .demandCommand(1, `Name a command: ${names.join(', ')}.`)
@@ -30,13 +32,15 @@ export async function runYargs(argv: string[], commands: CommandModule[], names:
     .wrap(helpWidth)
     .epilogue('Every command has its own --help with examples, e.g. addonix validate --help.')
     .fail((message, error) => {
+      const helpFor = commands.length === 1 ? `addonix ${argv[0]!} --help` : 'addonix --help';
+      // An option's own check (coerce, e.g. --arch) throws; yargs hands it on wrapped as a YError.
+      if (error?.name === 'YError') throw new UsageError(`${error.message}\nRun '${helpFor}' for usage.`);
       if (error) throw error;
       if (message.startsWith('Did you mean')) {
         suggestion = ` ${message}`;
         return;
       }
       // Throwing stops yargs: a command must not run after a usage error.
-      const helpFor = commands.length === 1 ? `addonix ${argv[0]!} --help` : 'addonix --help';
       throw new UsageError(`${suggestion ? `${message}.${suggestion}` : message}\nRun '${helpFor}' for usage.`);
     })
     .parseAsync();

@@ -1,12 +1,12 @@
 import type { Argv, CommandModule } from 'yargs';
 import { loadPaths, relativeDisplay } from '../../addon/load.js';
 import { DEFAULT_ERA } from '../../addon/eras.js';
-import { UserError } from '../../util/errors.js';
 import { initRepository } from '../../init/init.js';
 import { stageInGit } from '../../init/git.js';
 import { DEFAULT_ADDONIX_FLAKE } from '../../init/flake.js';
 import { DEFAULT_NIX_IMAGE, type CacheKind, type CiKind } from '../../init/ci.js';
 import { printDiagnostics } from '../output.js';
+import { addonErrors } from '../addon-input.js';
 import { withOptions } from '../options.js';
 
 interface InitArgs {
@@ -44,8 +44,8 @@ export const initCommand: CommandModule<object, InitArgs> = {
     const display = relativeDisplay();
     const { addons, diagnostics } = await loadPaths([args.dir], { era: DEFAULT_ERA, display });
     const errors = diagnostics.items.filter((d) => d.severity === 'error' && d.code !== 'no-config');
-    printDiagnostics(errors.length > 0 ? errors : diagnostics.items.filter((d) => d.severity === 'warning'), process.stderr);
-    if (errors.length > 0) throw new UserError('addon-invalid', `fix the errors above first (addonix validate ${display(args.dir)})`);
+    if (errors.length > 0) throw addonErrors(args.dir, errors, display);
+    printDiagnostics(diagnostics.items.filter((d) => d.severity === 'warning'), process.stderr);
     const outcome = await initRepository(
       addons.filter((a) => a.config !== null),
       {

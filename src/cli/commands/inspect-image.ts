@@ -10,6 +10,7 @@ import { parseReference } from '../../registry/reference.js';
 import { formatBytes, layerPolicy, layerRules, ProgressLine, registryTimes } from '../images.js';
 import { withOptions } from '../options.js';
 import { table } from '../output.js';
+import { UserError } from '../../util/errors.js';
 
 interface InspectImageArgs {
   image: string;
@@ -37,7 +38,10 @@ export const inspectImageCommand: CommandModule<object, InspectImageArgs> = {
       ) as unknown as Argv<InspectImageArgs>,
   handler: async (args) => {
     let result: InspectResult;
-    if (existsSync(splitArchPrefix(args.image).path)) {
+    const local = splitArchPrefix(args.image).path;
+    // An absolute or ./-relative name is a path for sure, as diff reads it: a registry reference cannot start so.
+    if (!existsSync(local) && /^[./~]/.test(local)) throw new UserError('not-found', `${args.image}: no such file or folder`, { file: local });
+    if (existsSync(local)) {
       const progress = new ProgressLine();
       progress.update(() => `reading ${args.image}...`, true);
       const images = await readInput(args.image, { policy: layerPolicy(args.compression), rules: layerRules(args['allow-devices']) }).finally(() => progress.done());

@@ -1,0 +1,82 @@
+/**
+ * The exit statuses of docs/codes.md, per command, as a program running addonix with --json sees them:
+ * a usage mistake exits 2 and a failure exits 1, each with one JSON error object on stdout whose code
+ * is in the table and whose `exit` is the status. (0 is every other test; 130 is build's and push's
+ * Ctrl-C tests.)
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { COMMANDS } from '../src/cli/commands.js';
+import { ERROR_CODES, EXIT_STATUSES } from '../src/util/codes.js';
+import { runCliAsync, tempTree } from './helpers.js';
+
+interface ErrorJson {
+  code: keyof typeof ERROR_CODES;
+  message: string;
+  exit: number;
+}
+
+async function jsonFailure(args: string[], env: Record<string, string>): Promise<{ status: number | null; error: ErrorJson; stderr: string }> {
+  const result = await runCliAsync([...args, '--json'], { env });
+  let error: ErrorJson;
+  try {
+    error = (JSON.parse(result.stdout) as { error: ErrorJson }).error;
+  } catch {
+    throw new Error(`${args.join(' ')}: stdout is not one JSON document: ${result.stdout}\n${result.stderr}`);
+  }
+  assert.ok(error, `${args.join(' ')}: no error object: ${result.stdout}`);
+  return { status: result.status, error, stderr: result.stderr };
+}
+
+test('exit statuses: the table has 0, 1, 2 and 130, and every error code maps to one of them', () => {
+  assert.deepEqual(Object.keys(EXIT_STATUSES).map(Number).sort((a, b) => a - b), [0, 1, 2, 130]);
+  for (const [code, { exit }] of Object.entries(ERROR_CODES)) assert.ok(Object.hasOwn(EXIT_STATUSES, exit), `${code} exits ${exit}`);
+});
+
+test('exit statuses: every command exits 2 on a usage mistake and 1 on a failure, with a JSON error whose code and exit agree with the table', async (t) => {
+  const dir = tempTree(t, {});
+  const missing = path.join(dir, 'missing');
+  const env = { ADDONIX_CACHE_DIR: path.join(dir, 'cache'), HOME: dir };
+  // A failure of each command's own: what it reads does not exist.
+  const failures: Record<string, string[]> = {
+    init: ['init', missing],
+    validate: ['validate', missing],
+    inspect: ['inspect', missing],
+    deps: ['deps', missing],
+    generate: ['generate', missing],
+    'pin-base': ['pin-base', missing],
+    build: ['build', missing],
+    assemble: ['assemble', '--out', path.join(dir, 'layout'), missing],
+    push: ['push', '--to', '127.0.0.1:1/x', '--tag', '1', missing],
+    load: ['load', '--engine', 'podman', missing],
+    'inspect-image': ['inspect-image', missing],
+    diff: ['diff', missing, missing],
+    verify: ['verify', missing],
+  };
+  for (const name of Object.keys(COMMANDS)) {
+    const usage = await jsonFailure([name, '--bogus-option'], env);
+    assert.equal(usage.status, 2, `${name}: ${usage.stderr}`);
+    assert.equal(usage.error.code, 'usage', name);
+    assert.equal(usage.error.exit, 2, name);
+    assert.match(usage.error.message, /^(Unknown argument: bogus-option|Not enough non-option arguments: got 0, need at least [12])\n/, name);
+
+    // doctor reports on the machine (its failures are checks in its JSON, not an error); validate's
+    // failures are findings (the JSON array of them, exit 1).
+    if (name === 'doctor') continue;
+    if (name === 'validate') {
+      const result = await runCliAsync(['validate', missing, '--json'], { env });
+      assert.equal(result.status, 1);
+      assert.deepEqual((JSON.parse(result.stdout) as { code: string }[]).map((d) => d.code), ['not-found']);
+      continue;
+    }
+    const args = failures[name];
+    assert.ok(args, `a failure case for ${name}`);
+    const failure = await jsonFailure(args, env);
+    assert.equal(failure.status, 1, `${name}: ${JSON.stringify(failure.error)}`);
+    assert.notEqual(failure.error.code, 'internal', `${name}: ${failure.error.message}`);
+    assert.ok(Object.hasOwn(ERROR_CODES, failure.error.code), `${name}: code ${failure.error.code} is in the table`);
+    assert.equal(failure.error.exit, ERROR_CODES[failure.error.code].exit, name);
+    assert.match(failure.error.message, /missing/, `${name} names what is missing: ${failure.error.message}`);
+  }
+});
