@@ -146,7 +146,8 @@ test('nix: the load and build-all-images apps are scripts that do what they say'
   assert.match(load, /command -v podman/);
   assert.match(load, /\/nix\/store\/[a-z0-9]{32}-stream-aarch64-sqlite-notes \| "\$engine" load/);
   const buildAll = appScript('build-all-images');
-  assert.match(buildAll, /\/nix\/store\/[a-z0-9]{32}-addonix-[0-9.]+\/bin\/addonix build --all "\$@"/);
+  // The build the app runs evaluates the flake again: with the nixpkgs this app was evaluated with, not flake.lock's.
+  assert.match(buildAll, /\/nix\/store\/[a-z0-9]{32}-addonix-[0-9.]+\/bin\/addonix build --all --override-input nixpkgs path:\/nix\/store\/[a-z0-9]{32}-\S+ "\$@"/);
 });
 
 test('nix: nix/arches.nix and nix/strategies.nix are generated from the TypeScript tables, and current', (t) => {
