@@ -152,6 +152,9 @@ test('build: usage errors and a folder without flake', (t) => {
   const dockerName = runCli(['build', addon, '--arch', 'arm/v7']);
   assert.equal(dockerName.status, 2);
   assert.match(dockerName.stderr, /--arch arm\/v7: not a Home Assistant arch .*Did you mean armv7\?/);
+  const notListed = runCli(['build', addon, '--arch', 'amd64,armv7', '--json']);
+  assert.equal(notListed.status, 2, 'an arch config.yaml does not list is a usage mistake');
+  assert.match((JSON.parse(notListed.stdout) as { error: { message: string } }).error.message, /--arch armv7: t is not built for armv7 \(its config\.yaml lists amd64\)/);
   const noFlake = runCli(['build', addon]);
   assert.equal(noFlake.status, 1);
   assert.match(noFlake.stderr, /has no flake\.nix: addonix init .* writes one, or name the flake with --flake REF/);

@@ -49,6 +49,13 @@ export async function addonModel(dir: string): Promise<AddonModel | null> {
   return addon ? resolveModel(addon, { era: DEFAULT_ERA, display }) : null;
 }
 
+/** --arch names only arches config.yaml lists: another is a usage mistake (exit 2), not a build failure. */
+export function checkArchesListed(model: AddonModel, arches: readonly string[]): void {
+  const own = model.arches.map((a) => a.arch as string);
+  const foreign = arches.filter((a) => !own.includes(a));
+  if (foreign.length > 0) throw new UsageError(`--arch ${foreign.join(',')}: ${model.slug} is not built for ${foreign.join(', ')} (its config.yaml lists ${own.join(', ')})`);
+}
+
 /**
  * The images to build: every image of the flake (`all`), or the add-on's arches (`arches` picks some of
  * them) in the add-on's own images when the flake names them by slug. With `streams`, each image's
@@ -61,6 +68,8 @@ export async function targetsFor(
   request: { model: AddonModel | null; dir: string; arches?: string[] | undefined; all: boolean; streams?: boolean },
   options: NixOptions,
 ): Promise<ImageTarget[]> {
+  // A usage mistake is said before Nix evaluates anything.
+  if (request.model && request.arches) checkArchesListed(request.model, request.arches);
   const names = await listPackages(install, flake, options);
   const available = imageOutputs(names);
   const chosen = ((): ImageTarget[] => {
@@ -70,11 +79,7 @@ export async function targetsFor(
     }
     const model = request.model;
     if (!model) throw new UserError('no-addon', `${request.dir} has no add-on (no config.yaml): name an add-on folder, or pass --all to build every image of the flake`);
-    const own = model.arches.map((a) => a.arch as string);
-    const arches = request.arches ?? own;
-    const foreign = arches.filter((a) => !own.includes(a));
-    if (foreign.length > 0) throw new UsageError(`--arch ${foreign.join(',')}: ${model.slug} is not built for ${foreign.join(', ')} (its config.yaml lists ${own.join(', ')})`);
-    return chooseTargets(available, arches, model.slug, flake);
+    return chooseTargets(available, request.arches ?? model.arches.map((a) => a.arch), model.slug, flake);
   })();
   if (!request.streams) return chosen;
   return chosen.map((target) => {

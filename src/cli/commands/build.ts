@@ -12,7 +12,7 @@ import { BuildProgress } from '../../nix/progress.js';
 import { summarizeArchive } from '../../oci/scan.js';
 import { formatBytes } from '../images.js';
 import { paint, table } from '../output.js';
-import { addonModel, flakeFor, interruptible, nixForCommand, overridesOf, targetsFor, type NixArgs } from '../nix-input.js';
+import { addonModel, checkArchesListed, flakeFor, interruptible, nixForCommand, overridesOf, targetsFor, type NixArgs } from '../nix-input.js';
 import { withOptions } from '../options.js';
 
 interface BuildArgs extends NixArgs {
@@ -67,6 +67,7 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     // The links are made when the build is over: an unwritable place should not cost a build first.
     if (!args['dry-run']) await checkWritableFolder(path.dirname(path.resolve(args['out-link'])));
     const model = args.all ? null : await addonModel(args.dir);
+    if (model && arches) checkArchesListed(model, arches);
     const flake = flakeFor(args.dir, args.flake);
     const install = await nixForCommand();
     const overrides = overridesOf(args);

@@ -14,7 +14,7 @@ import { layerRules, registryTimes } from '../images.js';
 import { withOptions } from '../options.js';
 import { checkReportDir, writeDiffReport } from '../../verify/report.js';
 import { paint } from '../output.js';
-import { addonModel, flakeFor, interruptible, nixForCommand, overridesOf, targetsFor, type NixArgs } from '../nix-input.js';
+import { addonModel, checkArchesListed, flakeFor, interruptible, nixForCommand, overridesOf, targetsFor, type NixArgs } from '../nix-input.js';
 
 const { version: addonixVersion } = createRequire(import.meta.url)('../../../../package.json') as { version: string };
 
@@ -57,9 +57,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     const model = await addonModel(args.dir);
     if (!model) throw new UserError('no-addon', `${args.dir} has no add-on (no config.yaml): verify needs the add-on folder`);
     const arches: string[] = args.arch ?? [defaultArch(model.arches.map((a) => a.arch))];
-    for (const arch of arches) {
-      if (!model.arches.some((a) => a.arch === arch)) throw new UsageError(`--arch ${arch}: ${model.slug} is not built for ${arch} (its config.yaml lists ${model.arches.map((a) => a.arch).join(', ')})`);
-    }
+    checkArchesListed(model, arches);
     // One file per arch: a name without {arch} would be written over by the next arch.
     for (const option of ['report', 'attest', 'diff-report'] as const) {
       const value = args[option];
