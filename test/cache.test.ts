@@ -1,7 +1,7 @@
 /**
  * addonix's cache keeps only what it verified: a damaged layout cannot poison it, a damaged blob is
- * replaced (or, found by a registry, removed), a stream script that fails leaves nothing, a killed run's
- * temporaries are removed by the next; and a layer the cache knows is neither compressed nor uploaded
+ * replaced (or, found by a registry, removed), a stream script that fails leaves nothing, a killed or
+ * interrupted run's temporaries are removed by the next (an interrupted push removes its own); and a layer the cache knows is neither compressed nor uploaded
  * again when a rebuilt image has it.
  */
 import { test } from 'node:test';
@@ -137,7 +137,13 @@ test('cache: temporaries of a killed import are removed by the next run', { time
   const stalled = path.join(dir, 'stalled');
   writeFileSync(stalled, `#!/bin/sh\nhead -c 4000000 ${JSON.stringify(tar)}\nexec sleep 600\n`);
   chmodSync(stalled, 0o755);
-  const child = spawn(process.execPath, [CLI, 'inspect-image', stalled], { env: { ...process.env, ...env }, stdio: 'ignore' });
+  // In a process group of its own, so that the stream script it leaves behind is stopped after the test.
+  const child = spawn(process.execPath, [CLI, 'inspect-image', stalled], { env: { ...process.env, ...env }, stdio: 'ignore', detached: true });
+  t.after(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {}
+  });
   const blobDir = path.join(cache, 'oci', 'blobs', 'sha256');
   while (!(existsSync(blobDir) && readdirSync(blobDir).some((name) => name.includes('.partial-')))) await new Promise((resolve) => setTimeout(resolve, 20));
   child.kill('SIGKILL');
@@ -146,6 +152,58 @@ test('cache: temporaries of a killed import are removed by the next run', { time
   const next = await runCliAsync(['inspect-image', tar], { env });
   assert.equal(next.status, 0, next.stderr);
   assert.deepEqual(readdirSync(blobDir).filter((name) => name.includes('.partial-')), [], 'the next run removed it');
+});
+
+test('cache: Ctrl-C in the middle of an import: push removes its temporary itself, and no .partial file survives the next run', { timeout: 120_000 }, async (t) => {
+  if (!needTools(t, 'docker-registry')) return;
+  const registry = await startRegistry(t);
+  const dir = tempTree(t, {});
+  const tar = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries({ goarch: 'amd64', layers: [await layer({ big: Buffer.alloc(8_000_000, 7) })] }));
+  const stalled = path.join(dir, 'stalled');
+  writeFileSync(stalled, `#!/bin/sh\nhead -c 4000000 ${JSON.stringify(tar)}\nexec sleep 60\n`);
+  chmodSync(stalled, 0o755);
+  for (const args of [
+    ['push', '--to', `${registry.host}/me/addon`, '--tag', '1', stalled],
+    ['inspect-image', stalled],
+    ['assemble', '--out', path.join(dir, 'layout'), stalled],
+  ]) {
+    // A cache each: one that holds the layer already would not compress it into a temporary.
+    const cache = path.join(dir, `cache-${args[0]}`);
+    const env = { ADDONIX_CACHE_DIR: cache };
+    const blobDir = path.join(cache, 'oci', 'blobs', 'sha256');
+    const partials = () => (existsSync(blobDir) ? readdirSync(blobDir).filter((name) => name.includes('.partial-')) : []);
+    // In a process group of its own, as a terminal's foreground job is: Ctrl-C reaches addonix and the stream script.
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    t.after(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {}
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    let exited = false;
+    const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.on('close', (code, signal) => {
+        exited = true;
+        resolve([code, signal]);
+      }),
+    );
+    while (!exited && partials().length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(!exited, `${args[0]}: still importing when interrupted\n${stderr}`);
+    process.kill(-child.pid!, 'SIGINT');
+    const [code, signal] = await closed;
+    assert.ok(code === 130 || signal === 'SIGINT', `${args[0]}: stopped by Ctrl-C (exit ${code}, signal ${signal})\n${stderr}`);
+    assert.ok(!hasStackTrace(stderr), `${args[0]}: ${stderr}`);
+    if (args[0] === 'push') {
+      assert.match(stderr, /^addonix: interrupted: 0 blobs uploaded .*no tag was moved/m);
+      assert.deepEqual(partials(), [], 'push: its temporary is removed before it exits');
+    }
+    const next = await runCliAsync(['inspect-image', tar], { env });
+    assert.equal(next.status, 0, next.stderr);
+    assert.deepEqual(partials(), [], `${args[0]}: no .partial file after the next run`);
+  }
+  assert.ok(!existsSync(path.join(dir, 'layout')), 'an interrupted assemble leaves no layout');
+  assert.deepEqual(await tagDigests(registry.url, 'me/addon', ['1']), { '1': null }, 'an interrupted push tags nothing');
 });
 
 test('cache: a rebuilt image whose layers the cache knows compresses and uploads only its new layer', { timeout: 120_000 }, async (t) => {
