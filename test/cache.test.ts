@@ -7,11 +7,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CLI, hasStackTrace, needTools, runCliAsync, tempTree } from './helpers.js';
-import { archLayers, dockerToolsEntries, imageConfig, layer, sha, writeTarFile, type TestImage } from './images.js';
+import { archLayers, dockerToolsEntries, imageConfig, layer, sha, sourceText, tarBuffer, writeTarFile, type TestImage } from './images.js';
+import { BlobStore } from '../src/oci/store.js';
+import { sha256 } from '../src/oci/digest.js';
 import { startRegistry, tagDigests } from './registry-helpers.js';
 
 function blobs(cache: string): string[] {
@@ -204,6 +206,51 @@ test('cache: Ctrl-C in the middle of an import: push removes its temporary itsel
   }
   assert.ok(!existsSync(path.join(dir, 'layout')), 'an interrupted assemble leaves no layout');
   assert.deepEqual(await tagDigests(registry.url, 'me/addon', ['1']), { '1': null }, 'an interrupted push tags nothing');
+});
+
+test('cache: a failed import removes only its own copy of a blob: one another run has put in its place since stays', async (t) => {
+  const dir = tempTree(t, {});
+  const store = new BlobStore(dir);
+  const bytes = Buffer.from('a layer two runs compressed alike\n');
+  const digest = sha256(bytes);
+  const own = await store.create();
+  own.write([bytes]);
+  const ino = await own.commit(digest);
+  assert.equal(statSync(store.path(digest)).ino, ino, 'commit answers the inode of the file it put there');
+  // Another run renames its own copy of the same blob into place.
+  const theirs = path.join(store.blobDir, 'theirs');
+  writeFileSync(theirs, bytes);
+  const theirIno = statSync(theirs).ino;
+  renameSync(theirs, store.path(digest));
+  await store.removeOwn(digest, ino);
+  assert.equal(statSync(store.path(digest)).ino, theirIno, "the other run's copy is still there");
+  assert.deepEqual(readdirSync(store.blobDir), [digest.slice(7)], 'and nothing was left aside');
+  await store.removeOwn(digest, theirIno);
+  assert.deepEqual(readdirSync(store.blobDir), [], 'its own copy is removed');
+  await store.removeOwn(digest, theirIno);
+});
+
+test('cache: runs sharing a cache that refuse the same archive at once each give the reason; none fails otherwise, nothing stays', { timeout: 300_000 }, async (t) => {
+  const dir = tempTree(t, {});
+  // A first layer each run compresses to the same blob, then a layer whose content is not what the config says.
+  const entries = dockerToolsEntries({ goarch: 'amd64', layers: [await layer({ 'lib/big.js': sourceText('shared', 3_000_000) }), await layer({ 'app/main.js': '1\n' })] });
+  const last = entries.filter((entry) => entry.path.endsWith('/layer.tar'))[1]!;
+  entries[entries.lastIndexOf(last)] = { ...last, body: await layer({ 'etc/passwd': 'root::0:0::/:/bin/sh\n' }) };
+  const archive = path.join(dir, 'swapped.tar');
+  writeFileSync(archive, await tarBuffer(entries));
+  // Timing decides whether runs meet in the cache: several rounds of several runs.
+  for (let round = 0; round < 4; round++) {
+    const cache = path.join(dir, `cache-${round}`);
+    const results = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map((i) => runCliAsync(['assemble', '--out', path.join(dir, `layout-${round}-${i}`), archive], { env: { ADDONIX_CACHE_DIR: cache } })),
+    );
+    for (const result of results) {
+      assert.equal(result.status, 1, result.stderr);
+      assert.match(result.stderr, /has diff_id sha256:[a-f0-9]{64}, but the config says sha256:[a-f0-9]{64}/, `round ${round}`);
+      assert.ok(!hasStackTrace(result.stderr), result.stderr);
+    }
+    assert.deepEqual(blobs(cache), [], `round ${round}: nothing stays in the cache`);
+  }
 });
 
 test('cache: a rebuilt image whose layers the cache knows compresses and uploads only its new layer', { timeout: 120_000 }, async (t) => {
