@@ -1,17 +1,19 @@
 /**
  * addonix's cache keeps only what it verified: a damaged layout cannot poison it, a damaged blob is
- * replaced (or, found by a registry, removed), a stream script that fails leaves nothing, a killed run's
- * temporaries are removed by the next; and a layer the cache knows is neither compressed nor uploaded
+ * replaced (or, found by a registry, removed), a stream script that fails leaves nothing, a killed or
+ * interrupted run's temporaries are removed by the next (an interrupted push removes its own); and a layer the cache knows is neither compressed nor uploaded
  * again when a rebuilt image has it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CLI, hasStackTrace, needTools, runCliAsync, tempTree } from './helpers.js';
-import { archLayers, dockerToolsEntries, imageConfig, layer, sha, writeTarFile, type TestImage } from './images.js';
+import { archLayers, dockerToolsEntries, imageConfig, layer, sha, sourceText, tarBuffer, writeTarFile, type TestImage } from './images.js';
+import { BlobStore } from '../src/oci/store.js';
+import { sha256 } from '../src/oci/digest.js';
 import { startRegistry, tagDigests } from './registry-helpers.js';
 
 function blobs(cache: string): string[] {
@@ -137,7 +139,13 @@ test('cache: temporaries of a killed import are removed by the next run', { time
   const stalled = path.join(dir, 'stalled');
   writeFileSync(stalled, `#!/bin/sh\nhead -c 4000000 ${JSON.stringify(tar)}\nexec sleep 600\n`);
   chmodSync(stalled, 0o755);
-  const child = spawn(process.execPath, [CLI, 'inspect-image', stalled], { env: { ...process.env, ...env }, stdio: 'ignore' });
+  // In a process group of its own, so that the stream script it leaves behind is stopped after the test.
+  const child = spawn(process.execPath, [CLI, 'inspect-image', stalled], { env: { ...process.env, ...env }, stdio: 'ignore', detached: true });
+  t.after(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {}
+  });
   const blobDir = path.join(cache, 'oci', 'blobs', 'sha256');
   while (!(existsSync(blobDir) && readdirSync(blobDir).some((name) => name.includes('.partial-')))) await new Promise((resolve) => setTimeout(resolve, 20));
   child.kill('SIGKILL');
@@ -146,6 +154,103 @@ test('cache: temporaries of a killed import are removed by the next run', { time
   const next = await runCliAsync(['inspect-image', tar], { env });
   assert.equal(next.status, 0, next.stderr);
   assert.deepEqual(readdirSync(blobDir).filter((name) => name.includes('.partial-')), [], 'the next run removed it');
+});
+
+test('cache: Ctrl-C in the middle of an import: push removes its temporary itself, and no .partial file survives the next run', { timeout: 120_000 }, async (t) => {
+  if (!needTools(t, 'docker-registry')) return;
+  const registry = await startRegistry(t);
+  const dir = tempTree(t, {});
+  const tar = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries({ goarch: 'amd64', layers: [await layer({ big: Buffer.alloc(8_000_000, 7) })] }));
+  const stalled = path.join(dir, 'stalled');
+  writeFileSync(stalled, `#!/bin/sh\nhead -c 4000000 ${JSON.stringify(tar)}\nexec sleep 60\n`);
+  chmodSync(stalled, 0o755);
+  for (const args of [
+    ['push', '--to', `${registry.host}/me/addon`, '--tag', '1', stalled],
+    ['inspect-image', stalled],
+    ['assemble', '--out', path.join(dir, 'layout'), stalled],
+  ]) {
+    // A cache each: one that holds the layer already would not compress it into a temporary.
+    const cache = path.join(dir, `cache-${args[0]}`);
+    const env = { ADDONIX_CACHE_DIR: cache };
+    const blobDir = path.join(cache, 'oci', 'blobs', 'sha256');
+    const partials = () => (existsSync(blobDir) ? readdirSync(blobDir).filter((name) => name.includes('.partial-')) : []);
+    // In a process group of its own, as a terminal's foreground job is: Ctrl-C reaches addonix and the stream script.
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    t.after(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {}
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    let exited = false;
+    const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.on('close', (code, signal) => {
+        exited = true;
+        resolve([code, signal]);
+      }),
+    );
+    while (!exited && partials().length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(!exited, `${args[0]}: still importing when interrupted\n${stderr}`);
+    process.kill(-child.pid!, 'SIGINT');
+    const [code, signal] = await closed;
+    assert.ok(code === 130 || signal === 'SIGINT', `${args[0]}: stopped by Ctrl-C (exit ${code}, signal ${signal})\n${stderr}`);
+    assert.ok(!hasStackTrace(stderr), `${args[0]}: ${stderr}`);
+    if (args[0] === 'push') {
+      assert.match(stderr, /^addonix: interrupted: 0 blobs uploaded .*no tag was moved/m);
+      assert.deepEqual(partials(), [], 'push: its temporary is removed before it exits');
+    }
+    const next = await runCliAsync(['inspect-image', tar], { env });
+    assert.equal(next.status, 0, next.stderr);
+    assert.deepEqual(partials(), [], `${args[0]}: no .partial file after the next run`);
+  }
+  assert.ok(!existsSync(path.join(dir, 'layout')), 'an interrupted assemble leaves no layout');
+  assert.deepEqual(await tagDigests(registry.url, 'me/addon', ['1']), { '1': null }, 'an interrupted push tags nothing');
+});
+
+test('cache: a failed import removes only its own copy of a blob: one another run has put in its place since stays', async (t) => {
+  const dir = tempTree(t, {});
+  const store = new BlobStore(dir);
+  const bytes = Buffer.from('a layer two runs compressed alike\n');
+  const digest = sha256(bytes);
+  const own = await store.create();
+  own.write([bytes]);
+  const ino = await own.commit(digest);
+  assert.equal(statSync(store.path(digest)).ino, ino, 'commit answers the inode of the file it put there');
+  // Another run renames its own copy of the same blob into place.
+  const theirs = path.join(store.blobDir, 'theirs');
+  writeFileSync(theirs, bytes);
+  const theirIno = statSync(theirs).ino;
+  renameSync(theirs, store.path(digest));
+  await store.removeOwn(digest, ino);
+  assert.equal(statSync(store.path(digest)).ino, theirIno, "the other run's copy is still there");
+  assert.deepEqual(readdirSync(store.blobDir), [digest.slice(7)], 'and nothing was left aside');
+  await store.removeOwn(digest, theirIno);
+  assert.deepEqual(readdirSync(store.blobDir), [], 'its own copy is removed');
+  await store.removeOwn(digest, theirIno);
+});
+
+test('cache: runs sharing a cache that refuse the same archive at once each give the reason; none fails otherwise, nothing stays', { timeout: 300_000 }, async (t) => {
+  const dir = tempTree(t, {});
+  // A first layer each run compresses to the same blob, then a layer whose content is not what the config says.
+  const entries = dockerToolsEntries({ goarch: 'amd64', layers: [await layer({ 'lib/big.js': sourceText('shared', 3_000_000) }), await layer({ 'app/main.js': '1\n' })] });
+  const last = entries.filter((entry) => entry.path.endsWith('/layer.tar'))[1]!;
+  entries[entries.lastIndexOf(last)] = { ...last, body: await layer({ 'etc/passwd': 'root::0:0::/:/bin/sh\n' }) };
+  const archive = path.join(dir, 'swapped.tar');
+  writeFileSync(archive, await tarBuffer(entries));
+  // Timing decides whether runs meet in the cache: several rounds of several runs.
+  for (let round = 0; round < 4; round++) {
+    const cache = path.join(dir, `cache-${round}`);
+    const results = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map((i) => runCliAsync(['assemble', '--out', path.join(dir, `layout-${round}-${i}`), archive], { env: { ADDONIX_CACHE_DIR: cache } })),
+    );
+    for (const result of results) {
+      assert.equal(result.status, 1, result.stderr);
+      assert.match(result.stderr, /has diff_id sha256:[a-f0-9]{64}, but the config says sha256:[a-f0-9]{64}/, `round ${round}`);
+      assert.ok(!hasStackTrace(result.stderr), result.stderr);
+    }
+    assert.deepEqual(blobs(cache), [], `round ${round}: nothing stays in the cache`);
+  }
 });
 
 test('cache: a rebuilt image whose layers the cache knows compresses and uploads only its new layer', { timeout: 120_000 }, async (t) => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { crc32, gunzipSync, inflateRawSync } from 'node:zlib';
 import type { TestContext } from 'node:test';
 import { needTools, tempTree } from './helpers.js';
-import { archLayers, docker25Entries, dockerToolsEntries, imageConfig, layer, noise, sha, tarBuffer, writeStreamScript, writeTarFile, writeTarGz, type TestImage } from './images.js';
+import { archLayers, docker25Entries, dockerToolsEntries, imageConfig, layer, noise, sha, sourceText, tarBuffer, writeStreamScript, writeTarFile, writeTarGz, type TestImage } from './images.js';
 import { readInput as readInputWith, readInputs as readInputsWith, type ReadOptions } from '../src/oci/inputs.js';
 import { DEFAULT_LAYER_RULES } from '../src/oci/layer-rules.js';
 import { assembleIndex, writeLayout } from '../src/oci/assemble.js';
@@ -129,6 +129,24 @@ test('gzip: one member, random blocks stored and text deflated, the same bytes h
   const empty = await gzipLayer(Buffer.alloc(0), 1);
   assert.equal(gunzipSync(empty).length, 0);
   assert.match(compressorRecord('gzip') ?? '', /^gzip level=2 memLevel=9 mtime=0 os=3; one member of 1048576-byte blocks, each raw-deflated .* or stored/);
+});
+
+/** The zlib the pinned gzip bytes below were made with (Node.js 20.20's); another zlib may deflate otherwise. */
+const PINNED_ZLIB = '1.3.1-e00f703';
+
+test('gzip: the layer compressor gives the bytes it gave when its settings were chosen (a changed level, hash table or block layout changes every published digest)', async (t) => {
+  if (process.versions.zlib !== PINNED_ZLIB) {
+    t.skip(`the pinned bytes are zlib ${PINNED_ZLIB}'s; this Node.js has zlib ${process.versions.zlib}`);
+    return;
+  }
+  // Text deflated in blocks, an incompressible MiB stored, a short last block.
+  const input = Buffer.concat([sourceText('golden', 3 * MiB), noise('golden', MiB), sourceText('golden-2', 100_000)]);
+  assert.equal(sha(input), 'sha256:b19b94cccf941d8673fd5ba9e4b28ed3a5c86e165a80f5f3fffb9ddf26bcdd4e', 'the test data itself is unchanged');
+  for (const threads of [1, 2]) {
+    const gzipped = await gzipLayer(input, 64 * 1024, threads);
+    assert.equal(gzipped.length, 2_031_863, `${threads} thread(s): size`);
+    assert.equal(sha(gzipped), 'sha256:3f12f2a10bb65e3ec86ec6a359c65b960455e646509347dd585ed1631421a859', `${threads} thread(s): the bytes of ${compressorRecord('gzip')!.split(';')[0]}`);
+  }
 });
 
 test('readers: stored events tell of each layer once it is in the cache; a cache hit reads nothing', async (t) => {

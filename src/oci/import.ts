@@ -9,7 +9,6 @@
  * pusher sends it while the rest is read. A layer being compressed is announced too, its blob growing in
  * a temporary file a pusher may upload from as it grows.
  */
-import { rm, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { UserError } from '../util/errors.js';
@@ -198,8 +197,7 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
 
   private async commit(blob: PendingBlob, stored: Hasher, compression: Compression, compressor: string | null, read: LayerRead): Promise<Descriptor> {
     const digest = stored.digest();
-    await blob.commit(digest);
-    this.written.push({ digest, ino: (await stat(this.cache.store.path(digest))).ino });
+    this.written.push({ digest, ino: await blob.commit(digest) });
     const record = compressor !== null ? compressorRecord(compression) : undefined;
     const annotations = record ? { [Annotation.compressor]: record } : undefined;
     await this.cache.recordLayer(
@@ -273,12 +271,7 @@ export async function importSource(source: ImageSource, cache: Cache, options: I
     }
     return images;
   } catch (error) {
-    await Promise.all(
-      importer.written.map(async ({ digest, ino }) => {
-        const file = cache.store.path(digest);
-        if ((await stat(file).catch(() => undefined))?.ino === ino) await rm(file, { force: true });
-      }),
-    );
+    await Promise.all(importer.written.map(({ digest, ino }) => cache.store.removeOwn(digest, ino)));
     throw error;
   }
 }

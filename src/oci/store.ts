@@ -19,11 +19,17 @@ export interface PendingBlob {
   readonly written: number;
   /** Writes pieces at once, keeping no reference to them (their buffers may be reused). */
   write(pieces: readonly Buffer[]): void;
-  /** Closes the file and renames it to its digest (verified by the caller), replacing a file of that name. */
-  commit(digest: Digest): Promise<void>;
+  /**
+   * Closes the file and renames it to its digest (verified by the caller), replacing a file of that name.
+   * Answers the file's inode (see removeOwn).
+   */
+  commit(digest: Digest): Promise<number>;
   /** Removes the temporary file. */
   abort(): Promise<void>;
 }
+
+/** How many times removeOwn looks again for a blob file another run may have moved aside for a moment. */
+const REMOVE_ATTEMPTS = 20;
 
 export class BlobStore {
   constructor(readonly dir: string) {}
@@ -128,7 +134,7 @@ export class BlobStore {
             }
           });
           input.on('error', (error) => void writer.abort().then(() => reject(error), reject));
-          input.on('end', () => void writer.commit(temporary).then(resolve, reject));
+          input.on('end', () => void writer.commit(temporary).then(() => resolve(), reject));
         });
       }
       if (options.verify) {
@@ -141,6 +147,34 @@ export class BlobStore {
     } catch (error) {
       await rm(temporary, { force: true });
       throw error;
+    }
+  }
+
+  /**
+   * Removes a blob file this process put there (inode `ino`), unless another process has put its own copy
+   * of the blob in its place since: several runs may share a cache, and one whose input turns out bad must
+   * not take away a blob another run has just stored and relies on. The file is first moved aside (atomic,
+   * where a look at its inode followed by a removal could remove a copy renamed into place in between); a
+   * copy of another process goes back at once (unless a third one is there by then, which is as good).
+   * While another run has the file aside it is missing: it is looked for again a few times before this
+   * one concludes that its own copy was replaced (and so is gone already).
+   */
+  async removeOwn(digest: Digest, ino: number): Promise<void> {
+    const file = this.path(digest);
+    const aside = temporaryPath(file);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await rename(file, aside);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === REMOVE_ATTEMPTS) return;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+    try {
+      if ((await stat(aside)).ino !== ino) await link(aside, file).catch(() => undefined);
+    } finally {
+      await rm(aside, { force: true });
     }
   }
 

@@ -5,7 +5,7 @@
  * process is gone (a killed run could not), see removeStaleTemporaries.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, writeSync, writevSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -58,17 +58,26 @@ export class AtomicFileWriter {
     this.flush();
   }
 
-  /** Closes the file and renames it to `target` (replacing what is there). */
-  async commit(target: string): Promise<void> {
+  /**
+   * Closes the file and renames it to `target` (replacing what is there). Answers the file's inode, read
+   * before the rename: another process may put a file of its own under `target` at any time after it.
+   */
+  async commit(target: string): Promise<number> {
     if (this.finished) throw new Error('AtomicFileWriter: commit after commit or abort');
     this.finished = true;
-    this.close();
+    let ino: number;
+    try {
+      ino = fstatSync(this.fd!).ino;
+    } finally {
+      this.close();
+    }
     try {
       await rename(this.temporary, target);
     } catch (error) {
       await rm(this.temporary, { force: true });
       throw error;
     }
+    return ino;
   }
 
   /** Closes and removes the temporary (again: nothing). */
