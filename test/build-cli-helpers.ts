@@ -31,8 +31,12 @@ export interface TestFlake {
 
 const FIXTURE = path.join(REPO, 'test', 'fixtures', 'image-flake');
 
-/** Nix settings for the tests: the sandbox on, with the host tools the builders use; no substituters (no network). */
-export const TEST_NIX_CONFIG = ['substituters =', 'sandbox = true', 'extra-sandbox-paths = /bin /usr /lib /lib64'].join('\n');
+/**
+ * Nix settings for the tests: the sandbox on, with the host tools the builders use and the host's CA
+ * certificates (the stand-in's fetchurl and cacert take them from /etc/ssl, as nixpkgs' take cacert's);
+ * no substituters (no network but the npm registry's tarballs, fetched by hash).
+ */
+export const TEST_NIX_CONFIG = ['substituters =', 'sandbox = true', 'extra-sandbox-paths = /bin /usr /lib /lib64 /etc/ssl'].join('\n');
 
 export function newNonce(): string {
   return `${Date.now()}${Math.floor(Math.random() * 1e6)}`;
