@@ -310,9 +310,21 @@ export class RegistryClient {
   }
 
   private scopeList(extra?: string): string[] {
-    const scopes = [...this.scopes].map(([repo, actions]) => `repository:${repo}:${[...actions].sort().join(',')}`);
-    if (extra) for (const scope of extra.split(' ')) if (!scopes.includes(scope)) scopes.push(scope);
-    return scopes;
+    // The challenge's scopes join this client's, one per repository with its actions merged: a
+    // registry that asks for `push,pull` must not get that beside `pull,push` as a second scope.
+    const merged = new Map([...this.scopes].map(([repo, actions]) => [repo, new Set(actions)]));
+    const others: string[] = [];
+    for (const scope of extra?.split(' ').filter(Boolean) ?? []) {
+      const match = /^repository:(.+):([^:]+)$/.exec(scope);
+      if (!match) {
+        if (!others.includes(scope)) others.push(scope);
+        continue;
+      }
+      const actions = merged.get(match[1]!) ?? new Set<string>();
+      for (const action of match[2]!.split(',')) actions.add(action);
+      merged.set(match[1]!, actions);
+    }
+    return [...[...merged].map(([repo, actions]) => `repository:${repo}:${[...actions].sort().join(',')}`), ...others];
   }
 
   private basicHeader(): string | undefined {
