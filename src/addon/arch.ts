@@ -17,6 +17,8 @@ export const OPT_IN_ARCHES = ['riscv64'] as const;
 
 export type HaArch = (typeof HA_ARCHES)[number];
 export type BuildArch = HaArch | (typeof OPT_IN_ARCHES)[number];
+/** Every arch addonix takes by name, Home Assistant's first: for reading arguments and for messages. */
+export const NAMED_ARCHES: readonly BuildArch[] = [...HA_ARCHES, ...OPT_IN_ARCHES];
 
 export interface OciPlatform {
   os: 'linux';

@@ -68,8 +68,6 @@ export async function targetsFor(
   request: { model: AddonModel | null; dir: string; arches?: string[] | undefined; all: boolean; streams?: boolean },
   options: NixOptions,
 ): Promise<ImageTarget[]> {
-  // A usage mistake is said before Nix evaluates anything.
-  if (request.model && request.arches) checkArchesListed(request.model, request.arches);
   const names = await listPackages(install, flake, options);
   const available = imageOutputs(names);
   const chosen = ((): ImageTarget[] => {

@@ -6,14 +6,12 @@
  * Kept free of heavy imports: `validate` reads its options from here without loading yargs.
  */
 import type { Argv, Options } from 'yargs';
-import { ARCH_TABLE, HA_ARCHES, OPT_IN_ARCHES, archForOtherName, type BuildArch } from '../addon/arch.js';
+import { NAMED_ARCHES, archForOtherName, type BuildArch } from '../addon/arch.js';
 import { DEFAULT_ERA, ERAS } from '../addon/eras.js';
 import { UsageError } from '../util/errors.js';
 import { COMPRESSIONS } from '../oci/media-types.js';
 import { ENGINES } from '../engine/engines.js';
 import { CACHE_KINDS, CI_KINDS } from '../init/kinds.js';
-
-const ALL_ARCHES: readonly BuildArch[] = [...HA_ARCHES, ...OPT_IN_ARCHES];
 
 /** Values of a repeatable option that may also be comma-separated: `--to a --to b` or `--to a,b`. */
 export function asList(value: unknown): string[] {
@@ -25,9 +23,9 @@ export function asList(value: unknown): string[] {
 export function parseArchList(value: unknown): BuildArch[] {
   const arches: BuildArch[] = [];
   for (const name of asList(value)) {
-    if (!(ALL_ARCHES as readonly string[]).includes(name)) {
+    if (!(NAMED_ARCHES as readonly string[]).includes(name)) {
       const meant = archForOtherName(name);
-      throw new UsageError(`--arch ${name}: not a Home Assistant arch (${ALL_ARCHES.join(', ')}).${meant ? ` Did you mean ${meant}?` : ''}`);
+      throw new UsageError(`--arch ${name}: not a Home Assistant arch (${NAMED_ARCHES.join(', ')}).${meant ? ` Did you mean ${meant}?` : ''}`);
     }
     if (!arches.includes(name as BuildArch)) arches.push(name as BuildArch);
   }
@@ -35,9 +33,6 @@ export function parseArchList(value: unknown): BuildArch[] {
   return arches;
 }
 
-const ARCH_LIST = Object.values(ARCH_TABLE)
-  .map((info) => info.arch)
-  .join(', ');
 
 export const OPTION_DEFINITIONS = {
   // Output
@@ -50,7 +45,7 @@ export const OPTION_DEFINITIONS = {
   arch: {
     type: 'string',
     coerce: parseArchList,
-    describe: `Arches (${ARCH_LIST}), comma-separated or repeated. Default: every arch of the add-on or the inputs, or as the command says`,
+    describe: `Arches (${NAMED_ARCHES.join(', ')}), comma-separated or repeated. Default: every arch of the add-on or the inputs, or as the command says`,
   },
   addon: { type: 'string', describe: "The add-on folder, for the index annotations: version, created and source from its config, revision from its git checkout" },
 

@@ -2,7 +2,7 @@
  * A build target for npm dependencies: an arch and a libc. npm's own names for it (os, cpu, libc) are
  * what package.json `os`/`cpu`/`libc` fields are matched against.
  */
-import { ARCH_TABLE, HA_ARCHES, OPT_IN_ARCHES, archForOtherName, defaultLibc, type BuildArch, type Libc } from '../addon/arch.js';
+import { ARCH_TABLE, NAMED_ARCHES, archForOtherName, defaultLibc, type BuildArch, type Libc } from '../addon/arch.js';
 import { UsageError } from '../util/errors.js';
 
 export type { Libc };
@@ -18,7 +18,6 @@ export function targetName(target: Target): string {
   return `${target.arch}-${target.libc}`;
 }
 
-const ALL_ARCHES: readonly BuildArch[] = [...HA_ARCHES, ...OPT_IN_ARCHES];
 
 /**
  * `aarch64-musl`, or an arch alone for its default libc (glibc where the binary cache serves the arch,
@@ -30,14 +29,14 @@ export function parseTarget(text: string): Target {
   const libcPart = dash < 0 ? '' : text.slice(dash + 1);
   const hasLibc = (LIBCS as readonly string[]).includes(libcPart);
   const archPart = hasLibc ? text.slice(0, dash) : text;
-  if (ALL_ARCHES.includes(archPart as BuildArch)) {
+  if (NAMED_ARCHES.includes(archPart as BuildArch)) {
     const arch = archPart as BuildArch;
     return { arch, libc: hasLibc ? (libcPart as Libc) : defaultLibc(arch) };
   }
   const meant = archForOtherName(archPart);
   const suggestion = meant ? ` Did you mean ${hasLibc ? `${meant}-${libcPart}` : meant}?` : '';
   throw new UsageError(
-    `--target ${text}: not a target. Targets are <arch>[-<libc>] with arch one of ${ALL_ARCHES.join(', ')} and libc musl or glibc ` +
+    `--target ${text}: not a target. Targets are <arch>[-<libc>] with arch one of ${NAMED_ARCHES.join(', ')} and libc musl or glibc ` +
       `(an arch alone takes its default libc), e.g. aarch64-musl.${suggestion}`,
   );
 }
