@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { COMMANDS } from '../src/cli/commands.js';
 import { ERROR_CODES, EXIT_STATUSES } from '../src/util/codes.js';
-import { runCliAsync, tempTree } from './helpers.js';
+import { jsonError, runCliAsync, tempTree } from './helpers.js';
 
 interface ErrorJson {
   code: keyof typeof ERROR_CODES;
@@ -19,13 +19,7 @@ interface ErrorJson {
 
 async function jsonFailure(args: string[], env: Record<string, string>): Promise<{ status: number | null; error: ErrorJson; stderr: string }> {
   const result = await runCliAsync([...args, '--json'], { env });
-  let error: ErrorJson;
-  try {
-    error = (JSON.parse(result.stdout) as { error: ErrorJson }).error;
-  } catch {
-    throw new Error(`${args.join(' ')}: stdout is not one JSON document: ${result.stdout}\n${result.stderr}`);
-  }
-  assert.ok(error, `${args.join(' ')}: no error object: ${result.stdout}`);
+  const error = jsonError(result.stdout, `${args.join(' ')} (stderr: ${result.stderr})`) as ErrorJson;
   return { status: result.status, error, stderr: result.stderr };
 }
 

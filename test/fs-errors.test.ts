@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { CLI, hasStackTrace, MINIMAL_CONFIG, needTools, tempTree } from './helpers.js';
+import { CLI, hasStackTrace, jsonError, MINIMAL_CONFIG, needTools, tempTree } from './helpers.js';
 import { archLayers, dockerToolsEntries, writeTarFile } from './images.js';
 
 function asRoot(t: TestContext): boolean {
@@ -109,18 +109,6 @@ test('fs errors: a folder this user may not write (EACCES) is said to be one, wi
   assert.equal(result.status, 1, result.stderr);
   assert.match(result.stderr, /permission denied; it is addonix's cache: free some space there, or set ADDONIX_CACHE_DIR/);
 });
-
-/** The JSON error object a command printed on stdout under --json. */
-function jsonError(stdout: string, what: string): { code: string; message: string; file?: string; exit: number } {
-  let body: { error?: { code: string; message: string; file?: string; exit: number } };
-  try {
-    body = JSON.parse(stdout) as typeof body;
-  } catch {
-    throw new Error(`${what}: stdout is not JSON: ${stdout}`);
-  }
-  assert.ok(body.error, `${what}: no error object in ${stdout}`);
-  return body.error;
-}
 
 test('fs errors --json: every command that writes, into a full disk, a read-only file system or a folder it may not write, exits 1 with a JSON error naming the path', async (t) => {
   if (!needTools(t, 'unshare', 'mount', 'setpriv') || !asRoot(t)) return;

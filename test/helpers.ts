@@ -129,3 +129,15 @@ export function runCliAsync(args: string[], options: { env?: Record<string, stri
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
 }
+
+/** The error object a command printed on stdout under --json (`{ "error": {...} }`, one JSON document); fails the test otherwise. */
+export function jsonError(stdout: string, what: string): { code: string; message: string; file?: string; line?: number; exit: number } {
+  let body: { error?: { code: string; message: string; file?: string; line?: number; exit: number } };
+  try {
+    body = JSON.parse(stdout) as typeof body;
+  } catch {
+    throw new Error(`${what}: stdout is not one JSON document: ${stdout}`);
+  }
+  if (!body.error) throw new Error(`${what}: no error object in ${stdout}`);
+  return body.error;
+}
