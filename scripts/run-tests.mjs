@@ -16,7 +16,7 @@
 //   ADDONIX_TEST_CONCURRENCY=N             files run at once (default 3)
 //   TMPDIR=DIR                             temporary files there (default: see above)
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statfsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -52,7 +52,11 @@ function memoryTmpdir() {
   try {
     const fs = statfsSync('/dev/shm');
     if (fs.type !== TMPFS_MAGIC || fs.bavail * fs.bsize < ROOM) return undefined;
-    return mkdtempSync('/dev/shm/addonix-tests-');
+    // A short name: Podman refuses a runroot of over 50 characters, and the tests' are in TMPDIR. Open
+    // to every user, as /tmp is: Nix's build users and the `nobody` of the file-system tests enter it.
+    const dir = mkdtempSync('/dev/shm/axt-');
+    chmodSync(dir, 0o1777);
+    return dir;
   } catch {
     return undefined;
   }
