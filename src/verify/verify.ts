@@ -62,8 +62,8 @@ export interface VerifyRequest {
   flake: string;
   target: PlannedTarget;
   addon: { slug: string; version: string };
-  reference: string;
-  remote: RemoteOptions;
+  /** The reference's images, opened (openReference) before the builds. */
+  references: ImageCandidate[];
   rules: LayerRules;
   options: NixOptions;
 }
@@ -79,6 +79,14 @@ async function pushableImage(outPath: string, arch: BuildArch, source: string, r
   const [image] = await readInput(`${arch}=${outPath}`, { policy: PUSH_POLICY, rules });
   const images = await new StoreSource(source, image!.store, [{ digest: image!.manifestDigest, mediaType: image!.manifest.mediaType, names: [] }]).open(new LayerScanner(rules));
   return candidatesOf(images, arch)[0]!;
+}
+
+/**
+ * The reference, opened before anything is built: one that is missing, unreachable or refused (a
+ * local archive is read whole here, layers included) fails in seconds, not after two builds.
+ */
+export function openReference(reference: string, remote: RemoteOptions, rules: LayerRules): Promise<ImageCandidate[]> {
+  return openImages(reference, { ...remote, rules });
 }
 
 export async function verifyBuilt(request: VerifyRequest): Promise<VerifyOutcome> {
@@ -97,7 +105,7 @@ export async function verifyBuilt(request: VerifyRequest): Promise<VerifyOutcome
   }
 
   const ours = await pushableImage(target.outPath, target.arch as BuildArch, `${target.label} (rebuilt ${target.outPath})`, request.rules);
-  const references = await openImages(request.reference, { ...request.remote, rules: request.rules });
+  const references = request.references;
   const outcome = await diffImages([ours], references, { arches: references.length > 1 ? [target.arch] : undefined });
   const comparison = outcome.result.images[0]!;
   const scanned = await ours.scan();

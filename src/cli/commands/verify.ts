@@ -7,7 +7,8 @@ import { writeFileAtomic } from '../../util/atomic.js';
 import { localArch } from '../../oci/platform.js';
 import { buildPlanned, planBuild } from '../../nix/build.js';
 import { BuildProgress } from '../../nix/progress.js';
-import { verifyBuilt, type VerifyReport } from '../../verify/verify.js';
+import { openReference, verifyBuilt, type VerifyReport } from '../../verify/verify.js';
+import type { ImageCandidate } from '../../oci/scan.js';
 import { attestation } from '../../verify/provenance.js';
 import { comparisonJson, renderComparison } from '../../verify/render.js';
 import { layerRules, registryTimes } from '../images.js';
@@ -81,6 +82,9 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     const options = { jobs: args.jobs, builders: args.builders, substituters: args.substituters, overrides };
     await interruptible(async (signal) => {
       const startedOn = new Date().toISOString();
+      const remote = { insecure: args.insecure, client: registryTimes(args) };
+      const opened = new Map<string, ImageCandidate[]>();
+      for (const reference of new Set(references.values())) opened.set(reference, await openReference(reference, remote, layerRules(args['allow-devices'])));
       // Every arch in one nix build, as addonix build does: shared dependencies are built once.
       const targets = await targetsFor(install, flake, { model, dir: args.dir, arches, all: false }, { signal, overrides });
       const plan = await planBuild(install, flake, targets, { ...options, signal });
@@ -93,7 +97,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
         const target = plan.planned.find((planned) => planned.arch === arch);
         if (!built || built.status === 'failed' || !target) throw new UserError('nix-failed', `${arch}: the image does not build, so there is nothing to verify:\n${built?.failure?.message ?? ''}${built?.failure?.log.length ? `\n${built.failure.log.join('\n')}` : ''}`);
         process.stderr.write(`addonix: ${arch}: rebuilding ${built.outPath} to check that Nix gets the same bytes again\n`);
-        const { report, explained } = await verifyBuilt({ install, flake, target, addon: { slug: model.slug, version: model.version }, reference: references.get(arch)!, remote: { insecure: args.insecure, client: registryTimes(args) }, rules: layerRules(args['allow-devices']), options: { ...options, signal } });
+        const { report, explained } = await verifyBuilt({ install, flake, target, addon: { slug: model.slug, version: model.version }, references: opened.get(references.get(arch)!)!, rules: layerRules(args['allow-devices']), options: { ...options, signal } });
         const reportFile = forArch(args.report, arch) ?? `verify-${model.slug}-${arch}.json`;
         await writeFileAtomic(reportFile, reportJson(report));
         const reproduced = report.verdict === 'identical' || report.verdict === 'same-content';
