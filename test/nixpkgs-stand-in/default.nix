@@ -658,8 +658,11 @@ let
     #     created ? "1970-01-01T00:00:01Z", extraCommands ? "", maxLayers ? 100, ... }: a script (run by
     #     the build machine's python3) that streams the image; its conf.json names every layer's store
     #     path, so the script's closure holds the image's.
-    #   buildLayeredImage { name, ... }: the same, gzip-compressed into the store (pigz -nT), which hides
-    #     the store paths from Nix's reference scan: the tarball's closure is the tarball alone.
+    #   buildLayeredImage { name, ... }: the same, gzip-compressed into the store, which hides the store
+    #     paths from Nix's reference scan: the tarball's closure is the tarball alone. The compressor is
+    #     compressors.gz of the same file, `pigz -p$NIX_BUILD_CORES -nTR`: pigz's default level, 6 (the
+    #     stand-in runs gzip at that level, --rsyncable as -R; level 9 took 2.5 times the CPU for the
+    #     same size).
     # `architecture` (a GOARCH, default the host's) is documented for both in
     # doc/build-helpers/images/dockertools.section.md @ b09f2c739a3e49b80049c1fd80bd8a393cc7fbc1; the code
     # read above predates it. With fromImage, the base image's layers come first and its config's Env is
@@ -735,7 +738,7 @@ let
         '';
       buildLayeredImage = args:
         runCommand "${baseNameOf args.name}.tar.gz" { } ''
-          ${streamLayeredImage args} | gzip -9n > "$out"
+          ${streamLayeredImage args} | gzip -6n --rsyncable > "$out"
         '';
     };
 
