@@ -44,6 +44,7 @@ if (!Number.isInteger(concurrency) || concurrency < 1) {
   console.error(`run-tests: ADDONIX_TEST_CONCURRENCY must be a whole number from 1 (it is ${process.env['ADDONIX_TEST_CONCURRENCY']})`);
   process.exit(2);
 }
+
 /** A folder for the run's temporary files in memory, or undefined to keep the default. */
 function memoryTmpdir() {
   if (process.env['TMPDIR']) return undefined;

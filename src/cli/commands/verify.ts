@@ -82,6 +82,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     const options = { jobs: args.jobs, builders: args.builders, substituters: args.substituters, overrides };
     await interruptible(async (signal) => {
       const startedOn = new Date().toISOString();
+      // The references before the builds: one that is missing, unreachable or refused fails in seconds.
       const remote = { insecure: args.insecure, client: registryTimes(args) };
       const opened = new Map<string, ImageCandidate[]>();
       for (const reference of new Set(references.values())) opened.set(reference, await openReference(reference, remote, layerRules(args['allow-devices'])));
