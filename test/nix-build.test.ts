@@ -23,7 +23,7 @@ import { cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hasTool, REPO, runCli } from './helpers.js';
-import { buildAttrs, derivationGraph, evalJson, nixPath, withLibrary } from './nix-helpers.js';
+import { buildAttrs, derivationGraph, evalJson, instantiate, nixPath, withLibrary } from './nix-helpers.js';
 import { ELF_MACHINES, foreignElfFiles, storePaths, unpackImage, type UnpackedImage } from './image-audit.js';
 
 const EXAMPLE = path.join(REPO, 'examples', 'sqlite-notes');
@@ -286,14 +286,15 @@ test('nix build: the aarch64 prebuilds are the same recipe for another target: t
   if (!ready(t)) return;
   // Building them too would add zig's musl and libc++ for one more target and two SQLite compiles
   // (about 200 s of CPU on a cold store) to prove what armv7 proves; the derivations show the difference.
-  const addons = evalJson<{ name: string; target: string; drv: string }[]>(withLibrary(`let
-  packageSets = addonix.packageSets { inherit pkgs; };
-in map (d: { inherit (d) name target; drv = d.drvPath; }) (addonix.prebuildsFor { inherit pkgs packageSets; arch = "aarch64"; }).addons`));
-  assert.deepEqual(addons.map((addon) => `${addon.name} ${addon.target}`).sort(), ['better-sqlite3-12.11.1-aarch64-musl aarch64-musl', 'better-sqlite3-13.2.0-aarch64-musl aarch64-musl']);
-  const graph = derivationGraph(addons.map((addon) => addon.drv));
-  for (const addon of addons) {
-    const inputs = graph.get(addon.drv)!.inputDrvs.map((drv) => graph.get(drv)?.name);
-    assert.ok(inputs.includes('cc-wrapper-aarch64-unknown-linux-musl-'), `${addon.name} is compiled by the aarch64-musl compiler: ${inputs.join(', ')}`);
+  const prebuilds = `(addonix.prebuildsFor { inherit pkgs; packageSets = addonix.packageSets { inherit pkgs; }; arch = "aarch64"; }).addons`;
+  const addons = evalJson<{ name: string; target: string }[]>(withLibrary(`map (d: { inherit (d) name target; }) ${prebuilds}`));
+  assert.deepEqual(addons.map((addon) => `${addon.name} ${addon.target}`), ['better-sqlite3-12.11.1-aarch64-musl aarch64-musl', 'better-sqlite3-13.2.0-aarch64-musl aarch64-musl']);
+  // Instantiated (the .drv files written), then their inputs read.
+  const drvs = instantiate(withLibrary(`let addons = ${prebuilds}; in { v12 = builtins.elemAt addons 0; v13 = builtins.elemAt addons 1; }`), ['v12', 'v13']);
+  const graph = derivationGraph(drvs);
+  for (const drv of drvs) {
+    const inputs = graph.get(drv)!.inputDrvs.map((input) => graph.get(input)?.name);
+    assert.ok(inputs.includes('cc-wrapper-aarch64-unknown-linux-musl-'), `${graph.get(drv)!.name} is compiled by the aarch64-musl compiler: ${inputs.join(', ')}`);
   }
 });
 
