@@ -9,12 +9,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { CLI, hasStackTrace, needTools, runCliAsync, tempTree } from './helpers.js';
 import { archLayers, dockerToolsEntries, layer, writeTarFile } from './images.js';
-import { freePort, startFaultProxy, startRegistry, tagDigests } from './registry-helpers.js';
+import { freePort, startFaultProxy, startRegistry, startSilentServer, tagDigests } from './registry-helpers.js';
 
 interface PushJson {
   index: string | null;
@@ -101,17 +100,7 @@ test('push: a registry killed and restarted in the middle of a 450 MB push; the 
 });
 
 test('push: a registry that accepts connections and never answers fails within --timeout, saying so', { timeout: 60_000 }, async (t) => {
-  const sockets = new Set<Socket>();
-  const silent = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-  });
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const socket of sockets) socket.destroy();
-    silent.close();
-  });
-  const host = `127.0.0.1:${(silent.address() as { port: number }).port}`;
+  const host = await startSilentServer(t);
   const { files, env } = await twoArches(t);
   const started = Date.now();
   const result = await runCliAsync(['push', '--timeout', '2', '--to', `${host}/me/addon`, '--tag', '1', ...files], { env });

@@ -4,8 +4,8 @@
  * and a fault proxy that resets connections mid-upload, answers 500s and 429s, and delays.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createHash, randomUUID, sign } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -20,20 +20,20 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-async function listen(server: Server): Promise<number> {
+async function listen(server: NetServer): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
 }
 
 /** Stops a server, cutting open keep-alive connections so that close() does not wait for them. */
-function stopServer(t: TestContext, server: Server, sockets: Set<Socket>): void {
+function stopServer(t: TestContext, server: NetServer, sockets: Set<Socket>): void {
   t.after(async () => {
     for (const socket of sockets) socket.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 }
 
-function trackSockets(server: Server): Set<Socket> {
+function trackSockets(server: NetServer): Set<Socket> {
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
@@ -267,6 +267,15 @@ export async function startFaultProxy(t: TestContext, upstream: string, rules: F
   const port = await listen(server);
   stopServer(t, server, sockets);
   return { host: `127.0.0.1:${port}`, injected };
+}
+
+/** A server that accepts connections and never answers (stopped after the test); returns its host:port. */
+export async function startSilentServer(t: TestContext): Promise<string> {
+  const server = createNetServer((socket) => socket.on('error', () => undefined));
+  const sockets = trackSockets(server);
+  const port = await listen(server);
+  stopServer(t, server, sockets);
+  return `127.0.0.1:${port}`;
 }
 
 /** Everything a repository holds, by tag: for comparing two registries after two pushes. */

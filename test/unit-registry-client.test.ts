@@ -9,7 +9,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileUploadSource, isTransientNetworkError, parseChallenge, RegistryClient, RegistryError, type ClientOptions, type RetryPolicy } from '../src/registry/client.js';
@@ -19,7 +18,7 @@ import { sha256, type Digest } from '../src/oci/digest.js';
 import { MediaType } from '../src/oci/media-types.js';
 import { UserError } from '../src/util/errors.js';
 import { needTools, tempTree } from './helpers.js';
-import { freePort, startFaultProxy, startRegistry, startTokenServer } from './registry-helpers.js';
+import { freePort, startFaultProxy, startRegistry, startSilentServer, startTokenServer } from './registry-helpers.js';
 
 /** Retries without long waits: the behaviour is the same, the pauses short. */
 const QUICK: RetryPolicy = { attempts: 7, retryForMs: 5_000, baseMs: 10, maxMs: 50 };
@@ -259,17 +258,7 @@ test('registry client: an address nothing listens on fails at once; a registry t
   assert.match(absent.message, new RegExp(`cannot connect to 127\\.0\\.0\\.1:${port} \\(http://127\\.0\\.0\\.1:${port}\\): connection refused`));
   assert.deepEqual(retries, [], 'an address nothing listens on is not retried');
 
-  const sockets = new Set<Socket>();
-  const silent = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-  });
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const socket of sockets) socket.destroy();
-    silent.close();
-  });
-  const host = `127.0.0.1:${(silent.address() as { port: number }).port}`;
+  const host = await startSilentServer(t);
   const stuck = await rejection(client(host, { timeoutMs: 1000 }).getManifest('me/addon', '1', 1 << 20));
   assert.match(stuck.message, new RegExp(`getting manifest 1 from me/addon: ${host.replace(/\./g, '\\.')} did not answer within 1 s .*--timeout SECONDS sets how long addonix waits`));
 });
