@@ -41,10 +41,23 @@ function asNobody(args: string[], env: Record<string, string> = {}) {
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** An amd64 docker-archive in `dir`; another `variant` gives other layer contents. */
+async function amd64Image(dir: string, name: string, variant?: string): Promise<string> {
+  return writeTarFile(path.join(dir, name), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64', variant) }));
+}
+
+/** A cache folder in `dir` that every user may write: the commands run as nobody use it. */
+function cacheForAll(dir: string): string {
+  const cache = path.join(dir, 'cache');
+  mkdirSync(cache, { mode: 0o777 });
+  chmodSync(cache, 0o777);
+  return cache;
+}
+
 test('fs errors: a full disk under the cache is a user error naming the cache and the fix, for every command that imports', async (t) => {
   if (!needTools(t, 'unshare', 'mount') || !asRoot(t)) return;
   const dir = tempTree(t, {});
-  const image = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64') }));
+  const image = await amd64Image(dir, 'image.tar');
   const small = path.join(dir, 'small');
   mkdirSync(small);
   // 64 KiB: the documents fit, the first layer (96 KiB of noise) does not.
@@ -61,8 +74,8 @@ test('fs errors: a full disk under the cache is a user error naming the cache an
 test('fs errors: generate, init, assemble --out and diff --diff-report on a read-only file system say so, and where', async (t) => {
   if (!needTools(t, 'unshare', 'mount') || !asRoot(t)) return;
   const dir = tempTree(t, { 'addon/config.yaml': MINIMAL_CONFIG });
-  const image = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64') }));
-  const other = await writeTarFile(path.join(dir, 'other.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64', ' v2') }));
+  const image = await amd64Image(dir, 'image.tar');
+  const other = await amd64Image(dir, 'other.tar', ' v2');
   const readOnly = path.join(dir, 'ro');
   mkdirSync(readOnly);
   const mountReadOnly = (target: string) => `mount --bind ${target} ${target} && mount -o remount,ro,bind ${target}`;
@@ -85,11 +98,9 @@ test('fs errors: a folder this user may not write (EACCES) is said to be one, wi
   if (!needTools(t, 'setpriv') || !asRoot(t)) return;
   const dir = tempTree(t, { 'addon/config.yaml': MINIMAL_CONFIG });
   chmodSync(dir, 0o755);
-  const image = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64') }));
-  const other = await writeTarFile(path.join(dir, 'other.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64', ' v2') }));
-  const cache = path.join(dir, 'cache');
-  mkdirSync(cache, { mode: 0o777 });
-  chmodSync(cache, 0o777);
+  const image = await amd64Image(dir, 'image.tar');
+  const other = await amd64Image(dir, 'other.tar', ' v2');
+  const cache = cacheForAll(dir);
   const closed = path.join(dir, 'closed');
   mkdirSync(closed, { mode: 0o755 });
   for (const [what, args] of [
@@ -114,11 +125,9 @@ test('fs errors --json: every command that writes, into a full disk, a read-only
   if (!needTools(t, 'unshare', 'mount', 'setpriv') || !asRoot(t)) return;
   const dir = tempTree(t, { 'addon/config.yaml': MINIMAL_CONFIG, 'built/config.yaml': MINIMAL_CONFIG, 'built/flake.nix': '{ outputs = { self }: { }; }\n' });
   chmodSync(dir, 0o755);
-  const image = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64') }));
-  const other = await writeTarFile(path.join(dir, 'other.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64', ' v2') }));
-  const cache = path.join(dir, 'cache');
-  mkdirSync(cache, { mode: 0o777 });
-  chmodSync(cache, 0o777);
+  const image = await amd64Image(dir, 'image.tar');
+  const other = await amd64Image(dir, 'other.tar', ' v2');
+  const cache = cacheForAll(dir);
   // The place each command writes in is PLACE; the add-on is copied there for the commands that write into it.
   const place = path.join(dir, 'place');
   mkdirSync(place, { mode: 0o755 });
