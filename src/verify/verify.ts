@@ -15,11 +15,10 @@ import type { LayerRules } from '../oci/layer-rules.js';
 import { StoreSource } from '../oci/layout.js';
 import { candidatesOf, LayerScanner, openLocalImages, type ImageCandidate } from '../oci/scan.js';
 import { readInput } from '../oci/inputs.js';
-import type { RemoteOptions } from '../registry/pull.js';
 import type { BuildArch } from '../addon/arch.js';
 import type { NixInstall } from '../nix/install.js';
 import { rebuild, type NixOptions, type PlannedTarget } from '../nix/build.js';
-import { diffImages, openImages, type DiffOutcome } from './diff.js';
+import { diffImages, type DiffOutcome } from './diff.js';
 import type { ImageComparison, Verdict } from './compare.js';
 import { flakeMetadata, materialsOf, nixpkgsOf, type Material } from './provenance.js';
 
@@ -62,7 +61,10 @@ export interface VerifyRequest {
   flake: string;
   target: PlannedTarget;
   addon: { slug: string; version: string };
-  /** The reference's images, opened (openReference) before the builds. */
+  /**
+   * The reference's images (openImages), opened before the builds: one that is missing, unreachable or
+   * refused (a local archive is read whole, layers included) fails in seconds, not after two builds.
+   */
   references: ImageCandidate[];
   rules: LayerRules;
   options: NixOptions;
@@ -79,14 +81,6 @@ async function pushableImage(outPath: string, arch: BuildArch, source: string, r
   const [image] = await readInput(`${arch}=${outPath}`, { policy: PUSH_POLICY, rules });
   const images = await new StoreSource(source, image!.store, [{ digest: image!.manifestDigest, mediaType: image!.manifest.mediaType, names: [] }]).open(new LayerScanner(rules));
   return candidatesOf(images, arch)[0]!;
-}
-
-/**
- * The reference, opened before anything is built: one that is missing, unreachable or refused (a
- * local archive is read whole here, layers included) fails in seconds, not after two builds.
- */
-export function openReference(reference: string, remote: RemoteOptions, rules: LayerRules): Promise<ImageCandidate[]> {
-  return openImages(reference, { ...remote, rules });
 }
 
 export async function verifyBuilt(request: VerifyRequest): Promise<VerifyOutcome> {

@@ -7,7 +7,8 @@ import { writeFileAtomic } from '../../util/atomic.js';
 import { localArch } from '../../oci/platform.js';
 import { buildPlanned, planBuild } from '../../nix/build.js';
 import { BuildProgress } from '../../nix/progress.js';
-import { openReference, verifyBuilt, type VerifyReport } from '../../verify/verify.js';
+import { verifyBuilt, type VerifyReport } from '../../verify/verify.js';
+import { openImages } from '../../verify/diff.js';
 import type { ImageCandidate } from '../../oci/scan.js';
 import { attestation } from '../../verify/provenance.js';
 import { comparisonJson, renderComparison } from '../../verify/render.js';
@@ -83,9 +84,9 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     await interruptible(async (signal) => {
       const startedOn = new Date().toISOString();
       // The references before the builds: one that is missing, unreachable or refused fails in seconds.
-      const remote = { insecure: args.insecure, client: registryTimes(args) };
+      const remote = { insecure: args.insecure, client: registryTimes(args), rules: layerRules(args['allow-devices']) };
       const opened = new Map<string, ImageCandidate[]>();
-      for (const reference of new Set(references.values())) opened.set(reference, await openReference(reference, remote, layerRules(args['allow-devices'])));
+      for (const reference of new Set(references.values())) opened.set(reference, await openImages(reference, remote));
       // Every arch in one nix build, as addonix build does: shared dependencies are built once.
       const targets = await targetsFor(install, flake, { model, dir: args.dir, arches, all: false }, { signal, overrides });
       const plan = await planBuild(install, flake, targets, { ...options, signal });
