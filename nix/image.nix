@@ -1,53 +1,87 @@
 # One add-on image for one arch: the build machine's dockerTools (cross dockerTools is broken upstream)
-# with contents built for the target. Returns { stream, image, info }: the streamLayeredImage script, the
-# buildLayeredImage tarball (`docker load` accepts it), and what the image will say about itself (name,
-# tag, architecture, variant, created, config), for tools and tests that need it without building.
+# with contents built for the target. The image is what the add-on's Dockerfile makes (its runtime
+# contract, nix/addon.generated.nix): the add-on's files where its COPY steps put them, node_modules
+# where its npm install ran, Node.js where Alpine's apk puts it, and the config Docker would write on
+# the base image. Returns { stream, image, info }: the streamLayeredImage script, the buildLayeredImage
+# tarball (`docker load` accepts it), and what the image will say about itself (name, tag, architecture,
+# variant, created, config), for tools and tests that need it without building.
 #
 # Arguments of the returned function:
 #   pkgs          the build machine's package set
-#   targetPkgs    the target's package set (Node.js, CA certificates, time zones, a shell)
+#   targetPkgs    the target's package set (Node.js, CA certificates, time zones, a shell, packages)
 #   addon         the add-on data (import of nix/addon.generated.nix)
 #   arch          the arch
-#   app           the /app folder derivation (app.nix)
+#   context       the build context: the add-on folder as the COPY steps see it (runtime.nix contextFor)
 #   nodejs        the target's Node.js, or null for an add-on without Node.js
-#   command       what the container runs: a list of strings
-#   flavor        "nix": only the Nix closure (the app, Node.js, CA certificates, tzdata, busybox);
-#                 "base": on top of the add-on's base image (baseImage), keeping s6-overlay and bashio
+#   nodeModules   the node_modules derivation (node-modules.nix), or null
+#   run           null, or the command that replaces the image's Cmd
+#   flavor        "nix": only the Nix closure (Node.js, CA certificates, tzdata, busybox and the
+#                 add-on's files); "base": on top of the add-on's base image (baseImage), keeping
+#                 s6-overlay, bashio and what else the base has
 #   baseImage     for flavor "base": a docker-archive of the base image (base-image.nix)
-#   extraContents more packages of the target's set to put in the image
+#   baseConfig    for flavor "base": the base image's config (its Entrypoint, Env, ...), {} if unknown
+#   extraContents more packages of the target's set to put in the image (linked at its root)
 #   plan          how the image is built (arch, strategy, libc, ...): kept as the `addonix` attribute of
 #                 the stream and the image, for `addonix build` to show without building
 { util, arches }:
-{ pkgs, targetPkgs, addon, arch, app, nodejs, command, flavor, baseImage ? null, extraContents ? [ ], plan ? { } }:
+{ pkgs, targetPkgs, addon, arch, context, nodejs, nodeModules, run ? null, flavor, baseImage ? null, baseConfig ? { }, extraContents ? [ ], plan ? { } }:
 let
+  runtimeLib = import ./runtime.nix { inherit util; };
   archData = addon.arches.${arch};
+  runtime = archData.runtime;
   labels = archData.labels;
   # ghcr.io/me/aarch64-notes:1.0.0 -> ghcr.io/me/aarch64-notes (the tag is the version).
   imageName = builtins.head (builtins.match "(.*):[^:/]+" archData.image);
-  portKey = port: if builtins.match ".*/(tcp|udp)" port != null then port else "${port}/tcp";
-  ports = builtins.attrNames addon.ports ++ util.optional addon.ingress "${toString addon.ingressPort}/tcp";
-  exposedPorts = builtins.listToAttrs (map (port: { name = portKey port; value = { }; }) ports);
-  environment = util.mapAttrsToList (name: value: "${name}=${value}") addon.environment;
   isBase = flavor == "base";
-  # With init: false the Supervisor gives PID 1 to the image: s6-overlay's /init takes it and runs CMD.
-  # With init: true Docker's own init is PID 1, where s6-overlay refuses to run: the app starts directly.
-  useS6 = isBase && addon.init == false;
-  config = {
-    Env = [ "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" "NODE_ENV=production" ]
-      ++ util.optional (!isBase) "SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"
-      ++ util.optional (!isBase) "TZDIR=/share/zoneinfo"
-      ++ environment;
-    WorkingDir = "/app";
-    ExposedPorts = exposedPorts;
-    Labels = labels;
-  } // (if useS6 then { Entrypoint = [ "/init" ]; Cmd = command; } else { Entrypoint = command; });
-  contents = [ app ] ++ util.optional (nodejs != null) nodejs
+
+  # What an image of flavor "nix" starts from: no base image, so addonix's own defaults.
+  nixBase = {
+    Env = [ "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" "SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt" "TZDIR=/share/zoneinfo" ];
+  };
+  # Without a Dockerfile the command is package.json's (or run): the Entrypoint, or the Cmd under
+  # s6-overlay's /init (flavor "base" with init: false: the base image's entrypoint stays PID 1).
+  command = if run != null then run else runtime.command;
+  ownCommand =
+    if runtime.source != null || command == null then { }
+    else if isBase && !addon.init then { Cmd = command; }
+    else { Entrypoint = command; };
+  config = runtimeLib.configFor {
+    base = if isBase then baseConfig else nixBase;
+    changes = runtime.config // ownCommand;
+    inherit labels;
+    run = if runtime.source != null then run else null;
+  };
+
+  # Node.js's executable and the programs of the packages the Dockerfile installs, linked where the
+  # image's PATH finds them: /usr/bin on a base image (where Alpine's apk puts node), /bin otherwise.
+  # Only the executables: Node.js's headers, docs and package.json stay in the store path.
+  binDir = if isBase then "usr/bin" else "bin";
+  packages = map (attr: targetPkgs.${attr} or (util.fail "add-on '${addon.slug}': the Dockerfile installs a package addonix takes from nixpkgs' ${attr}, which this package set does not have; give extraContents instead, or remove it from the Dockerfile")) runtime.packages;
+  programs = pkgs.runCommand "${addon.slug}-programs-${plan.target or arch}" { } ''
+    mkdir -p "$out/${binDir}"
+    ${util.optionalString (nodejs != null) ''ln -s ${nodejs}/bin/node "$out/${binDir}/node"''}
+    ${util.concatMapStrings (package: ''
+      for program in ${package}/bin/*; do
+        [ -e "$out/${binDir}/''${program##*/}" ] || ln -s "$program" "$out/${binDir}/''${program##*/}"
+      done
+    '') packages}
+  '';
+
+  # The add-on's files, replayed from the Dockerfile's steps into the customisation layer as real files
+  # (dockerTools runs extraCommands in the folder that becomes the image root); node_modules linked in.
+  steps = builtins.toFile "${util.storeName addon.slug}-${arch}-steps.json" (builtins.toJSON (map (step: step // { file = runtime.source; }) runtime.steps));
+  modulesDir = if nodeModules != null && runtime.nodeModulesDir != null then runtime.nodeModulesDir else "";
+  extraCommands = ''
+    ${pkgs.buildPackages.python3}/bin/python3 ${./docker-copy.py} ${steps} ${context} ${util.escapeShellArg modulesDir} ${if nodeModules != null then "${nodeModules}/node_modules" else "''"}
+  '';
+
+  contents = [ programs ]
     ++ (if isBase then [ ] else [ targetPkgs.cacert targetPkgs.tzdata targetPkgs.busybox ])
     ++ extraContents;
   arguments = {
     name = imageName;
     tag = addon.version;
-    inherit contents config;
+    inherit contents config extraCommands;
     architecture = arches.${arch}.goarch;
     # Fixed, never "now": the image must be the same bytes whoever builds it, whenever.
     created = labels."org.opencontainers.image.created" or "1970-01-01T00:00:01Z";
@@ -55,7 +89,7 @@ let
 in
 if flavor != "nix" && flavor != "base" then util.fail "flavor must be \"nix\" or \"base\", not \"${toString flavor}\""
 else if isBase && baseImage == null then util.fail "flavor \"base\" needs the pinned base image of ${arch}: run `addonix pin-base` and pass baseImages"
-else {
+else if config ? Cmd || config ? Entrypoint then {
   info = {
     inherit (arguments) name tag architecture created config;
     # dockerTools writes no variant; the index addonix pushes carries it.
@@ -65,3 +99,4 @@ else {
   stream = pkgs.dockerTools.streamLayeredImage arguments // { addonix = plan; };
   image = pkgs.dockerTools.buildLayeredImage arguments // { addonix = plan; };
 }
+else util.fail "add-on '${addon.slug}': the image has no command: ${if runtime.commandProblem != null then runtime.commandProblem else "the Dockerfile sets no CMD or ENTRYPOINT and the base image has none"}; give run = [ \"node\" \"main.js\" ] (or your program) to mkAddonImages"

@@ -12,7 +12,7 @@ let
   toolchainFor = import ./toolchain.nix { inherit util; };
   nativeAddonFor = import ./native-addon.nix { inherit util; };
   nodeModulesFor = import ./node-modules.nix { inherit util; };
-  appFor = import ./app.nix { inherit util; };
+  runtimeLib = import ./runtime.nix { inherit util; };
   imageFor = import ./image.nix { inherit util arches; };
   appsFor = import ./apps.nix { inherit util; };
 
@@ -25,7 +25,7 @@ let
   baseImageFor = import ./base-image.nix { inherit util; };
   cliFor = import ./cli.nix { inherit addonixSrc; };
 
-  dataVersion = 2;
+  dataVersion = 3;
   checkAddon = addon:
     if (addon.dataVersion or 0) != dataVersion then fail "the add-on data has dataVersion ${toString (addon.dataVersion or "none")}; this addonix reads version ${toString dataVersion}: run `addonix generate` again"
     else addon;
@@ -103,11 +103,18 @@ let
   #                  (armv7, armhf, i386, riscv64: compiles a cross toolchain and Node.js on the first
   #                  build); one for all arches, or { <arch> = "..."; }
   #   libc           "glibc" or "musl" (default: the strategy's: glibc for cached and native, musl for cross)
-  #   flavor         "nix" (default: only the Nix closure) or "base" (on top of the add-on's base image,
-  #                  pinned by digest in nix/base-images.lock.nix, which `addonix pin-base` writes)
-  #   baseImages     for flavor "base": { <arch> = docker-archive; } to use instead of the lock file's
+  #   flavor         "nix" (only the Nix closure and the add-on's files) or "base" (on top of the
+  #                  add-on's base image, pinned by digest in nix/base-images.lock.nix, which `addonix
+  #                  pin-base` writes: for s6-overlay and bashio); one for all arches, or
+  #                  { <arch> = "..."; } (default: the one `addonix generate` chose from the Dockerfile,
+  #                  see `addonix inspect`: "base" for a bashio launcher, s6 services or init: false on a
+  #                  Home Assistant base image)
+  #   baseImages     for flavor "base": { <arch> = docker-archive; } or { <arch> = { image = docker-archive;
+  #                  config = <its image config>; }; } to use instead of the lock file's (the config is what
+  #                  the image inherits: Entrypoint, Env, WorkingDir, ...; the lock file's when not given)
   #   nodejs         picks Node.js from a package set (default: its nodejs-slim: no npm, no corepack)
-  #   run            the command the container runs (default: the one `addonix generate` found in
+  #   run            a command that replaces the image's Cmd, as `docker run IMAGE COMMAND` would (default:
+  #                  the Dockerfile's; without a Dockerfile, the one `addonix generate` found in
   #                  package.json: its start script, else its main)
   #   extraContents  picks more packages for the image from the target's package set
   #   buildArches    the arches to build (default: the add-on's; riscv64 is built when listed here)
@@ -129,7 +136,7 @@ let
     , npmDeps ? null
     , strategy ? null
     , libc ? null
-    , flavor ? "nix"
+    , flavor ? null
     , baseImages ? null
     , nodejs ? (set: set.nodejs-slim)
     , run ? null
@@ -152,16 +159,33 @@ let
         else if hasApp then
           fail "add-on '${data.slug}' has a Node.js app (package.json) but no npm data: run `addonix generate` (it needs package-lock.json) and pass npmDeps = import ./nix/npm-deps.generated.nix"
         else null;
-      command =
-        if run != null then run
-        else if data.command != null then data.command
-        else fail "add-on '${data.slug}': the image needs a command: ${data.commandProblem}; give run = [ \"/bin/node\" \"main.js\" ] (or your program) to mkAddonImages";
+      # The build context the Dockerfile's COPY steps read: the add-on folder, once for all arches.
+      context = runtimeLib.contextFor { inherit src; ignore = data.contextIgnore; name = "${util.storeName data.slug}-context"; };
       baseLockFile = src + "/nix/base-images.lock.nix";
       baseLock = if builtins.pathExists baseLockFile then import baseLockFile else null;
+      flavorOf = arch:
+        if flavor == null then data.arches.${arch}.runtime.flavor
+        else if builtins.isAttrs flavor then flavor.${arch} or data.arches.${arch}.runtime.flavor
+        else flavor;
+      # baseImages.<arch>: a docker-archive, or { image; config; }.
+      givenBase = arch:
+        let given = baseImages.${arch} or (fail "baseImages has no image for ${arch}"); in
+        if builtins.isAttrs given && (given.type or null) != "derivation" then given // { config = given.config or null; }
+        else { image = given; config = null; };
       baseImageOf = arch:
-        if flavor != "base" then null
-        else if baseImages != null then baseImages.${arch} or (fail "baseImages has no image for ${arch}")
+        if flavorOf arch != "base" then null
+        else if baseImages != null then (givenBase arch).image
         else baseImageFor { pkgs = sets.build; inherit arch; lock = baseLock; inherit (data) slug; };
+      baseConfigOf = arch:
+        let
+          given = if baseImages != null then (givenBase arch).config else null;
+          pinned = if baseLock != null then baseLock.images.${arch}.config or null else null;
+        in
+        if flavorOf arch != "base" then { }
+        else if given != null then given
+        else if pinned != null then pinned
+        else if baseImages != null then { }
+        else fail "nix/base-images.lock.nix of add-on '${data.slug}' has no config of the base image for ${arch} (it was written by an older addonix): run `addonix pin-base` again";
       perArch = arch:
         let
           known = arches ? ${arch} || fail "add-on '${data.slug}' lists arch '${arch}', which addonix does not know; the arches are ${builtins.concatStringsSep ", " (builtins.attrNames arches)}";
@@ -179,23 +203,24 @@ let
               leaks = buildLeaks sets;
               name = "${data.slug}-node-modules-${plan.target}";
             };
-          app = appFor { buildPkgs = sets.build; src = appSrc; isAddonRoot = data.app == null || data.app.dir == "."; inherit nodeModules; name = "${data.slug}-app-${plan.target}"; };
           summary = builtins.removeAttrs plan [ "targetPkgs" ] // {
             compiles = if nodeModules == null then [ ] else map (addon: addon.addon) nodeModules.addons;
           };
           built = imageFor {
             pkgs = sets.build;
             inherit (plan) targetPkgs;
-            inherit arch app command flavor;
+            inherit arch context nodeModules run;
+            flavor = flavorOf arch;
             addon = data;
             nodejs = node;
             baseImage = baseImageOf arch;
+            baseConfig = baseConfigOf arch;
             extraContents = extraContents plan.targetPkgs;
             plan = summary;
           };
         in
         # The arch is checked before anything of it is used: a clear message, not a missing attribute.
-        builtins.seq known (builtins.seq inData { inherit nodeModules app summary; inherit (built) stream image info; });
+        builtins.seq known (builtins.seq inData { inherit nodeModules summary; inherit (built) stream image info; });
       results = util.genAttrs wanted perArch;
     in
     {

@@ -59,7 +59,9 @@ test('generate: the npm data evaluates to what deps --json shows, for every targ
   if (!dir) return;
   const result = runCli(['generate', dir]);
   assert.equal(result.status, 0, result.stderr);
-  assert.match(result.stdout, /^wrote .*nix\/addon\.generated\.nix\nwrote .*nix\/npm-deps\.generated\.nix\n$/);
+  assert.match(result.stdout, /\nwrote .*nix\/addon\.generated\.nix\nwrote .*nix\/npm-deps\.generated\.nix\n$/);
+  // The Dockerfile only names the base image: generate says what the image runs instead.
+  assert.match(result.stdout, /^How the image runs\n  flavor +nix: Dockerfile:2: the Dockerfile copies no files and sets no command, so the image has the app in \/app and runs package\.json's start command/);
   // armv7-musl has no sharp binary: reported, not fatal to generation.
   assert.match(result.stderr, /warning: armv7-musl cannot be built: sharp@0\.35\.5 has no binary for armv7-musl/);
 
@@ -93,18 +95,29 @@ test('generate: the add-on data holds what the Nix library reads of the inspect 
   const data = nixJson(path.join(dir, 'nix', 'addon.generated.nix'));
   const model = JSON.parse(runCli(['inspect', '--json', dir]).stdout);
   // Data only the library reads: the arch table is nix/arches.nix, the options schema is not built on.
-  assert.deepEqual(Object.keys(data).sort(), ['app', 'archNames', 'arches', 'command', 'commandProblem', 'commandSource', 'dataVersion', 'environment', 'ingress', 'ingressPort', 'init', 'ports', 'slug', 'version']);
-  assert.equal(data.dataVersion, 2);
+  assert.deepEqual(Object.keys(data).sort(), ['app', 'archNames', 'arches', 'contextIgnore', 'dataVersion', 'environment', 'ingress', 'ingressPort', 'init', 'ports', 'slug', 'version']);
+  assert.equal(data.dataVersion, 3);
   assert.deepEqual(data.archNames, ['aarch64', 'amd64', 'armv7']);
-  for (const arch of model.arches) assert.deepEqual(data.arches[arch.arch], { image: arch.image, labels: arch.labels }, arch.arch);
+  for (const arch of model.arches) {
+    const { image, labels, runtime } = data.arches[arch.arch];
+    assert.deepEqual({ image, labels }, { image: arch.image, labels: arch.labels }, arch.arch);
+    assert.equal(runtime.flavor, arch.runtime.flavor, arch.arch);
+    assert.equal(runtime.flavorReason, arch.runtime.flavorReason, arch.arch);
+  }
   assert.equal(data.arches.armv7.labels['io.hass.arch'], 'armv7');
   assert.deepEqual(data.ports, { '8080/tcp': 8080 });
   assert.deepEqual(data.app, { dir: '.', lockfile: 'package-lock.json' });
   // The command is decided here, from package.json, as npm would start the app.
   const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
   const start = startCommandOf(pkg);
-  assert.deepEqual({ command: data.command, commandSource: data.commandSource, commandProblem: data.commandProblem }, { command: start.command, commandSource: start.source, commandProblem: start.problem });
-  assert.ok(data.command === null || data.command[0] === '/bin/node' || data.command[0] === '/bin/sh', String(data.command));
+  const runtime = data.arches.amd64.runtime;
+  assert.deepEqual({ command: runtime.command, commandProblem: runtime.commandProblem }, { command: start.command, commandProblem: start.problem });
+  assert.ok(runtime.command === null || runtime.command[0] === '/bin/node' || runtime.command[0] === '/bin/sh', String(runtime.command));
+  // Without a contract of its own, the app goes to /app with its node_modules; the add-on's metadata stays out.
+  assert.equal(runtime.source, null);
+  assert.deepEqual(runtime.steps, [{ op: 'copy', line: 0, sources: ['.'], dest: '/app/', chmod: null, extract: false }]);
+  assert.equal(runtime.nodeModulesDir, '/app');
+  assert.ok(data.contextIgnore.some((rule: { pattern: string }) => rule.pattern === 'config.yaml'));
 });
 
 test('generate: the start command: node scripts run without a shell, others under /bin/sh, else main, else a reason', () => {
@@ -131,7 +144,7 @@ test('generate: data only, byte-identical when regenerated, from any working dir
   assert.match(first[1]!, /lockfile = "rootfs\/app\/package-lock\.json";/);
   const again = runCli(['generate', '.'], { cwd: dir });
   assert.equal(again.status, 0);
-  assert.match(again.stdout, /^unchanged nix\/addon\.generated\.nix\nunchanged nix\/npm-deps\.generated\.nix\n$/);
+  assert.match(again.stdout, /\nunchanged nix\/addon\.generated\.nix\nunchanged nix\/npm-deps\.generated\.nix\n$/);
   assert.deepEqual(files.map((file) => readFileSync(file, 'utf8')), first);
   assert.deepEqual(files.map((file) => statSync(file).mtimeMs), mtimes, 'unchanged files are not rewritten');
 });
@@ -169,7 +182,8 @@ test('generate: an add-on without a Node.js app gets only its metadata', (t) => 
   const dir = tempTree(t, { 'config.yaml': CONFIG });
   const result = runCli(['generate', dir]);
   assert.equal(result.status, 0, result.stderr);
-  assert.match(result.stdout, /^wrote .*addon\.generated\.nix\n$/);
+  assert.match(result.stdout, /\nwrote .*addon\.generated\.nix\n$/);
+  assert.doesNotMatch(result.stdout, /npm-deps/);
 });
 
 test('generate: several npm projects in one add-on need --app', (t) => {

@@ -4,9 +4,13 @@
  */
 import { ARCH_TABLE, isHaArch, type ArchInfo, type BuildArch } from './arch.js';
 import { ERA_RULES, type Era } from './eras.js';
+import path from 'node:path';
 import { argDefault, finalBaseImage } from './dockerfile.js';
 import type { LoadedAddon } from './load.js';
 import { isPlainObject, type PlainObject } from './validate.js';
+import { addonContext, type IgnoreRule } from './context.js';
+import { chooseFlavor, isS6BaseImage, RuntimeError, runtimeContract, type Flavor, type ImageConfig, type RuntimeContract } from './runtime.js';
+import { DiagnosticList, type Diagnostic } from '../util/diagnostics.js';
 
 /** `created` for labels and images: fixed, so that builds are reproducible (dockerTools' default). */
 export const FIXED_CREATED = '1970-01-01T00:00:01Z';
@@ -25,6 +29,19 @@ export interface ArchModel extends ArchInfo {
   /** BUILD_FROM (when passed), BUILD_VERSION, BUILD_ARCH, then the build file's args. */
   buildArgs: Record<string, string>;
   labels: Record<string, string>;
+  /** How the image runs: the Dockerfile's runtime contract and the flavor it needs. */
+  runtime: ArchRuntime;
+}
+
+export interface ArchRuntime {
+  /** The Dockerfile's contract, or null without a Dockerfile (or when it cannot be read: see runtimeFindings). */
+  contract: RuntimeContract | null;
+  flavor: Flavor;
+  flavorReason: string;
+  /** Whether the base image's config was known (pinned with its config) when the Dockerfile was evaluated. */
+  baseConfigKnown: boolean;
+  /** The Dockerfile places no app and sets no command: addonix's /app and package.json's command fill in. */
+  appByDefault: boolean;
 }
 
 export interface AddonModel {
@@ -54,6 +71,10 @@ export interface AddonModel {
   options: PlainObject;
   schema: PlainObject | false;
   arches: ArchModel[];
+  /** .dockerignore's rules: what the build context leaves out. */
+  contextIgnore: IgnoreRule[];
+  /** What the Dockerfile evaluation found: instructions not carried over, errors Docker would stop at. */
+  runtimeFindings: Diagnostic[];
 }
 
 export interface ModelOptions {
@@ -61,6 +82,8 @@ export interface ModelOptions {
   /** Also resolve these arches, which Home Assistant does not run (riscv64). */
   extraArches?: readonly BuildArch[];
   display?: (file: string) => string;
+  /** The pinned base images' configs per arch (nix/base-images.lock.nix), for the Dockerfile's variables. */
+  baseConfigs?: Partial<Record<string, ImageConfig>>;
 }
 
 function stringMap(value: unknown): Record<string, string> {
@@ -86,6 +109,17 @@ export function resolveModel(addon: LoadedAddon, options: ModelOptions): AddonMo
 
   const configured = (Array.isArray(config['arch']) ? config['arch'] : []).filter(isHaArch);
   const arches: BuildArch[] = [...new Set<BuildArch>([...configured, ...(options.extraArches ?? [])])];
+
+  const context = addonContext(addon.location.dir);
+  const findings = new DiagnosticList();
+  const seen = new Set<string>();
+  const report = (severity: 'error' | 'warning', file: string, line: number | null, code: 'dockerfile-invalid' | 'not-carried' | 'dockerfile-variable' | 'init-s6', message: string) => {
+    const key = `${file}:${line}:${message}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    findings.add(severity, file, line === null ? null : { line, col: 1 }, code, message);
+  };
+  const init = config['init'] !== false;
 
   const archModels = arches.map((arch): ArchModel => {
     const info = ARCH_TABLE[arch];
@@ -142,6 +176,42 @@ export function resolveModel(addon: LoadedAddon, options: ModelOptions): AddonMo
     Object.assign(labels, stringMap(buildSettings?.['labels']));
 
     const image = imageTemplate ? imageTemplate.replace(/\{arch\}/g, arch) : `local/${arch}-addon-${slug}`;
+
+    // The Dockerfile's runtime contract, evaluated on the base image's config where it is pinned.
+    const baseConfig = options.baseConfigs?.[arch] ?? null;
+    let runtime: ArchRuntime = { contract: null, flavor: 'nix', flavorReason: 'no Dockerfile: the image holds only what Nix builds', baseConfigKnown: baseConfig !== null, appByDefault: true };
+    if (dockerfile) {
+      const relative = path.relative(addon.location.dir, dockerfile.file).split(path.sep).join('/');
+      const shown = display(dockerfile.file);
+      for (const problem of dockerfile.parsed.problems) report('error', shown, problem.line, 'dockerfile-invalid', problem.message);
+      try {
+        const contract = runtimeContract(dockerfile.parsed, relative, buildArgs, baseConfig, context);
+        const choice = chooseFlavor(contract, { init, baseImage, baseConfig, context, configFile: path.basename(addon.configFile) });
+        runtime = { contract, flavor: choice.flavor, flavorReason: choice.reason, baseConfigKnown: baseConfig !== null, appByDefault: false };
+        if (contract.steps.length === 0 && !('Cmd' in contract.config) && !('Entrypoint' in contract.config) && choice.flavor === 'nix') {
+          // A Dockerfile that copies nothing and sets no command says nothing of the app: addonix puts it
+          // in /app and runs package.json's start command, as without a Dockerfile.
+          const from = dockerfile.parsed.stages.at(-1)?.line ?? 1;
+          runtime.appByDefault = true;
+          runtime.flavorReason = `${relative}:${from}: the Dockerfile copies no files and sets no command, so the image has the app in /app and runs package.json's start command, as without a Dockerfile`;
+        }
+        for (const item of contract.notCarried) report('warning', shown, item.line, 'not-carried', `${item.instruction}: ${item.reason}`);
+        for (const unset of contract.unsetVariables) {
+          const why = unset.declared
+            ? ` (ARG ${unset.name} has no value: the Supervisor passes only BUILD_FROM, BUILD_VERSION, BUILD_ARCH and build.yaml's args)`
+            : baseConfig === null && /^[A-Z_][A-Z0-9_]*$/.test(unset.name)
+              ? ' (if the base image sets it, `addonix pin-base` records its variables; then `addonix generate`)'
+              : '';
+          report('warning', shown, unset.line, 'dockerfile-variable', `$${unset.name} is not set here, so Docker expands it to nothing${why}`);
+        }
+      } catch (error) {
+        if (!(error instanceof RuntimeError)) throw error;
+        report('error', shown, error.line, 'dockerfile-invalid', error.message.replace(/^[^:]+:\d+: /, ''));
+      }
+      if (init && runtime.contract && runtime.flavor === 'base' && (baseConfig?.Entrypoint?.[0] === '/init' || (baseConfig === null && isS6BaseImage(baseImage))) && !runtime.contract.config.Entrypoint) {
+        report('warning', display(addon.configFile), null, 'init-s6', `init is true (the default) and the image starts s6-overlay's /init from ${baseImage ?? 'its base image'}: the Supervisor then runs Docker's init as PID 1, where s6-overlay refuses to start ("can only run as pid 1"); set init: false`);
+      }
+    }
     return {
       ...info,
       image: `${image}:${version}`,
@@ -150,6 +220,7 @@ export function resolveModel(addon: LoadedAddon, options: ModelOptions): AddonMo
       dockerfile: dockerfile ? display(dockerfile.file) : null,
       buildArgs,
       labels,
+      runtime,
     };
   });
 
@@ -176,5 +247,7 @@ export function resolveModel(addon: LoadedAddon, options: ModelOptions): AddonMo
     options: isPlainObject(config['options']) ? config['options'] : {},
     schema: isPlainObject(config['schema']) ? config['schema'] : false,
     arches: archModels,
+    contextIgnore: context.rules,
+    runtimeFindings: findings.items,
   };
 }

@@ -8,6 +8,7 @@ import { UserError, UsageError } from '../util/errors.js';
 import { isOlderThanMinimum, locateNix, MINIMUM_NIX, type NixInstall } from '../nix/install.js';
 import { BuildInterrupted, chooseTargets, imageOutputs, listPackages, type ImageTarget, type NixOptions } from '../nix/build.js';
 import { loadOneAddon } from './addon-input.js';
+import { pinnedBaseConfigs } from '../nixgen/base-lock.js';
 
 export interface NixArgs {
   flake?: string;
@@ -46,7 +47,7 @@ export function flakeFor(dir: string, given: string | undefined): string {
 export async function addonModel(dir: string): Promise<AddonModel | null> {
   const display = relativeDisplay();
   const addon = await loadOneAddon(dir, DEFAULT_ERA, display, true);
-  return addon ? resolveModel(addon, { era: DEFAULT_ERA, display }) : null;
+  return addon ? resolveModel(addon, { era: DEFAULT_ERA, display, baseConfigs: await pinnedBaseConfigs(addon.location.dir) }) : null;
 }
 
 /** --arch names only arches config.yaml lists: another is a usage mistake (exit 2), not a build failure. */

@@ -8,7 +8,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LoadedAddon } from '../addon/load.js';
-import { resolveModel } from '../addon/model.js';
+import { resolveModel, type AddonModel } from '../addon/model.js';
+import { formatDiagnostic, sortDiagnostics } from '../util/diagnostics.js';
 import type { Era } from '../addon/eras.js';
 import { isHaArch } from '../addon/arch.js';
 import { UserError } from '../util/errors.js';
@@ -38,6 +39,8 @@ export interface InitOutcome {
   warnings: string[];
   /** Add-on folders, relative to the repository root. */
   addons: string[];
+  /** Each add-on's model as its data was generated (runtime per arch, Dockerfile findings). */
+  models: AddonModel[];
 }
 
 interface OwnFile {
@@ -61,8 +64,15 @@ export async function initRepository(addons: LoadedAddon[], options: InitOptions
   const generated: { dir: string; files: GeneratedFile[] }[] = [];
   const warnings: string[] = [];
   const withoutApp: string[] = [];
+  const plannedModels: AddonModel[] = [];
   for (const [i, addon] of addons.entries()) {
     const planned = await addonFiles(addon, { era: options.era, display: options.display });
+    // A Dockerfile that Docker would not build is refused before anything is written.
+    const errors = sortDiagnostics(planned.findings.filter((d) => d.severity === 'error'));
+    if (errors.length > 0) {
+      throw new UserError('addon-invalid', `${options.display(addon.location.dir)}: the Dockerfile has ${errors.length === 1 ? 'an instruction' : `${errors.length} instructions`} Docker would stop at; nothing was written:${errors.map((d) => `\n  ${formatDiagnostic(d)}`).join('')}`, { file: errors[0]!.file, ...(errors[0]!.line !== null ? { line: errors[0]!.line } : {}) });
+    }
+    plannedModels.push(planned.model);
     generated.push({ dir: addon.location.dir, files: planned.files });
     warnings.push(...planned.warnings.map((w) => `${relative(addon)}: ${w}`));
     if (!planned.hasApp) withoutApp.push(models[i]!.slug);
@@ -116,5 +126,5 @@ export async function initRepository(addons: LoadedAddon[], options: InitOptions
     written.push(file.path);
   }
   const files = [...own.map((file) => file.path), ...generated.flatMap((group) => group.files.map((file) => file.path))];
-  return { written, unchanged, files, withoutApp, warnings, addons: addons.map(relative) };
+  return { written, unchanged, files, withoutApp, warnings, addons: addons.map(relative), models: plannedModels };
 }

@@ -88,4 +88,12 @@ export class PlatformResolver {
     }
     return { digest: top.digest, mediaType, kind: 'manifest', topDigest: top.digest };
   }
+
+  /** The image config (its `config`: Entrypoint, Env, ...) of the manifest `digest` resolve gave. */
+  async imageConfig(digest: Digest): Promise<Record<string, unknown>> {
+    const source = `${formatReference({ registry: this.ref.registry, repository: this.ref.repository })}@${digest}`;
+    const manifest = parseJson<ImageManifest>((await this.client.getManifest(this.ref.repository, digest, MAX_DOCUMENT_BYTES)).bytes, `${source}: manifest`);
+    const config = checkConfig(parseJson(await this.client.getBlob(this.ref.repository, manifest.config.digest, MAX_DOCUMENT_BYTES), `${source}: config`), source);
+    return ((config as { config?: Record<string, unknown> }).config ?? {}) as Record<string, unknown>;
+  }
 }

@@ -74,6 +74,11 @@ export const FINDING_CODES = {
   'legacy-key': { severity: 'warning', summary: 'a legacy build option the Supervisor ignores' },
   'nested-build-file': { severity: 'warning', summary: 'a build file in a subfolder, which the Supervisor also finds' },
   'two-build-files': { severity: 'warning', summary: 'build.yaml and build.json side by side: the Supervisor reads one' },
+  // The Dockerfile as the image runs it (the runtime contract: inspect, generate, init, build).
+  'dockerfile-invalid': { severity: 'error', summary: 'a Dockerfile instruction Docker would stop at (a COPY source that does not exist, a malformed ENV, an unknown instruction)' },
+  'not-carried': { severity: 'warning', summary: 'a Dockerfile instruction or RUN command the addonix image does not carry over (it says what the image will lack)' },
+  'dockerfile-variable': { severity: 'warning', summary: 'a variable the Dockerfile uses that nothing sets, which Docker expands to nothing' },
+  'init-s6': { severity: 'warning', summary: "init: true with an image that starts s6-overlay's /init, which refuses to run when the Supervisor's Docker init is PID 1" },
   // Repositories and discovery.
   'two-configs': { severity: 'error', summary: 'config.yaml and config.json in one folder', stricter: true },
   'duplicate-slug': { severity: 'error', summary: 'two add-ons of one repository with one slug', stricter: true },

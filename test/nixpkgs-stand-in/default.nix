@@ -644,6 +644,28 @@ let
         echo "nixpkgs stand-in: no shell for ${hostPlatform.config}" > "$out/bin/README"
       '');
     };
+    # pkgs/by-name/jq/jq/package.nix @ 072bd877d3fad342972fa957688facc16fa04ec0 (jq 1.8.2): outputs bin (the
+    # first, what "${jq}" names: bin/jq, linked with an rpath to libjq), doc, man, dev, out (lib/libjq;
+    # oniguruma is a package of its own there, in out here). Made from the host's jq and its libraries,
+    # linked to the stand-in's glibc: a package an image takes by name (apk add jq).
+    jq = package {
+      name = "jq-1.8.2";
+      outputs = [ "bin" "out" ];
+      cost = "minutes";
+      buildCommand = if hostPlatform.config == "x86_64-unknown-linux-gnu" then ''
+        mkdir -p "$bin/bin" "$out/lib"
+        cp /usr/bin/jq "$bin/bin/jq"
+        for lib in $(ldd /usr/bin/jq | awk '$2 == "=>" { print $3 }'); do
+          case "''${lib##*/}" in libjq*|libonig*) cp -L "$lib" "$out/lib/" ;; esac
+        done
+        chmod -R u+w "$bin" "$out"
+        /usr/bin/patchelf --set-interpreter ${glibc}/lib/${hostTree.loader} --set-rpath "$out/lib:${glibc}/lib" "$bin/bin/jq"
+        for lib in "$out"/lib/*; do /usr/bin/patchelf --set-rpath "$out/lib:${glibc}/lib" "$lib"; done
+      '' else ''
+        echo "nixpkgs stand-in: jq is provided for x86_64 only, not ${hostPlatform.config}" >&2
+        exit 1
+      '';
+    };
     qemu = package {
       name = "qemu-10.0";
       cost = "compiles QEMU (about 30 min)";
@@ -715,17 +737,38 @@ let
             "$sourceURL" "docker-archive:$out:$destNameTag"
         '';
 
-      streamLayeredImage = { name, tag ? null, fromImage ? null, contents ? [ ], config ? { }, architecture ? goarch, created ? "1970-01-01T00:00:01Z", maxLayers ? 100, extraCommands ? "", ... }:
+      # streamLayeredImage's customisation layer, as nixpkgs makes it (docker/default.nix @ 34b7a306):
+      # a symlinkJoin of the contents (folders made, files linked into the store), extraCommands run in
+      # it, then `tar --sort name --numeric-owner --mtime "@$SOURCE_DATE_EPOCH" --hard-dereference` under
+      # fakeroot (so every entry is owned by 0; here --owner/--group stand for fakeroot), SOURCE_DATE_EPOCH
+      # being stdenv's 315532800. The image's store layers are the closure of this derivation (Nix's
+      # reference scan of layer.tar: what the links point to and any store path the copied files name)
+      # and of the image config (baseJson: a store path in Entrypoint is in the image), those two
+      # excluded. fakeRootCommands need fakeroot, which the stand-in does not have.
+      streamLayeredImage = { name, tag ? null, fromImage ? null, contents ? [ ], config ? { }, architecture ? goarch, created ? "1970-01-01T00:00:01Z", maxLayers ? 100, extraCommands ? "", fakeRootCommands ? "", ... }:
         let
           contentList = if builtins.isList contents then contents else [ contents ];
-          indexed = builtins.genList (i: { inherit i; path = builtins.elemAt contentList i; }) (builtins.length contentList);
+          customisationLayer =
+            if fakeRootCommands != "" then throw "nixpkgs stand-in: fakeRootCommands need fakeroot, which the stand-in does not provide"
+            else runCommand "${baseNameOf name}-customisation-layer" { inherit extraCommands; SOURCE_DATE_EPOCH = "315532800"; } ''
+              mkdir old_out
+              ${builtins.concatStringsSep "\n" (map (path: "[ ! -d ${path} ] || cp -rs --no-preserve=mode ${path}/. old_out/") contentList)}
+              (cd old_out; eval "$extraCommands")
+              mkdir "$out"
+              tar -C old_out --sort=name --owner=0 --group=0 --numeric-owner --mtime "@$SOURCE_DATE_EPOCH" --hard-dereference -cf "$out/layer.tar" .
+              sha256sum "$out/layer.tar" | cut -f 1 -d ' ' > "$out/checksum"
+            '';
+          baseJson = runCommand "${baseNameOf name}-base.json" { json = builtins.toJSON { inherit config architecture; os = "linux"; }; passAsFile = [ "json" ]; } ''
+            cp "$jsonPath" "$out"
+          '';
           conf = runCommand "${baseNameOf name}-conf.json"
             {
-              exportReferencesGraph = builtins.concatMap (c: [ "closure-${toString c.i}" c.path ]) indexed;
+              exportReferencesGraph = [ "closure" customisationLayer "closure-config" baseJson ];
               spec = builtins.toJSON {
-                inherit name tag architecture created maxLayers config extraCommands;
-                contents = map toString contentList;
-                closures = map (c: "closure-${toString c.i}") indexed;
+                inherit name tag architecture created maxLayers config;
+                customisationLayer = toString customisationLayer;
+                unnecessary = [ (toString customisationLayer) (toString baseJson) ];
+                closures = [ "closure" "closure-config" ];
                 fromImage = if fromImage == null then null else toString fromImage;
               };
               passAsFile = [ "spec" ];

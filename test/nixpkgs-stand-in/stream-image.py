@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The nixpkgs stand-in's dockerTools (see default.nix): a docker-archive with one layer per store path
-of the contents' closure (the last layer holds the rest when there are more than maxLayers - 1) and a
-customisation layer that links the contents into the root, like nixpkgs' streamLayeredImage. Entries are
-sorted, owned by root, dated `created`, so the same inputs give the same bytes.
+of the closure of the customisation layer and the config (the last layer holds the rest when there are
+more than maxLayers - 1), then the customisation layer default.nix made (the contents linked into the
+root, extraCommands run in it), like nixpkgs' streamLayeredImage. Store layer entries are sorted, owned
+by root, dated `created`, so the same inputs give the same bytes.
 
 With fromImage (a docker-archive, e.g. pullImage's), as nixpkgs' streamLayeredImage does: the base
 image's layers come first, byte for byte (manifest.json `Layers`, checked against the config's
@@ -95,8 +96,6 @@ def overlay_env(base, ours):
 
 def prepare(spec_file):
     spec = json.load(open(spec_file))
-    if spec["extraCommands"]:
-        raise SystemExit("stand-in dockerTools: extraCommands are not supported")
     config = dict(spec["config"] or {})
     base = None
     if spec["fromImage"]:
@@ -112,6 +111,7 @@ def prepare(spec_file):
     paths = set()
     for closure in spec["closures"]:
         paths |= read_closure(closure)
+    paths -= set(spec["unnecessary"])
     created = spec["created"]
     epoch = calendar.timegm(time.strptime(created, "%Y-%m-%dT%H:%M:%SZ"))
     conf = {
@@ -120,7 +120,7 @@ def prepare(spec_file):
         "created": created,
         "mtime": epoch,
         "config": config,
-        "contents": spec["contents"],
+        "customisation_layer": spec["customisationLayer"],
         "store_paths": sorted(paths),
         "store_layers": store_layers,
         "base": base,
@@ -166,27 +166,6 @@ def add_tree(tar, root, mtime, seen):
                 tar.addfile(entry(name, tarfile.REGTYPE, mtime, st.st_mode & 0o7777, st.st_size), handle)
 
 
-def add_links(tar, contents, mtime):
-    """symlinkJoin of the contents at the image root: directories merged, files linked into the store."""
-    seen = set()
-    for content in contents:
-        if not os.path.isdir(content):
-            continue
-        for directory, dirs, files in os.walk(content):
-            dirs.sort()
-            relative = os.path.relpath(directory, content)
-            if relative != "." and relative not in seen:
-                seen.add(relative)
-                tar.addfile(entry(relative, tarfile.DIRTYPE, mtime))
-            for name in sorted(files + [d for d in dirs if os.path.islink(os.path.join(directory, d))]):
-                target = os.path.join(directory, name)
-                rel = os.path.normpath(os.path.join(relative, name))
-                if rel in seen:
-                    continue
-                seen.add(rel)
-                tar.addfile(entry(rel, tarfile.SYMTYPE, mtime, 0o777, target=target))
-
-
 def layer_file(fill, mtime):
     handle = tempfile.TemporaryFile()
     with tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -210,7 +189,6 @@ def stream(conf_file):
     if rest:
         groups.append(rest)
     fills = [lambda tar, group=group: [add_tree(tar, path, mtime, set()) for path in group] for group in groups]
-    fills.append(lambda tar: add_links(tar, conf["contents"], mtime))
     out = tarfile.open(fileobj=sys.stdout.buffer, mode="w|", format=tarfile.PAX_FORMAT)
     diff_ids, layer_names, comments, written = [], [], [], set()
 
@@ -233,6 +211,12 @@ def stream(conf_file):
         handle, size, digest = layer_file(fill, mtime)
         put(digest, size, handle, "store paths")
         handle.close()
+    customisation = conf["customisation_layer"]
+    with open(os.path.join(customisation, "checksum")) as handle:
+        digest = handle.read().strip()
+    layer = os.path.join(customisation, "layer.tar")
+    with open(layer, "rb") as handle:
+        put(digest, os.path.getsize(layer), handle, "customisation layer")
     config = {
         "architecture": conf["architecture"],
         "os": "linux",

@@ -14,6 +14,7 @@ import { formatBytes } from '../images.js';
 import { paint, table } from '../output.js';
 import { addonModel, checkArchesListed, flakeFor, interruptible, nixForCommand, overridesOf, targetsFor, type NixArgs } from '../nix-input.js';
 import { withOptions } from '../options.js';
+import { reportRuntimeFindings } from '../runtime-report.js';
 
 interface BuildArgs extends NixArgs {
   dir: string;
@@ -68,6 +69,8 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     if (!args['dry-run']) await checkWritableFolder(path.dirname(path.resolve(args['out-link'])));
     const model = args.all ? null : await addonModel(args.dir);
     if (model && arches) checkArchesListed(model, arches);
+    // What of the Dockerfile the images will lack, said before anything is built.
+    if (model) reportRuntimeFindings(model);
     const flake = flakeFor(args.dir, args.flake);
     const install = await nixForCommand();
     const overrides = overridesOf(args);

@@ -11,6 +11,8 @@ import { UsageError } from '../../util/errors.js';
 import { plannedFiles, syncFiles, type GeneratedFile } from '../../nixgen/generate.js';
 import { addonFiles } from '../../nixgen/addon-files.js';
 import { paint } from '../output.js';
+import { renderRuntime, reportRuntimeFindings } from '../runtime-report.js';
+import type { AddonModel } from '../../addon/model.js';
 import { loadOneAddon } from '../addon-input.js';
 import { withOptions } from '../options.js';
 
@@ -53,6 +55,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
     const addon = await loadOneAddon(args.dir, args.supervisor, display, true);
     let dir: string;
     let files: GeneratedFile[];
+    let model: AddonModel | null = null;
     if (addon) {
       if (args.target) throw new UsageError('--target is for plain npm projects; an add-on gets npm data for every arch of its config, musl and glibc');
       const extraArches: BuildArch[] = args.riscv64 ? [...OPT_IN_ARCHES] : [];
@@ -61,8 +64,10 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       }
       dir = addon.location.dir;
       const planned = await addonFiles(addon, { era: args.supervisor, app: args.app, includeDev: args['include-dev'], registry: args['npm-registry'], nodeVersion: args['node-version'], extraArches, display });
+      reportRuntimeFindings(planned.model);
       for (const warning of planned.warnings) process.stderr.write(`addonix: warning: ${warning}\n`);
       files = planned.files;
+      model = planned.model;
     } else {
       if (!args.target || args.target.length === 0) {
         throw new UsageError(`${display(args.dir)} has no add-on config: for a plain npm project, name the targets with --target, e.g. --target aarch64-musl`);
@@ -80,6 +85,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       const body = args.check
         ? { check: true, stale: list(outcome.stale), unchanged: list(outcome.unchanged) }
         : { check: false, written: list(outcome.written), unchanged: list(outcome.unchanged), removed: list(outcome.removed) };
+      if (model) Object.assign(body, { runtime: Object.fromEntries(model.arches.map((arch) => [arch.arch, { flavor: arch.runtime.flavor, flavorReason: arch.runtime.flavorReason, dockerfile: arch.runtime.contract?.dockerfile ?? null }])), findings: model.runtimeFindings });
       process.stdout.write(JSON.stringify(body, null, 2) + '\n');
       process.exitCode = outcome.stale.length > 0 ? 1 : 0;
       return;
@@ -92,6 +98,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       process.exitCode = outcome.stale.length > 0 ? 1 : 0;
       return;
     }
+    if (model) process.stdout.write(renderRuntime(model));
     for (const file of outcome.written) process.stdout.write(`wrote ${display(file)}\n`);
     for (const file of outcome.unchanged) process.stdout.write(`unchanged ${display(file)}\n`);
     for (const file of outcome.removed) process.stdout.write(`removed ${display(file)} (no package-lock.json any more)\n`);

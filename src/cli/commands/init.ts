@@ -5,6 +5,7 @@ import { initRepository } from '../../init/init.js';
 import { stageInGit } from '../../init/git.js';
 import { DEFAULT_ADDONIX_FLAKE } from '../../init/flake.js';
 import { DEFAULT_NIX_IMAGE, type CacheKind, type CiKind } from '../../init/ci.js';
+import { renderRuntime } from '../runtime-report.js';
 import { printDiagnostics } from '../output.js';
 import { addonErrors } from '../addon-input.js';
 import { withOptions } from '../options.js';
@@ -58,6 +59,7 @@ export const initCommand: CommandModule<object, InitArgs> = {
         display,
       },
     );
+    for (const model of outcome.models) printDiagnostics(model.runtimeFindings, process.stderr);
     for (const warning of outcome.warnings) process.stderr.write(`addonix: warning: ${warning}\n`);
     for (const slug of outcome.withoutApp) {
       process.stderr.write(
@@ -71,9 +73,18 @@ export const initCommand: CommandModule<object, InitArgs> = {
       ? `${cd}addonix build   (every arch; or nix run .#build-all-images), then git add flake.lock and commit`
       : `${cd}addonix build   (every arch; or nix run .#build-all-images). Not a git repository: Nix reads the folder as it is`;
     if (args.json) {
-      const body = { written: outcome.written.map(display), unchanged: outcome.unchanged.map(display), staged: staged?.files ?? null, withoutApp: outcome.withoutApp, warnings: outcome.warnings, next: next.replace(/ {3}\(.*$/, '') };
+      const runtime = Object.fromEntries(outcome.models.map((model) => [model.slug, Object.fromEntries(model.arches.map((arch) => [arch.arch, { flavor: arch.runtime.flavor, flavorReason: arch.runtime.flavorReason, dockerfile: arch.runtime.contract?.dockerfile ?? null }]))]));
+      const findings = outcome.models.flatMap((model) => model.runtimeFindings);
+      const body = { written: outcome.written.map(display), unchanged: outcome.unchanged.map(display), staged: staged?.files ?? null, withoutApp: outcome.withoutApp, warnings: outcome.warnings, runtime, findings, next: next.replace(/ {3}\(.*$/, '') };
       process.stdout.write(JSON.stringify(body, null, 2) + '\n');
       return;
+    }
+    for (const model of outcome.models) {
+      if (outcome.models.length > 1) process.stdout.write(`${model.slug}: `);
+      process.stdout.write(renderRuntime(model));
+      if (model.arches.some((arch) => arch.runtime.flavor === 'base')) {
+        process.stdout.write(`  the flavor "base" builds on the pinned base image: run addonix pin-base${outcome.models.length > 1 ? ' <add-on folder>' : ''} (it writes nix/base-images.lock.nix), then addonix generate\n`);
+      }
     }
     for (const file of outcome.written) process.stdout.write(`wrote ${display(file)}\n`);
     for (const file of outcome.unchanged) process.stdout.write(`unchanged ${display(file)}\n`);

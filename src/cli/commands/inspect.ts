@@ -4,6 +4,11 @@ import { resolveModel, type AddonModel, type ArchModel } from '../../addon/model
 import type { Era } from '../../addon/eras.js';
 import { OPT_IN_ARCHES, type BuildArch } from '../../addon/arch.js';
 import { paint, table } from '../output.js';
+import { renderRuntime, reportRuntimeFindings } from '../runtime-report.js';
+import { findAppDir } from '../../npm/app-dir.js';
+import { startCommand } from '../../npm/start-command.js';
+import { pinnedBaseConfigs } from '../../nixgen/base-lock.js';
+import path from 'node:path';
 import { loadOneAddon } from '../addon-input.js';
 import { withOptions } from '../options.js';
 
@@ -30,8 +35,19 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
     for (const arch of extraArches) {
       process.stderr.write(`addonix: warning: ${arch} is included on request; Home Assistant does not run ${arch} images, so the Supervisor will never install this one\n`);
     }
-    const model = resolveModel(addon, { era: args.supervisor, extraArches, display });
-    process.stdout.write(args.json ? JSON.stringify(model, null, 2) + '\n' : renderModel(model));
+    const model = resolveModel(addon, { era: args.supervisor, extraArches, display, baseConfigs: await pinnedBaseConfigs(addon.location.dir) });
+    reportRuntimeFindings(model);
+    // The Node.js app: its folder and, for an image without a Dockerfile, the command package.json gives.
+    const appDir = await findAppDir(addon.location.dir, undefined, display);
+    const start = await startCommand(appDir);
+    const app = { dir: appDir === null ? null : path.relative(addon.location.dir, appDir).split(path.sep).join('/') || '.', command: start.command, commandSource: start.source, problem: start.problem };
+    if (args.json) {
+      process.stdout.write(JSON.stringify({ ...model, app }, null, 2) + '\n');
+      return;
+    }
+    process.stdout.write(renderModel(model));
+    process.stdout.write(`App        ${app.dir === null ? 'none (no package.json or package-lock.json)' : `${app.dir}${app.commandSource ? `  (${app.commandSource}: ${app.command!.join(' ')})` : app.problem ? `  (${app.problem})` : ''}`}\n\n`);
+    process.stdout.write(renderRuntime(model));
   },
 };
 

@@ -5,7 +5,7 @@ import { relativeDisplay, type LoadedAddon } from '../../addon/load.js';
 import { resolveModel, type ArchModel } from '../../addon/model.js';
 import type { Era } from '../../addon/eras.js';
 import { isHaArch } from '../../addon/arch.js';
-import { baseLockContent, baseLockPath, BASE_LOCK_VERSION, readBaseLock, type BaseImagePin } from '../../nixgen/base-lock.js';
+import { baseLockContent, baseLockPath, BASE_LOCK_VERSION, inheritedConfig, readBaseLock, type BaseImagePin } from '../../nixgen/base-lock.js';
 import { writeAtomically } from '../../nixgen/generate.js';
 import { pinnedNixpkgs, pullImageHashes, type PullImageArgs } from '../../nix/pull-image-hash.js';
 import { formatPlatform } from '../../oci/platform.js';
@@ -133,6 +133,12 @@ export const pinBaseCommand: CommandModule<object, PinBaseArgs> = {
         throw error;
       });
       const imageName = formatReference({ registry: ref.registry, repository: ref.repository });
+      // What the add-on's image inherits from it (its entrypoint, Env, ...), as Docker's FROM does.
+      const baseConfig = inheritedConfig(await resolver.imageConfig(found.digest).catch((error: unknown) => {
+        progress.done();
+        if (error instanceof UserError) throw new UserError(error.code, `${where}: the config of ${found.digest}: ${error.message}`);
+        throw error;
+      }));
       pins[arch.arch] = {
         imageName,
         imageDigest: found.digest,
@@ -144,6 +150,7 @@ export const pinBaseCommand: CommandModule<object, PinBaseArgs> = {
         tlsVerify: !(args.insecure || isLoopback(ref.registry)),
         reference,
         hashNixpkgs: null,
+        config: baseConfig,
       };
       progress.note(`${arch.arch}: ${reference} -> ${found.digest}${found.kind === 'index' ? ` (${formatPlatform(arch.platform)} in index ${found.topDigest})` : ''}`);
     }
@@ -210,6 +217,7 @@ async function check(dir: string, lockFile: string, pins: Record<string, BaseIma
       if (!pinned) problems.push(`${arch}: not pinned`);
       else if (pinned.reference !== pin.reference) problems.push(`${arch}: the lock pins ${pinned.reference}, the add-on now names ${pin.reference}`);
       else if (pinned.imageDigest !== pin.imageDigest) problems.push(`${arch}: ${pin.reference} is now ${pin.imageDigest} (the lock has ${pinned.imageDigest})`);
+      else if (JSON.stringify(pinned.config ?? null) !== JSON.stringify(pin.config ?? null)) problems.push(`${arch}: the lock has ${pinned.config ? 'another' : 'no'} config of the base image (written by an older addonix)`);
       else if (pinned.imageName !== pin.imageName || pinned.finalImageName !== pin.finalImageName || pinned.finalImageTag !== pin.finalImageTag || pinned.os !== pin.os || pinned.arch !== pin.arch || pinned.tlsVerify !== pin.tlsVerify) {
         problems.push(`${arch}: the lock's pullImage arguments differ from what pin-base writes now`);
       } else if (pinned.hash === null) problems.push(`${arch}: no Nix hash (pinned with --no-hash)`);
