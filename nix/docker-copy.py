@@ -38,8 +38,9 @@ class StepError(Exception):
 
 
 def here(path):
-    """An image path as a path below the current folder (the image root being built)."""
-    return "." + os.path.normpath("/" + path) if path != "/" else "."
+    """An image path as a path below the current folder (the image root being built), never outside it."""
+    inside = os.path.normpath("/" + path).lstrip("/")
+    return "./" + inside if inside else "."
 
 
 def glob(context, pattern):

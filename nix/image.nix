@@ -44,7 +44,7 @@ let
   ownCommand =
     if runtime.source != null || command == null then { }
     else if isBase && !addon.init then { Cmd = command; }
-    else { Entrypoint = command; };
+    else { Entrypoint = command; Cmd = null; };
   config = runtimeLib.configFor {
     base = if isBase then baseConfig else nixBase;
     changes = runtime.config // ownCommand;

@@ -13,20 +13,13 @@ import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { REPO, needTools, runCli, runCliAsync, tempTree, CLI } from './helpers.js';
+import { REPO, needTools, podmanEnv, runCli, runCliAsync, tempTree, CLI } from './helpers.js';
 import { buildAttrs, nixPath, withLibrary } from './nix-helpers.js';
 
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'addons');
 const BASE = path.join(REPO, 'test', 'fixtures', 'base-image');
 const ADDONS = ['spa-bridge', 'stream-proxy', 'ble-bridge', 'flow-editor', 'guest-manager'] as const;
 type Addon = (typeof ADDONS)[number];
-
-/** Podman with its own storage (overlay in a temporary folder) and the runc runtime, which this machine's cgroups need. */
-function podmanEnv(dir: string): Record<string, string> {
-  writeFileSync(path.join(dir, 'storage.conf'), `[storage]\ndriver = "overlay"\ngraphroot = "${dir}/graph"\nrunroot = "${dir}/run"\n`);
-  writeFileSync(path.join(dir, 'containers.conf'), '[containers]\ndefault_ulimits = []\n[engine]\nevents_logger = "none"\ncgroup_manager = "cgroupfs"\nruntime = "runc"\n');
-  return { CONTAINERS_STORAGE_CONF: path.join(dir, 'storage.conf'), CONTAINERS_CONF: path.join(dir, 'containers.conf') };
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {

@@ -141,3 +141,13 @@ export function jsonError(stdout: string, what: string): { code: string; message
   if (!body.error) throw new Error(`${what}: no error object in ${stdout}`);
   return body.error;
 }
+
+/**
+ * Podman with storage of its own (overlay, in a folder of the test's) and the runc runtime with no
+ * default ulimits, which this machine's hybrid cgroups need to run containers (crun refuses them).
+ */
+export function podmanEnv(dir: string): Record<string, string> {
+  writeFileSync(path.join(dir, 'storage.conf'), `[storage]\ndriver = "overlay"\ngraphroot = "${dir}/graph"\nrunroot = "${dir}/run"\n`);
+  writeFileSync(path.join(dir, 'containers.conf'), '[containers]\ndefault_ulimits = []\n[engine]\nevents_logger = "none"\ncgroup_manager = "cgroupfs"\nruntime = "runc"\n');
+  return { CONTAINERS_STORAGE_CONF: path.join(dir, 'storage.conf'), CONTAINERS_CONF: path.join(dir, 'containers.conf') };
+}

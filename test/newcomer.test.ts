@@ -8,10 +8,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CLI, REPO, needTools, tempTree } from './helpers.js';
+import { CLI, REPO, needTools, podmanEnv, tempTree } from './helpers.js';
 import { STAND_IN } from './nix-helpers.js';
 import { TEST_NIX_CONFIG } from './build-cli-helpers.js';
 import { startRegistry } from './registry-helpers.js';
@@ -34,10 +34,10 @@ function sh(command: string, cwd: string, env: Record<string, string>) {
 }
 
 test('newcomer: the README\'s "build your add-on" commands, pasted into a copy of a real add-on in a git repository, build and load and push its images', async (t) => {
-  if (!needTools(t, 'nix', 'git', 'podman', 'docker-registry', 'htpasswd')) return;
+  if (!needTools(t, 'nix', 'git', 'podman', 'runc', 'docker-registry', 'htpasswd')) return;
   const lines = buildYourAddon();
-  assert.ok(lines.length <= 6, `at most six commands (${lines.length})`);
-  const expected = [/npm ci && npm link/, /^addonix init$/, /^addonix build$/, /^git add flake\.lock && git commit/, /^addonix load result-\*$/, /^addonix push --to \S+ --tag \S+ result-\*$/];
+  assert.ok(lines.length <= 7, `at most seven commands (${lines.length})`);
+  const expected = [/npm ci && npm link/, /^addonix init$/, /^addonix build$/, /^git add flake\.lock && git commit/, /^addonix run$/, /^addonix load result-\*$/, /^addonix push --to \S+ --tag \S+ result-\*$/];
   expected.forEach((pattern, i) => assert.match(lines[i] ?? '', pattern, `README command ${i + 1}`));
 
   const dir = tempTree(t, {});
@@ -89,13 +89,34 @@ test('newcomer: the README\'s "build your add-on" commands, pasted into a copy o
   assert.equal(commit.status, 0, commit.stderr);
   assert.equal(sh('git status --porcelain --untracked-files=no', repo, env).stdout, '', 'everything init wrote is committed');
 
-  // 5. load, into Podman (the README's comment names --engine podman for it).
-  const load = sh(`${lines[4]!} --engine podman`, repo, env);
+  // 5. run, in Podman: this arch built (already, so only evaluated), loaded, started with its options and
+  // the API double; the app's start line names the option's value; Ctrl-C stops it and removes its containers.
+  const port = 20000 + Math.floor(Math.random() * 10000);
+  const podman = podmanEnv(dir);
+  writeFileSync(path.join(dir, 'options.yaml'), 'title: My notes\n');
+  const running = spawn('sh', ['-c', `${lines[4]!} --engine podman --options ${path.join(dir, 'options.yaml')} --port ${port}:8099 --api-log ${overrides}`], { cwd: repo, env: { ...process.env, NO_COLOR: '1', ...env, ...podman }, detached: true });
+  let runOutput = '';
+  running.stdout.on('data', (chunk: Buffer) => (runOutput += chunk.toString('utf8')));
+  running.stderr.on('data', (chunk: Buffer) => (runOutput += chunk.toString('utf8')));
+  const runExit = new Promise<number | null>((resolve) => running.on('close', resolve));
+  for (let waited = 0; !/My notes: listening on 8099, data in \/data/.test(runOutput); waited += 250) {
+    assert.ok(waited < 180_000, `addonix run: no start line:\n${runOutput}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  const page = await fetch(`http://127.0.0.1:${port}/`);
+  assert.equal(page.status, 200, 'the ingress port answers');
+  process.kill(-running.pid!, 'SIGINT');
+  assert.equal(await runExit, 130, runOutput);
+  const left = spawnSync('podman', ['ps', '-a', '--filter', 'label=io.addonix.run', '-q'], { env: { ...process.env, ...podman }, encoding: 'utf8' });
+  assert.equal(left.stdout.trim(), '', 'no container left after Ctrl-C');
+
+  // 6. load, into Podman (the README's comment names --engine podman for it).
+  const load = sh(`${lines[5]!} --engine podman`, repo, { ...env, ...podman });
   assert.equal(load.status, 0, load.stderr);
   assert.match(load.stdout, /sqlite-notes/);
 
-  // 6. push, to a local registry in place of ghcr.io.
-  const push = sh(lines[5]!.replace(/--to \S+/, `--to ${registry.host}/my-addon`), repo, env);
+  // 7. push, to a local registry in place of ghcr.io.
+  const push = sh(lines[6]!.replace(/--to \S+/, `--to ${registry.host}/my-addon`), repo, env);
   assert.equal(push.status, 0, push.stderr);
   const index = await fetch(`http://${registry.host}/v2/my-addon/manifests/1.2.3`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
   assert.equal(index.status, 200);

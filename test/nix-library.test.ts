@@ -285,7 +285,7 @@ test('nix: bad input fails evaluation with a message that says what to fix', (t)
     /no npm data: run `addonix generate`/);
   // Data from another addonix version.
   assertEvalFails(imagesExpression(garage, '', '(addonix.mkAddonImages { inherit pkgs; src = ' + nixPath(garage) + '; addon = (dataOf ' + nixPath(garage) + ' "addon") // { dataVersion = 7; }; }).images.amd64.drvPath'),
-    /dataVersion 7; this addonix reads version 2: run `addonix generate` again/);
+    /dataVersion 7; this addonix reads version 3: run `addonix generate` again/);
   // Unknown strategy, libc, flavor.
   assertEvalFails(imagesExpression(garage, 'strategy = "emulated";', 'built.images.armv7.drvPath'), /strategy must be one of cached, cross, native, not "emulated"/);
   assertEvalFails(imagesExpression(garage, 'libc = "uclibc";', 'built.images.armv7.drvPath'), /libc must be "glibc" or "musl", not "uclibc"/);

@@ -123,6 +123,7 @@ interface LockEntry {
   arch: string;
   tlsVerify: boolean;
   reference: string;
+  config?: { Env?: string[]; Entrypoint?: string[]; Cmd?: string[]; Labels?: Record<string, string>; WorkingDir?: string };
 }
 
 /** The lock as Nix itself reads it (so it is proven to be valid Nix, not just text addonix can parse). */
@@ -188,7 +189,7 @@ test('pin-base: each arch pinned to its manifest in the index, with the Nix hash
   // s6 (init: false), the base image named in the Dockerfile; and a plain app (init: true), named per arch in build.yaml.
   const dir = addon(t, {
     config: config('init: false\nenvironment:\n  S6_BEHAVIOUR_IF_STAGE2_FAILS: "0"\n  ADDON_MODE: test\n'),
-    dockerfile: `ARG BUILD_FROM=${registry.host}/test/base:3.24\nFROM $BUILD_FROM\nCOPY run.sh /\n`,
+    dockerfile: `ARG BUILD_FROM=${registry.host}/test/base:3.24\nFROM $BUILD_FROM\nENV LANG=en_US.UTF-8 ADDON_HOME=/app\nCOPY run.sh /app/\n`,
   });
   const plain = addon(t, {
     config: config('', ['amd64']).replace('slug: base_test', 'slug: plain_test'),
@@ -205,7 +206,7 @@ test('pin-base: each arch pinned to its manifest in the index, with the Nix hash
   assert.equal(hasStackTrace(pinned.stderr), false);
 
   const lock = nixLock(dir);
-  assert.equal(lock.dataVersion, 1);
+  assert.equal(lock.dataVersion, 2);
   assert.deepEqual(Object.keys(lock.images).sort(), ['aarch64', 'amd64']);
   for (const arch of ['aarch64', 'amd64']) {
     const entry = lock.images[arch]!;
@@ -219,6 +220,8 @@ test('pin-base: each arch pinned to its manifest in the index, with the Nix hash
     assert.equal(entry.tlsVerify, false, 'a loopback registry speaks plain HTTP');
     assert.equal(entry.reference, `${registry.host}/test/base:3.24`);
     assert.match(entry.hash ?? '', /^sha256-[A-Za-z0-9+/]{43}=$/);
+    // What an image built FROM it inherits, read from the registry's config blob.
+    assert.deepEqual(entry.config, { Entrypoint: ['/init'], Cmd: [], Env: BASE_ENV, WorkingDir: '/', Labels: { 'io.hass.base.name': 'test-base', 'io.hass.base.arch': arch } });
     assert.notEqual(entry.hash, `sha256-${Buffer.from(entry.imageDigest.slice(7), 'hex').toString('base64')}`, 'not the registry digest');
   }
   const amd64 = lock.images['amd64']!;
@@ -259,23 +262,24 @@ test('pin-base: each arch pinned to its manifest in the index, with the Nix hash
     assert.equal(execFileSync('tar', ['-xOf', image.layers[0]!.file, 'init'], { encoding: 'utf8' }), INIT_SCRIPT);
     assert.equal(execFileSync('tar', ['-xOf', image.layers[0]!.file, 'etc/base-release'], { encoding: 'utf8' }), `3.24 ${arch}\n`, `${arch}: that arch's base`);
     assert.ok(image.layers[1]!.names.includes('usr/bin/bashio'));
-    assert.ok(image.layers.slice(2).some((layer) => layer.names.includes('app/run.sh')), 'the app in a Nix layer');
+    assert.ok(image.layers.slice(2).some((layer) => layer.names.includes('./app/run.sh')), 'the app in the customisation layer, where COPY put it');
     assert.equal(image.config.architecture, GOARCH[arch]);
     assert.equal(image.config.os, 'linux');
+    // As Docker builds FROM the base: its Env with the Dockerfile's ENV over it (config.yaml's environment
+    // is the Supervisor's, at run time), its entrypoint and labels under the builder's, run as the Cmd.
     assert.deepEqual(image.config.config.Env, [
       'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      'LANG=C.UTF-8',
-      'S6_BEHAVIOUR_IF_STAGE2_FAILS=0',
+      'LANG=en_US.UTF-8',
+      'S6_BEHAVIOUR_IF_STAGE2_FAILS=2',
       'S6_CMD_WAIT_FOR_SERVICES_MAXTIME=0',
-      'NODE_ENV=production',
-      'ADDON_MODE=test',
-    ], 'the base Env in its order, the add-on\'s values winning, its new variables after');
-    assert.deepEqual(image.config.config.Entrypoint, ['/init'], 'init: false: s6-overlay is PID 1');
+      'ADDON_HOME=/app',
+    ], 'the base Env in its order, the Dockerfile\'s values winning, its new variables after');
+    assert.deepEqual(image.config.config.Entrypoint, ['/init'], 'init: false: s6-overlay is PID 1, from the base image');
     assert.deepEqual(image.config.config.Cmd, ['/app/run.sh']);
-    assert.equal(image.config.config.WorkingDir, '/app');
+    assert.equal(image.config.config.WorkingDir, '/', 'the base image\'s working folder (the Dockerfile sets none)');
     assert.equal(image.config.config.Labels?.['io.hass.arch'], arch);
     assert.equal(image.config.config.Labels?.['io.hass.version'], '1.0.0');
-    assert.equal(image.config.config.Labels?.['io.hass.base.name'], undefined, 'nothing but Env comes from the base config');
+    assert.equal(image.config.config.Labels?.['io.hass.base.name'], 'test-base', 'the base image\'s labels kept, as Docker keeps them');
   }
   const plainImage = readImage(t, images['plain_test-amd64']!);
   assert.deepEqual(plainImage.config.rootfs.diff_ids.slice(0, 2), base.layers['amd64']!.map((layer) => sha(layer)));

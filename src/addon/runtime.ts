@@ -312,7 +312,8 @@ function setConfig<K extends keyof ImageConfig>(evaluation: Evaluation, key: K, 
 }
 
 function notCarried(evaluation: Evaluation, instruction: Instruction, reason: string, text?: string): void {
-  const shown = text ?? `${instruction.keyword} ${instruction.text}`.trim();
+  const flags = instruction.flags.map((f) => (f.value === null ? `--${f.name}` : `--${f.name}=${f.value}`));
+  const shown = text ?? [instruction.keyword, ...flags, instruction.text].join(' ').trim();
   evaluation.contract.notCarried.push({ line: instruction.line, instruction: shown.length > 120 ? shown.slice(0, 117) + '...' : shown, reason });
 }
 

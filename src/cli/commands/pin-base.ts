@@ -202,6 +202,13 @@ export const pinBaseCommand: CommandModule<object, PinBaseArgs> = {
   },
 };
 
+/** JSON with the keys of every object sorted (the lock's Nix text sorts them). */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item && typeof item === 'object' && !Array.isArray(item) ? Object.fromEntries(Object.entries(item as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : item,
+  );
+}
+
 /** --check: the lock against what the registry serves now; exit 1 naming what is stale. */
 async function check(dir: string, lockFile: string, pins: Record<string, BaseImagePin>, args: PinBaseArgs, display: (file: string) => string): Promise<void> {
   const color = paint(process.stdout);
@@ -217,7 +224,7 @@ async function check(dir: string, lockFile: string, pins: Record<string, BaseIma
       if (!pinned) problems.push(`${arch}: not pinned`);
       else if (pinned.reference !== pin.reference) problems.push(`${arch}: the lock pins ${pinned.reference}, the add-on now names ${pin.reference}`);
       else if (pinned.imageDigest !== pin.imageDigest) problems.push(`${arch}: ${pin.reference} is now ${pin.imageDigest} (the lock has ${pinned.imageDigest})`);
-      else if (JSON.stringify(pinned.config ?? null) !== JSON.stringify(pin.config ?? null)) problems.push(`${arch}: the lock has ${pinned.config ? 'another' : 'no'} config of the base image (written by an older addonix)`);
+      else if (canonical(pinned.config ?? null) !== canonical(pin.config ?? null)) problems.push(`${arch}: the lock has ${pinned.config ? 'another' : 'no'} config of the base image (written by an older addonix)`);
       else if (pinned.imageName !== pin.imageName || pinned.finalImageName !== pin.finalImageName || pinned.finalImageTag !== pin.finalImageTag || pinned.os !== pin.os || pinned.arch !== pin.arch || pinned.tlsVerify !== pin.tlsVerify) {
         problems.push(`${arch}: the lock's pullImage arguments differ from what pin-base writes now`);
       } else if (pinned.hash === null) problems.push(`${arch}: no Nix hash (pinned with --no-hash)`);
