@@ -9,6 +9,7 @@ import { readDocumentBytes, type LocatedDocument } from './document.js';
 import { discover, readSmallFile, type AddonLocation } from './files.js';
 import { ERA_RULES, otherEra, type Era } from './eras.js';
 import {
+  isPlainObject,
   keyInfoOf,
   validateBuildValue,
   validateConfigValue,
@@ -16,7 +17,8 @@ import {
   type Finding,
   type PlainObject,
 } from './validate.js';
-import type { OptionsSchemaNode } from './options-schema.js';
+import { schemaUsesCharacterNames, type OptionsSchemaNode } from './options-schema.js';
+import { loadCharacterNames } from './python-regex.js';
 import { parseDockerfile, type Dockerfile } from './dockerfile.js';
 import type { HaArch } from './arch.js';
 
@@ -109,6 +111,8 @@ async function loadConfig(file: string, options: Required<LoadOptions>, diagnost
   const shown = options.display(file);
   const doc = await readLocated(file, shown, diagnostics, 'the Supervisor cannot read it and skips this add-on');
   if (!doc) return { config: null, optionsSchema: null };
+  // Python's \N{NAME} in a match(...) needs the Unicode names, loaded only for such a schema.
+  if (isPlainObject(doc.value) && schemaUsesCharacterNames(doc.value['schema'])) await loadCharacterNames();
   return isolated(shown, diagnostics, { config: null, optionsSchema: null }, () => {
     const keys = keyInfoOf(doc);
     // read_yaml_file returns `load(...) or {}`: say so rather than listing every missing key.

@@ -91,12 +91,15 @@ export interface KeyInfo {
   /** False when the key at this path was a number, boolean or null in the YAML source. */
   keyIsString(path: PathSegment[]): boolean;
   keySource(path: PathSegment[]): string | undefined;
+  /** Whether the number at this path was written as a float. */
+  valueIsFloat(path: PathSegment[]): boolean;
 }
 
 export function keyInfoOf(doc: LocatedDocument): KeyInfo {
   return {
     keyIsString: (path) => doc.keyKind(path) === undefined,
     keySource: (path) => doc.keyKind(path)?.source,
+    valueIsFloat: (path) => doc.valueIsFloat(path),
   };
 }
 
@@ -558,6 +561,8 @@ function nonStringKeys(config: PlainObject, era: Era, keys: KeyInfo, findings: F
   for (const [field, keyed] of Object.entries(STRING_KEYED)) {
     // Inside the REMOVE_EXTRA schema, voluptuous 0.16.0 (2026) drops a key its key schema refuses;
     // 0.15.2 (Supervisor 2025.06) reports it.
+    // A key the era does not know is dropped whole (2025.06 has no ulimits), with its own warning.
+    if (!keysFor(CONFIG_KEYS, era).some((spec) => spec.key === field)) continue;
     const effect = keyed === 'dropped' && era === '2025' ? 'error' : keyed;
     const value = config[field];
     if (!isPlainObject(value)) continue;
@@ -641,12 +646,16 @@ export function validateConfigValue(raw: unknown, era: Era, keys: KeyInfo): Conf
   if ('schema' in coerced && !isPlainObject(schemaValue) && schemaValue !== false && schemaValue !== 0) {
     findings.push({ path: ['schema'], severity: 'error', code: 'invalid-value', message: `schema must be a mapping of options or false, not ${typeName(schemaValue)}` });
   }
+  if (schemaValue === 0) {
+    // Only a bool is replaced by {} at start; AppOptions then iterates 0 and fails (TypeError).
+    findings.push({ path: ['schema'], severity: 'error', code: 'schema-zero', message: `schema ${keys.valueIsFloat(['schema']) ? '0.0' : '0'} is read as false when the Supervisor installs the add-on, but it fails on it when the add-on starts; write false` });
+  }
   let optionsSchema: Map<string, OptionsSchemaNode> | null = null;
   if (isPlainObject(coerced['schema'])) {
     const parsed = parseOptionsSchema(coerced['schema'], { era, keyIsString: (path) => keys.keyIsString(path) });
     optionsSchema = parsed.root;
     findings.push(...parsed.problems);
-    if (isPlainObject(coerced['options'])) findings.push(...checkOptions(coerced['options'], parsed.root));
+    if (isPlainObject(coerced['options'])) findings.push(...checkOptions(coerced['options'], parsed.root, { era, isFloat: (path) => keys.valueIsFloat(path) }));
   }
   return { findings, config: applyDefaults(coerced, era), optionsSchema };
 }
