@@ -270,7 +270,7 @@ export const cases: Case[] = [
     name: 'schema: 0 is False when installed but fails at start; a devices mapping is migrated to its keys',
     files: { 'config.yaml': config('schema: 0\ndevices:\n  /dev/ttyUSB0:/dev/ttyUSB0: rwm\n') },
     expect: [
-      { file: 'config.yaml', line: 9, severity: 'error', code: 'schema-zero', includes: 'fails on it when the add-on starts' },
+      { file: 'config.yaml', line: 8, severity: 'error', code: 'schema-zero', includes: 'fails on it when the add-on starts' },
       { file: 'config.yaml', line: 10, severity: 'warning', code: 'invalid-devices', includes: 'uses the keys of this mapping' },
     ],
     status: 1,

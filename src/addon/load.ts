@@ -14,6 +14,8 @@ import {
   validateBuildValue,
   validateConfigValue,
   validateRepositoryValue,
+  validateTranslationValue,
+  TRANSLATION_DROPPED,
   type Finding,
   type PlainObject,
 } from './validate.js';
@@ -155,6 +157,26 @@ async function loadBuild(file: string, options: Required<LoadOptions>, diagnosti
   });
 }
 
+/** A translation file: whatever is wrong with it, the Supervisor only drops it (a warning). */
+async function loadTranslation(file: string, options: Required<LoadOptions>, diagnostics: FileDiagnostics): Promise<void> {
+  const shown = options.display(file);
+  diagnostics.filesRead.add(file);
+  const read = await readSmallFile(file);
+  if (!read.ok) {
+    diagnostics.warning(shown, null, read.code, `${read.reason}; ${TRANSLATION_DROPPED}`);
+    return;
+  }
+  const { doc, problems } = isolated(shown, diagnostics, { doc: null, problems: [] }, () => readDocumentBytes(shown, read.bytes));
+  for (const problem of problems) {
+    diagnostics.add(problem.recoverable ? 'error' : 'warning', shown, problem.at, problem.code, problem.recoverable ? problem.message : `${problem.message}; ${TRANSLATION_DROPPED}`);
+  }
+  if (!doc) return;
+  isolated(shown, diagnostics, undefined, () => {
+    // read_json_or_yaml_file reads an empty YAML file as {}.
+    report(validateTranslationValue(doc.empty ? {} : doc.value, options.era, keyInfoOf(doc)).findings, doc, diagnostics);
+  });
+}
+
 async function loadRepository(file: string, options: Required<LoadOptions>, diagnostics: FileDiagnostics) {
   const shown = options.display(file);
   const doc = await readLocated(file, shown, diagnostics, 'the Supervisor skips this whole repository');
@@ -286,6 +308,7 @@ async function loadFound(
       repositoryFile = await above;
     }
     const dockerfiles = await loadDockerfiles(location);
+    for (const file of location.translationFiles) await loadTranslation(file, options, diagnostics);
     for (const configFile of onlyConfig ? [onlyConfig] : location.configFiles) {
       const { config, optionsSchema } = await loadConfig(configFile, options, diagnostics);
       addons.push({
