@@ -131,12 +131,15 @@ export function pyFloat(value: unknown): Coerced<number> {
 
 /**
  * Python's str() of a value read from YAML or JSON (containers bounded: deep or cyclic ones end in "...");
- * `isFloat`: the number was written as a float.
+ * `isFloat`: the number was written as a float (else a whole number is an int, written out in full).
  */
 export function pyStr(value: unknown, isFloat = false): string {
   if (typeof value === 'string') return value;
   // A float with a whole value: Python writes "1.0" where JavaScript's one number type says "1".
-  if (isFloat && typeof value === 'number' && Number.isInteger(value) && Math.abs(value) < 1e16) return Object.is(value, -0) ? '-0.0' : `${value}.0`;
+  if (typeof value === 'number' && Number.isInteger(value)) {
+    if (!isFloat) return BigInt(value).toString();
+    if (Math.abs(value) < 1e16) return Object.is(value, -0) ? '-0.0' : `${value}.0`;
+  }
   return pyRepr(value, 0, new Set());
 }
 

@@ -752,15 +752,16 @@ export function validateTranslationValue(raw: unknown, era: Era, keys: KeyInfo):
     return { findings: [{ path: [], severity: 'warning', code: 'translation-dropped', message: `a translation file must be a mapping (configuration, network), not ${typeName(raw)}; ${TRANSLATION_DROPPED}` }] };
   }
   const checked = checkSchema('translation', era, raw, keys, new Origins());
-  const findings = checked.findings.map((finding): Finding =>
-    finding.severity === 'error' ? { ...finding, severity: 'warning', code: 'translation-dropped', message: `${finding.message}; ${TRANSLATION_DROPPED}` } : finding,
-  );
-  // Keys of {str: ...} mappings that are not text: voluptuous 0.16.0 drops them, 0.15.2 (2025.06) refuses them.
+  const findings: Finding[] = [];
+  // Keys of {str: ...} mappings that are not text: voluptuous 0.16.0 drops them (and never checks their
+  // values), 0.15.2 (2025.06) refuses them.
+  const dropped: string[] = [];
   const walk = (map: unknown, path: PathSegment[], nested: boolean) => {
     if (!isPlainObject(map)) return;
     for (const [key, value] of Object.entries(map)) {
       const source = keys.keySource([...path, key]);
       if (source !== undefined) {
+        if (era === '2026') dropped.push(pathKey([...path, key]));
         findings.push(
           era === '2025'
             ? { path: [...path, key], atKey: true, severity: 'warning', code: 'translation-dropped', message: `key ${source} is not a string in YAML; ${TRANSLATION_DROPPED}. Quote it` }
@@ -772,5 +773,10 @@ export function validateTranslationValue(raw: unknown, era: Era, keys: KeyInfo):
   };
   walk(raw['configuration'], ['configuration'], true);
   walk(raw['network'], ['network'], false);
+  for (const finding of checked.findings) {
+    const at = pathKey(finding.path);
+    if (dropped.some((prefix) => at === prefix || at.startsWith(prefix + '/'))) continue;
+    findings.push(finding.severity === 'error' ? { ...finding, severity: 'warning', code: 'translation-dropped', message: `${finding.message}; ${TRANSLATION_DROPPED}` } : finding);
+  }
   return { findings };
 }
