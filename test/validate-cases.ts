@@ -299,6 +299,42 @@ export const cases: Case[] = [
     expect: [{ file: 'config.yaml', line: 7, severity: 'error', code: 'yaml-syntax', includes: 'found character that cannot start any token' }],
     status: 1,
   },
+  {
+    name: 'what the Supervisor fails on when the add-on starts: a regex Python cannot compile, an unknown device subsystem, an empty list',
+    files: { 'config.yaml': config('schema:\n  a: "match(a(?i)b)"\n  b: "device(subsystem=serial)"\n  c: []\n') },
+    expect: [
+      { file: 'config.yaml', line: 9, severity: 'error', code: 'schema-regex', includes: 'global flags not at the start of the expression' },
+      { file: 'config.yaml', line: 10, severity: 'error', code: 'schema-subsystem', includes: "unknown device subsystem 'serial'" },
+      { file: 'config.yaml', line: 11, severity: 'error', code: 'schema-empty-list', includes: 'fails on it when it starts' },
+    ],
+    status: 1,
+  },
+  {
+    name: 'option defaults compared as Python writes them: 1.0 is "1.0", ² is no decimal digit',
+    files: { 'config.yaml': config('schema:\n  a: "match(^\\\\d+$)"\n  b: "list(1.0|2)"\n  c: "list(1|2)"\n  d: "match(^\\\\d+$)"\noptions:\n  a: 1.0\n  b: 1.0\n  c: 1.0\n  d: "²"\n') },
+    expect: [
+      { file: 'config.yaml', line: 14, severity: 'warning', code: 'option-invalid', includes: "Python compares its text '1.0'" },
+      { file: 'config.yaml', line: 16, severity: 'warning', code: 'option-invalid', includes: "is not one of '1', '2'" },
+      { file: 'config.yaml', line: 17, severity: 'warning', code: 'option-invalid', includes: 'does not match' },
+    ],
+    status: 0,
+  },
+  {
+    name: "str(min,max) in 2026, which Supervisor 2025.06 refuses every value of at start",
+    files: { 'config.yaml': config('schema:\n  token: "str(8,)"\noptions:\n  token: "12345678"\n') },
+    expect: [{ file: 'config.yaml', line: 9, severity: 'warning', code: 'compat-2025', includes: 'refuses every value of str(min,max)' }],
+    status: 0,
+  },
+  {
+    name: 'a translation the Supervisor drops (its schema refuses it), beside one it reads',
+    files: {
+      'config.yaml': config('schema:\n  token: str\n'),
+      'translations/en.yaml': 'configuration:\n  token:\n    description: no name\n',
+      'translations/de.yaml': 'configuration:\n  token:\n    name: Zugangsschlüssel\n    description: null\n',
+    },
+    expect: [{ file: 'translations/en.yaml', line: 3, severity: 'warning', code: 'translation-dropped', includes: "missing the required key 'name'" }],
+    status: 0,
+  },
 ];
 
 /** Deterministic "random" bytes with invalid UTF-8 early on. */
