@@ -1,19 +1,8 @@
 /**
  * Generated Python regular expressions and texts, for comparing the engine of src/addon/python-regex.ts
- * with Python's own `re` (test/unit-python-regex.test.ts, scripts/supervisor-parity.mjs uses the same
- * pieces for option schemas). Seeded: the same seed gives the same cases.
+ * with Python's own `re` (test/unit-python-regex.test.ts). Seeded: the same seed gives the same cases.
  */
-
-export function seededRandom(seed: number): () => number {
-  // mulberry32
-  let state = seed | 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from './helpers.js';
 
 /** Characters where Python's semantics are easy to get wrong: case, Unicode digits and letters, newlines. */
 export const TEXT_CHARS = ['a', 'b', 'A', 'B', 'k', 'K', '\u212a', 's', 'S', '\u017f', 'i', 'I', '\u0131', '\u0130', '\u00df', '\u1e9e', '\u00e9', '\u00c9', '\u00b2', '\u0663', '1', '0', '_', '-', ' ', '\n', '\t', '\u00a0', '\u0301', '\u03c3', '\u03a3', '\u03c2', '\u{10400}', '\u{10428}', '.', '$'];

@@ -335,6 +335,23 @@ export const cases: Case[] = [
     expect: [{ file: 'translations/en.yaml', line: 3, severity: 'warning', code: 'translation-dropped', includes: "missing the required key 'name'" }],
     status: 0,
   },
+  {
+    name: 'ulimits with a key that is not text, for Supervisor 2025.06: it has no ulimits and drops the key whole',
+    files: { 'config.yaml': config('ulimits:\n  1: 5\n') },
+    args: ['--supervisor', '2025'],
+    expect: [{ file: 'config.yaml', line: 8, severity: 'warning', code: 'unknown-key', includes: "'ulimits' is known only to Supervisor 2026" }],
+    status: 0,
+  },
+  {
+    name: 'a translation with nested fields: read by 2026, whose fields must have a name; 2025.06 drops fields',
+    files: {
+      'config.yaml': config('schema:\n  token: str\n'),
+      'translations/en.yaml': 'configuration:\n  token:\n    name: Token\n    fields:\n      part:\n        description: no name\nnetwork:\n  1: Web\n',
+    },
+    args: ['--supervisor', '2025'],
+    expect: [{ file: 'translations/en.yaml', line: 8, severity: 'warning', code: 'translation-dropped', includes: 'key 1 is not a string' }],
+    status: 0,
+  },
 ];
 
 /** Deterministic "random" bytes with invalid UTF-8 early on. */

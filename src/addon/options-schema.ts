@@ -497,10 +497,19 @@ export function elementProblem(value: unknown, element: SchemaElement, era: Era 
   }
 }
 
-/** Whether any match(...) of an options schema uses \\N{...}, whose names must be loaded before checking. */
-export function schemaUsesCharacterNames(schema: unknown, seen = new Set<unknown>()): boolean {
-  if (typeof schema === 'string') return schema.includes('\\N');
-  if (schema === null || typeof schema !== 'object' || seen.has(schema)) return false;
-  seen.add(schema);
-  return Object.values(schema).some((child) => schemaUsesCharacterNames(child, seen));
+/** Whether any match(...) of an options schema uses \N{...}, whose names must be loaded before checking. */
+export function schemaUsesCharacterNames(schema: unknown): boolean {
+  // Iterative: a schema may be nested thousands deep (or hold itself, through YAML aliases).
+  const pending = [schema];
+  const seen = new Set<unknown>();
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value === 'string') {
+      if (value.includes('\\N')) return true;
+    } else if (value !== null && typeof value === 'object' && !seen.has(value)) {
+      seen.add(value);
+      pending.push(...Object.values(value));
+    }
+  }
+  return false;
 }
