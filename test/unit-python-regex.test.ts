@@ -1,7 +1,7 @@
 /**
  * The Python regular expression engine (src/addon/python-regex.ts) against Python's own `re`, on generated
- * patterns: the same compile errors (type and message) and the same matches. python3 runs once for all of
- * them (about a second). Under CI=true a missing python3 is a failure; elsewhere the comparison is skipped.
+ * patterns: the same compile errors (type and message) and the same matches. python3 runs once for all
+ * 2500 of them (about 1.5 s in all). Under CI=true a missing python3 is a failure; elsewhere the comparison is skipped.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +15,7 @@ if (!havePython && process.env['CI'] === 'true') throw new Error('python3 is nee
 
 test('Python regular expressions: compile errors and matches agree with Python on generated patterns', { skip: havePython ? false : 'python3 is not installed' }, async () => {
   await loadCharacterNames();
-  const cases = regexCases(22, 4000);
+  const cases = regexCases(22, 2500);
   const run = spawnSync('python3', ['-c', PYTHON_ORACLE], { input: cases.map((c) => JSON.stringify(c)).join('\n') + '\n', encoding: 'utf8', maxBuffer: 1 << 26 });
   assert.equal(run.status, 0, run.stderr);
   const answers = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as { error: string | null; message?: string; matches?: boolean[] });
@@ -41,6 +41,6 @@ test('Python regular expressions: compile errors and matches agree with Python o
   });
   assert.deepEqual(problems.slice(0, 30), [], `${problems.length} differences`);
   // The generator must reach both sides: patterns Python refuses, patterns it compiles, texts that match.
-  assert.ok(compiledCount > 1000 && cases.length - compiledCount > 1000, `${compiledCount} of ${cases.length} compiled`);
-  assert.ok(matchCount > 3000, `${matchCount} matches`);
+  assert.ok(compiledCount > 600 && cases.length - compiledCount > 1200, `${compiledCount} of ${cases.length} compiled`);
+  assert.ok(matchCount > 2000, `${matchCount} matches`);
 });

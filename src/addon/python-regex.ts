@@ -1078,11 +1078,6 @@ export function compilePythonRegex(pattern: string): CompiledPythonRegex {
   return result;
 }
 
-/** Whether a pattern needs the Unicode character names (loadCharacterNames) to be compiled. */
-export function needsCharacterNames(pattern: string): boolean {
-  return !unicodeNames && /\\N/.test(pattern);
-}
-
 function compile(pattern: string): CompiledPythonRegex {
   const state = new State();
   try {
