@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Compare addonix's verdicts with the Home Assistant Supervisor's own, file by file, for both eras.
 //
-//   node scripts/supervisor-parity.mjs --sup2026 DIR --sup2025 DIR [--mutants N] [--seed S] [--keep DIR]
-//        [--oracle FILE] [--show N] PATH...
+//   node scripts/supervisor-parity.mjs --sup2026 DIR --sup2025 DIR [--mutants N] [--start N] [--seed S]
+//        [--keep DIR] [--oracle FILE] [--show N] PATH...
 //
 // DIR is an unpacked home-assistant/supervisor source tree: HEAD ("apps", 2026) and tag 2025.06.0
 // ("addons"). The verdicts come from ../shared/tools/supervisor-oracle.py, run with `python3` (or $PYTHON),
@@ -15,6 +15,18 @@
 // text-level edits of the YAML and JSON sources (tags, line ends, tabs, directives, escapes, byte order
 // marks, JSON variants, nesting), Python's re.match and int() semantics, schema quirks and image names.
 // The output gives the agreement per class and era, then every disagreement (up to --show).
+//
+// With --start N, N generated files in each start-time class (START_CLASSES below: every option type on its
+// boundaries, regular expressions, devices, schema shapes, values Python turns into text, nulls and
+// missing options, translations, repository files) are judged instead by supervisor-start-oracle.py: the
+// Supervisor's read-time verdict and, for configs, its check of the default options when the add-on
+// starts. addonix "refuses at start" when it reports an error or a default option the Supervisor refuses
+// (option-invalid, option-null). Two kinds of difference are deliberate and counted apart: "stricter"
+// (addonix's errors marked stricter in docs/codes.md, such as a match() pattern Python cannot compile with
+// no default to check it on) and "leftToUser" (a required option whose default is missing or null, or a
+// !secret default: the Supervisor refuses to start until the user sets it; addonix does not report it).
+// The generators draw values from lists; no expected verdict is written here, the oracle gives them all.
+//
 // Not part of the test suite: it needs the Supervisor's sources, which the suite cannot fetch.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync, readdirSync, statSync } from 'node:fs';
@@ -31,7 +43,11 @@ const cli = path.join(here, '..', 'bin', 'addonix.js');
  * errors do not count as refusals. `too-deep`: orjson refuses JSON nested over 1024 levels since 3.9.15
  * (the Supervisor pins 3.10.18 and 3.12.0); an oracle with an older orjson accepts them.
  */
-const DELIBERATE = new Set(['duplicate-key', 'file-too-large', 'missing-version', 'schema-regex', 'schema-bound', 'two-configs', 'duplicate-slug']);
+const DELIBERATE = new Set(['duplicate-key', 'file-too-large', 'missing-version', 'schema-regex', 'schema-bound', 'schema-zero', 'schema-subsystem', 'schema-empty-list', 'two-configs', 'duplicate-slug']);
+/** Findings that say the Supervisor refuses to start the add-on with its default options. */
+const START_REFUSED = new Set(['option-invalid', 'option-null']);
+/** Findings that say the Supervisor drops a translation file. */
+const TRANSLATION_DROPPED = new Set(['translation-dropped', 'yaml-syntax', 'json-syntax', 'yaml-tag', 'not-utf8', 'bad-character', 'too-deep', 'not-checked']);
 const BUILD_IGNORED = new Set(['build-file-ignored', 'yaml-syntax', 'json-syntax', 'yaml-tag', 'not-utf8', 'bad-character', 'too-deep', 'not-checked']);
 
 const args = process.argv.slice(2);
@@ -42,12 +58,13 @@ const option = (name, fallback) => {
   return value;
 };
 const mutantsPerClass = Number(option('--mutants', '0'));
+const startPerClass = Number(option('--start', '0'));
 const seedText = option('--seed', '1');
 let seed = Number(seedText);
 const keep = option('--keep', undefined);
 const show = Number(option('--show', '20'));
 const trees = { 2026: option('--sup2026', undefined), 2025: option('--sup2025', undefined) };
-const oracle = option('--oracle', path.join(here, '..', '..', 'shared', 'tools', 'supervisor-oracle.py'));
+const oracle = option('--oracle', path.join(here, '..', '..', 'shared', 'tools', startPerClass > 0 ? 'supervisor-start-oracle.py' : 'supervisor-oracle.py'));
 const python = process.env.PYTHON ?? 'python3';
 const inputs = args;
 if ((!trees[2026] && !trees[2025]) || inputs.length === 0) {
@@ -270,6 +287,136 @@ function mutateDeep(text, isYaml) {
 
 const CLASSES = ['values', 're-dollar', 'unicode', 'schema-quirks', 'image-names', 'yaml-loader', 'json-loader', 'deep-nesting'];
 
+
+// --- start-time classes (--start) --------------------------------------------------------------------
+
+/** Option schema types on their boundaries, both eras' grammar. */
+const START_TYPES = [
+  'str', 'str?', 'str(2,5)', 'str(,3)', 'str(0,)', 'str(٣,)', 'str(,)', 'password', 'password(8,)', 'password?', 'int', 'int?', 'int(1,10)',
+  'int(-5,5)', 'int(,0)', 'int(٣,)', 'float', 'float(0.5,1.5)', 'float(-1,)', 'float(.5,)', 'float(1.2.3,)', 'bool', 'bool?', 'email', 'url',
+  'port', 'device', 'device?', 'device(subsystem=tty)', 'device(subsystem=usb)', 'list(a|b)', 'list(1|2)', 'list(1.0|2)', 'list(True|False)',
+  'list(None|x)', 'list(a|)', 'list(2024-01-01|x)', 'match(^\\d+$)', 'match(^\\w$)', 'match([a-z]+)', 'match(^1\\.0$)', 'match((?i)^abc$)', '', '?',
+];
+/** Default values as YAML text: numbers written as ints and floats, Unicode digits, bools, containers, secrets. */
+const START_VALUES = [
+  '0', '1', '-1', '2', '3', '5', '10', '11', '-6', '1.0', '1.5', '-0.0', '0.5', '1e3', '2.0', '0x1F', '0o17', '1_000', '.inf', '.nan', '"5"', '" 7 "',
+  '"٣"', '"²"', '"1.0"', '"abc"', '"ABC"', '"ab"', '"abcdef"', '""', '"a@b.co"', '"me@x"', '"http://x.y"', '"x.y"', '"/dev/ttyUSB0"', 'true',
+  'false', 'yes', '"yes"', '"on"', '"maybe"', '[]', '[1]', '{}', '{a: 1}', '65535', '65536', '"True"', '"None"', '2024-01-01', '"é"',
+  '"\\u0301"', '"a\\n"', '"x"', '"12345678"', '"1234567"', '"b"', '1:30',
+];
+const SUBSYSTEMS = ['tty', 'usb', 'input', 'block', 'sound', 'video4linux', 'hidraw', 'gpiomem', 'serial', 'bogus', 'disk', 'audio', 'rpivid-hevcmem', 'gpio', 'net'];
+const REGEX_ATOMS = [
+  'a', 'b', 'K', 'é', '\\d', '\\w', '\\s', '\\W', '\\b', '\\B', '.', '[a-z]', '[^0-9]', '[\\w-]', '(a|b)', '(?:ab)', '(?P<n>a)(?P=n)', '\\A', '\\Z',
+  '(?i:a)', '(?-i:b)', '(?=a)', '(?!b)', '(?<=a)', '(?<!a)', '(?>a+)', '\\N{LATIN SMALL LETTER A}', '\\N{EM DASH}', '\\x41', '\\u00e9', '\\1', '\\0',
+  '(?(1)a|b)', '(?#note)', '{', '}', ']', '-', ' ', '\\$',
+];
+const REGEX_BROKEN = [
+  'a(?i)b', '^(?x) a b $', '^(?a)\\w+$', 'a{2,1}', 'a**', 'a{1,2}{3}', '[a-\\d]', '\\8', '(?P<1>a)', '(?<=a+)', '(ab', 'ab)', '[ab', '\\q',
+  '(?L)a', '(?au)a', '\\N{NO SUCH NAME}', '(?P=x)', '*a', '\\x4', '(?i', '(?(2)a)', 'a{99999999999}',
+];
+const REGEX_QUANTIFIERS = ['', '', '', '*', '+', '?', '{2}', '{1,3}', '*?', '+?', '*+', '{,2}'];
+const REGEX_FLAGS = ['', '', '', '(?i)', '(?a)', '(?s)', '(?m)', '(?x)', '(?ai)'];
+const REGEX_TEXTS = ['"a"', '"ab"', '"abc"', '"ABC"', '"K"', '"Kelvin"', '"aa"', '"ba"', '"1"', '"12"', '"²"', '"٣"', '"é"', '"e\\u0301"', '"a\\n"', '"a b"', '"-"', '""', '"x{"', '"—"', '5', '1.0', 'true', 'null', '[a]', '"A"', '"_"'];
+
+function randomRegex() {
+  const parts = [];
+  const count = 1 + Math.floor(random() * 4);
+  for (let i = 0; i < count; i++) parts.push(pick(REGEX_ATOMS) + pick(REGEX_QUANTIFIERS));
+  if (random() < 0.25) parts.splice(Math.floor(random() * (parts.length + 1)), 0, pick(REGEX_BROKEN));
+  return `${pick(REGEX_FLAGS)}${random() < 0.5 ? '^' : ''}${parts.join('')}${random() < 0.4 ? '$' : ''}`;
+}
+
+const q = (text) => JSON.stringify(text);
+
+/** A corpus config without its options and schema, as YAML text, to which generated ones are added. */
+function baseConfig(source) {
+  const parsed = parse(source);
+  const base = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? structuredClone(parsed) : {};
+  delete base.options;
+  delete base.schema;
+  return YAML.stringify(base);
+}
+
+/** `schema:` and `options:` blocks from [name, schema YAML, default YAML or undefined (no default)]. */
+function optionsBlocks(entries) {
+  const schema = entries.map(([name, type]) => `  ${name}: ${type}`).join('\n');
+  const options = entries.filter(([, , value]) => value !== undefined).map(([name, , value]) => `  ${name}: ${value}`).join('\n');
+  return `schema:\n${schema || '  {}'}\noptions:${options ? `\n${options}` : ' {}'}\n`;
+}
+
+function startOptionTypes() {
+  return optionsBlocks(Array.from({ length: 1 + Math.floor(random() * 3) }, (_, i) => [`o${i}`, q(pick(START_TYPES)), random() < 0.9 ? pick(START_VALUES) : undefined]));
+}
+function startRegex() {
+  return optionsBlocks(Array.from({ length: 1 + Math.floor(random() * 2) }, (_, i) => [`r${i}`, q(`match(${randomRegex()})${random() < 0.2 ? '?' : ''}`), random() < 0.85 ? pick(REGEX_TEXTS) : undefined]));
+}
+function startDevices() {
+  const type = random() < 0.3 ? 'device' : `device(subsystem=${pick(SUBSYSTEMS)})`;
+  const shape = random();
+  const schemaType = shape < 0.6 ? q(type + (random() < 0.2 ? '?' : '')) : shape < 0.8 ? `[${q(type)}]` : `{port: ${q(type)}}`;
+  const value = pick(['"/dev/ttyUSB0"', '"/dev/serial/by-id/usb-x"', '""', '5', 'true', 'null', '["/dev/ttyACM0"]', '[]', '{port: "/dev/ttyS0"}', '{port: 5}']);
+  return optionsBlocks([['dev', schemaType, random() < 0.85 ? value : undefined]]);
+}
+function startSchemaShapes() {
+  const shapes = ['[]', '["str"]', '["str?"]', '["int(1,5)"]', '[{a: "str", b: "int?"}]', '{a: "str", b: "port?"}', '{a: ["str"]}', '[["str"]]',
+    '{a: {b: "str"}}', '[{a: {b: "int"}}]', '{}', '[{}]', '["str", "int"]', '["list(a|b)"]', '{"1": "str"}'];
+  const values = ['[]', '["x"]', '[1, 2]', '[null]', '[{a: "x"}]', '[{a: "x", b: 1}]', '[{b: 1}]', '{a: "x"}', '{a: "x", b: 8080}', '{a: "x", c: 1}',
+    '{}', '{a: ["x"]}', '{a: {b: "x"}}', '"x"', '5', '[[]]', '[{a: {b: 1}}]', '{a: null}'];
+  if (random() < 0.08) return `schema: ${pick(['0', '0.0', 'false', 'true', 'null', '1', '""', '[]', '{}'])}\noptions: ${pick(['{}', '{a: 1}'])}\n`;
+  return optionsBlocks(Array.from({ length: 1 + Math.floor(random() * 2) }, (_, i) => [`s${i}`, pick(shapes), random() < 0.85 ? pick(values) : undefined]));
+}
+function startPythonText() {
+  const type = pick(['list(1|2)', 'list(1.0|2)', 'list(1|2.0)', 'list(True|False)', 'list(None|a)', 'list(1e3|1000.0)', 'list(0.5|x)', 'list(-0.0|0)',
+    'match(^\\d+$)', 'match(^\\d+\\.\\d+$)', 'match(^True$)', 'match(^None$)', 'match(^\\[)', 'match(^\\{)', 'match(^2024)', 'match(^1e)', 'match(^1000\\.0$)']);
+  const value = pick(['1', '1.0', '2', '2.0', '1e3', '1000.0', '1000', '0.5', '-0.0', '0', 'true', 'false', 'null', '"1"', '"1.0"', '[1]', '{a: 1}',
+    '2024-01-01', '1.5e16', '1e-5', '100000000000000000000']);
+  return optionsBlocks([['t', q(type + (random() < 0.2 ? '?' : '')), value]]);
+}
+function startNulls() {
+  return optionsBlocks(Array.from({ length: 1 + Math.floor(random() * 3) }, (_, i) => {
+    const type = pick(['"str"', '"str?"', '"int"', '"int?"', '["str"]', '["str?"]', '{a: "str"}', '{a: "str?"}', '[{a: "str"}]', '"match(^a$)"', '"device"']);
+    return [`n${i}`, type, random() < 0.3 ? undefined : pick(['null', '~', '"!secret token"', '[null]', '{a: null}', '{}', '[]', '"a"', '[{}]', '[{a: null}]'])];
+  }));
+}
+
+const TRANSLATION_VALUES = ['"Name"', '""', '5', 'null', 'true', '[a]', '{x: 1}', '"x"'];
+function translationText() {
+  if (random() < 0.08) return pick(['', '[]\n', '"x"\n', 'null\n', '~\n', 'configuration:\n', 'x: [\n', '- a\n', '{}\n']);
+  const lines = [];
+  if (random() < 0.85) {
+    lines.push(random() < 0.1 ? `configuration: ${pick(['[]', '"x"', 'null', '5'])}` : 'configuration:');
+    for (let i = 0; i < 1 + Math.floor(random() * 3); i++) {
+      lines.push(`  ${random() < 0.1 ? pick(['1', 'true', 'null']) : `opt${i}`}:`);
+      if (random() < 0.85) lines.push(`    name: ${pick(TRANSLATION_VALUES)}`);
+      if (random() < 0.6) lines.push(`    description: ${pick(TRANSLATION_VALUES)}`);
+      if (random() < 0.2) lines.push(`    extra: ${pick(TRANSLATION_VALUES)}`);
+      if (random() < 0.3) {
+        lines.push('    fields:');
+        lines.push(`      ${random() < 0.1 ? '2' : 'sub'}:`);
+        if (random() < 0.8) lines.push(`        name: ${pick(TRANSLATION_VALUES)}`);
+        if (random() < 0.5) lines.push(`        description: ${pick(TRANSLATION_VALUES)}`);
+      }
+    }
+  }
+  if (random() < 0.5) {
+    lines.push(random() < 0.1 ? `network: ${pick(['[]', '"x"', 'null'])}` : 'network:');
+    lines.push(`  ${pick(['8080/tcp', '53/udp', '1', 'x'])}: ${pick(TRANSLATION_VALUES)}`);
+  }
+  if (random() < 0.1) lines.push(`${pick(['extra', 'name', '1'])}: ${pick(TRANSLATION_VALUES)}`);
+  return lines.join('\n') + '\n';
+}
+function repositoryText() {
+  if (random() < 0.1) return pick(['', '[]\n', '"x"\n', 'null\n', 'name: [\n']);
+  const lines = [];
+  if (random() < 0.85) lines.push(`name: ${pick(['"My add-ons"', '""', '5', 'null', 'true', '[a]', '{a: 1}'])}`);
+  if (random() < 0.5) lines.push(`url: ${pick(['"https://github.com/me/addons"', '"github.com/me"', '"http://[::1]/"', '""', '5', 'null', '"ftp://x"'])}`);
+  if (random() < 0.5) lines.push(`maintainer: ${pick(['"Me <me@example.com>"', '""', '5', 'null', '[a]'])}`);
+  if (random() < 0.2) lines.push(`${pick(['extra', '1', 'version'])}: ${pick(['"x"', '1'])}`);
+  return lines.join('\n') + '\n';
+}
+
+const START_CLASSES = ['option-types', 'regex', 'devices', 'schema-shapes', 'python-text', 'nulls', 'translations', 'repository'];
+
 function write(file, value) {
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, typeof value === 'string' ? value : file.endsWith('.json') ? JSON.stringify(value, null, 2) : YAML.stringify(value));
@@ -306,6 +453,40 @@ for (const cls of mutantsPerClass > 0 ? CLASSES : []) {
   }
 }
 
+const configSources = files.filter((f) => /^config\.(ya?ml|json)$/.test(path.basename(f)));
+/** Folders given to addonix in --start mode (each mutant is its own add-on or repository). */
+const startDirs = [];
+for (const cls of startPerClass > 0 ? START_CLASSES : []) {
+  for (let i = 0; i < startPerClass; i++) {
+    const dir = path.join(workDir, `s${String(count++).padStart(5, '0')}`);
+    const base = baseConfig(pick(configSources));
+    if (cls === 'translations') {
+      write(path.join(dir, 'config.yaml'), base + 'schema: {}\noptions: {}\n');
+      const file = path.join(dir, 'translations', `${pick(['en', 'de', 'fr'])}.${random() < 0.15 ? 'json' : 'yaml'}`);
+      const text = translationText();
+      let json = text;
+      try {
+        json = JSON.stringify(YAML.parse(text, { version: '1.1' }) ?? null);
+      } catch {
+        // Text YAML cannot read stays as it is: the Supervisor's JSON reader refuses it too.
+      }
+      write(file, file.endsWith('.json') ? json : text);
+      targets.push({ file, cls, kind: 'translation' });
+    } else if (cls === 'repository') {
+      write(path.join(dir, 'addon', 'config.yaml'), base + 'schema: {}\noptions: {}\n');
+      const file = path.join(dir, 'repository.yaml');
+      write(file, repositoryText());
+      targets.push({ file, cls, kind: 'repository' });
+    } else {
+      const blocks = { 'option-types': startOptionTypes, regex: startRegex, devices: startDevices, 'schema-shapes': startSchemaShapes, 'python-text': startPythonText, nulls: startNulls }[cls]();
+      const file = path.join(dir, 'config.yaml');
+      write(file, base + blocks);
+      targets.push({ file, cls, kind: 'config' });
+    }
+    startDirs.push(dir);
+  }
+}
+
 function oracleVerdicts(tree) {
   const verdicts = new Map();
   // One process per few hundred files: a crash of the C code on one input must not lose the others.
@@ -328,8 +509,9 @@ function oracleVerdicts(tree) {
 
 function addonixFindings(era) {
   let stdout;
+  const given = [...targets.filter((t) => !t.kind).map((t) => t.file), ...startDirs];
   try {
-    stdout = execFileSync(process.execPath, [cli, 'validate', '--json', '--supervisor', era, ...targets.map((t) => t.file)], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    stdout = execFileSync(process.execPath, [cli, 'validate', '--json', '--supervisor', era, ...given], { encoding: 'utf8', maxBuffer: 1 << 28 });
   } catch (error) {
     stdout = error.stdout;
   }
@@ -342,7 +524,54 @@ function addonixFindings(era) {
   return byFile;
 }
 
-const summary = { seed: seedText, mutantsPerClass, mutants: count, eras: {} };
+function supervisorSays(verdict) {
+  if (!verdict.ok) return `refuses: ${verdict.error}`;
+  if (verdict.start_ok === false) return `accepts, fails at start: ${verdict.start_error}`;
+  return 'accepts';
+}
+
+/** The options a config gives (parsed here only to tell "left to the user" from a miss, never to judge). */
+function optionsOf(file) {
+  try {
+    const value = YAML.parse(readFileSync(file, 'utf8'), { version: '1.1' });
+    return value && typeof value === 'object' ? value.options : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A null under `key` (or in the list under it), anywhere in the options. */
+function hasNullUnder(value, key, depth = 0) {
+  if (value === null || typeof value !== 'object' || depth > 50) return false;
+  return Object.entries(value).some(([k, v]) => (k === key && (v === null || (Array.isArray(v) && v.includes(null)))) || hasNullUnder(v, key, depth + 1));
+}
+
+/** The Supervisor refuses to start only for what addonix leaves to the user on purpose (docs/limits.md). */
+function leftToUser(verdict, file) {
+  const message = verdict.start_error ?? '';
+  if (/^Missing option '/.test(message) || /^Unknown secret '/.test(message)) return true;
+  const named = /^(?:Missing required option|Invalid list for option|Invalid dict for option) '(.+?)'/.exec(message);
+  return named !== null && hasNullUnder(optionsOf(file), named[1]);
+}
+
+/** agree, stricter (addonix refuses on purpose), leftToUser (addonix leaves it to the user on purpose) or disagree. */
+function startOutcome(verdict, mine, file) {
+  if (verdict.kind === 'translation') return mine.some((d) => TRANSLATION_DROPPED.has(d.code)) === !verdict.ok ? 'agree' : 'disagree';
+  if (verdict.kind === 'repository' || verdict.kind === 'build') {
+    const refused = verdict.kind === 'build' ? mine.some((d) => BUILD_IGNORED.has(d.code)) : mine.some((d) => d.severity === 'error');
+    return refused === !verdict.ok ? 'agree' : 'disagree';
+  }
+  const errors = mine.filter((d) => d.severity === 'error' && !d.code.startsWith('compat-'));
+  const plain = errors.some((d) => !DELIBERATE.has(d.code) && d.code !== 'too-deep') || mine.some((d) => START_REFUSED.has(d.code));
+  const refused = plain || errors.length > 0;
+  const supervisorRefuses = !verdict.ok || verdict.start_ok === false;
+  if (refused === supervisorRefuses) return 'agree';
+  if (!supervisorRefuses) return plain ? 'disagree' : 'stricter';
+  if (verdict.ok && leftToUser(verdict, file)) return 'leftToUser';
+  return 'disagree';
+}
+
+const summary = { seed: seedText, mutantsPerClass, startPerClass, mutants: count, eras: {} };
 const disagreements = [];
 for (const era of ['2026', '2025']) {
   if (!trees[era]) continue;
@@ -352,7 +581,7 @@ for (const era of ['2026', '2025']) {
   for (const { file: target, cls } of targets) {
     const file = path.resolve(target);
     const verdict = verdicts.get(file);
-    perClass[cls] ??= { files: 0, agree: 0, deliberate: 0, disagree: 0, noVerdict: 0 };
+    perClass[cls] ??= startPerClass > 0 ? { files: 0, agree: 0, stricter: 0, leftToUser: 0, disagree: 0, noVerdict: 0 } : { files: 0, agree: 0, deliberate: 0, disagree: 0, noVerdict: 0 };
     const row = perClass[cls];
     row.files++;
     if (!verdict) {
@@ -360,6 +589,14 @@ for (const era of ['2026', '2025']) {
       continue;
     }
     const mine = byFile.get(file) ?? [];
+    if (startPerClass > 0) {
+      const outcome = startOutcome(verdict, mine, target);
+      row[outcome === 'agree' ? 'agree' : outcome === 'disagree' ? 'disagree' : outcome] = (row[outcome] ?? 0) + 1;
+      if (outcome === 'disagree') {
+        disagreements.push({ era, cls, file: target, supervisor: supervisorSays(verdict), addonix: mine.map((d) => `${d.severity} ${d.code}: ${d.message}`) });
+      }
+      continue;
+    }
     const counted = (d) => (verdict.kind === 'config' ? d.severity === 'error' && !d.code.startsWith('compat-') : BUILD_IGNORED.has(d.code));
     const refused = mine.some((d) => counted(d) && !DELIBERATE.has(d.code) && d.code !== 'too-deep');
     const deliberate = mine.some((d) => counted(d) && (DELIBERATE.has(d.code) || d.code === 'too-deep'));

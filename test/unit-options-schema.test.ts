@@ -100,7 +100,7 @@ test('schema nesting: 2026 nests freely (no list directly in a list), 2025 two l
     [['schema.a.b', 'schema-nesting'], ['schema.bad.0', 'schema-nesting']],
   );
   const lists = parseOptionsSchema({ e: [], two: ['str', 'int'] }, { era: '2026', keyIsString });
-  assert.deepEqual(lists.problems.map((p) => p.code), ['schema-empty-list', 'schema-list-extra']);
+  assert.deepEqual(lists.problems.map((p) => [p.code, p.severity]), [['schema-empty-list', 'error'], ['schema-list-extra', 'warning']]);
   const numericKey = parseOptionsSchema({ 8080: 'str' }, { era: '2026', keyIsString: () => false });
   assert.equal(numericKey.problems[0]!.code, 'schema-key-type');
 });
@@ -131,6 +131,7 @@ test('option defaults: nested lists and maps, unknown options, values left for t
   const problems = checkOptions(
     { servers: [{ host: 'a', port: 99999 }, { host: 1 }], mqtt: { user: 'u', typo: 1 }, token: null, level: null, extra: 2, '!': 1 },
     root,
+    { era: '2026', isFloat: () => false },
   );
   const seen = problems.map((p) => [p.path.join('.'), p.code]);
   assert.deepEqual(seen, [
@@ -143,5 +144,5 @@ test('option defaults: nested lists and maps, unknown options, values left for t
   ]);
   assert.ok(problems.every((p) => p.severity === 'warning'));
   // Secrets are resolved by the Supervisor at start; nothing to check here.
-  assert.deepEqual(checkOptions({ token: '!secret my_token' }, parseOptionsSchema({ token: 'int' }, { era: '2026', keyIsString: () => true }).root), []);
+  assert.deepEqual(checkOptions({ token: '!secret my_token' }, parseOptionsSchema({ token: 'int' }, { era: '2026', keyIsString: () => true }).root, { era: '2026', isFloat: () => false }), []);
 });

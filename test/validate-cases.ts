@@ -267,10 +267,13 @@ export const cases: Case[] = [
     status: 1,
   },
   {
-    name: 'schema: 0 is False; a devices mapping is migrated to its keys',
+    name: 'schema: 0 is False when installed but fails at start; a devices mapping is migrated to its keys',
     files: { 'config.yaml': config('schema: 0\ndevices:\n  /dev/ttyUSB0:/dev/ttyUSB0: rwm\n') },
-    expect: [{ file: 'config.yaml', line: 10, severity: 'warning', code: 'invalid-devices', includes: 'uses the keys of this mapping' }],
-    status: 0,
+    expect: [
+      { file: 'config.yaml', line: 8, severity: 'error', code: 'schema-zero', includes: 'fails on it when the add-on starts' },
+      { file: 'config.yaml', line: 10, severity: 'warning', code: 'invalid-devices', includes: 'uses the keys of this mapping' },
+    ],
+    status: 1,
   },
   {
     name: 'a null option key, and an option schema nested past the Supervisor\'s recursion limit',
@@ -295,6 +298,59 @@ export const cases: Case[] = [
     files: { 'config.yaml': MINIMAL_CONFIG.replace('  - amd64\n', '  -\tamd64\n') },
     expect: [{ file: 'config.yaml', line: 7, severity: 'error', code: 'yaml-syntax', includes: 'found character that cannot start any token' }],
     status: 1,
+  },
+  {
+    name: 'what the Supervisor fails on when the add-on starts: a regex Python cannot compile, an unknown device subsystem, an empty list',
+    files: { 'config.yaml': config('schema:\n  a: "match(a(?i)b)"\n  b: "device(subsystem=serial)"\n  c: []\n') },
+    expect: [
+      { file: 'config.yaml', line: 9, severity: 'error', code: 'schema-regex', includes: 'global flags not at the start of the expression' },
+      { file: 'config.yaml', line: 10, severity: 'error', code: 'schema-subsystem', includes: "unknown device subsystem 'serial'" },
+      { file: 'config.yaml', line: 11, severity: 'error', code: 'schema-empty-list', includes: 'fails on it when it starts' },
+    ],
+    status: 1,
+  },
+  {
+    name: 'option defaults compared as Python writes them: 1.0 is "1.0", ² is no decimal digit',
+    files: { 'config.yaml': config('schema:\n  a: "match(^\\\\d+$)"\n  b: "list(1.0|2)"\n  c: "list(1|2)"\n  d: "match(^\\\\d+$)"\noptions:\n  a: 1.0\n  b: 1.0\n  c: 1.0\n  d: "²"\n') },
+    expect: [
+      { file: 'config.yaml', line: 14, severity: 'warning', code: 'option-invalid', includes: "Python compares its text '1.0'" },
+      { file: 'config.yaml', line: 16, severity: 'warning', code: 'option-invalid', includes: "is not one of '1', '2'" },
+      { file: 'config.yaml', line: 17, severity: 'warning', code: 'option-invalid', includes: 'does not match' },
+    ],
+    status: 0,
+  },
+  {
+    name: "str(min,max) in 2026, which Supervisor 2025.06 refuses every value of at start",
+    files: { 'config.yaml': config('schema:\n  token: "str(8,)"\noptions:\n  token: "12345678"\n') },
+    expect: [{ file: 'config.yaml', line: 9, severity: 'warning', code: 'compat-2025', includes: 'refuses every value of str(min,max)' }],
+    status: 0,
+  },
+  {
+    name: 'a translation the Supervisor drops (its schema refuses it), beside one it reads',
+    files: {
+      'config.yaml': config('schema:\n  token: str\n'),
+      'translations/en.yaml': 'configuration:\n  token:\n    description: no name\n',
+      'translations/de.yaml': 'configuration:\n  token:\n    name: Zugangsschlüssel\n    description: null\n',
+    },
+    expect: [{ file: 'translations/en.yaml', line: 3, severity: 'warning', code: 'translation-dropped', includes: "missing the required key 'name'" }],
+    status: 0,
+  },
+  {
+    name: 'ulimits with a key that is not text, for Supervisor 2025.06: it has no ulimits and drops the key whole',
+    files: { 'config.yaml': config('ulimits:\n  1: 5\n') },
+    args: ['--supervisor', '2025'],
+    expect: [{ file: 'config.yaml', line: 8, severity: 'warning', code: 'unknown-key', includes: "'ulimits' is known only to Supervisor 2026" }],
+    status: 0,
+  },
+  {
+    name: 'a translation with nested fields: read by 2026, whose fields must have a name; 2025.06 drops fields',
+    files: {
+      'config.yaml': config('schema:\n  token: str\n'),
+      'translations/en.yaml': 'configuration:\n  token:\n    name: Token\n    fields:\n      part:\n        description: no name\nnetwork:\n  1: Web\n',
+    },
+    args: ['--supervisor', '2025'],
+    expect: [{ file: 'translations/en.yaml', line: 8, severity: 'warning', code: 'translation-dropped', includes: 'key 1 is not a string' }],
+    status: 0,
   },
 ];
 

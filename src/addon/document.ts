@@ -37,6 +37,8 @@ export interface LocatedDocument {
   keyAt(path: readonly PathSegment[]): Position;
   /** Mapping keys that were not strings in the source, by the path of their entry. */
   keyKind(path: readonly PathSegment[]): KeyKind | undefined;
+  /** Whether the value at `path` is a number written as a float (`1.0`, `1e3`), which Python keeps apart from ints. */
+  valueIsFloat(path: readonly PathSegment[]): boolean;
 }
 
 /** A reason the file could not be read at all, or a defect found while reading it. */
@@ -135,6 +137,8 @@ interface Place {
   key?: Position;
   value: Position;
   kind?: KeyKind;
+  /** The value is a float with a whole value, which JavaScript cannot tell from an int. */
+  float?: true;
 }
 
 /** Locations hang off the containers themselves: a lookup walks the path, whatever the depth. */
@@ -179,6 +183,7 @@ class Locations {
         return found.place?.key ?? found.value;
       },
       keyKind: (path) => this.walk(value, path).place?.kind,
+      valueIsFloat: (path) => this.walk(value, path).place?.float === true,
     };
   }
 }
@@ -516,6 +521,11 @@ function isCollectionTag(node: YamlNode): boolean {
  */
 const SCALAR_TAGS = new Set([TAG + 'str', TAG + 'null', TAG + 'bool', TAG + 'int', TAG + 'float', TAG + 'timestamp', TAG + 'binary']);
 
+/** A YAML float whose value is whole (`1.0`): the one case where JavaScript's number loses Python's type. */
+function isWholeFloat(node: YamlNode, value: unknown): boolean {
+  return node.kind === 'scalar' && node.tag === TAG + 'float' && typeof value === 'number' && Number.isInteger(value);
+}
+
 function construct(root: YamlNode, locations: Locations, problems: ReadProblem[]): unknown {
   const built = new Map<YamlNode, unknown>();
   const pending: YamlNode[] = [];
@@ -553,8 +563,9 @@ function construct(root: YamlNode, locations: Locations, problems: ReadProblem[]
       const list = value as unknown[];
       if (node.tag === TAG + 'seq') {
         node.items.forEach(({ node: item, at }, index) => {
-          list.push(get(item));
-          locations.entry(list, index, { value: position(at) });
+          const itemValue = get(item);
+          list.push(itemValue);
+          locations.entry(list, index, isWholeFloat(item, itemValue) ? { value: position(at), float: true } : { value: position(at) });
         });
       } else {
         // !!omap and !!pairs: a list of (key, value) pairs from one-entry mappings.
@@ -596,8 +607,10 @@ function construct(root: YamlNode, locations: Locations, problems: ReadProblem[]
       const kind = keyKindOf(key, pair.key);
       if (kind) place.kind = kind;
       if (target) {
+        const entryValue = get(pair.value);
+        if (isWholeFloat(pair.value, entryValue)) place.float = true;
         // defineProperty keeps a key named "__proto__" an ordinary key.
-        Object.defineProperty(target, name, { value: get(pair.value), enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(target, name, { value: entryValue, enumerable: true, writable: true, configurable: true });
         locations.entry(target, name, place);
       } else {
         const set = value as PySet;
@@ -791,21 +804,22 @@ function parseJson(text: string, locations: Locations, lines: LineIndex, problem
   type Frame = { container: unknown[] | Record<string, unknown>; key: string | null; seen?: Map<string, Position> };
   const stack: Frame[] = [];
   let root: unknown;
-  const place = (value: unknown, at: number): void => {
+  const place = (value: unknown, at: number, float = false): void => {
     const frame = stack[stack.length - 1];
     if (!frame) {
       root = value;
       locations.root = lines.at(at);
       return;
     }
+    const whole = float && Number.isInteger(value) ? { float: true as const } : {};
     if (Array.isArray(frame.container)) {
-      locations.entry(frame.container, frame.container.length, { value: lines.at(at) });
+      locations.entry(frame.container, frame.container.length, { value: lines.at(at), ...whole });
       frame.container.push(value);
     } else {
       const key = frame.key!;
       Object.defineProperty(frame.container, key, { value, enumerable: true, writable: true, configurable: true });
       const existing = locations.places.get(frame.container)?.get(key);
-      locations.entry(frame.container, key, { key: existing?.key ?? lines.at(at), value: lines.at(at) });
+      locations.entry(frame.container, key, { key: existing?.key ?? lines.at(at), value: lines.at(at), ...whole });
     }
   };
   // Parse: a value, then after each value either ',' / ']' / '}' inside a container.
@@ -851,7 +865,8 @@ function parseJson(text: string, locations: Locations, lines: LineIndex, problem
       } else {
         throw new JsonError(/^(NaN|-?Infinity)/.test(text.slice(i)) ? 'NaN and Infinity are not JSON (orjson refuses them)' : c === '/' ? 'comments are not allowed in JSON' : 'unexpected character', i);
       }
-      place(value, at);
+      // orjson reads a number with a fraction or an exponent as a float.
+      place(value, at, typeof value === 'number' && /[.eE]/.test(text.slice(at, i)));
       expectValue = false;
       continue;
     }

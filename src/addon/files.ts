@@ -25,6 +25,8 @@ export interface AddonLocation {
   nestedBuildFile?: string;
   /** `Dockerfile` (key "default") and `Dockerfile.<arch>`, which the Supervisor prefers for that arch. */
   dockerfiles: Partial<Record<HaArch | 'default', string>>;
+  /** `translations/*.{yaml,yml,json}` (store/data.py `_read_app_translations`). */
+  translationFiles: string[];
 }
 
 export interface Discovery {
@@ -44,7 +46,7 @@ function fileKind(name: string): 'config' | 'build' | 'repository' | null {
 
 interface FolderEntries {
   dir: string;
-  files: { name: string; kind: 'config' | 'build' | 'repository' | 'dockerfile' }[];
+  files: { name: string; kind: 'config' | 'build' | 'repository' | 'dockerfile' | 'translation' }[];
   /** Under a folder the Supervisor skips when it looks for configs (rootfs). */
   inRootfs: boolean;
 }
@@ -78,7 +80,9 @@ function walk(dir: string, inRootfs: boolean, out: FolderEntries[]): void {
       if (!entry.name.startsWith('.') && !SKIPPED_FOLDERS.has(entry.name)) subfolders.push(entry);
       continue;
     }
-    const kind = fileKind(entry.name) ?? (/^Dockerfile(\.[a-z0-9]+)?$/.test(entry.name) ? 'dockerfile' : null);
+    const kind =
+      fileKind(entry.name) ??
+      (/^Dockerfile(\.[a-z0-9]+)?$/.test(entry.name) ? 'dockerfile' : path.basename(dir) === 'translations' && CONFIG_SUFFIXES.includes(path.extname(entry.name)) ? 'translation' : null);
     if (kind && isFile(entry, dir)) folder.files.push({ name: entry.name, kind });
   }
   if (folder.files.length > 0) out.push(folder);
@@ -109,7 +113,13 @@ export async function discover(root: string): Promise<Discovery> {
       if (suffix === '') dockerfiles.default = path.join(folder.dir, f.name);
       else if ((HA_ARCHES as readonly string[]).includes(suffix)) dockerfiles[suffix as HaArch] = path.join(folder.dir, f.name);
     }
-    addons.push({ dir: folder.dir, configFiles: configs, buildFiles: named('build'), dockerfiles });
+    addons.push({ dir: folder.dir, configFiles: configs, buildFiles: named('build'), dockerfiles, translationFiles: [] });
+  }
+  const byDir = new Map(addons.map((addon) => [addon.dir, addon]));
+  for (const folder of folders) {
+    if (path.basename(folder.dir) !== 'translations') continue;
+    const addon = byDir.get(path.dirname(folder.dir));
+    if (addon) addon.translationFiles = folder.files.filter((f) => f.kind === 'translation').map((f) => path.join(folder.dir, f.name));
   }
 
   // Build files below an add-on folder belong to it (the Supervisor searches recursively); the rest stray.

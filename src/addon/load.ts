@@ -9,14 +9,18 @@ import { readDocumentBytes, type LocatedDocument } from './document.js';
 import { discover, readSmallFile, type AddonLocation } from './files.js';
 import { ERA_RULES, otherEra, type Era } from './eras.js';
 import {
+  isPlainObject,
   keyInfoOf,
   validateBuildValue,
   validateConfigValue,
   validateRepositoryValue,
+  validateTranslationValue,
+  TRANSLATION_DROPPED,
   type Finding,
   type PlainObject,
 } from './validate.js';
-import type { OptionsSchemaNode } from './options-schema.js';
+import { schemaUsesCharacterNames, type OptionsSchemaNode } from './options-schema.js';
+import { loadCharacterNames } from './python-regex.js';
 import { parseDockerfile, type Dockerfile } from './dockerfile.js';
 import type { HaArch } from './arch.js';
 
@@ -109,6 +113,8 @@ async function loadConfig(file: string, options: Required<LoadOptions>, diagnost
   const shown = options.display(file);
   const doc = await readLocated(file, shown, diagnostics, 'the Supervisor cannot read it and skips this add-on');
   if (!doc) return { config: null, optionsSchema: null };
+  // Python's \N{NAME} in a match(...) needs the Unicode names, loaded only for such a schema.
+  if (isPlainObject(doc.value) && schemaUsesCharacterNames(doc.value['schema'])) await loadCharacterNames();
   return isolated(shown, diagnostics, { config: null, optionsSchema: null }, () => {
     const keys = keyInfoOf(doc);
     // read_yaml_file returns `load(...) or {}`: say so rather than listing every missing key.
@@ -148,6 +154,26 @@ async function loadBuild(file: string, options: Required<LoadOptions>, diagnosti
     const result = validateBuildValue(doc.value, options.era, keyInfoOf(doc));
     report(result.findings, doc, diagnostics);
     return { file, build: result.build };
+  });
+}
+
+/** A translation file: whatever is wrong with it, the Supervisor only drops it (a warning). */
+async function loadTranslation(file: string, options: Required<LoadOptions>, diagnostics: FileDiagnostics): Promise<void> {
+  const shown = options.display(file);
+  diagnostics.filesRead.add(file);
+  const read = await readSmallFile(file);
+  if (!read.ok) {
+    diagnostics.warning(shown, null, read.code, `${read.reason}; ${TRANSLATION_DROPPED}`);
+    return;
+  }
+  const { doc, problems } = isolated(shown, diagnostics, { doc: null, problems: [] }, () => readDocumentBytes(shown, read.bytes));
+  for (const problem of problems) {
+    diagnostics.add(problem.recoverable ? 'error' : 'warning', shown, problem.at, problem.code, problem.recoverable ? problem.message : `${problem.message}; ${TRANSLATION_DROPPED}`);
+  }
+  if (!doc) return;
+  isolated(shown, diagnostics, undefined, () => {
+    // read_json_or_yaml_file reads an empty YAML file as {}.
+    report(validateTranslationValue(doc.empty ? {} : doc.value, options.era, keyInfoOf(doc)).findings, doc, diagnostics);
   });
 }
 
@@ -282,6 +308,7 @@ async function loadFound(
       repositoryFile = await above;
     }
     const dockerfiles = await loadDockerfiles(location);
+    for (const file of location.translationFiles) await loadTranslation(file, options, diagnostics);
     for (const configFile of onlyConfig ? [onlyConfig] : location.configFiles) {
       const { config, optionsSchema } = await loadConfig(configFile, options, diagnostics);
       addons.push({

@@ -13,17 +13,11 @@ import type { FindingCode } from '../util/codes.js';
 import type { Era } from './eras.js';
 import { ERA_RULES } from './eras.js';
 import { didYouMean, show, typeName } from '../util/text.js';
-import {
-  isPyEmail,
-  isPyUrl,
-  pyBoolean,
-  pyFloat,
-  pyInt,
-  pyLen,
-  pyStr,
-  pythonFloatText,
-  translatePythonRegex,
-} from './python-values.js';
+import { isPyEmail, isPyUrl, pyBoolean, pyFloat, pyInt, pyLen, pyStr, pythonFloatText } from './python-values.js';
+import { compilePythonRegex } from './python-regex.js';
+
+/** hardware/const.py UdevSubsystem, the same in both eras: device(subsystem=NAME) fails for any other NAME. */
+export const UDEV_SUBSYSTEMS = ['tty', 'usb', 'input', 'block', 'pci', 'sound', 'video4linux', 'media', 'gpio', 'gpiomem', 'vchiq', 'graphics', 'cec', 'drm', 'hidraw', 'rpivid-hevcmem', 'rpivid-h264mem'];
 
 export type ElementKind =
   | 'bool'
@@ -61,6 +55,9 @@ export type ParsedElement =
 const SIMPLE_KINDS = ['bool', 'email', 'url', 'port'] as const;
 const ALL_NAMES = ['bool', 'email', 'url', 'port', 'device', 'str', 'password', 'int', 'float', 'match', 'list'];
 const TYPE_LIST = 'bool, email, url, port, device, str, password, int, float, match(REGEX), list(a|b)';
+
+/** 2025.06 checked str(min,max) with vol.Range on the text, which fails for every value (supervisor #7044). */
+const STR_BOUNDS_2025 = 'Supervisor 2025.06 refuses every value of str(min,max) and password(min,max) when it starts the add-on (a bug fixed in 2026.07)';
 
 /** Parse one schema element such as `int(1,10)?`. Accepts exactly what the era's RE_SCHEMA_ELEMENT accepts. */
 export function parseSchemaElement(text: string, era: Era): ParsedElement {
@@ -156,6 +153,9 @@ function parseBounds(
   }
   if (element.min !== undefined && element.max !== undefined && element.min > element.max) {
     notes.push(`min ${element.min} is greater than max ${element.max}, so no value can satisfy ${show(text)}`);
+  }
+  if ((kind === 'str' || kind === 'password') && era === '2025' && (element.min !== undefined || element.max !== undefined)) {
+    notes.push(`${STR_BOUNDS_2025}; write ${kind} without bounds`);
   }
   return { ok: true, element, notes };
 }
@@ -271,18 +271,30 @@ function parseNode(
         message: `empty schema type for option '${optionName(path)}': the Supervisor accepts it, but refuses every value given for this option`,
       });
     }
-    if (parsed.element.kind === 'match') {
-      const translated = translatePythonRegex(parsed.element.pattern!);
-      if (!translated.ok && translated.broken) {
+    const element = parsed.element;
+    if (element.kind === 'match') {
+      const compiled = compilePythonRegex(element.pattern!);
+      if (!compiled.ok && compiled.error) {
         problems.push({
           path,
           severity: 'error',
           code: 'schema-regex',
-          message: `the regular expression in ${show(value)} is invalid (${translated.reason}); the Supervisor fails when it checks this option`,
+          message: `the regular expression in ${show(value)} does not compile in Python (${compiled.error.exception}: ${compiled.error.message}); the Supervisor fails when it checks a value of this option`,
         });
       }
     }
-    return { type: 'element', element: parsed.element };
+    if (element.kind === 'device' && element.subsystem !== undefined && !UDEV_SUBSYSTEMS.includes(element.subsystem)) {
+      problems.push({
+        path,
+        severity: 'error',
+        code: 'schema-subsystem',
+        message: `unknown device subsystem '${element.subsystem}'${didYouMean(element.subsystem, UDEV_SUBSYSTEMS)}: the Supervisor fails when it checks a device for this option; the subsystems are ${UDEV_SUBSYSTEMS.join(', ')}`,
+      });
+    }
+    if (era === '2026' && (element.kind === 'str' || element.kind === 'password') && (element.min !== undefined || element.max !== undefined)) {
+      problems.push({ path, severity: 'warning', code: 'compat-2025', message: `${STR_BOUNDS_2025}; write ${element.kind} without bounds to support it` });
+    }
+    return { type: 'element', element };
   }
   if (Array.isArray(value)) {
     if (level === 'item' || level === 'l2item' || level === 'l3item') {
@@ -290,7 +302,7 @@ function parseNode(
       return { type: 'invalid' };
     }
     if (value.length === 0) {
-      problems.push({ path, severity: 'warning', code: 'schema-empty-list', message: `empty list as schema for option '${optionName(path)}': the Supervisor refuses to start the add-on with it; write [str] or the item type` });
+      problems.push({ path, severity: 'error', code: 'schema-empty-list', message: `empty list as schema for option '${optionName(path)}': the Supervisor installs the add-on but fails on it when it starts ("Type error" or "Missing option"); write [str] or the item type` });
       return { type: 'list', item: null };
     }
     if (value.length > 1) {
@@ -330,14 +342,23 @@ function parseNode(
  */
 const REFUSED_AT_START = '; the Supervisor refuses to start the add-on with this default ("invalid options") until the user changes it';
 
+export interface OptionsContext {
+  era: Era;
+  /** Whether the number at this path was written as a float (`1.0`): Python's str() then says "1.0". */
+  isFloat(path: (string | number)[]): boolean;
+}
+
 /**
  * Check the `options` defaults against the parsed schema, as AppOptions does when the add-on starts.
- * Options that must be set by the user (missing or null) are not reported: that is how add-ons ask
- * for a password or token on first start.
+ *
+ * Left to the user on purpose (docs/limits.md): a required option that is missing or null, and a
+ * `!secret NAME` default. The Supervisor refuses to start the add-on until the user sets them (or
+ * Home Assistant's secrets define NAME), which is how add-ons ask for a password or token on first
+ * start. A null default of an optional element is reported (option-null): leaving it out is what is meant.
  */
-export function checkOptions(options: Record<string, unknown>, schema: Map<string, OptionsSchemaNode>): SchemaProblem[] {
+export function checkOptions(options: Record<string, unknown>, schema: Map<string, OptionsSchemaNode>, context: OptionsContext): SchemaProblem[] {
   const problems: SchemaProblem[] = [];
-  checkMap(options, schema, ['options'], problems);
+  checkMap(options, schema, ['options'], problems, context);
   return problems;
 }
 
@@ -346,6 +367,7 @@ function checkMap(
   fields: Map<string, OptionsSchemaNode>,
   path: (string | number)[],
   problems: SchemaProblem[],
+  context: OptionsContext,
 ): void {
   for (const [key, value] of Object.entries(values)) {
     const node = fields.get(key);
@@ -359,7 +381,7 @@ function checkMap(
       });
       continue;
     }
-    checkValue(value, node, [...path, key], key, problems);
+    checkValue(value, node, [...path, key], key, problems, context);
   }
 }
 
@@ -369,6 +391,7 @@ function checkValue(
   path: (string | number)[],
   name: string,
   problems: SchemaProblem[],
+  context: OptionsContext,
 ): void {
   switch (node.type) {
     case 'invalid':
@@ -380,7 +403,7 @@ function checkValue(
         }
         return;
       }
-      if (node.item) value.forEach((item, index) => checkValue(item, node.item!, [...path, index], name, problems));
+      if (node.item) value.forEach((item, index) => checkValue(item, node.item!, [...path, index], name, problems, context));
       return;
     case 'map':
       if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Date) {
@@ -389,7 +412,7 @@ function checkValue(
         }
         return;
       }
-      checkMap(value as Record<string, unknown>, node.fields, path, problems);
+      checkMap(value as Record<string, unknown>, node.fields, path, problems, context);
       return;
     case 'element': {
       if (value === null || value === undefined) {
@@ -403,8 +426,8 @@ function checkValue(
         }
         return;
       }
-      if (typeof value === 'string' && value.startsWith('!secret ')) return;
-      const problem = elementProblem(value, node.element);
+      if (pyStr(value).startsWith('!secret ')) return;
+      const problem = elementProblem(value, node.element, context.era, context.isFloat(path));
       if (problem) {
         problems.push({ path, severity: 'warning', code: 'option-invalid', message: `default ${show(value)} for option '${name}' ${problem}${REFUSED_AT_START}` });
       }
@@ -419,14 +442,18 @@ function rangeProblem(value: number, element: SchemaElement, what: string): stri
   return null;
 }
 
-/** Why `value` fails `element` when the Supervisor validates it, or null if it passes. */
-export function elementProblem(value: unknown, element: SchemaElement): string | null {
+/**
+ * Why `value` fails `element` when the era's Supervisor validates it, or null if it passes. `isFloat`:
+ * the number was written as a float, which matters where Python compares its text (match, list).
+ */
+export function elementProblem(value: unknown, element: SchemaElement, era: Era = '2026', isFloat = false): string | null {
   switch (element.kind) {
     case 'none':
       return 'cannot be valid: the schema type is empty';
     case 'str':
     case 'password': {
       if (typeof value !== 'string') return `must be a string (quote it), not ${typeName(value)}`;
+      if (era === '2025' && (element.min !== undefined || element.max !== undefined)) return `is refused: ${STR_BOUNDS_2025}`;
       const length = pyLen(value);
       if (element.min !== undefined && length < element.min) return `must be at least ${element.min} characters long`;
       if (element.max !== undefined && length > element.max) return `must be at most ${element.max} characters long`;
@@ -454,19 +481,35 @@ export function elementProblem(value: unknown, element: SchemaElement): string |
       return n.value >= 1 && n.value <= 65535 ? null : 'is not a port number between 1 and 65535';
     }
     case 'match': {
-      const translated = translatePythonRegex(element.pattern!);
-      if (!translated.ok) return null; // Reported on the schema itself, or not checkable here.
-      const text = pyStr(value);
-      if (translated.regex.test(text)) return null;
-      // Python's \w, \d and \b are Unicode-aware, JavaScript's (without the u flag) are ASCII-only.
-      if (/[^\x00-\x7f]/.test(text) && /\\[wWdDbB]/.test(element.pattern!)) return null;
-      return `does not match ${show(element.pattern)}`;
+      const compiled = compilePythonRegex(element.pattern!);
+      if (!compiled.ok) return null; // Reported on the schema itself, or not checkable here.
+      const text = pyStr(value, isFloat);
+      // null: the match was given up (the pattern backtracks exponentially on this text), so no verdict.
+      if (compiled.regex.match(text) !== false) return null;
+      return `does not match ${show(element.pattern)}${text !== value ? ` (Python compares its text ${show(text)})` : ''}`;
     }
     case 'list': {
-      const text = pyStr(value);
-      return element.choices!.includes(text) ? null : `is not one of ${element.choices!.map((c) => show(c)).join(', ')}`;
+      const text = pyStr(value, isFloat);
+      return element.choices!.includes(text) ? null : `is not one of ${element.choices!.map((c) => show(c)).join(', ')}${text !== value ? ` (Python compares its text ${show(text)})` : ''}`;
     }
     case 'device':
       return typeof value === 'string' ? null : `must be a device path string, not ${typeName(value)}`;
   }
+}
+
+/** Whether any match(...) of an options schema uses \N{...}, whose names must be loaded before checking. */
+export function schemaUsesCharacterNames(schema: unknown): boolean {
+  // Iterative: a schema may be nested thousands deep (or hold itself, through YAML aliases).
+  const pending = [schema];
+  const seen = new Set<unknown>();
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value === 'string') {
+      if (value.includes('\\N')) return true;
+    } else if (value !== null && typeof value === 'object' && !seen.has(value)) {
+      seen.add(value);
+      pending.push(...Object.values(value));
+    }
+  }
+  return false;
 }

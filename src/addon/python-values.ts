@@ -1,10 +1,11 @@
 /**
  * Python and voluptuous semantics the Supervisor applies to values, re-implemented so that addonix
  * accepts exactly what the Supervisor accepts: `vol.Boolean()`, `vol.Coerce(int)`, `vol.Coerce(float)`,
- * `vol.Url()`, `vol.Email()`, Python's `str()`, and Python regular expressions translated to JavaScript.
+ * `vol.Url()`, `vol.Email()`, Python's `str()`, and Python regular expressions (python-regex.ts).
  * Sources: voluptuous 0.16.0 `validators.py`; CPython 3.13 `int()`, `float()`, `urllib.parse.urlsplit`.
  */
 import { isIPv6 } from 'node:net';
+import { compilePythonRegex, type PythonRegex } from './python-regex.js';
 
 export type Coerced<T> = { ok: true; value: T; changed: boolean } | { ok: false };
 
@@ -128,9 +129,17 @@ export function pyFloat(value: unknown): Coerced<number> {
   return { ok: false };
 }
 
-/** Python's str() of a value read from YAML or JSON (containers bounded: deep or cyclic ones end in "..."). */
-export function pyStr(value: unknown): string {
+/**
+ * Python's str() of a value read from YAML or JSON (containers bounded: deep or cyclic ones end in "...");
+ * `isFloat`: the number was written as a float (else a whole number is an int, written out in full).
+ */
+export function pyStr(value: unknown, isFloat = false): string {
   if (typeof value === 'string') return value;
+  // A float with a whole value: Python writes "1.0" where JavaScript's one number type says "1".
+  if (typeof value === 'number' && Number.isInteger(value)) {
+    if (!isFloat) return BigInt(value).toString();
+    if (Math.abs(value) < 1e16) return Object.is(value, -0) ? '-0.0' : `${value}.0`;
+  }
   return pyRepr(value, 0, new Set());
 }
 
@@ -260,178 +269,17 @@ export function pyLen(value: string): number {
   return n;
 }
 
-export type TranslatedRegex =
-  | { ok: true; regex: RegExp }
-  /** `broken`: Python would refuse the pattern too (unbalanced brackets); otherwise JS just can't check it. */
-  | { ok: false; broken: boolean; reason: string };
-
-/** Python's `\s` (str.isspace) and `\w`/`\d` (Unicode letters, numbers and `_`; decimal digits). */
-const PY_SPACE = '\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const PY_CLASS: Record<string, { outside: string; inside: string | null }> = {
-  d: { outside: '\\p{Nd}', inside: '\\p{Nd}' },
-  D: { outside: '\\P{Nd}', inside: null },
-  w: { outside: '[\\p{L}\\p{N}_]', inside: '\\p{L}\\p{N}_' },
-  W: { outside: '[^\\p{L}\\p{N}_]', inside: null },
-  s: { outside: `[${PY_SPACE}]`, inside: PY_SPACE },
-  S: { outside: `[^${PY_SPACE}]`, inside: null },
-};
-const PY_SIMPLE_ESCAPES: Record<string, string> = { n: '\\n', t: '\\t', r: '\\r', f: '\\f', v: '\\v', a: '\\x07', '0': '\\0' };
-
-const translated = new Map<string, TranslatedRegex>();
-
-/**
- * Translate a Python regular expression to a JavaScript one with the same meaning for `re.match`
- * (anchored at the start only), compiled once per pattern: named groups, `\A`, `\Z`, Python's `$` (which
- * also matches before a final newline), Unicode `\d`, `\w` and `\s`, escapes of any punctuation, literal
- * `{` and `]`, `{,n}`, and leading inline flags. Anything else Python-only is reported as uncheckable.
- */
-export function translatePythonRegex(pattern: string): TranslatedRegex {
-  const known = translated.get(pattern);
-  if (known) return known;
-  const result = translate(pattern);
-  translated.set(pattern, result);
-  return result;
-}
-
-function escapeChar(c: string): string {
-  return `\\u{${c.codePointAt(0)!.toString(16)}}`;
-}
-
-function translate(pattern: string): TranslatedRegex {
-  let flags = 'u';
-  let source = pattern;
-  const inline = /^\(\?([aiLmsux]+)\)/.exec(source);
-  let ascii = false;
-  if (inline) {
-    for (const flag of inline[1]!) {
-      if (flag === 'i' || flag === 'm' || flag === 's') flags += flag;
-      else if (flag === 'a') ascii = true;
-      else if (flag === 'x' || flag === 'L') return { ok: false, broken: false, reason: `the (?${flag}) flag has no JavaScript equivalent` };
-    }
-    source = source.slice(inline[0].length);
-  }
-  let out = '';
-  let depth = 0;
-  let inClass = false;
-  let classStart = false;
-  const chars = [...source];
-  for (let i = 0; i < chars.length; i++) {
-    const c = chars[i]!;
-    if (c === '\\') {
-      const next = chars[i + 1];
-      if (next === undefined) return { ok: false, broken: true, reason: 'the pattern ends with a lone backslash' };
-      i++;
-      classStart = false;
-      const cls = PY_CLASS[next];
-      if (cls && !ascii) {
-        if (!inClass) out += cls.outside;
-        else if (cls.inside !== null) out += cls.inside;
-        else out += `\\${next}`;
-      } else if (cls) out += `\\${next}`;
-      else if (!inClass && next === 'A') out += '^';
-      else if (!inClass && next === 'Z') out += '$';
-      else if (next === 'b' || next === 'B') out += inClass ? '\\x08' : `\\${next}`;
-      else if (next in PY_SIMPLE_ESCAPES) out += PY_SIMPLE_ESCAPES[next];
-      else if (next === 'x' || next === 'u' || next === 'U') {
-        const width = next === 'x' ? 2 : next === 'u' ? 4 : 8;
-        const hex = chars.slice(i + 1, i + 1 + width).join('');
-        if (!new RegExp(`^[0-9a-fA-F]{${width}}$`).test(hex)) return { ok: false, broken: true, reason: `incomplete escape \\${next}${hex}` };
-        out += `\\u{${parseInt(hex, 16).toString(16)}}`;
-        i += width;
-      } else if (/[1-9]/.test(next)) out += `\\${next}`;
-      else if (/[A-Za-z0-9]/.test(next)) return { ok: false, broken: true, reason: `bad escape \\${next}` };
-      else out += escapeChar(next);
-      continue;
-    }
-    if (inClass) {
-      if (c === ']' && !classStart) inClass = false;
-      else if (c === ']' || c === '[' || c === '{' || c === '}' || c === '(' || c === ')' || c === '|' || c === '/') {
-        out += escapeChar(c);
-        classStart = false;
-        continue;
-      }
-      if (classStart && c === '^') {
-        out += c;
-        continue;
-      }
-      classStart = false;
-      out += c;
-      continue;
-    }
-    if (c === '[') {
-      inClass = true;
-      classStart = true;
-      out += c;
-      if (chars[i + 1] === '^') {
-        out += '^';
-        i++;
-      }
-      continue;
-    }
-    if (c === '{') {
-      const quantifier = /^\{(\d*)(,?)(\d*)\}/.exec(chars.slice(i, i + 24).join(''));
-      if (quantifier && (quantifier[1] !== '' || quantifier[3] !== '') && !(quantifier[2] === '' && quantifier[1] === '')) {
-        out += `{${quantifier[1] || '0'}${quantifier[2]}${quantifier[3]}}`;
-        i += quantifier[0].length - 1;
-      } else out += escapeChar(c);
-      continue;
-    }
-    if (c === '}' || c === ']' || c === '/') {
-      out += escapeChar(c);
-      continue;
-    }
-    if (c === '(') {
-      depth++;
-      const rest = chars.slice(i, i + 40).join('');
-      if (rest.startsWith('(?P<')) {
-        out += '(?<';
-        i += 3;
-        continue;
-      }
-      const backref = /^\(\?P=(\w+)\)/.exec(rest);
-      if (backref) {
-        out += `\\k<${backref[1]}>`;
-        i += backref[0].length - 1;
-        depth--;
-        continue;
-      }
-      if (rest.startsWith('(?#')) return { ok: false, broken: false, reason: 'Python comments (?#...) have no JavaScript equivalent' };
-    }
-    if (c === ')') {
-      depth--;
-      if (depth < 0) return { ok: false, broken: true, reason: "unbalanced parenthesis: a ')' without '('" };
-    }
-    if (c === '$' && !flags.includes('m')) {
-      out += '(?=\\n?$)';
-      continue;
-    }
-    if (c === '.') {
-      // Python's `.` stops only at "\n"; JavaScript's also at "\r", U+2028 and U+2029.
-      out += flags.includes('s') ? '[^]' : '[^\\n]';
-      continue;
-    }
-    out += c;
-  }
-  if (inClass) return { ok: false, broken: true, reason: "unterminated character set: '[' without ']'" };
-  if (depth > 0) return { ok: false, broken: true, reason: "missing ')': a '(' is never closed" };
-  try {
-    return { ok: true, regex: new RegExp(`^(?:${out})`, flags) };
-  } catch (error) {
-    return { ok: false, broken: false, reason: (error as Error).message.replace(/^Invalid regular expression: /, '') };
-  }
-}
-
-/** `re.match(pattern, text)`, for patterns taken from the Supervisor's sources. */
-export function pyMatch(pattern: string, text: string): RegExpExecArray | null {
+/** `re.match(pattern, text)` for the Supervisor's own patterns: the match and its groups, or null. */
+export function pyMatch(pattern: string, text: string): (string | undefined)[] | null {
   return pythonRegExpEngine(pattern).exec(text);
 }
 
 /**
- * A Supervisor pattern as a JavaScript RegExp for `re.match` (compiled once per pattern); also ajv's
- * regular expression engine, so every `pattern` of the schemas is run this way.
+ * A Supervisor pattern compiled once as Python compiles it; also ajv's regular expression engine, so
+ * every `pattern` of the schemas is run as Python's re.match runs it.
  */
-export function pythonRegExpEngine(pattern: string): RegExp {
-  const t = translatePythonRegex(pattern);
-  if (!t.ok) throw new Error(`cannot translate the Supervisor's pattern ${pattern}: ${t.reason}`);
-  return t.regex;
+export function pythonRegExpEngine(pattern: string): PythonRegex {
+  const compiled = compilePythonRegex(pattern);
+  if (!compiled.ok) throw new Error(`cannot compile the Supervisor's pattern ${pattern}: ${compiled.error ? compiled.error.message : compiled.reason}`);
+  return compiled.regex;
 }

@@ -235,6 +235,25 @@ export const REPOSITORY_KEYS: readonly KeySpec[] = [
   { key: 'maintainer', schema: always(str) },
 ];
 
+/** apps/validate.py SCHEMA_APP_TRANSLATIONS (2025.06: SCHEMA_ADDON_TRANSLATIONS). */
+export const TRANSLATION_KEYS: readonly KeySpec[] = [
+  { key: 'configuration', schema: always({ type: 'object', additionalProperties: { $ref: '#/definitions/field' } }) },
+  { key: 'network', schema: always({ type: 'object', additionalProperties: str }) },
+];
+
+/** SCHEMA_TRANSLATION_CONFIGURATION: a name, a description or null, and (2026) nested `fields`; other keys are dropped. */
+function translationField(era: Era): Schema {
+  return {
+    type: 'object',
+    required: ['name'],
+    properties: {
+      name: str,
+      description: { type: ['string', 'null'] },
+      ...(era === '2026' ? { fields: { type: 'object', additionalProperties: { $ref: '#/definitions/field' } } } : {}),
+    },
+  };
+}
+
 export function keysFor(table: readonly KeySpec[], era: Era): KeySpec[] {
   return table.filter((spec) => !spec.eras || spec.eras.includes(era));
 }
@@ -252,14 +271,15 @@ export function jsonSchema(table: readonly KeySpec[], era: Era, title: string): 
   };
 }
 
-export type FileKind = 'config' | 'build' | 'repository';
+export type FileKind = 'config' | 'build' | 'repository' | 'translation';
 
-const TABLES: Record<FileKind, readonly KeySpec[]> = { config: CONFIG_KEYS, build: BUILD_KEYS, repository: REPOSITORY_KEYS };
+const TABLES: Record<FileKind, readonly KeySpec[]> = { config: CONFIG_KEYS, build: BUILD_KEYS, repository: REPOSITORY_KEYS, translation: TRANSLATION_KEYS };
 
 export const FILE_KINDS = Object.keys(TABLES) as FileKind[];
 
 export function schemaDocument(kind: FileKind, era: Era): Schema {
-  return jsonSchema(TABLES[kind], era, `Home Assistant add-on ${kind} file (${ERA_RULES[era].label})`);
+  const schema = jsonSchema(TABLES[kind], era, `Home Assistant add-on ${kind} file (${ERA_RULES[era].label})`);
+  return kind === 'translation' ? { ...schema, definitions: { field: translationField(era) } } : schema;
 }
 
 /** The name of a kind's compiled validator for an era (validators.ts, schema-compiler.ts). */

@@ -13,7 +13,7 @@ import type { LocatedDocument, PathSegment } from './document.js';
 import { pathKey } from './document.js';
 import { HA_ARCHES, OPT_IN_ARCHES } from './arch.js';
 import { ERA_RULES, INGRESS_DYNAMIC_PORT_MAX, INGRESS_DYNAMIC_PORT_MIN, type Era, type EraRules } from './eras.js';
-import { CONFIG_KEYS, BUILD_KEYS, LEGACY_BUILD_KEYS, REPOSITORY_KEYS, buildFromProblem, keysFor, type FileKind } from './schemas.js';
+import { CONFIG_KEYS, BUILD_KEYS, LEGACY_BUILD_KEYS, REPOSITORY_KEYS, TRANSLATION_KEYS, buildFromProblem, keysFor, type FileKind } from './schemas.js';
 import { validatorFor } from './validators.js';
 import { checkOptions, parseOptionsSchema, type OptionsSchemaNode } from './options-schema.js';
 import { isPyDict, pyBoolean, pyInt, pyMatch, pyTruthy, pythonIntText, PyBytes, PySet } from './python-values.js';
@@ -91,12 +91,15 @@ export interface KeyInfo {
   /** False when the key at this path was a number, boolean or null in the YAML source. */
   keyIsString(path: PathSegment[]): boolean;
   keySource(path: PathSegment[]): string | undefined;
+  /** Whether the number at this path was written as a float. */
+  valueIsFloat(path: PathSegment[]): boolean;
 }
 
 export function keyInfoOf(doc: LocatedDocument): KeyInfo {
   return {
     keyIsString: (path) => doc.keyKind(path) === undefined,
     keySource: (path) => doc.keyKind(path)?.source,
+    valueIsFloat: (path) => doc.valueIsFloat(path),
   };
 }
 
@@ -282,7 +285,7 @@ function describeRange(schema: Record<string, unknown>): string {
 }
 
 function unknownTopLevelKey(kind: FileKind, era: Era, key: string, keyPath: PathSegment[], keys: KeyInfo): Finding | null {
-  const table = kind === 'config' ? CONFIG_KEYS : kind === 'build' ? BUILD_KEYS : REPOSITORY_KEYS;
+  const table = kind === 'config' ? CONFIG_KEYS : kind === 'build' ? BUILD_KEYS : kind === 'translation' ? TRANSLATION_KEYS : REPOSITORY_KEYS;
   if (kind === 'config' && key === 'codenotary' && era === '2026') return null; // Its own advisory below.
   if (kind === 'build' && LEGACY_BUILD_KEYS.includes(key)) {
     return { path: keyPath, atKey: true, severity: 'warning', code: 'legacy-key', message: `'${key}' is a legacy build option the Supervisor ignores; remove it` };
@@ -558,6 +561,8 @@ function nonStringKeys(config: PlainObject, era: Era, keys: KeyInfo, findings: F
   for (const [field, keyed] of Object.entries(STRING_KEYED)) {
     // Inside the REMOVE_EXTRA schema, voluptuous 0.16.0 (2026) drops a key its key schema refuses;
     // 0.15.2 (Supervisor 2025.06) reports it.
+    // A key the era does not know is dropped whole (2025.06 has no ulimits), with its own warning.
+    if (!keysFor(CONFIG_KEYS, era).some((spec) => spec.key === field)) continue;
     const effect = keyed === 'dropped' && era === '2025' ? 'error' : keyed;
     const value = config[field];
     if (!isPlainObject(value)) continue;
@@ -641,12 +646,16 @@ export function validateConfigValue(raw: unknown, era: Era, keys: KeyInfo): Conf
   if ('schema' in coerced && !isPlainObject(schemaValue) && schemaValue !== false && schemaValue !== 0) {
     findings.push({ path: ['schema'], severity: 'error', code: 'invalid-value', message: `schema must be a mapping of options or false, not ${typeName(schemaValue)}` });
   }
+  if (schemaValue === 0) {
+    // Only a bool is replaced by {} at start; AppOptions then iterates 0 and fails (TypeError).
+    findings.push({ path: ['schema'], severity: 'error', code: 'schema-zero', message: `schema ${keys.valueIsFloat(['schema']) ? '0.0' : '0'} is read as false when the Supervisor installs the add-on, but it fails on it when the add-on starts; write false` });
+  }
   let optionsSchema: Map<string, OptionsSchemaNode> | null = null;
   if (isPlainObject(coerced['schema'])) {
     const parsed = parseOptionsSchema(coerced['schema'], { era, keyIsString: (path) => keys.keyIsString(path) });
     optionsSchema = parsed.root;
     findings.push(...parsed.problems);
-    if (isPlainObject(coerced['options'])) findings.push(...checkOptions(coerced['options'], parsed.root));
+    if (isPlainObject(coerced['options'])) findings.push(...checkOptions(coerced['options'], parsed.root, { era, isFloat: (path) => keys.valueIsFloat(path) }));
   }
   return { findings, config: applyDefaults(coerced, era), optionsSchema };
 }
@@ -727,4 +736,47 @@ export function validateRepositoryValue(raw: unknown, era: Era, keys: KeyInfo): 
     finding.severity === 'error' ? { ...finding, message: `${finding.message}; the Supervisor skips this whole repository` } : finding,
   );
   return { findings, repository: findings.some((f) => f.severity === 'error') ? null : (checked.coerced as PlainObject) };
+}
+
+// --- translations ----------------------------------------------------------------------------------
+
+/** What the Supervisor does with a translation file it cannot use, for messages. */
+export const TRANSLATION_DROPPED = 'the Supervisor logs a warning and drops this translation file';
+
+/**
+ * `translations/LANG.yaml` against SCHEMA_APP_TRANSLATIONS: the Supervisor drops a file its schema refuses
+ * (a warning in its log, the add-on is still installed), so every refusal is a warning here.
+ */
+export function validateTranslationValue(raw: unknown, era: Era, keys: KeyInfo): { findings: Finding[] } {
+  if (!isPlainObject(raw)) {
+    return { findings: [{ path: [], severity: 'warning', code: 'translation-dropped', message: `a translation file must be a mapping (configuration, network), not ${typeName(raw)}; ${TRANSLATION_DROPPED}` }] };
+  }
+  const checked = checkSchema('translation', era, raw, keys, new Origins());
+  const findings: Finding[] = [];
+  // Keys of {str: ...} mappings that are not text: voluptuous 0.16.0 drops them (and never checks their
+  // values), 0.15.2 (2025.06) refuses them.
+  const dropped: string[] = [];
+  const walk = (map: unknown, path: PathSegment[], nested: boolean) => {
+    if (!isPlainObject(map)) return;
+    for (const [key, value] of Object.entries(map)) {
+      const source = keys.keySource([...path, key]);
+      if (source !== undefined) {
+        if (era === '2026') dropped.push(pathKey([...path, key]));
+        findings.push(
+          era === '2025'
+            ? { path: [...path, key], atKey: true, severity: 'warning', code: 'translation-dropped', message: `key ${source} is not a string in YAML; ${TRANSLATION_DROPPED}. Quote it` }
+            : { path: [...path, key], atKey: true, severity: 'warning', code: 'key-not-string', message: `key ${source} is not a string in YAML, so the Supervisor silently drops it; quote it` },
+        );
+      }
+      if (nested && era === '2026' && isPlainObject(value)) walk(value['fields'], [...path, key, 'fields'], true);
+    }
+  };
+  walk(raw['configuration'], ['configuration'], true);
+  walk(raw['network'], ['network'], false);
+  for (const finding of checked.findings) {
+    const at = pathKey(finding.path);
+    if (dropped.some((prefix) => at === prefix || at.startsWith(prefix + '/'))) continue;
+    findings.push(finding.severity === 'error' ? { ...finding, severity: 'warning', code: 'translation-dropped', message: `${finding.message}; ${TRANSLATION_DROPPED}` } : finding);
+  }
+  return { findings };
 }

@@ -59,15 +59,19 @@ export const FINDING_CODES = {
   // Options and their schema.
   'schema-element': { severity: 'error', summary: 'a schema value the option language does not know (str, int(1,5), list(a|b), ...)' },
   'schema-nesting': { severity: 'error', summary: 'options nested deeper than the Supervisor allows (a list of lists)' },
-  'schema-regex': { severity: 'error', summary: 'a match(...) pattern that does not compile', stricter: true },
+  'schema-regex': { severity: 'error', summary: 'a match(...) pattern Python does not compile: the Supervisor fails when it checks a value of the option', stricter: true },
   'schema-bound': { severity: 'error', summary: 'a range bound of int(...)/float(...)/str(...) Python cannot read' },
   'schema-key-type': { severity: 'error', summary: 'a schema key that is not text' },
   'schema-element-empty': { severity: 'warning', summary: 'an empty schema element' },
-  'schema-empty-list': { severity: 'warning', summary: 'an empty list in the schema, which accepts anything' },
+  'schema-empty-list': { severity: 'error', summary: 'an empty list as an option\'s schema: the Supervisor installs the add-on but fails when it starts it', stricter: true },
   'schema-list-extra': { severity: 'warning', summary: 'a schema list with more than one element; the Supervisor uses the first' },
   'option-invalid': { severity: 'warning', summary: 'a default option the schema refuses: the add-on will not start until the user fixes it' },
-  'option-null': { severity: 'warning', summary: 'a default option that is null' },
+  'option-null': { severity: 'warning', summary: 'an optional option whose default is null: the Supervisor refuses to start the add-on with it (a required one left null is the user\'s to set, and not reported)' },
   'unknown-option': { severity: 'warning', summary: 'a default option the schema does not name' },
+  // What the Supervisor refuses when the add-on starts, and translations (issue 22).
+  'schema-zero': { severity: 'error', summary: '`schema: 0`: read as false when the add-on is installed, but the Supervisor fails on it when the add-on starts', stricter: true },
+  'schema-subsystem': { severity: 'error', summary: 'device(subsystem=NAME) with a NAME the Supervisor does not know: it fails when it checks a device for the option', stricter: true },
+  'translation-dropped': { severity: 'warning', summary: 'a translation file the Supervisor cannot read or whose schema refuses it: it logs a warning and drops the file' },
   // Build files.
   'build-file-ignored': { severity: 'warning', summary: 'a build file the Supervisor ignores as a whole (its defaults apply)' },
   'deprecated-build-file': { severity: 'warning', summary: 'build.yaml is deprecated since Supervisor 2026.04: move the parameters into the Dockerfile' },
