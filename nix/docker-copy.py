@@ -234,8 +234,12 @@ def main():
                 os.symlink(step["target"], here(step["path"]))
             elif op == "remove":
                 for path in step["paths"]:
-                    for match in sorted(glob(".", here(path)[2:])) if re.search(r"[*?\[]", path) else [here(path)[2:] or "."]:
-                        if match != "." and os.path.lexists(match):
+                    if re.search(r"[*?\[]", path):
+                        matches = glob(".", here(path)[2:])
+                    else:
+                        matches = [here(path)[2:]] if own(path, where) else []
+                    for match in sorted(matches):
+                        if match and os.path.lexists(match):
                             replace(match)
             else:
                 raise StepError(f"unknown step {op!r}")

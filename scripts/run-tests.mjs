@@ -24,7 +24,7 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 // Longest first (measured alone on a 2-core machine, cold store for the first two); the rest follow in
 // name order.
-const LONGEST = ['nix-build', 'newcomer', 'npm-oracle', 'hostile', 'push-faults', 'push', 'cache', 'fs-errors', 'generate', 'verify', 'nix-library', 'diff', 'exit-codes', 'docs', 'build-cli'];
+const LONGEST = ['nix-build', 'addon-run', 'newcomer', 'npm-oracle', 'hostile', 'push-faults', 'push', 'cache', 'fs-errors', 'generate', 'verify', 'nix-library', 'diff', 'exit-codes', 'docs', 'build-cli', 'dockerfile-oracle'];
 
 const named = process.argv.slice(2);
 let files;
