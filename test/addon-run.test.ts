@@ -114,6 +114,13 @@ function generateAll(t: TestContext): string {
 test('run: five real add-on shapes start as their Dockerfile images would, with their options, ports and API calls; Ctrl-C leaves nothing', async (t) => {
   if (!needTools(t, 'nix-build', 'podman', 'runc', 'curl', 'jq')) return;
   const root = generateAll(t);
+  // inspect says where the app is, what runs it and where that comes from.
+  const inspect = runCli(['inspect', path.join(root, 'spa-bridge')]);
+  assert.equal(inspect.status, 0, inspect.stderr);
+  assert.match(inspect.stdout, /^App +\. +\(package\.json main: \/bin\/node app\.js\)$/m);
+  assert.match(inspect.stdout, /^  flavor +base: Dockerfile:17: CMD runs \/usr\/src\/app\/run\.sh, a launcher that needs the base image \(run\.sh:1: #!\/usr\/bin\/with-contenv bashio\)$/m);
+  assert.match(inspect.stdout, /^  cmd +\/usr\/src\/app\/run\.sh \(Dockerfile:17\)$/m);
+  assert.match(runCli(['inspect', path.join(root, 'guest-manager')]).stdout, /^App +rootfs\/app /m);
   const work = tempTree(t, {});
   const podman = podmanEnv(work);
   const env = { ...podman, ADDONIX_CACHE_DIR: path.join(work, 'cache') };

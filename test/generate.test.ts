@@ -194,3 +194,12 @@ test('generate: several npm projects in one add-on need --app', (t) => {
   const missing = runCli(['generate', dir, '--app', 'c']);
   assert.match(missing.stderr, /--app c: no such folder/);
 });
+
+test('generate: an app with a pnpm or Yarn lockfile is refused, naming the file and how to write an npm one', (t) => {
+  const dir = tempTree(t, { 'config.yaml': CONFIG, 'backend/package.json': '{"name":"b","version":"1.0.0"}', 'backend/pnpm-lock.yaml': "lockfileVersion: '9.0'\n" });
+  const result = runCli(['generate', dir]);
+  assert.equal(result.status, 1, result.stdout);
+  assert.match(result.stderr, /backend\/pnpm-lock\.yaml: a pnpm lockfile; addonix reads npm's package-lock\.json \(lockfile version 2 or 3\) only, pnpm lockfiles are not supported yet\. To build with addonix, write one with npm: cd \S*backend && npm install --package-lock-only \(then addonix generate --app backend\)/);
+  const yarn = tempTree(t, { 'config.yaml': CONFIG, 'package.json': '{"name":"y","version":"1.0.0"}', 'yarn.lock': '# yarn lockfile v1\n' });
+  assert.match(runCli(['generate', yarn]).stderr, /no package-lock\.json in \S+ \(there is a yarn\.lock: addonix reads npm lockfiles only\)/);
+});
