@@ -103,8 +103,12 @@ export async function runAddonContainers(spec: RunSpec): Promise<RunResult> {
   process.on('SIGTERM', stop);
   try {
     const publish = spec.ports.flatMap((port) => ['-p', `${port.address}:${port.host}:${port.container}/${port.protocol}`]);
+    // Docker shares the network container's hostname (and refuses --hostname beside --network
+    // container:); Podman keeps a UTS namespace per container.
+    const hostnameOfSidecar = spec.engine === 'docker' ? ['--hostname', spec.hostname] : [];
+    const hostnameOfAddon = spec.engine === 'docker' ? [] : ['--hostname', spec.hostname];
     const started = engineSync(spec.engine, [
-      'run', '-d', '--rm', '--name', sidecar, ...labels, '--user', '0', '--entrypoint', 'node',
+      'run', '-d', '--rm', '--name', sidecar, ...labels, ...hostnameOfSidecar, '--user', '0', '--entrypoint', 'node',
       '-v', `${spec.doubleScript}:/addonix/supervisor.mjs:ro`, '-v', `${spec.stateFile}:/addonix/state.json:ro`,
       ...publish, spec.image, '/addonix/supervisor.mjs', '/addonix/state.json',
     ]);
@@ -120,7 +124,7 @@ export async function runAddonContainers(spec: RunSpec): Promise<RunResult> {
       });
     }
     const args = [
-      'run', '--rm', '--name', addon, ...labels, '--network', `container:${sidecar}`, '--hostname', spec.hostname,
+      'run', '--rm', '--name', addon, ...labels, '--network', `container:${sidecar}`, ...hostnameOfAddon,
       '-v', `${spec.hostsFile}:/etc/hosts:ro`,
       ...spec.mounts.flatMap((mount) => ['-v', `${mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`]),
       ...Object.entries(spec.env).flatMap(([name, value]) => ['-e', `${name}=${value}`]),
