@@ -99,4 +99,4 @@ else if config ? Cmd || config ? Entrypoint then {
   stream = pkgs.dockerTools.streamLayeredImage arguments // { addonix = plan; };
   image = pkgs.dockerTools.buildLayeredImage arguments // { addonix = plan; };
 }
-else util.fail "add-on '${addon.slug}': the image has no command: ${if runtime.commandProblem != null then runtime.commandProblem else "the Dockerfile sets no CMD or ENTRYPOINT and the base image has none"}; give run = [ \"node\" \"main.js\" ] (or your program) to mkAddonImages"
+else util.fail "add-on '${addon.slug}': the image needs a command: ${if runtime.commandProblem != null then runtime.commandProblem else "the Dockerfile sets no CMD or ENTRYPOINT and the base image has none"}; give run = [ \"node\" \"main.js\" ] (or your program) to mkAddonImages"

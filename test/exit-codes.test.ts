@@ -44,6 +44,7 @@ test('exit statuses: every command exits 2 on a usage mistake and 1 on a failure
     assemble: ['assemble', '--out', path.join(dir, 'layout'), missing],
     push: ['push', '--to', '127.0.0.1:1/x', '--tag', '1', missing],
     load: ['load', '--engine', 'podman', missing],
+    run: ['run', missing],
     'inspect-image': ['inspect-image', missing],
     diff: ['diff', missing, missing],
     verify: ['verify', missing],

@@ -94,7 +94,7 @@ test('newcomer: the README\'s "build your add-on" commands, pasted into a copy o
   const port = 20000 + Math.floor(Math.random() * 10000);
   const podman = podmanEnv(dir);
   writeFileSync(path.join(dir, 'options.yaml'), 'title: My notes\n');
-  const running = spawn('sh', ['-c', `${lines[4]!} --engine podman --options ${path.join(dir, 'options.yaml')} --port ${port}:8099 --api-log ${overrides}`], { cwd: repo, env: { ...process.env, NO_COLOR: '1', ...env, ...podman }, detached: true });
+  const running = spawn('sh', ['-c', `exec ${lines[4]!} --engine podman --options ${path.join(dir, 'options.yaml')} --port ${port}:8099 --api-log ${overrides}`], { cwd: repo, env: { ...process.env, NO_COLOR: '1', ...env, ...podman }, detached: true });
   let runOutput = '';
   running.stdout.on('data', (chunk: Buffer) => (runOutput += chunk.toString('utf8')));
   running.stderr.on('data', (chunk: Buffer) => (runOutput += chunk.toString('utf8')));

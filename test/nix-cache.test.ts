@@ -55,7 +55,7 @@ test('cache: what the CI template pushes lets a fresh store build the image with
   assert.equal(real.status, 0, real.stderr);
   assert.doesNotMatch(real.stderr, /^building '/m, 'nothing was built');
   assert.ok(existsSync(path.join(root, stream)), `${stream} is in the second store`);
-  // The whole image came along: its Node.js, node_modules and app are in the second store.
+  // The whole image came along: its Node.js, node_modules and the layer with the add-on's files are in the second store.
   const secondStore = readdirSync(path.join(root, 'nix', 'store'));
-  for (const part of ['nodejs-slim-', 'sqlite_notes-node-modules-aarch64-glibc', 'sqlite_notes-app-aarch64-glibc']) assert.ok(secondStore.some((name) => name.includes(part)), `${part} in the second store`);
+  for (const part of ['nodejs-slim-', 'sqlite_notes-node-modules-aarch64-glibc', 'aarch64-sqlite-notes-customisation-layer']) assert.ok(secondStore.some((name) => name.includes(part)), `${part} in the second store`);
 });

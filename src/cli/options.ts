@@ -117,7 +117,14 @@ export const OPTION_DEFINITIONS = {
     default: false,
     describe: 'Accept device nodes in layers (a base image may hold /dev entries); without it such layers are refused, as are entries that would leave the image root',
   },
-  engine: { type: 'string', choices: ENGINES, default: 'docker', describe: 'Which engine loads the image' },
+  engine: { type: 'string', choices: ENGINES, default: 'docker', describe: 'Which engine loads (and runs) the image' },
+
+  // Running an add-on (run)
+  options: { type: 'string', describe: "A YAML or JSON file of options, laid over config.yaml's defaults (as the Configuration tab); validated against the schema as the Supervisor validates them" },
+  port: { type: 'string', array: true, describe: "Publish a port: HOST:CONTAINER[/udp] or ADDRESS:HOST:CONTAINER (repeatable). Default: config.yaml's ports and the ingress port, on 127.0.0.1" },
+  image: { type: 'string', describe: 'Run this built image (a result link, tarball, stream script or OCI layout) instead of building the arch first' },
+  data: { type: 'string', describe: 'Folder mounted as /data, kept between runs (default: a new temporary one, removed afterwards)' },
+  'api-log': { type: 'boolean', default: false, describe: 'Show every request the add-on makes to the Supervisor API (METHOD PATH STATUS)' },
   name: { type: 'string', describe: "NAME:TAG the loaded image gets (default: the image's own name, else localhost/addonix:ARCH-DIGEST); one arch only" },
   registry: { type: 'string', coerce: asList, describe: 'A container registry to check: that credentials for it are found (repeatable); they are never printed' },
 } as const satisfies Record<string, Options>;

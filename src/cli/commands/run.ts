@@ -35,6 +35,7 @@ interface RunArgs extends NixArgs {
   image?: string;
   data?: string;
   'api-log': boolean;
+  json: boolean;
 }
 
 /** The double's program, compiled beside this command (dist/src/run/supervisor-double.js). */
@@ -71,14 +72,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
   describe: 'Run the add-on\'s image as the Supervisor would: /data/options.json, its token and environment, and a local double of the Supervisor API',
   builder: (yargs: Argv) =>
     withOptions(
-      yargs
-        .positional('dir', { describe: 'The add-on folder', type: 'string', default: '.' })
-        .option('options', { type: 'string', describe: "A YAML or JSON file of options, laid over config.yaml's defaults (as the Configuration tab); validated against the schema as the Supervisor validates them" })
-        .option('port', { type: 'string', array: true, describe: "Publish a port: HOST:CONTAINER[/udp] or ADDRESS:HOST:CONTAINER (repeatable). Default: config.yaml's ports and the ingress port, on 127.0.0.1" })
-        .option('image', { type: 'string', describe: 'Run this built image (a result link, tarball, stream script or OCI layout) instead of building the arch first' })
-        .option('data', { type: 'string', describe: 'Folder mounted as /data, kept between runs (default: a new temporary one, removed afterwards)' })
-        .option('api-log', { type: 'boolean', default: false, describe: 'Show every request the add-on makes to the Supervisor API (METHOD PATH STATUS)' }),
-      'arch', 'engine', 'flake', 'jobs', 'builders', 'substituters', 'override-input',
+      yargs.positional('dir', { describe: 'The add-on folder', type: 'string', default: '.' }),
+      'options', 'port', 'image', 'data', 'api-log',
+      'arch', 'engine', 'flake', 'jobs', 'builders', 'substituters', 'override-input', 'json',
     )
       .example('$0 run', "Build this machine's arch, then run it in Docker as the Supervisor would")
       .example('$0 run --engine podman --options my-options.yaml --api-log', 'With your options, in Podman, showing the add-on\'s API calls')
@@ -90,7 +86,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
           '(empty ones), the hostname local-<slug>, and http://supervisor: a double of the Supervisor API answering what bashio asks ' +
           '(/addons/self/info, /addons/self/options/config, /info, /services/mqtt, ...), 401 without the token and 403 where the Supervisor ' +
           'says forbidden. Its log is printed as it comes. Ctrl-C stops the add-on as the Supervisor stops it (SIGTERM, then SIGKILL after ' +
-          'config.yaml\'s timeout) and removes its containers. Exit status: the add-on\'s, or 130 after Ctrl-C.',
+          'config.yaml\'s timeout) and removes its containers. Exit status: the add-on\'s, or 130 after Ctrl-C. With --json the add-on\'s log goes ' +
+          'to stderr and stdout gets one JSON document when it has stopped.',
       ) as unknown as Argv<RunArgs>,
   handler: async (args) => {
     const display = relativeDisplay();
@@ -187,11 +184,15 @@ export const runCommand: CommandModule<object, RunArgs> = {
         doubleScript: DOUBLE,
         stateFile,
         apiLog: args['api-log'] ? process.stderr : null,
-        output: { stdout: process.stdout, stderr: process.stderr },
+        // With --json, stdout is the JSON document's alone: the add-on's log goes to stderr.
+        output: { stdout: args.json ? process.stderr : process.stdout, stderr: process.stderr },
         onStarted: (address) => writeState(address),
       });
       if (result.interrupted) throw new UserError('interrupted', `interrupted: ${model.slug} was stopped and its containers removed`);
       process.exitCode = result.exitCode ?? 1;
+      if (args.json) {
+        process.stdout.write(JSON.stringify({ slug: model.slug, arch, image: reference, engine: args.engine, exitCode: result.exitCode, ports }, null, 2) + '\n');
+      }
       if (result.exitCode !== 0) process.stderr.write(`addonix: ${model.slug} exited with status ${result.exitCode}\n`);
     } finally {
       rmSync(work, { recursive: true, force: true });
