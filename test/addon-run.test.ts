@@ -10,7 +10,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { REPO, needTools, podmanEnv, runCli, runCliAsync, tempTree, CLI } from './helpers.js';
@@ -20,6 +20,7 @@ const FIXTURES = path.join(REPO, 'test', 'fixtures', 'addons');
 const BASE = path.join(REPO, 'test', 'fixtures', 'base-image');
 const ADDONS = ['spa-bridge', 'stream-proxy', 'ble-bridge', 'flow-editor', 'guest-manager'] as const;
 type Addon = (typeof ADDONS)[number];
+const RUN_OF = { 'spa-bridge': 'spa', 'stream-proxy': 'proxy', 'ble-bridge': 'ble', 'flow-editor': 'flow', 'guest-manager': 'guest' } as const;
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -31,22 +32,31 @@ function freePort(): Promise<number> {
   });
 }
 
-/** The image's config and its last layer (addonix's files), read from the stream script. */
-function imageOf(stream: string, dir: string): { config: Record<string, any>; files: Map<string, string> } {
-  const archive = path.join(dir, `${path.basename(stream)}.tar`);
-  execFileSync('sh', ['-c', '"$0" > "$1"', stream, archive]);
-  const unpacked = path.join(dir, `${path.basename(stream)}.d`);
-  mkdirSync(unpacked);
-  execFileSync('tar', ['-xf', archive, '-C', unpacked, 'manifest.json']);
-  const manifest = JSON.parse(readFileSync(path.join(unpacked, 'manifest.json'), 'utf8'))[0] as { Config: string; Layers: string[] };
-  execFileSync('tar', ['-xf', archive, '-C', unpacked, manifest.Config, manifest.Layers.at(-1)!]);
-  const listing = execFileSync('tar', ['-tvf', path.join(unpacked, manifest.Layers.at(-1)!)], { encoding: 'utf8' });
+/**
+ * The files of an image's last layer (addonix's: the customisation layer nix/image.nix writes), by path,
+ * from the layer the stream script's conf names (dockerTools keeps it as a store path of its own).
+ */
+function layerFiles(stream: string): Map<string, string> {
+  const conf = /\/nix\/store\/[^\s'"]+-conf\.json/.exec(readFileSync(stream, 'utf8'))![0];
+  const layer = path.join((JSON.parse(readFileSync(conf, 'utf8')) as { customisation_layer: string }).customisation_layer, 'layer.tar');
   const files = new Map<string, string>();
-  for (const line of listing.trim().split('\n')) {
+  for (const line of execFileSync('tar', ['-tvf', layer], { encoding: 'utf8' }).trim().split('\n')) {
     const name = line.split(/\s+/).slice(5).join(' ').replace(/^\.\//, '/').replace(/ -> .*$/, '');
     files.set(name.replace(/\/$/, '') || '/', line.split(/\s+/)[0]!);
   }
-  return { config: JSON.parse(readFileSync(path.join(unpacked, manifest.Config), 'utf8')), files };
+  return files;
+}
+
+/** The config of an image the engine loaded (Podman shows an OCI image's fields: no Healthcheck or Shell). */
+function engineConfig(reference: string, env: Record<string, string>): Record<string, any> {
+  const [inspected] = JSON.parse(execFileSync('podman', ['image', 'inspect', reference], { env: { ...process.env, ...env }, encoding: 'utf8' })) as { Config: Record<string, any> }[];
+  return inspected!.Config;
+}
+
+/** The image config dockerTools streams (its conf's), for what Podman does not show. */
+function streamedConfig(stream: string): Record<string, any> {
+  const conf = /\/nix\/store\/[^\s'"]+-conf\.json/.exec(readFileSync(stream, 'utf8'))![0];
+  return (JSON.parse(readFileSync(conf, 'utf8')) as { config: Record<string, any> }).config;
 }
 
 interface Running {
@@ -130,44 +140,6 @@ test('run: five real add-on shapes start as their Dockerfile images would, with 
     inherit pkgs; src = dir; addon = dataOf dir "addon"; npmDeps = dataOf dir "npm-deps"; buildArches = [ "amd64" ]; baseImages = { amd64 = base; };
   }).streams.amd64; in { ${ADDONS.map((a) => `"${a}" = one "${a}";`).join(' ')} }`);
   const streams = Object.fromEntries(buildAttrs(expression, [...ADDONS]).map((stream, i) => [ADDONS[i], stream])) as Record<Addon, string>;
-  const images = Object.fromEntries(ADDONS.map((a) => [a, imageOf(streams[a], work)])) as Record<Addon, ReturnType<typeof imageOf>>;
-
-  // What Docker would have written: the base image's entrypoint kept, the Dockerfile's CMD, ENV, WORKDIR.
-  const spa = images['spa-bridge'];
-  assert.deepEqual(spa.config.config.Entrypoint, ['/init'], 'the base image\'s /init stays the entrypoint (init: false)');
-  assert.deepEqual(spa.config.config.Cmd, ['/usr/src/app/run.sh'], 'the launcher is the Cmd');
-  assert.equal(spa.config.config.WorkingDir, '/usr/src/app');
-  assert.ok(spa.config.config.Env.includes('NODE_EXTRA_CA_CERTS=/usr/src/app/spa-ca-fullchain.pem'));
-  assert.ok(spa.config.config.Env.includes('S6_BEHAVIOUR_IF_STAGE2_FAILS=2'), 'the base image\'s Env kept');
-  assert.equal(spa.config.config.Labels['io.hass.type'], 'addon', 'the builder\'s label over the base\'s');
-  assert.equal(spa.files.get('/usr/src/app/run.sh'), '-rwxr-xr-x', 'RUN chmod a+x carried over (the file is 0644 in the add-on)');
-  assert.ok(spa.files.has('/usr/src/app/spa-ca-fullchain.pem') && spa.files.has('/usr/src/app/lib/spa.js'), 'COPY . . of the add-on folder');
-  assert.ok(!spa.files.has('/usr/src/app/flake.nix') && !spa.files.has('/usr/src/app/nix'), 'addonix\'s own files stay out');
-  assert.match(spa.files.get('/usr/src/app/node_modules') ?? '', /^l/, 'node_modules where npm install ran');
-  assert.match(spa.files.get('/usr/bin/node') ?? '', /^l/, 'Node.js where apk puts it');
-  assert.ok(![...spa.files.keys()].some((file) => file.startsWith('/include') || file === '/package.json' || file === '/CHANGELOG.md'), 'none of Node.js\'s headers or docs at the root');
-
-  const proxy = images['stream-proxy'];
-  assert.equal(proxy.config.config.Entrypoint, undefined);
-  assert.deepEqual(proxy.config.config.Cmd, ['node', 'index.js']);
-  assert.equal(proxy.config.config.WorkingDir, '/app');
-  assert.deepEqual(Object.keys(proxy.config.config.ExposedPorts), ['7000/tcp']);
-  assert.equal(proxy.config.config.Labels['io.hass.arch'], 'amd64', 'the builder\'s io.hass.arch over the Dockerfile\'s LABEL');
-  assert.ok(proxy.files.has('/app/lib/greet.js') && proxy.files.has('/app/index.js') && !proxy.files.has('/app/config.yaml'), 'only what the COPY lines name');
-  assert.match(proxy.files.get('/bin/jq') ?? '', /^l/, 'apk add jq: nixpkgs\' jq on the PATH');
-
-  const ble = images['ble-bridge'];
-  assert.equal(ble.config.config.Cmd, undefined, 'no CMD: s6 runs the services');
-  assert.deepEqual(ble.config.config.Entrypoint, ['/init']);
-  for (const script of ['/etc/services.d/bridge/run', '/etc/cont-init.d/10-ble-perms', '/usr/bin/bridge.sh']) assert.equal(ble.files.get(script), '-rwxr-xr-x', script);
-  assert.ok(ble.files.has('/bridge/main.js') && ble.files.has('/bridge/Configuration.js') && ble.files.has('/bridge/config.json'), 'COPY ./*.js /bridge/');
-  const flow = images['flow-editor'];
-  assert.deepEqual(flow.config.config.Healthcheck.Test, ['CMD-SHELL', 'curl --fail http://127.0.0.1:46836 || exit 1']);
-  assert.equal(flow.config.config.Healthcheck.StartPeriod, 600e9);
-  assert.equal(flow.config.config.Shell?.[0], '/bin/bash');
-  assert.ok(flow.files.has('/etc/s6-overlay/s6-rc.d/flows/run') && flow.files.has('/opt/server.js') && flow.files.has('/opt/package.json'));
-  const guest = images['guest-manager'];
-  assert.ok(guest.files.has('/app/src/server.js') && guest.files.has('/app/package.json') && !guest.files.has('/app/NOTES.md'));
 
   // Run each as the Supervisor would; all five at once (each has its own containers).
   const options = (name: string, value: object) => {
@@ -185,6 +157,45 @@ test('run: five real add-on shapes start as their Dockerfile images would, with 
     guest: startRun([path.join(root, 'guest-manager'), '--image', streams['guest-manager'], '--engine', 'podman', '--port', `${guestPort}:3000`, '--options', options('guest', { booking_email: 'host@example.com' })], env),
   };
   try {
+    // What Docker would have written, as the engine loaded it, and addonix's layer of files.
+    const references = Object.fromEntries(await Promise.all(ADDONS.map(async (a) => [a, /addonix: running (\S+) as/.exec(await runs[RUN_OF[a]].waitFor(/addonix: running \S+ as/))![1]!]))) as Record<Addon, string>;
+    // What Docker would have written: the base image's entrypoint kept, the Dockerfile's CMD, ENV, WORKDIR.
+    const spa = { config: { config: engineConfig(references['spa-bridge'], podman) }, files: layerFiles(streams['spa-bridge']) };
+    assert.deepEqual(spa.config.config.Entrypoint, ['/init'], 'the base image\'s /init stays the entrypoint (init: false)');
+    assert.deepEqual(spa.config.config.Cmd, ['/usr/src/app/run.sh'], 'the launcher is the Cmd');
+    assert.equal(spa.config.config.WorkingDir, '/usr/src/app');
+    assert.ok(spa.config.config.Env.includes('NODE_EXTRA_CA_CERTS=/usr/src/app/spa-ca-fullchain.pem'));
+    assert.ok(spa.config.config.Env.includes('S6_BEHAVIOUR_IF_STAGE2_FAILS=2'), 'the base image\'s Env kept');
+    assert.equal(spa.config.config.Labels['io.hass.type'], 'addon', 'the builder\'s label over the base\'s');
+    assert.equal(spa.files.get('/usr/src/app/run.sh'), '-rwxr-xr-x', 'RUN chmod a+x carried over (the file is 0644 in the add-on)');
+    assert.ok(spa.files.has('/usr/src/app/spa-ca-fullchain.pem') && spa.files.has('/usr/src/app/lib/spa.js'), 'COPY . . of the add-on folder');
+    assert.ok(!spa.files.has('/usr/src/app/flake.nix') && !spa.files.has('/usr/src/app/nix'), 'addonix\'s own files stay out');
+    assert.match(spa.files.get('/usr/src/app/node_modules') ?? '', /^l/, 'node_modules where npm install ran');
+    assert.match(spa.files.get('/usr/bin/node') ?? '', /^l/, 'Node.js where apk puts it');
+    assert.ok(![...spa.files.keys()].some((file) => file.startsWith('/include') || file === '/package.json' || file === '/CHANGELOG.md'), 'none of Node.js\'s headers or docs at the root');
+
+    const proxy = { config: { config: engineConfig(references['stream-proxy'], podman) }, files: layerFiles(streams['stream-proxy']) };
+    assert.equal(proxy.config.config.Entrypoint, undefined);
+    assert.deepEqual(proxy.config.config.Cmd, ['node', 'index.js']);
+    assert.equal(proxy.config.config.WorkingDir, '/app');
+    assert.deepEqual(Object.keys(proxy.config.config.ExposedPorts), ['7000/tcp']);
+    assert.equal(proxy.config.config.Labels['io.hass.arch'], 'amd64', 'the builder\'s io.hass.arch over the Dockerfile\'s LABEL');
+    assert.ok(proxy.files.has('/app/lib/greet.js') && proxy.files.has('/app/index.js') && !proxy.files.has('/app/config.yaml'), 'only what the COPY lines name');
+    assert.match(proxy.files.get('/bin/jq') ?? '', /^l/, 'apk add jq: nixpkgs\' jq on the PATH');
+
+    const ble = { config: { config: engineConfig(references['ble-bridge'], podman) }, files: layerFiles(streams['ble-bridge']) };
+    assert.equal(ble.config.config.Cmd, undefined, 'no CMD: s6 runs the services');
+    assert.deepEqual(ble.config.config.Entrypoint, ['/init']);
+    for (const script of ['/etc/services.d/bridge/run', '/etc/cont-init.d/10-ble-perms', '/usr/bin/bridge.sh']) assert.equal(ble.files.get(script), '-rwxr-xr-x', script);
+    assert.ok(ble.files.has('/bridge/main.js') && ble.files.has('/bridge/Configuration.js') && ble.files.has('/bridge/config.json'), 'COPY ./*.js /bridge/');
+    const flow = { config: { config: streamedConfig(streams['flow-editor']) }, files: layerFiles(streams['flow-editor']) };
+    assert.deepEqual(flow.config.config.Healthcheck.Test, ['CMD-SHELL', 'curl --fail http://127.0.0.1:46836 || exit 1']);
+    assert.equal(flow.config.config.Healthcheck.StartPeriod, 600e9);
+    assert.equal(flow.config.config.Shell?.[0], '/bin/bash');
+    assert.ok(flow.files.has('/etc/s6-overlay/s6-rc.d/flows/run') && flow.files.has('/opt/server.js') && flow.files.has('/opt/package.json'));
+    const guest = { files: layerFiles(streams['guest-manager']) };
+    assert.ok(guest.files.has('/app/src/server.js') && guest.files.has('/app/package.json') && !guest.files.has('/app/NOTES.md'));
+
     // A bashio launcher: the options through bashio::config and the API double, the CA and WORKDIR in place.
     await runs.spa.waitFor(/spa bridge starting: .*/);
     assert.match(runs.spa.output(), /spa bridge starting: mqtt=broker\.test:1883 user=tester celsius=false refresh=5m ca=present cwd=\/usr\/src\/app/);
@@ -213,10 +224,13 @@ test('run: five real add-on shapes start as their Dockerfile images would, with 
     assert.match(runs.guest.output(), /guest manager listening on 3000: email=host@example\.com headless=true node_env=production cwd=\/app/);
     assert.match(runs.guest.output(), /No booking password: the manager cannot sign in/);
     assert.equal(JSON.parse((await get(`http://127.0.0.1:${guestPort}/`)).body).retention, '7 days');
-  } finally {
-    const codes = await Promise.all(Object.values(runs).map((run) => run.interrupt()));
-    assert.deepEqual(codes, [130, 130, 130, 130, 130], 'Ctrl-C: exit status 130');
+  } catch (error) {
+    await Promise.all(Object.values(runs).map((run) => run.interrupt()));
+    for (const [name, run] of Object.entries(runs)) t.diagnostic(`addonix run (${name}):\n${run.output()}`);
+    throw error;
   }
+  const codes = await Promise.all(Object.values(runs).map((run) => run.interrupt()));
+  assert.deepEqual(codes, [130, 130, 130, 130, 130], 'Ctrl-C: exit status 130');
   assert.match(runs.spa.output(), /spa bridge stopping/, 'the app got SIGTERM, as from the Supervisor');
   assert.equal(runContainers(podman), '', 'no container is left behind');
 

@@ -72,8 +72,9 @@ export function runContainers(engine: Engine): string[] {
   return engineSync(engine, ['ps', '-a', '-q', '--filter', `label=${LABEL}`]).stdout.split('\n').map((line) => line.trim()).filter(Boolean);
 }
 
-async function waitForDouble(engine: Engine, name: string, deadline: number): Promise<void> {
+async function waitForDouble(engine: Engine, name: string, deadline: number, interrupted: () => boolean): Promise<void> {
   for (;;) {
+    if (interrupted()) return;
     const logs = engineSync(engine, ['logs', name]);
     if (/supervisor: listening on/.test(logs.stdout + logs.stderr)) return;
     const state = engineSync(engine, ['inspect', '-f', '{{.State.Running}}', name]);
@@ -93,11 +94,17 @@ export async function runAddonContainers(spec: RunSpec): Promise<RunResult> {
   let interrupted = false;
   let child: ReturnType<typeof spawn> | null = null;
   let logs: ReturnType<typeof spawn> | null = null;
+  let stopping: NodeJS.Timeout | undefined;
+  // As the Supervisor stops an add-on: SIGTERM, then SIGKILL after its timeout. Asked again each second
+  // until the engine's client has exited: Ctrl-C may come while the container is still being created.
+  const stopAddon = () => spawnSync(spec.engine, ['stop', '-t', String(spec.stopTimeout), addon], { stdio: 'ignore' });
   const stop = () => {
     if (interrupted) return;
     interrupted = true;
-    // As the Supervisor stops an add-on: SIGTERM, then SIGKILL after its timeout.
-    spawnSync(spec.engine, ['stop', '-t', String(spec.stopTimeout), addon], { stdio: 'ignore' });
+    if (child) {
+      stopAddon();
+      stopping = setInterval(stopAddon, 1000);
+    }
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
@@ -112,8 +119,11 @@ export async function runAddonContainers(spec: RunSpec): Promise<RunResult> {
       '-v', `${spec.doubleScript}:/addonix/supervisor.mjs:ro`, '-v', `${spec.stateFile}:/addonix/state.json:ro`,
       ...publish, spec.image, '/addonix/supervisor.mjs', '/addonix/state.json',
     ]);
-    if (started.status !== 0) throw new UserError('engine-failed', `${spec.engine} run failed (the Supervisor API double): ${started.stderr.trim().split('\n').slice(-6).join('\n')}`);
-    await waitForDouble(spec.engine, sidecar, Date.now() + 30_000);
+    if (started.status !== 0) {
+      const said = (started.stderr + started.stdout).trim().split('\n').slice(-6).join('\n');
+      throw new UserError('engine-failed', `${spec.engine} run failed (the Supervisor API double, exit ${started.status ?? 'by signal'}): ${said || 'no message'}`);
+    }
+    await waitForDouble(spec.engine, sidecar, Date.now() + 30_000, () => interrupted);
     if (interrupted) return { exitCode: null, interrupted };
     const address = engineSync(spec.engine, ['inspect', '-f', '{{.NetworkSettings.IPAddress}}', sidecar]).stdout.trim();
     spec.onStarted?.(address || '127.0.0.1');
@@ -134,6 +144,7 @@ export async function runAddonContainers(spec: RunSpec): Promise<RunResult> {
     ];
     // In a process group of its own: Ctrl-C reaches addonix, which stops the add-on as the Supervisor does.
     child = spawn(spec.engine, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    if (interrupted) stopping = setInterval(stopAddon, 1000);
     child.stdout!.pipe(spec.output.stdout, { end: false });
     child.stderr!.pipe(spec.output.stderr, { end: false });
     const code = await new Promise<number | null>((resolve, reject) => {
@@ -142,6 +153,7 @@ export async function runAddonContainers(spec: RunSpec): Promise<RunResult> {
     });
     return { exitCode: interrupted ? null : code, interrupted };
   } finally {
+    clearInterval(stopping);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     logs?.kill();
