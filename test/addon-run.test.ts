@@ -37,8 +37,7 @@ function freePort(): Promise<number> {
  * from the layer the stream script's conf names (dockerTools keeps it as a store path of its own).
  */
 function layerFiles(stream: string): Map<string, string> {
-  const conf = /\/nix\/store\/[^\s'"]+-conf\.json/.exec(readFileSync(stream, 'utf8'))![0];
-  const layer = path.join((JSON.parse(readFileSync(conf, 'utf8')) as { customisation_layer: string }).customisation_layer, 'layer.tar');
+  const layer = path.join(confOf(stream).customisation_layer, 'layer.tar');
   const files = new Map<string, string>();
   for (const line of execFileSync('tar', ['-tvf', layer], { encoding: 'utf8' }).trim().split('\n')) {
     const name = line.split(/\s+/).slice(5).join(' ').replace(/^\.\//, '/').replace(/ -> .*$/, '');
@@ -55,8 +54,12 @@ function engineConfig(reference: string, env: Record<string, string>): Record<st
 
 /** The image config dockerTools streams (its conf's), for what Podman does not show. */
 function streamedConfig(stream: string): Record<string, any> {
-  const conf = /\/nix\/store\/[^\s'"]+-conf\.json/.exec(readFileSync(stream, 'utf8'))![0];
-  return (JSON.parse(readFileSync(conf, 'utf8')) as { config: Record<string, any> }).config;
+  return confOf(stream).config;
+}
+
+/** dockerTools' conf.json, which the stream script names: the image's config and its customisation layer. */
+function confOf(stream: string): { config: Record<string, any>; customisation_layer: string } {
+  return JSON.parse(readFileSync(/\/nix\/store\/[^\s'"]+-conf\.json/.exec(readFileSync(stream, 'utf8'))![0], 'utf8'));
 }
 
 interface Running {

@@ -142,15 +142,15 @@ export function quotedWords(rest: string, escape: string): string[] {
       if (isSpace(ch)) continue;
       inWord = true;
     }
+    // The escape character and the one after it stay in the word (they are removed when it expands);
+    // at the end of the line it is dropped. Single quotes escape nothing.
+    const escaped = ch === escape && quote !== "'";
+    if (escaped) {
+      if (i + 1 < chars.length) word += ch + chars[++i];
+      continue;
+    }
     if (quote) {
       if (ch === quote) quote = null;
-      else if (ch === escape && quote !== "'") {
-        if (i + 1 === chars.length) continue;
-        word += ch;
-        i++;
-        word += chars[i];
-        continue;
-      }
       word += ch;
       continue;
     }
@@ -164,13 +164,6 @@ export function quotedWords(rest: string, escape: string): string[] {
     if (ch === "'" || ch === '"') {
       quote = ch;
       blankOk = true;
-    }
-    if (ch === escape) {
-      if (i + 1 === chars.length) continue;
-      word += ch;
-      i++;
-      word += chars[i];
-      continue;
     }
     word += ch;
   }

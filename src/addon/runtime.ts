@@ -569,7 +569,7 @@ export function globRegex(pattern: string): RegExp {
 }
 
 function run(evaluation: Evaluation, instruction: Instruction): void {
-  const { state, contract } = evaluation;
+  const { state } = evaluation;
   if (instruction.json !== null) {
     runCommand(evaluation, instruction, instruction.json, state.workdir);
     return;
@@ -591,7 +591,6 @@ function run(evaluation: Evaluation, instruction: Instruction): void {
   }
   let cwd = state.workdir;
   for (const words of commands) cwd = runCommand(evaluation, instruction, words, cwd) ?? cwd;
-  void contract;
 }
 
 /** One simple command of a RUN; returns the new working folder after `cd`. */
