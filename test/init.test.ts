@@ -2,10 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { hasTool, MINIMAL_CONFIG, needTools, runCli, tempTree } from './helpers.js';
+import { hasTool, MINIMAL_CONFIG, needTools, REPO, runCli, tempTree } from './helpers.js';
 import { CACHE_KINDS } from '../src/init/ci.js';
 
 const ADDON = `${MINIMAL_CONFIG}image: ghcr.io/me/{arch}-test\n`;
@@ -167,4 +167,25 @@ test('init: in a git repository the files it writes are staged, since Nix reads 
   const flake = readFileSync(path.join(dir, 'flake.nix'), 'utf8');
   assert.match(flake, /# {3}run = \[ "\/bin\/sh" "\/app\/run\.sh" \];\n {4}# {3}extraContents = pkgs: \[ pkgs\.bash pkgs\.jq \];/);
   if (hasTool('nix-instantiate')) execFileSync('nix-instantiate', ['--parse', path.join(dir, 'flake.nix')], { stdio: 'ignore' });
+});
+
+test('init: an add-on with a bashio launcher is told how its image runs, which flavor and why, and what to pin; a Dockerfile Docker would stop at writes nothing', (t) => {
+  const fixture = path.join(REPO, 'test', 'fixtures', 'addons', 'spa-bridge');
+  const dir = tempTree(t, {});
+  cpSync(fixture, dir, { recursive: true });
+  const result = runCli(['init', dir]);
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /^How the image runs\n {2}flavor +base: Dockerfile:17: CMD runs \/usr\/src\/app\/run\.sh, a launcher that needs the base image \(run\.sh:1: #!\/usr\/bin\/with-contenv bashio\)$/m);
+  assert.match(result.stdout, /^ {2}node_modules +\/usr\/src\/app \(npm install, Dockerfile:13\)$/m);
+  assert.match(result.stdout, /^ {2}the flavor "base" builds on the pinned base image: run addonix pin-base \(it writes nix\/base-images\.lock\.nix\), then addonix generate$/m);
+  const json = runCli(['init', dir, '--json', '--force']);
+  assert.equal(JSON.parse(json.stdout).runtime.spa_bridge.amd64.flavor, 'base');
+
+  const broken = tempTree(t, {});
+  cpSync(fixture, broken, { recursive: true });
+  writeFileSync(path.join(broken, 'Dockerfile'), readFileSync(path.join(fixture, 'Dockerfile'), 'utf8').replace('COPY . .', 'COPY missing-folder .'));
+  const refused = runCli(['init', broken]);
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /the Dockerfile has an instruction Docker would stop at; nothing was written:\n {2}\S*Dockerfile:14:1: error: COPY: missing-folder: no such file or folder in the add-on folder \(the build context\) \[dockerfile-invalid\]/);
+  assert.ok(!existsSync(path.join(broken, 'flake.nix')) && !existsSync(path.join(broken, 'nix')), 'nothing written');
 });
