@@ -829,5 +829,8 @@ export function chooseFlavor(
   if (!options.init && (options.baseConfig?.Entrypoint?.[0] === '/init' || isS6BaseImage(options.baseImage))) {
     return { flavor: 'base', reason: `${options.configFile}: init: false, and the base image ${options.baseImage ?? ''} starts s6-overlay's /init` };
   }
-  return { flavor: 'nix', reason: `${contract.dockerfile}: no bashio launcher, no s6 service and no init: false on an s6-overlay base image: the image holds only what Nix builds` };
+  const s6Left = isS6BaseImage(options.baseImage) || options.baseConfig?.Entrypoint?.[0] === '/init'
+    ? `; the base image's s6-overlay /init is left out, so the command runs directly${options.init ? " (Docker's image of it would not start under the Supervisor's init: s6-overlay refuses to)" : ''}`
+    : '';
+  return { flavor: 'nix', reason: `${contract.dockerfile}: no bashio launcher, no s6 service and no init: false on an s6-overlay base image: the image holds only what Nix builds${s6Left}` };
 }
