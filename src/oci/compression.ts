@@ -1,11 +1,17 @@
 /**
- * Layer compression for registries. gzip is Node's zlib at a pinned level with the header's OS byte
- * pinned too (zlib writes another one on macOS and Windows), so the same layer gives the same bytes on
- * every run and machine with the same zlib; the layer descriptor records the compressor. zstd needs a
- * Node.js with zstd in zlib (22.15 / 23.8 and later).
+ * Layer compression for registries. gzip's deflate is pako's at a pinned level (pako, a port of zlib to
+ * JavaScript, writes the bytes of the zlib that official Node.js builds bundle, Chromium's, whose hash
+ * differs from canonical zlib's), with the header's OS byte pinned too (zlib writes another one on macOS
+ * and Windows); so the same layer gives the same bytes on every run and machine, whichever zlib the
+ * Node.js running addonix links (Debian's and Fedora's link the system's, which writes other bytes).
+ * Node's zlib does the deflating where it writes pako's bytes (it is about four times as fast), which a
+ * probe checks once per thread. The layer descriptor records the compressor. zstd needs a Node.js with
+ * zstd in zlib (22.15 / 23.8 and later).
  */
 import zlib from 'node:zlib';
+import { createRequire } from 'node:module';
 import type { Transform } from 'node:stream';
+import { Deflate, Z_OK, Z_SYNC_FLUSH } from 'pako';
 import { UserError } from '../util/errors.js';
 import type { Compression } from './media-types.js';
 
@@ -39,6 +45,8 @@ const DEFLATE_WINDOW = 32 * 1024;
 const ZLIB_CHUNK = GZIP_BLOCK + (64 << 10);
 export const ZSTD_LEVEL = 3;
 const GZIP_OS_UNIX = 3;
+/** The deflate that defines the bytes: pako's version, from the package itself (package-lock.json pins it). */
+const PAKO_VERSION = (createRequire(import.meta.url)('pako/package.json') as { version: string }).version;
 
 type ZstdZlib = typeof zlib & {
   createZstdCompress?: (options?: { params?: Record<number, number> }) => Transform;
@@ -70,16 +78,83 @@ export function compressorRecord(compression: Compression): string | undefined {
   if (compression === 'gzip') {
     return (
       `gzip level=${GZIP_LEVEL} memLevel=${GZIP_MEM_LEVEL} mtime=0 os=${GZIP_OS_UNIX}; one member of ${GZIP_BLOCK}-byte blocks, each raw-deflated primed with the ${DEFLATE_WINDOW} bytes ` +
-      `before it and sync-flushed, or stored in ${STORED_BLOCK_MAX}-byte deflate blocks when the entropy of its every ${ENTROPY_STRIDE}th byte is >= ${STORED_ENTROPY} bits/byte (Node.js zlib)`
+      `before it and sync-flushed, or stored in ${STORED_BLOCK_MAX}-byte deflate blocks when the entropy of its every ${ENTROPY_STRIDE}th byte is >= ${STORED_ENTROPY} bits/byte ` +
+      `(deflate of pako ${PAKO_VERSION}, the bytes of official Node.js builds' zlib)`
     );
   }
   if (compression === 'zstd') return `zstd level=${ZSTD_LEVEL} (Node.js zlib)`;
   return undefined;
 }
 
-/** Identifies compressor output for caches: the same id means the same bytes for the same input. */
+/**
+ * Identifies compressor output for caches: the same id means the same bytes for the same input. gzip's
+ * bytes are pako's whichever zlib this Node.js links; zstd's are those of the zstd it links.
+ */
 export function compressorId(compression: Compression): string {
-  return compression === 'none' ? 'none' : `${compressorRecord(compression)} zlib=${process.versions.zlib}${compression === 'zstd' ? ` zstd=${process.versions['zstd'] ?? '?'}` : ''}`;
+  return compression === 'zstd' ? `${compressorRecord(compression)} zstd=${process.versions['zstd'] ?? '?'}` : (compressorRecord(compression) ?? 'none');
+}
+
+/** Options of every deflate of a block: pako's and Node's zlib's names are the same. */
+const DEFLATE_OPTIONS = { level: GZIP_LEVEL, memLevel: GZIP_MEM_LEVEL } as const;
+
+/** A block deflated by pako, raw, primed with the dictionary and sync-flushed: the reference bytes. */
+export function referenceDeflate(block: Uint8Array, dictionary: Uint8Array | undefined): Buffer[] {
+  const deflate = new Deflate({ raw: true, ...DEFLATE_OPTIONS, chunkSize: ZLIB_CHUNK, ...(dictionary && dictionary.length > 0 ? { dictionary } : {}) });
+  const pieces: Buffer[] = [];
+  // Each chunk is a view of a buffer of its own: wrapped, not copied.
+  deflate.onData = (chunk: Uint8Array) => pieces.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  if (!deflate.push(block, Z_SYNC_FLUSH) || deflate.err !== Z_OK) throw new Error(`pako deflate failed: ${deflate.msg}`);
+  return pieces;
+}
+
+/** The same block deflated by Node's zlib, at the same settings. */
+function nodeDeflate(block: Uint8Array, dictionary: Uint8Array | undefined): Buffer {
+  return zlib.deflateRawSync(block, { ...DEFLATE_OPTIONS, finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: ZLIB_CHUNK, ...(dictionary && dictionary.length > 0 ? { dictionary } : {}) });
+}
+
+/**
+ * Text of the kind layers hold, made the same way every time (a seeded generator choosing among words,
+ * numbers and punctuation): long enough that the hash, the lazy matching and the block splitting all take
+ * part, in two blocks, the second primed with the first's last 32 KiB.
+ */
+function probeText(bytes: number): Buffer {
+  const words = ['const', 'function', 'return', 'node_modules', 'require', '"version":', 'export', 'import', 'lib', '/nix/store/', 'sqlite3', 'addon', '{', '}', '(', ')', ';', '\n', '  '];
+  const out = Buffer.alloc(bytes);
+  let state = 0x2545f491;
+  let at = 0;
+  while (at < bytes) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    const pick = state >>> 16;
+    const piece = pick % 7 === 0 ? String(pick % 10007) : words[pick % words.length]!;
+    at += out.write(piece + (pick % 3 === 0 ? ' ' : ''), at, 'latin1');
+  }
+  return out;
+}
+
+let nodeZlibAgreement: boolean | undefined;
+
+/**
+ * Whether Node's zlib writes pako's bytes (it does where it is Chromium's zlib, which official builds
+ * bundle): checked once per thread on probe text, in two blocks as GzipBlocks deflates them. Where it does
+ * not (a system zlib, zlib-ng), every block is deflated by pako. ADDONIX_DEFLATE=pako forces pako.
+ */
+export function nodeZlibWritesReference(): boolean {
+  if (process.env['ADDONIX_DEFLATE'] === 'pako') return false;
+  if (nodeZlibAgreement === undefined) {
+    const text = probeText(2 * 96 * 1024);
+    const first = text.subarray(0, text.length / 2);
+    const second = text.subarray(text.length / 2);
+    const dictionary = first.subarray(first.length - DEFLATE_WINDOW);
+    nodeZlibAgreement =
+      Buffer.concat(referenceDeflate(first, undefined)).equals(nodeDeflate(first, undefined)) &&
+      Buffer.concat(referenceDeflate(second, dictionary)).equals(nodeDeflate(second, dictionary));
+  }
+  return nodeZlibAgreement;
+}
+
+/** How blocks are deflated here, for reports: Node's zlib (checked equal) or pako. */
+export function deflateEngine(): string {
+  return nodeZlibWritesReference() ? `Node.js zlib ${process.versions.zlib} (writes pako's bytes)` : `pako ${PAKO_VERSION} (Node.js zlib ${process.versions.zlib} writes other bytes)`;
 }
 
 /** Shannon entropy in bits per byte of sampled byte counts. */
@@ -234,16 +309,18 @@ export class GzipBlocks {
     this.crc = zlib.crc32(block, this.crc);
     this.size += block.length;
     const stored = sampledEntropy(block, this.counts) >= STORED_ENTROPY;
-    const options: zlib.ZlibOptions = { level: GZIP_LEVEL, memLevel: GZIP_MEM_LEVEL, finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: ZLIB_CHUNK };
-    // Only with nothing still out may a block go to the sink at once (output stays in order).
-    if (this.jobs.length === 0 && (stored || this.threadsNow() === 1)) {
+    const options: zlib.ZlibOptions = { ...DEFLATE_OPTIONS, finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: ZLIB_CHUNK };
+    const nodeZlib = nodeZlibWritesReference();
+    // Only with nothing still out may a block go to the sink at once (output stays in order). pako runs
+    // on this thread only (zlib's thread pool is for Node's zlib).
+    if (this.jobs.length === 0 && (stored || this.threadsNow() === 1 || !nodeZlib)) {
       // On this thread; a stored block with nothing before it still out needs no copy either.
       if (stored) {
         this.sink(storedBlocks(block));
       } else {
-        // zlib copies the dictionary into its own window, so the buffer can be refilled right after.
-        if (this.windowBytes > 0) options.dictionary = this.window.subarray(0, this.windowBytes);
-        this.sink([zlib.deflateRawSync(block, options)]);
+        // Both copy the dictionary into their own window, so the buffer can be refilled right after.
+        const dictionary = this.windowBytes > 0 ? this.window.subarray(0, this.windowBytes) : undefined;
+        this.sink(nodeZlib ? [nodeDeflate(block, dictionary)] : referenceDeflate(block, dictionary));
       }
     } else {
       // The block and its dictionary must outlive this call: owned copies (or, for the assembly buffer, a swap).
