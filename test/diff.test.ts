@@ -43,6 +43,10 @@ test('diff (CLI): exit 0 and "identical" for the same image in two shapes, exit 
   assert.equal(recompressed.status, 1);
   assert.equal(recompressed.result.verdict, 'same-content');
   assert.match(recompressed.stdout, /^same content, different manifests:/);
+  // Which compressor made each side: the Docker 25 archive records none, addonix's layout records its own.
+  assert.equal(recompressed.result.images[0]!.a.compressor, null);
+  assert.match(recompressed.result.images[0]!.b.compressor ?? '', /^gzip level=2 memLevel=9 .*\(deflate of pako \d+\.\d+\.\d+, the bytes of official Node\.js builds' zlib\)$/);
+  assert.match(recompressed.stdout, /\n {2}compressor A not recorded \(compressed by another tool than addonix, or not compressed\)\n {13}B gzip level=2 memLevel=9 mtime=0 os=3 \(deflate of pako [\d.]+, the bytes of official Node\.js builds' zlib\)\n/);
 });
 
 test('diff: a registry reference against local images; an index paired by arch', async (t) => {

@@ -45,6 +45,7 @@ test('verify: built and pushed in one environment, rebuilt in another (TMPDIR, u
   assert.ok(!hasStackTrace(verified.stderr), verified.stderr);
   assert.match(verified.stdout, /rebuild: deterministic/);
   assert.match(verified.stdout, /verified: identical to the reference/);
+  assert.match(verified.stdout, /\n {2}compressor gzip level=2 memLevel=9 mtime=0 os=3 \(deflate of pako [\d.]+, the bytes of official Node\.js builds' zlib\) \(both\)\n/, 'which compressor made the published layers');
   assert.match(verified.stderr, /rebuilding \/nix\/store\/\S+-docker-image-test-addon-aarch64\.tar\.gz/);
 
   const report = JSON.parse(readFileSync(path.join(elsewhere, 'verify-test_addon-aarch64.json'), 'utf8')) as VerifyReport;
@@ -55,6 +56,7 @@ test('verify: built and pushed in one environment, rebuilt in another (TMPDIR, u
   assert.equal(report.outputs.manifestDigest, published, 'the rebuilt image, compressed as push does, has the published manifest digest');
   assert.equal(report.outputs.configDigest, report.reference.configDigest);
   assert.match(report.outputs.compressor ?? '', /^gzip level=/);
+  assert.equal(report.reference.compressor, report.outputs.compressor, 'the reference records the compressor that made it');
   assert.equal(report.inputs.nixpkgs?.rev, flake.nixpkgs.rev, 'the nixpkgs revision flake.lock pins');
   assert.equal(report.inputs.outPath, readlinkSync(path.join(flake.dir, 'result-aarch64')));
   assert.match(report.inputs.derivation, /^\/nix\/store\/[a-z0-9]{32}-docker-image-test-addon-aarch64\.tar\.gz\.drv$/);

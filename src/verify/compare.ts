@@ -8,6 +8,7 @@ import type { Digest } from '../oci/digest.js';
 import { formatPlatform } from '../oci/platform.js';
 import type { FileFacts, ImageFacts, ScannedImage, ScannedLayer } from '../oci/scan.js';
 import type { Compression } from '../oci/media-types.js';
+import { Annotation } from '../oci/types.js';
 
 /** identical: same manifest (or no manifest to compare) and config; same-content: same config and layers, other manifest. */
 export type Verdict = 'identical' | 'same-content' | 'different';
@@ -20,6 +21,12 @@ export interface ImageSide {
   manifestDigest: Digest | null;
   configDigest: Digest;
   layers: number;
+  /**
+   * What compressed its layers, as addonix records it on each layer it compresses (the annotation
+   * io.addonix.layer.compressor; several records joined by ' | '), or null: compressed by another tool,
+   * or not compressed (a docker-archive has no manifest to record it in).
+   */
+  compressor: string | null;
 }
 
 export type DifferenceKind = 'type' | 'content' | 'size' | 'mode' | 'owner' | 'mtime' | 'link-target' | 'device';
@@ -95,7 +102,13 @@ export function imageSide(facts: ImageFacts): ImageSide {
     manifestDigest: facts.manifest?.digest ?? null,
     configDigest: facts.configDigest,
     layers: facts.layerCount,
+    compressor: compressorOf(facts),
   };
+}
+
+function compressorOf(facts: ImageFacts): string | null {
+  const records = new Set((facts.manifest?.document.layers ?? []).map((layer) => layer.annotations?.[Annotation.compressor]).filter((record) => record !== undefined));
+  return records.size === 0 ? null : [...records].join(' | ');
 }
 
 /** The entries of a layer by path; a path written twice keeps its last entry, as extraction does. */

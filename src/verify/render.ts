@@ -75,13 +75,30 @@ function layerLines(layer: LayerComparison): string[] {
 }
 
 function digestLine(label: string, a: string | null, b: string | null, none: string): string {
-  if (a === null && b === null) return `  ${label.padEnd(9)}${none}`;
-  if (a === b) return `  ${label.padEnd(9)}${a} (both)`;
-  return `  ${label.padEnd(9)}A ${a ?? none}\n  ${''.padEnd(9)}B ${b ?? none}`;
+  const width = Math.max(9, label.length + 1);
+  if (a === null && b === null) return `  ${label.padEnd(width)}${none}`;
+  if (a === b) return `  ${label.padEnd(width)}${a} (both)`;
+  return `  ${label.padEnd(width)}A ${a ?? none}\n  ${''.padEnd(width)}B ${b ?? none}`;
 }
 
 function sideName(side: ImageSide): string {
   return `${side.source} (${side.platform}${side.arch ? `, ${side.arch}` : ''})`;
+}
+
+/**
+ * A compressor record in short: its settings and, in brackets at its end, the deflate that made the
+ * bytes (the middle says how blocks are laid out, which docs/json.md and --json give in full).
+ */
+export function shortCompressor(record: string | null): string | null {
+  if (record === null) return null;
+  return record
+    .split(' | ')
+    .map((one) => {
+      const settings = one.split(';')[0]!;
+      const engine = /\(([^()]*)\)$/.exec(one)?.[1];
+      return engine && !settings.includes(engine) ? `${settings} (${engine})` : settings;
+    })
+    .join(' | ');
 }
 
 export function renderComparison(image: ImageComparison): string {
@@ -91,6 +108,7 @@ export function renderComparison(image: ImageComparison): string {
   out.push(`${''.padEnd(headline.length)}  B = ${sideName(image.b)}`);
   out.push(digestLine('manifest', image.a.manifestDigest, image.b.manifestDigest, '(none: docker-archives have no manifest of their own)'));
   out.push(digestLine('config', image.a.configDigest, image.b.configDigest, '-'));
+  out.push(digestLine('compressor', shortCompressor(image.a.compressor), shortCompressor(image.b.compressor), 'not recorded (compressed by another tool than addonix, or not compressed)'));
   if (image.verdict === 'identical') return out.join('\n');
   if (image.configFields.length > 0) {
     out.push('  config fields that differ:');

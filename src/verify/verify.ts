@@ -52,7 +52,8 @@ export interface VerifyReport {
     compressor: string | null;
     layers: { diffId: Digest; digest: Digest; size: number }[];
   };
-  reference: { source: string; manifestDigest: Digest | null; configDigest: Digest };
+  /** compressor: what the reference's layers record of their compressor (see ImageSide), or null. */
+  reference: { source: string; manifestDigest: Digest | null; configDigest: Digest; compressor: string | null };
   comparison: ImageComparison;
 }
 
@@ -129,7 +130,7 @@ export async function verifyBuilt(request: VerifyRequest): Promise<VerifyOutcome
       compressor: compressorRecord(PUSH_POLICY.compression) ?? null,
       layers: scanned.layers.map((layer) => ({ diffId: layer.diffId, digest: layer.digest, size: layer.size })),
     },
-    reference: { source: pair.b.facts.source, manifestDigest: pair.b.facts.manifest?.digest ?? null, configDigest: pair.b.facts.configDigest },
+    reference: { source: pair.b.facts.source, manifestDigest: pair.b.facts.manifest?.digest ?? null, configDigest: pair.b.facts.configDigest, compressor: comparison.b.compressor },
     comparison,
   };
   return { report, explained: rebuildOutcome ?? outcome };

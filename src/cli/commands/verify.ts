@@ -11,7 +11,7 @@ import { verifyBuilt, type VerifyReport } from '../../verify/verify.js';
 import { openImages } from '../../verify/diff.js';
 import type { ImageCandidate } from '../../oci/scan.js';
 import { attestation } from '../../verify/provenance.js';
-import { comparisonJson, renderComparison } from '../../verify/render.js';
+import { comparisonJson, renderComparison, shortCompressor } from '../../verify/render.js';
 import { layerRules, registryTimes } from '../images.js';
 import { withOptions } from '../options.js';
 import { checkReportDir, writeDiffReport } from '../../verify/report.js';
@@ -146,6 +146,13 @@ function publishedImage(image: string, slug: string): string {
   return image;
 }
 
+/** Who compressed a reference whose layers hold the same content in other bytes. */
+function sameContentCompressor(report: VerifyReport): string {
+  const theirs = report.reference.compressor;
+  if (theirs === null) return 'by another tool, which records nothing of its settings';
+  return theirs === report.outputs.compressor ? 'by addonix with the same settings, by another zlib than the one it pins' : `by addonix with other settings: ${shortCompressor(theirs)}`;
+}
+
 function renderVerdict(report: VerifyReport, reportFile: string, attested: string | undefined): string {
   const color = paint(process.stdout);
   const out: string[] = [];
@@ -160,7 +167,7 @@ function renderVerdict(report: VerifyReport, reportFile: string, attested: strin
     report.verdict === 'identical'
       ? color('green', 'verified: identical to the reference')
       : report.verdict === 'same-content'
-        ? color('green', 'verified: same content as the reference') + ' (same config and layers; the reference was compressed by another tool)'
+        ? color('green', 'verified: same content as the reference') + ` (same config and layers; the reference's layers were compressed ${sameContentCompressor(report)})`
         : report.verdict === 'not-reproducible'
           ? color('red', 'not verified: the build is not reproducible')
           : color('red', 'not verified: the rebuilt image differs from the reference');
