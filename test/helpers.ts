@@ -75,7 +75,8 @@ export function corpus(t: TestContext, sub: string): string | undefined {
 
 /** Whether output looks like a JavaScript stack trace. */
 export function hasStackTrace(text: string): boolean {
-  return /^\s+at .+(\(|:\d+:\d+)/m.test(text);
+  // A frame ends with `(FILE:LINE:COL)` or `FILE:LINE:COL`; Nix's trace frames end with a colon after the column.
+  return /^\s+at .+(\(.*:\d+:\d+\)|:\d+:\d+)$/m.test(text);
 }
 
 /** A valid minimal config, to build variants from. */

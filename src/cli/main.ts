@@ -9,8 +9,13 @@ import { renderError } from './render-error.js';
 
 /** Whether the command line asks for JSON: then a failure is a JSON object on stdout too. */
 function wantsJson(argv: readonly string[]): boolean {
+  return wantsFlag(argv, 'json');
+}
+
+/** Whether --NAME (a boolean option) is on the command line, before any `--`. */
+function wantsFlag(argv: readonly string[], name: string): boolean {
   const end = argv.indexOf('--');
-  return (end < 0 ? argv : argv.slice(0, end)).some((arg) => arg === '--json' || arg === '--json=true');
+  return (end < 0 ? argv : argv.slice(0, end)).some((arg) => arg === `--${name}` || arg === `--${name}=true`);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -33,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     // A full disk or an unwritable folder in addonix's cache gets the cache's own advice.
     const { cacheDir, cacheAdvice } = await import('../oci/cache.js');
-    return renderError(error, wantsJson(argv), { places: [{ dir: cacheDir(), advice: cacheAdvice() }] });
+    return renderError(error, wantsJson(argv), { places: [{ dir: cacheDir(), advice: cacheAdvice() }] }, wantsFlag(argv, 'verbose'));
   }
   return typeof process.exitCode === 'number' ? process.exitCode : 0;
 }

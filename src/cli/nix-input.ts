@@ -16,6 +16,8 @@ export interface NixArgs {
   builders?: string;
   substituters?: string;
   'override-input'?: string[];
+  /** Show the trace Nix printed before its error. */
+  verbose?: boolean;
 }
 
 /** --override-input NAME REF (repeatable) as pairs. */

@@ -36,6 +36,7 @@ export function parseArchList(value: unknown): BuildArch[] {
 
 export const OPTION_DEFINITIONS = {
   // Output
+  verbose: { type: 'boolean', default: false, describe: "When Nix fails: show the trace it printed before its error (Nix >= 2.9 prints how evaluation got there)" },
   json: { type: 'boolean', default: false, describe: 'Print the result as JSON on stdout (formats: docs/json.md); a failure is then a JSON error object too' },
 
   // The add-on and its rules

@@ -17,8 +17,11 @@ export function asUserError(error: unknown, context: FileSystemErrorContext = {}
   return { error: new UserError('internal', 'internal error (this is a bug in addonix, please report it)'), bug: stack };
 }
 
-/** Writes the failure and returns the exit status. */
-export function renderError(failure: unknown, json: boolean, context: FileSystemErrorContext = {}): number {
+/**
+ * Writes the failure and returns the exit status. `verbose`: a tool's trace (Nix's evaluation trace)
+ * follows the message; without it, a line says how to see it.
+ */
+export function renderError(failure: unknown, json: boolean, context: FileSystemErrorContext = {}, verbose = false): number {
   const { error, bug } = asUserError(failure, context);
   if (json) {
     const body: { error: ErrorJson & { stack?: string } } = { error: error.toJSON() };
@@ -30,7 +33,14 @@ export function renderError(failure: unknown, json: boolean, context: FileSystem
   } else {
     // The message names the file it is about; the JSON form has it as a field of its own.
     const hint = error.hint ? `\nhint: ${error.hint}` : '';
-    process.stderr.write(`addonix: error: ${error.message} [${error.code}]${hint}${bug ? `\n${bug}` : ''}\n`);
+    process.stderr.write(`addonix: error: ${error.message} [${error.code}]${hint}${traceText(error.trace, verbose)}${bug ? `\n${bug}` : ''}\n`);
   }
   return error.exitCode;
+}
+
+/** A trace after the message: in full with --verbose, else a line saying it is there. */
+export function traceText(trace: readonly string[], verbose: boolean): string {
+  if (trace.length === 0) return '';
+  if (!verbose) return `\n(Nix printed a trace of ${trace.length} lines; --verbose shows it)`;
+  return `\ntrace (as Nix printed it, outermost first):\n${trace.map((line) => `  ${line}`).join('\n')}`;
 }

@@ -106,7 +106,7 @@ export function nixFailure(what: string, run: NixRun, install: NixInstall): User
   const errors = run.monitor.errors.length > 0 ? run.monitor.errors : run.monitor.text.slice(-10);
   const message = errors.join('\n').trim() || `nix exited with ${run.code}`;
   const hints = hintsFor(message, hintContext(install), true);
-  return new UserError('nix-failed', `${what}:\n${indent(message)}${hints.map((h) => `\nhint: ${h.text}`).join('')}`);
+  return new UserError('nix-failed', `${what}:\n${indent(message)}${hints.map((h) => `\nhint: ${h.text}`).join('')}`, { trace: run.monitor.trace() });
 }
 
 function indent(text: string): string {
@@ -252,6 +252,8 @@ export interface TargetFailure {
   /** The derivation that failed first (the image's own, or one it needs), when Nix said which. */
   derivation: string | null;
   message: string;
+  /** The evaluation trace Nix printed before its errors (shown with --verbose). */
+  trace: string[];
   /** The last lines of that derivation's log. */
   log: string[];
   hints: Hint[];
@@ -275,7 +277,7 @@ function explainFailure(target: PlannedTarget, monitor: BuildMonitor, install: N
   const errors = own ? monitor.errors.filter((e) => e.includes(own) && !/^build of /.test(e)) : monitor.errors;
   const message = errors.join('\n').trim() || monitor.errors.join('\n').trim() || 'Nix did not build it and did not say why';
   const log = own ? (monitor.builds.get(own)?.log ?? []) : [];
-  return { derivation: own, message, log, hints: hintsFor(`${message}\n${log.join('\n')}`, hintContext(install)) };
+  return { derivation: own, message, trace: monitor.trace(), log, hints: hintsFor(`${message}\n${log.join('\n')}`, hintContext(install)) };
 }
 
 /** Builds every planned image in one Nix invocation; returns a result per image, failures explained. */
@@ -286,7 +288,7 @@ export async function buildPlanned(install: NixInstall, flake: string, plan: Bui
     drvPath: null,
     outPath: null,
     seconds: null,
-    failure: { derivation: null, message: error.message, log: [], hints: [] },
+    failure: { derivation: null, message: error.message, trace: [...error.trace], log: [], hints: [] },
   }));
   if (plan.planned.length === 0) return results;
   const started = Date.now();

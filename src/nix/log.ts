@@ -61,6 +61,33 @@ function parseLogLine(line: string): NixEvent | undefined {
   }
 }
 
+/**
+ * A Nix error read the same from Nix 2.8 to current. 2.8 prints `error: MESSAGE`; later versions print
+ * the evaluation trace first (`error:`, then frames such as `… while calling the 'seq' builtin` and
+ * `at /nix/store/…/lib.nix:198:9:` with lines of source), then `error: MESSAGE`. The message is the last
+ * `error:` block (its continuation lines included, e.g. a builder's log tail); the trace is every line
+ * before it, kept apart. Nix's advice to pass --show-trace is left out (addonix's --verbose shows the
+ * trace Nix printed).
+ */
+export interface NixError {
+  message: string;
+  trace: string[];
+}
+
+const SHOW_TRACE_ADVICE = /^\s*\(use '--show-trace' to show detailed location information\)\s*$/;
+
+export function readNixError(text: string): NixError {
+  const lines = stripAnsi(text).split('\n');
+  let start = -1;
+  for (let i = lines.length - 1; i >= 0 && start < 0; i--) if (/^\s*error:/.test(lines[i]!)) start = i;
+  if (start < 0) return { message: text.trim(), trace: [] };
+  const message = [lines[start]!.replace(/^\s*error:\s*/, ''), ...lines.slice(start + 1).filter((line) => !SHOW_TRACE_ADVICE.test(line))].join('\n').trim();
+  // The trace without its opening bare `error:` and blank lines, each frame's indentation kept.
+  const trace = lines.slice(0, start).map((line) => line.trimEnd()).filter((line) => line.trim() !== '' && line.trim() !== 'error:');
+  const indent = Math.min(...trace.map((line) => /^ */.exec(line)![0].length));
+  return { message, trace: trace.map((line) => line.slice(indent)) };
+}
+
 /** Splits a byte stream into lines and hands each to `onLine` (the last partial line at `end`). */
 export class LineSplitter {
   private rest = '';
@@ -110,7 +137,10 @@ export class BuildMonitor {
   private readonly transferBytes = new Map<number, number>();
   /** The aggregate activities (all builds, all copies) whose progress gives the totals, by id. */
   private readonly aggregates = new Map<number, number>();
+  /** Nix's error messages (readNixError's message), in order. */
   readonly errors: string[] = [];
+  /** The evaluation trace Nix printed before each of them (empty for Nix 2.8 and for build failures). */
+  readonly traces: string[][] = [];
   /** Plain text Nix wrote outside the event format. */
   readonly text: string[] = [];
   /** Level-0 messages that are not errors: what a dry run lists. */
@@ -138,14 +168,25 @@ export class BuildMonitor {
         this.result(event.id, event.type, event.fields);
         return;
       case 'msg':
-        if (event.level === 0 && /^error:/.test(event.msg.trimStart())) this.errors.push(event.msg.replace(/^\s*error:\s*/, ''));
+        if (event.level === 0 && /^error:/.test(event.msg.trimStart())) this.error(event.msg);
         else if (event.level === 0) this.notices.push(event.msg);
         return;
       case 'text':
         this.text.push(event.text);
-        if (/^\s*error:/.test(event.text)) this.errors.push(event.text.replace(/^\s*error:\s*/, ''));
+        if (/^\s*error:/.test(event.text)) this.error(event.text);
         return;
     }
+  }
+
+  private error(text: string): void {
+    const { message, trace } = readNixError(text);
+    this.errors.push(message);
+    this.traces.push(trace);
+  }
+
+  /** Every trace line Nix printed before its errors, for --verbose. */
+  trace(): string[] {
+    return this.traces.flat();
   }
 
   private result(id: number, type: number, fields: unknown[]): void {

@@ -11,6 +11,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { nixString, toNix } from '../nixgen/nix.js';
 import { UserError } from '../util/errors.js';
+import { readNixError } from './log.js';
 
 const FEATURES = ['--extra-experimental-features', 'nix-command flakes'];
 
@@ -102,14 +103,18 @@ async function sriOf(got: string): Promise<string> {
   return converted;
 }
 
-/** What Nix said when it failed for another reason than the hash: its error and the builder's last lines. */
-function failureSummary(stderr: string): string {
+/**
+ * What Nix said when it failed for another reason than the hash: its error (the last `error:` block, with
+ * the builder's last lines when a build failed) as the message, the trace before it apart (--verbose).
+ */
+function failureSummary(stderr: string): { message: string; trace: string[] } {
   const lines = stderr
     .split('\n')
     .map((line) => line.trimEnd())
     .filter((line) => line.trim() !== '' && !/^warning: /.test(line) && !/^(this derivation will be built|building ')/.test(line.trim()));
-  const first = lines.findIndex((line) => line.startsWith('error'));
-  return (first >= 0 ? lines.slice(first) : lines.slice(-12)).slice(0, 16).join('\n');
+  if (!lines.some((line) => /^\s*error:/.test(line))) return { message: lines.slice(-12).join('\n'), trace: [] };
+  const { message, trace } = readNixError(lines.join('\n'));
+  return { message: message.split('\n').slice(0, 16).join('\n'), trace };
 }
 
 /**
@@ -130,7 +135,8 @@ export async function pullImageHashes(options: { nixpkgs: string; images: readon
     drvPaths = [];
   }
   if (evaluated.code !== 0 || drvPaths.length !== images.length || !drvPaths.every((drv) => typeof drv === 'string' && drv.endsWith('.drv'))) {
-    throw new UserError('nix-failed', `nix could not evaluate pullImage of ${nixpkgs} for ${images.map(what).join(', ')}:\n${failureSummary(evaluated.stderr)}`);
+    const failure = failureSummary(evaluated.stderr);
+    throw new UserError('nix-failed', `nix could not evaluate pullImage of ${nixpkgs} for ${images.map(what).join(', ')}:\nerror: ${failure.message}`, { trace: failure.trace });
   }
   const built = await run('nix-store', ['--realise', '--keep-going', ...drvPaths], onLine);
   const got = new Map<string, string>();
@@ -141,6 +147,7 @@ export async function pullImageHashes(options: { nixpkgs: string; images: readon
     const hash = got.get(drvPaths[i]!);
     if (hash) return hash;
     if (built.code === 0) throw new UserError('nix-failed', `nix built ${what(args)} with an empty hash and did not complain; ${nixpkgs}'s pullImage does not check hashes as expected`);
-    throw new UserError('nix-failed', `nix failed to build pullImage of ${what(args)} (nixpkgs: ${nixpkgs}):\n${failureSummary(built.stderr)}`);
+    const failure = failureSummary(built.stderr);
+    throw new UserError('nix-failed', `nix failed to build pullImage of ${what(args)} (nixpkgs: ${nixpkgs}):\nerror: ${failure.message}`, { trace: failure.trace });
   });
 }

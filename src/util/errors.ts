@@ -16,6 +16,8 @@ export interface ErrorDetails {
   line?: number | undefined;
   /** What to do about it, when the message does not already say. */
   hint?: string | undefined;
+  /** How a tool got there (Nix's evaluation trace), shown with --verbose only. */
+  trace?: readonly string[] | undefined;
 }
 
 /** The error as data: what --json prints and what workers send. */
@@ -26,12 +28,15 @@ export interface ErrorJson {
   line: number | null;
   hint: string | null;
   exit: 1 | 2 | 130;
+  /** Present when the tool that failed said how it got there (Nix's evaluation trace). */
+  trace?: string[];
 }
 
 export class UserError extends Error {
   readonly file: string | undefined;
   readonly line: number | undefined;
   readonly hint: string | undefined;
+  readonly trace: readonly string[];
 
   constructor(
     readonly code: ErrorCode,
@@ -43,6 +48,7 @@ export class UserError extends Error {
     this.file = details.file;
     this.line = details.line;
     this.hint = details.hint;
+    this.trace = details.trace ?? [];
   }
 
   get exitCode(): 1 | 2 | 130 {
@@ -50,11 +56,11 @@ export class UserError extends Error {
   }
 
   toJSON(): ErrorJson {
-    return { code: this.code, message: this.message, file: this.file ?? null, line: this.line ?? null, hint: this.hint ?? null, exit: this.exitCode };
+    return { code: this.code, message: this.message, file: this.file ?? null, line: this.line ?? null, hint: this.hint ?? null, exit: this.exitCode, ...(this.trace.length > 0 ? { trace: [...this.trace] } : {}) };
   }
 
   static fromJSON(json: ErrorJson): UserError {
-    return new UserError(json.code, json.message, { file: json.file ?? undefined, line: json.line ?? undefined, hint: json.hint ?? undefined });
+    return new UserError(json.code, json.message, { file: json.file ?? undefined, line: json.line ?? undefined, hint: json.hint ?? undefined, trace: json.trace });
   }
 }
 

@@ -15,6 +15,7 @@ import { paint, table } from '../output.js';
 import { addonModel, checkArchesListed, flakeFor, interruptible, nixForCommand, overridesOf, targetsFor, type NixArgs } from '../nix-input.js';
 import { withOptions } from '../options.js';
 import { reportRuntimeFindings } from '../runtime-report.js';
+import { traceText } from '../render-error.js';
 
 interface BuildArgs extends NixArgs {
   dir: string;
@@ -47,7 +48,7 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder (with its flake.nix, or see --flake)', type: 'string', default: '.' }),
-      'arch', 'all', 'out-link', 'dry-run', 'tarball', 'json', 'flake', 'jobs', 'builders', 'substituters', 'override-input',
+      'arch', 'all', 'out-link', 'dry-run', 'tarball', 'json', 'flake', 'jobs', 'builders', 'substituters', 'override-input', 'verbose',
     )
       .example('$0 build', "Every arch of the add-on in this folder: result-amd64, result-aarch64, ...")
       .example('$0 build --arch aarch64 -j 4', 'One arch, four builds at once')
@@ -108,7 +109,7 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
       }
       if (args.json) process.stdout.write(JSON.stringify({ flake, system: install.system, images }, null, 2) + '\n');
       else process.stdout.write(renderTable(images));
-      for (const image of images) if (image.failure) process.stderr.write(renderFailure(image));
+      for (const image of images) if (image.failure) process.stderr.write(renderFailure(image, args.verbose === true));
       process.exitCode = images.some((i) => i.status === 'failed') ? 1 : 0;
     }, 'no result link was changed');
   },
@@ -193,7 +194,7 @@ function renderTable(images: BuiltImage[]): string {
   return table(rows) + '\n';
 }
 
-function renderFailure(image: BuiltImage): string {
+function renderFailure(image: BuiltImage, verbose: boolean): string {
   const color = paint(process.stderr);
   const failure = image.failure!;
   // Newer Nix repeats the log tail in its message; addonix shows its own.
@@ -201,5 +202,7 @@ function renderFailure(image: BuiltImage): string {
   const out = [`${color('red', `${image.label} failed`)}: ${message.trim().split('\n').join('\n  ')}`];
   if (failure.log.length > 0) out.push(`  last lines of the log of ${failure.derivation}:`, ...failure.log.map((line) => `    ${line}`));
   for (const hint of failure.hints) out.push(`  hint: ${hint.text}`);
+  const trace = traceText(failure.trace, verbose);
+  if (trace) out.push(trace.slice(1).replace(/^/gm, '  '));
   return out.join('\n') + '\n';
 }

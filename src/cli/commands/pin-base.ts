@@ -76,7 +76,7 @@ export const pinBaseCommand: CommandModule<object, PinBaseArgs> = {
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder', type: 'string', default: '.' }),
-      'nixpkgs', 'hash', 'check', 'json', 'insecure', 'supervisor',
+      'nixpkgs', 'hash', 'check', 'json', 'insecure', 'supervisor', 'verbose',
     )
       .example('$0 pin-base my-addon', 'Resolve the base image of every arch and compute the Nix hashes')
       .example('$0 pin-base my-addon --no-hash', 'Only the digests (no Nix here); run it again where Nix can fetch')

@@ -74,7 +74,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder', type: 'string', default: '.' }),
       'options', 'port', 'image', 'data', 'api-log',
-      'arch', 'engine', 'flake', 'jobs', 'builders', 'substituters', 'override-input', 'json',
+      'arch', 'engine', 'flake', 'jobs', 'builders', 'substituters', 'override-input', 'verbose', 'json',
     )
       .example('$0 run', "Build this machine's arch, then run it in Docker as the Supervisor would")
       .example('$0 run --engine podman --options my-options.yaml --api-log', 'With your options, in Podman, showing the add-on\'s API calls')
@@ -121,7 +121,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
         const plan = await planBuild(install, flake, targets, { ...options, signal });
         const shown = plan.planned.length > 0 ? new BuildProgress(process.stderr, plan) : undefined;
         const [result] = await buildPlanned(install, flake, plan, { ...options, signal, onEvent: shown?.onEvent }).finally(() => shown?.finish());
-        if (!result?.outPath) throw new UserError('nix-failed', `${arch}: the image did not build: ${result?.failure?.message ?? 'no output'}`);
+        if (!result?.outPath) throw new UserError('nix-failed', `${arch}: the image did not build: ${result?.failure?.message ?? 'no output'}`, { trace: result?.failure?.trace });
         source = result.outPath;
       }, 'nothing was run');
     } else if (!existsSync(source)) {

@@ -40,7 +40,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder (with its flake.nix, or see --flake)', type: 'string', default: '.' }),
-      'arch', 'against', 'report', 'attest', 'diff-report', 'json', 'flake', 'jobs', 'builders', 'substituters', 'override-input', 'allow-devices', 'insecure', 'timeout', 'retry-for',
+      'arch', 'against', 'report', 'attest', 'diff-report', 'json', 'flake', 'jobs', 'builders', 'substituters', 'override-input', 'verbose', 'allow-devices', 'insecure', 'timeout', 'retry-for',
     )
       .example('$0 verify --arch aarch64', "Rebuild this add-on's aarch64 image and compare it with the published one")
       .example('$0 verify --arch amd64 --against ghcr.io/me/my-addon:1.2.3 --attest amd64.intoto.json', 'Against a given reference, with an attestation')
@@ -97,7 +97,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       for (const arch of arches) {
         const built = results.find((result) => result.target.arch === arch);
         const target = plan.planned.find((planned) => planned.arch === arch);
-        if (!built || built.status === 'failed' || !target) throw new UserError('nix-failed', `${arch}: the image does not build, so there is nothing to verify:\n${built?.failure?.message ?? ''}${built?.failure?.log.length ? `\n${built.failure.log.join('\n')}` : ''}`);
+        if (!built || built.status === 'failed' || !target) throw new UserError('nix-failed', `${arch}: the image does not build, so there is nothing to verify:\n${built?.failure?.message ?? ''}${built?.failure?.log.length ? `\n${built.failure.log.join('\n')}` : ''}`, { trace: built?.failure?.trace });
         process.stderr.write(`addonix: ${arch}: rebuilding ${built.outPath} to check that Nix gets the same bytes again\n`);
         const { report, explained } = await verifyBuilt({ install, flake, target, addon: { slug: model.slug, version: model.version }, references: opened.get(references.get(arch)!)!, rules: layerRules(args['allow-devices']), options: { ...options, signal } });
         const reportFile = forArch(args.report, arch) ?? `verify-${model.slug}-${arch}.json`;
