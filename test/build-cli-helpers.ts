@@ -6,7 +6,7 @@
  * usable Nix.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { REPO, tempTree } from './helpers.js';
@@ -32,11 +32,26 @@ export interface TestFlake {
 const FIXTURE = path.join(REPO, 'test', 'fixtures', 'image-flake');
 
 /**
- * Nix settings for the tests: the sandbox on, with the host tools the builders use and the host's CA
- * certificates (the stand-in's fetchurl and cacert take them from /etc/ssl, as nixpkgs' take cacert's);
- * no substituters (no network but the npm registry's tarballs, fetched by hash).
+ * The host folders the stand-in's builders use, as extra-sandbox-paths, by what this system has: a
+ * folder as itself; a merged-/usr link (/bin -> usr/bin, Debian 12 and 13 alike) as the folder it names
+ * (`/bin=/usr/bin`): Nix 2.2x cannot make the link where its own sandbox-paths put /bin/sh (Debian 13's
+ * has `/bin/sh=bash-static`: "creating directory '…chroot/root/bin'"), and Nix 2.8, which has no
+ * /bin/sh of its own, needs /bin for the builders' /bin/sh. Both build with this form.
  */
-export const TEST_NIX_CONFIG = ['substituters =', 'sandbox = true', 'extra-sandbox-paths = /bin /usr /lib /lib64 /etc/ssl'].join('\n');
+export function hostSandboxPaths(): string {
+  return ['/bin', '/lib', '/lib64', '/usr', '/etc/ssl']
+    .filter((dir) => existsSync(dir))
+    .map((dir) => (lstatSync(dir).isSymbolicLink() ? `${dir}=${realpathSync(dir)}` : dir))
+    .join(' ');
+}
+
+/**
+ * Nix settings for the tests: the sandbox on (whatever nix.conf says: off in Debian 12's, on in
+ * Debian 13's), with the host tools the builders use and the host's CA certificates (the stand-in's
+ * fetchurl and cacert take them from /etc/ssl, as nixpkgs' take cacert's); no substituters (no network
+ * but the npm registry's tarballs, fetched by hash).
+ */
+export const TEST_NIX_CONFIG = ['substituters =', 'sandbox = true', `extra-sandbox-paths = ${hostSandboxPaths()}`].join('\n');
 
 export function newNonce(): string {
   return `${Date.now()}${Math.floor(Math.random() * 1e6)}`;

@@ -1,7 +1,8 @@
 /**
  * Running Nix from the tests: the library (nix/lib.nix) against the nixpkgs stand-in
- * (test/nixpkgs-stand-in), which builds with this machine's tools, so builds need the sandbox off
- * (Debian's nix-bin has it off by default) and no binary cache (there is none to reach here).
+ * (test/nixpkgs-stand-in), which builds with this machine's tools, so these builds run with the sandbox
+ * off (Debian 12's nix.conf has it off, Debian 13's on: it is set here) and no binary cache (there is
+ * none to reach here). The tests of the CLI build in the sandbox (build-cli-helpers.ts, TEST_NIX_CONFIG).
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';

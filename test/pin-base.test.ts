@@ -16,7 +16,7 @@ import { freePort, startRegistry, type Registry } from './registry-helpers.js';
 import { NixValueError, parseNixData, toNix, type NixValue } from '../src/nixgen/nix.js';
 
 const STAND_IN = path.join(REPO, 'test', 'nixpkgs-stand-in');
-/** Nix here has no binary cache to ask (and Debian's Nix has the sandbox off anyway). */
+/** Nix here has no binary cache to ask; the stand-in's pullImage runs skopeo from the host (sandbox off, whatever nix.conf says). */
 const NIX_ENV = { NIX_CONFIG: 'substituters =\nsandbox = false\n' };
 const NIX_OPTIONS = ['--option', 'substituters', '', '--option', 'sandbox', 'false'];
 
