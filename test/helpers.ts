@@ -1,6 +1,6 @@
 /** Shared test helpers: the CLI as a user runs it, temporary add-on folders, the shared corpus. */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,6 +101,15 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** Whether a program is on PATH. */
+/**
+ * The newest LLVM this machine has (Debian 12: 14, Debian 13: 19), the suffix of its programs
+ * (clang-19), as the nixpkgs stand-in finds it; null without one.
+ */
+export function hostLlvm(): string | null {
+  const versions = existsSync('/usr/lib') ? readdirSync('/usr/lib').flatMap((name) => /^llvm-(\d+)$/.exec(name) ?? []).filter((m) => existsSync(`/usr/lib/${m[0]}/bin/clang`)).map((m) => Number(m[1])) : [];
+  return versions.length > 0 ? String(Math.max(...versions)) : null;
+}
+
 export function hasTool(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).status === 0;
 }

@@ -22,13 +22,14 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { hasTool, REPO, runCli } from './helpers.js';
+import { hasTool, hostLlvm, REPO, runCli } from './helpers.js';
 import { buildAttrs, derivationGraph, evalJson, instantiate, nixPath, withLibrary } from './nix-helpers.js';
 import { ELF_MACHINES, foreignElfFiles, storePaths, unpackImage, type UnpackedImage } from './image-audit.js';
 
 const EXAMPLE = path.join(REPO, 'examples', 'sqlite-notes');
 const FIXTURE = path.join(REPO, 'test', 'fixtures', 'garage-door');
-const TOOLS = ['nix-build', 'qemu-aarch64-static', 'qemu-arm-static', 'clang-14', 'ld.lld-14', 'aarch64-linux-gnu-g++', 'arm-linux-gnueabihf-g++', 'readelf', 'patchelf', 'podman', 'npm'];
+const LLVM = hostLlvm();
+const TOOLS = ['nix-build', 'qemu-aarch64-static', 'qemu-arm-static', LLVM ? `clang-${LLVM}` : 'clang', LLVM ? `ld.lld-${LLVM}` : 'ld.lld', 'aarch64-linux-gnu-g++', 'arm-linux-gnueabihf-g++', 'readelf', 'patchelf', 'podman', 'npm'];
 const SQLITE_VERSION = "const D = require('better-sqlite3'); console.log(new D(':memory:').prepare('select sqlite_version() as v').get().v)";
 
 const ATTRS = [
@@ -230,7 +231,7 @@ test('nix build: the aarch64 image (strategy cached, better-sqlite3 compiled by 
 function auditImage(stream: string): string[] {
   const forbidden = new Map(Object.entries(buildTools).map(([name, outPath]) => [outPath, name]));
   // Compilers and their runtimes by name: a cross compiler, zig, the clang sysroot.
-  const compilerName = /-(cc-wrapper-[^/]*|zig-[0-9][^/]*|zig-cache-[^/]*|addonix-cc-[^/]*|clang-[0-9][^/]*|llvm-binutils-[^/]*|gcc-[0-9.]+|glibc-[0-9.]+-dev|node-gyp-[^/]*|python3-[^/]*)$/;
+  const compilerName = /-(cc-wrapper-[^/]*|zig-[0-9][^/]*|zig-cache-[^/]*|addonix-cc-[^/]*|clang-(?:[0-9][^/]*|host)|llvm-binutils-[^/]*|gcc-(?:[0-9.]+|host)|glibc-[0-9.]+-dev|node-gyp-[^/]*|python3-[^/]*)$/;
   const { root, config } = image(stream);
   const problems = foreignElfFiles(root, ELF_MACHINES[config.architecture]!).map((f) => `${f.file} is an ELF file for machine ${f.machine}`);
   const paths = storePaths(root);

@@ -169,37 +169,67 @@ let
   # --- host files, per platform ----------------------------------------------------------------------
 
   # Debian's files of each CPU with glibc: the host's for x86_64, the cross sysroots for the others.
+  # `gcc` is the host's compiler for that CPU: its version and folders are found when a package builds
+  # (hostGcc), as the release has them (GCC 12 on Debian 12, 14 on Debian 13); evaluation, pure in a
+  # flake, reads nothing of the host.
   hostTrees = {
     "x86_64-unknown-linux-gnu" = {
       libDirs = [ "/usr/lib/x86_64-linux-gnu" ];
       include = null;
       loader = "ld-linux-x86-64.so.2";
-      gccDir = "/usr/lib/gcc/x86_64-linux-gnu/12";
-      cxxInclude = "/usr/include/c++/12";
-      cxxArchInclude = "/usr/include/x86_64-linux-gnu/c++/12";
+      gcc = "gcc";
       debian = "x86_64-linux-gnu";
     };
     "aarch64-unknown-linux-gnu" = {
       libDirs = [ "/usr/aarch64-linux-gnu/lib" ];
       include = "/usr/aarch64-linux-gnu/include";
       loader = "ld-linux-aarch64.so.1";
-      gccDir = "/usr/lib/gcc-cross/aarch64-linux-gnu/12";
-      cxxInclude = "/usr/aarch64-linux-gnu/include/c++/12";
-      cxxArchInclude = "/usr/aarch64-linux-gnu/include/c++/12/aarch64-linux-gnu";
+      gcc = "aarch64-linux-gnu-gcc";
       debian = "aarch64-linux-gnu";
     };
     "armv7l-unknown-linux-gnueabihf" = {
       libDirs = [ "/usr/arm-linux-gnueabihf/lib" ];
       include = "/usr/arm-linux-gnueabihf/include";
       loader = "ld-linux-armhf.so.3";
-      gccDir = "/usr/lib/gcc-cross/arm-linux-gnueabihf/12";
-      cxxInclude = "/usr/arm-linux-gnueabihf/include/c++/12";
-      cxxArchInclude = "/usr/arm-linux-gnueabihf/include/c++/12/arm-linux-gnueabihf";
+      gcc = "arm-linux-gnueabihf-gcc";
       debian = "arm-linux-gnueabihf";
     };
   };
   hostTree = hostTrees.${hostPlatform.config} or null;
-  gccVersion = "12.2.0";
+
+  # Shell that sets the host GCC's folders for a tree: gccDir (crt*.o, libgcc.a), gccVersion (its full
+  # version, the folder name GCC's own layout uses), cxxInclude and cxxArchInclude (the C++ headers,
+  # in folders Debian names by the major version).
+  hostGcc = tree: ''
+    gccDir=$(dirname "$(/usr/bin/${tree.gcc} -print-libgcc-file-name)")
+    gccVersion=$(/usr/bin/${tree.gcc} -dumpfullversion)
+    gccMajor=$(/usr/bin/${tree.gcc} -dumpversion)
+    ${if tree.include == null then ''
+      cxxInclude=/usr/include/c++/$gccMajor
+      cxxArchInclude=/usr/include/${tree.debian}/c++/$gccMajor
+    '' else ''
+      cxxInclude=/usr/${tree.debian}/include/c++/$gccMajor
+      cxxArchInclude=$cxxInclude/${tree.debian}
+    ''}
+  '';
+
+  # Shell that links a host program to this set's glibc, as nixpkgs' programs are linked to theirs: the
+  # RUNPATH first, then the interpreter. patchelf 0.18 (Debian 13) breaks the official Node.js binary
+  # when the interpreter is set first (alone, or in the same call), which 0.14 (Debian 12) does not.
+  linkTo = runpath: file: ''
+    /usr/bin/patchelf --set-rpath "${runpath}" "${file}"
+    /usr/bin/patchelf --set-interpreter ${glibc}/lib/${hostTree.loader} "${file}"
+  '';
+
+  # Shell that finds the host's npm, the first on the builders' PATH (its npm-cli.js, followed through
+  # links), and its node-gyp: npm's own package bundles it (npm from the npm registry, which
+  # scripts/test-all installs where the release's npm is older than 11); Debian's npm
+  # (/usr/share/nodejs/npm) keeps it apart and ignores `libc`, and is refused.
+  hostNpm = ''
+    npmCli=$(readlink -f "$(command -v npm)")
+    npmDir=$(dirname "$(dirname "$npmCli")")
+    [ -d "$npmDir/node_modules/node-gyp" ] || { echo "nixpkgs stand-in: the npm on PATH ($npmDir) has no node-gyp of its own: install npm from the npm registry (scripts/test-all does)" >&2; exit 1; }
+  '';
 
   # Copies files of `dirs` whose names match the shell patterns into "$1", rewriting GNU ld scripts so
   # that they name the copies (nixpkgs' glibc scripts name its own store paths).
@@ -261,24 +291,24 @@ let
   gcc =
     if hostTree == null then null
     else package {
-      name = "gcc-${gccVersion}";
+      # nixpkgs names it gcc-<version>; the host's version is known only when it builds.
+      name = "gcc-host";
       outputs = [ "out" "lib" ];
       cost = "compiles GCC (about 40 min)";
-      buildCommand = copyLibs (hostTree.libDirs ++ [ hostTree.gccDir ]) [ "libstdc++.so*" "libgcc_s.so*" "libatomic.so*" ] + ''
-        runtime="$out/lib/gcc/${hostPlatform.config}/${gccVersion}"
-        mkdir -p "$runtime" "$out/include/c++/${gccVersion}/${hostPlatform.config}"
-        cp ${hostTree.gccDir}/crt*.o ${hostTree.gccDir}/libgcc.a ${hostTree.gccDir}/libgcc_eh.a "$runtime"/
-        cp ${hostTree.gccDir}/libstdc++.a "$out/lib/"
-        for entry in ${hostTree.cxxInclude}/*; do
-          [ "''${entry##*/}" = "${hostTree.debian}" ] || cp -r "$entry" "$out/include/c++/${gccVersion}/"
+      buildCommand = hostGcc hostTree + copyLibs (hostTree.libDirs ++ [ "$gccDir" ]) [ "libstdc++.so*" "libgcc_s.so*" "libatomic.so*" ] + ''
+        runtime="$out/lib/gcc/${hostPlatform.config}/$gccVersion"
+        mkdir -p "$runtime" "$out/include/c++/$gccVersion/${hostPlatform.config}"
+        cp "$gccDir"/crt*.o "$gccDir"/libgcc.a "$gccDir"/libgcc_eh.a "$runtime"/
+        cp "$gccDir"/libstdc++.a "$out/lib/"
+        for entry in "$cxxInclude"/*; do
+          [ "''${entry##*/}" = "${hostTree.debian}" ] || cp -r "$entry" "$out/include/c++/$gccVersion/"
         done
-        cp -r ${hostTree.cxxArchInclude}/. "$out/include/c++/${gccVersion}/${hostPlatform.config}/"
+        cp -r "$cxxArchInclude"/. "$out/include/c++/$gccVersion/${hostPlatform.config}/"
         copyLibs "$lib/lib"
         # Debian keeps the unversioned names (for -l) beside the compiler; nixpkgs has them in lib.
         ln -sf libstdc++.so.6 "$lib/lib/libstdc++.so"
         rm -f "$lib/lib/libgcc_s.so"; ln -s libgcc_s.so.1 "$lib/lib/libgcc_s.so"
       '';
-      passthru.version = gccVersion;
     };
 
   # --- compilers ------------------------------------------------------------------------------------
@@ -371,7 +401,7 @@ let
     '';
   };
   muslCxxRuntime = { zigTarget, flags }: package {
-    name = "gcc-${gccVersion}-lib";
+    name = "gcc-host-lib";
     cost = "part of the cross GCC";
     buildCommand = ''
       export ZIG_GLOBAL_CACHE_DIR="$TMPDIR/zig-cache"
@@ -404,7 +434,8 @@ let
       cc = "${zig}/zig cc -target ${zigTarget} ${flags}";
       cxx = "${zig}/zig c++ -target ${zigTarget} ${flags}";
       ar = "${zig}/zig ar";
-      strip = "/usr/bin/llvm-strip-14";
+      # The newest LLVM's strip the host has (any LLVM strips any CPU).
+      strip = "\"$(ls -d /usr/lib/llvm-*/bin/llvm-strip | sort -V | tail -n 1)\"";
     };
 
   crossCost = "builds a cross toolchain: binutils, GCC and the C library for ${hostPlatform.config} (about 1 h on 2 cores)";
@@ -428,7 +459,15 @@ let
       "riscv64-unknown-linux-musl" = zigFor "riscv64-linux-musl" "";
     }.${hostPlatform.config} or (throw "nixpkgs stand-in: no compiler for ${hostPlatform.config}");
 
-  # --- LLVM: Debian's clang 14, lld and binutils (x86_64 programs: an aarch64-linux set's evaluates) ---
+  # --- LLVM: Debian's clang, lld and binutils (x86_64 programs: an aarch64-linux set's evaluates) ----
+
+  # The newest LLVM the host has (Debian 12: 14, Debian 13: 19), found when a package builds: $llvm is
+  # its major version, $llvmBin its programs.
+  hostLlvm = ''
+    llvm=$(for clang in /usr/lib/llvm-*/bin/clang; do [ -x "$clang" ] && basename "$(dirname "$(dirname "$clang")")"; done | sed 's/^llvm-//' | sort -n | tail -n 1)
+    [ -n "$llvm" ] || { echo "nixpkgs stand-in: no clang in /usr/lib/llvm-*/bin (Debian's clang-<version> package)" >&2; exit 1; }
+    llvmBin=/usr/lib/llvm-$llvm/bin
+  '';
 
   # pkgs/development/compilers/llvm/common/clang/default.nix @ 02d79c9c8bcba9020b4c93784f96e0cb15709349:
   # clang-unwrapped, outputs out, lib, dev, python. LLVM is built for every target (no
@@ -438,33 +477,33 @@ let
   llvmPackages =
     let
       clang-unwrapped = package {
-        name = "clang-14.0.6";
+        # nixpkgs names it clang-<version>; the host's version is known only when it builds.
+        name = "clang-host";
         outputs = [ "out" "lib" ];
         cost = "compiles LLVM and clang (hours)";
-        buildCommand = ''
+        buildCommand = hostLlvm + ''
           mkdir -p "$out/bin" "$lib/lib/clang"
           for tool in clang clang++; do
-            printf '#!/bin/sh\nexec /usr/bin/%s-14 -resource-dir %s "$@"\n' "$tool" "$out/lib/clang/14" > "$out/bin/$tool"
+            printf '#!/bin/sh\nexec %s/%s -resource-dir %s "$@"\n' "$llvmBin" "$tool" "$out/lib/clang/$llvm" > "$out/bin/$tool"
             chmod +x "$out/bin/$tool"
           done
-          cp -r /usr/lib/llvm-14/lib/clang/14.0.6 "$lib/lib/clang/14"
+          cp -r "$("$llvmBin/clang" -print-resource-dir)" "$lib/lib/clang/$llvm"
         '';
-        passthru.version = "14.0.6";
       };
       # common/bintools.nix @ 0145c6da2896513d94440e7fb41c11487aa3de16: lld's and llvm's programs, with
       # strip = llvm-objcopy, readelf = llvm-readobj, ar = llvm-ar, ld = lld.
       bintools-unwrapped = package {
-        name = "llvm-binutils-14.0.6";
+        name = "llvm-binutils-host";
         cost = "part of LLVM";
-        buildCommand = ''
+        buildCommand = hostLlvm + ''
           mkdir -p "$out/bin"
           for tool in ld.lld lld llvm-ar llvm-strip llvm-objcopy llvm-readelf llvm-readobj llvm-ranlib llvm-nm; do
-            ln -s /usr/bin/$tool-14 "$out/bin/$tool"
+            ln -s "$llvmBin/$tool" "$out/bin/$tool"
           done
-          ln -s /usr/bin/llvm-objcopy-14 "$out/bin/strip"
-          ln -s /usr/bin/llvm-ar-14 "$out/bin/ar"
-          ln -s /usr/bin/ld.lld-14 "$out/bin/ld"
-          ln -s /usr/bin/llvm-readobj-14 "$out/bin/readelf"
+          ln -s "$llvmBin/llvm-objcopy" "$out/bin/strip"
+          ln -s "$llvmBin/llvm-ar" "$out/bin/ar"
+          ln -s "$llvmBin/ld.lld" "$out/bin/ld"
+          ln -s "$llvmBin/llvm-readobj" "$out/bin/readelf"
         '';
       };
     in
@@ -505,11 +544,10 @@ let
         mkdir -p "$out" "$npm/lib/node_modules" "$npm/bin" "$corepack"
         tar -xzf ${fetchStock { url = "https://registry.npmjs.org/node-linux-${officialNode.cpu}/-/node-linux-${officialNode.cpu}-${officialNode.version}.tgz"; inherit (officialNode) hash; }} -C "$out" --strip-components=1
         chmod -R u+w "$out"
-        ${if glibc != null && !hostPlatform.isMusl then ''
-          /usr/bin/patchelf --set-interpreter ${glibc}/lib/${hostTree.loader} --set-rpath ${gcc.lib}/lib:${glibc}/lib "$out/bin/node"
-        '' else ""}
+        ${if glibc != null && !hostPlatform.isMusl then linkTo "${gcc.lib}/lib:${glibc}/lib" "$out/bin/node" else ""}
         # npm (JavaScript, the same for every CPU) as its own output, run by this Node.js.
-        cp -r /usr/lib/node_modules/npm "$npm/lib/node_modules/npm"
+        ${hostNpm}
+        cp -r "$npmDir" "$npm/lib/node_modules/npm"
         printf '#!/bin/sh\nexec %s %s "$@"\n' "$out/bin/node" "$npm/lib/node_modules/npm/bin/npm-cli.js" > "$npm/bin/npm"
         printf '#!/bin/sh\nexec %s %s "$@"\n' "$out/bin/node" "$npm/lib/node_modules/npm/bin/npx-cli.js" > "$npm/bin/npx"
         chmod +x "$npm/bin/npm" "$npm/bin/npx"
@@ -564,11 +602,11 @@ let
     node-gyp = package {
       name = "node-gyp-12.4.0";
       cost = "minutes (a buildNpmPackage)";
-      buildCommand = ''
+      buildCommand = hostNpm + ''
         mkdir -p "$out/bin" "$out/lib/node_modules"
-        cp -r /usr/lib/node_modules/npm/node_modules/node-gyp "$out/lib/node_modules/node-gyp"
+        cp -r "$npmDir/node_modules/node-gyp" "$out/lib/node_modules/node-gyp"
         chmod -R u+w "$out/lib/node_modules/node-gyp"
-        cp -r /usr/lib/node_modules/npm/node_modules "$out/lib/node_modules/node-gyp/node_modules"
+        cp -r "$npmDir/node_modules" "$out/lib/node_modules/node-gyp/node_modules"
         rm -rf "$out/lib/node_modules/node-gyp/node_modules/node-gyp"
         printf '#!/bin/sh\nexport npm_config_nodedir=%s\nexec %s %s "$@"\n' ${nodejs} ${nodejs}/bin/node "$out/lib/node_modules/node-gyp/bin/node-gyp.js" > "$out/bin/node-gyp"
         chmod +x "$out/bin/node-gyp"
@@ -639,7 +677,7 @@ let
       '' + (if hostPlatform.config == "x86_64-unknown-linux-gnu" then ''
         cp /bin/dash "$out/bin/sh"
         chmod u+w "$out/bin/sh"
-        /usr/bin/patchelf --set-interpreter ${glibc}/lib/${hostTree.loader} --set-rpath ${glibc}/lib "$out/bin/sh"
+        ${linkTo "${glibc}/lib" "$out/bin/sh"}
       '' else ''
         echo "nixpkgs stand-in: no shell for ${hostPlatform.config}" > "$out/bin/README"
       '');
@@ -659,7 +697,7 @@ let
           case "''${lib##*/}" in libjq*|libonig*) cp -L "$lib" "$out/lib/" ;; esac
         done
         chmod -R u+w "$bin" "$out"
-        /usr/bin/patchelf --set-interpreter ${glibc}/lib/${hostTree.loader} --set-rpath "$out/lib:${glibc}/lib" "$bin/bin/jq"
+        ${linkTo "$out/lib:${glibc}/lib" "$bin/bin/jq"}
         for lib in "$out"/lib/*; do /usr/bin/patchelf --set-rpath "$out/lib:${glibc}/lib" "$lib"; done
       '' else ''
         echo "nixpkgs stand-in: jq is provided for x86_64 only, not ${hostPlatform.config}" >&2
