@@ -66,6 +66,13 @@ if (!(await fs.pathExists(ready))) {
   echo(`other-debian: root made (${elapsed()})`);
 }
 await fs.copy('/etc/resolv.conf', path.join(root, 'etc', 'resolv.conf'), { dereference: true });
+// This machine's trust goes in too: the certificate authorities it adds (which the root's own
+// ca-certificates takes in when it builds its bundle) and its bundle until then, and the variables
+// that name CA files or proxies, so that the npm registry and Debian's mirror answer as they do here.
+if (await fs.pathExists('/usr/local/share/ca-certificates')) await fs.copy('/usr/local/share/ca-certificates', path.join(root, 'usr/local/share/ca-certificates'), { dereference: true });
+if (await fs.pathExists('/etc/ssl/certs/ca-certificates.crt')) await fs.copy('/etc/ssl/certs/ca-certificates.crt', path.join(root, 'etc/ssl/certs/ca-certificates.crt'), { dereference: true });
+const PASSED = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'NIX_SSL_CERT_FILE', 'GIT_SSL_CAINFO', 'http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'];
+const passed = PASSED.filter((name) => process.env[name]).map((name) => `${name}=${process.env[name]}`);
 
 // The checkout as git sees it (tracked and new files, not ignored ones), copied afresh.
 const build = path.join(root, 'build');
@@ -81,7 +88,7 @@ const sharedSource = process.env.ADDONIX_SHARED ?? path.join(repo, '..', 'shared
 // Inside: a clean environment (CI passed on), the other release's own tools first on PATH.
 const inside = [
   'env', '-i', 'HOME=/root', 'LANG=C.UTF-8', 'TERM=dumb', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-  ...(process.env.CI ? [`CI=${process.env.CI}`] : []), 'ADDONIX_SHARED=/build/shared',
+  ...(process.env.CI ? [`CI=${process.env.CI}`] : []), ...passed, 'ADDONIX_SHARED=/build/shared',
   'bash', '-c', 'cd /build/addonix && exec ./scripts/test-all "$@"', 'test-all', ...tests,
 ];
 const enter = `

@@ -5,7 +5,7 @@
  * derivations are new to the store and really built. Also fake `nix` programs for machines without a
  * usable Nix.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
@@ -31,16 +31,29 @@ export interface TestFlake {
 
 const FIXTURE = path.join(REPO, 'test', 'fixtures', 'image-flake');
 
+/** The paths Nix's own configuration mounts in the sandbox (`sandbox-paths`, e.g. Debian 13's `/bin/sh=…bash-static`). */
+function nixSandboxPaths(): string[] {
+  const shown = spawnSync('nix', ['--extra-experimental-features', 'nix-command', 'show-config', '--json'], { encoding: 'utf8', env: { ...process.env, NIX_CONFIG: '' } });
+  try {
+    const value = (JSON.parse(shown.stdout) as { 'sandbox-paths'?: { value?: string[] } })['sandbox-paths']?.value;
+    return Array.isArray(value) ? value.map((entry) => entry.split('=')[0]!.replace(/\?$/, '')) : [];
+  } catch {
+    return [];
+  }
+}
+
 /**
  * The host folders the stand-in's builders use, as extra-sandbox-paths, by what this system has: a
- * folder as itself; a merged-/usr link (/bin -> usr/bin, Debian 12 and 13 alike) as the folder it names
- * (`/bin=/usr/bin`): Nix 2.2x cannot make the link where its own sandbox-paths put /bin/sh (Debian 13's
- * has `/bin/sh=bash-static`: "creating directory '…chroot/root/bin'"), and Nix 2.8, which has no
- * /bin/sh of its own, needs /bin for the builders' /bin/sh. Both build with this form.
+ * folder as itself, a merged-/usr link (/bin -> usr/bin, Debian 12 and 13 alike) as the folder it names
+ * (`/bin=/usr/bin`: Nix 2.2x cannot make the link in the sandbox), and none where Nix's own sandbox-paths
+ * mount something inside it (Debian 13's Nix mounts bash-static as /bin/sh: with /bin bound too, Nix
+ * makes the file it mounts over, /bin/sh, in the host's /usr/bin, and so empties the host's dash). Nix
+ * 2.8 in Debian 12 mounts nothing of its own: its builders get /bin/sh from /bin.
  */
 export function hostSandboxPaths(): string {
+  const nixOwn = nixSandboxPaths();
   return ['/bin', '/lib', '/lib64', '/usr', '/etc/ssl']
-    .filter((dir) => existsSync(dir))
+    .filter((dir) => existsSync(dir) && !nixOwn.some((own) => own === dir || own.startsWith(`${dir}/`)))
     .map((dir) => (lstatSync(dir).isSymbolicLink() ? `${dir}=${realpathSync(dir)}` : dir))
     .join(' ');
 }

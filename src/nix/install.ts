@@ -15,7 +15,7 @@ export const FIRST_FLAKES_NIX = '2.4';
 
 export const INSTALL_HINT =
   'install Nix >= 2.18 (https://nixos.org/download: sh <(curl -L https://nixos.org/nix/install) --daemon); ' +
-  "Debian's nix-bin package is Nix 2.8, too old for nixpkgs >= 25.11";
+  "Debian's nix-bin package is Nix 2.8 in Debian 12, too old for nixpkgs >= 25.11, and Nix 2.26 in Debian 13 (apt-get install nix-bin)";
 
 export const ENABLE_FLAKES_HINT =
   "add 'experimental-features = nix-command flakes' to /etc/nix/nix.conf (or ~/.config/nix/nix.conf, or the NIX_CONFIG variable)";
