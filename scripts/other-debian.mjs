@@ -74,22 +74,24 @@ if (await fs.pathExists('/etc/ssl/certs/ca-certificates.crt')) await fs.copy('/e
 const PASSED = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'NIX_SSL_CERT_FILE', 'GIT_SSL_CAINFO', 'http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'];
 const passed = PASSED.filter((name) => process.env[name]).map((name) => `${name}=${process.env[name]}`);
 
-// The checkout as git sees it (tracked and new files, not ignored ones), copied afresh.
+// The checkout: a clone (the tests clone it, and Nix reads it as a git flake), with the working tree
+// as it is here laid over it (changes not committed yet, new files staged so that Nix sees them).
 const build = path.join(root, 'build');
 const checkout = path.join(build, 'addonix');
 const shared = path.join(build, 'shared');
 await fs.remove(checkout);
-await fs.ensureDir(checkout);
 await fs.ensureDir(shared);
+await $`git clone -q --no-hardlinks ${repo} ${checkout}`;
 const files = (await $({ cwd: repo })`git ls-files -z --cached --others --exclude-standard`).stdout.split('\0').filter((file) => file && fs.existsSync(path.join(repo, file)));
 await $({ cwd: repo, input: files.join('\0') })`tar --null -T - -cf - | tar -C ${checkout} -xf -`;
+for (const gone of (await $({ cwd: repo })`git ls-files -z --deleted`).stdout.split('\0').filter(Boolean)) await fs.remove(path.join(checkout, gone));
+await $({ cwd: checkout })`git add -A`;
 const sharedSource = process.env.ADDONIX_SHARED ?? path.join(repo, '..', 'shared');
 
 // Inside: a clean environment (CI passed on), the other release's own tools first on PATH.
-const inside = [
-  'env', '-i', 'HOME=/root', 'LANG=C.UTF-8', 'TERM=dumb', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+const environment = [
+  'HOME=/root', 'LANG=C.UTF-8', 'TERM=dumb', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   ...(process.env.CI ? [`CI=${process.env.CI}`] : []), ...passed, 'ADDONIX_SHARED=/build/shared',
-  'bash', '-c', 'cd /build/addonix && exec ./scripts/test-all "$@"', 'test-all', ...tests,
 ];
 const enter = `
 set -e
@@ -101,7 +103,40 @@ mount --rbind /sys "$root/sys"
 if [ -d "$shared_source" ]; then mount --bind "$shared_source" "$root/build/shared"; mount -o remount,bind,ro "$root/build/shared"; fi
 exec chroot "$root" "$@"
 `;
+/** Runs a command in the root, in a mount namespace of its own; its output goes where this one's goes. */
+function inRoot(command, options = {}) {
+  return $({ stdio: options.quiet ? 'pipe' : 'inherit' })`unshare -m --propagation private bash -c ${enter} enter ${root} ${sharedSource} env -i ${environment} ${command}`.nothrow();
+}
+
+// Node.js, which scripts/test-all expects on a machine of the project's kind: the release's own where
+// it is recent enough (Debian 13's 20.19), else the official build from the npm registry (Debian 12's
+// is 18), of the major this machine runs.
+const nodeOk = async () => {
+  const version = (await inRoot(['node', '-p', 'process.versions.node'], { quiet: true })).stdout.trim().split('.').map(Number);
+  return version[0] > 20 || (version[0] === 20 && version[1] >= 19);
+};
+if (!(await nodeOk())) {
+  const apt = await inRoot(['bash', '-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null']);
+  if (apt.exitCode !== 0 || !(await nodeOk())) {
+    const major = process.versions.node.split('.')[0];
+    const cpu = { x64: 'x64', arm64: 'arm64' }[process.arch];
+    echo(`other-debian: the release's Node.js is older than 20.19: the official Node.js ${major} (node-linux-${cpu}@${major}) from the npm registry, in /usr/local`);
+    const temp = await fs.mkdtemp(path.join(roots, 'node-'));
+    try {
+      const packed = (await $({ cwd: temp })`npm pack --silent node-linux-${cpu}@${major}`).stdout.trim().split('\n').pop();
+      await $`tar -xzf ${path.join(temp, packed)} -C ${temp}`;
+      for (const dir of ['bin', 'lib', 'include']) if (await fs.pathExists(path.join(temp, 'package', dir))) await fs.copy(path.join(temp, 'package', dir), path.join(root, 'usr/local', dir));
+    } finally {
+      await fs.remove(temp);
+    }
+    if (!(await nodeOk())) {
+      echo('other-debian: no Node.js >= 20.19 in the root');
+      process.exit(1);
+    }
+  }
+}
+
 echo(`other-debian: Debian ${RELEASES[release]} (${release}): scripts/test-all ${tests.join(' ')}`);
-const run = await $({ stdio: 'inherit' })`unshare -m --propagation private bash -c ${enter} enter ${root} ${sharedSource} ${inside}`.nothrow();
+const run = await inRoot(['bash', '-c', 'cd /build/addonix && exec ./scripts/test-all "$@"', 'test-all', ...tests]);
 echo(`other-debian: Debian ${RELEASES[release]} (${release}) finished with exit status ${run.exitCode} after ${elapsed()}`);
 process.exit(run.exitCode ?? 1);

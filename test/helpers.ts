@@ -106,7 +106,9 @@ export function seededRandom(seed: number): () => number {
  * (clang-19), as the nixpkgs stand-in finds it; null without one.
  */
 export function hostLlvm(): string | null {
-  const versions = existsSync('/usr/lib') ? readdirSync('/usr/lib').flatMap((name) => /^llvm-(\d+)$/.exec(name) ?? []).filter((m) => existsSync(`/usr/lib/${m[0]}/bin/clang`)).map((m) => Number(m[1])) : [];
+  const versions = (existsSync('/usr/lib') ? readdirSync('/usr/lib') : [])
+    .filter((name) => /^llvm-\d+$/.test(name) && existsSync(`/usr/lib/${name}/bin/clang`))
+    .map((name) => Number(name.slice('llvm-'.length)));
   return versions.length > 0 ? String(Math.max(...versions)) : null;
 }
 

@@ -341,7 +341,9 @@ export class GzipBlocks {
           options.dictionary = dictionary.subarray(0, this.windowBytes);
           job.owned.push(dictionary);
         }
-        job.output = new Promise((resolve, reject) => zlib.deflateRaw(data, options, (error, output) => (error ? reject(error) : resolve([output]))));
+        job.output = nodeZlib
+          ? new Promise((resolve, reject) => zlib.deflateRaw(data, options, (error, output) => (error ? reject(error) : resolve([output]))))
+          : Promise.resolve(referenceDeflate(data, options.dictionary as Buffer | undefined));
         // Awaited in order by drain; a failure before then is no crash.
         job.output.catch(() => undefined);
       }
