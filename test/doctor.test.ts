@@ -32,6 +32,8 @@ test('doctor: the Nix of this machine, judged by its version and settings', (t) 
   assert.match(find(checks, 'native-builds')[0]!.message, /native: amd64 \(this machine\)/);
   for (const check of checks) assert.ok(['ok', 'warn', 'fail'].includes(check.status) && (check.status === 'ok' || check.fix), `${check.check} has a fix when not ok`);
   assert.match(text, /^(ok|warn|fail) +nix-version +Nix \d/m);
+  // Which deflate makes the layers' bytes here: Node's zlib where it writes the pinned bytes, else pako.
+  assert.match(find(checks, 'node')[0]!.message, /^Node\.js v\d+\.\d+\.\d+; gzip layers deflated by (its zlib \S+, which writes the pinned bytes|pako \d+\.\d+\.\d+: its zlib \S+ writes other bytes)/);
   assert.match(text, /\d+ fail, \d+ warn\n$/);
 });
 

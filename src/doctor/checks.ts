@@ -9,6 +9,7 @@ import { ARCH_TABLE, HA_ARCHES } from '../addon/arch.js';
 import { UserError } from '../util/errors.js';
 import { ENABLE_FLAKES_HINT, findOnPath, INSTALL_HINT, isOlderThanMinimum, locateNix, MINIMUM_NIX, runProgram, type NixInstall } from '../nix/install.js';
 import { dockerConfigPath, lookupCredentials } from '../registry/credentials.js';
+import { deflateEngine } from '../oci/compression.js';
 
 export type Status = 'ok' | 'warn' | 'fail';
 
@@ -256,7 +257,7 @@ async function credentialChecks(registries: string[]): Promise<Check[]> {
 
 function nodeCheck(): Check {
   const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
-  return major > 20 || (major === 20 && minor >= 19) ? ok('node', `Node.js ${process.version}`) : fail('node', `Node.js ${process.version} is older than 20.19`, 'install Node.js 20.19 or later');
+  return major > 20 || (major === 20 && minor >= 19) ? ok('node', `Node.js ${process.version}; ${deflateEngine()}`) : fail('node', `Node.js ${process.version} is older than 20.19`, 'install Node.js 20.19 or later');
 }
 
 export async function runChecks(options: { registries?: string[]; binfmtDir?: string; reachTimeoutMs?: number } = {}): Promise<Check[]> {

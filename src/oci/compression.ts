@@ -152,9 +152,11 @@ export function nodeZlibWritesReference(): boolean {
   return nodeZlibAgreement;
 }
 
-/** How blocks are deflated here, for reports: Node's zlib (checked equal) or pako. */
+/** How gzip layers are deflated here, for reports: by Node's zlib (checked equal) or by pako. */
 export function deflateEngine(): string {
-  return nodeZlibWritesReference() ? `Node.js zlib ${process.versions.zlib} (writes pako's bytes)` : `pako ${PAKO_VERSION} (Node.js zlib ${process.versions.zlib} writes other bytes)`;
+  return nodeZlibWritesReference()
+    ? `gzip layers deflated by its zlib ${process.versions.zlib}, which writes the pinned bytes`
+    : `gzip layers deflated by pako ${PAKO_VERSION}: its zlib ${process.versions.zlib} writes other bytes than the pinned ones (the same digests, pushed about four times slower than with an official Node.js build)`;
 }
 
 /** Shannon entropy in bits per byte of sampled byte counts. */
