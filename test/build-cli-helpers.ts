@@ -43,16 +43,19 @@ function nixSandboxPaths(): string[] {
 }
 
 /**
- * The host folders the stand-in's builders use, as extra-sandbox-paths, by what this system has: a
- * folder as itself, a merged-/usr link (/bin -> usr/bin, Debian 12 and 13 alike) as the folder it names
- * (`/bin=/usr/bin`: Nix 2.2x cannot make the link in the sandbox), and none where Nix's own sandbox-paths
- * mount something inside it (Debian 13's Nix mounts bash-static as /bin/sh: with /bin bound too, Nix
- * makes the file it mounts over, /bin/sh, in the host's /usr/bin, and so empties the host's dash). Nix
- * 2.8 in Debian 12 mounts nothing of its own: its builders get /bin/sh from /bin.
+ * The host paths the stand-in's builders use, as extra-sandbox-paths, by what this system has: a folder
+ * as itself, a merged-/usr link (/bin -> usr/bin, Debian 12 and 13 alike) as the folder it names
+ * (`/bin=/usr/bin`: Nix 2.2x cannot make the link in the sandbox), and none where Nix's own
+ * sandbox-paths mount something inside it. Nix makes the file it mounts over: where that file is inside
+ * a host folder mounted too, it makes it in the host's folder, emptying what was there (Debian 13's Nix
+ * mounts bash-static as /bin/sh: with /bin bound, the host's dash was emptied). Nix 2.8 in Debian 12
+ * mounts nothing of its own: its builders get /bin/sh from /bin. For the same reason the CA bundle is
+ * mounted as the file itself, not /etc/ssl: Nix 2.26 mounts its CA file over
+ * /etc/ssl/certs/ca-certificates.crt for fetches, which emptied the host's bundle when /etc/ssl was bound.
  */
 export function hostSandboxPaths(): string {
   const nixOwn = nixSandboxPaths();
-  return ['/bin', '/lib', '/lib64', '/usr', '/etc/ssl']
+  return ['/bin', '/lib', '/lib64', '/usr', '/etc/ssl/certs/ca-certificates.crt']
     .filter((dir) => existsSync(dir) && !nixOwn.some((own) => own === dir || own.startsWith(`${dir}/`)))
     .map((dir) => (lstatSync(dir).isSymbolicLink() ? `${dir}=${realpathSync(dir)}` : dir))
     .join(' ');
