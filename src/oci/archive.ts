@@ -37,6 +37,7 @@ function claimedDigest(entryPath: string): Digest | undefined {
 
 /** A path inside the archive, normalized (no `./`, no trailing `/`); refuses `..`, absolute or NUL. */
 function archivePath(name: string, what: string): string {
+  if (name === '') throw new UserError('image-invalid', `${what}: refusing an entry without a name`);
   if (name.includes('\0')) throw new UserError('image-invalid', `${what}: refusing entry ${showName(name)}: a NUL in its name`);
   if (name.startsWith('/')) throw new UserError('image-invalid', `${what}: refusing entry ${showName(name)}: absolute paths are not allowed in an image archive`);
   const parts = name.split('/').filter((part) => part !== '' && part !== '.');
@@ -46,7 +47,8 @@ function archivePath(name: string, what: string): string {
 
 /** Where a link inside an image archive points, as an archive path; refuses links that leave the archive. */
 function linkTarget(entry: TarEntry, from: string, what: string): string {
-  const target = entry.linkpath!;
+  const target = entry.linkpath ?? '';
+  if (target === '') throw new UserError('image-invalid', `${what}: refusing ${entry.type} ${showName(from)}: it has no target`);
   const joined = entry.type === 'symlink' ? path.posix.normalize(path.posix.join(path.posix.dirname(from), target)) : target;
   if (target.startsWith('/') || joined.startsWith('..')) {
     throw new UserError('image-invalid', `${what}: refusing ${entry.type} ${showName(from)} -> ${showName(target)}: it points outside the archive`);
@@ -90,7 +92,8 @@ export class ArchiveSource implements ImageSource {
     const contents: ArchiveContents<L> = { documents: new Map(), layers: new Map(), links: new Map() };
     const seen = new Set<string>();
     for await (const entry of this.entries()) {
-      if (entry.type === 'directory') continue;
+      // Folders name nothing; a pax global header and a volume label describe the archive, not a file.
+      if (entry.type === 'directory' || entry.type === 'global' || entry.typeFlag === 'V') continue;
       const at = archivePath(entry.name, what);
       if (seen.has(at)) throw new UserError('image-invalid', `${what}: the archive holds ${showName(at)} twice; which one is meant is ambiguous (the archive is damaged or hostile)`);
       seen.add(at);

@@ -45,6 +45,8 @@ export interface FileFacts {
   linkTarget: string | null;
   /** `major:minor` of a device node. */
   device: string | null;
+  /** Extended attributes (pax `SCHILY.xattr.*`): names and values as byte strings, sorted by name. */
+  xattrs: [string, string][];
 }
 
 export interface ScannedLayer {
@@ -112,6 +114,7 @@ async function scanLayer(stored: AsyncIterable<Buffer>, what: string, rules: Lay
       sha256: contentHash,
       linkTarget: entry.type === 'symlink' || entry.type === 'hardlink' ? (entry.linkpath ?? '') : null,
       device: entry.type === 'char-device' || entry.type === 'block-device' ? `${entry.devmajor}:${entry.devminor}` : null,
+      xattrs: entry.xattrs,
     });
   };
   const read = await readLayer(stored, what, { rules, transient, onEntry });

@@ -2,12 +2,13 @@
  * Comparing two scanned images: the verdict, and when they differ, why — manifest and config digests,
  * the config fields that differ, the layers matched by diff_id, and inside each pair of differing layers
  * every file added, removed, moved to another layer or changed (type, content, size, mode, owner, mtime,
- * link target, device), sorted by path. Pure functions over what the scanners found.
+ * link target, device, extended attributes), sorted by path. Pure functions over what the scanners found.
  */
 import type { Digest } from '../oci/digest.js';
 import { formatPlatform } from '../oci/platform.js';
 import type { FileFacts, ImageFacts, ScannedImage, ScannedLayer } from '../oci/scan.js';
 import type { Compression } from '../oci/media-types.js';
+import { bytesOf, showName } from '../util/names.js';
 
 /** identical: same manifest (or no manifest to compare) and config; same-content: same config and layers, other manifest. */
 export type Verdict = 'identical' | 'same-content' | 'different';
@@ -22,7 +23,7 @@ export interface ImageSide {
   layers: number;
 }
 
-export type DifferenceKind = 'type' | 'content' | 'size' | 'mode' | 'owner' | 'mtime' | 'link-target' | 'device';
+export type DifferenceKind = 'type' | 'content' | 'size' | 'mode' | 'owner' | 'mtime' | 'link-target' | 'device' | 'xattrs';
 
 export interface Difference {
   kind: DifferenceKind;
@@ -123,6 +124,15 @@ function formatMtime(mtime: number | null): string | null {
   return fraction > 0 ? iso.replace('Z', `${fraction.toFixed(6).slice(1).replace(/0+$/, '')}Z`) : iso;
 }
 
+/**
+ * Extended attributes as one line: `name=value, ...`, names shown as names are, values as text when
+ * they are printable ASCII, else in hex (`security.capability=0x01000002...`); null when there are none.
+ */
+export function xattrText(xattrs: readonly [string, string][]): string | null {
+  if (xattrs.length === 0) return null;
+  return xattrs.map(([name, value]) => `${showName(name)}=${/^[\x20-\x7e]*$/.test(value) ? JSON.stringify(value) : `0x${bytesOf(value).toString('hex')}`}`).join(', ');
+}
+
 /** What differs between two entries at one path. */
 function fileDifferences(a: FileFacts, b: FileFacts): Difference[] {
   const out: Difference[] = [];
@@ -137,6 +147,7 @@ function fileDifferences(a: FileFacts, b: FileFacts): Difference[] {
   add('mtime', formatMtime(a.mtime), formatMtime(b.mtime));
   add('link-target', a.linkTarget, b.linkTarget);
   add('device', a.device, b.device);
+  add('xattrs', xattrText(a.xattrs), xattrText(b.xattrs));
   return out;
 }
 
