@@ -43,9 +43,10 @@ export function rulesKey(rules: LayerRules): string {
 const MAX_COMPONENT_BYTES = 255;
 /**
  * The longest name: Linux's PATH_MAX (4096, the terminating NUL included) less room for the folder an
- * engine extracts into (`/var/lib/containers/storage/overlay/<64 hex>/diff/`, under 512 bytes).
+ * engine extracts into (`/var/lib/containers/storage/overlay/<64 hex>/diff/` is 110 bytes; Podman
+ * extracted a name of 3,820 bytes under a 90-byte storage folder, and refuses a component of 256).
  */
-export const MAX_NAME_BYTES = 4096 - 512;
+export const MAX_NAME_BYTES = 4096 - 256;
 /** The longest symbolic link target Linux stores (PATH_MAX less the NUL). */
 const MAX_LINK_BYTES = 4095;
 const WHITEOUT = '.wh.';
@@ -85,7 +86,7 @@ export class LayerChecker {
 
   /** The entry's path in the image (`/app/main.js`, `/` for the root; a byte string), or a UserError. */
   check(entry: TarEntry): string {
-    const refuse = (why: string) => new UserError('image-hostile', `${this.what}: refusing ${describe(entry)} ${showName(entry.name)}: ${why}`);
+    const refuse = (why: string) => new UserError('image-hostile', `${this.what}: refusing ${describe(entry)} ${showName(shortened(entry.name))}: ${why}`);
     const parts = components(entry.name);
     if (parts === null) throw refuse(entry.name.startsWith('/') ? 'absolute names would be written outside the image root' : "'..' would lead outside the image root");
     if (parts.length === 0 && entry.type !== 'directory') throw refuse('only a folder can be the image root');
@@ -190,6 +191,11 @@ export class LayerChecker {
     if (flags & FOLDER) throw refuse(`its target ${showName(linkpath)} is a folder, and Linux links no folders`);
     if (flags & NOT_LINKABLE) throw refuse(`its target ${showName(linkpath)} is a whiteout, which is extracted as nothing`);
   }
+}
+
+/** A name short enough for a message: a very long one by its start and end. */
+function shortened(name: string): string {
+  return name.length <= 300 ? name : `${name.slice(0, 200)}...${name.slice(-80)}`;
 }
 
 /** Whether a relative link target, from the folder `dir`, leads above the root. */
