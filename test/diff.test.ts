@@ -62,7 +62,7 @@ test('diff: a registry reference against local images; an index paired by arch',
   // Index against a layout of the same two images written with the same compressor: identical manifests.
   const layout = path.join(dir, 'layout');
   process.env['ADDONIX_CACHE_DIR'] = env.ADDONIX_CACHE_DIR;
-  await writeLayout(layout, assembleIndex(await readInputs([amd, arm], { policy: { compression: 'gzip', keepCompressed: true }, rules: DEFAULT_LAYER_RULES }), {}), '1');
+  await writeLayout(layout, assembleIndex((await readInputs([amd, arm], { policy: { compression: 'gzip', keepCompressed: true }, rules: DEFAULT_LAYER_RULES })).images, {}), '1');
   const both = await runCliAsync(['diff', '--json', layout, ref], { env });
   assert.equal(both.status, 0, both.stderr);
   const result = JSON.parse(both.stdout) as DiffResult;

@@ -42,7 +42,7 @@ test('diff: one image as dockerTools tar, its .tar.gz, a stream script, a Docker
   // An OCI layout with gzip layers (what addonix assemble writes) against the Docker 25 archive's plain layers.
   process.env['ADDONIX_CACHE_DIR'] = path.join(dir, 'cache');
   const layout = path.join(dir, 'layout');
-  await writeLayout(layout, assembleIndex(await readInputs([tar], { policy: { compression: 'gzip', keepCompressed: true }, rules: DEFAULT_LAYER_RULES }), {}), '1.0.0');
+  await writeLayout(layout, assembleIndex((await readInputs([tar], { policy: { compression: 'gzip', keepCompressed: true }, rules: DEFAULT_LAYER_RULES })).images, {}), '1.0.0');
   const { status, result, stdout } = await diffJson(docker25, layout);
   assert.equal(status, 1);
   assert.equal(result.verdict, 'same-content');

@@ -1,4 +1,5 @@
 /** What the image commands (push, load, inspect-image, assemble) share: options, the add-on, sizes, progress. */
+import type { AssembledIndex } from '../oci/assemble.js';
 import type { AddonModel } from '../addon/model.js';
 import { DEFAULT_ERA } from '../addon/eras.js';
 import { UsageError } from '../util/errors.js';
@@ -98,4 +99,11 @@ export class ProgressLine {
 
 export function rate(bytes: number, seconds: number): string {
   return seconds > 0 ? `${formatBytes(bytes / seconds)}/s` : '';
+}
+
+/** Says which artifacts an index leaves out: they are about an image whose manifest this run changed. */
+export function warnDropped(assembled: AssembledIndex): void {
+  for (const { artifact, refersTo } of assembled.dropped) {
+    process.stderr.write(`addonix: warning: the artifact ${artifact.descriptor.digest} is left out of the index: it is about ${refersTo}, an image manifest this run changed (recompressed layers)\n`);
+  }
 }

@@ -15,10 +15,10 @@ import { bufferChunks, peek } from './bytes.js';
 import { looksLikeTar, sniffCompression } from './compression.js';
 import { digestHex, sha256, type Digest } from './digest.js';
 import { checkConfig, MAX_DOCUMENT_BYTES, parseJson } from './image.js';
-import { readManifestAt, indexEntries, type FetchDocument } from './index-walk.js';
-import { checkLayers, type ImageSource, type LayerConsumer, type LayerFacts, type SourceImage } from './model.js';
+import { walkIndex, type FetchDocument } from './index-walk.js';
+import { checkLayers, type ImageSource, type LayerConsumer, type LayerFacts, type SourceContents, type SourceImage } from './model.js';
 import type { TarEntry } from './tar.js';
-import { Annotation, type DockerArchiveEntry } from './types.js';
+import { Annotation, type Descriptor, type DockerArchiveEntry } from './types.js';
 
 /** Links followed from one path before it counts as a loop (or an archive made to waste time). */
 const MAX_LINK_HOPS = 16;
@@ -76,12 +76,12 @@ export class ArchiveSource implements ImageSource {
     private readonly explain?: () => Promise<UserError | undefined>,
   ) {}
 
-  async open<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<SourceImage<L>[]> {
+  async open<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<SourceContents<L>> {
     try {
       const contents = await this.read(consumer);
-      const images = await this.images(contents, consumer);
-      if (images.length === 0) throw new UserError('image-invalid', `${this.name} holds no image`);
-      return images;
+      const found = await this.images(contents, consumer);
+      if (found.images.length === 0) throw new UserError('image-invalid', `${this.name} holds no image`);
+      return found;
     } catch (error) {
       throw (await this.explain?.()) ?? error;
     }
@@ -138,7 +138,7 @@ export class ArchiveSource implements ImageSource {
     return found;
   }
 
-  private async images<L extends LayerFacts>(contents: ArchiveContents<L>, consumer: LayerConsumer<L>): Promise<SourceImage<L>[]> {
+  private async images<L extends LayerFacts>(contents: ArchiveContents<L>, consumer: LayerConsumer<L>): Promise<SourceContents<L>> {
     const what = this.name;
     const layerAt = async (entryPath: string, purpose: string): Promise<{ layer: L; entry: string }> => {
       const resolved = this.resolve(contents, entryPath);
@@ -189,8 +189,20 @@ export class ArchiveSource implements ImageSource {
     const index = contents.documents.get('index.json');
     if (index) {
       const fetch: FetchDocument = async (digest) => this.document(contents, blobPath(digest), `blob ${digest}, named by the index,`);
-      for (const descriptor of await indexEntries(index, fetch, what)) {
-        const entry = await readManifestAt(descriptor, fetch, what);
+      const walked = await walkIndex(index, fetch, what);
+      // An artifact's blobs are small documents (attestations, signatures), kept in memory as the archive passed.
+      const artifacts = walked.artifacts.map((artifact) => {
+        const blobs = new Map<Digest, Buffer>();
+        for (const blob of artifact.blobs) {
+          if (contents.layers.has(blobPath(blob.digest))) {
+            throw new UserError('image-unsupported', `${what}: the artifact ${artifact.descriptor.digest} names ${blob.digest}, a blob that reads as a layer; addonix carries artifacts of archives only when their blobs are documents (of at most ${MAX_DOCUMENT_BYTES} bytes)`);
+          }
+          blobs.set(blob.digest, this.document(contents, blobPath(blob.digest), `blob ${blob.digest}, named by the artifact ${artifact.descriptor.digest},`));
+        }
+        return { ...artifact, openBlob: (descriptor: Descriptor) => bufferChunks(blobs.get(descriptor.digest)!) };
+      });
+      for (const entry of walked.images) {
+        const descriptor = entry.descriptor;
         const found = [];
         for (const layer of entry.manifest.layers) found.push(await layerAt(blobPath(layer.digest), 'the layer'));
         const refName = descriptor.annotations?.[Annotation.refName];
@@ -209,7 +221,7 @@ export class ArchiveSource implements ImageSource {
           ),
         );
       }
-      return images;
+      return { images, artifacts };
     }
     if (!listed) throw new UserError('image-invalid', `${what} holds neither manifest.json (docker-archive) nor index.json (OCI layout): it is not an image archive`);
     for (const entry of dockerEntries) {
@@ -219,7 +231,7 @@ export class ArchiveSource implements ImageSource {
       for (const layerPath of entry.Layers) found.push(await layerAt(textToBytes(layerPath), 'manifest.json names the layer'));
       images.push(image({ names: entry.RepoTags ?? [], manifest: null, indexPlatform: undefined, configBytes, configDigest: sha256(configBytes), config }, found, entry.Layers));
     }
-    return images;
+    return { images, artifacts: [] };
   }
 
   /** The bytes of one entry (a path LayerHandle.entry gave), from a fresh pass over the archive. */

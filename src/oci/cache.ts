@@ -15,8 +15,10 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
+import { UserError } from '../util/errors.js';
 import { digestHex, isDigest, type Digest } from './digest.js';
 import type { Compression } from './media-types.js';
+import type { Descriptor } from './types.js';
 import { BlobStore } from './store.js';
 
 /** Where addonix keeps its cache. */
@@ -26,12 +28,17 @@ export function cacheDir(): string {
   return path.join(process.env['XDG_CACHE_HOME'] || path.join(homedir(), '.cache'), 'addonix');
 }
 
+/** The cache's folder, or a file in it, went away while addonix was using it (someone deleted it). */
+export function cacheGone(cache: { dir: string }): UserError {
+  return new UserError('cache-gone', `addonix's cache ${cache.dir} was removed while addonix was using it; run the command again (it will fill the cache anew)`);
+}
+
 /** What the user is told when the cache's folder cannot be written. */
 export function cacheAdvice(): string {
   return `it is addonix's cache: free some space there, or set ADDONIX_CACHE_DIR to a folder with room that this user may write (the cache may be deleted at any time)`;
 }
 
-const RECORD_VERSION = 2;
+const RECORD_VERSION = 3;
 
 /** One form of a layer in the cache. */
 export interface LayerForm {
@@ -54,16 +61,37 @@ export interface LayerRecord {
   forms: LayerForm[];
 }
 
+/**
+ * A blob an import left where it was, in the input's own store (a layout folder read in place), with
+ * the identity of its file then: a file changed since is read again.
+ */
+export interface InPlaceBlob {
+  digest: Digest;
+  /** Device, inode, size, modification and change times of the file. */
+  identity: string;
+}
+
 /** One image of an imported input: what the cache keeps to find it again. */
 export interface ImportedImageRecord {
   manifest: Digest;
   mediaType: string;
   names: string[];
+  /** Where its manifest and config are: the cache (the default) or the input's store. */
+  documents?: 'cache' | 'input';
+  /** Its blobs kept in the input's store (the others are in the cache). */
+  inPlace?: InPlaceBlob[];
 }
 
-interface ImportRecord {
-  version: number;
+/** An artifact carried by an import: its entry, its blobs, and whether they stayed in the input's store. */
+export interface CarriedArtifactRecord {
+  descriptor: Descriptor;
+  blobs: Descriptor[];
+  inPlace?: InPlaceBlob[];
+}
+
+export interface ImportRecord {
   images: ImportedImageRecord[];
+  artifacts: CarriedArtifactRecord[];
 }
 
 async function readJson<T>(file: string): Promise<T | undefined> {
@@ -93,13 +121,13 @@ export class Cache {
     return path.join(this.dir, 'imports', `${key}.json`);
   }
 
-  async importRecord(key: string): Promise<ImportedImageRecord[] | undefined> {
-    const record = await readJson<ImportRecord>(this.importFile(key));
-    return record?.version === RECORD_VERSION && Array.isArray(record.images) ? record.images : undefined;
+  async importRecord(key: string): Promise<ImportRecord | undefined> {
+    const record = await readJson<ImportRecord & { version: number }>(this.importFile(key));
+    return record?.version === RECORD_VERSION && Array.isArray(record.images) && Array.isArray(record.artifacts) ? record : undefined;
   }
 
-  async writeImportRecord(key: string, images: ImportedImageRecord[]): Promise<void> {
-    await writeFileAtomic(this.importFile(key), JSON.stringify({ version: RECORD_VERSION, images } satisfies ImportRecord));
+  async writeImportRecord(key: string, record: ImportRecord): Promise<void> {
+    await writeFileAtomic(this.importFile(key), JSON.stringify({ version: RECORD_VERSION, ...record }));
   }
 
   private layerFile(diffId: Digest): string {

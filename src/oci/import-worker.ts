@@ -34,8 +34,13 @@ const events: ImportEvents | undefined = request.events
 const cache = new Cache(request.cacheDir);
 try {
   const source = fileSource(request.file, request.kind, request.display, abort.signal);
-  const images = await importSource(source, cache, { policy: request.policy, rules: request.rules, deflateThreads: () => deflateThreads, events });
-  send({ images: images.map((image) => ({ manifest: image.manifestDigest, mediaType: image.manifest.mediaType, names: image.names })) });
+  const { images, artifacts } = await importSource(source, cache, { policy: request.policy, rules: request.rules, deflateThreads: () => deflateThreads, events });
+  send({
+    record: {
+      images: images.map((image) => ({ manifest: image.manifestDigest, mediaType: image.manifest.mediaType, names: image.names })),
+      artifacts: artifacts.map((artifact) => ({ descriptor: artifact.descriptor, blobs: artifact.blobs })),
+    },
+  });
 } catch (caught) {
   const error = fileSystemUserError(caught, { places: [{ dir: cache.dir, advice: cacheAdvice() }] }) ?? caught;
   const failure = error instanceof Error ? error : new Error(String(error));

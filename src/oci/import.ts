@@ -20,7 +20,7 @@ import { buildManifest, imagePlatform, resolveArch, type LocalImage } from './im
 import { readLayer, type LayerRead } from './layer.js';
 import type { LayerRules } from './layer-rules.js';
 import { layerCompression, MediaType, ociLayerType, type Compression } from './media-types.js';
-import type { ImageSource, LayerConsumer, LayerHandle, SourceImage } from './model.js';
+import type { ImageSource, LayerConsumer, LayerHandle, SourceArtifact, SourceImage } from './model.js';
 import type { BlobStore, PendingBlob } from './store.js';
 import { Annotation, type Descriptor } from './types.js';
 
@@ -253,23 +253,65 @@ function finishImage(image: SourceImage<ImportedLayer>, layers: ImportedLayer[],
   return { ...common, manifest: built.manifest, manifestBytes: built.bytes, manifestDigest: built.digest, store: cacheStore, ...(layerStores.size > 0 ? { layerStores } : {}) };
 }
 
+/** An artifact carried through as it is (an attestation, a signature): its manifest and blobs in a store. */
+export interface CarriedArtifact {
+  /** The entry as the input's index lists it. */
+  descriptor: Descriptor;
+  /** Its manifest's bytes. */
+  bytes: Buffer;
+  /** The blobs its manifest names (config and layers). */
+  blobs: Descriptor[];
+  /** Where its manifest and blobs are: the input's own store (a layout folder) or the cache. */
+  store: BlobStore;
+}
+
+export interface ImportResult {
+  images: ImportedImage[];
+  artifacts: CarriedArtifact[];
+}
+
+/** Puts an artifact's manifest and blobs in the cache, or checks them where they are (a layout folder read in place). */
+async function carryArtifact(artifact: SourceArtifact, cache: Cache, inPlace: BlobStore | undefined, what: string): Promise<CarriedArtifact> {
+  if (inPlace) {
+    for (const blob of artifact.blobs) {
+      if (!(await inPlace.has(blob.digest, blob.size)) || !(await inPlace.verify(blob.digest))) {
+        throw new UserError('image-invalid', `${what}: blob ${blob.digest} of the artifact ${artifact.descriptor.digest} is missing or does not match its digest`);
+      }
+    }
+    return { descriptor: artifact.descriptor, bytes: artifact.bytes, blobs: artifact.blobs, store: inPlace };
+  }
+  for (const blob of artifact.blobs) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of artifact.openBlob(blob)) chunks.push(Buffer.from(chunk));
+    const bytes = Buffer.concat(chunks);
+    if (bytes.length !== blob.size || (await cache.store.putBytes(bytes)) !== blob.digest) {
+      throw new UserError('image-invalid', `${what}: blob ${blob.digest} of the artifact ${artifact.descriptor.digest} does not match its descriptor`);
+    }
+  }
+  await cache.store.putBytes(artifact.bytes);
+  return { descriptor: artifact.descriptor, bytes: artifact.bytes, blobs: artifact.blobs, store: cache.store };
+}
+
 /**
- * Imports every image of a source. Blobs it adds to the cache are removed again when the source turns
- * out to be bad (and records naming them then name nothing).
+ * Imports every image of a source, and carries its artifacts. Blobs it adds to the cache are removed
+ * again when the source turns out to be bad (and records naming them then name nothing).
  */
-export async function importSource(source: ImageSource, cache: Cache, options: ImportOptions, inPlace?: BlobStore): Promise<ImportedImage[]> {
+export async function importSource(source: ImageSource, cache: Cache, options: ImportOptions, inPlace?: BlobStore): Promise<ImportResult> {
   await cache.removeStale();
   const importer = new LayerImporter(cache, options, inPlace);
   try {
     const images: ImportedImage[] = [];
-    for (const image of await source.open(importer)) {
+    const contents = await source.open(importer);
+    for (const image of contents.images) {
       const imported = finishImage(image, await image.layers(), cache.store);
       if (imported.store === cache.store) {
         for (const bytes of [imported.configBytes, imported.manifestBytes]) await cache.store.putBytes(bytes);
       }
       images.push(imported);
     }
-    return images;
+    const artifacts: CarriedArtifact[] = [];
+    for (const artifact of contents.artifacts) artifacts.push(await carryArtifact(artifact, cache, inPlace, source.name));
+    return { images, artifacts };
   } catch (error) {
     await Promise.all(importer.written.map(({ digest, ino }) => cache.store.removeOwn(digest, ino)));
     throw error;

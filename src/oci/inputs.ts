@@ -6,14 +6,15 @@
  */
 import { availableParallelism } from 'node:os';
 import { realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { UserError, type ErrorJson } from '../util/errors.js';
 import { fileSystemUserError } from '../util/fs-errors.js';
-import { Cache, cacheAdvice, type ImportedImageRecord } from './cache.js';
+import { Cache, cacheAdvice, cacheGone, type CarriedArtifactRecord, type ImportedImageRecord, type ImportRecord, type InPlaceBlob } from './cache.js';
 import { compressorId } from './compression.js';
-import { sha256 } from './digest.js';
+import { sha256, type Digest } from './digest.js';
 import { checkConfig, MAX_DOCUMENT_BYTES, parseJson, type LocalImage } from './image.js';
-import { importSource, localImage, type ImportedImage, type LayerPolicy } from './import.js';
+import { importSource, localImage, type CarriedArtifact, type ImportResult, type LayerPolicy } from './import.js';
 import { localInput, type InputKind } from './input.js';
 import { rulesKey, type LayerRules } from './layer-rules.js';
 import { checkManifest } from './model.js';
@@ -98,7 +99,7 @@ export type WorkerMessage =
   | { event: 'written'; id: number; bytes: number }
   | { event: 'stored'; id: number; descriptor: Descriptor }
   | { event: 'failed'; id: number }
-  | { images: ImportedImageRecord[] }
+  | { record: ImportRecord }
   | { error: { message: string; stack: string; user: ErrorJson | null } };
 
 let nextId = 1;
@@ -114,7 +115,7 @@ function uniqueIds(): (id: number) => number {
 }
 
 /** Imports an archive on a worker thread; answers the record of the images it made. */
-function importOnWorker(request: ImportRequest, cache: Cache, options: ReadOptions): Promise<ImportedImageRecord[]> {
+function importOnWorker(request: ImportRequest, cache: Cache, options: ReadOptions): Promise<ImportRecord> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./import-worker.js', import.meta.url), { workerData: request });
     options.share?.join(worker);
@@ -122,7 +123,7 @@ function importOnWorker(request: ImportRequest, cache: Cache, options: ReadOptio
     if (options.signal?.aborted) abort();
     options.signal?.addEventListener('abort', abort, { once: true });
     const idOf = uniqueIds();
-    let answer: Extract<WorkerMessage, { images: unknown } | { error: unknown }> | undefined;
+    let answer: Extract<WorkerMessage, { record: unknown } | { error: unknown }> | undefined;
     const events = options.events;
     worker.on('message', (message: WorkerMessage) => {
       if ('event' in message) {
@@ -145,7 +146,7 @@ function importOnWorker(request: ImportRequest, cache: Cache, options: ReadOptio
     worker.on('exit', (code) => {
       options.share?.leave(worker);
       options.signal?.removeEventListener('abort', abort);
-      if (answer && 'images' in answer) return resolve(answer.images);
+      if (answer && 'record' in answer) return resolve(answer.record);
       if (answer && 'error' in answer) {
         const { message, stack, user } = answer.error;
         // A user error keeps its code across the worker boundary.
@@ -156,46 +157,117 @@ function importOnWorker(request: ImportRequest, cache: Cache, options: ReadOptio
   });
 }
 
-/** The key of an input file's import record: its identity, the compression and the rules. */
-async function recordKey(file: string, options: ReadOptions): Promise<string> {
-  const info = await stat(file, { bigint: true });
+/** The key of an input's import record: its identity (a file's, or a layout's index.json's), the compression and the rules. */
+async function recordKey(file: string, options: ReadOptions, identityFile = file): Promise<string> {
+  const info = await stat(identityFile, { bigint: true });
   const identity = [file, info.dev, info.ino, info.size, info.mtimeNs, info.ctimeNs, compressorId(options.policy.compression), options.policy.keepCompressed, rulesKey(options.rules)];
   return sha256(identity.map(String).join('\n')).slice('sha256:'.length);
 }
 
-/** The images of an import record, from the cache; undefined when a blob has gone from it. */
-async function recordedImages(records: ImportedImageRecord[], cache: Cache, display: string): Promise<ImportedImage[] | undefined> {
-  const images: ImportedImage[] = [];
+/** The identity of a blob file: a blob read in place is trusted again only while its file is the same. */
+async function blobIdentity(store: BlobStore, digest: Digest): Promise<string> {
+  const info = await stat(store.path(digest), { bigint: true });
+  return [info.dev, info.ino, info.size, info.mtimeNs, info.ctimeNs].join(':');
+}
+
+async function inPlaceBlobs(store: BlobStore, digests: Digest[]): Promise<InPlaceBlob[]> {
+  return Promise.all([...new Set(digests)].map(async (digest) => ({ digest, identity: await blobIdentity(store, digest) })));
+}
+
+/** What a layout folder's import leaves for the next run: where each blob is, and the files read in place. */
+async function layoutRecord(result: ImportResult, layout: BlobStore): Promise<ImportRecord> {
+  const images: ImportedImageRecord[] = [];
+  for (const image of result.images) {
+    const documents = image.store === layout ? 'input' : 'cache';
+    const kept = documents === 'input' ? [image.manifestDigest, image.manifest.config.digest, ...image.manifest.layers.map((l) => l.digest)] : [...(image.layerStores?.keys() ?? [])];
+    images.push({ manifest: image.manifestDigest, mediaType: image.manifest.mediaType, names: image.names, documents, inPlace: await inPlaceBlobs(layout, kept) });
+  }
+  const artifacts: CarriedArtifactRecord[] = [];
+  for (const artifact of result.artifacts) {
+    const inPlace = artifact.store === layout ? await inPlaceBlobs(layout, [artifact.descriptor.digest, ...artifact.blobs.map((b) => b.digest)]) : undefined;
+    artifacts.push({ descriptor: artifact.descriptor, blobs: artifact.blobs, ...(inPlace ? { inPlace } : {}) });
+  }
+  return { images, artifacts };
+}
+
+/** Whether blobs read in place are still the files they were. */
+async function unchanged(store: BlobStore | undefined, blobs: InPlaceBlob[] | undefined): Promise<boolean> {
+  if (!blobs || blobs.length === 0) return true;
+  if (!store) return false;
+  for (const blob of blobs) if ((await blobIdentity(store, blob.digest).catch(() => '')) !== blob.identity) return false;
+  return true;
+}
+
+/**
+ * The images and artifacts of an import record, from the cache and the input's store; undefined when a
+ * blob has gone or a file read in place has changed.
+ */
+async function recordedImages(record: ImportRecord, cache: Cache, display: string, input?: BlobStore): Promise<ImportResult | undefined> {
+  const result: ImportResult = { images: [], artifacts: [] };
   try {
-    for (const record of records) {
-      const manifestBytes = await cache.store.readVerified(record.manifest, MAX_DOCUMENT_BYTES, display);
+    for (const image of record.images) {
+      if (!(await unchanged(input, image.inPlace))) return undefined;
+      const kept = new Set(image.inPlace?.map((blob) => blob.digest));
+      const store = image.documents === 'input' ? input! : cache.store;
+      const manifestBytes = await store.readVerified(image.manifest, MAX_DOCUMENT_BYTES, display);
       const manifest = checkManifest(parseJson(manifestBytes, display), display);
-      const configBytes = await cache.store.readVerified(manifest.config.digest, MAX_DOCUMENT_BYTES, display);
-      for (const layer of manifest.layers) if (!(await cache.store.has(layer.digest, layer.size))) return undefined;
+      const configBytes = await store.readVerified(manifest.config.digest, MAX_DOCUMENT_BYTES, display);
+      const layerStores = new Map<Digest, BlobStore>();
+      for (const layer of manifest.layers) {
+        if (kept.has(layer.digest)) {
+          if (store !== input) layerStores.set(layer.digest, input!);
+        } else if (!(await cache.store.has(layer.digest, layer.size))) {
+          return undefined;
+        }
+      }
       const config = checkConfig(parseJson(configBytes, display), display);
-      images.push({ names: record.names, source: display, manifest, manifestBytes, manifestDigest: record.manifest, config, configBytes, store: cache.store, indexPlatform: undefined });
+      result.images.push({ names: image.names, source: display, manifest, manifestBytes, manifestDigest: image.manifest, config, configBytes, store, ...(layerStores.size > 0 ? { layerStores } : {}), indexPlatform: undefined });
+    }
+    for (const artifact of record.artifacts) {
+      if (!(await unchanged(input, artifact.inPlace))) return undefined;
+      const store = artifact.inPlace ? input! : cache.store;
+      const bytes = await store.readVerified(artifact.descriptor.digest, MAX_DOCUMENT_BYTES, display);
+      for (const blob of artifact.blobs) if (!(await store.has(blob.digest, blob.size))) return undefined;
+      result.artifacts.push({ descriptor: artifact.descriptor, bytes, blobs: artifact.blobs, store });
     }
   } catch {
     return undefined;
   }
-  return images;
+  return result;
 }
 
-/** Reads one input: from the cache when this very file was imported before with the same settings. */
-export async function readInput(argument: string, options: ReadOptions): Promise<LocalImage[]> {
+/** The images of an input and the artifacts beside them. */
+export interface LocalImages {
+  images: LocalImage[];
+  artifacts: CarriedArtifact[];
+}
+
+/**
+ * Reads one input: from the cache when this very file (or layout folder, its index.json and the blobs
+ * read in place unchanged) was imported before with the same settings.
+ */
+export async function readInput(argument: string, options: ReadOptions): Promise<LocalImages> {
   const input = await localInput(argument, options.signal);
   const cache = new Cache();
   const display = input.source.name;
-  let images: ImportedImage[] | undefined;
+  let found: ImportResult | undefined;
   try {
+    const file = await realpath(input.file);
     if (input.kind === 'layout-directory') {
-      images = await importSource(input.source, cache, { policy: options.policy, rules: options.rules, deflateThreads: options.share?.threads() ?? options.deflateThreads, events: options.events && mainThreadEvents(options.events, cache) }, input.layout);
+      const key = await recordKey(file, options, path.join(file, 'index.json'));
+      const recorded = await cache.importRecord(key);
+      found = recorded && (await recordedImages(recorded, cache, display, input.layout));
+      if (!found) {
+        found = await importSource(input.source, cache, { policy: options.policy, rules: options.rules, deflateThreads: options.share?.threads() ?? options.deflateThreads, events: options.events && mainThreadEvents(options.events, cache) }, input.layout);
+        await cache.writeImportRecord(key, await layoutRecord(found, input.layout!));
+      } else {
+        announceRecorded(found, options.events);
+      }
     } else {
-      const file = await realpath(input.file);
       const key = await recordKey(file, options);
       const recorded = await cache.importRecord(key);
-      images = recorded && (await recordedImages(recorded, cache, display));
-      if (!images) {
+      found = recorded && (await recordedImages(recorded, cache, display));
+      if (!found) {
         const request: ImportRequest = {
           file,
           kind: input.kind,
@@ -206,18 +278,29 @@ export async function readInput(argument: string, options: ReadOptions): Promise
           deflateThreads: options.share?.threads() ?? options.deflateThreads ?? availableParallelism(),
           events: options.events !== undefined,
         };
-        const records = await importOnWorker(request, cache, options);
-        images = await recordedImages(records, cache, display);
+        const record = await importOnWorker(request, cache, options);
+        found = await recordedImages(record, cache, display);
         // Only a cache emptied by someone else at this very moment gets here.
-        if (!images) throw new UserError('image-invalid', `${display}: the blobs just imported into ${cache.store.dir} are gone; run addonix again`);
-        await cache.writeImportRecord(key, records);
+        if (!found) throw cacheGone(cache);
+        await cache.writeImportRecord(key, record);
+      } else {
+        announceRecorded(found, options.events);
       }
     }
   } catch (error) {
     throw fileSystemUserError(error, { places: [{ dir: cache.dir, advice: cacheAdvice() }] }) ?? error;
   }
+  const images = found.images;
   if (input.arch && images.length > 1) throw new UserError('usage', `${display} holds ${images.length} images; ${input.arch}= names the arch of an input with one image`);
-  return images.map((image) => localImage(image, input.arch));
+  return { images: images.map((image) => localImage(image, input.arch)), artifacts: found.artifacts };
+}
+
+/** The layers of images read from a record are there already: a pusher may send them at once. */
+function announceRecorded(found: ImportResult, events: InputEvents | undefined): void {
+  if (!events?.known) return;
+  for (const image of found.images) {
+    for (const layer of image.manifest.layers) events.known(layer, image.layerStores?.get(layer.digest) ?? image.store);
+  }
 }
 
 /** The events of an import on this thread, ids made unique as a worker's are. */
@@ -236,7 +319,7 @@ function mainThreadEvents(events: InputEvents, cache: Cache) {
  * Reads every input, in parallel (each archive import on a worker thread of its own). The first failure
  * stops the other imports and is the one reported, once they have cleaned up.
  */
-export async function readInputs(argumentsList: string[], options: ReadOptions): Promise<LocalImage[]> {
+export async function readInputs(argumentsList: string[], options: ReadOptions): Promise<LocalImages> {
   const stop = new AbortController();
   const outer = options.signal;
   const forward = () => stop.abort(outer?.reason);
@@ -248,24 +331,26 @@ export async function readInputs(argumentsList: string[], options: ReadOptions):
     const lists = await Promise.all(
       argumentsList.map((argument) =>
         readInput(argument, { ...options, signal: stop.signal, share })
-          .catch((error: unknown) => {
+          .catch((error: unknown): LocalImages => {
             failure ??= { error };
             stop.abort();
-            return [];
+            return { images: [], artifacts: [] };
           })
           .finally(() => share.done()),
       ),
     );
     if (failure) throw failure.error;
     const seen = new Map<string, LocalImage>();
-    for (const image of lists.flat()) {
+    for (const image of lists.flatMap((list) => list.images)) {
       const other = seen.get(image.arch);
       if (other && other.manifestDigest !== image.manifestDigest) {
         throw new UserError('usage', `two images for ${image.arch}: ${other.source} and ${image.source}; give one image per arch`);
       }
       seen.set(image.arch, image);
     }
-    return [...seen.values()];
+    const artifacts = new Map<Digest, CarriedArtifact>();
+    for (const artifact of lists.flatMap((list) => list.artifacts)) if (!artifacts.has(artifact.descriptor.digest)) artifacts.set(artifact.descriptor.digest, artifact);
+    return { images: [...seen.values()], artifacts: [...artifacts.values()] };
   } finally {
     outer?.removeEventListener('abort', forward);
   }

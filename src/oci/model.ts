@@ -11,7 +11,6 @@ import { UserError } from '../util/errors.js';
 import { isDigest, type Digest } from './digest.js';
 import { archOfConfig } from './platform.js';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from './types.js';
-import { layerCompression } from './media-types.js';
 import type { BuildArch } from '../addon/arch.js';
 import { resolveArch } from './image.js';
 
@@ -75,14 +74,36 @@ export interface SourceImage<L extends LayerFacts> {
   openLayer(index: number): AsyncIterable<Buffer>;
 }
 
+/**
+ * An artifact an index holds beside its images (an attestation, a signature, an SBOM): carried through
+ * as it is, its manifest and blobs unchanged, never read as an image.
+ */
+export interface SourceArtifact {
+  /** The entry as the index lists it (platform, annotations, artifactType). */
+  descriptor: Descriptor;
+  /** Its manifest's bytes. */
+  bytes: Buffer;
+  /** The blobs its manifest names (config and layers). */
+  blobs: Descriptor[];
+  /** A blob's bytes, checked against its digest by whoever reads them. */
+  openBlob(descriptor: Descriptor): AsyncIterable<Buffer>;
+}
+
+/** What a source holds: its images, and the artifacts beside them. */
+export interface SourceContents<L extends LayerFacts> {
+  images: SourceImage<L>[];
+  artifacts: SourceArtifact[];
+}
+
 export interface ImageSource {
   /** The input as the user named it. */
   readonly name: string;
   /**
-   * The images. A one-pass source (an archive) reads itself whole to answer, handing every layer to the
-   * consumer on the way; the others read documents only, and layers when `layers()` is called.
+   * The images (and artifacts). A one-pass source (an archive) reads itself whole to answer, handing
+   * every layer to the consumer on the way; the others read documents only, and layers when `layers()`
+   * is called.
    */
-  open<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<SourceImage<L>[]>;
+  open<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<SourceContents<L>>;
 }
 
 /** Checks layers read against the manifest (digests, sizes) and the config (diff_ids, count). */
@@ -158,9 +179,6 @@ export function blobImage<L extends LayerFacts>(
       (read ??= (async () => {
         const layers: L[] = [];
         for (const [i, descriptor] of entry.manifest.layers.entries()) {
-          if (layerCompression(descriptor.mediaType) === undefined) {
-            throw new UserError('image-invalid', `${source}: layer ${i + 1} (${descriptor.digest}) has media type ${descriptor.mediaType}, which is not an image layer`);
-          }
           layers.push(await consumer.layer({ where: `${source}: layer ${i + 1} (${descriptor.digest})`, descriptor, open: () => openBlob(descriptor), transient: false }));
         }
         checkLayers(image, layers, entry.manifest.layers.map((l) => l.digest));

@@ -10,7 +10,7 @@ import { LayerScanner, type ScanAnswer, type ScanRequest } from './scan.js';
 const request = workerData as ScanRequest;
 const send = (message: ScanAnswer) => parentPort!.postMessage(message);
 try {
-  const images = await fileSource(request.file, request.kind, request.display).open(new LayerScanner(request.rules));
+  const { images } = await fileSource(request.file, request.kind, request.display).open(new LayerScanner(request.rules));
   const answer = [];
   for (const image of images) {
     answer.push({

@@ -194,7 +194,7 @@ export async function openLocalImages(argument: string, rules: LayerRules): Prom
   const display = file;
   const kind = await detectInput(file, display);
   if (kind === 'layout-directory') {
-    return candidatesOf(await new LayoutSource(display, new BlobStore(file)).open(new LayerScanner(rules)), given);
+    return candidatesOf((await new LayoutSource(display, new BlobStore(file)).open(new LayerScanner(rules))).images, given);
   }
   const absolute = path.resolve(file);
   const images = await scanOnWorker({ file: absolute, kind, display, rules });
@@ -227,7 +227,7 @@ export async function summarizeArchive(file: string): Promise<ArchiveSummary | n
   if (kind !== 'tar' && kind !== 'tar.gz') return null;
   // Layers are left unread: the archive reader skips them (a plain file's are not even read).
   const skipping: LayerConsumer<{ diffId?: undefined }> = { layer: async () => ({}) };
-  const [image] = await fileSource(path.resolve(file), kind, file).open(skipping);
+  const [image] = (await fileSource(path.resolve(file), kind, file).open(skipping)).images;
   if (!image) return null;
   return { configDigest: image.configDigest, layers: image.config.rootfs.diff_ids.length, architecture: image.config.architecture };
 }

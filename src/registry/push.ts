@@ -12,6 +12,7 @@ import { UsageError, UserError } from '../util/errors.js';
 import type { Digest } from '../oci/digest.js';
 import { pushBlobs, type AssembledIndex } from '../oci/assemble.js';
 import type { LocalImage } from '../oci/image.js';
+import type { CarriedArtifact } from '../oci/import.js';
 import type { BlobStore } from '../oci/store.js';
 import type { Descriptor } from '../oci/types.js';
 import { MediaType } from '../oci/media-types.js';
@@ -51,6 +52,8 @@ export interface PushTarget {
   /** `index`: all arches and the index; `arch`: one arch's manifest (legacy per-arch naming). */
   kind: 'index' | 'arch';
   images: LocalImage[];
+  /** The artifacts the index carries (index targets only). */
+  artifacts: CarriedArtifact[];
 }
 
 export interface PushResult {
@@ -94,8 +97,8 @@ export function parseDestinations(options: Pick<PushOptions, 'to' | 'tags' | 'pe
 export function planTargets(assembled: AssembledIndex, destinations: Destination[]): PushTarget[] {
   return destinations.flatMap((destination): PushTarget[] =>
     destination.perArch
-      ? assembled.images.map((image) => ({ registry: destination.registry, repository: destination.repository.replace(/\{arch\}/g, image.arch), kind: 'arch', images: [image] }))
-      : [{ registry: destination.registry, repository: destination.repository, kind: 'index', images: assembled.images }],
+      ? assembled.images.map((image) => ({ registry: destination.registry, repository: destination.repository.replace(/\{arch\}/g, image.arch), kind: 'arch', images: [image], artifacts: [] }))
+      : [{ registry: destination.registry, repository: destination.repository, kind: 'index', images: assembled.images, artifacts: assembled.artifacts }],
   );
 }
 
@@ -476,7 +479,7 @@ export class Push {
       await this.sender.growingDone();
       if (this.sender.failed) throw this.sender.failed;
       for (const target of targets) {
-        const blobs = pushBlobs(target.images);
+        const blobs = pushBlobs(target.images, target.artifacts);
         const outcomes = await Promise.all(blobs.map(({ descriptor, store }) => this.sender.send(target, descriptor, store)));
         outcomes.forEach((outcome, i) => {
           result.blobs[outcome]++;
@@ -494,6 +497,14 @@ export class Push {
         target.images.map(async (image) => {
           if (!(await client.hasManifest(target.repository, image.manifestDigest))) {
             await client.putManifest(target.repository, image.manifestDigest, image.manifestBytes, image.manifest.mediaType);
+          }
+        }),
+      );
+      // Artifacts (attestations, signatures) as they were, before the index that names them.
+      await Promise.all(
+        target.artifacts.map(async (artifact) => {
+          if (!(await client.hasManifest(target.repository, artifact.descriptor.digest))) {
+            await client.putManifest(target.repository, artifact.descriptor.digest, artifact.bytes, artifact.descriptor.mediaType);
           }
         }),
       );

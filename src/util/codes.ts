@@ -127,6 +127,8 @@ export const ERROR_CODES = {
   'engine-failed': { exit: 1, summary: 'docker load or podman load failed' },
   'git-failed': { exit: 1, summary: 'git failed (staging what init wrote)' },
   internal: { exit: 1, summary: 'a bug in addonix: the message has the stack trace to report' },
+  // Images and their cache (issue 20).
+  'cache-gone': { exit: 1, summary: "addonix's cache folder, or a file in it, was removed while addonix used it: run the command again" },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -23,7 +23,7 @@ export async function openImages(argument: string, options: RemoteOptions & { ru
   let reference;
   try {
     reference = parseReference(argument);
-    return candidatesOf(await new RegistrySource(reference, options).open(new LayerScanner(options.rules)), undefined);
+    return candidatesOf((await new RegistrySource(reference, options).open(new LayerScanner(options.rules))).images, undefined);
   } catch (error) {
     if (!(error instanceof UserError)) throw error;
     const as = reference ? `as the registry reference ${formatReference(reference)}` : 'as a registry reference';

@@ -5,7 +5,7 @@ import { Interrupted } from '../../registry/client.js';
 import { parseDestinations, Push, readPasswordFromStdin, type PushResult } from '../../registry/push.js';
 import { UsageError, UserError } from '../../util/errors.js';
 import { plural } from '../../util/text.js';
-import { addonForIndex, formatBytes, layerPolicy, layerRules, parseSize, ProgressLine, rate, registryTimes } from '../images.js';
+import { addonForIndex, warnDropped, formatBytes, layerPolicy, layerRules, parseSize, ProgressLine, rate, registryTimes } from '../images.js';
 import { withOptions } from '../options.js';
 
 interface PushArgs {
@@ -98,8 +98,9 @@ export const pushCommand: CommandModule<object, PushArgs> = {
       let assembled;
       try {
         // Each layer goes to the registry as soon as it is in the cache, or while it is being compressed.
-        const images = await readInputs(args.images, { policy, rules, signal: interrupt.signal, events: pushing.importEvents() });
-        assembled = assembleIndex(images, indexAnnotations(images, addon));
+        const { images, artifacts } = await readInputs(args.images, { policy, rules, signal: interrupt.signal, events: pushing.importEvents() });
+        assembled = assembleIndex(images, indexAnnotations(images, addon), artifacts);
+        warnDropped(assembled);
       } catch (error) {
         await pushing.abandon(error);
         throw error;
