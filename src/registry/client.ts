@@ -31,6 +31,14 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 7, retryForMs: 120_000, baseMs: 250, maxMs: 5_000 };
 /** The longest addonix waits for a registry's answer, or for the next bytes of a request or answer in flight. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
+/**
+ * The slowest a blob may travel, on average over a whole request, before the request's deadline ends it
+ * (a registry trickling a byte a second otherwise holds a push forever: each byte resets the timeout).
+ */
+export const MIN_TRANSFER_KIB = 32;
+const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
+/** Go's http.Client stops after ten redirects, and so does addonix. */
+const MAX_REDIRECTS = 10;
 /** The size of the reads that feed a blob upload. */
 const UPLOAD_CHUNK = 1 << 20;
 /** Upload buffers kept for later uploads: two for each of the (default three) uploads at a time, and some. */
@@ -133,31 +141,41 @@ export function isTransientNetworkError(error: unknown): boolean {
 
 /**
  * Aborts a request when the registry is silent for too long: no answer after the request was sent, or no
- * bytes of a body in flight (either way). Paused while addonix itself has nothing to send yet.
+ * bytes of a body in flight (either way); paused while addonix itself has nothing to send yet. And a
+ * deadline for the whole exchange, headers and body, which no trickle of bytes puts off.
  */
 class Watchdog {
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
+  private readonly deadline: NodeJS.Timeout | undefined;
   private stopped = false;
-  expired = false;
+  /** Why it aborted the request: silence, or the whole exchange took too long. */
+  expired: 'silence' | 'deadline' | undefined;
   readonly signal: AbortSignal;
 
   constructor(
     private readonly ms: number,
     outer: AbortSignal | undefined,
+    deadlineMs: number | undefined,
   ) {
     this.signal = outer ? AbortSignal.any([this.controller.signal, outer]) : this.controller.signal;
     this.touch();
+    if (deadlineMs !== undefined) {
+      this.deadline = setTimeout(() => this.expire('deadline'), deadlineMs);
+      this.deadline.unref();
+    }
+  }
+
+  private expire(why: 'silence' | 'deadline'): void {
+    this.expired ??= why;
+    this.controller.abort(new Error('timeout'));
   }
 
   /** Something moved: the wait starts again. */
   touch(): void {
     if (this.stopped) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.expired = true;
-      this.controller.abort(new Error('timeout'));
-    }, this.ms);
+    this.timer = setTimeout(() => this.expire('silence'), this.ms);
     this.timer.unref();
   }
 
@@ -168,6 +186,7 @@ class Watchdog {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.deadline);
   }
 }
 
@@ -192,6 +211,8 @@ interface CallOptions {
   what: string;
   /** Retry transient failures here (false for uploads, whose retry means resuming the upload). */
   retry?: boolean;
+  /** Bytes the request or its answer carries at most, which give it a longer deadline (see deadlineFor). */
+  bytes?: number;
 }
 
 async function errorDetail(response: Response): Promise<{ text: string; code?: string }> {
@@ -263,6 +284,8 @@ export function parseChallenge(header: string | null): Challenge | undefined {
 export class RegistryClient {
   readonly registry: string;
   readonly baseUrl: string;
+  /** The registry's origin: the only one that gets its credentials. */
+  private readonly origin: string;
   private readonly credentials: Credentials | undefined;
   private readonly scopes: Map<string, Set<string>>;
   readonly retry: RetryPolicy;
@@ -287,6 +310,7 @@ export class RegistryClient {
   constructor(options: ClientOptions) {
     this.registry = options.registry;
     this.baseUrl = registryBaseUrl(options.registry, options.insecure ?? false);
+    this.origin = new URL(this.baseUrl).origin;
     this.credentials = options.credentials;
     this.scopes = options.scopes ?? new Map();
     this.retry = { ...(options.retry ?? DEFAULT_RETRY), ...(options.retryForMs !== undefined ? { retryForMs: options.retryForMs } : {}) };
@@ -339,7 +363,13 @@ export class RegistryClient {
     return this.token ? `Bearer ${this.token.value}` : undefined;
   }
 
-  private timeoutError(what: string, host: string): RegistryError {
+  private timeoutError(what: string, host: string, why: Watchdog['expired']): RegistryError {
+    if (why === 'deadline') {
+      return new RegistryError(
+        `${what}: ${host} took too long (it sends its answer, or takes the request, more slowly than addonix waits for: ` +
+          `${Math.round(this.timeoutMs / 1000)} s for a document, and ${MIN_TRANSFER_KIB} KiB/s for a blob); --timeout SECONDS sets the time for a document`,
+      );
+    }
     return new RegistryError(
       `${what}: ${host} did not answer within ${Math.round(this.timeoutMs / 1000)} s (it accepted the connection but sent nothing); ` +
         'it may be stuck or overloaded. --timeout SECONDS sets how long addonix waits',
@@ -347,30 +377,65 @@ export class RegistryClient {
   }
 
   /**
-   * One HTTP exchange up to the answer's headers, with the timeout, and tried again while connections
-   * fail (refused, reset: a registry restarting) for retry.retryForMs. The answer's body is watched too
-   * (see bodyOf); `retry: false` leaves failed connections to the caller.
+   * How long a whole exchange may take: --timeout for documents, and for a blob the time it takes at
+   * MIN_TRANSFER_KIB KiB/s on top, so that a registry trickling bytes cannot hold addonix forever.
    */
-  private async send(url: URL, init: RequestInit & { duplex?: 'half' }, what: string, retry: boolean, body?: (watchdog: Watchdog) => Buffer | ReadableStream<Uint8Array> | URLSearchParams): Promise<Response> {
+  private deadlineFor(bytes: number | undefined): number {
+    return this.timeoutMs + Math.ceil(((bytes ?? 0) / (MIN_TRANSFER_KIB * 1024)) * 1000);
+  }
+
+  /** Headers for a request to `url`: credentials only for the registry's own origin (scheme, host and port). */
+  private async headersFor(url: URL, headers: Record<string, string> | undefined): Promise<Record<string, string>> {
+    const out: Record<string, string> = { 'user-agent': 'addonix', ...headers };
+    if (url.origin === this.origin) {
+      const authorization = await this.authorization();
+      if (authorization) out['authorization'] = authorization;
+    }
+    return out;
+  }
+
+  /**
+   * One HTTP exchange up to the answer's headers, with the timeout and the deadline, and tried again while
+   * connections fail (refused, reset: a registry restarting) for retry.retryForMs. Redirects are followed
+   * here, as Go's client follows them (the method and body kept for 307 and 308, a GET for 301, 302 and
+   * 303 of anything else), with `headers(url)` for each hop: credentials do not follow a redirect to
+   * another host. The answer's body is watched too (see bodyOf); `retry: false` leaves failed connections
+   * to the caller.
+   */
+  private async send(
+    start: URL,
+    init: { method: string; headers: (url: URL) => Promise<Record<string, string>> | Record<string, string>; deadlineMs: number },
+    what: string,
+    retry: boolean,
+    body?: (watchdog: Watchdog) => Buffer | ReadableStream<Uint8Array> | URLSearchParams,
+  ): Promise<Response> {
     let firstFailure: number | undefined;
+    let url = start;
+    let method = init.method;
+    let sendBody = body;
+    let hops = 0;
     for (let attempt = 1; ; attempt++) {
       if (this.signal?.aborted) throw new Interrupted();
-      const watchdog = new Watchdog(this.timeoutMs, this.signal);
-      this.requestCounts.set(init.method ?? 'GET', (this.requestCounts.get(init.method ?? 'GET') ?? 0) + 1);
+      const watchdog = new Watchdog(this.timeoutMs, this.signal, init.deadlineMs);
+      this.requestCounts.set(method, (this.requestCounts.get(method) ?? 0) + 1);
+      let response: Response;
       try {
-        const options: RequestInit & { duplex?: 'half' } = { ...init, signal: watchdog.signal, redirect: 'follow' };
-        const made = body?.(watchdog);
+        const headers = await init.headers(url);
+        // A redirect that turned the request into a GET leaves its body behind, and what described it.
+        if (method !== init.method) for (const name of Object.keys(headers)) if (/^content-/i.test(name)) delete headers[name];
+        const options: RequestInit & { duplex?: 'half' } = { method, headers, signal: watchdog.signal, redirect: 'manual' };
+        const made = sendBody?.(watchdog);
         if (made !== undefined) Object.assign(options, { body: made, duplex: 'half' });
-        const response = await fetch(url, options);
+        response = await fetch(url, options);
         watchdog.touch();
-        this.watchdogs.set(response, watchdog);
         this.reached = true;
-        return response;
       } catch (error) {
         watchdog.stop();
         if (this.signal?.aborted) throw new Interrupted();
-        if (watchdog.expired) throw this.timeoutError(what, url.host);
+        if (watchdog.expired) throw this.timeoutError(what, url.host, watchdog.expired);
         const code = errorCode(error);
+        // A connection accepted, then reset: something listens there (a registry going down or coming up).
+        if (code !== 'ECONNREFUSED' && isTransientNetworkError(error)) this.reached = true;
         if (retry && isTransientNetworkError(error) && (this.reached || code !== 'ECONNREFUSED')) {
           firstFailure ??= Date.now();
           const elapsed = Date.now() - firstFailure;
@@ -381,12 +446,28 @@ export class RegistryClient {
           }
           throw RegistryError.unreachable(`${what}: cannot reach ${url.host} (${code ?? 'connection lost'}), tried for ${Math.round(elapsed / 1000)} s; is the registry running? (--retry-for SECONDS sets how long addonix tries)`);
         }
-        if (code === 'ENOTFOUND') throw RegistryError.unreachable(`cannot connect to ${this.registry} (${url.origin}): no such host`);
-        if (code === 'ECONNREFUSED') throw RegistryError.unreachable(`cannot connect to ${this.registry} (${url.origin}): connection refused`);
+        if (code === 'ENOTFOUND') throw RegistryError.unreachable(`cannot connect to ${url.host} (${url.origin}): no such host`);
+        if (code === 'ECONNREFUSED') throw RegistryError.unreachable(`cannot connect to ${url.host} (${url.origin}): connection refused`);
         if (error instanceof UserError) throw error;
         const cause = (error as Error).cause instanceof Error ? `: ${((error as Error).cause as Error).message}` : '';
         throw Object.assign(RegistryError.unreachable(`${what}: ${(error as Error).message}${cause}${code ? ` (${code})` : ''}`), { cause: error });
       }
+      const location = response.headers.get('location');
+      if (REDIRECT_STATUS.has(response.status) && location) {
+        watchdog.stop();
+        await response.body?.cancel().catch(() => undefined);
+        if (++hops > MAX_REDIRECTS) throw new RegistryError(`${what}: ${url.host} redirected more than ${MAX_REDIRECTS} times`);
+        url = new URL(location, url);
+        if (response.status !== 307 && response.status !== 308 && method !== 'GET' && method !== 'HEAD') {
+          method = 'GET';
+          sendBody = undefined;
+        }
+        attempt = 0;
+        firstFailure = undefined;
+        continue;
+      }
+      this.watchdogs.set(response, watchdog);
+      return response;
     }
   }
 
@@ -411,7 +492,7 @@ export class RegistryClient {
       }
     } catch (error) {
       if (this.signal?.aborted) throw new Interrupted();
-      if (watchdog?.expired) throw this.timeoutError(what, this.url('/').host);
+      if (watchdog?.expired) throw this.timeoutError(what, new URL(response.url || this.baseUrl).host, watchdog.expired);
       throw Object.assign(RegistryError.unreachable(`${what}: the answer broke off (${errorCode(error) ?? (error as Error).message})`), { cause: error });
     } finally {
       watchdog?.stop();
@@ -431,18 +512,20 @@ export class RegistryClient {
     const realm = new URL(challenge.realm);
     const scopes = this.scopeList(challenge.scope);
     const what = `getting a token from ${realm.origin}`;
+    // The credentials go to the realm the registry named (a token server is often another host), and only there.
+    const deadlineMs = this.deadlineFor(undefined);
     let response: Response;
     for (let attempt = 1; ; attempt++) {
       if (this.credentials?.identityToken) {
         const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: this.credentials.identityToken, client_id: 'addonix', scope: scopes.join(' ') });
         if (challenge.service) form.set('service', challenge.service);
-        response = await this.send(realm, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, what, true, () => form as never);
+        response = await this.send(realm, { method: 'POST', headers: () => ({ 'user-agent': 'addonix', 'content-type': 'application/x-www-form-urlencoded' }), deadlineMs }, what, true, () => form);
       } else {
         const url = new URL(realm);
         if (challenge.service) url.searchParams.set('service', challenge.service);
         for (const scope of scopes) url.searchParams.append('scope', scope);
         const basic = this.basicHeader();
-        response = await this.send(url, { method: 'GET', headers: basic ? { authorization: basic } : {} }, what, true);
+        response = await this.send(url, { method: 'GET', headers: (at) => ({ 'user-agent': 'addonix', ...(basic && at.origin === realm.origin ? { authorization: basic } : {}) }), deadlineMs }, what, true);
       }
       if (RETRY_STATUS.has(response.status) && attempt < this.retry.attempts) {
         await this.discard(response);
@@ -476,11 +559,8 @@ export class RegistryClient {
     const url = this.url(pathOrUrl);
     let reauthenticated = false;
     for (let attempt = 1; ; attempt++) {
-      const headers: Record<string, string> = { 'user-agent': 'addonix', ...init.headers };
-      const authorization = await this.authorization();
-      if (authorization) headers['authorization'] = authorization;
-      const response = await this.send(url, { method, headers }, init.what, init.retry !== false, init.body);
-      if (response.status === 401 && !reauthenticated) {
+      const response = await this.send(url, { method, headers: (at) => this.headersFor(at, init.headers), deadlineMs: this.deadlineFor(init.bytes) }, init.what, init.retry !== false, init.body);
+      if (response.status === 401 && !reauthenticated && new URL(response.url || url).origin === this.origin) {
         const challenge = parseChallenge(response.headers.get('www-authenticate'));
         await this.discard(response);
         if (!challenge) throw new RegistryError(`${init.what}: ${this.registry} refused access (401) without saying how to log in`, 401);
@@ -534,10 +614,11 @@ export class RegistryClient {
     return this.location(response, 'mount');
   }
 
+  /** The Location of an answer, resolved against the URL it answered (an upload's sessions may live on another host). */
   private location(response: Response, what: string): string {
     const location = response.headers.get('location');
     if (!location) throw new RegistryError(`${this.registry} started an upload (${what}) without a Location`);
-    return this.url(location).toString();
+    return new URL(location, response.url || this.baseUrl).toString();
   }
 
   async startUpload(repository: string): Promise<string> {
@@ -554,7 +635,7 @@ export class RegistryClient {
       if (response.status !== 204) return undefined;
       const range = /^(?:bytes=)?0-(\d+)$/.exec(response.headers.get('range') ?? '');
       const next = response.headers.get('location');
-      return { offset: range ? Number(range[1]) + 1 : 0, location: next ? this.url(next).toString() : location };
+      return { offset: range ? Number(range[1]) + 1 : 0, location: next ? new URL(next, response.url || location).toString() : location };
     } catch (error) {
       if (error instanceof RegistryError) return undefined;
       throw error;
@@ -635,6 +716,7 @@ export class RegistryClient {
           const response = await this.request('PUT', target.toString(), {
             headers: { 'content-type': 'application/octet-stream', 'content-length': String(size - offset) },
             ...(size > offset ? { body: counted(offset, size) } : {}),
+            bytes: size - offset,
             expect: [201],
             what: what(),
             retry: false,
@@ -647,6 +729,7 @@ export class RegistryClient {
         const response = await this.request('PATCH', location, {
           headers: { 'content-type': 'application/octet-stream', 'content-range': `${start}-${end - 1}`, 'content-length': String(end - start) },
           body: counted(start, end),
+          bytes: end - start,
           expect: [202],
           what: what(),
           retry: false,
@@ -690,7 +773,7 @@ export class RegistryClient {
   /** Drops an upload session, as far as the registry lets it (no retries: this is tidying up). */
   private async cancelUpload(location: string): Promise<void> {
     try {
-      const response = await this.send(this.url(location), { method: 'DELETE', headers: { 'user-agent': 'addonix', ...((await this.authorization()) ? { authorization: (await this.authorization())! } : {}) } }, 'cancelling an upload', false);
+      const response = await this.send(this.url(location), { method: 'DELETE', headers: (at) => this.headersFor(at, undefined), deadlineMs: this.deadlineFor(undefined) }, 'cancelling an upload', false);
       await this.discard(response);
     } catch {
       // The registry drops sessions left alone after a while anyway.
@@ -740,9 +823,9 @@ export class RegistryClient {
    * GETs a blob as a stream of its bytes (a layer), following the registry's redirect to its storage. The
    * caller checks the digest as it reads (the scanners hash every byte anyway).
    */
-  async openBlob(repository: string, digest: Digest): Promise<AsyncIterable<Buffer>> {
+  async openBlob(repository: string, digest: Digest, size: number): Promise<AsyncIterable<Buffer>> {
     const what = `getting blob ${digest} from ${repository}`;
-    const response = await this.request('GET', `/v2/${repository}/blobs/${digest}`, { expect: [200], what });
+    const response = await this.request('GET', `/v2/${repository}/blobs/${digest}`, { expect: [200], what, bytes: size });
     if (!response.body) throw new RegistryError(`${this.registry} answered blob ${digest} without a body`);
     return this.bodyOf(response, what);
   }

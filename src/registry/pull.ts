@@ -75,7 +75,7 @@ export class RegistrySource implements ImageSource {
     const repository = this.ref.repository;
     const openBlob = (descriptor: Descriptor) =>
       (async function* () {
-        yield* await remote.client.openBlob(repository, descriptor.digest);
+        yield* await remote.client.openBlob(repository, descriptor.digest, descriptor.size);
       })();
     return {
       images: remote.entries.map((entry) => blobImage(entry, remote.source, [], consumer, openBlob)),
