@@ -14,7 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { writeFileAtomic } from '../util/atomic.js';
+import { removeStaleTemporariesBelow, writeFileAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import { digestHex, isDigest, type Digest } from './digest.js';
 import type { Compression } from './media-types.js';
@@ -107,14 +107,15 @@ export class Cache {
   private static cleaned = new Set<string>();
 
   constructor(readonly dir: string = cacheDir()) {
-    this.store = new BlobStore(path.join(dir, 'oci'));
+    this.store = new BlobStore(path.join(dir, 'oci'), () => cacheGone(this));
   }
 
-  /** Removes what killed runs left behind, once per process. */
+  /** Removes what killed runs left behind, in every folder of the cache, once per process. */
   async removeStale(): Promise<void> {
     if (Cache.cleaned.has(this.dir)) return;
     Cache.cleaned.add(this.dir);
-    await this.store.removeStale();
+    // oci/blobs/sha256 is the deepest folder.
+    await removeStaleTemporariesBelow(this.dir, 3);
   }
 
   private importFile(key: string): string {
@@ -127,7 +128,17 @@ export class Cache {
   }
 
   async writeImportRecord(key: string, record: ImportRecord): Promise<void> {
-    await writeFileAtomic(this.importFile(key), JSON.stringify({ version: RECORD_VERSION, ...record }));
+    await this.write(this.importFile(key), JSON.stringify({ version: RECORD_VERSION, ...record }));
+  }
+
+  /** Writes a record; a cache folder removed meanwhile is said to be (a missing folder is made first). */
+  private async write(file: string, content: string): Promise<void> {
+    try {
+      await writeFileAtomic(file, content);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw cacheGone(this);
+      throw error;
+    }
   }
 
   private layerFile(diffId: Digest): string {
@@ -158,7 +169,7 @@ export class Cache {
   async recordLayer(facts: Omit<LayerRecord, 'version' | 'forms'>, form: LayerForm): Promise<void> {
     const known = await this.layer(facts.diffId);
     const forms = [...(known?.forms ?? []).filter((f) => f.digest !== form.digest || f.compressor !== form.compressor), form];
-    await writeFileAtomic(this.layerFile(facts.diffId), JSON.stringify({ version: RECORD_VERSION, ...facts, forms } satisfies LayerRecord));
-    if (form.digest !== facts.diffId) await writeFileAtomic(this.byDigestFile(form.digest), facts.diffId);
+    await this.write(this.layerFile(facts.diffId), JSON.stringify({ version: RECORD_VERSION, ...facts, forms } satisfies LayerRecord));
+    if (form.digest !== facts.diffId) await this.write(this.byDigestFile(form.digest), facts.diffId);
   }
 }

@@ -243,11 +243,12 @@ export interface UploadSource {
 }
 
 /** A complete blob file as an upload source. */
-export async function fileUploadSource(file: string, blob: Descriptor): Promise<UploadSource> {
+export async function fileUploadSource(file: string, blob: Descriptor, missing?: () => UserError): Promise<UploadSource> {
   let handle: FileHandle;
   try {
     handle = await open(file, 'r');
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && missing) throw missing();
     throw new UserError('image-invalid', `uploading ${blob.digest}: cannot read ${file} (${(error as Error).message})`);
   }
   return {

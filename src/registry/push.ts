@@ -294,7 +294,7 @@ class BlobSender {
       session = await client.mountBlob(target.repository, descriptor.digest, from);
       if (session === undefined) return this.settle(target, descriptor.digest, 'mounted', descriptor.size);
     }
-    const source = await fileUploadSource(store.path(descriptor.digest), descriptor);
+    const source = await fileUploadSource(store.path(descriptor.digest), descriptor, () => store.missing(descriptor.digest, `uploading ${descriptor.digest}`));
     try {
       await client.uploadBlob(target.repository, source, (count) => this.counted(count), session);
     } catch (error) {
