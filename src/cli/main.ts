@@ -4,7 +4,7 @@
  * turns failures into exit statuses (0 ok, 1 findings or failure, 2 wrong usage, 130 interrupted; the
  * table is in util/codes.ts), rendered in one place (render-error.ts).
  */
-import { COMMANDS } from './commands.js';
+import { COMMANDS, FAILURE_EXIT } from './commands.js';
 import { renderError } from './render-error.js';
 
 /** Whether the command line asks for JSON: then a failure is a JSON object on stdout too. */
@@ -33,7 +33,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     // A full disk or an unwritable folder in addonix's cache gets the cache's own advice.
     const { cacheDir, cacheAdvice } = await import('../oci/cache.js');
-    return renderError(error, wantsJson(argv), { places: [{ dir: cacheDir(), advice: cacheAdvice() }] });
+    const failureExit = argv[0] !== undefined && Object.hasOwn(FAILURE_EXIT, argv[0]) ? FAILURE_EXIT[argv[0]] : undefined;
+    return renderError(error, wantsJson(argv), { places: [{ dir: cacheDir(), advice: cacheAdvice() }] }, failureExit);
   }
   return typeof process.exitCode === 'number' ? process.exitCode : 0;
 }

@@ -17,11 +17,15 @@ export function asUserError(error: unknown, context: FileSystemErrorContext = {}
   return { error: new UserError('internal', 'internal error (this is a bug in addonix, please report it)'), bug: stack };
 }
 
-/** Writes the failure and returns the exit status. */
-export function renderError(failure: unknown, json: boolean, context: FileSystemErrorContext = {}): number {
+/**
+ * Writes the failure and returns the exit status: the code's, or `failureExit` for a command that has
+ * one status for every failure (diff's 2; an interruption keeps its 130).
+ */
+export function renderError(failure: unknown, json: boolean, context: FileSystemErrorContext = {}, failureExit?: number): number {
   const { error, bug } = asUserError(failure, context);
+  const exit = failureExit !== undefined && error.code !== 'interrupted' ? failureExit : error.exitCode;
   if (json) {
-    const body: { error: ErrorJson & { stack?: string } } = { error: error.toJSON() };
+    const body: { error: Omit<ErrorJson, 'exit'> & { exit: number; stack?: string } } = { error: { ...error.toJSON(), exit } };
     if (bug) body.error.stack = bug;
     process.stdout.write(JSON.stringify(body, null, 2) + '\n');
   } else if (error instanceof UsageError || error.code === 'interrupted') {
@@ -32,5 +36,5 @@ export function renderError(failure: unknown, json: boolean, context: FileSystem
     const hint = error.hint ? `\nhint: ${error.hint}` : '';
     process.stderr.write(`addonix: error: ${error.message} [${error.code}]${hint}${bug ? `\n${bug}` : ''}\n`);
   }
-  return error.exitCode;
+  return exit;
 }

@@ -32,7 +32,7 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
       .example('$0 diff old.tar.gz new.tar.gz --diff-report diff-report && diffoscope diff-report/a diff-report/b', 'Look inside the files that differ')
       .example('$0 diff result-multiarch ghcr.io/me/my-addon:1.2.3 --json', 'Every arch of two multi-arch images, machine-readable')
       .epilogue(
-        'Exit status 0 when the images are identical (same config digest, and same manifest digest when both have a manifest), 1 otherwise. ' +
+        'Exit status as diff(1): 0 when the images are identical (same config digest, and same manifest digest when both have a manifest), 1 when they differ, 2 when they cannot be compared (an error: a missing or refused image, an unreachable registry, wrong usage). ' +
           'Layers are matched by diff_id (the digest of the uncompressed layer), so a layer compressed differently shows as "recompressed"; ' +
           'inside layers that differ every file added, removed, moved or changed is listed, sorted by path. Inputs are read in one streaming ' +
           'pass each and nothing is written except --diff-report. --arch compares only those arches (each must be in both inputs). Images are refused as push refuses them: archives with entries or links ' +
