@@ -9,7 +9,7 @@ import type { TestContext } from 'node:test';
 import { needTools, tempTree } from './helpers.js';
 import { addArtifacts, archLayers, docker25Entries, dockerToolsEntries, editLayoutIndex, imageConfig, layer, noise, putBlob, sha, sourceText, tarBuffer, writeStreamScript, writeTarFile, writeTarGz, type TestImage } from './images.js';
 import type { TarWriteEntry } from '../src/oci/tar.js';
-import { readInput as readInputWith, readInputs as readInputsWith, type ReadOptions } from '../src/oci/inputs.js';
+import { readInput as readInputWith, readInputs as readInputsWith, type CoreShare, type ReadOptions } from '../src/oci/inputs.js';
 import { DEFAULT_LAYER_RULES } from '../src/oci/layer-rules.js';
 import { assembleIndex, writeLayout } from '../src/oci/assemble.js';
 import { compressorRecord, GZIP_LEVEL, GzipBlocks, zstdAvailable } from '../src/oci/compression.js';
@@ -421,3 +421,26 @@ function layoutEntries(dir: string): TarWriteEntry[] {
   for (const blob of readdirSync(path.join(dir, 'blobs', 'sha256'))) entries.push({ path: `blobs/sha256/${blob}`, body: readFileSync(path.join(dir, 'blobs', 'sha256', blob)) });
   return entries;
 }
+
+test('readers: a layout folder is read whole once, on a worker; then its record serves until a blob read in place changes', async (t) => {
+  const dir = workdir(t);
+  const amd = await writeTarFile(path.join(dir, 'amd.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64') }));
+  const layout = path.join(dir, 'layout');
+  await writeLayout(layout, assembleIndex(await readInputs([amd], GZIP), {}), 'latest');
+  // The cores' share sees every import worker started.
+  let workers = 0;
+  const share = { threads: () => 1, join: () => void workers++, leave: () => undefined, done: () => undefined } as unknown as CoreShare;
+  const first = await readInputWith(layout, { policy: GZIP, rules: DEFAULT_LAYER_RULES, share });
+  assert.equal(workers, 1, 'read whole the first time');
+  const second = await readInputWith(layout, { policy: GZIP, rules: DEFAULT_LAYER_RULES, share });
+  assert.equal(workers, 1, 'from its record the second time: no layer read');
+  assert.equal(second.images[0]!.manifestDigest, first.images[0]!.manifestDigest);
+  assert.equal(second.images[0]!.store.dir, layout, 'its blobs still read in place');
+  // A layer blob changed where it lies: the record no longer serves, and the layer is read and refused.
+  const blob = path.join(layout, 'blobs', 'sha256', first.images[0]!.manifest.layers[0]!.digest.slice(7));
+  const bytes = readFileSync(blob);
+  bytes[bytes.length - 20]! ^= 0xff;
+  writeFileSync(blob, bytes);
+  await assert.rejects(readInputWith(layout, { policy: GZIP, rules: DEFAULT_LAYER_RULES, share }), (error: Error) => error instanceof UserError && error.code === 'image-invalid');
+  assert.equal(workers, 2);
+});

@@ -11,7 +11,7 @@
  *
  * Records are written only once what they describe is verified and in place. Delete the folder freely.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { removeStaleTemporariesBelow, writeFileAtomic } from '../util/atomic.js';
@@ -19,6 +19,7 @@ import { UserError } from '../util/errors.js';
 import { digestHex, isDigest, type Digest } from './digest.js';
 import type { Compression } from './media-types.js';
 import type { Descriptor } from './types.js';
+import type { ImportResult } from './import.js';
 import { BlobStore } from './store.js';
 
 /** Where addonix keeps its cache. */
@@ -173,3 +174,30 @@ export class Cache {
     if (form.digest !== facts.diffId) await this.write(this.byDigestFile(form.digest), facts.diffId);
   }
 }
+
+/** The identity of a blob file: a blob read in place is trusted again only while its file is the same. */
+export async function blobIdentity(store: BlobStore, digest: Digest): Promise<string> {
+  const info = await stat(store.path(digest), { bigint: true });
+  return [info.dev, info.ino, info.size, info.mtimeNs, info.ctimeNs].join(':');
+}
+
+async function inPlaceBlobs(store: BlobStore, digests: Digest[]): Promise<InPlaceBlob[]> {
+  return Promise.all([...new Set(digests)].map(async (digest) => ({ digest, identity: await blobIdentity(store, digest) })));
+}
+
+/** What a layout folder's import leaves for the next run: where each blob is, and the files read in place. */
+export async function layoutRecord(result: ImportResult, layout: BlobStore): Promise<ImportRecord> {
+  const images: ImportedImageRecord[] = [];
+  for (const image of result.images) {
+    const documents = image.store === layout ? 'input' : 'cache';
+    const kept = documents === 'input' ? [image.manifestDigest, image.manifest.config.digest, ...image.manifest.layers.map((l) => l.digest)] : [...(image.layerStores?.keys() ?? [])];
+    images.push({ manifest: image.manifestDigest, mediaType: image.manifest.mediaType, names: image.names, documents, inPlace: await inPlaceBlobs(layout, kept) });
+  }
+  const artifacts: CarriedArtifactRecord[] = [];
+  for (const artifact of result.artifacts) {
+    const inPlace = artifact.store === layout ? await inPlaceBlobs(layout, [artifact.descriptor.digest, ...artifact.blobs.map((b) => b.digest)]) : undefined;
+    artifacts.push({ descriptor: artifact.descriptor, blobs: artifact.blobs, ...(inPlace ? { inPlace } : {}) });
+  }
+  return { images, artifacts };
+}
+

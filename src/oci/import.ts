@@ -38,8 +38,12 @@ export function targetCompression(source: Compression, policy: LayerPolicy): Com
 
 /** What an import tells as it goes (a pusher sends blobs meanwhile). */
 export interface ImportEvents {
-  /** A layer whose blob the cache already holds: sendable now, while the layer itself is still being checked. */
-  known?(descriptor: Descriptor): void;
+  /**
+   * A layer whose blob is complete already, in the cache or (`inPlace`) in the layout folder being read:
+   * sendable now, while the layer itself is still being checked (a push fails before any manifest when
+   * the check does).
+   */
+  known?(descriptor: Descriptor, inPlace?: boolean): void;
   /** A blob begins: `temporary` grows until `stored` (renamed to its digest) or `failed` names the same id. */
   started?(id: number, temporary: string): void;
   /** The blob has this many bytes now. */
@@ -106,8 +110,9 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
     const declared = handle.descriptor ? layerCompression(handle.descriptor.mediaType) : undefined;
     if (handle.descriptor && declared === undefined) throw new UserError('image-invalid', `${handle.where}: media type ${handle.descriptor.mediaType} is not an image layer`);
 
-    // A layout's blob that stays as it is: verified where it lies.
+    // A layout's blob that stays as it is: verified where it lies, and sent meanwhile.
     if (this.inPlace && handle.descriptor && targetCompression(declared!, policy) === declared) {
+      this.options.events?.known?.({ ...handle.descriptor, mediaType: ociLayerType(declared!) }, true);
       const read = await readLayer(handle.open(), handle.where, { rules: this.options.rules, transient: handle.transient });
       if (read.compression === declared) {
         return { digest: read.digest, size: read.size, diffId: read.diffId, descriptor: { ...handle.descriptor, mediaType: ociLayerType(declared!) }, store: this.inPlace };
@@ -117,7 +122,18 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
     const recognized = await this.recognize(handle);
     if (recognized) {
       this.options.events?.known?.(recognized.descriptor);
-      const read = await readLayer(handle.open(), handle.where, { rules: this.options.rules, transient: handle.transient });
+      const { head, all } = await peek(handle.open(), 4);
+      // Stored as the form the cache has read (and checked) before: its bytes hashing to that form's digest
+      // is proof enough, nothing is decompressed or read as tar again. Stored otherwise: read and compared.
+      if (sniffCompression(head) === recognized.source) {
+        const hashed = new Hasher();
+        for await (const chunk of all) hashed.update(chunk);
+        if (hashed.digest() !== recognized.via) {
+          throw new UserError('image-invalid', `${handle.where}: it claims to be ${recognized.via}, a layer addonix has read before, but it hashes to ${hashed.digest()}: the input is damaged or hostile`);
+        }
+        return { digest: hashed.digest(), size: hashed.bytes, diffId: recognized.diffId, descriptor: recognized.descriptor, store: this.cache.store };
+      }
+      const read = await readLayer(all, handle.where, { rules: this.options.rules, transient: handle.transient });
       if (read.diffId !== recognized.diffId) {
         throw new UserError('image-invalid', 
           `${handle.where}: it claims to be ${recognized.via}, a layer addonix has read before (diff_id ${recognized.diffId}), but its content has diff_id ${read.diffId}: the input is damaged or hostile`,
@@ -130,7 +146,7 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
   }
 
   /** The cache's form of a layer, when the handle says which layer it is and the cache has that form. */
-  private async recognize(handle: LayerHandle): Promise<{ descriptor: Descriptor; diffId: Digest; via: string } | undefined> {
+  private async recognize(handle: LayerHandle): Promise<{ descriptor: Descriptor; diffId: Digest; via: Digest; source: Compression } | undefined> {
     const { policy, rules } = this.options;
     for (const claimed of [handle.descriptor?.digest, handle.claimed]) {
       if (!claimed) continue;
@@ -151,7 +167,7 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
       const form = record.forms.find(wanted);
       if (!form || !(await this.cache.store.has(form.digest, form.size))) continue;
       const descriptor: Descriptor = { mediaType: ociLayerType(form.compression), digest: form.digest, size: form.size, ...(form.annotations ? { annotations: form.annotations } : {}) };
-      return { descriptor, diffId: record.diffId, via: claimed };
+      return { descriptor, diffId: record.diffId, via: claimed, source };
     }
     return undefined;
   }

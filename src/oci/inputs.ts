@@ -10,15 +10,15 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { UserError, type ErrorJson } from '../util/errors.js';
 import { fileSystemUserError } from '../util/fs-errors.js';
-import { Cache, cacheAdvice, cacheGone, type CarriedArtifactRecord, type ImportedImageRecord, type ImportRecord, type InPlaceBlob } from './cache.js';
+import { blobIdentity, Cache, cacheAdvice, cacheGone, type ImportRecord, type InPlaceBlob } from './cache.js';
 import { compressorId } from './compression.js';
 import { sha256, type Digest } from './digest.js';
 import { checkConfig, MAX_DOCUMENT_BYTES, parseJson, type LocalImage } from './image.js';
-import { importSource, localImage, type CarriedArtifact, type ImportResult, type LayerPolicy } from './import.js';
+import { localImage, type CarriedArtifact, type ImportResult, type LayerPolicy } from './import.js';
 import { localInput, type InputKind } from './input.js';
 import { rulesKey, type LayerRules } from './layer-rules.js';
 import { checkManifest } from './model.js';
-import type { BlobStore } from './store.js';
+import { BlobStore } from './store.js';
 import type { Descriptor } from './types.js';
 
 /** What an import says as it goes, on the main thread: see ImportEvents (ids are unique per process). */
@@ -82,7 +82,7 @@ export class CoreShare {
 /** What an import worker is asked to do (import-worker.ts). */
 export interface ImportRequest {
   file: string;
-  kind: Exclude<InputKind, 'layout-directory'>;
+  kind: InputKind;
   display: string;
   policy: LayerPolicy;
   rules: LayerRules;
@@ -94,7 +94,7 @@ export interface ImportRequest {
 
 /** What an import worker answers: events as they happen, then the images or the failure. */
 export type WorkerMessage =
-  | { event: 'known'; descriptor: Descriptor }
+  | { event: 'known'; descriptor: Descriptor; inPlace: boolean }
   | { event: 'started'; id: number; temporary: string }
   | { event: 'written'; id: number; bytes: number }
   | { event: 'stored'; id: number; descriptor: Descriptor }
@@ -129,7 +129,7 @@ function importOnWorker(request: ImportRequest, cache: Cache, options: ReadOptio
       if ('event' in message) {
         switch (message.event) {
           case 'known':
-            return events?.known?.(message.descriptor, cache.store);
+            return events?.known?.(message.descriptor, message.inPlace ? new BlobStore(request.file) : cache.store);
           case 'started':
             return events?.started?.(idOf(message.id), message.temporary);
           case 'written':
@@ -162,32 +162,6 @@ async function recordKey(file: string, options: ReadOptions, identityFile = file
   const info = await stat(identityFile, { bigint: true });
   const identity = [file, info.dev, info.ino, info.size, info.mtimeNs, info.ctimeNs, compressorId(options.policy.compression), options.policy.keepCompressed, rulesKey(options.rules)];
   return sha256(identity.map(String).join('\n')).slice('sha256:'.length);
-}
-
-/** The identity of a blob file: a blob read in place is trusted again only while its file is the same. */
-async function blobIdentity(store: BlobStore, digest: Digest): Promise<string> {
-  const info = await stat(store.path(digest), { bigint: true });
-  return [info.dev, info.ino, info.size, info.mtimeNs, info.ctimeNs].join(':');
-}
-
-async function inPlaceBlobs(store: BlobStore, digests: Digest[]): Promise<InPlaceBlob[]> {
-  return Promise.all([...new Set(digests)].map(async (digest) => ({ digest, identity: await blobIdentity(store, digest) })));
-}
-
-/** What a layout folder's import leaves for the next run: where each blob is, and the files read in place. */
-async function layoutRecord(result: ImportResult, layout: BlobStore): Promise<ImportRecord> {
-  const images: ImportedImageRecord[] = [];
-  for (const image of result.images) {
-    const documents = image.store === layout ? 'input' : 'cache';
-    const kept = documents === 'input' ? [image.manifestDigest, image.manifest.config.digest, ...image.manifest.layers.map((l) => l.digest)] : [...(image.layerStores?.keys() ?? [])];
-    images.push({ manifest: image.manifestDigest, mediaType: image.manifest.mediaType, names: image.names, documents, inPlace: await inPlaceBlobs(layout, kept) });
-  }
-  const artifacts: CarriedArtifactRecord[] = [];
-  for (const artifact of result.artifacts) {
-    const inPlace = artifact.store === layout ? await inPlaceBlobs(layout, [artifact.descriptor.digest, ...artifact.blobs.map((b) => b.digest)]) : undefined;
-    artifacts.push({ descriptor: artifact.descriptor, blobs: artifact.blobs, ...(inPlace ? { inPlace } : {}) });
-  }
-  return { images, artifacts };
 }
 
 /** Whether blobs read in place are still the files they were. */
@@ -253,21 +227,14 @@ export async function readInput(argument: string, options: ReadOptions): Promise
   let found: ImportResult | undefined;
   try {
     const file = await realpath(input.file);
-    if (input.kind === 'layout-directory') {
-      const key = await recordKey(file, options, path.join(file, 'index.json'));
-      const recorded = await cache.importRecord(key);
-      found = recorded && (await recordedImages(recorded, cache, display, input.layout));
-      if (!found) {
-        found = await importSource(input.source, cache, { policy: options.policy, rules: options.rules, deflateThreads: options.share?.threads() ?? options.deflateThreads, events: options.events && mainThreadEvents(options.events, cache) }, input.layout);
-        await cache.writeImportRecord(key, await layoutRecord(found, input.layout!));
-      } else {
-        announceRecorded(found, options.events);
-      }
+    // A layout folder is known by its index.json; its blobs read in place are checked by their own identities.
+    const key = await recordKey(file, options, input.kind === 'layout-directory' ? path.join(file, 'index.json') : file);
+    const recorded = await cache.importRecord(key);
+    found = recorded && (await recordedImages(recorded, cache, display, input.layout));
+    if (found) {
+      announceRecorded(found, options.events);
     } else {
-      const key = await recordKey(file, options);
-      const recorded = await cache.importRecord(key);
-      found = recorded && (await recordedImages(recorded, cache, display));
-      if (!found) {
+      {
         const request: ImportRequest = {
           file,
           kind: input.kind,
@@ -279,12 +246,10 @@ export async function readInput(argument: string, options: ReadOptions): Promise
           events: options.events !== undefined,
         };
         const record = await importOnWorker(request, cache, options);
-        found = await recordedImages(record, cache, display);
+        found = await recordedImages(record, cache, display, input.layout);
         // Only a cache emptied by someone else at this very moment gets here.
         if (!found) throw cacheGone(cache);
         await cache.writeImportRecord(key, record);
-      } else {
-        announceRecorded(found, options.events);
       }
     }
   } catch (error) {
@@ -301,18 +266,6 @@ function announceRecorded(found: ImportResult, events: InputEvents | undefined):
   for (const image of found.images) {
     for (const layer of image.manifest.layers) events.known(layer, image.layerStores?.get(layer.digest) ?? image.store);
   }
-}
-
-/** The events of an import on this thread, ids made unique as a worker's are. */
-function mainThreadEvents(events: InputEvents, cache: Cache) {
-  const idOf = uniqueIds();
-  return {
-    known: (descriptor: Descriptor) => events.known?.(descriptor, cache.store),
-    started: (id: number, temporary: string) => events.started?.(idOf(id), temporary),
-    written: (id: number, bytes: number) => events.written?.(idOf(id), bytes),
-    stored: (id: number, descriptor: Descriptor) => events.stored?.(idOf(id), descriptor, cache.store),
-    failed: (id: number) => events.failed?.(idOf(id)),
-  };
 }
 
 /**

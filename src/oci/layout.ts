@@ -12,10 +12,13 @@ import { blobImage, type ImageSource, type LayerConsumer, type LayerFacts, type 
 import type { BlobStore } from './store.js';
 import { Annotation, type Descriptor } from './types.js';
 
-/** A blob of a store as a stream, once its presence and size are checked. */
-async function* storedBlob(store: BlobStore, descriptor: Descriptor, what: string): AsyncGenerator<Buffer> {
+/** A blob of a store as a stream, once its presence and size are checked; stopped by `signal`. */
+async function* storedBlob(store: BlobStore, descriptor: Descriptor, what: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
   if (!(await store.has(descriptor.digest, descriptor.size))) throw new UserError('image-invalid', `${what}: layer ${descriptor.digest} is missing or has the wrong size`);
-  yield* store.open(descriptor.digest) as AsyncIterable<Buffer>;
+  for await (const chunk of store.open(descriptor.digest) as AsyncIterable<Buffer>) {
+    signal?.throwIfAborted();
+    yield chunk;
+  }
 }
 
 /** An OCI image layout folder, read in place. */
@@ -23,6 +26,7 @@ export class LayoutSource implements ImageSource {
   constructor(
     readonly name: string,
     readonly store: BlobStore,
+    private readonly signal?: AbortSignal,
   ) {}
 
   async open<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<SourceContents<L>> {
@@ -38,9 +42,9 @@ export class LayoutSource implements ImageSource {
     return {
       images: images.map((entry) => {
         const refName = entry.descriptor.annotations?.[Annotation.refName];
-        return blobImage(entry, this.name, refName ? [refName] : [], consumer, (descriptor) => storedBlob(this.store, descriptor, this.name));
+        return blobImage(entry, this.name, refName ? [refName] : [], consumer, (descriptor) => storedBlob(this.store, descriptor, this.name, this.signal));
       }),
-      artifacts: artifacts.map((artifact) => ({ ...artifact, openBlob: (descriptor: Descriptor) => storedBlob(this.store, descriptor, this.name) })),
+      artifacts: artifacts.map((artifact) => ({ ...artifact, openBlob: (descriptor: Descriptor) => storedBlob(this.store, descriptor, this.name, this.signal) })),
     };
   }
 }

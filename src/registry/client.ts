@@ -213,6 +213,8 @@ interface CallOptions {
   retry?: boolean;
   /** Bytes the request or its answer carries at most, which give it a longer deadline (see deadlineFor). */
   bytes?: number;
+  /** A scope asked for beside the client's own (`repository:NAME:pull` of a mount source). */
+  extraScope?: string;
 }
 
 async function errorDetail(response: Response): Promise<{ text: string; code?: string }> {
@@ -295,7 +297,8 @@ export class RegistryClient {
   private readonly onRetry: (message: string) => void;
   private readonly signal: AbortSignal | undefined;
   private challenge: Challenge | undefined;
-  private token: { value: string; expiresAt: number } | undefined;
+  /** Bearer tokens by the scope asked beside the client's own ('' for none): a mount source's pull, say. */
+  private readonly tokens = new Map<string, { value: string; expiresAt: number }>();
   /** Read buffers of finished uploads, for the next ones: fresh ones cost a page fault per 4 KiB. */
   private readonly spareBuffers: Buffer[] = [];
   /** Watchdogs of answers whose bodies are still to be read. */
@@ -327,7 +330,7 @@ export class RegistryClient {
     const before = set.size;
     for (const action of actions) set.add(action);
     this.scopes.set(repository, set);
-    if (set.size !== before) this.token = undefined;
+    if (set.size !== before) this.tokens.clear();
   }
 
   url(pathOrUrl: string): URL {
@@ -357,11 +360,13 @@ export class RegistryClient {
     return `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}`;
   }
 
-  private async authorization(): Promise<string | undefined> {
+  private async authorization(extraScope?: string): Promise<string | undefined> {
     if (!this.challenge) return undefined;
     if (this.challenge.scheme === 'basic') return this.basicHeader();
-    if (!this.token || Date.now() >= this.token.expiresAt) await this.fetchToken();
-    return this.token ? `Bearer ${this.token.value}` : undefined;
+    const key = extraScope ?? '';
+    let token = this.tokens.get(key);
+    if (!token || Date.now() >= token.expiresAt) token = await this.fetchToken(extraScope);
+    return `Bearer ${token.value}`;
   }
 
   private timeoutError(what: string, host: string, why: Watchdog['expired']): RegistryError {
@@ -386,10 +391,10 @@ export class RegistryClient {
   }
 
   /** Headers for a request to `url`: credentials only for the registry's own origin (scheme, host and port). */
-  private async headersFor(url: URL, headers: Record<string, string> | undefined): Promise<Record<string, string>> {
+  private async headersFor(url: URL, headers: Record<string, string> | undefined, extraScope?: string): Promise<Record<string, string>> {
     const out: Record<string, string> = { 'user-agent': 'addonix', ...headers };
     if (url.origin === this.origin) {
-      const authorization = await this.authorization();
+      const authorization = await this.authorization(extraScope);
       if (authorization) out['authorization'] = authorization;
     }
     return out;
@@ -506,12 +511,15 @@ export class RegistryClient {
     await response.body?.cancel().catch(() => undefined);
   }
 
-  /** Gets a bearer token for every scope of this push (push and pull, mount sources) from the realm. */
-  private async fetchToken(): Promise<void> {
+  /**
+   * Gets a bearer token for every scope of this push (push and pull, mount sources) from the realm, and
+   * `extraScope` beside them (a repository a blob may be mounted from).
+   */
+  private async fetchToken(extraScope?: string): Promise<{ value: string; expiresAt: number }> {
     const challenge = this.challenge!;
     if (!challenge.realm) throw new RegistryError(`${this.registry} asked for a bearer token without saying where to get one (no realm)`);
     const realm = new URL(challenge.realm);
-    const scopes = this.scopeList(challenge.scope);
+    const scopes = this.scopeList([challenge.scope, extraScope].filter(Boolean).join(' '));
     const what = `getting a token from ${realm.origin}`;
     // The credentials go to the realm the registry named (a token server is often another host), and only there.
     const deadlineMs = this.deadlineFor(undefined);
@@ -552,7 +560,9 @@ export class RegistryClient {
     const issued = body.issued_at ? Date.parse(body.issued_at) : NaN;
     const start = Number.isFinite(issued) ? Math.min(issued, Date.now()) : Date.now();
     // Refresh a little before the end, so a token never expires in the middle of a request.
-    this.token = { value, expiresAt: start + lifetime * 0.9 };
+    const token = { value, expiresAt: start + lifetime * 0.9 };
+    this.tokens.set(extraScope ?? '', token);
+    return token;
   }
 
   /** One API call with authentication, the timeout, and (unless told otherwise) retries of transient failures. */
@@ -560,7 +570,7 @@ export class RegistryClient {
     const url = this.url(pathOrUrl);
     let reauthenticated = false;
     for (let attempt = 1; ; attempt++) {
-      const response = await this.send(url, { method, headers: (at) => this.headersFor(at, init.headers), deadlineMs: this.deadlineFor(init.bytes) }, init.what, init.retry !== false, init.body);
+      const response = await this.send(url, { method, headers: (at) => this.headersFor(at, init.headers, init.extraScope), deadlineMs: this.deadlineFor(init.bytes) }, init.what, init.retry !== false, init.body);
       if (response.status === 401 && !reauthenticated && new URL(response.url || url).origin === this.origin) {
         const challenge = parseChallenge(response.headers.get('www-authenticate'));
         await this.discard(response);
@@ -569,7 +579,7 @@ export class RegistryClient {
           throw new RegistryError(`${this.registry} needs a login: run docker login ${this.registry}, or pass --username with --password-stdin`, 401);
         }
         this.challenge = challenge;
-        this.token = undefined;
+        this.tokens.clear();
         reauthenticated = true;
         attempt--;
         continue;
@@ -599,17 +609,20 @@ export class RegistryClient {
     return new RegistryError(`${what}: ${this.registry} answered ${response.status}${detail.text ? ` ${detail.text}` : ''}${hint}`, response.status, retryAfterMs(response), detail.code);
   }
 
-  /** Whether the repository has the blob (HEAD). */
-  async hasBlob(repository: string, digest: Digest): Promise<boolean> {
-    const response = await this.request('HEAD', `/v2/${repository}/blobs/${digest}`, { expect: [200, 404], what: `checking blob ${digest} in ${repository}` });
+  /** Whether the repository has the blob (HEAD); `pullScope`: a repository outside the client's scopes. */
+  async hasBlob(repository: string, digest: Digest, pullScope = false): Promise<boolean> {
+    const response = await this.request('HEAD', `/v2/${repository}/blobs/${digest}`, { expect: [200, 404], what: `checking blob ${digest} in ${repository}`, ...(pullScope ? { extraScope: `repository:${repository}:pull` } : {}) });
     await this.discard(response);
     return response.status === 200;
   }
 
-  /** Mounts a blob from another repository of this registry; undefined when mounted, else an upload URL. */
-  async mountBlob(repository: string, digest: Digest, from: string): Promise<string | undefined> {
+  /**
+   * Mounts a blob from another repository of this registry; undefined when mounted, else an upload URL.
+   * `pullScope`: the source is outside the client's scopes (a location remembered from another push).
+   */
+  async mountBlob(repository: string, digest: Digest, from: string, pullScope = false): Promise<string | undefined> {
     const query = new URLSearchParams({ mount: digest, from });
-    const response = await this.request('POST', `/v2/${repository}/blobs/uploads/?${query}`, { expect: [201, 202], what: `mounting ${digest} into ${repository}` });
+    const response = await this.request('POST', `/v2/${repository}/blobs/uploads/?${query}`, { expect: [201, 202], what: `mounting ${digest} into ${repository}`, ...(pullScope ? { extraScope: `repository:${from}:pull` } : {}) });
     await this.discard(response);
     if (response.status === 201) return undefined;
     return this.location(response, 'mount');

@@ -18,6 +18,7 @@ import type { Descriptor } from '../oci/types.js';
 import { MediaType } from '../oci/media-types.js';
 import { fileUploadSource, Interrupted, RegistryClient, RegistryError, type RetryPolicy, type UploadSource } from './client.js';
 import { lookupCredentials, type Credentials } from './credentials.js';
+import { BlobLocations } from './locations.js';
 import { formatReference, isValidTag, parseReference } from './reference.js';
 
 export interface PushOptions {
@@ -104,6 +105,9 @@ export function planTargets(assembled: AssembledIndex, destinations: Destination
 
 type BlobOutcome = 'uploaded' | 'skipped' | 'mounted';
 
+/** Remembered repositories a blob is looked for in before it is uploaded (containers/image tries five). */
+const MOUNT_CANDIDATES = 3;
+
 type Repository = Pick<PushTarget, 'registry' | 'repository'>;
 
 /**
@@ -188,6 +192,10 @@ class BlobSender {
   /** Per registry: digest → a repository that has it, the source of cross-repository mounts. */
   private readonly known = new Map<string, Map<string, string>>();
   private readonly growing = new Set<Promise<unknown>>();
+  /** Where blobs are, remembered across pushes (the cache's locations/). */
+  private readonly locations = new BlobLocations();
+  /** Writes of that memory under way, awaited before the push ends. */
+  private readonly remembering = new Set<Promise<void>>();
   private running = 0;
   private readonly waiting: (() => void)[] = [];
   private failure: { error: unknown } | undefined;
@@ -249,6 +257,7 @@ class BlobSender {
   /** Waits until nothing is on its way any more. */
   async settled(): Promise<void> {
     await Promise.allSettled([...this.sends.values(), ...this.growing]);
+    await Promise.allSettled(this.remembering);
   }
 
   /** Waits for the uploads of growing blobs. */
@@ -265,9 +274,33 @@ class BlobSender {
     let whereIs = this.known.get(target.registry);
     if (!whereIs) this.known.set(target.registry, (whereIs = new Map()));
     if (outcome !== 'mounted') whereIs.set(digest, target.repository);
+    this.remembering.add(this.locations.remember(target.registry, digest, target.repository));
     this.progress[outcome]++;
     this.reporter?.blob(outcome, size);
     return outcome;
+  }
+
+  /**
+   * A mount from a repository where an earlier push left the blob (the cache's memory of this
+   * registry): each candidate checked first, as containers/image does, so that no upload session is
+   * opened in vain; one without the blob, or that this login may not read, is skipped (and forgotten
+   * when the blob is not there). Answers null when mounted, else the session a mount opened (to upload
+   * into), or undefined.
+   */
+  private async mountRemembered(client: RegistryClient, target: Repository, descriptor: Descriptor): Promise<string | null | undefined> {
+    for (const candidate of (await this.locations.candidates(target.registry, descriptor.digest, target.repository)).slice(0, MOUNT_CANDIDATES)) {
+      try {
+        if (!(await client.hasBlob(candidate, descriptor.digest, true))) {
+          await this.locations.forget(target.registry, descriptor.digest, candidate);
+          continue;
+        }
+        return (await client.mountBlob(target.repository, descriptor.digest, candidate, true)) ?? null;
+      } catch (error) {
+        // A repository this login may not read, gone, or refusing: the blob is uploaded instead.
+        if (!(error instanceof RegistryError)) throw error;
+      }
+    }
+    return undefined;
   }
 
   private async inTurn<T>(task: () => Promise<T>): Promise<T> {
@@ -293,6 +326,10 @@ class BlobSender {
     if (from && from !== target.repository) {
       session = await client.mountBlob(target.repository, descriptor.digest, from);
       if (session === undefined) return this.settle(target, descriptor.digest, 'mounted', descriptor.size);
+    } else {
+      const remembered = await this.mountRemembered(client, target, descriptor);
+      if (remembered === null) return this.settle(target, descriptor.digest, 'mounted', descriptor.size);
+      session = remembered;
     }
     const source = await fileUploadSource(store.path(descriptor.digest), descriptor, () => store.missing(descriptor.digest, `uploading ${descriptor.digest}`));
     try {
@@ -459,19 +496,27 @@ export class Push {
       pushed: [],
     };
 
-    // 0. Where the tags point now (to put them back if one cannot be moved).
+    // 0. Where the tags point now (to put them back if one cannot be moved). A tag that points at what
+    // this push would set needs nothing: the registry took that manifest, so it has all it names.
     const before: TagBefore[] = [];
     for (const target of targets) {
       const client = clients.get(target.registry)!;
       for (const tag of options.tags) {
         const digest = await client.tagDigest(target.repository, tag);
         const entry: TagBefore = { target, tag, digest };
-        if (digest !== null) {
+        if (digest !== null && digest !== this.tagged(target, assembled)[2]) {
           const old = await client.getManifest(target.repository, digest, 4 * 1024 * 1024);
           Object.assign(entry, { bytes: old.bytes, mediaType: old.mediaType || MediaType.ociIndex });
         }
         before.push(entry);
       }
+    }
+    if (before.every((entry) => entry.digest === this.tagged(entry.target, assembled)[2])) {
+      await this.sender.settled();
+      for (const target of targets) result.blobs.skipped += pushBlobs(target.images, target.artifacts).length;
+      for (const target of targets) result.pushed.push({ repository: formatReference({ registry: target.registry, repository: target.repository }), tags: options.tags, digest: this.tagged(target, assembled)[2] });
+      options.reporter?.note('every tag points at this image already: nothing to send');
+      return result;
     }
 
     // 1. Blobs (those being written go up as they grow), and nothing else on its way before the manifests.
@@ -521,6 +566,7 @@ export class Push {
       const { target, tag } = entry;
       const client = clients.get(target.registry)!;
       const [bytes, mediaType, digest] = this.tagged(target, assembled);
+      if (entry.digest === digest) continue;
       try {
         await client.putManifest(target.repository, tag, bytes, mediaType);
       } catch (error) {
