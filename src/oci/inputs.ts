@@ -231,9 +231,7 @@ export async function readInput(argument: string, options: ReadOptions): Promise
     const key = await recordKey(file, options, input.kind === 'layout-directory' ? path.join(file, 'index.json') : file);
     const recorded = await cache.importRecord(key);
     found = recorded && (await recordedImages(recorded, cache, display, input.layout));
-    if (found) {
-      announceRecorded(found, options.events);
-    } else {
+    if (!found) {
       {
         const request: ImportRequest = {
           file,
@@ -258,14 +256,6 @@ export async function readInput(argument: string, options: ReadOptions): Promise
   const images = found.images;
   if (input.arch && images.length > 1) throw new UserError('usage', `${display} holds ${images.length} images; ${input.arch}= names the arch of an input with one image`);
   return { images: images.map((image) => localImage(image, input.arch)), artifacts: found.artifacts };
-}
-
-/** The layers of images read from a record are there already: a pusher may send them at once. */
-function announceRecorded(found: ImportResult, events: InputEvents | undefined): void {
-  if (!events?.known) return;
-  for (const image of found.images) {
-    for (const layer of image.manifest.layers) events.known(layer, image.layerStores?.get(layer.digest) ?? image.store);
-  }
 }
 
 /**

@@ -8,6 +8,8 @@
  * with an OCI Accept header.
  */
 import { open, type FileHandle } from 'node:fs/promises';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError, type ErrorCode } from '../util/errors.js';
 import { isDigest, sha256, type Digest } from '../oci/digest.js';
@@ -190,8 +192,62 @@ class Watchdog {
   }
 }
 
-function retryAfterMs(response: Response): number | undefined {
-  const seconds = Number(response.headers.get('retry-after') ?? NaN);
+/**
+ * A registry's answer: its status, headers and body (read once). addonix speaks HTTP through Node's own
+ * http and https modules rather than fetch: loading fetch and its parser, and its work per request,
+ * took a third of a push with nothing to send.
+ */
+export class Answer {
+  constructor(
+    readonly status: number,
+    /** The URL that answered (after redirects). */
+    readonly url: string,
+    private readonly message: IncomingMessage,
+    /** An answer to HEAD (or a 204): no body whatever its Content-Length says. */
+    private readonly bodyless: boolean,
+  ) {}
+
+  get ok(): boolean {
+    return this.status >= 200 && this.status < 300;
+  }
+
+  header(name: string): string | null {
+    const value = this.message.headers[name.toLowerCase()];
+    return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+  }
+
+  /** The body's chunks. */
+  body(): AsyncIterable<Buffer> {
+    return this.message;
+  }
+
+  /** The body as text (an error's explanation), at most `max` bytes of it. */
+  async text(max = 64 * 1024): Promise<string> {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of this.message) {
+      chunks.push(chunk as Buffer);
+      total += (chunk as Buffer).length;
+      if (total >= max) break;
+    }
+    this.discard();
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  /** Lets the body go: read off when small (the connection serves again), the connection closed when not. */
+  discard(): void {
+    if (this.message.complete || this.message.destroyed) return;
+    const length = Number(this.message.headers['content-length'] ?? NaN);
+    if (this.bodyless || (Number.isFinite(length) && length <= 64 * 1024)) this.message.resume();
+    else this.message.destroy();
+  }
+}
+
+/** What a request may send: bytes, or chunks written one at a time (each used up before the next is asked for). */
+type RequestBody = Buffer | string | AsyncIterable<Buffer>;
+
+function retryAfterMs(response: Answer): number | undefined {
+  const seconds = Number(response.header('retry-after') ?? NaN);
   return Number.isFinite(seconds) ? Math.max(0, seconds * 1000) : undefined;
 }
 
@@ -205,7 +261,7 @@ function retryDelay(policy: RetryPolicy, attempt: number, asked?: number): numbe
 interface CallOptions {
   headers?: Record<string, string>;
   /** Made anew for every attempt (a stream can be sent only once); gets the request's watchdog. */
-  body?: (watchdog: Watchdog) => Buffer | ReadableStream<Uint8Array>;
+  body?: (watchdog: Watchdog) => RequestBody;
   /** Statuses that are an answer; anything else is an error (after retries for transient ones). */
   expect: number[];
   what: string;
@@ -217,7 +273,7 @@ interface CallOptions {
   extraScope?: string;
 }
 
-async function errorDetail(response: Response): Promise<{ text: string; code?: string }> {
+async function errorDetail(response: Answer): Promise<{ text: string; code?: string }> {
   try {
     const text = (await response.text()).slice(0, 2000);
     const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
@@ -302,7 +358,9 @@ export class RegistryClient {
   /** Read buffers of finished uploads, for the next ones: fresh ones cost a page fault per 4 KiB. */
   private readonly spareBuffers: Buffer[] = [];
   /** Watchdogs of answers whose bodies are still to be read. */
-  private readonly watchdogs = new WeakMap<Response, Watchdog>();
+  private readonly watchdogs = new WeakMap<Answer, Watchdog>();
+  /** Connections kept open between requests, as fetch keeps them (idle ones hold no process up). */
+  private readonly agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
   /** Requests made, by method: the tests read it to prove what a push did and did not do. */
   readonly requestCounts = new Map<string, number>();
   /**
@@ -413,8 +471,8 @@ export class RegistryClient {
     init: { method: string; headers: (url: URL) => Promise<Record<string, string>> | Record<string, string>; deadlineMs: number },
     what: string,
     retry: boolean,
-    body?: (watchdog: Watchdog) => Buffer | ReadableStream<Uint8Array> | URLSearchParams,
-  ): Promise<Response> {
+    body?: (watchdog: Watchdog) => RequestBody,
+  ): Promise<Answer> {
     let firstFailure: number | undefined;
     let url = start;
     let method = init.method;
@@ -424,15 +482,12 @@ export class RegistryClient {
       if (this.signal?.aborted) throw new Interrupted();
       const watchdog = new Watchdog(this.timeoutMs, this.signal, init.deadlineMs);
       this.requestCounts.set(method, (this.requestCounts.get(method) ?? 0) + 1);
-      let response: Response;
+      let response: Answer;
       try {
         const headers = await init.headers(url);
         // A redirect that turned the request into a GET leaves its body behind, and what described it.
         if (method !== init.method) for (const name of Object.keys(headers)) if (/^content-/i.test(name)) delete headers[name];
-        const options: RequestInit & { duplex?: 'half' } = { method, headers, signal: watchdog.signal, redirect: 'manual' };
-        const made = sendBody?.(watchdog);
-        if (made !== undefined) Object.assign(options, { body: made, duplex: 'half' });
-        response = await fetch(url, options);
+        response = await this.exchange(url, method, headers, sendBody?.(watchdog), watchdog);
         watchdog.touch();
         this.reached = true;
       } catch (error) {
@@ -458,10 +513,10 @@ export class RegistryClient {
         const cause = (error as Error).cause instanceof Error ? `: ${((error as Error).cause as Error).message}` : '';
         throw Object.assign(RegistryError.unreachable(`${what}: ${(error as Error).message}${cause}${code ? ` (${code})` : ''}`), { cause: error });
       }
-      const location = response.headers.get('location');
+      const location = response.header('location');
       if (REDIRECT_STATUS.has(response.status) && location) {
         watchdog.stop();
-        await response.body?.cancel().catch(() => undefined);
+        response.discard();
         if (++hops > MAX_REDIRECTS) throw new RegistryError(`${what}: ${url.host} redirected more than ${MAX_REDIRECTS} times`);
         url = new URL(location, url);
         if (response.status !== 307 && response.status !== 308 && method !== 'GET' && method !== 'HEAD') {
@@ -477,6 +532,42 @@ export class RegistryClient {
     }
   }
 
+  /**
+   * One request and its answer's headers. A body of chunks is written one chunk at a time, each handed
+   * on once the previous has gone out to the socket: a source reading through two buffers in turn (see
+   * uploadFrom) reuses neither while it is being sent.
+   */
+  private exchange(url: URL, method: string, headers: Record<string, string>, body: RequestBody | undefined, watchdog: Watchdog): Promise<Answer> {
+    const secure = url.protocol === 'https:';
+    if (body !== undefined && typeof body !== 'object') headers['content-length'] ??= String(Buffer.byteLength(body));
+    if (Buffer.isBuffer(body)) headers['content-length'] ??= String(body.length);
+    return new Promise<Answer>((resolve, reject) => {
+      let answered = false;
+      const request = (secure ? https : http).request(url, { method, headers, agent: secure ? this.agents.https : this.agents.http, signal: watchdog.signal }, (message) => {
+        answered = true;
+        resolve(new Answer(message.statusCode ?? 0, url.toString(), message, method === 'HEAD' || message.statusCode === 204 || message.statusCode === 304));
+      });
+      request.on('error', (error) => {
+        if (!answered) reject(error);
+      });
+      if (body === undefined || typeof body === 'string' || Buffer.isBuffer(body)) {
+        request.end(body);
+        return;
+      }
+      const chunks = body;
+      void (async () => {
+        let sent: Promise<void> = Promise.resolve();
+        for await (const chunk of chunks) {
+          await sent;
+          if (request.destroyed) return;
+          sent = new Promise<void>((done, failed) => request.write(chunk, (error) => (error ? failed(error) : done())));
+        }
+        await sent;
+        request.end();
+      })().catch((error: unknown) => request.destroy(error as Error));
+    });
+  }
+
   /** Waits, unless the user stops the work meanwhile. */
   private async pause(ms: number): Promise<void> {
     try {
@@ -487,14 +578,12 @@ export class RegistryClient {
   }
 
   /** The body of an answer as chunks, its silence limited by the request's watchdog. */
-  private async *bodyOf(response: Response, what: string): AsyncGenerator<Buffer> {
+  private async *bodyOf(response: Answer, what: string): AsyncGenerator<Buffer> {
     const watchdog = this.watchdogs.get(response);
-    const body = response.body as unknown as AsyncIterable<Uint8Array> | null;
-    if (!body) return;
     try {
-      for await (const chunk of body) {
+      for await (const chunk of response.body()) {
         watchdog?.touch();
-        yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        yield chunk;
       }
     } catch (error) {
       if (this.signal?.aborted) throw new Interrupted();
@@ -502,13 +591,14 @@ export class RegistryClient {
       throw Object.assign(RegistryError.unreachable(`${what}: the answer broke off (${errorCode(error) ?? (error as Error).message})`), { cause: error });
     } finally {
       watchdog?.stop();
+      response.discard();
     }
   }
 
   /** Drops an answer's body (not wanted, or an error already read). */
-  private async discard(response: Response): Promise<void> {
+  private discard(response: Answer): void {
     this.watchdogs.get(response)?.stop();
-    await response.body?.cancel().catch(() => undefined);
+    response.discard();
   }
 
   /**
@@ -523,12 +613,12 @@ export class RegistryClient {
     const what = `getting a token from ${realm.origin}`;
     // The credentials go to the realm the registry named (a token server is often another host), and only there.
     const deadlineMs = this.deadlineFor(undefined);
-    let response: Response;
+    let response: Answer;
     for (let attempt = 1; ; attempt++) {
       if (this.credentials?.identityToken) {
         const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: this.credentials.identityToken, client_id: 'addonix', scope: scopes.join(' ') });
         if (challenge.service) form.set('service', challenge.service);
-        response = await this.send(realm, { method: 'POST', headers: () => ({ 'user-agent': 'addonix', 'content-type': 'application/x-www-form-urlencoded' }), deadlineMs }, what, true, () => form);
+        response = await this.send(realm, { method: 'POST', headers: () => ({ 'user-agent': 'addonix', 'content-type': 'application/x-www-form-urlencoded' }), deadlineMs }, what, true, () => form.toString());
       } else {
         const url = new URL(realm);
         if (challenge.service) url.searchParams.set('service', challenge.service);
@@ -537,14 +627,14 @@ export class RegistryClient {
         response = await this.send(url, { method: 'GET', headers: (at) => ({ 'user-agent': 'addonix', ...(basic && at.origin === realm.origin ? { authorization: basic } : {}) }), deadlineMs }, what, true);
       }
       if (RETRY_STATUS.has(response.status) && attempt < this.retry.attempts) {
-        await this.discard(response);
+        this.discard(response);
         await this.pause(retryDelay(this.retry, attempt, retryAfterMs(response)));
         continue;
       }
       break;
     }
     if (response.status === 401 || response.status === 403) {
-      await this.discard(response);
+      this.discard(response);
       throw new RegistryError(
         this.credentials
           ? `${realm.origin} refused the credentials from ${this.credentials.from} for ${scopes.join(' ')}`
@@ -566,14 +656,14 @@ export class RegistryClient {
   }
 
   /** One API call with authentication, the timeout, and (unless told otherwise) retries of transient failures. */
-  async request(method: string, pathOrUrl: string, init: CallOptions): Promise<Response> {
+  async request(method: string, pathOrUrl: string, init: CallOptions): Promise<Answer> {
     const url = this.url(pathOrUrl);
     let reauthenticated = false;
     for (let attempt = 1; ; attempt++) {
       const response = await this.send(url, { method, headers: (at) => this.headersFor(at, init.headers, init.extraScope), deadlineMs: this.deadlineFor(init.bytes) }, init.what, init.retry !== false, init.body);
       if (response.status === 401 && !reauthenticated && new URL(response.url || url).origin === this.origin) {
-        const challenge = parseChallenge(response.headers.get('www-authenticate'));
-        await this.discard(response);
+        const challenge = parseChallenge(response.header('www-authenticate'));
+        this.discard(response);
         if (!challenge) throw new RegistryError(`${init.what}: ${this.registry} refused access (401) without saying how to log in`, 401);
         if (challenge.scheme === 'basic' && !this.credentials) {
           throw new RegistryError(`${this.registry} needs a login: run docker login ${this.registry}, or pass --username with --password-stdin`, 401);
@@ -586,7 +676,7 @@ export class RegistryClient {
       }
       if (init.expect.includes(response.status)) return response;
       if (init.retry !== false && RETRY_STATUS.has(response.status) && attempt < this.retry.attempts) {
-        await this.discard(response);
+        this.discard(response);
         this.onRetry(`${init.what}: ${this.registry} answered ${response.status}, retrying`);
         await this.pause(retryDelay(this.retry, attempt, retryAfterMs(response)));
         continue;
@@ -595,7 +685,7 @@ export class RegistryClient {
     }
   }
 
-  private async failure(response: Response, what: string): Promise<RegistryError> {
+  private async failure(response: Answer, what: string): Promise<RegistryError> {
     const detail = await errorDetail(response);
     this.watchdogs.get(response)?.stop();
     const hint =
@@ -612,7 +702,7 @@ export class RegistryClient {
   /** Whether the repository has the blob (HEAD); `pullScope`: a repository outside the client's scopes. */
   async hasBlob(repository: string, digest: Digest, pullScope = false): Promise<boolean> {
     const response = await this.request('HEAD', `/v2/${repository}/blobs/${digest}`, { expect: [200, 404], what: `checking blob ${digest} in ${repository}`, ...(pullScope ? { extraScope: `repository:${repository}:pull` } : {}) });
-    await this.discard(response);
+    this.discard(response);
     return response.status === 200;
   }
 
@@ -623,21 +713,21 @@ export class RegistryClient {
   async mountBlob(repository: string, digest: Digest, from: string, pullScope = false): Promise<string | undefined> {
     const query = new URLSearchParams({ mount: digest, from });
     const response = await this.request('POST', `/v2/${repository}/blobs/uploads/?${query}`, { expect: [201, 202], what: `mounting ${digest} into ${repository}`, ...(pullScope ? { extraScope: `repository:${from}:pull` } : {}) });
-    await this.discard(response);
+    this.discard(response);
     if (response.status === 201) return undefined;
     return this.location(response, 'mount');
   }
 
   /** The Location of an answer, resolved against the URL it answered (an upload's sessions may live on another host). */
-  private location(response: Response, what: string): string {
-    const location = response.headers.get('location');
+  private location(response: Answer, what: string): string {
+    const location = response.header('location');
     if (!location) throw new RegistryError(`${this.registry} started an upload (${what}) without a Location`);
     return new URL(location, response.url || this.baseUrl).toString();
   }
 
   async startUpload(repository: string): Promise<string> {
     const response = await this.request('POST', `/v2/${repository}/blobs/uploads/`, { expect: [202], what: `starting an upload to ${repository}` });
-    await this.discard(response);
+    this.discard(response);
     return this.location(response, 'POST');
   }
 
@@ -645,10 +735,10 @@ export class RegistryClient {
   private async uploadOffset(location: string): Promise<{ offset: number; location: string } | undefined> {
     try {
       const response = await this.request('GET', location, { expect: [204, 400, 404], what: 'asking where an upload stands' });
-      await this.discard(response);
+      this.discard(response);
       if (response.status !== 204) return undefined;
-      const range = /^(?:bytes=)?0-(\d+)$/.exec(response.headers.get('range') ?? '');
-      const next = response.headers.get('location');
+      const range = /^(?:bytes=)?0-(\d+)$/.exec(response.header('range') ?? '');
+      const next = response.header('location');
       return { offset: range ? Number(range[1]) + 1 : 0, location: next ? new URL(next, response.url || location).toString() : location };
     } catch (error) {
       if (error instanceof RegistryError) return undefined;
@@ -685,38 +775,30 @@ export class RegistryClient {
     let firstFailure: number | undefined;
     let sent = 0; // Bytes read for the request in flight; sent again when it fails.
     /**
-     * The bytes [start, end) of the blob as a request body, read into the two buffers used in turn. fetch
-     * asks for a chunk only once the socket has taken the one before (undici waits for 'drain' after
-     * writing more than the socket's 16 KiB high-water mark; every chunk but a range's last fills a buffer,
-     * and a range under 16 KiB is one chunk), so a buffer is never overwritten while it is being sent. A
-     * request that has failed may still have a read under way, which the next request waits for
-     * (`settled`). A Node stream would be copied chunk by chunk by fetch. The registry checks the digest
-     * of what arrives.
+     * The bytes [start, end) of the blob as a request body, read into the two buffers used in turn: the
+     * request writes a chunk only once the one before has gone out to the socket (see exchange), so a
+     * buffer is never overwritten while it is being sent. A request that has failed may still have a read
+     * under way, which the next request waits for (`settled`). The registry checks the digest of what
+     * arrives.
      */
     let reading: Promise<unknown> = Promise.resolve();
     const settled = () => reading.catch(() => undefined);
-    const counted = (start: number, end: number) => (watchdog: Watchdog) => {
-      let position = start;
-      return new ReadableStream<Uint8Array>(
-        {
-          async pull(controller) {
-            if (position >= end) return controller.close();
-            const buffer = buffers[0];
-            buffers.reverse();
-            const read = source.read(buffer, Math.min(buffer.length, end - position), position);
-            reading = read;
-            const bytesRead = await read;
-            if (bytesRead === 0) throw new UserError('image-invalid', `uploading ${source.digest}: the blob file ends at ${position} of ${end} bytes`);
-            watchdog.touch();
-            position += bytesRead;
-            sent += bytesRead;
-            onBytes(bytesRead);
-            controller.enqueue(buffer.subarray(0, bytesRead));
-          },
-        },
-        { highWaterMark: 0 },
-      );
-    };
+    const counted = (start: number, end: number) =>
+      async function* (watchdog: Watchdog): AsyncGenerator<Buffer> {
+        for (let position = start; position < end; ) {
+          const buffer = buffers[0];
+          buffers.reverse();
+          const read = source.read(buffer, Math.min(buffer.length, end - position), position);
+          reading = read;
+          const bytesRead = await read;
+          if (bytesRead === 0) throw new UserError('image-invalid', `uploading ${source.digest}: the blob file ends at ${position} of ${end} bytes`);
+          watchdog.touch();
+          position += bytesRead;
+          sent += bytesRead;
+          onBytes(bytesRead);
+          yield buffer.subarray(0, bytesRead);
+        }
+      };
     for (;;) {
       sent = 0;
       try {
@@ -735,7 +817,7 @@ export class RegistryClient {
             what: what(),
             retry: false,
           });
-          await this.discard(response);
+          this.discard(response);
           return source.digest;
         }
         const start = offset;
@@ -748,7 +830,7 @@ export class RegistryClient {
           what: what(),
           retry: false,
         });
-        await this.discard(response);
+        this.discard(response);
         location = this.location(response, 'PATCH');
         offset = end;
         // The next chunk has retries of its own.
@@ -788,7 +870,7 @@ export class RegistryClient {
   private async cancelUpload(location: string): Promise<void> {
     try {
       const response = await this.send(this.url(location), { method: 'DELETE', headers: (at) => this.headersFor(at, undefined), deadlineMs: this.deadlineFor(undefined) }, 'cancelling an upload', false);
-      await this.discard(response);
+      this.discard(response);
     } catch {
       // The registry drops sessions left alone after a while anyway.
     }
@@ -796,16 +878,16 @@ export class RegistryClient {
 
   async hasManifest(repository: string, digest: Digest): Promise<boolean> {
     const response = await this.request('HEAD', `/v2/${repository}/manifests/${digest}`, { expect: [200, 404], headers: { accept: MANIFEST_ACCEPT }, what: `checking manifest ${digest} in ${repository}` });
-    await this.discard(response);
+    this.discard(response);
     return response.status === 200;
   }
 
   /** The digest a tag points at now, or null when the repository has no such tag (or no such repository). */
   async tagDigest(repository: string, tag: string): Promise<Digest | null> {
     const response = await this.request('HEAD', `/v2/${repository}/manifests/${tag}`, { expect: [200, 404], headers: { accept: MANIFEST_ACCEPT }, what: `checking tag ${tag} in ${repository}` });
-    await this.discard(response);
+    this.discard(response);
     if (response.status === 404) return null;
-    const digest = response.headers.get('docker-content-digest');
+    const digest = response.header('docker-content-digest');
     if (isDigest(digest)) return digest;
     return (await this.getManifest(repository, tag, 4 * 1024 * 1024)).digest;
   }
@@ -818,8 +900,8 @@ export class RegistryClient {
       expect: [201],
       what: `putting manifest ${reference} in ${repository}`,
     });
-    await this.discard(response);
-    const digest = response.headers.get('docker-content-digest');
+    this.discard(response);
+    const digest = response.header('docker-content-digest');
     if (digest && digest !== sha256(bytes)) throw new RegistryError(`${this.registry} stored manifest ${reference} under ${digest}, not ${sha256(bytes)}`);
   }
 
@@ -830,7 +912,7 @@ export class RegistryClient {
     const bytes = await readLimited(this.bodyOf(response, what), maxBytes, `manifest ${reference}`);
     const digest = sha256(bytes);
     if (isDigest(reference) && reference !== digest) throw new RegistryError(`${this.registry} answered manifest ${reference} with bytes that hash to ${digest}`);
-    return { bytes, mediaType: (response.headers.get('content-type') ?? '').split(';')[0]!.trim(), digest };
+    return { bytes, mediaType: (response.header('content-type') ?? '').split(';')[0]!.trim(), digest };
   }
 
   /**

@@ -14,6 +14,8 @@ import { digestHex, type Digest } from '../oci/digest.js';
 
 /** Locations kept per blob and registry (containers/image tries five). */
 const KEPT = 5;
+/** How long a location counts as just seen. */
+const FRESH_MS = 3600_000;
 
 /** Repository → when the blob was last seen there (ms since the epoch). */
 type Seen = Record<string, number>;
@@ -43,9 +45,14 @@ export class BlobLocations {
       .map(([repository]) => repository);
   }
 
-  /** The blob is in the repository now. Failing to write is no failure of the push: a mount is lost, no more. */
+  /**
+   * The blob is in the repository now (written only when not known there since the last hour, so that a
+   * push finding its blobs in place writes nothing). Failing to write is no failure of the push: a
+   * mount is lost, no more.
+   */
   async remember(registry: string, digest: Digest, repository: string): Promise<void> {
     const seen = await this.read(registry, digest);
+    if (Date.now() - (seen[repository] ?? 0) < FRESH_MS) return;
     seen[repository] = Date.now();
     await this.write(registry, digest, seen);
   }

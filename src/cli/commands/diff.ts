@@ -4,7 +4,7 @@ import { diffJson, renderDiff } from '../../verify/render.js';
 import { checkReportDir, writeDiffReport } from '../../verify/report.js';
 import type { BuildArch } from '../../addon/arch.js';
 import { layerRules, ProgressLine, registryTimes } from '../images.js';
-import { withOptions } from '../options.js';
+import { quickArgs, withOptions } from '../options.js';
 
 interface DiffArgs {
   a: string;
@@ -18,6 +18,14 @@ interface DiffArgs {
   'retry-for'?: number;
 }
 
+const OPTIONS = ['arch', 'diff-report', 'json', 'allow-devices', 'insecure', 'timeout', 'retry-for'] as const;
+
+/** The common invocations, read without yargs (see quickArgs). */
+export const quick = {
+  args: (argv: readonly string[]) => quickArgs(argv, OPTIONS, ['a', 'b']) as DiffArgs | null,
+  run: (args: DiffArgs) => diffCommand.handler(args as Parameters<NonNullable<typeof diffCommand.handler>>[0]),
+};
+
 export const diffCommand: CommandModule<object, DiffArgs> = {
   command: 'diff <a> <b>',
   describe: 'Compare two images: "identical", or which layer and which file differ, and how',
@@ -26,7 +34,7 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
       yargs
         .positional('a', { describe: 'An image: result link, tarball (docker save, dockerTools), stream script, OCI layout, or registry reference', type: 'string' })
         .positional('b', { describe: 'The image to compare it with (same forms)', type: 'string' }),
-      'arch', 'diff-report', 'json', 'allow-devices', 'insecure', 'timeout', 'retry-for',
+      ...OPTIONS,
     )
       .example('$0 diff result-amd64 ghcr.io/me/my-addon:1.2.3', 'A local build against the published image')
       .example('$0 diff old.tar.gz new.tar.gz --diff-report diff-report && diffoscope diff-report/a diff-report/b', 'Look inside the files that differ')
