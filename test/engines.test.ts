@@ -44,7 +44,9 @@ function addonixView(layers: ScannedLayer[]): View {
   };
   for (const scanned of layers) {
     const before = new Set(view.keys());
-    for (const facts of scanned.files) {
+    const files = scanned.files!;
+    for (let index = 0; index < files.count; index++) {
+      const facts = files.get(index);
       const key = facts.path.slice(1);
       if (key === '') continue;
       const base = path.posix.basename(key);

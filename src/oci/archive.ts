@@ -161,6 +161,7 @@ export class ArchiveSource implements ImageSource {
         layerCount: found.length,
         layers: async () => found.map((f) => f.layer),
         openLayer: (i) => this.openEntry(found[i]!.entry),
+        layerEntries: found.map((f) => f.entry),
       };
       checkLayers(made, found.map((f) => f.layer), layerNames);
       return made;

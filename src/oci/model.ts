@@ -28,6 +28,8 @@ export interface LayerHandle {
    * other ids there). Lets an importer know a layer before reading it.
    */
   claimed?: Digest;
+  /** The diff_id the image's config gives the layer (blob sources, whose documents come first); unverified. */
+  diffId?: Digest;
   /** The stored bytes: for a one-pass source once, while the consumer handles the layer; else any time. */
   open(): AsyncIterable<Buffer>;
   /** The chunks are views of a buffer the source reuses once the next is asked for. */
@@ -72,6 +74,8 @@ export interface SourceImage<L extends LayerFacts> {
   layers(): Promise<L[]>;
   /** The stored bytes of layer `index` (0-based) again, to take files out of it. */
   openLayer(index: number): AsyncIterable<Buffer>;
+  /** The archive entry of each layer (archives only). */
+  layerEntries?: string[];
 }
 
 /**
@@ -179,7 +183,7 @@ export function blobImage<L extends LayerFacts>(
       (read ??= (async () => {
         const layers: L[] = [];
         for (const [i, descriptor] of entry.manifest.layers.entries()) {
-          layers.push(await consumer.layer({ where: `${source}: layer ${i + 1} (${descriptor.digest})`, descriptor, open: () => openBlob(descriptor), transient: false }));
+          layers.push(await consumer.layer({ where: `${source}: layer ${i + 1} (${descriptor.digest})`, descriptor, ...(entry.config.rootfs.diff_ids[i] ? { diffId: entry.config.rootfs.diff_ids[i] } : {}), open: () => openBlob(descriptor), transient: false }));
         }
         checkLayers(image, layers, entry.manifest.layers.map((l) => l.digest));
         return layers;

@@ -181,15 +181,23 @@ function isAscii(text: string): boolean {
 
 /** Decodes a header block as Go's readHeader does: the header, 'zero' for a block of zeros, or a BadHeader. */
 function decodeHeader(block: Buffer): Header | 'zero' {
-  if (block.equals(ZERO_BLOCK)) return 'zero';
+  // The sums of the bytes as unsigned and as signed numbers (the second is the first less 256 for each
+  // byte over 127), the checksum field itself counted as eight spaces. Every header is summed, so this
+  // is kept to one plain loop.
   let unsigned = 0;
-  let signed = 0;
+  let high = 0;
   for (let i = 0; i < BLOCK; i++) {
-    // The checksum field itself counts as eight spaces.
-    const byte = i >= 148 && i < 156 ? 0x20 : block[i]!;
+    const byte = block[i]!;
     unsigned += byte;
-    signed += byte > 127 ? byte - 256 : byte;
+    if (byte > 127) high++;
   }
+  if (unsigned === 0) return 'zero';
+  for (let i = 148; i < 156; i++) {
+    const byte = block[i]!;
+    unsigned += 0x20 - byte;
+    if (byte > 127) high--;
+  }
+  const signed = unsigned - 256 * high;
   let checksum: number;
   try {
     checksum = parseOctal(block, 148, 8);

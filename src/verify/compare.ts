@@ -6,7 +6,7 @@
  */
 import type { Digest } from '../oci/digest.js';
 import { formatPlatform } from '../oci/platform.js';
-import type { FileFacts, ImageFacts, ScannedImage, ScannedLayer } from '../oci/scan.js';
+import type { FileFacts, FileTable, ImageFacts, ScannedImage, ScannedLayer } from '../oci/scan.js';
 import type { Compression } from '../oci/media-types.js';
 import { bytesOf, showName } from '../util/names.js';
 
@@ -99,13 +99,6 @@ export function imageSide(facts: ImageFacts): ImageSide {
   };
 }
 
-/** The entries of a layer by path; a path written twice keeps its last entry, as extraction does. */
-function filesByPath(layer: ScannedLayer): Map<string, FileFacts> {
-  const map = new Map<string, FileFacts>();
-  for (const file of layer.files) map.set(file.path, file);
-  return map;
-}
-
 function octal(mode: number): string {
   return '0' + mode.toString(8).padStart(3, '0');
 }
@@ -152,27 +145,44 @@ function fileDifferences(a: FileFacts, b: FileFacts): Difference[] {
 }
 
 function layerSide(layer: ScannedLayer, index: number): LayerSide {
-  return { position: index + 1, diffId: layer.diffId, digest: layer.digest, size: layer.size, uncompressedSize: layer.uncompressedSize, compression: layer.compression, files: layer.files.length };
+  return { position: index + 1, diffId: layer.diffId, digest: layer.digest, size: layer.size, uncompressedSize: layer.uncompressedSize, compression: layer.compression, files: layer.entries };
 }
 
+/** The files of a layer whose files the scanner was asked for (every layer another has no copy of is). */
+function filesOf(layer: ScannedLayer): FileTable {
+  if (!layer.files) throw new Error(`layer ${layer.diffId} was compared without its files`);
+  return layer.files;
+}
+
+/**
+ * The files that differ between two layers, sorted by path: the records of the two tables compared
+ * as they are stored, and only those that differ decoded (a layer of many files costs a map of its
+ * paths, no more).
+ */
 function compareFiles(a: ScannedLayer | null, b: ScannedLayer | null, positionA: number | null, positionB: number | null): FileChange[] {
-  const inA = a ? filesByPath(a) : new Map<string, FileFacts>();
-  const inB = b ? filesByPath(b) : new Map<string, FileFacts>();
-  const paths = [...new Set([...inA.keys(), ...inB.keys()])].sort();
+  const ta = a ? filesOf(a) : null;
+  const tb = b ? filesOf(b) : null;
+  const inA = new Map<string, number>();
+  if (ta) for (let i = 0; i < ta.count; i++) inA.set(ta.path(i), i);
   const changes: FileChange[] = [];
-  for (const path of paths) {
-    const fa = inA.get(path) ?? null;
-    const fb = inB.get(path) ?? null;
-    if (fa && fb) {
+  if (tb) {
+    for (let j = 0; j < tb.count; j++) {
+      const path = tb.path(j);
+      const i = inA.get(path);
+      if (i === undefined) {
+        changes.push({ path, change: 'added', layerA: null, layerB: positionB, differences: [], a: null, b: tb.get(j) });
+        continue;
+      }
+      inA.delete(path);
+      if (ta!.same(i, tb, j)) continue;
+      const fa = ta!.get(i);
+      const fb = tb.get(j);
       const differences = fileDifferences(fa, fb);
       if (differences.length > 0) changes.push({ path, change: 'changed', layerA: positionA, layerB: positionB, differences, a: fa, b: fb });
-    } else if (fa) {
-      changes.push({ path, change: 'removed', layerA: positionA, layerB: null, differences: [], a: fa, b: null });
-    } else {
-      changes.push({ path, change: 'added', layerA: null, layerB: positionB, differences: [], a: null, b: fb });
     }
   }
-  return changes;
+  for (const [path, i] of inA) changes.push({ path, change: 'removed', layerA: positionA, layerB: null, differences: [], a: ta!.get(i), b: null });
+  return changes.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
 }
 
 /**

@@ -10,14 +10,15 @@ import { candidatesOf, LayerScanner, openLocalImages, type ImageCandidate } from
 import { RegistrySource, type RemoteOptions } from '../registry/pull.js';
 import { formatReference, parseReference } from '../registry/reference.js';
 import { compareImages, imageSide, overallVerdict, type DiffResult, type ImageComparison } from './compare.js';
+import type { Digest } from '../oci/digest.js';
 
 /**
  * A path that exists is a local image; anything else is a registry reference. A failure as a reference
  * says that the path does not exist either: a mistyped file name is the likelier mistake.
  */
-export async function openImages(argument: string, options: RemoteOptions & { rules: LayerRules }): Promise<ImageCandidate[]> {
+export async function openImages(argument: string, options: RemoteOptions & { rules: LayerRules; inProcess?: boolean }): Promise<ImageCandidate[]> {
   const { path } = splitArchPrefix(argument);
-  if (existsSync(path)) return openLocalImages(argument, options.rules);
+  if (existsSync(path)) return openLocalImages(argument, options.rules, { inProcess: options.inProcess === true });
   // An absolute or ./-relative name is a path for sure: a registry reference cannot start so.
   if (/^[./~]/.test(path)) throw new UserError('not-found', `${argument}: no such file or folder`);
   let reference;
@@ -55,6 +56,19 @@ function pick(candidates: ImageCandidate[], arch: string, side: string): ImageCa
   throw new UserError('platform-missing', found.length === 0 ? `${side} has no image for ${arch} (it has: ${have})` : `${side} has ${found.length} images for ${arch}`);
 }
 
+/** The diff_ids of `image` that `other` has fewer copies of: the layers whose files a comparison needs. */
+function unmatched(image: ImageCandidate, other: ImageCandidate): Digest[] {
+  const left = new Map<Digest, number>();
+  for (const diffId of other.facts.config.rootfs.diff_ids) left.set(diffId, (left.get(diffId) ?? 0) + 1);
+  const out: Digest[] = [];
+  for (const diffId of image.facts.config.rootfs.diff_ids) {
+    const copies = left.get(diffId) ?? 0;
+    if (copies > 0) left.set(diffId, copies - 1);
+    else out.push(diffId);
+  }
+  return out;
+}
+
 /**
  * Pairs the images of two inputs and compares each pair: one image each are compared whatever their
  * platforms; one image against several, with the one of its arch; several against several, by arch (or
@@ -85,6 +99,11 @@ export async function diffImages(a: ImageCandidate[], b: ImageCandidate[], optio
       }
     }
     onlyInB.push(...inB.values());
+  }
+  // Only the files of layers the other side has no copy of are listed (and their contents hashed).
+  for (const [ca, cb] of pairs) {
+    ca.want(unmatched(ca, cb));
+    cb.want(unmatched(cb, ca));
   }
   // Both sides of a pair are read at once: local archives were read when opened, blobs stream now.
   const compared: ComparedPair[] = [];

@@ -54,7 +54,8 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
     const rules = layerRules(args['allow-devices']);
     const options = { insecure: args.insecure, rules, client: registryTimes(args) };
     const outcome = await (async () => {
-      const [a, b] = await Promise.all([openImages(args.a, options), openImages(args.b, options)]);
+      // One input is read on this thread, the other on a worker: two cores, one worker to start.
+      const [a, b] = await Promise.all([openImages(args.a, { ...options, inProcess: true }), openImages(args.b, options)]);
       return diffImages(a, b, { arches: args.arch });
     })().finally(() => progress.done());
     // The report first: when it cannot be written, the output is the error alone (one JSON document under --json).
