@@ -11,6 +11,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { hasStackTrace, needTools, runCliAsync, tempTree } from './helpers.js';
 import { dockerToolsEntries, layer, tarBuffer, writeTarFile, type TestImage } from './images.js';
+import * as forge from './tar-forge.js';
 import { startRegistry, tagDigests } from './registry-helpers.js';
 import { testFlake } from './build-cli-helpers.js';
 import type { TarWriteEntry } from '../src/oci/tar.js';
@@ -90,6 +91,17 @@ function hostileArchives(): Hostile[] {
         return tarBuffer(entries);
       },
       reason: /has diff_id sha256:[a-f0-9]{64}, but the config says sha256:[a-f0-9]{64}/,
+    },
+    // Named as the engines name it: the GNU long name wins over the pax path (Go's archive/tar).
+    {
+      name: 'long-name-over-pax',
+      make: async () => archiveOf(forge.archive(forge.gnuLong('L', '../../var/tmp/evil'), forge.pax([['path', 'app/harmless']]), forge.file('app/x', 'x'))),
+      reason: /refusing file \.\.\/\.\.\/var\/tmp\/evil: '\.\.' would lead outside the image root/,
+    },
+    {
+      name: 'duplicate',
+      make: async () => archiveOf(forge.archive(forge.file('app/config.json', '{}'), forge.file('./app/config.json', '{"evil":1}'))),
+      reason: /refusing file \.\/app\/config\.json: the layer holds this path twice/,
     },
     {
       name: 'archive-dotdot',

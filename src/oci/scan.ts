@@ -254,7 +254,7 @@ function scanOnWorker(request: ScanRequest): Promise<ScannedArchive> {
  * a compressed archive or a stream script, which can be read only from its start, is scanned whole at
  * once, every layer's files listed; a layout folder's layers are read when asked.
  */
-export async function openLocalImages(argument: string, rules: LayerRules, options: { inProcess?: boolean } = {}): Promise<ImageCandidate[]> {
+export async function openLocalImages(argument: string, rules: LayerRules, options: { inProcess?: boolean; whole?: boolean } = {}): Promise<ImageCandidate[]> {
   // One of diff's inputs is read on this thread, which has nothing else to do meanwhile: a worker fewer to start.
   const scan = options.inProcess ? scanArchive : scanOnWorker;
   const { arch: given, path: file } = splitArchPrefix(argument);
@@ -275,6 +275,8 @@ export async function openLocalImages(argument: string, rules: LayerRules, optio
     const wanted = new Wanted();
     let scanned: Promise<ScannedArchive> | undefined;
     const scanAll = () => (scanned ??= scan({ file: absolute, kind, display, rules, wanted: wanted.list(), entryDiffIds: [...entryDiffIds] }));
+    // Read whole at once when asked (verify checks a reference before it builds anything).
+    if (options.whole) await scanAll();
     return documents.map((document, index) => {
       const facts = imageFacts(document, given);
       return {

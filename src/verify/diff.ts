@@ -16,9 +16,9 @@ import type { Digest } from '../oci/digest.js';
  * A path that exists is a local image; anything else is a registry reference. A failure as a reference
  * says that the path does not exist either: a mistyped file name is the likelier mistake.
  */
-export async function openImages(argument: string, options: RemoteOptions & { rules: LayerRules; inProcess?: boolean }): Promise<ImageCandidate[]> {
+export async function openImages(argument: string, options: RemoteOptions & { rules: LayerRules; inProcess?: boolean; whole?: boolean }): Promise<ImageCandidate[]> {
   const { path } = splitArchPrefix(argument);
-  if (existsSync(path)) return openLocalImages(argument, options.rules, { inProcess: options.inProcess === true });
+  if (existsSync(path)) return openLocalImages(argument, options.rules, { inProcess: options.inProcess === true, whole: options.whole === true });
   // An absolute or ./-relative name is a path for sure: a registry reference cannot start so.
   if (/^[./~]/.test(path)) throw new UserError('not-found', `${argument}: no such file or folder`);
   let reference;
