@@ -2,10 +2,8 @@
  * Assembly: single-arch images into one OCI image index (platform per arch, annotations from the add-on
  * and git), written as an OCI image layout or handed to a pusher as the list of blobs to send.
  */
-import { execFile } from 'node:child_process';
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { AddonModel } from '../addon/model.js';
 import { UserError } from '../util/errors.js';
 import { isDigest, sha256, type Digest } from './digest.js';
@@ -46,6 +44,7 @@ const INDEX_ANNOTATIONS = [Annotation.version, Annotation.created, Annotation.so
 /** The git commit of a folder's checkout, or undefined outside git. */
 export async function gitRevision(dir: string): Promise<string | undefined> {
   try {
+    const [{ execFile }, { promisify }] = await Promise.all([import('node:child_process'), import('node:util')]);
     const { stdout } = await promisify(execFile)('git', ['-C', dir, 'rev-parse', '--verify', 'HEAD'], { encoding: 'utf8' });
     return stdout.trim() || undefined;
   } catch {

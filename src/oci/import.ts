@@ -16,7 +16,7 @@ import { peek } from './bytes.js';
 import { Cache, type LayerForm, type LayerRecord } from './cache.js';
 import { compressorId, compressorRecord, GzipBlocks, sniffCompression, zstdCompressor } from './compression.js';
 import { Hasher, type Digest } from './digest.js';
-import { buildManifest, imagePlatform, resolveArch, type LocalImage } from './image.js';
+import { buildManifest, type LocalImage } from './image.js';
 import { readLayer, type LayerRead } from './layer.js';
 import type { LayerRules } from './layer-rules.js';
 import { layerCompression, MediaType, ociLayerType, type Compression } from './media-types.js';
@@ -334,20 +334,3 @@ export async function importSource(source: ImageSource, cache: Cache, options: I
   }
 }
 
-/** An imported image with its arch decided (a name given on the command line wins over its config). */
-export function localImage(image: ImportedImage, given: LocalImage['arch'] | undefined): LocalImage {
-  const arch = resolveArch(image.config, given, image.source);
-  return {
-    arch,
-    platform: imagePlatform(image.config, arch),
-    source: image.source,
-    names: image.names,
-    store: image.store,
-    ...(image.layerStores ? { layerStores: image.layerStores } : {}),
-    manifest: image.manifest,
-    manifestBytes: image.manifestBytes,
-    manifestDigest: image.manifestDigest,
-    config: image.config,
-    configBytes: image.configBytes,
-  };
-}

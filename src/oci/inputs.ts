@@ -7,15 +7,16 @@
 import { availableParallelism } from 'node:os';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { UserError, type ErrorJson } from '../util/errors.js';
 import { fileSystemUserError } from '../util/fs-errors.js';
 import { blobIdentity, Cache, cacheAdvice, cacheGone, type ImportRecord, type InPlaceBlob } from './cache.js';
 import { compressorId } from './compression.js';
 import { sha256, type Digest } from './digest.js';
-import { checkConfig, MAX_DOCUMENT_BYTES, parseJson, type LocalImage } from './image.js';
-import { localImage, type CarriedArtifact, type ImportResult, type LayerPolicy } from './import.js';
-import { localInput, type InputKind } from './input.js';
+import { checkConfig, localImage, MAX_DOCUMENT_BYTES, parseJson, type LocalImage } from './image.js';
+import type { CarriedArtifact, ImportResult, LayerPolicy } from './import.js';
+import { detectInput, type InputKind } from './input-kind.js';
+import { splitArchPrefix } from './platform.js';
 import { rulesKey, type LayerRules } from './layer-rules.js';
 import { checkManifest } from './model.js';
 import { BlobStore } from './store.js';
@@ -115,7 +116,9 @@ function uniqueIds(): (id: number) => number {
 }
 
 /** Imports an archive on a worker thread; answers the record of the images it made. */
-function importOnWorker(request: ImportRequest, cache: Cache, options: ReadOptions): Promise<ImportRecord> {
+async function importOnWorker(request: ImportRequest, cache: Cache, options: ReadOptions): Promise<ImportRecord> {
+  // Loaded when an input is read at all: one found in the cache's records needs no worker.
+  const { Worker } = await import('node:worker_threads');
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./import-worker.js', import.meta.url), { workerData: request });
     options.share?.join(worker);
@@ -221,9 +224,11 @@ export interface LocalImages {
  * read in place unchanged) was imported before with the same settings.
  */
 export async function readInput(argument: string, options: ReadOptions): Promise<LocalImages> {
-  const input = await localInput(argument, options.signal);
+  const { arch, path: given } = splitArchPrefix(argument);
+  const kind = await detectInput(given, given);
+  const input = { kind, file: path.resolve(given), arch, ...(kind === 'layout-directory' ? { layout: new BlobStore(path.resolve(given)) } : {}) };
   const cache = new Cache();
-  const display = input.source.name;
+  const display = given;
   let found: ImportResult | undefined;
   try {
     const file = await realpath(input.file);

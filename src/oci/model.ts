@@ -158,6 +158,9 @@ export function platformOfConfig(config: ImageConfig): Platform {
   return { architecture: config.architecture, os: config.os, ...(config.variant ? { variant: config.variant } : {}) };
 }
 
+/** Layers of a blob source read at once (see blobImage). */
+const LAYERS_AT_ONCE = 2;
+
 /**
  * An image whose layers are blobs read on demand (a layout folder, a registry, addonix's cache): its
  * documents now, its layers handed to the consumer when `layers()` is first called.
@@ -181,11 +184,29 @@ export function blobImage<L extends LayerFacts>(
     layerCount: entry.manifest.layers.length,
     layers: () =>
       (read ??= (async () => {
-        const layers: L[] = [];
-        for (const [i, descriptor] of entry.manifest.layers.entries()) {
-          layers.push(await consumer.layer({ where: `${source}: layer ${i + 1} (${descriptor.digest})`, descriptor, ...(entry.config.rootfs.diff_ids[i] ? { diffId: entry.config.rootfs.diff_ids[i] } : {}), open: () => openBlob(descriptor), transient: false }));
-        }
-        checkLayers(image, layers, entry.manifest.layers.map((l) => l.digest));
+        // Two layers at a time: each is decompressed on a thread of zlib's while it is hashed and read
+        // as tar here, and one layer alone leaves both waiting on each other.
+        const descriptors = entry.manifest.layers;
+        const layers: L[] = new Array(descriptors.length);
+        let next = 0;
+        let failed = false;
+        const reader = async () => {
+          while (next < descriptors.length && !failed) {
+            const i = next++;
+            const descriptor = descriptors[i]!;
+            const diffId = entry.config.rootfs.diff_ids[i];
+            try {
+              layers[i] = await consumer.layer({ where: `${source}: layer ${i + 1} (${descriptor.digest})`, descriptor, ...(diffId ? { diffId } : {}), open: () => openBlob(descriptor), transient: false });
+            } catch (error) {
+              failed = true;
+              throw error;
+            }
+          }
+        };
+        const readers = await Promise.allSettled(Array.from({ length: Math.min(LAYERS_AT_ONCE, descriptors.length) }, reader));
+        const failure = readers.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failure) throw failure.reason;
+        checkLayers(image, layers, descriptors.map((l) => l.digest));
         return layers;
       })()),
     openLayer: (index) => openBlob(entry.manifest.layers[index]!),

@@ -38,6 +38,11 @@ export class BlobStore {
     private readonly gone?: () => UserError,
   ) {}
 
+  /** Whether addonix owns the blobs (its cache, which it may clean), or they are the user's (a layout folder). */
+  get owned(): boolean {
+    return this.gone !== undefined;
+  }
+
   /** The error for a blob that should be here and is not. */
   missing(digest: Digest, what: string): UserError {
     return this.gone?.() ?? new UserError('image-invalid', `${what}: blob ${digest} is missing from ${this.dir}`);

@@ -9,7 +9,6 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError, type ErrorCode } from '../util/errors.js';
 import { isDigest, sha256, type Digest } from '../oci/digest.js';
@@ -360,7 +359,9 @@ export class RegistryClient {
   /** Watchdogs of answers whose bodies are still to be read. */
   private readonly watchdogs = new WeakMap<Answer, Watchdog>();
   /** Connections kept open between requests, as fetch keeps them (idle ones hold no process up). */
-  private readonly agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+  private readonly httpAgent = new http.Agent({ keepAlive: true });
+  /** Loaded with the first HTTPS request: a registry on this machine speaks plain HTTP. */
+  private https: Promise<{ module: typeof import('node:https'); agent: import('node:https').Agent }> | undefined;
   /** Requests made, by method: the tests read it to prove what a push did and did not do. */
   readonly requestCounts = new Map<string, number>();
   /**
@@ -537,13 +538,14 @@ export class RegistryClient {
    * on once the previous has gone out to the socket: a source reading through two buffers in turn (see
    * uploadFrom) reuses neither while it is being sent.
    */
-  private exchange(url: URL, method: string, headers: Record<string, string>, body: RequestBody | undefined, watchdog: Watchdog): Promise<Answer> {
+  private async exchange(url: URL, method: string, headers: Record<string, string>, body: RequestBody | undefined, watchdog: Watchdog): Promise<Answer> {
     const secure = url.protocol === 'https:';
     if (body !== undefined && typeof body !== 'object') headers['content-length'] ??= String(Buffer.byteLength(body));
     if (Buffer.isBuffer(body)) headers['content-length'] ??= String(body.length);
+    const tls = secure ? await (this.https ??= import('node:https').then((module) => ({ module, agent: new module.Agent({ keepAlive: true }) }))) : undefined;
     return new Promise<Answer>((resolve, reject) => {
       let answered = false;
-      const request = (secure ? https : http).request(url, { method, headers, agent: secure ? this.agents.https : this.agents.http, signal: watchdog.signal }, (message) => {
+      const request = (tls ? tls.module : http).request(url, { method, headers, agent: tls ? tls.agent : this.httpAgent, signal: watchdog.signal }, (message) => {
         answered = true;
         resolve(new Answer(message.statusCode ?? 0, url.toString(), message, method === 'HEAD' || message.statusCode === 204 || message.statusCode === 304));
       });

@@ -281,26 +281,30 @@ class BlobSender {
   }
 
   /**
-   * A mount from a repository where an earlier push left the blob (the cache's memory of this
-   * registry): each candidate checked first, as containers/image does, so that no upload session is
-   * opened in vain; one without the blob, or that this login may not read, is skipped (and forgotten
-   * when the blob is not there). Answers null when mounted, else the session a mount opened (to upload
-   * into), or undefined.
+   * The blob from a repository where an earlier push left it (the cache's memory of this registry): a
+   * mount asked for at once, which the registry answers with the blob linked (201) or, when the source
+   * has it no more, with an upload session (202). Then the candidate is forgotten, the target checked
+   * (it may hold the blob already), and the next candidate tried, the session kept for the upload. A
+   * candidate this login may not read is skipped. Without candidates: the target checked (HEAD).
+   * Answers what happened, or the session to upload into (undefined: none yet).
    */
-  private async mountRemembered(client: RegistryClient, target: Repository, descriptor: Descriptor): Promise<string | null | undefined> {
-    for (const candidate of (await this.locations.candidates(target.registry, descriptor.digest, target.repository)).slice(0, MOUNT_CANDIDATES)) {
+  private async mountRemembered(client: RegistryClient, target: Repository, descriptor: Descriptor): Promise<'skipped' | 'mounted' | string | undefined> {
+    const candidates = (await this.locations.candidates(target.registry, descriptor.digest, target.repository)).slice(0, MOUNT_CANDIDATES);
+    if (candidates.length === 0) return (await client.hasBlob(target.repository, descriptor.digest)) ? 'skipped' : undefined;
+    let session: string | undefined;
+    for (const candidate of candidates) {
       try {
-        if (!(await client.hasBlob(candidate, descriptor.digest, true))) {
-          await this.locations.forget(target.registry, descriptor.digest, candidate);
-          continue;
-        }
-        return (await client.mountBlob(target.repository, descriptor.digest, candidate, true)) ?? null;
+        const opened = await client.mountBlob(target.repository, descriptor.digest, candidate, true);
+        if (opened === undefined) return 'mounted';
+        session ??= opened;
+        await this.locations.forget(target.registry, descriptor.digest, candidate);
+        if (await client.hasBlob(target.repository, descriptor.digest)) return 'skipped';
       } catch (error) {
         // A repository this login may not read, gone, or refusing: the blob is uploaded instead.
         if (!(error instanceof RegistryError)) throw error;
       }
     }
-    return undefined;
+    return session ?? ((await client.hasBlob(target.repository, descriptor.digest)) ? 'skipped' : undefined);
   }
 
   private async inTurn<T>(task: () => Promise<T>): Promise<T> {
@@ -320,15 +324,15 @@ class BlobSender {
 
   private async transfer(target: Repository, descriptor: Descriptor, store: BlobStore): Promise<BlobOutcome> {
     const client = this.clients.get(target.registry)!;
-    if (await client.hasBlob(target.repository, descriptor.digest)) return this.settle(target, descriptor.digest, 'skipped', descriptor.size);
     const from = this.known.get(target.registry)?.get(descriptor.digest);
     let session: string | undefined;
     if (from && from !== target.repository) {
+      if (await client.hasBlob(target.repository, descriptor.digest)) return this.settle(target, descriptor.digest, 'skipped', descriptor.size);
       session = await client.mountBlob(target.repository, descriptor.digest, from);
       if (session === undefined) return this.settle(target, descriptor.digest, 'mounted', descriptor.size);
     } else {
       const remembered = await this.mountRemembered(client, target, descriptor);
-      if (remembered === null) return this.settle(target, descriptor.digest, 'mounted', descriptor.size);
+      if (remembered === 'skipped' || remembered === 'mounted') return this.settle(target, descriptor.digest, remembered, descriptor.size);
       session = remembered;
     }
     const source = await fileUploadSource(store.path(descriptor.digest), descriptor, () => store.missing(descriptor.digest, `uploading ${descriptor.digest}`));
@@ -336,7 +340,9 @@ class BlobSender {
       await client.uploadBlob(target.repository, source, (count) => this.counted(count), session);
     } catch (error) {
       if (error instanceof RegistryError && error.registryCode === 'DIGEST_INVALID' && !(await store.verify(descriptor.digest))) {
-        // A blob file damaged after it was written (a disk fault, a hand edit): no push can use it.
+        // A blob file damaged after it was written (a disk fault, a hand edit): no push can use it. One of
+        // addonix's cache is removed (the next push makes it again); one of a layout folder is the user's.
+        if (!store.owned) throw new UserError('image-invalid', `${store.path(descriptor.digest)} does not match its digest ${descriptor.digest}: the layout is damaged`);
         await rm(store.path(descriptor.digest), { force: true });
         throw new UserError('image-invalid', `${store.path(descriptor.digest)} is damaged (its content does not match its digest ${descriptor.digest}); it was removed: run the push again`);
       }
