@@ -74,6 +74,8 @@ export class ArchiveSource implements ImageSource {
     private readonly transient: boolean,
     /** After a failed read: a better explanation, when there is one (a stream script's own failure). */
     private readonly explain?: () => Promise<UserError | undefined>,
+    /** The archive's file when it is a plain tar (its layers can be read where they lie). */
+    private readonly file?: string,
   ) {}
 
   async open<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<SourceContents<L>> {
@@ -105,7 +107,8 @@ export class ArchiveSource implements ImageSource {
       const { head, all } = await peek(entry.body(), 512);
       if (looksLikeTar(head) || sniffCompression(head) !== 'none') {
         const claimed = claimedDigest(at);
-        const layer = await consumer.layer({ where: `${what}: ${showName(at)}`, entry: at, ...(claimed ? { claimed } : {}), open: () => all, transient: this.transient });
+        const range = this.file !== undefined && entry.offset !== undefined ? { range: { file: this.file, offset: entry.offset, size: entry.size } } : {};
+        const layer = await consumer.layer({ where: `${what}: ${showName(at)}`, entry: at, ...(claimed ? { claimed } : {}), ...range, open: () => all, transient: this.transient });
         contents.layers.set(at, layer);
       } else if (entry.size <= MAX_DOCUMENT_BYTES) {
         const chunks: Buffer[] = [];

@@ -29,7 +29,7 @@ function gunzipped(file: string, signal: AbortSignal | undefined): AsyncIterable
 export function fileSource(file: string, kind: Exclude<InputKind, 'layout-directory'>, display: string, signal?: AbortSignal): ArchiveSource {
   switch (kind) {
     case 'tar':
-      return new ArchiveSource(display, () => readTarFile(file, display, { transient: true, signal }), true);
+      return new ArchiveSource(display, () => readTarFile(file, display, { transient: true, signal }), true, undefined, file);
     case 'tar.gz':
       return new ArchiveSource(display, () => readTar(gunzipped(file, signal), display), false);
     case 'stream-script': {

@@ -32,6 +32,11 @@ export interface LayerHandle {
   diffId?: Digest;
   /** The stored bytes: for a one-pass source once, while the consumer handles the layer; else any time. */
   open(): AsyncIterable<Buffer>;
+  /**
+   * Where the stored bytes lie in a plain file (a layer inside an uncompressed archive), for a consumer
+   * that reads them from there instead of through `open` (which it then leaves unread).
+   */
+  range?: { file: string; offset: number; size: number };
   /** The chunks are views of a buffer the source reuses once the next is asked for. */
   transient: boolean;
 }

@@ -101,7 +101,7 @@ export class Wanted {
 }
 
 /** Reads one layer with the rules; with `listed`, hashes the content of each file and lists them all. */
-async function scanLayer(stored: AsyncIterable<Buffer>, what: string, rules: LayerRules, transient: boolean, listed: boolean): Promise<Omit<ScannedLayer, 'entry'>> {
+async function scanLayer(stored: AsyncIterable<Buffer>, what: string, rules: LayerRules, transient: boolean, listed: boolean, range: LayerHandle['range']): Promise<Omit<ScannedLayer, 'entry'>> {
   const files = listed ? new FileTable() : null;
   const onEntry = files
     ? async (entry: TarEntry, path: string) => {
@@ -128,7 +128,7 @@ async function scanLayer(stored: AsyncIterable<Buffer>, what: string, rules: Lay
         });
       }
     : undefined;
-  const read = await readLayer(stored, what, { rules, transient, ...(onEntry ? { onEntry } : {}) });
+  const read = await readLayer(stored, what, { rules, transient, range, ...(onEntry ? { onEntry } : {}) });
   return { digest: read.digest, size: read.size, compression: read.compression, diffId: read.diffId, uncompressedSize: read.uncompressedSize, entries: read.entries, files };
 }
 
@@ -145,7 +145,7 @@ export class LayerScanner implements LayerConsumer<ScannedLayer> {
 
   async layer(handle: LayerHandle): Promise<ScannedLayer> {
     const diffId = handle.diffId ?? (handle.entry !== undefined ? this.entryDiffIds.get(handle.entry) : undefined);
-    return { ...(await scanLayer(handle.open(), handle.where, this.rules, handle.transient, this.wanted.has(diffId))), entry: handle.entry };
+    return { ...(await scanLayer(handle.open(), handle.where, this.rules, handle.transient, this.wanted.has(diffId), handle.range)), entry: handle.entry };
   }
 }
 

@@ -56,6 +56,8 @@ export interface TarEntry {
   devminor: number;
   /** Extended attributes (pax `SCHILY.xattr.NAME` records): names and values as byte strings, sorted by name. */
   xattrs: [string, string][];
+  /** Where the body starts in the file, for a reader of a file (its bytes can be read again from there). */
+  offset?: number;
   /**
    * The entry's bytes; must be read to the end (or left: the reader skips what is left) before the next
    * entry. Chunks are valid only until the next is asked for when the reader is transient (a file read
@@ -74,6 +76,8 @@ interface ByteSource {
   skip(bytes: number): Promise<number> | number;
   /** The size of the whole archive when known (a file). */
   readonly total: number | undefined;
+  /** Where the archive starts in its file (a file's reader only). */
+  readonly offset?: number;
   /** Lets go of the source (a stream stopped early is destroyed). */
   release(finished: boolean): Promise<void> | void;
 }
@@ -84,6 +88,12 @@ const ZERO_BLOCK = Buffer.alloc(BLOCK);
 const MAX_META_BYTES = 1 << 20;
 /** What one read of a plain file asks for: the gzip block size, so a layer's blocks line up with reads. */
 const FILE_READ_BYTES = GZIP_BLOCK;
+/**
+ * What one read of a range that is hashed as it is read asks for: small enough that what is read is
+ * still in the processor's cache when it is hashed (reading and hashing a 300 MB file in 64 KiB pieces
+ * took 280 ms here, as long as `openssl dgst`; in 1 MiB pieces 440 ms).
+ */
+const HASHED_READ_BYTES = 64 * 1024;
 /** Type flags of entries that have no body whatever their size field says (Go's isHeaderOnlyType). */
 const HEADER_ONLY = new Set(['1', '2', '3', '4', '5', '6']);
 const XATTR_PREFIX = 'SCHILY.xattr.';
@@ -102,16 +112,22 @@ function parseString(block: Buffer, offset: number, length: number): string {
   return block.toString('latin1', offset, end);
 }
 
-/** An octal field: spaces and NULs trimmed at both ends, then up to the first NUL (Go's parseOctal). */
+/**
+ * An octal field: spaces and NULs trimmed at both ends, then up to the first NUL, all of it octal digits
+ * (Go's parseOctal; every header has six of these, so it is one loop without strings).
+ */
 function parseOctal(block: Buffer, offset: number, length: number): number {
   let start = offset;
   let end = offset + length;
   while (start < end && (block[start] === 0x20 || block[start] === 0)) start++;
   while (end > start && (block[end - 1] === 0x20 || block[end - 1] === 0)) end--;
-  if (start === end) return 0;
-  const text = parseString(block, start, end - start);
-  if (!/^[0-7]+$/.test(text)) throw new BadHeader('a numeric field is not an octal number');
-  const value = parseInt(text, 8);
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const byte = block[i]!;
+    if (byte === 0) break;
+    if (byte < 0x30 || byte > 0x37) throw new BadHeader('a numeric field is not an octal number');
+    value = value * 8 + (byte - 0x30);
+  }
   // Go reads 64 bits; what JavaScript cannot hold exactly is no size or id a real archive has.
   if (!Number.isSafeInteger(value)) throw new BadHeader('a numeric field is too large');
   return value;
@@ -172,7 +188,8 @@ interface Header {
   devmajor: number;
   devminor: number;
   format: Format;
-  xattrs: Map<string, string>;
+  /** Created when the first is found: most entries have none. */
+  xattrs: Map<string, string> | undefined;
 }
 
 function isAscii(text: string): boolean {
@@ -223,7 +240,7 @@ function decodeHeader(block: Buffer): Header | 'zero' {
     devmajor: 0,
     devminor: 0,
     format,
-    xattrs: new Map(),
+    xattrs: undefined,
   };
   if (format === 'v7') return header;
   header.uname = parseString(block, 265, 32);
@@ -320,7 +337,7 @@ function mergePax(header: Header, pax: Map<string, string> | undefined): void {
         parsePaxTime(value);
         break;
       default:
-        if (key.startsWith(XATTR_PREFIX)) header.xattrs.set(key.slice(XATTR_PREFIX.length), value);
+        if (key.startsWith(XATTR_PREFIX)) (header.xattrs ??= new Map()).set(key.slice(XATTR_PREFIX.length), value);
     }
   }
 }
@@ -495,6 +512,7 @@ async function* readEntries(source: ByteSource, what: string): AsyncGenerator<Ta
       let left = entry.size;
       const size = entry.size;
       const start = position;
+      if (source.offset !== undefined) entry.offset = source.offset + position;
       const name = entry.name;
       entry.body = async function* (): AsyncGenerator<Buffer> {
         while (left > 0) {
@@ -525,8 +543,10 @@ async function* readEntries(source: ByteSource, what: string): AsyncGenerator<Ta
 }
 
 /** An entry of a settled header; its body and skip are set by the reader. */
+const NO_XATTRS: [string, string][] = [];
+
 function makeEntry(header: Header, type: TarEntryType, size: number): TarEntry {
-  const xattrs = [...header.xattrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const xattrs = header.xattrs ? [...header.xattrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : NO_XATTRS;
   return {
     name: header.name,
     type,
@@ -618,10 +638,60 @@ export function readTar(source: AsyncIterable<Buffer>, what: string): AsyncGener
 }
 
 /**
+ * The bytes [start, end) of an open file as a ByteSource, read in pieces of `pieceBytes`; with `hash`,
+ * every byte of the range is shown to it as it is read, those skipped and those after the archive's end
+ * included (and so read, not skipped).
+ */
+function fileByteSource(fd: number, start: number, end: number, options: { transient?: boolean; signal?: AbortSignal | undefined; pieceBytes: number; hash?: (piece: Buffer) => void; close: () => void }): ByteSource {
+  let position = start;
+  let reused: Buffer | undefined;
+  const read = (max: number): Buffer | null => {
+    options.signal?.throwIfAborted();
+    const length = Math.min(max, options.pieceBytes, end - position);
+    if (length <= 0) return null;
+    const buffer = options.transient ? (reused ??= Buffer.allocUnsafeSlow(options.pieceBytes)) : Buffer.allocUnsafeSlow(length);
+    let done = 0;
+    while (done < length) {
+      const bytes = readSync(fd, buffer, done, length - done, position + done);
+      if (bytes === 0) break;
+      done += bytes;
+    }
+    if (done === 0) return null;
+    position += done;
+    const piece = done === buffer.length ? buffer : buffer.subarray(0, done);
+    options.hash?.(piece);
+    return piece;
+  };
+  return {
+    total: end - start,
+    offset: start,
+    take: read,
+    skip(bytes) {
+      if (!options.hash) {
+        const skipped = Math.max(0, Math.min(bytes, end - position));
+        position += skipped;
+        return skipped;
+      }
+      let skipped = 0;
+      while (skipped < bytes) {
+        const piece = read(bytes - skipped);
+        if (!piece) break;
+        skipped += piece.length;
+      }
+      return skipped;
+    },
+    release(finished) {
+      if (finished && options.hash) while (read(options.pieceBytes)) continue;
+      options.close();
+    },
+  };
+}
+
+/**
  * The entries of a plain tar file, read in place: an entry's bytes are read from where they lie and
  * skipped bodies are not read at all. With `transient`, bodies come through one reused buffer (so a
  * layer costs no fresh memory per chunk); an entry larger than the file is refused before any of it is
- * read.
+ * read. Each entry says where its body starts in the file (`offset`).
  */
 export async function* readTarFile(file: string, what: string, options: { transient?: boolean; signal?: AbortSignal | undefined } = {}): AsyncGenerator<TarEntry> {
   const fd = openSync(file, 'r');
@@ -632,36 +702,40 @@ export async function* readTarFile(file: string, what: string, options: { transi
     closeSync(fd);
   };
   try {
-    const total = fstatSync(fd).size;
-    let position = 0;
-    let reused: Buffer | undefined;
-    const source: ByteSource = {
-      total,
-      take(max) {
-        options.signal?.throwIfAborted();
-        const length = Math.min(max, FILE_READ_BYTES, total - position);
-        if (length <= 0) return null;
-        const buffer = options.transient ? (reused ??= Buffer.allocUnsafeSlow(FILE_READ_BYTES)) : Buffer.allocUnsafeSlow(length);
-        let done = 0;
-        while (done < length) {
-          const bytes = readSync(fd, buffer, done, length - done, position + done);
-          if (bytes === 0) break;
-          done += bytes;
-        }
-        if (done === 0) return null;
-        position += done;
-        return done === buffer.length ? buffer : buffer.subarray(0, done);
-      },
-      skip(bytes) {
-        const skipped = Math.max(0, Math.min(bytes, total - position));
-        position += skipped;
-        return skipped;
-      },
-      release: close,
-    };
-    yield* readEntries(source, what);
+    yield* readEntries(fileByteSource(fd, 0, fstatSync(fd).size, { ...options, pieceBytes: FILE_READ_BYTES, close }), what);
   } finally {
     close();
+  }
+}
+
+/**
+ * The entries of a tar archive that is a range of a file (a layer inside a plain image archive), each
+ * byte of the range shown to `hash` as it is read, in small pieces, so that hashing the layer costs no
+ * more than reading it. Bodies come through one reused buffer.
+ */
+export async function* readTarRange(file: string, range: { offset: number; size: number }, what: string, hash: (piece: Buffer) => void, signal?: AbortSignal): AsyncGenerator<TarEntry> {
+  const fd = openSync(file, 'r');
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    closeSync(fd);
+  };
+  try {
+    yield* readEntries(fileByteSource(fd, range.offset, range.offset + range.size, { transient: true, signal, pieceBytes: HASHED_READ_BYTES, hash, close }), what);
+  } finally {
+    close();
+  }
+}
+
+/** The first bytes of a range of a file (to tell its compression). */
+export function readHead(file: string, offset: number, bytes: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(bytes);
+    return head.subarray(0, readSync(fd, head, 0, bytes, offset));
+  } finally {
+    closeSync(fd);
   }
 }
 
