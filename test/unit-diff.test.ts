@@ -11,6 +11,7 @@ import path from 'node:path';
 import { tempTree } from './helpers.js';
 import { docker25Entries, dockerToolsEntries, layer, sha, tarBuffer, writeStreamScript, writeTarFile, writeTarGz } from './images.js';
 import { APP, BASE, customLayer, image } from './diff-images.js';
+import * as forge from './tar-forge.js';
 import { readInputs } from '../src/oci/inputs.js';
 import { DEFAULT_LAYER_RULES } from '../src/oci/layer-rules.js';
 import { assembleIndex, writeLayout } from '../src/oci/assemble.js';
@@ -164,4 +165,24 @@ test('diff: hostile archives are refused by the scanner like the importing reade
   }
   assert.ok(!existsSync(path.join(dir, 'cache')), 'diff fills no cache');
   assert.ok(!existsSync(path.join(dir, '..', 'escape.json')) && !existsSync(path.join(dir, 'escape')));
+});
+
+test('diff: extended attributes (a file capability added) are a difference of their own; identical images list no file', async (t) => {
+  const dir = tempTree(t, {});
+  const capability = '\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00';
+  const top = (withCapability: boolean) =>
+    forge.archive(forge.entry({ name: 'usr/', type: '5' }), forge.entry({ name: 'usr/bin/', type: '5' }), ...(withCapability ? [forge.pax([['SCHILY.xattr.security.capability', capability]])] : []), forge.file('usr/bin/ping', 'ping\n'));
+  const base = customLayer(BASE);
+  const a = await writeTarFile(path.join(dir, 'a.tar'), dockerToolsEntries(image([base, top(false)])));
+  const b = await writeTarFile(path.join(dir, 'b.tar'), dockerToolsEntries(image([base, top(true)])));
+  const { status, result, stdout } = await diffJson(a, b);
+  assert.equal(status, 1);
+  const files = result.images[0]!.layers.flatMap((l) => l.files);
+  assert.deepEqual(files.map((f) => [f.path, f.change, f.differences.map((d) => [d.kind, d.a, d.b])]), [['/usr/bin/ping', 'changed', [['xattrs', null, 'security.capability=0x0100000200200000000000000000000000000000']]]]);
+  assert.deepEqual((files[0]!.b as unknown as { xattrs: { name: string; value: string }[] }).xattrs, [{ name: 'security.capability', value: Buffer.from(capability, 'latin1').toString('base64') }]);
+  assert.match(stdout, /changed +\/usr\/bin\/ping +xattrs - -> security\.capability=0x01000002/);
+  // The same image twice: its layers are the same diff_ids, none of their files is listed.
+  const same = await diffJson(a, a);
+  assert.equal(same.status, 0);
+  assert.deepEqual(same.result.images[0]!.layers.map((l) => [l.status, l.files.length]), [['same', 0], ['same', 0]]);
 });
