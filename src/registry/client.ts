@@ -204,7 +204,10 @@ export class Answer {
     private readonly message: IncomingMessage,
     /** An answer to HEAD (or a 204): no body whatever its Content-Length says. */
     private readonly bodyless: boolean,
-  ) {}
+  ) {
+    // A connection that breaks while nobody reads the body (a discarded answer) is no crash; a reader sees it.
+    message.on('error', () => undefined);
+  }
 
   get ok(): boolean {
     return this.status >= 200 && this.status < 300;
