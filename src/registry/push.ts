@@ -541,27 +541,15 @@ export class Push {
       await this.sender.settled();
     }
 
-    // 2. Manifests by digest (all of a repository at once), then the index by digest.
+    // 2. Manifests by digest, and the artifacts as they were (all of a repository at once), then the
+    // index that names them by digest. A PUT of a manifest is idempotent: none is looked for first.
     for (const target of targets) {
       const client = clients.get(target.registry)!;
-      await Promise.all(
-        target.images.map(async (image) => {
-          if (!(await client.hasManifest(target.repository, image.manifestDigest))) {
-            await client.putManifest(target.repository, image.manifestDigest, image.manifestBytes, image.manifest.mediaType);
-          }
-        }),
-      );
-      // Artifacts (attestations, signatures) as they were, before the index that names them.
-      await Promise.all(
-        target.artifacts.map(async (artifact) => {
-          if (!(await client.hasManifest(target.repository, artifact.descriptor.digest))) {
-            await client.putManifest(target.repository, artifact.descriptor.digest, artifact.bytes, artifact.descriptor.mediaType);
-          }
-        }),
-      );
-      if (target.kind === 'index' && !(await client.hasManifest(target.repository, assembled.digest))) {
-        await client.putManifest(target.repository, assembled.digest, assembled.bytes, MediaType.ociIndex);
-      }
+      await Promise.all([
+        ...target.images.map((image) => client.putManifest(target.repository, image.manifestDigest, image.manifestBytes, image.manifest.mediaType)),
+        ...target.artifacts.map((artifact) => client.putManifest(target.repository, artifact.descriptor.digest, artifact.bytes, artifact.descriptor.mediaType)),
+      ]);
+      if (target.kind === 'index') await client.putManifest(target.repository, assembled.digest, assembled.bytes, MediaType.ociIndex);
     }
 
     // 3. Tags, last: until here nothing a user pulls by tag has changed. From here an interrupt waits.
