@@ -59,16 +59,30 @@ const SYMLINK = 4;
 const REMOVED = 8; // removed by a whiteout of the layer
 const NOT_LINKABLE = 16; // a whiteout: extracted as nothing
 
-/** The components of a relative name, `.` and empty ones dropped; null when it has `..` or is absolute. */
-function components(name: string): string[] | null {
+/** An empty, `.` or `..` component anywhere in a name. */
+const ODD_COMPONENT = /(^|\/)\.{0,2}(\/|$)/;
+
+/**
+ * A relative name as the key of its path (`a/b`; '' for the root), `.` and empty components dropped;
+ * null when it has `..` or is absolute. The usual name is its own key (every entry of every layer comes
+ * through here, so the usual case splits and joins nothing).
+ */
+function pathKey(name: string): string | null {
   if (name.startsWith('/')) return null;
+  if (!ODD_COMPONENT.test(name)) return name;
   const parts: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
     if (part === '..') return null;
     parts.push(part);
   }
-  return parts;
+  return parts.join('/');
+}
+
+/** The folder a key is in ('' for the root) and its last component. */
+function splitKey(key: string): [string, string] {
+  const slash = key.lastIndexOf('/');
+  return slash < 0 ? ['', key] : [key.slice(0, slash), key.slice(slash + 1)];
 }
 
 /** Checks the entries of one layer in order, remembering every path it has seen. */
@@ -87,26 +101,27 @@ export class LayerChecker {
   /** The entry's path in the image (`/app/main.js`, `/` for the root; a byte string), or a UserError. */
   check(entry: TarEntry): string {
     const refuse = (why: string) => new UserError('image-hostile', `${this.what}: refusing ${describe(entry)} ${showName(shortened(entry.name))}: ${why}`);
-    const parts = components(entry.name);
-    if (parts === null) throw refuse(entry.name.startsWith('/') ? 'absolute names would be written outside the image root' : "'..' would lead outside the image root");
-    if (parts.length === 0 && entry.type !== 'directory') throw refuse('only a folder can be the image root');
-    const key = parts.join('/');
+    const key = pathKey(entry.name);
+    if (key === null) throw refuse(entry.name.startsWith('/') ? 'absolute names would be written outside the image root' : "'..' would lead outside the image root");
+    if (key === '' && entry.type !== 'directory') throw refuse('only a folder can be the image root');
     if (key.length > MAX_NAME_BYTES) throw refuse(`its name has ${key.length} bytes; Linux cannot extract names over ${MAX_NAME_BYTES} bytes under an engine's storage folder`);
-    const long = parts.find((part) => part.length > MAX_COMPONENT_BYTES);
-    if (long !== undefined) throw refuse(`a component of its name has ${long.length} bytes; Linux file systems take at most ${MAX_COMPONENT_BYTES}`);
+    if (key.length > MAX_COMPONENT_BYTES) {
+      const long = key.split('/').find((part) => part.length > MAX_COMPONENT_BYTES);
+      if (long !== undefined) throw refuse(`a component of its name has ${long.length} bytes; Linux file systems take at most ${MAX_COMPONENT_BYTES}`);
+    }
     const known = this.paths.get(key);
     if (known !== undefined && known & EXPLICIT) throw refuse('the layer holds this path twice; the engines refuse such a layer (tar-split: "duplicates of file paths not supported")');
     if (known !== undefined && !(known & REMOVED) && entry.type !== 'directory') throw refuse('it would replace a folder that holds earlier entries of the same layer');
-    this.checkFolders(parts, refuse);
+    const [folder, base] = splitKey(key);
+    this.checkFolders(folder, refuse);
 
     let flags = EXPLICIT;
-    const base = parts[parts.length - 1] ?? '';
     // Whiteouts are told by their name whatever their type, and extracted as nothing but a removal.
     const whiteout = base.startsWith(WHITEOUT);
     if (key.startsWith(WHITEOUT + WHITEOUT) && key !== OPAQUE) throw refuse('AUFS metadata (.wh..wh.*), which the engines skip or treat apart');
     if (whiteout) {
       flags |= NOT_LINKABLE;
-      if (base !== OPAQUE) this.whiteout(parts, base.slice(WHITEOUT.length), refuse);
+      if (base !== OPAQUE) this.whiteout(folder, base.slice(WHITEOUT.length), refuse);
     }
     switch (entry.type) {
       case 'file':
@@ -119,7 +134,7 @@ export class LayerChecker {
         const target = entry.linkpath ?? '';
         if (target === '') throw refuse('it has no target');
         if (target.length > MAX_LINK_BYTES) throw refuse(`its target has ${target.length} bytes; Linux stores at most ${MAX_LINK_BYTES}`);
-        if (!target.startsWith('/') && climbsAbove(parts.slice(0, -1), target)) throw refuse(`it points to ${showName(target)}, outside the image root`);
+        if (!target.startsWith('/') && climbsAbove(folder === '' ? 0 : folder.split('/').length, target)) throw refuse(`it points to ${showName(target)}, outside the image root`);
         if (!whiteout) flags |= SYMLINK;
         break;
       }
@@ -144,29 +159,29 @@ export class LayerChecker {
   }
 
   /**
-   * The folders an entry is in: none may be a symbolic link or another non-folder of this layer. Folders
-   * no entry named yet are remembered as such (the engines make them), up to the first one known.
+   * The folders an entry is in (`folder` and those above it): none may be a symbolic link or another
+   * non-folder of this layer. Folders no entry named yet are remembered as such (the engines make them),
+   * up to the first one known.
    */
-  private checkFolders(parts: string[], refuse: (why: string) => UserError): void {
-    for (let end = parts.length - 1; end > 0; end--) {
-      const folder = parts.slice(0, end).join('/');
-      const flags = this.paths.get(folder);
+  private checkFolders(folder: string, refuse: (why: string) => UserError): void {
+    for (let at = folder; at !== ''; at = at.slice(0, Math.max(0, at.lastIndexOf('/')))) {
+      const flags = this.paths.get(at);
       if (flags === undefined || flags & REMOVED) {
-        this.paths.set(folder, FOLDER);
+        this.paths.set(at, FOLDER);
         continue;
       }
-      if (flags & SYMLINK) throw refuse(`it would be written through the symbolic link ${showName('/' + folder)} of the same layer`);
-      if (!(flags & FOLDER)) throw refuse(`it would be written inside ${showName('/' + folder)}, which is no folder in the same layer`);
+      if (flags & SYMLINK) throw refuse(`it would be written through the symbolic link ${showName('/' + at)} of the same layer`);
+      if (!(flags & FOLDER)) throw refuse(`it would be written inside ${showName('/' + at)}, which is no folder in the same layer`);
       return;
     }
   }
 
-  /** A whiteout of `name` beside the entry at `parts`: refused when it names no file beside it; what it removes is gone for later hard links. */
-  private whiteout(parts: string[], name: string, refuse: (why: string) => UserError): void {
+  /** A whiteout of `name` in `folder`: refused when it names no file beside it; what it removes is gone for later hard links. */
+  private whiteout(folder: string, name: string, refuse: (why: string) => UserError): void {
     if (name === '' || name === '.' || name === '..') {
       throw refuse(`a whiteout must name a file beside it; this one would remove ${name === '..' ? 'the folder above' : 'the folder it is in'}`);
     }
-    const removed = [...parts.slice(0, -1), name].join('/');
+    const removed = folder === '' ? name : `${folder}/${name}`;
     const flags = this.paths.get(removed);
     if (flags === undefined) return;
     this.paths.set(removed, flags | REMOVED);
@@ -177,13 +192,11 @@ export class LayerChecker {
   }
 
   private checkHardLink(linkpath: string, own: string, refuse: (why: string) => UserError): void {
-    const target = components(linkpath);
-    if (target === null || target.length === 0) throw refuse(`it links to ${showName(linkpath)}, which is not a file inside the image root`);
-    for (let end = target.length - 1; end > 0; end--) {
-      const folder = target.slice(0, end).join('/');
-      if ((this.paths.get(folder) ?? 0) & SYMLINK) throw refuse(`its target ${showName(linkpath)} is reached through the symbolic link ${showName('/' + folder)} of the same layer`);
+    const key = pathKey(linkpath);
+    if (key === null || key === '') throw refuse(`it links to ${showName(linkpath)}, which is not a file inside the image root`);
+    for (let at = splitKey(key)[0]; at !== ''; at = at.slice(0, Math.max(0, at.lastIndexOf('/')))) {
+      if ((this.paths.get(at) ?? 0) & SYMLINK) throw refuse(`its target ${showName(linkpath)} is reached through the symbolic link ${showName('/' + at)} of the same layer`);
     }
-    const key = target.join('/');
     if (key === own) throw refuse('it links to itself');
     const flags = this.paths.get(key);
     if (flags === undefined || !(flags & EXPLICIT)) throw refuse(`its target ${showName(linkpath)} is no earlier entry of the same layer (the engines link only to what they have extracted of it)`);
@@ -198,9 +211,8 @@ function shortened(name: string): string {
   return name.length <= 300 ? name : `${name.slice(0, 200)}...${name.slice(-80)}`;
 }
 
-/** Whether a relative link target, from the folder `dir`, leads above the root. */
-function climbsAbove(dir: string[], target: string): boolean {
-  let depth = dir.length;
+/** Whether a relative link target, from a folder `depth` components below the root, leads above it. */
+function climbsAbove(depth: number, target: string): boolean {
   for (const part of target.split('/')) {
     if (part === '' || part === '.') continue;
     depth += part === '..' ? -1 : 1;

@@ -638,50 +638,70 @@ export function readTar(source: AsyncIterable<Buffer>, what: string): AsyncGener
 }
 
 /**
- * The bytes [start, end) of an open file as a ByteSource, read in pieces of `pieceBytes`; with `hash`,
- * every byte of the range is shown to it as it is read, those skipped and those after the archive's end
- * included (and so read, not skipped).
+ * The bytes [start, end) of an open file as a ByteSource, read `pieceBytes` at a time and handed out
+ * as views of the piece (a tar of small files asks for a header, a body and its padding, each a few
+ * hundred bytes: one read each would be three system calls a file). With `hash`, every byte of the
+ * range is shown to it as its piece is read, those skipped and those after the archive's end included
+ * (and so read, not skipped). With `transient`, two buffers hold the pieces in turn; otherwise each
+ * piece is a buffer of its own, so that views of it stay valid.
  */
 function fileByteSource(fd: number, start: number, end: number, options: { transient?: boolean; signal?: AbortSignal | undefined; pieceBytes: number; hash?: (piece: Buffer) => void; close: () => void }): ByteSource {
+  /** Where the next piece is read from. */
   let position = start;
-  let reused: Buffer | undefined;
-  const read = (max: number): Buffer | null => {
+  let piece: Buffer = Buffer.alloc(0);
+  let at = 0;
+  // Two buffers in turn when transient: a view handed out stays apart from the piece read after it.
+  const reused: Buffer[] = [];
+  let turn = 0;
+  const refill = (): boolean => {
     options.signal?.throwIfAborted();
-    const length = Math.min(max, options.pieceBytes, end - position);
-    if (length <= 0) return null;
-    const buffer = options.transient ? (reused ??= Buffer.allocUnsafeSlow(options.pieceBytes)) : Buffer.allocUnsafeSlow(length);
+    const length = Math.min(options.pieceBytes, end - position);
+    if (length <= 0) return false;
+    turn ^= 1;
+    const buffer = options.transient ? (reused[turn] ??= Buffer.allocUnsafeSlow(options.pieceBytes)) : Buffer.allocUnsafeSlow(length);
     let done = 0;
     while (done < length) {
       const bytes = readSync(fd, buffer, done, length - done, position + done);
       if (bytes === 0) break;
       done += bytes;
     }
-    if (done === 0) return null;
+    if (done === 0) return false;
     position += done;
-    const piece = done === buffer.length ? buffer : buffer.subarray(0, done);
+    piece = done === buffer.length ? buffer : buffer.subarray(0, done);
+    at = 0;
     options.hash?.(piece);
-    return piece;
+    return true;
   };
   return {
     total: end - start,
     offset: start,
-    take: read,
+    take(max) {
+      if (at >= piece.length && !refill()) return null;
+      const length = Math.min(max, piece.length - at);
+      const view = piece.subarray(at, at + length);
+      at += length;
+      return view;
+    },
     skip(bytes) {
-      if (!options.hash) {
-        const skipped = Math.max(0, Math.min(bytes, end - position));
-        position += skipped;
-        return skipped;
+      let skipped = Math.min(bytes, piece.length - at);
+      at += skipped;
+      if (skipped < bytes && !options.hash) {
+        // Past the piece: not read at all.
+        const jump = Math.min(bytes - skipped, end - position);
+        position += jump;
+        skipped += jump;
+        piece = Buffer.alloc(0);
+        at = 0;
       }
-      let skipped = 0;
-      while (skipped < bytes) {
-        const piece = read(bytes - skipped);
-        if (!piece) break;
-        skipped += piece.length;
+      while (skipped < bytes && refill()) {
+        const length = Math.min(bytes - skipped, piece.length);
+        at = length;
+        skipped += length;
       }
       return skipped;
     },
     release(finished) {
-      if (finished && options.hash) while (read(options.pieceBytes)) continue;
+      if (finished && options.hash) while (refill()) continue;
       options.close();
     },
   };
