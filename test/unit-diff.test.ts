@@ -186,3 +186,37 @@ test('diff: extended attributes (a file capability added) are a difference of th
   assert.equal(same.status, 0);
   assert.deepEqual(same.result.images[0]!.layers.map((l) => [l.status, l.files.length]), [['same', 0], ['same', 0]]);
 });
+
+test('diff: layers of many files, their records over several buffers, a folder named after the files in it; one read on this thread and one on a worker', async (t) => {
+  const dir = tempTree(t, {});
+  // 12,000 entries of some 150 bytes of record each: two MiB of records, so some record is moved to the
+  // next buffer when what the scan adds to it does not fit after the path the rules recorded.
+  const folder = `nix/store/${'x'.repeat(70)}`;
+  const entries = (b: boolean): Buffer => {
+    const list: Buffer[] = [];
+    for (let i = 0; i < 12_000; i++) {
+      if (b && i === 11_999) continue;
+      list.push(forge.file(`${folder}-pkg${Math.floor(i / 100)}/file-${i}`, b && i === 7000 ? 'FILE 7000' : `file ${i}`));
+    }
+    // Named after the files in it: the rules know its path already, the table records it anew.
+    list.push(forge.entry({ name: `${folder}-pkg3/`, type: '5', mode: b ? 0o700 : 0o755 }));
+    if (b) list.push(forge.file('extra', 'extra'));
+    return forge.archive(...list);
+  };
+  const a = await writeTarFile(path.join(dir, 'a.tar'), dockerToolsEntries(image([entries(false)])));
+  const b = await writeTarFile(path.join(dir, 'b.tar'), dockerToolsEntries(image([entries(true)])));
+  const options = { insecure: false, rules: DEFAULT_LAYER_RULES };
+  const outcome = await diffImages(await openImages(a, { ...options, inProcess: true }), await openImages(b, options));
+  const files = outcome.result.images[0]!.layers.flatMap((l) => l.files);
+  assert.deepEqual(
+    files.map((f) => [f.path, f.change, f.differences.map((d) => d.kind)]),
+    [
+      ['/extra', 'added', []],
+      [`/${folder}-pkg119/file-11999`, 'removed', []],
+      [`/${folder}-pkg3`, 'changed', ['mode']],
+      [`/${folder}-pkg70/file-7000`, 'changed', ['content']],
+    ],
+  );
+  assert.equal(files[2]!.b!.kind, 'directory');
+  assert.equal(files[1]!.a!.size, 'file 11999'.length);
+});

@@ -25,6 +25,7 @@
  */
 import { UserError } from '../util/errors.js';
 import { showName } from '../util/names.js';
+import { PathFlags } from './path-flags.js';
 import type { TarEntry } from './tar.js';
 
 export interface LayerRules {
@@ -88,7 +89,7 @@ function splitKey(key: string): [string, string] {
 /** Checks the entries of one layer in order, remembering every path it has seen. */
 export class LayerChecker {
   /** Every path of the layer so far (`a/b`, `` for the root) with what it is (the flags above). */
-  private readonly paths = new Map<string, number>();
+  private readonly paths: PathFlags;
   /** Device nodes seen (allowed by the rules). */
   devices = 0;
   entries = 0;
@@ -96,7 +97,10 @@ export class LayerChecker {
   constructor(
     private readonly rules: LayerRules,
     private readonly what: string,
-  ) {}
+    paths = new PathFlags(),
+  ) {
+    this.paths = paths;
+  }
 
   /** The entry's path in the image (`/app/main.js`, `/` for the root; a byte string), or a UserError. */
   check(entry: TarEntry): string {
@@ -186,8 +190,7 @@ export class LayerChecker {
     if (flags === undefined) return;
     this.paths.set(removed, flags | REMOVED);
     if (flags & FOLDER) {
-      const inside = removed + '/';
-      for (const [path, other] of this.paths) if (path.startsWith(inside)) this.paths.set(path, other | REMOVED);
+      this.paths.addUnder(removed, REMOVED);
     }
   }
 

@@ -11,6 +11,7 @@ import { peek } from './bytes.js';
 import { decompressor, sniffCompression } from './compression.js';
 import { Hasher, type Digest } from './digest.js';
 import { LayerChecker, type LayerRules } from './layer-rules.js';
+import type { PathFlags } from './path-flags.js';
 import type { Compression } from './media-types.js';
 import { readHead, readTar, readTarRange, type TarEntry } from './tar.js';
 
@@ -29,6 +30,8 @@ export interface LayerRead {
 
 export interface ReadLayerOptions {
   rules: LayerRules;
+  /** Where the layer rules keep the paths they have seen (a scan reads them too); a new set otherwise. */
+  paths?: PathFlags;
   /** The stored chunks may be views of a buffer the source reuses once the next is asked for. */
   transient?: boolean;
   /** Sees each stored chunk, in order (to keep the layer as it is). */
@@ -68,7 +71,7 @@ export async function readLayer(source: AsyncIterable<Buffer>, what: string, opt
   if (range && !options.onStored && !options.onTar && sniffCompression(readHead(range.file, range.offset, 4)) === 'none') {
     // An uncompressed layer in a plain file: read where it lies, each piece hashed while it is fresh.
     const stored = new Hasher();
-    const checker = new LayerChecker(options.rules, what);
+    const checker = new LayerChecker(options.rules, what, options.paths);
     for await (const entry of readTarRange(range.file, range, what, (piece) => stored.update(piece))) {
       const path = checker.check(entry);
       await options.onEntry?.(entry, path);
@@ -79,7 +82,7 @@ export async function readLayer(source: AsyncIterable<Buffer>, what: string, opt
   const { head, all } = await peek(source, 4);
   const compression = sniffCompression(head);
   const stored = new Hasher();
-  const checker = new LayerChecker(options.rules, what);
+  const checker = new LayerChecker(options.rules, what, options.paths);
   const walk = async (tarBytes: AsyncIterable<Buffer>) => {
     for await (const entry of readTar(tarBytes, what)) {
       const path = checker.check(entry);

@@ -10,12 +10,12 @@
  * that: their small documents first (their layers skipped, not read), then their layers, once the other
  * side's diff_ids are known. Archives are scanned on a worker thread each, so two inputs use two cores.
  */
-import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import type { BuildArch } from '../addon/arch.js';
 import { UserError, type ErrorJson } from '../util/errors.js';
 import type { Digest } from './digest.js';
 import { FileTable } from './file-table.js';
+import { PathFlags } from './path-flags.js';
 import { detectInput, fileSource, type InputKind } from './input.js';
 import { readLayer } from './layer.js';
 import type { LayerRules } from './layer-rules.js';
@@ -102,33 +102,11 @@ export class Wanted {
 
 /** Reads one layer with the rules; with `listed`, hashes the content of each file and lists them all. */
 async function scanLayer(stored: AsyncIterable<Buffer>, what: string, rules: LayerRules, transient: boolean, listed: boolean, range: LayerHandle['range']): Promise<Omit<ScannedLayer, 'entry'>> {
-  const files = listed ? new FileTable() : null;
-  const onEntry = files
-    ? async (entry: TarEntry, path: string) => {
-        let contentHash: Digest | null = null;
-        if (entry.type === 'file') {
-          const hash = createHash('sha256');
-          for await (const chunk of entry.body()) hash.update(chunk);
-          contentHash = `sha256:${hash.digest('hex')}`;
-        }
-        files.add({
-          path,
-          kind: entry.type,
-          mode: entry.mode & 0o7777,
-          uid: entry.uid,
-          gid: entry.gid,
-          uname: entry.uname,
-          gname: entry.gname,
-          mtime: entry.mtime,
-          size: entry.size,
-          sha256: contentHash,
-          linkTarget: entry.type === 'symlink' || entry.type === 'hardlink' ? (entry.linkpath ?? '') : null,
-          device: entry.type === 'char-device' || entry.type === 'block-device' ? `${entry.devmajor}:${entry.devminor}` : null,
-          xattrs: entry.xattrs,
-        });
-      }
-    : undefined;
-  const read = await readLayer(stored, what, { rules, transient, range, ...(onEntry ? { onEntry } : {}) });
+  // The layer rules' record of each path is the start of the file's record in the table.
+  const paths = new PathFlags();
+  const files = listed ? new FileTable(paths.records) : null;
+  const onEntry = files ? async (entry: TarEntry, path: string) => files.addEntry(entry, path, entry.type === 'file' ? await entry.sha256() : null, paths) : undefined;
+  const read = await readLayer(stored, what, { rules, paths, transient, range, ...(onEntry ? { onEntry } : {}) });
   return { digest: read.digest, size: read.size, compression: read.compression, diffId: read.diffId, uncompressedSize: read.uncompressedSize, entries: read.entries, files };
 }
 
@@ -229,7 +207,9 @@ export async function scanArchive(request: ScanRequest): Promise<ScannedArchive>
 /** Scans an archive on a worker thread (one pass). */
 function scanOnWorker(request: ScanRequest): Promise<ScannedArchive> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./scan-worker.js', import.meta.url), { workerData: request });
+    // A small young generation: a scan's objects die young (what it keeps is in buffers outside the
+    // heap), and V8 would otherwise let it grow to tens of MB on a worker.
+    const worker = new Worker(new URL('./scan-worker.js', import.meta.url), { workerData: request, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
     let answer: ScanAnswer | undefined;
     worker.on('message', (message: ScanAnswer) => (answer = message));
     worker.on('error', reject);

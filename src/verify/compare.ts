@@ -6,7 +6,8 @@
  */
 import type { Digest } from '../oci/digest.js';
 import { formatPlatform } from '../oci/platform.js';
-import type { FileFacts, FileTable, ImageFacts, ScannedImage, ScannedLayer } from '../oci/scan.js';
+import { FileTable } from '../oci/file-table.js';
+import type { FileFacts, ImageFacts, ScannedImage, ScannedLayer } from '../oci/scan.js';
 import type { Compression } from '../oci/media-types.js';
 import { bytesOf, showName } from '../util/names.js';
 
@@ -156,32 +157,34 @@ function filesOf(layer: ScannedLayer): FileTable {
 
 /**
  * The files that differ between two layers, sorted by path: the records of the two tables compared
- * as they are stored, and only those that differ decoded (a layer of many files costs a map of its
- * paths, no more).
+ * as they are stored, and only those that differ decoded (a layer of many files costs a table of
+ * record numbers, no string per file).
  */
 function compareFiles(a: ScannedLayer | null, b: ScannedLayer | null, positionA: number | null, positionB: number | null): FileChange[] {
   const ta = a ? filesOf(a) : null;
   const tb = b ? filesOf(b) : null;
-  const inA = new Map<string, number>();
-  if (ta) for (let i = 0; i < ta.count; i++) inA.set(ta.path(i), i);
   const changes: FileChange[] = [];
-  if (tb) {
-    for (let j = 0; j < tb.count; j++) {
-      const path = tb.path(j);
-      const i = inA.get(path);
-      if (i === undefined) {
-        changes.push({ path, change: 'added', layerA: null, layerB: positionB, differences: [], a: null, b: tb.get(j) });
-        continue;
-      }
-      inA.delete(path);
-      if (ta!.same(i, tb, j)) continue;
-      const fa = ta!.get(i);
-      const fb = tb.get(j);
-      const differences = fileDifferences(fa, fb);
-      if (differences.length > 0) changes.push({ path, change: 'changed', layerA: positionA, layerB: positionB, differences, a: fa, b: fb });
-    }
+  const removed = (i: number) => changes.push({ path: ta!.path(i), change: 'removed', layerA: positionA, layerB: null, differences: [], a: ta!.get(i), b: null });
+  if (!tb) {
+    for (let i = 0; ta && i < ta.count; i++) removed(i);
+  } else {
+    // Paired by path without a string per path (a layer may have hundreds of thousands).
+    (ta ?? new FileTable()).join(
+      tb,
+      (i, j) => {
+        if (i < 0) {
+          changes.push({ path: tb.path(j), change: 'added', layerA: null, layerB: positionB, differences: [], a: null, b: tb.get(j) });
+          return;
+        }
+        if (ta!.same(i, tb, j)) return;
+        const fa = ta!.get(i);
+        const fb = tb.get(j);
+        const differences = fileDifferences(fa, fb);
+        if (differences.length > 0) changes.push({ path: fb.path, change: 'changed', layerA: positionA, layerB: positionB, differences, a: fa, b: fb });
+      },
+      removed,
+    );
   }
-  for (const [path, i] of inA) changes.push({ path, change: 'removed', layerA: positionA, layerB: null, differences: [], a: ta!.get(i), b: null });
   return changes.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
 }
 
