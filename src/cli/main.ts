@@ -55,6 +55,8 @@ async function quickCommand(name: string | undefined): Promise<QuickCommand | nu
     case 'push':
       return (await import('./commands/push.js')).quick as QuickCommand;
     case 'diff':
+      // Its scan worker starts loading now, beside this thread loading the command (scan-pool.ts).
+      (await import('../oci/scan-pool.js')).prestartScanWorker();
       return (await import('./commands/diff.js')).quick as QuickCommand;
     default:
       return null;

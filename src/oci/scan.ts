@@ -10,12 +10,12 @@
  * that: their small documents first (their layers skipped, not read), then their layers, once the other
  * side's diff_ids are known. Archives are scanned on a worker thread each, so two inputs use two cores.
  */
-import { Worker } from 'node:worker_threads';
 import type { BuildArch } from '../addon/arch.js';
 import { UserError, type ErrorJson } from '../util/errors.js';
 import type { Digest } from './digest.js';
 import { FileTable } from './file-table.js';
 import { PathFlags } from './path-flags.js';
+import { takeScanWorker } from './scan-pool.js';
 import { detectInput, fileSource, type InputKind } from './input.js';
 import { readLayer } from './layer.js';
 import type { LayerRules } from './layer-rules.js';
@@ -205,11 +205,10 @@ export async function scanArchive(request: ScanRequest): Promise<ScannedArchive>
 }
 
 /** Scans an archive on a worker thread (one pass). */
-function scanOnWorker(request: ScanRequest): Promise<ScannedArchive> {
+async function scanOnWorker(request: ScanRequest): Promise<ScannedArchive> {
+  const worker = await takeScanWorker();
+  worker.postMessage(request);
   return new Promise((resolve, reject) => {
-    // A small young generation: a scan's objects die young (what it keeps is in buffers outside the
-    // heap), and V8 would otherwise let it grow to tens of MB on a worker.
-    const worker = new Worker(new URL('./scan-worker.js', import.meta.url), { workerData: request, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
     let answer: ScanAnswer | undefined;
     worker.on('message', (message: ScanAnswer) => (answer = message));
     worker.on('error', reject);
