@@ -546,7 +546,8 @@ class BodyReader {
   position = 0;
   private current: Entry | null = null;
   private left = 0;
-  private start_ = 0;
+  /** Where the current entry's body starts in the archive. */
+  private bodyStart = 0;
 
   constructor(
     private readonly source: ByteSource,
@@ -561,12 +562,12 @@ class BodyReader {
   start(entry: Entry): void {
     this.current = entry;
     this.left = entry.size;
-    this.start_ = this.position;
+    this.bodyStart = this.position;
     if (this.source.offset !== undefined) entry.offset = this.source.offset + this.position;
   }
 
   private truncated(entry: Entry): UserError {
-    return truncatedEntry(this.what, entry.name, entry.size, this.position - this.start_);
+    return truncatedEntry(this.what, entry.name, entry.size, this.position - this.bodyStart);
   }
 
   /** The next chunk of the entry's body (at most `left` bytes), or null when it is all read. */

@@ -199,6 +199,8 @@ class BlobSender {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
   private failure: { error: unknown } | undefined;
+  /** The first failure of a send itself (not a stop). */
+  private sendFailure: { error: unknown } | undefined;
   readonly progress: PushProgress = { uploaded: 0, skipped: 0, mounted: 0, bytesUploaded: 0 };
 
   constructor(
@@ -238,6 +240,7 @@ class BlobSender {
       (error: unknown) => {
         if (error instanceof SourceGone) return;
         this.failure ??= { error };
+        this.sendFailure ??= { error };
       },
     );
     this.growing.add(tracked);
@@ -252,6 +255,11 @@ class BlobSender {
   /** The first failure of a send, if any. */
   get failed(): unknown {
     return this.failure?.error;
+  }
+
+  /** The first failure of a send itself, if any (not the error that stopped the sends). */
+  get ownFailure(): unknown {
+    return this.sendFailure?.error;
   }
 
   /** Waits until nothing is on its way any more. */
@@ -312,7 +320,12 @@ class BlobSender {
     this.running++;
     try {
       if (this.failure) throw this.failure.error;
-      return await task();
+      try {
+        return await task();
+      } catch (error) {
+        this.sendFailure ??= { error };
+        throw error;
+      }
     } catch (error) {
       this.failure ??= { error };
       throw error;
@@ -461,12 +474,19 @@ export class Push {
   /** Blobs being written, by import id: null when the file was gone before it could be opened. */
   private readonly opening = new Map<number, Promise<GrowingBlob | null>>();
 
-  /** Gives up (reading the images failed): nothing more is sent; returns once nothing is on its way. */
-  async abandon(error: unknown): Promise<void> {
+  /**
+   * Gives up (reading the images failed): nothing more is sent; returns once nothing is on its way, with
+   * the error to report. That is `error`, unless reading failed for a blob missing from the cache and a
+   * send had failed on its own first: a send that finds a cached blob damaged removes it, and an import
+   * still under way then misses it (the cache seems emptied), which is no news to the user.
+   */
+  async abandon(error: unknown): Promise<unknown> {
     this.sender.stop(error);
     for (const blob of await Promise.all(this.opening.values())) blob?.fail(new SourceGone());
     await this.sender.settled();
     await this.closeBlobs();
+    const own = this.sender.ownFailure;
+    return error instanceof UserError && error.code === 'cache-gone' && own !== undefined ? own : error;
   }
 
   private async closeBlobs(): Promise<void> {

@@ -110,8 +110,7 @@ export const pushCommand: CommandModule<object, PushArgs> = {
         assembled = assembleIndex(images, indexAnnotations(images, addon), artifacts);
         warnDropped(assembled);
       } catch (error) {
-        await pushing.abandon(error);
-        throw error;
+        throw await pushing.abandon(error);
       }
       result = await pushing.finish(assembled);
     } catch (error) {
