@@ -3,7 +3,7 @@
 // installed when missing, as the release has them; then the suite (or the test files named).
 //
 // The system tools: Nix (reading the generated data, evaluating and building the library and the
-// tests' own flakes), a real registry, skopeo, podman with the runc runtime and catatonit (addonix run
+// tests' own flakes), a real registry, skopeo, umoci (an engine's reading of layers), podman with the runc runtime and catatonit (addonix run
 // starts containers; crun refuses this machine's cgroups), htpasswd, openssl (the token server's
 // certificate), git; bash, curl and jq (the tests' base image is made of them); and what
 // test/nixpkgs-stand-in builds with: the host compiler, Debian's aarch64 and armhf cross compilers and
@@ -36,7 +36,7 @@ const tools = [
   ['nix', 'nix-bin'], ['nix-instantiate', 'nix-bin'], ['nix-store', 'nix-bin'],
   // Debian 13's nix.conf (sandbox on) and the nixbld users come with it; Debian 12's has the sandbox off.
   ['/etc/nix/nix.conf', 'nix-setup-systemd'],
-  ['docker-registry', 'docker-registry'], ['skopeo', 'skopeo'], ['podman', 'podman'],
+  ['docker-registry', 'docker-registry'], ['skopeo', 'skopeo'], ['podman', 'podman'], ['umoci', 'umoci'],
   ['runc', 'runc'], ['/usr/libexec/podman/catatonit', 'catatonit'], ['jq', 'jq'],
   ['htpasswd', 'apache2-utils'], ['openssl', 'openssl'], ['git', 'git'],
   ['g++', 'g++'], ['make', 'make'], ['aarch64-linux-gnu-g++', 'g++-aarch64-linux-gnu'], ['arm-linux-gnueabihf-g++', 'g++-arm-linux-gnueabihf'],

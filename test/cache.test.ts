@@ -151,9 +151,41 @@ test('cache: temporaries of a killed import are removed by the next run', { time
   child.kill('SIGKILL');
   await new Promise((resolve) => child.on('close', resolve));
   assert.ok(readdirSync(blobDir).some((name) => name.includes('.partial-')), 'a killed run leaves its temporary');
+  // Records it was writing elsewhere in the cache, as a run killed a moment later would have left them.
+  const records = ['layers', 'layers/by-digest', 'imports', 'locations/127.0.0.1_5000'].map((folder) => path.join(cache, folder, `.record.json.partial-${child.pid}-0123456789ab`));
+  for (const file of records) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, '{"half":');
+  }
   const next = await runCliAsync(['inspect-image', tar], { env });
   assert.equal(next.status, 0, next.stderr);
   assert.deepEqual(readdirSync(blobDir).filter((name) => name.includes('.partial-')), [], 'the next run removed it');
+  assert.deepEqual(records.filter((file) => existsSync(file)), [], 'and the half-written records in every folder of the cache');
+});
+
+test('cache: the cache folder removed in the middle of a push is a user error saying so; the next push fills it anew', { timeout: 60_000 }, async (t) => {
+  if (!needTools(t, 'docker-registry')) return;
+  const registry = await startRegistry(t);
+  const dir = tempTree(t, {});
+  const cache = path.join(dir, 'cache');
+  const env = { ADDONIX_CACHE_DIR: cache };
+  const tar = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries({ goarch: 'amd64', layers: [await layer({ big: sourceText('gone', 8_000_000) })] }));
+  // A stream that removes the whole cache half-way through its layer, while addonix writes the layer's blob there.
+  const script = path.join(dir, 'stream');
+  writeFileSync(script, `#!/bin/sh
+head -c 4000000 ${JSON.stringify(tar)}
+rm -rf "$ADDONIX_CACHE_DIR"
+tail -c +4000001 ${JSON.stringify(tar)}
+`);
+  chmodSync(script, 0o755);
+  const pushArgs = ['push', '--to', `${registry.host}/me/gone`, '--tag', '1', script];
+  const gone = await runCliAsync(pushArgs, { env });
+  assert.equal(gone.status, 1, gone.stderr);
+  assert.match(gone.stderr, /addonix's cache .* was removed while addonix was using it; run the command again .*\[cache-gone\]/);
+  assert.ok(!hasStackTrace(gone.stderr), gone.stderr);
+  assert.deepEqual(await tagDigests(registry.url, 'me/gone', ['1']), { '1': null }, 'no tag moved');
+  const again = await runCliAsync(['push', '--to', `${registry.host}/me/gone`, '--tag', '1', tar], { env });
+  assert.equal(again.status, 0, again.stderr);
 });
 
 test('cache: Ctrl-C in the middle of an import: push removes its temporary itself, and no .partial file survives the next run', { timeout: 120_000 }, async (t) => {

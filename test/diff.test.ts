@@ -66,7 +66,7 @@ test('diff: a registry reference against local images; an index paired by arch',
   // Index against a layout of the same two images written with the same compressor: identical manifests.
   const layout = path.join(dir, 'layout');
   process.env['ADDONIX_CACHE_DIR'] = env.ADDONIX_CACHE_DIR;
-  await writeLayout(layout, assembleIndex(await readInputs([amd, arm], { policy: { compression: 'gzip', keepCompressed: true }, rules: DEFAULT_LAYER_RULES }), {}), '1');
+  await writeLayout(layout, assembleIndex((await readInputs([amd, arm], { policy: { compression: 'gzip', keepCompressed: true }, rules: DEFAULT_LAYER_RULES })).images, {}), '1');
   const both = await runCliAsync(['diff', '--json', layout, ref], { env });
   assert.equal(both.status, 0, both.stderr);
   const result = JSON.parse(both.stdout) as DiffResult;
@@ -76,7 +76,7 @@ test('diff: a registry reference against local images; an index paired by arch',
   assert.equal(onlyOne.status, 0, onlyOne.stderr);
   assert.deepEqual((JSON.parse(onlyOne.stdout) as DiffResult).images.map((i) => i.b.arch), ['amd64']);
   const missing = await runCliAsync(['diff', '--arch', 'armv7', amd, ref], { env });
-  assert.equal(missing.status, 1);
+  assert.equal(missing.status, 2, 'no comparison: trouble, as diff(1) says it');
   assert.match(missing.stderr, /has no image for armv7 \(it has: amd64\)/);
 });
 
@@ -99,7 +99,7 @@ test('diff --diff-report: both versions of each differing file, the configs and 
   assert.deepEqual((JSON.parse(readFileSync(path.join(report, 'b.config.json'), 'utf8')) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids.length, 2);
   assert.equal((JSON.parse(readFileSync(path.join(report, 'diff.json'), 'utf8')) as DiffResult).verdict, 'different');
   const again = runCli(['diff', a, b, '--diff-report', report]);
-  assert.equal(again.status, 1);
+  assert.equal(again.status, 2);
   assert.match(again.stderr, /--diff-report .*report exists and is not an empty folder; remove it or name another/);
   assert.deepEqual(readdirSync(dir).sort(), ['a.tar', 'b.tar', 'report'], 'nothing else written');
 });
@@ -109,17 +109,17 @@ test('diff: a missing file is named as such; a bare name that is no file is also
   const dir = tempTree(t, {});
   const good = await writeTarFile(path.join(dir, 'good.tar'), dockerToolsEntries(image([customLayer(BASE)])));
   const missing = runCli(['diff', good, path.join(dir, 'result-amd64')]);
-  assert.equal(missing.status, 1);
+  assert.equal(missing.status, 2);
   assert.equal(missing.stderr.trim(), `addonix: error: ${path.join(dir, 'result-amd64')}: no such file or folder [not-found]`);
   const registry = await startRegistry(t);
   const ref = `${registry.host}/nothing/here:1`;
   const bare = await runCliAsync(['diff', good, ref]);
-  assert.equal(bare.status, 1);
+  assert.equal(bare.status, 2);
   assert.ok(bare.stderr.startsWith(`addonix: error: ${ref}: no such file or folder, and as the registry reference ${ref}: `), bare.stderr);
   assert.ok(!hasStackTrace(bare.stderr), bare.stderr);
 });
 
-test('diff (CLI): a hostile archive exits 1 with the reason and no stack trace, writes no report and fills no cache; a bad --arch is usage', async (t) => {
+test('diff (CLI): a hostile archive exits 2 (trouble, as diff(1) says it) with the reason and no stack trace, writes no report and fills no cache; a bad --arch is usage', async (t) => {
   const dir = tempTree(t, {});
   const good = image([customLayer(BASE), customLayer(APP)]);
   const goodFile = await writeTarFile(path.join(dir, 'good.tar'), dockerToolsEntries(good));
@@ -127,7 +127,7 @@ test('diff (CLI): a hostile archive exits 1 with the reason and no stack trace, 
   writeFileSync(file, await tarBuffer([{ path: '../escape.json', body: Buffer.from('{}') }, ...dockerToolsEntries(good)]));
   const report = path.join(dir, 'report');
   const result = runCli(['diff', file, goodFile, '--diff-report', report], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
-  assert.equal(result.status, 1, result.stdout);
+  assert.equal(result.status, 2, result.stdout);
   assert.match(result.stderr, /refusing entry \.\.\/escape\.json: '\.\.' would point outside/);
   assert.ok(!hasStackTrace(result.stderr), result.stderr);
   assert.ok(!existsSync(report), 'no report folder');

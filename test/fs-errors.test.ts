@@ -71,6 +71,9 @@ test('fs errors: a full disk under the cache is a user error naming the cache an
   assert.ok(!existsSync(path.join(dir, 'layout')));
 });
 
+/** The exit status of a command's failure: 1, but 2 for diff, whose 1 means "the images differ" (as diff(1)'s). */
+const failureExit = (args: readonly string[]) => (args[0] === 'diff' ? 2 : 1);
+
 test('fs errors: generate, init, assemble --out and diff --diff-report on a read-only file system say so, and where', async (t) => {
   if (!needTools(t, 'unshare', 'mount') || !asRoot(t)) return;
   const dir = tempTree(t, { 'addon/config.yaml': MINIMAL_CONFIG });
@@ -87,7 +90,7 @@ test('fs errors: generate, init, assemble --out and diff --diff-report on a read
   ];
   for (const [what, target, args] of cases) {
     const result = inNamespace(mountReadOnly(target), args, { ADDONIX_CACHE_DIR: path.join(dir, 'cache') });
-    assert.equal(result.status, 1, `${what}: ${result.stdout}\n${result.stderr}`);
+    assert.equal(result.status, failureExit(args), `${what}: ${result.stdout}\n${result.stderr}`);
     assert.match(result.stderr, new RegExp(`^addonix: error: cannot write ${target.replace(/[/.]/g, '\\$&')}/\\S*: the file system is read-only; choose a place on a writable file system`, 'm'), what);
     assert.ok(!hasStackTrace(result.stderr), `${what}: ${result.stderr}`);
   }
@@ -109,7 +112,7 @@ test('fs errors: a folder this user may not write (EACCES) is said to be one, wi
     ['assemble --out', ['assemble', '--out', path.join(closed, 'layout'), image]],
   ] as const) {
     const result = asNobody([...args], { ADDONIX_CACHE_DIR: cache });
-    assert.equal(result.status, 1, `${what}: ${result.stdout}\n${result.stderr}`);
+    assert.equal(result.status, failureExit(args), `${what}: ${result.stdout}\n${result.stderr}`);
     assert.match(result.stderr, /^addonix: error: cannot write \/\S+: permission denied; make it writable for this user, or choose another place/m, what);
     assert.ok(!hasStackTrace(result.stderr), `${what}: ${result.stderr}`);
   }
@@ -121,7 +124,7 @@ test('fs errors: a folder this user may not write (EACCES) is said to be one, wi
   assert.match(result.stderr, /permission denied; it is addonix's cache: free some space there, or set ADDONIX_CACHE_DIR/);
 });
 
-test('fs errors --json: every command that writes, into a full disk, a read-only file system or a folder it may not write, exits 1 with a JSON error naming the path', async (t) => {
+test('fs errors --json: every command that writes, into a full disk, a read-only file system or a folder it may not write, exits 1 (diff 2) with a JSON error naming the path', async (t) => {
   if (!needTools(t, 'unshare', 'mount', 'setpriv') || !asRoot(t)) return;
   const dir = tempTree(t, { 'addon/config.yaml': MINIMAL_CONFIG, 'built/config.yaml': MINIMAL_CONFIG, 'built/flake.nix': '{ outputs = { self }: { }; }\n' });
   chmodSync(dir, 0o755);
@@ -157,10 +160,10 @@ test('fs errors --json: every command that writes, into a full disk, a read-only
       const env = { ADDONIX_CACHE_DIR: command.cacheInPlace ? path.join(place, 'cache') : cache };
       const args = [...command.args(place), '--json'];
       const result = way.run(args, env);
-      assert.equal(result.status, 1, `${what}: ${result.stdout}\n${result.stderr}`);
+      assert.equal(result.status, failureExit(args), `${what}: ${result.stdout}\n${result.stderr}`);
       const error = jsonError(result.stdout, what);
       assert.equal(error.code, way.code, `${what}: ${error.message}`);
-      assert.equal(error.exit, 1, what);
+      assert.equal(error.exit, failureExit(args), what);
       assert.ok(error.message.includes(place), `${what}: the message names the path: ${error.message}`);
       assert.ok(error.file?.startsWith(place), `${what}: the file field names the path: ${error.file}`);
       assert.doesNotMatch(result.stdout + result.stderr, /internal error/, what);

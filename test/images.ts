@@ -4,7 +4,7 @@
  * Docker >= 25 (OCI layout plus manifest.json).
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, writeFileSync, chmodSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -169,4 +169,68 @@ export async function archLayers(arch: string, extra = ''): Promise<Buffer[]> {
     await layer({ 'etc/os-release': `NAME=test\nARCH=${arch}\n`, 'bin/tool': noise(arch, 96 * 1024) }),
     await layer({ 'app/main.js': `console.log(${JSON.stringify(arch + extra)});\n`, 'app/data.bin': Buffer.alloc(65536, 7) }),
   ];
+}
+
+/** Writes a blob into a layout folder; answers its descriptor fields. */
+export function putBlob(layout: string, data: Buffer): { digest: string; size: number } {
+  writeFileSync(path.join(layout, 'blobs', 'sha256', sha(data).slice(7)), data);
+  return { digest: sha(data), size: data.length };
+}
+
+interface IndexDocument {
+  schemaVersion: 2;
+  mediaType?: string;
+  manifests: { mediaType: string; digest: string; size: number; platform?: Record<string, string>; annotations?: Record<string, string>; artifactType?: string }[];
+  annotations?: Record<string, string>;
+}
+
+/**
+ * Edits the index of a layout `assemble` wrote (index.json names the index blob): `edit` changes it in
+ * place; the new index blob is written and index.json made to name it.
+ */
+export function editLayoutIndex(layout: string, edit: (index: IndexDocument) => void): void {
+  const top = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8')) as IndexDocument;
+  const entry = top.manifests[0]!;
+  const index = JSON.parse(readFileSync(path.join(layout, 'blobs', 'sha256', entry.digest.slice(7)), 'utf8')) as IndexDocument;
+  edit(index);
+  Object.assign(entry, putBlob(layout, Buffer.from(JSON.stringify(index))));
+  writeFileSync(path.join(layout, 'index.json'), JSON.stringify(top));
+}
+
+/**
+ * Adds to a layout `assemble` wrote, about its first image, an attestation manifest as buildx writes
+ * them (platform unknown/unknown, an in-toto layer) and an OCI artifact (an SBOM with a subject).
+ * Answers their manifest digests.
+ */
+export function addArtifacts(layout: string): { attestation: string; sbom: string } {
+  let digests = { attestation: '', sbom: '' };
+  editLayoutIndex(layout, (index) => {
+    const image = index.manifests[0]!;
+    const statement = putBlob(layout, Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', predicateType: 'https://slsa.dev/provenance/v0.2', subject: [{ name: 'image', digest: { sha256: image.digest.slice(7) } }] })));
+    const attestationConfig = putBlob(layout, Buffer.from(JSON.stringify({ architecture: 'unknown', os: 'unknown', config: {}, rootfs: { type: 'layers', diff_ids: [statement.digest] } })));
+    const attestation = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...attestationConfig },
+      layers: [{ mediaType: 'application/vnd.in-toto+json', ...statement, annotations: { 'in-toto.io/predicate-type': 'https://slsa.dev/provenance/v0.2' } }],
+    }));
+    const empty = putBlob(layout, Buffer.from('{}'));
+    const sbom = putBlob(layout, Buffer.from(JSON.stringify({ spdxVersion: 'SPDX-2.3', name: 'test' })));
+    const artifact = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      artifactType: 'application/spdx+json',
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', ...empty },
+      layers: [{ mediaType: 'application/spdx+json', ...sbom }],
+      subject: { mediaType: image.mediaType, digest: image.digest, size: image.size },
+    }));
+    const attestationBlob = putBlob(layout, attestation);
+    const artifactBlob = putBlob(layout, artifact);
+    index.manifests.push(
+      { mediaType: 'application/vnd.oci.image.manifest.v1+json', ...attestationBlob, platform: { architecture: 'unknown', os: 'unknown' }, annotations: { 'vnd.docker.reference.digest': image.digest, 'vnd.docker.reference.type': 'attestation-manifest' } },
+      { mediaType: 'application/vnd.oci.image.manifest.v1+json', ...artifactBlob, artifactType: 'application/spdx+json' },
+    );
+    digests = { attestation: attestationBlob.digest, sbom: artifactBlob.digest };
+  });
+  return digests;
 }

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { TestContext } from 'node:test';
 import { hasStackTrace, needTools, runCliAsync, tempTree } from './helpers.js';
-import { archLayers, dockerToolsEntries, sha, writeTarFile, type TestImage } from './images.js';
-import { startFaultProxy, startRegistry, startTokenServer, tagDigests } from './registry-helpers.js';
+import { addArtifacts, archLayers, dockerToolsEntries, sha, writeTarFile, type TestImage } from './images.js';
+import { startFaultProxy, startRegistry, startRelay, startTokenServer, tagDigests } from './registry-helpers.js';
 
 interface PushJson {
   index: string | null;
@@ -237,4 +237,48 @@ test('inspect-image: a registry reference shows platforms, labels and layers wit
   const missing = await runCliAsync(['inspect-image', `${registry.host}/me/addon:nope`], { env });
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /answered 404/);
+});
+
+test('push: blobs another push left in other repositories of the registry are mounted, not uploaded; a remembered one that is gone is uploaded and forgotten', async (t) => {
+  if (!needTools(t, 'docker-registry')) return;
+  const registry = await startRegistry(t);
+  const { files, env } = await setup(t);
+  const first = await pushJson(['--to', `${registry.host}/me/one`, '--tag', '1', ...files], env);
+  assert.equal(first.blobs.uploaded, 6);
+  // Another run, another repository: the cache remembers where the blobs are.
+  const second = await pushJson(['--to', `${registry.host}/me/two`, '--tag', '1', ...files], env);
+  assert.deepEqual(second.blobs, { uploaded: 0, skipped: 0, mounted: 6, bytesUploaded: 0 });
+  // The blobs deleted from both (as a registry's garbage collection would): remembered, but not there.
+  const gone = first.manifests.length > 0 ? JSON.parse(execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/me/one@${first.manifests[0]!.digest}`], { encoding: 'utf8' })) as { layers: { digest: string }[] } : undefined;
+  const digest = gone!.layers[0]!.digest;
+  for (const repo of ['me/one', 'me/two']) assert.equal((await fetch(`${registry.url}/v2/${repo}/blobs/${digest}`, { method: 'DELETE' })).status, 202);
+  const third = await pushJson(['--to', `${registry.host}/me/three`, '--tag', '1', ...files], env);
+  assert.deepEqual([third.blobs.uploaded, third.blobs.mounted], [1, 5], 'the layer no remembered repository has is uploaded');
+  const memory = JSON.parse(readFileSync(path.join(env.ADDONIX_CACHE_DIR, 'locations', registry.host.replace(':', '_'), digest.slice(7)), 'utf8')) as Record<string, number>;
+  assert.deepEqual(Object.keys(memory), ['me/three'], 'where it was not is forgotten');
+});
+
+test('push: a layout with attestations and an artifact pushes them as they are beside the images; pushing it again sends nothing', async (t) => {
+  if (!needTools(t, 'docker-registry', 'skopeo')) return;
+  const registry = await startRegistry(t);
+  const { dir, files, env } = await setup(t);
+  const layout = path.join(dir, 'layout');
+  const assembled = await runCliAsync(['assemble', '--out', layout, ...files], { env });
+  assert.equal(assembled.status, 0, assembled.stderr);
+  const artifacts = addArtifacts(layout);
+  const relay = await startRelay(t, registry.host);
+  const pushed = await pushJson(['--to', `${relay.host}/me/attested`, '--tag', '1', layout], env);
+  const index = JSON.parse(execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/me/attested:1`], { encoding: 'utf8' })) as { manifests: { digest: string; platform?: { os: string }; artifactType?: string }[] };
+  assert.equal(sha(Buffer.from(JSON.stringify(index))), pushed.index, 'the index pushed is the one read back');
+  assert.deepEqual(index.manifests.map((entry) => entry.platform?.os ?? entry.artifactType), ['linux', 'linux', 'unknown', 'application/spdx+json']);
+  for (const digest of [artifacts.attestation, artifacts.sbom]) {
+    const raw = execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/me/attested@${digest}`]);
+    assert.equal(sha(raw), digest, 'the artifact manifest as it was');
+  }
+  // Nothing changed: the tag points at this index already; nothing is put, posted or patched.
+  relay.seen.length = 0;
+  const again = await pushJson(['--to', `${relay.host}/me/attested`, '--tag', '1', layout], env);
+  assert.equal(again.index, pushed.index);
+  assert.equal(again.blobs.uploaded, 0);
+  assert.deepEqual(relay.seen.filter((request) => request.method !== 'GET' && request.method !== 'HEAD'), []);
 });

@@ -269,6 +269,111 @@ export async function startFaultProxy(t: TestContext, upstream: string, rules: F
   return { host: `127.0.0.1:${port}`, injected };
 }
 
+export interface Relay {
+  host: string;
+  /** Requests that reached it: method, path, and whether they carried an Authorization header. */
+  seen: { method: string; path: string; authorization: boolean }[];
+}
+
+export interface RelayOptions {
+  /** The Authorization header the relay itself sends upstream (as storage behind signed URLs would not need the registry's). */
+  authorization?: string;
+  /** Rewrites the Location of answers (upload sessions), e.g. to send the client to another relay. */
+  location?: (location: string) => string;
+  /** Answers a request with a redirect to the URL returned, instead of forwarding it. */
+  redirect?: (method: string, url: string) => { status: number; location: string } | undefined;
+}
+
+/**
+ * A relay to a registry on another port, standing for another host: it records what reaches it, may
+ * authenticate upstream itself, rewrite Locations and answer with redirects.
+ */
+export async function startRelay(t: TestContext, upstream: string, options: RelayOptions = {}): Promise<Relay> {
+  const seen: Relay['seen'] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    seen.push({ method: req.method ?? '', path: (req.url ?? '/').split('?')[0]!, authorization: req.headers.authorization !== undefined });
+    const redirect = options.redirect?.(req.method ?? 'GET', req.url ?? '/');
+    if (redirect) {
+      req.resume();
+      req.on('end', () => res.writeHead(redirect.status, { location: redirect.location, 'content-length': '0' }).end());
+      return;
+    }
+    const headers = { ...req.headers, host: upstream };
+    if (options.authorization) headers.authorization = options.authorization;
+    const upstreamRequest = httpRequest({ host: upstream.split(':')[0], port: Number(upstream.split(':')[1]), method: req.method, path: req.url, headers }, (upstreamResponse) => {
+      const answer = { ...upstreamResponse.headers };
+      if (typeof answer.location === 'string') {
+        const local = answer.location.replace(`http://${upstream}`, '');
+        answer.location = options.location ? options.location(local) : local;
+      }
+      res.writeHead(upstreamResponse.statusCode ?? 502, answer);
+      upstreamResponse.pipe(res);
+    });
+    upstreamRequest.on('error', () => res.destroy());
+    req.pipe(upstreamRequest);
+  });
+  const sockets = trackSockets(server);
+  const port = await listen(server);
+  stopServer(t, server, sockets);
+  return { host: `127.0.0.1:${port}`, seen };
+}
+
+/** A server that sends an answer's headers at once and its body a byte at a time, `everyMs` apart. */
+export async function startTrickleServer(t: TestContext, everyMs: number): Promise<string> {
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: {}, layers: [] }));
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': String(body.length) });
+    let at = 0;
+    const timer = setInterval(() => {
+      if (at >= body.length || res.destroyed) {
+        clearInterval(timer);
+        res.end();
+        return;
+      }
+      res.write(body.subarray(at, ++at));
+    }, everyMs);
+    res.on('close', () => clearInterval(timer));
+  });
+  const sockets = trackSockets(server);
+  const port = await listen(server);
+  stopServer(t, server, sockets);
+  return `127.0.0.1:${port}`;
+}
+
+/**
+ * A registry that comes up late, as one restarting does: the first connection is accepted and reset,
+ * then the port refuses connections for `downMs`, then it relays to `upstream`.
+ */
+export async function startLateRegistry(t: TestContext, upstream: string, downMs: number): Promise<string> {
+  const port = await freePort();
+  const first = createNetServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.destroy();
+    first.close();
+    setTimeout(() => {
+      void startRelayOn(t, upstream, port);
+    }, downMs);
+  });
+  await new Promise<void>((resolve) => first.listen(port, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => first.close(() => resolve())));
+  return `127.0.0.1:${port}`;
+}
+
+async function startRelayOn(t: TestContext, upstream: string, port: number): Promise<void> {
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const upstreamRequest = httpRequest({ host: upstream.split(':')[0], port: Number(upstream.split(':')[1]), method: req.method, path: req.url, headers: { ...req.headers, host: upstream } }, (upstreamResponse) => {
+      res.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
+      upstreamResponse.pipe(res);
+    });
+    upstreamRequest.on('error', () => res.destroy());
+    req.pipe(upstreamRequest);
+  });
+  const sockets = trackSockets(server);
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  stopServer(t, server, sockets);
+}
+
 /** A server that accepts connections and never answers (stopped after the test); returns its host:port. */
 export async function startSilentServer(t: TestContext): Promise<string> {
   const server = createNetServer((socket) => socket.on('error', () => undefined));

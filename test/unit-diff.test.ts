@@ -11,6 +11,7 @@ import path from 'node:path';
 import { tempTree } from './helpers.js';
 import { docker25Entries, dockerToolsEntries, layer, sha, tarBuffer, writeStreamScript, writeTarFile, writeTarGz } from './images.js';
 import { APP, BASE, customLayer, image } from './diff-images.js';
+import * as forge from './tar-forge.js';
 import { readInputs } from '../src/oci/inputs.js';
 import { DEFAULT_LAYER_RULES } from '../src/oci/layer-rules.js';
 import { assembleIndex, writeLayout } from '../src/oci/assemble.js';
@@ -42,7 +43,7 @@ test('diff: one image as dockerTools tar, its .tar.gz, a stream script, a Docker
   // An OCI layout with gzip layers (what addonix assemble writes) against the Docker 25 archive's plain layers.
   process.env['ADDONIX_CACHE_DIR'] = path.join(dir, 'cache');
   const layout = path.join(dir, 'layout');
-  await writeLayout(layout, assembleIndex(await readInputs([tar], { policy: { compression: 'gzip', keepCompressed: true }, rules: DEFAULT_LAYER_RULES }), {}), '1.0.0');
+  await writeLayout(layout, assembleIndex((await readInputs([tar], { policy: { compression: 'gzip', keepCompressed: true }, rules: DEFAULT_LAYER_RULES })).images, {}), '1.0.0');
   const { status, result, stdout } = await diffJson(docker25, layout);
   assert.equal(status, 1);
   assert.equal(result.verdict, 'same-content');
@@ -164,4 +165,58 @@ test('diff: hostile archives are refused by the scanner like the importing reade
   }
   assert.ok(!existsSync(path.join(dir, 'cache')), 'diff fills no cache');
   assert.ok(!existsSync(path.join(dir, '..', 'escape.json')) && !existsSync(path.join(dir, 'escape')));
+});
+
+test('diff: extended attributes (a file capability added) are a difference of their own; identical images list no file', async (t) => {
+  const dir = tempTree(t, {});
+  const capability = '\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00';
+  const top = (withCapability: boolean) =>
+    forge.archive(forge.entry({ name: 'usr/', type: '5' }), forge.entry({ name: 'usr/bin/', type: '5' }), ...(withCapability ? [forge.pax([['SCHILY.xattr.security.capability', capability]])] : []), forge.file('usr/bin/ping', 'ping\n'));
+  const base = customLayer(BASE);
+  const a = await writeTarFile(path.join(dir, 'a.tar'), dockerToolsEntries(image([base, top(false)])));
+  const b = await writeTarFile(path.join(dir, 'b.tar'), dockerToolsEntries(image([base, top(true)])));
+  const { status, result, stdout } = await diffJson(a, b);
+  assert.equal(status, 1);
+  const files = result.images[0]!.layers.flatMap((l) => l.files);
+  assert.deepEqual(files.map((f) => [f.path, f.change, f.differences.map((d) => [d.kind, d.a, d.b])]), [['/usr/bin/ping', 'changed', [['xattrs', null, 'security.capability=0x0100000200200000000000000000000000000000']]]]);
+  assert.deepEqual((files[0]!.b as unknown as { xattrs: { name: string; value: string }[] }).xattrs, [{ name: 'security.capability', value: Buffer.from(capability, 'latin1').toString('base64') }]);
+  assert.match(stdout, /changed +\/usr\/bin\/ping +xattrs - -> security\.capability=0x01000002/);
+  // The same image twice: its layers are the same diff_ids, none of their files is listed.
+  const same = await diffJson(a, a);
+  assert.equal(same.status, 0);
+  assert.deepEqual(same.result.images[0]!.layers.map((l) => [l.status, l.files.length]), [['same', 0], ['same', 0]]);
+});
+
+test('diff: layers of many files, their records over several buffers, a folder named after the files in it; one read on this thread and one on a worker', async (t) => {
+  const dir = tempTree(t, {});
+  // 12,000 entries of some 150 bytes of record each: two MiB of records, so some record is moved to the
+  // next buffer when what the scan adds to it does not fit after the path the rules recorded.
+  const folder = `nix/store/${'x'.repeat(70)}`;
+  const entries = (b: boolean): Buffer => {
+    const list: Buffer[] = [];
+    for (let i = 0; i < 12_000; i++) {
+      if (b && i === 11_999) continue;
+      list.push(forge.file(`${folder}-pkg${Math.floor(i / 100)}/file-${i}`, b && i === 7000 ? 'FILE 7000' : `file ${i}`));
+    }
+    // Named after the files in it: the rules know its path already, the table records it anew.
+    list.push(forge.entry({ name: `${folder}-pkg3/`, type: '5', mode: b ? 0o700 : 0o755 }));
+    if (b) list.push(forge.file('extra', 'extra'));
+    return forge.archive(...list);
+  };
+  const a = await writeTarFile(path.join(dir, 'a.tar'), dockerToolsEntries(image([entries(false)])));
+  const b = await writeTarFile(path.join(dir, 'b.tar'), dockerToolsEntries(image([entries(true)])));
+  const options = { insecure: false, rules: DEFAULT_LAYER_RULES };
+  const outcome = await diffImages(await openImages(a, { ...options, inProcess: true }), await openImages(b, options));
+  const files = outcome.result.images[0]!.layers.flatMap((l) => l.files);
+  assert.deepEqual(
+    files.map((f) => [f.path, f.change, f.differences.map((d) => d.kind)]),
+    [
+      ['/extra', 'added', []],
+      [`/${folder}-pkg119/file-11999`, 'removed', []],
+      [`/${folder}-pkg3`, 'changed', ['mode']],
+      [`/${folder}-pkg70/file-7000`, 'changed', ['content']],
+    ],
+  );
+  assert.equal(files[2]!.b!.kind, 'directory');
+  assert.equal(files[1]!.a!.size, 'file 11999'.length);
 });

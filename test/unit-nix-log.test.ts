@@ -62,7 +62,7 @@ test('nix errors: the CLI shows the message, and the trace only with --verbose, 
     let text = '';
     process.stderr.write = ((chunk: string) => ((text += chunk), true)) as typeof process.stderr.write;
     try {
-      renderError(failure, false, {}, verbose);
+      renderError(failure, false, {}, { verbose });
     } finally {
       process.stderr.write = write;
     }

@@ -7,8 +7,9 @@ import path from 'node:path';
 import { crc32, gunzipSync, inflateRawSync } from 'node:zlib';
 import type { TestContext } from 'node:test';
 import { needTools, tempTree } from './helpers.js';
-import { archLayers, docker25Entries, dockerToolsEntries, imageConfig, layer, noise, sha, sourceText, tarBuffer, writeStreamScript, writeTarFile, writeTarGz, type TestImage } from './images.js';
-import { readInput as readInputWith, readInputs as readInputsWith, type ReadOptions } from '../src/oci/inputs.js';
+import { addArtifacts, archLayers, docker25Entries, dockerToolsEntries, editLayoutIndex, imageConfig, layer, noise, putBlob, sha, sourceText, tarBuffer, writeStreamScript, writeTarFile, writeTarGz, type TestImage } from './images.js';
+import type { TarWriteEntry } from '../src/oci/tar.js';
+import { readInput as readInputWith, readInputs as readInputsWith, type CoreShare, type ReadOptions } from '../src/oci/inputs.js';
 import { DEFAULT_LAYER_RULES } from '../src/oci/layer-rules.js';
 import { assembleIndex, writeLayout } from '../src/oci/assemble.js';
 import { compressorRecord, deflateEngine, GZIP_LEVEL, GzipBlocks, zstdAvailable } from '../src/oci/compression.js';
@@ -16,8 +17,8 @@ import { UserError } from '../src/util/errors.js';
 import type { LayerPolicy } from '../src/oci/import.js';
 
 /** The readers under the default layer rules, with a policy. */
-const readInput = (input: string, policy: LayerPolicy) => readInputWith(input, { policy, rules: DEFAULT_LAYER_RULES });
-const readInputs = (inputs: string[], policy: LayerPolicy, options: Partial<ReadOptions> = {}) => readInputsWith(inputs, { policy, rules: DEFAULT_LAYER_RULES, ...options });
+const readInput = async (input: string, policy: LayerPolicy) => (await readInputWith(input, { policy, rules: DEFAULT_LAYER_RULES })).images;
+const readInputs = async (inputs: string[], policy: LayerPolicy, options: Partial<ReadOptions> = {}) => (await readInputsWith(inputs, { policy, rules: DEFAULT_LAYER_RULES, ...options })).images;
 
 const GZIP: LayerPolicy = { compression: 'gzip', keepCompressed: true };
 
@@ -361,4 +362,87 @@ test('readers: 32-bit ARM without a variant or label needs its arch named; a nam
   const [named] = await readInput(`armhf=${file}`, GZIP);
   assert.deepEqual(named!.platform, { architecture: 'arm', os: 'linux', variant: 'v6' });
   await assert.rejects(readInput(`aarch64=${file}`, GZIP), /was named aarch64, but its config says architecture 'arm'/);
+});
+
+test('index: an entry listed twice, a size that is off and a config of a layer type are refused; attestations and artifacts are carried, never taken for an arch', async (t) => {
+  const dir = workdir(t);
+  const amd = await writeTarFile(path.join(dir, 'amd.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64') }));
+  const arm = await writeTarFile(path.join(dir, 'arm.tar'), dockerToolsEntries(await armImage()));
+  const images = await readInputs([amd, arm], GZIP);
+  const layout = (name: string) => {
+    const at = path.join(dir, name);
+    return writeLayout(at, assembleIndex(images, {}), 'latest').then(() => at);
+  };
+  const refusals: [string, (index: Parameters<Parameters<typeof editLayoutIndex>[1]>[0], at: string) => void, RegExp][] = [
+    ['twice', (index) => index.manifests.push({ ...index.manifests[0]! }), /the index names sha256:[a-f0-9]{64} twice/],
+    ['thousand', (index) => index.manifests.push(...Array.from({ length: 999 }, () => ({ ...index.manifests[1]! }))), /the index names sha256:[a-f0-9]{64} twice/],
+    ['size', (index) => (index.manifests[0]!.size += 100), /sha256:[a-f0-9]{64} is (\d+) bytes, but its descriptor says \d+/],
+    ['config-type', (index, at) => {
+      const manifest = JSON.parse(readFileSync(path.join(at, 'blobs', 'sha256', index.manifests[0]!.digest.slice(7)), 'utf8')) as { config: { mediaType: string } };
+      manifest.config.mediaType = 'application/vnd.oci.image.layer.v1.tar+gzip';
+      Object.assign(index.manifests[0]!, putBlob(at, Buffer.from(JSON.stringify(manifest))));
+    }, /has the media type application\/vnd\.oci\.image\.layer\.v1\.tar\+gzip, which is no config/],
+    ['same-platform', (index) => {
+      const other = index.manifests[1]!;
+      other.platform = { ...index.manifests[0]!.platform! };
+    }, /the index lists two images for linux\/(arm64\/v8|amd64)/],
+  ];
+  for (const [name, edit, reason] of refusals) {
+    const at = await layout(name);
+    editLayoutIndex(at, (index) => edit(index, at));
+    await assert.rejects(readInputWith(at, { policy: GZIP, rules: DEFAULT_LAYER_RULES }), (error: Error) => error instanceof UserError && error.code === 'image-invalid' && reason.test(error.message), name);
+  }
+
+  // Attestations and artifacts beside the images: carried through as they are, into the index a push writes.
+  const withArtifacts = await layout('artifacts');
+  const digests = addArtifacts(withArtifacts);
+  const read = await readInputWith(withArtifacts, { policy: GZIP, rules: DEFAULT_LAYER_RULES });
+  assert.deepEqual(read.images.map((image) => image.arch).sort(), ['aarch64', 'amd64'], 'no artifact is taken for an arch');
+  assert.deepEqual(read.artifacts.map((artifact) => artifact.descriptor.digest), [digests.attestation, digests.sbom]);
+  const assembled = assembleIndex(read.images, {}, read.artifacts);
+  assert.deepEqual(assembled.index.manifests.slice(2).map((entry) => [entry.digest, entry.platform?.os ?? null, entry.artifactType ?? null]), [[digests.attestation, 'unknown', null], [digests.sbom, null, 'application/spdx+json']]);
+  const copy = path.join(dir, 'copy');
+  await writeLayout(copy, assembled, 'latest');
+  const again = await readInputWith(copy, { policy: GZIP, rules: DEFAULT_LAYER_RULES });
+  assert.deepEqual(again.artifacts.map((artifact) => artifact.descriptor.digest), [digests.attestation, digests.sbom], 'a layout written with them reads back with them');
+  // The same in a layout tarball: the artifact blobs are documents read as the archive passes.
+  const tarball = await writeTarFile(path.join(dir, 'artifacts.tar'), layoutEntries(withArtifacts));
+  const fromTar = await readInputWith(tarball, { policy: GZIP, rules: DEFAULT_LAYER_RULES });
+  assert.deepEqual(fromTar.artifacts.map((artifact) => artifact.descriptor.digest), [digests.attestation, digests.sbom]);
+  // Images whose manifests change (layers recompressed) leave behind the artifacts about them, which name the old manifests.
+  const converted = await readInputWith(withArtifacts, { policy: { compression: 'none', keepCompressed: false }, rules: DEFAULT_LAYER_RULES });
+  const reassembled = assembleIndex(converted.images, {}, converted.artifacts);
+  assert.deepEqual(reassembled.artifacts, []);
+  assert.equal(reassembled.dropped.length, 2);
+});
+
+/** The files of a layout folder as tar entries (a layout tarball). */
+function layoutEntries(dir: string): TarWriteEntry[] {
+  const entries: TarWriteEntry[] = [];
+  for (const name of ['oci-layout', 'index.json']) entries.push({ path: name, body: readFileSync(path.join(dir, name)) });
+  for (const blob of readdirSync(path.join(dir, 'blobs', 'sha256'))) entries.push({ path: `blobs/sha256/${blob}`, body: readFileSync(path.join(dir, 'blobs', 'sha256', blob)) });
+  return entries;
+}
+
+test('readers: a layout folder is read whole once, on a worker; then its record serves until a blob read in place changes', async (t) => {
+  const dir = workdir(t);
+  const amd = await writeTarFile(path.join(dir, 'amd.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64') }));
+  const layout = path.join(dir, 'layout');
+  await writeLayout(layout, assembleIndex(await readInputs([amd], GZIP), {}), 'latest');
+  // The cores' share sees every import worker started.
+  let workers = 0;
+  const share = { threads: () => 1, join: () => void workers++, leave: () => undefined, done: () => undefined } as unknown as CoreShare;
+  const first = await readInputWith(layout, { policy: GZIP, rules: DEFAULT_LAYER_RULES, share });
+  assert.equal(workers, 1, 'read whole the first time');
+  const second = await readInputWith(layout, { policy: GZIP, rules: DEFAULT_LAYER_RULES, share });
+  assert.equal(workers, 1, 'from its record the second time: no layer read');
+  assert.equal(second.images[0]!.manifestDigest, first.images[0]!.manifestDigest);
+  assert.equal(second.images[0]!.store.dir, layout, 'its blobs still read in place');
+  // A layer blob changed where it lies: the record no longer serves, and the layer is read and refused.
+  const blob = path.join(layout, 'blobs', 'sha256', first.images[0]!.manifest.layers[0]!.digest.slice(7));
+  const bytes = readFileSync(blob);
+  bytes[bytes.length - 20]! ^= 0xff;
+  writeFileSync(blob, bytes);
+  await assert.rejects(readInputWith(layout, { policy: GZIP, rules: DEFAULT_LAYER_RULES, share }), (error: Error) => error instanceof UserError && error.code === 'image-invalid');
+  assert.equal(workers, 2);
 });

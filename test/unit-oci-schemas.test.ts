@@ -56,7 +56,7 @@ test('schemas: manifests, index, layout files and the load stream addonix writes
   process.env['ADDONIX_CACHE_DIR'] = path.join(dir, 'cache');
   const arm = await writeTarFile(path.join(dir, 'arm.tar'), dockerToolsEntries({ goarch: 'arm64', layers: await archLayers('aarch64') }));
   const amd = await writeTarFile(path.join(dir, 'amd.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64') }));
-  const images = await readInputs([arm, amd], { policy: { compression: 'gzip', keepCompressed: true }, rules: DEFAULT_LAYER_RULES });
+  const { images } = await readInputs([arm, amd], { policy: { compression: 'gzip', keepCompressed: true }, rules: DEFAULT_LAYER_RULES });
   for (const image of images) {
     valid(v['manifest']!, JSON.parse(image.manifestBytes.toString()), `manifest of ${image.arch}`);
     for (const layer of image.manifest.layers) valid(v['descriptor']!, layer, 'layer descriptor');

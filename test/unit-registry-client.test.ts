@@ -18,7 +18,7 @@ import { sha256, type Digest } from '../src/oci/digest.js';
 import { MediaType } from '../src/oci/media-types.js';
 import { UserError } from '../src/util/errors.js';
 import { needTools, tempTree } from './helpers.js';
-import { freePort, startFaultProxy, startRegistry, startSilentServer, startTokenServer } from './registry-helpers.js';
+import { freePort, startFaultProxy, startLateRegistry, startRegistry, startRelay, startSilentServer, startTokenServer, startTrickleServer } from './registry-helpers.js';
 
 /** Retries without long waits: the behaviour is the same, the pauses short. */
 const QUICK: RetryPolicy = { attempts: 7, retryForMs: 5_000, baseMs: 10, maxMs: 50 };
@@ -88,7 +88,7 @@ test('registry client: blobs in one PUT and in PATCH chunks, HEAD, GET checked a
   assert.equal((await upload(chunked, 'me/one', big)).bytes, big.size);
   assert.equal(chunked.requestCounts.get('PATCH'), 3);
   const streamed: Buffer[] = [];
-  for await (const chunk of await chunked.openBlob('me/one', big.digest)) streamed.push(Buffer.from(chunk));
+  for await (const chunk of await chunked.openBlob('me/one', big.digest, big.size)) streamed.push(Buffer.from(chunk));
   assert.equal(sha256(Buffer.concat(streamed)), big.digest);
 
   // A small blob read with a limit below its size is refused, not read into memory.
@@ -331,3 +331,53 @@ test("registry credentials: Docker's config file, auths by host, identity tokens
 function pick(credentials: { username: string; password: string } | undefined) {
   return credentials && { username: credentials.username, password: credentials.password };
 }
+
+test('registry client: credentials go only to the registry\'s own host; an upload sent elsewhere, or redirected, goes on without them', async (t) => {
+  if (!needTools(t, 'docker-registry', 'htpasswd')) return;
+  const user = { user: 'alice', password: 'secret-pw' };
+  const registry = await startRegistry(t, { htpasswd: user });
+  const basic = `Basic ${Buffer.from(`${user.user}:${user.password}`).toString('base64')}`;
+  const credentials = { username: user.user, password: user.password, from: 'test' };
+  // Another host:port holding the upload sessions (as storage behind a registry does): it needs no
+  // credentials of the client, and records whether it got some.
+  const storage = await startRelay(t, registry.host, { authorization: basic });
+  const front = await startRelay(t, registry.host, { location: (location) => `http://${storage.host}${location}` });
+  const blob = blobFile(t, randomBytes(200_000));
+  const small = client(front.host, { credentials, chunkBytes: 64 * 1024 });
+  assert.equal((await upload(small, 'me/addon', blob)).digest, blob.digest);
+  assert.ok(front.seen.some((r) => r.authorization), 'the registry got the credentials (once it asked for them)');
+  assert.ok(storage.seen.length >= 4, `the upload went to the other host in chunks: ${JSON.stringify(storage.seen)}`);
+  assert.deepEqual(storage.seen.filter((r) => r.authorization), [], 'the other host got none of them');
+  assert.equal(await small.hasBlob('me/addon', blob.digest), true);
+
+  // Redirects: an upload's chunks and its last PUT answered with 307 to another host, a blob's GET with
+  // a 302 to it: followed, the body sent again, the credentials left behind.
+  const redirected = await startRelay(t, registry.host, {
+    redirect: (method, url) => (method === 'PATCH' || method === 'PUT' || (method === 'GET' && url.includes('/blobs/sha256:')) ? { status: method === 'GET' ? 302 : 307, location: `http://${storage.host}${url}` } : undefined),
+  });
+  storage.seen.length = 0;
+  const other = blobFile(t, randomBytes(150_000));
+  const following = client(redirected.host, { credentials, chunkBytes: 64 * 1024 });
+  assert.equal((await upload(following, 'me/addon', other)).digest, other.digest);
+  const back: Buffer[] = [];
+  for await (const chunk of await following.openBlob('me/addon', other.digest, other.size)) back.push(Buffer.from(chunk));
+  assert.equal(sha256(Buffer.concat(back)), other.digest, 'the redirected GET gives the blob');
+  assert.deepEqual([...new Set(storage.seen.map((r) => r.method))].sort(), ['GET', 'PATCH', 'PUT']);
+  assert.deepEqual(storage.seen.filter((r) => r.authorization), [], 'no credentials followed a redirect to another host');
+});
+
+test('registry client: an answer that trickles in ends at its deadline; a registry reset before it first answers is waited for', async (t) => {
+  const host = await startTrickleServer(t, 200);
+  const started = Date.now();
+  const slow = await rejection(client(host, { timeoutMs: 1000 }).getManifest('me/addon', '1', 1 << 20));
+  assert.match(slow.message, /took too long/);
+  assert.ok(Date.now() - started < 4000, `it stopped at the deadline, not after the whole body (${Date.now() - started} ms)`);
+
+  if (!needTools(t, 'docker-registry')) return;
+  const registry = await startRegistry(t);
+  // Accepted and reset, then refused for a while: a registry restarting, not an address nothing listens on.
+  const late = await startLateRegistry(t, registry.host, 600);
+  const retries: string[] = [];
+  assert.equal(await client(late, { onRetry: (message) => retries.push(message) }).hasBlob('me/addon', sha256(Buffer.from('x'))), false);
+  assert.ok(retries.some((message) => /connection refused, retrying/.test(message)), retries.join('\n'));
+});

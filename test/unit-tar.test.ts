@@ -12,6 +12,8 @@ import { createReadStream, mkdirSync, readFileSync, symlinkSync, linkSync, write
 import path from 'node:path';
 import { needTools, tempTree } from './helpers.js';
 import { noise, tarBuffer } from './images.js';
+import * as forge from './tar-forge.js';
+import { archive } from './tar-forge.js';
 import { readTar, readTarFile, type TarEntry } from '../src/oci/tar.js';
 import { UserError } from '../src/util/errors.js';
 
@@ -22,6 +24,7 @@ interface Seen {
   size: number;
   linkpath?: string;
   meta: Pick<TarEntry, 'mode' | 'uid' | 'gid' | 'uname' | 'gname' | 'mtime' | 'devmajor' | 'devminor'>;
+  xattrs: [string, string][];
   sha256: string;
 }
 
@@ -44,7 +47,7 @@ async function collect(entries: AsyncIterable<TarEntry>, transient = false): Pro
     }
     for (const chunk of kept) hash.update(chunk);
     const { mode, uid, gid, uname, gname, mtime, devmajor, devminor } = entry;
-    seen.push({ name: entry.name, type: entry.type, typeFlag: entry.typeFlag, size: entry.size, ...(entry.linkpath ? { linkpath: entry.linkpath } : {}), meta: { mode, uid, gid, uname, gname, mtime, devmajor, devminor }, sha256: hash.digest('hex') });
+    seen.push({ name: entry.name, type: entry.type, typeFlag: entry.typeFlag, size: entry.size, ...(entry.linkpath ? { linkpath: entry.linkpath } : {}), meta: { mode, uid, gid, uname, gname, mtime, devmajor, devminor }, xattrs: entry.xattrs, sha256: hash.digest('hex') });
   }
   return seen;
 }
@@ -98,10 +101,10 @@ test('tar readers: GNU, pax and ustar archives from GNU tar read the same in pla
   symlinkSync(`${'../'.repeat(1)}${'c'.repeat(120)}`, path.join(tree, 'long-link'));
   linkSync(path.join(tree, 'one-block'), path.join(tree, 'hard-link'));
   execFileSync('mkfifo', [path.join(tree, 'fifo')]);
-  // A volume label: an entry type npm tar skips, and so must the file reader.
+  // A volume label is an entry of its own, as Go's reader gives it (the engines refuse it in a layer; an image archive skips it).
   execFileSync('tar', ['--format=gnu', '--label=BACKUP-1', '-C', tree, '-cf', path.join(dir, 'labelled.tar'), 'empty', 'one-block']);
   const labelled = await bothReaders(path.join(dir, 'labelled.tar'));
-  assert.deepEqual('entries' in labelled && labelled.entries.map((entry) => entry.name), ['empty', 'one-block']);
+  assert.deepEqual('entries' in labelled && labelled.entries.map((entry) => [entry.name, entry.type, entry.typeFlag]), [['BACKUP-1', 'other', 'V'], ['empty', 'file', '0'], ['one-block', 'file', '0']]);
   for (const format of ['gnu', 'pax', 'ustar', 'oldgnu']) {
     let file: string;
     try {
@@ -122,7 +125,7 @@ test('tar readers: GNU, pax and ustar archives from GNU tar read the same in pla
   }
 });
 
-test('tar readers: npm tar pax headers, global headers, trailing data after the end, one zero block inside', async (t) => {
+test('tar readers: npm tar pax headers, global headers, trailing data after the end', async (t) => {
   const dir = tempTree(t, {});
   const long = `${'deep/'.repeat(30)}file.txt`;
   const written = await tarBuffer([
@@ -151,15 +154,15 @@ test('tar readers: npm tar pax headers, global headers, trailing data after the 
   files['global.tar'] = Buffer.concat([globalHeader, padded, written]);
   // Whatever follows the two zero blocks is not read (npm tar stops there too).
   files['trailing.tar'] = Buffer.concat([written, Buffer.from('garbage after the end of the archive'.repeat(20))]);
-  // One zero block between entries does not end the archive.
-  const firstEntryEnd = 512 * 3 + 512; // pax header + its data, the entry's header, its data
-  files['one-zero.tar'] = Buffer.concat([written.subarray(0, firstEntryEnd), Buffer.alloc(512), written.subarray(firstEntryEnd)]);
   for (const [name, bytes] of Object.entries(files)) {
     writeFileSync(path.join(dir, name), bytes);
     const result = await bothReaders(path.join(dir, name));
     assert.ok('entries' in result, `${name}: read (${'refused' in result ? result.refused : ''})`);
     assert.ok(result.entries.some((entry) => entry.name === long), `${name}: the pax path`);
   }
+  // The global header is an entry of its own (Go's reader returns it), and applies to no other entry.
+  const global = await bothReaders(path.join(dir, 'global.tar'));
+  assert.deepEqual('entries' in global && global.entries.map((entry) => [entry.name, entry.type, entry.size]).slice(0, 2), [['pax_global_header', 'global', 0], [long, 'file', 9]]);
 });
 
 test('tar readers: broken and hostile archives are refused by both', async (t) => {
@@ -186,21 +189,28 @@ test('tar readers: broken and hostile archives are refused by both', async (t) =
     'bad-checksum.tar': badChecksum,
     'huge-size.tar': hugeSize,
     'text.tar': Buffer.from('hello, this is not a tarball\n'.repeat(40)),
-    'empty.tar': Buffer.alloc(0),
     'one-byte.tar': Buffer.alloc(1),
+    // One zero block between entries: Go's reader calls it an invalid header, so do the engines.
+    'one-zero-inside.tar': Buffer.concat([good.subarray(0, 1024), Buffer.alloc(512), good.subarray(1024)]),
     // A pax header (a name too long for ustar) whose records are cut off.
     'pax-cut.tar': (await tarBuffer([{ path: `${'d'.repeat(120)}.txt`, body: Buffer.from('x') }])).subarray(0, 512 + 50),
-    // All of an entry's bytes, but not the padding to its 512-byte block (npm tar refuses that too).
-    'padding-cut.tar': (await tarBuffer([{ path: 'short.txt', body: Buffer.from('x') }])).subarray(0, 512 + 100),
   };
   for (const [name, bytes] of Object.entries(cases)) {
     writeFileSync(path.join(dir, name), bytes);
     const result = await bothReaders(path.join(dir, name));
     assert.ok('refused' in result, `${name} is refused`);
   }
-  // Two zero blocks are an empty archive (an empty layer is one), as GNU tar and Go's archive/tar read it.
-  writeFileSync(path.join(dir, 'zeros.tar'), Buffer.alloc(1024));
-  assert.deepEqual(await bothReaders(path.join(dir, 'zeros.tar')), { entries: [] });
+  // Two zero blocks are an empty archive (an empty layer is one), as GNU tar and Go's archive/tar read it;
+  // so are no bytes at all, and one zero block before the end, for Go.
+  for (const [name, bytes] of [['zeros.tar', Buffer.alloc(1024)], ['nothing.tar', Buffer.alloc(0)], ['one-zero.tar', Buffer.alloc(512)]] as const) {
+    writeFileSync(path.join(dir, name), bytes);
+    assert.deepEqual(await bothReaders(path.join(dir, name)), { entries: [] }, name);
+  }
+  // All of an entry's bytes, but not the padding to its 512-byte block: the end of the input in the
+  // padding ends the archive for Go's reader, so the entry is read whole.
+  writeFileSync(path.join(dir, 'padding-cut.tar'), (await tarBuffer([{ path: 'short.txt', body: Buffer.from('x') }])).subarray(0, 512 + 100));
+  const paddingCut = await bothReaders(path.join(dir, 'padding-cut.tar'));
+  assert.deepEqual('entries' in paddingCut && paddingCut.entries.map((entry) => [entry.name, entry.size]), [['short.txt', 1]]);
   // The readers judge the structure, not the names: what a name may be is the rules' business.
   writeFileSync(path.join(dir, 'unsafe.tar'), await tarBuffer([{ path: '../escape.txt', body: Buffer.from('out\n') }]));
   const unsafe = await bothReaders(path.join(dir, 'unsafe.tar'));
@@ -231,4 +241,66 @@ test('tar readers: names are byte strings; backslashes and non-UTF-8 bytes stay 
   if (!needTools(t, 'tar')) return;
   const listed = execFileSync('tar', ['--quoting-style=literal', '-tf', path.join(dir, 'names.tar')]);
   assert.deepEqual(listed.toString('latin1').trim().split('\n'), [...names, 'links/to-latin1']);
+});
+
+test("tar readers: meta headers and header formats settled as Go's archive/tar settles them", async (t) => {
+  const dir = tempTree(t, {});
+  const cases: [string, Buffer, [string, string, Record<string, unknown>?][]][] = [
+    // A GNU long name wins over a pax path (Go applies the pax records first, then the long name).
+    ['gnu-long-name-then-pax-path', archive(forge.gnuLong('L', 'gnu-long-name'), forge.pax([['path', 'pax-name']]), forge.file('short', '1')), [['gnu-long-name', 'file']]],
+    // A second pax header replaces the first whole: its path is gone, the header's name and owner stay.
+    ['two-pax-headers', archive(forge.pax([['path', 'first'], ['uname', 'first-owner']]), forge.pax([['mtime', '7']]), forge.file('header-name', '2', { uname: 'hdr' })), [['header-name', 'file', { uname: 'hdr', mtime: 7 }]]],
+    // A global header is an entry named by its own path, and changes no later entry.
+    ['global-with-path', archive(forge.pax([['path', 'global-path'], ['uid', '9']], 'g', 'pax_global_header'), forge.file('after', '3')), [['global-path', 'global'], ['after', 'file', { uid: 0 }]]],
+    // A GNU long link wins over a pax linkpath.
+    ['gnu-long-link-then-pax-linkpath', archive(forge.gnuLong('K', 'gnu-target'), forge.pax([['linkpath', 'pax-target']]), forge.entry({ name: 'link', type: '2', linkpath: 'header-target' })), [['link', 'symlink', { linkpath: 'gnu-target' }]]],
+    // An empty long name and an empty pax value change nothing.
+    ['empty-long-name', archive(forge.gnuLong('L', ''), forge.file('kept', 'x')), [['kept', 'file']]],
+    ['empty-pax-path', archive(forge.pax([['path', '']]), forge.file('kept', 'x')), [['kept', 'file']]],
+    // What comes before a global header applies to nothing.
+    ['pax-then-global', archive(forge.pax([['path', 'lost']]), forge.pax([], 'g', 'g-name'), forge.file('after', 'x')), [['g-name', 'global'], ['after', 'file']]],
+    ['long-name-then-global', archive(forge.gnuLong('L', 'lost-name'), forge.pax([], 'g', 'g-name'), forge.file('after', 'x')), [['g-name', 'global'], ['after', 'file']]],
+    // Type NUL (old archives) is a folder when the name ends with a slash; type 0 stays a file.
+    ['old-types', archive(forge.entry({ name: 'olddir/', type: '\0' }), forge.file('oldfile', 'x', { type: '\0' }), forge.file('notdir/', '', { type: '0' })), [['olddir/', 'directory'], ['oldfile', 'file'], ['notdir/', 'file']]],
+    // USTAR's prefix whatever the version field says; star's shorter one; a GNU header's prefix only
+    // when its time fields do not parse (archives of Go before 1.8).
+    ['prefixes', archive(forge.file('n', 'x', { prefix: 'pre', raw: [[263, '  ']] }), forge.file('n', 'x', { format: 'star', prefix: 'spre' }), forge.file('n', 'x', { format: 'gnu', raw: [[345, 'gpre']] }), forge.file('m', 'x', { format: 'gnu', raw: [[345, '00000000000\0']] })), [['pre/n', 'file'], ['spre/n', 'file'], ['gpre/n', 'file'], ['m', 'file']]],
+    // V7 headers (no magic, or GNU's magic with another version) have no owner names.
+    ['v7', archive(forge.file('v7', 'x', { format: 'v7', raw: [[265, 'someone']] }), forge.file('v7b', 'x', { raw: [[257, 'ustar 00'], [265, 'someone']] })), [['v7', 'file', { uname: '' }], ['v7b', 'file', { uname: '' }]]],
+    // Extended attributes, sorted; times with fractions; a pax size over the header's.
+    ['xattrs-times-size', archive(forge.pax([['SCHILY.xattr.user.b', '2'], ['SCHILY.xattr.user.a', '1'], ['mtime', '-1.5']]), forge.file('xa', 'x'), forge.pax([['size', '3']]), forge.header({ name: 'sized', size: 0 }), forge.padded('abc')), [['xa', 'file', { xattrs: [['user.a', '1'], ['user.b', '2']], mtime: -1.5 }], ['sized', 'file', { size: 3 }]]],
+    // A negative size on a link is no matter: links have no body.
+    ['negative-size-link', archive(forge.entry({ name: 'l', type: '2', linkpath: 't', raw: [[124, '\xff'.repeat(12)]] })), [['l', 'symlink', { size: 0 }]]],
+  ];
+  for (const [name, bytes, expected] of cases) {
+    writeFileSync(path.join(dir, `${name}.tar`), bytes);
+    const read = await bothReaders(path.join(dir, `${name}.tar`));
+    assert.ok('entries' in read, `${name}: read (${'refused' in read ? read.refused : ''})`);
+    assert.deepEqual(read.entries.map((entry) => [entry.name, entry.type]), expected.map(([n, type]) => [n, type]), name);
+    expected.forEach(([, , fields], i) => {
+      const seen = read.entries[i]!;
+      for (const [key, value] of Object.entries(fields ?? {})) {
+        const actual = key === 'size' || key === 'linkpath' ? seen[key] : key === 'xattrs' ? seen.xattrs : seen.meta[key as keyof Seen['meta']];
+        assert.deepEqual(actual, value, `${name}: ${key}`);
+      }
+    });
+  }
+  // What Go's reader answers with ErrHeader.
+  const refused: [string, Buffer][] = [
+    ['nul-in-pax-path', archive(forge.pax(forge.paxRecord('path', 'a\0b')), forge.file('f', 'x'))],
+    ['pax-length-too-long', archive(forge.pax('99 path=x\n'), forge.file('f', 'x'))],
+    ['pax-uid-not-a-number', archive(forge.pax([['uid', 'abc']]), forge.file('f', 'x'))],
+    ['pax-time-not-a-number', archive(forge.pax([['mtime', '1.x']]), forge.file('f', 'x'))],
+    ['pax-trailing-nuls', archive(forge.pax(`${forge.paxRecord('path', 'x')}\0\0`), forge.file('f', 'x'))],
+    ['pax-negative-size', archive(forge.pax([['size', '-1']]), forge.file('f', 'x'))],
+    ['mode-not-octal', archive(forge.file('f', 'x', { raw: [[100, '12x4567\0']] }))],
+    ['negative-size-file', archive(forge.file('f', '', { raw: [[124, '\xff'.repeat(12)]] }))],
+    ['mtime-not-octal', archive(forge.file('f', 'x', { raw: [[136, 'later\0']] }))],
+  ];
+  for (const [name, bytes] of refused) {
+    // After a good entry, so that the refusal is about this header, not about the input being no tar at all.
+    writeFileSync(path.join(dir, `${name}.tar`), Buffer.concat([forge.file('first', '1'), bytes]));
+    const read = await bothReaders(path.join(dir, `${name}.tar`));
+    assert.ok('refused' in read && /not a valid tar archive/.test(read.refused), `${name} is refused as an invalid header: ${JSON.stringify(read)}`);
+  }
 });

@@ -24,3 +24,9 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
 };
 
 export const COMMAND_NAMES = Object.keys(COMMANDS);
+
+/**
+ * Commands whose failures exit with another status than their code's: `diff` follows diff(1), 0 for
+ * identical, 1 for different, 2 for trouble (any error; Ctrl-C stays 130).
+ */
+export const FAILURE_EXIT: Partial<Record<string, 2>> = { diff: 2 };

@@ -1,6 +1,6 @@
 /** What the image commands (push, load, inspect-image, assemble) share: options, the add-on, sizes, progress. */
+import type { AssembledIndex } from '../oci/assemble.js';
 import type { AddonModel } from '../addon/model.js';
-import { DEFAULT_ERA } from '../addon/eras.js';
 import { UsageError } from '../util/errors.js';
 import { checkCompression } from '../oci/compression.js';
 import type { LayerPolicy } from '../oci/import.js';
@@ -33,7 +33,7 @@ export function registryTimes(args: { timeout?: number | undefined; 'retry-for'?
 /** `--addon DIR` of push and assemble: the add-on's model, for the index annotations, and the git commit of its checkout. */
 export async function addonForIndex(dir: string): Promise<{ model: AddonModel; revision: string | undefined }> {
   // Imported here: reading add-ons is a stage of its own (a tenth of a second to load) that a push without --addon never needs.
-  const [{ loadOneAddon }, { relativeDisplay }, { resolveModel }] = await Promise.all([import('./addon-input.js'), import('../addon/load.js'), import('../addon/model.js')]);
+  const [{ loadOneAddon }, { relativeDisplay }, { resolveModel }, { DEFAULT_ERA }] = await Promise.all([import('./addon-input.js'), import('../addon/load.js'), import('../addon/model.js'), import('../addon/eras.js')]);
   const display = relativeDisplay();
   const addon = (await loadOneAddon(dir, DEFAULT_ERA, display))!;
   return { model: resolveModel(addon, { era: DEFAULT_ERA, display }), revision: await gitRevision(dir) };
@@ -98,4 +98,11 @@ export class ProgressLine {
 
 export function rate(bytes: number, seconds: number): string {
   return seconds > 0 ? `${formatBytes(bytes / seconds)}/s` : '';
+}
+
+/** Says which artifacts an index leaves out: they are about an image whose manifest this run changed. */
+export function warnDropped(assembled: AssembledIndex): void {
+  for (const { artifact, refersTo } of assembled.dropped) {
+    process.stderr.write(`addonix: warning: the artifact ${artifact.descriptor.digest} is left out of the index: it is about ${refersTo}, an image manifest this run changed (recompressed layers)\n`);
+  }
 }

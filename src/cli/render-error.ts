@@ -18,13 +18,20 @@ export function asUserError(error: unknown, context: FileSystemErrorContext = {}
 }
 
 /**
- * Writes the failure and returns the exit status. `verbose`: a tool's trace (Nix's evaluation trace)
- * follows the message; without it, a line says how to see it.
+ * Writes the failure and returns the exit status: the code's, or `failureExit` for a command that has
+ * one status for every failure (diff's 2; an interruption keeps its 130). `verbose`: a tool's trace
+ * (Nix's evaluation trace) follows the message; without it, a line says how to see it.
  */
-export function renderError(failure: unknown, json: boolean, context: FileSystemErrorContext = {}, verbose = false): number {
+export function renderError(
+  failure: unknown,
+  json: boolean,
+  context: FileSystemErrorContext = {},
+  { verbose = false, failureExit }: { verbose?: boolean; failureExit?: number | undefined } = {},
+): number {
   const { error, bug } = asUserError(failure, context);
+  const exit = failureExit !== undefined && error.code !== 'interrupted' ? failureExit : error.exitCode;
   if (json) {
-    const body: { error: ErrorJson & { stack?: string } } = { error: error.toJSON() };
+    const body: { error: Omit<ErrorJson, 'exit'> & { exit: number; stack?: string } } = { error: { ...error.toJSON(), exit } };
     if (bug) body.error.stack = bug;
     process.stdout.write(JSON.stringify(body, null, 2) + '\n');
   } else if (error instanceof UsageError || error.code === 'interrupted') {
@@ -35,7 +42,7 @@ export function renderError(failure: unknown, json: boolean, context: FileSystem
     const hint = error.hint ? `\nhint: ${error.hint}` : '';
     process.stderr.write(`addonix: error: ${error.message} [${error.code}]${hint}${traceText(error.trace, verbose)}${bug ? `\n${bug}` : ''}\n`);
   }
-  return error.exitCode;
+  return exit;
 }
 
 /** A trace after the message: in full with --verbose, else a line saying it is there. */

@@ -15,10 +15,10 @@ import { bufferChunks, peek } from './bytes.js';
 import { looksLikeTar, sniffCompression } from './compression.js';
 import { digestHex, sha256, type Digest } from './digest.js';
 import { checkConfig, MAX_DOCUMENT_BYTES, parseJson } from './image.js';
-import { readManifestAt, indexEntries, type FetchDocument } from './index-walk.js';
-import { checkLayers, type ImageSource, type LayerConsumer, type LayerFacts, type SourceImage } from './model.js';
+import { walkIndex, type FetchDocument } from './index-walk.js';
+import { checkLayers, type ImageSource, type LayerConsumer, type LayerFacts, type SourceContents, type SourceImage } from './model.js';
 import type { TarEntry } from './tar.js';
-import { Annotation, type DockerArchiveEntry } from './types.js';
+import { Annotation, type Descriptor, type DockerArchiveEntry } from './types.js';
 
 /** Links followed from one path before it counts as a loop (or an archive made to waste time). */
 const MAX_LINK_HOPS = 16;
@@ -37,6 +37,7 @@ function claimedDigest(entryPath: string): Digest | undefined {
 
 /** A path inside the archive, normalized (no `./`, no trailing `/`); refuses `..`, absolute or NUL. */
 function archivePath(name: string, what: string): string {
+  if (name === '') throw new UserError('image-invalid', `${what}: refusing an entry without a name`);
   if (name.includes('\0')) throw new UserError('image-invalid', `${what}: refusing entry ${showName(name)}: a NUL in its name`);
   if (name.startsWith('/')) throw new UserError('image-invalid', `${what}: refusing entry ${showName(name)}: absolute paths are not allowed in an image archive`);
   const parts = name.split('/').filter((part) => part !== '' && part !== '.');
@@ -46,7 +47,8 @@ function archivePath(name: string, what: string): string {
 
 /** Where a link inside an image archive points, as an archive path; refuses links that leave the archive. */
 function linkTarget(entry: TarEntry, from: string, what: string): string {
-  const target = entry.linkpath!;
+  const target = entry.linkpath ?? '';
+  if (target === '') throw new UserError('image-invalid', `${what}: refusing ${entry.type} ${showName(from)}: it has no target`);
   const joined = entry.type === 'symlink' ? path.posix.normalize(path.posix.join(path.posix.dirname(from), target)) : target;
   if (target.startsWith('/') || joined.startsWith('..')) {
     throw new UserError('image-invalid', `${what}: refusing ${entry.type} ${showName(from)} -> ${showName(target)}: it points outside the archive`);
@@ -72,14 +74,16 @@ export class ArchiveSource implements ImageSource {
     private readonly transient: boolean,
     /** After a failed read: a better explanation, when there is one (a stream script's own failure). */
     private readonly explain?: () => Promise<UserError | undefined>,
+    /** The archive's file when it is a plain tar (its layers can be read where they lie). */
+    private readonly file?: string,
   ) {}
 
-  async open<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<SourceImage<L>[]> {
+  async open<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<SourceContents<L>> {
     try {
       const contents = await this.read(consumer);
-      const images = await this.images(contents, consumer);
-      if (images.length === 0) throw new UserError('image-invalid', `${this.name} holds no image`);
-      return images;
+      const found = await this.images(contents, consumer);
+      if (found.images.length === 0) throw new UserError('image-invalid', `${this.name} holds no image`);
+      return found;
     } catch (error) {
       throw (await this.explain?.()) ?? error;
     }
@@ -90,7 +94,8 @@ export class ArchiveSource implements ImageSource {
     const contents: ArchiveContents<L> = { documents: new Map(), layers: new Map(), links: new Map() };
     const seen = new Set<string>();
     for await (const entry of this.entries()) {
-      if (entry.type === 'directory') continue;
+      // Folders name nothing; a pax global header and a volume label describe the archive, not a file.
+      if (entry.type === 'directory' || entry.type === 'global' || entry.typeFlag === 'V') continue;
       const at = archivePath(entry.name, what);
       if (seen.has(at)) throw new UserError('image-invalid', `${what}: the archive holds ${showName(at)} twice; which one is meant is ambiguous (the archive is damaged or hostile)`);
       seen.add(at);
@@ -102,7 +107,8 @@ export class ArchiveSource implements ImageSource {
       const { head, all } = await peek(entry.body(), 512);
       if (looksLikeTar(head) || sniffCompression(head) !== 'none') {
         const claimed = claimedDigest(at);
-        const layer = await consumer.layer({ where: `${what}: ${showName(at)}`, entry: at, ...(claimed ? { claimed } : {}), open: () => all, transient: this.transient });
+        const range = this.file !== undefined && entry.offset !== undefined ? { range: { file: this.file, offset: entry.offset, size: entry.size } } : {};
+        const layer = await consumer.layer({ where: `${what}: ${showName(at)}`, entry: at, ...(claimed ? { claimed } : {}), ...range, open: () => all, transient: this.transient });
         contents.layers.set(at, layer);
       } else if (entry.size <= MAX_DOCUMENT_BYTES) {
         const chunks: Buffer[] = [];
@@ -135,7 +141,7 @@ export class ArchiveSource implements ImageSource {
     return found;
   }
 
-  private async images<L extends LayerFacts>(contents: ArchiveContents<L>, consumer: LayerConsumer<L>): Promise<SourceImage<L>[]> {
+  private async images<L extends LayerFacts>(contents: ArchiveContents<L>, consumer: LayerConsumer<L>): Promise<SourceContents<L>> {
     const what = this.name;
     const layerAt = async (entryPath: string, purpose: string): Promise<{ layer: L; entry: string }> => {
       const resolved = this.resolve(contents, entryPath);
@@ -158,6 +164,7 @@ export class ArchiveSource implements ImageSource {
         layerCount: found.length,
         layers: async () => found.map((f) => f.layer),
         openLayer: (i) => this.openEntry(found[i]!.entry),
+        layerEntries: found.map((f) => f.entry),
       };
       checkLayers(made, found.map((f) => f.layer), layerNames);
       return made;
@@ -186,8 +193,20 @@ export class ArchiveSource implements ImageSource {
     const index = contents.documents.get('index.json');
     if (index) {
       const fetch: FetchDocument = async (digest) => this.document(contents, blobPath(digest), `blob ${digest}, named by the index,`);
-      for (const descriptor of await indexEntries(index, fetch, what)) {
-        const entry = await readManifestAt(descriptor, fetch, what);
+      const walked = await walkIndex(index, fetch, what);
+      // An artifact's blobs are small documents (attestations, signatures), kept in memory as the archive passed.
+      const artifacts = walked.artifacts.map((artifact) => {
+        const blobs = new Map<Digest, Buffer>();
+        for (const blob of artifact.blobs) {
+          if (contents.layers.has(blobPath(blob.digest))) {
+            throw new UserError('image-unsupported', `${what}: the artifact ${artifact.descriptor.digest} names ${blob.digest}, a blob that reads as a layer; addonix carries artifacts of archives only when their blobs are documents (of at most ${MAX_DOCUMENT_BYTES} bytes)`);
+          }
+          blobs.set(blob.digest, this.document(contents, blobPath(blob.digest), `blob ${blob.digest}, named by the artifact ${artifact.descriptor.digest},`));
+        }
+        return { ...artifact, openBlob: (descriptor: Descriptor) => bufferChunks(blobs.get(descriptor.digest)!) };
+      });
+      for (const entry of walked.images) {
+        const descriptor = entry.descriptor;
         const found = [];
         for (const layer of entry.manifest.layers) found.push(await layerAt(blobPath(layer.digest), 'the layer'));
         const refName = descriptor.annotations?.[Annotation.refName];
@@ -206,7 +225,7 @@ export class ArchiveSource implements ImageSource {
           ),
         );
       }
-      return images;
+      return { images, artifacts };
     }
     if (!listed) throw new UserError('image-invalid', `${what} holds neither manifest.json (docker-archive) nor index.json (OCI layout): it is not an image archive`);
     for (const entry of dockerEntries) {
@@ -216,7 +235,7 @@ export class ArchiveSource implements ImageSource {
       for (const layerPath of entry.Layers) found.push(await layerAt(textToBytes(layerPath), 'manifest.json names the layer'));
       images.push(image({ names: entry.RepoTags ?? [], manifest: null, indexPlatform: undefined, configBytes, configDigest: sha256(configBytes), config }, found, entry.Layers));
     }
-    return images;
+    return { images, artifacts: [] };
   }
 
   /** The bytes of one entry (a path LayerHandle.entry gave), from a fresh pass over the archive. */

@@ -6,6 +6,7 @@ import { MediaType } from './media-types.js';
 import { archOfConfig, platformOf } from './platform.js';
 import type { BlobStore } from './store.js';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from './types.js';
+import type { ImportedImage } from './import.js';
 
 /** Manifests, configs and indexes are small; anything bigger is refused rather than read into memory. */
 export const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024;
@@ -88,4 +89,22 @@ export function imageBlobs(image: LocalImage): Descriptor[] {
 /** The store holding one blob of an image. */
 export function storeOf(image: LocalImage, digest: Digest): BlobStore {
   return image.layerStores?.get(digest) ?? image.store;
+}
+
+/** An imported image with its arch decided (a name given on the command line wins over its config). */
+export function localImage(image: ImportedImage, given: LocalImage['arch'] | undefined): LocalImage {
+  const arch = resolveArch(image.config, given, image.source);
+  return {
+    arch,
+    platform: imagePlatform(image.config, arch),
+    source: image.source,
+    names: image.names,
+    store: image.store,
+    ...(image.layerStores ? { layerStores: image.layerStores } : {}),
+    manifest: image.manifest,
+    manifestBytes: image.manifestBytes,
+    manifestDigest: image.manifestDigest,
+    config: image.config,
+    configBytes: image.configBytes,
+  };
 }

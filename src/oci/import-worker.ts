@@ -7,9 +7,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { UserError } from '../util/errors.js';
 import { fileSystemUserError } from '../util/fs-errors.js';
-import { Cache, cacheAdvice } from './cache.js';
+import { Cache, cacheAdvice, layoutRecord } from './cache.js';
 import { importSource, type ImportEvents } from './import.js';
 import { fileSource } from './input.js';
+import { LayoutSource } from './layout.js';
+import { BlobStore } from './store.js';
 import type { ImportRequest, WorkerMessage } from './inputs.js';
 
 const request = workerData as ImportRequest;
@@ -24,7 +26,7 @@ port.on('message', (message: 'abort' | { deflateThreads: number }) => {
 const send = (message: WorkerMessage) => port.postMessage(message);
 const events: ImportEvents | undefined = request.events
   ? {
-      known: (descriptor) => send({ event: 'known', descriptor }),
+      known: (descriptor, inPlace) => send({ event: 'known', descriptor, inPlace: inPlace === true }),
       started: (id, temporary) => send({ event: 'started', id, temporary }),
       written: (id, bytes) => send({ event: 'written', id, bytes }),
       stored: (id, descriptor) => send({ event: 'stored', id, descriptor }),
@@ -33,9 +35,18 @@ const events: ImportEvents | undefined = request.events
   : undefined;
 const cache = new Cache(request.cacheDir);
 try {
-  const source = fileSource(request.file, request.kind, request.display, abort.signal);
-  const images = await importSource(source, cache, { policy: request.policy, rules: request.rules, deflateThreads: () => deflateThreads, events });
-  send({ images: images.map((image) => ({ manifest: image.manifestDigest, mediaType: image.manifest.mediaType, names: image.names })) });
+  // A layout folder is read in place: its blobs that stay as they are stay there.
+  const layout = request.kind === 'layout-directory' ? new BlobStore(request.file) : undefined;
+  const source = layout ? new LayoutSource(request.display, layout, abort.signal) : fileSource(request.file, request.kind as Exclude<typeof request.kind, 'layout-directory'>, request.display, abort.signal);
+  const result = await importSource(source, cache, { policy: request.policy, rules: request.rules, deflateThreads: () => deflateThreads, events }, layout);
+  send({
+    record: layout
+      ? await layoutRecord(result, layout)
+      : {
+          images: result.images.map((image) => ({ manifest: image.manifestDigest, mediaType: image.manifest.mediaType, names: image.names })),
+          artifacts: result.artifacts.map((artifact) => ({ descriptor: artifact.descriptor, blobs: artifact.blobs })),
+        },
+  });
 } catch (caught) {
   const error = fileSystemUserError(caught, { places: [{ dir: cache.dir, advice: cacheAdvice() }] }) ?? caught;
   const failure = error instanceof Error ? error : new Error(String(error));

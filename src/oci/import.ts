@@ -16,11 +16,11 @@ import { peek } from './bytes.js';
 import { Cache, type LayerForm, type LayerRecord } from './cache.js';
 import { compressorId, compressorRecord, GzipBlocks, sniffCompression, zstdCompressor } from './compression.js';
 import { Hasher, type Digest } from './digest.js';
-import { buildManifest, imagePlatform, resolveArch, type LocalImage } from './image.js';
+import { buildManifest, type LocalImage } from './image.js';
 import { readLayer, type LayerRead } from './layer.js';
 import type { LayerRules } from './layer-rules.js';
 import { layerCompression, MediaType, ociLayerType, type Compression } from './media-types.js';
-import type { ImageSource, LayerConsumer, LayerHandle, SourceImage } from './model.js';
+import type { ImageSource, LayerConsumer, LayerHandle, SourceArtifact, SourceImage } from './model.js';
 import type { BlobStore, PendingBlob } from './store.js';
 import { Annotation, type Descriptor } from './types.js';
 
@@ -38,8 +38,12 @@ export function targetCompression(source: Compression, policy: LayerPolicy): Com
 
 /** What an import tells as it goes (a pusher sends blobs meanwhile). */
 export interface ImportEvents {
-  /** A layer whose blob the cache already holds: sendable now, while the layer itself is still being checked. */
-  known?(descriptor: Descriptor): void;
+  /**
+   * A layer whose blob is complete already, in the cache or (`inPlace`) in the layout folder being read:
+   * sendable now, while the layer itself is still being checked (a push fails before any manifest when
+   * the check does).
+   */
+  known?(descriptor: Descriptor, inPlace?: boolean): void;
   /** A blob begins: `temporary` grows until `stored` (renamed to its digest) or `failed` names the same id. */
   started?(id: number, temporary: string): void;
   /** The blob has this many bytes now. */
@@ -106,8 +110,9 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
     const declared = handle.descriptor ? layerCompression(handle.descriptor.mediaType) : undefined;
     if (handle.descriptor && declared === undefined) throw new UserError('image-invalid', `${handle.where}: media type ${handle.descriptor.mediaType} is not an image layer`);
 
-    // A layout's blob that stays as it is: verified where it lies.
+    // A layout's blob that stays as it is: verified where it lies, and sent meanwhile.
     if (this.inPlace && handle.descriptor && targetCompression(declared!, policy) === declared) {
+      this.options.events?.known?.({ ...handle.descriptor, mediaType: ociLayerType(declared!) }, true);
       const read = await readLayer(handle.open(), handle.where, { rules: this.options.rules, transient: handle.transient });
       if (read.compression === declared) {
         return { digest: read.digest, size: read.size, diffId: read.diffId, descriptor: { ...handle.descriptor, mediaType: ociLayerType(declared!) }, store: this.inPlace };
@@ -117,7 +122,18 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
     const recognized = await this.recognize(handle);
     if (recognized) {
       this.options.events?.known?.(recognized.descriptor);
-      const read = await readLayer(handle.open(), handle.where, { rules: this.options.rules, transient: handle.transient });
+      const { head, all } = await peek(handle.open(), 4);
+      // Stored as the form the cache has read (and checked) before: its bytes hashing to that form's digest
+      // is proof enough, nothing is decompressed or read as tar again. Stored otherwise: read and compared.
+      if (sniffCompression(head) === recognized.source) {
+        const hashed = new Hasher();
+        for await (const chunk of all) hashed.update(chunk);
+        if (hashed.digest() !== recognized.via) {
+          throw new UserError('image-invalid', `${handle.where}: it claims to be ${recognized.via}, a layer addonix has read before, but it hashes to ${hashed.digest()}: the input is damaged or hostile`);
+        }
+        return { digest: hashed.digest(), size: hashed.bytes, diffId: recognized.diffId, descriptor: recognized.descriptor, store: this.cache.store };
+      }
+      const read = await readLayer(all, handle.where, { rules: this.options.rules, transient: handle.transient });
       if (read.diffId !== recognized.diffId) {
         throw new UserError('image-invalid', 
           `${handle.where}: it claims to be ${recognized.via}, a layer addonix has read before (diff_id ${recognized.diffId}), but its content has diff_id ${read.diffId}: the input is damaged or hostile`,
@@ -130,7 +146,7 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
   }
 
   /** The cache's form of a layer, when the handle says which layer it is and the cache has that form. */
-  private async recognize(handle: LayerHandle): Promise<{ descriptor: Descriptor; diffId: Digest; via: string } | undefined> {
+  private async recognize(handle: LayerHandle): Promise<{ descriptor: Descriptor; diffId: Digest; via: Digest; source: Compression } | undefined> {
     const { policy, rules } = this.options;
     for (const claimed of [handle.descriptor?.digest, handle.claimed]) {
       if (!claimed) continue;
@@ -151,7 +167,7 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
       const form = record.forms.find(wanted);
       if (!form || !(await this.cache.store.has(form.digest, form.size))) continue;
       const descriptor: Descriptor = { mediaType: ociLayerType(form.compression), digest: form.digest, size: form.size, ...(form.annotations ? { annotations: form.annotations } : {}) };
-      return { descriptor, diffId: record.diffId, via: claimed };
+      return { descriptor, diffId: record.diffId, via: claimed, source };
     }
     return undefined;
   }
@@ -253,43 +269,68 @@ function finishImage(image: SourceImage<ImportedLayer>, layers: ImportedLayer[],
   return { ...common, manifest: built.manifest, manifestBytes: built.bytes, manifestDigest: built.digest, store: cacheStore, ...(layerStores.size > 0 ? { layerStores } : {}) };
 }
 
+/** An artifact carried through as it is (an attestation, a signature): its manifest and blobs in a store. */
+export interface CarriedArtifact {
+  /** The entry as the input's index lists it. */
+  descriptor: Descriptor;
+  /** Its manifest's bytes. */
+  bytes: Buffer;
+  /** The blobs its manifest names (config and layers). */
+  blobs: Descriptor[];
+  /** Where its manifest and blobs are: the input's own store (a layout folder) or the cache. */
+  store: BlobStore;
+}
+
+export interface ImportResult {
+  images: ImportedImage[];
+  artifacts: CarriedArtifact[];
+}
+
+/** Puts an artifact's manifest and blobs in the cache, or checks them where they are (a layout folder read in place). */
+async function carryArtifact(artifact: SourceArtifact, cache: Cache, inPlace: BlobStore | undefined, what: string): Promise<CarriedArtifact> {
+  if (inPlace) {
+    for (const blob of artifact.blobs) {
+      if (!(await inPlace.has(blob.digest, blob.size)) || !(await inPlace.verify(blob.digest))) {
+        throw new UserError('image-invalid', `${what}: blob ${blob.digest} of the artifact ${artifact.descriptor.digest} is missing or does not match its digest`);
+      }
+    }
+    return { descriptor: artifact.descriptor, bytes: artifact.bytes, blobs: artifact.blobs, store: inPlace };
+  }
+  for (const blob of artifact.blobs) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of artifact.openBlob(blob)) chunks.push(Buffer.from(chunk));
+    const bytes = Buffer.concat(chunks);
+    if (bytes.length !== blob.size || (await cache.store.putBytes(bytes)) !== blob.digest) {
+      throw new UserError('image-invalid', `${what}: blob ${blob.digest} of the artifact ${artifact.descriptor.digest} does not match its descriptor`);
+    }
+  }
+  await cache.store.putBytes(artifact.bytes);
+  return { descriptor: artifact.descriptor, bytes: artifact.bytes, blobs: artifact.blobs, store: cache.store };
+}
+
 /**
- * Imports every image of a source. Blobs it adds to the cache are removed again when the source turns
- * out to be bad (and records naming them then name nothing).
+ * Imports every image of a source, and carries its artifacts. Blobs it adds to the cache are removed
+ * again when the source turns out to be bad (and records naming them then name nothing).
  */
-export async function importSource(source: ImageSource, cache: Cache, options: ImportOptions, inPlace?: BlobStore): Promise<ImportedImage[]> {
+export async function importSource(source: ImageSource, cache: Cache, options: ImportOptions, inPlace?: BlobStore): Promise<ImportResult> {
   await cache.removeStale();
   const importer = new LayerImporter(cache, options, inPlace);
   try {
     const images: ImportedImage[] = [];
-    for (const image of await source.open(importer)) {
+    const contents = await source.open(importer);
+    for (const image of contents.images) {
       const imported = finishImage(image, await image.layers(), cache.store);
       if (imported.store === cache.store) {
         for (const bytes of [imported.configBytes, imported.manifestBytes]) await cache.store.putBytes(bytes);
       }
       images.push(imported);
     }
-    return images;
+    const artifacts: CarriedArtifact[] = [];
+    for (const artifact of contents.artifacts) artifacts.push(await carryArtifact(artifact, cache, inPlace, source.name));
+    return { images, artifacts };
   } catch (error) {
     await Promise.all(importer.written.map(({ digest, ino }) => cache.store.removeOwn(digest, ino)));
     throw error;
   }
 }
 
-/** An imported image with its arch decided (a name given on the command line wins over its config). */
-export function localImage(image: ImportedImage, given: LocalImage['arch'] | undefined): LocalImage {
-  const arch = resolveArch(image.config, given, image.source);
-  return {
-    arch,
-    platform: imagePlatform(image.config, arch),
-    source: image.source,
-    names: image.names,
-    store: image.store,
-    ...(image.layerStores ? { layerStores: image.layerStores } : {}),
-    manifest: image.manifest,
-    manifestBytes: image.manifestBytes,
-    manifestDigest: image.manifestDigest,
-    config: image.config,
-    configBytes: image.configBytes,
-  };
-}

@@ -6,18 +6,20 @@
  */
 import { availableParallelism } from 'node:os';
 import { realpath, stat } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
+import path from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { UserError, type ErrorJson } from '../util/errors.js';
 import { fileSystemUserError } from '../util/fs-errors.js';
-import { Cache, cacheAdvice, type ImportedImageRecord } from './cache.js';
+import { blobIdentity, Cache, cacheAdvice, cacheGone, type ImportRecord, type InPlaceBlob } from './cache.js';
 import { compressorId } from './compression.js';
-import { sha256 } from './digest.js';
-import { checkConfig, MAX_DOCUMENT_BYTES, parseJson, type LocalImage } from './image.js';
-import { importSource, localImage, type ImportedImage, type LayerPolicy } from './import.js';
-import { localInput, type InputKind } from './input.js';
+import { sha256, type Digest } from './digest.js';
+import { checkConfig, localImage, MAX_DOCUMENT_BYTES, parseJson, type LocalImage } from './image.js';
+import type { CarriedArtifact, ImportResult, LayerPolicy } from './import.js';
+import { detectInput, type InputKind } from './input-kind.js';
+import { splitArchPrefix } from './platform.js';
 import { rulesKey, type LayerRules } from './layer-rules.js';
 import { checkManifest } from './model.js';
-import type { BlobStore } from './store.js';
+import { BlobStore } from './store.js';
 import type { Descriptor } from './types.js';
 
 /** What an import says as it goes, on the main thread: see ImportEvents (ids are unique per process). */
@@ -81,7 +83,7 @@ export class CoreShare {
 /** What an import worker is asked to do (import-worker.ts). */
 export interface ImportRequest {
   file: string;
-  kind: Exclude<InputKind, 'layout-directory'>;
+  kind: InputKind;
   display: string;
   policy: LayerPolicy;
   rules: LayerRules;
@@ -93,12 +95,12 @@ export interface ImportRequest {
 
 /** What an import worker answers: events as they happen, then the images or the failure. */
 export type WorkerMessage =
-  | { event: 'known'; descriptor: Descriptor }
+  | { event: 'known'; descriptor: Descriptor; inPlace: boolean }
   | { event: 'started'; id: number; temporary: string }
   | { event: 'written'; id: number; bytes: number }
   | { event: 'stored'; id: number; descriptor: Descriptor }
   | { event: 'failed'; id: number }
-  | { images: ImportedImageRecord[] }
+  | { record: ImportRecord }
   | { error: { message: string; stack: string; user: ErrorJson | null } };
 
 let nextId = 1;
@@ -114,7 +116,9 @@ function uniqueIds(): (id: number) => number {
 }
 
 /** Imports an archive on a worker thread; answers the record of the images it made. */
-function importOnWorker(request: ImportRequest, cache: Cache, options: ReadOptions): Promise<ImportedImageRecord[]> {
+async function importOnWorker(request: ImportRequest, cache: Cache, options: ReadOptions): Promise<ImportRecord> {
+  // Loaded when an input is read at all: one found in the cache's records needs no worker.
+  const { Worker } = await import('node:worker_threads');
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./import-worker.js', import.meta.url), { workerData: request });
     options.share?.join(worker);
@@ -122,13 +126,13 @@ function importOnWorker(request: ImportRequest, cache: Cache, options: ReadOptio
     if (options.signal?.aborted) abort();
     options.signal?.addEventListener('abort', abort, { once: true });
     const idOf = uniqueIds();
-    let answer: Extract<WorkerMessage, { images: unknown } | { error: unknown }> | undefined;
+    let answer: Extract<WorkerMessage, { record: unknown } | { error: unknown }> | undefined;
     const events = options.events;
     worker.on('message', (message: WorkerMessage) => {
       if ('event' in message) {
         switch (message.event) {
           case 'known':
-            return events?.known?.(message.descriptor, cache.store);
+            return events?.known?.(message.descriptor, message.inPlace ? new BlobStore(request.file) : cache.store);
           case 'started':
             return events?.started?.(idOf(message.id), message.temporary);
           case 'written':
@@ -145,7 +149,7 @@ function importOnWorker(request: ImportRequest, cache: Cache, options: ReadOptio
     worker.on('exit', (code) => {
       options.share?.leave(worker);
       options.signal?.removeEventListener('abort', abort);
-      if (answer && 'images' in answer) return resolve(answer.images);
+      if (answer && 'record' in answer) return resolve(answer.record);
       if (answer && 'error' in answer) {
         const { message, stack, user } = answer.error;
         // A user error keeps its code across the worker boundary.
@@ -156,46 +160,84 @@ function importOnWorker(request: ImportRequest, cache: Cache, options: ReadOptio
   });
 }
 
-/** The key of an input file's import record: its identity, the compression and the rules. */
-async function recordKey(file: string, options: ReadOptions): Promise<string> {
-  const info = await stat(file, { bigint: true });
+/** The key of an input's import record: its identity (a file's, or a layout's index.json's), the compression and the rules. */
+async function recordKey(file: string, options: ReadOptions, identityFile = file): Promise<string> {
+  const info = await stat(identityFile, { bigint: true });
   const identity = [file, info.dev, info.ino, info.size, info.mtimeNs, info.ctimeNs, compressorId(options.policy.compression), options.policy.keepCompressed, rulesKey(options.rules)];
   return sha256(identity.map(String).join('\n')).slice('sha256:'.length);
 }
 
-/** The images of an import record, from the cache; undefined when a blob has gone from it. */
-async function recordedImages(records: ImportedImageRecord[], cache: Cache, display: string): Promise<ImportedImage[] | undefined> {
-  const images: ImportedImage[] = [];
+/** Whether blobs read in place are still the files they were. */
+async function unchanged(store: BlobStore | undefined, blobs: InPlaceBlob[] | undefined): Promise<boolean> {
+  if (!blobs || blobs.length === 0) return true;
+  if (!store) return false;
+  for (const blob of blobs) if ((await blobIdentity(store, blob.digest).catch(() => '')) !== blob.identity) return false;
+  return true;
+}
+
+/**
+ * The images and artifacts of an import record, from the cache and the input's store; undefined when a
+ * blob has gone or a file read in place has changed.
+ */
+async function recordedImages(record: ImportRecord, cache: Cache, display: string, input?: BlobStore): Promise<ImportResult | undefined> {
+  const result: ImportResult = { images: [], artifacts: [] };
   try {
-    for (const record of records) {
-      const manifestBytes = await cache.store.readVerified(record.manifest, MAX_DOCUMENT_BYTES, display);
+    for (const image of record.images) {
+      if (!(await unchanged(input, image.inPlace))) return undefined;
+      const kept = new Set(image.inPlace?.map((blob) => blob.digest));
+      const store = image.documents === 'input' ? input! : cache.store;
+      const manifestBytes = await store.readVerified(image.manifest, MAX_DOCUMENT_BYTES, display);
       const manifest = checkManifest(parseJson(manifestBytes, display), display);
-      const configBytes = await cache.store.readVerified(manifest.config.digest, MAX_DOCUMENT_BYTES, display);
-      for (const layer of manifest.layers) if (!(await cache.store.has(layer.digest, layer.size))) return undefined;
+      const configBytes = await store.readVerified(manifest.config.digest, MAX_DOCUMENT_BYTES, display);
+      const layerStores = new Map<Digest, BlobStore>();
+      for (const layer of manifest.layers) {
+        if (kept.has(layer.digest)) {
+          if (store !== input) layerStores.set(layer.digest, input!);
+        } else if (!(await cache.store.has(layer.digest, layer.size))) {
+          return undefined;
+        }
+      }
       const config = checkConfig(parseJson(configBytes, display), display);
-      images.push({ names: record.names, source: display, manifest, manifestBytes, manifestDigest: record.manifest, config, configBytes, store: cache.store, indexPlatform: undefined });
+      result.images.push({ names: image.names, source: display, manifest, manifestBytes, manifestDigest: image.manifest, config, configBytes, store, ...(layerStores.size > 0 ? { layerStores } : {}), indexPlatform: undefined });
+    }
+    for (const artifact of record.artifacts) {
+      if (!(await unchanged(input, artifact.inPlace))) return undefined;
+      const store = artifact.inPlace ? input! : cache.store;
+      const bytes = await store.readVerified(artifact.descriptor.digest, MAX_DOCUMENT_BYTES, display);
+      for (const blob of artifact.blobs) if (!(await store.has(blob.digest, blob.size))) return undefined;
+      result.artifacts.push({ descriptor: artifact.descriptor, bytes, blobs: artifact.blobs, store });
     }
   } catch {
     return undefined;
   }
-  return images;
+  return result;
 }
 
-/** Reads one input: from the cache when this very file was imported before with the same settings. */
-export async function readInput(argument: string, options: ReadOptions): Promise<LocalImage[]> {
-  const input = await localInput(argument, options.signal);
+/** The images of an input and the artifacts beside them. */
+export interface LocalImages {
+  images: LocalImage[];
+  artifacts: CarriedArtifact[];
+}
+
+/**
+ * Reads one input: from the cache when this very file (or layout folder, its index.json and the blobs
+ * read in place unchanged) was imported before with the same settings.
+ */
+export async function readInput(argument: string, options: ReadOptions): Promise<LocalImages> {
+  const { arch, path: given } = splitArchPrefix(argument);
+  const kind = await detectInput(given, given);
+  const input = { kind, file: path.resolve(given), arch, ...(kind === 'layout-directory' ? { layout: new BlobStore(path.resolve(given)) } : {}) };
   const cache = new Cache();
-  const display = input.source.name;
-  let images: ImportedImage[] | undefined;
+  const display = given;
+  let found: ImportResult | undefined;
   try {
-    if (input.kind === 'layout-directory') {
-      images = await importSource(input.source, cache, { policy: options.policy, rules: options.rules, deflateThreads: options.share?.threads() ?? options.deflateThreads, events: options.events && mainThreadEvents(options.events, cache) }, input.layout);
-    } else {
-      const file = await realpath(input.file);
-      const key = await recordKey(file, options);
-      const recorded = await cache.importRecord(key);
-      images = recorded && (await recordedImages(recorded, cache, display));
-      if (!images) {
+    const file = await realpath(input.file);
+    // A layout folder is known by its index.json; its blobs read in place are checked by their own identities.
+    const key = await recordKey(file, options, input.kind === 'layout-directory' ? path.join(file, 'index.json') : file);
+    const recorded = await cache.importRecord(key);
+    found = recorded && (await recordedImages(recorded, cache, display, input.layout));
+    if (!found) {
+      {
         const request: ImportRequest = {
           file,
           kind: input.kind,
@@ -206,37 +248,26 @@ export async function readInput(argument: string, options: ReadOptions): Promise
           deflateThreads: options.share?.threads() ?? options.deflateThreads ?? availableParallelism(),
           events: options.events !== undefined,
         };
-        const records = await importOnWorker(request, cache, options);
-        images = await recordedImages(records, cache, display);
+        const record = await importOnWorker(request, cache, options);
+        found = await recordedImages(record, cache, display, input.layout);
         // Only a cache emptied by someone else at this very moment gets here.
-        if (!images) throw new UserError('image-invalid', `${display}: the blobs just imported into ${cache.store.dir} are gone; run addonix again`);
-        await cache.writeImportRecord(key, records);
+        if (!found) throw cacheGone(cache);
+        await cache.writeImportRecord(key, record);
       }
     }
   } catch (error) {
     throw fileSystemUserError(error, { places: [{ dir: cache.dir, advice: cacheAdvice() }] }) ?? error;
   }
+  const images = found.images;
   if (input.arch && images.length > 1) throw new UserError('usage', `${display} holds ${images.length} images; ${input.arch}= names the arch of an input with one image`);
-  return images.map((image) => localImage(image, input.arch));
-}
-
-/** The events of an import on this thread, ids made unique as a worker's are. */
-function mainThreadEvents(events: InputEvents, cache: Cache) {
-  const idOf = uniqueIds();
-  return {
-    known: (descriptor: Descriptor) => events.known?.(descriptor, cache.store),
-    started: (id: number, temporary: string) => events.started?.(idOf(id), temporary),
-    written: (id: number, bytes: number) => events.written?.(idOf(id), bytes),
-    stored: (id: number, descriptor: Descriptor) => events.stored?.(idOf(id), descriptor, cache.store),
-    failed: (id: number) => events.failed?.(idOf(id)),
-  };
+  return { images: images.map((image) => localImage(image, input.arch)), artifacts: found.artifacts };
 }
 
 /**
  * Reads every input, in parallel (each archive import on a worker thread of its own). The first failure
  * stops the other imports and is the one reported, once they have cleaned up.
  */
-export async function readInputs(argumentsList: string[], options: ReadOptions): Promise<LocalImage[]> {
+export async function readInputs(argumentsList: string[], options: ReadOptions): Promise<LocalImages> {
   const stop = new AbortController();
   const outer = options.signal;
   const forward = () => stop.abort(outer?.reason);
@@ -248,24 +279,26 @@ export async function readInputs(argumentsList: string[], options: ReadOptions):
     const lists = await Promise.all(
       argumentsList.map((argument) =>
         readInput(argument, { ...options, signal: stop.signal, share })
-          .catch((error: unknown) => {
+          .catch((error: unknown): LocalImages => {
             failure ??= { error };
             stop.abort();
-            return [];
+            return { images: [], artifacts: [] };
           })
           .finally(() => share.done()),
       ),
     );
     if (failure) throw failure.error;
     const seen = new Map<string, LocalImage>();
-    for (const image of lists.flat()) {
+    for (const image of lists.flatMap((list) => list.images)) {
       const other = seen.get(image.arch);
       if (other && other.manifestDigest !== image.manifestDigest) {
         throw new UserError('usage', `two images for ${image.arch}: ${other.source} and ${image.source}; give one image per arch`);
       }
       seen.set(image.arch, image);
     }
-    return [...seen.values()];
+    const artifacts = new Map<Digest, CarriedArtifact>();
+    for (const artifact of lists.flatMap((list) => list.artifacts)) if (!artifacts.has(artifact.descriptor.digest)) artifacts.set(artifact.descriptor.digest, artifact);
+    return { images: [...seen.values()], artifacts: [...artifacts.values()] };
   } finally {
     outer?.removeEventListener('abort', forward);
   }

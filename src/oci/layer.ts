@@ -11,8 +11,9 @@ import { peek } from './bytes.js';
 import { decompressor, sniffCompression } from './compression.js';
 import { Hasher, type Digest } from './digest.js';
 import { LayerChecker, type LayerRules } from './layer-rules.js';
+import type { PathFlags } from './path-flags.js';
 import type { Compression } from './media-types.js';
-import { readTar, type TarEntry } from './tar.js';
+import { readHead, readTar, readTarRange, type TarEntry } from './tar.js';
 
 export interface LayerRead {
   /** Digest and size of the bytes as stored (what a manifest lists). */
@@ -29,6 +30,8 @@ export interface LayerRead {
 
 export interface ReadLayerOptions {
   rules: LayerRules;
+  /** Where the layer rules keep the paths they have seen (a scan reads them too); a new set otherwise. */
+  paths?: PathFlags;
   /** The stored chunks may be views of a buffer the source reuses once the next is asked for. */
   transient?: boolean;
   /** Sees each stored chunk, in order (to keep the layer as it is). */
@@ -37,6 +40,11 @@ export interface ReadLayerOptions {
   onTar?: (chunk: Buffer) => void | Promise<void>;
   /** Each entry, checked, with its path in the image; may read the body. */
   onEntry?: (entry: TarEntry, path: string) => void | Promise<void>;
+  /**
+   * Where the stored bytes lie in a plain file (LayerHandle.range): an uncompressed layer is then read
+   * from there, hashed as it is read (when neither onStored nor onTar wants its bytes).
+   */
+  range?: { file: string; offset: number; size: number } | undefined;
 }
 
 /** Chunks passed through, each hashed and shown to `look` first. */
@@ -59,10 +67,22 @@ function streamError(error: unknown, what: string, compression: Compression): Er
 
 /** Reads one layer whole: see the module comment. Throws a UserError for a layer the rules refuse. */
 export async function readLayer(source: AsyncIterable<Buffer>, what: string, options: ReadLayerOptions): Promise<LayerRead> {
+  const range = options.range;
+  if (range && !options.onStored && !options.onTar && sniffCompression(readHead(range.file, range.offset, 4)) === 'none') {
+    // An uncompressed layer in a plain file: read where it lies, each piece hashed while it is fresh.
+    const stored = new Hasher();
+    const checker = new LayerChecker(options.rules, what, options.paths);
+    for await (const entry of readTarRange(range.file, range, what, (piece) => stored.update(piece))) {
+      const path = checker.check(entry);
+      await options.onEntry?.(entry, path);
+    }
+    const digest = stored.digest();
+    return { digest, size: stored.bytes, compression: 'none', diffId: digest, uncompressedSize: stored.bytes, entries: checker.entries, devices: checker.devices };
+  }
   const { head, all } = await peek(source, 4);
   const compression = sniffCompression(head);
   const stored = new Hasher();
-  const checker = new LayerChecker(options.rules, what);
+  const checker = new LayerChecker(options.rules, what, options.paths);
   const walk = async (tarBytes: AsyncIterable<Buffer>) => {
     for await (const entry of readTar(tarBytes, what)) {
       const path = checker.check(entry);

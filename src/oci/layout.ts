@@ -8,14 +8,17 @@ import { UserError } from '../util/errors.js';
 import type { Digest } from './digest.js';
 import { MAX_DOCUMENT_BYTES } from './image.js';
 import { readManifestAt, walkIndex, type FetchDocument } from './index-walk.js';
-import { blobImage, type ImageSource, type LayerConsumer, type LayerFacts, type SourceImage } from './model.js';
+import { blobImage, type ImageSource, type LayerConsumer, type LayerFacts, type SourceContents, type SourceImage } from './model.js';
 import type { BlobStore } from './store.js';
 import { Annotation, type Descriptor } from './types.js';
 
-/** A blob of a store as a stream, once its presence and size are checked. */
-async function* storedBlob(store: BlobStore, descriptor: Descriptor, what: string): AsyncGenerator<Buffer> {
+/** A blob of a store as a stream, once its presence and size are checked; stopped by `signal`. */
+async function* storedBlob(store: BlobStore, descriptor: Descriptor, what: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
   if (!(await store.has(descriptor.digest, descriptor.size))) throw new UserError('image-invalid', `${what}: layer ${descriptor.digest} is missing or has the wrong size`);
-  yield* store.open(descriptor.digest) as AsyncIterable<Buffer>;
+  for await (const chunk of store.open(descriptor.digest) as AsyncIterable<Buffer>) {
+    signal?.throwIfAborted();
+    yield chunk;
+  }
 }
 
 /** An OCI image layout folder, read in place. */
@@ -23,9 +26,10 @@ export class LayoutSource implements ImageSource {
   constructor(
     readonly name: string,
     readonly store: BlobStore,
+    private readonly signal?: AbortSignal,
   ) {}
 
-  async open<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<SourceImage<L>[]> {
+  async open<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<SourceContents<L>> {
     let indexBytes: Buffer;
     try {
       indexBytes = await readFile(path.join(this.store.dir, 'index.json'));
@@ -33,12 +37,15 @@ export class LayoutSource implements ImageSource {
       throw new UserError('image-invalid', `${this.name} is not an OCI layout: it has no index.json`);
     }
     const fetch: FetchDocument = (digest) => this.store.readVerified(digest, MAX_DOCUMENT_BYTES, this.name);
-    const entries = await walkIndex(indexBytes, fetch, this.name);
-    if (entries.length === 0) throw new UserError('image-invalid', `${this.name} holds no image`);
-    return entries.map((entry) => {
-      const refName = entry.descriptor.annotations?.[Annotation.refName];
-      return blobImage(entry, this.name, refName ? [refName] : [], consumer, (descriptor) => storedBlob(this.store, descriptor, this.name));
-    });
+    const { images, artifacts } = await walkIndex(indexBytes, fetch, this.name);
+    if (images.length === 0) throw new UserError('image-invalid', `${this.name} holds no image`);
+    return {
+      images: images.map((entry) => {
+        const refName = entry.descriptor.annotations?.[Annotation.refName];
+        return blobImage(entry, this.name, refName ? [refName] : [], consumer, (descriptor) => storedBlob(this.store, descriptor, this.name, this.signal));
+      }),
+      artifacts: artifacts.map((artifact) => ({ ...artifact, openBlob: (descriptor: Descriptor) => storedBlob(this.store, descriptor, this.name, this.signal) })),
+    };
   }
 }
 
@@ -50,13 +57,14 @@ export class StoreSource implements ImageSource {
     private readonly manifests: { digest: Digest; mediaType: string; names: string[] }[],
   ) {}
 
-  async open<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<SourceImage<L>[]> {
+  async open<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<SourceContents<L>> {
     const fetch: FetchDocument = (digest) => this.store.readVerified(digest, MAX_DOCUMENT_BYTES, this.name);
     const images: SourceImage<L>[] = [];
     for (const { digest, mediaType, names } of this.manifests) {
-      const entry = await readManifestAt({ digest, mediaType, size: 0 }, fetch, this.name);
-      images.push(blobImage({ ...entry, descriptor: { ...entry.descriptor, size: entry.bytes.length } }, this.name, names, consumer, (descriptor) => storedBlob(this.store, descriptor, this.name)));
+      const bytes = await fetch(digest, 'manifest');
+      const entry = await readManifestAt({ digest, mediaType, size: bytes.length }, fetch, this.name, bytes);
+      images.push(blobImage(entry, this.name, names, consumer, (descriptor) => storedBlob(this.store, descriptor, this.name)));
     }
-    return images;
+    return { images, artifacts: [] };
   }
 }

@@ -18,6 +18,11 @@ export function isIndexType(mediaType: string | undefined): boolean {
   return mediaType === MediaType.ociIndex || mediaType === MediaType.dockerManifestList;
 }
 
+/** An image config (OCI or Docker); a manifest with another config is an artifact. */
+export function isConfigType(mediaType: string | undefined): boolean {
+  return mediaType === MediaType.ociConfig || mediaType === MediaType.dockerConfig;
+}
+
 export function isManifestType(mediaType: string | undefined): boolean {
   return mediaType === MediaType.ociManifest || mediaType === MediaType.dockerManifest;
 }

@@ -11,7 +11,6 @@ import { UserError } from '../util/errors.js';
 import { isDigest, type Digest } from './digest.js';
 import { archOfConfig } from './platform.js';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from './types.js';
-import { layerCompression } from './media-types.js';
 import type { BuildArch } from '../addon/arch.js';
 import { resolveArch } from './image.js';
 
@@ -29,8 +28,15 @@ export interface LayerHandle {
    * other ids there). Lets an importer know a layer before reading it.
    */
   claimed?: Digest;
+  /** The diff_id the image's config gives the layer (blob sources, whose documents come first); unverified. */
+  diffId?: Digest;
   /** The stored bytes: for a one-pass source once, while the consumer handles the layer; else any time. */
   open(): AsyncIterable<Buffer>;
+  /**
+   * Where the stored bytes lie in a plain file (a layer inside an uncompressed archive), for a consumer
+   * that reads them from there instead of through `open` (which it then leaves unread).
+   */
+  range?: { file: string; offset: number; size: number };
   /** The chunks are views of a buffer the source reuses once the next is asked for. */
   transient: boolean;
 }
@@ -73,16 +79,40 @@ export interface SourceImage<L extends LayerFacts> {
   layers(): Promise<L[]>;
   /** The stored bytes of layer `index` (0-based) again, to take files out of it. */
   openLayer(index: number): AsyncIterable<Buffer>;
+  /** The archive entry of each layer (archives only). */
+  layerEntries?: string[];
+}
+
+/**
+ * An artifact an index holds beside its images (an attestation, a signature, an SBOM): carried through
+ * as it is, its manifest and blobs unchanged, never read as an image.
+ */
+export interface SourceArtifact {
+  /** The entry as the index lists it (platform, annotations, artifactType). */
+  descriptor: Descriptor;
+  /** Its manifest's bytes. */
+  bytes: Buffer;
+  /** The blobs its manifest names (config and layers). */
+  blobs: Descriptor[];
+  /** A blob's bytes, checked against its digest by whoever reads them. */
+  openBlob(descriptor: Descriptor): AsyncIterable<Buffer>;
+}
+
+/** What a source holds: its images, and the artifacts beside them. */
+export interface SourceContents<L extends LayerFacts> {
+  images: SourceImage<L>[];
+  artifacts: SourceArtifact[];
 }
 
 export interface ImageSource {
   /** The input as the user named it. */
   readonly name: string;
   /**
-   * The images. A one-pass source (an archive) reads itself whole to answer, handing every layer to the
-   * consumer on the way; the others read documents only, and layers when `layers()` is called.
+   * The images (and artifacts). A one-pass source (an archive) reads itself whole to answer, handing
+   * every layer to the consumer on the way; the others read documents only, and layers when `layers()`
+   * is called.
    */
-  open<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<SourceImage<L>[]>;
+  open<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<SourceContents<L>>;
 }
 
 /** Checks layers read against the manifest (digests, sizes) and the config (diff_ids, count). */
@@ -133,6 +163,9 @@ export function platformOfConfig(config: ImageConfig): Platform {
   return { architecture: config.architecture, os: config.os, ...(config.variant ? { variant: config.variant } : {}) };
 }
 
+/** Layers of a blob source read at once (see blobImage). */
+const LAYERS_AT_ONCE = 2;
+
 /**
  * An image whose layers are blobs read on demand (a layout folder, a registry, addonix's cache): its
  * documents now, its layers handed to the consumer when `layers()` is first called.
@@ -156,14 +189,29 @@ export function blobImage<L extends LayerFacts>(
     layerCount: entry.manifest.layers.length,
     layers: () =>
       (read ??= (async () => {
-        const layers: L[] = [];
-        for (const [i, descriptor] of entry.manifest.layers.entries()) {
-          if (layerCompression(descriptor.mediaType) === undefined) {
-            throw new UserError('image-invalid', `${source}: layer ${i + 1} (${descriptor.digest}) has media type ${descriptor.mediaType}, which is not an image layer`);
+        // Two layers at a time: each is decompressed on a thread of zlib's while it is hashed and read
+        // as tar here, and one layer alone leaves both waiting on each other.
+        const descriptors = entry.manifest.layers;
+        const layers: L[] = new Array(descriptors.length);
+        let next = 0;
+        let failed = false;
+        const reader = async () => {
+          while (next < descriptors.length && !failed) {
+            const i = next++;
+            const descriptor = descriptors[i]!;
+            const diffId = entry.config.rootfs.diff_ids[i];
+            try {
+              layers[i] = await consumer.layer({ where: `${source}: layer ${i + 1} (${descriptor.digest})`, descriptor, ...(diffId ? { diffId } : {}), open: () => openBlob(descriptor), transient: false });
+            } catch (error) {
+              failed = true;
+              throw error;
+            }
           }
-          layers.push(await consumer.layer({ where: `${source}: layer ${i + 1} (${descriptor.digest})`, descriptor, open: () => openBlob(descriptor), transient: false }));
-        }
-        checkLayers(image, layers, entry.manifest.layers.map((l) => l.digest));
+        };
+        const readers = await Promise.allSettled(Array.from({ length: Math.min(LAYERS_AT_ONCE, descriptors.length) }, reader));
+        const failure = readers.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failure) throw failure.reason;
+        checkLayers(image, layers, descriptors.map((l) => l.digest));
         return layers;
       })()),
     openLayer: (index) => openBlob(entry.manifest.layers[index]!),

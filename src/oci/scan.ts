@@ -1,15 +1,21 @@
 /**
  * The scanner: the second consumer of the image model (the importer is the first). It reads every layer
- * of an image through the same layer reading and rules as imports do, and lists each entry with what its
- * tar header says and the SHA-256 of its content. Nothing is written anywhere, which is what `diff` needs
- * (it may write only its --diff-report) and what a summary of a build result needs (no cache to fill).
- * Archives are scanned on a worker thread each (scan-worker.ts), so two inputs use two cores.
+ * of an image through the same layer reading and rules as imports do; of the layers it is asked about,
+ * it lists each entry with what its tar header says and the SHA-256 of its content (in a packed
+ * FileTable). Nothing is written anywhere, which is what `diff` needs (it may write only its
+ * --diff-report) and what a summary of a build result needs (no cache to fill).
+ *
+ * `diff` asks only about the layers the other image lacks: a layer both have (the same diff_id) is
+ * hashed and checked, its files neither hashed nor kept. Plain archives are read in two passes for
+ * that: their small documents first (their layers skipped, not read), then their layers, once the other
+ * side's diff_ids are known. Archives are scanned on a worker thread each, so two inputs use two cores.
  */
-import { createHash } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
 import type { BuildArch } from '../addon/arch.js';
 import { UserError, type ErrorJson } from '../util/errors.js';
 import type { Digest } from './digest.js';
+import { FileTable } from './file-table.js';
+import { PathFlags } from './path-flags.js';
+import { takeScanWorker } from './scan-pool.js';
 import { detectInput, fileSource, type InputKind } from './input.js';
 import { readLayer } from './layer.js';
 import type { LayerRules } from './layer-rules.js';
@@ -22,30 +28,9 @@ import type { TarEntry, TarEntryType } from './tar.js';
 import type { ImageConfig, ImageManifest, Platform } from './types.js';
 import path from 'node:path';
 
-export type FileKind = TarEntryType;
+export { FileTable, type FileFacts } from './file-table.js';
 
-/** One entry of a layer, as its tar header and content describe it. */
-export interface FileFacts {
-  /** Absolute path in the image (`/app/main.js`; the root is `/`), a byte string (util/names.ts). */
-  path: string;
-  kind: FileKind;
-  /** Permission bits, with setuid, setgid and sticky (mode & 0o7777). */
-  mode: number;
-  uid: number;
-  gid: number;
-  /** Owner names, byte strings. */
-  uname: string;
-  gname: string;
-  /** Seconds since the epoch, null when the header has none. */
-  mtime: number | null;
-  size: number;
-  /** SHA-256 of a regular file's content; null for everything else. */
-  sha256: Digest | null;
-  /** Target of a symlink or hardlink, a byte string. */
-  linkTarget: string | null;
-  /** `major:minor` of a device node. */
-  device: string | null;
-}
+export type FileKind = TarEntryType;
 
 export interface ScannedLayer {
   /** Digest and size of the bytes as the input stores them (compressed or not). */
@@ -55,8 +40,10 @@ export interface ScannedLayer {
   /** Digest and size of the uncompressed tar. */
   diffId: Digest;
   uncompressedSize: number;
-  /** The entries in archive order (a path written twice appears twice; the later one wins on extraction). */
-  files: FileFacts[];
+  /** Entries in the layer. */
+  entries: number;
+  /** The entries in archive order, with their content hashes; null for a layer not asked about. */
+  files: FileTable | null;
   /** The archive entry holding it (archives only). */
   entry?: string | undefined;
 }
@@ -83,47 +70,60 @@ export interface ScannedImage extends ImageFacts {
 /** One image of an input: its facts now, its layers on demand. */
 export interface ImageCandidate {
   facts: ImageFacts;
+  /**
+   * Asks for the files of the layers with these diff_ids (before `scan`; calls add up). Without it every
+   * layer's files are listed. An input read whole when opened has them all anyway.
+   */
+  want(diffIds: Iterable<Digest>): void;
   /** Reads every layer (once; later calls answer the same result). */
   scan(): Promise<ScannedImage>;
   /** The stored bytes of layer `index` (0-based) again, for taking files out of it. */
   openLayer(index: number): AsyncIterable<Buffer>;
 }
 
-/** Reads one layer with the rules and hashes the content of each file. */
-async function scanLayer(stored: AsyncIterable<Buffer>, what: string, rules: LayerRules, transient = false): Promise<Omit<ScannedLayer, 'entry'>> {
-  const files: FileFacts[] = [];
-  const onEntry = async (entry: TarEntry, path: string) => {
-    let contentHash: Digest | null = null;
-    if (entry.type === 'file') {
-      const hash = createHash('sha256');
-      for await (const chunk of entry.body()) hash.update(chunk);
-      contentHash = `sha256:${hash.digest('hex')}`;
-    }
-    files.push({
-      path,
-      kind: entry.type,
-      mode: entry.mode & 0o7777,
-      uid: entry.uid,
-      gid: entry.gid,
-      uname: entry.uname,
-      gname: entry.gname,
-      mtime: entry.mtime,
-      size: entry.size,
-      sha256: contentHash,
-      linkTarget: entry.type === 'symlink' || entry.type === 'hardlink' ? (entry.linkpath ?? '') : null,
-      device: entry.type === 'char-device' || entry.type === 'block-device' ? `${entry.devmajor}:${entry.devminor}` : null,
-    });
-  };
-  const read = await readLayer(stored, what, { rules, transient, onEntry });
-  return { digest: read.digest, size: read.size, compression: read.compression, diffId: read.diffId, uncompressedSize: read.uncompressedSize, files };
+/** The diff_ids whose layers' files are wanted: null for all of them (until someone asks for some). */
+export class Wanted {
+  private chosen: Set<Digest> | null = null;
+
+  add(diffIds: Iterable<Digest>): void {
+    this.chosen ??= new Set();
+    for (const diffId of diffIds) this.chosen.add(diffId);
+  }
+
+  /** Whether the layer of this diff_id (undefined: not known before reading it) is wanted. */
+  has(diffId: Digest | undefined): boolean {
+    return this.chosen === null || diffId === undefined || this.chosen.has(diffId);
+  }
+
+  list(): Digest[] | null {
+    return this.chosen && [...this.chosen];
+  }
 }
 
-/** The scanner's LayerConsumer. */
+/** Reads one layer with the rules; with `listed`, hashes the content of each file and lists them all. */
+async function scanLayer(stored: AsyncIterable<Buffer>, what: string, rules: LayerRules, transient: boolean, listed: boolean, range: LayerHandle['range']): Promise<Omit<ScannedLayer, 'entry'>> {
+  // The layer rules' record of each path is the start of the file's record in the table.
+  const paths = new PathFlags();
+  const files = listed ? new FileTable(paths.records) : null;
+  const onEntry = files ? async (entry: TarEntry, path: string) => files.addEntry(entry, path, entry.type === 'file' ? await entry.sha256() : null, paths) : undefined;
+  const read = await readLayer(stored, what, { rules, paths, transient, range, ...(onEntry ? { onEntry } : {}) });
+  return { digest: read.digest, size: read.size, compression: read.compression, diffId: read.diffId, uncompressedSize: read.uncompressedSize, entries: read.entries, files };
+}
+
+/**
+ * The scanner's LayerConsumer: `wanted` says which layers' files to list, by the diff_id a layer is
+ * known to have before it is read (its config's, or its archive entry's as `entryDiffIds` gives it).
+ */
 export class LayerScanner implements LayerConsumer<ScannedLayer> {
-  constructor(private readonly rules: LayerRules) {}
+  constructor(
+    private readonly rules: LayerRules,
+    readonly wanted: Wanted = new Wanted(),
+    private readonly entryDiffIds: ReadonlyMap<string, Digest> = new Map(),
+  ) {}
 
   async layer(handle: LayerHandle): Promise<ScannedLayer> {
-    return { ...(await scanLayer(handle.open(), handle.where, this.rules, handle.transient)), entry: handle.entry };
+    const diffId = handle.diffId ?? (handle.entry !== undefined ? this.entryDiffIds.get(handle.entry) : undefined);
+    return { ...(await scanLayer(handle.open(), handle.where, this.rules, handle.transient, this.wanted.has(diffId), handle.range)), entry: handle.entry };
   }
 }
 
@@ -141,14 +141,22 @@ function imageFacts(image: FactsOf, given: BuildArch | undefined): ImageFacts {
   };
 }
 
-/** The candidates of a source's images, scanned when asked. */
-export function candidatesOf(images: SourceImage<ScannedLayer>[], given: BuildArch | undefined): ImageCandidate[] {
+/** The candidates of a source's images, scanned when asked, through `scanner`. */
+export function candidatesOf(images: SourceImage<ScannedLayer>[], given: BuildArch | undefined, scanner?: LayerScanner): ImageCandidate[] {
   return images.map((image) => {
     const facts = imageFacts(image, given);
     let scanned: Promise<ScannedImage> | undefined;
-    return { facts, openLayer: (index) => image.openLayer(index), scan: () => (scanned ??= image.layers().then((layers) => ({ ...facts, layers }))) };
+    return {
+      facts,
+      want: (diffIds) => scanner?.wanted.add(diffIds),
+      openLayer: (index) => image.openLayer(index),
+      scan: () => (scanned ??= image.layers().then((layers) => ({ ...facts, layers }))),
+    };
   });
 }
+
+/** A scanned layer as a worker sends it: its file table's buffers, transferred. */
+type LayerMessage = Omit<ScannedLayer, 'files'> & { files: ReturnType<FileTable['export']> | null };
 
 /** What a scan worker is asked, and answers (scan-worker.ts). */
 export interface ScanRequest {
@@ -156,21 +164,58 @@ export interface ScanRequest {
   kind: Exclude<InputKind, 'layout-directory'>;
   display: string;
   rules: LayerRules;
+  /** The diff_ids whose layers' files to list (null: all), and the diff_id of each archive entry that is a layer. */
+  wanted: Digest[] | null;
+  entryDiffIds: [string, Digest][];
 }
 
 export type ScanAnswer =
-  | { images: (Omit<ImageFacts, 'arch' | 'platform'> & { indexPlatform: Platform | undefined; layers: ScannedLayer[] })[] }
+  | { images: (Omit<ImageFacts, 'arch' | 'platform'> & { indexPlatform: Platform | undefined; layers: LayerMessage[] })[] }
   | { error: { message: string; stack: string; user: ErrorJson | null } };
 
+/** A scanned layer ready to post: its table exported (the buffers to transfer are added to `transfer`). */
+export function layerMessage(layer: ScannedLayer, transfer: ArrayBuffer[]): LayerMessage {
+  if (!layer.files) return { ...layer, files: null };
+  const files = layer.files.export();
+  transfer.push(...FileTable.transferList(files));
+  return { ...layer, files };
+}
+
+type ScannedArchive = (Omit<ImageFacts, 'arch' | 'platform'> & { indexPlatform: Platform | undefined; layers: ScannedLayer[] })[];
+
+/** Scans an archive (one pass): what a scan worker does, or this thread for one of diff's two inputs. */
+export async function scanArchive(request: ScanRequest): Promise<ScannedArchive> {
+  const wanted = new Wanted();
+  if (request.wanted) wanted.add(request.wanted);
+  const scanner = new LayerScanner(request.rules, wanted, new Map(request.entryDiffIds));
+  const { images } = await fileSource(request.file, request.kind, request.display).open(scanner);
+  const out: ScannedArchive = [];
+  for (const image of images) {
+    out.push({
+      source: image.source,
+      manifest: image.manifest && { digest: image.manifest.digest, mediaType: image.manifest.mediaType, document: image.manifest.document },
+      configDigest: image.configDigest,
+      config: image.config,
+      indexPlatform: image.indexPlatform,
+      layerCount: image.layerCount,
+      layers: await image.layers(),
+    });
+  }
+  return out;
+}
+
 /** Scans an archive on a worker thread (one pass). */
-function scanOnWorker(request: ScanRequest): Promise<Extract<ScanAnswer, { images: unknown }>['images']> {
+async function scanOnWorker(request: ScanRequest): Promise<ScannedArchive> {
+  const worker = await takeScanWorker();
+  worker.postMessage(request);
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./scan-worker.js', import.meta.url), { workerData: request });
     let answer: ScanAnswer | undefined;
     worker.on('message', (message: ScanAnswer) => (answer = message));
     worker.on('error', reject);
     worker.on('exit', (code) => {
-      if (answer && 'images' in answer) return resolve(answer.images);
+      if (answer && 'images' in answer) {
+        return resolve(answer.images.map((image) => ({ ...image, layers: image.layers.map((layer) => ({ ...layer, files: layer.files && FileTable.import(layer.files) })) })));
+      }
       if (answer && 'error' in answer) {
         const { message, stack, user } = answer.error;
         // A user error keeps its code across the worker boundary.
@@ -184,23 +229,55 @@ function scanOnWorker(request: ScanRequest): Promise<Extract<ScanAnswer, { image
 /**
  * The images of a local input: a result link, a docker-archive tarball (plain or gzip), a stream
  * script, an OCI layout folder or tarball; `ARCH=PATH` names the arch of an image that does not say it.
- * Archives are scanned whole right away (one pass, on a worker thread); layout folders when asked.
+ * A plain archive's documents are read at once (its layers skipped), its layers on a worker when asked;
+ * a compressed archive or a stream script, which can be read only from its start, is scanned whole at
+ * once, every layer's files listed; a layout folder's layers are read when asked.
  */
-export async function openLocalImages(argument: string, rules: LayerRules): Promise<ImageCandidate[]> {
+export async function openLocalImages(argument: string, rules: LayerRules, options: { inProcess?: boolean; whole?: boolean } = {}): Promise<ImageCandidate[]> {
+  // One of diff's inputs is read on this thread, which has nothing else to do meanwhile: a worker fewer to start.
+  const scan = options.inProcess ? scanArchive : scanOnWorker;
   const { arch: given, path: file } = splitArchPrefix(argument);
   const display = file;
   const kind = await detectInput(file, display);
   if (kind === 'layout-directory') {
-    return candidatesOf(await new LayoutSource(display, new BlobStore(file)).open(new LayerScanner(rules)), given);
+    const scanner = new LayerScanner(rules);
+    return candidatesOf((await new LayoutSource(display, new BlobStore(file)).open(scanner)).images, given, scanner);
   }
   const absolute = path.resolve(file);
-  const images = await scanOnWorker({ file: absolute, kind, display, rules });
   const archive = fileSource(absolute, kind, display);
+  if (kind === 'tar') {
+    // The first pass: documents only. Which entry holds which layer (diff_id) comes with them.
+    const skipping: LayerConsumer<{ diffId?: undefined }> = { layer: async () => ({}) };
+    const { images: documents } = await archive.open(skipping);
+    const entryDiffIds = new Map<string, Digest>();
+    for (const image of documents) image.layerEntries?.forEach((entry, i) => entryDiffIds.set(entry, image.config.rootfs.diff_ids[i]!));
+    const wanted = new Wanted();
+    let scanned: Promise<ScannedArchive> | undefined;
+    const scanAll = () => (scanned ??= scan({ file: absolute, kind, display, rules, wanted: wanted.list(), entryDiffIds: [...entryDiffIds] }));
+    // Read whole at once when asked (verify checks a reference before it builds anything).
+    if (options.whole) await scanAll();
+    return documents.map((document, index) => {
+      const facts = imageFacts(document, given);
+      return {
+        facts,
+        want: (diffIds) => wanted.add(diffIds),
+        scan: async () => {
+          const images = await scanAll();
+          const image = images[index];
+          if (!image || image.configDigest !== facts.configDigest) throw new UserError('image-invalid', `${display} changed while it was read`);
+          return { ...facts, layers: image.layers };
+        },
+        openLayer: (layer: number) => archive.openEntry(document.layerEntries![layer]!),
+      };
+    });
+  }
+  const images = await scan({ file: absolute, kind, display, rules, wanted: null, entryDiffIds: [] });
   return images.map((image) => {
     const facts = imageFacts(image, given);
     const scanned: ScannedImage = { ...facts, layers: image.layers };
     return {
       facts,
+      want: () => undefined,
       scan: async () => scanned,
       openLayer: (index: number) => archive.openEntry(image.layers[index]!.entry!),
     };
@@ -224,7 +301,7 @@ export async function summarizeArchive(file: string): Promise<ArchiveSummary | n
   if (kind !== 'tar' && kind !== 'tar.gz') return null;
   // Layers are left unread: the archive reader skips them (a plain file's are not even read).
   const skipping: LayerConsumer<{ diffId?: undefined }> = { layer: async () => ({}) };
-  const [image] = await fileSource(path.resolve(file), kind, file).open(skipping);
+  const [image] = (await fileSource(path.resolve(file), kind, file).open(skipping)).images;
   if (!image) return null;
   return { configDigest: image.configDigest, layers: image.config.rootfs.diff_ids.length, architecture: image.config.architecture };
 }

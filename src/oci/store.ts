@@ -32,7 +32,21 @@ export interface PendingBlob {
 const REMOVE_ATTEMPTS = 20;
 
 export class BlobStore {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    /** The error for a store whose folder went away while in use (addonix's cache says so); else a missing blob is the input's fault. */
+    private readonly gone?: () => UserError,
+  ) {}
+
+  /** Whether addonix owns the blobs (its cache, which it may clean), or they are the user's (a layout folder). */
+  get owned(): boolean {
+    return this.gone !== undefined;
+  }
+
+  /** The error for a blob that should be here and is not. */
+  missing(digest: Digest, what: string): UserError {
+    return this.gone?.() ?? new UserError('image-invalid', `${what}: blob ${digest} is missing from ${this.dir}`);
+  }
 
   get blobDir(): string {
     return path.join(this.dir, 'blobs', 'sha256');
@@ -54,14 +68,30 @@ export class BlobStore {
 
   async create(): Promise<PendingBlob> {
     await makeDirectory(this.blobDir);
-    const writer = new AtomicFileWriter(path.join(this.blobDir, 'blob'));
+    let writer: AtomicFileWriter;
+    try {
+      writer = new AtomicFileWriter(path.join(this.blobDir, 'blob'));
+    } catch (error) {
+      // Removed between the two calls (the cache deleted by hand): made again, once.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await makeDirectory(this.blobDir);
+      writer = new AtomicFileWriter(path.join(this.blobDir, 'blob'));
+    }
     return {
       temporary: writer.temporary,
       get written() {
         return writer.written;
       },
       write: (pieces) => writer.write(pieces),
-      commit: (digest) => writer.commit(this.path(digest)),
+      commit: async (digest) => {
+        try {
+          return await writer.commit(this.path(digest));
+        } catch (error) {
+          // The folder went away under the temporary (someone deleted it): the blob is lost with it.
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT' && this.gone) throw this.gone();
+          throw error;
+        }
+      },
       abort: () => writer.abort(),
     };
   }
@@ -87,7 +117,7 @@ export class BlobStore {
     try {
       info = await stat(this.path(digest));
     } catch {
-      throw new UserError('image-invalid', `${what}: blob ${digest} is missing from ${this.dir}`);
+      throw this.missing(digest, what);
     }
     if (info.size > maxBytes) throw new UserError('image-invalid', `${what}: blob ${digest} is ${info.size} bytes, more than the ${maxBytes} a manifest or config may have`);
     const bytes = await readFile(this.path(digest));

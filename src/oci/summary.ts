@@ -1,7 +1,7 @@
 /** What `addonix inspect-image` shows of an image, local or in a registry: the same shape for both. */
 import type { Digest } from './digest.js';
 import { archOfConfig } from './platform.js';
-import type { ImageConfig, ImageManifest, Platform } from './types.js';
+import type { Descriptor, ImageConfig, ImageManifest, Platform } from './types.js';
 
 export interface LayerSummary {
   digest: Digest;
@@ -24,6 +24,16 @@ export interface ImageSummary {
   size: number;
 }
 
+/** An artifact beside the images of an index (an attestation, a signature): what the index says of it. */
+export interface ArtifactSummary {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+  artifactType: string | null;
+  platform: Platform | null;
+  annotations: Record<string, string>;
+}
+
 export interface InspectResult {
   source: string;
   kind: 'index' | 'manifest';
@@ -31,6 +41,18 @@ export interface InspectResult {
   mediaType: string;
   annotations: Record<string, string>;
   images: ImageSummary[];
+  artifacts: ArtifactSummary[];
+}
+
+export function summarizeArtifact(descriptor: Descriptor): ArtifactSummary {
+  return {
+    digest: descriptor.digest,
+    mediaType: descriptor.mediaType,
+    size: descriptor.size,
+    artifactType: descriptor.artifactType ?? null,
+    platform: descriptor.platform ?? null,
+    annotations: descriptor.annotations ?? {},
+  };
 }
 
 export function summarizeImage(manifest: ImageManifest, digest: Digest, config: ImageConfig, platform?: Platform): ImageSummary {

@@ -8,6 +8,7 @@
  * with an OCI Accept header.
  */
 import { open, type FileHandle } from 'node:fs/promises';
+import http, { type IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError, type ErrorCode } from '../util/errors.js';
 import { isDigest, sha256, type Digest } from '../oci/digest.js';
@@ -31,6 +32,14 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 7, retryForMs: 120_000, baseMs: 250, maxMs: 5_000 };
 /** The longest addonix waits for a registry's answer, or for the next bytes of a request or answer in flight. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
+/**
+ * The slowest a blob may travel, on average over a whole request, before the request's deadline ends it
+ * (a registry trickling a byte a second otherwise holds a push forever: each byte resets the timeout).
+ */
+export const MIN_TRANSFER_KIB = 32;
+const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
+/** Go's http.Client stops after ten redirects, and so does addonix. */
+const MAX_REDIRECTS = 10;
 /** The size of the reads that feed a blob upload. */
 const UPLOAD_CHUNK = 1 << 20;
 /** Upload buffers kept for later uploads: two for each of the (default three) uploads at a time, and some. */
@@ -133,31 +142,41 @@ export function isTransientNetworkError(error: unknown): boolean {
 
 /**
  * Aborts a request when the registry is silent for too long: no answer after the request was sent, or no
- * bytes of a body in flight (either way). Paused while addonix itself has nothing to send yet.
+ * bytes of a body in flight (either way); paused while addonix itself has nothing to send yet. And a
+ * deadline for the whole exchange, headers and body, which no trickle of bytes puts off.
  */
 class Watchdog {
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
+  private readonly deadline: NodeJS.Timeout | undefined;
   private stopped = false;
-  expired = false;
+  /** Why it aborted the request: silence, or the whole exchange took too long. */
+  expired: 'silence' | 'deadline' | undefined;
   readonly signal: AbortSignal;
 
   constructor(
     private readonly ms: number,
     outer: AbortSignal | undefined,
+    deadlineMs: number | undefined,
   ) {
     this.signal = outer ? AbortSignal.any([this.controller.signal, outer]) : this.controller.signal;
     this.touch();
+    if (deadlineMs !== undefined) {
+      this.deadline = setTimeout(() => this.expire('deadline'), deadlineMs);
+      this.deadline.unref();
+    }
+  }
+
+  private expire(why: 'silence' | 'deadline'): void {
+    this.expired ??= why;
+    this.controller.abort(new Error('timeout'));
   }
 
   /** Something moved: the wait starts again. */
   touch(): void {
     if (this.stopped) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.expired = true;
-      this.controller.abort(new Error('timeout'));
-    }, this.ms);
+    this.timer = setTimeout(() => this.expire('silence'), this.ms);
     this.timer.unref();
   }
 
@@ -168,11 +187,69 @@ class Watchdog {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.deadline);
   }
 }
 
-function retryAfterMs(response: Response): number | undefined {
-  const seconds = Number(response.headers.get('retry-after') ?? NaN);
+/**
+ * A registry's answer: its status, headers and body (read once). addonix speaks HTTP through Node's own
+ * http and https modules rather than fetch: loading fetch and its parser, and its work per request,
+ * took a third of a push with nothing to send.
+ */
+export class Answer {
+  constructor(
+    readonly status: number,
+    /** The URL that answered (after redirects). */
+    readonly url: string,
+    private readonly message: IncomingMessage,
+    /** An answer to HEAD (or a 204): no body whatever its Content-Length says. */
+    private readonly bodyless: boolean,
+  ) {
+    // A connection that breaks while nobody reads the body (a discarded answer) is no crash; a reader sees it.
+    message.on('error', () => undefined);
+  }
+
+  get ok(): boolean {
+    return this.status >= 200 && this.status < 300;
+  }
+
+  header(name: string): string | null {
+    const value = this.message.headers[name.toLowerCase()];
+    return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+  }
+
+  /** The body's chunks. */
+  body(): AsyncIterable<Buffer> {
+    return this.message;
+  }
+
+  /** The body as text (an error's explanation), at most `max` bytes of it. */
+  async text(max = 64 * 1024): Promise<string> {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of this.message) {
+      chunks.push(chunk as Buffer);
+      total += (chunk as Buffer).length;
+      if (total >= max) break;
+    }
+    this.discard();
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  /** Lets the body go: read off when small (the connection serves again), the connection closed when not. */
+  discard(): void {
+    if (this.message.complete || this.message.destroyed) return;
+    const length = Number(this.message.headers['content-length'] ?? NaN);
+    if (this.bodyless || (Number.isFinite(length) && length <= 64 * 1024)) this.message.resume();
+    else this.message.destroy();
+  }
+}
+
+/** What a request may send: bytes, or chunks written one at a time (each used up before the next is asked for). */
+type RequestBody = Buffer | string | AsyncIterable<Buffer>;
+
+function retryAfterMs(response: Answer): number | undefined {
+  const seconds = Number(response.header('retry-after') ?? NaN);
   return Number.isFinite(seconds) ? Math.max(0, seconds * 1000) : undefined;
 }
 
@@ -186,15 +263,19 @@ function retryDelay(policy: RetryPolicy, attempt: number, asked?: number): numbe
 interface CallOptions {
   headers?: Record<string, string>;
   /** Made anew for every attempt (a stream can be sent only once); gets the request's watchdog. */
-  body?: (watchdog: Watchdog) => Buffer | ReadableStream<Uint8Array>;
+  body?: (watchdog: Watchdog) => RequestBody;
   /** Statuses that are an answer; anything else is an error (after retries for transient ones). */
   expect: number[];
   what: string;
   /** Retry transient failures here (false for uploads, whose retry means resuming the upload). */
   retry?: boolean;
+  /** Bytes the request or its answer carries at most, which give it a longer deadline (see deadlineFor). */
+  bytes?: number;
+  /** A scope asked for beside the client's own (`repository:NAME:pull` of a mount source). */
+  extraScope?: string;
 }
 
-async function errorDetail(response: Response): Promise<{ text: string; code?: string }> {
+async function errorDetail(response: Answer): Promise<{ text: string; code?: string }> {
   try {
     const text = (await response.text()).slice(0, 2000);
     const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
@@ -222,11 +303,12 @@ export interface UploadSource {
 }
 
 /** A complete blob file as an upload source. */
-export async function fileUploadSource(file: string, blob: Descriptor): Promise<UploadSource> {
+export async function fileUploadSource(file: string, blob: Descriptor, missing?: () => UserError): Promise<UploadSource> {
   let handle: FileHandle;
   try {
     handle = await open(file, 'r');
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && missing) throw missing();
     throw new UserError('image-invalid', `uploading ${blob.digest}: cannot read ${file} (${(error as Error).message})`);
   }
   return {
@@ -263,6 +345,8 @@ export function parseChallenge(header: string | null): Challenge | undefined {
 export class RegistryClient {
   readonly registry: string;
   readonly baseUrl: string;
+  /** The registry's origin: the only one that gets its credentials. */
+  private readonly origin: string;
   private readonly credentials: Credentials | undefined;
   private readonly scopes: Map<string, Set<string>>;
   readonly retry: RetryPolicy;
@@ -271,11 +355,16 @@ export class RegistryClient {
   private readonly onRetry: (message: string) => void;
   private readonly signal: AbortSignal | undefined;
   private challenge: Challenge | undefined;
-  private token: { value: string; expiresAt: number } | undefined;
+  /** Bearer tokens by the scope asked beside the client's own ('' for none): a mount source's pull, say. */
+  private readonly tokens = new Map<string, { value: string; expiresAt: number }>();
   /** Read buffers of finished uploads, for the next ones: fresh ones cost a page fault per 4 KiB. */
   private readonly spareBuffers: Buffer[] = [];
   /** Watchdogs of answers whose bodies are still to be read. */
-  private readonly watchdogs = new WeakMap<Response, Watchdog>();
+  private readonly watchdogs = new WeakMap<Answer, Watchdog>();
+  /** Connections kept open between requests, as fetch keeps them (idle ones hold no process up). */
+  private readonly httpAgent = new http.Agent({ keepAlive: true });
+  /** Loaded with the first HTTPS request: a registry on this machine speaks plain HTTP. */
+  private https: Promise<{ module: typeof import('node:https'); agent: import('node:https').Agent }> | undefined;
   /** Requests made, by method: the tests read it to prove what a push did and did not do. */
   readonly requestCounts = new Map<string, number>();
   /**
@@ -287,6 +376,7 @@ export class RegistryClient {
   constructor(options: ClientOptions) {
     this.registry = options.registry;
     this.baseUrl = registryBaseUrl(options.registry, options.insecure ?? false);
+    this.origin = new URL(this.baseUrl).origin;
     this.credentials = options.credentials;
     this.scopes = options.scopes ?? new Map();
     this.retry = { ...(options.retry ?? DEFAULT_RETRY), ...(options.retryForMs !== undefined ? { retryForMs: options.retryForMs } : {}) };
@@ -302,7 +392,7 @@ export class RegistryClient {
     const before = set.size;
     for (const action of actions) set.add(action);
     this.scopes.set(repository, set);
-    if (set.size !== before) this.token = undefined;
+    if (set.size !== before) this.tokens.clear();
   }
 
   url(pathOrUrl: string): URL {
@@ -332,14 +422,22 @@ export class RegistryClient {
     return `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}`;
   }
 
-  private async authorization(): Promise<string | undefined> {
+  private async authorization(extraScope?: string): Promise<string | undefined> {
     if (!this.challenge) return undefined;
     if (this.challenge.scheme === 'basic') return this.basicHeader();
-    if (!this.token || Date.now() >= this.token.expiresAt) await this.fetchToken();
-    return this.token ? `Bearer ${this.token.value}` : undefined;
+    const key = extraScope ?? '';
+    let token = this.tokens.get(key);
+    if (!token || Date.now() >= token.expiresAt) token = await this.fetchToken(extraScope);
+    return `Bearer ${token.value}`;
   }
 
-  private timeoutError(what: string, host: string): RegistryError {
+  private timeoutError(what: string, host: string, why: Watchdog['expired']): RegistryError {
+    if (why === 'deadline') {
+      return new RegistryError(
+        `${what}: ${host} took too long (it sends its answer, or takes the request, more slowly than addonix waits for: ` +
+          `${Math.round(this.timeoutMs / 1000)} s for a document, and ${MIN_TRANSFER_KIB} KiB/s for a blob); --timeout SECONDS sets the time for a document`,
+      );
+    }
     return new RegistryError(
       `${what}: ${host} did not answer within ${Math.round(this.timeoutMs / 1000)} s (it accepted the connection but sent nothing); ` +
         'it may be stuck or overloaded. --timeout SECONDS sets how long addonix waits',
@@ -347,30 +445,62 @@ export class RegistryClient {
   }
 
   /**
-   * One HTTP exchange up to the answer's headers, with the timeout, and tried again while connections
-   * fail (refused, reset: a registry restarting) for retry.retryForMs. The answer's body is watched too
-   * (see bodyOf); `retry: false` leaves failed connections to the caller.
+   * How long a whole exchange may take: --timeout for documents, and for a blob the time it takes at
+   * MIN_TRANSFER_KIB KiB/s on top, so that a registry trickling bytes cannot hold addonix forever.
    */
-  private async send(url: URL, init: RequestInit & { duplex?: 'half' }, what: string, retry: boolean, body?: (watchdog: Watchdog) => Buffer | ReadableStream<Uint8Array> | URLSearchParams): Promise<Response> {
+  private deadlineFor(bytes: number | undefined): number {
+    return this.timeoutMs + Math.ceil(((bytes ?? 0) / (MIN_TRANSFER_KIB * 1024)) * 1000);
+  }
+
+  /** Headers for a request to `url`: credentials only for the registry's own origin (scheme, host and port). */
+  private async headersFor(url: URL, headers: Record<string, string> | undefined, extraScope?: string): Promise<Record<string, string>> {
+    const out: Record<string, string> = { 'user-agent': 'addonix', ...headers };
+    if (url.origin === this.origin) {
+      const authorization = await this.authorization(extraScope);
+      if (authorization) out['authorization'] = authorization;
+    }
+    return out;
+  }
+
+  /**
+   * One HTTP exchange up to the answer's headers, with the timeout and the deadline, and tried again while
+   * connections fail (refused, reset: a registry restarting) for retry.retryForMs. Redirects are followed
+   * here, as Go's client follows them (the method and body kept for 307 and 308, a GET for 301, 302 and
+   * 303 of anything else), with `headers(url)` for each hop: credentials do not follow a redirect to
+   * another host. The answer's body is watched too (see bodyOf); `retry: false` leaves failed connections
+   * to the caller.
+   */
+  private async send(
+    start: URL,
+    init: { method: string; headers: (url: URL) => Promise<Record<string, string>> | Record<string, string>; deadlineMs: number },
+    what: string,
+    retry: boolean,
+    body?: (watchdog: Watchdog) => RequestBody,
+  ): Promise<Answer> {
     let firstFailure: number | undefined;
+    let url = start;
+    let method = init.method;
+    let sendBody = body;
+    let hops = 0;
     for (let attempt = 1; ; attempt++) {
       if (this.signal?.aborted) throw new Interrupted();
-      const watchdog = new Watchdog(this.timeoutMs, this.signal);
-      this.requestCounts.set(init.method ?? 'GET', (this.requestCounts.get(init.method ?? 'GET') ?? 0) + 1);
+      const watchdog = new Watchdog(this.timeoutMs, this.signal, init.deadlineMs);
+      this.requestCounts.set(method, (this.requestCounts.get(method) ?? 0) + 1);
+      let response: Answer;
       try {
-        const options: RequestInit & { duplex?: 'half' } = { ...init, signal: watchdog.signal, redirect: 'follow' };
-        const made = body?.(watchdog);
-        if (made !== undefined) Object.assign(options, { body: made, duplex: 'half' });
-        const response = await fetch(url, options);
+        const headers = await init.headers(url);
+        // A redirect that turned the request into a GET leaves its body behind, and what described it.
+        if (method !== init.method) for (const name of Object.keys(headers)) if (/^content-/i.test(name)) delete headers[name];
+        response = await this.exchange(url, method, headers, sendBody?.(watchdog), watchdog);
         watchdog.touch();
-        this.watchdogs.set(response, watchdog);
         this.reached = true;
-        return response;
       } catch (error) {
         watchdog.stop();
         if (this.signal?.aborted) throw new Interrupted();
-        if (watchdog.expired) throw this.timeoutError(what, url.host);
+        if (watchdog.expired) throw this.timeoutError(what, url.host, watchdog.expired);
         const code = errorCode(error);
+        // A connection accepted, then reset: something listens there (a registry going down or coming up).
+        if (code !== 'ECONNREFUSED' && isTransientNetworkError(error)) this.reached = true;
         if (retry && isTransientNetworkError(error) && (this.reached || code !== 'ECONNREFUSED')) {
           firstFailure ??= Date.now();
           const elapsed = Date.now() - firstFailure;
@@ -381,13 +511,66 @@ export class RegistryClient {
           }
           throw RegistryError.unreachable(`${what}: cannot reach ${url.host} (${code ?? 'connection lost'}), tried for ${Math.round(elapsed / 1000)} s; is the registry running? (--retry-for SECONDS sets how long addonix tries)`);
         }
-        if (code === 'ENOTFOUND') throw RegistryError.unreachable(`cannot connect to ${this.registry} (${url.origin}): no such host`);
-        if (code === 'ECONNREFUSED') throw RegistryError.unreachable(`cannot connect to ${this.registry} (${url.origin}): connection refused`);
+        if (code === 'ENOTFOUND') throw RegistryError.unreachable(`cannot connect to ${url.host} (${url.origin}): no such host`);
+        if (code === 'ECONNREFUSED') throw RegistryError.unreachable(`cannot connect to ${url.host} (${url.origin}): connection refused`);
         if (error instanceof UserError) throw error;
         const cause = (error as Error).cause instanceof Error ? `: ${((error as Error).cause as Error).message}` : '';
         throw Object.assign(RegistryError.unreachable(`${what}: ${(error as Error).message}${cause}${code ? ` (${code})` : ''}`), { cause: error });
       }
+      const location = response.header('location');
+      if (REDIRECT_STATUS.has(response.status) && location) {
+        watchdog.stop();
+        response.discard();
+        if (++hops > MAX_REDIRECTS) throw new RegistryError(`${what}: ${url.host} redirected more than ${MAX_REDIRECTS} times`);
+        url = new URL(location, url);
+        if (response.status !== 307 && response.status !== 308 && method !== 'GET' && method !== 'HEAD') {
+          method = 'GET';
+          sendBody = undefined;
+        }
+        attempt = 0;
+        firstFailure = undefined;
+        continue;
+      }
+      this.watchdogs.set(response, watchdog);
+      return response;
     }
+  }
+
+  /**
+   * One request and its answer's headers. A body of chunks is written one chunk at a time, each handed
+   * on once the previous has gone out to the socket: a source reading through two buffers in turn (see
+   * uploadFrom) reuses neither while it is being sent.
+   */
+  private async exchange(url: URL, method: string, headers: Record<string, string>, body: RequestBody | undefined, watchdog: Watchdog): Promise<Answer> {
+    const secure = url.protocol === 'https:';
+    if (body !== undefined && typeof body !== 'object') headers['content-length'] ??= String(Buffer.byteLength(body));
+    if (Buffer.isBuffer(body)) headers['content-length'] ??= String(body.length);
+    const tls = secure ? await (this.https ??= import('node:https').then((module) => ({ module, agent: new module.Agent({ keepAlive: true }) }))) : undefined;
+    return new Promise<Answer>((resolve, reject) => {
+      let answered = false;
+      const request = (tls ? tls.module : http).request(url, { method, headers, agent: tls ? tls.agent : this.httpAgent, signal: watchdog.signal }, (message) => {
+        answered = true;
+        resolve(new Answer(message.statusCode ?? 0, url.toString(), message, method === 'HEAD' || message.statusCode === 204 || message.statusCode === 304));
+      });
+      request.on('error', (error) => {
+        if (!answered) reject(error);
+      });
+      if (body === undefined || typeof body === 'string' || Buffer.isBuffer(body)) {
+        request.end(body);
+        return;
+      }
+      const chunks = body;
+      void (async () => {
+        let sent: Promise<void> = Promise.resolve();
+        for await (const chunk of chunks) {
+          await sent;
+          if (request.destroyed) return;
+          sent = new Promise<void>((done, failed) => request.write(chunk, (error) => (error ? failed(error) : done())));
+        }
+        await sent;
+        request.end();
+      })().catch((error: unknown) => request.destroy(error as Error));
+    });
   }
 
   /** Waits, unless the user stops the work meanwhile. */
@@ -400,59 +583,63 @@ export class RegistryClient {
   }
 
   /** The body of an answer as chunks, its silence limited by the request's watchdog. */
-  private async *bodyOf(response: Response, what: string): AsyncGenerator<Buffer> {
+  private async *bodyOf(response: Answer, what: string): AsyncGenerator<Buffer> {
     const watchdog = this.watchdogs.get(response);
-    const body = response.body as unknown as AsyncIterable<Uint8Array> | null;
-    if (!body) return;
     try {
-      for await (const chunk of body) {
+      for await (const chunk of response.body()) {
         watchdog?.touch();
-        yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        yield chunk;
       }
     } catch (error) {
       if (this.signal?.aborted) throw new Interrupted();
-      if (watchdog?.expired) throw this.timeoutError(what, this.url('/').host);
+      if (watchdog?.expired) throw this.timeoutError(what, new URL(response.url || this.baseUrl).host, watchdog.expired);
       throw Object.assign(RegistryError.unreachable(`${what}: the answer broke off (${errorCode(error) ?? (error as Error).message})`), { cause: error });
     } finally {
       watchdog?.stop();
+      response.discard();
     }
   }
 
   /** Drops an answer's body (not wanted, or an error already read). */
-  private async discard(response: Response): Promise<void> {
+  private discard(response: Answer): void {
     this.watchdogs.get(response)?.stop();
-    await response.body?.cancel().catch(() => undefined);
+    response.discard();
   }
 
-  /** Gets a bearer token for every scope of this push (push and pull, mount sources) from the realm. */
-  private async fetchToken(): Promise<void> {
+  /**
+   * Gets a bearer token for every scope of this push (push and pull, mount sources) from the realm, and
+   * `extraScope` beside them (a repository a blob may be mounted from).
+   */
+  private async fetchToken(extraScope?: string): Promise<{ value: string; expiresAt: number }> {
     const challenge = this.challenge!;
     if (!challenge.realm) throw new RegistryError(`${this.registry} asked for a bearer token without saying where to get one (no realm)`);
     const realm = new URL(challenge.realm);
-    const scopes = this.scopeList(challenge.scope);
+    const scopes = this.scopeList([challenge.scope, extraScope].filter(Boolean).join(' '));
     const what = `getting a token from ${realm.origin}`;
-    let response: Response;
+    // The credentials go to the realm the registry named (a token server is often another host), and only there.
+    const deadlineMs = this.deadlineFor(undefined);
+    let response: Answer;
     for (let attempt = 1; ; attempt++) {
       if (this.credentials?.identityToken) {
         const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: this.credentials.identityToken, client_id: 'addonix', scope: scopes.join(' ') });
         if (challenge.service) form.set('service', challenge.service);
-        response = await this.send(realm, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, what, true, () => form as never);
+        response = await this.send(realm, { method: 'POST', headers: () => ({ 'user-agent': 'addonix', 'content-type': 'application/x-www-form-urlencoded' }), deadlineMs }, what, true, () => form.toString());
       } else {
         const url = new URL(realm);
         if (challenge.service) url.searchParams.set('service', challenge.service);
         for (const scope of scopes) url.searchParams.append('scope', scope);
         const basic = this.basicHeader();
-        response = await this.send(url, { method: 'GET', headers: basic ? { authorization: basic } : {} }, what, true);
+        response = await this.send(url, { method: 'GET', headers: (at) => ({ 'user-agent': 'addonix', ...(basic && at.origin === realm.origin ? { authorization: basic } : {}) }), deadlineMs }, what, true);
       }
       if (RETRY_STATUS.has(response.status) && attempt < this.retry.attempts) {
-        await this.discard(response);
+        this.discard(response);
         await this.pause(retryDelay(this.retry, attempt, retryAfterMs(response)));
         continue;
       }
       break;
     }
     if (response.status === 401 || response.status === 403) {
-      await this.discard(response);
+      this.discard(response);
       throw new RegistryError(
         this.credentials
           ? `${realm.origin} refused the credentials from ${this.credentials.from} for ${scopes.join(' ')}`
@@ -468,34 +655,33 @@ export class RegistryClient {
     const issued = body.issued_at ? Date.parse(body.issued_at) : NaN;
     const start = Number.isFinite(issued) ? Math.min(issued, Date.now()) : Date.now();
     // Refresh a little before the end, so a token never expires in the middle of a request.
-    this.token = { value, expiresAt: start + lifetime * 0.9 };
+    const token = { value, expiresAt: start + lifetime * 0.9 };
+    this.tokens.set(extraScope ?? '', token);
+    return token;
   }
 
   /** One API call with authentication, the timeout, and (unless told otherwise) retries of transient failures. */
-  async request(method: string, pathOrUrl: string, init: CallOptions): Promise<Response> {
+  async request(method: string, pathOrUrl: string, init: CallOptions): Promise<Answer> {
     const url = this.url(pathOrUrl);
     let reauthenticated = false;
     for (let attempt = 1; ; attempt++) {
-      const headers: Record<string, string> = { 'user-agent': 'addonix', ...init.headers };
-      const authorization = await this.authorization();
-      if (authorization) headers['authorization'] = authorization;
-      const response = await this.send(url, { method, headers }, init.what, init.retry !== false, init.body);
-      if (response.status === 401 && !reauthenticated) {
-        const challenge = parseChallenge(response.headers.get('www-authenticate'));
-        await this.discard(response);
+      const response = await this.send(url, { method, headers: (at) => this.headersFor(at, init.headers, init.extraScope), deadlineMs: this.deadlineFor(init.bytes) }, init.what, init.retry !== false, init.body);
+      if (response.status === 401 && !reauthenticated && new URL(response.url || url).origin === this.origin) {
+        const challenge = parseChallenge(response.header('www-authenticate'));
+        this.discard(response);
         if (!challenge) throw new RegistryError(`${init.what}: ${this.registry} refused access (401) without saying how to log in`, 401);
         if (challenge.scheme === 'basic' && !this.credentials) {
           throw new RegistryError(`${this.registry} needs a login: run docker login ${this.registry}, or pass --username with --password-stdin`, 401);
         }
         this.challenge = challenge;
-        this.token = undefined;
+        this.tokens.clear();
         reauthenticated = true;
         attempt--;
         continue;
       }
       if (init.expect.includes(response.status)) return response;
       if (init.retry !== false && RETRY_STATUS.has(response.status) && attempt < this.retry.attempts) {
-        await this.discard(response);
+        this.discard(response);
         this.onRetry(`${init.what}: ${this.registry} answered ${response.status}, retrying`);
         await this.pause(retryDelay(this.retry, attempt, retryAfterMs(response)));
         continue;
@@ -504,7 +690,7 @@ export class RegistryClient {
     }
   }
 
-  private async failure(response: Response, what: string): Promise<RegistryError> {
+  private async failure(response: Answer, what: string): Promise<RegistryError> {
     const detail = await errorDetail(response);
     this.watchdogs.get(response)?.stop();
     const hint =
@@ -518,31 +704,35 @@ export class RegistryClient {
     return new RegistryError(`${what}: ${this.registry} answered ${response.status}${detail.text ? ` ${detail.text}` : ''}${hint}`, response.status, retryAfterMs(response), detail.code);
   }
 
-  /** Whether the repository has the blob (HEAD). */
-  async hasBlob(repository: string, digest: Digest): Promise<boolean> {
-    const response = await this.request('HEAD', `/v2/${repository}/blobs/${digest}`, { expect: [200, 404], what: `checking blob ${digest} in ${repository}` });
-    await this.discard(response);
+  /** Whether the repository has the blob (HEAD); `pullScope`: a repository outside the client's scopes. */
+  async hasBlob(repository: string, digest: Digest, pullScope = false): Promise<boolean> {
+    const response = await this.request('HEAD', `/v2/${repository}/blobs/${digest}`, { expect: [200, 404], what: `checking blob ${digest} in ${repository}`, ...(pullScope ? { extraScope: `repository:${repository}:pull` } : {}) });
+    this.discard(response);
     return response.status === 200;
   }
 
-  /** Mounts a blob from another repository of this registry; undefined when mounted, else an upload URL. */
-  async mountBlob(repository: string, digest: Digest, from: string): Promise<string | undefined> {
+  /**
+   * Mounts a blob from another repository of this registry; undefined when mounted, else an upload URL.
+   * `pullScope`: the source is outside the client's scopes (a location remembered from another push).
+   */
+  async mountBlob(repository: string, digest: Digest, from: string, pullScope = false): Promise<string | undefined> {
     const query = new URLSearchParams({ mount: digest, from });
-    const response = await this.request('POST', `/v2/${repository}/blobs/uploads/?${query}`, { expect: [201, 202], what: `mounting ${digest} into ${repository}` });
-    await this.discard(response);
+    const response = await this.request('POST', `/v2/${repository}/blobs/uploads/?${query}`, { expect: [201, 202], what: `mounting ${digest} into ${repository}`, ...(pullScope ? { extraScope: `repository:${from}:pull` } : {}) });
+    this.discard(response);
     if (response.status === 201) return undefined;
     return this.location(response, 'mount');
   }
 
-  private location(response: Response, what: string): string {
-    const location = response.headers.get('location');
+  /** The Location of an answer, resolved against the URL it answered (an upload's sessions may live on another host). */
+  private location(response: Answer, what: string): string {
+    const location = response.header('location');
     if (!location) throw new RegistryError(`${this.registry} started an upload (${what}) without a Location`);
-    return this.url(location).toString();
+    return new URL(location, response.url || this.baseUrl).toString();
   }
 
   async startUpload(repository: string): Promise<string> {
     const response = await this.request('POST', `/v2/${repository}/blobs/uploads/`, { expect: [202], what: `starting an upload to ${repository}` });
-    await this.discard(response);
+    this.discard(response);
     return this.location(response, 'POST');
   }
 
@@ -550,11 +740,11 @@ export class RegistryClient {
   private async uploadOffset(location: string): Promise<{ offset: number; location: string } | undefined> {
     try {
       const response = await this.request('GET', location, { expect: [204, 400, 404], what: 'asking where an upload stands' });
-      await this.discard(response);
+      this.discard(response);
       if (response.status !== 204) return undefined;
-      const range = /^(?:bytes=)?0-(\d+)$/.exec(response.headers.get('range') ?? '');
-      const next = response.headers.get('location');
-      return { offset: range ? Number(range[1]) + 1 : 0, location: next ? this.url(next).toString() : location };
+      const range = /^(?:bytes=)?0-(\d+)$/.exec(response.header('range') ?? '');
+      const next = response.header('location');
+      return { offset: range ? Number(range[1]) + 1 : 0, location: next ? new URL(next, response.url || location).toString() : location };
     } catch (error) {
       if (error instanceof RegistryError) return undefined;
       throw error;
@@ -590,38 +780,30 @@ export class RegistryClient {
     let firstFailure: number | undefined;
     let sent = 0; // Bytes read for the request in flight; sent again when it fails.
     /**
-     * The bytes [start, end) of the blob as a request body, read into the two buffers used in turn. fetch
-     * asks for a chunk only once the socket has taken the one before (undici waits for 'drain' after
-     * writing more than the socket's 16 KiB high-water mark; every chunk but a range's last fills a buffer,
-     * and a range under 16 KiB is one chunk), so a buffer is never overwritten while it is being sent. A
-     * request that has failed may still have a read under way, which the next request waits for
-     * (`settled`). A Node stream would be copied chunk by chunk by fetch. The registry checks the digest
-     * of what arrives.
+     * The bytes [start, end) of the blob as a request body, read into the two buffers used in turn: the
+     * request writes a chunk only once the one before has gone out to the socket (see exchange), so a
+     * buffer is never overwritten while it is being sent. A request that has failed may still have a read
+     * under way, which the next request waits for (`settled`). The registry checks the digest of what
+     * arrives.
      */
     let reading: Promise<unknown> = Promise.resolve();
     const settled = () => reading.catch(() => undefined);
-    const counted = (start: number, end: number) => (watchdog: Watchdog) => {
-      let position = start;
-      return new ReadableStream<Uint8Array>(
-        {
-          async pull(controller) {
-            if (position >= end) return controller.close();
-            const buffer = buffers[0];
-            buffers.reverse();
-            const read = source.read(buffer, Math.min(buffer.length, end - position), position);
-            reading = read;
-            const bytesRead = await read;
-            if (bytesRead === 0) throw new UserError('image-invalid', `uploading ${source.digest}: the blob file ends at ${position} of ${end} bytes`);
-            watchdog.touch();
-            position += bytesRead;
-            sent += bytesRead;
-            onBytes(bytesRead);
-            controller.enqueue(buffer.subarray(0, bytesRead));
-          },
-        },
-        { highWaterMark: 0 },
-      );
-    };
+    const counted = (start: number, end: number) =>
+      async function* (watchdog: Watchdog): AsyncGenerator<Buffer> {
+        for (let position = start; position < end; ) {
+          const buffer = buffers[0];
+          buffers.reverse();
+          const read = source.read(buffer, Math.min(buffer.length, end - position), position);
+          reading = read;
+          const bytesRead = await read;
+          if (bytesRead === 0) throw new UserError('image-invalid', `uploading ${source.digest}: the blob file ends at ${position} of ${end} bytes`);
+          watchdog.touch();
+          position += bytesRead;
+          sent += bytesRead;
+          onBytes(bytesRead);
+          yield buffer.subarray(0, bytesRead);
+        }
+      };
     for (;;) {
       sent = 0;
       try {
@@ -635,11 +817,12 @@ export class RegistryClient {
           const response = await this.request('PUT', target.toString(), {
             headers: { 'content-type': 'application/octet-stream', 'content-length': String(size - offset) },
             ...(size > offset ? { body: counted(offset, size) } : {}),
+            bytes: size - offset,
             expect: [201],
             what: what(),
             retry: false,
           });
-          await this.discard(response);
+          this.discard(response);
           return source.digest;
         }
         const start = offset;
@@ -647,11 +830,12 @@ export class RegistryClient {
         const response = await this.request('PATCH', location, {
           headers: { 'content-type': 'application/octet-stream', 'content-range': `${start}-${end - 1}`, 'content-length': String(end - start) },
           body: counted(start, end),
+          bytes: end - start,
           expect: [202],
           what: what(),
           retry: false,
         });
-        await this.discard(response);
+        this.discard(response);
         location = this.location(response, 'PATCH');
         offset = end;
         // The next chunk has retries of its own.
@@ -690,8 +874,8 @@ export class RegistryClient {
   /** Drops an upload session, as far as the registry lets it (no retries: this is tidying up). */
   private async cancelUpload(location: string): Promise<void> {
     try {
-      const response = await this.send(this.url(location), { method: 'DELETE', headers: { 'user-agent': 'addonix', ...((await this.authorization()) ? { authorization: (await this.authorization())! } : {}) } }, 'cancelling an upload', false);
-      await this.discard(response);
+      const response = await this.send(this.url(location), { method: 'DELETE', headers: (at) => this.headersFor(at, undefined), deadlineMs: this.deadlineFor(undefined) }, 'cancelling an upload', false);
+      this.discard(response);
     } catch {
       // The registry drops sessions left alone after a while anyway.
     }
@@ -699,16 +883,16 @@ export class RegistryClient {
 
   async hasManifest(repository: string, digest: Digest): Promise<boolean> {
     const response = await this.request('HEAD', `/v2/${repository}/manifests/${digest}`, { expect: [200, 404], headers: { accept: MANIFEST_ACCEPT }, what: `checking manifest ${digest} in ${repository}` });
-    await this.discard(response);
+    this.discard(response);
     return response.status === 200;
   }
 
   /** The digest a tag points at now, or null when the repository has no such tag (or no such repository). */
   async tagDigest(repository: string, tag: string): Promise<Digest | null> {
     const response = await this.request('HEAD', `/v2/${repository}/manifests/${tag}`, { expect: [200, 404], headers: { accept: MANIFEST_ACCEPT }, what: `checking tag ${tag} in ${repository}` });
-    await this.discard(response);
+    this.discard(response);
     if (response.status === 404) return null;
-    const digest = response.headers.get('docker-content-digest');
+    const digest = response.header('docker-content-digest');
     if (isDigest(digest)) return digest;
     return (await this.getManifest(repository, tag, 4 * 1024 * 1024)).digest;
   }
@@ -721,8 +905,8 @@ export class RegistryClient {
       expect: [201],
       what: `putting manifest ${reference} in ${repository}`,
     });
-    await this.discard(response);
-    const digest = response.headers.get('docker-content-digest');
+    this.discard(response);
+    const digest = response.header('docker-content-digest');
     if (digest && digest !== sha256(bytes)) throw new RegistryError(`${this.registry} stored manifest ${reference} under ${digest}, not ${sha256(bytes)}`);
   }
 
@@ -733,16 +917,16 @@ export class RegistryClient {
     const bytes = await readLimited(this.bodyOf(response, what), maxBytes, `manifest ${reference}`);
     const digest = sha256(bytes);
     if (isDigest(reference) && reference !== digest) throw new RegistryError(`${this.registry} answered manifest ${reference} with bytes that hash to ${digest}`);
-    return { bytes, mediaType: (response.headers.get('content-type') ?? '').split(';')[0]!.trim(), digest };
+    return { bytes, mediaType: (response.header('content-type') ?? '').split(';')[0]!.trim(), digest };
   }
 
   /**
    * GETs a blob as a stream of its bytes (a layer), following the registry's redirect to its storage. The
    * caller checks the digest as it reads (the scanners hash every byte anyway).
    */
-  async openBlob(repository: string, digest: Digest): Promise<AsyncIterable<Buffer>> {
+  async openBlob(repository: string, digest: Digest, size: number): Promise<AsyncIterable<Buffer>> {
     const what = `getting blob ${digest} from ${repository}`;
-    const response = await this.request('GET', `/v2/${repository}/blobs/${digest}`, { expect: [200], what });
+    const response = await this.request('GET', `/v2/${repository}/blobs/${digest}`, { expect: [200], what, bytes: size });
     if (!response.body) throw new RegistryError(`${this.registry} answered blob ${digest} without a body`);
     return this.bodyOf(response, what);
   }

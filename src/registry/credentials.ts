@@ -3,7 +3,6 @@
  * `$DOCKER_CONFIG/config.json` (or `~/.docker/config.json`): `credHelpers` for the registry, then
  * `auths`, then the default `credsStore`. Helpers run as `docker-credential-<name> get`.
  */
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -49,6 +48,7 @@ function helperServer(registry: string): string {
 
 async function runHelper(helper: string, registry: string, configFile: string): Promise<Credentials | undefined> {
   const program = `docker-credential-${helper}`;
+  const { spawn } = await import('node:child_process');
   const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(program, ['get'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

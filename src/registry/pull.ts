@@ -6,10 +6,11 @@
 import { UserError } from '../util/errors.js';
 import { MAX_DOCUMENT_BYTES, parseJson } from '../oci/image.js';
 import { isIndexType, isManifestType } from '../oci/media-types.js';
-import { indexEntries, readManifestAt, type FetchDocument, type IndexedManifest } from '../oci/index-walk.js';
-import { blobImage, type ImageSource, type LayerConsumer, type LayerFacts, type SourceImage } from '../oci/model.js';
-import { summarizeImage, type InspectResult } from '../oci/summary.js';
+import { readManifestAt, walkIndex, type FetchDocument, type IndexedArtifact, type IndexedManifest } from '../oci/index-walk.js';
+import { blobImage, type ImageSource, type LayerConsumer, type LayerFacts, type SourceContents } from '../oci/model.js';
+import { summarizeArtifact, summarizeImage, type InspectResult } from '../oci/summary.js';
 import type { Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/types.js';
 import { RegistryClient, type ClientOptions } from './client.js';
 import { lookupCredentials, type Credentials } from './credentials.js';
 import { formatReference, type Reference } from './reference.js';
@@ -30,6 +31,7 @@ interface RemoteImages {
   mediaType: string;
   annotations: Record<string, string>;
   entries: IndexedManifest[];
+  artifacts: IndexedArtifact[];
 }
 
 async function remoteManifests(ref: Reference, options: RemoteOptions): Promise<RemoteImages> {
@@ -43,18 +45,17 @@ async function remoteManifests(ref: Reference, options: RemoteOptions): Promise<
     kind === 'manifest' ? (await client.getManifest(ref.repository, digest, MAX_DOCUMENT_BYTES)).bytes : client.getBlob(ref.repository, digest, MAX_DOCUMENT_BYTES);
   const common = { client, source, digest: top.digest, mediaType, annotations: document.annotations ?? {} };
   if (isIndexType(mediaType)) {
-    const entries = [];
-    for (const descriptor of await indexEntries(top.bytes, fetch, source)) entries.push(await readManifestAt(descriptor, fetch, source));
-    return { ...common, kind: 'index', entries };
+    const { images, artifacts } = await walkIndex(top.bytes, fetch, source);
+    return { ...common, kind: 'index', entries: images, artifacts };
   }
   if (!isManifestType(mediaType)) throw new UserError('image-unsupported', `${source} is a ${mediaType || 'document of unknown type'}, not an image`);
-  return { ...common, kind: 'manifest', entries: [await readManifestAt({ mediaType, digest: top.digest, size: top.bytes.length }, fetch, source, top.bytes)] };
+  return { ...common, kind: 'manifest', entries: [await readManifestAt({ mediaType, digest: top.digest, size: top.bytes.length }, fetch, source, top.bytes)], artifacts: [] };
 }
 
 export async function inspectRemote(ref: Reference, options: RemoteOptions): Promise<InspectResult> {
   const remote = await remoteManifests(ref, options);
   const images = remote.entries.map((entry) => summarizeImage(entry.manifest, entry.descriptor.digest, entry.config, remote.kind === 'index' ? entry.descriptor.platform : undefined));
-  return { source: remote.source, kind: remote.kind, digest: remote.digest, mediaType: remote.mediaType, annotations: remote.annotations, images };
+  return { source: remote.source, kind: remote.kind, digest: remote.digest, mediaType: remote.mediaType, annotations: remote.annotations, images, artifacts: remote.artifacts.map((artifact) => summarizeArtifact(artifact.descriptor)) };
 }
 
 /** A registry reference as an image source. */
@@ -68,16 +69,17 @@ export class RegistrySource implements ImageSource {
     this.name = formatReference(ref);
   }
 
-  async open<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<SourceImage<L>[]> {
+  async open<L extends LayerFacts>(consumer: LayerConsumer<L>): Promise<SourceContents<L>> {
     const remote = await remoteManifests(this.ref, this.options);
     if (remote.entries.length === 0) throw new UserError('image-invalid', `${remote.source} holds no image`);
     const repository = this.ref.repository;
-    return remote.entries.map((entry) =>
-      blobImage(entry, remote.source, [], consumer, (descriptor) =>
-        (async function* () {
-          yield* await remote.client.openBlob(repository, descriptor.digest);
-        })(),
-      ),
-    );
+    const openBlob = (descriptor: Descriptor) =>
+      (async function* () {
+        yield* await remote.client.openBlob(repository, descriptor.digest, descriptor.size);
+      })();
+    return {
+      images: remote.entries.map((entry) => blobImage(entry, remote.source, [], consumer, openBlob)),
+      artifacts: remote.artifacts.map((artifact) => ({ ...artifact, openBlob })),
+    };
   }
 }

@@ -12,11 +12,13 @@ import { UsageError, UserError } from '../util/errors.js';
 import type { Digest } from '../oci/digest.js';
 import { pushBlobs, type AssembledIndex } from '../oci/assemble.js';
 import type { LocalImage } from '../oci/image.js';
+import type { CarriedArtifact } from '../oci/import.js';
 import type { BlobStore } from '../oci/store.js';
 import type { Descriptor } from '../oci/types.js';
 import { MediaType } from '../oci/media-types.js';
 import { fileUploadSource, Interrupted, RegistryClient, RegistryError, type RetryPolicy, type UploadSource } from './client.js';
 import { lookupCredentials, type Credentials } from './credentials.js';
+import { BlobLocations } from './locations.js';
 import { formatReference, isValidTag, parseReference } from './reference.js';
 
 export interface PushOptions {
@@ -51,6 +53,8 @@ export interface PushTarget {
   /** `index`: all arches and the index; `arch`: one arch's manifest (legacy per-arch naming). */
   kind: 'index' | 'arch';
   images: LocalImage[];
+  /** The artifacts the index carries (index targets only). */
+  artifacts: CarriedArtifact[];
 }
 
 export interface PushResult {
@@ -94,12 +98,15 @@ export function parseDestinations(options: Pick<PushOptions, 'to' | 'tags' | 'pe
 export function planTargets(assembled: AssembledIndex, destinations: Destination[]): PushTarget[] {
   return destinations.flatMap((destination): PushTarget[] =>
     destination.perArch
-      ? assembled.images.map((image) => ({ registry: destination.registry, repository: destination.repository.replace(/\{arch\}/g, image.arch), kind: 'arch', images: [image] }))
-      : [{ registry: destination.registry, repository: destination.repository, kind: 'index', images: assembled.images }],
+      ? assembled.images.map((image) => ({ registry: destination.registry, repository: destination.repository.replace(/\{arch\}/g, image.arch), kind: 'arch', images: [image], artifacts: [] }))
+      : [{ registry: destination.registry, repository: destination.repository, kind: 'index', images: assembled.images, artifacts: assembled.artifacts }],
   );
 }
 
 type BlobOutcome = 'uploaded' | 'skipped' | 'mounted';
+
+/** Remembered repositories a blob is looked for in before it is uploaded (containers/image tries five). */
+const MOUNT_CANDIDATES = 3;
 
 type Repository = Pick<PushTarget, 'registry' | 'repository'>;
 
@@ -185,9 +192,15 @@ class BlobSender {
   /** Per registry: digest → a repository that has it, the source of cross-repository mounts. */
   private readonly known = new Map<string, Map<string, string>>();
   private readonly growing = new Set<Promise<unknown>>();
+  /** Where blobs are, remembered across pushes (the cache's locations/). */
+  private readonly locations = new BlobLocations();
+  /** Writes of that memory under way, awaited before the push ends. */
+  private readonly remembering = new Set<Promise<void>>();
   private running = 0;
   private readonly waiting: (() => void)[] = [];
   private failure: { error: unknown } | undefined;
+  /** The first failure of a send itself (not a stop). */
+  private sendFailure: { error: unknown } | undefined;
   readonly progress: PushProgress = { uploaded: 0, skipped: 0, mounted: 0, bytesUploaded: 0 };
 
   constructor(
@@ -227,6 +240,7 @@ class BlobSender {
       (error: unknown) => {
         if (error instanceof SourceGone) return;
         this.failure ??= { error };
+        this.sendFailure ??= { error };
       },
     );
     this.growing.add(tracked);
@@ -243,9 +257,15 @@ class BlobSender {
     return this.failure?.error;
   }
 
+  /** The first failure of a send itself, if any (not the error that stopped the sends). */
+  get ownFailure(): unknown {
+    return this.sendFailure?.error;
+  }
+
   /** Waits until nothing is on its way any more. */
   async settled(): Promise<void> {
     await Promise.allSettled([...this.sends.values(), ...this.growing]);
+    await Promise.allSettled(this.remembering);
   }
 
   /** Waits for the uploads of growing blobs. */
@@ -262,9 +282,37 @@ class BlobSender {
     let whereIs = this.known.get(target.registry);
     if (!whereIs) this.known.set(target.registry, (whereIs = new Map()));
     if (outcome !== 'mounted') whereIs.set(digest, target.repository);
+    this.remembering.add(this.locations.remember(target.registry, digest, target.repository));
     this.progress[outcome]++;
     this.reporter?.blob(outcome, size);
     return outcome;
+  }
+
+  /**
+   * The blob from a repository where an earlier push left it (the cache's memory of this registry): a
+   * mount asked for at once, which the registry answers with the blob linked (201) or, when the source
+   * has it no more, with an upload session (202). Then the candidate is forgotten, the target checked
+   * (it may hold the blob already), and the next candidate tried, the session kept for the upload. A
+   * candidate this login may not read is skipped. Without candidates: the target checked (HEAD).
+   * Answers what happened, or the session to upload into (undefined: none yet).
+   */
+  private async mountRemembered(client: RegistryClient, target: Repository, descriptor: Descriptor): Promise<'skipped' | 'mounted' | string | undefined> {
+    const candidates = (await this.locations.candidates(target.registry, descriptor.digest, target.repository)).slice(0, MOUNT_CANDIDATES);
+    if (candidates.length === 0) return (await client.hasBlob(target.repository, descriptor.digest)) ? 'skipped' : undefined;
+    let session: string | undefined;
+    for (const candidate of candidates) {
+      try {
+        const opened = await client.mountBlob(target.repository, descriptor.digest, candidate, true);
+        if (opened === undefined) return 'mounted';
+        session ??= opened;
+        await this.locations.forget(target.registry, descriptor.digest, candidate);
+        if (await client.hasBlob(target.repository, descriptor.digest)) return 'skipped';
+      } catch (error) {
+        // A repository this login may not read, gone, or refusing: the blob is uploaded instead.
+        if (!(error instanceof RegistryError)) throw error;
+      }
+    }
+    return session ?? ((await client.hasBlob(target.repository, descriptor.digest)) ? 'skipped' : undefined);
   }
 
   private async inTurn<T>(task: () => Promise<T>): Promise<T> {
@@ -272,7 +320,12 @@ class BlobSender {
     this.running++;
     try {
       if (this.failure) throw this.failure.error;
-      return await task();
+      try {
+        return await task();
+      } catch (error) {
+        this.sendFailure ??= { error };
+        throw error;
+      }
     } catch (error) {
       this.failure ??= { error };
       throw error;
@@ -284,19 +337,25 @@ class BlobSender {
 
   private async transfer(target: Repository, descriptor: Descriptor, store: BlobStore): Promise<BlobOutcome> {
     const client = this.clients.get(target.registry)!;
-    if (await client.hasBlob(target.repository, descriptor.digest)) return this.settle(target, descriptor.digest, 'skipped', descriptor.size);
     const from = this.known.get(target.registry)?.get(descriptor.digest);
     let session: string | undefined;
     if (from && from !== target.repository) {
+      if (await client.hasBlob(target.repository, descriptor.digest)) return this.settle(target, descriptor.digest, 'skipped', descriptor.size);
       session = await client.mountBlob(target.repository, descriptor.digest, from);
       if (session === undefined) return this.settle(target, descriptor.digest, 'mounted', descriptor.size);
+    } else {
+      const remembered = await this.mountRemembered(client, target, descriptor);
+      if (remembered === 'skipped' || remembered === 'mounted') return this.settle(target, descriptor.digest, remembered, descriptor.size);
+      session = remembered;
     }
-    const source = await fileUploadSource(store.path(descriptor.digest), descriptor);
+    const source = await fileUploadSource(store.path(descriptor.digest), descriptor, () => store.missing(descriptor.digest, `uploading ${descriptor.digest}`));
     try {
       await client.uploadBlob(target.repository, source, (count) => this.counted(count), session);
     } catch (error) {
       if (error instanceof RegistryError && error.registryCode === 'DIGEST_INVALID' && !(await store.verify(descriptor.digest))) {
-        // A blob file damaged after it was written (a disk fault, a hand edit): no push can use it.
+        // A blob file damaged after it was written (a disk fault, a hand edit): no push can use it. One of
+        // addonix's cache is removed (the next push makes it again); one of a layout folder is the user's.
+        if (!store.owned) throw new UserError('image-invalid', `${store.path(descriptor.digest)} does not match its digest ${descriptor.digest}: the layout is damaged`);
         await rm(store.path(descriptor.digest), { force: true });
         throw new UserError('image-invalid', `${store.path(descriptor.digest)} is damaged (its content does not match its digest ${descriptor.digest}); it was removed: run the push again`);
       }
@@ -415,12 +474,19 @@ export class Push {
   /** Blobs being written, by import id: null when the file was gone before it could be opened. */
   private readonly opening = new Map<number, Promise<GrowingBlob | null>>();
 
-  /** Gives up (reading the images failed): nothing more is sent; returns once nothing is on its way. */
-  async abandon(error: unknown): Promise<void> {
+  /**
+   * Gives up (reading the images failed): nothing more is sent; returns once nothing is on its way, with
+   * the error to report. That is `error`, unless reading failed for a blob missing from the cache and a
+   * send had failed on its own first: a send that finds a cached blob damaged removes it, and an import
+   * still under way then misses it (the cache seems emptied), which is no news to the user.
+   */
+  async abandon(error: unknown): Promise<unknown> {
     this.sender.stop(error);
     for (const blob of await Promise.all(this.opening.values())) blob?.fail(new SourceGone());
     await this.sender.settled();
     await this.closeBlobs();
+    const own = this.sender.ownFailure;
+    return error instanceof UserError && error.code === 'cache-gone' && own !== undefined ? own : error;
   }
 
   private async closeBlobs(): Promise<void> {
@@ -456,19 +522,27 @@ export class Push {
       pushed: [],
     };
 
-    // 0. Where the tags point now (to put them back if one cannot be moved).
+    // 0. Where the tags point now (to put them back if one cannot be moved). A tag that points at what
+    // this push would set needs nothing: the registry took that manifest, so it has all it names.
     const before: TagBefore[] = [];
     for (const target of targets) {
       const client = clients.get(target.registry)!;
       for (const tag of options.tags) {
         const digest = await client.tagDigest(target.repository, tag);
         const entry: TagBefore = { target, tag, digest };
-        if (digest !== null) {
+        if (digest !== null && digest !== this.tagged(target, assembled)[2]) {
           const old = await client.getManifest(target.repository, digest, 4 * 1024 * 1024);
           Object.assign(entry, { bytes: old.bytes, mediaType: old.mediaType || MediaType.ociIndex });
         }
         before.push(entry);
       }
+    }
+    if (before.every((entry) => entry.digest === this.tagged(entry.target, assembled)[2])) {
+      await this.sender.settled();
+      for (const target of targets) result.blobs.skipped += pushBlobs(target.images, target.artifacts).length;
+      for (const target of targets) result.pushed.push({ repository: formatReference({ registry: target.registry, repository: target.repository }), tags: options.tags, digest: this.tagged(target, assembled)[2] });
+      options.reporter?.note('every tag points at this image already: nothing to send');
+      return result;
     }
 
     // 1. Blobs (those being written go up as they grow), and nothing else on its way before the manifests.
@@ -476,7 +550,7 @@ export class Push {
       await this.sender.growingDone();
       if (this.sender.failed) throw this.sender.failed;
       for (const target of targets) {
-        const blobs = pushBlobs(target.images);
+        const blobs = pushBlobs(target.images, target.artifacts);
         const outcomes = await Promise.all(blobs.map(({ descriptor, store }) => this.sender.send(target, descriptor, store)));
         outcomes.forEach((outcome, i) => {
           result.blobs[outcome]++;
@@ -487,19 +561,15 @@ export class Push {
       await this.sender.settled();
     }
 
-    // 2. Manifests by digest (all of a repository at once), then the index by digest.
+    // 2. Manifests by digest, and the artifacts as they were (all of a repository at once), then the
+    // index that names them by digest. A PUT of a manifest is idempotent: none is looked for first.
     for (const target of targets) {
       const client = clients.get(target.registry)!;
-      await Promise.all(
-        target.images.map(async (image) => {
-          if (!(await client.hasManifest(target.repository, image.manifestDigest))) {
-            await client.putManifest(target.repository, image.manifestDigest, image.manifestBytes, image.manifest.mediaType);
-          }
-        }),
-      );
-      if (target.kind === 'index' && !(await client.hasManifest(target.repository, assembled.digest))) {
-        await client.putManifest(target.repository, assembled.digest, assembled.bytes, MediaType.ociIndex);
-      }
+      await Promise.all([
+        ...target.images.map((image) => client.putManifest(target.repository, image.manifestDigest, image.manifestBytes, image.manifest.mediaType)),
+        ...target.artifacts.map((artifact) => client.putManifest(target.repository, artifact.descriptor.digest, artifact.bytes, artifact.descriptor.mediaType)),
+      ]);
+      if (target.kind === 'index') await client.putManifest(target.repository, assembled.digest, assembled.bytes, MediaType.ociIndex);
     }
 
     // 3. Tags, last: until here nothing a user pulls by tag has changed. From here an interrupt waits.
@@ -510,6 +580,7 @@ export class Push {
       const { target, tag } = entry;
       const client = clients.get(target.registry)!;
       const [bytes, mediaType, digest] = this.tagged(target, assembled);
+      if (entry.digest === digest) continue;
       try {
         await client.putManifest(target.repository, tag, bytes, mediaType);
       } catch (error) {

@@ -8,7 +8,7 @@ import type { Digest } from '../oci/digest.js';
 import { checkConfig, MAX_DOCUMENT_BYTES, parseJson } from '../oci/image.js';
 import { isIndexType, isManifestType } from '../oci/media-types.js';
 import { formatPlatform } from '../oci/platform.js';
-import { indexEntries } from '../oci/index-walk.js';
+import { imageEntries } from '../oci/index-walk.js';
 import type { ImageManifest, Platform } from '../oci/types.js';
 import { RegistryClient } from './client.js';
 import { lookupCredentials, type Credentials } from './credentials.js';
@@ -69,7 +69,7 @@ export class PlatformResolver {
     const mediaType = document.mediaType ?? top.mediaType;
     if (isIndexType(mediaType)) {
       // Nested indexes are followed as every other reader follows them.
-      const entries = await indexEntries(top.bytes, async (digest) => (await this.client.getManifest(this.ref.repository, digest, MAX_DOCUMENT_BYTES)).bytes, source);
+      const entries = await imageEntries(top.bytes, async (digest) => (await this.client.getManifest(this.ref.repository, digest, MAX_DOCUMENT_BYTES)).bytes, source);
       const match = entries.find((entry) => platformMatches(entry.platform, platform));
       if (!match) {
         const offered = entries.map((entry) => (entry.platform ? formatPlatform(entry.platform) : '(no platform)'));

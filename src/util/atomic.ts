@@ -234,3 +234,19 @@ export async function removeStaleTemporaries(dir: string): Promise<number> {
   }
   return removed;
 }
+
+/** removeStaleTemporaries in a folder and every folder below it, down to `depth` levels; answers how many. */
+export async function removeStaleTemporariesBelow(dir: string, depth: number): Promise<number> {
+  let removed = await removeStaleTemporaries(dir);
+  if (depth <= 0) return removed;
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return removed;
+  }
+  for (const entry of entries) {
+    if (entry.isDirectory() && !TEMPORARY.test(entry.name)) removed += await removeStaleTemporariesBelow(path.join(dir, entry.name), depth - 1);
+  }
+  return removed;
+}

@@ -96,8 +96,8 @@ export type FindingCode = keyof typeof FINDING_CODES;
 /** The exit statuses of every command. */
 export const EXIT_STATUSES = {
   0: 'success: the command did what it was asked, found nothing wrong',
-  1: 'findings (validate, diff, verify) or a failure (an error below, or a build that failed)',
-  2: 'wrong usage: an unknown command or option, a missing or bad argument, an arch the add-on does not list',
+  1: 'findings (validate, verify), images that differ (diff), or a failure (an error below, or a build that failed)',
+  2: 'wrong usage: an unknown command or option, a missing or bad argument, an arch the add-on does not list; and every failure of diff, which exits as diff(1) does (0 identical, 1 different, 2 trouble)',
   130: 'interrupted (Ctrl-C or SIGTERM): what was under way was stopped and nothing half-written was left',
 } as const;
 
@@ -136,6 +136,8 @@ export const ERROR_CODES = {
   'engine-failed': { exit: 1, summary: 'docker load or podman load failed' },
   'git-failed': { exit: 1, summary: 'git failed (staging what init wrote)' },
   internal: { exit: 1, summary: 'a bug in addonix: the message has the stack trace to report' },
+  // Images and their cache (issue 20).
+  'cache-gone': { exit: 1, summary: "addonix's cache folder, or a file in it, was removed while addonix used it: run the command again" },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

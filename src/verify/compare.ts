@@ -2,13 +2,15 @@
  * Comparing two scanned images: the verdict, and when they differ, why — manifest and config digests,
  * the config fields that differ, the layers matched by diff_id, and inside each pair of differing layers
  * every file added, removed, moved to another layer or changed (type, content, size, mode, owner, mtime,
- * link target, device), sorted by path. Pure functions over what the scanners found.
+ * link target, device, extended attributes), sorted by path. Pure functions over what the scanners found.
  */
 import type { Digest } from '../oci/digest.js';
 import { formatPlatform } from '../oci/platform.js';
+import { FileTable } from '../oci/file-table.js';
 import type { FileFacts, ImageFacts, ScannedImage, ScannedLayer } from '../oci/scan.js';
 import type { Compression } from '../oci/media-types.js';
 import { Annotation } from '../oci/types.js';
+import { bytesOf, showName } from '../util/names.js';
 
 /** identical: same manifest (or no manifest to compare) and config; same-content: same config and layers, other manifest. */
 export type Verdict = 'identical' | 'same-content' | 'different';
@@ -29,7 +31,7 @@ export interface ImageSide {
   compressor: string | null;
 }
 
-export type DifferenceKind = 'type' | 'content' | 'size' | 'mode' | 'owner' | 'mtime' | 'link-target' | 'device';
+export type DifferenceKind = 'type' | 'content' | 'size' | 'mode' | 'owner' | 'mtime' | 'link-target' | 'device' | 'xattrs';
 
 export interface Difference {
   kind: DifferenceKind;
@@ -111,13 +113,6 @@ function compressorOf(facts: ImageFacts): string | null {
   return records.size === 0 ? null : [...records].join(' | ');
 }
 
-/** The entries of a layer by path; a path written twice keeps its last entry, as extraction does. */
-function filesByPath(layer: ScannedLayer): Map<string, FileFacts> {
-  const map = new Map<string, FileFacts>();
-  for (const file of layer.files) map.set(file.path, file);
-  return map;
-}
-
 function octal(mode: number): string {
   return '0' + mode.toString(8).padStart(3, '0');
 }
@@ -136,6 +131,15 @@ function formatMtime(mtime: number | null): string | null {
   return fraction > 0 ? iso.replace('Z', `${fraction.toFixed(6).slice(1).replace(/0+$/, '')}Z`) : iso;
 }
 
+/**
+ * Extended attributes as one line: `name=value, ...`, names shown as names are, values as text when
+ * they are printable ASCII, else in hex (`security.capability=0x01000002...`); null when there are none.
+ */
+export function xattrText(xattrs: readonly [string, string][]): string | null {
+  if (xattrs.length === 0) return null;
+  return xattrs.map(([name, value]) => `${showName(name)}=${/^[\x20-\x7e]*$/.test(value) ? JSON.stringify(value) : `0x${bytesOf(value).toString('hex')}`}`).join(', ');
+}
+
 /** What differs between two entries at one path. */
 function fileDifferences(a: FileFacts, b: FileFacts): Difference[] {
   const out: Difference[] = [];
@@ -150,31 +154,51 @@ function fileDifferences(a: FileFacts, b: FileFacts): Difference[] {
   add('mtime', formatMtime(a.mtime), formatMtime(b.mtime));
   add('link-target', a.linkTarget, b.linkTarget);
   add('device', a.device, b.device);
+  add('xattrs', xattrText(a.xattrs), xattrText(b.xattrs));
   return out;
 }
 
 function layerSide(layer: ScannedLayer, index: number): LayerSide {
-  return { position: index + 1, diffId: layer.diffId, digest: layer.digest, size: layer.size, uncompressedSize: layer.uncompressedSize, compression: layer.compression, files: layer.files.length };
+  return { position: index + 1, diffId: layer.diffId, digest: layer.digest, size: layer.size, uncompressedSize: layer.uncompressedSize, compression: layer.compression, files: layer.entries };
 }
 
+/** The files of a layer whose files the scanner was asked for (every layer another has no copy of is). */
+function filesOf(layer: ScannedLayer): FileTable {
+  if (!layer.files) throw new Error(`layer ${layer.diffId} was compared without its files`);
+  return layer.files;
+}
+
+/**
+ * The files that differ between two layers, sorted by path: the records of the two tables compared
+ * as they are stored, and only those that differ decoded (a layer of many files costs a table of
+ * record numbers, no string per file).
+ */
 function compareFiles(a: ScannedLayer | null, b: ScannedLayer | null, positionA: number | null, positionB: number | null): FileChange[] {
-  const inA = a ? filesByPath(a) : new Map<string, FileFacts>();
-  const inB = b ? filesByPath(b) : new Map<string, FileFacts>();
-  const paths = [...new Set([...inA.keys(), ...inB.keys()])].sort();
+  const ta = a ? filesOf(a) : null;
+  const tb = b ? filesOf(b) : null;
   const changes: FileChange[] = [];
-  for (const path of paths) {
-    const fa = inA.get(path) ?? null;
-    const fb = inB.get(path) ?? null;
-    if (fa && fb) {
-      const differences = fileDifferences(fa, fb);
-      if (differences.length > 0) changes.push({ path, change: 'changed', layerA: positionA, layerB: positionB, differences, a: fa, b: fb });
-    } else if (fa) {
-      changes.push({ path, change: 'removed', layerA: positionA, layerB: null, differences: [], a: fa, b: null });
-    } else {
-      changes.push({ path, change: 'added', layerA: null, layerB: positionB, differences: [], a: null, b: fb });
-    }
+  const removed = (i: number) => changes.push({ path: ta!.path(i), change: 'removed', layerA: positionA, layerB: null, differences: [], a: ta!.get(i), b: null });
+  if (!tb) {
+    for (let i = 0; ta && i < ta.count; i++) removed(i);
+  } else {
+    // Paired by path without a string per path (a layer may have hundreds of thousands).
+    (ta ?? new FileTable()).join(
+      tb,
+      (i, j) => {
+        if (i < 0) {
+          changes.push({ path: tb.path(j), change: 'added', layerA: null, layerB: positionB, differences: [], a: null, b: tb.get(j) });
+          return;
+        }
+        if (ta!.same(i, tb, j)) return;
+        const fa = ta!.get(i);
+        const fb = tb.get(j);
+        const differences = fileDifferences(fa, fb);
+        if (differences.length > 0) changes.push({ path: fb.path, change: 'changed', layerA: positionA, layerB: positionB, differences, a: fa, b: fb });
+      },
+      removed,
+    );
   }
-  return changes;
+  return changes.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
 }
 
 /**

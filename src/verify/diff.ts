@@ -10,20 +10,21 @@ import { candidatesOf, LayerScanner, openLocalImages, type ImageCandidate } from
 import { RegistrySource, type RemoteOptions } from '../registry/pull.js';
 import { formatReference, parseReference } from '../registry/reference.js';
 import { compareImages, imageSide, overallVerdict, type DiffResult, type ImageComparison } from './compare.js';
+import type { Digest } from '../oci/digest.js';
 
 /**
  * A path that exists is a local image; anything else is a registry reference. A failure as a reference
  * says that the path does not exist either: a mistyped file name is the likelier mistake.
  */
-export async function openImages(argument: string, options: RemoteOptions & { rules: LayerRules }): Promise<ImageCandidate[]> {
+export async function openImages(argument: string, options: RemoteOptions & { rules: LayerRules; inProcess?: boolean; whole?: boolean }): Promise<ImageCandidate[]> {
   const { path } = splitArchPrefix(argument);
-  if (existsSync(path)) return openLocalImages(argument, options.rules);
+  if (existsSync(path)) return openLocalImages(argument, options.rules, { inProcess: options.inProcess === true, whole: options.whole === true });
   // An absolute or ./-relative name is a path for sure: a registry reference cannot start so.
   if (/^[./~]/.test(path)) throw new UserError('not-found', `${argument}: no such file or folder`);
   let reference;
   try {
     reference = parseReference(argument);
-    return candidatesOf(await new RegistrySource(reference, options).open(new LayerScanner(options.rules)), undefined);
+    return candidatesOf((await new RegistrySource(reference, options).open(new LayerScanner(options.rules))).images, undefined);
   } catch (error) {
     if (!(error instanceof UserError)) throw error;
     const as = reference ? `as the registry reference ${formatReference(reference)}` : 'as a registry reference';
@@ -53,6 +54,19 @@ function pick(candidates: ImageCandidate[], arch: string, side: string): ImageCa
   if (found.length === 1) return found[0]!;
   const have = candidates.map(pairingKey).join(', ');
   throw new UserError('platform-missing', found.length === 0 ? `${side} has no image for ${arch} (it has: ${have})` : `${side} has ${found.length} images for ${arch}`);
+}
+
+/** The diff_ids of `image` that `other` has fewer copies of: the layers whose files a comparison needs. */
+function unmatched(image: ImageCandidate, other: ImageCandidate): Digest[] {
+  const left = new Map<Digest, number>();
+  for (const diffId of other.facts.config.rootfs.diff_ids) left.set(diffId, (left.get(diffId) ?? 0) + 1);
+  const out: Digest[] = [];
+  for (const diffId of image.facts.config.rootfs.diff_ids) {
+    const copies = left.get(diffId) ?? 0;
+    if (copies > 0) left.set(diffId, copies - 1);
+    else out.push(diffId);
+  }
+  return out;
 }
 
 /**
@@ -85,6 +99,11 @@ export async function diffImages(a: ImageCandidate[], b: ImageCandidate[], optio
       }
     }
     onlyInB.push(...inB.values());
+  }
+  // Only the files of layers the other side has no copy of are listed (and their contents hashed).
+  for (const [ca, cb] of pairs) {
+    ca.want(unmatched(ca, cb));
+    cb.want(unmatched(cb, ca));
   }
   // Both sides of a pair are read at once: local archives were read when opened, blobs stream now.
   const compared: ComparedPair[] = [];

@@ -1,7 +1,7 @@
 /** The text form of a comparison, in the order a person reads it: verdict, digests, config, layers, files. */
 import { shortDigest } from '../oci/digest.js';
 import type { FileFacts } from '../oci/scan.js';
-import { jsonName, jsonNameBytes, showName } from '../util/names.js';
+import { bytesOf, jsonName, jsonNameBytes, showName } from '../util/names.js';
 import { plural } from '../util/text.js';
 import type { ConfigFieldChange, DiffResult, Difference, FileChange, ImageComparison, ImageSide, LayerComparison } from './compare.js';
 
@@ -139,6 +139,7 @@ function factsJson(facts: FileFacts | null): unknown {
     ...(linkBytes ? { linkTargetBytes: linkBytes } : {}),
     uname: jsonName(facts.uname),
     gname: jsonName(facts.gname),
+    xattrs: facts.xattrs.map(([name, value]) => ({ name: jsonName(name), value: bytesOf(value).toString('base64') })),
   };
 }
 

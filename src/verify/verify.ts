@@ -79,8 +79,8 @@ export interface VerifyOutcome {
 
 /** The build result as the image push would publish: blobs in the cache, manifest with compressed layers. */
 async function pushableImage(outPath: string, arch: BuildArch, source: string, rules: LayerRules): Promise<ImageCandidate> {
-  const [image] = await readInput(`${arch}=${outPath}`, { policy: PUSH_POLICY, rules });
-  const images = await new StoreSource(source, image!.store, [{ digest: image!.manifestDigest, mediaType: image!.manifest.mediaType, names: [] }]).open(new LayerScanner(rules));
+  const [image] = (await readInput(`${arch}=${outPath}`, { policy: PUSH_POLICY, rules })).images;
+  const { images } = await new StoreSource(source, image!.store, [{ digest: image!.manifestDigest, mediaType: image!.manifest.mediaType, names: [] }]).open(new LayerScanner(rules));
   return candidatesOf(images, arch)[0]!;
 }
 

@@ -3,7 +3,7 @@ import { readInputs } from '../../oci/inputs.js';
 import { assembleIndex, indexAnnotations, writeLayout } from '../../oci/assemble.js';
 import { Annotation } from '../../oci/types.js';
 import { formatPlatform } from '../../oci/platform.js';
-import { addonForIndex, layerPolicy, layerRules, ProgressLine } from '../images.js';
+import { addonForIndex, warnDropped, layerPolicy, layerRules, ProgressLine } from '../images.js';
 import { withOptions } from '../options.js';
 
 interface AssembleArgs {
@@ -30,16 +30,19 @@ export const assembleCommand: CommandModule<object, AssembleArgs> = {
     const addon = args.addon !== undefined ? await addonForIndex(args.addon) : undefined;
     const progress = new ProgressLine();
     progress.update(() => 'reading images...', true);
-    const images = await readInputs(args.images, { policy: layerPolicy(args.compression), rules: layerRules(args['allow-devices']) }).finally(() => progress.done());
+    const { images, artifacts } = await readInputs(args.images, { policy: layerPolicy(args.compression), rules: layerRules(args['allow-devices']) }).finally(() => progress.done());
     const annotations = indexAnnotations(images, addon);
-    const assembled = assembleIndex(images, annotations);
+    const assembled = assembleIndex(images, annotations, artifacts);
+    warnDropped(assembled);
     await writeLayout(args.out, assembled, annotations[Annotation.version] ?? 'latest');
     const manifests = assembled.images.map((image) => ({ arch: image.arch, platform: formatPlatform(image.platform), digest: image.manifestDigest }));
+    const carried = assembled.artifacts.map((artifact) => artifact.descriptor.digest);
     if (args.json) {
-      process.stdout.write(JSON.stringify({ layout: args.out, index: assembled.digest, manifests, annotations }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ layout: args.out, index: assembled.digest, manifests, artifacts: carried, annotations }, null, 2) + '\n');
       return;
     }
     process.stdout.write(`${args.out}: index ${assembled.digest}\n`);
     for (const manifest of manifests) process.stdout.write(`  ${manifest.arch.padEnd(8)} ${manifest.platform.padEnd(16)} ${manifest.digest}\n`);
+    for (const digest of carried) process.stdout.write(`  ${'artifact'.padEnd(8)} ${''.padEnd(16)} ${digest}\n`);
   },
 };

@@ -4,7 +4,7 @@ import { diffJson, renderDiff } from '../../verify/render.js';
 import { checkReportDir, writeDiffReport } from '../../verify/report.js';
 import type { BuildArch } from '../../addon/arch.js';
 import { layerRules, ProgressLine, registryTimes } from '../images.js';
-import { withOptions } from '../options.js';
+import { quickArgs, withOptions } from '../options.js';
 
 interface DiffArgs {
   a: string;
@@ -18,6 +18,14 @@ interface DiffArgs {
   'retry-for'?: number;
 }
 
+const OPTIONS = ['arch', 'diff-report', 'json', 'allow-devices', 'insecure', 'timeout', 'retry-for'] as const;
+
+/** The common invocations, read without yargs (see quickArgs). */
+export const quick = {
+  args: (argv: readonly string[]) => quickArgs(argv, OPTIONS, ['a', 'b']) as DiffArgs | null,
+  run: (args: DiffArgs) => diffCommand.handler(args as Parameters<NonNullable<typeof diffCommand.handler>>[0]),
+};
+
 export const diffCommand: CommandModule<object, DiffArgs> = {
   command: 'diff <a> <b>',
   describe: 'Compare two images: "identical", or which layer and which file differ, and how',
@@ -26,13 +34,13 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
       yargs
         .positional('a', { describe: 'An image: result link, tarball (docker save, dockerTools), stream script, OCI layout, or registry reference', type: 'string' })
         .positional('b', { describe: 'The image to compare it with (same forms)', type: 'string' }),
-      'arch', 'diff-report', 'json', 'allow-devices', 'insecure', 'timeout', 'retry-for',
+      ...OPTIONS,
     )
       .example('$0 diff result-amd64 ghcr.io/me/my-addon:1.2.3', 'A local build against the published image')
       .example('$0 diff old.tar.gz new.tar.gz --diff-report diff-report && diffoscope diff-report/a diff-report/b', 'Look inside the files that differ')
       .example('$0 diff result-multiarch ghcr.io/me/my-addon:1.2.3 --json', 'Every arch of two multi-arch images, machine-readable')
       .epilogue(
-        'Exit status 0 when the images are identical (same config digest, and same manifest digest when both have a manifest), 1 otherwise. ' +
+        'Exit status as diff(1): 0 when the images are identical (same config digest, and same manifest digest when both have a manifest), 1 when they differ, 2 when they cannot be compared (an error: a missing or refused image, an unreachable registry, wrong usage). ' +
           'Layers are matched by diff_id (the digest of the uncompressed layer), so a layer compressed differently shows as "recompressed"; ' +
           'inside layers that differ every file added, removed, moved or changed is listed, sorted by path. Inputs are read in one streaming ' +
           'pass each and nothing is written except --diff-report. --arch compares only those arches (each must be in both inputs). Images are refused as push refuses them: archives with entries or links ' +
@@ -46,7 +54,8 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
     const rules = layerRules(args['allow-devices']);
     const options = { insecure: args.insecure, rules, client: registryTimes(args) };
     const outcome = await (async () => {
-      const [a, b] = await Promise.all([openImages(args.a, options), openImages(args.b, options)]);
+      // One input is read on this thread, the other on a worker: two cores, one worker to start.
+      const [a, b] = await Promise.all([openImages(args.a, { ...options, inProcess: true }), openImages(args.b, options)]);
       return diffImages(a, b, { arches: args.arch });
     })().finally(() => progress.done());
     // The report first: when it cannot be written, the output is the error alone (one JSON document under --json).

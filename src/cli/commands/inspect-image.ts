@@ -3,7 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { readInput } from '../../oci/inputs.js';
 import { assembleIndex, indexAnnotations } from '../../oci/assemble.js';
 import { splitArchPrefix, formatPlatform } from '../../oci/platform.js';
-import { summarizeImage, type InspectResult } from '../../oci/summary.js';
+import { summarizeArtifact, summarizeImage, type InspectResult } from '../../oci/summary.js';
 import { MediaType } from '../../oci/media-types.js';
 import { inspectRemote } from '../../registry/pull.js';
 import { parseReference } from '../../registry/reference.js';
@@ -44,14 +44,15 @@ export const inspectImageCommand: CommandModule<object, InspectImageArgs> = {
     if (existsSync(local)) {
       const progress = new ProgressLine();
       progress.update(() => `reading ${args.image}...`, true);
-      const images = await readInput(args.image, { policy: layerPolicy(args.compression), rules: layerRules(args['allow-devices']) }).finally(() => progress.done());
+      const { images, artifacts } = await readInput(args.image, { policy: layerPolicy(args.compression), rules: layerRules(args['allow-devices']) }).finally(() => progress.done());
       const summaries = images.map((image) => summarizeImage(image.manifest, image.manifestDigest, image.config, image.platform));
-      if (images.length === 1) {
-        result = { source: args.image, kind: 'manifest', digest: images[0]!.manifestDigest, mediaType: images[0]!.manifest.mediaType, annotations: images[0]!.manifest.annotations ?? {}, images: summaries };
+      if (images.length === 1 && artifacts.length === 0) {
+        result = { source: args.image, kind: 'manifest', digest: images[0]!.manifestDigest, mediaType: images[0]!.manifest.mediaType, annotations: images[0]!.manifest.annotations ?? {}, images: summaries, artifacts: [] };
       } else {
-        const assembled = assembleIndex(images, indexAnnotations(images));
+        // The index a push would write: the images in the arch table's order, then the artifacts it carries.
+        const assembled = assembleIndex(images, indexAnnotations(images), artifacts);
         const ordered = assembled.images.map((image) => summaries[images.indexOf(image)]!);
-        result = { source: args.image, kind: 'index', digest: assembled.digest, mediaType: MediaType.ociIndex, annotations: assembled.index.annotations ?? {}, images: ordered };
+        result = { source: args.image, kind: 'index', digest: assembled.digest, mediaType: MediaType.ociIndex, annotations: assembled.index.annotations ?? {}, images: ordered, artifacts: assembled.artifacts.map((artifact) => summarizeArtifact(artifact.descriptor)) };
       }
     } else {
       result = await inspectRemote(parseReference(args.image), { insecure: args.insecure, client: registryTimes(args) });
@@ -73,6 +74,10 @@ function renderInspect(result: InspectResult): string {
     if (labels.length > 0) out.push('  labels', table(labels.map(([key, value]) => ['    ' + key, value])));
     out.push('  layers');
     out.push(table(image.layers.map((layer) => ['    ' + layer.digest, formatBytes(layer.size), layer.mediaType.replace(/^application\/vnd\.(oci\.image|docker\.image\.rootfs)\./, '')])));
+  }
+  if (result.artifacts.length > 0) {
+    out.push('', 'artifacts (carried as they are)');
+    out.push(table(result.artifacts.map((artifact) => ['  ' + artifact.digest, artifact.artifactType ?? artifact.annotations['vnd.docker.reference.type'] ?? artifact.mediaType, artifact.platform ? formatPlatform(artifact.platform) : ''])));
   }
   return out.join('\n') + '\n';
 }

@@ -38,7 +38,7 @@ export const loadCommand: CommandModule<object, LoadArgs> = {
     const progress = new ProgressLine();
     progress.update(() => 'reading images...', true);
     // Uncompressed: the engine would only decompress again.
-    const images = await readInputs(args.images, { policy: { compression: 'none', keepCompressed: true }, rules: layerRules(args['allow-devices']) }).finally(() => progress.done());
+    const { images } = await readInputs(args.images, { policy: { compression: 'none', keepCompressed: true }, rules: layerRules(args['allow-devices']) }).finally(() => progress.done());
     const chosen = arches.map((arch) => {
       const image = images.find((candidate) => candidate.arch === arch);
       if (image) return image;

@@ -5,8 +5,8 @@ import { Interrupted } from '../../registry/client.js';
 import { parseDestinations, Push, readPasswordFromStdin, type PushResult } from '../../registry/push.js';
 import { UsageError, UserError } from '../../util/errors.js';
 import { plural } from '../../util/text.js';
-import { addonForIndex, formatBytes, layerPolicy, layerRules, parseSize, ProgressLine, rate, registryTimes } from '../images.js';
-import { withOptions } from '../options.js';
+import { addonForIndex, warnDropped, formatBytes, layerPolicy, layerRules, parseSize, ProgressLine, rate, registryTimes } from '../images.js';
+import { quickArgs, withOptions } from '../options.js';
 
 interface PushArgs {
   images: string[];
@@ -25,6 +25,14 @@ interface PushArgs {
   'retry-for'?: number;
 }
 
+const OPTIONS = ['to', 'tag', 'per-arch-repos', 'addon', 'json', 'username', 'password-stdin', 'insecure', 'chunk-size', 'compression', 'allow-devices', 'timeout', 'retry-for'] as const;
+
+/** The common invocations, read without yargs (see quickArgs). */
+export const quick = {
+  args: (argv: readonly string[]) => quickArgs(argv, OPTIONS, 'images', ['to', 'tag']) as PushArgs | null,
+  run: (args: PushArgs) => pushCommand.handler(args as Parameters<NonNullable<typeof pushCommand.handler>>[0]),
+};
+
 export const pushCommand: CommandModule<object, PushArgs> = {
   command: 'push <images..>',
   describe: 'Push per-arch images and their multi-arch index to a registry',
@@ -35,7 +43,7 @@ export const pushCommand: CommandModule<object, PushArgs> = {
         type: 'string',
         array: true,
       }),
-      'to', 'tag', 'per-arch-repos', 'addon', 'json', 'username', 'password-stdin', 'insecure', 'chunk-size', 'compression', 'allow-devices', 'timeout', 'retry-for',
+      ...OPTIONS,
     )
       .demandOption('to', 'say where to push with --to REGISTRY/REPO')
       .demandOption('tag', 'give at least one --tag')
@@ -98,11 +106,11 @@ export const pushCommand: CommandModule<object, PushArgs> = {
       let assembled;
       try {
         // Each layer goes to the registry as soon as it is in the cache, or while it is being compressed.
-        const images = await readInputs(args.images, { policy, rules, signal: interrupt.signal, events: pushing.importEvents() });
-        assembled = assembleIndex(images, indexAnnotations(images, addon));
+        const { images, artifacts } = await readInputs(args.images, { policy, rules, signal: interrupt.signal, events: pushing.importEvents() });
+        assembled = assembleIndex(images, indexAnnotations(images, addon), artifacts);
+        warnDropped(assembled);
       } catch (error) {
-        await pushing.abandon(error);
-        throw error;
+        throw await pushing.abandon(error);
       }
       result = await pushing.finish(assembled);
     } catch (error) {

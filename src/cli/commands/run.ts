@@ -128,7 +128,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       throw new UserError('not-found', `--image ${display(source)}: no such file or folder`);
     }
     progress.update(() => 'reading the image...', true);
-    const images = await readInputs([source!], { policy: { compression: 'none', keepCompressed: true }, rules: layerRules(false) }).finally(() => progress.done());
+    const { images } = await readInputs([source!], { policy: { compression: 'none', keepCompressed: true }, rules: layerRules(false) }).finally(() => progress.done());
     const image = images.find((candidate) => candidate.arch === arch);
     if (!image) throw new UserError('platform-missing', `${display(source!)} has no image for ${arch} (it has ${images.map((i) => `${i.arch} (${formatPlatform(i.platform)})`).join(', ')}); pass --arch`);
     progress.update(() => `loading ${arch} into ${args.engine}...`, true);

@@ -84,7 +84,8 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     await interruptible(async (signal) => {
       const startedOn = new Date().toISOString();
       // The references before the builds: one that is missing, unreachable or refused fails in seconds.
-      const remote = { insecure: args.insecure, client: registryTimes(args), rules: layerRules(args['allow-devices']) };
+      // A local reference is read whole (its layers checked); a registry's, its documents.
+      const remote = { insecure: args.insecure, client: registryTimes(args), rules: layerRules(args['allow-devices']), whole: true };
       const opened = new Map<string, ImageCandidate[]>();
       for (const reference of new Set(references.values())) opened.set(reference, await openImages(reference, remote));
       // Every arch in one nix build, as addonix build does: shared dependencies are built once.
