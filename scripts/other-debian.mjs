@@ -65,6 +65,19 @@ if (!(await fs.pathExists(ready))) {
   await fs.writeFile(ready, `${new Date().toISOString()}\n`);
   echo(`other-debian: root made (${elapsed()})`);
 }
+// Nix kills every process of a build user before it builds as that user, and counts on its own lock
+// files to own the user. The root's Nix has its own locks but, from its own useradd, the same uids as
+// this machine's nixbld users: a build here (another test run, another engineer's) killed the root's
+// builds as "signal 9 (Killed)". The root's build users get uids of their own (3000 + N), once.
+await renumberBuildUsers(path.join(root, 'etc', 'passwd'));
+
+async function renumberBuildUsers(passwdFile) {
+  if (!(await fs.pathExists(passwdFile))) return;
+  const text = await fs.readFile(passwdFile, 'utf8');
+  const renumbered = text.replace(/^(nixbld(\d+):[^:]*:)\d+:/gm, (_, head, n) => `${head}${3000 + Number(n)}:`);
+  if (renumbered !== text) await fs.writeFile(passwdFile, renumbered);
+}
+
 await fs.copy('/etc/resolv.conf', path.join(root, 'etc', 'resolv.conf'), { dereference: true });
 // This machine's trust goes in too: the certificate authorities it adds (which the root's own
 // ca-certificates takes in when it builds its bundle) and its bundle until then, and the variables
