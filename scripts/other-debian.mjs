@@ -90,9 +90,11 @@ const passed = PASSED.filter((name) => process.env[name]).map((name) => `${name}
 // The checkout: a clone (the tests clone it, and Nix reads it as a git flake), with the working tree
 // as it is here laid over it (changes not committed yet, new files staged so that Nix sees them).
 const build = path.join(root, 'build');
-const checkout = path.join(build, 'addonix');
+// A folder of this run's own: two runs at once (two checkouts tested) must not remove each other's.
+await fs.ensureDir(build);
+const checkout = await fs.mkdtemp(path.join(build, 'addonix-'));
+const inside = `/build/${path.basename(checkout)}`;
 const shared = path.join(build, 'shared');
-await fs.remove(checkout);
 await fs.ensureDir(shared);
 await $`git clone -q --no-hardlinks ${repo} ${checkout}`;
 const files = (await $({ cwd: repo })`git ls-files -z --cached --others --exclude-standard`).stdout.split('\0').filter((file) => file && fs.existsSync(path.join(repo, file)));
@@ -150,6 +152,7 @@ if (!(await nodeOk())) {
 }
 
 echo(`other-debian: Debian ${RELEASES[release]} (${release}): scripts/test-all ${tests.join(' ')}`);
-const run = await inRoot(['bash', '-c', 'cd /build/addonix && exec ./scripts/test-all "$@"', 'test-all', ...tests]);
+const run = await inRoot(['bash', '-c', 'cd "$0" && exec ./scripts/test-all "$@"', inside, ...tests]);
+await fs.remove(checkout);
 echo(`other-debian: Debian ${RELEASES[release]} (${release}) finished with exit status ${run.exitCode} after ${elapsed()}`);
 process.exit(run.exitCode ?? 1);
