@@ -118,6 +118,12 @@ export const OPTION_DEFINITIONS = {
     default: false,
     describe: 'Accept device nodes in layers (a base image may hold /dev entries); without it such layers are refused, as are entries that would leave the image root',
   },
+  sign: {
+    type: 'string',
+    describe: "Sign the index and every manifest as cosign does with this private key: cosign.key of cosign generate-key-pair (its password in COSIGN_PASSWORD) or PEM PKCS#8 EC P-256",
+  },
+  key: { type: 'string', describe: "Check the image's cosign signatures and attestations with this public key (cosign.pub)" },
+  'signatures-only': { type: 'boolean', default: false, describe: 'With --key: check the signatures and attestations of the reference only, and build nothing' },
   engine: { type: 'string', choices: ENGINES, default: 'docker', describe: 'Which engine loads (and runs) the image' },
 
   // Running an add-on (run)
