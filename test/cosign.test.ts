@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { jsonError, needTools, runCli, tempTree } from './helpers.js';
+import { jsonError, needTools, REPO, runCli, tempTree } from './helpers.js';
 import { archLayers, dockerToolsEntries, writeTarFile } from './images.js';
 import { startRegistry, tagDigests, type Registry } from './registry-helpers.js';
 
@@ -28,6 +28,7 @@ interface SignatureJson {
 }
 
 const PASSWORD = 'correct horse';
+const EXAMPLE = path.join(REPO, 'examples', 'sqlite-notes');
 
 /** Two small arch images as dockerTools tarballs, cosign key pairs made by cosign itself, and the env for addonix. */
 async function setup(t: TestContext) {
@@ -84,15 +85,18 @@ async function getJson(registry: Registry, repository: string, what: string): Pr
   return (await response.json()) as Record<string, any>;
 }
 
-test('push --sign with cosign.key: cosign verify accepts the index and both manifests; another key is refused by cosign and addonix alike', async (t) => {
+test('push --sign with cosign.key: cosign verify accepts the index and both manifests, verify-attestation their SBOMs; another key is refused by cosign and addonix alike', async (t) => {
   if (!needTools(t, 'docker-registry', 'cosign')) return;
   const registry = await startRegistry(t);
   const { files, env, key, pub, otherPub } = await setup(t);
   const repo = `${registry.host}/me/signed`;
-  const pushed = push(['--to', repo, '--tag', '1.0.0', '--sign', key, ...files], env);
+  const pushed = push(['--to', repo, '--tag', '1.0.0', '--sign', key, '--addon', EXAMPLE, ...files], env);
   const digests = [pushed.index!, ...pushed.manifests.map((m) => m.digest)];
-  assert.deepEqual(pushed.signed.map((s) => s.digest).sort(), [...digests].sort(), 'the index and each manifest signed');
-  assert.ok(pushed.signed.every((s) => s.added === 1 && s.tag === `sha256-${s.digest.slice(7)}.sig`));
+  const signatures = pushed.signed.filter((s) => s.tag.endsWith('.sig'));
+  assert.deepEqual(signatures.map((s) => s.digest).sort(), [...digests].sort(), 'the index and each manifest signed');
+  assert.ok(signatures.every((s) => s.added === 1 && s.tag === `sha256-${s.digest.slice(7)}.sig`));
+  const attested = pushed.signed.filter((s) => s.tag.endsWith('.att'));
+  assert.deepEqual(attested.map((s) => s.digest).sort(), pushed.manifests.map((m) => m.digest).sort(), 'an SBOM per arch');
 
   for (const digest of digests) {
     const verdict = cosignVerify(`${repo}@${digest}`, pub);
@@ -103,16 +107,29 @@ test('push --sign with cosign.key: cosign verify accepts the index and both mani
     const refused = cosignVerify(`${repo}@${digest}`, otherPub);
     assert.ok(!refused.ok && /no matching signatures/.test(refused.stderr), `cosign with another key: ${refused.stderr}`);
   }
+  for (const { arch, digest } of pushed.manifests) {
+    const verdict = cosignVerify(`${repo}@${digest}`, pub, 'verify-attestation', ['--type', 'cyclonedx']);
+    assert.ok(verdict.ok, `cosign verify-attestation ${arch}: ${verdict.stderr}`);
+    const envelope = JSON.parse(verdict.stdout.trim().split('\n')[0]!) as { payload: string };
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as { subject: { digest: { sha256: string } }[]; predicate: { bomFormat: string; specVersion: string; metadata: { component: { properties: { name: string; value: string }[] } }; components: { name: string }[] } };
+    assert.equal(statement.subject[0]!.digest.sha256, digest.slice(7));
+    assert.equal(statement.predicate.bomFormat, 'CycloneDX');
+    assert.ok(statement.predicate.metadata.component.properties.some((p) => p.name === 'addonix:arch' && p.value === arch));
+    assert.ok(statement.predicate.components.some((c) => c.name === 'better-sqlite3'), 'the npm packages of the add-on');
+    const refused = cosignVerify(`${repo}@${digest}`, otherPub, 'verify-attestation', ['--type', 'cyclonedx']);
+    assert.ok(!refused.ok, 'cosign verify-attestation with another key');
+  }
 
   const ours = addonixVerify(`${repo}:1.0.0`, pub, env);
   assert.ok(ours.ok);
   assert.deepEqual(ours.report!.manifests.map((m) => [m.digest, m.signature.verified]).sort(), digests.map((d) => [d, true]).sort());
+  for (const manifest of ours.report!.manifests) assert.deepEqual(manifest.attestations?.verified ?? null, manifest.role === 'index' ? null : ['https://cyclonedx.org/bom']);
   const theirs = addonixVerify(`${repo}:1.0.0`, otherPub, env);
   assert.equal(theirs.error?.code, 'signature-invalid');
   assert.match(theirs.error!.message, /no matching signatures: invalid signature/);
 
   // Pushed and signed again: the signature manifests keep their one layer (this key's signature is there).
-  const again = push(['--to', repo, '--tag', '1.0.0', '--sign', key, ...files], env);
+  const again = push(['--to', repo, '--tag', '1.0.0', '--sign', key, '--addon', EXAMPLE, ...files], env);
   assert.ok(again.signed.every((s) => s.added === 0), JSON.stringify(again.signed));
   assert.equal((await getJson(registry, 'me/signed', `manifests/sha256-${pushed.index!.slice(7)}.sig`))['layers'].length, 1);
 });

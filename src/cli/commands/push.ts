@@ -8,6 +8,10 @@ import { plural } from '../../util/text.js';
 import { addonForIndex, warnDropped, formatBytes, layerPolicy, layerRules, parseSize, ProgressLine, rate, registryTimes } from '../images.js';
 import { quickArgs, withOptions } from '../options.js';
 import { readSigningKey } from '../../registry/cosign-keys.js';
+import { PREDICATE_TYPES } from '../../registry/cosign.js';
+import type { PushSigning } from '../../registry/push.js';
+import type { AddonModel } from '../../addon/model.js';
+import { createRequire } from 'node:module';
 
 interface PushArgs {
   images: string[];
@@ -28,6 +32,22 @@ interface PushArgs {
 }
 
 const OPTIONS = ['to', 'tag', 'per-arch-repos', 'addon', 'json', 'username', 'password-stdin', 'insecure', 'chunk-size', 'compression', 'allow-devices', 'timeout', 'retry-for', 'sign'] as const;
+
+/**
+ * What --sign attests besides signing, with --addon: each arch's CycloneDX SBOM (its images read again,
+ * whole, once the push needs them).
+ */
+function attestationsFor(args: PushArgs, model: AddonModel): NonNullable<PushSigning['attestations']> {
+  let sboms: Promise<Map<string, object>> | undefined;
+  return async ({ arch }) => {
+    if (arch === null) return [];
+    const { sbomsOf } = await import('../../verify/sbom.js');
+    const { version } = createRequire(import.meta.url)('../../../../package.json') as { version: string };
+    sboms ??= sbomsOf({ dir: args.addon!, model, inputs: args.images, rules: layerRules(args['allow-devices']), addonixVersion: version });
+    const sbom = (await sboms).get(arch);
+    return sbom ? [{ predicateType: PREDICATE_TYPES.cyclonedx, predicate: sbom }] : [];
+  };
+}
 
 /** The common invocations, read without yargs (see quickArgs). */
 export const quick = {
@@ -60,7 +80,8 @@ export const pushCommand: CommandModule<object, PushArgs> = {
           'leaves every tag where it was. Refused or dropped connections are tried again for --retry-for seconds (a registry restarting), ' +
           '408, 429 and 5xx answers a few times with backoff; a registry silent for --timeout seconds fails the push. Imported layers are ' +
           'cached (see docs/push-and-verify.md), so pushing the same build again sends nothing. HTTPS unless the registry is on this machine or --insecure is given. ' +
-          'With --sign, the index and every manifest are signed as cosign signs (a sha256-<hex>.sig tag beside each, no transparency log entry) before the tags move.',
+          'With --sign, the index and every manifest are signed as cosign signs (a sha256-<hex>.sig tag beside each, no transparency log entry) before the tags move; ' +
+          'with --addon too, each arch\'s CycloneDX SBOM (addonix sbom) is attached as a cosign attestation (sha256-<hex>.att).',
       ) as unknown as Argv<PushArgs>,
   handler: async (args) => {
     if (args.username !== undefined && !args['password-stdin']) throw new UsageError('--username needs --password-stdin (addonix never takes a password as an argument)');
@@ -73,7 +94,7 @@ export const pushCommand: CommandModule<object, PushArgs> = {
     const credentials = args.username !== undefined ? { username: args.username, password: await readPasswordFromStdin(), from: '--username/--password-stdin' } : undefined;
     const addon = args.addon !== undefined ? await addonForIndex(args.addon) : undefined;
     // The key is read (and its password checked) before anything is sent.
-    const signing = args.sign !== undefined ? { key: await readSigningKey(args.sign) } : undefined;
+    const signing = args.sign !== undefined ? { key: await readSigningKey(args.sign), attestations: addon ? attestationsFor(args, addon.model) : undefined } : undefined;
 
     const progress = new ProgressLine();
     let sent = 0;
