@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { jsonError, needTools, REPO, runCli, tempTree } from './helpers.js';
@@ -219,4 +219,43 @@ test('verify --key refuses as cosign does: a payload changed after signing, a si
   const accepted = addonixVerify(`${plainRepo}@${digest}`, pub, env);
   assert.ok(accepted.ok, JSON.stringify(accepted.error));
   assert.deepEqual(accepted.report!.manifests[0]!.attestations?.verified, ['https://cyclonedx.org/bom']);
+});
+
+test('push --sign --provenance: SLSA provenance v1 of the index and each manifest (the flake.lock inputs, the add-on\'s git revision, addonix and Nix), which cosign verify-attestation accepts', async (t) => {
+  if (!needTools(t, 'docker-registry', 'cosign', 'nix', 'git')) return;
+  const registry = await startRegistry(t);
+  const { dir, files, env, key, pub } = await setup(t);
+  // The add-on as its own flake, in a git checkout: the example's files, a flake with addonix's flake.lock.
+  const addon = path.join(dir, 'addon');
+  cpSync(EXAMPLE, addon, { recursive: true });
+  writeFileSync(path.join(addon, 'flake.nix'), '{ inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05"; outputs = _: { }; }\n');
+  copyFileSync(path.join(REPO, 'flake.lock'), path.join(addon, 'flake.lock'));
+  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.org', ...args], { cwd: addon, encoding: 'utf8' }).trim();
+  git('init', '-q');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'add-on');
+  const revision = git('rev-parse', 'HEAD');
+  const lock = JSON.parse(readFileSync(path.join(REPO, 'flake.lock'), 'utf8')) as { nodes: { nixpkgs: { locked: { rev: string } } } };
+
+  const repo = `${registry.host}/me/provenance`;
+  const pushed = push(['--to', repo, '--tag', '1', '--sign', key, '--addon', addon, '--provenance', ...files], env);
+  for (const digest of [pushed.index!, ...pushed.manifests.map((m) => m.digest)]) {
+    const verdict = cosignVerify(`${repo}@${digest}`, pub, 'verify-attestation', ['--type', 'slsaprovenance1']);
+    assert.ok(verdict.ok, `cosign verify-attestation --type slsaprovenance1 ${digest}: ${verdict.stderr}`);
+    const envelopes = verdict.stdout.trim().split('\n').map((line) => JSON.parse(line) as { payload: string });
+    const statements = envelopes.map((e) => JSON.parse(Buffer.from(e.payload, 'base64').toString('utf8')) as { predicateType: string; subject: { digest: { sha256: string } }[]; predicate: any });
+    const provenance = statements.find((s) => s.predicateType === 'https://slsa.dev/provenance/v1')!;
+    assert.equal(provenance.subject[0]!.digest.sha256, digest.slice(7));
+    const { buildDefinition, runDetails } = provenance.predicate as {
+      buildDefinition: { resolvedDependencies: { name: string; uri?: string; digest: Record<string, string> }[]; externalParameters: { arch?: string } };
+      runDetails: { builder: { id: string; version: { nix: string } } };
+    };
+    assert.equal(runDetails.builder.id, 'pkg:npm/addonix@0.1.0');
+    assert.match(runDetails.builder.version.nix, /^\d+\.\d+/);
+    assert.equal(buildDefinition.resolvedDependencies.find((d) => d.name === 'nixpkgs')?.digest['gitCommit'], lock.nodes.nixpkgs.locked.rev, 'flake.lock\'s nixpkgs');
+    assert.equal(buildDefinition.resolvedDependencies.find((d) => d.name === 'self')?.digest['gitCommit'], revision, 'the add-on\'s git revision');
+    assert.equal(buildDefinition.externalParameters.arch, pushed.manifests.find((m) => m.digest === digest)?.arch);
+  }
+  const usage = runCli(['push', '--to', repo, '--tag', '1', '--provenance', ...files], { env });
+  assert.equal(usage.status, 2, 'provenance without --sign is a usage mistake');
 });

@@ -66,13 +66,18 @@ test('verify: built and pushed in one environment, rebuilt in another (TMPDIR, u
     _type: string;
     subject: { name: string; digest: { sha256: string } }[];
     predicateType: string;
-    predicate: { materials: { uri: string; digest: Record<string, string> }[]; invocation: { configSource: { entryPoint: string } } };
+    predicate: {
+      buildDefinition: { externalParameters: { attribute: string; arch: string }; resolvedDependencies: { uri?: string; digest: Record<string, string> }[] };
+      runDetails: { builder: { id: string; version: { nix: string } }; byproducts: { annotations: { verdict: string } }[] };
+    };
   };
   assert.equal(statement._type, 'https://in-toto.io/Statement/v1');
   assert.deepEqual(statement.subject, [{ name: `${registry.host}/aarch64-test-addon:1.0.0`, digest: { sha256: published.slice(7) } }]);
-  assert.equal(statement.predicateType, 'https://slsa.dev/provenance/v0.2');
-  assert.equal(statement.predicate.invocation.configSource.entryPoint, 'packages.x86_64-linux.dockerImage-aarch64');
-  const nixpkgs = statement.predicate.materials.find((m) => m.uri.startsWith(`git+file://${flake.nixpkgs.dir}`));
+  assert.equal(statement.predicateType, 'https://slsa.dev/provenance/v1');
+  assert.deepEqual(statement.predicate.buildDefinition.externalParameters.attribute, 'packages.x86_64-linux.dockerImage-aarch64');
+  assert.equal(statement.predicate.runDetails.builder.version.nix, report.inputs.nix, 'the builder names the Nix that rebuilt it');
+  assert.equal(statement.predicate.runDetails.byproducts[0]!.annotations.verdict, 'identical');
+  const nixpkgs = statement.predicate.buildDefinition.resolvedDependencies.find((m) => m.uri?.startsWith(`git+file://${flake.nixpkgs.dir}`));
   assert.equal(nixpkgs?.digest['gitCommit'], flake.nixpkgs.rev);
   assert.match(nixpkgs?.digest['narHash'] ?? '', /^[a-f0-9]{64}$/);
 });

@@ -78,7 +78,7 @@ export const OPTION_DEFINITIONS = {
   'nix-image': { type: 'string', describe: 'The Nix image the GitLab jobs run in' },
 
   // Nix
-  flake: { type: 'string', describe: 'The flake to build (default: DIR; a repository flake, e.g. --flake ., names images dockerImage-<slug>-<arch>)' },
+  flake: { type: 'string', describe: 'The flake that builds the images (default: the add-on folder; a repository flake, e.g. --flake ., names images dockerImage-<slug>-<arch>)' },
   jobs: { alias: 'j', type: 'number', describe: 'Builds Nix runs at once (--max-jobs; default: the cores of this machine)' },
   builders: { type: 'string', describe: "Remote builders, in Nix's syntax (passed as --builders), e.g. 'ssh://arm-box aarch64-linux'" },
   substituters: { type: 'string', describe: "Binary caches to use instead of the configured ones (passed as --option substituters; '' for none)" },
@@ -121,6 +121,11 @@ export const OPTION_DEFINITIONS = {
   sign: {
     type: 'string',
     describe: "Sign the index and every manifest as cosign does with this private key: cosign.key of cosign generate-key-pair (its password in COSIGN_PASSWORD) or PEM PKCS#8 EC P-256",
+  },
+  provenance: {
+    type: 'boolean',
+    default: false,
+    describe: "With --sign and --addon: also attest SLSA provenance v1 of the index and each manifest (the add-on's flake inputs, its git revision, addonix and Nix)",
   },
   key: { type: 'string', describe: "Check the image's cosign signatures and attestations with this public key (cosign.pub)" },
   'signatures-only': { type: 'boolean', default: false, describe: 'With --key: check the signatures and attestations of the reference only, and build nothing' },

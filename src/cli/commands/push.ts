@@ -11,6 +11,7 @@ import { readSigningKey } from '../../registry/cosign-keys.js';
 import { PREDICATE_TYPES } from '../../registry/cosign.js';
 import type { PushSigning } from '../../registry/push.js';
 import type { AddonModel } from '../../addon/model.js';
+import type { ProvenanceInput } from '../../verify/provenance.js';
 import { createRequire } from 'node:module';
 
 interface PushArgs {
@@ -29,23 +30,40 @@ interface PushArgs {
   timeout?: number;
   'retry-for'?: number;
   sign?: string;
+  provenance: boolean;
+  flake?: string;
 }
 
-const OPTIONS = ['to', 'tag', 'per-arch-repos', 'addon', 'json', 'username', 'password-stdin', 'insecure', 'chunk-size', 'compression', 'allow-devices', 'timeout', 'retry-for', 'sign'] as const;
+const OPTIONS = ['to', 'tag', 'per-arch-repos', 'addon', 'json', 'username', 'password-stdin', 'insecure', 'chunk-size', 'compression', 'allow-devices', 'timeout', 'retry-for', 'sign', 'provenance', 'flake'] as const;
 
 /**
  * What --sign attests besides signing, with --addon: each arch's CycloneDX SBOM (its images read again,
  * whole, once the push needs them).
  */
-function attestationsFor(args: PushArgs, model: AddonModel): NonNullable<PushSigning['attestations']> {
+function attestationsFor(args: PushArgs, model: AddonModel, revision: string | undefined): NonNullable<PushSigning['attestations']> {
+  const { version } = createRequire(import.meta.url)('../../../../package.json') as { version: string };
   let sboms: Promise<Map<string, object>> | undefined;
+  let provenance: Promise<Omit<ProvenanceInput, 'arch'>> | undefined;
   return async ({ arch }) => {
-    if (arch === null) return [];
-    const { sbomsOf } = await import('../../verify/sbom.js');
-    const { version } = createRequire(import.meta.url)('../../../../package.json') as { version: string };
-    sboms ??= sbomsOf({ dir: args.addon!, model, inputs: args.images, rules: layerRules(args['allow-devices']), addonixVersion: version });
-    const sbom = (await sboms).get(arch);
-    return sbom ? [{ predicateType: PREDICATE_TYPES.cyclonedx, predicate: sbom }] : [];
+    const statements: { predicateType: string; predicate: unknown }[] = [];
+    if (arch !== null) {
+      const { sbomsOf } = await import('../../verify/sbom.js');
+      sboms ??= sbomsOf({ dir: args.addon!, model, inputs: args.images, rules: layerRules(args['allow-devices']), addonixVersion: version });
+      const sbom = (await sboms).get(arch);
+      if (sbom) statements.push({ predicateType: PREDICATE_TYPES.cyclonedx, predicate: sbom });
+    }
+    if (args.provenance) {
+      const { flakeMetadata, materialsOf, slsaProvenance } = await import('../../verify/provenance.js');
+      provenance ??= (async () => {
+        const { nixForCommand, flakeFor } = await import('../nix-input.js');
+        const install = await nixForCommand();
+        const flake = flakeFor(args.addon!, args.flake);
+        const materials = materialsOf(await flakeMetadata(install, flake));
+        return { addonixVersion: version, nix: install.version, system: install.system, flake, attribute: null, materials, addonRevision: revision ?? null };
+      })();
+      statements.push({ predicateType: PREDICATE_TYPES.slsaprovenance1, predicate: slsaProvenance({ ...(await provenance), arch }) });
+    }
+    return statements;
   };
 }
 
@@ -81,7 +99,8 @@ export const pushCommand: CommandModule<object, PushArgs> = {
           '408, 429 and 5xx answers a few times with backoff; a registry silent for --timeout seconds fails the push. Imported layers are ' +
           'cached (see docs/push-and-verify.md), so pushing the same build again sends nothing. HTTPS unless the registry is on this machine or --insecure is given. ' +
           'With --sign, the index and every manifest are signed as cosign signs (a sha256-<hex>.sig tag beside each, no transparency log entry) before the tags move; ' +
-          'with --addon too, each arch\'s CycloneDX SBOM (addonix sbom) is attached as a cosign attestation (sha256-<hex>.att).',
+          'with --addon too, each arch\'s CycloneDX SBOM (addonix sbom) is attached as a cosign attestation (sha256-<hex>.att), and with --provenance ' +
+          'SLSA provenance v1 of the index and each manifest (builder addonix and Nix; the flake.lock inputs and the add-on\'s git revision).',
       ) as unknown as Argv<PushArgs>,
   handler: async (args) => {
     if (args.username !== undefined && !args['password-stdin']) throw new UsageError('--username needs --password-stdin (addonix never takes a password as an argument)');
@@ -94,7 +113,8 @@ export const pushCommand: CommandModule<object, PushArgs> = {
     const credentials = args.username !== undefined ? { username: args.username, password: await readPasswordFromStdin(), from: '--username/--password-stdin' } : undefined;
     const addon = args.addon !== undefined ? await addonForIndex(args.addon) : undefined;
     // The key is read (and its password checked) before anything is sent.
-    const signing = args.sign !== undefined ? { key: await readSigningKey(args.sign), attestations: addon ? attestationsFor(args, addon.model) : undefined } : undefined;
+    if (args.provenance && (args.sign === undefined || args.addon === undefined)) throw new UsageError('--provenance needs --sign KEY and --addon DIR (the add-on whose flake built the images)');
+    const signing = args.sign !== undefined ? { key: await readSigningKey(args.sign), attestations: addon ? attestationsFor(args, addon.model, addon.revision) : undefined } : undefined;
 
     const progress = new ProgressLine();
     let sent = 0;
