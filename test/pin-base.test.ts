@@ -334,6 +334,37 @@ test('pin-base: a single-arch image is checked against the arch; --no-hash pins 
   assert.deepEqual(readdirSync(path.join(right, 'nix')), ['base-images.lock.nix'], 'no temporary file left');
 });
 
+test('pin-base --verify-key: a base image signed by cosign itself is pinned; with another key, or unsigned, nothing is', async (t) => {
+  if (!needTools(t, 'docker-registry', 'cosign')) return;
+  const registry = await startRegistry(t);
+  const base = await pushBase(registry, ['amd64', 'aarch64']);
+  const keys = tempTree(t, {});
+  const cosignEnv = { ...process.env, COSIGN_PASSWORD: '' };
+  for (const prefix of ['publisher', 'other']) execFileSync('cosign', ['generate-key-pair', '--output-key-prefix', prefix], { cwd: keys, env: cosignEnv, stdio: 'pipe' });
+  const from = `ARG BUILD_FROM=${registry.host}/test/base:3.24\nFROM $BUILD_FROM\n`;
+  const dir = addon(t, { config: config(''), dockerfile: from });
+
+  // Only amd64's manifest signed so far: aarch64's is refused, and nothing is written.
+  const sign = (arch: string) =>
+    execFileSync('cosign', ['sign', '--key', path.join(keys, 'publisher.key'), '--tlog-upload=false', '--allow-http-registry', '-y', `${registry.host}/test/base@${base.digest(arch)}`], { env: cosignEnv, stdio: 'pipe' });
+  sign('amd64');
+  const unsigned = await runCliAsync(['pin-base', dir, '--no-hash', '--verify-key', path.join(keys, 'publisher.pub')]);
+  assert.equal(unsigned.status, 1, unsigned.stderr);
+  assert.match(unsigned.stderr, /aarch64: base image .*test\/base:3\.24 .* is not signed with \S+publisher\.pub:\n\s+manifest sha256:[a-f0-9]{64}: no signatures found/);
+  assert.equal(existsSync(path.join(dir, 'nix')), false);
+
+  sign('aarch64');
+  const other = await runCliAsync(['pin-base', dir, '--no-hash', '--verify-key', path.join(keys, 'other.pub')]);
+  assert.equal(other.status, 1, other.stderr);
+  assert.match(other.stderr, /no matching signatures: invalid signature when validating ASN\.1 encoded signature/);
+  assert.equal(existsSync(path.join(dir, 'nix')), false);
+
+  const pinned = await runCliAsync(['pin-base', dir, '--no-hash', '--verify-key', path.join(keys, 'publisher.pub')]);
+  assert.equal(pinned.status, 0, pinned.stderr);
+  assert.match(pinned.stderr, /amd64: sha256:[a-f0-9]{64} is signed with \S+publisher\.pub/);
+  assert.equal(nixLock(dir).images['aarch64']!.imageDigest, base.digest('aarch64'));
+});
+
 test('pin-base: no base image, an unreachable registry, an unknown tag: one clear line each, exit 1, nothing written', async (t) => {
   if (!needTools(t, 'docker-registry')) return;
   const oneLine = (result: { status: number | null; stderr: string }, pattern: RegExp, dir: string) => {

@@ -128,6 +128,7 @@ export const OPTION_DEFINITIONS = {
     describe: "With --sign and --addon: also attest SLSA provenance v1 of the index and each manifest (the add-on's flake inputs, its git revision, addonix and Nix)",
   },
   key: { type: 'string', describe: "Check the image's cosign signatures and attestations with this public key (cosign.pub)" },
+  'verify-key': { type: 'string', describe: "Pin a base image only when its arch's manifest has a cosign signature that verifies with this public key" },
   'signatures-only': { type: 'boolean', default: false, describe: 'With --key: check the signatures and attestations of the reference only, and build nothing' },
   engine: { type: 'string', choices: ENGINES, default: 'docker', describe: 'Which engine loads (and runs) the image' },
 
