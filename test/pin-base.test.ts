@@ -281,6 +281,15 @@ test('pin-base: each arch pinned to its manifest in the index, with the Nix hash
     assert.equal(image.config.config.Labels?.['io.hass.version'], '1.0.0');
     assert.equal(image.config.config.Labels?.['io.hass.base.name'], 'test-base', 'the base image\'s labels kept, as Docker keeps them');
   }
+  // The SBOM of a flavor "base" image names the pinned base image by its digest.
+  const sbom = await runCliAsync(['sbom', dir, '--arch', 'amd64', '--image', images['base_test-amd64']!]);
+  assert.equal(sbom.status, 0, sbom.stderr);
+  const bom = JSON.parse(sbom.stdout) as { metadata: { component: { properties: { name: string; value: string }[] } }; components: { type: string; name: string; version?: string; purl?: string }[] };
+  assert.ok(bom.metadata.component.properties.some((p) => p.name === 'addonix:flavor' && p.value === 'base'));
+  const baseComponent = bom.components.find((c) => c.type === 'container');
+  assert.equal(baseComponent?.name, `${registry.host}/test/base`);
+  assert.equal(baseComponent?.version, base.digest('amd64'));
+  assert.ok(baseComponent?.purl?.includes(encodeURIComponent(base.digest('amd64'))), baseComponent?.purl);
   const plainImage = readImage(t, images['plain_test-amd64']!);
   assert.deepEqual(plainImage.config.rootfs.diff_ids.slice(0, 2), base.layers['amd64']!.map((layer) => sha(layer)));
   assert.deepEqual(plainImage.config.config.Entrypoint, ['/app/run.sh'], 'init: true: Docker\'s init is PID 1, the app starts directly');
