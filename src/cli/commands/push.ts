@@ -38,7 +38,8 @@ const OPTIONS = ['to', 'tag', 'per-arch-repos', 'addon', 'json', 'username', 'pa
 
 /**
  * What --sign attests besides signing, with --addon: each arch's CycloneDX SBOM (its images read again,
- * whole, once the push needs them).
+ * whole, once the push needs them), and with --provenance SLSA provenance v1 of the index and each
+ * manifest (the flake's metadata read once with Nix).
  */
 function attestationsFor(args: PushArgs, model: AddonModel, revision: string | undefined): NonNullable<PushSigning['attestations']> {
   const { version } = createRequire(import.meta.url)('../../../../package.json') as { version: string };
@@ -105,6 +106,7 @@ export const pushCommand: CommandModule<object, PushArgs> = {
   handler: async (args) => {
     if (args.username !== undefined && !args['password-stdin']) throw new UsageError('--username needs --password-stdin (addonix never takes a password as an argument)');
     if (args['password-stdin'] && args.username === undefined) throw new UsageError('--password-stdin needs --username');
+    if (args.provenance && (args.sign === undefined || args.addon === undefined)) throw new UsageError('--provenance needs --sign KEY and --addon DIR (the add-on whose flake built the images)');
     parseDestinations({ to: args.to, tags: args.tag, perArchRepos: args['per-arch-repos'] });
     const chunkBytes = args['chunk-size'] !== undefined ? parseSize(args['chunk-size'], '--chunk-size') : undefined;
     const policy = layerPolicy(args.compression);
@@ -113,7 +115,6 @@ export const pushCommand: CommandModule<object, PushArgs> = {
     const credentials = args.username !== undefined ? { username: args.username, password: await readPasswordFromStdin(), from: '--username/--password-stdin' } : undefined;
     const addon = args.addon !== undefined ? await addonForIndex(args.addon) : undefined;
     // The key is read (and its password checked) before anything is sent.
-    if (args.provenance && (args.sign === undefined || args.addon === undefined)) throw new UsageError('--provenance needs --sign KEY and --addon DIR (the add-on whose flake built the images)');
     const signing = args.sign !== undefined ? { key: await readSigningKey(args.sign), attestations: addon ? attestationsFor(args, addon.model, addon.revision) : undefined } : undefined;
 
     const progress = new ProgressLine();

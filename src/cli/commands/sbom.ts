@@ -18,6 +18,7 @@ interface SbomArgs {
   image?: string;
   app?: string;
   'allow-devices': boolean;
+  json: boolean;
 }
 
 export const sbomCommand: CommandModule<object, SbomArgs> = {
@@ -26,7 +27,7 @@ export const sbomCommand: CommandModule<object, SbomArgs> = {
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder', type: 'string', default: '.' }),
-      'arch', 'image', 'app', 'allow-devices',
+      'arch', 'image', 'app', 'allow-devices', 'json',
     )
       .example('$0 sbom --arch aarch64 > aarch64.cdx.json', 'The SBOM of result-aarch64 (addonix build --arch aarch64 made it)')
       .example('$0 sbom my-addon --arch amd64 --image ./image-amd64.tar', 'Of an image given by path')
@@ -35,7 +36,7 @@ export const sbomCommand: CommandModule<object, SbomArgs> = {
           'with the NAR SHA-256 where this machine\'s Nix store has the path. npm packages are those the lockfile installs for the arch\'s ' +
           'default target (purl, version, integrity, license as the lockfile records it), native addons with their plan, target and ' +
           'toolchain and the SHA-256 of their .node files in the image, and for the flavor base the pinned base image by digest. ' +
-          'The same image gives the same document (no timestamp). The JSON goes to stdout.',
+          'The same image gives the same document (no timestamp). The JSON goes to stdout; with --json, so does an error, as a JSON object.',
       ) as unknown as Argv<SbomArgs>,
   handler: async (args) => {
     const display = relativeDisplay();
