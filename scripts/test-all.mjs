@@ -5,7 +5,7 @@
 // The system tools: Nix (reading the generated data, evaluating and building the library and the
 // tests' own flakes), a real registry, skopeo, umoci (an engine's reading of layers), podman with the runc runtime and catatonit (addonix run
 // starts containers; crun refuses this machine's cgroups), htpasswd, openssl (the token server's
-// certificate), git; bash, curl and jq (the tests' base image is made of them); and what
+// certificate), git, cosign (signatures; Debian 13's on Debian 12); bash, curl and jq (the tests' base image is made of them); and what
 // test/nixpkgs-stand-in builds with: the host compiler, Debian's aarch64 and armhf cross compilers and
 // sysroots, clang, lld and LLVM's binutils (standing in for nixpkgs' llvmPackages), patchelf, QEMU user
 // emulation, readelf, python3, perl. Tests skip without them, except under CI=true.
@@ -60,6 +60,33 @@ if (missing.length > 0) {
   echo(`scripts/test-all: installing ${missing.join(' ')}`);
   await $`apt-get update -qq`;
   await $({ env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })`apt-get install -y -qq ${missing}`;
+}
+
+// cosign (the tests check signatures with it): Debian 13 has it; on Debian 12, Debian 13's package (a Go
+// program needing only glibc >= 2.34) is fetched with a private apt list, the system's sources untouched.
+if (!(await present('cosign'))) {
+  if (process.getuid() !== 0) {
+    echo('scripts/test-all: the tests need cosign (Debian 13: apt-get install cosign; run as root to have it installed)');
+    process.exit(1);
+  }
+  if (codename === 'trixie') {
+    echo('scripts/test-all: installing cosign');
+    await $`apt-get update -qq`;
+    await $({ env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })`apt-get install -y -qq cosign`;
+  } else {
+    echo("scripts/test-all: installing Debian 13's cosign into /usr/local/bin");
+    const dir = '/var/cache/addonix-cosign';
+    await fs.ensureDir(`${dir}/lists/partial`);
+    await fs.ensureDir(`${dir}/archives/partial`);
+    await fs.writeFile(`${dir}/sources.list`, 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main\n');
+    const apt = ['-o', `Dir::Etc::SourceList=${dir}/sources.list`, '-o', 'Dir::Etc::SourceParts=/dev/null', '-o', `Dir::State::Lists=${dir}/lists`, '-o', `Dir::Cache=${dir}`, '-o', `Dir::Cache::Archives=${dir}/archives`];
+    await $`apt-get -qq ${apt} update`;
+    await $({ cwd: dir })`apt-get -qq ${apt} download cosign`;
+    const deb = (await fs.readdir(dir)).find((name) => /^cosign_.*\.deb$/.test(name));
+    await fs.remove(`${dir}/root`);
+    await $`dpkg-deb -x ${dir}/${deb} ${dir}/root`;
+    await fs.copy(`${dir}/root/usr/bin/cosign`, '/usr/local/bin/cosign');
+  }
 }
 
 const run = await $({ stdio: 'inherit' })`node scripts/run-tests.mjs ${process.argv.slice(2)}`.nothrow();

@@ -48,6 +48,7 @@ test('exit statuses: every command exits 2 on a usage mistake and 1 on a failure
     'inspect-image': ['inspect-image', missing],
     diff: ['diff', missing, missing],
     verify: ['verify', missing],
+    sbom: ['sbom', missing],
   };
   for (const name of Object.keys(COMMANDS)) {
     const usage = await jsonFailure([name, '--bogus-option'], env);

@@ -281,6 +281,15 @@ test('pin-base: each arch pinned to its manifest in the index, with the Nix hash
     assert.equal(image.config.config.Labels?.['io.hass.version'], '1.0.0');
     assert.equal(image.config.config.Labels?.['io.hass.base.name'], 'test-base', 'the base image\'s labels kept, as Docker keeps them');
   }
+  // The SBOM of a flavor "base" image names the pinned base image by its digest.
+  const sbom = await runCliAsync(['sbom', dir, '--arch', 'amd64', '--image', images['base_test-amd64']!]);
+  assert.equal(sbom.status, 0, sbom.stderr);
+  const bom = JSON.parse(sbom.stdout) as { metadata: { component: { properties: { name: string; value: string }[] } }; components: { type: string; name: string; version?: string; purl?: string }[] };
+  assert.ok(bom.metadata.component.properties.some((p) => p.name === 'addonix:flavor' && p.value === 'base'));
+  const baseComponent = bom.components.find((c) => c.type === 'container');
+  assert.equal(baseComponent?.name, `${registry.host}/test/base`);
+  assert.equal(baseComponent?.version, base.digest('amd64'));
+  assert.ok(baseComponent?.purl?.includes(encodeURIComponent(base.digest('amd64'))), baseComponent?.purl);
   const plainImage = readImage(t, images['plain_test-amd64']!);
   assert.deepEqual(plainImage.config.rootfs.diff_ids.slice(0, 2), base.layers['amd64']!.map((layer) => sha(layer)));
   assert.deepEqual(plainImage.config.config.Entrypoint, ['/app/run.sh'], 'init: true: Docker\'s init is PID 1, the app starts directly');
@@ -332,6 +341,37 @@ test('pin-base: a single-arch image is checked against the arch; --no-hash pins 
   assert.equal(hasStackTrace(failed.stderr), false);
   assert.equal(lockText(right), before);
   assert.deepEqual(readdirSync(path.join(right, 'nix')), ['base-images.lock.nix'], 'no temporary file left');
+});
+
+test('pin-base --verify-key: a base image signed by cosign itself is pinned; with another key, or unsigned, nothing is', async (t) => {
+  if (!needTools(t, 'docker-registry', 'cosign')) return;
+  const registry = await startRegistry(t);
+  const base = await pushBase(registry, ['amd64', 'aarch64']);
+  const keys = tempTree(t, {});
+  const cosignEnv = { ...process.env, COSIGN_PASSWORD: '' };
+  for (const prefix of ['publisher', 'other']) execFileSync('cosign', ['generate-key-pair', '--output-key-prefix', prefix], { cwd: keys, env: cosignEnv, stdio: 'pipe' });
+  const from = `ARG BUILD_FROM=${registry.host}/test/base:3.24\nFROM $BUILD_FROM\n`;
+  const dir = addon(t, { config: config(''), dockerfile: from });
+
+  // Only amd64's manifest signed so far: aarch64's is refused, and nothing is written.
+  const sign = (arch: string) =>
+    execFileSync('cosign', ['sign', '--key', path.join(keys, 'publisher.key'), '--tlog-upload=false', '--allow-http-registry', '-y', `${registry.host}/test/base@${base.digest(arch)}`], { env: cosignEnv, stdio: 'pipe' });
+  sign('amd64');
+  const unsigned = await runCliAsync(['pin-base', dir, '--no-hash', '--verify-key', path.join(keys, 'publisher.pub')]);
+  assert.equal(unsigned.status, 1, unsigned.stderr);
+  assert.match(unsigned.stderr, /aarch64: base image .*test\/base:3\.24 .* is not signed with \S+publisher\.pub:\n\s+manifest sha256:[a-f0-9]{64}: no signatures found/);
+  assert.equal(existsSync(path.join(dir, 'nix')), false);
+
+  sign('aarch64');
+  const other = await runCliAsync(['pin-base', dir, '--no-hash', '--verify-key', path.join(keys, 'other.pub')]);
+  assert.equal(other.status, 1, other.stderr);
+  assert.match(other.stderr, /no matching signatures: invalid signature when validating ASN\.1 encoded signature/);
+  assert.equal(existsSync(path.join(dir, 'nix')), false);
+
+  const pinned = await runCliAsync(['pin-base', dir, '--no-hash', '--verify-key', path.join(keys, 'publisher.pub')]);
+  assert.equal(pinned.status, 0, pinned.stderr);
+  assert.match(pinned.stderr, /amd64: sha256:[a-f0-9]{64} is signed with \S+publisher\.pub/);
+  assert.equal(nixLock(dir).images['aarch64']!.imageDigest, base.digest('aarch64'));
 });
 
 test('pin-base: no base image, an unreachable registry, an unknown tag: one clear line each, exit 1, nothing written', async (t) => {

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { CLI, hasStackTrace, needTools, runCli, runCliAsync, tempTree } from './helpers.js';
@@ -26,22 +26,33 @@ async function nextSecond(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 1000 - (now % 1000) + 50));
 }
 
-test('verify: built and pushed in one environment, rebuilt in another (TMPDIR, umask, time, locale, cwd): identical to the published image', async (t) => {
-  if (!needTools(t, 'nix', 'git', 'docker-registry')) return;
+test('verify: built and pushed (signed) in one environment, rebuilt in another (TMPDIR, umask, time, locale, cwd): identical to the published image, its signature checked first', async (t) => {
+  if (!needTools(t, 'nix', 'git', 'docker-registry', 'openssl')) return;
   const registry = await startRegistry(t);
   const flake = testFlake(t, {}, { arches: ['amd64', 'aarch64'], image: `${registry.host}/{arch}-test-addon` });
   const first = { ...flake.env, TMPDIR: tempTree(t, {}), LANG: 'C', LC_ALL: 'C', TZ: 'UTC' };
   const built = runUnder('077', flake.dir, first, ['build']);
   assert.equal(built.status, 0, built.stderr);
-  const pushed = await runCliAsync(['push', '--json', '--addon', flake.dir, '--to', `${registry.host}/{arch}-test-addon`, '--per-arch-repos', '--tag', '1.0.0', path.join(flake.dir, 'result-amd64'), path.join(flake.dir, 'result-aarch64')], { env: first });
+  const keys = tempTree(t, {});
+  for (const name of ['signer', 'other']) {
+    execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path.join(keys, `${name}.pem`)]);
+    execFileSync('openssl', ['pkey', '-in', path.join(keys, `${name}.pem`), '-pubout', '-out', path.join(keys, `${name}.pub`)]);
+  }
+  const pushed = await runCliAsync(['push', '--json', '--addon', flake.dir, '--to', `${registry.host}/{arch}-test-addon`, '--per-arch-repos', '--tag', '1.0.0', '--sign', path.join(keys, 'signer.pem'), path.join(flake.dir, 'result-amd64'), path.join(flake.dir, 'result-aarch64')], { env: first });
   assert.equal(pushed.status, 0, pushed.stderr);
   const published = (JSON.parse(pushed.stdout) as { manifests: { arch: string; digest: string }[] }).manifests.find((m) => m.arch === 'aarch64')!.digest;
 
   await nextSecond();
   const elsewhere = tempTree(t, {});
   const second = { ...flake.env, TMPDIR: tempTree(t, {}), LANG: 'de_DE.UTF-8', LC_ALL: 'de_DE.UTF-8', TZ: 'Pacific/Kiritimati', ADDONIX_CACHE_DIR: path.join(elsewhere, 'cache') };
-  const verified = runUnder('022', elsewhere, second, ['verify', flake.dir, '--arch', 'aarch64', '--attest', 'aarch64.intoto.json']);
+  // Another key: refused before anything is built.
+  const refused = runUnder('022', elsewhere, second, ['verify', flake.dir, '--arch', 'aarch64', '--key', path.join(keys, 'other.pub')]);
+  assert.equal(refused.status, 1, refused.stderr);
+  assert.match(refused.stderr, /is not signed with \S+other\.pub:\n.*no matching signatures: invalid signature/);
+  assert.doesNotMatch(refused.stderr, /rebuilding/);
+  const verified = runUnder('022', elsewhere, second, ['verify', flake.dir, '--arch', 'aarch64', '--attest', 'aarch64.intoto.json', '--key', path.join(keys, 'signer.pub')]);
   assert.equal(verified.status, 0, verified.stderr + verified.stdout);
+  assert.match(verified.stderr, /signatures of \S+\/aarch64-test-addon:1\.0\.0 with \S+signer\.pub:\n.*: signed \(/);
   assert.ok(!hasStackTrace(verified.stderr), verified.stderr);
   assert.match(verified.stdout, /rebuild: deterministic/);
   assert.match(verified.stdout, /verified: identical to the reference/);
@@ -66,13 +77,18 @@ test('verify: built and pushed in one environment, rebuilt in another (TMPDIR, u
     _type: string;
     subject: { name: string; digest: { sha256: string } }[];
     predicateType: string;
-    predicate: { materials: { uri: string; digest: Record<string, string> }[]; invocation: { configSource: { entryPoint: string } } };
+    predicate: {
+      buildDefinition: { externalParameters: { attribute: string; arch: string }; resolvedDependencies: { uri?: string; digest: Record<string, string> }[] };
+      runDetails: { builder: { id: string; version: { nix: string } }; byproducts: { annotations: { verdict: string } }[] };
+    };
   };
   assert.equal(statement._type, 'https://in-toto.io/Statement/v1');
   assert.deepEqual(statement.subject, [{ name: `${registry.host}/aarch64-test-addon:1.0.0`, digest: { sha256: published.slice(7) } }]);
-  assert.equal(statement.predicateType, 'https://slsa.dev/provenance/v0.2');
-  assert.equal(statement.predicate.invocation.configSource.entryPoint, 'packages.x86_64-linux.dockerImage-aarch64');
-  const nixpkgs = statement.predicate.materials.find((m) => m.uri.startsWith(`git+file://${flake.nixpkgs.dir}`));
+  assert.equal(statement.predicateType, 'https://slsa.dev/provenance/v1');
+  assert.deepEqual(statement.predicate.buildDefinition.externalParameters.attribute, 'packages.x86_64-linux.dockerImage-aarch64');
+  assert.equal(statement.predicate.runDetails.builder.version.nix, report.inputs.nix, 'the builder names the Nix that rebuilt it');
+  assert.equal(statement.predicate.runDetails.byproducts[0]!.annotations.verdict, 'identical');
+  const nixpkgs = statement.predicate.buildDefinition.resolvedDependencies.find((m) => m.uri?.startsWith(`git+file://${flake.nixpkgs.dir}`));
   assert.equal(nixpkgs?.digest['gitCommit'], flake.nixpkgs.rev);
   assert.match(nixpkgs?.digest['narHash'] ?? '', /^[a-f0-9]{64}$/);
 });

@@ -20,6 +20,7 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   'inspect-image': async () => (await import('./commands/inspect-image.js')).inspectImageCommand as CommandModule,
   diff: async () => (await import('./commands/diff.js')).diffCommand as CommandModule,
   verify: async () => (await import('./commands/verify.js')).verifyCommand as CommandModule,
+  sbom: async () => (await import('./commands/sbom.js')).sbomCommand as CommandModule,
   doctor: async () => (await import('./commands/doctor.js')).doctorCommand as CommandModule,
 };
 

@@ -78,7 +78,7 @@ export const OPTION_DEFINITIONS = {
   'nix-image': { type: 'string', describe: 'The Nix image the GitLab jobs run in' },
 
   // Nix
-  flake: { type: 'string', describe: 'The flake to build (default: DIR; a repository flake, e.g. --flake ., names images dockerImage-<slug>-<arch>)' },
+  flake: { type: 'string', describe: 'The flake that builds the images (default: the add-on folder; a repository flake, e.g. --flake ., names images dockerImage-<slug>-<arch>)' },
   jobs: { alias: 'j', type: 'number', describe: 'Builds Nix runs at once (--max-jobs; default: the cores of this machine)' },
   builders: { type: 'string', describe: "Remote builders, in Nix's syntax (passed as --builders), e.g. 'ssh://arm-box aarch64-linux'" },
   substituters: { type: 'string', describe: "Binary caches to use instead of the configured ones (passed as --option substituters; '' for none)" },
@@ -118,12 +118,24 @@ export const OPTION_DEFINITIONS = {
     default: false,
     describe: 'Accept device nodes in layers (a base image may hold /dev entries); without it such layers are refused, as are entries that would leave the image root',
   },
+  sign: {
+    type: 'string',
+    describe: "Sign the index and every manifest as cosign does with this private key: cosign.key of cosign generate-key-pair (its password in COSIGN_PASSWORD) or PEM PKCS#8 EC P-256",
+  },
+  provenance: {
+    type: 'boolean',
+    default: false,
+    describe: "With --sign and --addon: also attest SLSA provenance v1 of the index and each manifest (the add-on's flake inputs, its git revision, addonix and Nix)",
+  },
+  key: { type: 'string', describe: "Check the image's cosign signatures and attestations with this public key (cosign.pub)" },
+  'verify-key': { type: 'string', describe: "Pin a base image only when its arch's manifest has a cosign signature that verifies with this public key" },
+  'signatures-only': { type: 'boolean', default: false, describe: 'With --key: check the signatures and attestations of the reference only, and build nothing' },
   engine: { type: 'string', choices: ENGINES, default: 'docker', describe: 'Which engine loads (and runs) the image' },
 
   // Running an add-on (run)
   options: { type: 'string', describe: "A YAML or JSON file of options, laid over config.yaml's defaults (as the Configuration tab); validated against the schema as the Supervisor validates them" },
   port: { type: 'string', array: true, describe: "Publish a port: HOST:CONTAINER[/udp] or ADDRESS:HOST:CONTAINER (repeatable). Default: config.yaml's ports and the ingress port, on 127.0.0.1" },
-  image: { type: 'string', describe: 'Run this built image (a result link, tarball, stream script or OCI layout) instead of building the arch first' },
+  image: { type: 'string', describe: 'A built image (a result link, tarball, stream script or OCI layout): run starts it instead of building the arch first; sbom describes it instead of result-<arch>' },
   data: { type: 'string', describe: 'Folder mounted as /data, kept between runs (default: a new temporary one, removed afterwards)' },
   'api-log': { type: 'boolean', default: false, describe: 'Show every request the add-on makes to the Supervisor API (METHOD PATH STATUS)' },
   name: { type: 'string', describe: "NAME:TAG the loaded image gets (default: the image's own name, else localhost/addonix:ARCH-DIGEST); one arch only" },

@@ -321,6 +321,18 @@ export async function fileUploadSource(file: string, blob: Descriptor, missing?:
   };
 }
 
+/** A small blob held in memory (a signature payload, its manifest's config) as an upload source. */
+export function bufferUploadSource(data: Buffer): UploadSource {
+  return {
+    digest: sha256(data),
+    size: data.length,
+    available: () => data.length,
+    waitFor: async () => undefined,
+    read: async (buffer, length, position) => data.copy(buffer, 0, position, Math.min(data.length, position + length)),
+    close: async () => undefined,
+  };
+}
+
 interface Challenge {
   scheme: 'basic' | 'bearer';
   realm?: string;

@@ -18,6 +18,8 @@ import type { Descriptor } from '../oci/types.js';
 import { MediaType } from '../oci/media-types.js';
 import { fileUploadSource, Interrupted, RegistryClient, RegistryError, type RetryPolicy, type UploadSource } from './client.js';
 import { lookupCredentials, type Credentials } from './credentials.js';
+import { claimedRepository, CosignWriter, statementFor } from './cosign.js';
+import type { SigningKey } from './cosign-keys.js';
 import { BlobLocations } from './locations.js';
 import { formatReference, isValidTag, parseReference } from './reference.js';
 
@@ -36,6 +38,15 @@ export interface PushOptions {
   timeoutMs?: number | undefined;
   retryForMs?: number | undefined;
   reporter?: PushReporter;
+  /** --sign: cosign signatures of the index and each manifest, and these attestations, before the tags move. */
+  signing?: PushSigning | undefined;
+}
+
+/** What --sign writes besides the signatures. */
+export interface PushSigning {
+  key: SigningKey;
+  /** Statements to attest about a manifest (its arch; null for the index): predicate type and predicate. */
+  attestations?: (subject: { digest: Digest; arch: string | null }) => Promise<{ predicateType: string; predicate: unknown }[]>;
 }
 
 export interface PushReporter {
@@ -62,6 +73,8 @@ export interface PushResult {
   manifests: { arch: string; digest: Digest }[];
   blobs: { uploaded: number; skipped: number; mounted: number; bytesUploaded: number };
   pushed: { repository: string; tags: string[]; digest: Digest }[];
+  /** With --sign: per repository and manifest, the signature (`.sig`) and attestation (`.att`) tags and the layers added to them. */
+  signed: { repository: string; digest: Digest; tag: string; added: number }[];
 }
 
 export interface Destination {
@@ -520,6 +533,7 @@ export class Push {
       manifests: assembled.images.map((image) => ({ arch: image.arch, digest: image.manifestDigest })),
       blobs: { uploaded: 0, skipped: 0, mounted: 0, bytesUploaded: 0 },
       pushed: [],
+      signed: [],
     };
 
     // 0. Where the tags point now (to put them back if one cannot be moved). A tag that points at what
@@ -542,6 +556,7 @@ export class Push {
       for (const target of targets) result.blobs.skipped += pushBlobs(target.images, target.artifacts).length;
       for (const target of targets) result.pushed.push({ repository: formatReference({ registry: target.registry, repository: target.repository }), tags: options.tags, digest: this.tagged(target, assembled)[2] });
       options.reporter?.note('every tag points at this image already: nothing to send');
+      await this.sign(targets, assembled, result);
       return result;
     }
 
@@ -572,6 +587,9 @@ export class Push {
       if (target.kind === 'index') await client.putManifest(target.repository, assembled.digest, assembled.bytes, MediaType.ociIndex);
     }
 
+    // 2b. Signatures and attestations (their own tags, sha256-<hex>.sig/.att): a tag moved below points at a signed image.
+    await this.sign(targets, assembled, result);
+
     // 3. Tags, last: until here nothing a user pulls by tag has changed. From here an interrupt waits.
     if (this.transfers.signal.aborted) throw new Interrupted();
     this.tagging = true;
@@ -592,6 +610,34 @@ ${await this.restore(moved)}`);
     }
     for (const target of targets) result.pushed.push({ repository: formatReference({ registry: target.registry, repository: target.repository }), tags: options.tags, digest: this.tagged(target, assembled)[2] });
     return result;
+  }
+
+  /** Signs the index and every manifest of each target, and attests what the signing options give. */
+  private async sign(targets: PushTarget[], assembled: AssembledIndex, result: PushResult): Promise<void> {
+    const signing = this.options.signing;
+    if (!signing) return;
+    for (const target of targets) {
+      const writer = new CosignWriter(this.clients.get(target.registry)!, target.repository, signing.key);
+      const claimed = claimedRepository(target.registry, target.repository);
+      const repository = formatReference({ registry: target.registry, repository: target.repository });
+      const subjects = [
+        ...(target.kind === 'index' ? [{ digest: assembled.digest, arch: null }] : []),
+        ...target.images.map((image) => ({ digest: image.manifestDigest, arch: image.arch as string | null })),
+      ];
+      for (const subject of subjects) {
+        const signed = await writer.sign(claimed, subject.digest);
+        result.signed.push({ repository, ...signed });
+        const statements = (await signing.attestations?.(subject)) ?? [];
+        if (statements.length > 0) {
+          const attested = await writer.attest(
+            subject.digest,
+            statements.map(({ predicateType, predicate }) => ({ predicateType, statement: statementFor(claimed, subject.digest, predicateType, predicate) })),
+          );
+          result.signed.push({ repository, ...attested });
+        }
+      }
+      this.options.reporter?.note(`${repository}: signed ${subjects.length} manifest${subjects.length === 1 ? '' : 's'} with ${signing.key.file}`);
+    }
   }
 
   private tagged(target: PushTarget, assembled: AssembledIndex): [Buffer, string, Digest] {

@@ -138,6 +138,9 @@ export const ERROR_CODES = {
   internal: { exit: 1, summary: 'a bug in addonix: the message has the stack trace to report' },
   // Images and their cache (issue 20).
   'cache-gone': { exit: 1, summary: "addonix's cache folder, or a file in it, was removed while addonix used it: run the command again" },
+  // Signatures (issue 21).
+  'signing-key': { exit: 1, summary: 'a signing or verification key cannot be read: its file, its format, or COSIGN_PASSWORD' },
+  'signature-invalid': { exit: 1, summary: 'the image has no signature or attestation that verifies with the key given' },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

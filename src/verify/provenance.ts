@@ -1,7 +1,7 @@
 /**
  * Where a build came from: the flake's own locked source and every input in its flake.lock (from `nix flake
  * metadata --json`), as materials, and the in-toto statement `verify --attest` writes for a reproduced
- * image (in-toto Statement v1 with a SLSA provenance v0.2 predicate, whose `materials` list the inputs).
+ * image (in-toto Statement v1 with a SLSA provenance v1 predicate, whose `resolvedDependencies` list the inputs).
  */
 import { UserError } from '../util/errors.js';
 import { digestHex } from '../oci/digest.js';
@@ -122,32 +122,77 @@ export interface AttestationTimes {
   finishedOn: string;
 }
 
+export const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
+/** What the provenance's build type means: an image built by `nix build` of a flake attribute with addonix's library. */
+export const BUILD_TYPE = 'https://github.com/addonix/addonix/blob/main/docs/push-and-verify.md#provenance';
+
+export interface ProvenanceInput {
+  addonixVersion: string;
+  /** The Nix version that built (or rebuilt) the image. */
+  nix: string;
+  system: string;
+  /** The flake as given, and its attribute (`packages.<system>.dockerImage-<arch>`), when known. */
+  flake: string;
+  attribute: string | null;
+  arch: string | null;
+  materials: Material[];
+  /** The add-on's git checkout: its HEAD, where it has one. */
+  addonRevision: string | null;
+  derivation?: string | null;
+  startedOn?: string;
+  finishedOn?: string;
+  /** Byproducts (verify's verdict), as SLSA resource descriptors. */
+  byproducts?: object[];
+}
+
+/** A SLSA provenance v1 predicate: builder addonix and Nix, the flake inputs and the add-on's revision as resolved dependencies. */
+export function slsaProvenance(input: ProvenanceInput): object {
+  const self = input.materials.find((m) => m.name === 'self');
+  const dependencies: object[] = input.materials.map((m) => ({ name: m.name, uri: m.uri, digest: m.digest }));
+  if (input.addonRevision && !input.materials.some((m) => m.digest['gitCommit'] === input.addonRevision)) {
+    dependencies.push({ name: 'addon', digest: { gitCommit: input.addonRevision } });
+  }
+  const metadata = { ...(input.startedOn ? { startedOn: input.startedOn } : {}), ...(input.finishedOn ? { finishedOn: input.finishedOn } : {}) };
+  return {
+    buildDefinition: {
+      buildType: BUILD_TYPE,
+      externalParameters: { flake: self?.uri ?? input.flake, ...(input.attribute ? { attribute: input.attribute } : {}), ...(input.arch ? { arch: input.arch } : {}) },
+      internalParameters: { system: input.system, nix: input.nix, ...(input.derivation ? { derivation: input.derivation } : {}) },
+      resolvedDependencies: dependencies,
+    },
+    runDetails: {
+      builder: { id: `pkg:npm/addonix@${input.addonixVersion}`, version: { addonix: input.addonixVersion, nix: input.nix } },
+      ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
+      ...(input.byproducts && input.byproducts.length > 0 ? { byproducts: input.byproducts } : {}),
+    },
+  };
+}
+
 /**
  * An in-toto statement saying the image was rebuilt from these materials and came out the same, about the
- * reference's manifest digest (the image users pull), or the rebuilt one when the reference has none.
+ * reference's manifest digest (the image users pull), or the rebuilt one when the reference has none:
+ * SLSA provenance v1, verify's verdict as a byproduct.
  */
 export function attestation(report: VerifyReport, times: AttestationTimes): object {
-  const self = report.inputs.materials.find((m) => m.name === 'self');
   const digest = report.reference.manifestDigest ?? report.outputs.manifestDigest;
+  const self = report.inputs.materials.find((m) => m.name === 'self');
   return {
     _type: 'https://in-toto.io/Statement/v1',
     subject: [{ name: report.reference.source, digest: { sha256: digestHex(digest) } }],
-    predicateType: 'https://slsa.dev/provenance/v0.2',
-    predicate: {
-      builder: { id: `pkg:npm/addonix@${times.addonixVersion}` },
-      buildType: 'https://github.com/addonix/addonix#verify',
-      invocation: {
-        configSource: { uri: self?.uri ?? report.inputs.flake, digest: self?.digest ?? {}, entryPoint: report.inputs.attribute },
-        parameters: { arch: report.addon.arch, system: report.inputs.system },
-        environment: { nix: report.inputs.nix, derivation: report.inputs.derivation },
-      },
-      metadata: {
-        buildStartedOn: times.startedOn,
-        buildFinishedOn: times.finishedOn,
-        completeness: { parameters: true, environment: false, materials: true },
-        reproducible: true,
-      },
-      materials: report.inputs.materials.map((m) => ({ uri: m.uri, digest: m.digest })),
-    },
+    predicateType: SLSA_PROVENANCE_V1,
+    predicate: slsaProvenance({
+      addonixVersion: times.addonixVersion,
+      nix: report.inputs.nix,
+      system: report.inputs.system,
+      flake: report.inputs.flake,
+      attribute: report.inputs.attribute,
+      arch: report.addon.arch,
+      materials: report.inputs.materials,
+      addonRevision: self?.rev ?? null,
+      derivation: report.inputs.derivation,
+      startedOn: times.startedOn,
+      finishedOn: times.finishedOn,
+      byproducts: [{ name: 'addonix verify', annotations: { verdict: report.verdict, reproducible: 'true', reference: report.reference.source } }],
+    }),
   };
 }

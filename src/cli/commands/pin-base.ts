@@ -18,6 +18,8 @@ import { ProgressLine } from '../images.js';
 import { paint, table } from '../output.js';
 import { loadOneAddon } from '../addon-input.js';
 import { withOptions } from '../options.js';
+import { readPublicKey } from '../../registry/cosign-keys.js';
+import { checkSignatures, refuseUnsigned } from '../../verify/signatures.js';
 
 /** addonix's own flake.lock (dist/src/cli/commands/ → the repository or package root). */
 const FLAKE_LOCK = fileURLToPath(new URL('../../../../flake.lock', import.meta.url));
@@ -30,6 +32,7 @@ interface PinBaseArgs {
   insecure: boolean;
   supervisor: Era;
   json: boolean;
+  'verify-key'?: string;
 }
 
 /** Where an arch's base image comes from, for messages: `build.yaml build_from`, `Dockerfile:3`. */
@@ -76,17 +79,19 @@ export const pinBaseCommand: CommandModule<object, PinBaseArgs> = {
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder', type: 'string', default: '.' }),
-      'nixpkgs', 'hash', 'check', 'json', 'insecure', 'supervisor', 'verbose',
+      'nixpkgs', 'hash', 'check', 'json', 'insecure', 'supervisor', 'verbose', 'verify-key',
     )
       .example('$0 pin-base my-addon', 'Resolve the base image of every arch and compute the Nix hashes')
       .example('$0 pin-base my-addon --no-hash', 'Only the digests (no Nix here); run it again where Nix can fetch')
       .example('$0 pin-base my-addon --check', 'In CI: fail when the base image tag has moved')
       .example('$0 pin-base my-addon --nixpkgs github:NixOS/nixpkgs/nixos-25.11', 'Hashes for the nixpkgs your flake uses')
+      .example('$0 pin-base my-addon --verify-key base.pub', "Pin only base images signed with the publisher's cosign key")
       .epilogue(
         'The base image is the one the Supervisor would build FROM (build.yaml build_from, else the Dockerfile\'s ARG BUILD_FROM default), ' +
           'resolved per arch to the digest of that arch\'s manifest. The hash is another thing: Nix\'s hash of the archive pullImage writes, ' +
           'learnt by building pullImage with an empty hash; a nixpkgs update may change it (run pin-base again). The lock holds data only and ' +
-          'is byte-identical when nothing changed.',
+          'is byte-identical when nothing changed. With --verify-key, each arch\'s manifest must carry a cosign signature that verifies with the key ' +
+          '(as cosign verify --key checks it, without the transparency log) before anything is pinned.',
       ) as unknown as Argv<PinBaseArgs>,
   handler: async (args) => {
     const display = relativeDisplay();
@@ -99,6 +104,7 @@ export const pinBaseCommand: CommandModule<object, PinBaseArgs> = {
     const missing = model.arches.filter((arch) => arch.baseImage === null || arch.baseImage === 'scratch');
     if (missing.length > 0) throw new UserError('addon-invalid', missingBase(addon, missing, display));
 
+    const verifyKey = args['verify-key'] !== undefined ? await readPublicKey(args['verify-key']) : undefined;
     const progress = new ProgressLine();
     for (const arch of model.arches) {
       if (arch.baseImageSource === 'supervisor-default') progress.note(`warning: ${arch.arch}: ${sourceOf(addon, arch, display)}, so ${arch.baseImage} is pinned; name a versioned base image there`);
@@ -133,6 +139,18 @@ export const pinBaseCommand: CommandModule<object, PinBaseArgs> = {
         throw error;
       });
       const imageName = formatReference({ registry: ref.registry, repository: ref.repository });
+      if (verifyKey) {
+        // The arch's own manifest, the digest the lock pins, signed by the publisher before it is trusted.
+        progress.update(() => `${arch.arch}: checking the signature of ${found.digest}...`, true);
+        const signed = await checkSignatures(`${imageName}@${found.digest}`, verifyKey, args['verify-key']!, { insecure: args.insecure });
+        progress.done();
+        try {
+          refuseUnsigned(signed);
+        } catch (error) {
+          throw new UserError('signature-invalid', `${where}: ${(error as Error).message}`, { hint: 'pin a base image its publisher signed, or check the key (--verify-key)' });
+        }
+        progress.note(`${arch.arch}: ${found.digest} is signed with ${args['verify-key']}`);
+      }
       // What the add-on's image inherits from it (its entrypoint, Env, ...), as Docker's FROM does.
       const baseConfig = inheritedConfig(await resolver.imageConfig(found.digest).catch((error: unknown) => {
         progress.done();

@@ -1,0 +1,126 @@
+/**
+ * `addonix sbom` on the example's amd64 image, built through the nixpkgs stand-in (the Nix store keeps it
+ * from the other Nix tests: a warm build is an evaluation, a second or two): the document validates
+ * against CycloneDX 1.6's official JSON schema (the copy @cyclonedx/cyclonedx-library ships, pinned as a
+ * devDependency), and what it lists is checked against the image's own files, unpacked by tar: every
+ * store path, every npm package (name and version from its package.json in the image), the native
+ * addon's .node files, and the NAR hashes against `nix-store --dump` of the paths. About 10 s warm
+ * (the stream run and unpacked once, the archive read whole by addonix).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, readlinkSync, lstatSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import Ajv from 'ajv';
+import { needTools, REPO, runCli, tempTree } from './helpers.js';
+import { buildAttrs, nixPath, withLibrary } from './nix-helpers.js';
+import { storePaths, unpackImage } from './image-audit.js';
+
+const require = createRequire(import.meta.url);
+const EXAMPLE = path.join(REPO, 'examples', 'sqlite-notes');
+
+interface Bom {
+  specVersion: string;
+  components: { type: string; name: string; group?: string; version?: string; purl?: string; hashes?: { alg: string; content: string }[]; licenses?: unknown[]; properties?: { name: string; value: string }[]; components?: { name: string; hashes: { content: string }[] }[] }[];
+}
+
+/** CycloneDX 1.6's JSON schema with the schemas it refers to, compiled by ajv with the formats it uses. */
+function cycloneDxValidator() {
+  const dir = path.join(path.dirname(require.resolve('@cyclonedx/cyclonedx-library/package.json')), 'res', 'schema');
+  const ajv = new Ajv.default({ strict: false, allErrors: true });
+  (require('ajv-formats') as (a: unknown) => void)(ajv);
+  (require('ajv-formats-draft2019') as (a: unknown) => void)(ajv);
+  for (const file of ['spdx.SNAPSHOT.schema.json', 'jsf-0.82.SNAPSHOT.schema.json', 'cryptography-defs.SNAPSHOT.schema.json']) {
+    ajv.addSchema(JSON.parse(readFileSync(path.join(dir, file), 'utf8')), `http://cyclonedx.org/schema/${file}`);
+  }
+  return ajv.compile(JSON.parse(readFileSync(path.join(dir, 'bom-1.6.SNAPSHOT.schema.json'), 'utf8')));
+}
+
+/** Every package.json of the npm packages under a node_modules folder (scoped and nested ones too): name@version. */
+function npmPackagesIn(modules: string): string[] {
+  const found: string[] = [];
+  const visit = (dir: string) => {
+    for (const name of existsSync(dir) ? readdirSync(dir) : []) {
+      if (name.startsWith('.')) continue;
+      if (name.startsWith('@')) {
+        visit(path.join(dir, name));
+        continue;
+      }
+      const folder = path.join(dir, name);
+      const manifest = path.join(folder, 'package.json');
+      if (!existsSync(manifest)) continue;
+      const { name: pkg, version } = JSON.parse(readFileSync(manifest, 'utf8')) as { name: string; version: string };
+      found.push(`${pkg}@${version}`);
+      visit(path.join(folder, 'node_modules'));
+    }
+  };
+  visit(modules);
+  return found.sort();
+}
+
+const property = (component: Bom['components'][number], name: string) => component.properties?.find((p) => p.name === name)?.value;
+
+test("sbom: the example's amd64 image as CycloneDX 1.6, valid against the official schema, listing every store path and npm package of the image's own files", (t) => {
+  if (!needTools(t, 'nix-build', 'nix-store', 'g++', 'patchelf', 'npm')) return;
+  const [stream] = buildAttrs(
+    withLibrary(`let
+  packageSets = addonix.packageSets { inherit pkgs; };
+  example = addonix.mkAddonImages { inherit pkgs packageSets; src = ${nixPath(EXAMPLE)}; addon = dataOf ${nixPath(EXAMPLE)} "addon"; npmDeps = dataOf ${nixPath(EXAMPLE)} "npm-deps"; };
+in { stream = example.streams.amd64; }`),
+    ['stream'],
+    ['--max-jobs', '2', '--cores', '1'],
+  );
+  const dir = tempTree(t, {});
+  // The stream runs once: addonix reads the docker-archive the unpacking kept.
+  const image = unpackImage(stream!, dir);
+  const archive = path.join(path.dirname(image.archiveDir), 'image.tar');
+  const result = runCli(['sbom', EXAMPLE, '--arch', 'amd64', '--image', archive], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
+  assert.equal(result.status, 0, result.stderr);
+  const bom = JSON.parse(result.stdout) as Bom;
+
+  const validate = cycloneDxValidator();
+  assert.ok(validate(bom), JSON.stringify(validate.errors, null, 2));
+  assert.equal(bom.specVersion, '1.6');
+  // The schema is no pushover: a license id outside SPDX's list is refused.
+  assert.equal(validate({ ...bom, components: [{ type: 'library', name: 'x', licenses: [{ license: { id: 'Not-SPDX' } }] }] }), false);
+
+  const listedPaths = bom.components.map((c) => property(c, 'nix:store-path')).filter((p): p is string => p !== undefined).sort();
+  assert.deepEqual(listedPaths, storePaths(image.root), 'every store path in the image, and only those');
+  for (const component of bom.components.filter((c) => property(c, 'nix:store-path'))) {
+    const base = path.basename(property(component, 'nix:store-path')!).slice(33);
+    assert.equal(`${component.name}${component.version ? `-${component.version}` : ''}`, base, 'name and version as Nix splits them');
+  }
+  // The NAR hashes, against Nix's own serialisation of the two smallest paths.
+  const sized = listedPaths.map((p) => ({ p, size: Number(execFileSync('du', ['-sb', p], { encoding: 'utf8' }).split('\t')[0]) })).sort((a, b) => a.size - b.size);
+  for (const { p } of sized.slice(0, 2)) {
+    const nar = createHash('sha256').update(execFileSync('nix-store', ['--dump', p], { maxBuffer: 512 * 1024 * 1024 })).digest('hex');
+    const component = bom.components.find((c) => property(c, 'nix:store-path') === p)!;
+    assert.deepEqual(component.hashes, [{ alg: 'SHA-256', content: nar }], p);
+  }
+
+  // npm packages: those in the image's node_modules (a link into the store, followed in the unpacked root).
+  const link = path.join(image.root, 'app', 'node_modules');
+  const modules = lstatSync(link).isSymbolicLink() ? path.join(image.root, readlinkSync(link)) : link;
+  const inImage = npmPackagesIn(modules);
+  assert.ok(inImage.length >= 2, inImage.join(', '));
+  const npmComponents = bom.components.filter((c) => property(c, 'npm:location'));
+  assert.deepEqual(npmComponents.map((c) => `${c.group ? `${c.group}/` : ''}${c.name}@${c.version}`).sort(), inImage);
+  const lock = JSON.parse(readFileSync(path.join(EXAMPLE, 'package-lock.json'), 'utf8')) as { packages: Record<string, { integrity?: string; license?: string }> };
+  for (const component of npmComponents) {
+    const entry = lock.packages[property(component, 'npm:location')!]!;
+    assert.equal(property(component, 'npm:integrity'), entry.integrity);
+    assert.equal(component.purl, `pkg:npm/${component.name}@${component.version}`);
+    if (entry.license) assert.deepEqual(component.licenses, [{ expression: entry.license }]);
+  }
+
+  // The native addon: its plan and target, and the .node files the image holds, by content.
+  const native = bom.components.find((c) => property(c, 'addonix:native-plan'));
+  assert.ok(native, 'better-sqlite3 as a native addon');
+  assert.equal(property(native, 'addonix:native-triple'), 'x86_64-unknown-linux-gnu');
+  const binary = path.join(modules, 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node');
+  const listed = native.components!.find((f) => f.name.endsWith('/better-sqlite3/build/Release/better_sqlite3.node'));
+  assert.equal(listed?.hashes[0]!.content, createHash('sha256').update(readFileSync(binary)).digest('hex'));
+});
