@@ -93,6 +93,8 @@ const build = path.join(root, 'build');
 // A folder of this run's own: two runs at once (two checkouts tested) must not remove each other's.
 await fs.ensureDir(build);
 const checkout = await fs.mkdtemp(path.join(build, 'addonix-'));
+// mkdtemp's 0700 would keep out the users the tests run the CLI as (nobody, Nix's build users).
+await fs.chmod(checkout, 0o755);
 const inside = `/build/${path.basename(checkout)}`;
 const shared = path.join(build, 'shared');
 await fs.ensureDir(shared);

@@ -124,8 +124,11 @@ const CASES: { name: string; files: Record<string, string>; dockerfile: string; 
   },
 ];
 
-/** This process's soft and hard limits of open files, as `podman build --ulimit nofile=` takes them. */
-const OPEN_FILES_LIMIT = execFileSync('sh', ['-c', 'echo "$(ulimit -Sn):$(ulimit -Hn)"'], { encoding: 'utf8' }).trim().replaceAll('unlimited', '-1');
+/** This process's soft and hard limits of open files and processes, as `podman build --ulimit` takes them. */
+const RUN_LIMITS = execFileSync('bash', ['-c', 'echo "--ulimit nofile=$(ulimit -Sn):$(ulimit -Hn) --ulimit nproc=$(ulimit -Su):$(ulimit -Hu)"'], { encoding: 'utf8' })
+  .trim()
+  .replaceAll('unlimited', '-1')
+  .split(' ');
 
 async function oracleCase(t: TestContext, kase: (typeof CASES)[number], env: Record<string, string>, baseConfig: ImageConfig, base: Map<string, string>, work: string) {
   const context = tempTree(t, { ...kase.files, Dockerfile: kase.dockerfile });
@@ -133,9 +136,10 @@ async function oracleCase(t: TestContext, kase: (typeof CASES)[number], env: Rec
   kase.setup?.(context);
   // The builder's image, and the base it was built on, as root folders.
   const tag = `localhost/oracle-${kase.name}:1`;
-  // Podman 5 (Debian 13) raises RUN's open-file limit to 1048576 when root; without CAP_SYS_RESOURCE
-  // (as on this project's machines) runc cannot ("error setting rlimit type 7"): this process's own limit.
-  const built = spawnSync('podman', ['build', '--format', 'docker', '--ulimit', `nofile=${OPEN_FILES_LIMIT}`, '-q', '-t', tag, context], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  // Podman 5 (Debian 13) raises RUN's open-file and process limits (to 1048576 and more) when root;
+  // without CAP_SYS_RESOURCE (as on this project's machines) runc cannot ("error setting rlimit type 7",
+  // then 6): this process's own limits.
+  const built = spawnSync('podman', ['build', '--format', 'docker', ...RUN_LIMITS, '-q', '-t', tag, context], { env: { ...process.env, ...env }, encoding: 'utf8' });
   assert.equal(built.status, 0, `${kase.name}: podman build: ${built.stderr}`);
   const inspected = JSON.parse(execFileSync('podman', ['image', 'inspect', tag], { env: { ...process.env, ...env }, encoding: 'utf8' }))[0] as { Config: ImageConfig & { Labels: Record<string, string> }; Healthcheck?: ImageConfig['Healthcheck'] };
   // Podman shows a docker-format image's healthcheck beside the OCI config.
