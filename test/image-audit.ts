@@ -4,7 +4,8 @@
  * store paths the layers hold, sizes. Used by the Nix build tests and by bench/image-sizes.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, statSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -198,4 +199,27 @@ function existsLink(file: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * `node dist/test/image-audit.js [--runpath-only] STREAM-OR-ARCHIVE...`: the library and root checks of
+ * each image, one problem a line; exit 1 when there is one. --runpath-only leaves out the NEEDED check
+ * (for the stand-in's musl images, whose Node.js is a glibc build).
+ */
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const args = process.argv.slice(2);
+  const needed = !args.includes('--runpath-only');
+  let found = 0;
+  for (const source of args.filter((arg) => arg !== '--runpath-only')) {
+    const image = unpackImage(source);
+    try {
+      const problems = [...libraryProblems(image.root, { needed }), ...rootProblems(image.root)];
+      found += problems.length;
+      console.log(`${source}: ${problems.length === 0 ? 'no problem' : `${problems.length} problem(s)`}`);
+      for (const problem of problems) console.log(`  ${problem}`);
+    } finally {
+      rmSync(path.dirname(image.root), { recursive: true, force: true });
+    }
+  }
+  process.exitCode = found > 0 ? 1 : 0;
 }

@@ -767,8 +767,8 @@ let
       '');
     };
 
-    # pkgs/development/libraries/zlib/default.nix @ 00976b194fe32d3e425ff3b457eeb6e4ec7ba12c (the
-    # layout, still that of 2026: the version is 1.3.1 there): outputs out (lib/libz.so*), dev (include/,
+    # pkgs/development/libraries/zlib/default.nix @ 00976b194fe32d3e425ff3b457eeb6e4ec7ba12c (zlib
+    # 1.2.11 then; later revisions, with splitStaticOutput, keep the outputs): out (lib/libz.so*), dev (include/,
     # lib/pkgconfig, the man page: outputDoc = "dev") and static (lib/libz.a); dev propagates out
     # (multiple-outputs.sh's _multioutPropagateDev writes nix-support/propagated-build-inputs), so
     # buildInputs = [ zlib ] (its dev output) gives -isystem <dev>/include and -L<out>/lib. Made from
