@@ -898,7 +898,8 @@ let
         '';
 
       # streamLayeredImage's customisation layer, as nixpkgs makes it (docker/default.nix @ 34b7a306):
-      # a symlinkJoin of the contents (folders made, files linked into the store), extraCommands run in
+      # a symlinkJoin of the contents (folders made, files linked into the store; `lndir -silent` per
+      # package, so a file two packages provide is the first's, silently), extraCommands run in
       # it, then `tar --sort name --numeric-owner --mtime "@$SOURCE_DATE_EPOCH" --hard-dereference` under
       # fakeroot (so every entry is owned by 0; here --owner/--group stand for fakeroot), SOURCE_DATE_EPOCH
       # being stdenv's 315532800. The image's store layers are the closure of this derivation (Nix's
@@ -912,7 +913,7 @@ let
             if fakeRootCommands != "" then throw "nixpkgs stand-in: fakeRootCommands need fakeroot, which the stand-in does not provide"
             else runCommand "${baseNameOf name}-customisation-layer" { inherit extraCommands; SOURCE_DATE_EPOCH = "315532800"; } ''
               mkdir old_out
-              ${builtins.concatStringsSep "\n" (map (path: "[ ! -d ${path} ] || cp -rs --no-preserve=mode ${path}/. old_out/") contentList)}
+              ${builtins.concatStringsSep "\n" (map (path: "[ ! -d ${path} ] || cp -rs --no-preserve=mode ${path}/. old_out/ 2>/dev/null || true") contentList)}
               (cd old_out; eval "$extraCommands")
               mkdir "$out"
               tar -C old_out --sort=name --owner=0 --group=0 --numeric-owner --mtime "@$SOURCE_DATE_EPOCH" --hard-dereference -cf "$out/layer.tar" .
