@@ -20,7 +20,7 @@
 #                 s6-overlay, bashio and what else the base has
 #   baseImage     for flavor "base": a docker-archive of the base image (base-image.nix)
 #   baseConfig    for flavor "base": the base image's config (its Entrypoint, Env, ...), {} if unknown
-#   extraContents more packages of the target's set to put in the image (linked at its root)
+#   extraContents more packages of the target's set to put in the image (linked at its root, whole)
 #   plan          how the image is built (arch, strategy, libc, ...): kept as the `addonix` attribute of
 #                 the stream and the image, for `addonix build` to show without building
 { util, arches }:
@@ -52,20 +52,30 @@ let
     run = if runtime.source != null then run else null;
   };
 
-  # Node.js's executable and the programs of the packages the Dockerfile installs, linked where the
-  # image's PATH finds them: /usr/bin on a base image (where Alpine's apk puts node), /bin otherwise.
-  # Only the executables: Node.js's headers, docs and package.json stay in the store path.
+  # The image root: what runs, linked into the store where the image expects it, and nothing else of
+  # the packages (a package linked whole would put its nix-support/ setup hook, headers, docs,
+  # package.json or busybox's default.script at /). Node.js's executable and the programs of the
+  # packages the Dockerfile installs, where the image's PATH finds them: /usr/bin on a base image (where
+  # Alpine's apk puts node), /bin otherwise; for flavor "nix", busybox's programs in /bin, the CA bundle
+  # at /etc/ssl/certs/ca-bundle.crt and the time zones in /share/zoneinfo (SSL_CERT_FILE and TZDIR).
   binDir = if isBase then "usr/bin" else "bin";
   packages = map (attr: targetPkgs.${attr} or (util.fail "add-on '${addon.slug}': the Dockerfile installs a package addonix takes from nixpkgs' ${attr}, which this package set does not have; give extraContents instead, or remove it from the Dockerfile")) runtime.packages;
-  programs = pkgs.runCommand "${addon.slug}-programs-${plan.target or arch}" { } ''
+  linkPrograms = dir: package: ''
+    for program in ${package}/bin/*; do
+      [ -e "$program" ] || continue
+      [ -e "$out/${dir}/''${program##*/}" ] || ln -s "$program" "$out/${dir}/''${program##*/}"
+    done
+  '';
+  programs = pkgs.runCommand "${addon.slug}-programs-${plan.target or arch}" { } (''
     mkdir -p "$out/${binDir}"
     ${util.optionalString (nodejs != null) ''ln -s ${nodejs}/bin/node "$out/${binDir}/node"''}
-    ${util.concatMapStrings (package: ''
-      for program in ${package}/bin/*; do
-        [ -e "$out/${binDir}/''${program##*/}" ] || ln -s "$program" "$out/${binDir}/''${program##*/}"
-      done
-    '') packages}
-  '';
+    ${util.concatMapStrings (linkPrograms binDir) packages}
+  '' + util.optionalString (!isBase) ''
+    mkdir -p "$out/bin" "$out/etc/ssl/certs" "$out/share"
+    ${linkPrograms "bin" targetPkgs.busybox}
+    ln -s ${targetPkgs.cacert}/etc/ssl/certs/ca-bundle.crt "$out/etc/ssl/certs/ca-bundle.crt"
+    cp -rs --no-preserve=mode ${targetPkgs.tzdata}/share/zoneinfo "$out/share/zoneinfo"
+  '');
 
   # The add-on's files, replayed from the Dockerfile's steps into the customisation layer as real files
   # (dockerTools runs extraCommands in the folder that becomes the image root); node_modules linked in.
@@ -75,9 +85,7 @@ let
     ${pkgs.buildPackages.python3}/bin/python3 ${./docker-copy.py} ${steps} ${context} ${util.escapeShellArg modulesDir} ${if nodeModules != null then "${nodeModules}/node_modules" else "''"}
   '';
 
-  contents = [ programs ]
-    ++ (if isBase then [ ] else [ targetPkgs.cacert targetPkgs.tzdata targetPkgs.busybox ])
-    ++ extraContents;
+  contents = [ programs ] ++ extraContents;
   arguments = {
     name = imageName;
     tag = addon.version;

@@ -72,7 +72,7 @@ let
 
   # The native addon of one plan for one target (native-addon.nix), with the settings' nixpkgs names
   # taken from the target set (libraries) and the build set (tools).
-  addonBuilder = { sets, archPlan, nodeHeaders }:
+  addonBuilder = { sets, archPlan, nodeHeaders, systemLibraries ? { } }:
     let
       toolchain = toolchainFor { buildPkgs = sets.build; inherit (archPlan) targetPkgs strategy; name = archPlan.target; };
     in
@@ -82,7 +82,7 @@ let
       inherit toolchain nodeHeaders location sources plan;
       inherit (archPlan) target;
       npmCpu = arches.${archPlan.arch}.npmCpu;
-      systemLibraries = map (name: archPlan.targetPkgs.${name}) plan.settings.systemLibraries;
+      systemLibraries = map (name: archPlan.targetPkgs.${name} or (util.fail "systemLibraries of ${plan.name}: the package set of ${archPlan.target} has no ${name}")) (plan.settings.systemLibraries ++ (systemLibraries.${plan.name} or [ ]));
       buildTools = map (name: sets.build.${name}) plan.settings.buildTools;
     };
 
@@ -120,6 +120,10 @@ let
   #   buildArches    the arches to build (default: the add-on's; riscv64 is built when listed here)
   #   usePrebuilt    npm package names whose tarball ships a binary for the target that may be used
   #                  instead of compiling (it is pinned by the lockfile's integrity), e.g. [ "better-sqlite3" ]
+  #   systemLibraries  { <npm package name> = [ <attribute of the target's package set> ... ]; }: system
+  #                  libraries a native addon links besides those addonix knows for it (`addonix deps`
+  #                  shows them), e.g. { my-addon = [ "zlib" ]; }; the addon gets a RUNPATH to each
+  #                  library's store folder and the image holds the library
   #   nixpkgs        the nixpkgs flake: its legacyPackages are the target systems' package sets
   #   config, overlays  nixpkgs configuration and overlays of the other package sets (default: pkgs')
   #   packageSets    package-sets.nix's result, to share the sets with other calls (default: made here)
@@ -143,6 +147,7 @@ let
     , extraContents ? (set: [ ])
     , buildArches ? null
     , usePrebuilt ? [ ]
+    , systemLibraries ? { }
     , nixpkgs ? null
     , config ? null
     , overlays ? null
@@ -199,7 +204,7 @@ let
               npmDeps = npm;
               inherit (plan) target;
               inherit appSrc usePrebuilt;
-              addonFor = addonBuilder { inherit sets; archPlan = plan; nodeHeaders = headersFor sets nodejs node; };
+              addonFor = addonBuilder { inherit sets systemLibraries; archPlan = plan; nodeHeaders = headersFor sets nodejs node; };
               leaks = buildLeaks sets;
               name = "${data.slug}-node-modules-${plan.target}";
             };

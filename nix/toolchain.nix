@@ -17,8 +17,10 @@
 #   mkDerivation  builds the compile: { name, nativeBuildInputs, buildCommand, ... } -> derivation
 #   inputs        the compiler, for nativeBuildInputs
 #   exports       shell lines that export CC, CXX, AR, LINK (and their _target forms) and STRIP
-#   staticRuntime true for musl targets: libstdc++ and libgcc linked into the addon and no RUNPATH, so
-#                 that the addon loads in any musl Node.js (Alpine's) without nixpkgs' runtime
+#   staticRuntime true for musl targets: libstdc++ and libgcc linked into the addon and no RUNPATH
+#                 (NIX_DONT_SET_RPATH here; the self RUNPATH nixpkgs' setup adds is stopped by
+#                 native-addon.nix's NIX_NO_SELF_RPATH), so that the addon loads in any musl Node.js
+#                 (Alpine's) without nixpkgs' runtime
 #   leaks         store paths a result must not keep (the compiler, unwrapped too, and its sysroot);
 #                 their paths compiled into strings (headers' __FILE__) are removed from the result
 { util }:

@@ -4,7 +4,8 @@
  * store paths the layers hold, sizes. Used by the Nix build tests and by bench/image-sizes.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, statSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -93,4 +94,132 @@ export function storePaths(root: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** What an ELF file asks of the dynamic loader (readelf): its NEEDED libraries, its RUNPATH (or RPATH) folders, whether it names an interpreter (a program, not a library). */
+export function elfDynamic(file: string): { needed: string[]; runpath: string[]; program: boolean } {
+  const text = execFileSync('readelf', ['-d', '-l', '-W', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return {
+    needed: [...text.matchAll(/\(NEEDED\)\s+Shared library: \[(.+?)\]/g)].map((m) => m[1]!),
+    runpath: [...text.matchAll(/\((?:RUNPATH|RPATH)\)\s+Library r(?:un)?path: \[(.+?)\]/g)].flatMap((m) => m[1]!.split(':')).filter(Boolean),
+    program: /Requesting program interpreter/.test(text),
+  };
+}
+
+/** Names the loader itself provides to whatever it runs: the C library and the loader (glibc's and musl's). */
+const LOADER_PROVIDED = /^(libc\.so(\.6)?|ld-linux[-\w.]*\.so\.\d|ld-musl-[\w]+\.so\.1)$/;
+
+/**
+ * How the image's ELF files find their libraries, read as the loader reads them with the image as the
+ * whole file system: every RUNPATH folder must be in the image and hold one of the file's NEEDED
+ * libraries (what `patchelf --shrink-rpath` leaves; a folder that holds none is a self RUNPATH or a
+ * leftover, and keeps a store path in the image for nothing), and every NEEDED library must be found in
+ * the file's RUNPATH or be loaded by the image's programs (their libraries, through their RUNPATHs, all
+ * the way down) or sit beside the loader (nixpkgs' glibc searches its own folder by default), the C
+ * library and the loader aside. `needed: false` checks the RUNPATHs only (for images whose programs the
+ * stand-in cannot link right: its musl sets' Node.js is a glibc build).
+ */
+export function libraryProblems(root: string, { needed = true }: { needed?: boolean } = {}): string[] {
+  const elves = new Map<string, ReturnType<typeof elfDynamic>>();
+  for (const file of regularFiles(root)) if (elfMachine(path.join(root, file)) !== null) elves.set(file, elfDynamic(path.join(root, file)));
+  const inImage = (dir: string) => !dir.includes('$') && existsIn(root, dir);
+  const loaderDirs = [...new Set([...elves.keys()].filter((file) => LOADER_PROVIDED.test(path.basename(file)) && path.basename(file).startsWith('ld-')).map((file) => `/${path.dirname(file)}`))];
+  const find = (name: string, runpath: string[]) => [...runpath, ...loaderDirs].find((dir) => inImage(dir) && existsIn(root, path.join(dir, name)));
+  // What the programs load: their NEEDED libraries resolved through RUNPATHs, recursively.
+  const loaded = new Set<string>();
+  const queue = [...elves.values()].filter((elf) => elf.program);
+  while (queue.length > 0) {
+    const elf = queue.shift()!;
+    for (const name of elf.needed) {
+      if (loaded.has(name)) continue;
+      const dir = find(name, elf.runpath);
+      if (!dir) continue;
+      loaded.add(name);
+      const library = elves.get(path.relative(root, realIn(root, path.join(dir, name))));
+      if (library) queue.push(library);
+    }
+  }
+  const problems: string[] = [];
+  for (const [file, elf] of elves) {
+    for (const dir of elf.runpath) {
+      if (dir.includes('$ORIGIN')) continue;
+      if (!inImage(dir)) problems.push(`${file}: its RUNPATH folder ${dir} is not in the image`);
+      else if (!elf.needed.some((name) => existsIn(root, path.join(dir, name)))) problems.push(`${file}: its RUNPATH folder ${dir} holds none of the libraries it needs (${elf.needed.join(', ') || 'none'}): a self RUNPATH or a leftover`);
+    }
+    for (const name of needed ? elf.needed : []) {
+      if (LOADER_PROVIDED.test(name) || loaded.has(name) || find(name, elf.runpath)) continue;
+      problems.push(`${file} needs ${name}, which is neither in its RUNPATH (${elf.runpath.join(':') || 'none'}) nor loaded by the image's programs`);
+    }
+  }
+  return problems;
+}
+
+/** Whether a path (absolute inside the image) exists in the image root, following links inside it. */
+function existsIn(root: string, inside: string): boolean {
+  try {
+    statSync(realIn(root, inside));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A path inside the image with its links resolved inside the image (absolute targets are the image's), as a path of the host. */
+function realIn(root: string, inside: string): string {
+  let current = root;
+  const parts = inside.split('/').filter(Boolean);
+  for (let hops = 0; parts.length > 0 && hops < 64; ) {
+    const next = path.join(current, parts.shift()!);
+    let stat;
+    try {
+      stat = lstatSync(next);
+    } catch {
+      return path.join(next, ...parts);
+    }
+    if (stat.isSymbolicLink()) {
+      hops++;
+      const target = readlinkSync(next);
+      parts.unshift(...target.split('/').filter(Boolean));
+      if (target.startsWith('/')) current = root;
+    } else current = next;
+  }
+  return current;
+}
+
+/** Files at the image root that do not run: what linking a whole package at / puts there (setup hooks, headers, docs, a package.json). */
+export function rootProblems(root: string): string[] {
+  const notRunning = ['nix-support', 'include', 'share/doc', 'share/man', 'share/info', 'lib/node_modules', 'package.json', 'default.script', 'README', 'README.md', 'CHANGELOG.md', 'LICENSE', 'bin/README'];
+  return notRunning.filter((entry) => existsLink(path.join(root, entry))).map((entry) => `/${entry} is at the image root`);
+}
+
+function existsLink(file: string): boolean {
+  try {
+    lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `node dist/test/image-audit.js [--runpath-only] STREAM-OR-ARCHIVE...`: the library and root checks of
+ * each image, one problem a line; exit 1 when there is one. --runpath-only leaves out the NEEDED check
+ * (for the stand-in's musl images, whose Node.js is a glibc build).
+ */
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const args = process.argv.slice(2);
+  const needed = !args.includes('--runpath-only');
+  let found = 0;
+  for (const source of args.filter((arg) => arg !== '--runpath-only')) {
+    const image = unpackImage(source);
+    try {
+      const problems = [...libraryProblems(image.root, { needed }), ...rootProblems(image.root)];
+      found += problems.length;
+      console.log(`${source}: ${problems.length === 0 ? 'no problem' : `${problems.length} problem(s)`}`);
+      for (const problem of problems) console.log(`  ${problem}`);
+    } finally {
+      rmSync(path.dirname(image.root), { recursive: true, force: true });
+    }
+  }
+  process.exitCode = found > 0 ? 1 : 0;
 }

@@ -8,6 +8,11 @@
  * - the example's amd64 and aarch64 images (strategy "cached") run their app's SQLite with their own
  *   Node.js, aarch64 under QEMU with nothing of the host's;
  * - the musl prebuilds for Alpine: the C++ runtime linked in, no RUNPATH, only musl's libc needed;
+ * - every ELF file of every image finds its libraries in the image: no RUNPATH folder that provides
+ *   nothing (nixpkgs' self RUNPATH), nothing needed that is missing; the image root holds only what runs;
+ * - an addon that links a system library (the stand-in's zlib, from Debian's amd64 and arm64 packages)
+ *   gets a RUNPATH to its store path, which the image holds, and loads (aarch64 under QEMU);
+ * - the stand-in's stdenv links as nixpkgs' does (CC set, self RUNPATH, -L RUNPATHs, shrink in fixup);
  * - a binary the lockfile pins (better-sqlite3's own prebuild) used when asked;
  * - a second add-on's images load into Podman and its armv7 app runs under QEMU.
  *
@@ -24,10 +29,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hasTool, hostLlvm, REPO, runCli } from './helpers.js';
 import { buildAttrs, derivationGraph, evalJson, instantiate, nixPath, withLibrary } from './nix-helpers.js';
-import { ELF_MACHINES, foreignElfFiles, storePaths, unpackImage, type UnpackedImage } from './image-audit.js';
+import { ELF_MACHINES, foreignElfFiles, libraryProblems, rootProblems, storePaths, unpackImage, type UnpackedImage } from './image-audit.js';
 
 const EXAMPLE = path.join(REPO, 'examples', 'sqlite-notes');
 const FIXTURE = path.join(REPO, 'test', 'fixtures', 'garage-door');
+const ZLIB_FIXTURE = path.join(REPO, 'test', 'fixtures', 'zlib-reader');
 const LLVM = hostLlvm();
 const TOOLS = ['nix-build', 'qemu-aarch64-static', 'qemu-arm-static', LLVM ? `clang-${LLVM}` : 'clang', LLVM ? `ld.lld-${LLVM}` : 'ld.lld', 'aarch64-linux-gnu-g++', 'arm-linux-gnueabihf-g++', 'readelf', 'patchelf', 'podman', 'npm'];
 const SQLITE_VERSION = "const D = require('better-sqlite3'); console.log(new D(':memory:').prepare('select sqlite_version() as v').get().v)";
@@ -37,16 +43,19 @@ const ATTRS = [
   'exampleModulesAmd64', 'exampleModulesAarch64', 'exampleModulesArmv7', 'prebuiltModulesAarch64',
   'prebuildsArmv7',
   'garageModulesAmd64', 'garageImageAmd64', 'garageStreamArmv7', 'cli', 'leakyStreamAarch64',
+  'zlibStreamAmd64', 'zlibStreamAarch64', 'zlibModulesAarch64', 'zlibAarch64',
+  'linkPlain', 'linkNoSelfRpath', 'linkDontSetRpath', 'linkPhases',
 ] as const;
 type Built = Record<(typeof ATTRS)[number], string>;
 
 let built: Built | undefined;
 let skipReason: string | undefined;
 let garageDir: string | undefined;
+let zlibDir: string | undefined;
 /** Store paths of the build machine's tools, which no image may hold. */
 let buildTools: Record<string, string> = {};
 
-function expression(garage: string): string {
+function expression(garage: string, zlibReader: string): string {
   const images = (dir: string, args: string) => `addonix.mkAddonImages {
     inherit pkgs packageSets;
     src = ${nixPath(dir)};
@@ -59,6 +68,11 @@ function expression(garage: string): string {
   example = ${images(EXAMPLE, '')};
   prebuilt = ${images(EXAMPLE, 'usePrebuilt = [ "better-sqlite3" ];')};
   garage = ${images(garage, 'libc = "glibc";')};
+  zlibReader = ${images(zlibReader, 'systemLibraries = { zlib-version = [ "zlib" ]; };')};
+  selfRunpath = pkgs.stdenv.mkDerivation { name = "self-runpath"; buildCommand = "mkdir -p $out/lib; echo 'int f(void) { return 0; }' > f.c; $CC -shared -fPIC f.c -o $out/lib/libselfrunpath.so"; };
+  zlibProbe = builtins.toFile "probe.c" "#include <zlib.h>\nconst char *probe(void) { return zlibVersion(); }\n";
+  linkCommand = "mkdir -p $out/lib; echo CC=$CC > $out/cc; $CC -shared -fPIC \${zlibProbe} -lz -o $out/lib/probe.so";
+  link = attrs: pkgs.stdenv.mkDerivation ({ name = "stand-in-link"; buildInputs = [ pkgs.zlib ]; } // attrs);
 in {
   exampleStreamAmd64 = example.streams.amd64;
   exampleStreamAarch64 = example.streams.aarch64;
@@ -72,8 +86,18 @@ in {
   garageImageAmd64 = garage.images.amd64;
   garageStreamArmv7 = garage.streams.armv7;
   cli = addonix.cli pkgs;
-  # A control for the audit: the build machine's python3 and an x86_64 shell put into an aarch64 image.
-  leakyStreamAarch64 = (${images(EXAMPLE, 'buildArches = [ "aarch64" ]; extraContents = _: [ pkgs.python3 pkgs.busybox ];')}).streams.aarch64;
+  # A control for the audit: the build machine's python3, an x86_64 shell (busybox whole: its
+  # default.script at /) and a library linked with nixpkgs' self RUNPATH put into an aarch64 image.
+  leakyStreamAarch64 = (${images(EXAMPLE, 'buildArches = [ "aarch64" ]; extraContents = _: [ pkgs.python3 pkgs.busybox selfRunpath ];')}).streams.aarch64;
+  zlibStreamAmd64 = zlibReader.streams.amd64;
+  zlibStreamAarch64 = zlibReader.streams.aarch64;
+  zlibModulesAarch64 = zlibReader.nodeModules.aarch64;
+  zlibAarch64 = packageSets.native.aarch64-linux.glibc.zlib;
+  # The stand-in's stdenv: one shared object linking zlib, four ways.
+  linkPlain = link { buildCommand = linkCommand; };
+  linkNoSelfRpath = link { NIX_NO_SELF_RPATH = true; buildCommand = linkCommand; };
+  linkDontSetRpath = link { NIX_DONT_SET_RPATH = true; buildCommand = linkCommand; };
+  linkPhases = link { buildPhase = "$CC -shared -fPIC \${zlibProbe} -lz -o probe.so"; installPhase = "mkdir -p $out/lib; cp probe.so $out/lib/"; };
 }`);
 }
 
@@ -88,7 +112,14 @@ before(() => {
   cpSync(FIXTURE, garageDir, { recursive: true });
   const generated = runCli(['generate', garageDir]);
   assert.equal(generated.status, 0, generated.stderr);
-  const paths = buildAttrs(expression(garageDir), [...ATTRS], ['--max-jobs', '2', '--cores', '1']);
+  // The zlib add-on's dependency packed and locked as npm does it (a file: tarball beside package.json).
+  zlibDir = mkdtempSync(path.join(tmpdir(), 'addonix-zlib-reader-'));
+  cpSync(ZLIB_FIXTURE, zlibDir, { recursive: true });
+  execFileSync('npm', ['pack', '--pack-destination', zlibDir], { cwd: path.join(zlibDir, 'zlib-version'), stdio: 'pipe' });
+  execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--offline', '--no-audit', '--no-fund'], { cwd: zlibDir, stdio: 'pipe' });
+  const zlibGenerated = runCli(['generate', zlibDir]);
+  assert.equal(zlibGenerated.status, 0, zlibGenerated.stderr);
+  const paths = buildAttrs(expression(garageDir, zlibDir), [...ATTRS], ['--max-jobs', '2', '--cores', '1']);
   built = Object.fromEntries(ATTRS.map((attr, i) => [attr, paths[i]])) as Built;
   buildTools = evalJson<Record<string, string>>(withLibrary(`{
     python3 = pkgs.python3.outPath;
@@ -122,6 +153,7 @@ function image(stream: string): UnpackedImage {
 process.on('exit', () => {
   for (const { root } of unpacked.values()) rmSync(path.dirname(root), { recursive: true, force: true });
   if (garageDir) rmSync(garageDir, { recursive: true, force: true });
+  if (zlibDir) rmSync(zlibDir, { recursive: true, force: true });
 });
 
 /** Every entry under a folder: path → 'dir' | 'file' | 'link:<target>'. */
@@ -227,8 +259,12 @@ test('nix build: the aarch64 image (strategy cached, better-sqlite3 compiled by 
   assert.match(run.stdout.trim(), /^3\.\d+\.\d+$/);
 });
 
-/** What an image holds of the build machine: ELF files of another machine, store paths of its tools. */
-function auditImage(stream: string): string[] {
+/**
+ * What an image holds of the build machine (ELF files of another machine, store paths of its tools),
+ * how its ELF files find their libraries (image-audit.ts: libraryProblems; `needed: false` for the musl
+ * images, whose Node.js the stand-in takes from a glibc build), and what its root holds that does not run.
+ */
+function auditImage(stream: string, { needed = true }: { needed?: boolean } = {}): string[] {
   const forbidden = new Map(Object.entries(buildTools).map(([name, outPath]) => [outPath, name]));
   // Compilers and their runtimes by name: a cross compiler, zig, the clang sysroot.
   const compilerName = /-(cc-wrapper-[^/]*|zig-[0-9][^/]*|zig-cache-[^/]*|addonix-cc-[^/]*|clang-(?:[0-9][^/]*|host)|llvm-binutils-[^/]*|gcc-(?:[0-9.]+|host)|glibc-[0-9.]+-dev|node-gyp-[^/]*|python3-[^/]*)$/;
@@ -240,19 +276,69 @@ function auditImage(stream: string): string[] {
     if (forbidden.has(stored)) problems.push(`the build machine's ${forbidden.get(stored)} (${stored})`);
     else if (compilerName.test(stored)) problems.push(`a compiler's path (${stored})`);
   }
+  problems.push(...libraryProblems(root, { needed }), ...rootProblems(root));
   return problems;
 }
 
 test('nix build: no image holds anything of the build machine: every ELF file is of the image\'s machine, no store path of its tools', (t) => {
   const result = ready(t);
   if (!result) return;
-  for (const [arch, stream] of [['amd64', result.exampleStreamAmd64], ['aarch64', result.exampleStreamAarch64], ['armv7', result.exampleStreamArmv7], ['armv7 (second add-on)', result.garageStreamArmv7]] as const) {
-    assert.deepEqual(auditImage(stream).slice(0, 5), [], arch);
+  const images = [
+    ['amd64', result.exampleStreamAmd64, true],
+    ['aarch64', result.exampleStreamAarch64, true],
+    ['armv7 (musl)', result.exampleStreamArmv7, false],
+    ['armv7 (second add-on, musl)', result.garageStreamArmv7, false],
+    ['amd64 (zlib add-on)', result.zlibStreamAmd64, true],
+    ['aarch64 (zlib add-on)', result.zlibStreamAarch64, true],
+  ] as const;
+  for (const [arch, stream, needed] of images) {
+    assert.deepEqual(auditImage(stream, { needed }).slice(0, 5), [], arch);
   }
   // The audit sees a leak where there is one.
   const leaky = auditImage(result.leakyStreamAarch64);
   assert.ok(leaky.some((problem) => /is an ELF file for machine 62/.test(problem)), leaky.join('\n'));
   assert.ok(leaky.some((problem) => /the build machine's python3/.test(problem)), leaky.join('\n'));
+  assert.ok(leaky.some((problem) => /libselfrunpath\.so: its RUNPATH folder \/nix\/store\/[a-z0-9]{32}-self-runpath\/lib holds none of the libraries it needs/.test(problem)), leaky.join('\n'));
+  assert.ok(leaky.some((problem) => problem === '/default.script is at the image root'), leaky.join('\n'));
+});
+
+test('nix build: the stand-in links as nixpkgs\' stdenv does: CC set by the wrapper, -rpath $out/lib unless NIX_NO_SELF_RPATH (NIX_DONT_SET_RPATH does not stop it), a RUNPATH to each -L folder holding a -l library unless NIX_DONT_SET_RPATH, shrunk only where the fixup phase runs', (t) => {
+  const result = ready(t);
+  if (!result) return;
+  const runpath = (out: string) => dynamic(path.join(out, 'lib', 'probe.so')).runpath;
+  const zlib = (dirs: string[]) => dirs.filter((dir) => /-zlib-[0-9.]+\/lib$/.test(dir));
+  assert.equal(readFileSync(path.join(result.linkPlain, 'cc'), 'utf8').trim(), 'CC=gcc');
+  const plain = runpath(result.linkPlain);
+  assert.equal(plain[0], `${result.linkPlain}/lib`, 'the self RUNPATH comes first, as setup.sh prepends it');
+  assert.equal(zlib(plain).length, 1, plain.join(':'));
+  assert.deepEqual(runpath(result.linkNoSelfRpath), plain.slice(1));
+  assert.deepEqual(runpath(result.linkDontSetRpath), [`${result.linkDontSetRpath}/lib`]);
+  // patchelf --shrink-rpath keeps the folders that hold a needed library: zlib's.
+  assert.deepEqual(runpath(result.linkPhases), zlib(plain));
+});
+
+test('nix build: an addon linking a system library (zlib, its own store path from Debian\'s packages) gets a RUNPATH to it and no self RUNPATH; the image holds the library; it loads in amd64 and, under QEMU, aarch64', (t) => {
+  const result = ready(t);
+  if (!result) return;
+  const addonFile = 'node_modules/zlib-version/build/Release/zlib_version.node';
+  const addon = dynamic(path.join(result.zlibModulesAarch64, addonFile));
+  assert.equal(addon.machine, 'AArch64');
+  assert.ok(addon.needed.includes('libz.so.1'), addon.needed.join(', '));
+  assert.ok(addon.runpath.includes(`${result.zlibAarch64}/lib`), `${addon.runpath.join(':')} names ${result.zlibAarch64}/lib`);
+  for (const [stream, qemu] of [[result.zlibStreamAmd64, null], [result.zlibStreamAarch64, 'qemu-aarch64-static']] as const) {
+    const { root } = image(stream);
+    const { node, app } = imageApp(root);
+    const inImage = dynamic(path.join(app, addonFile));
+    const zlibDir = inImage.runpath.find((dir) => /-zlib-[0-9.]+\/lib$/.test(dir));
+    assert.ok(zlibDir && existsSync(path.join(root, zlibDir, 'libz.so.1')), `${stream}: the RUNPATH ${inImage.runpath.join(':')} leads to libz.so.1 inside the image`);
+    assert.ok(!inImage.runpath.some((dir) => /-zlib-version-/.test(dir)), `${stream}: no self RUNPATH: ${inImage.runpath.join(':')}`);
+    const run = qemu
+      ? spawnSync(qemu, ['-L', root, node, 'index.js'], { cwd: app, encoding: 'utf8', timeout: 120_000 })
+      : spawnSync(node, ['index.js'], { cwd: app, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(run.status, 0, run.stderr);
+    // zlib 1.3.1 (Debian 13's, as nixpkgs' 2026 revisions have it); crc32("addonix") computed by that zlib.
+    assert.equal(run.stdout.trim(), 'zlib 1.3.1 crc32=84972c71');
+  }
 });
 
 test('nix build: the musl prebuilds for Alpine link the C++ runtime in, need only musl\'s libc, and have no RUNPATH (armv7 built; the musl image\'s addon alike)', (t) => {

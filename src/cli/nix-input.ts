@@ -25,7 +25,7 @@ export function overridesOf(args: NixArgs): [string, string][] {
   const flat = args['override-input'] ?? [];
   const pairs: [string, string][] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
-  if (flat.length % 2 !== 0) throw new UsageError('--override-input takes two values: the input name and the flake reference, e.g. --override-input addonix/nixpkgs path:/srv/nixpkgs');
+  if (flat.length % 2 !== 0) throw new UsageError('--override-input takes two values: the input name and the flake reference, e.g. --override-input addonix/nixpkgs git+file:/srv/nixpkgs');
   return pairs;
 }
 

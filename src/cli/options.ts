@@ -85,7 +85,7 @@ export const OPTION_DEFINITIONS = {
   'override-input': {
     type: 'string',
     nargs: 2,
-    describe: "Replace a flake input for this run, as Nix's --override-input NAME REF: e.g. addonix/nixpkgs path:/srv/nixpkgs (a mirror, a fork, a local tree); repeatable",
+    describe: "Replace a flake input for this run, as Nix's --override-input NAME REF: e.g. addonix/nixpkgs git+file:/srv/nixpkgs (a local clone: git+file: or the plain path, as path: copies the whole tree, .git included, on every evaluation) or github:me/nixpkgs/my-branch; repeatable",
   },
   nixpkgs: { type: 'string', describe: "Flake whose legacyPackages.<system>.dockerTools.pullImage computes the hash (default: the nixpkgs revision in addonix's flake.lock)" },
   hash: { type: 'boolean', default: true, describe: 'Compute the Nix hash with Nix; --no-hash pins the digests only and writes hash = null' },

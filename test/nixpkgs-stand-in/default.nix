@@ -23,7 +23,14 @@
 #    nodejs (both joined), with doCheck = the build machine can execute the host (Node's test suite).
 #  - The C/C++ compilers link like nixpkgs' cc-wrapper and ld-wrapper: a RUNPATH to the store folder of
 #    the libc and of the C++ runtime (libstdc++.so.6, linked dynamically) unless -static-libstdc++ or
-#    NIX_DONT_SET_RPATH=1.
+#    NIX_DONT_SET_RPATH=1, and to each -L folder that holds a library a -l flag names; their setup hook
+#    sets CC and CXX and gives the build inputs' include/ and lib/ to every compile and link.
+#  - The builder does what nixpkgs' setup.sh does (builder.sh): every link gets `-rpath $out/lib`
+#    unless NIX_NO_SELF_RPATH=1, NIX_DONT_SET_RPATH or not, and only a derivation of phases gets the
+#    fixup's `patchelf --shrink-rpath`; a buildCommand derivation keeps what it linked.
+#  - zlib is a real system library laid out as nixpkgs lays it out (out, dev, static; dev propagates
+#    out), from Debian's amd64 and arm64 packages; cacert, tzdata and busybox carry what nixpkgs' carry
+#    beside their payload (nix-support/setup-hook, default.script).
 #  - A native musl package set of a system without musl bootstrap files throws, as nixpkgs' stdenv does.
 #  - Overlays are applied, and kept in `overlays` with `config`, as pkgs/top-level/all-packages.nix keeps
 #    them (`inherit lib config overlays;`, read in its 2026 form that has go_1_27).
@@ -33,7 +40,10 @@
 # not run on musl); the stand-in compiles at -O0 without LTO (sqlite3.c takes a minute at -O3 with LTO)
 # and its musl compilers are zig's (linked to a placeholder libstdc++.so.6 to show the dynamic link);
 # the x86_64 glibc headers are not packaged (nothing cross-compiles for x86_64 here); busybox is a
-# shell for x86_64 only.
+# shell for x86_64 only; zlib exists for the glibc sets of x86_64 and aarch64 only; the wrappers read one
+# set of NIX_CFLAGS_COMPILE/NIX_LDFLAGS (no _FOR_BUILD/_FOR_TARGET roles), add no hardening flags, and
+# the env hooks run for buildInputs only (nixpkgs without strictDeps also runs them for the
+# nativeBuildInputs of a native build).
 #
 # pkgs/top-level/impure.nix @ 89941316d507e05e3ca881a55377f4e7d647931e (what `import nixpkgs` calls):
 #   { localSystem ? { system = builtins.currentSystem; }, system, crossSystem ? null, config, overlays, ... }
@@ -99,20 +109,23 @@ let
 
   # pkgs/stdenv/generic/make-derivation.nix @ 8c2682d3dfa11db3a299590c156aa7ce9888b6ab:
   # mkDerivation { name | pname+version, nativeBuildInputs, buildInputs, buildCommand, passthru,
-  # disallowedReferences, ... }. Only `buildCommand` builds are supported (nix/ uses no phases); every
-  # other attribute becomes an environment variable, as in nixpkgs. Derivations run on the build
-  # platform: `system` is its double (aarch64-linux for the aarch64-linux set).
-  mkDerivationWith = cc: { name ? "${args.pname}-${args.version}", nativeBuildInputs ? [ ], buildInputs ? [ ], buildCommand, passthru ? { }, ... }@args:
+  # disallowedReferences, ... }. A `buildCommand` build, or phases (buildPhase, installPhase) followed by
+  # the fixup's patchELF (builder.sh); every other attribute becomes an environment variable, as in
+  # nixpkgs. buildInputs are taken as their dev output (make-derivation.nix's chooseDevOutputs, lib.getDev),
+  # which propagates the others. Derivations run on the build platform: `system` is its double
+  # (aarch64-linux for the aarch64-linux set).
+  mkDerivationWith = cc: { name ? "${args.pname}-${args.version}", nativeBuildInputs ? [ ], buildInputs ? [ ], passthru ? { }, ... }@args:
     let
       inputs = nativeBuildInputs ++ (if cc == null then [ ] else [ cc ]);
       env = builtins.removeAttrs args [ "name" "pname" "version" "nativeBuildInputs" "buildInputs" "passthru" "meta" ];
       drv = derivation (env // {
-        inherit name buildCommand;
+        inherit name;
         system = buildPlatform.system;
         builder = "/bin/sh";
         args = [ "-e" ./builder.sh ];
         standInPath = builtins.concatStringsSep ":" (map (input: "${input}/bin") inputs) + ":${hostPath}";
         standInInputs = builtins.concatStringsSep " " (map toString inputs);
+        standInHostInputs = builtins.concatStringsSep " " (map (input: toString (input.dev or input)) buildInputs);
       });
     in
     builtins.seq stdenvError (drv // passthru);
@@ -143,8 +156,8 @@ let
 
   # The stand-in's own downloads (Node.js, zig): made on this machine whatever the set, marked as part
   # of the package that uses them.
-  fetchStock = { url, hash }: derivation {
-    name = baseNameOf url;
+  fetchStock = { url, hash, name ? baseNameOf url }: derivation {
+    inherit name;
     inherit url;
     system = "x86_64-linux";
     builder = "/bin/sh";
@@ -196,6 +209,24 @@ let
     };
   };
   hostTree = hostTrees.${hostPlatform.config} or null;
+
+  # Debian's own builds of a small library, for the sets of the CPUs whose glibc the stand-in has from
+  # Debian (amd64, arm64), from Debian 13 ("trixie", the stable release: its pool keeps them) by hash.
+  debianPackages = {
+    "x86_64-unknown-linux-gnu" = {
+      multiarch = "x86_64-linux-gnu";
+      zlib = { hash = "sha256-AVvnQNYjatEUWC3qUAwdkH8p4W1tsAVmyjL7aNcayQ0="; devHash = "sha256-du1chY4a7zi3vpOszlkQ5Ffne9YnFHG50F+0LniCYiQ="; arch = "amd64"; };
+    };
+    "aarch64-unknown-linux-gnu" = {
+      multiarch = "aarch64-linux-gnu";
+      zlib = { hash = "sha256-IJqlz2cel7nrBBCET6bfTK4udbDHLngCq2yOzhPm3e8="; devHash = "sha256-dF688foRXiMK92IWNV1ykKJPF5D+N4Akm1GcDk0wU08="; arch = "arm64"; };
+    };
+  }.${hostPlatform.config} or null;
+  zlibDeb = { package, version, arch, hash }: fetchStock {
+    url = "http://deb.debian.org/debian/pool/main/z/zlib/${package}_${builtins.replaceStrings [ "+" ] [ "%2b" ] version}_${arch}.deb";
+    name = "${package}_${builtins.replaceStrings [ "+" ":" ] [ "-" "-" ] version}_${arch}.deb";
+    inherit hash;
+  };
 
   # Shell that sets the host GCC's folders for a tree: gccDir (crt*.o, libgcc.a), gccVersion (its full
   # version, the folder name GCC's own layout uses), cxxInclude and cxxArchInclude (the C++ headers,
@@ -252,7 +283,7 @@ let
   '';
 
   glibcFiles = [ "ld-linux*" "libc.so*" "libc_nonshared.a" "libm.so*" "libmvec.so*" "libpthread.so*" "libpthread_nonshared.a" "libdl.so*" "librt.so*"
-    "libresolv.so*" "libutil.so*" "libanl.so*" "libnss_*" "libthread_db.so*" "libc_malloc_debug.so*" "crt1.o" "crti.o" "crtn.o" "Scrt1.o" "rcrt1.o" ];
+    "libresolv.so*" "libutil.so*" "libanl.so*" "libnss_files.so*" "libnss_dns.so*" "libnss_compat.so*" "libnss_hesiod.so*" "libthread_db.so*" "libc_malloc_debug.so*" "crt1.o" "crti.o" "crtn.o" "Scrt1.o" "rcrt1.o" ];
 
   # pkgs/development/libraries/glibc/common.nix @ 00437292513a341c81ae728a74011fc0cfb7fa01:
   # outputs [ "out" "bin" "dev" "static" "getent" ]; out holds lib/libc.so.6, the loader, the crt*.o
@@ -315,10 +346,20 @@ let
 
   # pkgs/build-support/cc-wrapper/default.nix (@ 0042eae49edf6d59ffbf7c6d1ee42899fcf309eb, `targetPrefix`)
   # and bintools-wrapper/ld-wrapper.sh @ 02f3ac6c07bf148cf229d827f1cf9ed8fcb0b38e: stdenv.cc, with
-  # <prefix>cc, c++, ar, strip. When linking, the ld-wrapper adds `-rpath DIR` for every store folder
-  # that holds a library named by a -l flag (the libc's for -lc, the C++ runtime's for the -lstdc++ the
-  # c++ driver adds), unless NIX_DONT_SET_RPATH=1; `runtimeDirs` are those folders, `cxxRuntime` is
-  # linked (as a file) in C++ links unless -static-libstdc++.
+  # <prefix>cc, c++, gcc, g++, ar, strip.
+  #  - cc-wrapper/setup-hook.sh @ 3aa0e75c373895f257330e49aef203338441d5fd exports CC and CXX (the
+  #    wrapper's named_cc and named_cxx: <prefix>gcc and <prefix>g++ for GCC) and registers the env hook
+  #    that adds `-isystem <dep>/include` to NIX_CFLAGS_COMPILE; bintools-wrapper/setup-hook.sh
+  #    @ c5bb4efae8452a4f08399c2117d71df8360e6dd2 the one that adds `-L<dep>/lib` to NIX_LDFLAGS (when
+  #    lib/ holds a lib* file). builder.sh runs them for the host inputs.
+  #  - cc-wrapper/cc-wrapper.sh @ 02f3ac6c07bf148cf229d827f1cf9ed8fcb0b38e: NIX_CFLAGS_COMPILE on every
+  #    call; on a link, each word of NIX_LDFLAGS (setup.sh's `-rpath $out/lib` among them) as `-Wl,<word>`
+  #    (a `-L/...` as it is).
+  #  - ld-wrapper.sh: unless NIX_DONT_SET_RPATH=1, `-rpath DIR` for every store folder given by -L (or
+  #    holding a library named by its store path) that holds a library a -l flag names. The stand-in's
+  #    compiler drivers do not pass their own -L/-l through it, so the folders of the libc (-lc) and of the
+  #    C++ runtime (the -lstdc++ the c++ driver adds) are given as `runtimeDirs`; `cxxRuntime` is linked
+  #    (as a file) in C++ links unless -static-libstdc++.
   #
   # The stand-in compiles without optimisation: it drops -O<n> and -flto and adds -O0, so the test suite
   # stays fast; nixpkgs' compilers keep the package's flags.
@@ -333,15 +374,46 @@ let
           -static-libgcc) ;;
           *) case "$arg" in -c|-S|-E|-M|-MM) link= ;; esac; set -- "$@" "$arg" ;;
         esac; done
-        set -- -O0 "$@"
+        set -- ''${NIX_CFLAGS_COMPILE:-} -O0 "$@"
         if [ -n "$link" ]; then
+          for flag in ''${NIX_LDFLAGS:-}; do case "$flag" in -L/*) set -- "$@" "$flag" ;; *) set -- "$@" "-Wl,$flag" ;; esac; done
           if [ "''${NIX_DONT_SET_RPATH:-}" != 1 ]; then
-            for dir in ${toString runtimeDirs}; do set -- "$@" "-Wl,-rpath,$dir"; done
-            ${if cxxLink && cxxRuntime != null then ''[ -n "$static" ] || set -- "$@" "-Wl,-rpath,${cxxRuntime}/lib"'' else ""}
+            seen=
+            for dir in ${toString runtimeDirs}; do set -- "$@" "-Wl,-rpath,$dir"; seen="$seen $dir"; done
+            ${if cxxLink && cxxRuntime != null then ''[ -n "$static" ] || { set -- "$@" "-Wl,-rpath,${cxxRuntime}/lib"; seen="$seen ${cxxRuntime}/lib"; }'' else ""}
+            dirs=
+            libs=
+            prev=
+            for arg in "$@"; do
+              case "$prev" in -L) dirs="$dirs $arg" ;; -l) libs="$libs lib$arg.so" ;; esac
+              case "$arg" in
+                -L/*) dirs="$dirs ''${arg#-L}" ;;
+                -l?*) libs="$libs lib''${arg#-l}.so" ;;
+                /nix/store/*.so|/nix/store/*.so.*) dirs="$dirs ''${arg%/*}"; libs="$libs ''${arg##*/}" ;;
+              esac
+              prev=$arg
+            done
+            for dir in $dirs; do
+              case "$dir" in /nix/store/*) ;; *) continue ;; esac
+              case "$seen " in *" $dir "*) continue ;; esac
+              for lib in $libs; do
+                if [ -e "$dir/$lib" ]; then set -- "$@" "-Wl,-rpath,$dir"; seen="$seen $dir"; break; fi
+              done
+            done
           fi
           ${if cxxLink && cxxRuntime != null then ''[ -n "$static" ] || set -- "$@" "-Wl,--no-as-needed" ${cxxRuntime}/lib/libstdc++.so.6'' else ""}
         fi
       '';
+      setupHook = ''
+        export CC=${prefix}gcc CXX=${prefix}g++
+        ccWrapper_addCVars() {
+          if [ -d "$1/include" ]; then export NIX_CFLAGS_COMPILE="''${NIX_CFLAGS_COMPILE:-} -isystem $1/include"; fi
+        }
+        bintoolsWrapper_addLDVars() {
+          if [ -d "$1/lib" ] && [ -n "$(find "$1/lib" -maxdepth 1 -name 'lib*' -print -quit)" ]; then export NIX_LDFLAGS="''${NIX_LDFLAGS:-} -L$1/lib"; fi
+        }
+        envHooks="''${envHooks:-} ccWrapper_addCVars bintoolsWrapper_addLDVars"
+      '' + hook;
     in
     (package {
       name = "cc-wrapper-${if prefix == "" then "native" else prefix}";
@@ -350,10 +422,12 @@ let
         mkdir -p "$out/bin" "$out/nix-support"
         write() { printf '#!/bin/sh\n%s\n%s\nexec %s "$@"\n' ${shellQuote setup} "$3" "$2" > "$out/bin/$1"; chmod +x "$out/bin/$1"; }
         write ${prefix}cc ${shellQuote cc} ${shellQuote (wrapper false)}
+        write ${prefix}gcc ${shellQuote cc} ${shellQuote (wrapper false)}
         write ${prefix}c++ ${shellQuote cxx} ${shellQuote (wrapper true)}
+        write ${prefix}g++ ${shellQuote cxx} ${shellQuote (wrapper true)}
         write ${prefix}ar ${shellQuote ar} ""
         write ${prefix}strip ${shellQuote strip} ""
-        printf '%s\n' ${shellQuote hook} > "$out/nix-support/setup-hook"
+        printf '%s\n' ${shellQuote setupHook} > "$out/nix-support/setup-hook"
       '';
     }) // { targetPrefix = prefix; cc = unwrapped; libc = glibc; };
 
@@ -651,37 +725,85 @@ let
 
     inherit llvmPackages;
 
-    # cacert: etc/ssl/certs/ca-bundle.crt (the path dockertools.section.md @ b09f2c73 gives for it)
+    # pkgs/by-name/ca/cacert/package.nix @ 04e8a1744818d111e65595b1f8eb7476abccc558: out holds
+    # etc/ssl/certs/ca-bundle.crt (the path dockertools.section.md @ b09f2c73 gives for it) and
+    # ca-no-trust-rules-bundle.crt, and, from `setupHook = ./setup-hook.sh`, nix-support/setup-hook
+    # (NIX_SSL_CERT_FILE for builds): files an image root linking the whole package would hold.
     cacert = package {
       name = "nss-cacert-3.115";
       cost = "seconds";
       buildCommand = ''
-        mkdir -p "$out/etc/ssl/certs"
+        mkdir -p "$out/etc/ssl/certs" "$out/nix-support"
         cp /etc/ssl/certs/ca-certificates.crt "$out/etc/ssl/certs/ca-bundle.crt"
+        cp /etc/ssl/certs/ca-certificates.crt "$out/etc/ssl/certs/ca-no-trust-rules-bundle.crt"
+        echo 'export NIX_SSL_CERT_FILE="''${NIX_SSL_CERT_FILE:-@out@/etc/ssl/certs/ca-bundle.crt}"' | sed "s|@out@|$out|" > "$out/nix-support/setup-hook"
       '';
     };
-    # tzdata: share/zoneinfo (nixpkgs' layout; a few zones here)
+    # pkgs/by-name/tz/tzdata/package.nix @ 7e11627259348a340b42c4b7dd7448f1e68ce7de: share/zoneinfo
+    # (a few zones here), and a setup hook (TZDIR for builds) in nix-support.
     tzdata = package {
       name = "tzdata-2025b";
       cost = "seconds";
       buildCommand = ''
-        mkdir -p "$out/share/zoneinfo"
+        mkdir -p "$out/share/zoneinfo" "$out/nix-support"
         cp -r /usr/share/zoneinfo/UTC /usr/share/zoneinfo/Europe "$out/share/zoneinfo/"
+        echo "export TZDIR=$out/share/zoneinfo" > "$out/nix-support/setup-hook"
       '';
     };
+    # pkgs/os-specific/linux/busybox/default.nix @ 9504292b1e9948fb286b1b1cdbe83f66b367b64d: bin/ and
+    # udhcpc's dispatcher script at the top of out ($out/default.script).
     busybox = package {
       name = "busybox-1.36.1";
       cost = "minutes";
       buildCommand = ''
         mkdir -p "$out/bin"
+        printf '#!%s/bin/sh\n# udhcpc dispatcher (stand-in)\n' "$out" > "$out/default.script"
       '' + (if hostPlatform.config == "x86_64-unknown-linux-gnu" then ''
         cp /bin/dash "$out/bin/sh"
         chmod u+w "$out/bin/sh"
         ${linkTo "${glibc}/lib" "$out/bin/sh"}
       '' else ''
-        echo "nixpkgs stand-in: no shell for ${hostPlatform.config}" > "$out/bin/README"
+        echo "nixpkgs stand-in: no shell for ${hostPlatform.config}" > "$out/README"
       '');
     };
+
+    # pkgs/development/libraries/zlib/default.nix @ 00976b194fe32d3e425ff3b457eeb6e4ec7ba12c (zlib
+    # 1.2.11 then; later revisions, with splitStaticOutput, keep the outputs): out (lib/libz.so*), dev (include/,
+    # lib/pkgconfig, the man page: outputDoc = "dev") and static (lib/libz.a); dev propagates out
+    # (multiple-outputs.sh's _multioutPropagateDev writes nix-support/propagated-build-inputs), so
+    # buildInputs = [ zlib ] (its dev output) gives -isystem <dev>/include and -L<out>/lib. Made from
+    # Debian's zlib1g and zlib1g-dev of the CPU, libz.so.1 linked to this set's glibc (RUNPATH) as
+    # nixpkgs links it. A small real system library for native addons that link one.
+    zlib =
+      let
+        version = "1.3.dfsg+really1.3.1-1+b1"; # 1:1.3.dfsg+really1.3.1-1+b1 (pool file names leave out the epoch)
+        debs = debianPackages.zlib;
+        libDeb = zlibDeb { package = "zlib1g"; inherit version; inherit (debs) arch hash; };
+        devDeb = zlibDeb { package = "zlib1g-dev"; inherit version; inherit (debs) arch; hash = debs.devHash; };
+      in
+      package {
+        name = "zlib-1.3.1";
+        outputs = [ "out" "dev" "static" ];
+        cost = "compiles zlib (a minute)";
+        buildCommand = if debianPackages == null then ''
+          echo "nixpkgs stand-in: zlib is made from Debian's amd64 and arm64 packages; nixpkgs compiles it for ${hostPlatform.config}" >&2
+          exit 1
+        '' else ''
+          /usr/bin/dpkg-deb -x ${libDeb} root
+          /usr/bin/dpkg-deb -x ${devDeb} root
+          libs=root/usr/lib/${debianPackages.multiarch}
+          mkdir -p "$out/lib" "$dev/include" "$dev/lib/pkgconfig" "$dev/share/man/man3" "$dev/nix-support" "$static/lib"
+          cp -P "$libs"/libz.so* "$out/lib/"
+          chmod -R u+w "$out/lib"
+          /usr/bin/patchelf --set-rpath ${glibc}/lib "$out/lib/libz.so.1.3.1"
+          cp root/usr/include/zlib.h root/usr/include/zconf.h "$dev/include/"
+          sed -e "s|^prefix=.*|prefix=$out|" -e "s|^libdir=.*|libdir=$out/lib|" -e "s|^includedir=.*|includedir=$dev/include|" "$libs/pkgconfig/zlib.pc" > "$dev/lib/pkgconfig/zlib.pc"
+          cp root/usr/share/man/man3/zlib.3.gz "$dev/share/man/man3/"
+          cp "$libs/libz.a" "$static/lib/"
+          printf ' %s' "$out" > "$dev/nix-support/propagated-build-inputs"
+        '';
+        passthru.version = "1.3.1";
+      };
     # pkgs/by-name/jq/jq/package.nix @ 072bd877d3fad342972fa957688facc16fa04ec0 (jq 1.8.2): outputs bin (the
     # first, what "${jq}" names: bin/jq, linked with an rpath to libjq), doc, man, dev, out (lib/libjq;
     # oniguruma is a package of its own there, in out here). Made from the host's jq and its libraries,
@@ -776,7 +898,8 @@ let
         '';
 
       # streamLayeredImage's customisation layer, as nixpkgs makes it (docker/default.nix @ 34b7a306):
-      # a symlinkJoin of the contents (folders made, files linked into the store), extraCommands run in
+      # a symlinkJoin of the contents (folders made, files linked into the store; `lndir -silent` per
+      # package, so a file two packages provide is the first's, silently), extraCommands run in
       # it, then `tar --sort name --numeric-owner --mtime "@$SOURCE_DATE_EPOCH" --hard-dereference` under
       # fakeroot (so every entry is owned by 0; here --owner/--group stand for fakeroot), SOURCE_DATE_EPOCH
       # being stdenv's 315532800. The image's store layers are the closure of this derivation (Nix's
@@ -790,7 +913,7 @@ let
             if fakeRootCommands != "" then throw "nixpkgs stand-in: fakeRootCommands need fakeroot, which the stand-in does not provide"
             else runCommand "${baseNameOf name}-customisation-layer" { inherit extraCommands; SOURCE_DATE_EPOCH = "315532800"; } ''
               mkdir old_out
-              ${builtins.concatStringsSep "\n" (map (path: "[ ! -d ${path} ] || cp -rs --no-preserve=mode ${path}/. old_out/") contentList)}
+              ${builtins.concatStringsSep "\n" (map (path: "[ ! -d ${path} ] || cp -rs --no-preserve=mode ${path}/. old_out/ 2>/dev/null || true") contentList)}
               (cd old_out; eval "$extraCommands")
               mkdir "$out"
               tar -C old_out --sort=name --owner=0 --group=0 --numeric-owner --mtime "@$SOURCE_DATE_EPOCH" --hard-dereference -cf "$out/layer.tar" .
