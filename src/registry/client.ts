@@ -578,6 +578,10 @@ export class RegistryClient {
           await sent;
           if (request.destroyed) return;
           sent = new Promise<void>((done, failed) => request.write(chunk, (error) => (error ? failed(error) : done())));
+          // A write that fails while the next chunk is being read (a registry reset under load) is seen
+          // by the next `await sent`; until then it must not count as an unhandled rejection, which
+          // ended the whole process ("write ECONNRESET").
+          sent.catch(() => undefined);
         }
         await sent;
         request.end();
