@@ -33,6 +33,14 @@ export function parseArchList(value: unknown): BuildArch[] {
   return arches;
 }
 
+/** A count option (`--jobs 4`): a whole number >= 1, its check naming the value as given, not NaN. */
+function wholeNumber(option: string): (value: unknown) => number {
+  return (value) => {
+    const given = Array.isArray(value) ? value[value.length - 1] : value;
+    if ((typeof given !== 'string' && typeof given !== 'number') || !/^[1-9][0-9]*$/.test(String(given).trim())) throw new UsageError(`${option} ${String(given)}: give a whole number >= 1, e.g. ${option} 4`);
+    return Number(given);
+  };
+}
 
 export const OPTION_DEFINITIONS = {
   // Output
@@ -79,7 +87,8 @@ export const OPTION_DEFINITIONS = {
 
   // Nix
   flake: { type: 'string', describe: 'The flake to build (default: DIR; a repository flake, e.g. --flake ., names images dockerImage-<slug>-<arch>)' },
-  jobs: { alias: 'j', type: 'number', describe: 'Builds Nix runs at once (--max-jobs; default: the cores of this machine)' },
+  // No yargs type: `number` would turn `abc` into NaN before the check could name it.
+  jobs: { alias: 'j', requiresArg: true, coerce: wholeNumber('--jobs'), describe: 'Builds Nix runs at once, a whole number (--max-jobs; default: the cores of this machine)' },
   builders: { type: 'string', describe: "Remote builders, in Nix's syntax (passed as --builders), e.g. 'ssh://arm-box aarch64-linux'" },
   substituters: { type: 'string', describe: "Binary caches to use instead of the configured ones (passed as --option substituters; '' for none)" },
   'override-input': {

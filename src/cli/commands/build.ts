@@ -1,3 +1,4 @@
+import { COMMAND_HEADS } from '../command-heads.js';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { checkWritableFolder } from '../../util/fs-errors.js';
@@ -43,8 +44,7 @@ interface BuiltImage {
 }
 
 export const buildCommand: CommandModule<object, BuildArgs> = {
-  command: 'build [dir]',
-  describe: "Build the add-on's images with Nix (one invocation for all arches) and link them as result-<arch>",
+  ...COMMAND_HEADS['build'],
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder (with its flake.nix, or see --flake)', type: 'string', default: '.' }),
@@ -64,7 +64,6 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
       ) as unknown as Argv<BuildArgs>,
   handler: async (args) => {
     if (args.all && args.arch !== undefined) throw new UsageError('--all and --arch exclude each other');
-    if (args.jobs !== undefined && (!Number.isInteger(args.jobs) || args.jobs < 1)) throw new UsageError(`--jobs ${args.jobs}: give a whole number >= 1`);
     const arches = args.arch;
     // The links are made when the build is over: an unwritable place should not cost a build first.
     if (!args['dry-run']) await checkWritableFolder(path.dirname(path.resolve(args['out-link'])));

@@ -1,3 +1,4 @@
+import { COMMAND_HEADS } from '../command-heads.js';
 import type { Argv, CommandModule } from 'yargs';
 import type { BuildArch } from '../../addon/arch.js';
 import { readInputs } from '../../oci/inputs.js';
@@ -17,8 +18,7 @@ interface LoadArgs {
 }
 
 export const loadCommand: CommandModule<object, LoadArgs> = {
-  command: 'load <images..>',
-  describe: "Load the image for this machine's arch (or --arch) into Docker or Podman",
+  ...COMMAND_HEADS['load'],
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('images', { describe: 'Images, one per arch: result links, tarballs, stream scripts or OCI layouts (ARCH=PATH names an arch)', type: 'string', array: true }),

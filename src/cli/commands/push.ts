@@ -1,3 +1,4 @@
+import { COMMAND_HEADS } from '../command-heads.js';
 import type { Argv, CommandModule } from 'yargs';
 import { readInputs } from '../../oci/inputs.js';
 import { assembleIndex, indexAnnotations } from '../../oci/assemble.js';
@@ -34,8 +35,7 @@ export const quick = {
 };
 
 export const pushCommand: CommandModule<object, PushArgs> = {
-  command: 'push <images..>',
-  describe: 'Push per-arch images and their multi-arch index to a registry',
+  ...COMMAND_HEADS['push'],
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('images', {

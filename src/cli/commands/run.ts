@@ -1,3 +1,4 @@
+import { COMMAND_HEADS } from '../command-heads.js';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -68,8 +69,7 @@ function readOptionsFile(file: string, display: (file: string) => string): Recor
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
-  command: 'run [dir]',
-  describe: 'Run the add-on\'s image as the Supervisor would: /data/options.json, its token and environment, and a local double of the Supervisor API',
+  ...COMMAND_HEADS['run'],
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder', type: 'string', default: '.' }),
