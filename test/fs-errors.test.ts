@@ -124,6 +124,28 @@ test('fs errors: a folder this user may not write (EACCES) is said to be one, wi
   assert.match(result.stderr, /permission denied; it is addonix's cache: free some space there, or set ADDONIX_CACHE_DIR/);
 });
 
+test('fs errors: an input this user may not read is said to be unreadable, not unwritable', async (t) => {
+  if (!needTools(t, 'setpriv') || !asRoot(t)) return;
+  const dir = tempTree(t, { 'addon/config.yaml': MINIMAL_CONFIG, 'addon/package.json': '{"name":"a","version":"1.0.0"}\n', 'addon/package-lock.json': '{"lockfileVersion":3,"packages":{"":{"name":"a","version":"1.0.0"}}}\n' });
+  chmodSync(dir, 0o755);
+  chmodSync(path.join(dir, 'addon'), 0o755);
+  chmodSync(path.join(dir, 'addon', 'package-lock.json'), 0o600);
+  const image = await amd64Image(dir, 'image.tar');
+  chmodSync(image, 0o600);
+  const cache = cacheForAll(dir);
+  for (const [what, args, file] of [
+    ['generate, its lockfile', ['generate', path.join(dir, 'addon')], path.join(dir, 'addon', 'package-lock.json')],
+    ['inspect-image, the image', ['inspect-image', image], image],
+  ] as const) {
+    const result = asNobody([...args, '--json'], { ADDONIX_CACHE_DIR: cache });
+    assert.equal(result.status, 1, `${what}: ${result.stdout}\n${result.stderr}`);
+    const error = jsonError(result.stdout, what);
+    assert.equal(error.code, 'not-readable', `${what}: ${error.message}`);
+    assert.equal(error.message, `cannot read ${file}: permission denied; make it readable for this user (or run as a user who may read it)`, what);
+    assert.equal(error.file, file, what);
+  }
+});
+
 test('fs errors --json: every command that writes, into a full disk, a read-only file system or a folder it may not write, exits 1 (diff 2) with a JSON error naming the path', async (t) => {
   if (!needTools(t, 'unshare', 'mount', 'setpriv') || !asRoot(t)) return;
   const dir = tempTree(t, { 'addon/config.yaml': MINIMAL_CONFIG, 'built/config.yaml': MINIMAL_CONFIG, 'built/flake.nix': '{ outputs = { self }: { }; }\n' });

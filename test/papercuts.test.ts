@@ -5,7 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { runCli, tempTree } from './helpers.js';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { CLI, MINIMAL_CONFIG, runCli, tempTree } from './helpers.js';
 
 interface JsonFailure {
   error: { code: string; message: string; file: string | null; line: number | null };
@@ -40,4 +43,72 @@ test('papercuts: --jobs takes a whole number and names the value given, not NaN'
     assert.doesNotMatch(result.stderr, /NaN/, value);
     assert.match(result.stderr, new RegExp(`--jobs ${value.replace('.', '\\.')}: give a whole number >= 1`), value);
   }
+});
+
+test('papercuts: a config.yaml or lockfile that is a folder or a FIFO is said to be one, not missing (and a FIFO is not waited on)', (t) => {
+  const dir = tempTree(t, {
+    'folder/placeholder': '',
+    'app/config.yaml': MINIMAL_CONFIG,
+    'app/package.json': '{"name":"app","version":"1.0.0"}\n',
+  });
+  mkdirSync(path.join(dir, 'folder', 'config.yaml'));
+  mkdirSync(path.join(dir, 'fifo'));
+  execFileSync('mkfifo', [path.join(dir, 'fifo', 'config.yaml')]);
+  const spawnOptions = { encoding: 'utf8' as const, timeout: 30_000, env: { ...process.env, NO_COLOR: '1' } };
+  for (const [sub, kind] of [['folder', 'a directory'], ['fifo', 'a FIFO \\(named pipe\\)']] as const) {
+    const result = spawnSync(process.execPath, [CLI, 'validate', path.join(dir, sub), '--json'], spawnOptions);
+    assert.equal(result.status, 1, `${sub}: ${result.stderr}`);
+    const [finding] = JSON.parse(result.stdout) as { file: string; code: string; message: string }[];
+    assert.equal(finding?.file, path.join(dir, sub, 'config.yaml'));
+    assert.equal(finding?.code, 'unreadable');
+    assert.match(finding!.message, new RegExp(`^${kind}, not a file; the Supervisor cannot read it`));
+  }
+  const lockfile = path.join(dir, 'app', 'package-lock.json');
+  for (const [make, kind] of [[() => mkdirSync(lockfile), 'a directory'], [() => execFileSync('mkfifo', [lockfile]), 'a FIFO \\(named pipe\\)']] as const) {
+    rmSync(lockfile, { recursive: true, force: true });
+    make();
+    const result = spawnSync(process.execPath, [CLI, 'generate', path.join(dir, 'app'), '--json'], spawnOptions);
+    assert.equal(result.status, 1, result.stderr);
+    const { error } = JSON.parse(result.stdout) as JsonFailure;
+    assert.equal(error.code, 'not-readable');
+    assert.match(error.message, new RegExp(`^${lockfile.replace(/[.]/g, '\\.')} is ${kind}, not a file`));
+    assert.equal(error.file, lockfile);
+  }
+});
+
+test('papercuts: the file-too-large and not-UTF-8 messages say what addonix and the Supervisor do, once each', (t) => {
+  const dir = tempTree(t, { 'large/config.yaml': `${MINIMAL_CONFIG}# ${'x'.repeat(1024 * 1024)}\n`, 'latin1/config.yaml': Buffer.from('name: Caf\xe9\nversion: "1"\nslug: x\ndescription: x\narch: [amd64]\n', 'latin1') });
+  const large = runCli(['validate', path.join(dir, 'large'), '--json']);
+  const [tooLarge] = JSON.parse(large.stdout) as { code: string; message: string }[];
+  assert.equal(tooLarge?.code, 'file-too-large');
+  assert.match(tooLarge!.message, /addonix refuses files over 1 MiB \(the Supervisor would read it\)$/);
+  assert.doesNotMatch(tooLarge!.message, /Supervisor cannot read/);
+  const latin1 = runCli(['validate', path.join(dir, 'latin1'), '--json']);
+  const [notUtf8] = JSON.parse(latin1.stdout) as { code: string; message: string }[];
+  assert.equal(notUtf8?.code, 'not-utf8');
+  assert.equal(notUtf8!.message, 'not UTF-8 text (invalid byte 0xe9); the Supervisor cannot read it and skips this add-on');
+});
+
+test('papercuts: a path outside the working folder is shown as given (absolute), one inside it relative', (t) => {
+  const dir = tempTree(t, { 'deep/er/placeholder': '', 'addon/config.yaml': 'name: x\n' });
+  const cwd = path.join(dir, 'deep', 'er');
+  const outside = runCli(['validate', '/nonexistent/x'], { cwd });
+  assert.match(outside.stdout, /^\/nonexistent\/x: error: no such file or folder \[not-found\]$/m);
+  const generate = runCli(['generate', '/nonexistent/x', '--json'], { cwd });
+  assert.doesNotMatch(generate.stdout, /\.\.\//);
+  const inside = runCli(['validate', 'addon'], { cwd: dir });
+  assert.match(inside.stdout, /^addon\/config\.yaml: error: /m);
+});
+
+test('papercuts: a JSON error whose message starts with FILE:LINE carries them in file and line', (t) => {
+  const dir = tempTree(t, { 'config.yaml': MINIMAL_CONFIG, 'package.json': '{"name":"a","version":"1.0.0"}\n', 'package-lock.json': '{\n  "lockfileVersion": 3,\n  "packages": {\n' });
+  const result = runCli(['generate', '.', '--json'], { cwd: dir });
+  const { error } = JSON.parse(result.stdout) as JsonFailure;
+  assert.equal(error.code, 'npm-project');
+  assert.match(error.message, /^package-lock\.json:4:1: /);
+  assert.equal(error.file, 'package-lock.json');
+  assert.equal(error.line, 4);
+  // A registry's host:port is no file and line.
+  const push = runCli(['push', '--to', '127.0.0.1:1/x', '--tag', '1', path.join(dir, 'missing'), '--json']);
+  assert.equal((JSON.parse(push.stdout) as JsonFailure).error.line, null);
 });
