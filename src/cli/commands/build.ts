@@ -28,7 +28,7 @@ interface BuildArgs extends NixArgs {
   tarball: boolean;
 }
 
-interface BuiltImage {
+export interface BuiltImage {
   label: string;
   arch: string;
   status: TargetResult['status'];
@@ -178,19 +178,26 @@ async function dryRun(install: NixInstall, flake: string, targets: ImageTarget[]
   process.stdout.write(out.join('\n') + '\n');
 }
 
-function renderTable(images: BuiltImage[]): string {
-  const rows = [['IMAGE', 'STATUS', 'SIZE', 'LAYERS', 'TIME', 'OUT PATH']];
+/**
+ * The table of what was built. SIZE and LAYERS are a tarball's (--tarball): a stream script's image is
+ * only known by running it (seconds per image, which push, load and diff do anyway), so for stream
+ * scripts the columns are left out and a line says where to see them.
+ */
+export function renderTable(images: BuiltImage[]): string {
+  const measured = images.some((image) => image.size !== null || image.layers !== null);
+  const rows = [['IMAGE', 'STATUS', ...(measured ? ['SIZE', 'LAYERS'] : []), 'TIME', 'OUT PATH']];
   for (const image of images) {
     rows.push([
       image.label,
       image.status,
-      image.size !== null ? formatBytes(image.size) : '-',
-      image.layers !== null ? String(image.layers) : '-',
+      ...(measured ? [image.size !== null ? formatBytes(image.size) : '-', image.layers !== null ? String(image.layers) : '-'] : []),
       image.seconds !== null ? `${image.seconds.toFixed(1)} s` : image.status === 'cached' ? 'cached' : '-',
       image.link ? `${image.link} -> ${image.outPath}` : (image.outPath ?? '-'),
     ]);
   }
-  return table(rows) + '\n';
+  const streams = images.filter((image) => image.outPath !== null && image.layers === null);
+  const note = streams.length > 0 ? `stream scripts (push, load, run and diff read them): addonix inspect-image ${streams[0]!.link ?? streams[0]!.outPath} shows an image's size and layers\n` : '';
+  return table(rows) + '\n' + note;
 }
 
 function renderFailure(image: BuiltImage, verbose: boolean): string {
