@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CLI, MINIMAL_CONFIG, runCli, tempTree } from './helpers.js';
 
@@ -111,4 +111,27 @@ test('papercuts: a JSON error whose message starts with FILE:LINE carries them i
   // A registry's host:port is no file and line.
   const push = runCli(['push', '--to', '127.0.0.1:1/x', '--tag', '1', path.join(dir, 'missing'), '--json']);
   assert.equal((JSON.parse(push.stdout) as JsonFailure).error.line, null);
+});
+
+test('papercuts: load --name and diff --diff-report are checked before any image is read', (t) => {
+  const dir = tempTree(t, {});
+  chmodSync(dir, 0o755);
+  // An image input that leaves a mark when it is read (a stream script runs to be read).
+  const marker = path.join(dir, 'read');
+  const script = path.join(dir, 'stream');
+  writeFileSync(script, `#!/bin/sh\ntouch ${marker}\nexit 1\n`, { mode: 0o755 });
+  const env = { ADDONIX_CACHE_DIR: path.join(dir, 'cache') };
+  const load = runCli(['load', '--engine', 'podman', '--name', 'Bad Name', script], { env });
+  assert.equal(load.status, 2, load.stderr);
+  assert.match(load.stderr, /--name "Bad Name" is not an image name NAME:TAG/);
+  assert.equal(existsSync(marker), false, 'load read the image before refusing its --name');
+  if (process.getuid?.() !== 0) return t.skip('the unwritable report folder needs a user who may not write a folder: run as root to test it as nobody');
+  const closed = path.join(dir, 'closed');
+  mkdirSync(closed, { mode: 0o755 });
+  mkdirSync(path.join(dir, 'cache'), { mode: 0o777 });
+  chmodSync(path.join(dir, 'cache'), 0o777);
+  const diff = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'diff', script, script, '--diff-report', path.join(closed, 'report', 'deeper')], { encoding: 'utf8', env: { ...process.env, ...env, HOME: '/nonexistent' } });
+  assert.equal(diff.status, 2, diff.stderr);
+  assert.match(diff.stderr, new RegExp(`cannot write ${closed}: permission denied`));
+  assert.equal(existsSync(marker), false, 'diff read the images before finding it cannot write its report');
 });

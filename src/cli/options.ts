@@ -127,7 +127,7 @@ export const OPTION_DEFINITIONS = {
     default: false,
     describe: 'Accept device nodes in layers (a base image may hold /dev entries); without it such layers are refused, as are entries that would leave the image root',
   },
-  engine: { type: 'string', choices: ENGINES, default: 'docker', describe: 'Which engine loads (and runs) the image' },
+  engine: { type: 'string', choices: ENGINES, describe: 'Which engine loads (and runs) the image (default: Docker when its daemon answers, else Podman, as addonix doctor says)' },
 
   // Running an add-on (run)
   options: { type: 'string', describe: "A YAML or JSON file of options, laid over config.yaml's defaults (as the Configuration tab); validated against the schema as the Supervisor validates them" },
