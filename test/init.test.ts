@@ -32,7 +32,7 @@ test('init: one add-on gets the thin flake, its generated data and .gitignore en
     flake,
   );
   if (hasTool('nix-instantiate')) execFileSync('nix-instantiate', ['--parse', path.join(dir, 'flake.nix')], { stdio: 'ignore' });
-  assert.equal(readFileSync(path.join(dir, '.gitignore'), 'utf8'), 'node_modules\n# Nix build results (addonix build, nix build)\nresult\nresult-*\n');
+  assert.equal(readFileSync(path.join(dir, '.gitignore'), 'utf8'), 'node_modules\n# Nix build results and verify reports (addonix build, nix build, addonix verify)\nresult\nresult-*\nverify-*.json\n');
   const check = runCli(['generate', dir, '--check']);
   assert.equal(check.status, 0, `init wrote what generate writes: ${check.stdout}`);
   for (const file of ['nix/addon.generated.nix', 'flake.nix', '.gitignore']) assert.match(first.stdout, new RegExp(`^wrote .*${file.replace('.', '\\.')}$`, 'm'));

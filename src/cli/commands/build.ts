@@ -1,5 +1,6 @@
 import { COMMAND_HEADS } from '../command-heads.js';
 import { stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { checkWritableFolder } from '../../util/fs-errors.js';
 import { availableParallelism } from 'node:os';
@@ -105,6 +106,11 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
           seconds: result.seconds,
           failure: result.failure ?? null,
         });
+      }
+      // README's next step is `git add flake.lock`: say why there is none, and the one command that writes it.
+      if (overrides.length > 0 && path.isAbsolute(flake) && !existsSync(path.join(flake, 'flake.lock'))) {
+        const same = overrides.map(([name, ref]) => `--override-input ${name} ${ref}`).join(' ');
+        process.stderr.write(`addonix: Nix writes no flake.lock for a build with --override-input; to have one to commit: nix flake lock ${same} (it pins what they name)\n`);
       }
       if (args.json) process.stdout.write(JSON.stringify({ flake, system: install.system, images }, null, 2) + '\n');
       else process.stdout.write(renderTable(images));
