@@ -71,7 +71,7 @@ export const OPTION_DEFINITIONS = {
 
   // Writing files
   check: { type: 'boolean', default: false, describe: 'Write nothing; exit 1 naming what is stale (a generated file, a lock whose digests moved)' },
-  force: { type: 'boolean', default: false, describe: 'Replace flake.nix and the CI file when they exist with other content' },
+  force: { type: 'boolean', default: false, describe: 'Replace what exists with other content: flake.nix and the CI file (init), a tag that points at another image (push)' },
   out: { type: 'string', default: 'result-multiarch', describe: 'The OCI layout folder to write (replaced if it is a layout already)' },
   'out-link': { type: 'string', default: 'result', describe: 'Prefix of the result links: PREFIX-<arch>' },
   report: { type: 'string', describe: 'Where to write the JSON report (default: verify-<slug>-<arch>.json)' },

@@ -24,9 +24,10 @@ interface PushArgs {
   'allow-devices': boolean;
   timeout?: number;
   'retry-for'?: number;
+  force: boolean;
 }
 
-const OPTIONS = ['to', 'tag', 'per-arch-repos', 'addon', 'json', 'username', 'password-stdin', 'insecure', 'chunk-size', 'compression', 'allow-devices', 'timeout', 'retry-for'] as const;
+const OPTIONS = ['to', 'tag', 'per-arch-repos', 'addon', 'json', 'username', 'password-stdin', 'insecure', 'chunk-size', 'compression', 'allow-devices', 'timeout', 'retry-for', 'force'] as const;
 
 /** The common invocations, read without yargs (see quickArgs). */
 export const quick = {
@@ -54,7 +55,8 @@ export const pushCommand: CommandModule<object, PushArgs> = {
       .epilogue(
         'Order: every blob the registry lacks (HEAD first; mounted from another repository of the same push when possible), the per-arch ' +
           'manifests and the index by digest, and only then the tags, all of them or none: a push that fails or is interrupted (Ctrl-C) ' +
-          'leaves every tag where it was. Refused or dropped connections are tried again for --retry-for seconds (a registry restarting), ' +
+          'leaves every tag where it was. A tag that points at another image already is left alone and the push refused, since a version is ' +
+          'published once (the Supervisor updates by version): --force moves it; one that points at this image needs nothing. Refused or dropped connections are tried again for --retry-for seconds (a registry restarting), ' +
           '408, 429 and 5xx answers a few times with backoff; a registry silent for --timeout seconds fails the push. Imported layers are ' +
           'cached (see docs/push-and-verify.md), so pushing the same build again sends nothing. HTTPS unless the registry is on this machine or --insecure is given.',
       ) as unknown as Argv<PushArgs>,
@@ -76,6 +78,7 @@ export const pushCommand: CommandModule<object, PushArgs> = {
       to: args.to,
       tags: args.tag,
       perArchRepos: args['per-arch-repos'],
+      force: args.force,
       insecure: args.insecure,
       credentials,
       chunkBytes,
