@@ -133,7 +133,11 @@ test('init --ci github, for a repository of two add-ons: the repository flake, d
   assert.equal((workflow.jobs['build-one-amd64'] as { 'runs-on'?: string })['runs-on'], 'ubuntu-24.04');
   const push = workflow.jobs['push-one']!.steps.map((s) => s.run ?? '').join('\n');
   assert.match(push, /nix run \.#addonix -- inspect one --json/);
-  assert.match(push, /nix run \.#addonix -- push --addon one --to "ghcr\.io\/\$\{\{ github\.repository \}\}" --tag "\$VERSION" .* image-one-aarch64\.tar image-one-amd64\.tar/);
+  // Each add-on's index in a repository of its own, under the repository's name lowercased (ghcr.io takes no capitals).
+  assert.match(push, /^IMAGE_REPOSITORY="ghcr\.io\/\$\(printf '%s' "\$GITHUB_REPOSITORY" \| tr '\[:upper:\]' '\[:lower:\]'\)"$/m);
+  assert.match(push, /nix run \.#addonix -- push --addon one --to "\$IMAGE_REPOSITORY\/one" --tag "\$VERSION" .* image-one-aarch64\.tar image-one-amd64\.tar/);
+  const pushTwo = workflow.jobs['push-two']!.steps.map((s) => s.run ?? '').join('\n');
+  assert.match(pushTwo, /nix run \.#addonix -- push --addon two --to "\$IMAGE_REPOSITORY\/two" --tag "\$VERSION"/);
   // The same init again: nothing changes.
   const again = runCli(['init', dir, '--ci', 'github', '--cache', 'cachix', '--cache-name', 'my-cache']);
   assert.equal(again.status, 0, again.stderr);
