@@ -138,6 +138,8 @@ test('init --ci github, for a repository of two add-ons: the repository flake, d
   assert.match(push, /nix run \.#addonix -- push --addon one --to "\$IMAGE_REPOSITORY\/one" --tag "\$VERSION" .* image-one-aarch64\.tar image-one-amd64\.tar/);
   const pushTwo = workflow.jobs['push-two']!.steps.map((s) => s.run ?? '').join('\n');
   assert.match(pushTwo, /nix run \.#addonix -- push --addon two --to "\$IMAGE_REPOSITORY\/two" --tag "\$VERSION"/);
+  // The steps every job shares are written out in each: no YAML anchors or aliases.
+  assert.doesNotMatch(readFileSync(path.join(dir, '.github', 'workflows', 'addonix.yml'), 'utf8'), /(^|\s)[&*]a\d+\b/m);
   // The same init again: nothing changes.
   const again = runCli(['init', dir, '--ci', 'github', '--cache', 'cachix', '--cache-name', 'my-cache']);
   assert.equal(again.status, 0, again.stderr);

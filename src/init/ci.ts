@@ -177,7 +177,9 @@ function header(kind: CiKind, cache: CacheSteps, extraSecrets: string[]): string
 }
 
 function document(value: unknown, comment: string): string {
-  const doc = new YAML.Document(value);
+  // Steps shared by several jobs are written out in each: no anchors and aliases, which some CI tools
+  // (action-validator, GitHub's own editor checks) and readers handle poorly.
+  const doc = new YAML.Document(value, { aliasDuplicateObjects: false });
   doc.commentBefore = comment;
   return doc.toString({ lineWidth: 0 });
 }
