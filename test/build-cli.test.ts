@@ -16,6 +16,7 @@ import { BuildProgress } from '../src/nix/progress.js';
 import { hintsFor } from '../src/nix/hints.js';
 import { compareVersions, parseNixVersion } from '../src/nix/install.js';
 import { imageOutputs } from '../src/nix/build.js';
+import { renderTable, type BuiltImage } from '../src/cli/commands/build.js';
 
 test('build: three arches in one Nix run; the failing one is named with its log tail, the others are linked and tabled', async (t) => {
   if (!needTools(t, 'nix', 'git')) return;
@@ -247,4 +248,21 @@ test('build progress: on a terminal, a block redrawn in place with each image\'s
   assert.match(output, / {2}amd64 {4} {4}0\/2 {2}base-files \(unpackPhase\)\n {2}aarch64 {6}0\/2 {2}base-files \(unpackPhase\)\n/);
   assert.match(output, /\u001b\[3F\u001b\[J0\/3 built, 0:00\n {2}amd64 {4} {4}1\/2 {2}waiting\n {2}aarch64 {6}1\/2 {2}image-aarch64\n/);
   assert.ok(output.endsWith('\u001b[3F\u001b[J'), 'the block is cleared at the end');
+});
+
+test('build: one derivation and one path are said in the singular; the table shows SIZE and LAYERS only where they are known', () => {
+  const written: string[] = [];
+  const stream = { isTTY: false, write: (text: string) => written.push(text) } as unknown as NodeJS.WriteStream;
+  const drv = '/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-image-amd64.drv';
+  const plan = { planned: [{ label: 'amd64', arch: 'amd64', slug: null, attribute: 'streamImage-amd64', drvPath: drv, outPath: drv.replace('.drv', ''), closure: new Set([drv]) }], unplanned: [], willBuild: new Set([drv]), willFetch: new Set(['/nix/store/x']) };
+  new BuildProgress(stream, plan).finish();
+  assert.equal(written[0], 'addonix: building amd64: 1 derivation to build, 1 path to fetch\n');
+
+  const image = (label: string, size: number | null, layers: number | null): BuiltImage => ({ label, arch: label, status: 'built', attribute: `streamImage-${label}`, drvPath: null, outPath: `/nix/store/${label}`, link: `result-${label}`, size, layers, configDigest: null, seconds: 1, failure: null });
+  const streams = renderTable([image('amd64', null, null), image('aarch64', null, null)]);
+  assert.match(streams, /^IMAGE +STATUS +TIME +OUT PATH\n/);
+  assert.doesNotMatch(streams, /SIZE|LAYERS/);
+  assert.match(streams, /addonix inspect-image result-amd64 shows an image's size and layers\n$/);
+  const tarballs = renderTable([image('amd64', 52_000_000, 7)]);
+  assert.match(tarballs, /^IMAGE +STATUS +SIZE +LAYERS +TIME +OUT PATH\namd64 +built +52\.0 MB +7 +1\.0 s +result-amd64 -> \/nix\/store\/amd64\n$/);
 });

@@ -91,7 +91,8 @@ test('fs errors: generate, init, assemble --out and diff --diff-report on a read
   for (const [what, target, args] of cases) {
     const result = inNamespace(mountReadOnly(target), args, { ADDONIX_CACHE_DIR: path.join(dir, 'cache') });
     assert.equal(result.status, failureExit(args), `${what}: ${result.stdout}\n${result.stderr}`);
-    assert.match(result.stderr, new RegExp(`^addonix: error: cannot write ${target.replace(/[/.]/g, '\\$&')}/\\S*: the file system is read-only; choose a place on a writable file system`, 'm'), what);
+    // A file in it, or the folder itself when it is checked before the command starts (diff --diff-report).
+    assert.match(result.stderr, new RegExp(`^addonix: error: cannot write ${target.replace(/[/.]/g, '\\$&')}(/\\S*)?: the file system is read-only; choose a place on a writable file system`, 'm'), what);
     assert.ok(!hasStackTrace(result.stderr), `${what}: ${result.stderr}`);
   }
   assert.deepEqual(readdirSync(readOnly), []);
@@ -122,6 +123,28 @@ test('fs errors: a folder this user may not write (EACCES) is said to be one, wi
   const result = asNobody(['inspect-image', image], { ADDONIX_CACHE_DIR: lockedCache });
   assert.equal(result.status, 1, result.stderr);
   assert.match(result.stderr, /permission denied; it is addonix's cache: free some space there, or set ADDONIX_CACHE_DIR/);
+});
+
+test('fs errors: an input this user may not read is said to be unreadable, not unwritable', async (t) => {
+  if (!needTools(t, 'setpriv') || !asRoot(t)) return;
+  const dir = tempTree(t, { 'addon/config.yaml': MINIMAL_CONFIG, 'addon/package.json': '{"name":"a","version":"1.0.0"}\n', 'addon/package-lock.json': '{"lockfileVersion":3,"packages":{"":{"name":"a","version":"1.0.0"}}}\n' });
+  chmodSync(dir, 0o755);
+  chmodSync(path.join(dir, 'addon'), 0o755);
+  chmodSync(path.join(dir, 'addon', 'package-lock.json'), 0o600);
+  const image = await amd64Image(dir, 'image.tar');
+  chmodSync(image, 0o600);
+  const cache = cacheForAll(dir);
+  for (const [what, args, file] of [
+    ['generate, its lockfile', ['generate', path.join(dir, 'addon')], path.join(dir, 'addon', 'package-lock.json')],
+    ['inspect-image, the image', ['inspect-image', image], image],
+  ] as const) {
+    const result = asNobody([...args, '--json'], { ADDONIX_CACHE_DIR: cache });
+    assert.equal(result.status, 1, `${what}: ${result.stdout}\n${result.stderr}`);
+    const error = jsonError(result.stdout, what);
+    assert.equal(error.code, 'not-readable', `${what}: ${error.message}`);
+    assert.equal(error.message, `cannot read ${file}: permission denied; make it readable for this user (or run as a user who may read it)`, what);
+    assert.equal(error.file, file, what);
+  }
 });
 
 test('fs errors --json: every command that writes, into a full disk, a read-only file system or a folder it may not write, exits 1 (diff 2) with a JSON error naming the path', async (t) => {

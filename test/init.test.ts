@@ -32,7 +32,7 @@ test('init: one add-on gets the thin flake, its generated data and .gitignore en
     flake,
   );
   if (hasTool('nix-instantiate')) execFileSync('nix-instantiate', ['--parse', path.join(dir, 'flake.nix')], { stdio: 'ignore' });
-  assert.equal(readFileSync(path.join(dir, '.gitignore'), 'utf8'), 'node_modules\n# Nix build results (addonix build, nix build)\nresult\nresult-*\n');
+  assert.equal(readFileSync(path.join(dir, '.gitignore'), 'utf8'), 'node_modules\n# Nix build results and verify reports (addonix build, nix build, addonix verify)\nresult\nresult-*\nverify-*.json\n');
   const check = runCli(['generate', dir, '--check']);
   assert.equal(check.status, 0, `init wrote what generate writes: ${check.stdout}`);
   for (const file of ['nix/addon.generated.nix', 'flake.nix', '.gitignore']) assert.match(first.stdout, new RegExp(`^wrote .*${file.replace('.', '\\.')}$`, 'm'));
@@ -133,7 +133,13 @@ test('init --ci github, for a repository of two add-ons: the repository flake, d
   assert.equal((workflow.jobs['build-one-amd64'] as { 'runs-on'?: string })['runs-on'], 'ubuntu-24.04');
   const push = workflow.jobs['push-one']!.steps.map((s) => s.run ?? '').join('\n');
   assert.match(push, /nix run \.#addonix -- inspect one --json/);
-  assert.match(push, /nix run \.#addonix -- push --addon one --to "ghcr\.io\/\$\{\{ github\.repository \}\}" --tag "\$VERSION" .* image-one-aarch64\.tar image-one-amd64\.tar/);
+  // Each add-on's index in a repository of its own, under the repository's name lowercased (ghcr.io takes no capitals).
+  assert.match(push, /^IMAGE_REPOSITORY="ghcr\.io\/\$\(printf '%s' "\$GITHUB_REPOSITORY" \| tr '\[:upper:\]' '\[:lower:\]'\)"$/m);
+  assert.match(push, /nix run \.#addonix -- push --addon one --to "\$IMAGE_REPOSITORY\/one" --tag "\$VERSION" .* image-one-aarch64\.tar image-one-amd64\.tar/);
+  const pushTwo = workflow.jobs['push-two']!.steps.map((s) => s.run ?? '').join('\n');
+  assert.match(pushTwo, /nix run \.#addonix -- push --addon two --to "\$IMAGE_REPOSITORY\/two" --tag "\$VERSION"/);
+  // The steps every job shares are written out in each: no YAML anchors or aliases.
+  assert.doesNotMatch(readFileSync(path.join(dir, '.github', 'workflows', 'addonix.yml'), 'utf8'), /(^|\s)[&*]a\d+\b/m);
   // The same init again: nothing changes.
   const again = runCli(['init', dir, '--ci', 'github', '--cache', 'cachix', '--cache-name', 'my-cache']);
   assert.equal(again.status, 0, again.stderr);

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { hasStackTrace, needTools, runCliAsync, tempTree } from './helpers.js';
 import { archLayers, dockerToolsEntries, sha, writeStreamScript, writeTarFile } from './images.js';
@@ -42,6 +42,29 @@ test('load: podman load accepts the stream for the asked arch (tarball, stream s
   const none = await runCliAsync(['load', '--engine', 'podman', '--arch', 'armv7', arm, amd], { env });
   assert.equal(none.status, 1);
   assert.match(none.stderr, /no image for armv7 among the inputs \(they hold aarch64 \(linux\/arm64\/v8\), amd64 \(linux\/amd64\)\)/);
+});
+
+test('load: without --engine, where the docker client has no daemon, the image goes into Podman, as doctor says', async (t) => {
+  if (!needTools(t, 'podman')) return;
+  const dir = tempTree(t, {});
+  const podman = podmanEnv(dir);
+  // A docker client with no daemon behind it, answering as the real one does.
+  const bin = path.join(dir, 'bin');
+  mkdirSync(bin);
+  writeFileSync(path.join(bin, 'docker'), '#!/bin/sh\necho "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2\nexit 1\n', { mode: 0o755 });
+  const env = { ...podman, ADDONIX_CACHE_DIR: path.join(dir, 'cache'), PATH: `${bin}:${process.env['PATH'] ?? ''}` };
+  const amd = await writeTarFile(path.join(dir, 'amd.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64'), repoTag: 'test/default-engine:1.0.0' }));
+  const loaded = await runCliAsync(['load', '--arch', 'amd64', amd, '--json'], { env });
+  assert.equal(loaded.status, 0, loaded.stderr);
+  assert.equal((JSON.parse(loaded.stdout) as { engine: string }[])[0]!.engine, 'podman');
+  execFileSync('podman', ['image', 'exists', 'test/default-engine:1.0.0'], { env: { ...process.env, ...podman } });
+  const doctor = await runCliAsync(['doctor', '--json'], { env });
+  const engine = (JSON.parse(doctor.stdout) as { check: string; message: string }[]).find((check) => check.check === 'engine');
+  assert.match(engine!.message, /addonix load uses Podman [\d.]+ unless --engine says otherwise \(the docker client is here, but no Docker daemon answers\)/);
+  // With neither a Docker daemon nor Podman, the error says so before any image is read.
+  const none = await runCliAsync(['load', path.join(dir, 'missing.tar')], { env: { ...env, PATH: bin } });
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /nothing to load the image into: the docker client is here, but no Docker daemon answers, and there is no Podman; start the Docker daemon, or install Podman/);
 });
 
 test('assemble: the layout skopeo reads has the index with variants and the add-on annotations', async (t) => {

@@ -85,6 +85,7 @@ test('newcomer: the README\'s "build your add-on" commands, pasted into a copy o
 
   // 4. Nix writes no flake.lock for a run with --override-input (it would pin the stand-in), so only the commit is left of this line.
   assert.ok(!existsSync(path.join(repo, 'flake.lock')), 'no lock file is written for a run with overridden inputs');
+  assert.match(build.stderr, /addonix: Nix writes no flake\.lock for a build with --override-input; to have one to commit: nix flake lock --override-input addonix \S+ --override-input addonix\/nixpkgs \S+/);
   const commit = sh(lines[3]!.replace(/^git add flake\.lock && /, ''), repo, env);
   assert.equal(commit.status, 0, commit.stderr);
   assert.equal(sh('git status --porcelain --untracked-files=no', repo, env).stdout, '', 'everything init wrote is committed');

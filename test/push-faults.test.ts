@@ -149,7 +149,7 @@ test('push: a tag the registry refuses puts back the tags already moved; all tag
   const old = (JSON.parse(first.stdout) as PushJson).index;
   const changed = await twoArches(t, ' v2');
   const proxy = await startFaultProxy(t, registry.host, [{ method: 'PUT', path: /\/manifests\/latest$/, fault: '500', times: 1000 }]);
-  const failed = await runCliAsync(['push', '--to', `${proxy.host}/me/addon`, '--tag', '1.0.0', '--tag', 'new', '--tag', 'latest', ...changed.files], { env: { ...changed.env, ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
+  const failed = await runCliAsync(['push', '--force', '--to', `${proxy.host}/me/addon`, '--tag', '1.0.0', '--tag', 'new', '--tag', 'latest', ...changed.files], { env: { ...changed.env, ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
   assert.equal(failed.status, 1);
   assert.ok(!hasStackTrace(failed.stderr), failed.stderr);
   assert.match(failed.stderr, /putting manifest latest in me\/addon: .* answered 500/);
@@ -171,7 +171,7 @@ test('push: Ctrl-C stops the push, says what was uploaded and that no tag moved;
   // Every upload waits 5 s for its answer: the push is in the middle of its uploads when it is interrupted.
   const proxy = await startFaultProxy(t, registry.host, [{ method: 'PUT', path: /\/blobs\/uploads\//, fault: 'delay', delayMs: 5000, times: 1000 }]);
   const cacheEnv = { ...changed.env, ADDONIX_CACHE_DIR: path.join(dir, 'cache') };
-  const push = startCli(['push', '--to', `${proxy.host}/me/addon`, '--tag', '1', ...changed.files], cacheEnv);
+  const push = startCli(['push', '--force', '--to', `${proxy.host}/me/addon`, '--tag', '1', ...changed.files], cacheEnv);
   while (!proxy.injected.some((fault) => fault.startsWith('delay PUT'))) await new Promise((resolve) => setTimeout(resolve, 20));
   await new Promise((resolve) => setTimeout(resolve, 500));
   const interruptedAt = Date.now();
@@ -183,7 +183,7 @@ test('push: Ctrl-C stops the push, says what was uploaded and that no tag moved;
   assert.ok(!hasStackTrace(result.stderr), result.stderr);
   assert.ok(stopping < 3000, `stopped ${stopping} ms after Ctrl-C, not after the uploads' answers`);
   assert.deepEqual(await tagDigests(registry.url, 'me/addon', ['1']), { '1': old });
-  const again = await runCliAsync(['push', '--json', '--to', `${registry.host}/me/addon`, '--tag', '1', ...changed.files], { env: cacheEnv });
+  const again = await runCliAsync(['push', '--json', '--force', '--to', `${registry.host}/me/addon`, '--tag', '1', ...changed.files], { env: cacheEnv });
   assert.equal(again.status, 0, again.stderr);
   const index = (JSON.parse(again.stdout) as PushJson).index;
   assert.notEqual(index, old);

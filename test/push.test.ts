@@ -6,7 +6,7 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { TestContext } from 'node:test';
-import { hasStackTrace, needTools, runCliAsync, tempTree } from './helpers.js';
+import { hasStackTrace, jsonError, needTools, runCliAsync, tempTree } from './helpers.js';
 import { addArtifacts, archLayers, dockerToolsEntries, sha, writeTarFile, type TestImage } from './images.js';
 import { startFaultProxy, startRegistry, startRelay, startTokenServer, tagDigests } from './registry-helpers.js';
 
@@ -89,6 +89,27 @@ test('push: the same images again upload nothing; one changed layer uploads exac
   const inspect = JSON.parse((await runCliAsync(['inspect-image', '--json', changedFile], { env })).stdout) as { images: { config: { size: number }; layers: { size: number }[] }[] };
   assert.equal(third.blobs.bytesUploaded, inspect.images[0]!.layers[1]!.size + inspect.images[0]!.config.size);
   assert.notEqual(third.index, first.index);
+});
+
+test('push: a version is published once: a tag pointing at another image is refused and left alone unless --force; at this image, nothing to do', async (t) => {
+  if (!needTools(t, 'docker-registry')) return;
+  const registry = await startRegistry(t);
+  const { dir, files, env } = await setup(t);
+  const repo = `${registry.host}/me/once`;
+  const first = await pushJson(['--to', repo, '--tag', '1.0.0', ...files], env);
+  const same = await pushJson(['--to', repo, '--tag', '1.0.0', ...files], env);
+  assert.equal(same.index, first.index);
+  assert.equal(same.blobs.uploaded, 0);
+  const changed = await writeTarFile(path.join(dir, 'changed-once.tar'), dockerToolsEntries({ goarch: 'arm64', layers: await archLayers('aarch64', ' once'), labels: { 'org.opencontainers.image.version': '1.0.0' } }));
+  const refused = await runCliAsync(['push', '--json', '--to', repo, '--tag', '1.0.0', '--tag', 'latest', changed, files[1]!], { env });
+  assert.equal(refused.status, 1, refused.stderr);
+  const error = jsonError(refused.stdout, 'a moved tag');
+  assert.equal(error.code, 'exists');
+  assert.match(error.message, new RegExp(`^${repo.replace(/[.]/g, '\\.')}:1\\.0\\.0 points at ${first.index}, not at this image \\(sha256:[a-f0-9]{64}\\): a version is published once.*--force.*No tag was moved$`));
+  assert.deepEqual(await tagDigests(registry.url, 'me/once', ['1.0.0', 'latest']), { '1.0.0': first.index, latest: null }, 'the tag stays where it was, and no other was set');
+  const forced = await pushJson(['--force', '--to', repo, '--tag', '1.0.0', changed, files[1]!], env);
+  assert.notEqual(forced.index, first.index);
+  assert.deepEqual(await tagDigests(registry.url, 'me/once', ['1.0.0']), { '1.0.0': forced.index });
 });
 
 test('push: --per-arch-repos mounts blobs into the per-arch repositories and tags each with its manifest', async (t) => {
@@ -190,7 +211,7 @@ test('push: a push that finally fails leaves the tags where they were', async (t
   const first = await pushJson(['--to', `${registry.host}/me/addon`, '--tag', '1.0.0', '--tag', 'latest', ...files], env);
   const proxy = await startFaultProxy(t, registry.host, [{ method: 'PUT', path: /\/blobs\/uploads\//, fault: '500', times: 1000 }]);
   const changed = await writeTarFile(path.join(dir, 'changed.tar'), dockerToolsEntries({ goarch: 'arm64', layers: await archLayers('aarch64', ' broken') }));
-  const failed = await runCliAsync(['push', '--to', `${proxy.host}/me/addon`, '--tag', '1.0.0', '--tag', 'latest', changed, files[1]!], { env });
+  const failed = await runCliAsync(['push', '--force', '--to', `${proxy.host}/me/addon`, '--tag', '1.0.0', '--tag', 'latest', changed, files[1]!], { env });
   assert.equal(failed.status, 1);
   assert.match(failed.stderr, /answered 500/);
   assert.equal(hasStackTrace(failed.stderr), false);
@@ -208,7 +229,7 @@ test('push: layers go while the images are read; an input that turns out broken 
   const broken = path.join(dir, 'broken');
   writeFileSync(broken, `#!/bin/sh\nsleep 3\nhead -c ${Math.floor(readFileSync(files[1]!).length / 2)} ${JSON.stringify(files[1]!)}\n`);
   chmodSync(broken, 0o755);
-  const failed = await runCliAsync(['push', '--to', repo, '--tag', '1.0.0', changed, broken], { env });
+  const failed = await runCliAsync(['push', '--force', '--to', repo, '--tag', '1.0.0', changed, broken], { env });
   assert.equal(failed.status, 1);
   assert.match(failed.stderr, /broken is truncated/);
   assert.equal(hasStackTrace(failed.stderr), false);

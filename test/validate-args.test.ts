@@ -16,7 +16,7 @@ import { MINIMAL_CONFIG, REPO, tempTree } from './helpers.js';
 async function yargsArgs(argv: string[]): Promise<ValidateArgs> {
   let seen: ValidateArgs | undefined;
   const command: CommandModule<object, ValidateArgs> = { ...validateCommand, handler: (args) => void (seen = args) };
-  await runYargs(['validate', ...argv], [command as CommandModule], ['validate']);
+  await runYargs(['validate', ...argv], [command as CommandModule], ['validate'], 'validate');
   assert.ok(seen, `yargs ran the command for ${JSON.stringify(argv)}`);
   return { paths: seen.paths, strict: seen.strict, json: seen.json, supervisor: seen.supervisor };
 }

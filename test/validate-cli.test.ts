@@ -36,7 +36,7 @@ test('validate: exit status 2 and a hint for wrong usage', () => {
   assert.match(noCommand.stderr, /Name a command: init, validate, inspect, deps, generate, pin-base, build, assemble, push, load, run, inspect-image, diff, verify, sbom, doctor\./);
   const typo = runCli(['valdate']);
   assert.equal(typo.status, 2);
-  assert.match(typo.stderr, /Unknown argument: valdate\. Did you mean validate\?/);
+  assert.match(typo.stderr, /Unknown command: valdate\. Did you mean validate\?/);
   assert.equal(typo.stdout, '', 'no command runs after a usage error');
   const badChoice = runCli(['validate', '--supervisor', '2024']);
   assert.equal(badChoice.status, 2);

@@ -93,9 +93,12 @@ test('verify: built and pushed (signed) in one environment, rebuilt in another (
   assert.match(nixpkgs?.digest['narHash'] ?? '', /^[a-f0-9]{64}$/);
 });
 
-test('verify: a timestamp planted in one file makes the rebuild differ: that layer, that file, content', (t) => {
+test('verify: a timestamp planted in one file makes the rebuild differ: that layer, that file, content (sandbox off, build users on)', (t) => {
   if (!needTools(t, 'nix', 'git')) return;
   const flake = testFlake(t, { plant: 'timestamp', plantArch: 'amd64' }, { arches: ['amd64'] });
+  // Debian's default nix.conf: no sandbox, builds run as the nixbld users, who must be able to enter the
+  // rebuild's temporary folder (the first test verifies with the sandbox on).
+  flake.env['NIX_CONFIG'] = ['substituters =', 'sandbox = false', 'build-users-group = nixbld'].join('\n');
   const built = runCli(['build', flake.dir, '--out-link', path.join(flake.dir, 'result')], { env: flake.env });
   assert.equal(built.status, 0, built.stderr);
   const work = tempTree(t, {});

@@ -121,7 +121,7 @@ export function readDocumentBytes(file: string, bytes: Uint8Array): ReadResult {
         {
           at,
           code: 'not-utf8',
-          message: `not UTF-8 text (invalid byte 0x${bytes[decoded.badOffset]!.toString(16).padStart(2, '0')}); the Supervisor cannot read this file`,
+          message: `not UTF-8 text (invalid byte 0x${bytes[decoded.badOffset]!.toString(16).padStart(2, '0')})`,
           recoverable: false,
         },
       ],

@@ -7,7 +7,7 @@
  * Unlike the Supervisor (which sees a clean git checkout), addonix also skips `node_modules`, which a
  * developer's working copy may hold with thousands of unrelated config.json files.
  */
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, statSync, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import { HA_ARCHES, type HaArch } from './arch.js';
 
@@ -62,6 +62,20 @@ function isFile(entry: Dirent, dir: string): boolean {
 }
 
 /**
+ * A config, build or repository name that is no file (a folder named config.yaml, a FIFO, a device):
+ * the Supervisor's glob finds it as it finds a file, and fails to read it, so it is the add-on's file
+ * and reading it says what it is. A dangling link stays unseen, as Python's glob skips it.
+ */
+function isOtherThing(entry: Dirent, dir: string): boolean {
+  if (entry.isFile()) return false;
+  try {
+    return !statSync(path.join(dir, entry.name)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Folders are listed synchronously: a repository has a few dozen of them, and a round trip through the
  * thread pool for each cost more than the listing itself.
  */
@@ -76,6 +90,8 @@ function walk(dir: string, inRootfs: boolean, out: FolderEntries[]): void {
   const folder: FolderEntries = { dir, files: [], inRootfs };
   const subfolders: Dirent[] = [];
   for (const entry of entries) {
+    const named = fileKind(entry.name);
+    if (named && isOtherThing(entry, dir)) folder.files.push({ name: entry.name, kind: named });
     if (entry.isDirectory()) {
       if (!entry.name.startsWith('.') && !SKIPPED_FOLDERS.has(entry.name)) subfolders.push(entry);
       continue;
@@ -141,7 +157,21 @@ export async function discover(root: string): Promise<Discovery> {
 /** The largest add-on file addonix reads; real ones are a few kilobytes. */
 export const MAX_FILE_BYTES = 1024 * 1024;
 
+/**
+ * A file read, or why not: `unreadable` the Supervisor cannot read either; `file-too-large` it could,
+ * addonix refuses.
+ */
 export type FileRead = { ok: true; bytes: Buffer } | { ok: false; reason: string; code: 'file-too-large' | 'unreadable' };
+
+/** What a path that is not a regular file is, for messages: "a directory", "a FIFO (named pipe)", ... */
+export function fileKindOf(info: Stats): string {
+  if (info.isDirectory()) return 'a directory';
+  if (info.isFIFO()) return 'a FIFO (named pipe)';
+  if (info.isCharacterDevice()) return 'a character device';
+  if (info.isBlockDevice()) return 'a block device';
+  if (info.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
 
 export async function readSmallFile(file: string): Promise<FileRead> {
   return readSmallFileSync(file);
@@ -151,14 +181,17 @@ export async function readSmallFile(file: string): Promise<FileRead> {
 export function readSmallFileSync(file: string): FileRead {
   let fd: number | undefined;
   try {
+    // Looked at before it is opened: opening a FIFO would wait for a writer.
+    const kind = statSync(file);
+    if (!kind.isFile()) return { ok: false, code: 'unreadable', reason: `${fileKindOf(kind)}, not a file` };
     fd = openSync(file, 'r');
     const info = fstatSync(fd);
-    if (!info.isFile()) return { ok: false, code: 'unreadable', reason: 'not a regular file' };
+    if (!info.isFile()) return { ok: false, code: 'unreadable', reason: `${fileKindOf(info)}, not a file` };
     if (info.size > MAX_FILE_BYTES) {
       return {
         ok: false,
         code: 'file-too-large',
-        reason: `the file is ${(info.size / 1024 / 1024).toFixed(1)} MiB; add-on files are a few kilobytes, so addonix refuses files over ${MAX_FILE_BYTES / 1024 / 1024} MiB`,
+        reason: `the file is ${(info.size / 1024 / 1024).toFixed(1)} MiB; add-on files are a few kilobytes, so addonix refuses files over ${MAX_FILE_BYTES / 1024 / 1024} MiB (the Supervisor would read it)`,
       };
     }
     return { ok: true, bytes: readFileSync(fd) };

@@ -61,10 +61,16 @@ class FileDiagnostics extends DiagnosticList {
   readonly filesRead = new Set<string>();
 }
 
+/**
+ * How messages show a path: relative to `cwd` when it lies there, else absolute (as `/srv/x` was given,
+ * never `../../../srv/x`).
+ */
 export function relativeDisplay(cwd = process.cwd()): (file: string) => string {
   return (file) => {
-    const relative = path.relative(cwd, path.resolve(cwd, file));
-    return relative === '' ? '.' : path.isAbsolute(relative) ? file : relative;
+    const absolute = path.resolve(cwd, file);
+    const relative = path.relative(cwd, absolute);
+    if (relative === '') return '.';
+    return path.isAbsolute(relative) || relative === '..' || relative.startsWith(`..${path.sep}`) ? absolute : relative;
   };
 }
 
@@ -73,7 +79,8 @@ async function readLocated(file: string, shown: string, diagnostics: FileDiagnos
   diagnostics.filesRead.add(file);
   const read = await readSmallFile(file);
   if (!read.ok) {
-    diagnostics.error(shown, null, read.code, `${read.reason}; ${unreadableEffect}`);
+    // A file over the limit is addonix's refusal, not the Supervisor's: its message says so.
+    diagnostics.error(shown, null, read.code, read.code === 'file-too-large' ? read.reason : `${read.reason}; ${unreadableEffect}`);
     return null;
   }
   const { doc, problems } = isolated(shown, diagnostics, { doc: null, problems: [] }, () => readDocumentBytes(shown, read.bytes));
@@ -141,7 +148,7 @@ async function loadBuild(file: string, options: Required<LoadOptions>, diagnosti
   diagnostics.filesRead.add(file);
   const read = await readSmallFile(file);
   if (!read.ok) {
-    diagnostics.warning(shown, null, read.code, `${read.reason}; the Supervisor ignores this build file and ${defaults}`);
+    diagnostics.warning(shown, null, read.code, read.code === 'file-too-large' ? read.reason : `${read.reason}; the Supervisor ignores this build file and ${defaults}`);
     return { file, build: null };
   }
   const { doc, problems } = isolated(shown, diagnostics, { doc: null, problems: [] }, () => readDocumentBytes(shown, read.bytes));
@@ -163,7 +170,7 @@ async function loadTranslation(file: string, options: Required<LoadOptions>, dia
   diagnostics.filesRead.add(file);
   const read = await readSmallFile(file);
   if (!read.ok) {
-    diagnostics.warning(shown, null, read.code, `${read.reason}; ${TRANSLATION_DROPPED}`);
+    diagnostics.warning(shown, null, read.code, read.code === 'file-too-large' ? read.reason : `${read.reason}; ${TRANSLATION_DROPPED}`);
     return;
   }
   const { doc, problems } = isolated(shown, diagnostics, { doc: null, problems: [] }, () => readDocumentBytes(shown, read.bytes));

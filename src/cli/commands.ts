@@ -4,6 +4,7 @@
  * third of a second of every run, as long as a no-change push itself.
  */
 import type { CommandModule } from 'yargs';
+import { COMMAND_HEADS } from './command-heads.js';
 
 export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   init: async () => (await import('./commands/init.js')).initCommand as CommandModule,
@@ -25,6 +26,14 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
 };
 
 export const COMMAND_NAMES = Object.keys(COMMANDS);
+
+/**
+ * Every command as help without a command lists it (usage line and description only), none of their
+ * modules loaded: what `addonix --help` and a mistyped command need.
+ */
+export function commandHeads(): CommandModule[] {
+  return COMMAND_NAMES.map((name) => ({ ...COMMAND_HEADS[name as keyof typeof COMMAND_HEADS], handler: () => {} }));
+}
 
 /**
  * Commands whose failures exit with another status than their code's: `diff` follows diff(1), 0 for

@@ -4,7 +4,7 @@
  * turns failures into exit statuses (0 ok, 1 findings or failure, 2 wrong usage, 130 interrupted; the
  * table is in util/codes.ts), rendered in one place (render-error.ts).
  */
-import { COMMANDS, FAILURE_EXIT } from './commands.js';
+import { commandHeads, COMMANDS, FAILURE_EXIT } from './commands.js';
 import { renderError } from './render-error.js';
 
 /** Whether the command line asks for JSON: then a failure is a JSON object on stdout too. */
@@ -31,10 +31,13 @@ export async function main(argv: string[]): Promise<number> {
     const args = quick?.args(argv.slice(1));
     if (quick && args) {
       await quick.run(args);
+    } else if (argv.length === 1 && argv[0] === '--version') {
+      process.stdout.write(`${(await import('./version.js')).VERSION}\n`);
     } else {
-      const named = argv[0] !== undefined && Object.hasOwn(COMMANDS, argv[0]) ? [argv[0]] : Object.keys(COMMANDS);
-      const [commands, { runYargs }] = await Promise.all([Promise.all(named.map((name) => COMMANDS[name]!())), import('./yargs-cli.js')]);
-      await runYargs(argv, commands, Object.keys(COMMANDS));
+      // No command named (help, a typo): the commands' usage lines only, none of their modules.
+      const named = argv[0] !== undefined && Object.hasOwn(COMMANDS, argv[0]) ? argv[0] : undefined;
+      const [commands, { runYargs }] = await Promise.all([named ? Promise.all([COMMANDS[named]!()]) : commandHeads(), import('./yargs-cli.js')]);
+      await runYargs(argv, commands, Object.keys(COMMANDS), named);
     }
   } catch (error) {
     // A full disk or an unwritable folder in addonix's cache gets the cache's own advice.

@@ -33,6 +33,14 @@ export function parseArchList(value: unknown): BuildArch[] {
   return arches;
 }
 
+/** A count option (`--jobs 4`): a whole number >= 1, its check naming the value as given, not NaN. */
+function wholeNumber(option: string): (value: unknown) => number {
+  return (value) => {
+    const given = Array.isArray(value) ? value[value.length - 1] : value;
+    if ((typeof given !== 'string' && typeof given !== 'number') || !/^[1-9][0-9]*$/.test(String(given).trim())) throw new UsageError(`${option} ${String(given)}: give a whole number >= 1, e.g. ${option} 4`);
+    return Number(given);
+  };
+}
 
 export const OPTION_DEFINITIONS = {
   // Output
@@ -63,7 +71,7 @@ export const OPTION_DEFINITIONS = {
 
   // Writing files
   check: { type: 'boolean', default: false, describe: 'Write nothing; exit 1 naming what is stale (a generated file, a lock whose digests moved)' },
-  force: { type: 'boolean', default: false, describe: 'Replace flake.nix and the CI file when they exist with other content' },
+  force: { type: 'boolean', default: false, describe: 'Replace what exists with other content: flake.nix and the CI file (init), a tag that points at another image (push)' },
   out: { type: 'string', default: 'result-multiarch', describe: 'The OCI layout folder to write (replaced if it is a layout already)' },
   'out-link': { type: 'string', default: 'result', describe: 'Prefix of the result links: PREFIX-<arch>' },
   report: { type: 'string', describe: 'Where to write the JSON report (default: verify-<slug>-<arch>.json)' },
@@ -78,8 +86,9 @@ export const OPTION_DEFINITIONS = {
   'nix-image': { type: 'string', describe: 'The Nix image the GitLab jobs run in' },
 
   // Nix
-  flake: { type: 'string', describe: 'The flake that builds the images (default: the add-on folder; a repository flake, e.g. --flake ., names images dockerImage-<slug>-<arch>)' },
-  jobs: { alias: 'j', type: 'number', describe: 'Builds Nix runs at once (--max-jobs; default: the cores of this machine)' },
+  flake: { type: 'string', describe: 'The flake to build (default: DIR; a repository flake, e.g. --flake ., names images dockerImage-<slug>-<arch>)' },
+  // No yargs type: `number` would turn `abc` into NaN before the check could name it.
+  jobs: { alias: 'j', requiresArg: true, coerce: wholeNumber('--jobs'), describe: 'Builds Nix runs at once, a whole number (--max-jobs; default: the cores of this machine)' },
   builders: { type: 'string', describe: "Remote builders, in Nix's syntax (passed as --builders), e.g. 'ssh://arm-box aarch64-linux'" },
   substituters: { type: 'string', describe: "Binary caches to use instead of the configured ones (passed as --option substituters; '' for none)" },
   'override-input': {
@@ -130,7 +139,7 @@ export const OPTION_DEFINITIONS = {
   key: { type: 'string', describe: "Check the image's cosign signatures and attestations with this public key (cosign.pub)" },
   'verify-key': { type: 'string', describe: "Pin a base image only when its arch's manifest has a cosign signature that verifies with this public key" },
   'signatures-only': { type: 'boolean', default: false, describe: 'With --key: check the signatures and attestations of the reference only, and build nothing' },
-  engine: { type: 'string', choices: ENGINES, default: 'docker', describe: 'Which engine loads (and runs) the image' },
+  engine: { type: 'string', choices: ENGINES, describe: 'Which engine loads (and runs) the image (default: Docker when its daemon answers, else Podman, as addonix doctor says)' },
 
   // Running an add-on (run)
   options: { type: 'string', describe: "A YAML or JSON file of options, laid over config.yaml's defaults (as the Configuration tab); validated against the schema as the Supervisor validates them" },

@@ -3,16 +3,15 @@
  * module (and yargs) unless the invocation is one quickValidateArgs reads by itself.
  */
 import yargs, { type CommandModule } from 'yargs';
-import { createRequire } from 'node:module';
 import { UsageError } from '../util/errors.js';
-
-const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
+import { VERSION } from './version.js';
 
 /**
- * Parse `argv` with `commands` (the command named on the command line, or all of them) and run the
- * command. `names` are all commands' names, in the order help lists them. Usage errors throw UsageError.
+ * Parse `argv` with `commands` (the command `named` on the command line, or the usage lines of all of
+ * them) and run the command. `names` are all commands' names, in the order help lists them. Usage errors
+ * throw UsageError.
  */
-export async function runYargs(argv: string[], commands: CommandModule[], names: readonly string[]): Promise<void> {
+export async function runYargs(argv: string[], commands: CommandModule[], names: readonly string[], named: string | undefined): Promise<void> {
   // For a mistyped command yargs reports "Did you mean ...?" before "Unknown argument": keep both.
   let suggestion = '';
   // yargs renders the whole help text before a command runs (to show on failures, which .fail below
@@ -27,12 +26,12 @@ export async function runYargs(argv: string[], commands: CommandModule[], names:
     .demandCommand(1, `Name a command: ${names.join(', ')}.`)
     .recommendCommands()
     .strict()
-    .version(version)
+    .version(VERSION)
     .alias('help', 'h')
     .wrap(helpWidth)
     .epilogue('Every command has its own --help with examples, e.g. addonix validate --help.')
     .fail((message, error) => {
-      const helpFor = commands.length === 1 ? `addonix ${argv[0]!} --help` : 'addonix --help';
+      const helpFor = named ? `addonix ${named} --help` : 'addonix --help';
       // An option's own check (coerce, e.g. --arch) throws; yargs hands it on wrapped as a YError.
       if (error?.name === 'YError') throw new UsageError(`${error.message}\nRun '${helpFor}' for usage.`);
       if (error) throw error;
@@ -40,6 +39,8 @@ export async function runYargs(argv: string[], commands: CommandModule[], names:
         suggestion = ` ${message}`;
         return;
       }
+      // A word where a command belongs is an unknown command, whatever options follow it (--json).
+      if (!named && argv[0] !== undefined && !argv[0].startsWith('-')) throw new UsageError(`Unknown command: ${argv[0]}.${suggestion}\nRun '${helpFor}' for usage.`);
       // Throwing stops yargs: a command must not run after a usage error.
       throw new UsageError(`${suggestion ? `${message}.${suggestion}` : message}\nRun '${helpFor}' for usage.`);
     })

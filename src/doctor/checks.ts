@@ -7,9 +7,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ARCH_TABLE, HA_ARCHES } from '../addon/arch.js';
 import { UserError } from '../util/errors.js';
-import { ENABLE_FLAKES_HINT, findOnPath, INSTALL_HINT, isOlderThanMinimum, locateNix, MINIMUM_NIX, runProgram, type NixInstall } from '../nix/install.js';
+import { ENABLE_FLAKES_HINT, INSTALL_HINT, isOlderThanMinimum, locateNix, MINIMUM_NIX, type NixInstall } from '../nix/install.js';
 import { dockerConfigPath, lookupCredentials } from '../registry/credentials.js';
 import { deflateEngine } from '../oci/compression.js';
+import { engineOf, noEngineAdvice, surveyEngines } from '../engine/choose.js';
 
 export type Status = 'ok' | 'warn' | 'fail';
 
@@ -208,23 +209,15 @@ export function nativeBuildsCheck(system: string, extraPlatforms: string[], buil
 }
 
 async function engineCheck(): Promise<Check> {
-  const found: string[] = [];
-  let dockerWithoutDaemon = false;
-  if (await findOnPath('docker')) {
-    const server = await runProgram('docker', ['version', '--format', '{{.Server.Version}}']).catch(() => undefined);
-    if (server?.code === 0) found.push(`Docker ${server.stdout.trim()}`);
-    else dockerWithoutDaemon = true;
+  const survey = await surveyEngines();
+  const engine = engineOf(survey);
+  const found = [survey.docker, survey.podman].filter((name): name is string => name !== undefined);
+  if (engine) {
+    const chosen = engine === 'docker' ? survey.docker : survey.podman;
+    return ok('engine', `${found.join(', ')}; addonix load uses ${chosen} unless --engine says otherwise${survey.dockerWithoutDaemon ? ' (the docker client is here, but no Docker daemon answers)' : ''}`);
   }
-  if (await findOnPath('podman')) {
-    const version = await runProgram('podman', ['--version']).catch(() => undefined);
-    if (version?.code === 0) found.push(version.stdout.trim().replace(/^podman version /, 'Podman '));
-  }
-  if (found.length > 0) return ok('engine', `${found.join(', ')} for addonix load${dockerWithoutDaemon ? ' (the docker client is here, but no Docker daemon answers)' : ''}`);
-  return warn(
-    'engine',
-    dockerWithoutDaemon ? 'the docker client is here, but no Docker daemon answers, and there is no Podman: addonix load has nothing to load into' : 'neither Docker nor Podman: addonix load has nothing to load into (build, diff, verify and push do not need one)',
-    dockerWithoutDaemon ? 'start the Docker daemon, or install Podman' : 'install Docker or Podman',
-  );
+  const { message, fix } = noEngineAdvice(survey);
+  return warn('engine', `${message}: addonix load has nothing to load into (build, diff, verify and push do not need one)`, fix);
 }
 
 /** Registries with credentials in Docker's config, and whether the given registries have some (never the secrets). */

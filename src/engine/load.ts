@@ -20,10 +20,17 @@ export { ENGINES, type Engine } from './engines.js';
  * refused rather than handed to the engine.
  */
 export function loadName(image: LocalImage, given?: string): string {
-  if (given) {
-    if (!isValidNameAndTag(given)) throw new UsageError(`--name ${JSON.stringify(given)} is not an image name NAME:TAG (lowercase repository, e.g. localhost/my-addon:1.0)`);
-    return given;
-  }
+  if (given) return checkLoadName(given);
+  return ownName(image);
+}
+
+/** `--name` as given, when it is a valid NAME:TAG. */
+export function checkLoadName(given: string): string {
+  if (!isValidNameAndTag(given)) throw new UsageError(`--name ${JSON.stringify(given)} is not an image name NAME:TAG (lowercase repository, e.g. localhost/my-addon:1.0)`);
+  return given;
+}
+
+function ownName(image: LocalImage): string {
   // A full `name:tag` (a layout's ref.name is often a bare tag, which names nothing).
   const named = image.names.filter((name) => name.lastIndexOf(':') > name.lastIndexOf('/'));
   const invalid = named.find((name) => !isValidNameAndTag(name));

@@ -121,17 +121,27 @@ function cacheSteps(options: CiOptions, variable: (name: string) => string): Cac
   }
 }
 
-/** `addonix push` arguments for an add-on: the index repository, and the legacy per-arch ones when config.yaml names them. */
-function pushTargets(addon: CiAddon, defaultRepository: string, options: CiOptions): { to: string[]; perArch: boolean } {
+/**
+ * `addonix push` arguments for an add-on: the index repository, and the legacy per-arch ones when
+ * config.yaml names them. In a repository of several add-ons each add-on's index goes to a repository of
+ * its own (`<default>/<slug>`), never one they share, where the last push would win.
+ */
+function pushTargets(addon: CiAddon, defaultRepository: string, options: CiOptions, several: boolean): { to: string[]; perArch: boolean } {
   const template = addon.imageTemplate;
-  if (options.to && options.to.length > 0) return { to: [...options.to, ...(template?.includes('{arch}') ? [template] : [])], perArch: !!template?.includes('{arch}') };
+  const own = (repository: string) => (several ? `${repository}/${addon.slug.toLowerCase()}` : repository);
+  if (options.to && options.to.length > 0) return { to: [...options.to.map(own), ...(template?.includes('{arch}') ? [template] : [])], perArch: !!template?.includes('{arch}') };
   if (template && !template.includes('{arch}')) return { to: [template], perArch: false };
-  return { to: [defaultRepository, ...(template ? [template] : [])], perArch: !!template };
+  return { to: [own(defaultRepository), ...(template ? [template] : [])], perArch: !!template };
 }
 
-function pushScript(addon: CiAddon, repository: string, options: CiOptions, images: string[], user: string, password: string): string[] {
-  const { to, perArch } = pushTargets(addon, repository, options);
+/**
+ * The push job's commands. `repository` is a shell expression of the CI's own registry (GitHub's
+ * owner/name may hold capitals, which no registry takes: it is lowercased in the shell first).
+ */
+function pushScript(addon: CiAddon, repository: { setup: string[]; name: string }, options: CiOptions, several: boolean, images: string[], user: string, password: string): string[] {
+  const { to, perArch } = pushTargets(addon, repository.name, options, several);
   return [
+    ...(to.some((t) => t.includes(repository.name)) ? repository.setup : []),
     // The version is config.yaml's: the tag the Supervisor pulls.
     `VERSION="$(nix run .#addonix -- inspect ${addon.dir} --json | nix run nixpkgs#jq -- -r .version)"`,
     `printf '%s' "${password}" | nix run .#addonix -- push --addon ${addon.dir} ${to.map((t) => `--to "${t}"`).join(' ')}${perArch ? ' --per-arch-repos' : ''} --tag "$VERSION" --username "${user}" --password-stdin ${images.join(' ')}`,
@@ -167,7 +177,9 @@ function header(kind: CiKind, cache: CacheSteps, extraSecrets: string[]): string
 }
 
 function document(value: unknown, comment: string): string {
-  const doc = new YAML.Document(value);
+  // Steps shared by several jobs are written out in each: no anchors and aliases, which some CI tools
+  // (action-validator, GitHub's own editor checks) and readers handle poorly.
+  const doc = new YAML.Document(value, { aliasDuplicateObjects: false });
   doc.commentBefore = comment;
   return doc.toString({ lineWidth: 0 });
 }
@@ -202,7 +214,8 @@ export function gitlabCi(addons: CiAddon[], options: CiOptions): string {
       stage: 'push',
       needs: names.build.get(addon.slug)!,
       rules: [{ if: '$CI_COMMIT_TAG || $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH' }],
-      script: pushScript(addon, '$CI_REGISTRY_IMAGE', options, addon.arches.map((arch) => artifactName(addon, arch, several)), '$REGISTRY_USER', '$REGISTRY_PASSWORD'),
+      // GitLab's registry paths are lowercase already.
+      script: pushScript(addon, { setup: [], name: '$CI_REGISTRY_IMAGE' }, options, several, addon.arches.map((arch) => artifactName(addon, arch, several)), '$REGISTRY_USER', '$REGISTRY_PASSWORD'),
     };
   }
   return document(jobs, header('gitlab', cache, ['REGISTRY_USER / REGISTRY_PASSWORD only when pushing elsewhere than this project\'s registry']));
@@ -247,7 +260,15 @@ export function githubWorkflow(addons: CiAddon[], options: CiOptions): string {
         { uses: 'actions/download-artifact@v4', with: { pattern: several ? `image-${addon.slug}-*` : 'image-*', 'merge-multiple': true } },
         {
           name: `Push ${addon.slug}`,
-          run: pushScript(addon, 'ghcr.io/${{ github.repository }}', options, addon.arches.map((arch) => artifactName(addon, arch, several)), '${{ github.actor }}', '${{ secrets.GITHUB_TOKEN }}').join('\n'),
+          run: pushScript(
+            addon,
+            { setup: [`IMAGE_REPOSITORY="ghcr.io/$(printf '%s' "$GITHUB_REPOSITORY" | tr '[:upper:]' '[:lower:]')"`], name: '$IMAGE_REPOSITORY' },
+            options,
+            several,
+            addon.arches.map((arch) => artifactName(addon, arch, several)),
+            '${{ github.actor }}',
+            '${{ secrets.GITHUB_TOKEN }}',
+          ).join('\n'),
         },
       ],
     };

@@ -54,8 +54,8 @@ export function repositoryFlake(addonDirs: string[], addonixRef: string, descrip
   );
 }
 
-/** What `.gitignore` needs: Nix's result links. */
-export const GITIGNORE_ENTRIES = ['result', 'result-*'];
+/** What `.gitignore` needs: Nix's result links, and the reports `addonix verify` writes where it runs. */
+export const GITIGNORE_ENTRIES = ['result', 'result-*', 'verify-*.json'];
 
 /** `.gitignore` with the entries it lacks appended (unchanged text when it has them all). */
 export function gitignoreWith(existing: string | null): string {
@@ -63,5 +63,5 @@ export function gitignoreWith(existing: string | null): string {
   const missing = GITIGNORE_ENTRIES.filter((entry) => !lines.has(entry) && !lines.has(`/${entry}`));
   if (missing.length === 0) return existing ?? '';
   const base = existing && !existing.endsWith('\n') ? `${existing}\n` : (existing ?? '');
-  return `${base}# Nix build results (addonix build, nix build)\n${missing.join('\n')}\n`;
+  return `${base}# Nix build results and verify reports (addonix build, nix build, addonix verify)\n${missing.join('\n')}\n`;
 }

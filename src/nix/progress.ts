@@ -3,6 +3,7 @@
  * derivations built of those it needs, what is building now and in which phase); elsewhere (CI logs),
  * one plain line per derivation that starts building, naming the images it is for.
  */
+import { plural } from '../util/text.js';
 import type { BuildPlan, PlannedTarget } from './build.js';
 import { ActivityType, derivationName, type BuildMonitor, type NixEvent } from './log.js';
 
@@ -30,7 +31,7 @@ export class BuildProgress {
   ) {
     this.interactive = stream.isTTY === true && process.env['TERM'] !== 'dumb';
     const labels = plan.planned.map((t) => t.label).join(', ');
-    const work = [plan.willBuild.size > 0 ? `${plan.willBuild.size} derivations to build` : '', plan.willFetch.size > 0 ? `${plan.willFetch.size} paths to fetch` : ''].filter(Boolean);
+    const work = [plan.willBuild.size > 0 ? `${plural(plan.willBuild.size, 'derivation')} to build` : '', plan.willFetch.size > 0 ? `${plural(plan.willFetch.size, 'path')} to fetch` : ''].filter(Boolean);
     this.stream.write(`addonix: building ${labels}: ${work.join(', ') || 'nothing to do, all in the store'}\n`);
     if (this.interactive) this.timer = setInterval(() => this.draw(), 1000).unref();
   }

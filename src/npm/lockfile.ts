@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { ArboristNode } from '@npmcli/arborist';
 import { readDocument, type LocatedDocument } from '../addon/document.js';
+import { fileKindOf } from '../addon/files.js';
 import validatePackageName from 'validate-npm-package-name';
 import { UserError, type ErrorDetails } from '../util/errors.js';
 
@@ -34,6 +35,12 @@ async function exists(file: string): Promise<boolean> {
   return fs.stat(file).then((s) => s.isFile(), () => false);
 }
 
+/** Refuses a path that is there but no file (a folder, a FIFO, a device): it is not "missing". */
+async function refuseNonFile(file: string, shown: string): Promise<void> {
+  const info = await fs.stat(file).catch(() => undefined);
+  if (info && !info.isFile()) throw new UserError('not-readable', `${shown} is ${fileKindOf(info)}, not a file; it must be npm's lockfile (JSON): remove it and run npm install --package-lock-only`, { file });
+}
+
 /**
  * Positions of lockfile entries. Locating every value of a large lockfile costs more than reading it,
  * so the located parse happens only when an error needs a position.
@@ -51,12 +58,14 @@ export async function loadProject(dir: string, display: (file: string) => string
   const shrinkwrap = path.join(dir, 'npm-shrinkwrap.json');
   const lockfile = (await exists(shrinkwrap)) ? shrinkwrap : path.join(dir, 'package-lock.json');
   const shown = display(lockfile);
+  await refuseNonFile(lockfile, shown);
   if (!(await exists(lockfile))) {
     const others = ['yarn.lock', 'pnpm-lock.yaml', 'bun.lockb', 'bun.lock'];
     const other = (await Promise.all(others.map((name) => exists(path.join(dir, name))))).findIndex(Boolean);
     const hint = other >= 0 ? ` (there is a ${others[other]}: addonix reads npm lockfiles only)` : '';
     throw new NpmProjectError(`no package-lock.json in ${display(dir)}${hint}; ${REGENERATE}`);
   }
+  await refuseNonFile(path.join(dir, 'package.json'), display(path.join(dir, 'package.json')));
   if (!(await exists(path.join(dir, 'package.json')))) {
     throw new NpmProjectError(`${display(dir)} has a lockfile but no package.json; both are needed`);
   }

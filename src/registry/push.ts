@@ -28,6 +28,8 @@ export interface PushOptions {
   to: string[];
   tags: string[];
   perArchRepos: boolean;
+  /** Move tags that point at another image (a version is published once: without it they are refused). */
+  force?: boolean;
   insecure: boolean;
   /** Given on the command line; otherwise Docker's config is asked per registry. */
   credentials?: Credentials | undefined;
@@ -550,6 +552,14 @@ export class Push {
         }
         before.push(entry);
       }
+    }
+    const taken = options.force ? [] : before.filter((entry) => entry.digest !== null && entry.digest !== this.tagged(entry.target, assembled)[2]);
+    if (taken.length > 0) {
+      // Nothing more is sent: blobs already up stay (they are no tag), the rest is stopped.
+      this.transfers.abort();
+      await this.sender.settled();
+      const names = taken.map((entry) => `${formatReference({ registry: entry.target.registry, repository: entry.target.repository, tag: entry.tag })} points at ${entry.digest}`);
+      throw new UserError('exists', `${names.join('; ')}, not at this image (${this.tagged(taken[0]!.target, assembled)[2]}): a version is published once, and the Supervisor updates by version; push under a new tag, or pass --force to move it. No tag was moved`);
     }
     if (before.every((entry) => entry.digest === this.tagged(entry.target, assembled)[2])) {
       await this.sender.settled();

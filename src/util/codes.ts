@@ -112,6 +112,7 @@ export const ERROR_CODES = {
   interrupted: { exit: 130, summary: 'stopped by Ctrl-C or SIGTERM' },
   'not-found': { exit: 1, summary: 'a file, folder or image named on the command line does not exist' },
   'not-writable': { exit: 1, summary: 'a place addonix must write is not writable for this user (EACCES, EPERM)' },
+  'not-readable': { exit: 1, summary: 'a file or folder addonix must read is not readable for this user, or is no file (a folder, a FIFO, a device)' },
   'disk-full': { exit: 1, summary: 'no space left where addonix writes (ENOSPC, EDQUOT)' },
   'read-only': { exit: 1, summary: 'the file system addonix must write is read-only (EROFS)' },
   exists: { exit: 1, summary: 'a file or folder addonix would write exists with other content: remove it, name another, or pass --force where the command has it' },

@@ -5,6 +5,7 @@
  * stderr, or a JSON object on stdout under --json; never a stack trace. It crosses the import workers'
  * boundary as plain data (toJSON, fromJSON).
  */
+import { existsSync } from 'node:fs';
 import { ERROR_CODES, type ErrorCode } from './codes.js';
 
 export type { ErrorCode };
@@ -45,8 +46,9 @@ export class UserError extends Error {
   ) {
     super(message);
     this.name = 'UserError';
-    this.file = details.file;
-    this.line = details.line;
+    const located = details.file === undefined && details.line === undefined ? locationInMessage(message) : undefined;
+    this.file = details.file ?? located?.file;
+    this.line = details.line ?? located?.line;
     this.hint = details.hint;
     this.trace = details.trace ?? [];
   }
@@ -62,6 +64,17 @@ export class UserError extends Error {
   static fromJSON(json: ErrorJson): UserError {
     return new UserError(json.code, json.message, { file: json.file ?? undefined, line: json.line ?? undefined, hint: json.hint ?? undefined, trace: json.trace });
   }
+}
+
+/**
+ * The file and line a message starts with (`config.yaml:12:5: ...`, `Dockerfile:3: ...`), so that the
+ * JSON error carries what the text says. Only a file that is there counts: `127.0.0.1:5000: ...` is a
+ * registry, not line 5000.
+ */
+function locationInMessage(message: string): { file: string; line: number } | undefined {
+  const match = /^([^\s:][^:\n]*):(\d+)(?::\d+)?: /.exec(message);
+  if (!match || !existsSync(match[1]!)) return undefined;
+  return { file: match[1]!, line: Number(match[2]) };
 }
 
 /** Wrong command-line usage: code `usage`, exit status 2. */

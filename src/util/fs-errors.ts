@@ -3,7 +3,8 @@
  * may not write, a read-only file system. Every command reports them as user errors naming the path and
  * what to do (the CLI turns any that reach it into one, see main.ts).
  */
-import { access, constants } from 'node:fs/promises';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { UserError } from './errors.js';
 
 const CAUSES: Record<string, { code: 'disk-full' | 'not-writable' | 'read-only'; reason: string; fix: string }> = {
@@ -26,9 +27,28 @@ export function fileSystemUserError(error: unknown, context: FileSystemErrorCont
   const cause = code ? CAUSES[code] : undefined;
   if (!cause) return undefined;
   const where = file ?? '(a file)';
+  if (file && cause.code === 'not-writable' && cannotRead(file, syscall)) {
+    return new UserError('not-readable', `cannot read ${where}: ${cause.reason}; make it readable for this user (or run as a user who may read it)`, { file });
+  }
   const place = context.places?.find(({ dir }) => where === dir || where.startsWith(dir.endsWith('/') ? dir : `${dir}/`));
   const doing = syscall === 'open' || syscall === 'mkdir' || syscall === 'rename' || syscall === 'write' || syscall === 'writev' || syscall === 'copyfile' || syscall === 'link' || syscall === 'symlink' || syscall === 'access' ? 'cannot write' : `cannot ${syscall ?? 'use'}`;
   return new UserError(cause.code, `${doing} ${where}: ${cause.reason}; ${place ? place.advice : cause.fix}`, { file: file ?? undefined });
+}
+
+/**
+ * Whether a permission error on `file` was one of reading: Node's errors say `open` for reads and
+ * writes alike, so the file itself is asked. One that exists and this user may not read was being
+ * read (a file opened to write is one addonix made, or readable); a folder that cannot be listed too.
+ */
+function cannotRead(file: string, syscall: string | undefined): boolean {
+  if (syscall !== 'open' && syscall !== 'scandir' && syscall !== 'opendir' && syscall !== 'read' && syscall !== 'stat') return false;
+  if (!existsSync(file)) return false;
+  try {
+    accessSync(file, constants.R_OK);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /**

@@ -9,6 +9,7 @@ import { readdir, stat, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { writeDirectoryAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
+import { checkWritableFolder } from '../util/fs-errors.js';
 import { bytesOf, showName } from '../util/names.js';
 import { readLayer } from '../oci/layer.js';
 import type { LayerRules } from '../oci/layer-rules.js';
@@ -22,8 +23,19 @@ export async function checkReportDir(dir: string): Promise<void> {
   try {
     const info = await stat(dir);
     if (!info.isDirectory() || (await readdir(dir)).length > 0) throw new UserError('exists', `--diff-report ${dir} exists and is not an empty folder; remove it or name another`);
+    await checkWritableFolder(dir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    // It will be made: where, must be writable now, not after the images were read.
+    await checkWritableFolder(await nearestFolder(path.dirname(path.resolve(dir))));
+  }
+}
+
+/** `dir` or its nearest parent that exists (mkdir -p makes the rest). */
+async function nearestFolder(dir: string): Promise<string> {
+  for (let at = dir; ; at = path.dirname(at)) {
+    if (await stat(at).then(() => true, () => false)) return at;
+    if (path.dirname(at) === at) return at;
   }
 }
 

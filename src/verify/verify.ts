@@ -5,7 +5,8 @@
  * records the inputs (flake, flake.lock, derivation, output) and the outputs (config and manifest digests,
  * compressor), so that anyone can check the claim.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Digest } from '../oci/digest.js';
@@ -84,9 +85,25 @@ async function pushableImage(outPath: string, arch: BuildArch, source: string, r
   return candidatesOf(images, arch)[0]!;
 }
 
+/** The temporary folder when every user may pass through it and its parents (a TMPDIR of 0700 is not), else /tmp. */
+function enterableTmpdir(): string {
+  const dir = tmpdir();
+  for (let at = dir; ; at = path.dirname(at)) {
+    try {
+      if ((statSync(at).mode & 0o001) === 0) return '/tmp';
+    } catch {
+      return '/tmp';
+    }
+    if (path.dirname(at) === at) return dir;
+  }
+}
+
 export async function verifyBuilt(request: VerifyRequest): Promise<VerifyOutcome> {
   const { install, flake, target } = request;
-  const temp = await mkdtemp(path.join(tmpdir(), 'addonix-rebuild-'));
+  const temp = await mkdtemp(path.join(enterableTmpdir(), 'addonix-rebuild-'));
+  // Nix makes its build folder in here and gives it to the build user; with the sandbox off (Debian's
+  // default) that user reaches it by this path, so this folder must be enterable (mkdtemp makes it 0700).
+  await chmod(temp, 0o755);
   let rebuilt;
   try {
     rebuilt = await rebuild(install, flake, target, temp, request.options);

@@ -1,3 +1,4 @@
+import { COMMAND_HEADS } from '../command-heads.js';
 import type { Argv, CommandModule } from 'yargs';
 import { readInputs } from '../../oci/inputs.js';
 import { assembleIndex, indexAnnotations, writeLayout } from '../../oci/assemble.js';
@@ -16,8 +17,7 @@ interface AssembleArgs {
 }
 
 export const assembleCommand: CommandModule<object, AssembleArgs> = {
-  command: 'assemble <images..>',
-  describe: 'Assemble per-arch images into a multi-arch OCI image layout (result-multiarch/)',
+  ...COMMAND_HEADS['assemble'],
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('images', { describe: 'One image per arch: result links, tarballs, stream scripts or OCI layouts (ARCH=PATH names an arch)', type: 'string', array: true }),

@@ -1,4 +1,6 @@
+import { COMMAND_HEADS } from '../command-heads.js';
 import { stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { checkWritableFolder } from '../../util/fs-errors.js';
 import { availableParallelism } from 'node:os';
@@ -27,7 +29,7 @@ interface BuildArgs extends NixArgs {
   tarball: boolean;
 }
 
-interface BuiltImage {
+export interface BuiltImage {
   label: string;
   arch: string;
   status: TargetResult['status'];
@@ -43,8 +45,7 @@ interface BuiltImage {
 }
 
 export const buildCommand: CommandModule<object, BuildArgs> = {
-  command: 'build [dir]',
-  describe: "Build the add-on's images with Nix (one invocation for all arches) and link them as result-<arch>",
+  ...COMMAND_HEADS['build'],
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder (with its flake.nix, or see --flake)', type: 'string', default: '.' }),
@@ -64,7 +65,6 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
       ) as unknown as Argv<BuildArgs>,
   handler: async (args) => {
     if (args.all && args.arch !== undefined) throw new UsageError('--all and --arch exclude each other');
-    if (args.jobs !== undefined && (!Number.isInteger(args.jobs) || args.jobs < 1)) throw new UsageError(`--jobs ${args.jobs}: give a whole number >= 1`);
     const arches = args.arch;
     // The links are made when the build is over: an unwritable place should not cost a build first.
     if (!args['dry-run']) await checkWritableFolder(path.dirname(path.resolve(args['out-link'])));
@@ -106,6 +106,11 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
           seconds: result.seconds,
           failure: result.failure ?? null,
         });
+      }
+      // README's next step is `git add flake.lock`: say why there is none, and the one command that writes it.
+      if (overrides.length > 0 && path.isAbsolute(flake) && !existsSync(path.join(flake, 'flake.lock'))) {
+        const same = overrides.map(([name, ref]) => `--override-input ${name} ${ref}`).join(' ');
+        process.stderr.write(`addonix: Nix writes no flake.lock for a build with --override-input; to have one to commit: nix flake lock ${same} (it pins what they name)\n`);
       }
       if (args.json) process.stdout.write(JSON.stringify({ flake, system: install.system, images }, null, 2) + '\n');
       else process.stdout.write(renderTable(images));
@@ -179,19 +184,26 @@ async function dryRun(install: NixInstall, flake: string, targets: ImageTarget[]
   process.stdout.write(out.join('\n') + '\n');
 }
 
-function renderTable(images: BuiltImage[]): string {
-  const rows = [['IMAGE', 'STATUS', 'SIZE', 'LAYERS', 'TIME', 'OUT PATH']];
+/**
+ * The table of what was built. SIZE and LAYERS are a tarball's (--tarball): a stream script's image is
+ * only known by running it (seconds per image, which push, load and diff do anyway), so for stream
+ * scripts the columns are left out and a line says where to see them.
+ */
+export function renderTable(images: BuiltImage[]): string {
+  const measured = images.some((image) => image.size !== null || image.layers !== null);
+  const rows = [['IMAGE', 'STATUS', ...(measured ? ['SIZE', 'LAYERS'] : []), 'TIME', 'OUT PATH']];
   for (const image of images) {
     rows.push([
       image.label,
       image.status,
-      image.size !== null ? formatBytes(image.size) : '-',
-      image.layers !== null ? String(image.layers) : '-',
+      ...(measured ? [image.size !== null ? formatBytes(image.size) : '-', image.layers !== null ? String(image.layers) : '-'] : []),
       image.seconds !== null ? `${image.seconds.toFixed(1)} s` : image.status === 'cached' ? 'cached' : '-',
       image.link ? `${image.link} -> ${image.outPath}` : (image.outPath ?? '-'),
     ]);
   }
-  return table(rows) + '\n';
+  const streams = images.filter((image) => image.outPath !== null && image.layers === null);
+  const note = streams.length > 0 ? `stream scripts (push, load, run and diff read them): addonix inspect-image ${streams[0]!.link ?? streams[0]!.outPath} shows an image's size and layers\n` : '';
+  return table(rows) + '\n' + note;
 }
 
 function renderFailure(image: BuiltImage, verbose: boolean): string {

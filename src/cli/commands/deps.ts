@@ -1,3 +1,4 @@
+import { COMMAND_HEADS } from '../command-heads.js';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { relativeDisplay } from '../../addon/load.js';
@@ -24,8 +25,7 @@ interface DepsArgs {
 }
 
 export const depsCommand: CommandModule<object, DepsArgs> = {
-  command: 'deps [dir]',
-  describe: 'Show what npm installs for a target (arch and libc) and how each native addon gets its binary',
+  ...COMMAND_HEADS['deps'],
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('dir', { describe: 'An add-on folder, or any folder with package.json and package-lock.json', type: 'string', default: '.' }),

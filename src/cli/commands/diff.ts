@@ -1,3 +1,4 @@
+import { COMMAND_HEADS } from '../command-heads.js';
 import type { Argv, CommandModule } from 'yargs';
 import { diffImages, openImages } from '../../verify/diff.js';
 import { diffJson, renderDiff } from '../../verify/render.js';
@@ -27,8 +28,7 @@ export const quick = {
 };
 
 export const diffCommand: CommandModule<object, DiffArgs> = {
-  command: 'diff <a> <b>',
-  describe: 'Compare two images: "identical", or which layer and which file differ, and how',
+  ...COMMAND_HEADS['diff'],
   builder: (yargs: Argv) =>
     withOptions(
       yargs

@@ -1,3 +1,4 @@
+import { COMMAND_HEADS } from '../command-heads.js';
 import type { Argv, CommandModule } from 'yargs';
 import { runChecks, type Check } from '../../doctor/checks.js';
 import { paint } from '../output.js';
@@ -9,8 +10,7 @@ interface DoctorArgs {
 }
 
 export const doctorCommand: CommandModule<object, DoctorArgs> = {
-  command: 'doctor',
-  describe: 'Check this machine for building, loading and pushing add-on images: Nix, flakes, sandbox, caches, builders, Docker/Podman, credentials',
+  ...COMMAND_HEADS['doctor'],
   builder: (yargs: Argv) =>
     withOptions(yargs, 'registry', 'json')
       .example('$0 doctor', 'Everything addonix needs, each line ok, warn or fail with the fix')

@@ -1,3 +1,4 @@
+import { COMMAND_HEADS } from '../command-heads.js';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { relativeDisplay } from '../../addon/load.js';
@@ -35,8 +36,7 @@ interface GenerateArgs {
 }
 
 export const generateCommand: CommandModule<object, GenerateArgs> = {
-  command: 'generate [dir]',
-  describe: "Write the add-on's Nix data (nix/*.generated.nix): the per-arch model and the npm dependencies per target",
+  ...COMMAND_HEADS['generate'],
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder', type: 'string', default: '.' }),

@@ -1,3 +1,4 @@
+import { COMMAND_HEADS } from '../command-heads.js';
 import type { Argv, CommandModule } from 'yargs';
 import { loadPaths, relativeDisplay } from '../../addon/load.js';
 import { DEFAULT_ERA } from '../../addon/eras.js';
@@ -23,8 +24,7 @@ interface InitArgs {
 }
 
 export const initCommand: CommandModule<object, InitArgs> = {
-  command: 'init [dir]',
-  describe: 'Make an add-on repository build with addonix: thin flake.nix, generated Nix data, .gitignore, optionally a CI file',
+  ...COMMAND_HEADS['init'],
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder, or a repository of several add-ons', type: 'string', default: '.' }),

@@ -1,3 +1,4 @@
+import { COMMAND_HEADS } from '../command-heads.js';
 import { existsSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { readInput } from '../../oci/inputs.js';
@@ -23,8 +24,7 @@ interface InspectImageArgs {
 }
 
 export const inspectImageCommand: CommandModule<object, InspectImageArgs> = {
-  command: 'inspect-image <image>',
-  describe: 'Show platforms, digests, labels, layers and sizes of a local image or a registry reference',
+  ...COMMAND_HEADS['inspect-image'],
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('image', { describe: 'A local image (result link, tarball, stream script, OCI layout) or a reference REGISTRY/REPO[:TAG|@DIGEST]', type: 'string' }),

@@ -1,3 +1,4 @@
+import { COMMAND_HEADS } from '../command-heads.js';
 import type { Argv, CommandModule } from 'yargs';
 import { relativeDisplay } from '../../addon/load.js';
 import { resolveModel, type AddonModel, type ArchModel } from '../../addon/model.js';
@@ -20,8 +21,7 @@ interface InspectArgs {
 }
 
 export const inspectCommand: CommandModule<object, InspectArgs> = {
-  command: 'inspect [dir]',
-  describe: 'Show the resolved model of one add-on: per arch the platform, Nix targets, image, base image, build args and labels',
+  ...COMMAND_HEADS['inspect'],
   builder: (yargs: Argv) =>
     withOptions(yargs.positional('dir', { describe: 'The add-on folder (the one holding config.yaml)', type: 'string', default: '.' }), 'supervisor', 'riscv64', 'json')
       .example('$0 inspect my-addon', 'A table of the arches, then base images, build args and labels')

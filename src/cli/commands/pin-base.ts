@@ -1,3 +1,4 @@
+import { COMMAND_HEADS } from '../command-heads.js';
 import { promises as fs } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Argv, CommandModule } from 'yargs';
@@ -74,8 +75,7 @@ function describeFailure(error: unknown): string {
 }
 
 export const pinBaseCommand: CommandModule<object, PinBaseArgs> = {
-  command: 'pin-base [dir]',
-  describe: "Pin the add-on's base image per arch (digest and Nix hash) in nix/base-images.lock.nix, for the flavor \"base\"",
+  ...COMMAND_HEADS['pin-base'],
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder', type: 'string', default: '.' }),

@@ -1,3 +1,4 @@
+import { COMMAND_HEADS } from '../command-heads.js';
 import type { Argv, CommandModule } from 'yargs';
 import { readInputs } from '../../oci/inputs.js';
 import { assembleIndex, indexAnnotations } from '../../oci/assemble.js';
@@ -32,9 +33,10 @@ interface PushArgs {
   sign?: string;
   provenance: boolean;
   flake?: string;
+  force: boolean;
 }
 
-const OPTIONS = ['to', 'tag', 'per-arch-repos', 'addon', 'json', 'username', 'password-stdin', 'insecure', 'chunk-size', 'compression', 'allow-devices', 'timeout', 'retry-for', 'sign', 'provenance', 'flake'] as const;
+const OPTIONS = ['to', 'tag', 'per-arch-repos', 'addon', 'json', 'username', 'password-stdin', 'insecure', 'chunk-size', 'compression', 'allow-devices', 'timeout', 'retry-for', 'sign', 'provenance', 'flake', 'force'] as const;
 
 /**
  * What --sign attests besides signing, with --addon: each arch's CycloneDX SBOM (its images read again,
@@ -75,8 +77,7 @@ export const quick = {
 };
 
 export const pushCommand: CommandModule<object, PushArgs> = {
-  command: 'push <images..>',
-  describe: 'Push per-arch images and their multi-arch index to a registry',
+  ...COMMAND_HEADS['push'],
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('images', {
@@ -96,7 +97,8 @@ export const pushCommand: CommandModule<object, PushArgs> = {
       .epilogue(
         'Order: every blob the registry lacks (HEAD first; mounted from another repository of the same push when possible), the per-arch ' +
           'manifests and the index by digest, and only then the tags, all of them or none: a push that fails or is interrupted (Ctrl-C) ' +
-          'leaves every tag where it was. Refused or dropped connections are tried again for --retry-for seconds (a registry restarting), ' +
+          'leaves every tag where it was. A tag that points at another image already is left alone and the push refused, since a version is ' +
+          'published once (the Supervisor updates by version): --force moves it; one that points at this image needs nothing. Refused or dropped connections are tried again for --retry-for seconds (a registry restarting), ' +
           '408, 429 and 5xx answers a few times with backoff; a registry silent for --timeout seconds fails the push. Imported layers are ' +
           'cached (see docs/push-and-verify.md), so pushing the same build again sends nothing. HTTPS unless the registry is on this machine or --insecure is given. ' +
           'With --sign, the index and every manifest are signed as cosign signs (a sha256-<hex>.sig tag beside each, no transparency log entry) before the tags move; ' +
@@ -124,6 +126,7 @@ export const pushCommand: CommandModule<object, PushArgs> = {
       to: args.to,
       tags: args.tag,
       perArchRepos: args['per-arch-repos'],
+      force: args.force,
       insecure: args.insecure,
       credentials,
       chunkBytes,

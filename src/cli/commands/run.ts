@@ -1,3 +1,4 @@
+import { COMMAND_HEADS } from '../command-heads.js';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,6 +18,7 @@ import { BuildProgress } from '../../nix/progress.js';
 import { readInputs } from '../../oci/inputs.js';
 import { formatPlatform, localArch } from '../../oci/platform.js';
 import { loadIntoEngine, loadName, type Engine } from '../../engine/load.js';
+import { chooseEngine } from '../../engine/choose.js';
 import { optionsFileText, startOptions } from '../../run/options.js';
 import { addonEnvironment, mapMounts, runIdentity, supervisorState } from '../../run/state.js';
 import { runAddonContainers, type PublishedPort } from '../../run/container.js';
@@ -31,7 +33,7 @@ interface RunArgs extends NixArgs {
   arch?: BuildArch[];
   options?: string;
   port?: string[];
-  engine: Engine;
+  engine?: Engine;
   image?: string;
   data?: string;
   'api-log': boolean;
@@ -68,8 +70,7 @@ function readOptionsFile(file: string, display: (file: string) => string): Recor
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
-  command: 'run [dir]',
-  describe: 'Run the add-on\'s image as the Supervisor would: /data/options.json, its token and environment, and a local double of the Supervisor API',
+  ...COMMAND_HEADS['run'],
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder', type: 'string', default: '.' }),
@@ -90,6 +91,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
           'to stderr and stdout gets one JSON document when it has stopped.',
       ) as unknown as Argv<RunArgs>,
   handler: async (args) => {
+    // Known before anything is built: the engine named, or this machine's (as doctor says).
+    const engine = await chooseEngine(args.engine);
     const display = relativeDisplay();
     const addon = (await loadOneAddon(args.dir, DEFAULT_ERA, display))!;
     const model = resolveModel(addon, { era: DEFAULT_ERA, display, baseConfigs: await pinnedBaseConfigs(addon.location.dir) });
@@ -131,8 +134,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const { images } = await readInputs([source!], { policy: { compression: 'none', keepCompressed: true }, rules: layerRules(false) }).finally(() => progress.done());
     const image = images.find((candidate) => candidate.arch === arch);
     if (!image) throw new UserError('platform-missing', `${display(source!)} has no image for ${arch} (it has ${images.map((i) => `${i.arch} (${formatPlatform(i.platform)})`).join(', ')}); pass --arch`);
-    progress.update(() => `loading ${arch} into ${args.engine}...`, true);
-    const [reference] = await loadIntoEngine(image, args.engine, loadName(image)).finally(() => progress.done());
+    progress.update(() => `loading ${arch} into ${engine}...`, true);
+    const [reference] = await loadIntoEngine(image, engine, loadName(image)).finally(() => progress.done());
 
     // What the Supervisor gives the container.
     const identity = runIdentity(model);
@@ -170,7 +173,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       process.stderr.write(`addonix: running ${reference} as ${identity.slug} (${model.arches.find((a) => a.arch === arch)!.runtime.flavor === 'base' ? 'on its base image' : 'flavor nix'}); Ctrl-C stops it\n`);
       for (const port of ports) process.stderr.write(`addonix: port ${port.container}/${port.protocol} on ${port.address}:${port.host}${port.container === identity.ingressPort ? ` (ingress: http://${port.address}:${port.host}/)` : ''}\n`);
       const result = await runAddonContainers({
-        engine: args.engine,
+        engine,
         image: reference!,
         id,
         slug: identity.slug,
@@ -191,7 +194,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       if (result.interrupted) throw new UserError('interrupted', `interrupted: ${model.slug} was stopped and its containers removed`);
       process.exitCode = result.exitCode ?? 1;
       if (args.json) {
-        process.stdout.write(JSON.stringify({ slug: model.slug, arch, image: reference, engine: args.engine, exitCode: result.exitCode, ports }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ slug: model.slug, arch, image: reference, engine, exitCode: result.exitCode, ports }, null, 2) + '\n');
       }
       if (result.exitCode !== 0) process.stderr.write(`addonix: ${model.slug} exited with status ${result.exitCode}\n`);
     } finally {

@@ -1,3 +1,4 @@
+import { COMMAND_HEADS } from '../command-heads.js';
 import type { Argv, CommandModule } from 'yargs';
 import { loadPaths } from '../../addon/load.js';
 import type { Era } from '../../addon/eras.js';
@@ -62,8 +63,7 @@ export function quickValidateArgs(argv: readonly string[]): ValidateArgs | null 
 }
 
 export const validateCommand: CommandModule<object, ValidateArgs> = {
-  command: 'validate [paths..]',
-  describe: 'Check add-on files the way the Home Assistant Supervisor does',
+  ...COMMAND_HEADS['validate'],
   builder: (yargs: Argv) =>
     yargs
       .positional('paths', { ...PATHS, default: [...PATHS.default] })

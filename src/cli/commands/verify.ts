@@ -1,3 +1,4 @@
+import { COMMAND_HEADS } from '../command-heads.js';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
@@ -41,8 +42,7 @@ interface VerifyArgs extends NixArgs {
 }
 
 export const verifyCommand: CommandModule<object, VerifyArgs> = {
-  command: 'verify [dir]',
-  describe: 'Rebuild an image from source and prove it is the published one, or show which layer and file differ',
+  ...COMMAND_HEADS['verify'],
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder (with its flake.nix, or see --flake)', type: 'string', default: '.' }),
@@ -71,7 +71,6 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       await checkAndReport([args.against], publicKey!, args);
       return;
     }
-    if (args.jobs !== undefined && (!Number.isInteger(args.jobs) || args.jobs < 1)) throw new UsageError(`--jobs ${args.jobs}: give a whole number >= 1`);
     const model = await addonModel(args.dir);
     if (!model) throw new UserError('no-addon', `${args.dir} has no add-on (no config.yaml): verify needs the add-on folder`);
     const arches: string[] = args.arch ?? [defaultArch(model.arches.map((a) => a.arch))];
