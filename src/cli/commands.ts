@@ -23,7 +23,8 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   verify: async () => (await import('./commands/verify.js')).verifyCommand as CommandModule,
   sbom: async () => (await import('./commands/sbom.js')).sbomCommand as CommandModule,
   doctor: async () => (await import('./commands/doctor.js')).doctorCommand as CommandModule,
-};
+  // Every command has its head (and only those): a command added without one fails to compile here.
+} satisfies Record<keyof typeof COMMAND_HEADS, () => Promise<CommandModule>>;
 
 export const COMMAND_NAMES = Object.keys(COMMANDS);
 

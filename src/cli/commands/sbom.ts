@@ -1,3 +1,4 @@
+import { COMMAND_HEADS } from '../command-heads.js';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -22,8 +23,7 @@ interface SbomArgs {
 }
 
 export const sbomCommand: CommandModule<object, SbomArgs> = {
-  command: 'sbom [dir]',
-  describe: 'Write a CycloneDX 1.6 SBOM of an image addonix built: its store paths, npm packages, native addons and base image',
+  ...COMMAND_HEADS['sbom'],
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder', type: 'string', default: '.' }),
