@@ -11,7 +11,18 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { needTools, REPO, runCli, tempTree } from './helpers.js';
-import { buildCost, derivationGraph, evalJson, evalRaw, instantiate, nixPath, STAND_IN, type BuildCost } from './nix-helpers.js';
+import { spawnSync } from 'node:child_process';
+import { buildCost, derivationGraph, evalJson, evalRaw, instantiate, NIX_OPTIONS, nixPath, STAND_IN, type BuildCost } from './nix-helpers.js';
+import { compareVersions, parseNixVersion } from '../src/nix/install.js';
+import { BuildMonitor } from '../src/nix/log.js';
+import { derivationSystems, readDryRun } from '../src/nix/build.js';
+import { buildableSystems, foreignBuilds } from '../src/nix/cost.js';
+
+/** Whether this machine's Nix is at least `version` (`drv^*` installables need 2.13). */
+function nixAtLeast(version: string): boolean {
+  const found = parseNixVersion(spawnSync('nix', ['--version'], { encoding: 'utf8' }).stdout ?? '');
+  return found !== undefined && compareVersions(found, version) >= 0;
+}
 
 const EXAMPLE = path.join(REPO, 'examples', 'sqlite-notes');
 const FIXTURE = path.join(REPO, 'test', 'fixtures', 'garage-door');
@@ -149,7 +160,7 @@ test('cost: addonix build --dry-run says per arch how it is built and what Nix w
   const args = ['build', EXAMPLE, '--flake', REPO, '--override-input', 'nixpkgs', `path:${STAND_IN}`, '--substituters', '', '--dry-run'];
   const result = runCli([...args, '--json']);
   assert.equal(result.status, 0, result.stderr);
-  const report = JSON.parse(result.stdout) as { dryRun: boolean; images: { arch: string; plan: { strategy: string; libc: string; fromCache: boolean; compiles: string[]; firstBuild: string }; willBuild: string[]; willFetch: number; expensive: { what: string }[] }[] };
+  const report = JSON.parse(result.stdout) as { dryRun: boolean; images: { arch: string; plan: { strategy: string; libc: string; fromCache: boolean; compiles: string[]; firstBuild: string }; willBuild: string[]; willFetch: number; expensive: { what: string }[]; foreign: unknown[]; advice: string | null }[] };
   assert.equal(report.dryRun, true);
   assert.deepEqual(report.images.map((i) => [i.arch, i.plan.strategy, i.plan.libc, i.plan.fromCache]), [
     ['aarch64', 'cached', 'glibc', true],
@@ -158,6 +169,8 @@ test('cost: addonix build --dry-run says per arch how it is built and what Nix w
   ]);
   for (const image of report.images) {
     assert.deepEqual(image.plan.compiles, ['better-sqlite3@13.2.0']);
+    // Nothing of another system to build: the aarch64 packages all come from the (stand-in's) cache.
+    assert.deepEqual([image.foreign, image.advice], [[], null], image.arch);
     // Nix's own dry run of the image: the image's stream derivation is among what it builds or in the store.
     assert.ok(image.willBuild.every((name) => typeof name === 'string' && !name.startsWith('/nix/store')), image.willBuild.join(', '));
   }
@@ -169,4 +182,33 @@ test('cost: addonix build --dry-run says per arch how it is built and what Nix w
   assert.match(text.stdout, /^aarch64 {2}strategy cached, glibc; Node\.js and glibc from the binary cache \(aarch64-linux\); compiles better-sqlite3@13\.2\.0\n {9}builds \d+/m);
   assert.match(text.stdout, /^armv7 {2}strategy cross, musl; Node\.js and musl compiled for armv7-musl/m);
   assert.match(text.stdout, /first build: hours: a cross GCC/);
+});
+
+test('cost: a Hydra miss (the stand-in\'s aarch64 jq) is named before anything is built: Nix\'s dry run read as addonix reads it, then Nix refusing to build it here', async (t) => {
+  if (!ready(t)) return;
+  const withJq = imagesOf(EXAMPLE, 'x86_64-linux', 'buildArches = [ "aarch64" ]; extraContents = set: [ set.jq ];');
+  const stream = streamDrvs(withJq)['aarch64']!;
+  const dryRun = (drv: string) => {
+    const result = spawnSync('nix', ['--extra-experimental-features', 'nix-command', 'build', '--dry-run', '--log-format', 'internal-json', ...NIX_OPTIONS, `${drv}${nixAtLeast('2.13') ? '^*' : ''}`], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    const monitor = new BuildMonitor();
+    for (const line of result.stderr.split('\n')) monitor.line(line);
+    const willBuild = new Set<string>();
+    readDryRun(monitor, willBuild, new Set());
+    return willBuild;
+  };
+  // This machine as Nix describes it by default: x86_64-linux with i686 beside it, no builders.
+  const here = buildableSystems('x86_64-linux', ['i686-linux'], '');
+  const willBuild = dryRun(stream);
+  const foreign = foreignBuilds(willBuild, await derivationSystems(willBuild), here);
+  assert.deepEqual(foreign.map((f) => [f.name, f.system]), [['jq-1.8.2', 'aarch64-linux']]);
+  // Without it nothing of aarch64-linux is built: every other aarch64 package comes from the cache.
+  const plain = streamDrvs(imagesOf(EXAMPLE, 'x86_64-linux', 'buildArches = [ "aarch64" ];'))['aarch64']!;
+  const plainBuild = dryRun(plain);
+  assert.deepEqual(foreignBuilds(plainBuild, await derivationSystems(plainBuild), here), []);
+  // What Nix itself says when it gets there (Nix 2.8 and 2.26 alike), and addonix's hint for it.
+  const jq = foreign[0]!.drv;
+  const built = spawnSync('nix-store', ['--realise', jq, ...NIX_OPTIONS], { encoding: 'utf8' });
+  assert.notEqual(built.status, 0);
+  assert.match(built.stderr, /a 'aarch64-linux' with features \{[^}]*\} is required to build '[^']+-jq-1\.8\.2\.drv', but I am a 'x86_64-linux'/);
 });
