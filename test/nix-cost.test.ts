@@ -212,3 +212,49 @@ test('cost: a Hydra miss (the stand-in\'s aarch64 jq) is named before anything i
   assert.notEqual(built.status, 0);
   assert.match(built.stderr, /a 'aarch64-linux' with features \{[^}]*\} is required to build '[^']+-jq-1\.8\.2\.drv', but I am a 'x86_64-linux'/);
 });
+
+test('cost: a cross Node.js stops at configure at the pin (nixpkgs #536002, #543641); the library\'s cross sets run configure.py with the build machine\'s Python (#546154); native sets are untouched', (t) => {
+  if (!ready(t)) return;
+  const armv7 = 'armv7l-unknown-linux-musleabihf';
+  const expression = `let
+  standIn = args: import ${nixPath(STAND_IN)} ({ localSystem = { system = "x86_64-linux"; }; } // args);
+  pkgs = standIn { };
+  addonix = import ${nixPath(path.join(REPO, 'nix', 'lib.nix'))} { addonixSrc = ${nixPath(REPO)}; };
+  sets = addonix.packageSets { inherit pkgs; };
+  pinned = standIn { crossSystem = { config = "${armv7}"; }; };
+  fixed = sets.cross."${armv7}";
+in {
+  pinned = pinned.nodejs-slim;
+  fixed = fixed.nodejs-slim;
+  joined = fixed.nodejs;
+  facts = {
+    pinnedScript = pinned.nodejs-slim.configureScript;
+    fixedScript = fixed.nodejs-slim.configureScript;
+    buildPython = "\${pkgs.python3}";
+    fixedDrv = fixed.nodejs-slim.drvPath;
+    joinedDrv = fixed.nodejs.drvPath;
+    nativeSame = sets.native.aarch64-linux.glibc.nodejs-slim.drvPath == (standIn { localSystem = { system = "aarch64-linux"; }; }).nodejs-slim.drvPath
+      && sets.native.x86_64-linux.musl.nodejs-slim.drvPath == (standIn { localSystem = { config = "x86_64-unknown-linux-musl"; }; }).nodejs-slim.drvPath
+      && sets.build.nodejs-slim.drvPath == pkgs.nodejs-slim.drvPath;
+  };
+}`;
+  const facts = evalJson<{ pinnedScript: string; fixedScript: string; buildPython: string; fixedDrv: string; joinedDrv: string; nativeSame: boolean }>(`(${expression}).facts`);
+  // At the pin: the target's Python (pkgsCross.<x>.python3), which this machine cannot run.
+  assert.match(facts.pinnedScript, new RegExp(`^/nix/store/[a-z0-9]{32}-python3-${armv7}-3\\.11/bin/python3 configure\\.py$`));
+  assert.equal(facts.fixedScript, `${facts.buildPython}/bin/python3 configure.py`);
+  assert.ok(facts.nativeSame, 'the native sets (what the binary cache serves) keep their own Node.js derivations');
+  // nodejs (npm beside it) is made from the fixed nodejs-slim, as in nixpkgs.
+  const [joinedDrv, fixedDrv] = instantiate(expression, ['joined', 'fixed']);
+  assert.deepEqual([joinedDrv, fixedDrv], [facts.joinedDrv, facts.fixedDrv]);
+  assert.ok(derivationGraph([joinedDrv!]).has(fixedDrv!), 'nodejs joins the fixed nodejs-slim');
+  // The example's armv7 image takes the fixed one.
+  const stream = streamDrvs(imagesOf(EXAMPLE, 'x86_64-linux', 'buildArches = [ "armv7" ];'))['armv7']!;
+  const nodes = [...derivationGraph([stream]).values()].filter((node) => node.name.startsWith('nodejs-slim-'));
+  assert.ok(nodes.length > 0 && nodes.every((node) => node.env['configureScript'] === facts.fixedScript), nodes.map((n) => n.env['configureScript']).join(', '));
+  // Built: the pin's stops at configure with the error of #543641; the fixed one configures and builds.
+  const failed = spawnSync('nix-build', ['--no-out-link', ...NIX_OPTIONS, '--expr', expression, '-A', 'pinned'], { encoding: 'utf8' });
+  assert.notEqual(failed.status, 0);
+  assert.match(failed.stderr, new RegExp(`python3-${armv7}-3\\.11/bin/python3: Exec format error`));
+  const built = spawnSync('nix-build', ['--no-out-link', ...NIX_OPTIONS, '--expr', expression, '-A', 'fixed'], { encoding: 'utf8' });
+  assert.equal(built.status, 0, built.stderr.split('\n').slice(-20).join('\n'));
+});
