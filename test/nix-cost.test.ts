@@ -258,3 +258,32 @@ in {
   const built = spawnSync('nix-build', ['--no-out-link', ...NIX_OPTIONS, '--expr', expression, '-A', 'fixed'], { encoding: 'utf8' });
   assert.equal(built.status, 0, built.stderr.split('\n').slice(-20).join('\n'));
 });
+
+test('cost: addonix build refuses an image with a Hydra miss before building anything, and --dry-run names it, each saying what to do', (t) => {
+  if (!needTools(t, 'nix', 'git')) return;
+  // An add-on as `addonix init` writes it, asking for the aarch64 set's jq (the stand-in's Hydra miss).
+  const dir = tempTree(t, {});
+  cpSync(EXAMPLE, dir, { recursive: true, filter: (source) => !/(^|\/)(flake\.(nix|lock)|nix|result[^/]*)$/.test(path.relative(EXAMPLE, source)) });
+  assert.equal(runCli(['init', dir]).status, 0);
+  const flake = path.join(dir, 'flake.nix');
+  const text = readFileSync(flake, 'utf8');
+  assert.match(text, /mkAddonFlake \{ src = \.\/\.; \}/);
+  writeFileSync(flake, text.replace('mkAddonFlake { src = ./.; }', 'mkAddonFlake { src = ./.; extraContents = set: [ set.jq ]; }'));
+  const git = spawnSync('sh', ['-c', 'git init -q && git add -A && git -c user.name=t -c user.email=t@t.invalid commit -q -m addon'], { cwd: dir, encoding: 'utf8' });
+  assert.equal(git.status, 0, git.stderr);
+  const args = ['build', dir, '--arch', 'aarch64', '--override-input', 'addonix', `git+file://${REPO}`, '--override-input', 'addonix/nixpkgs', `path:${STAND_IN}`, '--substituters', ''];
+  const dry = runCli([...args, '--dry-run']);
+  assert.equal(dry.status, 0, dry.stderr);
+  assert.match(dry.stdout, /cannot build here: aarch64: a derivation for aarch64-linux would have to be built, and this x86_64-linux machine cannot build for aarch64-linux \(no builder, no extra-platforms\): jq-1\.8\.2\./);
+  const build = runCli([...args, '--json']);
+  assert.equal(build.status, 1, build.stderr);
+  const report = JSON.parse(build.stdout) as { images: { arch: string; status: string; failure: { message: string } | null }[] };
+  assert.deepEqual(report.images.map((i) => [i.arch, i.status]), [['aarch64', 'failed']]);
+  const message = report.images[0]!.failure!.message;
+  assert.match(message, /jq-1\.8\.2/);
+  assert.match(message, /strategy "native"/);
+  assert.match(message, /pin another nixpkgs revision/);
+  // Refused before Nix built anything: not even the derivations this machine could build.
+  assert.doesNotMatch(build.stderr, /building '/);
+  assert.ok(!existsSync(path.join(dir, 'result-aarch64')));
+});
