@@ -144,6 +144,10 @@ test('nix dry run: an aarch64 derivation to build on an x86_64 machine without a
   assert.match(advice, /Hydra built them at the pinned nixpkgs revision/);
   assert.match(advice, /strategy "native"/);
   assert.match(advice, /pin another nixpkgs revision/);
+  // With strategy native the cache is not the cause: a machine of the target system is the answer.
+  const native = foreignBuildAdvice('aarch64', foreign, 'x86_64-linux', { ...plan, strategy: 'native', fromCache: true });
+  assert.match(native, /Strategy native builds them on a machine of the target system: build aarch64 on aarch64-linux \(addonix build on a runner of that system/);
+  assert.doesNotMatch(native, /Hydra|another nixpkgs revision/);
   // An aarch64 builder (given with --builders, one machine per `;`), or binfmt's extra-platforms, can build it.
   assert.deepEqual(foreignBuilds([dep, top], systems, buildableSystems('x86_64-linux', [], 'ssh://a x86_64-linux; ssh://b aarch64-linux,armv7l-linux 8')), []);
   assert.deepEqual(foreignBuilds([dep, top], systems, buildableSystems('x86_64-linux', 'i686-linux aarch64-linux', '')), []);

@@ -159,13 +159,14 @@ export function foreignBuildAdvice(label: string, builds: readonly ForeignBuild[
   const systems = [...new Set(builds.map((b) => b.system))].sort();
   const target = systems.join(', ');
   const names = builds.map((b) => b.name).join(', ');
-  const why =
-    plan?.strategy === 'cached' || plan === null
-      ? `the binary cache has the ${target} packages of nixpkgs only where Hydra built them at the pinned nixpkgs revision, and it did not build ${builds.length === 1 ? 'this one' : 'these'} (a failed or unfinished Hydra job)`
-      : `strategy ${plan.strategy} builds them on a machine of the target system`;
+  const head = `${label}: ${builds.length === 1 ? 'a derivation' : `${builds.length} derivations`} for ${target} would have to be built, and this ${machine} machine cannot build for ${target} (no builder, no extra-platforms): ${names}. `;
+  const elsewhere = `build ${label} on ${systems[0]} (addonix build on a runner of that system, or --builders 'ssh://HOST ${systems[0]}' from here)`;
+  if (plan !== null && plan.strategy !== 'cached') {
+    return head + `Strategy ${plan.strategy} builds them on a machine of the target system: ${elsewhere}.`;
+  }
   return (
-    `${label}: ${builds.length === 1 ? 'a derivation' : `${builds.length} derivations`} for ${target} would have to be built, and this ${machine} machine cannot build for ${target} (no builder, no extra-platforms): ${names}. ` +
-    `That is because ${why}. Build ${label} on a ${systems[0]} runner with strategy "native" (addonix build there, or --builders 'ssh://HOST ${systems[0]}' from here), ` +
-    `or pin another nixpkgs revision whose ${target} jobs Hydra built (nix flake lock --override-input nixpkgs github:NixOS/nixpkgs/<rev>; hydra.nixos.org shows which jobs each evaluation built).`
+    head +
+    `The binary cache has the ${target} packages of nixpkgs only where Hydra built them at the pinned nixpkgs revision, and it did not build ${builds.length === 1 ? 'this one' : 'these'} (a failed or unfinished Hydra job). ` +
+    `Either ${elsewhere} with strategy "native" for it, or pin another nixpkgs revision whose ${target} jobs Hydra built (nix flake lock --override-input nixpkgs github:NixOS/nixpkgs/<rev>; hydra.nixos.org shows which jobs each evaluation built).`
   );
 }
