@@ -15,6 +15,7 @@ let
   runtimeLib = import ./runtime.nix { inherit util; };
   imageFor = import ./image.nix { inherit util arches; };
   appsFor = import ./apps.nix { inherit util; };
+  nodeHeadersFor = import ./node-headers.nix { inherit util; };
 
   # The inputs an add-on flake (as `addonix init` writes it: input `addonix`) was evaluated with, for
   # build-all-images to build the same (apps.nix, pins). addonix's nixpkgs only when the flake did not
@@ -244,21 +245,31 @@ let
   generated = src: name: let file = src + "/nix/${name}.generated.nix"; in if builtins.pathExists file then import file else null;
 
   # prebuilds-better-sqlite3-<arch>: better-sqlite3 compiled for musl, for Alpine users, in both forms
-  # its versions load: v12 and older via prebuild-install (tarballs named
-  # better-sqlite3-v<version>-node-v<abi>-linuxmusl-<cpu>.tar.gz holding build/Release/better_sqlite3.node,
-  # for npm_config_better_sqlite3_local_prebuilds), v13 via prebuilds/linuxmusl-<cpu>.node.
-  # Compiled with the cross toolchain for musl, the C++ runtime linked in and no RUNPATH (toolchain.nix),
-  # against the build machine's Node.js headers (whose NODE_MODULE_VERSION names the v12 tarball): the
-  # same derivations a musl image of the same version uses.
+  # its versions load: v12 and older via prebuild-install, one tarball per Node.js ABI (addons of V8's
+  # own API load only in a Node.js of the NODE_MODULE_VERSION they were compiled against), named
+  # better-sqlite3-v<version>-node-v<abi>-linuxmusl-<cpu>.tar.gz and holding
+  # build/Release/better_sqlite3.node (for npm_config_better_sqlite3_local_prebuilds); v13 (Node-API, one
+  # file for every Node.js) via prebuilds/linuxmusl-<cpu>.node.
+  # Compiled with the cross toolchain for musl, the C++ runtime linked in and no RUNPATH (toolchain.nix).
+  # The v12 tarballs are compiled against the headers of each Node.js Alpine ships (node-headers.nix:
+  # ABIs 115, 127, 137); v13 against the build machine's Node.js headers, the same derivation a musl
+  # image of the same version uses.
   #
-  # Arguments: pkgs (the build machine's), arch, packageSets (optional, to share package sets).
-  prebuildsFor = { pkgs, arch, packageSets ? null }:
+  # Arguments: pkgs (the build machine's), arch, packageSets (optional, to share package sets),
+  #   libc ("musl", the default; "glibc" builds the same recipe for glibc, named linux-<cpu>: official
+  #   Node.js builds load those, which is how the tests prove that each tarball has its ABI),
+  #   nodeHeaders ({ <abi> = <a folder with include/node>; }, default node-headers.nix's).
+  # passthru: addons (every compile), nodeModules.v12.<abi> and nodeModules.v13 (the node_modules they
+  # were taken from).
+  prebuildsFor = { pkgs, arch, packageSets ? null, libc ? "musl", nodeHeaders ? null }:
     let
       sets = if packageSets != null then packageSets else packageSetsFor { inherit pkgs; };
-      plan = planFor { inherit sets arch; strategy = "cross"; libc = "musl"; };
-      headers = sets.build.nodejs-slim;
+      plan = planFor { inherit sets arch libc; strategy = if libc == "musl" then "cross" else null; };
+      headersByAbi = if nodeHeaders != null then nodeHeaders else nodeHeadersFor { pkgs = sets.build; };
+      abis = builtins.attrNames headersByAbi;
+      platform = if libc == "musl" then "linuxmusl" else "linux";
       cpu = arches.${arch}.npmCpu;
-      compiled = major:
+      compiled = major: headers: suffix:
         let
           dir = ./prebuilds + "/better-sqlite3-v${major}";
           npmDeps = import (dir + "/nix/npm-deps.generated.nix");
@@ -272,24 +283,32 @@ let
             appSrc = dir;
             addonFor = addonBuilder { inherit sets; archPlan = plan; nodeHeaders = headers; };
             leaks = buildLeaks sets;
-            name = "better-sqlite3-v${major}-${plan.target}";
+            name = "better-sqlite3-v${major}-${plan.target}${suffix}";
           };
         };
-      v12 = compiled "12";
-      v13 = compiled "13";
+      v12 = builtins.mapAttrs (abi: headers: compiled "12" headers "-node-v${abi}") headersByAbi;
+      v13 = compiled "13" sets.build.nodejs-slim "";
+      addonFile = result: "${result.nodeModules}/node_modules/better-sqlite3/build/Release/better_sqlite3.node";
+      tarball = abi: let result = v12.${abi}; headers = headersByAbi.${abi}; in ''
+        abi=$(sed -n 's/^#define NODE_MODULE_VERSION \([0-9][0-9]*\).*/\1/p' ${headers}/include/node/node_version.h)
+        [ "$abi" = ${util.escapeShellArg abi} ] || { echo "the Node.js headers listed under ABI ${abi} say NODE_MODULE_VERSION $abi" >&2; exit 1; }
+        rm -rf stage; mkdir -p stage/build/Release
+        cp ${addonFile result} stage/build/Release/
+        tar --sort=name --mtime=@1 --owner=0 --group=0 --numeric-owner -C stage -cf - build | gzip -9n > "$out/better-sqlite3-v${result.version}-node-v${abi}-${platform}-${cpu}.tar.gz"
+      '';
     in
-    sets.build.runCommand "prebuilds-better-sqlite3-${arch}"
+    sets.build.runCommand "prebuilds-better-sqlite3-${arch}${util.optionalString (libc != "musl") "-${libc}"}"
       {
         disallowedReferences = buildLeaks sets;
-        passthru.addons = v12.nodeModules.addons ++ v13.nodeModules.addons;
-      } ''
-      abi=$(sed -n 's/^#define NODE_MODULE_VERSION \([0-9][0-9]*\).*/\1/p' ${headers}/include/node/node_version.h)
-      [ -n "$abi" ] || { echo "NODE_MODULE_VERSION not found in the Node.js headers" >&2; exit 1; }
-      mkdir -p stage/build/Release "$out/better-sqlite3-v${v13.version}/prebuilds"
-      cp ${v12.nodeModules}/node_modules/better-sqlite3/build/Release/better_sqlite3.node stage/build/Release/
-      tar --sort=name --mtime=@1 --owner=0 --group=0 --numeric-owner -C stage -cf - build | gzip -9n > "$out/better-sqlite3-v${v12.version}-node-v$abi-linuxmusl-${cpu}.tar.gz"
-      cp ${v13.nodeModules}/node_modules/better-sqlite3/build/Release/better_sqlite3.node "$out/better-sqlite3-v${v13.version}/prebuilds/linuxmusl-${cpu}.node"
-    '';
+        passthru = {
+          addons = builtins.concatMap (abi: v12.${abi}.nodeModules.addons) abis ++ v13.nodeModules.addons;
+          nodeModules = { v12 = builtins.mapAttrs (_: result: result.nodeModules) v12; v13 = v13.nodeModules; };
+        };
+      } (''
+      mkdir -p "$out/better-sqlite3-v${v13.version}/prebuilds"
+    '' + builtins.concatStringsSep "" (map tarball abis) + ''
+      cp ${addonFile v13} "$out/better-sqlite3-v${v13.version}/prebuilds/${platform}-${cpu}.node"
+    '');
 in
 {
   inherit arches strategies mkAddonImages prebuildsFor;

@@ -15,8 +15,10 @@
 #                            system (its own stdenv). Its glibc set of x86_64-linux or aarch64-linux is
 #                            the one the public binary cache serves; from another machine Nix
 #                            substitutes its packages without running them.
-#   cross.<config>           the set that builds for a target triple on the build machine (crossSystem)
+#   cross.<config>           the set that builds for a target triple on the build machine (crossSystem),
+#                            with nixpkgs-fixes.nix's overlay (Node.js's configure at the pin)
 { util, arches }:
+let nixpkgsFixes = import ./nixpkgs-fixes.nix; in
 { pkgs, nixpkgs ? null, config ? null, overlays ? null }:
 let
   buildPlatform = pkgs.stdenv.buildPlatform;
@@ -41,7 +43,12 @@ in
 {
   build = pkgs;
   native = util.genAttrs systems (system: util.genAttrs [ "glibc" "musl" ] (nativeSet system));
+  # The cross sets get nixpkgs-fixes.nix (Node.js's configure at the pin) after the given overlays.
   cross = util.genAttrs targetConfigs (target:
     if target == buildPlatform.config && asGiven then pkgs
-    else import pkgs.path (carried // { localSystem = { config = buildPlatform.config; }; crossSystem = { config = target; }; }));
+    else import pkgs.path (carried // {
+      localSystem = { config = buildPlatform.config; };
+      crossSystem = { config = target; };
+      overlays = carried.overlays ++ [ nixpkgsFixes ];
+    }));
 }

@@ -6,7 +6,7 @@
     libc = "glibc";
   };
   cross = {
-    firstBuild = "hours: a cross GCC, binutils, the C library and Node.js are compiled for the target (Node's test suite is not run); a binary cache makes later builds minutes";
+    firstBuild = "hours: a cross GCC, binutils, the C library, about fifteen target libraries, the target's Python and Node.js are compiled for the target, 3-6 h on 2 cores (an estimate; Node's test suite is not run); a binary cache makes later builds minutes";
     libc = "musl";
   };
   native = {

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Builds prebuilds-better-sqlite3-<arch> for every arch through the nixpkgs stand-in (test/
 // nixpkgs-stand-in: zig as the musl cross compiler) and checks with readelf that each
-// better_sqlite3.node, in both forms (v12 tarball, v13 prebuilds/), is an ELF for that arch that loads in
-// Alpine's Node.js: linked against musl's libc.so only (libstdc++ and libgcc linked in, no NEEDED of
-// them, no GLIBC_ or GLIBCXX_ symbol versions) and without RUNPATH or RPATH. Prints one JSON object per
+// better_sqlite3.node, in both forms (v12 tarballs, one per Node.js ABI: 115, 127, 137; v13 prebuilds/),
+// is an ELF for that arch that loads in Alpine's Node.js: linked against musl's libc.so only (libstdc++
+// and libgcc linked in, no NEEDED of them, no GLIBC_ or GLIBCXX_ symbol versions), without RUNPATH or
+// RPATH, and (v12) registering itself for the ABI its name says. Prints one JSON object per
 // arch. The test suite builds aarch64 and armv7 (each arch costs minutes on a cold store); this covers
 // every arch: node scripts/check-musl-prebuilds.mjs [arch...]
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -26,6 +27,7 @@ function elf(file) {
     runpath: [...read('-d').matchAll(/\((?:RUNPATH|RPATH)\)\s+Library r(?:un)?path: \[(.+?)\]/g)].map((m) => m[1]),
     glibcVersions: /GLIBC_\d/.test(read('-V')),
     glibcxxVersions: /GLIBCXX_\d/.test(read('-V')),
+    registers: [...execFileSync('readelf', ['--dyn-syms', '-W', file], { encoding: 'utf8' }).matchAll(/\sGLOBAL\s+DEFAULT\s+\d+\s+node_register_module_v(\d+)\s*$/gm)].map((m) => m[1]),
   };
 }
 
@@ -44,13 +46,13 @@ for (const arch of arches) {
   for (const name of readdirSync(out)) {
     if (name.endsWith('.tar.gz')) {
       execFileSync('tar', ['-xzf', path.join(out, name), '-C', unpacked]);
-      files[name] = elf(path.join(unpacked, 'build', 'Release', 'better_sqlite3.node'));
+      files[name] = { abi: /-node-v(\d+)-/.exec(name)[1], ...elf(path.join(unpacked, 'build', 'Release', 'better_sqlite3.node')) };
     } else {
       for (const node of readdirSync(path.join(out, name, 'prebuilds'))) files[`${name}/prebuilds/${node}`] = elf(path.join(out, name, 'prebuilds', node));
     }
   }
   rmSync(unpacked, { recursive: true, force: true });
-  const ok = Object.keys(files).length === 2 && Object.values(files).every((f) => f.machine === machines[arch] && f.needed.every((name) => name === 'libc.so') && f.runpath.length === 0 && !f.glibcVersions && !f.glibcxxVersions);
+  const ok = Object.keys(files).length === 4 && Object.values(files).every((f) => f.machine === machines[arch] && f.needed.every((name) => name === 'libc.so') && f.runpath.length === 0 && !f.glibcVersions && !f.glibcxxVersions && (f.abi === undefined || f.registers.join() === f.abi));
   failed ||= !ok;
   console.log(JSON.stringify({ arch, ok, seconds: Math.round((Date.now() - started) / 1000), files }));
 }

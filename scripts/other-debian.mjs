@@ -19,11 +19,12 @@ $.verbose = false;
 /**
  * The tests that touch Nix, npm, the stand-in and image building, and the layer compressor's bytes:
  * the newcomer path, the image builds, the Nix library, the CLI's Nix commands, npm against the oracle,
- * the add-on run on the stand-in's base image, and the pinned layer bytes under this release's Node.js.
+ * the add-on run on the stand-in's base image, the prebuilds for three Node.js ABIs, and the pinned layer
+ * bytes under this release's Node.js.
  */
 const OTHER_RELEASE_TESTS = [
   'nix-build', 'newcomer', 'addon-run', 'npm-oracle', 'nix-library', 'build-cli', 'verify', 'nix-cache', 'nix-cost',
-  'pin-base', 'doctor', 'npm-cli', 'unit-oci-read', 'unit-nix-log',
+  'pin-base', 'doctor', 'npm-cli', 'unit-oci-read', 'unit-nix-log', 'prebuilds',
 ].map((name) => `dist/test/${name}.test.js`);
 
 const RELEASES = { bookworm: '12', trixie: '13' };

@@ -227,7 +227,7 @@ test('build progress: on a terminal, a block redrawn in place with each image\'s
   const amd = '/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-image-amd64.drv';
   const arm = '/nix/store/cccccccccccccccccccccccccccccccc-image-aarch64.drv';
   const target = (arch: string, drv: string) => ({ label: arch, arch, slug: null, attribute: `dockerImage-${arch}`, drvPath: drv, outPath: drv.replace('.drv', ''), closure: new Set([shared, drv]) });
-  const plan = { planned: [target('amd64', amd), target('aarch64', arm)], unplanned: [], willBuild: new Set([shared, amd, arm]), willFetch: new Set<string>() };
+  const plan = { planned: [target('amd64', amd), target('aarch64', arm)], unplanned: [], willBuild: new Set([shared, amd, arm]), willFetch: new Set<string>(), foreign: new Map() };
   const previous = process.env['TERM'];
   process.env['TERM'] = 'xterm';
   const progress = new BuildProgress(stream, plan);

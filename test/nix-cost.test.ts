@@ -11,7 +11,18 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { needTools, REPO, runCli, tempTree } from './helpers.js';
-import { buildCost, derivationGraph, evalJson, evalRaw, instantiate, nixPath, STAND_IN, type BuildCost } from './nix-helpers.js';
+import { spawnSync } from 'node:child_process';
+import { buildCost, derivationGraph, evalJson, evalRaw, instantiate, NIX_OPTIONS, nixPath, STAND_IN, type BuildCost } from './nix-helpers.js';
+import { compareVersions, parseNixVersion } from '../src/nix/install.js';
+import { BuildMonitor } from '../src/nix/log.js';
+import { derivationSystems, readDryRun } from '../src/nix/build.js';
+import { buildableSystems, foreignBuilds } from '../src/nix/cost.js';
+
+/** Whether this machine's Nix is at least `version` (`drv^*` installables need 2.13). */
+function nixAtLeast(version: string): boolean {
+  const found = parseNixVersion(spawnSync('nix', ['--version'], { encoding: 'utf8' }).stdout ?? '');
+  return found !== undefined && compareVersions(found, version) >= 0;
+}
 
 const EXAMPLE = path.join(REPO, 'examples', 'sqlite-notes');
 const FIXTURE = path.join(REPO, 'test', 'fixtures', 'garage-door');
@@ -149,7 +160,7 @@ test('cost: addonix build --dry-run says per arch how it is built and what Nix w
   const args = ['build', EXAMPLE, '--flake', REPO, '--override-input', 'nixpkgs', `path:${STAND_IN}`, '--substituters', '', '--dry-run'];
   const result = runCli([...args, '--json']);
   assert.equal(result.status, 0, result.stderr);
-  const report = JSON.parse(result.stdout) as { dryRun: boolean; images: { arch: string; plan: { strategy: string; libc: string; fromCache: boolean; compiles: string[]; firstBuild: string }; willBuild: string[]; willFetch: number; expensive: { what: string }[] }[] };
+  const report = JSON.parse(result.stdout) as { dryRun: boolean; images: { arch: string; plan: { strategy: string; libc: string; fromCache: boolean; compiles: string[]; firstBuild: string }; willBuild: string[]; willFetch: number; expensive: { what: string }[]; foreign: unknown[]; advice: string | null }[] };
   assert.equal(report.dryRun, true);
   assert.deepEqual(report.images.map((i) => [i.arch, i.plan.strategy, i.plan.libc, i.plan.fromCache]), [
     ['aarch64', 'cached', 'glibc', true],
@@ -158,6 +169,8 @@ test('cost: addonix build --dry-run says per arch how it is built and what Nix w
   ]);
   for (const image of report.images) {
     assert.deepEqual(image.plan.compiles, ['better-sqlite3@13.2.0']);
+    // Nothing of another system to build: the aarch64 packages all come from the (stand-in's) cache.
+    assert.deepEqual([image.foreign, image.advice], [[], null], image.arch);
     // Nix's own dry run of the image: the image's stream derivation is among what it builds or in the store.
     assert.ok(image.willBuild.every((name) => typeof name === 'string' && !name.startsWith('/nix/store')), image.willBuild.join(', '));
   }
@@ -169,4 +182,108 @@ test('cost: addonix build --dry-run says per arch how it is built and what Nix w
   assert.match(text.stdout, /^aarch64 {2}strategy cached, glibc; Node\.js and glibc from the binary cache \(aarch64-linux\); compiles better-sqlite3@13\.2\.0\n {9}builds \d+/m);
   assert.match(text.stdout, /^armv7 {2}strategy cross, musl; Node\.js and musl compiled for armv7-musl/m);
   assert.match(text.stdout, /first build: hours: a cross GCC/);
+});
+
+test('cost: a Hydra miss (the stand-in\'s aarch64 jq) is named before anything is built: Nix\'s dry run read as addonix reads it, then Nix refusing to build it here', async (t) => {
+  if (!ready(t)) return;
+  const withJq = imagesOf(EXAMPLE, 'x86_64-linux', 'buildArches = [ "aarch64" ]; extraContents = set: [ set.jq ];');
+  const stream = streamDrvs(withJq)['aarch64']!;
+  const dryRun = (drv: string) => {
+    const result = spawnSync('nix', ['--extra-experimental-features', 'nix-command', 'build', '--dry-run', '--log-format', 'internal-json', ...NIX_OPTIONS, `${drv}${nixAtLeast('2.13') ? '^*' : ''}`], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    const monitor = new BuildMonitor();
+    for (const line of result.stderr.split('\n')) monitor.line(line);
+    const willBuild = new Set<string>();
+    readDryRun(monitor, willBuild, new Set());
+    return willBuild;
+  };
+  // This machine as Nix describes it by default: x86_64-linux with i686 beside it, no builders.
+  const here = buildableSystems('x86_64-linux', ['i686-linux'], '');
+  const willBuild = dryRun(stream);
+  const foreign = foreignBuilds(willBuild, await derivationSystems(willBuild), here);
+  assert.deepEqual(foreign.map((f) => [f.name, f.system]), [['jq-1.8.2', 'aarch64-linux']]);
+  // Without it nothing of aarch64-linux is built: every other aarch64 package comes from the cache.
+  const plain = streamDrvs(imagesOf(EXAMPLE, 'x86_64-linux', 'buildArches = [ "aarch64" ];'))['aarch64']!;
+  const plainBuild = dryRun(plain);
+  assert.deepEqual(foreignBuilds(plainBuild, await derivationSystems(plainBuild), here), []);
+  // What Nix itself says when it gets there (Nix 2.8 and 2.26 alike), and addonix's hint for it.
+  const jq = foreign[0]!.drv;
+  const built = spawnSync('nix-store', ['--realise', jq, ...NIX_OPTIONS], { encoding: 'utf8' });
+  assert.notEqual(built.status, 0);
+  assert.match(built.stderr, /a 'aarch64-linux' with features \{[^}]*\} is required to build '[^']+-jq-1\.8\.2\.drv', but I am a 'x86_64-linux'/);
+});
+
+test('cost: a cross Node.js stops at configure at the pin (nixpkgs #536002, #543641); the library\'s cross sets run configure.py with the build machine\'s Python (#546154); native sets are untouched', (t) => {
+  if (!ready(t)) return;
+  const armv7 = 'armv7l-unknown-linux-musleabihf';
+  const expression = `let
+  standIn = args: import ${nixPath(STAND_IN)} ({ localSystem = { system = "x86_64-linux"; }; } // args);
+  pkgs = standIn { };
+  addonix = import ${nixPath(path.join(REPO, 'nix', 'lib.nix'))} { addonixSrc = ${nixPath(REPO)}; };
+  sets = addonix.packageSets { inherit pkgs; };
+  pinned = standIn { crossSystem = { config = "${armv7}"; }; };
+  fixed = sets.cross."${armv7}";
+in {
+  pinned = pinned.nodejs-slim;
+  fixed = fixed.nodejs-slim;
+  joined = fixed.nodejs;
+  facts = {
+    pinnedScript = pinned.nodejs-slim.configureScript;
+    fixedScript = fixed.nodejs-slim.configureScript;
+    buildPython = "\${pkgs.python3}";
+    fixedDrv = fixed.nodejs-slim.drvPath;
+    joinedDrv = fixed.nodejs.drvPath;
+    nativeSame = sets.native.aarch64-linux.glibc.nodejs-slim.drvPath == (standIn { localSystem = { system = "aarch64-linux"; }; }).nodejs-slim.drvPath
+      && sets.native.x86_64-linux.musl.nodejs-slim.drvPath == (standIn { localSystem = { config = "x86_64-unknown-linux-musl"; }; }).nodejs-slim.drvPath
+      && sets.build.nodejs-slim.drvPath == pkgs.nodejs-slim.drvPath;
+  };
+}`;
+  const facts = evalJson<{ pinnedScript: string; fixedScript: string; buildPython: string; fixedDrv: string; joinedDrv: string; nativeSame: boolean }>(`(${expression}).facts`);
+  // At the pin: the target's Python (pkgsCross.<x>.python3), which this machine cannot run.
+  assert.match(facts.pinnedScript, new RegExp(`^/nix/store/[a-z0-9]{32}-python3-${armv7}-3\\.11/bin/python3 configure\\.py$`));
+  assert.equal(facts.fixedScript, `${facts.buildPython}/bin/python3 configure.py`);
+  assert.ok(facts.nativeSame, 'the native sets (what the binary cache serves) keep their own Node.js derivations');
+  // nodejs (npm beside it) is made from the fixed nodejs-slim, as in nixpkgs.
+  const [joinedDrv, fixedDrv] = instantiate(expression, ['joined', 'fixed']);
+  assert.deepEqual([joinedDrv, fixedDrv], [facts.joinedDrv, facts.fixedDrv]);
+  assert.ok(derivationGraph([joinedDrv!]).has(fixedDrv!), 'nodejs joins the fixed nodejs-slim');
+  // The example's armv7 image takes the fixed one.
+  const stream = streamDrvs(imagesOf(EXAMPLE, 'x86_64-linux', 'buildArches = [ "armv7" ];'))['armv7']!;
+  const nodes = [...derivationGraph([stream]).values()].filter((node) => node.name.startsWith('nodejs-slim-'));
+  assert.ok(nodes.length > 0 && nodes.every((node) => node.env['configureScript'] === facts.fixedScript), nodes.map((n) => n.env['configureScript']).join(', '));
+  // Built: the pin's stops at configure with the error of #543641; the fixed one configures and builds.
+  const failed = spawnSync('nix-build', ['--no-out-link', ...NIX_OPTIONS, '--expr', expression, '-A', 'pinned'], { encoding: 'utf8' });
+  assert.notEqual(failed.status, 0);
+  assert.match(failed.stderr, new RegExp(`python3-${armv7}-3\\.11/bin/python3: Exec format error`));
+  const built = spawnSync('nix-build', ['--no-out-link', ...NIX_OPTIONS, '--expr', expression, '-A', 'fixed'], { encoding: 'utf8' });
+  assert.equal(built.status, 0, built.stderr.split('\n').slice(-20).join('\n'));
+});
+
+test('cost: addonix build refuses an image with a Hydra miss before building anything, and --dry-run names it, each saying what to do', (t) => {
+  if (!needTools(t, 'nix', 'git')) return;
+  // An add-on as `addonix init` writes it, asking for the aarch64 set's jq (the stand-in's Hydra miss).
+  const dir = tempTree(t, {});
+  cpSync(EXAMPLE, dir, { recursive: true, filter: (source) => !/(^|\/)(flake\.(nix|lock)|nix|result[^/]*)$/.test(path.relative(EXAMPLE, source)) });
+  assert.equal(runCli(['init', dir]).status, 0);
+  const flake = path.join(dir, 'flake.nix');
+  const text = readFileSync(flake, 'utf8');
+  assert.match(text, /mkAddonFlake \{ src = \.\/\.; \}/);
+  writeFileSync(flake, text.replace('mkAddonFlake { src = ./.; }', 'mkAddonFlake { src = ./.; extraContents = set: [ set.jq ]; }'));
+  const git = spawnSync('sh', ['-c', 'git init -q && git add -A && git -c user.name=t -c user.email=t@t.invalid commit -q -m addon'], { cwd: dir, encoding: 'utf8' });
+  assert.equal(git.status, 0, git.stderr);
+  const args = ['build', dir, '--arch', 'aarch64', '--override-input', 'addonix', `git+file://${REPO}`, '--override-input', 'addonix/nixpkgs', `path:${STAND_IN}`, '--substituters', ''];
+  const dry = runCli([...args, '--dry-run']);
+  assert.equal(dry.status, 0, dry.stderr);
+  assert.match(dry.stdout, /cannot build here: aarch64: a derivation for aarch64-linux would have to be built, and this x86_64-linux machine cannot build for aarch64-linux \(no builder, no extra-platforms\): jq-1\.8\.2\./);
+  const build = runCli([...args, '--json']);
+  assert.equal(build.status, 1, build.stderr);
+  const report = JSON.parse(build.stdout) as { images: { arch: string; status: string; failure: { message: string } | null }[] };
+  assert.deepEqual(report.images.map((i) => [i.arch, i.status]), [['aarch64', 'failed']]);
+  const message = report.images[0]!.failure!.message;
+  assert.match(message, /jq-1\.8\.2/);
+  assert.match(message, /strategy "native"/);
+  assert.match(message, /pin another nixpkgs revision/);
+  // Refused before Nix built anything: not even the derivations this machine could build.
+  assert.doesNotMatch(build.stderr, /building '/);
+  assert.ok(!existsSync(path.join(dir, 'result-aarch64')));
 });

@@ -171,7 +171,10 @@ function header(kind: CiKind, cache: CacheSteps, extraSecrets: string[]): string
     ' Written by `addonix init --ci ' + kind + '`: per-arch image builds with Nix, then one push per add-on',
     ' (per-arch images and the multi-arch index, tagged with the version in config.yaml).',
     ' amd64 and aarch64 build on runners of their own system from the binary cache (minutes); a deprecated arch',
-    ' (armv7, armhf, i386) compiles a cross toolchain and Node.js on its first build (hours): a binary cache keeps them.',
+    ' (armv7, armhf, i386) compiles a cross toolchain, about fifteen target libraries and Node.js on its first build:',
+    ' 3-6 h on 2 cores (an estimate), more than GitLab.com\'s 3 h job limit and near GitHub\'s 6 h. Make that first build',
+    ' once on a runner that allows the time (a self-managed one, a longer timeout), with the binary cache step below:',
+    ' later builds substitute it and take minutes.',
     ...(secrets.length ? [' Set these CI secrets:', ...secrets.map((s) => `   ${s}`)] : []),
   ].join('\n');
 }

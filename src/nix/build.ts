@@ -6,14 +6,14 @@
  * and leaves the links as they were.
  */
 import { spawn } from 'node:child_process';
-import { lstat, readlink, rm } from 'node:fs/promises';
+import { lstat, readFile, readlink, rm } from 'node:fs/promises';
 import { ARCH_TABLE } from '../addon/arch.js';
 import { nixAttrName } from '../nixgen/nix.js';
 import { UserError } from '../util/errors.js';
 import { featureArgs, runProgram, type NixInstall } from './install.js';
 import { BuildMonitor, LineSplitter, type NixEvent } from './log.js';
 import { hintContext, hintsFor, type Hint } from './hints.js';
-import { fetchSizes, isImagePlan, type DryRun, type ImagePlan } from './cost.js';
+import { buildableSystems, derivationSystem, fetchSizes, foreignBuildAdvice, foreignBuilds, isImagePlan, type DryRun, type ForeignBuild, type ImagePlan } from './cost.js';
 
 /** Nix was stopped by Ctrl-C (or SIGTERM) through the signal given to it. */
 export class BuildInterrupted extends Error {
@@ -173,9 +173,68 @@ export interface BuildPlan {
   /** Derivations this build will build, and store paths it will fetch. */
   willBuild: Set<string>;
   willFetch: Set<string>;
+  /** Per planned image (by attribute): what it would build for a system this machine cannot build. */
+  foreign: Map<string, ForeignBuild[]>;
 }
 
-function readDryRun(monitor: BuildMonitor, willBuild: Set<string>, willFetch: Set<string>): void {
+/** The systems of derivations, read from their .drv files (one that cannot be read is left out). */
+export async function derivationSystems(drvs: Iterable<string>): Promise<Map<string, string>> {
+  const systems = new Map<string, string>();
+  await Promise.all(
+    [...drvs].map(async (drv) => {
+      try {
+        systems.set(drv, derivationSystem(await readFile(drv, 'utf8')));
+      } catch {
+        // Not readable here (a store on another machine): Nix itself will say what it cannot build.
+      }
+    }),
+  );
+  return systems;
+}
+
+/**
+ * The systems this machine builds for: its own, extra-platforms, and its remote builders' (--builders,
+ * else the configuration's `builders`, whose `@FILE` entries name machine files).
+ */
+export async function machineSystems(install: NixInstall, options: NixOptions = {}): Promise<Set<string>> {
+  const spec = options.builders ?? (typeof install.settings['builders'] === 'string' ? install.settings['builders'] : '');
+  const lines: string[] = [];
+  for (const entry of spec.split(/[\n;]/)) {
+    const trimmed = entry.trim();
+    if (trimmed.startsWith('@')) lines.push(await readFile(trimmed.slice(1), 'utf8').catch(() => ''));
+    else lines.push(trimmed);
+  }
+  return buildableSystems(install.system, install.settings['extra-platforms'], lines.join('\n'));
+}
+
+/**
+ * The plan without the images that need a derivation this machine cannot build (an aarch64 package the
+ * binary cache lacks, on an x86_64 machine): each becomes a `no-builder` failure that says which and what
+ * to do, before anything is built; the other images build.
+ */
+export function refuseForeign(plan: BuildPlan, plans: Map<string, ImagePlan | null>, install: NixInstall): BuildPlan {
+  const refused = plan.planned.filter((t) => (plan.foreign.get(t.attribute) ?? []).length > 0);
+  if (refused.length === 0) return plan;
+  return {
+    ...plan,
+    planned: plan.planned.filter((t) => !refused.includes(t)),
+    unplanned: [
+      ...plan.unplanned,
+      ...refused.map((target) => ({
+        target: { label: target.label, arch: target.arch, slug: target.slug, attribute: target.attribute },
+        error: new UserError('no-builder', foreignBuildAdvice(target.label, plan.foreign.get(target.attribute)!, install.system, plans.get(target.attribute) ?? null)),
+      })),
+    ],
+  };
+}
+
+/**
+ * The derivations and paths Nix's dry run lists. Its log text, not an interface: "these N derivations
+ * will be built:" (or "this derivation will be built:"), "these N paths will be fetched (S download, S
+ * unpacked):" (or "this path ..."), each followed by one message per store path indented by two spaces;
+ * the same in Nix 2.8 and 2.26 (test/unit-nix-log.test.ts holds both).
+ */
+export function readDryRun(monitor: BuildMonitor, willBuild: Set<string>, willFetch: Set<string>): void {
   let section: Set<string> | undefined;
   for (const notice of monitor.notices) {
     if (/will be built:?$/.test(notice.trim())) section = willBuild;
@@ -195,7 +254,7 @@ async function closureOf(install: NixInstall, drvPath: string, env?: NodeJS.Proc
  * so that one image that does not evaluate does not stop the others.
  */
 export async function planBuild(install: NixInstall, flake: string, targets: ImageTarget[], options: NixOptions = {}): Promise<BuildPlan> {
-  const plan: BuildPlan = { planned: [], unplanned: [], willBuild: new Set(), willFetch: new Set() };
+  const plan: BuildPlan = { planned: [], unplanned: [], willBuild: new Set(), willFetch: new Set(), foreign: new Map() };
   const dryRun = async (group: ImageTarget[]): Promise<NixRun> =>
     runNix(install, ['build', '--dry-run', '--json', ...sharedArgs(options), ...group.map((t) => installable(flake, install.system, t.attribute))], { ...options, onEvent: undefined });
   const take = async (group: ImageTarget[], run: NixRun) => {
@@ -207,10 +266,17 @@ export async function planBuild(install: NixInstall, flake: string, targets: Ima
       plan.planned.push({ ...target, drvPath: result.drvPath, outPath, closure: await closureOf(install, result.drvPath, options.env) });
     }
   };
+  // What each image would build for a system this machine cannot build, said before anything is built.
+  const findForeign = async () => {
+    const systems = await derivationSystems(plan.willBuild);
+    const buildable = await machineSystems(install, options);
+    for (const target of plan.planned) plan.foreign.set(target.attribute, foreignBuilds([...target.closure].filter((drv) => plan.willBuild.has(drv)), systems, buildable));
+    return plan;
+  };
   const all = await dryRun(targets);
   if (all.code === 0) {
     await take(targets, all);
-    return plan;
+    return findForeign();
   }
   if (targets.length === 1) {
     plan.unplanned.push({ target: targets[0]!, error: nixFailure(`${targets[0]!.label}: cannot evaluate ${targets[0]!.attribute}`, all, install) });
@@ -221,7 +287,7 @@ export async function planBuild(install: NixInstall, flake: string, targets: Ima
     if (one.code === 0) await take([target], one);
     else plan.unplanned.push({ target, error: nixFailure(`${target.label}: cannot evaluate ${target.attribute}`, one, install) });
   }
-  return plan;
+  return findForeign();
 }
 
 /**
@@ -245,7 +311,8 @@ export async function dryRunImage(install: NixInstall, flake: string, target: Im
   const willFetch = new Set<string>();
   readDryRun(run.monitor, willBuild, willFetch);
   const notice = run.monitor.notices.find((n) => /will be fetched/.test(n)) ?? '';
-  return { willBuild: [...willBuild], willFetch: [...willFetch], ...fetchSizes(notice) };
+  const foreign = foreignBuilds(willBuild, await derivationSystems(willBuild), await machineSystems(install, options));
+  return { willBuild: [...willBuild], willFetch: [...willFetch], ...fetchSizes(notice), foreign };
 }
 
 export interface TargetFailure {

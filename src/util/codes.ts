@@ -123,6 +123,7 @@ export const ERROR_CODES = {
   'generated-stale': { exit: 1, summary: 'generated data is missing or out of date: run addonix generate' },
   'nix-missing': { exit: 1, summary: 'Nix is not installed, or too old, or refuses flakes' },
   'nix-failed': { exit: 1, summary: 'Nix failed to evaluate or build: its message, the log tail and a hint follow' },
+  'no-builder': { exit: 1, summary: 'a derivation would have to be built for a system this machine cannot build (a package the binary cache lacks): the message names it and what to do' },
   'flake-missing': { exit: 1, summary: 'no flake.nix where one is needed, or the flake has no image for an arch' },
   'image-invalid': { exit: 1, summary: 'an image archive, layout or document addonix refuses: truncated, inconsistent, or not an image' },
   'image-hostile': { exit: 1, summary: 'a layer whose contents break the layer rules (leaving the root, device nodes without --allow-devices)' },

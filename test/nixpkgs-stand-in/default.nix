@@ -19,6 +19,12 @@
 #    (runCommand, stdenv.mkDerivation) have system aarch64-linux and fail to build here, as on a real
 #    x86_64 machine without an aarch64 builder.
 #  - python3, node-gyp and Node.js are store paths: a build that keeps their paths keeps a reference.
+#  - A cross Node.js stops at configure as at the pin (nixos-26.05, NixOS/nixpkgs#536002 via #536227:
+#    configure.py run by the target's Python, "Exec format error", #543641) unless configureScript is
+#    overridden with the build machine's Python (the fix, #546154, not in 26.05); a cross set's python3
+#    is a program of the target CPU.
+#  - The aarch64-linux set's jq is a Hydra miss: not in the cache at the pin, a derivation of
+#    aarch64-linux that an x86_64 machine cannot build (see `package`).
 #  - Node.js comes as nodejs-slim (no npm, no corepack; npm and corepack are outputs of their own) and
 #    nodejs (both joined), with doCheck = the build machine can execute the host (Node's test suite).
 #  - The C/C++ compilers link like nixpkgs' cc-wrapper and ld-wrapper: a RUNPATH to the store folder of
@@ -87,18 +93,24 @@ let
   # A package of the stand-in: one of nixpkgs' own derivations, made here from host files. `cost` says
   # what building it costs where the cache does not serve it. overrideAttrs makes another derivation,
   # which the cache does not have.
-  package = { name, buildCommand, cost, cached ? setCached, outputs ? [ "out" ], passthru ? { }, ... }@attrs:
+  #
+  # hydraMiss: a package of a cached set (x86_64-linux, aarch64-linux) that Hydra did not build at the
+  # pinned revision (its job failed, timed out or was not finished when the channel advanced: the
+  # channel waits for the `tested` jobs only, nixos/release-combined.nix), so the cache does not have
+  # it. It is a derivation of its own system, as in nixpkgs: another machine cannot build it ("a
+  # 'aarch64-linux' with features {} is required to build ..."), and a dry run lists it as to build.
+  package = { name, buildCommand, cost, cached ? setCached, hydraMiss ? false, outputs ? [ "out" ], passthru ? { }, ... }@attrs:
     let
-      env = builtins.removeAttrs attrs [ "passthru" "cached" "cost" ];
+      env = builtins.removeAttrs attrs [ "passthru" "cached" "cost" "hydraMiss" ];
       drv = derivation (env // {
-        system = "x86_64-linux";
+        system = if hydraMiss then buildPlatform.system else "x86_64-linux";
         builder = "/bin/sh";
         args = [ "-e" ./builder.sh ];
         standInPath = hostPath;
         standInInputs = "";
         standInOrigin = "nixpkgs";
-        standInCache = if cached then "substituted" else "built";
-        standInCost = cost;
+        standInCache = if cached && !hydraMiss then "substituted" else "built";
+        standInCost = if hydraMiss then "not in the binary cache (Hydra did not build it at this revision): ${cost} on a ${buildPlatform.system} machine" else cost;
       });
     in
     drv // passthru // {
@@ -604,13 +616,30 @@ let
   # symlinkJoin of nodejs-slim, its npm and corepack.
   # The stand-in unpacks the official build of the CPU and links it to this set's glibc (interpreter and
   # RUNPATH), as nixpkgs' Node.js is linked to its own.
+  #
+  # configureScript as at the pin (nixos-26.05 @ 7c8764b7): NixOS/nixpkgs#536002 (merged to master
+  # 2026-06-27, in 26.05 through the staging-26.05 backport #536227) made it
+  # `"${python.interpreter} configure.py"`, `python` being the host platform's Python: a cross build
+  # runs the target's interpreter on the build machine and stops at configure with "cannot execute
+  # binary file: Exec format error" (#543641, pkgsCross.aarch64-multiplatform-musl.nodejs on
+  # nixos-26.05). The fix, #546154 (master, 2026-07-27), uses python.pythonOnBuildForHost.interpreter;
+  # its 26.05 backport #546221 was closed unmerged. The stand-in runs configure first, as nixpkgs'
+  # configurePhase does (`$configureScript $configureFlags`), with a configure.py that prints its flags,
+  # so a cross Node.js fails here as at the pin unless configureScript names a Python of the build
+  # machine (an override, as addonix's nix/nixpkgs-fixes.nix does).
   nodejs-slim = package {
     name = "nodejs-slim-${nodeVersion}";
     outputs = [ "out" "npm" "corepack" ];
+    configureScript = "${python3.interpreter} configure.py";
+    configureFlags = "--ninja --with-intl=system-icu --dest-os=linux --dest-cpu=${nodeCpu}";
     doCheck = buildPlatform.canExecute hostPlatform;
     cost = "compiles Node.js for ${hostPlatform.config} (2-4 h on 2 cores)"
       + (if buildPlatform.canExecute hostPlatform then ", then runs its test suite (doCheck)" else ", running mksnapshot and torque under qemu-user");
-    buildCommand =
+    buildCommand = ''
+      mkdir node-source
+      printf '%s\n' 'import sys' 'print("configure flags: " + " ".join(sys.argv[1:]))' > node-source/configure.py
+      (cd node-source && $configureScript $configureFlags)
+    '' + (
       if officialNode == null then ''
         echo "nixpkgs stand-in: there is no official Node.js build for ${hostPlatform.config}; nixpkgs compiles one from source" >&2
         exit 1
@@ -626,10 +655,46 @@ let
         printf '#!/bin/sh\nexec %s %s "$@"\n' "$out/bin/node" "$npm/lib/node_modules/npm/bin/npx-cli.js" > "$npm/bin/npx"
         chmod +x "$npm/bin/npm" "$npm/bin/npx"
         echo "nixpkgs stand-in: corepack is not provided" > "$corepack/README"
-      '';
+      '');
     passthru = { version = nodeVersion; };
   };
-  nodejs = symlinkJoinWith { cost = "seconds (a symlinkJoin)"; } { name = "nodejs-${nodeVersion}"; paths = [ nodejs-slim nodejs-slim.npm ]; } // { version = nodeVersion; };
+  # pkgs/top-level/all-packages.nix: nodejs_22 is symlink.nix over the set's own nodejs-slim_22, and
+  # nodejs, nodejs-slim name the default version's: an overlay that overrides nodejs-slim_22 changes them.
+  nodejsOf = slim: symlinkJoinWith { cost = "seconds (a symlinkJoin)"; } { name = "nodejs-${slim.version}"; paths = [ slim slim.npm ]; } // { inherit (slim) version; };
+
+  # The Node.js CPU names (configure.py's --dest-cpu, nixpkgs' hostPlatform.node.arch).
+  nodeCpu = { x86_64 = "x64"; aarch64 = "arm64"; armv7l = "arm"; armv6l = "arm"; i686 = "ia32"; riscv64 = "riscv64"; }.${hostCpu};
+
+  # python3 of this set: nixpkgs' is the host platform's Python (pkgsCross.<x>.python3 runs on the
+  # target). The stand-in's is the build machine's python3 wherever the build machine runs the host's
+  # code (native sets, x86_64 -> musl64 or i686); for another CPU it is a program of that CPU (made by
+  # zig, it only traps), which this machine cannot execute, as nixpkgs' cross Python. `interpreter` and
+  # `pythonOnBuildForHost` as in pkgs/development/interpreters/python/passthrufun.nix.
+  hostPython = package {
+    name = "python3-3.11";
+    cost = "compiles Python (about 20 min)";
+    buildCommand = ''
+      mkdir -p "$out/bin"
+      ln -s /usr/bin/python3 "$out/bin/python3"
+      ln -s /usr/bin/python3 "$out/bin/python"
+    '';
+  };
+  zigCpu = { x86_64 = "x86_64"; aarch64 = "aarch64"; armv7l = "arm"; armv6l = "arm"; i686 = "x86"; riscv64 = "riscv64"; }.${hostCpu};
+  targetPython = package {
+    name = "python3-${hostPlatform.config}-3.11";
+    cost = "compiles Python for ${hostPlatform.config} (about 20 min, after its cross toolchain)";
+    buildCommand = ''
+      mkdir -p "$out/bin"
+      printf 'void _start(void) { __builtin_trap(); }\n' > start.c
+      # Compiled and linked apart: zig cc would build its compiler runtime for the CPU first (seconds).
+      ZIG_GLOBAL_CACHE_DIR="$TMPDIR/zig-cache" ${zig}/zig cc -target ${zigCpu}-linux-musl -c -O0 start.c -o start.o
+      ${zig}/zig ld.lld -static -e _start start.o -o "$out/bin/python3.11"
+      ln -s python3.11 "$out/bin/python3"
+    '';
+  };
+  python3 =
+    let python = if buildPlatform.canExecute hostPlatform then hostPython else targetPython; in
+    python // { interpreter = "${python}/bin/python3"; };
 
   # --- the package set --------------------------------------------------------------------------------
 
@@ -652,21 +717,16 @@ let
       ${builtins.concatStringsSep "\n" (map (path: "cp -rs --no-preserve=mode ${path}/. \"$out\"/") paths)}
     '';
 
-    inherit nodejs nodejs-slim glibc;
-    nodejs_22 = nodejs;
+    inherit glibc;
     nodejs-slim_22 = nodejs-slim;
+    nodejs_22 = nodejsOf self.nodejs-slim_22;
+    nodejs-slim = self.nodejs-slim_22;
+    nodejs = self.nodejs_22;
     musl = if hostPlatform.isMusl then musl else null;
 
-    # python3 of the build machine: the host's, as a store path (node-gyp records the path it ran).
-    python3 = package {
-      name = "python3-3.11";
-      cost = "compiles Python (about 20 min)";
-      buildCommand = ''
-        mkdir -p "$out/bin"
-        ln -s /usr/bin/python3 "$out/bin/python3"
-        ln -s /usr/bin/python3 "$out/bin/python"
-      '';
-    };
+    # python3 (see above): the build machine's is the host's, as a store path (node-gyp records the
+    # path it ran).
+    python3 = python3 // { pythonOnBuildForHost = self.buildPackages.python3; };
 
     # pkgs/by-name/no/node-gyp/package.nix @ b18526a2734654c69610e891b70a53d7959c3f7a (node-gyp 12.1.0,
     # a buildNpmPackage: lib/node_modules/node-gyp with its own node_modules, bin/node-gyp a wrapper
@@ -682,7 +742,7 @@ let
         chmod -R u+w "$out/lib/node_modules/node-gyp"
         cp -r "$npmDir/node_modules" "$out/lib/node_modules/node-gyp/node_modules"
         rm -rf "$out/lib/node_modules/node-gyp/node_modules/node-gyp"
-        printf '#!/bin/sh\nexport npm_config_nodedir=%s\nexec %s %s "$@"\n' ${nodejs} ${nodejs}/bin/node "$out/lib/node_modules/node-gyp/bin/node-gyp.js" > "$out/bin/node-gyp"
+        printf '#!/bin/sh\nexport npm_config_nodedir=%s\nexec %s %s "$@"\n' ${self.nodejs} ${self.nodejs}/bin/node "$out/lib/node_modules/node-gyp/bin/node-gyp.js" > "$out/bin/node-gyp"
         chmod +x "$out/bin/node-gyp"
       '';
     };
@@ -808,10 +868,15 @@ let
     # first, what "${jq}" names: bin/jq, linked with an rpath to libjq), doc, man, dev, out (lib/libjq;
     # oniguruma is a package of its own there, in out here). Made from the host's jq and its libraries,
     # linked to the stand-in's glibc: a package an image takes by name (apk add jq).
+    #
+    # The aarch64-linux set's jq stands for a Hydra miss (hydraMiss above): a package of a cached set
+    # the cache does not have at the pin, which an x86_64 machine cannot build. Images take it only
+    # when asked (extraContents); the tests ask for it to show what `addonix build` says then.
     jq = package {
       name = "jq-1.8.2";
       outputs = [ "bin" "out" ];
       cost = "minutes";
+      hydraMiss = setCached && hostPlatform.system == "aarch64-linux";
       buildCommand = if hostPlatform.config == "x86_64-unknown-linux-gnu" then ''
         mkdir -p "$bin/bin" "$out/lib"
         cp /usr/bin/jq "$bin/bin/jq"

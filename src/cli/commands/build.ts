@@ -6,10 +6,10 @@ import { checkWritableFolder } from '../../util/fs-errors.js';
 import { availableParallelism } from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../../util/errors.js';
-import { buildPlanned, dryRunImage, imagePlans, linkResults, planBuild, type BuildPlan, type ImageTarget, type NixOptions, type TargetResult } from '../../nix/build.js';
+import { buildPlanned, dryRunImage, imagePlans, linkResults, planBuild, refuseForeign, type BuildPlan, type ImageTarget, type NixOptions, type TargetResult } from '../../nix/build.js';
 import type { NixInstall } from '../../nix/install.js';
 import { derivationName } from '../../nix/log.js';
-import { describePlan, expensiveBuilds, type DryRun, type ImagePlan } from '../../nix/cost.js';
+import { describePlan, expensiveBuilds, foreignBuildAdvice, type DryRun, type ForeignBuild, type ImagePlan } from '../../nix/cost.js';
 import { BuildProgress } from '../../nix/progress.js';
 import { summarizeArchive } from '../../oci/scan.js';
 import { formatBytes } from '../images.js';
@@ -82,8 +82,10 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
         await dryRun(install, flake, targets, args.json, { ...options, signal });
         return;
       }
-      const plan = await planBuild(install, flake, targets, { ...options, signal });
-      const plans = await imagePlans(install, flake, plan.planned, { ...options, signal });
+      const planned = await planBuild(install, flake, targets, { ...options, signal });
+      const plans = await imagePlans(install, flake, planned.planned, { ...options, signal });
+      // An image needing what this machine cannot build fails now, with what to do, not hours later.
+      const plan = refuseForeign(planned, plans, install);
       process.stderr.write(renderCosts(plan, plans));
       const progress = plan.planned.length > 0 ? new BuildProgress(process.stderr, plan) : undefined;
       const results = await buildPlanned(install, flake, plan, { ...options, signal, onEvent: progress?.onEvent }).finally(() => progress?.finish());
@@ -147,6 +149,9 @@ interface DryRunImage {
   unpackedBytes: number | null;
   /** The expensive compiles among willBuild. */
   expensive: { what: string; names: string[] }[];
+  /** What it would build for a system this machine cannot build, and what to do (null when nothing). */
+  foreign: ForeignBuild[];
+  advice: string | null;
 }
 
 /** `build --dry-run`: per image, its plan and Nix's own dry run (each image alone), nothing built. */
@@ -165,6 +170,8 @@ async function dryRun(install: NixInstall, flake: string, targets: ImageTarget[]
       downloadBytes: run.downloadBytes,
       unpackedBytes: run.unpackedBytes,
       expensive: expensiveBuilds(run.willBuild),
+      foreign: run.foreign,
+      advice: run.foreign.length > 0 ? foreignBuildAdvice(target.label, run.foreign, install.system, plans.get(target.attribute) ?? null) : null,
     });
   }
   if (json) {
@@ -180,6 +187,7 @@ async function dryRun(install: NixInstall, flake: string, targets: ImageTarget[]
     out.push(`${indent}fetches ${image.willFetch}${sizes}`);
     if (image.expensive.length > 0) out.push(`${indent}compiles ${image.expensive.map((e) => `${e.what} (${e.names.join(', ')})`).join(' and ')}: hours on a first build`);
     if (image.plan) out.push(`${indent}first build: ${image.plan.firstBuild}`);
+    if (image.advice) out.push(`${indent}cannot build here: ${image.advice}`);
   }
   process.stdout.write(out.join('\n') + '\n');
 }

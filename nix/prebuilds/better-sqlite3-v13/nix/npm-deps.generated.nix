@@ -66,6 +66,36 @@
         };
       };
     };
+    amd64-glibc = {
+      errors = [ ];
+      exclude = [ ];
+      native = {
+        "node_modules/better-sqlite3" = {
+          dependencies = [
+            "node_modules/node-addon-api"
+          ];
+          name = "better-sqlite3";
+          plan = "prebuilt-in-tarball";
+          reason = "v13 ships prebuilds/{linux,linuxmusl}-{x64,arm64}.node, loaded before build/Release, and binding.gyp skips compiling when they fit the build machine; they are deleted and the addon compiled for the target with force_build=1";
+          settings = {
+            buildTools = [ ];
+            deletePaths = [
+              "prebuilds"
+            ];
+            env = {
+              npm_config_force_build = "1";
+            };
+            nodeGypArgs = [
+              "--force_build=1"
+            ];
+            platformPackages = [ ];
+            systemLibraries = [ ];
+          };
+          tarballBinary = "prebuilds/linux-x64.node";
+          version = "13.2.0";
+        };
+      };
+    };
     amd64-musl = {
       errors = [ ];
       exclude = [ ];
