@@ -254,7 +254,7 @@ test('build: one derivation and one path are said in the singular; the table sho
   const written: string[] = [];
   const stream = { isTTY: false, write: (text: string) => written.push(text) } as unknown as NodeJS.WriteStream;
   const drv = '/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-image-amd64.drv';
-  const plan = { planned: [{ label: 'amd64', arch: 'amd64', slug: null, attribute: 'streamImage-amd64', drvPath: drv, outPath: drv.replace('.drv', ''), closure: new Set([drv]) }], unplanned: [], willBuild: new Set([drv]), willFetch: new Set(['/nix/store/x']) };
+  const plan = { planned: [{ label: 'amd64', arch: 'amd64', slug: null, attribute: 'streamImage-amd64', drvPath: drv, outPath: drv.replace('.drv', ''), closure: new Set([drv]) }], unplanned: [], willBuild: new Set([drv]), willFetch: new Set(['/nix/store/x']), foreign: new Map() };
   new BuildProgress(stream, plan).finish();
   assert.equal(written[0], 'addonix: building amd64: 1 derivation to build, 1 path to fetch\n');
 
