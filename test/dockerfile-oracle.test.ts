@@ -124,11 +124,18 @@ const CASES: { name: string; files: Record<string, string>; dockerfile: string; 
   },
 ];
 
-/** This process's soft and hard limits of open files and processes, as `podman build --ulimit` takes them. */
-const RUN_LIMITS = execFileSync('bash', ['-c', 'echo "--ulimit nofile=$(ulimit -Sn):$(ulimit -Hn) --ulimit nproc=$(ulimit -Su):$(ulimit -Hu)"'], { encoding: 'utf8' })
-  .trim()
-  .replaceAll('unlimited', '-1')
-  .split(' ');
+/**
+ * This process's own limits for RUN, as `podman build --ulimit` takes them: Podman 5 (Debian 13), as
+ * root, raises RUN's open-file and process limits (to 1048576 and more), which runc cannot do without
+ * CAP_SYS_RESOURCE (as on this project's machines: "error setting rlimit type 7", then 6). Podman 4
+ * (Debian 12) keeps the process limit as it is, and refuses it given explicitly (type 6 again): the
+ * process limit is given to Podman 5 only.
+ */
+function runLimits(): string[] {
+  const limits = (flag: string) => execFileSync('bash', ['-c', `echo "$(ulimit -S${flag}):$(ulimit -H${flag})"`], { encoding: 'utf8' }).trim().replaceAll('unlimited', '-1');
+  const major = Number(execFileSync('podman', ['version', '--format', '{{.Client.Version}}'], { encoding: 'utf8' }).split('.')[0]);
+  return ['--ulimit', `nofile=${limits('n')}`, ...(major >= 5 ? ['--ulimit', `nproc=${limits('u')}`] : [])];
+}
 
 async function oracleCase(t: TestContext, kase: (typeof CASES)[number], env: Record<string, string>, baseConfig: ImageConfig, base: Map<string, string>, work: string) {
   const context = tempTree(t, { ...kase.files, Dockerfile: kase.dockerfile });
@@ -136,10 +143,7 @@ async function oracleCase(t: TestContext, kase: (typeof CASES)[number], env: Rec
   kase.setup?.(context);
   // The builder's image, and the base it was built on, as root folders.
   const tag = `localhost/oracle-${kase.name}:1`;
-  // Podman 5 (Debian 13) raises RUN's open-file and process limits (to 1048576 and more) when root;
-  // without CAP_SYS_RESOURCE (as on this project's machines) runc cannot ("error setting rlimit type 7",
-  // then 6): this process's own limits.
-  const built = spawnSync('podman', ['build', '--format', 'docker', ...RUN_LIMITS, '-q', '-t', tag, context], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  const built = spawnSync('podman', ['build', '--format', 'docker', ...runLimits(), '-q', '-t', tag, context], { env: { ...process.env, ...env }, encoding: 'utf8' });
   assert.equal(built.status, 0, `${kase.name}: podman build: ${built.stderr}`);
   const inspected = JSON.parse(execFileSync('podman', ['image', 'inspect', tag], { env: { ...process.env, ...env }, encoding: 'utf8' }))[0] as { Config: ImageConfig & { Labels: Record<string, string> }; Healthcheck?: ImageConfig['Healthcheck'] };
   // Podman shows a docker-format image's healthcheck beside the OCI config.
