@@ -127,7 +127,7 @@ test('diff (CLI): a hostile archive exits 2 (trouble, as diff(1) says it) with t
   writeFileSync(file, await tarBuffer([{ path: '../escape.json', body: Buffer.from('{}') }, ...dockerToolsEntries(good)]));
   const report = path.join(dir, 'report');
   const result = runCli(['diff', file, goodFile, '--diff-report', report], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
-  assert.equal(result.status, 2, result.stdout);
+  assert.equal(result.status, 2, `signal ${result.signal}; stdout: ${result.stdout}; stderr: ${result.stderr}`);
   assert.match(result.stderr, /refusing entry \.\.\/escape\.json: '\.\.' would point outside/);
   assert.ok(!hasStackTrace(result.stderr), result.stderr);
   assert.ok(!existsSync(report), 'no report folder');

@@ -44,6 +44,8 @@ export async function main(argv: string[]): Promise<number> {
     const { cacheDir, cacheAdvice } = await import('../oci/cache.js');
     const failureExit = argv[0] !== undefined && Object.hasOwn(FAILURE_EXIT, argv[0]) ? FAILURE_EXIT[argv[0]] : undefined;
     return renderError(error, wantsJson(argv), { places: [{ dir: cacheDir(), advice: cacheAdvice() }] }, { verbose: wantsFlag(argv, 'verbose'), failureExit });
+  } finally {
+    await stopSpareWorker?.();
   }
   return typeof process.exitCode === 'number' ? process.exitCode : 0;
 }
@@ -54,6 +56,9 @@ interface QuickCommand {
   run(args: unknown): Promise<void> | void;
 }
 
+/** Set when a command started a worker ahead of need: ended before the process exits (scan-pool.ts). */
+let stopSpareWorker: (() => Promise<void>) | undefined;
+
 async function quickCommand(name: string | undefined): Promise<QuickCommand | null> {
   switch (name) {
     case 'validate': {
@@ -62,10 +67,13 @@ async function quickCommand(name: string | undefined): Promise<QuickCommand | nu
     }
     case 'push':
       return (await import('./commands/push.js')).quick as QuickCommand;
-    case 'diff':
+    case 'diff': {
       // Its scan worker starts loading now, beside this thread loading the command (scan-pool.ts).
-      (await import('../oci/scan-pool.js')).prestartScanWorker();
+      const pool = await import('../oci/scan-pool.js');
+      pool.prestartScanWorker();
+      stopSpareWorker = pool.stopSpareScanWorker;
       return (await import('./commands/diff.js')).quick as QuickCommand;
+    }
     default:
       return null;
   }

@@ -7,15 +7,25 @@
  */
 import type { Worker } from 'node:worker_threads';
 
-let spare: Promise<Worker> | undefined;
+interface Started {
+  worker: Worker;
+  /** Settles once the worker runs JavaScript, or has ended. */
+  online: Promise<void>;
+}
 
-function startWorker(): Promise<Worker> {
+let spare: Promise<Started> | undefined;
+
+function startWorker(): Promise<Started> {
   return import('node:worker_threads').then(({ Worker }) => {
     // A small young generation: a scan's objects die young (what it keeps is in buffers outside the
     // heap), and V8 would otherwise let it grow to tens of MB on a worker.
     const worker = new Worker(new URL('./scan-worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 8 } });
     worker.unref();
-    return worker;
+    const online = new Promise<void>((resolve) => {
+      worker.once('online', resolve);
+      worker.once('exit', resolve);
+    });
+    return { worker, online };
   });
 }
 
@@ -26,8 +36,23 @@ export function prestartScanWorker(): void {
 
 /** A scan worker waiting for its request (scan-worker.ts): the one started ahead, or a new one. */
 export async function takeScanWorker(): Promise<Worker> {
-  const worker = await (spare ?? startWorker());
+  const { worker } = await (spare ?? startWorker());
   spare = undefined;
   worker.ref();
   return worker;
+}
+
+/**
+ * Ends the worker started ahead when no scan took it (a diff refused before it scans), once that worker
+ * has started: a process that exits while a worker thread is still starting can crash in Node.js 20
+ * (nodejs/node#56312, #56245: SIGSEGV at exit), and the CLI ends with process.exit. A refused diff
+ * died by a signal that way under a loaded suite instead of exiting 2.
+ */
+export async function stopSpareScanWorker(): Promise<void> {
+  const pending = spare;
+  spare = undefined;
+  if (!pending) return;
+  const { worker, online } = await pending;
+  await online;
+  await worker.terminate();
 }
