@@ -10,7 +10,10 @@
 //
 // The root is entered as Nix's sandbox needs it: in a mount namespace of its own
 // (unshare -m), the root bind-mounted onto itself so that `/` is a mount point there, /proc, /dev and
-// /sys from this machine. The checkout is copied in (its files as git sees them, without node_modules
+// /sys from this machine, and made that namespace's root with pivot_root, not chroot alone: Nix 2.8
+// runs git for a flake after setns() back into the mount namespace it started in, which resets the
+// root to the namespace's own, so under a chroot git ran in this machine's root, not the checkout's
+// ("'<checkout>' is not a Git repository"). The checkout is copied in (its files as git sees them, without node_modules
 // and dist), ../shared (the corpus, oracles) bound read-only beside it. Needs root.
 import { $, fs, path, echo } from 'zx';
 
@@ -119,7 +122,11 @@ mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"
 mount --rbind /sys "$root/sys"
 if [ -d "$shared_source" ]; then mount --bind "$shared_source" "$root/build/shared"; mount -o remount,bind,ro "$root/build/shared"; fi
-exec chroot "$root" "$@"
+mkdir -p "$root/.old-root"
+cd "$root"
+pivot_root . .old-root
+umount -l /.old-root
+exec chroot / "$@"
 `;
 /** Runs a command in the root, in a mount namespace of its own; its output goes where this one's goes. */
 function inRoot(command, options = {}) {
