@@ -24,7 +24,7 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 // Longest first (measured alone on a 2-core machine, cold store for the first two); the rest follow in
 // name order.
-const LONGEST = ['nix-build', 'addon-run', 'newcomer', 'npm-oracle', 'hostile', 'push-faults', 'push', 'cache', 'fs-errors', 'generate', 'verify', 'nix-library', 'diff', 'exit-codes', 'docs', 'build-cli', 'dockerfile-oracle'];
+const LONGEST = ['nix-build', 'prebuilds', 'addon-run', 'newcomer', 'npm-oracle', 'engines', 'hostile', 'push-faults', 'push', 'cache', 'fs-errors', 'generate', 'verify', 'nix-library', 'diff', 'exit-codes', 'docs', 'build-cli', 'dockerfile-oracle'];
 
 const named = process.argv.slice(2);
 let files;
@@ -69,7 +69,7 @@ else console.log(`run-tests: temporary files in ${process.env['TMPDIR'] || '/tmp
 // Ctrl-C reaches node --test too (same process group); this process waits for it, then cleans up.
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => {});
 const env = tmpdir ? { ...process.env, TMPDIR: tmpdir } : process.env;
-const result = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], { cwd: REPO, stdio: 'inherit', env });
+const result = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${path.join(REPO, 'scripts', 'file-times.mjs')}`, '--test-reporter-destination=stdout', ...files], { cwd: REPO, stdio: 'inherit', env });
 if (tmpdir) {
   try {
     rmSync(tmpdir, { recursive: true, force: true });
