@@ -53,6 +53,9 @@ export async function stopSpareScanWorker(): Promise<void> {
   spare = undefined;
   if (!pending) return;
   const { worker, online } = await pending;
+  // Held while it starts: an unreferenced worker leaves the event loop empty, and Node ends the process
+  // with status 13 (a top-level await that never settled) instead of the command's own.
+  worker.ref();
   await online;
   await worker.terminate();
 }
