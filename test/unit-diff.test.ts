@@ -222,14 +222,16 @@ test('diff: layers of many files, their records over several buffers, a folder n
   assert.equal(files[1]!.a!.size, 'file 11999'.length);
 });
 
-test('scan pool: a worker started ahead and never taken is ended once started, and the process ends with its own status', () => {
+test('scan pool: a worker started ahead and never taken is ended once started, and the process ends with its own status', (t) => {
   // What a diff refused before it scans does: it stops the spare worker straight away, while the worker
   // is still starting, then exits with its status. Without the worker held while it starts, the event loop
   // was empty and Node ended the process with 13 (a top-level await never settled).
   const pool = new URL('../src/oci/scan-pool.js', import.meta.url).href;
   const script = `const pool = await import(${JSON.stringify(pool)}); pool.prestartScanWorker(); await pool.stopSpareScanWorker(); process.exitCode = 2;`;
+  // A file, not --eval: the worker would inherit --input-type and refuse to start.
+  const file = path.join(tempTree(t, { 'stop-spare.mjs': script }), 'stop-spare.mjs');
   for (let run = 0; run < 3; run++) {
-    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    const result = spawnSync(process.execPath, [file], { encoding: 'utf8' });
     assert.equal(result.status, 2, `run ${run}: status ${result.status}, signal ${result.signal}: ${result.stderr}`);
   }
 });
