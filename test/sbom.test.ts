@@ -4,8 +4,11 @@
  * against CycloneDX 1.6's official JSON schema (the copy @cyclonedx/cyclonedx-library ships, pinned as a
  * devDependency), and what it lists is checked against the image's own files, unpacked by tar: every
  * store path, every npm package (name and version from its package.json in the image), the native
- * addon's .node files, and the NAR hashes against `nix-store --dump` of the paths. About 10 s warm
- * (the stream run and unpacked once, the archive read whole by addonix).
+ * addon's .node files, and the NAR hashes against `nix-store --dump` of the paths; the nixpkgs attributes
+ * and licenses the library gives (evaluated from this repository's flake with the stand-in, whose
+ * packages carry meta.license as nixpkgs' do: one license, a list, one without an SPDX id, none) against
+ * the stand-in evaluated apart. About 15 s warm (the stream run and unpacked once, the archive read whole
+ * by addonix, two evaluations).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +19,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import Ajv from 'ajv';
 import { needTools, REPO, runCli, tempTree } from './helpers.js';
-import { buildAttrs, nixPath, withLibrary } from './nix-helpers.js';
+import { buildAttrs, evalJson, nixPath, OVERRIDE_NIXPKGS, STAND_IN, withLibrary } from './nix-helpers.js';
+import { nixLicense } from '../src/verify/sbom.js';
+import { readPackageData } from '../src/nix/package-facts.js';
 import { storePaths, unpackImage } from './image-audit.js';
 
 const require = createRequire(import.meta.url);
@@ -77,7 +82,8 @@ in { stream = example.streams.amd64; }`),
   // The stream runs once: addonix reads the docker-archive the unpacking kept.
   const image = unpackImage(stream!, dir);
   const archive = path.join(path.dirname(image.archiveDir), 'image.tar');
-  const result = runCli(['sbom', EXAMPLE, '--arch', 'amd64', '--image', archive], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
+  // The flake (this repository's, whose packages are the example's images) gives the nixpkgs facts.
+  const result = runCli(['sbom', EXAMPLE, '--arch', 'amd64', '--image', archive, '--flake', REPO, ...OVERRIDE_NIXPKGS], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
   assert.equal(result.status, 0, result.stderr);
   const bom = JSON.parse(result.stdout) as Bom;
 
@@ -101,6 +107,20 @@ in { stream = example.streams.amd64; }`),
     assert.deepEqual(component.hashes, [{ alg: 'SHA-256', content: nar }], p);
   }
 
+  // nixpkgs' facts: each attribute named is, in the stand-in evaluated apart, that very store path; the
+  // licenses are its meta.license's (SPDX ids as ids, the one without an id by name).
+  const withAttribute = bom.components.filter((c) => property(c, 'nix:attribute'));
+  const byName = (name: string) => withAttribute.find((c) => c.name === name && property(c, 'nix:output') === 'out');
+  assert.ok(byName('nodejs-slim') && byName('busybox') && byName('nss-cacert') && byName('tzdata') && byName('glibc'), withAttribute.map((c) => c.name).join(', '));
+  const expected = evalJson<string[]>(`let pkgs = import ${nixPath(STAND_IN)} { }; in [ ${withAttribute.map((c) => `pkgs.${property(c, 'nix:attribute')}.${property(c, 'nix:output')}.outPath`).join(' ')} ]`);
+  assert.deepEqual(withAttribute.map((c) => property(c, 'nix:store-path')), expected);
+  assert.deepEqual(byName('nodejs-slim')!.licenses, [{ license: { id: 'MIT' } }]);
+  assert.equal(property(byName('nodejs-slim')!, 'nix:package-set'), 'x86_64-unknown-linux-gnu');
+  assert.deepEqual(byName('tzdata')!.licenses, [{ license: { id: 'BSD-3-Clause' } }, { license: { name: 'Public Domain' } }]);
+  assert.deepEqual(byName('glibc')!.licenses, [{ license: { id: 'LGPL-2.0-or-later' } }]);
+  const modulesPath = bom.components.find((c) => /-node-modules-/.test(property(c, 'nix:store-path') ?? ''));
+  assert.ok(modulesPath && !property(modulesPath, 'nix:attribute') && modulesPath.licenses === undefined, 'addonix\'s own derivations are not nixpkgs packages');
+
   // npm packages: those in the image's node_modules (a link into the store, followed in the unpacked root).
   const link = path.join(image.root, 'app', 'node_modules');
   const modules = lstatSync(link).isSymbolicLink() ? path.join(image.root, readlinkSync(link)) : link;
@@ -123,4 +143,37 @@ in { stream = example.streams.amd64; }`),
   const binary = path.join(modules, 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node');
   const listed = native.components!.find((f) => f.name.endsWith('/better-sqlite3/build/Release/better_sqlite3.node'));
   assert.equal(listed?.hashes[0]!.content, createHash('sha256').update(readFileSync(binary)).digest('hex'));
+});
+
+test('sbom: nixpkgs meta.license as CycloneDX licenses, and the library data read strictly', () => {
+  assert.deepEqual(nixLicense({ spdxId: 'MIT', shortName: 'mit', fullName: 'MIT License' }), { id: 'MIT' });
+  // publicDomain (no spdxId), an id SPDX's list does not have, a legacy string license (shortName only), nothing.
+  assert.deepEqual(nixLicense({ shortName: 'publicDomain', fullName: 'Public Domain' }), { name: 'Public Domain' });
+  assert.deepEqual(nixLicense({ spdxId: 'LicenseRef-Not-Listed', shortName: 'x' }), { name: 'x' });
+  assert.deepEqual(nixLicense({ shortName: 'unfree' }), { name: 'unfree' });
+  assert.equal(nixLicense({}), null);
+  assert.equal(readPackageData(null, 'flake'), null, 'an older library has no data');
+  assert.throws(() => readPackageData({ dataVersion: 2, paths: {} }, 'flake, amd64'), /flake, amd64: addonixPackages has dataVersion 2; this addonix reads version 1/);
+  const data = readPackageData({ dataVersion: 1, packageSet: 'x', paths: { '/nix/store/a-b': { attribute: null, output: 'out', override: null, licenses: [{ spdxId: 'MIT' }, 'junk'] } } }, 'f');
+  assert.deepEqual(data?.paths.get('/nix/store/a-b'), { attribute: null, output: 'out', override: null, licenses: [{ spdxId: 'MIT' }] });
+});
+
+test("sbom: the library's data of nixpkgs packages, evaluated: extraContents by attribute where the set has it, a caller's own derivation without attribute or license, a cross set's Node.js", (t) => {
+  if (!needTools(t, 'nix-instantiate')) return;
+  type Facts = { attribute: string | null; output: string; override: string | null; licenses: unknown[] };
+  const data = evalJson<{ amd64: Record<string, Facts>; armv7: { packageSet: string; paths: Record<string, Facts> }; jq: string[]; mine: string }>(
+    withLibrary(`let
+  mine = pkgs.runCommand "my-tool" { } "mkdir $out";
+  example = addonix.mkAddonImages { inherit pkgs; src = ${nixPath(EXAMPLE)}; addon = dataOf ${nixPath(EXAMPLE)} "addon"; npmDeps = dataOf ${nixPath(EXAMPLE)} "npm-deps";
+    extraContents = p: [ p.jq mine ]; };
+in { amd64 = example.nixPackages.amd64.paths; armv7 = example.nixPackages.armv7; jq = [ pkgs.jq.bin.outPath pkgs.jq.out.outPath ]; mine = mine.outPath; }`),
+  );
+  const mit = { spdxId: 'MIT', shortName: 'mit', fullName: 'MIT License' };
+  // jq has two outputs (bin first, as nixpkgs'): both are the set's `jq`, with its license.
+  assert.deepEqual(data.amd64[data.jq[0]!], { attribute: 'jq', output: 'bin', override: null, licenses: [mit] });
+  assert.deepEqual(data.amd64[data.jq[1]!], { attribute: 'jq', output: 'out', override: null, licenses: [mit] });
+  assert.deepEqual(data.amd64[data.mine], { attribute: null, output: 'out', override: null, licenses: [] }, 'no meta.license, no attribute of the set');
+  assert.equal(data.armv7.packageSet, 'armv7l-unknown-linux-musleabihf');
+  const node = Object.entries(data.armv7.paths).find(([p]) => /-nodejs-slim-[0-9.]+$/.test(p));
+  assert.equal(node?.[1].attribute, 'nodejs-slim');
 });

@@ -86,7 +86,7 @@ export const OPTION_DEFINITIONS = {
   'nix-image': { type: 'string', describe: 'The Nix image the GitLab jobs run in' },
 
   // Nix
-  flake: { type: 'string', describe: 'The flake to build (default: DIR; a repository flake, e.g. --flake ., names images dockerImage-<slug>-<arch>)' },
+  flake: { type: 'string', describe: 'The flake to build, or (sbom, push --sign) to evaluate (default: DIR; a repository flake, e.g. --flake ., names images dockerImage-<slug>-<arch>)' },
   // No yargs type: `number` would turn `abc` into NaN before the check could name it.
   jobs: { alias: 'j', requiresArg: true, coerce: wholeNumber('--jobs'), describe: 'Builds Nix runs at once, a whole number (--max-jobs; default: the cores of this machine)' },
   builders: { type: 'string', describe: "Remote builders, in Nix's syntax (passed as --builders), e.g. 'ssh://arm-box aarch64-linux'" },
