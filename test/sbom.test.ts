@@ -66,6 +66,67 @@ function npmPackagesIn(modules: string): string[] {
   return found.sort();
 }
 
+interface SpdxPackage {
+  SPDXID: string;
+  name: string;
+  downloadLocation: string;
+  licenseDeclared?: string;
+  checksums?: { algorithm: string; checksumValue: string }[];
+  comment?: string;
+  [key: string]: unknown;
+}
+interface SpdxDocument {
+  [key: string]: unknown;
+  creationInfo: { created: string; creators: string[] };
+  documentNamespace: string;
+  packages: SpdxPackage[];
+  relationships: { spdxElementId: string; relationshipType: string; relatedSpdxElement: string }[];
+  hasExtractedLicensingInfos?: { licenseId: string; extractedText: string; name?: string }[];
+}
+
+/** What SPDX 2.3 (its spec and JSON schema, spdx/spdx-spec schemas/spdx-schema-2-3.json) requires of what addonix writes, and the facts of the CycloneDX document. */
+function checkSpdx(doc: SpdxDocument, bom: Bom) {
+  const parse = require('spdx-expression-parse') as (text: string) => unknown;
+  for (const key of ['SPDXID', 'creationInfo', 'dataLicense', 'name', 'spdxVersion']) assert.ok(key in doc, `document ${key}`);
+  const documentKeys = ['SPDXID', 'annotations', 'comment', 'creationInfo', 'dataLicense', 'externalDocumentRefs', 'hasExtractedLicensingInfos', 'name', 'revieweds', 'spdxVersion', 'documentNamespace', 'documentDescribes', 'packages', 'files', 'snippets', 'relationships'];
+  assert.deepEqual(Object.keys(doc).filter((k) => !documentKeys.includes(k)), [], 'no property the schema does not have');
+  assert.equal(doc['spdxVersion'], 'SPDX-2.3');
+  assert.equal(doc['dataLicense'], 'CC0-1.0');
+  assert.equal(doc['SPDXID'], 'SPDXRef-DOCUMENT');
+  assert.match(doc.creationInfo.created, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  assert.ok(doc.creationInfo.creators.every((c) => /^(Tool|Organization|Person): \S/.test(c)));
+  assert.ok(URL.canParse(doc.documentNamespace) && !doc.documentNamespace.includes('#'));
+  const packageKeys = ['SPDXID', 'name', 'versionInfo', 'downloadLocation', 'filesAnalyzed', 'checksums', 'licenseConcluded', 'licenseDeclared', 'copyrightText', 'externalRefs', 'primaryPackagePurpose', 'comment'];
+  const ids = new Set<string>();
+  const refs = new Set(doc.hasExtractedLicensingInfos?.map((info) => info.licenseId) ?? []);
+  for (const pkg of doc.packages) {
+    assert.match(pkg.SPDXID, /^SPDXRef-[A-Za-z0-9.-]+$/);
+    assert.ok(!ids.has(pkg.SPDXID), `${pkg.SPDXID} twice`);
+    ids.add(pkg.SPDXID);
+    assert.deepEqual(Object.keys(pkg).filter((k) => !packageKeys.includes(k)), [], pkg.SPDXID);
+    assert.ok(pkg.name && pkg.downloadLocation, pkg.SPDXID);
+    for (const sum of pkg.checksums ?? []) assert.ok(['SHA1', 'SHA256', 'SHA384', 'SHA512'].includes(sum.algorithm) && /^[0-9a-f]+$/.test(sum.checksumValue), pkg.SPDXID);
+    const declared = pkg.licenseDeclared!;
+    if (declared !== 'NOASSERTION' && declared !== 'NONE') {
+      assert.doesNotThrow(() => parse(declared), `${pkg.SPDXID}: ${declared}`);
+      for (const ref of declared.match(/LicenseRef-[A-Za-z0-9.-]+/g) ?? []) assert.ok(refs.has(ref), `${ref} is defined`);
+    }
+  }
+  for (const info of doc.hasExtractedLicensingInfos ?? []) assert.ok(/^LicenseRef-[A-Za-z0-9.-]+$/.test(info.licenseId) && info.extractedText, info.licenseId);
+  for (const r of doc.relationships) {
+    assert.ok(r.spdxElementId === 'SPDXRef-DOCUMENT' || ids.has(r.spdxElementId), r.spdxElementId);
+    assert.ok(ids.has(r.relatedSpdxElement), r.relatedSpdxElement);
+  }
+  assert.equal(doc.relationships.filter((r) => r.relationshipType === 'DESCRIBES').length, 1);
+  // The same facts: every component (and native addon file) a package, the licenses as expressions.
+  const files = bom.components.reduce((n, c) => n + (c.components?.length ?? 0), 0);
+  assert.equal(doc.packages.length, 1 + bom.components.length + files);
+  const storePackage = (name: string) => doc.packages.find((p) => p.name === name && p.comment?.includes('nix:output: out'));
+  assert.equal(storePackage('nodejs-slim')?.licenseDeclared, 'MIT');
+  assert.match(storePackage('nodejs-slim')?.comment ?? '', /^nix:attribute: nodejs-slim$/m);
+  assert.equal(storePackage('tzdata')?.licenseDeclared, 'BSD-3-Clause AND LicenseRef-Public-Domain');
+}
+
 const property = (component: Bom['components'][number], name: string) => component.properties?.find((p) => p.name === name)?.value;
 
 test("sbom: the example's amd64 image as CycloneDX 1.6, valid against the official schema, listing every store path and npm package of the image's own files", (t) => {
@@ -135,6 +196,12 @@ in { stream = example.streams.amd64; }`),
     assert.equal(component.purl, `pkg:npm/${component.name}@${component.version}`);
     if (entry.license) assert.deepEqual(component.licenses, [{ expression: entry.license }]);
   }
+
+  // SPDX 2.3, the same facts: checked by the spec's rules (SPDX's JSON schema ships in no npm package;
+  // Debian has no SPDX reader), license expressions by spdx-expression-parse.
+  const spdxRun = runCli(['sbom', EXAMPLE, '--arch', 'amd64', '--image', archive, '--format', 'spdx', '--flake', REPO, ...OVERRIDE_NIXPKGS], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
+  assert.equal(spdxRun.status, 0, spdxRun.stderr);
+  checkSpdx(JSON.parse(spdxRun.stdout) as SpdxDocument, bom);
 
   // The native addon: its plan and target, and the .node files the image holds, by content.
   const native = bom.components.find((c) => property(c, 'addonix:native-plan'));

@@ -144,6 +144,7 @@ export const OPTION_DEFINITIONS = {
   // Running an add-on (run)
   options: { type: 'string', describe: "A YAML or JSON file of options, laid over config.yaml's defaults (as the Configuration tab); validated against the schema as the Supervisor validates them" },
   port: { type: 'string', array: true, describe: "Publish a port: HOST:CONTAINER[/udp] or ADDRESS:HOST:CONTAINER (repeatable). Default: config.yaml's ports and the ingress port, on 127.0.0.1" },
+  format: { type: 'string', choices: ['cyclonedx', 'spdx'], default: 'cyclonedx', describe: 'The SBOM format: CycloneDX 1.6 JSON, or SPDX 2.3 JSON (the same facts)' },
   image: { type: 'string', describe: 'A built image (a result link, tarball, stream script or OCI layout): run starts it instead of building the arch first; sbom describes it instead of result-<arch>' },
   data: { type: 'string', describe: 'Folder mounted as /data, kept between runs (default: a new temporary one, removed afterwards)' },
   'api-log': { type: 'boolean', default: false, describe: 'Show every request the add-on makes to the Supervisor API (METHOD PATH STATUS)' },

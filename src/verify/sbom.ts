@@ -33,6 +33,7 @@ import type { LayerRules } from '../oci/layer-rules.js';
 import { openLocalImages, type ScannedImage } from '../oci/scan.js';
 import { UserError } from '../util/errors.js';
 import { createRequire } from 'node:module';
+import { spdxFromCycloneDx } from './spdx.js';
 
 /** SPDX's license list (the ids CycloneDX's schema accepts as `license.id`). */
 const SPDX_IDS: ReadonlySet<string> = new Set(createRequire(import.meta.url)('spdx-license-ids') as string[]);
@@ -347,8 +348,16 @@ export interface SbomRequest {
   display?: (file: string) => string;
   /** Told when Nix is not there to give NAR hashes, or the flake not there to give nixpkgs' facts. */
   note?: (message: string) => void;
+  /** CycloneDX (the default) or SPDX 2.3 (spdx.ts, made from the CycloneDX document). */
+  format?: 'cyclonedx' | 'spdx';
   /** What the Nix library says of each arch's nixpkgs packages (see nix/package-facts.ts), when known. */
   nixPackages?: (arches: readonly BuildArch[]) => Promise<ReadonlyMap<string, NixPackageData | null>>;
+}
+
+/** An image's creation time as SPDX writes times (seconds, UTC, `Z`); the Unix epoch's second 1 when it has none. */
+function spdxTime(created: string | undefined): string {
+  const time = created ? new Date(created) : new Date(NaN);
+  return (Number.isNaN(time.getTime()) ? new Date(1000) : time).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** The SBOM of each image of the inputs, by arch: each read whole, the npm packages of its arch's default target. */
@@ -387,7 +396,8 @@ export async function sbomsOf(request: SbomRequest): Promise<Map<BuildArch, obje
       }
       const basePin = lock && 'lock' in lock ? (lock.lock.images[arch] ?? null) : null;
       const hashes = nix ? await narHashes(nix, imageStorePaths(image)) : new Map<string, string>();
-      out.set(arch, buildSbom({ model, arch, image, npm, narHashes: hashes, basePin, addonixVersion: request.addonixVersion, nixPackages: nixPackages.get(arch) ?? null }));
+      const bom = buildSbom({ model, arch, image, npm, narHashes: hashes, basePin, addonixVersion: request.addonixVersion, nixPackages: nixPackages.get(arch) ?? null });
+      out.set(arch, request.format === 'spdx' ? spdxFromCycloneDx(bom, spdxTime(image.config.created)) : bom);
     }
   }
   return out;

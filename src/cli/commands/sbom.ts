@@ -22,6 +22,7 @@ interface SbomArgs {
   json: boolean;
   flake?: string;
   'override-input'?: string[];
+  format: 'cyclonedx' | 'spdx';
 }
 
 export const sbomCommand: CommandModule<object, SbomArgs> = {
@@ -29,10 +30,11 @@ export const sbomCommand: CommandModule<object, SbomArgs> = {
   builder: (yargs: Argv) =>
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder', type: 'string', default: '.' }),
-      'arch', 'image', 'app', 'allow-devices', 'json', 'flake', 'override-input',
+      'arch', 'image', 'app', 'allow-devices', 'json', 'format', 'flake', 'override-input',
     )
       .example('$0 sbom --arch aarch64 > aarch64.cdx.json', 'The SBOM of result-aarch64 (addonix build --arch aarch64 made it)')
       .example('$0 sbom my-addon --arch amd64 --image ./image-amd64.tar', 'Of an image given by path')
+      .example('$0 sbom --arch amd64 --format spdx > amd64.spdx.json', 'The same facts as SPDX 2.3 JSON')
       .epilogue(
         'The image (--image, else result-<arch> here or in the add-on folder) is read whole: every Nix store path in its layers is listed, ' +
           'with the NAR SHA-256 where this machine\'s Nix store has the path. npm packages are those the lockfile installs for the arch\'s ' +
@@ -55,7 +57,7 @@ export const sbomCommand: CommandModule<object, SbomArgs> = {
     if (imagePath === undefined) throw new UserError('not-found', `no image of ${arch}: build it first (addonix build --arch ${arch} writes result-${arch}), or give --image PATH`);
 
     const nixPackages = nixPackagesOf(args.dir, model.slug, { flake: args.flake, overrides: overridesOf(args) });
-    const sboms = await sbomsOf({ dir: args.dir, model, inputs: [`${arch}=${imagePath}`], arches: [arch], rules: layerRules(args['allow-devices']), app: args.app, addonixVersion, display, nixPackages, note: (message) => process.stderr.write(`addonix: ${message}\n`) });
+    const sboms = await sbomsOf({ dir: args.dir, model, inputs: [`${arch}=${imagePath}`], arches: [arch], rules: layerRules(args['allow-devices']), app: args.app, addonixVersion, display, nixPackages, format: args.format, note: (message) => process.stderr.write(`addonix: ${message}\n`) });
     const sbom = sboms.get(arch);
     if (!sbom) throw new UserError('platform-missing', `${imagePath} has no image of ${arch}`);
     process.stdout.write(JSON.stringify(sbom, null, 2) + '\n');
