@@ -129,8 +129,9 @@ let
       attribute = attributeOf nodejsPicked ([ (nameOf nodejsPicked) "nodejs-slim" "nodejs" ] ++ nodeVersions);
       override = if outPathOf nodejs == outPathOf nodejsPicked then null else "overrideAttrs: doCheck = false";
     } ])
-    ++ map (attr: { drv = targetPkgs.${attr}; attribute = attr; }) runtime.packages
-    ++ (if isBase then [ ] else map (attr: { drv = targetPkgs.${attr}; attribute = attr; }) [ "busybox" "cacert" "tzdata" ])
+    # A package the set lacks is the image's own error to say (above); here it is left out.
+    ++ map (attr: { drv = targetPkgs.${attr} or null; attribute = attr; }) runtime.packages
+    ++ (if isBase then [ ] else map (attr: { drv = targetPkgs.${attr} or null; attribute = attr; }) [ "busybox" "cacert" "tzdata" ])
     ++ map (drv: { inherit drv; attribute = attributeOf drv [ (nameOf drv) ]; }) extraContents
     ++ (if ccOf == null then [ ] else
       (if tryValue (ccOf.libc or null) != null then [ { drv = ccOf.libc; attribute = "stdenv.cc.libc"; } ] else [ ])

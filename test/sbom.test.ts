@@ -7,8 +7,9 @@
  * addon's .node files, and the NAR hashes against `nix-store --dump` of the paths; the nixpkgs attributes
  * and licenses the library gives (evaluated from this repository's flake with the stand-in, whose
  * packages carry meta.license as nixpkgs' do: one license, a list, one without an SPDX id, none) against
- * the stand-in evaluated apart. About 15 s warm (the stream run and unpacked once, the archive read whole
- * by addonix, two evaluations).
+ * the stand-in evaluated apart; and the same as SPDX 2.3. About 16 s warm on an idle machine, 25 s at a
+ * load of 15 (the stream run and unpacked once, the archive read whole by addonix twice, CycloneDX and
+ * SPDX, each with one evaluation of the flake).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
