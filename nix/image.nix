@@ -23,8 +23,20 @@
 #   extraContents more packages of the target's set to put in the image (linked at its root, whole)
 #   plan          how the image is built (arch, strategy, libc, ...): kept as the `addonix` attribute of
 #                 the stream and the image, for `addonix build` to show without building
+#   nodejsPicked  the Node.js the package set gave, before addonix's override (nodejs is it, or it with
+#                 doCheck = false): its attribute is looked up by it
+#
+# The stream and the image also carry `addonixPackages`: data (plain JSON values, store paths as
+# strings without their context, so evaluating it builds nothing: `nix eval --json
+# .#streamImage-<arch>.addonixPackages`) of what Nix knows of the nixpkgs packages the image takes,
+# which a built image does not say: { dataVersion = 1; packageSet = <the target set's platform>; paths = { <store
+# path> = { attribute; output; override; licenses = [ { spdxId?; shortName?; fullName? } ]; }; }; }
+# for Node.js, the packages of the Dockerfile's apk lines, busybox, CA certificates, time zones,
+# extraContents and the target's C library and C++ runtime. `attribute` is the package set's attribute
+# that gives exactly that derivation (null when none of its names does, e.g. extraContents made by the
+# caller), licenses are meta.license's (one, a list, or none). `addonix sbom` reads it (by store path).
 { util, arches }:
-{ pkgs, targetPkgs, addon, arch, context, nodejs, nodeModules, run ? null, flavor, baseImage ? null, baseConfig ? { }, extraContents ? [ ], plan ? { } }:
+{ pkgs, targetPkgs, addon, arch, context, nodejs, nodeModules, run ? null, flavor, baseImage ? null, baseConfig ? { }, extraContents ? [ ], plan ? { }, nodejsPicked ? nodejs }:
 let
   runtimeLib = import ./runtime.nix { inherit util; };
   archData = addon.arches.${arch};
@@ -86,6 +98,51 @@ let
   '';
 
   contents = [ programs ] ++ extraContents;
+
+  # What the image takes from nixpkgs, with what Nix knows of it (see the header).
+  tryValue = value: let tried = builtins.tryEval value; in if tried.success then tried.value else null;
+  outPathOf = drv: tryValue (builtins.unsafeDiscardStringContext (drv.outPath or ""));
+  # The set's attribute that is this very derivation (same output path), among the names it may have.
+  attributeOf = drv: names:
+    let found = builtins.filter (name: tryValue (outPathOf (targetPkgs.${name} or { })) == outPathOf drv) names; in
+    if found == [ ] then null else builtins.head found;
+  licenseFacts = license:
+    if builtins.isAttrs license then util.filterAttrs (name: value: builtins.elem name [ "spdxId" "shortName" "fullName" ] && builtins.isString value) license
+    else if builtins.isString license then { shortName = license; }
+    else { };
+  licensesOf = drv:
+    let license = tryValue ((drv.meta or { }).license or null); in
+    builtins.filter (facts: facts != { }) (map licenseFacts (if license == null then [ ] else if builtins.isList license then license else [ license ]));
+  nameOf = drv: drv.pname or (builtins.parseDrvName (drv.name or "")).name;
+  factsOf = { drv, attribute, override ? null }:
+    map (output: {
+      name = builtins.unsafeDiscardStringContext (toString drv.${output}.outPath);
+      value = { inherit attribute output override; licenses = licensesOf drv; };
+    }) (drv.outputs or [ "out" ]);
+  known = drv: drv != null && outPathOf drv != null && outPathOf drv != "";
+  nodeVersions = let major = builtins.head (builtins.match "([0-9]*).*" (nodejsPicked.version or "")); in
+    if major == "" then [ ] else [ "nodejs-slim_${major}" "nodejs_${major}" ];
+  ccOf = tryValue (targetPkgs.stdenv.cc or null);
+  packageFacts = builtins.concatMap factsOf (builtins.filter (entry: known entry.drv) (
+    (if nodejs == null then [ ] else [ {
+      drv = nodejs;
+      attribute = attributeOf nodejsPicked ([ (nameOf nodejsPicked) "nodejs-slim" "nodejs" ] ++ nodeVersions);
+      override = if outPathOf nodejs == outPathOf nodejsPicked then null else "overrideAttrs: doCheck = false";
+    } ])
+    # A package the set lacks is the image's own error to say (above); here it is left out.
+    ++ map (attr: { drv = targetPkgs.${attr} or null; attribute = attr; }) runtime.packages
+    ++ (if isBase then [ ] else map (attr: { drv = targetPkgs.${attr} or null; attribute = attr; }) [ "busybox" "cacert" "tzdata" ])
+    ++ map (drv: { inherit drv; attribute = attributeOf drv [ (nameOf drv) ]; }) extraContents
+    ++ (if ccOf == null then [ ] else
+      (if tryValue (ccOf.libc or null) != null then [ { drv = ccOf.libc; attribute = "stdenv.cc.libc"; } ] else [ ])
+      ++ (if tryValue (ccOf.cc or null) != null then [ { drv = ccOf.cc; attribute = "stdenv.cc.cc"; } ] else [ ]))
+  ));
+  packagesData = {
+    dataVersion = 1;
+    packageSet = tryValue targetPkgs.stdenv.hostPlatform.config;
+    # The first entry of a path wins (Node.js before the same package named again by the Dockerfile).
+    paths = builtins.foldl' (acc: entry: if acc ? ${entry.name} then acc else acc // { ${entry.name} = entry.value; }) { } packageFacts;
+  };
   arguments = {
     name = imageName;
     tag = addon.version;
@@ -104,7 +161,7 @@ else if config ? Cmd || config ? Entrypoint then {
     variant = arches.${arch}.variant;
     inherit flavor;
   };
-  stream = pkgs.dockerTools.streamLayeredImage arguments // { addonix = plan; };
-  image = pkgs.dockerTools.buildLayeredImage arguments // { addonix = plan; };
+  stream = pkgs.dockerTools.streamLayeredImage arguments // { addonix = plan; addonixPackages = packagesData; };
+  image = pkgs.dockerTools.buildLayeredImage arguments // { addonix = plan; addonixPackages = packagesData; };
 }
 else util.fail "add-on '${addon.slug}': the image needs a command: ${if runtime.commandProblem != null then runtime.commandProblem else "the Dockerfile sets no CMD or ENTRYPOINT and the base image has none"}; give run = [ \"node\" \"main.js\" ] (or your program) to mkAddonImages"

@@ -129,10 +129,12 @@ let
   #   config, overlays  nixpkgs configuration and overlays of the other package sets (default: pkgs')
   #   packageSets    package-sets.nix's result, to share the sets with other calls (default: made here)
   #
-  # Returns { images, streams, nodeModules, imageInfo, plans, packages }: images.<arch>
+  # Returns { images, streams, nodeModules, imageInfo, plans, nixPackages, packages }: images.<arch>
   # (buildLayeredImage), streams.<arch> (streamLayeredImage), nodeModules.<arch> (null without Node.js),
   # imageInfo.<arch> (name, tag, architecture, variant, created, config: known without building),
-  # plans.<arch> (arch, strategy, libc, target, nixSystem, fromCache, firstBuild), and packages with the
+  # plans.<arch> (arch, strategy, libc, target, nixSystem, fromCache, firstBuild), nixPackages.<arch>
+  # (the nixpkgs packages in the image by store path, their attributes and licenses, as JSON data; also
+  # the `addonixPackages` attribute of the stream and the image; see image.nix), and packages with the
   # flake names dockerImage-<arch> and streamImage-<arch>.
   mkAddonImages =
     { pkgs
@@ -219,6 +221,7 @@ let
             flavor = flavorOf arch;
             addon = data;
             nodejs = node;
+            nodejsPicked = if node != null then nodejs plan.targetPkgs else null;
             baseImage = baseImageOf arch;
             baseConfig = baseConfigOf arch;
             extraContents = extraContents plan.targetPkgs;
@@ -226,7 +229,7 @@ let
           };
         in
         # The arch is checked before anything of it is used: a clear message, not a missing attribute.
-        builtins.seq known (builtins.seq inData { inherit nodeModules summary; inherit (built) stream image info; });
+        builtins.seq known (builtins.seq inData { inherit nodeModules summary; inherit (built) stream image info; nixPackages = built.stream.addonixPackages; });
       results = util.genAttrs wanted perArch;
     in
     {
@@ -235,6 +238,7 @@ let
       nodeModules = builtins.mapAttrs (_: result: result.nodeModules) results;
       imageInfo = builtins.mapAttrs (_: result: result.info) results;
       plans = builtins.mapAttrs (_: result: result.summary) results;
+      nixPackages = builtins.mapAttrs (_: result: result.nixPackages) results;
       packages = util.concatMapAttrs (arch: result: { "dockerImage-${arch}" = result.image; "streamImage-${arch}" = result.stream; }) results;
     };
 

@@ -8,7 +8,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { withoutTemporary, writeDirectoryAtomic, writeFileAtomic } from '../src/util/atomic.js';
+import { fileSystemUserError } from '../src/util/fs-errors.js';
+import { UserError } from '../src/util/errors.js';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { CLI, hasStackTrace, jsonError, MINIMAL_CONFIG, needTools, tempTree } from './helpers.js';
@@ -93,6 +96,7 @@ test('fs errors: generate, init, assemble --out and diff --diff-report on a read
     assert.equal(result.status, failureExit(args), `${what}: ${result.stdout}\n${result.stderr}`);
     // A file in it, or the folder itself when it is checked before the command starts (diff --diff-report).
     assert.match(result.stderr, new RegExp(`^addonix: error: cannot write ${target.replace(/[/.]/g, '\\$&')}(/\\S*)?: the file system is read-only; choose a place on a writable file system`, 'm'), what);
+    assert.doesNotMatch(result.stderr, /\.partial-/, `${what}: addonix's temporaries are no place the user knows`);
     assert.ok(!hasStackTrace(result.stderr), `${what}: ${result.stderr}`);
   }
   assert.deepEqual(readdirSync(readOnly), []);
@@ -115,6 +119,7 @@ test('fs errors: a folder this user may not write (EACCES) is said to be one, wi
     const result = asNobody([...args], { ADDONIX_CACHE_DIR: cache });
     assert.equal(result.status, failureExit(args), `${what}: ${result.stdout}\n${result.stderr}`);
     assert.match(result.stderr, /^addonix: error: cannot write \/\S+: permission denied; make it writable for this user, or choose another place/m, what);
+    assert.doesNotMatch(result.stderr, /\.partial-/, `${what}: addonix's temporaries are no place the user knows`);
     assert.ok(!hasStackTrace(result.stderr), `${what}: ${result.stderr}`);
   }
   // The cache itself, unwritable: named as the cache.
@@ -205,4 +210,26 @@ test('fs errors --json: the commands that write nothing run in a read-only folde
     assert.doesNotThrow(() => JSON.parse(result.stdout), `${args[0]}: ${result.stdout}`);
     assert.doesNotMatch(result.stdout, /"error"/, args[0]);
   }
+});
+
+test("fs errors: a failure on one of addonix's temporaries names the folder it was made in, or the path under the target, never the temporary", async (t) => {
+  const dir = tempTree(t, {});
+  // A name the file system takes whose temporary's name (".NAME.partial-PID-RANDOM") is too long: the
+  // temporary fails, root or not, and the folder is named.
+  const fileError = await writeFileAtomic(path.join(dir, 'x'.repeat(240)), '{}').then(() => null, (error: NodeJS.ErrnoException) => error);
+  assert.equal(fileError?.code, 'ENAMETOOLONG');
+  assert.equal(fileError?.path, dir);
+  assert.doesNotMatch(fileError!.message, /\.partial-/);
+  // A file where a folder should be, below a temporary folder: the path as it would be in the target.
+  const made = await writeDirectoryAtomic(path.join(dir, 'report'), async (temporary) => {
+    writeFileSync(path.join(temporary, 'x'), '');
+    mkdirSync(path.join(temporary, 'x', 'deeper'));
+  }, { mayReplace: async () => false, refuse: () => new Error('exists') }).then(() => null, (error: NodeJS.ErrnoException) => error);
+  assert.equal(made?.code, 'ENOTDIR');
+  assert.equal(made?.path, path.join(dir, 'report', 'x', 'deeper'), 'the path as it would be in the target');
+  assert.doesNotMatch(made!.message, /\.partial-/);
+  assert.equal(fileSystemUserError(Object.assign(new Error('x'), { code: 'EACCES', syscall: 'open', path: fileError!.path }))?.message.includes('.partial-'), false);
+  // verify's rebuild folder in what Nix said: named for what it was.
+  const said = withoutTemporary(new UserError('nix-failed', 'builder failed: cd: can\'t cd to /tmp/addonix-rebuild-AbC123/nix-build-x.drv-0'), '/tmp/addonix-rebuild-AbC123', "(verify's temporary build folder)") as Error;
+  assert.equal(said.message, "builder failed: cd: can't cd to (verify's temporary build folder)/nix-build-x.drv-0");
 });

@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CLI, MINIMAL_CONFIG, runCli, tempTree } from './helpers.js';
+import { archLayers, dockerToolsEntries, writeTarFile } from './images.js';
 
 interface JsonFailure {
   error: { code: string; message: string; file: string | null; line: number | null };
@@ -134,4 +135,25 @@ test('papercuts: load --name and diff --diff-report are checked before any image
   assert.equal(diff.status, 2, diff.stderr);
   assert.match(diff.stderr, new RegExp(`cannot write ${closed}: permission denied`));
   assert.equal(existsSync(marker), false, 'diff read the images before finding it cannot write its report');
+});
+
+test('papercuts: diff --arch names an arch an input lacks before a slow input is read (a stream script is not run)', async (t) => {
+  const dir = tempTree(t, {});
+  const marker = path.join(dir, 'read');
+  const script = path.join(dir, 'stream');
+  writeFileSync(script, `#!/bin/sh\ntouch ${marker}\nexit 1\n`, { mode: 0o755 });
+  // A plain archive says its images from its documents; the stream script would have to run whole.
+  const amd64 = await writeTarFile(path.join(dir, 'amd64.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64') }));
+  const env = { ADDONIX_CACHE_DIR: path.join(dir, 'cache') };
+  for (const args of [[script, amd64], [amd64, script]]) {
+    const result = runCli(['diff', '--arch', 'i386', ...args], { env });
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /amd64\.tar has no image for i386 \(it has: amd64\)/);
+    assert.equal(existsSync(marker), false, `diff ${args.join(' ')} ran the stream script before finding that the archive has no i386 image`);
+  }
+  // ARCH=PATH says it before anything is read.
+  const named = runCli(['diff', '--arch', 'i386', `amd64=${script}`, script], { env });
+  assert.equal(named.status, 2, named.stderr);
+  assert.match(named.stderr, /amd64=.*stream has no image for i386 \(it has: amd64, as ARCH=PATH says\)/);
+  assert.equal(existsSync(marker), false);
 });

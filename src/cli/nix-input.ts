@@ -45,6 +45,21 @@ export function flakeFor(dir: string, given: string | undefined): string {
   return path.resolve(dir);
 }
 
+/**
+ * What the add-on's flake says of the nixpkgs packages of each arch's image (nix/image.nix's
+ * `addonixPackages`), for the SBOM: one evaluation, nothing built. Its failures are UserErrors (no
+ * flake, no Nix, an evaluation error), which the SBOM notes and goes without.
+ */
+export function nixPackagesOf(dir: string, slug: string, given: { flake?: string | undefined; overrides?: readonly (readonly [string, string])[] }) {
+  return async (arches: readonly string[]) => {
+    const flake = flakeFor(dir, given.flake);
+    const install = await locateNix();
+    const { nixPackageData } = await import('../nix/package-facts.js');
+    const attributes = new Map(arches.map((arch) => [arch, [`streamImage-${arch}`, `streamImage-${slug}-${arch}`, `dockerImage-${arch}`, `dockerImage-${slug}-${arch}`]]));
+    return nixPackageData(install, flake, attributes, { overrides: given.overrides });
+  };
+}
+
 /** The add-on in `dir` (validated), or null when `dir` has no add-on config. */
 export async function addonModel(dir: string): Promise<AddonModel | null> {
   const display = relativeDisplay();

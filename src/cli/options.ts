@@ -86,7 +86,7 @@ export const OPTION_DEFINITIONS = {
   'nix-image': { type: 'string', describe: 'The Nix image the GitLab jobs run in' },
 
   // Nix
-  flake: { type: 'string', describe: 'The flake to build (default: DIR; a repository flake, e.g. --flake ., names images dockerImage-<slug>-<arch>)' },
+  flake: { type: 'string', describe: 'The flake to build, or (sbom, push --sign) to evaluate (default: DIR; a repository flake, e.g. --flake ., names images dockerImage-<slug>-<arch>)' },
   // No yargs type: `number` would turn `abc` into NaN before the check could name it.
   jobs: { alias: 'j', requiresArg: true, coerce: wholeNumber('--jobs'), describe: 'Builds Nix runs at once, a whole number (--max-jobs; default: the cores of this machine)' },
   builders: { type: 'string', describe: "Remote builders, in Nix's syntax (passed as --builders), e.g. 'ssh://arm-box aarch64-linux'" },
@@ -144,6 +144,7 @@ export const OPTION_DEFINITIONS = {
   // Running an add-on (run)
   options: { type: 'string', describe: "A YAML or JSON file of options, laid over config.yaml's defaults (as the Configuration tab); validated against the schema as the Supervisor validates them" },
   port: { type: 'string', array: true, describe: "Publish a port: HOST:CONTAINER[/udp] or ADDRESS:HOST:CONTAINER (repeatable). Default: config.yaml's ports and the ingress port, on 127.0.0.1" },
+  format: { type: 'string', choices: ['cyclonedx', 'spdx'], default: 'cyclonedx', describe: 'The SBOM format: CycloneDX 1.6 JSON, or SPDX 2.3 JSON (the same facts)' },
   image: { type: 'string', describe: 'A built image (a result link, tarball, stream script or OCI layout): run starts it instead of building the arch first; sbom describes it instead of result-<arch>' },
   data: { type: 'string', describe: 'Folder mounted as /data, kept between runs (default: a new temporary one, removed afterwards)' },
   'api-log': { type: 'boolean', default: false, describe: 'Show every request the add-on makes to the Supervisor API (METHOD PATH STATUS)' },

@@ -8,7 +8,7 @@ import { link, readFile, rename, rm, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { AtomicFileWriter, makeDirectory, removeStaleTemporaries, temporaryPath } from '../util/atomic.js';
+import { AtomicFileWriter, makeDirectory, removeStaleTemporaries, temporaryPath, withoutTemporary } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import { digestHex, sha256, type Digest } from './digest.js';
 
@@ -176,7 +176,7 @@ export class BlobStore {
       await rename(temporary, this.path(digest));
     } catch (error) {
       await rm(temporary, { force: true });
-      throw error;
+      throw withoutTemporary(error, temporary, this.path(digest));
     }
   }
 

@@ -17,6 +17,21 @@ export function temporaryPath(target: string): string {
 }
 
 /**
+ * A file-system error about a temporary, made to name what the user knows: the folder the temporary is in
+ * (what must be writable, or has no space) for the temporary itself, the same path under `target` for one
+ * below a temporary folder. The `.NAME.partial-PID-RANDOM` names are addonix's own and gone once it fails.
+ */
+export function withoutTemporary(error: unknown, temporary: string, target: string): unknown {
+  if (!(error instanceof Error)) return error;
+  const failure = error as NodeJS.ErrnoException & { dest?: string };
+  const rename = (file: string): string => (file === temporary ? path.dirname(temporary) : file.startsWith(`${temporary}/`) ? target + file.slice(temporary.length) : file);
+  if (typeof failure.path === 'string') failure.path = rename(failure.path);
+  if (typeof failure.dest === 'string') failure.dest = rename(failure.dest);
+  failure.message = failure.message.split(`${temporary}/`).join(`${target}/`).split(temporary).join(path.dirname(temporary));
+  return error;
+}
+
+/**
  * The most one write call puts in a file. The page cache sizes the folios it allocates by the write: on
  * the Linux 6.18 VMs of this project, a 300 MB file written 32 KiB at a time cost 0.12-0.17 s of system
  * time, 1 MiB at a time 0.4-1.3 s (Go's io.Copy, which registries use, writes 32 KiB too).
@@ -41,7 +56,11 @@ export class AtomicFileWriter {
   /** Creates the temporary for a file that will be `target` (its folder must exist). */
   constructor(target: string, mode = 0o644) {
     this.temporary = temporaryPath(target);
-    this.fd = openSync(this.temporary, 'wx', mode);
+    try {
+      this.fd = openSync(this.temporary, 'wx', mode);
+    } catch (error) {
+      throw withoutTemporary(error, this.temporary, target);
+    }
   }
 
   /** Writes the pieces now, and keeps no reference to them. */
@@ -75,7 +94,7 @@ export class AtomicFileWriter {
       await rename(this.temporary, target);
     } catch (error) {
       await rm(this.temporary, { force: true });
-      throw error;
+      throw withoutTemporary(error, this.temporary, target);
     }
     return ino;
   }
@@ -167,7 +186,9 @@ export async function writeDirectoryAtomic<T>(dir: string, fill: (temporary: str
   if (exists && !(await options.mayReplace(target))) throw options.refuse();
   await makeDirectory(path.dirname(target));
   const temporary = temporaryPath(target);
-  await mkdir(temporary);
+  await mkdir(temporary).catch((error: unknown) => {
+    throw withoutTemporary(error, temporary, target);
+  });
   try {
     const result = await fill(temporary);
     if (exists) {
@@ -187,7 +208,7 @@ export async function writeDirectoryAtomic<T>(dir: string, fill: (temporary: str
     await rm(temporary, { recursive: true, force: true });
     // A write through a descriptor (ENOSPC, EDQUOT) names no path: the folder being written is it.
     if (error instanceof Error && (error as NodeJS.ErrnoException).code) (error as NodeJS.ErrnoException).path ??= target;
-    throw error;
+    throw withoutTemporary(error, temporary, target);
   }
 }
 

@@ -11,6 +11,7 @@ import { RegistrySource, type RemoteOptions } from '../registry/pull.js';
 import { formatReference, parseReference } from '../registry/reference.js';
 import { compareImages, imageSide, overallVerdict, type DiffResult, type ImageComparison } from './compare.js';
 import type { Digest } from '../oci/digest.js';
+import { detectInput } from '../oci/input-kind.js';
 
 /**
  * A path that exists is a local image; anything else is a registry reference. A failure as a reference
@@ -30,6 +31,48 @@ export async function openImages(argument: string, options: RemoteOptions & { ru
     const as = reference ? `as the registry reference ${formatReference(reference)}` : 'as a registry reference';
     throw new UserError(error.code === 'registry-unreachable' || error.code === 'registry-not-found' ? 'not-found' : error.code, `${argument}: no such file or folder, and ${as}: ${error.message}`);
   }
+}
+
+/**
+ * Opens diff's two inputs so that an arch --arch names and an input lacks is said before anything slow
+ * is read: an `ARCH=PATH` input of another arch before anything at all; inputs whose images are known
+ * from their documents (a plain archive, a layout folder, a registry reference: index, manifests and
+ * configs) before the ones that must be read whole to know them (a stream script, a gzip archive), each
+ * checked as soon as it is open. Without --arch both open at once (two cores). `a` is read on this thread.
+ */
+export async function openInputs(
+  a: string,
+  b: string,
+  options: RemoteOptions & { rules: LayerRules },
+  arches: readonly string[] | undefined,
+): Promise<[ImageCandidate[], ImageCandidate[]]> {
+  const wanted = arches ?? [];
+  const open = (argument: string, inProcess: boolean) => openImages(argument, { ...options, inProcess });
+  if (wanted.length === 0) return Promise.all([open(a, true), open(b, false)]);
+  for (const argument of [a, b]) {
+    const { arch: given } = splitArchPrefix(argument);
+    const other = wanted.find((arch) => given !== undefined && arch !== given);
+    if (other !== undefined) throw new UserError('platform-missing', `${argument} has no image for ${other} (it has: ${given}, as ARCH=PATH says)`);
+  }
+  const checked = async (argument: string, inProcess: boolean) => {
+    const candidates = await open(argument, inProcess);
+    for (const arch of wanted) pick(candidates, arch, candidates[0]?.facts.source ?? argument);
+    return candidates;
+  };
+  const [slowA, slowB] = await Promise.all([readWhole(a), readWhole(b)]);
+  if (slowA === slowB) return Promise.all([checked(a, true), checked(b, false)]);
+  const [first, second] = slowA ? [b, a] : [a, b];
+  const opened = await checked(first, first === a);
+  const rest = await checked(second, second === a);
+  return first === a ? [opened, rest] : [rest, opened];
+}
+
+/** Whether an input is read whole before its images are known: a local stream script or gzip archive. */
+async function readWhole(argument: string): Promise<boolean> {
+  const { path } = splitArchPrefix(argument);
+  if (!existsSync(path)) return false;
+  const kind = await detectInput(path, path).catch(() => null);
+  return kind === 'stream-script' || kind === 'tar.gz';
 }
 
 /** The key that pairs images of two inputs: the Home Assistant arch, else the platform. */

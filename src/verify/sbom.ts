@@ -6,6 +6,12 @@
  * it, the tarball URL), each native addon with the plan, target and toolchain it was compiled with and
  * the SHA-256 of its `.node` files in the image, and, for the flavor `base`, the base image by digest.
  *
+ * Store paths of packages the image takes from nixpkgs also carry what the Nix library knows of them
+ * (nix/image.nix's `addonixPackages`, evaluated from the add-on's flake): the package set's attribute
+ * (`nix:attribute`) and `meta.license` (an SPDX identifier as `license.id`, any other as
+ * `license.name`). The `nix:` and `addonix:` property namespaces are this tool's own (the CycloneDX
+ * property taxonomy registers neither).
+ *
  * The document is a function of the image and the add-on's files only (no timestamp; the serial number
  * derived from the image's config digest), so that the same build gives the same SBOM.
  */
@@ -21,10 +27,16 @@ import type { NativePlan } from '../npm/native.js';
 import { targetName, type Target } from '../npm/target.js';
 import { locateNix } from '../nix/install.js';
 import { narHashes } from '../nix/path-info.js';
+import type { NixLicense, NixPackageData } from '../nix/package-facts.js';
 import type { Digest } from '../oci/digest.js';
 import type { LayerRules } from '../oci/layer-rules.js';
 import { openLocalImages, type ScannedImage } from '../oci/scan.js';
 import { UserError } from '../util/errors.js';
+import { createRequire } from 'node:module';
+import { spdxFromCycloneDx } from './spdx.js';
+
+/** SPDX's license list (the ids CycloneDX's schema accepts as `license.id`). */
+const SPDX_IDS: ReadonlySet<string> = new Set(createRequire(import.meta.url)('spdx-license-ids') as string[]);
 
 export const CYCLONEDX_SPEC = '1.6';
 
@@ -38,6 +50,8 @@ export interface SbomInput {
   narHashes: ReadonlyMap<string, string>;
   /** The pinned base image of the arch (flavor `base`). */
   basePin: BaseImagePin | null;
+  /** What the Nix library says of the nixpkgs packages of the image (null: not known). */
+  nixPackages?: NixPackageData | null;
   addonixVersion: string;
 }
 
@@ -54,7 +68,7 @@ interface Component {
   version?: string;
   purl?: string;
   hashes?: { alg: 'SHA-256' | 'SHA-384' | 'SHA-512' | 'SHA-1'; content: string }[];
-  licenses?: ({ expression: string } | { license: { name: string } })[];
+  licenses?: ({ expression: string } | { license: { id: string } | { name: string } })[];
   externalReferences?: { type: 'distribution'; url: string }[];
   properties?: Property[];
   components?: Component[];
@@ -138,20 +152,34 @@ function ociPurl(imageName: string, digest: string, tag?: string): string {
   return `pkg:oci/${encodeURIComponent(name)}@${encodeURIComponent(digest)}?repository_url=${encodeURIComponent(imageName).replace(/%2F/g, '/')}${tag ? `&tag=${encodeURIComponent(tag)}` : ''}`;
 }
 
-function storePathComponent(storePath: string, narHash: string | undefined): Component {
+/** A license of meta.license: its SPDX id where SPDX's list has it, else its full (or short) name; null when it has neither. */
+export function nixLicense(license: NixLicense): { id: string } | { name: string } | null {
+  if (license.spdxId && SPDX_IDS.has(license.spdxId)) return { id: license.spdxId };
+  const name = license.fullName ?? license.shortName ?? license.spdxId;
+  return name ? { name } : null;
+}
+
+function storePathComponent(storePath: string, narHash: string | undefined, nixPackages: NixPackageData | null): Component {
   const base = path.posix.basename(storePath);
   const hash = base.slice(0, 32);
   const { name, version } = parseDrvName(base.slice(33));
+  const facts = nixPackages?.paths.get(storePath);
+  const licenses = (facts?.licenses ?? []).map(nixLicense).filter((l) => l !== null).map((license) => ({ license }));
   return {
     type: 'library',
     'bom-ref': storePath,
     name,
     ...(version ? { version } : {}),
     ...(narHash ? { hashes: [{ alg: 'SHA-256' as const, content: narHash }] } : {}),
+    ...(licenses.length > 0 ? { licenses } : {}),
     properties: [
       { name: 'nix:store-path', value: storePath },
       { name: 'nix:store-hash', value: hash },
       ...(narHash ? [{ name: 'nix:nar-hash', value: `sha256:${narHash}` }] : []),
+      ...(facts?.attribute ? [{ name: 'nix:attribute', value: facts.attribute }] : []),
+      ...(facts ? [{ name: 'nix:output', value: facts.output }] : []),
+      ...(facts?.override ? [{ name: 'nix:override', value: facts.override }] : []),
+      ...(facts && nixPackages?.packageSet ? [{ name: 'nix:package-set', value: nixPackages.packageSet }] : []),
     ],
   };
 }
@@ -200,7 +228,7 @@ export function buildSbom(input: SbomInput): object {
   const archModel = model.arches.find((a) => a.arch === arch);
   const flavor = archModel?.runtime.flavor ?? 'nix';
   const storePaths = imageStorePaths(image);
-  const components: Component[] = storePaths.map((p) => storePathComponent(p, input.narHashes.get(p)));
+  const components: Component[] = storePaths.map((p) => storePathComponent(p, input.narHashes.get(p), input.nixPackages ?? null));
 
   if (npm) {
     const { appPath, modulesRoot } = imageModules(image);
@@ -262,6 +290,8 @@ export function buildSbom(input: SbomInput): object {
     serialNumber: serialFrom(image.configDigest),
     version: 1,
     metadata: {
+      // The CycloneDX taxonomy's own property: no timestamp, a stable order.
+      properties: [{ name: 'cdx:reproducible', value: 'true' }],
       tools: { components: [{ type: 'application', name: 'addonix', version: input.addonixVersion, purl: npmPurl('addonix', input.addonixVersion) }] },
       component: {
         type: 'container',
@@ -316,8 +346,18 @@ export interface SbomRequest {
   app?: string | undefined;
   addonixVersion: string;
   display?: (file: string) => string;
-  /** Told when Nix is not there to give NAR hashes. */
+  /** Told when Nix is not there to give NAR hashes, or the flake not there to give nixpkgs' facts. */
   note?: (message: string) => void;
+  /** CycloneDX (the default) or SPDX 2.3 (spdx.ts, made from the CycloneDX document). */
+  format?: 'cyclonedx' | 'spdx';
+  /** What the Nix library says of each arch's nixpkgs packages (see nix/package-facts.ts), when known. */
+  nixPackages?: (arches: readonly BuildArch[]) => Promise<ReadonlyMap<string, NixPackageData | null>>;
+}
+
+/** An image's creation time as SPDX writes times (seconds, UTC, `Z`); the Unix epoch's second 1 when it has none. */
+function spdxTime(created: string | undefined): string {
+  const time = created ? new Date(created) : new Date(NaN);
+  return (Number.isNaN(time.getTime()) ? new Date(1000) : time).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** The SBOM of each image of the inputs, by arch: each read whole, the npm packages of its arch's default target. */
@@ -331,6 +371,15 @@ export async function sbomsOf(request: SbomRequest): Promise<Map<BuildArch, obje
   } catch (error) {
     if (!(error instanceof UserError)) throw error;
     request.note?.(`no NAR hashes in the SBOM: ${error.message}`);
+  }
+  let nixPackages: ReadonlyMap<string, NixPackageData | null> = new Map();
+  if (request.nixPackages) {
+    try {
+      nixPackages = await request.nixPackages(request.arches ?? model.arches.map((a) => a.arch));
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error;
+      request.note?.(`no nixpkgs attributes or licenses in the SBOM: ${error.message}`);
+    }
   }
   const out = new Map<BuildArch, object>();
   for (const input of request.inputs) {
@@ -347,7 +396,8 @@ export async function sbomsOf(request: SbomRequest): Promise<Map<BuildArch, obje
       }
       const basePin = lock && 'lock' in lock ? (lock.lock.images[arch] ?? null) : null;
       const hashes = nix ? await narHashes(nix, imageStorePaths(image)) : new Map<string, string>();
-      out.set(arch, buildSbom({ model, arch, image, npm, narHashes: hashes, basePin, addonixVersion: request.addonixVersion }));
+      const bom = buildSbom({ model, arch, image, npm, narHashes: hashes, basePin, addonixVersion: request.addonixVersion, nixPackages: nixPackages.get(arch) ?? null });
+      out.set(arch, request.format === 'spdx' ? spdxFromCycloneDx(bom, spdxTime(image.config.created)) : bom);
     }
   }
   return out;

@@ -7,6 +7,7 @@
  */
 import { statSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { withoutTemporary } from '../util/atomic.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Digest } from '../oci/digest.js';
@@ -107,6 +108,9 @@ export async function verifyBuilt(request: VerifyRequest): Promise<VerifyOutcome
   let rebuilt;
   try {
     rebuilt = await rebuild(install, flake, target, temp, request.options);
+  } catch (error) {
+    // Nix's log names the build folder it made in here, which is gone with it: said as what it was.
+    throw withoutTemporary(error, temp, "(verify's temporary build folder)");
   } finally {
     await rm(temp, { recursive: true, force: true });
   }

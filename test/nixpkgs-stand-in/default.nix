@@ -88,6 +88,27 @@ let
   hostPath = "/usr/local/bin:/usr/bin:/bin";
   shellQuote = text: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] text + "'";
 
+  # lib/licenses.nix @ NixOS/nixpkgs master (2025-2026): each license is mkLicense's result, { shortName
+  # (the attribute name unless given), free, deprecated, redistributable } plus spdxId (and a url made
+  # from it), fullName and url only where the entry has them: publicDomain has no spdxId, and a
+  # package's meta.license is one of them, a list of them, or missing (runCommand's results, most
+  # callers' own derivations). Only the licenses of the stand-in's packages.
+  mkLicense = lname: { shortName ? lname, free ? true, deprecated ? false, spdxId ? null, url ? null, fullName ? null, redistributable ? free }@attrs:
+    { inherit shortName free deprecated redistributable; }
+    // (if attrs ? spdxId then { inherit spdxId; url = "https://spdx.org/licenses/${spdxId}.html"; } else { })
+    // (if attrs ? url then { inherit url; } else { })
+    // (if attrs ? fullName then { inherit fullName; } else { });
+  licenses = builtins.mapAttrs mkLicense {
+    bsd3 = { spdxId = "BSD-3-Clause"; fullName = ''BSD 3-clause "New" or "Revised" License''; };
+    gpl2Only = { spdxId = "GPL-2.0-only"; fullName = "GNU General Public License v2.0 only"; };
+    gpl3Plus = { spdxId = "GPL-3.0-or-later"; fullName = "GNU General Public License v3.0 or later"; };
+    lgpl2Plus = { spdxId = "LGPL-2.0-or-later"; fullName = "GNU Library General Public License v2 or later"; };
+    mit = { spdxId = "MIT"; fullName = "MIT License"; };
+    mpl20 = { spdxId = "MPL-2.0"; fullName = "Mozilla Public License 2.0"; };
+    publicDomain = { fullName = "Public Domain"; };
+    zlib = { spdxId = "Zlib"; fullName = "zlib License"; };
+  };
+
   # --- the stand-in's own packages ------------------------------------------------------------------
 
   # A package of the stand-in: one of nixpkgs' own derivations, made here from host files. `cost` says
@@ -99,9 +120,9 @@ let
   # channel waits for the `tested` jobs only, nixos/release-combined.nix), so the cache does not have
   # it. It is a derivation of its own system, as in nixpkgs: another machine cannot build it ("a
   # 'aarch64-linux' with features {} is required to build ..."), and a dry run lists it as to build.
-  package = { name, buildCommand, cost, cached ? setCached, hydraMiss ? false, outputs ? [ "out" ], passthru ? { }, ... }@attrs:
+  package = { name, buildCommand, cost, cached ? setCached, hydraMiss ? false, outputs ? [ "out" ], passthru ? { }, meta ? { }, ... }@attrs:
     let
-      env = builtins.removeAttrs attrs [ "passthru" "cached" "cost" "hydraMiss" ];
+      env = builtins.removeAttrs attrs [ "passthru" "cached" "cost" "hydraMiss" "meta" ];
       drv = derivation (env // {
         system = if hydraMiss then buildPlatform.system else "x86_64-linux";
         builder = "/bin/sh";
@@ -114,6 +135,7 @@ let
       });
     in
     drv // passthru // {
+      inherit meta;
       overrideAttrs = f: package (attrs // { cached = false; } // f attrs);
     };
 
@@ -140,7 +162,7 @@ let
         standInHostInputs = builtins.concatStringsSep " " (map (input: toString (input.dev or input)) buildInputs);
       });
     in
-    builtins.seq stdenvError (drv // passthru);
+    builtins.seq stdenvError (drv // passthru // { meta = args.meta or { }; });
 
   # pkgs/build-support/trivial-builders/default.nix @ 77d57157d61d28d9f8948f4fe7c6e3c7a78d5338:
   # runCommand name env buildCommand (stdenvNoCC: no compiler)
@@ -307,6 +329,7 @@ let
     if hostTree == null then null
     else package {
       name = "glibc-2.36";
+      meta.license = licenses.lgpl2Plus;
       outputs = [ "out" "dev" ];
       cost = "compiles glibc (about 15 min)";
       buildCommand = copyLibs hostTree.libDirs glibcFiles + ''
@@ -336,6 +359,7 @@ let
     else package {
       # nixpkgs names it gcc-<version>; the host's version is known only when it builds.
       name = "gcc-host";
+      meta.license = licenses.gpl3Plus;
       outputs = [ "out" "lib" ];
       cost = "compiles GCC (about 40 min)";
       buildCommand = hostGcc hostTree + copyLibs (hostTree.libDirs ++ [ "$gccDir" ]) [ "libstdc++.so*" "libgcc_s.so*" "libatomic.so*" ] + ''
@@ -629,6 +653,7 @@ let
   # machine (an override, as addonix's nix/nixpkgs-fixes.nix does).
   nodejs-slim = package {
     name = "nodejs-slim-${nodeVersion}";
+    meta.license = licenses.mit;
     outputs = [ "out" "npm" "corepack" ];
     configureScript = "${python3.interpreter} configure.py";
     configureFlags = "--ninja --with-intl=system-icu --dest-os=linux --dest-cpu=${nodeCpu}";
@@ -660,7 +685,8 @@ let
   };
   # pkgs/top-level/all-packages.nix: nodejs_22 is symlink.nix over the set's own nodejs-slim_22, and
   # nodejs, nodejs-slim name the default version's: an overlay that overrides nodejs-slim_22 changes them.
-  nodejsOf = slim: symlinkJoinWith { cost = "seconds (a symlinkJoin)"; } { name = "nodejs-${slim.version}"; paths = [ slim slim.npm ]; } // { inherit (slim) version; };
+  # symlink.nix inherits nodejs-slim's meta (its license).
+  nodejsOf = slim: symlinkJoinWith { cost = "seconds (a symlinkJoin)"; } { name = "nodejs-${slim.version}"; paths = [ slim slim.npm ]; } // { inherit (slim) version meta; };
 
   # The Node.js CPU names (configure.py's --dest-cpu, nixpkgs' hostPlatform.node.arch).
   nodeCpu = { x86_64 = "x64"; aarch64 = "arm64"; armv7l = "arm"; armv6l = "arm"; i686 = "ia32"; riscv64 = "riscv64"; }.${hostCpu};
@@ -703,6 +729,8 @@ let
     path = ./.;
     # pkgs/top-level/all-packages.nix (2026): `inherit lib config overlays;`.
     inherit config overlays;
+    # lib.licenses (see mkLicense above); nixpkgs' lib has much more, the stand-in only what it uses.
+    lib = { inherit licenses; };
 
     stdenv = {
       inherit buildPlatform hostPlatform;
@@ -791,6 +819,7 @@ let
     # (NIX_SSL_CERT_FILE for builds): files an image root linking the whole package would hold.
     cacert = package {
       name = "nss-cacert-3.115";
+      meta.license = licenses.mpl20;
       cost = "seconds";
       buildCommand = ''
         mkdir -p "$out/etc/ssl/certs" "$out/nix-support"
@@ -803,6 +832,8 @@ let
     # (a few zones here), and a setup hook (TZDIR for builds) in nix-support.
     tzdata = package {
       name = "tzdata-2025b";
+      # tzdata/package.nix: two licenses, one of them (publicDomain) without an SPDX identifier.
+      meta.license = [ licenses.bsd3 licenses.publicDomain ];
       cost = "seconds";
       buildCommand = ''
         mkdir -p "$out/share/zoneinfo" "$out/nix-support"
@@ -814,6 +845,7 @@ let
     # udhcpc's dispatcher script at the top of out ($out/default.script).
     busybox = package {
       name = "busybox-1.36.1";
+      meta.license = licenses.gpl2Only;
       cost = "minutes";
       buildCommand = ''
         mkdir -p "$out/bin"
@@ -843,6 +875,7 @@ let
       in
       package {
         name = "zlib-1.3.1";
+        meta.license = licenses.zlib;
         outputs = [ "out" "dev" "static" ];
         cost = "compiles zlib (a minute)";
         buildCommand = if debianPackages == null then ''
@@ -874,6 +907,7 @@ let
     # when asked (extraContents); the tests ask for it to show what `addonix build` says then.
     jq = package {
       name = "jq-1.8.2";
+      meta.license = licenses.mit;
       outputs = [ "bin" "out" ];
       cost = "minutes";
       hydraMiss = setCached && hostPlatform.system == "aarch64-linux";

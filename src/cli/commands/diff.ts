@@ -1,6 +1,6 @@
 import { COMMAND_HEADS } from '../command-heads.js';
 import type { Argv, CommandModule } from 'yargs';
-import { diffImages, openImages } from '../../verify/diff.js';
+import { diffImages, openInputs } from '../../verify/diff.js';
 import { diffJson, renderDiff } from '../../verify/render.js';
 import { checkReportDir, writeDiffReport } from '../../verify/report.js';
 import type { BuildArch } from '../../addon/arch.js';
@@ -54,8 +54,9 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
     const rules = layerRules(args['allow-devices']);
     const options = { insecure: args.insecure, rules, client: registryTimes(args) };
     const outcome = await (async () => {
-      // One input is read on this thread, the other on a worker: two cores, one worker to start.
-      const [a, b] = await Promise.all([openImages(args.a, { ...options, inProcess: true }), openImages(args.b, options)]);
+      // One input is read on this thread, the other on a worker: two cores, one worker to start; an arch
+      // --arch names is looked for before anything slow is read.
+      const [a, b] = await openInputs(args.a, args.b, options, args.arch);
       return diffImages(a, b, { arches: args.arch });
     })().finally(() => progress.done());
     // The report first: when it cannot be written, the output is the error alone (one JSON document under --json).

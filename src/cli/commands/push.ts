@@ -51,7 +51,9 @@ function attestationsFor(args: PushArgs, model: AddonModel, revision: string | u
     const statements: { predicateType: string; predicate: unknown }[] = [];
     if (arch !== null) {
       const { sbomsOf } = await import('../../verify/sbom.js');
-      sboms ??= sbomsOf({ dir: args.addon!, model, inputs: args.images, rules: layerRules(args['allow-devices']), addonixVersion: version });
+      const { nixPackagesOf } = await import('../nix-input.js');
+      const nixPackages = nixPackagesOf(args.addon!, model.slug, { flake: args.flake });
+      sboms ??= sbomsOf({ dir: args.addon!, model, inputs: args.images, rules: layerRules(args['allow-devices']), addonixVersion: version, nixPackages, note: (message) => process.stderr.write(`addonix: ${message}\n`) });
       const sbom = (await sboms).get(arch);
       if (sbom) statements.push({ predicateType: PREDICATE_TYPES.cyclonedx, predicate: sbom });
     }

@@ -1,3 +1,4 @@
+import { withoutTemporary } from '../../util/atomic.js';
 import { COMMAND_HEADS } from '../command-heads.js';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -197,6 +198,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
         process.stdout.write(JSON.stringify({ slug: model.slug, arch, image: reference, engine, exitCode: result.exitCode, ports }, null, 2) + '\n');
       }
       if (result.exitCode !== 0) process.stderr.write(`addonix: ${model.slug} exited with status ${result.exitCode}\n`);
+    } catch (error) {
+      // The engine's message may name the mounts made in here (options.json's /data, the map folders), gone with it.
+      throw withoutTemporary(error, work, "(addonix run's temporary folder)");
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
