@@ -6,12 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { COMMANDS, FAILURE_EXIT } from '../src/cli/commands.js';
 import { ERROR_CODES, EXIT_STATUSES } from '../src/util/codes.js';
-import { jsonError, REPO, runCliAsync, tempTree } from './helpers.js';
+import { jsonError, runCliAsync, tempTree } from './helpers.js';
 
 interface ErrorJson {
   code: keyof typeof ERROR_CODES;
@@ -79,13 +77,4 @@ test('exit statuses: every command exits 2 on a usage mistake and 1 on a failure
     assert.equal(failure.error.exit, exit, name);
     assert.match(failure.error.message, /missing/, `${name} names what is missing: ${failure.error.message}`);
   }
-});
-
-test('exit statuses: a scan worker started ahead and not taken is ended with the process waiting for it (a refused diff exited 13 under load: its top-level await never settled)', () => {
-  // The worker is asked to stop before it has started, as when diff refuses its arguments at once.
-  const pool = pathToFileURL(path.join(REPO, 'dist', 'src', 'oci', 'scan-pool.js')).href;
-  const script = `const pool = await import(${JSON.stringify(pool)}); pool.prestartScanWorker(); await pool.stopSpareScanWorker(); process.stdout.write('stopped');`;
-  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
-  assert.equal(result.status, 0, result.stderr);
-  assert.equal(result.stdout, 'stopped');
 });

@@ -53,9 +53,6 @@ export async function stopSpareScanWorker(): Promise<void> {
   spare = undefined;
   if (!pending) return;
   const { worker, online } = await pending;
-  // Referenced while it is waited for: an unreferenced worker leaves nothing to keep the event loop
-  // alive, and Node then exits in the middle of this wait (status 13, a top-level await never settled).
-  worker.ref();
   await online;
   await worker.terminate();
 }
