@@ -69,7 +69,8 @@ let lockfileReader: VirtualLoader | undefined;
  * modules, about half a second of CPU) reading a lockfile never uses. This composes the load-virtual mixin
  * alone, with what it reads of an Arborist made by `new Arborist({ path })` (Arborist 9.9: path,
  * options.lockfileVersion null, installLinks and legacyPeerDeps false, no virtualTree, and its
- * setWorkspaces). test/unit-npm.test.ts compares the trees with Arborist's own on every corpus lockfile.
+ * setWorkspaces). test/unit-npm.test.ts compares its trees with Arborist's own (three corpus lockfiles and a
+ * workspace).
  */
 export async function loadVirtual(dir: string): Promise<ArboristNode> {
   if (!lockfileReader) {
