@@ -314,3 +314,33 @@ test('cache: a rebuilt image whose layers the cache knows compresses and uploads
   const records = readdirSync(path.join(dir, 'cache', 'layers')).filter((name) => name.endsWith('.json'));
   assert.equal(records.length, 3, 'one record per layer read: two of the first image, the new one');
 });
+
+test('cache: a layout\'s layers read once are only hashed by the next import: the cache\'s record of each is what it goes by, and bytes that do not hash to their name are still refused', async (t) => {
+  const dir = tempTree(t, {});
+  const cache = path.join(dir, 'cache');
+  const env = { ADDONIX_CACHE_DIR: cache };
+  const image: TestImage = { goarch: 'amd64', layers: await archLayers('amd64'), labels: { 'io.hass.arch': 'amd64' } };
+  const gz = image.layers.map((l) => gzipSync(l));
+  const first = await runCliAsync(['inspect-image', dockerLayout(path.join(dir, 'first'), image, gz)], { env });
+  assert.equal(first.status, 0, first.stderr);
+  const recordOf = (diffId: string) => path.join(cache, 'layers', `${diffId.slice(7)}.json`);
+  gz.forEach((blob, i) => {
+    assert.equal(readFileSync(path.join(cache, 'layers', 'by-digest', sha(blob).slice(7)), 'utf8'), sha(image.layers[i]!), `layer ${i + 1} recorded under its digest`);
+    assert.ok(existsSync(recordOf(sha(image.layers[i]!))));
+  });
+  // Records saying layer 1's blob is layer 2's content (not what addonix wrote): a copy of the layout (no
+  // import record of its own) goes by them without reading the layer, and its config then disagrees.
+  const second = JSON.parse(readFileSync(recordOf(sha(image.layers[1]!)), 'utf8')) as { forms: { digest: string; size: number; compression: string; compressor: null }[] };
+  writeFileSync(recordOf(sha(image.layers[1]!)), JSON.stringify({ ...second, forms: [...second.forms, { digest: sha(gz[0]!), size: gz[0]!.length, compression: 'gzip', compressor: null }] }));
+  writeFileSync(path.join(cache, 'layers', 'by-digest', sha(gz[0]!).slice(7)), sha(image.layers[1]!));
+  const misled = await runCliAsync(['inspect-image', dockerLayout(path.join(dir, 'copy'), image, gz)], { env });
+  assert.equal(misled.status, 1);
+  assert.match(misled.stderr, new RegExp(`layer 1 \\(${sha(gz[0]!)}\\) has diff_id ${sha(image.layers[1]!)}, but the config says ${sha(image.layers[0]!)}`));
+  // A recorded blob whose file does not hash to its name (one byte changed) is refused.
+  const rotten = Buffer.from(gz[1]!);
+  rotten[Math.floor(rotten.length / 2)] = rotten[Math.floor(rotten.length / 2)]! ^ 0x10;
+  const refused = await runCliAsync(['inspect-image', dockerLayout(path.join(dir, 'poisoned'), image, gz, { index: 1, bytes: rotten })], { env });
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, new RegExp(`layer 2 \\(${sha(gz[1]!)}\\): it hashes to ${sha(rotten)}, but the manifest says ${sha(gz[1]!)}: the layout is damaged`));
+  assert.ok(!hasStackTrace(refused.stderr), refused.stderr);
+});

@@ -15,6 +15,8 @@ import { loadPaths, relativeDisplay } from '../src/addon/load.js';
 import { DEFAULT_ERA } from '../src/addon/eras.js';
 import { addonFiles } from '../src/nixgen/addon-files.js';
 import { UserError } from '../src/util/errors.js';
+import { loadVirtual } from '../src/npm/lockfile.js';
+import type { ArboristNode } from '@npmcli/arborist';
 import { corpus, hasStackTrace, MINIMAL_CONFIG, tempTree } from './helpers.js';
 import { badInputs, GOOD_ENTRY } from './npm-inputs.js';
 
@@ -179,4 +181,56 @@ test('deps: workspace links are built from their folder, dev packages left out u
   assert.deepEqual(prod.packages, [{ location: 'node_modules/lib', name: 'lib', version: '2.0.0', url: null, integrity: null, bundled: false, link: true, optional: false }]);
   const withDev = (await resolveDeps(dir, [parseTarget('amd64-musl')], { includeDev: true })).targets[0]!;
   assert.deepEqual(withDev.packages.map((p) => p.location), ['node_modules/debug', 'node_modules/lib']);
+});
+
+/** Everything addonix reads of a lockfile tree, node by node: to compare two loadings of it. */
+function treeFacts(tree: ArboristNode): unknown[] {
+  const nodes = [...tree.inventory.values()].sort((a, b) => (a.location < b.location ? -1 : a.location > b.location ? 1 : 0));
+  const facts = (node: ArboristNode) => ({
+    location: node.location,
+    name: node.name,
+    packageName: node.packageName,
+    version: node.version,
+    resolved: node.resolved,
+    integrity: node.integrity,
+    flags: [node.dev, node.optional, node.devOptional, node.peer, node.extraneous, node.inBundle, node.isLink, node.isWorkspace, node.isRoot].map(String).join(','),
+    target: node.isLink ? node.target?.location : null,
+    package: node.package,
+    workspaces: node.isRoot ? [...((node as { workspaces?: Map<string, string> }).workspaces ?? new Map())] : null,
+    edgesOut: [...node.edgesOut.values()].map((edge) => [edge.name, edge.type, edge.spec, edge.to?.location ?? null, edge.valid, edge.missing, edge.invalid]),
+    edgesIn: [...node.edgesIn].map((edge) => [edge.from?.location ?? null, edge.name, edge.type]).sort(),
+  });
+  return nodes.map(facts);
+}
+
+test('lockfiles are read by Arborist\'s loadVirtual alone (without the rest of Arborist) into the very tree Arborist makes', async (t) => {
+  const workspace = tempTree(t, {
+    'package.json': JSON.stringify({ name: 'app', version: '1.0.0', workspaces: ['packages/lib'], dependencies: { lib: '*' }, devDependencies: { debug: '^4' }, optionalDependencies: { debug: '^4' } }),
+    'packages/lib/package.json': JSON.stringify({ name: 'lib', version: '2.0.0', dependencies: { debug: '^4' } }),
+    'package-lock.json': JSON.stringify({
+      name: 'app', version: '1.0.0', lockfileVersion: 3, requires: true,
+      packages: {
+        '': { name: 'app', version: '1.0.0', workspaces: ['packages/lib'], dependencies: { lib: '*' }, devDependencies: { debug: '^4' }, optionalDependencies: { debug: '^4' } },
+        'node_modules/debug': { ...GOOD_ENTRY, optional: true },
+        'node_modules/lib': { resolved: 'packages/lib', link: true },
+        'packages/lib': { name: 'lib', version: '2.0.0', dependencies: { debug: '^4' } },
+      },
+    }),
+  });
+  const dirs = [workspace];
+  // The largest lockfile, one without `resolved`, one of platform packages (each read twice: some seconds).
+  for (const name of ['react-toolchain-1583', 'zigbee2mqtt-no-resolved', 'photo-notes-sharp']) {
+    const dir = corpus(t, `lockfiles/${name}`);
+    if (dir) dirs.push(dir);
+  }
+  const { default: Arborist } = (await import('@npmcli/arborist')) as unknown as { default: typeof import('@npmcli/arborist') };
+  for (const dir of dirs) {
+    const own = await loadVirtual(dir);
+    const arborists = await new Arborist({ path: dir }).loadVirtual();
+    assert.ok(own.inventory.size > 1, dir);
+    assert.deepEqual(treeFacts(own), treeFacts(arborists), dir);
+  }
+  // npm's query language still works on such a tree (loaded when first used).
+  const queried = await (await loadVirtual(workspace)).querySelectorAll('.workspace');
+  assert.deepEqual(queried.map((node: ArboristNode) => node.location), ['node_modules/lib', 'packages/lib']);
 });

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import type { CommandModule } from 'yargs';
 import { quickValidateArgs, validateCommand, type ValidateArgs } from '../src/cli/commands/validate.js';
 import { runYargs } from '../src/cli/yargs-cli.js';
+import { commandHeads, COMMAND_NAMES } from '../src/cli/commands.js';
+import { englishLocale, topLevelHelp } from '../src/cli/top-help.js';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -92,4 +94,62 @@ test('validate loads neither yargs nor ajv itself: only the compiled validators 
   assert.deepEqual(cjsModulesLoaded(t, ['validate', '--json']), [path.join('ajv', 'dist', 'runtime', 'ucs2length.js')]);
   // The probe sees yargs when it is loaded.
   assert.ok(cjsModulesLoaded(t, ['validate', '--no-strict']).includes(path.join('get-caller-file', 'index.js')));
+});
+
+/** What yargs prints for `addonix --help` at a width (process.stdout.columns), as the CLI configures it. */
+async function yargsHelp(columns: number): Promise<string> {
+  const printed: string[] = [];
+  const { log } = console;
+  const { exit } = process;
+  const before = Object.getOwnPropertyDescriptor(process.stdout, 'columns');
+  Object.defineProperty(process.stdout, 'columns', { value: columns, configurable: true, writable: true });
+  // yargs prints help with console.log and then exits the process: both caught for the comparison.
+  console.log = (...args: unknown[]) => void printed.push(args.join(' '));
+  process.exit = (() => undefined) as typeof process.exit;
+  try {
+    await runYargs(['--help'], commandHeads(), COMMAND_NAMES, undefined);
+  } finally {
+    console.log = log;
+    process.exit = exit;
+    if (before) Object.defineProperty(process.stdout, 'columns', before);
+    else delete (process.stdout as { columns?: number }).columns;
+  }
+  return printed.join('\n');
+}
+
+test('--help without yargs prints the very text yargs prints, at every width yargs wraps to', async () => {
+  // 100 is what a pipe gets; a terminal's width up to 110; narrow ones wrap words and cut long ones.
+  for (const width of [100, 110, 80, 72, 60, 45, 30, 20, 12]) {
+    const own = topLevelHelp(width);
+    assert.ok(own !== null, 'the command heads are plain ASCII');
+    assert.equal(own, await yargsHelp(width), `width ${width}`);
+  }
+  // Text yargs would measure otherwise is left to it.
+  assert.equal(topLevelHelp(100)?.includes('addonix inspect-image <image>'), true);
+});
+
+test('--help without yargs: only for English messages; yargs is not loaded for it', (t) => {
+  for (const [env, english] of [
+    [{}, true],
+    [{ LANG: 'C.UTF-8' }, true],
+    [{ LANG: 'en_US.UTF-8' }, true],
+    [{ LANG: 'de_DE.UTF-8' }, false],
+    [{ LC_ALL: 'fr_FR', LANG: 'en_US.UTF-8' }, false],
+    [{ LC_MESSAGES: 'POSIX', LANG: 'de_DE' }, true],
+  ] as const) {
+    assert.equal(englishLocale(env), english, JSON.stringify(env));
+  }
+  const dir = tempTree(t, {});
+  const probe = path.join(dir, 'probe.mjs');
+  writeFileSync(probe, `import { createRequire } from 'node:module';\nconst cache = createRequire(import.meta.url).cache;\nprocess.on('exit', () => process.stderr.write(JSON.stringify(Object.keys(cache))));\n`);
+  const env = { ...process.env, LC_ALL: 'en_US.UTF-8' };
+  const quick = spawnSync(process.execPath, ['--import', probe, path.join(REPO, 'bin', 'addonix.js'), '--help'], { cwd: dir, encoding: 'utf8', env });
+  assert.equal(quick.status, 0);
+  assert.equal(quick.stdout, `${topLevelHelp(100)}\n`, 'a pipe gets the text at width 100');
+  assert.ok(!quick.stderr.includes('get-caller-file'), 'yargs was not loaded');
+  // Another language: yargs prints its own translation.
+  const german = spawnSync(process.execPath, ['--import', probe, path.join(REPO, 'bin', 'addonix.js'), '-h'], { cwd: dir, encoding: 'utf8', env: { ...env, LC_ALL: 'de_DE.UTF-8' } });
+  assert.equal(german.status, 0);
+  assert.match(german.stdout, /^Optionen:$/m);
+  assert.ok(german.stderr.includes('get-caller-file'), 'yargs printed it');
 });

@@ -1,6 +1,7 @@
 /**
  * The addonix command line. Each command lives in commands/ (listed in commands.ts); this file runs them
- * through yargs (yargs-cli.ts), or `validate` without it when its arguments are the usual ones, and
+ * through yargs (yargs-cli.ts), or `validate`, `push`, `diff` and `--help` (top-help.ts) without it when
+ * their arguments are the usual ones, and
  * turns failures into exit statuses (0 ok, 1 findings or failure, 2 wrong usage, 130 interrupted; the
  * table is in util/codes.ts), rendered in one place (render-error.ts).
  */
@@ -33,6 +34,8 @@ export async function main(argv: string[]): Promise<number> {
       await quick.run(args);
     } else if (argv.length === 1 && argv[0] === '--version') {
       process.stdout.write(`${(await import('./version.js')).VERSION}\n`);
+    } else if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h') && (await quickHelp())) {
+      // Printed: the same text yargs would print (top-help.ts).
     } else {
       // No command named (help, a typo): the commands' usage lines only, none of their modules.
       const named = argv[0] !== undefined && Object.hasOwn(COMMANDS, argv[0]) ? argv[0] : undefined;
@@ -48,6 +51,15 @@ export async function main(argv: string[]): Promise<number> {
     await stopSpareWorker?.();
   }
   return typeof process.exitCode === 'number' ? process.exitCode : 0;
+}
+
+/** Prints `addonix --help` without yargs when top-help.ts can lay it out as yargs would; whether it did. */
+async function quickHelp(): Promise<boolean> {
+  const { englishLocale, helpWidth, topLevelHelp } = await import('./top-help.js');
+  const text = englishLocale() ? topLevelHelp(helpWidth()) : null;
+  if (text === null) return false;
+  process.stdout.write(`${text}\n`);
+  return true;
 }
 
 /** A command that reads its usual arguments without yargs: how it reads them (null: let yargs), and how it runs. */

@@ -4,6 +4,7 @@
  */
 import yargs, { type CommandModule } from 'yargs';
 import { UsageError } from '../util/errors.js';
+import { EPILOGUE, helpWidth as fittedHelpWidth, USAGE } from './top-help.js';
 import { VERSION } from './version.js';
 
 /**
@@ -16,12 +17,12 @@ export async function runYargs(argv: string[], commands: CommandModule[], names:
   let suggestion = '';
   // yargs renders the whole help text before a command runs (to show on failures, which .fail below
   // never does): fitting it to the terminal took 0.06-0.1 s of every run, so only help itself gets it.
-  const helpWidth = argv.some((arg) => arg === '--help' || arg === '-h') ? Math.min(110, process.stdout.columns || 100) : null;
+  const helpWidth = argv.some((arg) => arg === '--help' || arg === '-h') ? fittedHelpWidth() : null;
   await yargs(argv)
     .scriptName('addonix')
     // Options are read by their own names (args['out-link']): no camelCase copies, which unknown-option messages would repeat.
     .parserConfiguration({ 'camel-case-expansion': false })
-    .usage('addonix: reproducible, cross-compiled container images for Home Assistant add-ons, built with Nix\n\nUsage: $0 <command> [options]')
+    .usage(USAGE)
     .command(commands)
     .demandCommand(1, `Name a command: ${names.join(', ')}.`)
     .recommendCommands()
@@ -29,7 +30,7 @@ export async function runYargs(argv: string[], commands: CommandModule[], names:
     .version(VERSION)
     .alias('help', 'h')
     .wrap(helpWidth)
-    .epilogue('Every command has its own --help with examples, e.g. addonix validate --help.')
+    .epilogue(EPILOGUE)
     .fail((message, error) => {
       const helpFor = named ? `addonix ${named} --help` : 'addonix --help';
       // An option's own check (coerce, e.g. --arch) throws; yargs hands it on wrapped as a YError.

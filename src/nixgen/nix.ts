@@ -24,8 +24,13 @@ export class NixValueError extends Error {
 const KEYWORDS = new Set(['if', 'then', 'else', 'assert', 'with', 'let', 'in', 'rec', 'inherit', 'or']);
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_'-]*$/;
 
+/** Characters a Nix string literal must escape or refuse, or that need a closer look (`$`, surrogates). */
+const NEEDS_CARE = /[\0\\"\n\r\t$\uD800-\uDFFF]/;
+
 /** A Nix double-quoted string with the same characters as `value`. */
 export function nixString(value: string): string {
+  // Most strings (names, versions, hashes, URLs) hold none of them: quoted as they are.
+  if (!NEEDS_CARE.test(value)) return `"${value}"`;
   if (value.includes('\0')) throw new NixValueError('a string with a NUL character cannot be written to Nix (Nix strings cannot hold NUL)');
   if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value)) {
     throw new NixValueError('a string with an unpaired UTF-16 surrogate cannot be written as UTF-8');

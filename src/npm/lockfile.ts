@@ -3,12 +3,15 @@
  * after checking the file ourselves so that a broken lockfile gets a located, actionable error.
  */
 import { promises as fs } from 'node:fs';
+import { createRequire, Module } from 'node:module';
 import path from 'node:path';
 import type { ArboristNode } from '@npmcli/arborist';
 import { readDocument, type LocatedDocument } from '../addon/document.js';
 import { fileKindOf } from '../addon/files.js';
 import validatePackageName from 'validate-npm-package-name';
 import { UserError, type ErrorDetails } from '../util/errors.js';
+
+const requireHere = createRequire(import.meta.url);
 
 export interface NpmProject {
   /** Absolute folder holding package.json and the lockfile. */
@@ -54,6 +57,69 @@ function lazyPositions(file: string, text: string, shown: string): (location: st
   };
 }
 
+/** What loadVirtual needs of an Arborist: its mixin applied to a base class, then called on an instance. */
+type VirtualLoader = new () => { path: string; options: Record<string, unknown>; installLinks: boolean; legacyPeerDeps: boolean; virtualTree: ArboristNode | undefined; loadVirtual(): Promise<ArboristNode> };
+
+let lockfileReader: VirtualLoader | undefined;
+
+/**
+ * Arborist's loadVirtual() (the tree `npm ci` installs from the lockfile, and npm's own dependency flags),
+ * without the rest of Arborist: its class is the composition of mixins (build-ideal-tree, reify, audit,
+ * load-actual, ...) whose modules (pacote, sigstore, the registry client, npm's query language: some 450
+ * modules, about half a second of CPU) reading a lockfile never uses. This composes the load-virtual mixin
+ * alone, with what it reads of an Arborist made by `new Arborist({ path })` (Arborist 9.9: path,
+ * options.lockfileVersion null, installLinks and legacyPeerDeps false, no virtualTree, and its
+ * setWorkspaces). test/unit-npm.test.ts compares its trees with Arborist's own (three corpus lockfiles and a
+ * workspace).
+ */
+export async function loadVirtual(dir: string): Promise<ArboristNode> {
+  if (!lockfileReader) {
+    deferQuerySelector();
+    const { EventEmitter } = await import('node:events');
+    const mixin = requireHere('@npmcli/arborist/lib/arborist/load-virtual.js') as (base: typeof EventEmitter) => new () => object;
+    const mapWorkspaces = requireHere('@npmcli/map-workspaces') as (options: { cwd: string; pkg: unknown }) => Promise<Map<string, string>>;
+    lockfileReader = class extends mixin(EventEmitter) {
+      path = '';
+      options: Record<string, unknown> = {};
+      installLinks = false;
+      legacyPeerDeps = false;
+      virtualTree: ArboristNode | undefined = undefined;
+
+      // Arborist's own: the root's workspaces from its package.json.
+      async [Symbol.for('setWorkspaces')](node: ArboristNode & { workspaces?: Map<string, string> }): Promise<ArboristNode> {
+        const workspaces = await mapWorkspaces({ cwd: node.path, pkg: node.package });
+        if (node && workspaces.size) node.workspaces = workspaces;
+        return node;
+      }
+    } as unknown as VirtualLoader;
+  }
+  const reader = new lockfileReader();
+  reader.path = path.resolve(dir);
+  reader.options = { path: reader.path, lockfileVersion: null };
+  return reader.loadVirtual();
+}
+
+/**
+ * Arborist's tree nodes load its query language (`node.querySelectorAll`, for `npm query`) when they are
+ * loaded themselves, and with it pacote, sigstore and the registry client: some 400 modules, about half
+ * a second of CPU, which reading a lockfile never uses. Until a query is made, the module stands in for
+ * itself: the first query loads the real one (Node's module cache is the documented way to give a
+ * module's exports; `require.cache` entries may be set).
+ */
+function deferQuerySelector(): void {
+  const file = requireHere.resolve('@npmcli/arborist/lib/query-selector-all.js');
+  if (requireHere.cache[file]) return;
+  let real: ((...args: unknown[]) => unknown) | undefined;
+  const deferred = (...args: unknown[]): unknown => {
+    if (!real) {
+      delete requireHere.cache[file];
+      real = requireHere(file) as (...args: unknown[]) => unknown;
+    }
+    return real(...args);
+  };
+  requireHere.cache[file] = Object.assign(new Module(file), { filename: file, loaded: true, exports: deferred });
+}
+
 export async function loadProject(dir: string, display: (file: string) => string = (f) => f): Promise<NpmProject> {
   const shrinkwrap = path.join(dir, 'npm-shrinkwrap.json');
   const lockfile = (await exists(shrinkwrap)) ? shrinkwrap : path.join(dir, 'package-lock.json');
@@ -95,10 +161,9 @@ export async function loadProject(dir: string, display: (file: string) => string
   const entryPosition = lazyPositions(lockfile, text, shown);
   checkEntries(lock.packages, entryPosition, shown);
 
-  const { default: Arborist } = (await import('@npmcli/arborist')) as unknown as { default: typeof import('@npmcli/arborist') };
   let tree: ArboristNode;
   try {
-    tree = await new Arborist({ path: dir }).loadVirtual();
+    tree = await loadVirtual(dir);
   } catch (error) {
     throw new NpmProjectError(`${shown}: npm cannot read this lockfile: ${(error as Error).message}; ${REGENERATE}`);
   }

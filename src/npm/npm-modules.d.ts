@@ -30,6 +30,7 @@ declare module '@npmcli/arborist' {
     devOptional: boolean;
     peer: boolean;
     inBundle: boolean;
+    extraneous: boolean;
     /** Set by npm on optional nodes it will not install (and on what only they need). */
     inert: boolean;
     isLink: boolean;
@@ -53,6 +54,8 @@ declare module '@npmcli/arborist' {
     linksIn: Set<ArboristNode>;
     inventory: Map<string, ArboristNode>;
     meta?: { lockfileVersion?: number; loadedFromDisk?: boolean };
+    /** npm's query language (`npm query`). */
+    querySelectorAll(query: string): Promise<ArboristNode[]>;
   }
   interface ArboristOptions {
     path: string;

@@ -112,10 +112,27 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
 
     // A layout's blob that stays as it is: verified where it lies, and sent meanwhile.
     if (this.inPlace && handle.descriptor && targetCompression(declared!, policy) === declared) {
-      this.options.events?.known?.({ ...handle.descriptor, mediaType: ociLayerType(declared!) }, true);
+      const descriptor = { ...handle.descriptor, mediaType: ociLayerType(declared!) };
+      this.options.events?.known?.(descriptor, true);
+      const known = await this.readBefore(handle.descriptor.digest, declared!);
+      if (known) {
+        // Bytes addonix has read whole before (a layout it assembled, a layout pushed before): that they
+        // hash to the digest it read them under is proof enough; nothing is decompressed or read as tar.
+        const hashed = new Hasher();
+        for await (const chunk of handle.open()) hashed.update(chunk);
+        if (hashed.digest() !== handle.descriptor.digest) {
+          throw new UserError('image-invalid', `${handle.where}: it hashes to ${hashed.digest()}, but the manifest says ${handle.descriptor.digest}: the layout is damaged`);
+        }
+        return { digest: hashed.digest(), size: hashed.bytes, diffId: known.diffId, descriptor, store: this.inPlace };
+      }
       const read = await readLayer(handle.open(), handle.where, { rules: this.options.rules, transient: handle.transient });
       if (read.compression === declared) {
-        return { digest: read.digest, size: read.size, diffId: read.diffId, descriptor: { ...handle.descriptor, mediaType: ociLayerType(declared!) }, store: this.inPlace };
+        // Recorded as a form the cache has read (its blob stays in the layout): the next import of it only hashes it.
+        await this.cache.recordLayer(
+          { diffId: read.diffId, uncompressedSize: read.uncompressedSize, entries: read.entries, devices: read.devices },
+          { digest: read.digest, size: read.size, compression: read.compression, compressor: null },
+        );
+        return { digest: read.digest, size: read.size, diffId: read.diffId, descriptor, store: this.inPlace };
       }
       // Declared one compression, holds another: read again below and stored as what it is.
     }
@@ -143,6 +160,18 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
     }
 
     return this.store(handle);
+  }
+
+  /**
+   * What the cache recorded of a blob it has read whole before, in this compression (its diff_id, and
+   * that the rules found nothing against it: a record is written only after that); undefined when it
+   * has not, or the record holds devices the rules now refuse.
+   */
+  private async readBefore(digest: Digest, compression: Compression): Promise<LayerRecord | undefined> {
+    const diffId = compression === 'none' ? digest : await this.cache.diffIdOf(digest);
+    const record = diffId ? await this.cache.layer(diffId) : undefined;
+    if (!record || (record.devices > 0 && !this.options.rules.allowDevices)) return undefined;
+    return record.forms.some((form) => form.digest === digest && form.compression === compression) ? record : undefined;
   }
 
   /** The cache's form of a layer, when the handle says which layer it is and the cache has that form. */
