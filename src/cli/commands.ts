@@ -16,6 +16,7 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   build: async () => (await import('./commands/build.js')).buildCommand as CommandModule,
   assemble: async () => (await import('./commands/assemble.js')).assembleCommand as CommandModule,
   push: async () => (await import('./commands/push.js')).pushCommand as CommandModule,
+  login: async () => (await import('./commands/login.js')).loginCommand as CommandModule,
   load: async () => (await import('./commands/load.js')).loadCommand as CommandModule,
   run: async () => (await import('./commands/run.js')).runCommand as CommandModule,
   'inspect-image': async () => (await import('./commands/inspect-image.js')).inspectImageCommand as CommandModule,
