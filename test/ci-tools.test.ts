@@ -181,11 +181,30 @@ test('ci: gitlab-ci-local runs the generated pipeline of two add-ons to the end:
   // Neither add-on went to the other's repository, nor to a shared one.
   assert.equal((await tagDigests(gitlab.url, 'group/addons', ['0.3.1'], { authorization: `Basic ${Buffer.from('gitlab-ci-token:job-token-1').toString('base64')}` }))['0.3.1'], null);
 
-  // A second pipeline on the default branch with the same version: nothing moves, and it passes.
-  git(repo, 'commit', '-q', '--allow-empty', '-m', 'again');
+  const auth = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+  // The same pipeline again, with the same version: nothing moves, and it passes.
   const second = run();
   assert.equal(second.status, 0, second.output.split('\n').slice(-40).join('\n'));
-  assert.match(second.output, /published already: .*garage_door_log:0\.3\.1 = sha256:\w+ \(this image\)/);
-  assert.deepEqual(await tagDigests(gitlab.url, 'group/addons/garage_door_log', ['0.3.1'], { authorization: `Basic ${Buffer.from('gitlab-ci-token:job-token-1').toString('base64')}` }), door);
-  assert.deepEqual(await tagDigests(other.url, 'me/garage-gate', ['0.3.1'], { authorization: `Basic ${Buffer.from('robot:other-secret').toString('base64')}` }), gate);
+  assert.match(second.output, /published already: \S+\/group\/addons\/garage_door_log:0\.3\.1 = sha256:\w+ \(this image\)/);
+  assert.match(second.output, /published already: \S+\/me\/garage-gate:0\.3\.1 = sha256:\w+ \(this image\)/);
+  assert.deepEqual(await tagDigests(gitlab.url, 'group/addons/garage_door_log', ['0.3.1'], auth('gitlab-ci-token', 'job-token-1')), door);
+  assert.deepEqual(await tagDigests(other.url, 'me/garage-gate', ['0.3.1'], auth('robot', 'other-secret')), gate);
+
+  // The build job wrote the predicates the push job attests (signing itself is skipped here: no OIDC
+  // token, which the job says): the SBOM and SLSA provenance, whose nixpkgs is the stand-in
+  // ADDONIX_NIX_FLAGS gave to addonix's own Nix calls.
+  const artifacts = path.join(repo, '.gitlab-ci-local', 'artifacts', 'build-garage_door_log-amd64');
+  const provenance = JSON.parse(readFileSync(path.join(artifacts, 'provenance-garage_door_log-amd64.json'), 'utf8'));
+  assert.equal(provenance.buildDefinition.externalParameters.arch, 'amd64');
+  assert.ok(provenance.buildDefinition.resolvedDependencies.some((d: { name: string; uri?: string }) => d.name === 'addonix/nixpkgs' && d.uri?.includes('nixpkgs-stand-in')), JSON.stringify(provenance.buildDefinition.resolvedDependencies));
+  assert.equal(JSON.parse(readFileSync(path.join(artifacts, 'sbom-garage_door_log-amd64.cdx.json'), 'utf8')).bomFormat, 'CycloneDX');
+
+  // A later commit tagged with the version unchanged (its index names another revision): the tag
+  // pipeline's push fails, saying the version is published with another image (the default branch's
+  // --skip-published leaves it alone: push.test.ts).
+  git(repo, 'commit', '-q', '--allow-empty', '-m', 'later');
+  const tagged = gitlabCiLocal(repo, ['--force-shell-executor', 'push-garage_door_log', ...variables({ CI_COMMIT_TAG: '0.3.1' })], { HOME: dir });
+  assert.notEqual(tagged.status, 0, tagged.output.split('\n').slice(-40).join('\n'));
+  assert.match(tagged.output, /garage_door_log:0\.3\.1 points at sha256:\w+, not at this image \(sha256:\w+\): a version is published once/);
+  assert.deepEqual(await tagDigests(gitlab.url, 'group/addons/garage_door_log', ['0.3.1'], auth('gitlab-ci-token', 'job-token-1')), door, 'no tag moved');
 });

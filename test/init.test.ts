@@ -86,9 +86,12 @@ test('init --ci gitlab: per-arch jobs in the Nix image on a runner of their own 
       assert.equal(job.extends, '.nix');
       assert.equal(job.stage, 'build');
       assert.equal(job.script![0], `nix build $ADDONIX_NIX_FLAGS -L .#streamImage-${arch} --out-link result-${arch}`);
-      assert.equal(job.script!.at(-2), `./result-${arch} > image-${arch}.tar`);
-      assert.equal(job.script!.at(-1), `nix run $ADDONIX_NIX_FLAGS .#addonix -- sbom . --arch ${arch} --image image-${arch}.tar > sbom-${arch}.cdx.json`);
-      assert.deepEqual(job.artifacts!.paths, [`image-${arch}.tar`, `sbom-${arch}.cdx.json`]);
+      assert.deepEqual(job.script!.slice(-3), [
+        `./result-${arch} > image-${arch}.tar`,
+        `nix run $ADDONIX_NIX_FLAGS .#addonix -- sbom . --arch ${arch} --image image-${arch}.tar > sbom-${arch}.cdx.json`,
+        `nix run $ADDONIX_NIX_FLAGS .#addonix -- provenance . --arch ${arch} --flake . > provenance-${arch}.json`,
+      ]);
+      assert.deepEqual(job.artifacts!.paths, [`image-${arch}.tar`, `sbom-${arch}.cdx.json`, `provenance-${arch}.json`]);
       // Each on a hosted runner of its own system: the binary cache has everything but addonix's own.
       assert.deepEqual(job.tags, [arch === 'aarch64' ? 'saas-linux-small-arm64' : 'saas-linux-small-amd64']);
       assert.equal(job.timeout, '60 minutes');
@@ -117,7 +120,7 @@ test('init --ci gitlab: per-arch jobs in the Nix image on a runner of their own 
     assert.match(script, /^addonix\(\) \{ nix run \$ADDONIX_NIX_FLAGS .#addonix -- "\$@"; \}$/m);
     assert.match(script, /if \[ -n "\$CI_COMMIT_TAG" \]; then PUBLISHED=''; else PUBLISHED='--skip-published'; fi/);
     assert.match(script, /addonix push --addon \. --to "\$CI_REGISTRY_IMAGE" --to "ghcr\.io\/me\/\{arch\}-test" --per-arch-repos --tag "\$VERSION" \$PUBLISHED --json image-aarch64\.tar image-amd64\.tar > push\.json/);
-    assert.match(script, /cosign sign --yes --recursive "\$REF"[\s\S]*cosign attest --yes --type cyclonedx --predicate "sbom-\$ARCH\.cdx\.json" "\$REF"/);
+    assert.match(script, /cosign sign --yes --recursive "\$REF"[\s\S]*cosign attest --yes --type cyclonedx --predicate "sbom-\$ARCH\.cdx\.json" "\$REF"\n {4}cosign attest --yes --type slsaprovenance1 --predicate "provenance-\$ARCH\.json" "\$REF"/);
   }
   // A deprecated arch is cross-compiled on x86_64 with GitLab.com's longest timeout.
   const dir = tempTree(t, { 'config.yaml': ADDON.replace('  - amd64\n', '  - amd64\n  - armv7\n') });

@@ -19,5 +19,6 @@ export const COMMAND_HEADS = {
   'diff': { command: 'diff <a> <b>', describe: 'Compare two images: "identical", or which layer and which file differ, and how' },
   'verify': { command: 'verify [dir]', describe: 'Rebuild an image from source and prove it is the published one, or show which layer and file differ' },
   'sbom': { command: 'sbom [dir]', describe: 'Write a CycloneDX 1.6 SBOM of an image addonix built: its store paths, npm packages, native addons and base image' },
+  'provenance': { command: 'provenance [dir]', describe: "Write the SLSA provenance v1 predicate of an arch's image: addonix and Nix, the flake's locked inputs, the add-on's revision (for cosign attest)" },
   'doctor': { command: 'doctor', describe: 'Check this machine for building, loading and pushing add-on images: Nix, flakes, sandbox, caches, builders, Docker/Podman, credentials' },
 } as const satisfies Record<string, { command: string; describe: string }>;

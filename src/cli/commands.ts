@@ -23,6 +23,7 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   diff: async () => (await import('./commands/diff.js')).diffCommand as CommandModule,
   verify: async () => (await import('./commands/verify.js')).verifyCommand as CommandModule,
   sbom: async () => (await import('./commands/sbom.js')).sbomCommand as CommandModule,
+  provenance: async () => (await import('./commands/provenance.js')).provenanceCommand as CommandModule,
   doctor: async () => (await import('./commands/doctor.js')).doctorCommand as CommandModule,
   // Every command has its head (and only those): a command added without one fails to compile here.
 } satisfies Record<keyof typeof COMMAND_HEADS, () => Promise<CommandModule>>;

@@ -237,6 +237,7 @@ function pushScript(
   const images = addon.arches.map((arch) => artifactName(addon, arch, several));
   const result = several ? `push-${addon.slug}.json` : 'push.json';
   const sbom = (arch: string) => sbomName(addon, arch, several);
+  const provenance = (arch: string) => provenanceName(addon, arch, several);
   const lines = [
     ...FUNCTIONS,
     ...(to.some((t) => t.startsWith(ci.repository)) ? ci.setup : []),
@@ -253,6 +254,7 @@ function pushScript(
       `  for REF in $(jq -r '.pushed[] | .repository + "@" + .digest' ${result}); do cosign sign --yes --recursive "$REF"; done`,
       `  jq -r '. as $r | .pushed[] | . as $p | $r.manifests[] | select($p.digest == $r.index or $p.digest == .digest) | .arch + " " + $p.repository + "@" + .digest' ${result} | while read -r ARCH REF; do`,
       `    cosign attest --yes --type cyclonedx --predicate "${sbom('$ARCH')}" "$REF"`,
+      `    cosign attest --yes --type slsaprovenance1 --predicate "${provenance('$ARCH')}" "$REF"`,
       '  done',
       'fi',
     ].join('\n'),
@@ -268,6 +270,15 @@ function sbomName(addon: CiAddon, arch: string, several: boolean): string {
   return several ? `sbom-${addon.slug}-${arch}.cdx.json` : `sbom-${arch}.cdx.json`;
 }
 
+function provenanceName(addon: CiAddon, arch: string, several: boolean): string {
+  return several ? `provenance-${addon.slug}-${arch}.json` : `provenance-${arch}.json`;
+}
+
+/** What a build job keeps for the push job: the image, its SBOM and its provenance. */
+function artifactsOf(addon: CiAddon, arch: string, several: boolean): string[] {
+  return [artifactName(addon, arch, several), sbomName(addon, arch, several), provenanceName(addon, arch, several)];
+}
+
 function attribute(addon: CiAddon, arch: string, several: boolean): string {
   return several ? `streamImage-${addon.slug}-${arch}` : `streamImage-${arch}`;
 }
@@ -275,7 +286,7 @@ function attribute(addon: CiAddon, arch: string, several: boolean): string {
 /**
  * The build commands of one image: build its stream script, fill the cache with the script's closure,
  * stream the image into a tar file for the push job (on the runner that built it), and write its SBOM
- * here, where the Nix store holds every path of the image (the push job attests it).
+ * here, where the Nix store holds every path of the image, and its SLSA provenance (the push job attests both).
  */
 export function buildScript(addon: CiAddon, arch: string, several: boolean, cache: CacheSteps): string[] {
   const link = several ? `result-${addon.slug}-${arch}` : `result-${arch}`;
@@ -284,6 +295,7 @@ export function buildScript(addon: CiAddon, arch: string, several: boolean, cach
     ...cache.fill(link),
     `./${link} > ${artifactName(addon, arch, several)}`,
     `${nix('run')} .#addonix -- sbom ${addon.dir} --arch ${arch} --image ${artifactName(addon, arch, several)} > ${sbomName(addon, arch, several)}`,
+    `${nix('run')} .#addonix -- provenance ${addon.dir} --arch ${arch} --flake . > ${provenanceName(addon, arch, several)}`,
   ];
 }
 
@@ -298,7 +310,7 @@ function header(kind: CiKind, cache: CacheSteps, logins: Login[]): string {
     ' (per-arch images and the multi-arch index, tagged with the version in config.yaml, each add-on to its own',
     ' repository). The push runs on tags, and on the default branch when that version is not published yet:',
     ' a version is published once (a tag at another image fails a tag pipeline; the default branch leaves it).',
-    ' Signed keyless with cosign and this CI\'s OIDC identity, each arch\'s SBOM attested (docs: push-and-verify.md).',
+    ' Signed keyless with cosign and this CI\'s OIDC identity, each arch\'s SBOM and SLSA provenance attested (docs: push-and-verify.md).',
     ' Commit flake.lock (nix flake lock writes it): every tool comes from the nixpkgs it pins.',
     ' amd64 and aarch64 build on runners of their own system from the binary cache (minutes); a deprecated arch',
     ' (armv7, armhf, i386) compiles a cross toolchain, about fifteen target libraries and Node.js on its first build:',
@@ -350,7 +362,7 @@ export function gitlabCi(addons: CiAddon[], options: CiOptions): string {
         tags: runner.gitlabTags,
         timeout: `${runner.timeoutMinutes} minutes`,
         script: buildScript(addon, arch, several, cache),
-        artifacts: { paths: [artifactName(addon, arch, several), sbomName(addon, arch, several)], expire_in: '1 week' },
+        artifacts: { paths: artifactsOf(addon, arch, several), expire_in: '1 week' },
       };
     });
     const { lines, logins } = pushScript(
@@ -436,7 +448,7 @@ export function githubWorkflow(addons: CiAddon[], options: CiOptions): string {
           ...nixSteps,
           ...cacheSetup,
           { name: `Build ${addon.slug} for ${arch}`, ...(options.cache !== 'cachix' && cache.env.length ? { env: secretEnv(cache.env) } : {}), run: script.join('\n') },
-          { uses: ACTIONS.uploadArtifact.uses, with: { name: artifactName(addon, arch, several), path: [artifactName(addon, arch, several), sbomName(addon, arch, several)].join('\n') } },
+          { uses: ACTIONS.uploadArtifact.uses, with: { name: artifactName(addon, arch, several), path: artifactsOf(addon, arch, several).join('\n') } },
         ],
       };
     });

@@ -10,12 +10,13 @@ interface LoginArgs {
   registry: string;
   username?: string;
   'password-stdin': boolean;
+  json: boolean;
 }
 
 export const loginCommand: CommandModule<object, LoginArgs> = {
   ...COMMAND_HEADS['login'],
   builder: (yargs: Argv) =>
-    withOptions(yargs.positional('registry', { describe: 'The registry host (ghcr.io, registry.gitlab.com, localhost:5000), or an image reference on it', type: 'string', demandOption: true }), 'username', 'password-stdin')
+    withOptions(yargs.positional('registry', { describe: 'The registry host (ghcr.io, registry.gitlab.com, localhost:5000), or an image reference on it', type: 'string', demandOption: true }), 'username', 'password-stdin', 'json')
       .example('printf %s "$CI_REGISTRY_PASSWORD" | $0 login "$CI_REGISTRY" --username "$CI_REGISTRY_USER" --password-stdin', 'In a CI job, one login per registry it pushes to')
       .epilogue(
         "The login is written to $DOCKER_CONFIG/config.json (else ~/.docker/config.json) under auths, keyed by the registry's host, keeping the other entries: " +
@@ -28,6 +29,7 @@ export const loginCommand: CommandModule<object, LoginArgs> = {
     if (!/^[A-Za-z0-9.-]+(:\d+)?$/.test(registry)) throw new UsageError(`'${args.registry}' is not a registry host (e.g. ghcr.io or localhost:5000)`);
     const password = await readPasswordFromStdin();
     const file = await storeCredentials(registry, args.username, password);
-    process.stdout.write(`logged in to ${registry} as ${args.username} (${file})\n`);
+    if (args.json) process.stdout.write(JSON.stringify({ registry, username: args.username, file }, null, 2) + '\n');
+    else process.stdout.write(`logged in to ${registry} as ${args.username} (${file})\n`);
   },
 };
