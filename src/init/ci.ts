@@ -5,8 +5,11 @@
  * arches on x86_64 with the "cross" strategy in jobs of their own with the longest timeout the hosted
  * runners allow; an optional binary cache step that pushes what makes a second machine build nothing
  * (the closure of the image's stream script, whose conf.json names every layer's store path; not the
- * gzip tarball, whose closure is itself alone); and one push job per add-on that publishes the per-arch
- * images and the multi-arch index with `addonix push` (run from the flake: nix run .#addonix).
+ * gzip tarball, whose closure is itself alone), skipped when its secrets are absent; the image's SBOM and
+ * SLSA provenance; and one push job per add-on, on tags and the default branch, that logs in to each
+ * registry it pushes to (Docker's config.json, one entry per host), publishes config.yaml's version once
+ * (`addonix push`, `--skip-published` on the default branch) and signs keyless with cosign. Every tool
+ * comes from the add-on's flake (its locked nixpkgs), every nix call takes $ADDONIX_NIX_FLAGS.
  * Written as data and serialised by the yaml package, so the files are valid YAML by construction.
  */
 import YAML from 'yaml';
