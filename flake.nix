@@ -29,7 +29,7 @@
     in
     {
       lib = {
-        inherit (addonix) arches strategies mkAddonImages prebuildsFor packageSets cli;
+        inherit (addonix) arches strategies mkAddonImages prebuildsFor packageSets cli ciTools;
         mkAddonFlake = addonix.mkAddonFlakeWith nixpkgs;
         mkRepositoryFlake = addonix.mkRepositoryFlakeWith nixpkgs;
       };
@@ -50,6 +50,9 @@
           addonix = { type = "app"; program = "${cli}/bin/addonix"; };
           default = { type = "app"; program = "${cli}/bin/addonix"; };
         });
+
+      # What the CI files of `addonix init --ci` run (jq, cosign, cachix, attic-client), from the pinned nixpkgs.
+      legacyPackages = forSystems (system: { ci = addonix.ciTools perSystem.${system}.pkgs; });
 
       templates.default = {
         path = ./templates/default;

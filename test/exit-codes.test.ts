@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { COMMANDS, FAILURE_EXIT } from '../src/cli/commands.js';
 import { ERROR_CODES, EXIT_STATUSES } from '../src/util/codes.js';
@@ -17,8 +18,8 @@ interface ErrorJson {
   exit: number;
 }
 
-async function jsonFailure(args: string[], env: Record<string, string>): Promise<{ status: number | null; error: ErrorJson; stderr: string }> {
-  const result = await runCliAsync([...args, '--json'], { env });
+async function jsonFailure(args: string[], env: Record<string, string>, input?: string): Promise<{ status: number | null; error: ErrorJson; stderr: string }> {
+  const result = await runCliAsync([...args, '--json'], { env, ...(input !== undefined ? { input } : {}) });
   const error = jsonError(result.stdout, `${args.join(' ')} (stderr: ${result.stderr})`) as ErrorJson;
   return { status: result.status, error, stderr: result.stderr };
 }
@@ -49,7 +50,12 @@ test('exit statuses: every command exits 2 on a usage mistake and 1 on a failure
     diff: ['diff', missing, missing],
     verify: ['verify', missing],
     sbom: ['sbom', missing],
+    provenance: ['provenance', missing],
+    // Docker's config folder is a file: its config.json cannot be read.
+    login: ['login', '127.0.0.1:1', '--username', 'u', '--password-stdin'],
   };
+  writeFileSync(path.join(dir, 'missing-folder'), '');
+  const envFor: Record<string, Record<string, string>> = { login: { ...env, DOCKER_CONFIG: path.join(dir, 'missing-folder') } };
   for (const name of Object.keys(COMMANDS)) {
     const usage = await jsonFailure([name, '--bogus-option'], env);
     assert.equal(usage.status, 2, `${name}: ${usage.stderr}`);
@@ -68,7 +74,7 @@ test('exit statuses: every command exits 2 on a usage mistake and 1 on a failure
     }
     const args = failures[name];
     assert.ok(args, `a failure case for ${name}`);
-    const failure = await jsonFailure(args, env);
+    const failure = await jsonFailure(args, envFor[name] ?? env, name === 'login' ? 'a-password\n' : undefined);
     // diff fails as diff(1) does, with 2; the others with their code's status.
     const exit = FAILURE_EXIT[name] ?? ERROR_CODES[failure.error.code].exit;
     assert.equal(failure.status, exit, `${name}: ${JSON.stringify(failure.error)}`);

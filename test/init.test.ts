@@ -6,7 +6,7 @@ import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:
 import path from 'node:path';
 import YAML from 'yaml';
 import { hasTool, MINIMAL_CONFIG, needTools, REPO, runCli, tempTree } from './helpers.js';
-import { CACHE_KINDS } from '../src/init/ci.js';
+import { ACTIONS, CACHE_KINDS } from '../src/init/ci.js';
 
 const ADDON = `${MINIMAL_CONFIG}image: ghcr.io/me/{arch}-test\n`;
 
@@ -60,27 +60,38 @@ test('init: a file with other content is not replaced without --force, and then 
   assert.ok(existsSync(path.join(dir, '.gitlab-ci.yml')));
 });
 
-test('init --ci gitlab: per-arch jobs in nixos/nix on a runner of their own system, the stream script\'s closure cached, one push job', (t) => {
+test('init --ci gitlab: per-arch jobs in the Nix image on a runner of their own system, the stream script\'s closure cached (skipped without its secrets), one push job with a login per registry', (t) => {
   for (const cache of CACHE_KINDS) {
     const dir = tempTree(t, { 'config.yaml': ADDON });
     const result = runCli(['init', dir, '--ci', 'gitlab', '--cache', cache]);
     assert.equal(result.status, 0, result.stderr);
-    const ci = YAML.parse(readFileSync(path.join(dir, '.gitlab-ci.yml'), 'utf8')) as Record<string, { image?: string; extends?: string; stage?: string; tags?: string[]; timeout?: string; needs?: string[]; script?: string[]; before_script?: string[]; artifacts?: { paths: string[] } }> & {
+    const text = readFileSync(path.join(dir, '.gitlab-ci.yml'), 'utf8');
+    const ci = YAML.parse(text) as Record<string, { image?: string; extends?: string; stage?: string; tags?: string[]; timeout?: string; needs?: string[]; script?: string[]; before_script?: string[]; artifacts?: { paths: string[] }; rules?: unknown[]; id_tokens?: unknown }> & {
       variables: Record<string, string>;
       stages: string[];
     };
     const jobs = Object.keys(ci).filter((k) => !['variables', 'stages', '.nix'].includes(k));
     assert.deepEqual(jobs, ['build-aarch64', 'build-amd64', 'push'], cache);
     assert.deepEqual(ci.stages, ['build', 'push']);
-    assert.match(ci['.nix']!.image!, /^nixos\/nix:2\.\d+\.\d+$/);
+    // Nix's multi-arch release image (an arm64 one for the arm64 runner).
+    assert.match(ci['.nix']!.image!, /^ghcr\.io\/nixos\/nix:2\.\d+\.\d+$/);
     assert.equal(ci.variables['NIX_CONFIG'], 'experimental-features = nix-command flakes');
+    assert.equal(ci.variables['ADDONIX_NIX_FLAGS'], '');
+    // Every job stops first without flake.lock, saying the command that writes it.
+    assert.match(ci['.nix']!.before_script![0]!, /if \[ ! -f flake\.lock \]; then echo 'addonix: flake\.lock is missing: run nix flake lock/);
+    // Tools from the flake's locked nixpkgs, never the global registry's.
+    assert.doesNotMatch(text, /nixpkgs#/);
     for (const arch of ['aarch64', 'amd64']) {
       const job = ci[`build-${arch}`]!;
       assert.equal(job.extends, '.nix');
       assert.equal(job.stage, 'build');
-      assert.equal(job.script![0], `nix build -L .#streamImage-${arch} --out-link result-${arch}`);
-      assert.equal(job.script!.at(-1), `./result-${arch} > image-${arch}.tar`);
-      assert.deepEqual(job.artifacts!.paths, [`image-${arch}.tar`]);
+      assert.equal(job.script![0], `nix build $ADDONIX_NIX_FLAGS -L .#streamImage-${arch} --out-link result-${arch}`);
+      assert.deepEqual(job.script!.slice(-3), [
+        `./result-${arch} > image-${arch}.tar`,
+        `nix run $ADDONIX_NIX_FLAGS .#addonix -- sbom . --arch ${arch} --image image-${arch}.tar > sbom-${arch}.cdx.json`,
+        `nix run $ADDONIX_NIX_FLAGS .#addonix -- provenance . --arch ${arch} --flake . > provenance-${arch}.json`,
+      ]);
+      assert.deepEqual(job.artifacts!.paths, [`image-${arch}.tar`, `sbom-${arch}.cdx.json`, `provenance-${arch}.json`]);
       // Each on a hosted runner of its own system: the binary cache has everything but addonix's own.
       assert.deepEqual(job.tags, [arch === 'aarch64' ? 'saas-linux-small-arm64' : 'saas-linux-small-amd64']);
       assert.equal(job.timeout, '60 minutes');
@@ -88,16 +99,28 @@ test('init --ci gitlab: per-arch jobs in nixos/nix on a runner of their own syst
     const steps = [...(ci['.nix']!.before_script ?? []), ...ci['build-amd64']!.script!].join('\n');
     const expected: Record<string, RegExp | null> = {
       none: null,
-      cachix: /cachix -- use "\$CACHIX_CACHE"[\s\S]*cachix -- push "\$CACHIX_CACHE" \.\/result-amd64/,
-      attic: /attic-client -- login ci "\$ATTIC_SERVER" "\$ATTIC_TOKEN"[\s\S]*attic-client -- push "\$ATTIC_CACHE" \.\/result-amd64/,
-      s3: /extra-substituters = %s[\s\S]*"s3:\/\/\$NIX_CACHE_BUCKET\?region=\$AWS_REGION"[\s\S]*nix copy --to "s3:\/\/\$NIX_CACHE_BUCKET\?region=\$AWS_REGION&secret-key=\$HOME\/nix-signing-key" \.\/result-amd64/,
+      cachix: /if \[ -n "\$CACHIX_CACHE" \]; then\n {2}nix run \$ADDONIX_NIX_FLAGS .#ci\.cachix -- use "\$CACHIX_CACHE"\nelse[\s\S]*if \[ -n "\$CACHIX_CACHE" \] && \[ -n "\$CACHIX_AUTH_TOKEN" \]; then\n {2}nix run \$ADDONIX_NIX_FLAGS .#ci\.cachix -- push "\$CACHIX_CACHE" \.\/result-amd64\nelse\n {2}echo 'addonix: CACHIX_CACHE, CACHIX_AUTH_TOKEN not set \(a fork's pipeline has no secrets\): filling the binary cache skipped'/,
+      attic: /nix shell \$ADDONIX_NIX_FLAGS \.#ci\.attic-client --command attic login ci "\$ATTIC_SERVER" "\$ATTIC_TOKEN"[\s\S]*attic push "\$ATTIC_CACHE" \.\/result-amd64/,
+      s3: /extra-substituters = %s[\s\S]*"s3:\/\/\$NIX_CACHE_BUCKET\?region=\$AWS_REGION"[\s\S]*nix copy \$ADDONIX_NIX_FLAGS --to "s3:\/\/\$NIX_CACHE_BUCKET\?region=\$AWS_REGION&secret-key=\$HOME\/nix-signing-key" \.\/result-amd64/,
     };
     if (expected[cache]) assert.match(steps, expected[cache]!, cache);
     else assert.doesNotMatch(steps, /cachix|attic|nix copy/);
     const push = ci['push']!;
     assert.deepEqual(push.needs, ['build-aarch64', 'build-amd64']);
     assert.equal(push.stage, 'push');
-    assert.match(push.script!.join('\n'), /nix run \.#addonix -- push --addon \. --to "\$CI_REGISTRY_IMAGE" --to "ghcr\.io\/me\/\{arch\}-test" --per-arch-repos --tag "\$VERSION" --username "\$REGISTRY_USER" --password-stdin image-aarch64\.tar image-amd64\.tar/);
+    // Tags, and the default branch whatever its name.
+    assert.deepEqual(push.rules, [{ if: '$CI_COMMIT_TAG' }, { if: '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH' }]);
+    assert.deepEqual(push.id_tokens, { SIGSTORE_ID_TOKEN: { aud: 'sigstore' } });
+    const script = push.script!.join('\n');
+    // A login per registry, into Docker's config.json: the job token for GitLab's, a pair named in the header for ghcr.io.
+    assert.match(script, /printf '%s' "\$CI_REGISTRY_PASSWORD" \| addonix login "\$CI_REGISTRY" --username "\$CI_REGISTRY_USER" --password-stdin/);
+    assert.match(script, /: "\$\{REGISTRY_GHCR_IO_PASSWORD:\?addonix: REGISTRY_GHCR_IO_PASSWORD is not set[^"]*"\nprintf '%s' "\$REGISTRY_GHCR_IO_PASSWORD" \| addonix login "ghcr\.io" --username "\$REGISTRY_GHCR_IO_USER" --password-stdin/);
+    assert.match(text, /^# {3}REGISTRY_GHCR_IO_USER and REGISTRY_GHCR_IO_PASSWORD: a login to ghcr\.io/m);
+    assert.doesNotMatch(script, /--username "\$REGISTRY_USER"|push [^\n]*--password-stdin/, 'no shared login on the push');
+    assert.match(script, /^addonix\(\) \{ nix run \$ADDONIX_NIX_FLAGS .#addonix -- "\$@"; \}$/m);
+    assert.match(script, /if \[ -n "\$CI_COMMIT_TAG" \]; then PUBLISHED=''; else PUBLISHED='--skip-published'; fi/);
+    assert.match(script, /addonix push --addon \. --to "\$CI_REGISTRY_IMAGE" --to "ghcr\.io\/me\/\{arch\}-test" --per-arch-repos --tag "\$VERSION" \$PUBLISHED --json image-aarch64\.tar image-amd64\.tar > push\.json/);
+    assert.match(script, /cosign sign --yes --recursive "\$REF"[\s\S]*cosign attest --yes --type cyclonedx --predicate "sbom-\$ARCH\.cdx\.json" "\$REF"\n {4}cosign attest --yes --type slsaprovenance1 --predicate "provenance-\$ARCH\.json" "\$REF"/);
   }
   // A deprecated arch is cross-compiled on x86_64 with GitLab.com's longest timeout.
   const dir = tempTree(t, { 'config.yaml': ADDON.replace('  - amd64\n', '  - amd64\n  - armv7\n') });
@@ -125,19 +148,26 @@ test('init --ci github, for a repository of two add-ons: the repository flake, d
   };
   assert.deepEqual(Object.keys(workflow.jobs), ['build-one-aarch64', 'build-one-amd64', 'push-one', 'build-two-amd64', 'push-two']);
   assert.equal(workflow.env['NIX_CONFIG'], 'experimental-features = nix-command flakes');
+  assert.equal(workflow.env['ADDONIX_NIX_FLAGS'], '${{ vars.ADDONIX_NIX_FLAGS }}');
   assert.deepEqual(workflow.jobs['push-two']!.needs, ['build-two-amd64']);
+  // Tags and the default branch, whatever its name; signing keyless needs the job's OIDC token.
+  const pushJob = workflow.jobs['push-one'] as { if?: string; permissions?: Record<string, string> };
+  assert.equal(pushJob.if, "github.event_name == 'push' && (github.ref_type == 'tag' || github.ref_name == github.event.repository.default_branch)");
+  assert.deepEqual(pushJob.permissions, { contents: 'read', packages: 'write', 'id-token': 'write' });
   const build = workflow.jobs['build-one-aarch64']!.steps;
-  assert.ok(build.some((s) => s.uses === 'cachix/cachix-action@v16' && s.with?.['name'] === 'my-cache'));
-  assert.ok(build.some((s) => s.run?.includes('nix build -L .#streamImage-one-aarch64 --out-link result-one-aarch64')));
+  assert.ok(build.some((s) => s.uses === ACTIONS.cachix.uses && s.with?.['name'] === 'my-cache'));
+  assert.ok(build.some((s) => s.run?.includes('nix build $ADDONIX_NIX_FLAGS -L .#streamImage-one-aarch64 --out-link result-one-aarch64')));
+  assert.match(readFileSync(path.join(dir, '.github', 'workflows', 'addonix.yml'), 'utf8'), /uses: cachix\/cachix-action@[0-9a-f]{40} # v17$/m);
   assert.equal((workflow.jobs['build-one-aarch64'] as { 'runs-on'?: string })['runs-on'], 'ubuntu-24.04-arm');
   assert.equal((workflow.jobs['build-one-amd64'] as { 'runs-on'?: string })['runs-on'], 'ubuntu-24.04');
   const push = workflow.jobs['push-one']!.steps.map((s) => s.run ?? '').join('\n');
-  assert.match(push, /nix run \.#addonix -- inspect one --json/);
+  assert.match(push, /addonix inspect one --json \| jq -r \.version/);
+  assert.match(push, /printf '%s' "\$GITHUB_TOKEN" \| addonix login "ghcr\.io" --username "\$GITHUB_ACTOR" --password-stdin/);
   // Each add-on's index in a repository of its own, under the repository's name lowercased (ghcr.io takes no capitals).
   assert.match(push, /^IMAGE_REPOSITORY="ghcr\.io\/\$\(printf '%s' "\$GITHUB_REPOSITORY" \| tr '\[:upper:\]' '\[:lower:\]'\)"$/m);
-  assert.match(push, /nix run \.#addonix -- push --addon one --to "\$IMAGE_REPOSITORY\/one" --tag "\$VERSION" .* image-one-aarch64\.tar image-one-amd64\.tar/);
+  assert.match(push, /addonix push --addon one --to "\$IMAGE_REPOSITORY\/one" --tag "\$VERSION" .* image-one-aarch64\.tar image-one-amd64\.tar/);
   const pushTwo = workflow.jobs['push-two']!.steps.map((s) => s.run ?? '').join('\n');
-  assert.match(pushTwo, /nix run \.#addonix -- push --addon two --to "\$IMAGE_REPOSITORY\/two" --tag "\$VERSION"/);
+  assert.match(pushTwo, /addonix push --addon two --to "\$IMAGE_REPOSITORY\/two" --tag "\$VERSION"/);
   // The steps every job shares are written out in each: no YAML anchors or aliases.
   assert.doesNotMatch(readFileSync(path.join(dir, '.github', 'workflows', 'addonix.yml'), 'utf8'), /(^|\s)[&*]a\d+\b/m);
   // The same init again: nothing changes.

@@ -28,10 +28,10 @@ test('cache: what the CI template pushes lets a fresh store build the image with
   // The template's build job for aarch64, as `addonix init --ci gitlab --cache s3` writes it.
   const ci = YAML.parse(gitlabCi([{ slug: 'sqlite_notes', dir: '.', arches: ['aarch64', 'amd64'], imageTemplate: null }], { cache: 's3', nixImage: DEFAULT_NIX_IMAGE }));
   const script: string[] = ci['build-aarch64'].script;
-  const build = script.find((line) => line.startsWith('nix build'));
-  const copy = script.find((line) => line.startsWith('nix copy'));
-  assert.equal(build, 'nix build -L .#streamImage-aarch64 --out-link result-aarch64');
-  assert.match(copy ?? '', /^nix copy --to "s3:\/\/.*" \.\/result-aarch64$/);
+  const build = script.find((line) => line.startsWith('nix build $ADDONIX_NIX_FLAGS'));
+  const copy = /^ {2}(nix copy \$ADDONIX_NIX_FLAGS .*)$/m.exec(script.join('\n'))?.[1];
+  assert.equal(build, 'nix build $ADDONIX_NIX_FLAGS -L .#streamImage-aarch64 --out-link result-aarch64');
+  assert.match(copy ?? '', /^nix copy \$ADDONIX_NIX_FLAGS --to "s3:\/\/.*" \.\/result-aarch64$/);
   assert.deepEqual(ci['build-aarch64'].tags, ['saas-linux-small-arm64'], 'aarch64 builds on an arm64 runner');
 
   const work = tempTree(t, {});

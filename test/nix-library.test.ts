@@ -124,7 +124,11 @@ test('nix: with the stand-in for nixpkgs, the flake lists every package, app, ch
   assert.equal(templates.default.flake, true);
   const lib = nixFlake(['eval', '--json', '.#lib', '--apply', 'builtins.attrNames', ...OVERRIDE_NIXPKGS]);
   assert.equal(lib.status, 0, lib.stderr);
-  for (const name of ['mkAddonImages', 'mkAddonFlake', 'mkRepositoryFlake', 'arches', 'prebuildsFor']) assert.ok(JSON.parse(lib.stdout).includes(name), name);
+  for (const name of ['mkAddonImages', 'mkAddonFlake', 'mkRepositoryFlake', 'arches', 'prebuildsFor', 'ciTools']) assert.ok(JSON.parse(lib.stdout).includes(name), name);
+  // What the CI files run, from the flake's own nixpkgs (here the stand-in's jq): never nixpkgs#… of the global registry.
+  const ci = nixFlake(['eval', '--json', '.#legacyPackages.x86_64-linux.ci', '--apply', '(c: { names = builtins.attrNames c; jq = c.jq.name; })', ...OVERRIDE_NIXPKGS]);
+  assert.equal(ci.status, 0, ci.stderr);
+  assert.deepEqual(JSON.parse(ci.stdout), { names: ['attic-client', 'cachix', 'cosign', 'jq'], jq: 'jq-1.8.2' });
 });
 
 /** The text of a flake app's script, from its derivation (without building what it runs). */

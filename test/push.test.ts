@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { TestContext } from 'node:test';
@@ -14,6 +14,7 @@ interface PushJson {
   index: string | null;
   manifests: { arch: string; digest: string }[];
   blobs: { uploaded: number; skipped: number; mounted: number; bytesUploaded: number };
+  published?: { reference: string; digest: string; thisImage: boolean }[];
 }
 
 const ARM: () => Promise<TestImage> = async () => ({ goarch: 'arm64', layers: await archLayers('aarch64'), labels: { 'org.opencontainers.image.version': '1.0.0' } });
@@ -110,6 +111,49 @@ test('push: a version is published once: a tag pointing at another image is refu
   const forced = await pushJson(['--force', '--to', repo, '--tag', '1.0.0', changed, files[1]!], env);
   assert.notEqual(forced.index, first.index);
   assert.deepEqual(await tagDigests(registry.url, 'me/once', ['1.0.0']), { '1.0.0': forced.index });
+});
+
+test('push --skip-published: a version published already, at this image or another, is left alone and the push passes; unpublished, it is pushed', async (t) => {
+  if (!needTools(t, 'docker-registry')) return;
+  const registry = await startRegistry(t);
+  const { dir, files, env } = await setup(t);
+  const repo = `${registry.host}/me/skip`;
+  const first = await pushJson(['--skip-published', '--to', repo, '--tag', '1.0.0', ...files], env);
+  assert.equal(first.published, undefined, 'not published yet: pushed');
+  assert.deepEqual(await tagDigests(registry.url, 'me/skip', ['1.0.0']), { '1.0.0': first.index });
+  const changed = await writeTarFile(path.join(dir, 'changed-skip.tar'), dockerToolsEntries({ goarch: 'arm64', layers: await archLayers('aarch64', ' skip'), labels: { 'org.opencontainers.image.version': '1.0.0' } }));
+  const skipped = await runCliAsync(['push', '--skip-published', '--to', repo, '--tag', '1.0.0', changed, files[1]!], { env });
+  assert.equal(skipped.status, 0, skipped.stderr);
+  assert.match(skipped.stdout, new RegExp(`^published already: ${repo.replace(/[.]/g, '\\.')}:1\\.0\\.0 = ${first.index} \\(another image: publish changes under a new version\\)\nnothing pushed \\(--skip-published\\)$`, 'm'));
+  const same = await pushJson(['--skip-published', '--to', repo, '--tag', '1.0.0', ...files], env);
+  assert.deepEqual(same.published, [{ reference: `${repo}:1.0.0`, digest: first.index, thisImage: true }]);
+  assert.deepEqual(await tagDigests(registry.url, 'me/skip', ['1.0.0']), { '1.0.0': first.index }, 'no tag moved');
+  const both = await runCliAsync(['push', '--skip-published', '--force', '--to', repo, '--tag', '1.0.0', ...files], { env });
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /--skip-published and --force contradict each other/);
+});
+
+test('login: one login per registry in Docker\'s config.json, each used for its own registry alone; push takes them', async (t) => {
+  if (!needTools(t, 'docker-registry', 'htpasswd')) return;
+  const first = await startRegistry(t, { htpasswd: { user: 'alice', password: 'first-pass' } });
+  const second = await startRegistry(t, { htpasswd: { user: 'bob', password: 'second-pass' } });
+  const { dir, files, env } = await setup(t);
+  const dockerConfig = path.join(dir, 'login-config');
+  const loginEnv = { ...env, DOCKER_CONFIG: dockerConfig };
+  for (const [registry, user, password] of [[first.host, 'alice', 'first-pass'], [`${second.host}/me/addon`, 'bob', 'second-pass']] as const) {
+    const login = await runCliAsync(['login', registry, '--username', user, '--password-stdin'], { env: loginEnv, input: `${password}\n` });
+    assert.equal(login.status, 0, login.stderr);
+    assert.doesNotMatch(login.stdout + login.stderr, new RegExp(password));
+  }
+  const config = JSON.parse(readFileSync(path.join(dockerConfig, 'config.json'), 'utf8')) as { auths: Record<string, { auth: string }> };
+  assert.deepEqual(Object.keys(config.auths).sort(), [first.host, second.host].sort(), 'keyed by host (a reference names its host)');
+  assert.equal(statSync(path.join(dockerConfig, 'config.json')).mode & 0o777, 0o600);
+  const pushed = await pushJson(['--to', `${first.host}/me/addon`, '--to', `${second.host}/me/addon`, '--tag', '1', ...files], loginEnv);
+  assert.deepEqual(await tagDigests(first.url, 'me/addon', ['1'], { authorization: `Basic ${Buffer.from('alice:first-pass').toString('base64')}` }), { '1': pushed.index });
+  assert.deepEqual(await tagDigests(second.url, 'me/addon', ['1'], { authorization: `Basic ${Buffer.from('bob:second-pass').toString('base64')}` }), { '1': pushed.index });
+  const empty = await runCliAsync(['login', first.host, '--username', 'alice', '--password-stdin'], { env: loginEnv, input: '' });
+  assert.equal(empty.status, 2, empty.stderr);
+  assert.match(empty.stderr, /standard input was empty/);
 });
 
 test('push: --per-arch-repos mounts blobs into the per-arch repositories and tags each with its manifest', async (t) => {

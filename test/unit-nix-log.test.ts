@@ -7,10 +7,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BuildMonitor, readNixError } from '../src/nix/log.js';
-import { nixFailure, readDryRun } from '../src/nix/build.js';
+import { nixFailure, readDryRun, runNix } from '../src/nix/build.js';
+import { extraNixFlags, type NixInstall } from '../src/nix/install.js';
 import { buildableSystems, derivationSystem, fetchSizes, foreignBuildAdvice, foreignBuilds } from '../src/nix/cost.js';
 import { renderError } from '../src/cli/render-error.js';
-import { hasStackTrace } from './helpers.js';
+import { chmodSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { hasStackTrace, tempTree } from './helpers.js';
 
 const MESSAGE = 'addonix: the add-on folder has no nix/addon.generated.nix: run `addonix generate`';
 
@@ -151,4 +154,18 @@ test('nix dry run: an aarch64 derivation to build on an x86_64 machine without a
   // An aarch64 builder (given with --builders, one machine per `;`), or binfmt's extra-platforms, can build it.
   assert.deepEqual(foreignBuilds([dep, top], systems, buildableSystems('x86_64-linux', [], 'ssh://a x86_64-linux; ssh://b aarch64-linux,armv7l-linux 8')), []);
   assert.deepEqual(foreignBuilds([dep, top], systems, buildableSystems('x86_64-linux', 'i686-linux aarch64-linux', '')), []);
+});
+
+test('ADDONIX_NIX_FLAGS: its words go to every flake call of addonix, after Nix\'s command and before the overrides; empty, nothing', async (t) => {
+  assert.deepEqual(extraNixFlags({ ADDONIX_NIX_FLAGS: '  --override-input addonix/nixpkgs path:/srv/nixpkgs\n--option substituters https://cache.example ' }), ['--override-input', 'addonix/nixpkgs', 'path:/srv/nixpkgs', '--option', 'substituters', 'https://cache.example']);
+  assert.deepEqual(extraNixFlags({}), []);
+  assert.deepEqual(extraNixFlags({ ADDONIX_NIX_FLAGS: '' }), []);
+  // A nix that prints the arguments it was given.
+  const dir = tempTree(t, {});
+  const nix = path.join(dir, 'nix');
+  writeFileSync(nix, '#!/bin/sh\nprintf "%s\\n" "$@"\n');
+  chmodSync(nix, 0o755);
+  const install: NixInstall = { nix, nixStore: nix, version: '2.26.3', versionText: 'nix (Nix) 2.26.3', features: { nixCommand: true, flakes: true }, settings: {}, system: 'x86_64-linux' };
+  const run = await runNix(install, ['build', '.#x'], { env: { ...process.env, ADDONIX_NIX_FLAGS: '--option sandbox false' }, overrides: [['nixpkgs', 'path:/n']] });
+  assert.deepEqual(run.stdout.trim().split('\n'), ['build', '.#x', '--option', 'sandbox', 'false', '--override-input', 'nixpkgs', 'path:/n', '--log-format', 'internal-json']);
 });

@@ -33,7 +33,7 @@ test('validate: exit status 2 and a hint for wrong usage', () => {
   const noCommand = runCli([]);
   assert.equal(noCommand.status, 2);
   assert.match(noCommand.stderr, /Run 'addonix --help' for usage\./);
-  assert.match(noCommand.stderr, /Name a command: init, validate, inspect, deps, generate, pin-base, build, assemble, push, load, run, inspect-image, diff, verify, sbom, doctor\./);
+  assert.match(noCommand.stderr, /Name a command: init, validate, inspect, deps, generate, pin-base, build, assemble, push, login, load, run, inspect-image, diff, verify, sbom, provenance, doctor\./);
   const typo = runCli(['valdate']);
   assert.equal(typo.status, 2);
   assert.match(typo.stderr, /Unknown command: valdate\. Did you mean validate\?/);

@@ -16,12 +16,14 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   build: async () => (await import('./commands/build.js')).buildCommand as CommandModule,
   assemble: async () => (await import('./commands/assemble.js')).assembleCommand as CommandModule,
   push: async () => (await import('./commands/push.js')).pushCommand as CommandModule,
+  login: async () => (await import('./commands/login.js')).loginCommand as CommandModule,
   load: async () => (await import('./commands/load.js')).loadCommand as CommandModule,
   run: async () => (await import('./commands/run.js')).runCommand as CommandModule,
   'inspect-image': async () => (await import('./commands/inspect-image.js')).inspectImageCommand as CommandModule,
   diff: async () => (await import('./commands/diff.js')).diffCommand as CommandModule,
   verify: async () => (await import('./commands/verify.js')).verifyCommand as CommandModule,
   sbom: async () => (await import('./commands/sbom.js')).sbomCommand as CommandModule,
+  provenance: async () => (await import('./commands/provenance.js')).provenanceCommand as CommandModule,
   doctor: async () => (await import('./commands/doctor.js')).doctorCommand as CommandModule,
   // Every command has its head (and only those): a command added without one fails to compile here.
 } satisfies Record<keyof typeof COMMAND_HEADS, () => Promise<CommandModule>>;

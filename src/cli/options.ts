@@ -112,6 +112,11 @@ export const OPTION_DEFINITIONS = {
   tag: { type: 'string', coerce: asList, describe: 'Tag to set once everything is pushed (repeatable)' },
   'per-arch-repos': { type: 'boolean', default: false, describe: 'Allow --to REPO with {arch}: the legacy naming, one repository per arch, each tagged with its own manifest' },
   username: { type: 'string', describe: "Registry user name (with --password-stdin); default: Docker's config (credHelpers, auths, credsStore)" },
+  'skip-published': {
+    type: 'boolean',
+    default: false,
+    describe: 'Push nothing when every tag exists already, at this image or another (CI on the default branch: a version is published once); without it a tag at another image is refused',
+  },
   'password-stdin': { type: 'boolean', default: false, describe: 'Read the password or token from standard input' },
   insecure: { type: 'boolean', default: false, describe: 'Use plain HTTP for a registry that is not on this machine (loopback registries always use HTTP)' },
   'chunk-size': { type: 'string', describe: 'Send blobs larger than this in chunks of this size (default 64M), e.g. behind a proxy that limits request bodies' },

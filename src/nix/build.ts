@@ -10,7 +10,7 @@ import { lstat, readFile, readlink, rm } from 'node:fs/promises';
 import { ARCH_TABLE } from '../addon/arch.js';
 import { nixAttrName } from '../nixgen/nix.js';
 import { UserError } from '../util/errors.js';
-import { featureArgs, runProgram, type NixInstall } from './install.js';
+import { extraNixFlags, featureArgs, runProgram, type NixInstall } from './install.js';
 import { BuildMonitor, LineSplitter, type NixEvent } from './log.js';
 import { hintContext, hintsFor, type Hint } from './hints.js';
 import { buildableSystems, derivationSystem, fetchSizes, foreignBuildAdvice, foreignBuilds, isImagePlan, type DryRun, type ForeignBuild, type ImagePlan } from './cost.js';
@@ -60,7 +60,8 @@ export async function runNix(install: NixInstall, args: string[], options: NixOp
   if (options.signal?.aborted) throw new BuildInterrupted();
   const monitor = new BuildMonitor();
   const overrides = (options.overrides ?? []).flatMap(([name, ref]) => ['--override-input', name, ref]);
-  const child = spawn(install.nix, [...featureArgs(install), ...args, ...overrides, '--log-format', 'internal-json'], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+  const env = options.env ?? process.env;
+  const child = spawn(install.nix, [...featureArgs(install), ...args, ...extraNixFlags(env), ...overrides, '--log-format', 'internal-json'], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
   const lines = new LineSplitter((line) => {

@@ -94,6 +94,16 @@ export function featureArgs(install: NixInstall): string[] {
   return install.features.nixCommand && install.features.flakes ? [] : FEATURES_FLAG;
 }
 
+/**
+ * Extra arguments for every `nix` call addonix makes that evaluates or builds a flake: the words of
+ * ADDONIX_NIX_FLAGS, split at whitespace as a shell splits an unquoted variable (the CI files pass the
+ * same variable to their own `nix` calls as `$ADDONIX_NIX_FLAGS`), e.g. `--override-input addonix/nixpkgs
+ * git+https://mirror.example/nixpkgs` or `--option substituters https://cache.example`. No quoting.
+ */
+export function extraNixFlags(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env['ADDONIX_NIX_FLAGS'] ?? '').split(/\s+/).filter((word) => word !== '');
+}
+
 function firstLine(text: string): string {
   return text.replace(/\u001b\[[0-9;]*m/g, '').trim().split('\n')[0] ?? '';
 }

@@ -114,3 +114,32 @@ export async function lookupCredentials(registry: string): Promise<Credentials |
   if (config.credsStore) return runHelper(config.credsStore, registry, configFile);
   return undefined;
 }
+
+/**
+ * Stores a login in Docker's config file as `docker login` does without a credential store: `auths` keyed
+ * by the registry's host, `auth` = base64 of USER:PASSWORD. Other entries are kept; the file is written
+ * whole (mode 0600) and renamed into place, so a job that logs in to several registries ends with all of
+ * them, each used only for its own host.
+ */
+export async function storeCredentials(registry: string, username: string, password: string): Promise<string> {
+  const { mkdir, rename, writeFile } = await import('node:fs/promises');
+  const configFile = dockerConfigPath();
+  let config: DockerConfig & Record<string, unknown> = {};
+  try {
+    config = JSON.parse(await readFile(configFile, 'utf8')) as DockerConfig & Record<string, unknown>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError('credentials', `cannot read ${configFile}: ${(error as Error).message}`);
+  }
+  const key = normalizeKey(registry);
+  const helper = Object.entries(config.credHelpers ?? {}).find(([name]) => normalizeKey(name) === key)?.[1];
+  if (helper) throw new UserError('credentials', `${configFile} names the credential helper '${helper}' for ${key}, which would be asked instead of this login; log in with that helper, or remove it from the file`);
+  // Entries naming the same host otherwise (https://host/v1/) would be read first: one entry per host.
+  const auths = Object.fromEntries(Object.entries(config.auths ?? {}).filter(([name]) => normalizeKey(name) !== key));
+  auths[key] = { auth: Buffer.from(`${username}:${password}`, 'utf8').toString('base64') };
+  config.auths = auths;
+  await mkdir(path.dirname(configFile), { recursive: true, mode: 0o700 });
+  const temporary = `${configFile}.${process.pid}.tmp`;
+  await writeFile(temporary, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
+  await rename(temporary, configFile);
+  return configFile;
+}

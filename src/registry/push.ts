@@ -30,6 +30,8 @@ export interface PushOptions {
   perArchRepos: boolean;
   /** Move tags that point at another image (a version is published once: without it they are refused). */
   force?: boolean;
+  /** When every tag exists already (at this image or another), push nothing: a version is published once. */
+  skipPublished?: boolean;
   insecure: boolean;
   /** Given on the command line; otherwise Docker's config is asked per registry. */
   credentials?: Credentials | undefined;
@@ -77,6 +79,8 @@ export interface PushResult {
   pushed: { repository: string; tags: string[]; digest: Digest }[];
   /** With --sign: per repository and manifest, the signature (`.sig`) and attestation (`.att`) tags and the layers added to them. */
   signed: { repository: string; digest: Digest; tag: string; added: number }[];
+  /** With skipPublished: every tag existed, so nothing was pushed; where each points. */
+  published?: { reference: string; digest: Digest; thisImage: boolean }[];
 }
 
 export interface Destination {
@@ -552,6 +556,16 @@ export class Push {
         }
         before.push(entry);
       }
+    }
+    if (options.skipPublished && before.every((entry) => entry.digest !== null)) {
+      this.transfers.abort();
+      await this.sender.settled();
+      result.published = before.map((entry) => ({
+        reference: formatReference({ registry: entry.target.registry, repository: entry.target.repository, tag: entry.tag }),
+        digest: entry.digest!,
+        thisImage: entry.digest === this.tagged(entry.target, assembled)[2],
+      }));
+      return result;
     }
     const taken = options.force ? [] : before.filter((entry) => entry.digest !== null && entry.digest !== this.tagged(entry.target, assembled)[2]);
     if (taken.length > 0) {

@@ -1,4 +1,6 @@
 import { COMMAND_HEADS } from '../command-heads.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { loadPaths, relativeDisplay } from '../../addon/load.js';
 import { DEFAULT_ERA } from '../../addon/eras.js';
@@ -90,5 +92,8 @@ export const initCommand: CommandModule<object, InitArgs> = {
     for (const file of outcome.unchanged) process.stdout.write(`unchanged ${display(file)}\n`);
     if (staged) process.stdout.write(`staged (git add, Nix reads only tracked files): ${staged.files.join(' ')}\n`);
     process.stdout.write(`next: ${next}\n`);
+    if (args.ci && !existsSync(path.join(args.dir, 'flake.lock'))) {
+      process.stdout.write(`the CI jobs stop without flake.lock: ${cd}nix --extra-experimental-features 'nix-command flakes' flake lock writes it (addonix build too), then git add flake.lock and commit\n`);
+    }
   },
 };

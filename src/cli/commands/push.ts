@@ -34,9 +34,10 @@ interface PushArgs {
   provenance: boolean;
   flake?: string;
   force: boolean;
+  'skip-published': boolean;
 }
 
-const OPTIONS = ['to', 'tag', 'per-arch-repos', 'addon', 'json', 'username', 'password-stdin', 'insecure', 'chunk-size', 'compression', 'allow-devices', 'timeout', 'retry-for', 'sign', 'provenance', 'flake', 'force'] as const;
+const OPTIONS = ['to', 'tag', 'per-arch-repos', 'addon', 'json', 'username', 'password-stdin', 'insecure', 'chunk-size', 'compression', 'allow-devices', 'timeout', 'retry-for', 'sign', 'provenance', 'flake', 'force', 'skip-published'] as const;
 
 /**
  * What --sign attests besides signing, with --addon: each arch's CycloneDX SBOM (its images read again,
@@ -111,6 +112,7 @@ export const pushCommand: CommandModule<object, PushArgs> = {
     if (args.username !== undefined && !args['password-stdin']) throw new UsageError('--username needs --password-stdin (addonix never takes a password as an argument)');
     if (args['password-stdin'] && args.username === undefined) throw new UsageError('--password-stdin needs --username');
     if (args.provenance && (args.sign === undefined || args.addon === undefined)) throw new UsageError('--provenance needs --sign KEY and --addon DIR (the add-on whose flake built the images)');
+    if (args['skip-published'] && args.force) throw new UsageError('--skip-published and --force contradict each other: one leaves published tags alone, the other moves them');
     parseDestinations({ to: args.to, tags: args.tag, perArchRepos: args['per-arch-repos'] });
     const chunkBytes = args['chunk-size'] !== undefined ? parseSize(args['chunk-size'], '--chunk-size') : undefined;
     const policy = layerPolicy(args.compression);
@@ -129,6 +131,7 @@ export const pushCommand: CommandModule<object, PushArgs> = {
       tags: args.tag,
       perArchRepos: args['per-arch-repos'],
       force: args.force,
+      skipPublished: args['skip-published'],
       insecure: args.insecure,
       credentials,
       chunkBytes,
@@ -183,6 +186,11 @@ export const pushCommand: CommandModule<object, PushArgs> = {
     }
     if (args.json) {
       process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+      return;
+    }
+    if (result.published) {
+      for (const entry of result.published) process.stdout.write(`published already: ${entry.reference} = ${entry.digest}${entry.thisImage ? ' (this image)' : ' (another image: publish changes under a new version)'}\n`);
+      process.stdout.write('nothing pushed (--skip-published)\n');
       return;
     }
     const { blobs } = result;
