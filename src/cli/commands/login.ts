@@ -30,6 +30,7 @@ export const loginCommand: CommandModule<object, LoginArgs> = {
     const password = await readPasswordFromStdin();
     const file = await storeCredentials(registry, args.username, password);
     if (args.json) process.stdout.write(JSON.stringify({ registry, username: args.username, file }, null, 2) + '\n');
-    else process.stdout.write(`logged in to ${registry} as ${args.username} (${file})\n`);
+    // Nothing was asked of the registry: what is said is what was written, not that the login works.
+    else process.stdout.write(`credentials for ${registry} (user ${args.username}) written to ${file}\n`);
   },
 };
