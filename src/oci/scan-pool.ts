@@ -46,7 +46,8 @@ export async function takeScanWorker(): Promise<Worker> {
  * Ends the worker started ahead when no scan took it (a diff refused before it scans), once that worker
  * has started: a process that exits while a worker thread is still starting can crash in Node.js 20
  * (nodejs/node#56312, #56245: SIGSEGV at exit), and the CLI ends with process.exit. A refused diff
- * died by a signal that way under a loaded suite instead of exiting 2.
+ * once died by a signal under a loaded suite instead of exiting 2, most likely so (not reproduced in 160
+ * runs here).
  */
 export async function stopSpareScanWorker(): Promise<void> {
   const pending = spare;
