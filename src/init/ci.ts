@@ -438,6 +438,7 @@ export function githubWorkflow(addons: CiAddon[], options: CiOptions): string {
   const env: Record<string, string> = { NIX_CONFIG: 'experimental-features = nix-command flakes', ADDONIX_NIX_FLAGS: '${{ vars.ADDONIX_NIX_FLAGS }}' };
   const jobs: Record<string, unknown> = {};
   const allLogins = new Map<string, Login>();
+  const githubLogin: Login = { host: 'ghcr.io', registry: 'ghcr.io', user: '$GITHUB_ACTOR', password: 'GITHUB_TOKEN', note: 'GitHub gives it: the job\'s token, with packages: write' };
   for (const addon of addons) {
     addon.arches.forEach((arch, i) => {
       // cachix-action pushes what the job built by itself; the other caches are filled explicitly.
@@ -461,9 +462,10 @@ export function githubWorkflow(addons: CiAddon[], options: CiOptions): string {
         repository: '$IMAGE_REPOSITORY',
         // GitHub's owner/name may hold capitals, which no registry takes.
         setup: [`IMAGE_REPOSITORY="ghcr.io/$(printf '%s' "$GITHUB_REPOSITORY" | tr '[:upper:]' '[:lower:]')"`],
-        ownLogin: { host: 'ghcr.io', registry: 'ghcr.io', user: '$GITHUB_ACTOR', password: 'GITHUB_TOKEN', note: 'GitHub gives it: the job\'s token, with packages: write' },
+        ownLogin: githubLogin,
+        // Also when only config.yaml's image is on GitHub's registry: the job's token serves there too.
         loginFor: (host) => {
-          if (host === 'ghcr.io') return { host, registry: host, user: '$GITHUB_ACTOR', password: 'GITHUB_TOKEN', note: 'GitHub gives it: the job\'s token, with packages: write' };
+          if (host === githubLogin.host) return githubLogin;
           const variables = loginVariables(host);
           return { host, registry: host, user: `$${variables.user}`, password: variables.password, note: `a login to ${host} allowed to push there (repository secrets)` };
         },
