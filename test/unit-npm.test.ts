@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { resolveDeps, type TargetDeps } from '../src/npm/deps.js';
 import { parseTarget, targetName } from '../src/npm/target.js';
@@ -15,7 +16,7 @@ import { loadPaths, relativeDisplay } from '../src/addon/load.js';
 import { DEFAULT_ERA } from '../src/addon/eras.js';
 import { addonFiles } from '../src/nixgen/addon-files.js';
 import { UserError } from '../src/util/errors.js';
-import { loadVirtual } from '../src/npm/lockfile.js';
+import { FoldedNameMap, loadVirtual } from '../src/npm/lockfile.js';
 import type { ArboristNode } from '@npmcli/arborist';
 import { corpus, hasStackTrace, MINIMAL_CONFIG, tempTree } from './helpers.js';
 import { badInputs, GOOD_ENTRY } from './npm-inputs.js';
@@ -233,4 +234,27 @@ test('lockfiles are read by Arborist\'s loadVirtual alone (without the rest of A
   // npm's query language still works on such a tree (loaded when first used).
   const queried = await (await loadVirtual(workspace)).querySelectorAll('.workspace');
   assert.deepEqual(queried.map((node: ArboristNode) => node.location), ['node_modules/lib', 'packages/lib']);
+});
+
+test('FoldedNameMap behaves as Arborist\'s CaseInsensitiveMap under the same operations (case, NFKD forms, non-string keys, replacement order)', () => {
+  // Arborist's own class, compiled from its file here: the module cache holds addonix's in its place once
+  // a lockfile was read.
+  const file = createRequire(import.meta.url).resolve('@npmcli/arborist/lib/case-insensitive-map.js');
+  const loaded = { exports: {} as new (items?: Iterable<[unknown, unknown]>) => Map<unknown, unknown> };
+  new Function('module', 'exports', readFileSync(file, 'utf8'))(loaded, loaded.exports);
+  const Arborists = loaded.exports;
+  const keys: unknown[] = ['foo', 'FOO', 'Foo', '\ufb01le', 'file', 'FILE', '\u00c5', 'A\u030a', '\u00e5', '@scope/Pkg', '@SCOPE/pkg', 'stra\u00dfe', 'STRASSE', 1, null, undefined];
+  const run = (map: Map<unknown, unknown>) => {
+    const seen: unknown[] = [];
+    keys.forEach((key, i) => {
+      if (i % 3 === 0) seen.push(['delete', map.delete(key)]);
+      map.set(key, i);
+      seen.push(['entries', [...map.entries()]]);
+      for (const other of keys) seen.push([map.get(other), map.has(other)]);
+    });
+    for (const key of keys) seen.push(['delete', map.delete(key), map.size]);
+    return seen;
+  };
+  assert.deepEqual(run(new FoldedNameMap()), run(new Arborists()));
+  assert.deepEqual([...new FoldedNameMap([['A', 1], ['a', 2]])], [...new Arborists([['A', 1], ['a', 2]])]);
 });
