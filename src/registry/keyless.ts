@@ -177,7 +177,9 @@ function refusal(error: unknown): string {
       case 'TLOG_INCLUSION_PROMISE_ERROR':
         return `unable to verify SET: ${error.message} (no log key of the trusted root signed this bundle)`;
       case 'TLOG_BODY_ERROR':
-        return `the transparency log entry is not of this signature: ${error.message}`;
+        if (error.message === 'digest mismatch') return "error verifying bundle: matching bundle to payload: the payload's SHA-256 is not the one logged";
+        if (error.message === 'signature mismatch') return 'error verifying bundle: signature in bundle does not match signature being verified';
+        return `error verifying bundle: the log entry is not of this signature: ${error.message}`;
       case 'SIGNATURE_ERROR':
         return 'invalid signature when validating ASN.1 encoded signature';
       default:
@@ -193,10 +195,11 @@ type IdentityMatch = (subjects: string[], issuer: string) => boolean;
 export function checkKeylessSignatureLayer(layer: Descriptor, payload: Buffer, digest: Digest, verifier: Verifier, matches: IdentityMatch): LayerVerdict {
   if (layer.mediaType !== SIMPLE_SIGNING_TYPE) return { valid: false, reason: `a layer of type ${layer.mediaType}, not a simple-signing payload` };
   const annotations = layer.annotations ?? {};
-  const certificatePem = annotations[CERTIFICATE_ANNOTATION];
-  if (!certificatePem) return { valid: false, reason: 'no certificate found on signature (a signature made with a key, not keyless)' };
+  // cosign's order: the bundle first (offline, none is a refusal), then the certificate.
   const bundleText = annotations[BUNDLE_ANNOTATION];
   if (!bundleText) return { valid: false, reason: 'offline verification failed: the signature has no transparency log bundle (dev.sigstore.cosign/bundle)' };
+  const certificatePem = annotations[CERTIFICATE_ANNOTATION];
+  if (!certificatePem) return { valid: false, reason: 'no certificate found on signature (a signature made with a key, not keyless)' };
   const signature = annotations[SIGNATURE_ANNOTATION] ?? '';
   const [leafDer, ...chainDer] = [...pemBlocks(certificatePem), ...pemBlocks(annotations[CHAIN_ANNOTATION] ?? '')];
   if (!leafDer) return { valid: false, reason: 'the certificate annotation holds no PEM certificate' };
@@ -242,8 +245,17 @@ export function checkKeylessSignatureLayer(layer: Descriptor, payload: Buffer, d
     messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: createHash('sha256').update(payload).digest('base64') }, signature },
   };
   try {
-    verifier.verify(toSignedEntity(bundleFromJSON(bundle), payload));
+    verifier.verify(toSignedEntity(bundleFromJSON(bundle), Buffer.from(payload)));
   } catch (error) {
+    // cosign's CheckExpiry words for a certificate not valid when the log integrated the signature.
+    const logged = new Date(entry.integratedTime * 1000);
+    const iso = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    if (error instanceof VerificationError && error.code === 'CERTIFICATE_ERROR' && leaf.notAfter < logged) {
+      return { valid: false, reason: `certificate expired before signatures were entered in log: ${iso(leaf.notAfter)} is before ${iso(logged)}` };
+    }
+    if (error instanceof VerificationError && error.code === 'CERTIFICATE_ERROR' && leaf.notBefore > logged) {
+      return { valid: false, reason: `certificate was issued after signatures were entered in log: ${iso(leaf.notBefore)} is after ${iso(logged)}` };
+    }
     return { valid: false, reason: refusal(error) };
   }
   // Go's x509 Verify in cosign's TrustedCert asks for code signing; sigstore-js does not look.
