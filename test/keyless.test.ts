@@ -14,15 +14,22 @@
  *   pkg/certificate/extensions.go renders them. It embeds no SCT (Fulcio's come from its CT log): both
  *   tools are run with --insecure-ignore-sct, and once without it, where both refuse.
  * - a Rekor in this process: `POST /api/v1/log/entries` answers 201 with the LogEntry of Rekor's API
- *   (sigstore/rekor openapi.yaml: body, the proposed entry as Rekor stores it, base64; integratedTime;
- *   logID, the SHA-256 of the log key's DER; logIndex; verification.signedEntryTimestamp, an ECDSA
- *   signature of the canonical JSON of those four, which cosign's VerifySET checks), signed with a test
- *   log key. cosign sign uploads to it and makes the offline bundle from its answer.
+ *   (sigstore/rekor openapi.yaml: body, the entry as Rekor stores it, base64; integratedTime; logID, the
+ *   SHA-256 of the log key's DER; logIndex; verification.signedEntryTimestamp, an ECDSA signature of the
+ *   canonical JSON of those four, which cosign's VerifySET checks; verification.inclusionProof with its
+ *   checkpoint, a signed note), signed with a test log key. cosign uploads to it and makes the offline
+ *   bundle from its answer. Each entry is the second leaf of a tree of two whose first leaf is made up:
+ *   its inclusion proof is real, the log behind it is not.
  *
- * cosign 2.5 reads its trust from files and variables for these signatures (its --trusted-root applies
- * only to --new-bundle-format): --certificate-chain (the test CA's intermediate and root) and
- * SIGSTORE_REKOR_PUBLIC_KEY; addonix gets the same material as a trusted_root.json. About 15 s: six
- * small images, one cosign sign each, a cosign verify and an addonix run per verdict, side by side.
+ * Signatures in both of cosign's forms: the classic one (`sha256-<hex>.sig` layers with the certificate,
+ * chain and Rekor bundle annotations; cosign 2's `sign`), and a Sigstore bundle attached as an OCI
+ * referrer (cosign 3's default `sign`: a DSSE in-toto statement of predicate type
+ * https://sigstore.dev/cosign/sign/v1 about the digest), which cosign 2.5 writes with `attest
+ * --new-bundle-format` and that predicate type and checks with `verify-attestation --new-bundle-format`.
+ * For the classic form cosign 2.5 reads its trust from --certificate-chain (the test CA's intermediate and
+ * root) and SIGSTORE_REKOR_PUBLIC_KEY; for bundles from --trusted-root (and SIGSTORE_ROOT_FILE, without
+ * which it asks TUF); addonix gets the same material as a trusted_root.json. About 15-30 s: eight small
+ * images, one cosign sign or attest each, a cosign verify and an addonix run per verdict, side by side.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,6 +47,7 @@ import { readSigningKey } from '../src/registry/cosign-keys.js';
 const run = promisify(execFile);
 const WORKFLOW = 'https://github.com/home-assistant/docker-base/.github/workflows/builder.yml@refs/heads/master';
 const ISSUER = 'https://token.actions.githubusercontent.com';
+const SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 
 const sha = (data: Buffer | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 const der = (key: KeyObject) => (key.type === 'private' ? createPublicKey(key) : key).export({ format: 'der', type: 'spki' });
@@ -51,9 +59,37 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
+interface ProposedEntry {
+  kind: string;
+  apiVersion: string;
+  spec: { proposedContent?: { envelope: string; verifiers: string[] } };
+}
+
+/**
+ * The entry as Rekor stores it: a hashedrekord as proposed; a dsse entry (sigstore/rekor
+ * pkg/types/dsse/v0.0.1/entry.go, Canonicalize) by the hashes of its envelope and payload and its
+ * signatures with their verifiers, without the envelope.
+ */
+function storedEntry(proposed: ProposedEntry): unknown {
+  if (proposed.kind !== 'dsse') return proposed;
+  const { envelope, verifiers } = proposed.spec.proposedContent!;
+  const parsed = JSON.parse(envelope) as { payload: string; signatures: { sig: string }[] };
+  const hex = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+  return {
+    apiVersion: proposed.apiVersion,
+    kind: 'dsse',
+    spec: {
+      envelopeHash: { algorithm: 'sha256', value: hex(envelope) },
+      payloadHash: { algorithm: 'sha256', value: hex(Buffer.from(parsed.payload, 'base64')) },
+      signatures: parsed.signatures.map((s) => ({ signature: s.sig, verifier: verifiers[0] })).sort((a, b) => (a.signature < b.signature ? -1 : 1)),
+    },
+  };
+}
+
 /** The Rekor stand-in (see the module comment); `next` sets how the following entry is logged. */
 async function startRekor(t: TestContext, logKey: KeyObject) {
-  const state = { key: logKey, shiftSeconds: 0, index: 0 };
+  // From 1: sigstore-go refuses an entry at index 0 (its proto JSON omits the zero).
+  const state = { key: logKey, shiftSeconds: 0, index: 1 };
   const server = http.createServer((request, response) => {
     let text = '';
     request.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
@@ -62,13 +98,22 @@ async function startRekor(t: TestContext, logKey: KeyObject) {
         response.writeHead(404, { 'content-type': 'application/json' }).end('{"code":404,"message":"not found"}');
         return;
       }
-      const body = Buffer.from(canonical(JSON.parse(text))).toString('base64');
-      const logID = createHash('sha256').update(der(createPublicKey(state.key))).digest('hex');
-      const entry = { body, integratedTime: Math.floor(Date.now() / 1000) + state.shiftSeconds, logID, logIndex: state.index++ };
+      const stored = Buffer.from(canonical(storedEntry(JSON.parse(text) as ProposedEntry)));
+      const body = stored.toString('base64');
+      const logKeyId = createHash('sha256').update(der(createPublicKey(state.key))).digest();
+      const entry = { body, integratedTime: Math.floor(Date.now() / 1000) + state.shiftSeconds, logID: logKeyId.toString('hex'), logIndex: state.index++ };
       const signedEntryTimestamp = sign('sha256', Buffer.from(canonical(entry)), state.key).toString('base64');
+      // The inclusion proof in a tree of two leaves (RFC 6962 hashing), the entry second, with the
+      // checkpoint as a signed note of the tree: what a Sigstore bundle (v0.3) must carry.
+      const hash = (...parts: Buffer[]) => createHash('sha256').update(Buffer.concat(parts)).digest();
+      const sibling = hash(Buffer.from([0]), Buffer.from('an earlier entry'));
+      const root = hash(Buffer.from([1]), sibling, hash(Buffer.from([0]), stored));
+      const note = `rekor.test - 1\n2\n${root.toString('base64')}\n`;
+      const noteSignature = Buffer.concat([logKeyId.subarray(0, 4), sign('sha256', Buffer.from(note), state.key)]).toString('base64');
+      const inclusionProof = { checkpoint: `${note}\n\u2014 rekor.test ${noteSignature}\n`, hashes: [sibling.toString('hex')], logIndex: 1, rootHash: root.toString('hex'), treeSize: 2 };
       const uuid = createHash('sha256').update(body).digest('hex');
       response.writeHead(201, { 'content-type': 'application/json', location: `/api/v1/log/entries/${uuid}`, etag: uuid });
-      response.end(JSON.stringify({ [uuid]: { ...entry, verification: { signedEntryTimestamp } } }));
+      response.end(JSON.stringify({ [uuid]: { ...entry, verification: { signedEntryTimestamp, inclusionProof } } }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -120,9 +165,10 @@ async function issueLeaf(ca: { dir: string }, keyPem: string, name: string, iden
     ].join('\n') + '\n',
   );
   await openssl(ca.dir, 'req', '-new', '-key', keyFile, '-subj', '/', '-out', `${name}.csr`);
+  // From this second (not before: the intermediate, made earlier, must be valid at the leaf's start, where cosign sign checks the chain).
   const stamp = (date: Date) => date.toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z';
   const now = Date.now();
-  await openssl(ca.dir, 'ca', '-batch', '-config', 'ca.cnf', '-cert', 'intermediate.pem', '-keyfile', 'intermediate.key', '-in', `${name}.csr`, '-out', `${name}.pem`, '-notext', '-extfile', `${name}.ext`, '-startdate', stamp(new Date(now - 1000)), '-enddate', stamp(new Date(now + 10 * 60 * 1000)));
+  await openssl(ca.dir, 'ca', '-batch', '-config', 'ca.cnf', '-cert', 'intermediate.pem', '-keyfile', 'intermediate.key', '-in', `${name}.csr`, '-out', `${name}.pem`, '-notext', '-extfile', `${name}.ext`, '-startdate', stamp(new Date(now)), '-enddate', stamp(new Date(now + 10 * 60 * 1000)));
   return path.join(ca.dir, `${name}.pem`);
 }
 
@@ -157,7 +203,7 @@ function trustedRoot(ca: { root: string; intermediate: string }, logKey: KeyObje
   };
 }
 
-test('keyless signatures, offline: addonix and cosign 2.5 accept the right identity and issuer, and both refuse another identity, another issuer, another CA, a changed payload, an expired certificate, an unknown log, a signature made with a key and a missing SCT', async (t) => {
+test('keyless signatures, offline, classic and as Sigstore bundles: addonix and cosign 2.5 accept the right identity and issuer, and both refuse another identity, another issuer, another CA, a changed payload, an expired certificate, an unknown log, a signature made with a key and a missing SCT', async (t) => {
   if (!needTools(t, 'docker-registry', 'cosign', 'openssl')) return;
   const dir = tempTree(t, {});
   const ecKey = () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
@@ -186,6 +232,18 @@ test('keyless signatures, offline: addonix and cosign 2.5 accept the right ident
   // Logged twenty minutes on: after the ten minutes of the certificate.
   const late = await signImage('late', leaf, fulcio.chain, { shiftSeconds: 20 * 60 });
   const unknownLog = await signImage('unknown-log', leaf, fulcio.chain, { key: otherLogKey });
+  // cosign 3 signs by default into a Sigstore bundle attached as an OCI referrer (a DSSE statement of
+  // predicate type https://sigstore.dev/cosign/sign/v1 about the digest: cosign's signDigestBundle); cosign
+  // 2.5 writes the same form with attest --new-bundle-format and that predicate type, from the same Rekor.
+  writeFileSync(path.join(dir, 'empty.json'), '{}');
+  const attestBundle = async (name: string, certificate: string, chain: string) => {
+    const digest = await pushImage(registry, 'home-assistant/base', name);
+    rekor.next({});
+    await run('cosign', ['attest', '--new-bundle-format', '--type', SIGN_PREDICATE, '--predicate', path.join(dir, 'empty.json'), '--key', path.join(dir, 'signer.key'), '--certificate', certificate, '--certificate-chain', chain, '--rekor-url', rekor.url, '--allow-http-registry', '-y', `${repo}@${digest}`], { env: cosignEnv });
+    return digest;
+  };
+  const bundled = await attestBundle('bundle', leaf, fulcio.chain);
+  const bundledByStranger = await attestBundle('bundle-other-ca', strangerLeaf, otherCa.chain);
   const keySigned = await pushImage(registry, 'home-assistant/base', 'key-signed');
   await run('cosign', ['sign', '--key', path.join(dir, 'signer.key'), '--tlog-upload=false', '--allow-http-registry', '-y', `${repo}@${keySigned}`], { env: cosignEnv });
 
@@ -199,8 +257,11 @@ test('keyless signatures, offline: addonix and cosign 2.5 accept the right ident
   await putSignature(registry, 'home-assistant/base', tampered, payload, goodSig.layers[0]!.annotations);
 
   const identity = ['--certificate-identity', WORKFLOW, '--certificate-oidc-issuer', ISSUER];
-  const cosignVerdict = async (digest: string, args: string[], ignoreSct = true) => {
-    const result = await run('cosign', ['verify', '--offline', '--allow-http-registry', '--certificate-chain', fulcio.chain, ...(ignoreSct ? ['--insecure-ignore-sct'] : []), ...args, `${repo}@${digest}`], { env: cosignEnv }).then(
+  const cosignVerdict = async (digest: string, args: string[], ignoreSct = true, bundle = false) => {
+    // For bundles, cosign 2.5 reads the trusted root, yet still asks TUF for Fulcio's roots unless SIGSTORE_ROOT_FILE names them.
+    const how = bundle ? ['verify-attestation', '--new-bundle-format', '--trusted-root', root, '--type', SIGN_PREDICATE] : ['verify', '--offline', '--certificate-chain', fulcio.chain];
+    const env = bundle ? { ...cosignEnv, SIGSTORE_ROOT_FILE: fulcio.chain } : cosignEnv;
+    const result = await run('cosign', [...how, '--allow-http-registry', ...(ignoreSct ? ['--insecure-ignore-sct'] : []), ...args, `${repo}@${digest}`], { env }).then(
       ({ stderr }) => ({ ok: true, stderr }),
       (error: { stderr: string }) => ({ ok: false, stderr: error.stderr }),
     );
@@ -208,14 +269,23 @@ test('keyless signatures, offline: addonix and cosign 2.5 accept the right ident
   };
   const addonixVerdict = async (digest: string, args: string[], ignoreSct = true) => {
     const result = await runCliAsync(['verify', '--signatures-only', '--json', '--against', `${repo}@${digest}`, '--trusted-root', root, ...(ignoreSct ? ['--insecure-ignore-sct'] : []), ...args]);
-    if (result.status === 0) return { ok: true, reason: (JSON.parse(result.stdout) as { manifests: { signature: { reason: string } }[] }).manifests[0]!.signature.reason };
+    if (result.status === 0) {
+      const report = JSON.parse(result.stdout) as { key?: string; identity?: { subject: string; issuer: string }; manifests: { signature: { reason: string }; attestations: unknown }[] };
+      assert.equal(report.key, undefined);
+      assert.equal(report.identity?.issuer, ISSUER);
+      assert.equal(report.manifests[0]!.attestations, null, 'attestations are not checked with an identity');
+      return { ok: true, reason: report.manifests[0]!.signature.reason };
+    }
     assert.equal(result.status, 1, result.stderr);
     const error = jsonError(result.stdout, 'verify --certificate-identity');
     assert.equal(error.code, 'signature-invalid');
     return { ok: false, reason: error.message };
   };
 
-  const cases: { name: string; digest: string; args: string[]; ignoreSct?: boolean; ok: boolean; cosign?: RegExp; addonix?: RegExp }[] = [
+  const cases: { name: string; digest: string; args: string[]; ignoreSct?: boolean; bundle?: boolean; ok: boolean; cosign?: RegExp; addonix?: RegExp }[] = [
+    { name: 'a Sigstore bundle (OCI referrer) of the right identity', digest: bundled, args: identity, bundle: true, ok: true, addonix: /Sigstore bundle \(an OCI referrer\) of https:\/\/github\.com\/home-assistant\/docker-base\// },
+    { name: 'a Sigstore bundle of another identity', digest: bundled, args: ['--certificate-identity', WORKFLOW.replace('master', 'dev'), '--certificate-oidc-issuer', ISSUER], bundle: true, ok: false, cosign: /no matching CertificateIdentity found/, addonix: /none of the expected identities matched/ },
+    { name: 'a Sigstore bundle of a certificate of another CA', digest: bundledByStranger, args: identity, bundle: true, ok: false, cosign: /leaf certificate verification failed/, addonix: /cert verification failed/ },
     { name: 'the right identity and issuer', digest: good, args: identity, ok: true },
     { name: 'the identity as a regular expression', digest: good, args: ['--certificate-identity-regexp', '^https://github\\.com/home-assistant/docker-base/', '--certificate-oidc-issuer', ISSUER], ok: true },
     {
@@ -234,14 +304,14 @@ test('keyless signatures, offline: addonix and cosign 2.5 accept the right ident
     { name: 'a bundle of a log the root does not know', digest: unknownLog, args: identity, ok: false, cosign: /rekor log public key not found/, addonix: /unable to verify SET/ },
     { name: 'no SCT, without --insecure-ignore-sct', digest: good, args: identity, ignoreSct: false, ok: false, cosign: /SCT/, addonix: /certificate does not include required embedded SCT/ },
   ];
-  const verdicts = await Promise.all(cases.map(async (c) => ({ c, cosign: await cosignVerdict(c.digest, c.args, c.ignoreSct ?? true), addonix: await addonixVerdict(c.digest, c.args, c.ignoreSct ?? true) })));
+  const verdicts = await Promise.all(cases.map(async (c) => ({ c, cosign: await cosignVerdict(c.digest, c.args, c.ignoreSct ?? true, c.bundle), addonix: await addonixVerdict(c.digest, c.args, c.ignoreSct ?? true) })));
   for (const { c, cosign, addonix } of verdicts) {
     assert.equal(cosign.ok, c.ok, `cosign, ${c.name}: ${cosign.stderr}`);
     assert.equal(addonix.ok, c.ok, `addonix, ${c.name}: ${addonix.reason}`);
     if (c.cosign) assert.match(cosign.stderr, c.cosign, `cosign, ${c.name}`);
     if (c.addonix) assert.match(addonix.reason, c.addonix, `addonix, ${c.name}`);
   }
-  assert.match(verdicts[0]!.addonix.reason, new RegExp(`certificate of ${WORKFLOW.replace(/[.?/]/g, '\\$&')} \\(issuer ${ISSUER.replace(/[./]/g, '\\$&')}\\)`));
+  assert.match(verdicts.find((v) => v.c.name === 'the right identity and issuer')!.addonix.reason, new RegExp(`certificate of ${WORKFLOW.replace(/[.?/]/g, '\\$&')} \\(issuer ${ISSUER.replace(/[./]/g, '\\$&')}\\)`));
 
   // pin-base: the same check before a base image is pinned; nothing is written when it refuses.
   const addon = (image: string) =>

@@ -294,6 +294,11 @@ export interface SignatureTrust {
   /** For the JSON report: the key file, or the identity checked. */
   report: { key: string } | { identity: { subject: string; issuer: string; trustedRoot: string } };
   signature: LayerCheck;
+  /**
+   * Sigstore bundles attached as OCI referrers (cosign 3's default form of a signature): the verdict on
+   * one, or null when it is not a signature (an attestation's bundle). Absent: not looked for.
+   */
+  bundle?: (blob: Buffer, digest: Digest) => LayerVerdict | null;
   /** null: attestations are not checked with this trust (keyless: only signatures are). */
   attestation: LayerCheck | null;
   /** What to do when a manifest has no signature that verifies. */
@@ -309,4 +314,34 @@ export function keyTrust(key: KeyObject, file: string): SignatureTrust {
     attestation: (layer, blob, digest) => checkAttestationLayer(key, layer, blob, digest),
     hint: 'check the key (cosign.pub of the key the image was signed with), or sign the image: addonix push --sign cosign.key',
   };
+}
+
+/** The media type of a Sigstore bundle (v0.3) stored as an OCI artifact, as cosign 3 signs by default. */
+export const SIGSTORE_BUNDLE_TYPE_PREFIX = 'application/vnd.dev.sigstore.bundle';
+
+/**
+ * The Sigstore bundles attached to a manifest as OCI referrers (cosign 3's `sign`, and `attest
+ * --new-bundle-format`): the registry's referrers API, else the fallback tag `sha256-<hex>` that
+ * go-containerregistry writes where there is none (an index of the referring manifests). Each is a
+ * manifest of one layer, the bundle's JSON.
+ */
+export async function referrerBundles(client: RegistryClient, repository: string, digest: Digest): Promise<{ annotations: Record<string, string>; blob: Buffer }[]> {
+  const answer = await client.request('GET', `/v2/${repository}/referrers/${digest}`, { expect: [200, 400, 404, 405], headers: { accept: MediaType.ociIndex }, what: `listing the referrers of ${digest}` });
+  let index: { manifests?: Descriptor[] } | null = null;
+  if (answer.status === 200 && (answer.header('content-type') ?? '').startsWith(MediaType.ociIndex)) {
+    index = JSON.parse(await answer.text(MAX_SIGNATURE_DOCUMENT)) as { manifests?: Descriptor[] };
+  } else {
+    answer.discard();
+    const tag = `sha256-${digestHex(digest)}`;
+    if ((await client.tagDigest(repository, tag)) !== null) index = JSON.parse((await client.getManifest(repository, tag, MAX_SIGNATURE_DOCUMENT)).bytes.toString('utf8')) as { manifests?: Descriptor[] };
+  }
+  const bundles: { annotations: Record<string, string>; blob: Buffer }[] = [];
+  for (const entry of Array.isArray(index?.manifests) ? index.manifests : []) {
+    if (entry.mediaType !== MediaType.ociManifest || entry.size > MAX_SIGNATURE_DOCUMENT) continue;
+    const manifest = JSON.parse((await client.getManifest(repository, entry.digest, MAX_SIGNATURE_DOCUMENT)).bytes.toString('utf8')) as StoredManifest & { annotations?: Record<string, string> };
+    const layer = Array.isArray(manifest.layers) && manifest.layers.length === 1 ? manifest.layers[0]! : null;
+    if (!layer || !layer.mediaType.startsWith(SIGSTORE_BUNDLE_TYPE_PREFIX) || layer.size > MAX_SIGNATURE_DOCUMENT) continue;
+    bundles.push({ annotations: manifest.annotations ?? {}, blob: await client.getBlob(repository, layer.digest, MAX_SIGNATURE_DOCUMENT) });
+  }
+  return bundles;
 }

@@ -7,7 +7,8 @@
  *
  * - `dev.sigstore.cosign/certificate`: the Fulcio certificate (PEM) of the signing key, its SAN the
  *   identity (a workflow's URL for GitHub Actions) and Fulcio's extensions the OIDC issuer
- *   (1.3.6.1.4.1.57264.1.8, a DER UTF8String; 1.3.6.1.4.1.57264.1.1, the raw text, which cosign 2.5 reads);
+ *   (1.3.6.1.4.1.57264.1.8, a DER UTF8String; 1.3.6.1.4.1.57264.1.1, the raw text, which cosign 2.5 reads;
+ *   Fulcio writes both);
  *   `dev.sigstore.cosign/chain`: the CA certificates above it;
  * - `dev.sigstore.cosign/bundle`: Rekor's offline bundle, the log entry (a hashedrekord of the signature,
  *   the certificate and the payload's SHA-256) with its integration time and the log's signature over
@@ -24,6 +25,9 @@
  * matched here with cosign's rules (exact text, or a regular expression found anywhere in it, against
  * every SAN). A signature without a bundle is refused: cosign accepts one offline only with
  * `--insecure-ignore-tlog`, which addonix does not offer.
+ *
+ * cosign 3 signs by default into a Sigstore bundle attached as an OCI referrer instead
+ * (checkKeylessBundle): the same checks, on the bundle as it is.
  */
 import { createHash, X509Certificate as NodeCertificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -123,6 +127,12 @@ export async function keylessTrust(options: KeylessOptions): Promise<SignatureTr
         const subjectMatches = sans.some((san) => ('exact' in subject ? san === subject.exact : subject.pattern.test(san)));
         return issuerMatches && subjectMatches;
       }),
+    bundle: (blob, digest) =>
+      checkKeylessBundle(blob, digest, verifier, (sans, oidcIssuer) => {
+        const issuerMatches = 'exact' in issuer ? oidcIssuer === issuer.exact : issuer.pattern.test(oidcIssuer);
+        const subjectMatches = sans.some((san) => ('exact' in subject ? san === subject.exact : subject.pattern.test(san)));
+        return issuerMatches && subjectMatches;
+      }),
     attestation: null,
     hint: 'check the identity and issuer (cosign verify prints the certificate\'s as Subject and Issuer) and that the trusted root holds the CA and the transparency log that signed',
   };
@@ -142,11 +152,16 @@ function subjectsOf(cert: X509Certificate): string[] {
   return names;
 }
 
-/** Fulcio's OIDC issuer: the v2 extension (a DER UTF8String) where present, else the v1 one (raw text). */
-function issuerOf(cert: X509Certificate): string {
+/**
+ * Fulcio's OIDC issuer: the v2 extension (a DER UTF8String) where present, else the v1 one (raw text).
+ * Fulcio writes both, alike; cosign 2.5 reads v1, sigstore-go v2, so a certificate where they differ is
+ * refused (null) rather than judged by one of them.
+ */
+function issuerOf(cert: X509Certificate): string | null {
   const v2 = cert.extension('1.3.6.1.4.1.57264.1.8');
-  if (v2) return v2.valueObj.subs[0]?.value.toString('utf8') ?? '';
-  return cert.extension('1.3.6.1.4.1.57264.1.1')?.value.toString('utf8') ?? '';
+  const v1 = cert.extension('1.3.6.1.4.1.57264.1.1')?.value.toString('utf8');
+  const issuer = v2 ? (v2.valueObj.subs[0]?.value.toString('utf8') ?? '') : (v1 ?? '');
+  return v1 !== undefined && v1 !== issuer ? null : issuer;
 }
 
 interface RekorBundle {
@@ -258,12 +273,65 @@ export function checkKeylessSignatureLayer(layer: Descriptor, payload: Buffer, d
     }
     return { valid: false, reason: refusal(error) };
   }
+  const identity = checkIdentity(leaf, leafDer, matches);
+  if (typeof identity !== 'string') return identity;
+  return checkClaim(payload, digest) ?? { valid: true, reason: `certificate of ${identity} valid when the log integrated the signature; the claim names this digest` };
+}
+
+/** The leaf's use and identity (after its chain verified): a refusal, or the identity as text for the verdict. */
+function checkIdentity(leaf: X509Certificate, leafDer: Buffer, matches: IdentityMatch): LayerVerdict | string {
   // Go's x509 Verify in cosign's TrustedCert asks for code signing; sigstore-js does not look.
   if (!(new NodeCertificate(leafDer).keyUsage ?? []).includes(OID_CODE_SIGNING)) return { valid: false, reason: 'cert verification failed: the certificate is not for code signing (extended key usage)' };
   const subjects = subjectsOf(leaf);
   const oidcIssuer = issuerOf(leaf);
+  if (oidcIssuer === null) return { valid: false, reason: "the certificate names two different OIDC issuers (Fulcio's extensions 1.3.6.1.4.1.57264.1.1 and .1.8)" };
   if (!matches(subjects, oidcIssuer)) {
     return { valid: false, reason: `none of the expected identities matched what was in the certificate, got subjects [${subjects.join(', ')}] with issuer ${oidcIssuer}` };
   }
-  return checkClaim(payload, digest) ?? { valid: true, reason: `certificate of ${subjects.join(', ')} (issuer ${oidcIssuer}) valid when the log integrated the signature; the claim names this digest` };
+  return `${subjects.join(', ')} (issuer ${oidcIssuer})`;
+}
+
+/** The predicate type of the statement cosign 3's `sign` puts in its bundle: a signature, not an attestation. */
+export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
+
+/**
+ * Checks a Sigstore bundle attached as an OCI referrer, cosign 3's default form of a keyless signature
+ * (cosign's signDigestBundle: a DSSE envelope of an in-toto statement, predicate type
+ * COSIGN_SIGN_PREDICATE, about the manifest's digest; its certificate, log entries and timestamps in the
+ * bundle), as cosign 3's verify checks it with sigstore-go: the bundle verified by sigstore-js against the
+ * trusted root (log inclusion, the certificate's chain at the log's time, SCTs, the DSSE signature), then
+ * the identity and the statement's subject. null: a bundle of another predicate (an attestation).
+ */
+export function checkKeylessBundle(blob: Buffer, digest: Digest, verifier: Verifier, matches: IdentityMatch): LayerVerdict | null {
+  let json: { dsseEnvelope?: { payload?: unknown; payloadType?: unknown } };
+  try {
+    json = JSON.parse(blob.toString('utf8')) as typeof json;
+  } catch {
+    return { valid: false, reason: 'a Sigstore bundle that is not JSON' };
+  }
+  const envelope = json.dsseEnvelope;
+  if (!envelope || typeof envelope.payload !== 'string') return null;
+  let statement: { predicateType?: unknown; subject?: { digest?: { sha256?: unknown } }[] };
+  try {
+    statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as typeof statement;
+  } catch {
+    return { valid: false, reason: 'the bundle\'s DSSE payload is not JSON' };
+  }
+  if (statement.predicateType !== COSIGN_SIGN_PREDICATE) return null;
+  let leafDer: Buffer;
+  try {
+    const bundle = bundleFromJSON(json);
+    const material = bundle.verificationMaterial.content;
+    const raw = material.$case === 'certificate' ? material.certificate.rawBytes : material.$case === 'x509CertificateChain' ? material.x509CertificateChain.certificates[0]?.rawBytes : undefined;
+    if (!raw) return { valid: false, reason: 'no certificate found on signature (a bundle of a key, not keyless)' };
+    leafDer = Buffer.from(raw);
+    verifier.verify(toSignedEntity(bundle));
+  } catch (error) {
+    return { valid: false, reason: refusal(error) };
+  }
+  const identity = checkIdentity(X509Certificate.parse(Buffer.from(leafDer)), leafDer, matches);
+  if (typeof identity !== 'string') return identity;
+  if (envelope.payloadType !== 'application/vnd.in-toto+json') return { valid: false, reason: `the bundle's payload type is ${String(envelope.payloadType)}, not an in-toto statement` };
+  if (!(statement.subject ?? []).some((s) => s?.digest?.sha256 === digest.slice('sha256:'.length))) return { valid: false, reason: `no matching subject digest found: the signed statement is not about ${digest}` };
+  return { valid: true, reason: `Sigstore bundle (an OCI referrer) of ${identity}, valid when the log integrated it; its statement is about this digest` };
 }

@@ -13,7 +13,7 @@ import { MAX_DOCUMENT_BYTES } from '../oci/image.js';
 import { imageEntries } from '../oci/index-walk.js';
 import { isIndexType } from '../oci/media-types.js';
 import { RegistryClient, type ClientOptions } from '../registry/client.js';
-import { checkCosignLayers, type LayerVerdict, type SignatureTrust } from '../registry/cosign.js';
+import { checkCosignLayers, referrerBundles, type LayerVerdict, type SignatureTrust } from '../registry/cosign.js';
 import { lookupCredentials } from '../registry/credentials.js';
 import { formatReference, parseReference } from '../registry/reference.js';
 
@@ -61,7 +61,15 @@ export async function checkSignatures(referenceText: string, trust: SignatureTru
   }
   const manifests: SignedManifest[] = [];
   for (const subject of subjects) {
-    const signature = signatureVerdict((await checkCosignLayers(client, ref.repository, subject.digest, 'sig', trust.signature)).layers);
+    const classic = (await checkCosignLayers(client, ref.repository, subject.digest, 'sig', trust.signature)).layers;
+    const bundles: LayerVerdict[] = [];
+    if (trust.bundle) {
+      for (const { blob } of await referrerBundles(client, ref.repository, subject.digest)) {
+        const verdict = trust.bundle(blob, subject.digest);
+        if (verdict) bundles.push(verdict);
+      }
+    }
+    const signature = signatureVerdict(classic === null && bundles.length === 0 ? null : [...(classic ?? []), ...bundles]);
     const attestationLayers = trust.attestation ? (await checkCosignLayers(client, ref.repository, subject.digest, 'att', trust.attestation)).layers : null;
     const attestations =
       attestationLayers === null
