@@ -21,7 +21,7 @@ import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node
 import { digestHex, sha256, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/types.js';
-import { bufferUploadSource, RegistryClient } from './client.js';
+import { bufferUploadSource, RegistryClient, RegistryError } from './client.js';
 import type { SigningKey } from './cosign-keys.js';
 
 export const SIMPLE_SIGNING_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
@@ -326,12 +326,18 @@ export const SIGSTORE_BUNDLE_TYPE_PREFIX = 'application/vnd.dev.sigstore.bundle'
  * manifest of one layer, the bundle's JSON.
  */
 export async function referrerBundles(client: RegistryClient, repository: string, digest: Digest): Promise<{ annotations: Record<string, string>; blob: Buffer }[]> {
-  const answer = await client.request('GET', `/v2/${repository}/referrers/${digest}`, { expect: [200, 400, 404, 405], headers: { accept: MediaType.ociIndex }, what: `listing the referrers of ${digest}` });
+  // A registry without the API answers 404 (or refuses the path otherwise): then the fallback tag, as go-containerregistry does.
+  const answer = await client
+    .request('GET', `/v2/${repository}/referrers/${digest}`, { expect: [200, 400, 404, 405], headers: { accept: MediaType.ociIndex }, what: `listing the referrers of ${digest}` })
+    .catch((error: unknown) => {
+      if (error instanceof RegistryError && error.status !== undefined) return null;
+      throw error;
+    });
   let index: { manifests?: Descriptor[] } | null = null;
-  if (answer.status === 200 && (answer.header('content-type') ?? '').startsWith(MediaType.ociIndex)) {
+  if (answer !== null && answer.status === 200 && (answer.header('content-type') ?? '').startsWith(MediaType.ociIndex)) {
     index = JSON.parse(await answer.text(MAX_SIGNATURE_DOCUMENT)) as { manifests?: Descriptor[] };
   } else {
-    answer.discard();
+    answer?.discard();
     const tag = `sha256-${digestHex(digest)}`;
     if ((await client.tagDigest(repository, tag)) !== null) index = JSON.parse((await client.getManifest(repository, tag, MAX_SIGNATURE_DOCUMENT)).bytes.toString('utf8')) as { manifests?: Descriptor[] };
   }
