@@ -118,21 +118,14 @@ export async function keylessTrust(options: KeylessOptions): Promise<SignatureTr
   const verifier = new Verifier(material, { tlogThreshold: 1, ctlogThreshold: options.ignoreSct ? 0 : 1, timestampThreshold: 1 });
   const subjectText = identity.subject ?? `/${identity.subjectRegExp}/`;
   const issuerText = identity.issuer ?? `/${identity.issuerRegExp}/`;
+  // cosign's CheckCertificatePolicy: the issuer, and any one of the subjects.
+  const matches: IdentityMatch = (sans, oidcIssuer) =>
+    ('exact' in issuer ? oidcIssuer === issuer.exact : issuer.pattern.test(oidcIssuer)) && sans.some((san) => ('exact' in subject ? san === subject.exact : subject.pattern.test(san)));
   return {
     label: `the identity ${subjectText} (issuer ${issuerText}, trusted root ${options.trustedRoot})`,
     report: { identity: { subject: subjectText, issuer: issuerText, trustedRoot: options.trustedRoot } },
-    signature: (layer, blob, digest) =>
-      checkKeylessSignatureLayer(layer, blob, digest, verifier, (sans, oidcIssuer) => {
-        const issuerMatches = 'exact' in issuer ? oidcIssuer === issuer.exact : issuer.pattern.test(oidcIssuer);
-        const subjectMatches = sans.some((san) => ('exact' in subject ? san === subject.exact : subject.pattern.test(san)));
-        return issuerMatches && subjectMatches;
-      }),
-    bundle: (blob, digest) =>
-      checkKeylessBundle(blob, digest, verifier, (sans, oidcIssuer) => {
-        const issuerMatches = 'exact' in issuer ? oidcIssuer === issuer.exact : issuer.pattern.test(oidcIssuer);
-        const subjectMatches = sans.some((san) => ('exact' in subject ? san === subject.exact : subject.pattern.test(san)));
-        return issuerMatches && subjectMatches;
-      }),
+    signature: (layer, blob, digest) => checkKeylessSignatureLayer(layer, blob, digest, verifier, matches),
+    bundle: (blob, digest) => checkKeylessBundle(blob, digest, verifier, matches),
     attestation: null,
     hint: 'check the identity and issuer (cosign verify prints the certificate\'s as Subject and Issuer) and that the trusted root holds the CA and the transparency log that signed',
   };
