@@ -143,7 +143,19 @@ export const OPTION_DEFINITIONS = {
   },
   key: { type: 'string', describe: "Check the image's cosign signatures and attestations with this public key (cosign.pub)" },
   'verify-key': { type: 'string', describe: "Pin a base image only when its arch's manifest has a cosign signature that verifies with this public key" },
-  'signatures-only': { type: 'boolean', default: false, describe: 'With --key: check the signatures and attestations of the reference only, and build nothing' },
+  'signatures-only': { type: 'boolean', default: false, describe: 'With --key or --certificate-identity: check the signatures and attestations of the reference only, and build nothing' },
+  'certificate-identity': {
+    type: 'string',
+    describe: "Check keyless cosign signatures (as cosign verify --certificate-identity, offline): the signing certificate's identity, its SAN exactly (a GitHub workflow: https://github.com/OWNER/REPO/.github/workflows/FILE@REF); needs --certificate-oidc-issuer and --trusted-root",
+  },
+  'certificate-identity-regexp': { type: 'string', describe: 'As --certificate-identity, a regular expression found in the SAN (anchor it with ^ and $)' },
+  'certificate-oidc-issuer': { type: 'string', describe: "The certificate's OIDC issuer, exactly (GitHub Actions: https://token.actions.githubusercontent.com)" },
+  'certificate-oidc-issuer-regexp': { type: 'string', describe: "As --certificate-oidc-issuer, a regular expression found in the issuer" },
+  'trusted-root': {
+    type: 'string',
+    describe: "With a keyless identity: sigstore's trusted_root.json (Fulcio's CAs, Rekor's and the CT logs' keys); signatures must carry Rekor's offline bundle",
+  },
+  'insecure-ignore-sct': { type: 'boolean', default: false, describe: 'With a keyless identity: accept a certificate without an SCT of a CT log of the trusted root (as cosign --insecure-ignore-sct)' },
   engine: { type: 'string', choices: ENGINES, describe: 'Which engine loads (and runs) the image (default: Docker when its daemon answers, else Podman, as addonix doctor says)' },
 
   // Running an add-on (run)

@@ -21,7 +21,7 @@ import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node
 import { digestHex, sha256, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/types.js';
-import { bufferUploadSource, RegistryClient } from './client.js';
+import { bufferUploadSource, RegistryClient, RegistryError } from './client.js';
 import type { SigningKey } from './cosign-keys.js';
 
 export const SIMPLE_SIGNING_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
@@ -215,10 +215,8 @@ export interface LayerVerdict {
   predicateType?: string;
 }
 
-/** Checks a signature layer: its signature over the payload bytes with the key, then the payload's claim. */
-export function checkSignatureLayer(key: KeyObject, layer: Descriptor, payload: Buffer, digest: Digest): LayerVerdict {
-  if (layer.mediaType !== SIMPLE_SIGNING_TYPE) return { valid: false, reason: `a layer of type ${layer.mediaType}, not a simple-signing payload` };
-  if (!verifyBytes(key, payload, layer.annotations?.[SIGNATURE_ANNOTATION] ?? '')) return { valid: false, reason: 'invalid signature when validating ASN.1 encoded signature' };
+/** Checks the simple-signing claim of a payload whose signature verified: its type, and that it names `digest`. */
+export function checkClaim(payload: Buffer, digest: Digest): LayerVerdict | null {
   let claim: { critical?: { image?: { 'docker-manifest-digest'?: unknown }; type?: unknown } };
   try {
     claim = JSON.parse(payload.toString('utf8')) as typeof claim;
@@ -228,7 +226,14 @@ export function checkSignatureLayer(key: KeyObject, layer: Descriptor, payload: 
   if (claim.critical?.type !== CLAIM_TYPE) return { valid: false, reason: `the signed payload's type is ${JSON.stringify(claim.critical?.type ?? null)}, not "${CLAIM_TYPE}"` };
   const claimed = claim.critical?.image?.['docker-manifest-digest'];
   if (claimed !== digest) return { valid: false, reason: `invalid or missing digest in claim: signed for ${String(claimed)}, not ${digest}` };
-  return { valid: true, reason: 'signature verified with the key; the claim names this digest' };
+  return null;
+}
+
+/** Checks a signature layer: its signature over the payload bytes with the key, then the payload's claim. */
+export function checkSignatureLayer(key: KeyObject, layer: Descriptor, payload: Buffer, digest: Digest): LayerVerdict {
+  if (layer.mediaType !== SIMPLE_SIGNING_TYPE) return { valid: false, reason: `a layer of type ${layer.mediaType}, not a simple-signing payload` };
+  if (!verifyBytes(key, payload, layer.annotations?.[SIGNATURE_ANNOTATION] ?? '')) return { valid: false, reason: 'invalid signature when validating ASN.1 encoded signature' };
+  return checkClaim(payload, digest) ?? { valid: true, reason: 'signature verified with the key; the claim names this digest' };
 }
 
 /** Checks an attestation layer: the DSSE signature with the key, then that the statement is about `digest`. */
@@ -257,8 +262,11 @@ export interface ManifestVerdict {
   layers: LayerVerdict[] | null;
 }
 
-/** Reads and checks the signatures (`sig`) or attestations (`att`) of a manifest in a repository. */
-export async function checkCosignLayers(client: RegistryClient, repository: string, digest: Digest, kind: 'sig' | 'att', key: KeyObject): Promise<ManifestVerdict> {
+/** Checks one layer of a signature (or attestation) manifest: its blob (already checked against its digest) about `digest`. */
+export type LayerCheck = (layer: Descriptor, blob: Buffer, digest: Digest) => LayerVerdict;
+
+/** Reads the signatures (`sig`) or attestations (`att`) of a manifest in a repository and checks each layer. */
+export async function checkCosignLayers(client: RegistryClient, repository: string, digest: Digest, kind: 'sig' | 'att', check: LayerCheck): Promise<ManifestVerdict> {
   const tag = cosignTag(digest, kind);
   if ((await client.tagDigest(repository, tag)) === null) return { digest, kind, layers: null };
   const stored = JSON.parse((await client.getManifest(repository, tag, MAX_SIGNATURE_DOCUMENT)).bytes.toString('utf8')) as StoredManifest;
@@ -270,7 +278,76 @@ export async function checkCosignLayers(client: RegistryClient, repository: stri
     }
     // getBlob checks the bytes against the layer's digest: a payload changed in the registry is refused there.
     const blob = await client.getBlob(repository, layer.digest, MAX_SIGNATURE_DOCUMENT);
-    verdicts.push(kind === 'sig' ? checkSignatureLayer(key, layer, blob, digest) : checkAttestationLayer(key, layer, blob, digest));
+    verdicts.push(check(layer, blob, digest));
   }
   return { digest, kind, layers: verdicts };
+}
+
+/**
+ * What signatures are checked against, one model for `verify` and `pin-base`: a public key (`cosign
+ * verify --key`, here) or a keyless identity with a trusted root (`cosign verify --certificate-identity`,
+ * keyless.ts).
+ */
+export interface SignatureTrust {
+  /** How messages name it: the key file, or the identity and its issuer. */
+  label: string;
+  /** For the JSON report: the key file, or the identity checked. */
+  report: { key: string } | { identity: { subject: string; issuer: string; trustedRoot: string } };
+  signature: LayerCheck;
+  /**
+   * Sigstore bundles attached as OCI referrers (cosign 3's default form of a signature): the verdict on
+   * one, or null when it is not a signature (an attestation's bundle). Absent: not looked for.
+   */
+  bundle?: (blob: Buffer, digest: Digest) => LayerVerdict | null;
+  /** null: attestations are not checked with this trust (keyless: only signatures are). */
+  attestation: LayerCheck | null;
+  /** What to do when a manifest has no signature that verifies. */
+  hint: string;
+}
+
+/** Signatures and attestations checked with a public key (cosign.pub). */
+export function keyTrust(key: KeyObject, file: string): SignatureTrust {
+  return {
+    label: file,
+    report: { key: file },
+    signature: (layer, blob, digest) => checkSignatureLayer(key, layer, blob, digest),
+    attestation: (layer, blob, digest) => checkAttestationLayer(key, layer, blob, digest),
+    hint: 'check the key (cosign.pub of the key the image was signed with), or sign the image: addonix push --sign cosign.key',
+  };
+}
+
+/** The media type of a Sigstore bundle (v0.3) stored as an OCI artifact, as cosign 3 signs by default. */
+export const SIGSTORE_BUNDLE_TYPE_PREFIX = 'application/vnd.dev.sigstore.bundle';
+
+/**
+ * The Sigstore bundles attached to a manifest as OCI referrers (cosign 3's `sign`, and `attest
+ * --new-bundle-format`): the registry's referrers API, else the fallback tag `sha256-<hex>` that
+ * go-containerregistry writes where there is none (an index of the referring manifests). Each is a
+ * manifest of one layer, the bundle's JSON.
+ */
+export async function referrerBundles(client: RegistryClient, repository: string, digest: Digest): Promise<{ annotations: Record<string, string>; blob: Buffer }[]> {
+  // A registry without the API answers 404 (or refuses the path otherwise): then the fallback tag, as go-containerregistry does.
+  const answer = await client
+    .request('GET', `/v2/${repository}/referrers/${digest}`, { expect: [200, 400, 404, 405], headers: { accept: MediaType.ociIndex }, what: `listing the referrers of ${digest}` })
+    .catch((error: unknown) => {
+      if (error instanceof RegistryError && error.status !== undefined) return null;
+      throw error;
+    });
+  let index: { manifests?: Descriptor[] } | null = null;
+  if (answer !== null && answer.status === 200 && (answer.header('content-type') ?? '').startsWith(MediaType.ociIndex)) {
+    index = JSON.parse(await answer.text(MAX_SIGNATURE_DOCUMENT)) as { manifests?: Descriptor[] };
+  } else {
+    answer?.discard();
+    const tag = `sha256-${digestHex(digest)}`;
+    if ((await client.tagDigest(repository, tag)) !== null) index = JSON.parse((await client.getManifest(repository, tag, MAX_SIGNATURE_DOCUMENT)).bytes.toString('utf8')) as { manifests?: Descriptor[] };
+  }
+  const bundles: { annotations: Record<string, string>; blob: Buffer }[] = [];
+  for (const entry of Array.isArray(index?.manifests) ? index.manifests : []) {
+    if (entry.mediaType !== MediaType.ociManifest || entry.size > MAX_SIGNATURE_DOCUMENT) continue;
+    const manifest = JSON.parse((await client.getManifest(repository, entry.digest, MAX_SIGNATURE_DOCUMENT)).bytes.toString('utf8')) as StoredManifest & { annotations?: Record<string, string> };
+    const layer = Array.isArray(manifest.layers) && manifest.layers.length === 1 ? manifest.layers[0]! : null;
+    if (!layer || !layer.mediaType.startsWith(SIGSTORE_BUNDLE_TYPE_PREFIX) || layer.size > MAX_SIGNATURE_DOCUMENT) continue;
+    bundles.push({ annotations: manifest.annotations ?? {}, blob: await client.getBlob(repository, layer.digest, MAX_SIGNATURE_DOCUMENT) });
+  }
+  return bundles;
 }

@@ -142,7 +142,8 @@ export const ERROR_CODES = {
   'cache-gone': { exit: 1, summary: "addonix's cache folder, or a file in it, was removed while addonix used it: run the command again" },
   // Signatures (issue 21).
   'signing-key': { exit: 1, summary: 'a signing or verification key cannot be read: its file, its format, or COSIGN_PASSWORD' },
-  'signature-invalid': { exit: 1, summary: 'the image has no signature or attestation that verifies with the key given' },
+  'signature-invalid': { exit: 1, summary: 'the image has no signature or attestation that verifies with the key, or the keyless identity, given' },
+  'trusted-root': { exit: 1, summary: "the trusted root file (sigstore's trusted_root.json) cannot be read, or is not one" },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

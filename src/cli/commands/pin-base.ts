@@ -19,13 +19,13 @@ import { ProgressLine } from '../images.js';
 import { paint, table } from '../output.js';
 import { loadOneAddon } from '../addon-input.js';
 import { withOptions } from '../options.js';
-import { readPublicKey } from '../../registry/cosign-keys.js';
 import { checkSignatures, refuseUnsigned } from '../../verify/signatures.js';
+import { trustFromArgs, type TrustArgs } from '../signature-trust.js';
 
 /** addonix's own flake.lock (dist/src/cli/commands/ → the repository or package root). */
 const FLAKE_LOCK = fileURLToPath(new URL('../../../../flake.lock', import.meta.url));
 
-interface PinBaseArgs {
+interface PinBaseArgs extends TrustArgs {
   dir: string;
   nixpkgs?: string;
   hash: boolean;
@@ -80,18 +80,26 @@ export const pinBaseCommand: CommandModule<object, PinBaseArgs> = {
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder', type: 'string', default: '.' }),
       'nixpkgs', 'hash', 'check', 'json', 'insecure', 'supervisor', 'verbose', 'verify-key',
+      'certificate-identity', 'certificate-identity-regexp', 'certificate-oidc-issuer', 'certificate-oidc-issuer-regexp', 'trusted-root', 'insecure-ignore-sct',
     )
       .example('$0 pin-base my-addon', 'Resolve the base image of every arch and compute the Nix hashes')
       .example('$0 pin-base my-addon --no-hash', 'Only the digests (no Nix here); run it again where Nix can fetch')
       .example('$0 pin-base my-addon --check', 'In CI: fail when the base image tag has moved')
       .example('$0 pin-base my-addon --nixpkgs github:NixOS/nixpkgs/nixos-25.11', 'Hashes for the nixpkgs your flake uses')
       .example('$0 pin-base my-addon --verify-key base.pub', "Pin only base images signed with the publisher's cosign key")
+      .example(
+        '$0 pin-base my-addon --trusted-root trusted_root.json --certificate-oidc-issuer https://token.actions.githubusercontent.com --certificate-identity-regexp "^https://github.com/home-assistant/docker-base/"',
+        "Pin only base images signed keyless by Home Assistant's builder workflow (checked offline)",
+      )
       .epilogue(
         'The base image is the one the Supervisor would build FROM (build.yaml build_from, else the Dockerfile\'s ARG BUILD_FROM default), ' +
           'resolved per arch to the digest of that arch\'s manifest. The hash is another thing: Nix\'s hash of the archive pullImage writes, ' +
           'learnt by building pullImage with an empty hash; a nixpkgs update may change it (run pin-base again). The lock holds data only and ' +
           'is byte-identical when nothing changed. With --verify-key, each arch\'s manifest must carry a cosign signature that verifies with the key ' +
-          '(as cosign verify --key checks it, without the transparency log) before anything is pinned.',
+          '(as cosign verify --key checks it, without the transparency log) before anything is pinned. With --certificate-identity (or -regexp), ' +
+          '--certificate-oidc-issuer (or -regexp) and --trusted-root, the signature must be keyless, by that identity, checked offline as cosign ' +
+          'verify does with those options: its certificate chains to a CA of the trusted root, its Rekor bundle verifies with a log key of it, ' +
+          'and the certificate was valid when the log integrated the signature.',
       ) as unknown as Argv<PinBaseArgs>,
   handler: async (args) => {
     const display = relativeDisplay();
@@ -104,7 +112,7 @@ export const pinBaseCommand: CommandModule<object, PinBaseArgs> = {
     const missing = model.arches.filter((arch) => arch.baseImage === null || arch.baseImage === 'scratch');
     if (missing.length > 0) throw new UserError('addon-invalid', missingBase(addon, missing, display));
 
-    const verifyKey = args['verify-key'] !== undefined ? await readPublicKey(args['verify-key']) : undefined;
+    const trust = await trustFromArgs(args, 'verify-key', args['verify-key']);
     const progress = new ProgressLine();
     for (const arch of model.arches) {
       if (arch.baseImageSource === 'supervisor-default') progress.note(`warning: ${arch.arch}: ${sourceOf(addon, arch, display)}, so ${arch.baseImage} is pinned; name a versioned base image there`);
@@ -139,17 +147,18 @@ export const pinBaseCommand: CommandModule<object, PinBaseArgs> = {
         throw error;
       });
       const imageName = formatReference({ registry: ref.registry, repository: ref.repository });
-      if (verifyKey) {
+      if (trust) {
         // The arch's own manifest, the digest the lock pins, signed by the publisher before it is trusted.
         progress.update(() => `${arch.arch}: checking the signature of ${found.digest}...`, true);
-        const signed = await checkSignatures(`${imageName}@${found.digest}`, verifyKey, args['verify-key']!, { insecure: args.insecure });
+        const signed = await checkSignatures(`${imageName}@${found.digest}`, trust, { insecure: args.insecure });
         progress.done();
         try {
-          refuseUnsigned(signed);
+          refuseUnsigned(signed, trust);
         } catch (error) {
-          throw new UserError('signature-invalid', `${where}: ${(error as Error).message}`, { hint: 'pin a base image its publisher signed, or check the key (--verify-key)' });
+          const check = args['verify-key'] !== undefined ? 'the key (--verify-key)' : 'the identity, its issuer and the trusted root';
+          throw new UserError('signature-invalid', `${where}: ${(error as Error).message}`, { hint: `pin a base image its publisher signed, or check ${check}` });
         }
-        progress.note(`${arch.arch}: ${found.digest} is signed with ${args['verify-key']}`);
+        progress.note(`${arch.arch}: ${found.digest} is signed ${args['verify-key'] !== undefined ? `with ${args['verify-key']}` : `by ${trust.label}`}`);
       }
       // What the add-on's image inherits from it (its entrypoint, Env, ...), as Docker's FROM does.
       const baseConfig = inheritedConfig(await resolver.imageConfig(found.digest).catch((error: unknown) => {

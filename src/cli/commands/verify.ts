@@ -1,7 +1,6 @@
 import { COMMAND_HEADS } from '../command-heads.js';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { checkWritableFolder } from '../../util/fs-errors.js';
 import type { Argv, CommandModule } from 'yargs';
@@ -19,13 +18,14 @@ import { layerRules, registryTimes } from '../images.js';
 import { withOptions } from '../options.js';
 import { checkReportDir, writeDiffReport } from '../../verify/report.js';
 import { paint } from '../output.js';
-import { readPublicKey } from '../../registry/cosign-keys.js';
+import type { SignatureTrust } from '../../registry/cosign.js';
 import { checkSignatures, refuseUnsigned, renderSignatures, type SignatureReport } from '../../verify/signatures.js';
+import { trustFromArgs, type TrustArgs } from '../signature-trust.js';
 import { addonModel, checkArchesListed, flakeFor, interruptible, nixForCommand, overridesOf, targetsFor, type NixArgs } from '../nix-input.js';
 
 const { version: addonixVersion } = createRequire(import.meta.url)('../../../../package.json') as { version: string };
 
-interface VerifyArgs extends NixArgs {
+interface VerifyArgs extends NixArgs, TrustArgs {
   dir: string;
   arch?: string[];
   against?: string;
@@ -47,12 +47,17 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder (with its flake.nix, or see --flake)', type: 'string', default: '.' }),
       'arch', 'against', 'report', 'attest', 'diff-report', 'json', 'flake', 'jobs', 'builders', 'substituters', 'override-input', 'verbose', 'allow-devices', 'insecure', 'timeout', 'retry-for', 'key', 'signatures-only',
+      'certificate-identity', 'certificate-identity-regexp', 'certificate-oidc-issuer', 'certificate-oidc-issuer-regexp', 'trusted-root', 'insecure-ignore-sct',
     )
       .example('$0 verify --arch aarch64', "Rebuild this add-on's aarch64 image and compare it with the published one")
       .example('$0 verify --arch amd64 --against ghcr.io/me/my-addon:1.2.3 --attest amd64.intoto.json', 'Against a given reference, with an attestation')
       .example('$0 verify --arch amd64 --against result-amd64.old --diff-report why', 'Against a local image; differing files into why/')
       .example('$0 verify --arch amd64,aarch64 --attest {arch}.intoto.json', 'Two arches, one attestation each')
       .example('$0 verify --key cosign.pub --signatures-only --against ghcr.io/me/my-addon:1.2.3', 'Only the cosign signatures and attestations of the index and each manifest')
+      .example(
+        '$0 verify --signatures-only --against ghcr.io/me/my-addon:1.2.3 --trusted-root trusted_root.json --certificate-oidc-issuer https://token.actions.githubusercontent.com --certificate-identity https://github.com/me/my-addon/.github/workflows/addonix.yml@refs/tags/1.2.3',
+        'Keyless signatures of a CI workflow, checked offline',
+      )
       .epilogue(
         'Steps: build the image (Nix may take it from a cache), rebuild it with nix build --rebuild (Nix builds it again and compares; when ' +
           'the two builds differ, addonix shows which file differs and how), compress its layers as addonix push would, and compare with the ' +
@@ -60,15 +65,20 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
           'pushed it), or different (which layer, which file, what kind of difference). Default arch: this machine\'s when the add-on has it. ' +
           'With several arches, --report, --attest and --diff-report need {arch} in their names, and --json prints an array. ' +
           'With --key, the reference\'s cosign signatures (the index and every manifest) and attestations are checked first, as cosign verify --key ' +
-          'checks them (no transparency log): an image not signed with the key is refused before anything is built. Exit status 0 ' +
+          'checks them (no transparency log): an image not signed with the key is refused before anything is built. With --certificate-identity ' +
+          '(or -regexp), --certificate-oidc-issuer (or -regexp) and --trusted-root instead, the signatures must be keyless ones of that identity, ' +
+          'checked offline as cosign verify does with those options (the certificate chain, Rekor\'s bundle and the certificate\'s time; ' +
+          'attestations are not checked then). Exit status 0 ' +
           'when every arch is reproduced (identical or same content), 1 otherwise, 2 for an arch the add-on does not list, 130 when interrupted.',
       ) as unknown as Argv<VerifyArgs>,
   handler: async (args) => {
-    if (args['signatures-only'] && args.key === undefined) throw new UsageError('--signatures-only needs --key cosign.pub (the public key to check the signatures with)');
-    const publicKey = args.key !== undefined ? await readPublicKey(args.key) : undefined;
+    const trust = await trustFromArgs(args, 'key', args.key);
+    if (args['signatures-only'] && trust === undefined) {
+      throw new UsageError('--signatures-only needs --key cosign.pub (the public key to check the signatures with), or a keyless identity (--certificate-identity, --certificate-oidc-issuer, --trusted-root)');
+    }
     if (args['signatures-only'] && args.against !== undefined) {
       // Nothing is built: no add-on folder needed.
-      await checkAndReport([args.against], publicKey!, args);
+      await checkAndReport([args.against], trust!, args);
       return;
     }
     const model = await addonModel(args.dir);
@@ -92,9 +102,9 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       }
     }
     const references = new Map(arches.map((arch) => [arch, args.against ?? publishedImage(model.arches.find((a) => a.arch === arch)!.image, model.slug)]));
-    if (publicKey !== undefined) {
+    if (trust !== undefined) {
       // The published images' signatures before anything is built: an unsigned image is refused in seconds.
-      await checkAndReport([...new Set(references.values())], publicKey, args, !args['signatures-only']);
+      await checkAndReport([...new Set(references.values())], trust, args, !args['signatures-only']);
       if (args['signatures-only']) return;
     }
     const flake = flakeFor(args.dir, args.flake);
@@ -148,16 +158,16 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
 };
 
 /**
- * Checks the references' signatures with the key and prints what was found (--json: the reports, when
+ * Checks the references' signatures with the trust and prints what was found (--json: the reports, when
  * only signatures are checked); refuses the first reference that is not signed.
  */
-async function checkAndReport(references: string[], key: KeyObject, args: VerifyArgs, beforeBuild = false): Promise<SignatureReport[]> {
+async function checkAndReport(references: string[], trust: SignatureTrust, args: VerifyArgs, beforeBuild = false): Promise<SignatureReport[]> {
   const reports: SignatureReport[] = [];
   for (const reference of references) {
-    if (existsSync(reference)) throw new UsageError(`--key checks the signatures of an image in a registry: ${reference} is a local file or folder`);
-    const report = await checkSignatures(reference, key, args.key!, { insecure: args.insecure, ...registryTimes(args) });
-    if (!args.json || beforeBuild) (beforeBuild ? process.stderr : process.stdout).write(renderSignatures(report));
-    refuseUnsigned(report);
+    if (existsSync(reference)) throw new UsageError(`${args.key !== undefined ? '--key' : '--certificate-identity'} checks the signatures of an image in a registry: ${reference} is a local file or folder`);
+    const report = await checkSignatures(reference, trust, { insecure: args.insecure, ...registryTimes(args) });
+    if (!args.json || beforeBuild) (beforeBuild ? process.stderr : process.stdout).write(renderSignatures(report, trust));
+    refuseUnsigned(report, trust);
     reports.push(report);
   }
   if (args.json && !beforeBuild) process.stdout.write(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2) + '\n');
