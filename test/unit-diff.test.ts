@@ -16,7 +16,7 @@ import * as forge from './tar-forge.js';
 import { readInputs } from '../src/oci/inputs.js';
 import { DEFAULT_LAYER_RULES } from '../src/oci/layer-rules.js';
 import { assembleIndex, writeLayout } from '../src/oci/assemble.js';
-import { diffImages, openImages } from '../src/verify/diff.js';
+import { diffImages, openImages, openInputs } from '../src/verify/diff.js';
 import { diffJson as renderJson, renderDiff } from '../src/verify/render.js';
 import { UserError } from '../src/util/errors.js';
 import type { DiffResult, FileChange } from '../src/verify/compare.js';
@@ -26,6 +26,12 @@ async function diffJson(a: string, b: string): Promise<{ status: number; result:
   const options = { insecure: false, rules: DEFAULT_LAYER_RULES };
   const outcome = await diffImages(await openImages(a, options), await openImages(b, options));
   return { status: outcome.result.verdict === 'identical' ? 0 : 1, result: JSON.parse(renderJson(outcome.result)) as DiffResult, stdout: renderDiff(outcome.result) };
+}
+
+/** The same as the command opens them: two plain archives are read on this thread, their layers hashed on a worker. */
+async function diffInputs(a: string, b: string): Promise<DiffResult> {
+  const [ia, ib] = await openInputs(a, b, { insecure: false, rules: DEFAULT_LAYER_RULES }, undefined);
+  return (await diffImages(ia, ib)).result;
 }
 
 test('diff: one image as dockerTools tar, its .tar.gz, a stream script, a Docker 25 archive and an OCI layout: identical, or same content', async (t) => {
@@ -158,11 +164,13 @@ test('diff: hostile archives are refused by the scanner like the importing reade
   for (const [name, build, pattern] of variants) {
     const file = path.join(dir, name);
     writeFileSync(file, await build());
-    await assert.rejects(diffJson(file, goodFile), (error: unknown) => {
-      assert.ok(error instanceof UserError, `${name}: a UserError, not ${String(error)}`);
-      assert.match(error.message, pattern, name);
-      return true;
-    });
+    for (const diff of [diffJson, diffInputs]) {
+      await assert.rejects(diff(file, goodFile), (error: unknown) => {
+        assert.ok(error instanceof UserError, `${name} (${diff.name}): a UserError, not ${String(error)}`);
+        assert.match(error.message, pattern, `${name} (${diff.name})`);
+        return true;
+      });
+    }
   }
   assert.ok(!existsSync(path.join(dir, 'cache')), 'diff fills no cache');
   assert.ok(!existsSync(path.join(dir, '..', 'escape.json')) && !existsSync(path.join(dir, 'escape')));
@@ -220,6 +228,8 @@ test('diff: layers of many files, their records over several buffers, a folder n
   );
   assert.equal(files[2]!.b!.kind, 'directory');
   assert.equal(files[1]!.a!.size, 'file 11999'.length);
+  // Both read on this thread, their layers hashed on a worker: the same result.
+  assert.deepEqual(JSON.parse(renderJson(await diffInputs(a, b))), JSON.parse(renderJson(outcome.result)));
 });
 
 test('scan pool: a worker started ahead and never taken is ended once started, and the process ends with its own status', (t) => {

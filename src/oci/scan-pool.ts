@@ -6,6 +6,7 @@
  * A worker nobody takes holds nothing up: it is unreferenced until taken.
  */
 import type { Worker } from 'node:worker_threads';
+import type { Digest } from './digest.js';
 
 interface Started {
   worker: Worker;
@@ -59,4 +60,68 @@ export async function stopSpareScanWorker(): Promise<void> {
   worker.ref();
   await online;
   await worker.terminate();
+}
+
+/** What a scan worker in hash mode is sent after `{ hashRanges: true }`, and answers (scan-worker.ts). */
+export interface RangeRequest {
+  id: number;
+  file: string;
+  offset: number;
+  size: number;
+}
+export type RangeAnswer = { id: number; digest: Digest; bytes: number } | { id: number; error: string; code: string | undefined };
+
+/**
+ * Hashes ranges of plain files (the uncompressed layers of plain archives) on a scan worker, in the
+ * order asked, while this thread reads the entries of the same layers: `diff` of two plain archives
+ * then reads both archives' entries on this thread (its compiled code warm for the second) and hashes
+ * all their layers on the worker, instead of each thread doing both for one archive. A range asked for
+ * again answers the same promise, so a scan asks ahead (see openLocalImages) and finds it hashed.
+ */
+export class RangeHasher {
+  private worker: Promise<Worker> | undefined;
+  private readonly asked = new Map<string, Promise<{ digest: Digest; bytes: number }>>();
+  private readonly waiting = new Map<number, { resolve: (answer: { digest: Digest; bytes: number }) => void; reject: (error: Error) => void }>();
+  private nextId = 0;
+
+  hash(range: { file: string; offset: number; size: number }): Promise<{ digest: Digest; bytes: number }> {
+    const key = `${range.offset}:${range.size}:${range.file}`;
+    let answer = this.asked.get(key);
+    if (!answer) {
+      answer = this.request(range);
+      this.asked.set(key, answer);
+    }
+    return answer;
+  }
+
+  private async request(range: { file: string; offset: number; size: number }): Promise<{ digest: Digest; bytes: number }> {
+    const worker = await (this.worker ??= this.start());
+    const id = this.nextId++;
+    const answer = new Promise<{ digest: Digest; bytes: number }>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    // Held while it has work: an idle worker keeps no process alive.
+    if (this.waiting.size === 1) worker.ref();
+    worker.postMessage({ id, file: range.file, offset: range.offset, size: range.size } satisfies RangeRequest);
+    return answer;
+  }
+
+  private async start(): Promise<Worker> {
+    const worker = await takeScanWorker();
+    worker.unref();
+    worker.postMessage({ hashRanges: true });
+    const fail = (error: Error) => {
+      for (const { reject } of this.waiting.values()) reject(error);
+      this.waiting.clear();
+    };
+    worker.on('message', (message: RangeAnswer) => {
+      const waiter = this.waiting.get(message.id);
+      if (!waiter) return;
+      this.waiting.delete(message.id);
+      if (this.waiting.size === 0) worker.unref();
+      if ('error' in message) waiter.reject(Object.assign(new Error(message.error), { code: message.code }));
+      else waiter.resolve({ digest: message.digest, bytes: message.bytes });
+    });
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`the hashing worker stopped with exit code ${code}`)));
+    return worker;
+  }
 }

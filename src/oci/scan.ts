@@ -15,7 +15,7 @@ import { UserError, type ErrorJson } from '../util/errors.js';
 import type { Digest } from './digest.js';
 import { FileTable } from './file-table.js';
 import { PathFlags } from './path-flags.js';
-import { takeScanWorker } from './scan-pool.js';
+import { takeScanWorker, type RangeHasher } from './scan-pool.js';
 import { detectInput, fileSource, type InputKind } from './input.js';
 import { readLayer } from './layer.js';
 import type { LayerRules } from './layer-rules.js';
@@ -23,6 +23,8 @@ import { LayoutSource } from './layout.js';
 import type { Compression } from './media-types.js';
 import { archOf, platformOfConfig, type LayerConsumer, type LayerHandle, type SourceImage } from './model.js';
 import { splitArchPrefix } from './platform.js';
+import { sniffCompression } from './compression.js';
+import { readHead } from './tar.js';
 import { BlobStore } from './store.js';
 import type { TarEntry, TarEntryType } from './tar.js';
 import type { ImageConfig, ImageManifest, Platform } from './types.js';
@@ -101,12 +103,12 @@ export class Wanted {
 }
 
 /** Reads one layer with the rules; with `listed`, hashes the content of each file and lists them all. */
-async function scanLayer(stored: AsyncIterable<Buffer>, what: string, rules: LayerRules, transient: boolean, listed: boolean, range: LayerHandle['range']): Promise<Omit<ScannedLayer, 'entry'>> {
+async function scanLayer(stored: AsyncIterable<Buffer>, what: string, rules: LayerRules, transient: boolean, listed: boolean, range: LayerHandle['range'], hasher: RangeHasher | undefined): Promise<Omit<ScannedLayer, 'entry'>> {
   // The layer rules' record of each path is the start of the file's record in the table.
   const paths = new PathFlags();
   const files = listed ? new FileTable(paths.records) : null;
   const onEntry = files ? async (entry: TarEntry, path: string) => files.addEntry(entry, path, entry.type === 'file' ? await entry.sha256() : null, paths) : undefined;
-  const read = await readLayer(stored, what, { rules, paths, transient, range, ...(onEntry ? { onEntry } : {}) });
+  const read = await readLayer(stored, what, { rules, paths, transient, range, ...(onEntry ? { onEntry } : {}), ...(hasher ? { hashRange: (r) => hasher.hash(r) } : {}) });
   return { digest: read.digest, size: read.size, compression: read.compression, diffId: read.diffId, uncompressedSize: read.uncompressedSize, entries: read.entries, files };
 }
 
@@ -119,11 +121,13 @@ export class LayerScanner implements LayerConsumer<ScannedLayer> {
     private readonly rules: LayerRules,
     readonly wanted: Wanted = new Wanted(),
     private readonly entryDiffIds: ReadonlyMap<string, Digest> = new Map(),
+    /** Hashes the ranges of uncompressed layers in plain files on another thread. */
+    private readonly hasher?: RangeHasher,
   ) {}
 
   async layer(handle: LayerHandle): Promise<ScannedLayer> {
     const diffId = handle.diffId ?? (handle.entry !== undefined ? this.entryDiffIds.get(handle.entry) : undefined);
-    return { ...(await scanLayer(handle.open(), handle.where, this.rules, handle.transient, this.wanted.has(diffId), handle.range)), entry: handle.entry };
+    return { ...(await scanLayer(handle.open(), handle.where, this.rules, handle.transient, this.wanted.has(diffId), handle.range, this.hasher)), entry: handle.entry };
   }
 }
 
@@ -183,11 +187,14 @@ export function layerMessage(layer: ScannedLayer, transfer: ArrayBuffer[]): Laye
 
 type ScannedArchive = (Omit<ImageFacts, 'arch' | 'platform'> & { indexPlatform: Platform | undefined; layers: ScannedLayer[] })[];
 
-/** Scans an archive (one pass): what a scan worker does, or this thread for one of diff's two inputs. */
-export async function scanArchive(request: ScanRequest): Promise<ScannedArchive> {
+/**
+ * Scans an archive (one pass): what a scan worker does, or this thread for one of diff's two inputs;
+ * with `hasher`, its uncompressed layers are hashed by it.
+ */
+export async function scanArchive(request: ScanRequest, hasher?: RangeHasher): Promise<ScannedArchive> {
   const wanted = new Wanted();
   if (request.wanted) wanted.add(request.wanted);
-  const scanner = new LayerScanner(request.rules, wanted, new Map(request.entryDiffIds));
+  const scanner = new LayerScanner(request.rules, wanted, new Map(request.entryDiffIds), hasher);
   const { images } = await fileSource(request.file, request.kind, request.display).open(scanner);
   const out: ScannedArchive = [];
   for (const image of images) {
@@ -233,9 +240,11 @@ async function scanOnWorker(request: ScanRequest): Promise<ScannedArchive> {
  * a compressed archive or a stream script, which can be read only from its start, is scanned whole at
  * once, every layer's files listed; a layout folder's layers are read when asked.
  */
-export async function openLocalImages(argument: string, rules: LayerRules, options: { inProcess?: boolean; whole?: boolean } = {}): Promise<ImageCandidate[]> {
-  // One of diff's inputs is read on this thread, which has nothing else to do meanwhile: a worker fewer to start.
-  const scan = options.inProcess ? scanArchive : scanOnWorker;
+export async function openLocalImages(argument: string, rules: LayerRules, options: { inProcess?: boolean; whole?: boolean; hasher?: RangeHasher } = {}): Promise<ImageCandidate[]> {
+  // One of diff's inputs is read on this thread, which has nothing else to do meanwhile: a worker fewer to
+  // start. With a hasher, a plain archive is read here and its layers hashed by the hasher.
+  const hasher = options.hasher;
+  const scan = hasher ? (request: ScanRequest) => scanArchive(request, hasher) : options.inProcess ? scanArchive : scanOnWorker;
   const { arch: given, path: file } = splitArchPrefix(argument);
   const display = file;
   const kind = await detectInput(file, display);
@@ -247,7 +256,13 @@ export async function openLocalImages(argument: string, rules: LayerRules, optio
   const archive = fileSource(absolute, kind, display);
   if (kind === 'tar') {
     // The first pass: documents only. Which entry holds which layer (diff_id) comes with them.
-    const skipping: LayerConsumer<{ diffId?: undefined }> = { layer: async () => ({}) };
+    // With a hasher, the uncompressed layers are sent to it now: hashed while this thread reads entries.
+    const skipping: LayerConsumer<{ diffId?: undefined }> = {
+      layer: async ({ range }) => {
+        if (hasher && range && sniffCompression(readHead(range.file, range.offset, 4)) === 'none') void hasher.hash(range).catch(() => undefined);
+        return {};
+      },
+    };
     const { images: documents } = await archive.open(skipping);
     const entryDiffIds = new Map<string, Digest>();
     for (const image of documents) image.layerEntries?.forEach((entry, i) => entryDiffIds.set(entry, image.config.rootfs.diff_ids[i]!));
