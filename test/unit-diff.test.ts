@@ -19,6 +19,8 @@ import { assembleIndex, writeLayout } from '../src/oci/assemble.js';
 import { diffImages, openImages, openInputs } from '../src/verify/diff.js';
 import { diffJson as renderJson, renderDiff } from '../src/verify/render.js';
 import { UserError } from '../src/util/errors.js';
+import { RangeHasher } from '../src/oci/scan-pool.js';
+import { hashFileRange } from '../src/oci/digest.js';
 import type { DiffResult, FileChange } from '../src/verify/compare.js';
 
 /** What `addonix diff --json A B` prints (as data), its text form, and its exit status (0 only when identical). */
@@ -243,5 +245,49 @@ test('scan pool: a worker started ahead and never taken is ended once started, a
   for (let run = 0; run < 3; run++) {
     const result = spawnSync(process.execPath, [file], { encoding: 'utf8' });
     assert.equal(result.status, 2, `run ${run}: status ${result.status}, signal ${result.signal}: ${result.stderr}`);
+  }
+});
+
+test('range hasher: ranges hashed on the worker as on this thread; the second archive is read by the worker only when it ran dry before half of the first was read', async (t) => {
+  const dir = tempTree(t, {});
+  const bytes = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 251));
+  const [fileA, fileB] = ['a.bin', 'b.bin'].map((name) => path.join(dir, name));
+  writeFileSync(fileA!, bytes);
+  writeFileSync(fileB!, bytes.subarray(1000));
+  for (const halfRead of [false, true]) {
+    const hasher = new RangeHasher();
+    const ranges = [
+      { file: fileA!, offset: 0, size: 100_000 },
+      { file: fileA!, offset: 100_000, size: 200_000 },
+      { file: fileB!, offset: 10, size: 1000 },
+      // Past the end: what is there is hashed, as the reader of the archive hashes it.
+      { file: fileB!, offset: 299_000 - 500, size: 1000 },
+    ];
+    const hashed = await Promise.all(ranges.map((range) => hasher.hash(range)));
+    const expected = ranges.map(({ file, offset, size }) => hashFileRange(file, offset, size));
+    assert.deepEqual(hashed, expected);
+    assert.deepEqual(expected[3], { digest: sha(bytes.subarray(1000 + 299_000 - 500)), bytes: 500 });
+    // The worker has hashed everything: the first archive is being read, a quarter or three quarters of it.
+    let releaseA!: () => void;
+    const gateA = new Promise<void>((resolve) => (releaseA = resolve));
+    const order: string[] = [];
+    const first = hasher.turn(
+      fileA!,
+      async () => {
+        hasher.reached(fileA!, halfRead ? 225_000 : 75_000);
+        await gateA;
+        order.push('A here');
+      },
+      async () => void order.push('A there'),
+    );
+    const second = hasher.turn(
+      fileB!,
+      async () => void order.push('B here'),
+      async () => void order.push('B there'),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    releaseA();
+    await Promise.all([first, second]);
+    assert.deepEqual(order, halfRead ? ['A here', 'B here'] : ['B there', 'A here']);
   }
 });

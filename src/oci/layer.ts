@@ -50,6 +50,8 @@ export interface ReadLayerOptions {
    * then read here without hashing, bodies nobody reads skipped, and the layer's digest is the range's.
    */
   hashRange?: (range: { file: string; offset: number; size: number }) => Promise<{ digest: Digest; bytes: number }>;
+  /** Told, entry by entry, where in the file such a range has been read to (for RangeHasher's turns). */
+  reached?: (offset: number) => void;
 }
 
 /** Chunks passed through, each hashed and shown to `look` first. */
@@ -84,6 +86,7 @@ export async function readLayer(source: AsyncIterable<Buffer>, what: string, opt
     for await (const entry of readTarRange(range.file, range, what, stored && ((piece) => stored.update(piece)))) {
       const path = checker.check(entry);
       await options.onEntry?.(entry, path);
+      options.reached?.(entry.offset!);
     }
     const { digest, bytes } = hashed ? await hashed : { digest: stored!.digest(), bytes: stored!.bytes };
     return { digest, size: bytes, compression: 'none', diffId: digest, uncompressedSize: bytes, entries: checker.entries, devices: checker.devices };

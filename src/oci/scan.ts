@@ -15,7 +15,7 @@ import { UserError, type ErrorJson } from '../util/errors.js';
 import type { Digest } from './digest.js';
 import { FileTable } from './file-table.js';
 import { PathFlags } from './path-flags.js';
-import { takeScanWorker, type RangeHasher } from './scan-pool.js';
+import { takeScanWorker, type RangeHasher, type RangeHashing } from './scan-pool.js';
 import { detectInput, fileSource, type InputKind } from './input.js';
 import { readLayer } from './layer.js';
 import type { LayerRules } from './layer-rules.js';
@@ -103,12 +103,12 @@ export class Wanted {
 }
 
 /** Reads one layer with the rules; with `listed`, hashes the content of each file and lists them all. */
-async function scanLayer(stored: AsyncIterable<Buffer>, what: string, rules: LayerRules, transient: boolean, listed: boolean, range: LayerHandle['range'], hasher: RangeHasher | undefined): Promise<Omit<ScannedLayer, 'entry'>> {
+async function scanLayer(stored: AsyncIterable<Buffer>, what: string, rules: LayerRules, transient: boolean, listed: boolean, range: LayerHandle['range'], hasher: RangeHashing | undefined): Promise<Omit<ScannedLayer, 'entry'>> {
   // The layer rules' record of each path is the start of the file's record in the table.
   const paths = new PathFlags();
   const files = listed ? new FileTable(paths.records) : null;
   const onEntry = files ? async (entry: TarEntry, path: string) => files.addEntry(entry, path, entry.type === 'file' ? await entry.sha256() : null, paths) : undefined;
-  const read = await readLayer(stored, what, { rules, paths, transient, range, ...(onEntry ? { onEntry } : {}), ...(hasher ? { hashRange: (r) => hasher.hash(r) } : {}) });
+  const read = await readLayer(stored, what, { rules, paths, transient, range, ...(onEntry ? { onEntry } : {}), ...(hasher && range ? { hashRange: (r) => hasher.hash(r), reached: (offset) => hasher.reached?.(range.file, offset) } : {}) });
   return { digest: read.digest, size: read.size, compression: read.compression, diffId: read.diffId, uncompressedSize: read.uncompressedSize, entries: read.entries, files };
 }
 
@@ -122,7 +122,7 @@ export class LayerScanner implements LayerConsumer<ScannedLayer> {
     readonly wanted: Wanted = new Wanted(),
     private readonly entryDiffIds: ReadonlyMap<string, Digest> = new Map(),
     /** Hashes the ranges of uncompressed layers in plain files on another thread. */
-    private readonly hasher?: RangeHasher,
+    private readonly hasher?: RangeHashing,
   ) {}
 
   async layer(handle: LayerHandle): Promise<ScannedLayer> {
@@ -191,7 +191,7 @@ type ScannedArchive = (Omit<ImageFacts, 'arch' | 'platform'> & { indexPlatform: 
  * Scans an archive (one pass): what a scan worker does, or this thread for one of diff's two inputs;
  * with `hasher`, its uncompressed layers are hashed by it.
  */
-export async function scanArchive(request: ScanRequest, hasher?: RangeHasher): Promise<ScannedArchive> {
+export async function scanArchive(request: ScanRequest, hasher?: RangeHashing): Promise<ScannedArchive> {
   const wanted = new Wanted();
   if (request.wanted) wanted.add(request.wanted);
   const scanner = new LayerScanner(request.rules, wanted, new Map(request.entryDiffIds), hasher);
@@ -211,6 +211,14 @@ export async function scanArchive(request: ScanRequest, hasher?: RangeHasher): P
   return out;
 }
 
+/** A worker's answer as the scan it gives, or its error thrown. */
+function scannedArchive(answer: ScanAnswer): ScannedArchive {
+  if ('images' in answer) return answer.images.map((image) => ({ ...image, layers: image.layers.map((layer) => ({ ...layer, files: layer.files && FileTable.import(layer.files) })) }));
+  const { message, stack, user } = answer.error;
+  // A user error keeps its code across the worker boundary.
+  throw user ? UserError.fromJSON(user) : Object.assign(new Error(message), { stack });
+}
+
 /** Scans an archive on a worker thread (one pass). */
 async function scanOnWorker(request: ScanRequest): Promise<ScannedArchive> {
   const worker = await takeScanWorker();
@@ -220,13 +228,12 @@ async function scanOnWorker(request: ScanRequest): Promise<ScannedArchive> {
     worker.on('message', (message: ScanAnswer) => (answer = message));
     worker.on('error', reject);
     worker.on('exit', (code) => {
-      if (answer && 'images' in answer) {
-        return resolve(answer.images.map((image) => ({ ...image, layers: image.layers.map((layer) => ({ ...layer, files: layer.files && FileTable.import(layer.files) })) })));
-      }
-      if (answer && 'error' in answer) {
-        const { message, stack, user } = answer.error;
-        // A user error keeps its code across the worker boundary.
-        return reject(user ? UserError.fromJSON(user) : Object.assign(new Error(message), { stack }));
+      if (answer) {
+        try {
+          return resolve(scannedArchive(answer));
+        } catch (error) {
+          return reject(error);
+        }
       }
       reject(new Error(`scanning ${request.display}: the scan worker stopped with exit code ${code} and no answer`));
     });
@@ -244,7 +251,16 @@ export async function openLocalImages(argument: string, rules: LayerRules, optio
   // One of diff's inputs is read on this thread, which has nothing else to do meanwhile: a worker fewer to
   // start. With a hasher, a plain archive is read here and its layers hashed by the hasher.
   const hasher = options.hasher;
-  const scan = hasher ? (request: ScanRequest) => scanArchive(request, hasher) : options.inProcess ? scanArchive : scanOnWorker;
+  const scan = hasher
+    ? (request: ScanRequest) =>
+        hasher.turn(
+          request.file,
+          () => scanArchive(request, hasher),
+          async () => scannedArchive(await hasher.scanThere(request)),
+        )
+    : options.inProcess
+      ? scanArchive
+      : scanOnWorker;
   const { arch: given, path: file } = splitArchPrefix(argument);
   const display = file;
   const kind = await detectInput(file, display);
