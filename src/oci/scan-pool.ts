@@ -65,7 +65,7 @@ export async function stopSpareScanWorker(): Promise<void> {
 
 /** What a scan worker in hash mode is sent after `{ hashRanges: COUNTER }`, and answers (scan-worker.ts). */
 export type RangeRequest = { id: number; file: string; offset: number; size: number } | { id: number; scan: ScanRequest };
-export type RangeAnswer = { id: number; digest: Digest; bytes: number } | { id: number; scanned: ScanAnswer; transfer?: undefined } | { id: number; error: string; code: string | undefined };
+export type RangeAnswer = { id: number; digest: Digest; bytes: number } | { id: number; scanned: ScanAnswer } | { id: number; error: string; code: string | undefined };
 
 type Range = { file: string; offset: number; size: number };
 type Hashed = { digest: Digest; bytes: number };

@@ -8,7 +8,8 @@
  * `diff` asks only about the layers the other image lacks: a layer both have (the same diff_id) is
  * hashed and checked, its files neither hashed nor kept. Plain archives are read in two passes for
  * that: their small documents first (their layers skipped, not read), then their layers, once the other
- * side's diff_ids are known. Archives are scanned on a worker thread each, so two inputs use two cores.
+ * side's diff_ids are known. Archives are scanned on a worker thread each, so two inputs use two cores;
+ * two plain archives share one worker that hashes their layers (RangeHasher in scan-pool.ts).
  */
 import type { BuildArch } from '../addon/arch.js';
 import { UserError, type ErrorJson } from '../util/errors.js';

@@ -40,8 +40,8 @@ export async function openImages(argument: string, options: RemoteOptions & { ru
  * from their documents (a plain archive, a layout folder, a registry reference: index, manifests and
  * configs) before the ones that must be read whole to know them (a stream script, a gzip archive), each
  * checked as soon as it is open. Without --arch both open at once (two cores). `a` is read on this thread;
- * two plain archives are both read on this thread and their layers hashed on a worker (RangeHasher):
- * one thread's compiled code reads both, and hashing, most of the work, has a core of its own.
+ * two plain archives take turns on this thread while a worker hashes their layers, and the worker reads
+ * the second when it is done hashing early (RangeHasher).
  */
 export async function openInputs(
   a: string,
