@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempTree } from './helpers.js';
 import { docker25Entries, dockerToolsEntries, layer, sha, tarBuffer, writeStreamScript, writeTarFile, writeTarGz } from './images.js';
@@ -290,4 +290,16 @@ test('range hasher: ranges hashed on the worker as on this thread; the second ar
     await Promise.all([first, second]);
     assert.deepEqual(order, halfRead ? ['A here', 'B here'] : ['B there', 'A here']);
   }
+});
+
+test('diff: a plain archive written to after its documents were read, its layers hashed apart from their reading, is refused', async (t) => {
+  const dir = tempTree(t, {});
+  const good = image([customLayer(BASE), customLayer(APP)]);
+  const a = await writeTarFile(path.join(dir, 'a.tar'), dockerToolsEntries(good));
+  const b = await writeTarFile(path.join(dir, 'b.tar'), dockerToolsEntries(good));
+  const [ia, ib] = await openInputs(a, b, { insecure: false, rules: DEFAULT_LAYER_RULES }, undefined);
+  // A write changes the file's times (utimes stands for it: the same bytes, so only this check can tell).
+  const later = new Date(Date.now() + 60_000);
+  utimesSync(b, later, later);
+  await assert.rejects(diffImages(ia, ib), (error: unknown) => error instanceof UserError && /b\.tar changed while it was read/.test(error.message));
 });

@@ -29,6 +29,7 @@ import { readHead } from './tar.js';
 import { BlobStore } from './store.js';
 import type { TarEntry, TarEntryType } from './tar.js';
 import type { ImageConfig, ImageManifest, Platform } from './types.js';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 
 export { FileTable, type FileFacts } from './file-table.js';
@@ -274,6 +275,14 @@ export async function openLocalImages(argument: string, rules: LayerRules, optio
   if (kind === 'tar') {
     // The first pass: documents only. Which entry holds which layer (diff_id) comes with them.
     // With a hasher, the uncompressed layers are sent to it now: hashed while this thread reads entries.
+    // The hashing reads the file again, apart from the reading of its entries: the file must be the same
+    // file, unchanged (its times change with any write), from before its documents are read until both
+    // are done.
+    const identity = () => {
+      const { ino, size, mtimeMs, ctimeMs } = statSync(absolute);
+      return `${ino}:${size}:${mtimeMs}:${ctimeMs}`;
+    };
+    const before = hasher ? identity() : undefined;
     const skipping: LayerConsumer<{ diffId?: undefined }> = {
       layer: async ({ range }) => {
         if (hasher && range && sniffCompression(readHead(range.file, range.offset, 4)) === 'none') void hasher.hash(range).catch(() => undefined);
@@ -285,7 +294,11 @@ export async function openLocalImages(argument: string, rules: LayerRules, optio
     for (const image of documents) image.layerEntries?.forEach((entry, i) => entryDiffIds.set(entry, image.config.rootfs.diff_ids[i]!));
     const wanted = new Wanted();
     let scanned: Promise<ScannedArchive> | undefined;
-    const scanAll = () => (scanned ??= scan({ file: absolute, kind, display, rules, wanted: wanted.list(), entryDiffIds: [...entryDiffIds] }));
+    const scanAll = () =>
+      (scanned ??= scan({ file: absolute, kind, display, rules, wanted: wanted.list(), entryDiffIds: [...entryDiffIds] }).then((images) => {
+        if (before !== undefined && identity() !== before) throw new UserError('image-invalid', `${display} changed while it was read`);
+        return images;
+      }));
     // Read whole at once when asked (verify checks a reference before it builds anything).
     if (options.whole) await scanAll();
     return documents.map((document, index) => {
