@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempTree } from './helpers.js';
 import { docker25Entries, dockerToolsEntries, layer, sha, tarBuffer, writeStreamScript, writeTarFile, writeTarGz } from './images.js';
@@ -16,9 +16,11 @@ import * as forge from './tar-forge.js';
 import { readInputs } from '../src/oci/inputs.js';
 import { DEFAULT_LAYER_RULES } from '../src/oci/layer-rules.js';
 import { assembleIndex, writeLayout } from '../src/oci/assemble.js';
-import { diffImages, openImages } from '../src/verify/diff.js';
+import { diffImages, openImages, openInputs } from '../src/verify/diff.js';
 import { diffJson as renderJson, renderDiff } from '../src/verify/render.js';
 import { UserError } from '../src/util/errors.js';
+import { RangeHasher } from '../src/oci/scan-pool.js';
+import { hashFileRange } from '../src/oci/digest.js';
 import type { DiffResult, FileChange } from '../src/verify/compare.js';
 
 /** What `addonix diff --json A B` prints (as data), its text form, and its exit status (0 only when identical). */
@@ -26,6 +28,12 @@ async function diffJson(a: string, b: string): Promise<{ status: number; result:
   const options = { insecure: false, rules: DEFAULT_LAYER_RULES };
   const outcome = await diffImages(await openImages(a, options), await openImages(b, options));
   return { status: outcome.result.verdict === 'identical' ? 0 : 1, result: JSON.parse(renderJson(outcome.result)) as DiffResult, stdout: renderDiff(outcome.result) };
+}
+
+/** The same as the command opens them: two plain archives are read on this thread, their layers hashed on a worker. */
+async function diffInputs(a: string, b: string): Promise<DiffResult> {
+  const [ia, ib] = await openInputs(a, b, { insecure: false, rules: DEFAULT_LAYER_RULES }, undefined);
+  return (await diffImages(ia, ib)).result;
 }
 
 test('diff: one image as dockerTools tar, its .tar.gz, a stream script, a Docker 25 archive and an OCI layout: identical, or same content', async (t) => {
@@ -158,11 +166,13 @@ test('diff: hostile archives are refused by the scanner like the importing reade
   for (const [name, build, pattern] of variants) {
     const file = path.join(dir, name);
     writeFileSync(file, await build());
-    await assert.rejects(diffJson(file, goodFile), (error: unknown) => {
-      assert.ok(error instanceof UserError, `${name}: a UserError, not ${String(error)}`);
-      assert.match(error.message, pattern, name);
-      return true;
-    });
+    for (const diff of [diffJson, diffInputs]) {
+      await assert.rejects(diff(file, goodFile), (error: unknown) => {
+        assert.ok(error instanceof UserError, `${name} (${diff.name}): a UserError, not ${String(error)}`);
+        assert.match(error.message, pattern, `${name} (${diff.name})`);
+        return true;
+      });
+    }
   }
   assert.ok(!existsSync(path.join(dir, 'cache')), 'diff fills no cache');
   assert.ok(!existsSync(path.join(dir, '..', 'escape.json')) && !existsSync(path.join(dir, 'escape')));
@@ -220,6 +230,8 @@ test('diff: layers of many files, their records over several buffers, a folder n
   );
   assert.equal(files[2]!.b!.kind, 'directory');
   assert.equal(files[1]!.a!.size, 'file 11999'.length);
+  // Both read on this thread, their layers hashed on a worker: the same result.
+  assert.deepEqual(JSON.parse(renderJson(await diffInputs(a, b))), JSON.parse(renderJson(outcome.result)));
 });
 
 test('scan pool: a worker started ahead and never taken is ended once started, and the process ends with its own status', (t) => {
@@ -234,4 +246,60 @@ test('scan pool: a worker started ahead and never taken is ended once started, a
     const result = spawnSync(process.execPath, [file], { encoding: 'utf8' });
     assert.equal(result.status, 2, `run ${run}: status ${result.status}, signal ${result.signal}: ${result.stderr}`);
   }
+});
+
+test('range hasher: ranges hashed on the worker as on this thread; the second archive is read by the worker only when it ran dry before half of the first was read', async (t) => {
+  const dir = tempTree(t, {});
+  const bytes = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 251));
+  const [fileA, fileB] = ['a.bin', 'b.bin'].map((name) => path.join(dir, name));
+  writeFileSync(fileA!, bytes);
+  writeFileSync(fileB!, bytes.subarray(1000));
+  for (const halfRead of [false, true]) {
+    const hasher = new RangeHasher();
+    const ranges = [
+      { file: fileA!, offset: 0, size: 100_000 },
+      { file: fileA!, offset: 100_000, size: 200_000 },
+      { file: fileB!, offset: 10, size: 1000 },
+      // Past the end: what is there is hashed, as the reader of the archive hashes it.
+      { file: fileB!, offset: 299_000 - 500, size: 1000 },
+    ];
+    const hashed = await Promise.all(ranges.map((range) => hasher.hash(range)));
+    const expected = ranges.map(({ file, offset, size }) => hashFileRange(file, offset, size));
+    assert.deepEqual(hashed, expected);
+    assert.deepEqual(expected[3], { digest: sha(bytes.subarray(1000 + 299_000 - 500)), bytes: 500 });
+    // The worker has hashed everything: the first archive is being read, a quarter or three quarters of it.
+    let releaseA!: () => void;
+    const gateA = new Promise<void>((resolve) => (releaseA = resolve));
+    const order: string[] = [];
+    const first = hasher.turn(
+      fileA!,
+      async () => {
+        hasher.reached(fileA!, halfRead ? 225_000 : 75_000);
+        await gateA;
+        order.push('A here');
+      },
+      async () => void order.push('A there'),
+    );
+    const second = hasher.turn(
+      fileB!,
+      async () => void order.push('B here'),
+      async () => void order.push('B there'),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    releaseA();
+    await Promise.all([first, second]);
+    assert.deepEqual(order, halfRead ? ['A here', 'B here'] : ['B there', 'A here']);
+  }
+});
+
+test('diff: a plain archive written to after its documents were read, its layers hashed apart from their reading, is refused', async (t) => {
+  const dir = tempTree(t, {});
+  const good = image([customLayer(BASE), customLayer(APP)]);
+  const a = await writeTarFile(path.join(dir, 'a.tar'), dockerToolsEntries(good));
+  const b = await writeTarFile(path.join(dir, 'b.tar'), dockerToolsEntries(good));
+  const [ia, ib] = await openInputs(a, b, { insecure: false, rules: DEFAULT_LAYER_RULES }, undefined);
+  // A write changes the file's times (utimes stands for it: the same bytes, so only this check can tell).
+  const later = new Date(Date.now() + 60_000);
+  utimesSync(b, later, later);
+  await assert.rejects(diffImages(ia, ib), (error: unknown) => error instanceof UserError && /b\.tar changed while it was read/.test(error.message));
 });

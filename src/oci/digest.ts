@@ -1,5 +1,6 @@
 /** Digests: `sha256:<64 hex>`, the only algorithm addonix writes. */
 import { createHash, type Hash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 export type Digest = `sha256:${string}`;
 
@@ -36,4 +37,26 @@ export class Hasher {
   digest(): Digest {
     return `sha256:${this.hash.copy().digest('hex')}`;
   }
+}
+
+/**
+ * SHA-256 and byte count of the bytes [offset, offset + size) of a file (fewer when the file ends
+ * before), read in 64 KiB pieces: small enough to be hashed while they are still in the processor's
+ * cache (see tar.ts, HASHED_READ_BYTES).
+ */
+export function hashFileRange(file: string, offset: number, size: number): { digest: Digest; bytes: number } {
+  const hasher = new Hasher();
+  const piece = Buffer.allocUnsafeSlow(64 * 1024);
+  const fd = openSync(file, 'r');
+  try {
+    for (let position = offset, end = offset + size; position < end; ) {
+      const bytes = readSync(fd, piece, 0, Math.min(piece.length, end - position), position);
+      if (bytes === 0) break;
+      hasher.update(bytes === piece.length ? piece : piece.subarray(0, bytes));
+      position += bytes;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { digest: hasher.digest(), bytes: hasher.bytes };
 }

@@ -45,6 +45,13 @@ export interface ReadLayerOptions {
    * from there, hashed as it is read (when neither onStored nor onTar wants its bytes).
    */
   range?: { file: string; offset: number; size: number } | undefined;
+  /**
+   * Hashes such a range elsewhere (another thread; see RangeHasher in scan-pool.ts): the entries are
+   * then read here without hashing, bodies nobody reads skipped, and the layer's digest is the range's.
+   */
+  hashRange?: (range: { file: string; offset: number; size: number }) => Promise<{ digest: Digest; bytes: number }>;
+  /** Told, entry by entry, where in the file such a range has been read to (for RangeHasher's turns). */
+  reached?: (offset: number) => void;
 }
 
 /** Chunks passed through, each hashed and shown to `look` first. */
@@ -69,15 +76,20 @@ function streamError(error: unknown, what: string, compression: Compression): Er
 export async function readLayer(source: AsyncIterable<Buffer>, what: string, options: ReadLayerOptions): Promise<LayerRead> {
   const range = options.range;
   if (range && !options.onStored && !options.onTar && sniffCompression(readHead(range.file, range.offset, 4)) === 'none') {
-    // An uncompressed layer in a plain file: read where it lies, each piece hashed while it is fresh.
-    const stored = new Hasher();
+    // An uncompressed layer in a plain file: read where it lies, each piece hashed while it is fresh, or
+    // the whole range hashed beside the reading by another thread.
+    const hashed = options.hashRange?.(range);
+    // Settled here when the reading fails first (the reading's error is the one to report).
+    hashed?.catch(() => undefined);
+    const stored = hashed ? undefined : new Hasher();
     const checker = new LayerChecker(options.rules, what, options.paths);
-    for await (const entry of readTarRange(range.file, range, what, (piece) => stored.update(piece))) {
+    for await (const entry of readTarRange(range.file, range, what, stored && ((piece) => stored.update(piece)))) {
       const path = checker.check(entry);
       await options.onEntry?.(entry, path);
+      options.reached?.(entry.offset!);
     }
-    const digest = stored.digest();
-    return { digest, size: stored.bytes, compression: 'none', diffId: digest, uncompressedSize: stored.bytes, entries: checker.entries, devices: checker.devices };
+    const { digest, bytes } = hashed ? await hashed : { digest: stored!.digest(), bytes: stored!.bytes };
+    return { digest, size: bytes, compression: 'none', diffId: digest, uncompressedSize: bytes, entries: checker.entries, devices: checker.devices };
   }
   const { head, all } = await peek(source, 4);
   const compression = sniffCompression(head);

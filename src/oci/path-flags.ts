@@ -19,7 +19,10 @@ export class PathFlags {
   private flagsOf = new Uint8Array(1024);
   /** Path number + 1 in each slot, 0 for none; at most half full. */
   private slots = new Uint32Array(2048);
-  private readonly seed = (Math.random() * 0x100000000) >>> 0;
+  // 30 random bits: always a small integer to V8. A seed of 2^30 or more is a heap number, which
+  // changed the field's representation for every set made before it, and each function using the set
+  // was compiled again (seen in --trace-deopt: 'wrong map' in get, set, slotOf, hash, holds).
+  private readonly seed = (Math.random() * 0x40000000) | 0;
   /** Whether the last set() added a path (the last record), rather than changing the flags of one. */
   addedLast = false;
 

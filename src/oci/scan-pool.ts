@@ -6,6 +6,8 @@
  * A worker nobody takes holds nothing up: it is unreferenced until taken.
  */
 import type { Worker } from 'node:worker_threads';
+import type { Digest } from './digest.js';
+import type { ScanAnswer, ScanRequest } from './scan.js';
 
 interface Started {
   worker: Worker;
@@ -59,4 +61,153 @@ export async function stopSpareScanWorker(): Promise<void> {
   worker.ref();
   await online;
   await worker.terminate();
+}
+
+/** What a scan worker in hash mode is sent after `{ hashRanges: COUNTER }`, and answers (scan-worker.ts). */
+export type RangeRequest = { id: number; file: string; offset: number; size: number } | { id: number; scan: ScanRequest };
+export type RangeAnswer = { id: number; digest: Digest; bytes: number } | { id: number; scanned: ScanAnswer } | { id: number; error: string; code: string | undefined };
+
+type Range = { file: string; offset: number; size: number };
+type Hashed = { digest: Digest; bytes: number };
+
+/** What scans take to hash a range of a file elsewhere (readLayer's hashRange). */
+export interface RangeHashing {
+  hash(range: Range): Promise<Hashed>;
+  /** The scan of `file` has read its entries up to `offset` of the file. */
+  reached?(file: string, offset: number): void;
+}
+
+/**
+ * Hashes ranges of plain files (the uncompressed layers of plain archives) on a scan worker, in the
+ * order asked, while this thread reads the entries of the same layers: `diff` of two plain archives
+ * then reads both archives' entries on this thread, its compiled code warm for the second (a fresh
+ * thread pays some 0.4 s of CPU warming up the tar reading), and hashes all their layers on the worker,
+ * instead of each thread doing both for one archive. A range asked for again answers the same promise,
+ * so a scan asks ahead (see openLocalImages) and finds it hashed.
+ *
+ * Archives of many small files are the other way round: reading their entries is most of the work, and
+ * one thread would read both archives' alone. So the archives take turns on this thread (`turn`), and
+ * when the worker has hashed everything while this thread has read less than half of the first
+ * archive, the worker reads the second archive itself (its ranges are hashed already).
+ */
+export class RangeHasher implements RangeHashing {
+  private worker: Promise<Worker> | undefined;
+  private readonly asked = new Map<string, Promise<Hashed>>();
+  private readonly waiting = new Map<number, { resolve: (answer: RangeAnswer) => void; reject: (error: Error) => void }>();
+  private nextId = 0;
+  /** Per file: the bytes its ranges span, and where its scan has read to. */
+  private readonly spans = new Map<string, { start: number; end: number; reached: number }>();
+  /** The file being read on this thread, and what waits for its turn. */
+  private reading: string | undefined;
+  private readonly turns: (() => void)[] = [];
+  /** Called when the worker has nothing left to hash. */
+  private onIdle: (() => void)[] = [];
+  /**
+   * Ranges the worker has hashed, counted by the worker itself: this thread reads an archive without
+   * going back to its event loop (its reads are synchronous), so it sees no answer meanwhile, and looks
+   * here at each entry instead.
+   */
+  private readonly hashedCount = new Int32Array(new SharedArrayBuffer(4));
+  private hashesSent = 0;
+
+  hash(range: Range): Promise<Hashed> {
+    const key = `${range.offset}:${range.size}:${range.file}`;
+    let answer = this.asked.get(key);
+    if (!answer) {
+      const span = this.spans.get(range.file);
+      if (span) {
+        span.start = Math.min(span.start, range.offset);
+        span.end = Math.max(span.end, range.offset + range.size);
+      } else {
+        this.spans.set(range.file, { start: range.offset, end: range.offset + range.size, reached: range.offset });
+      }
+      answer = this.request({ file: range.file, offset: range.offset, size: range.size }).then((message) => {
+        const { digest, bytes } = message as Hashed;
+        return { digest, bytes };
+      });
+      this.asked.set(key, answer);
+    }
+    return answer;
+  }
+
+  reached(file: string, offset: number): void {
+    const span = this.spans.get(file);
+    if (span && offset > span.reached) span.reached = offset;
+    if (this.onIdle.length > 0 && Atomics.load(this.hashedCount, 0) === this.hashesSent) this.idle();
+  }
+
+  private idle(): void {
+    const checks = this.onIdle;
+    this.onIdle = [];
+    for (const check of checks) check();
+  }
+
+  /**
+   * Runs `here` (a scan of `file` on this thread) when no other file is being read here; while one is,
+   * waits for it to end, unless the worker runs dry first with that file less than half read: then
+   * `there` runs instead (the same scan, sent to the worker through `scanThere`).
+   */
+  async turn<T>(file: string, here: () => Promise<T>, there: () => Promise<T>): Promise<T> {
+    if (this.reading !== undefined) {
+      const other = this.reading;
+      const handOver = await new Promise<boolean>((resolve) => {
+        this.turns.push(() => resolve(false));
+        const check = () => {
+          const span = this.spans.get(other);
+          if (this.reading === other && span && span.reached - span.start < (span.end - span.start) / 2) resolve(true);
+        };
+        if (Atomics.load(this.hashedCount, 0) === this.hashesSent) check();
+        else this.onIdle.push(check);
+      });
+      if (handOver) return there();
+      if (this.reading !== undefined) return this.turn(file, here, there);
+    }
+    this.reading = file;
+    try {
+      return await here();
+    } finally {
+      this.reading = undefined;
+      // Every waiter looks again (one handed over already has nothing more to wait for).
+      for (const wake of this.turns.splice(0)) wake();
+    }
+  }
+
+  /** Has the worker scan an archive (its ranges hashed already are not hashed again). */
+  async scanThere(request: ScanRequest): Promise<ScanAnswer> {
+    const answer = await this.request({ scan: request });
+    return (answer as { scanned: ScanAnswer }).scanned;
+  }
+
+  private async request(job: Omit<Extract<RangeRequest, { file: string }>, 'id'> | { scan: ScanRequest }): Promise<RangeAnswer> {
+    const worker = await (this.worker ??= this.start());
+    const id = this.nextId++;
+    const answer = new Promise<RangeAnswer>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    // Held while it has work: an idle worker keeps no process alive.
+    if (this.waiting.size === 1) worker.ref();
+    if (!('scan' in job)) this.hashesSent++;
+    worker.postMessage({ id, ...job } as RangeRequest);
+    return answer;
+  }
+
+  private async start(): Promise<Worker> {
+    const worker = await takeScanWorker();
+    worker.unref();
+    worker.postMessage({ hashRanges: this.hashedCount });
+    const fail = (error: Error) => {
+      for (const { reject } of this.waiting.values()) reject(error);
+      this.waiting.clear();
+    };
+    worker.on('message', (message: RangeAnswer) => {
+      const waiter = this.waiting.get(message.id);
+      if (!waiter) return;
+      this.waiting.delete(message.id);
+      if ('error' in message) waiter.reject(Object.assign(new Error(message.error), { code: message.code }));
+      else waiter.resolve(message);
+      if (this.waiting.size === 0) worker.unref();
+      if (Atomics.load(this.hashedCount, 0) === this.hashesSent) this.idle();
+    });
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`the hashing worker stopped with exit code ${code}`)));
+    return worker;
+  }
 }

@@ -8,14 +8,15 @@
  * `diff` asks only about the layers the other image lacks: a layer both have (the same diff_id) is
  * hashed and checked, its files neither hashed nor kept. Plain archives are read in two passes for
  * that: their small documents first (their layers skipped, not read), then their layers, once the other
- * side's diff_ids are known. Archives are scanned on a worker thread each, so two inputs use two cores.
+ * side's diff_ids are known. Archives are scanned on a worker thread each, so two inputs use two cores;
+ * two plain archives share one worker that hashes their layers (RangeHasher in scan-pool.ts).
  */
 import type { BuildArch } from '../addon/arch.js';
 import { UserError, type ErrorJson } from '../util/errors.js';
 import type { Digest } from './digest.js';
 import { FileTable } from './file-table.js';
 import { PathFlags } from './path-flags.js';
-import { takeScanWorker } from './scan-pool.js';
+import { takeScanWorker, type RangeHasher, type RangeHashing } from './scan-pool.js';
 import { detectInput, fileSource, type InputKind } from './input.js';
 import { readLayer } from './layer.js';
 import type { LayerRules } from './layer-rules.js';
@@ -23,9 +24,12 @@ import { LayoutSource } from './layout.js';
 import type { Compression } from './media-types.js';
 import { archOf, platformOfConfig, type LayerConsumer, type LayerHandle, type SourceImage } from './model.js';
 import { splitArchPrefix } from './platform.js';
+import { sniffCompression } from './compression.js';
+import { readHead } from './tar.js';
 import { BlobStore } from './store.js';
 import type { TarEntry, TarEntryType } from './tar.js';
 import type { ImageConfig, ImageManifest, Platform } from './types.js';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 
 export { FileTable, type FileFacts } from './file-table.js';
@@ -101,12 +105,12 @@ export class Wanted {
 }
 
 /** Reads one layer with the rules; with `listed`, hashes the content of each file and lists them all. */
-async function scanLayer(stored: AsyncIterable<Buffer>, what: string, rules: LayerRules, transient: boolean, listed: boolean, range: LayerHandle['range']): Promise<Omit<ScannedLayer, 'entry'>> {
+async function scanLayer(stored: AsyncIterable<Buffer>, what: string, rules: LayerRules, transient: boolean, listed: boolean, range: LayerHandle['range'], hasher: RangeHashing | undefined): Promise<Omit<ScannedLayer, 'entry'>> {
   // The layer rules' record of each path is the start of the file's record in the table.
   const paths = new PathFlags();
   const files = listed ? new FileTable(paths.records) : null;
   const onEntry = files ? async (entry: TarEntry, path: string) => files.addEntry(entry, path, entry.type === 'file' ? await entry.sha256() : null, paths) : undefined;
-  const read = await readLayer(stored, what, { rules, paths, transient, range, ...(onEntry ? { onEntry } : {}) });
+  const read = await readLayer(stored, what, { rules, paths, transient, range, ...(onEntry ? { onEntry } : {}), ...(hasher && range ? { hashRange: (r) => hasher.hash(r), reached: (offset) => hasher.reached?.(range.file, offset) } : {}) });
   return { digest: read.digest, size: read.size, compression: read.compression, diffId: read.diffId, uncompressedSize: read.uncompressedSize, entries: read.entries, files };
 }
 
@@ -119,11 +123,13 @@ export class LayerScanner implements LayerConsumer<ScannedLayer> {
     private readonly rules: LayerRules,
     readonly wanted: Wanted = new Wanted(),
     private readonly entryDiffIds: ReadonlyMap<string, Digest> = new Map(),
+    /** Hashes the ranges of uncompressed layers in plain files on another thread. */
+    private readonly hasher?: RangeHashing,
   ) {}
 
   async layer(handle: LayerHandle): Promise<ScannedLayer> {
     const diffId = handle.diffId ?? (handle.entry !== undefined ? this.entryDiffIds.get(handle.entry) : undefined);
-    return { ...(await scanLayer(handle.open(), handle.where, this.rules, handle.transient, this.wanted.has(diffId), handle.range)), entry: handle.entry };
+    return { ...(await scanLayer(handle.open(), handle.where, this.rules, handle.transient, this.wanted.has(diffId), handle.range, this.hasher)), entry: handle.entry };
   }
 }
 
@@ -183,11 +189,14 @@ export function layerMessage(layer: ScannedLayer, transfer: ArrayBuffer[]): Laye
 
 type ScannedArchive = (Omit<ImageFacts, 'arch' | 'platform'> & { indexPlatform: Platform | undefined; layers: ScannedLayer[] })[];
 
-/** Scans an archive (one pass): what a scan worker does, or this thread for one of diff's two inputs. */
-export async function scanArchive(request: ScanRequest): Promise<ScannedArchive> {
+/**
+ * Scans an archive (one pass): what a scan worker does, or this thread for one of diff's two inputs;
+ * with `hasher`, its uncompressed layers are hashed by it.
+ */
+export async function scanArchive(request: ScanRequest, hasher?: RangeHashing): Promise<ScannedArchive> {
   const wanted = new Wanted();
   if (request.wanted) wanted.add(request.wanted);
-  const scanner = new LayerScanner(request.rules, wanted, new Map(request.entryDiffIds));
+  const scanner = new LayerScanner(request.rules, wanted, new Map(request.entryDiffIds), hasher);
   const { images } = await fileSource(request.file, request.kind, request.display).open(scanner);
   const out: ScannedArchive = [];
   for (const image of images) {
@@ -204,6 +213,14 @@ export async function scanArchive(request: ScanRequest): Promise<ScannedArchive>
   return out;
 }
 
+/** A worker's answer as the scan it gives, or its error thrown. */
+function scannedArchive(answer: ScanAnswer): ScannedArchive {
+  if ('images' in answer) return answer.images.map((image) => ({ ...image, layers: image.layers.map((layer) => ({ ...layer, files: layer.files && FileTable.import(layer.files) })) }));
+  const { message, stack, user } = answer.error;
+  // A user error keeps its code across the worker boundary.
+  throw user ? UserError.fromJSON(user) : Object.assign(new Error(message), { stack });
+}
+
 /** Scans an archive on a worker thread (one pass). */
 async function scanOnWorker(request: ScanRequest): Promise<ScannedArchive> {
   const worker = await takeScanWorker();
@@ -213,13 +230,12 @@ async function scanOnWorker(request: ScanRequest): Promise<ScannedArchive> {
     worker.on('message', (message: ScanAnswer) => (answer = message));
     worker.on('error', reject);
     worker.on('exit', (code) => {
-      if (answer && 'images' in answer) {
-        return resolve(answer.images.map((image) => ({ ...image, layers: image.layers.map((layer) => ({ ...layer, files: layer.files && FileTable.import(layer.files) })) })));
-      }
-      if (answer && 'error' in answer) {
-        const { message, stack, user } = answer.error;
-        // A user error keeps its code across the worker boundary.
-        return reject(user ? UserError.fromJSON(user) : Object.assign(new Error(message), { stack }));
+      if (answer) {
+        try {
+          return resolve(scannedArchive(answer));
+        } catch (error) {
+          return reject(error);
+        }
       }
       reject(new Error(`scanning ${request.display}: the scan worker stopped with exit code ${code} and no answer`));
     });
@@ -233,9 +249,20 @@ async function scanOnWorker(request: ScanRequest): Promise<ScannedArchive> {
  * a compressed archive or a stream script, which can be read only from its start, is scanned whole at
  * once, every layer's files listed; a layout folder's layers are read when asked.
  */
-export async function openLocalImages(argument: string, rules: LayerRules, options: { inProcess?: boolean; whole?: boolean } = {}): Promise<ImageCandidate[]> {
-  // One of diff's inputs is read on this thread, which has nothing else to do meanwhile: a worker fewer to start.
-  const scan = options.inProcess ? scanArchive : scanOnWorker;
+export async function openLocalImages(argument: string, rules: LayerRules, options: { inProcess?: boolean; whole?: boolean; hasher?: RangeHasher } = {}): Promise<ImageCandidate[]> {
+  // One of diff's inputs is read on this thread, which has nothing else to do meanwhile: a worker fewer to
+  // start. With a hasher, a plain archive is read here and its layers hashed by the hasher.
+  const hasher = options.hasher;
+  const scan = hasher
+    ? (request: ScanRequest) =>
+        hasher.turn(
+          request.file,
+          () => scanArchive(request, hasher),
+          async () => scannedArchive(await hasher.scanThere(request)),
+        )
+    : options.inProcess
+      ? scanArchive
+      : scanOnWorker;
   const { arch: given, path: file } = splitArchPrefix(argument);
   const display = file;
   const kind = await detectInput(file, display);
@@ -247,13 +274,31 @@ export async function openLocalImages(argument: string, rules: LayerRules, optio
   const archive = fileSource(absolute, kind, display);
   if (kind === 'tar') {
     // The first pass: documents only. Which entry holds which layer (diff_id) comes with them.
-    const skipping: LayerConsumer<{ diffId?: undefined }> = { layer: async () => ({}) };
+    // With a hasher, the uncompressed layers are sent to it now: hashed while this thread reads entries.
+    // The hashing reads the file again, apart from the reading of its entries: the file must be the same
+    // file, unchanged (its times change with any write), from before its documents are read until both
+    // are done.
+    const identity = () => {
+      const { ino, size, mtimeMs, ctimeMs } = statSync(absolute);
+      return `${ino}:${size}:${mtimeMs}:${ctimeMs}`;
+    };
+    const before = hasher ? identity() : undefined;
+    const skipping: LayerConsumer<{ diffId?: undefined }> = {
+      layer: async ({ range }) => {
+        if (hasher && range && sniffCompression(readHead(range.file, range.offset, 4)) === 'none') void hasher.hash(range).catch(() => undefined);
+        return {};
+      },
+    };
     const { images: documents } = await archive.open(skipping);
     const entryDiffIds = new Map<string, Digest>();
     for (const image of documents) image.layerEntries?.forEach((entry, i) => entryDiffIds.set(entry, image.config.rootfs.diff_ids[i]!));
     const wanted = new Wanted();
     let scanned: Promise<ScannedArchive> | undefined;
-    const scanAll = () => (scanned ??= scan({ file: absolute, kind, display, rules, wanted: wanted.list(), entryDiffIds: [...entryDiffIds] }));
+    const scanAll = () =>
+      (scanned ??= scan({ file: absolute, kind, display, rules, wanted: wanted.list(), entryDiffIds: [...entryDiffIds] }).then((images) => {
+        if (before !== undefined && identity() !== before) throw new UserError('image-invalid', `${display} changed while it was read`);
+        return images;
+      }));
     // Read whole at once when asked (verify checks a reference before it builds anything).
     if (options.whole) await scanAll();
     return documents.map((document, index) => {

@@ -821,9 +821,10 @@ export async function* readTarFile(file: string, what: string, options: { transi
 /**
  * The entries of a tar archive that is a range of a file (a layer inside a plain image archive), each
  * byte of the range shown to `hash` as it is read, in small pieces, so that hashing the layer costs no
- * more than reading it. Bodies come through one reused buffer.
+ * more than reading it; without `hash` (the range is hashed elsewhere), bodies nobody reads are skipped,
+ * not read. Bodies come through one reused buffer.
  */
-export async function* readTarRange(file: string, range: { offset: number; size: number }, what: string, hash: (piece: Buffer) => void, signal?: AbortSignal): AsyncGenerator<TarEntry> {
+export async function* readTarRange(file: string, range: { offset: number; size: number }, what: string, hash: ((piece: Buffer) => void) | undefined, signal?: AbortSignal): AsyncGenerator<TarEntry> {
   const fd = openSync(file, 'r');
   let closed = false;
   const close = () => {
@@ -832,7 +833,7 @@ export async function* readTarRange(file: string, range: { offset: number; size:
     closeSync(fd);
   };
   try {
-    yield* readEntries(fileByteSource(fd, range.offset, range.offset + range.size, { transient: true, signal, pieceBytes: HASHED_READ_BYTES, hash, close }), what);
+    yield* readEntries(fileByteSource(fd, range.offset, range.offset + range.size, { transient: true, signal, pieceBytes: HASHED_READ_BYTES, ...(hash ? { hash } : {}), close }), what);
   } finally {
     close();
   }

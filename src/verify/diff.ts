@@ -12,14 +12,15 @@ import { formatReference, parseReference } from '../registry/reference.js';
 import { compareImages, imageSide, overallVerdict, type DiffResult, type ImageComparison } from './compare.js';
 import type { Digest } from '../oci/digest.js';
 import { detectInput } from '../oci/input-kind.js';
+import { RangeHasher } from '../oci/scan-pool.js';
 
 /**
  * A path that exists is a local image; anything else is a registry reference. A failure as a reference
  * says that the path does not exist either: a mistyped file name is the likelier mistake.
  */
-export async function openImages(argument: string, options: RemoteOptions & { rules: LayerRules; inProcess?: boolean; whole?: boolean }): Promise<ImageCandidate[]> {
+export async function openImages(argument: string, options: RemoteOptions & { rules: LayerRules; inProcess?: boolean; whole?: boolean; hasher?: RangeHasher }): Promise<ImageCandidate[]> {
   const { path } = splitArchPrefix(argument);
-  if (existsSync(path)) return openLocalImages(argument, options.rules, { inProcess: options.inProcess === true, whole: options.whole === true });
+  if (existsSync(path)) return openLocalImages(argument, options.rules, { inProcess: options.inProcess === true, whole: options.whole === true, ...(options.hasher ? { hasher: options.hasher } : {}) });
   // An absolute or ./-relative name is a path for sure: a registry reference cannot start so.
   if (/^[./~]/.test(path)) throw new UserError('not-found', `${argument}: no such file or folder`);
   let reference;
@@ -38,7 +39,9 @@ export async function openImages(argument: string, options: RemoteOptions & { ru
  * is read: an `ARCH=PATH` input of another arch before anything at all; inputs whose images are known
  * from their documents (a plain archive, a layout folder, a registry reference: index, manifests and
  * configs) before the ones that must be read whole to know them (a stream script, a gzip archive), each
- * checked as soon as it is open. Without --arch both open at once (two cores). `a` is read on this thread.
+ * checked as soon as it is open. Without --arch both open at once (two cores). `a` is read on this thread;
+ * two plain archives take turns on this thread while a worker hashes their layers, and the worker reads
+ * the second when it is done hashing early (RangeHasher).
  */
 export async function openInputs(
   a: string,
@@ -47,7 +50,8 @@ export async function openInputs(
   arches: readonly string[] | undefined,
 ): Promise<[ImageCandidate[], ImageCandidate[]]> {
   const wanted = arches ?? [];
-  const open = (argument: string, inProcess: boolean) => openImages(argument, { ...options, inProcess });
+  const hasher = (await Promise.all([a, b].map(plainArchive))).every(Boolean) ? new RangeHasher() : undefined;
+  const open = (argument: string, inProcess: boolean) => openImages(argument, { ...options, inProcess, ...(hasher ? { hasher } : {}) });
   if (wanted.length === 0) return Promise.all([open(a, true), open(b, false)]);
   for (const argument of [a, b]) {
     const { arch: given } = splitArchPrefix(argument);
@@ -65,6 +69,13 @@ export async function openInputs(
   const opened = await checked(first, first === a);
   const rest = await checked(second, second === a);
   return first === a ? [opened, rest] : [rest, opened];
+}
+
+/** Whether an input is a local plain (uncompressed) archive. */
+async function plainArchive(argument: string): Promise<boolean> {
+  const { path } = splitArchPrefix(argument);
+  if (!existsSync(path)) return false;
+  return (await detectInput(path, path).catch(() => null)) === 'tar';
 }
 
 /** Whether an input is read whole before its images are known: a local stream script or gzip archive. */
