@@ -24,6 +24,7 @@ test('ADDONIX_NIX_FLAGS: words as a shell reads them (quotes, backslashes, nothi
     '--option', 'substituters', 'file:///a file:///b', '--x', 'a "b" $HOME \\n', 'c d', '', '$HOME', '*',
   ]);
   assert.deepEqual(splitNixFlags(`pre'fix'"ed"`), ['prefixed']);
+  assert.deepEqual(splitNixFlags('--option \\\n  sandbox fal\\\nse'), ['--option', 'sandbox', 'false']);
   for (const [value, quote, at] of [[`--option substituters 'file:///a`, 'single', 23], [`--x "a\\"`, 'double', 5]] as const) {
     assert.throws(() => splitNixFlags(value), (error: unknown) => {
       assert.ok(error instanceof UserError);

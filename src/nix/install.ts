@@ -124,7 +124,7 @@ const INSTALLABLE_FLAGS: Record<string, number> = {
 /**
  * The words of ADDONIX_NIX_FLAGS as a POSIX shell reads a command line: split at blanks, 'single quotes'
  * literal, "double quotes" taking a backslash before `"`, `\`, `$` and a backquote, a backslash outside quotes
- * taking the next character. Nothing is expanded (no `$NAME`, no globs): the value is the flags as written.
+ * taking the next character (before a newline: nothing, the lines are joined). Nothing is expanded (no `$NAME`, no globs): the value is the flags as written.
  * A quote left open is a usage error naming where it opened.
  */
 export function splitNixFlags(text: string): string[] {
@@ -151,7 +151,8 @@ export function splitNixFlags(text: string): string[] {
       }
       if (i >= text.length) throw open('double', start);
     } else if (ch === '\\') {
-      word = (word ?? '') + (text[i + 1] ?? '');
+      // A backslash before a newline joins the lines, as in a shell.
+      if (text[i + 1] !== '\n') word = (word ?? '') + (text[i + 1] ?? '');
       i++;
     } else {
       word = (word ?? '') + ch;
