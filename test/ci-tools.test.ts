@@ -1,10 +1,11 @@
 /**
  * The CI files `addonix init --ci` writes, checked by the real CI tools: every GitHub workflow variant by
  * action-validator (GitHub's workflow schema, SchemaStore's), every GitLab variant by gitlab-ci-local
- * (GitLab's own ci.json schema, which it bundles and checks with ajv), and the GitLab pipeline of a
- * repository of two add-ons run to the end by gitlab-ci-local's shell executor: built with real Nix through
- * the nixpkgs stand-in (given by ADDONIX_NIX_FLAGS, as a mirror would be), pushed into two registries with
- * different logins, each add-on to its own repository; run again with the same version, it moves no tag.
+ * (GitLab's own ci.json schema, which it bundles and checks with ajv), and the GitLab pipelines run to the
+ * end by gitlab-ci-local's shell executor, built with real Nix through the nixpkgs stand-in (given by
+ * ADDONIX_NIX_FLAGS, as a mirror would be): a repository of two add-ons pushed into two registries with
+ * different logins, each add-on to its own repository (run again with the same version, it moves no
+ * tag), and a repository of one add-on whose jobs use and fill a file:// binary cache (the S3 variant).
  *
  * gitlab-ci-local needs Node.js >= 22: scripts/test-all installs it with the official Node.js 22 from the
  * npm registry into a cache folder (ADDONIX_CI_TOOLS, default /var/cache/addonix-ci-tools), never into
@@ -13,7 +14,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -39,10 +40,10 @@ function needGitlabCiLocal(t: TestContext): boolean {
   return false;
 }
 
-/** gitlab-ci-local, in the background (several checks at once use both cores while each waits on git). */
-function gitlabCiLocalAsync(cwd: string, args: string[]): Promise<{ status: number | null; output: string }> {
+/** gitlab-ci-local, in the background (several runs at once use both cores while each waits on git or Nix). */
+function gitlabCiLocalAsync(cwd: string, args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(NODE22, [GITLAB_CI_LOCAL, '--no-color', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(NODE22, [GITLAB_CI_LOCAL, '--no-color', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
@@ -98,6 +99,28 @@ test('ci: every GitHub workflow variant passes action-validator (GitHub\'s workf
   assert.notDeepEqual(validateWorkflow(YAML.stringify(other)).errors, []);
 });
 
+test('ci: every shell step of every variant, GitLab\'s and GitHub\'s, is one bash parses (bash -n); a step with a quote left open is not', (t) => {
+  if (!needTools(t, 'bash')) return;
+  const parses = (script: string) => spawnSync('bash', ['-n'], { input: script, encoding: 'utf8' });
+  const steps = (file: string, ci: 'gitlab' | 'github'): string[] => {
+    const doc = YAML.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    if (ci === 'gitlab') return Object.values(doc).flatMap((job) => (job && typeof job === 'object' ? [...((job as { before_script?: string[] }).before_script ?? []), ...((job as { script?: string[] }).script ?? [])] : []));
+    return Object.values(doc['jobs'] as Record<string, { steps: { run?: string }[] }>).flatMap((job) => job.steps.flatMap((step) => (step.run ? [step.run] : [])));
+  };
+  let checked = 0;
+  for (const ci of ['gitlab', 'github'] as const) {
+    for (const variant of variants(t, ci)) {
+      // One script per file, as a runner concatenates a job's lines (one bash each would cost seconds).
+      const all = steps(variant.file, ci);
+      const result = parses(all.join('\n'));
+      assert.equal(result.status, 0, `${ci} ${variant.name}:\n${result.stderr}`);
+      checked += all.length;
+    }
+  }
+  assert.ok(checked > 100, `${checked} steps`);
+  assert.notEqual(parses("if true; then\n  echo 'a fork's pipeline (no secrets)'\nfi").status, 0);
+});
+
 test('ci: every GitLab CI variant passes gitlab-ci-local\'s check with GitLab\'s ci.json schema; a broken one does not', async (t) => {
   if (!needTools(t, 'git') || !needGitlabCiLocal(t)) return;
   const all = variants(t, 'gitlab');
@@ -122,73 +145,134 @@ test('ci: every GitLab CI variant passes gitlab-ci-local\'s check with GitLab\'s
 
 const GARAGE = path.join(REPO, 'test', 'fixtures', 'garage-door');
 const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=addonix-test', '-c', 'user.email=test@invalid', ...args], { cwd, encoding: 'utf8' });
+const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+const tail = (output: string, lines = 60) => output.split('\n').slice(-lines).join('\n');
 
-test('ci: gitlab-ci-local runs the generated pipeline of two add-ons to the end: built with Nix, each pushed to its own repository on two registries with different logins; run again, no tag moves', async (t) => {
-  if (!needTools(t, 'nix', 'git', 'docker-registry', 'htpasswd', 'rsync') || !needGitlabCiLocal(t)) return;
-  const gitlab = await startRegistry(t, { htpasswd: { user: 'gitlab-ci-token', password: 'job-token-1' } });
-  const other = await startRegistry(t, { htpasswd: { user: 'robot', password: 'other-secret' } });
-  const dir = tempTree(t, {});
-  const repo = path.join(dir, 'addons');
-  // Two pure-JavaScript add-ons (no native addon to compile): the first to the CI's own registry, the
-  // second to another registry named by config.yaml's image.
-  for (const [folder, slug, image] of [['door', 'garage_door_log', null], ['gate', 'garage_gate_log', `${other.host}/me/garage-gate`]] as const) {
-    cpSync(GARAGE, path.join(repo, folder), { recursive: true });
-    const config = readFileSync(path.join(GARAGE, 'config.yaml'), 'utf8').replace('slug: garage_door_log', `slug: ${slug}`).replace('  - armv7\n', '');
-    writeFileSync(path.join(repo, folder, 'config.yaml'), image ? `${config}image: ${image}\n` : config);
-  }
-  const init = runCli(['init', repo, '--ci', 'gitlab', '--addonix', `git+file://${REPO}`]);
-  assert.equal(init.status, 0, init.stderr);
-  assert.match(init.stdout, /the CI jobs stop without flake\.lock: .*flake lock/);
-  const ci = readFileSync(path.join(repo, '.gitlab-ci.yml'), 'utf8');
-  assert.match(ci, new RegExp(`REGISTRY_127_0_0_1_${other.host.split(':')[1]}_USER and REGISTRY_127_0_0_1_${other.host.split(':')[1]}_PASSWORD`), 'the header names the other registry\'s login');
+/** The garage-door fixture as an add-on of its own slug, amd64 only (no cross build), in `dir`. */
+function garageAddon(dir: string, slug: string, image: string | null): void {
+  cpSync(GARAGE, dir, { recursive: true });
+  const config = readFileSync(path.join(GARAGE, 'config.yaml'), 'utf8').replace('slug: garage_door_log', `slug: ${slug}`).replace('  - armv7\n', '');
+  writeFileSync(path.join(dir, 'config.yaml'), image ? `${config}image: ${image}\n` : config);
+}
+
+function commit(repo: string): void {
   git(repo, 'init', '-q', '-b', 'main');
   git(repo, 'add', '-A');
   git(repo, 'commit', '-q', '-m', 'add-ons');
+}
 
-  const flakeEnv = { HOME: dir, NIX_CONFIG: `experimental-features = nix-command flakes\n${TEST_NIX_CONFIG}` };
-  // Without flake.lock the jobs stop at once, saying so.
-  const variables = (extra: Record<string, string>) => [
-    'CI_REGISTRY=' + gitlab.host,
-    `CI_REGISTRY_IMAGE=${gitlab.host}/group/addons`,
-    'CI_REGISTRY_USER=gitlab-ci-token',
-    'CI_REGISTRY_PASSWORD=job-token-1',
-    `REGISTRY_127_0_0_1_${other.host.split(':')[1]}_USER=robot`,
-    `REGISTRY_127_0_0_1_${other.host.split(':')[1]}_PASSWORD=other-secret`,
-    // The stand-in for nixpkgs, as a mirror would be given: every nix and addonix call of the jobs takes it.
-    `ADDONIX_NIX_FLAGS=--override-input addonix/nixpkgs path:${STAND_IN}`,
-    `NIX_CONFIG=${flakeEnv.NIX_CONFIG}`,
-    ...Object.entries(extra).map(([key, value]) => `${key}=${value}`),
-  ].flatMap((v) => ['--variable', v]);
-  const run = (extra: Record<string, string> = {}) => gitlabCiLocal(repo, ['--force-shell-executor', '--concurrency', '1', ...variables(extra)], { HOME: dir });
-  const unlocked = gitlabCiLocal(repo, ['--force-shell-executor', 'build-garage_door_log-amd64', ...variables({})], { HOME: dir });
-  assert.notEqual(unlocked.status, 0);
-  assert.match(unlocked.output, /flake\.lock is missing: run nix flake lock/);
-
-  // The lock pins addonix (this checkout); its nixpkgs is the one addonix pins, unreachable here: the
-  // stand-in comes only through ADDONIX_NIX_FLAGS.
-  const locked = spawnSync('nix', ['flake', 'lock', '--override-input', 'addonix', `git+file://${REPO}`], { cwd: repo, encoding: 'utf8', env: { ...process.env, ...flakeEnv } });
+/** Commits flake.lock: addonix is this checkout; its nixpkgs, unreachable here, comes only through ADDONIX_NIX_FLAGS. */
+function commitLock(repo: string, env: Record<string, string>): void {
+  const locked = spawnSync('nix', ['flake', 'lock', '--override-input', 'addonix', `git+file://${REPO}`], { cwd: repo, encoding: 'utf8', env: { ...process.env, ...env } });
   assert.equal(locked.status, 0, locked.stderr);
   git(repo, 'add', 'flake.lock');
   git(repo, 'commit', '-q', '-m', 'lock');
+}
 
-  const first = run();
-  assert.equal(first.status, 0, first.output.split('\n').slice(-60).join('\n'));
-  for (const job of ['build-garage_door_log-amd64', 'build-garage_gate_log-amd64', 'push-garage_door_log', 'push-garage_gate_log']) assert.match(first.output, new RegExp(`${job}\\s.*(finished|PASS)|PASS\\s+${job}`), job);
-  const door = await tagDigests(gitlab.url, 'group/addons/garage_door_log', ['0.3.1'], { authorization: `Basic ${Buffer.from('gitlab-ci-token:job-token-1').toString('base64')}` });
-  const gate = await tagDigests(other.url, 'me/garage-gate', ['0.3.1'], { authorization: `Basic ${Buffer.from('robot:other-secret').toString('base64')}` });
+/**
+ * Both repositories' pipelines in one test, their first runs at once (each job's Nix calls wait on one
+ * another's evaluations, not on both cores): a repository of two add-ons pushed to two registries, and one
+ * of a single add-on whose jobs use and fill the binary cache (the S3 variant, given a file:// store for
+ * the bucket: no S3 here). The re-runs take only the jobs they are about (gitlab-ci-local keeps the build
+ * jobs' artifacts), without the schema check the first runs made.
+ */
+test('ci: gitlab-ci-local runs the generated pipelines to the end: two add-ons built with Nix, each pushed to its own repository on two registries with different logins, no tag moved when run again; one add-on built, its closure in the file:// binary cache, pushed', async (t) => {
+  if (!needTools(t, 'nix', 'git', 'docker-registry', 'htpasswd', 'rsync') || !needGitlabCiLocal(t)) return;
+  const gitlab = await startRegistry(t, { htpasswd: { user: 'gitlab-ci-token', password: 'job-token-1' } });
+  const other = await startRegistry(t, { htpasswd: { user: 'robot', password: 'other-secret' } });
+  const otherPort = other.host.split(':')[1];
+  const dir = tempTree(t, {});
+  const flakeEnv = { HOME: dir, NIX_CONFIG: `experimental-features = nix-command flakes\n${TEST_NIX_CONFIG}` };
+
+  // Two pure-JavaScript add-ons (no native addon to compile): the first to the CI's own registry, the
+  // second to another registry named by config.yaml's image.
+  const repo = path.join(dir, 'addons');
+  garageAddon(path.join(repo, 'door'), 'garage_door_log', null);
+  garageAddon(path.join(repo, 'gate'), 'garage_gate_log', `${other.host}/me/garage-gate`);
+  const init = runCli(['init', repo, '--ci', 'gitlab', '--addonix', `git+file://${REPO}`]);
+  assert.equal(init.status, 0, init.stderr);
+  assert.match(init.stdout, /the CI jobs stop without flake\.lock: .*flake lock/);
+  assert.match(readFileSync(path.join(repo, '.gitlab-ci.yml'), 'utf8'), new RegExp(`REGISTRY_127_0_0_1_${otherPort}_USER and REGISTRY_127_0_0_1_${otherPort}_PASSWORD`), 'the header names the other registry\'s login');
+
+  // One add-on at the repository's root, with the S3 cache variant.
+  const single = path.join(dir, 'single');
+  garageAddon(single, 'garage_door_log', null);
+  const initSingle = runCli(['init', single, '--ci', 'gitlab', '--cache', 's3', '--addonix', `git+file://${REPO}`]);
+  assert.equal(initSingle.status, 0, initSingle.stderr);
+  const s3 = 's3://$NIX_CACHE_BUCKET?region=$AWS_REGION';
+  const singleCi = readFileSync(path.join(single, '.gitlab-ci.yml'), 'utf8');
+  assert.equal(singleCi.split(s3).length - 1, 2, 'the bucket is named by the jobs\' setup and by the build\'s copy');
+  writeFileSync(path.join(single, '.gitlab-ci.yml'), singleCi.replaceAll(s3, 'file://$NIX_CACHE_BUCKET?compression=none'));
+  const cache = path.join(dir, 'binary-cache');
+  const secretKey = execFileSync('nix', ['key', 'generate-secret', '--key-name', 'addonix-test-cache-1'], { encoding: 'utf8', env: { ...process.env, ...flakeEnv } });
+  const publicKey = execFileSync('nix', ['key', 'convert-secret-to-public'], { input: secretKey, encoding: 'utf8', env: { ...process.env, ...flakeEnv } });
+
+  // Without flake.lock the jobs stop at once, saying so.
+  const variables = (extra: Record<string, string>) =>
+    [
+      'CI_REGISTRY=' + gitlab.host,
+      `CI_REGISTRY_IMAGE=${gitlab.host}/group/addons`,
+      'CI_REGISTRY_USER=gitlab-ci-token',
+      'CI_REGISTRY_PASSWORD=job-token-1',
+      `REGISTRY_127_0_0_1_${otherPort}_USER=robot`,
+      `REGISTRY_127_0_0_1_${otherPort}_PASSWORD=other-secret`,
+      // The stand-in for nixpkgs, as a mirror would be given: every nix and addonix call of the jobs takes it.
+      `ADDONIX_NIX_FLAGS=--override-input addonix/nixpkgs path:${STAND_IN}`,
+      `NIX_CONFIG=${flakeEnv.NIX_CONFIG}`,
+      ...Object.entries(extra).map(([key, value]) => `${key}=${value}`),
+    ].flatMap((v) => ['--variable', v]);
+  const cacheVariables = {
+    CI_REGISTRY_IMAGE: `${gitlab.host}/group/single`,
+    NIX_CACHE_BUCKET: cache,
+    AWS_ACCESS_KEY_ID: 'not-used',
+    AWS_SECRET_ACCESS_KEY: 'not-used',
+    AWS_REGION: 'not-used',
+    NIX_SIGNING_KEY: secretKey.trim(),
+    NIX_CACHE_PUBLIC_KEY: publicKey.trim(),
+  };
+  const pipeline = (cwd: string, args: string[], extra: Record<string, string> = {}) => gitlabCiLocalAsync(cwd, ['--force-shell-executor', '--concurrency', '1', ...args, ...variables(extra)], { HOME: dir });
+  const noSchema = ['--json-schema-validation', 'false'];
+  commit(repo);
+  const unlocked = await pipeline(repo, [...noSchema, 'build-garage_door_log-amd64']);
+  assert.notEqual(unlocked.status, 0);
+  assert.match(unlocked.output, /flake\.lock is missing: run nix flake lock/);
+  commitLock(repo, flakeEnv);
+  commit(single);
+  commitLock(single, flakeEnv);
+
+  const [first, one] = await Promise.all([pipeline(repo, []), pipeline(single, [], cacheVariables)]);
+  assert.equal(first.status, 0, tail(first.output));
+  assert.equal(one.status, 0, tail(one.output));
+  for (const job of ['build-garage_door_log-amd64', 'build-garage_gate_log-amd64', 'push-garage_door_log', 'push-garage_gate_log']) assert.match(first.output, new RegExp(`PASS\\s+${job}`), job);
+  for (const job of ['build-amd64', 'push']) assert.match(one.output, new RegExp(`PASS\\s+${job}\\b`), job);
+  const door = await tagDigests(gitlab.url, 'group/addons/garage_door_log', ['0.3.1'], basic('gitlab-ci-token', 'job-token-1'));
+  const gate = await tagDigests(other.url, 'me/garage-gate', ['0.3.1'], basic('robot', 'other-secret'));
   assert.ok(door['0.3.1'] && gate['0.3.1'], `both published: ${JSON.stringify({ door, gate })}`);
   assert.notEqual(door['0.3.1'], gate['0.3.1'], 'each add-on its own image');
   // Neither add-on went to the other's repository, nor to a shared one.
-  assert.equal((await tagDigests(gitlab.url, 'group/addons', ['0.3.1'], { authorization: `Basic ${Buffer.from('gitlab-ci-token:job-token-1').toString('base64')}` }))['0.3.1'], null);
+  assert.equal((await tagDigests(gitlab.url, 'group/addons', ['0.3.1'], basic('gitlab-ci-token', 'job-token-1')))['0.3.1'], null);
 
-  const auth = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
-  // The same pipeline again, with the same version: nothing moves, and it passes.
-  const second = run();
-  assert.equal(second.status, 0, second.output.split('\n').slice(-40).join('\n'));
+  // The single add-on: published to the CI's repository itself, and its build filled the binary cache
+  // with the stream script's whole closure (what a second machine needs to build nothing: nix-cache.test.ts),
+  // each path signed with the job's key.
+  assert.ok((await tagDigests(gitlab.url, 'group/single', ['0.3.1'], basic('gitlab-ci-token', 'job-token-1')))['0.3.1'], 'the single add-on published');
+  assert.match(one.output, /pushed \S+\/group\/single:0\.3\.1 = sha256:\w+/);
+  const stream = readlinkSync(path.join(single, 'result-amd64'));
+  const closure = execFileSync('nix-store', ['--query', '--requisites', stream], { encoding: 'utf8' }).trim().split('\n');
+  assert.ok(closure.length > 5, closure.join('\n'));
+  for (const storePath of closure) {
+    const narinfo = path.join(cache, `${path.basename(storePath).split('-')[0]}.narinfo`);
+    assert.ok(existsSync(narinfo), `${storePath} is in the binary cache`);
+    assert.match(readFileSync(narinfo, 'utf8'), new RegExp(`^StorePath: ${storePath}\\n[\\s\\S]*^Sig: addonix-test-cache-1:`, 'm'), storePath);
+  }
+
+  // The push jobs again, with the same version: nothing moves, and they pass.
+  const second = await pipeline(repo, [...noSchema, 'push-garage_door_log', 'push-garage_gate_log']);
+  assert.equal(second.status, 0, tail(second.output, 40));
   assert.match(second.output, /published already: \S+\/group\/addons\/garage_door_log:0\.3\.1 = sha256:\w+ \(this image\)/);
   assert.match(second.output, /published already: \S+\/me\/garage-gate:0\.3\.1 = sha256:\w+ \(this image\)/);
-  assert.deepEqual(await tagDigests(gitlab.url, 'group/addons/garage_door_log', ['0.3.1'], auth('gitlab-ci-token', 'job-token-1')), door);
-  assert.deepEqual(await tagDigests(other.url, 'me/garage-gate', ['0.3.1'], auth('robot', 'other-secret')), gate);
+  assert.deepEqual(await tagDigests(gitlab.url, 'group/addons/garage_door_log', ['0.3.1'], basic('gitlab-ci-token', 'job-token-1')), door);
+  assert.deepEqual(await tagDigests(other.url, 'me/garage-gate', ['0.3.1'], basic('robot', 'other-secret')), gate);
 
   // The build job wrote the predicates the push job attests (signing itself is skipped here: no OIDC
   // token, which the job says): the SBOM and SLSA provenance, whose nixpkgs is the stand-in
@@ -203,8 +287,8 @@ test('ci: gitlab-ci-local runs the generated pipeline of two add-ons to the end:
   // pipeline's push fails, saying the version is published with another image (the default branch's
   // --skip-published leaves it alone: push.test.ts).
   git(repo, 'commit', '-q', '--allow-empty', '-m', 'later');
-  const tagged = gitlabCiLocal(repo, ['--force-shell-executor', 'push-garage_door_log', ...variables({ CI_COMMIT_TAG: '0.3.1' })], { HOME: dir });
-  assert.notEqual(tagged.status, 0, tagged.output.split('\n').slice(-40).join('\n'));
+  const tagged = await pipeline(repo, [...noSchema, 'push-garage_door_log'], { CI_COMMIT_TAG: '0.3.1' });
+  assert.notEqual(tagged.status, 0, tail(tagged.output, 40));
   assert.match(tagged.output, /garage_door_log:0\.3\.1 points at sha256:\w+, not at this image \(sha256:\w+\): a version is published once/);
-  assert.deepEqual(await tagDigests(gitlab.url, 'group/addons/garage_door_log', ['0.3.1'], auth('gitlab-ci-token', 'job-token-1')), door, 'no tag moved');
+  assert.deepEqual(await tagDigests(gitlab.url, 'group/addons/garage_door_log', ['0.3.1'], basic('gitlab-ci-token', 'job-token-1')), door, 'no tag moved');
 });

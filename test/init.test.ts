@@ -99,7 +99,7 @@ test('init --ci gitlab: per-arch jobs in the Nix image on a runner of their own 
     const steps = [...(ci['.nix']!.before_script ?? []), ...ci['build-amd64']!.script!].join('\n');
     const expected: Record<string, RegExp | null> = {
       none: null,
-      cachix: /if \[ -n "\$CACHIX_CACHE" \]; then\n {2}nix run \$ADDONIX_NIX_FLAGS .#ci\.cachix -- use "\$CACHIX_CACHE"\nelse[\s\S]*if \[ -n "\$CACHIX_CACHE" \] && \[ -n "\$CACHIX_AUTH_TOKEN" \]; then\n {2}nix run \$ADDONIX_NIX_FLAGS .#ci\.cachix -- push "\$CACHIX_CACHE" \.\/result-amd64\nelse\n {2}echo 'addonix: CACHIX_CACHE, CACHIX_AUTH_TOKEN not set \(a fork's pipeline has no secrets\): filling the binary cache skipped'/,
+      cachix: /if \[ -n "\$CACHIX_CACHE" \]; then\n {2}nix run \$ADDONIX_NIX_FLAGS .#ci\.cachix -- use "\$CACHIX_CACHE"\nelse[\s\S]*if \[ -n "\$CACHIX_CACHE" \] && \[ -n "\$CACHIX_AUTH_TOKEN" \]; then\n {2}nix run \$ADDONIX_NIX_FLAGS .#ci\.cachix -- push "\$CACHIX_CACHE" \.\/result-amd64\nelse\n {2}echo "addonix: CACHIX_CACHE, CACHIX_AUTH_TOKEN not set \(a fork's pipeline has no secrets\): filling the binary cache skipped"/,
       attic: /nix shell \$ADDONIX_NIX_FLAGS \.#ci\.attic-client --command attic login ci "\$ATTIC_SERVER" "\$ATTIC_TOKEN"[\s\S]*attic push "\$ATTIC_CACHE" \.\/result-amd64/,
       s3: /extra-substituters = %s[\s\S]*"s3:\/\/\$NIX_CACHE_BUCKET\?region=\$AWS_REGION"[\s\S]*nix copy \$ADDONIX_NIX_FLAGS --to "s3:\/\/\$NIX_CACHE_BUCKET\?region=\$AWS_REGION&secret-key=\$HOME\/nix-signing-key" \.\/result-amd64/,
     };

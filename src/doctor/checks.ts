@@ -260,7 +260,8 @@ export async function runChecks(options: { registries?: string[]; binfmtDir?: st
     install = await locateNix();
   } catch (error) {
     if (!(error instanceof UserError)) throw error;
-    checks.push(fail('nix', error.message.replace(/: install Nix.*$/s, ''), INSTALL_HINT));
+    // ADDONIX_NIX_FLAGS unreadable: every Nix call would fail the same way, and installing Nix does not help.
+    checks.push(error.code === 'usage' ? fail('nix', error.message, 'fix ADDONIX_NIX_FLAGS') : fail('nix', error.message.replace(/: install Nix.*$/s, ''), INSTALL_HINT));
   }
   if (install) {
     checks.push(...nixChecks(install));

@@ -113,7 +113,8 @@ interface CacheSteps {
 
 function skipUnless(variables: string[], what: string, lines: string[]): string {
   const test = variables.map((v) => `[ -n "$${v}" ]`).join(' && ');
-  return `if ${test}; then\n${lines.map((l) => `  ${l}`).join('\n')}\nelse\n  echo 'addonix: ${variables.join(', ')} not set (a fork's pipeline has no secrets): ${what} skipped'\nfi`;
+  // Double quotes: the message's apostrophe would end a single-quoted one (a syntax error of the whole step).
+  return `if ${test}; then\n${lines.map((l) => `  ${l}`).join('\n')}\nelse\n  echo "addonix: ${variables.join(', ')} not set (a fork's pipeline has no secrets): ${what} skipped"\nfi`;
 }
 
 function cacheSteps(options: CiOptions): CacheSteps {

@@ -245,7 +245,7 @@ export function readDryRun(monitor: BuildMonitor, willBuild: Set<string>, willFe
 }
 
 async function closureOf(install: NixInstall, drvPath: string, env?: NodeJS.ProcessEnv): Promise<Set<string>> {
-  const result = await runProgram(install.nixStore, ['--query', '--requisites', drvPath], { env: env ?? process.env });
+  const result = await runProgram(install.nixStore, ['--query', '--requisites', drvPath, ...extraNixFlags(env, 'other')], { env: env ?? process.env });
   if (result.code !== 0) return new Set([drvPath]);
   return new Set(result.stdout.split('\n').filter((line) => line.endsWith('.drv')));
 }
@@ -383,7 +383,7 @@ export async function buildPlanned(install: NixInstall, flake: string, plan: Bui
 
 /** The given store paths that are not valid (not built) in the store. */
 async function invalidPaths(install: NixInstall, paths: string[], env?: NodeJS.ProcessEnv): Promise<Set<string>> {
-  const result = await runProgram(install.nixStore, ['--check-validity', '--print-invalid', ...paths], { env: env ?? process.env });
+  const result = await runProgram(install.nixStore, ['--check-validity', '--print-invalid', ...paths, ...extraNixFlags(env, 'other')], { env: env ?? process.env });
   if (result.code !== 0) throw new UserError('nix-failed', `nix-store --check-validity failed: ${result.stderr.trim()}`);
   return new Set(result.stdout.split('\n').filter(Boolean));
 }
@@ -402,7 +402,7 @@ export async function linkResults(install: NixInstall, results: TargetResult[], 
   for (const result of results) {
     const link = linkName(prefix, result.target);
     if (result.outPath) {
-      const made = await runProgram(install.nixStore, ['--realise', result.outPath, '--add-root', link], { env: env ?? process.env });
+      const made = await runProgram(install.nixStore, ['--realise', result.outPath, '--add-root', link, ...extraNixFlags(env, 'other')], { env: env ?? process.env });
       if (made.code !== 0) throw new UserError('nix-failed', `cannot create the link ${link}: ${made.stderr.trim()}`);
       links.set(result.target.label, link);
     } else if (await isStoreLink(link)) {

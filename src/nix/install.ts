@@ -95,13 +95,90 @@ export function featureArgs(install: NixInstall): string[] {
 }
 
 /**
- * Extra arguments for every `nix` call addonix makes that evaluates or builds a flake: the words of
- * ADDONIX_NIX_FLAGS, split at whitespace as a shell splits an unquoted variable (the CI files pass the
- * same variable to their own `nix` calls as `$ADDONIX_NIX_FLAGS`), e.g. `--override-input addonix/nixpkgs
- * git+https://mirror.example/nixpkgs` or `--option substituters https://cache.example`. No quoting.
+ * Flags only Nix's commands that evaluate installables (build, eval, run, flake, path-info, ...) accept,
+ * with how many arguments each takes: nix-store, nix-instantiate and `nix show-config` refuse them (Nix
+ * 2.8 and 2.26: "unknown flag"). Every other word of ADDONIX_NIX_FLAGS (`--option NAME VALUE`, a setting
+ * as `--NAME VALUE`, `--store URL`, ...) goes to every call.
  */
-export function extraNixFlags(env: NodeJS.ProcessEnv = process.env): string[] {
-  return (env['ADDONIX_NIX_FLAGS'] ?? '').split(/\s+/).filter((word) => word !== '');
+const INSTALLABLE_FLAGS: Record<string, number> = {
+  '--override-input': 2,
+  '--update-input': 1,
+  '--inputs-from': 1,
+  '--reference-lock-file': 1,
+  '--output-lock-file': 1,
+  '--recreate-lock-file': 0,
+  '--no-update-lock-file': 0,
+  '--no-write-lock-file': 0,
+  '--commit-lock-file': 0,
+  '--no-registries': 0,
+  '--override-flake': 2,
+  '--impure': 0,
+  '--arg': 2,
+  '--argstr': 2,
+  '--eval-store': 1,
+  '--print-build-logs': 0,
+  '-L': 0,
+  '--log-format': 1,
+};
+
+/**
+ * The words of ADDONIX_NIX_FLAGS as a POSIX shell reads a command line: split at blanks, 'single quotes'
+ * literal, "double quotes" taking a backslash before `"`, `\`, `$` and a backquote, a backslash outside quotes
+ * taking the next character (before a newline: nothing, the lines are joined). Nothing is expanded (no `$NAME`, no globs): the value is the flags as written.
+ * A quote left open is a usage error naming where it opened.
+ */
+export function splitNixFlags(text: string): string[] {
+  const words: string[] = [];
+  let word: string | null = null;
+  const open = (quote: string, at: number) =>
+    new UserError('usage', `ADDONIX_NIX_FLAGS: the ${quote} quote at character ${at + 1} is never closed (${JSON.stringify(text.slice(Math.max(0, at - 20), at + 20))}): close it, or escape it with a backslash`);
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (/\s/.test(ch)) {
+      if (word !== null) words.push(word);
+      word = null;
+    } else if (ch === "'") {
+      const end = text.indexOf("'", i + 1);
+      if (end < 0) throw open('single', i);
+      word = (word ?? '') + text.slice(i + 1, end);
+      i = end;
+    } else if (ch === '"') {
+      const start = i;
+      word ??= '';
+      for (i++; i < text.length && text[i] !== '"'; i++) {
+        if (text[i] === '\\' && i + 1 < text.length && '"\\$`'.includes(text[i + 1]!)) i++;
+        word += text[i];
+      }
+      if (i >= text.length) throw open('double', start);
+    } else if (ch === '\\') {
+      // A backslash before a newline joins the lines, as in a shell.
+      if (text[i + 1] !== '\n') word = (word ?? '') + (text[i + 1] ?? '');
+      i++;
+    } else {
+      word = (word ?? '') + ch;
+    }
+  }
+  if (word !== null) words.push(word);
+  return words;
+}
+
+/**
+ * Extra arguments for a `nix` call addonix makes, from ADDONIX_NIX_FLAGS (the CI files pass the same
+ * variable to their own `nix` calls), e.g. `--override-input addonix/nixpkgs git+https://mirror.example/nixpkgs`
+ * or `--option substituters 'https://a.example https://b.example'`. `installables` calls (a flake evaluated
+ * or built) get every word; the others (nix-store, nix-instantiate, `nix show-config`, `nix hash`) the
+ * words without the installable-only flags and their arguments.
+ */
+export function extraNixFlags(env: NodeJS.ProcessEnv = process.env, call: 'installables' | 'other' = 'installables'): string[] {
+  const words = splitNixFlags(env['ADDONIX_NIX_FLAGS'] ?? '');
+  if (call === 'installables') return words;
+  const kept: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const arity = INSTALLABLE_FLAGS[words[i]!];
+    if (arity === undefined) kept.push(words[i]!);
+    else i += arity;
+  }
+  return kept;
 }
 
 function firstLine(text: string): string {
@@ -115,17 +192,19 @@ function firstLine(text: string): string {
 export async function locateNix(env: NodeJS.ProcessEnv = process.env): Promise<NixInstall> {
   const nix = await findOnPath('nix', env['PATH']);
   if (!nix) throw new UserError('nix-missing', `Nix is not installed (no 'nix' on PATH): ${INSTALL_HINT}`);
-  const versionRun = await runProgram(nix, ['--version'], { env });
+  const flags = extraNixFlags(env, 'other');
+  const versionRun = await runProgram(nix, ['--version', ...flags], { env });
   const version = parseNixVersion(versionRun.stdout);
-  if (versionRun.code !== 0 || !version) throw new UserError('nix-missing', `${nix} --version failed (${firstLine(versionRun.stderr || versionRun.stdout) || `exit ${versionRun.code}`}); is this Nix?`);
+  if (versionRun.code !== 0 || !version) throw new UserError('nix-missing', `${nix} --version failed (${firstLine(versionRun.stderr || versionRun.stdout) || `exit ${versionRun.code}`}); ${flags.length ? 'check ADDONIX_NIX_FLAGS, which it was given' : 'is this Nix?'}`);
   if (compareVersions(version, FIRST_FLAKES_NIX) < 0) {
     throw new UserError('nix-missing', `Nix ${version} (${nix}) has no flakes, which addonix builds with: ${INSTALL_HINT}`);
   }
   // Without extra flags first: that tells whether the configuration enables nix-command.
-  let config = await runProgram(nix, ['show-config', '--json'], { env });
+  // The settings as addonix's own calls see them: with ADDONIX_NIX_FLAGS.
+  let config = await runProgram(nix, ['show-config', '--json', ...flags], { env });
   const nixCommand = config.code === 0;
-  if (!nixCommand) config = await runProgram(nix, [...FEATURES_FLAG, 'show-config', '--json'], { env });
-  if (config.code !== 0) throw new UserError('nix-missing', `${nix} show-config failed: ${firstLine(config.stderr) || `exit ${config.code}`}`);
+  if (!nixCommand) config = await runProgram(nix, [...FEATURES_FLAG, 'show-config', '--json', ...flags], { env });
+  if (config.code !== 0) throw new UserError('nix-missing', `${nix} show-config failed: ${firstLine(config.stderr) || `exit ${config.code}`}${flags.length ? ' (check ADDONIX_NIX_FLAGS, which it was given)' : ''}`);
   let raw: Record<string, { value: unknown }>;
   try {
     raw = JSON.parse(config.stdout) as Record<string, { value: unknown }>;
@@ -136,7 +215,7 @@ export async function locateNix(env: NodeJS.ProcessEnv = process.env): Promise<N
   // `builtins.getFlake` exists only when the configuration enables flakes (Nix 2.8 prints the feature
   // list as numbers, so the list itself cannot be read reliably).
   const nixInstantiate = path.join(path.dirname(nix), 'nix-instantiate');
-  const probe = await runProgram(nixInstantiate, ['--eval', '--expr', 'builtins ? getFlake'], { env }).catch(() => undefined);
+  const probe = await runProgram(nixInstantiate, ['--eval', '--expr', 'builtins ? getFlake', ...flags], { env }).catch(() => undefined);
   const flakes = probe?.code === 0 && probe.stdout.trim() === 'true';
   return {
     nix,

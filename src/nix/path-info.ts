@@ -4,7 +4,7 @@
  * not have (an image built elsewhere) gets none.
  */
 import { execFile } from 'node:child_process';
-import type { NixInstall } from './install.js';
+import { extraNixFlags, type NixInstall } from './install.js';
 
 /** Nix's base-32 alphabet (no e, o, u, t). */
 const NIX32 = '0123456789abcdfghijklmnpqrsvwxyz';
@@ -27,26 +27,27 @@ export function nix32ToHex(text: string, bytes = 32): string | null {
   return Buffer.from(out).toString('hex');
 }
 
-function queryHashes(install: NixInstall, paths: readonly string[]): Promise<string[] | null> {
+function queryHashes(install: NixInstall, paths: readonly string[], env: NodeJS.ProcessEnv): Promise<string[] | null> {
+  const flags = extraNixFlags(env, 'other');
   return new Promise((resolve) => {
-    execFile(install.nixStore, ['--query', '--hash', ...paths], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (error, stdout) => resolve(error ? null : stdout.split('\n').filter(Boolean)));
+    execFile(install.nixStore, ['--query', '--hash', ...paths, ...flags], { encoding: 'utf8', env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout) => resolve(error ? null : stdout.split('\n').filter(Boolean)));
   });
 }
 
 /** The NAR SHA-256 (hex) of each store path the local store has; paths it lacks are left out. */
-export async function narHashes(install: NixInstall, paths: readonly string[]): Promise<Map<string, string>> {
+export async function narHashes(install: NixInstall, paths: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   const record = (storePath: string, line: string | undefined) => {
     const match = /^sha256:([0-9a-z]{52})$/.exec(line ?? '');
     const hex = match ? nix32ToHex(match[1]!) : null;
     if (hex) found.set(storePath, hex);
   };
-  const all = paths.length > 0 ? await queryHashes(install, paths) : [];
+  const all = paths.length > 0 ? await queryHashes(install, paths, env) : [];
   if (all !== null && all.length === paths.length) {
     paths.forEach((storePath, i) => record(storePath, all[i]));
     return found;
   }
   // nix-store stops at the first path it does not have: then each on its own.
-  for (const storePath of paths) record(storePath, (await queryHashes(install, [storePath]))?.[0]);
+  for (const storePath of paths) record(storePath, (await queryHashes(install, [storePath], env))?.[0]);
   return found;
 }

@@ -11,6 +11,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { nixString, toNix } from '../nixgen/nix.js';
 import { UserError } from '../util/errors.js';
+import { extraNixFlags } from './install.js';
 import { readNixError } from './log.js';
 
 const FEATURES = ['--extra-experimental-features', 'nix-command flakes'];
@@ -63,9 +64,9 @@ interface Run {
   stderr: string;
 }
 
-function run(program: string, args: string[], onLine: (line: string) => void): Promise<Run> {
+function run(program: string, args: string[], onLine: (line: string) => void, env: NodeJS.ProcessEnv): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -90,10 +91,10 @@ function run(program: string, args: string[], onLine: (line: string) => void): P
 }
 
 /** `sha256-…` (SRI) from a `got:` line; older Nix prints `sha256:<base32>`, which Nix itself converts. */
-async function sriOf(got: string): Promise<string> {
+async function sriOf(got: string, env: NodeJS.ProcessEnv): Promise<string> {
   if (got.startsWith('sha256-')) return got;
   const converted = await new Promise<string>((resolve, reject) => {
-    const child = spawn('nix', [...FEATURES, 'hash', 'to-sri', got], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('nix', [...FEATURES, 'hash', 'to-sri', got, ...extraNixFlags(env, 'other')], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
     child.on('error', reject);
@@ -123,11 +124,12 @@ function failureSummary(stderr: string): { message: string; trace: string[] } {
  * hash-mismatch errors name each derivation. `onLine` gets Nix's log lines (for progress). Nix fetches
  * the images from inside the builds: the registry must be reachable from there, without credentials.
  */
-export async function pullImageHashes(options: { nixpkgs: string; images: readonly PullImageArgs[]; onLine?: (line: string) => void }): Promise<string[]> {
+export async function pullImageHashes(options: { nixpkgs: string; images: readonly PullImageArgs[]; onLine?: (line: string) => void; env?: NodeJS.ProcessEnv }): Promise<string[]> {
   const { nixpkgs, images } = options;
+  const env = options.env ?? process.env;
   const onLine = options.onLine ?? (() => undefined);
   const what = (args: PullImageArgs) => `${args.imageName}@${args.imageDigest}`;
-  const evaluated = await run('nix', [...FEATURES, 'eval', '--impure', '--json', '--expr', pullImageExpression(nixpkgs, images)], onLine);
+  const evaluated = await run('nix', [...FEATURES, 'eval', '--impure', '--json', '--expr', pullImageExpression(nixpkgs, images), ...extraNixFlags(env)], onLine, env);
   let drvPaths: string[] = [];
   try {
     if (evaluated.code === 0) drvPaths = JSON.parse(evaluated.stdout) as string[];
@@ -138,10 +140,10 @@ export async function pullImageHashes(options: { nixpkgs: string; images: readon
     const failure = failureSummary(evaluated.stderr);
     throw new UserError('nix-failed', `nix could not evaluate pullImage of ${nixpkgs} for ${images.map(what).join(', ')}:\nerror: ${failure.message}`, { trace: failure.trace });
   }
-  const built = await run('nix-store', ['--realise', '--keep-going', ...drvPaths], onLine);
+  const built = await run('nix-store', ['--realise', '--keep-going', ...drvPaths, ...extraNixFlags(env, 'other')], onLine, env);
   const got = new Map<string, string>();
   for (const match of built.stderr.matchAll(/hash mismatch in fixed-output derivation '([^']+)':\s+specified:\s+\S+\s+got:\s+(sha256-[A-Za-z0-9+/]{43}=|sha256:[0-9a-z]{52})/g)) {
-    got.set(match[1]!, await sriOf(match[2]!));
+    got.set(match[1]!, await sriOf(match[2]!, env));
   }
   return images.map((args, i) => {
     const hash = got.get(drvPaths[i]!);
