@@ -5,7 +5,7 @@
  * end by gitlab-ci-local's shell executor, built with real Nix through the nixpkgs stand-in (given by
  * ADDONIX_NIX_FLAGS, as a mirror would be): a repository of two add-ons pushed into two registries with
  * different logins, each add-on to its own repository (run again with the same version, it moves no
- * tag), and a repository of one add-on whose jobs use and fill a file:// binary cache (the S3 variant).
+ * tag), and a repository of one add-on; the jobs of both use and fill a file:// binary cache (the S3 variant).
  *
  * gitlab-ci-local needs Node.js >= 22: scripts/test-all installs it with the official Node.js 22 from the
  * npm registry into a cache folder (ADDONIX_CI_TOOLS, default /var/cache/addonix-ci-tools), never into
@@ -172,11 +172,11 @@ function commitLock(repo: string, env: Record<string, string>): void {
 /**
  * Both repositories' pipelines in one test, their first runs at once (each job's Nix calls wait on one
  * another's evaluations, not on both cores): a repository of two add-ons pushed to two registries, and one
- * of a single add-on whose jobs use and fill the binary cache (the S3 variant, given a file:// store for
- * the bucket: no S3 here). The re-runs take only the jobs they are about (gitlab-ci-local keeps the build
+ * of a single add-on; the jobs of both use and fill the binary cache (the S3 variant, given a file:// store
+ * for the bucket: no S3 here). The re-runs take only the jobs they are about (gitlab-ci-local keeps the build
  * jobs' artifacts), without the schema check the first runs made.
  */
-test('ci: gitlab-ci-local runs the generated pipelines to the end: two add-ons built with Nix, each pushed to its own repository on two registries with different logins, no tag moved when run again; one add-on built, its closure in the file:// binary cache, pushed', async (t) => {
+test('ci: gitlab-ci-local runs the generated pipelines to the end: two add-ons built with Nix, each pushed to its own repository on two registries with different logins, no tag moved when run again; one add-on built and pushed; every build\'s closure in the file:// binary cache', async (t) => {
   if (!needTools(t, 'nix', 'git', 'docker-registry', 'htpasswd', 'rsync') || !needGitlabCiLocal(t)) return;
   const gitlab = await startRegistry(t, { htpasswd: { user: 'gitlab-ci-token', password: 'job-token-1' } });
   const other = await startRegistry(t, { htpasswd: { user: 'robot', password: 'other-secret' } });
@@ -189,7 +189,7 @@ test('ci: gitlab-ci-local runs the generated pipelines to the end: two add-ons b
   const repo = path.join(dir, 'addons');
   garageAddon(path.join(repo, 'door'), 'garage_door_log', null);
   garageAddon(path.join(repo, 'gate'), 'garage_gate_log', `${other.host}/me/garage-gate`);
-  const init = runCli(['init', repo, '--ci', 'gitlab', '--addonix', `git+file://${REPO}`]);
+  const init = runCli(['init', repo, '--ci', 'gitlab', '--cache', 's3', '--addonix', `git+file://${REPO}`]);
   assert.equal(init.status, 0, init.stderr);
   assert.match(init.stdout, /the CI jobs stop without flake\.lock: .*flake lock/);
   assert.match(readFileSync(path.join(repo, '.gitlab-ci.yml'), 'utf8'), new RegExp(`REGISTRY_127_0_0_1_${otherPort}_USER and REGISTRY_127_0_0_1_${otherPort}_PASSWORD`), 'the header names the other registry\'s login');
@@ -199,11 +199,15 @@ test('ci: gitlab-ci-local runs the generated pipelines to the end: two add-ons b
   garageAddon(single, 'garage_door_log', null);
   const initSingle = runCli(['init', single, '--ci', 'gitlab', '--cache', 's3', '--addonix', `git+file://${REPO}`]);
   assert.equal(initSingle.status, 0, initSingle.stderr);
+  // No S3 here: the bucket becomes a file:// store, in both repositories.
   const s3 = 's3://$NIX_CACHE_BUCKET?region=$AWS_REGION';
-  const singleCi = readFileSync(path.join(single, '.gitlab-ci.yml'), 'utf8');
-  assert.equal(singleCi.split(s3).length - 1, 2, 'the bucket is named by the jobs\' setup and by the build\'s copy');
-  writeFileSync(path.join(single, '.gitlab-ci.yml'), singleCi.replaceAll(s3, 'file://$NIX_CACHE_BUCKET?compression=none'));
+  for (const [folder, named] of [[single, 2], [repo, 3]] as const) {
+    const ci = readFileSync(path.join(folder, '.gitlab-ci.yml'), 'utf8');
+    assert.equal(ci.split(s3).length - 1, named, 'the bucket is named by the jobs\' setup and by each build\'s copy');
+    writeFileSync(path.join(folder, '.gitlab-ci.yml'), ci.replaceAll(s3, 'file://$NIX_CACHE_BUCKET?compression=none'));
+  }
   const cache = path.join(dir, 'binary-cache');
+  const repoCache = path.join(dir, 'binary-cache-addons');
   const secretKey = execFileSync('nix', ['key', 'generate-secret', '--key-name', 'addonix-test-cache-1'], { encoding: 'utf8', env: { ...process.env, ...flakeEnv } });
   const publicKey = execFileSync('nix', ['key', 'convert-secret-to-public'], { input: secretKey, encoding: 'utf8', env: { ...process.env, ...flakeEnv } });
 
@@ -221,26 +225,28 @@ test('ci: gitlab-ci-local runs the generated pipelines to the end: two add-ons b
       `NIX_CONFIG=${flakeEnv.NIX_CONFIG}`,
       ...Object.entries(extra).map(([key, value]) => `${key}=${value}`),
     ].flatMap((v) => ['--variable', v]);
-  const cacheVariables = {
-    CI_REGISTRY_IMAGE: `${gitlab.host}/group/single`,
-    NIX_CACHE_BUCKET: cache,
+  const cacheVariables = (bucket: string) => ({
+    NIX_CACHE_BUCKET: bucket,
     AWS_ACCESS_KEY_ID: 'not-used',
     AWS_SECRET_ACCESS_KEY: 'not-used',
     AWS_REGION: 'not-used',
     NIX_SIGNING_KEY: secretKey.trim(),
     NIX_CACHE_PUBLIC_KEY: publicKey.trim(),
-  };
+  });
   const pipeline = (cwd: string, args: string[], extra: Record<string, string> = {}) => gitlabCiLocalAsync(cwd, ['--force-shell-executor', '--concurrency', '1', ...args, ...variables(extra)], { HOME: dir });
   const noSchema = ['--json-schema-validation', 'false'];
   commit(repo);
-  const unlocked = await pipeline(repo, [...noSchema, 'build-garage_door_log-amd64']);
+  const unlocked = await pipeline(repo, [...noSchema, 'build-garage_door_log-amd64'], cacheVariables(repoCache));
   assert.notEqual(unlocked.status, 0);
   assert.match(unlocked.output, /flake\.lock is missing: run nix flake lock/);
   commitLock(repo, flakeEnv);
   commit(single);
   commitLock(single, flakeEnv);
 
-  const [first, one] = await Promise.all([pipeline(repo, []), pipeline(single, [], cacheVariables)]);
+  const [first, one] = await Promise.all([
+    pipeline(repo, [], cacheVariables(repoCache)),
+    pipeline(single, [], { ...cacheVariables(cache), CI_REGISTRY_IMAGE: `${gitlab.host}/group/single` }),
+  ]);
   assert.equal(first.status, 0, tail(first.output));
   assert.equal(one.status, 0, tail(one.output));
   for (const job of ['build-garage_door_log-amd64', 'build-garage_gate_log-amd64', 'push-garage_door_log', 'push-garage_gate_log']) assert.match(first.output, new RegExp(`PASS\\s+${job}`), job);
@@ -257,13 +263,15 @@ test('ci: gitlab-ci-local runs the generated pipelines to the end: two add-ons b
   // each path signed with the job's key.
   assert.ok((await tagDigests(gitlab.url, 'group/single', ['0.3.1'], basic('gitlab-ci-token', 'job-token-1')))['0.3.1'], 'the single add-on published');
   assert.match(one.output, /pushed \S+\/group\/single:0\.3\.1 = sha256:\w+/);
-  const stream = readlinkSync(path.join(single, 'result-amd64'));
-  const closure = execFileSync('nix-store', ['--query', '--requisites', stream], { encoding: 'utf8' }).trim().split('\n');
-  assert.ok(closure.length > 5, closure.join('\n'));
-  for (const storePath of closure) {
-    const narinfo = path.join(cache, `${path.basename(storePath).split('-')[0]}.narinfo`);
-    assert.ok(existsSync(narinfo), `${storePath} is in the binary cache`);
-    assert.match(readFileSync(narinfo, 'utf8'), new RegExp(`^StorePath: ${storePath}\\n[\\s\\S]*^Sig: addonix-test-cache-1:`, 'm'), storePath);
+  // Both add-ons of the other repository too, each build job its own add-on's closure.
+  for (const [link, bucket] of [[path.join(single, 'result-amd64'), cache], [path.join(repo, 'result-garage_door_log-amd64'), repoCache], [path.join(repo, 'result-garage_gate_log-amd64'), repoCache]] as const) {
+    const closure = execFileSync('nix-store', ['--query', '--requisites', readlinkSync(link)], { encoding: 'utf8' }).trim().split('\n');
+    assert.ok(closure.length > 5, closure.join('\n'));
+    for (const storePath of closure) {
+      const narinfo = path.join(bucket, `${path.basename(storePath).split('-')[0]}.narinfo`);
+      assert.ok(existsSync(narinfo), `${storePath} is in the binary cache (${link})`);
+      assert.match(readFileSync(narinfo, 'utf8'), new RegExp(`^StorePath: ${storePath}\\n[\\s\\S]*^Sig: addonix-test-cache-1:`, 'm'), storePath);
+    }
   }
 
   // The push jobs again, with the same version: nothing moves, and they pass.
