@@ -5,12 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, copyFileSync, existsSync, lstatSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, lstatSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { resolveDeps } from '../src/npm/deps.js';
 import { parseTarget } from '../src/npm/target.js';
-import { CORPUS, corpus } from './helpers.js';
+import { CORPUS, corpus, tempTree } from './helpers.js';
 
 /**
  * npm ci refuses react-toolchain-1583 (peer ranges the lockfile breaks, platform entries it lacks), so
@@ -40,26 +39,6 @@ function npm(args: string[], cwd: string) {
   return spawnSync('npm', [...args, '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { cwd, encoding: 'utf8' });
 }
 
-/**
- * Where npm lays the packages out: a memory file system when the machine has one. npm writes some 40,000
- * files for the largest lockfile, and on this machine's disk that took it twice as long (88 s against
- * 41 s, 45 s of system time against 8). Where npm writes does not change what it lays out.
- */
-function scratchFolder(t: import('node:test').TestContext): string {
-  let base = tmpdir();
-  try {
-    if (statSync('/dev/shm').isDirectory()) {
-      accessSync('/dev/shm', constants.W_OK);
-      base = '/dev/shm';
-    }
-  } catch {
-    // no memory file system: the temporary folder
-  }
-  const dir = mkdtempSync(path.join(base, 'addonix-npm-oracle-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 // One test per lockfile; without the corpus, one test that skips (or fails under CI) saying so.
 const LOCKFILES = path.join(CORPUS, 'lockfiles');
 const names = existsSync(LOCKFILES) ? readdirSync(LOCKFILES).filter((name) => !name.includes('.')) : ['(corpus)'];
@@ -68,7 +47,7 @@ for (const name of names) {
   test(`npm oracle: ${name} on amd64-glibc lays out what npm does`, async (t) => {
     const source = corpus(t, `lockfiles/${name}`);
     if (!source) return;
-    const dir = scratchFolder(t);
+    const dir = tempTree(t, {});
     copyFileSync(path.join(source, 'package.json'), path.join(dir, 'package.json'));
     copyFileSync(path.join(source, 'package-lock.json'), path.join(dir, 'package-lock.json'));
     const ours = await resolveDeps(dir, [parseTarget('amd64-glibc')], { nodeVersion: process.version });
