@@ -208,6 +208,12 @@ interface Login {
   note: string;
 }
 
+/** The login to a registry other than the CI's own, from the variable pair loginVariables names. */
+function variableLogin(host: string, kept: string): Login {
+  const variables = loginVariables(host);
+  return { host, registry: host, user: `$${variables.user}`, password: variables.password, note: `a login to ${host} allowed to push there (${kept})` };
+}
+
 function loginLines(logins: Login[]): string[] {
   return logins.flatMap((login) => [
     `: "\${${login.password}:?addonix: ${login.password} is not set: the password or token of the login to ${login.host}, for the push}"`,
@@ -376,10 +382,7 @@ export function gitlabCi(addons: CiAddon[], options: CiOptions): string {
         repository: '$CI_REGISTRY_IMAGE',
         setup: [],
         ownLogin: { host: '$CI_REGISTRY', registry: '$CI_REGISTRY', user: '$CI_REGISTRY_USER', password: 'CI_REGISTRY_PASSWORD', note: 'GitLab sets them: the job token, for this project\'s registry' },
-        loginFor: (host) => {
-          const variables = loginVariables(host);
-          return { host, registry: host, user: `$${variables.user}`, password: variables.password, note: `a login to ${host} allowed to push there (masked variables)` };
-        },
+        loginFor: (host) => variableLogin(host, 'masked variables'),
         onTag: '[ -n "$CI_COMMIT_TAG" ]',
         signWhen: '[ -n "$SIGSTORE_ID_TOKEN" ]',
       },
@@ -467,8 +470,7 @@ export function githubWorkflow(addons: CiAddon[], options: CiOptions): string {
         // Also when only config.yaml's image is on GitHub's registry: the job's token serves there too.
         loginFor: (host) => {
           if (host === githubLogin.host) return githubLogin;
-          const variables = loginVariables(host);
-          return { host, registry: host, user: `$${variables.user}`, password: variables.password, note: `a login to ${host} allowed to push there (repository secrets)` };
+          return variableLogin(host, 'repository secrets');
         },
         onTag: '[ "$GITHUB_REF_TYPE" = tag ]',
         signWhen: '[ -n "$ACTIONS_ID_TOKEN_REQUEST_URL" ]',
