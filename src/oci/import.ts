@@ -106,24 +106,24 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
   ) {}
 
   async layer(handle: LayerHandle): Promise<ImportedLayer> {
-    const { policy } = this.options;
     const declared = handle.descriptor ? layerCompression(handle.descriptor.mediaType) : undefined;
     if (handle.descriptor && declared === undefined) throw new UserError('image-invalid', `${handle.where}: media type ${handle.descriptor.mediaType} is not an image layer`);
 
     // A layout's blob that stays as it is: verified where it lies, and sent meanwhile.
-    if (this.inPlace && handle.descriptor && targetCompression(declared!, policy) === declared) {
-      const descriptor = { ...handle.descriptor, mediaType: ociLayerType(declared!) };
+    const inPlace = this.inPlace;
+    const descriptor = handle.descriptor && this.keptInPlace(handle.descriptor);
+    if (inPlace && descriptor) {
       this.options.events?.known?.(descriptor, true);
-      const known = await this.readBefore(handle.descriptor.digest, declared!);
+      const known = await this.readBefore(descriptor.digest, declared!);
       if (known) {
         // Bytes addonix has read whole before (a layout it assembled, a layout pushed before): that they
         // hash to the digest it read them under is proof enough; nothing is decompressed or read as tar.
         const hashed = new Hasher();
         for await (const chunk of handle.open()) hashed.update(chunk);
-        if (hashed.digest() !== handle.descriptor.digest) {
-          throw new UserError('image-invalid', `${handle.where}: it hashes to ${hashed.digest()}, but the manifest says ${handle.descriptor.digest}: the layout is damaged`);
+        if (hashed.digest() !== descriptor.digest) {
+          throw new UserError('image-invalid', `${handle.where}: it hashes to ${hashed.digest()}, but the manifest says ${descriptor.digest}: the layout is damaged`);
         }
-        return { digest: hashed.digest(), size: hashed.bytes, diffId: known.diffId, descriptor, store: this.inPlace };
+        return { digest: hashed.digest(), size: hashed.bytes, diffId: known.diffId, descriptor, store: inPlace };
       }
       const read = await readLayer(handle.open(), handle.where, { rules: this.options.rules, transient: handle.transient });
       if (read.compression === declared) {
@@ -132,7 +132,7 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
           { diffId: read.diffId, uncompressedSize: read.uncompressedSize, entries: read.entries, devices: read.devices },
           { digest: read.digest, size: read.size, compression: read.compression, compressor: null },
         );
-        return { digest: read.digest, size: read.size, diffId: read.diffId, descriptor, store: this.inPlace };
+        return { digest: read.digest, size: read.size, diffId: read.diffId, descriptor, store: inPlace };
       }
       // Declared one compression, holds another: read again below and stored as what it is.
     }
@@ -160,6 +160,30 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
     }
 
     return this.store(handle);
+  }
+
+  /**
+   * A layer blob of the layout read in place that the push takes as it is (its compression is the one the
+   * policy keeps), as the image will list it; undefined for any other blob or source.
+   */
+  private keptInPlace(descriptor: Descriptor): Descriptor | undefined {
+    const declared = layerCompression(descriptor.mediaType);
+    if (!this.inPlace || declared === undefined || targetCompression(declared, this.options.policy) !== declared) return undefined;
+    return { ...descriptor, mediaType: ociLayerType(declared) };
+  }
+
+  /**
+   * Tells of an image's layer blobs that stay where they are before any is checked, so that a push sends
+   * them all while they are checked (two at a time): waiting for each check before its upload starts
+   * would keep the uploads behind the checks. A blob the check then refuses was sent for nothing, and no
+   * manifest names it.
+   */
+  announce(image: SourceImage<ImportedLayer>): void {
+    if (!this.options.events?.known) return;
+    for (const descriptor of image.manifest?.document.layers ?? []) {
+      const kept = this.keptInPlace(descriptor);
+      if (kept) this.options.events.known(kept, true);
+    }
   }
 
   /**
@@ -347,6 +371,7 @@ export async function importSource(source: ImageSource, cache: Cache, options: I
   try {
     const images: ImportedImage[] = [];
     const contents = await source.open(importer);
+    for (const image of contents.images) importer.announce(image);
     for (const image of contents.images) {
       const imported = finishImage(image, await image.layers(), cache.store);
       if (imported.store === cache.store) {
