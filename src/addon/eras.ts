@@ -9,10 +9,9 @@
  */
 import type { HaArch } from './arch.js';
 import { pyMatch } from './python-values.js';
+import type { Era } from './era-names.js';
 
-export type Era = '2025' | '2026';
-export const ERAS: readonly Era[] = ['2026', '2025'];
-export const DEFAULT_ERA: Era = '2026';
+export { DEFAULT_ERA, ERAS, type Era } from './era-names.js';
 
 export interface EraRules {
   era: Era;

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { relativeDisplay } from '../addon/load.js';
 import { resolveModel, type AddonModel } from '../addon/model.js';
-import { DEFAULT_ERA } from '../addon/eras.js';
+import { DEFAULT_ERA } from '../addon/era-names.js';
 import { UserError, UsageError } from '../util/errors.js';
 import { isOlderThanMinimum, locateNix, MINIMUM_NIX, type NixInstall } from '../nix/install.js';
 import { BuildInterrupted, chooseTargets, imageOutputs, listPackages, type ImageTarget, type NixOptions } from '../nix/build.js';

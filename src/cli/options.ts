@@ -7,7 +7,7 @@
  */
 import type { Argv, Options } from 'yargs';
 import { NAMED_ARCHES, archForOtherName, type BuildArch } from '../addon/arch.js';
-import { DEFAULT_ERA, ERAS } from '../addon/eras.js';
+import { DEFAULT_ERA, ERAS } from '../addon/era-names.js';
 import { UsageError } from '../util/errors.js';
 import { COMPRESSIONS } from '../oci/media-types.js';
 import { ENGINES } from '../engine/engines.js';

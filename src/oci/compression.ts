@@ -10,8 +10,8 @@
  */
 import zlib from 'node:zlib';
 import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import type { Transform } from 'node:stream';
-import { Deflate, Z_OK, Z_SYNC_FLUSH } from 'pako';
 import { UserError } from '../util/errors.js';
 import type { Compression } from './media-types.js';
 
@@ -46,7 +46,10 @@ const ZLIB_CHUNK = GZIP_BLOCK + (64 << 10);
 export const ZSTD_LEVEL = 3;
 const GZIP_OS_UNIX = 3;
 /** The deflate that defines the bytes: pako's version, from the package itself (package-lock.json pins it). */
-const PAKO_VERSION = (createRequire(import.meta.url)('pako/package.json') as { version: string }).version;
+let pakoVersionRead: string | undefined;
+/** Read when first asked (an import record's key names it), through the module resolver: CommonJS's require would cost a push 10 ms. */
+const pakoVersion = (): string =>
+  (pakoVersionRead ??= (JSON.parse(readFileSync(new URL(import.meta.resolve('pako/package.json')), 'utf8')) as { version: string }).version);
 
 type ZstdZlib = typeof zlib & {
   createZstdCompress?: (options?: { params?: Record<number, number> }) => Transform;
@@ -79,7 +82,7 @@ export function compressorRecord(compression: Compression): string | undefined {
     return (
       `gzip level=${GZIP_LEVEL} memLevel=${GZIP_MEM_LEVEL} mtime=0 os=${GZIP_OS_UNIX}; one member of ${GZIP_BLOCK}-byte blocks, each raw-deflated primed with the ${DEFLATE_WINDOW} bytes ` +
       `before it and sync-flushed, or stored in ${STORED_BLOCK_MAX}-byte deflate blocks when the entropy of its every ${ENTROPY_STRIDE}th byte is >= ${STORED_ENTROPY} bits/byte ` +
-      `(deflate of pako ${PAKO_VERSION}, the bytes of official Node.js builds' zlib)`
+      `(deflate of pako ${pakoVersion()}, the bytes of official Node.js builds' zlib)`
     );
   }
   if (compression === 'zstd') return `zstd level=${ZSTD_LEVEL} (Node.js zlib)`;
@@ -97,8 +100,15 @@ export function compressorId(compression: Compression): string {
 /** Options of every deflate of a block: pako's and Node's zlib's names are the same. */
 const DEFLATE_OPTIONS = { level: GZIP_LEVEL, memLevel: GZIP_MEM_LEVEL } as const;
 
+/**
+ * pako, loaded when a block is first deflated by it or compared with it: most commands never compress,
+ * and its 100 KB would lengthen every push's start-up. Its CommonJS build is the same code as its module.
+ */
+let pako: typeof import('pako') | undefined;
+
 /** A block deflated by pako, raw, primed with the dictionary and sync-flushed: the reference bytes. */
 export function referenceDeflate(block: Uint8Array, dictionary: Uint8Array | undefined): Buffer[] {
+  const { Deflate, Z_OK, Z_SYNC_FLUSH } = (pako ??= createRequire(import.meta.url)('pako') as typeof import('pako'));
   const deflate = new Deflate({ raw: true, ...DEFLATE_OPTIONS, chunkSize: ZLIB_CHUNK, ...(dictionary && dictionary.length > 0 ? { dictionary } : {}) });
   const pieces: Buffer[] = [];
   // Each chunk is a view of a buffer of its own: wrapped, not copied.
@@ -156,7 +166,7 @@ export function nodeZlibWritesReference(): boolean {
 export function deflateEngine(): string {
   return nodeZlibWritesReference()
     ? `gzip layers deflated by its zlib ${process.versions.zlib}, which writes the pinned bytes`
-    : `gzip layers deflated by pako ${PAKO_VERSION}: its zlib ${process.versions.zlib} writes other bytes than the pinned ones (the same digests, pushed about four times slower than with an official Node.js build)`;
+    : `gzip layers deflated by pako ${pakoVersion()}: its zlib ${process.versions.zlib} writes other bytes than the pinned ones (the same digests, pushed about four times slower than with an official Node.js build)`;
 }
 
 /** Shannon entropy in bits per byte of sampled byte counts. */

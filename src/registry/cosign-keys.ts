@@ -11,7 +11,6 @@
  */
 import { createPrivateKey, createPublicKey, scrypt, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { secretbox } from '@noble/ciphers/salsa.js';
 import { UserError } from '../util/errors.js';
 
 export interface SigningKey {
@@ -66,6 +65,8 @@ async function decryptCosignKey(body: string, file: string, password: string): P
     throw bad(`scrypt parameters N=${N} r=${r} p=${p}`);
   }
   const key = await scryptAsync(password, Buffer.from(kdf.salt, 'base64'), { N: N!, r: r!, p: p! });
+  // Loaded here: only a push that signs with an encrypted key needs it (a push's start-up is kept short).
+  const { secretbox } = await import('@noble/ciphers/salsa.js');
   const nonce = Buffer.from(cipher.nonce, 'base64');
   if (nonce.length !== 24) throw bad(`a nonce of ${nonce.length} bytes, not 24`);
   try {
