@@ -1,7 +1,8 @@
 /**
  * Pushing assembled images: every blob each destination lacks (HEAD first, a cross-repository mount when
  * another destination on the same registry has it, else an upload), then the per-arch manifests by
- * digest, then the index by digest, and only when all of that has succeeded, the tags: all of them or
+ * digest, then the index by digest (a push of one tag to one repository, unsigned, puts it by that tag
+ * alone), and only when all of that has succeeded, the tags: all of them or
  * none (each tag's old target is read first, and put back when a later tag cannot be set). A push that
  * fails or is interrupted on the way leaves every tag where it was. Layers may go before the images are
  * known: each as soon as the cache has it, and a layer being compressed while it is compressed (its blob
@@ -126,6 +127,11 @@ type BlobOutcome = 'uploaded' | 'skipped' | 'mounted';
 
 /** Remembered repositories a blob is looked for in before it is uploaded (containers/image tries five). */
 const MOUNT_CANDIDATES = 3;
+/**
+ * Blobs sent at a time (HEADs and mounts included), as containers/image copies six layers at a time: a
+ * push whose blobs are all in the registry already is a row of small requests, each a round trip.
+ */
+const DEFAULT_CONCURRENCY = 6;
 
 type Repository = Pick<PushTarget, 'registry' | 'repository'>;
 
@@ -410,10 +416,15 @@ export class Push {
   private readonly transfers = new AbortController();
   /** Set once the tags are being set: an interrupt then waits for them (all or none). */
   private tagging = false;
+  /**
+   * Where the tags of the repositories known from the start point, asked for at once (while the inputs
+   * are read) by `registry/repository:tag`; awaited by the push, which would otherwise begin with them.
+   */
+  private readonly tagsAsked = new Map<string, Promise<Digest | null>>();
 
   private constructor(private readonly options: PushOptions) {
     this.destinations = parseDestinations(options);
-    this.sender = new BlobSender(this.clients, options.concurrency ?? 3, options.reporter);
+    this.sender = new BlobSender(this.clients, options.concurrency ?? DEFAULT_CONCURRENCY, options.reporter);
     for (const destination of this.destinations) {
       if (!destination.perArch && !this.early.has(destination.registry)) {
         this.early.set(destination.registry, { registry: destination.registry, repository: destination.repository });
@@ -444,7 +455,27 @@ export class Push {
       // The per-arch repositories are named once the arches are known (finish).
       if (!destination.perArch) client.addScope(destination.repository, 'pull', 'push');
     }
+    for (const destination of started.destinations) {
+      if (destination.perArch) continue;
+      const client = started.clients.get(destination.registry)!;
+      for (const tag of options.tags) {
+        const asked = client.tagDigest(destination.repository, tag);
+        // Awaited by the push; a push that fails before then (its inputs) does not crash on it.
+        asked.catch(() => undefined);
+        started.tagsAsked.set(`${destination.registry}/${destination.repository}:${tag}`, asked);
+      }
+    }
     return started;
+  }
+
+  /**
+   * Where a tag points now: asked at the start, or now for a repository named later (per arch). Several
+   * are asked at once and awaited in turn: one failing before the others are awaited is no crash.
+   */
+  private tagDigest(target: PushTarget, tag: string): Promise<Digest | null> {
+    const asked = this.tagsAsked.get(`${target.registry}/${target.repository}:${tag}`) ?? this.clients.get(target.registry)!.tagDigest(target.repository, tag);
+    asked.catch(() => undefined);
+    return asked;
   }
 
   /** What has been sent so far. */
@@ -545,10 +576,11 @@ export class Push {
     // 0. Where the tags point now (to put them back if one cannot be moved). A tag that points at what
     // this push would set needs nothing: the registry took that manifest, so it has all it names.
     const before: TagBefore[] = [];
+    const asked = new Map(targets.flatMap((target) => options.tags.map((tag) => [`${target.repository}:${tag}@${target.registry}`, this.tagDigest(target, tag)] as const)));
     for (const target of targets) {
       const client = clients.get(target.registry)!;
       for (const tag of options.tags) {
-        const digest = await client.tagDigest(target.repository, tag);
+        const digest = await asked.get(`${target.repository}:${tag}@${target.registry}`)!;
         const entry: TagBefore = { target, tag, digest };
         if (digest !== null && digest !== this.tagged(target, assembled)[2]) {
           const old = await client.getManifest(target.repository, digest, 4 * 1024 * 1024);
@@ -608,7 +640,10 @@ export class Push {
         ...target.images.map((image) => client.putManifest(target.repository, image.manifestDigest, image.manifestBytes, image.manifest.mediaType)),
         ...target.artifacts.map((artifact) => client.putManifest(target.repository, artifact.descriptor.digest, artifact.bytes, artifact.descriptor.mediaType)),
       ]);
-      if (target.kind === 'index') await client.putManifest(target.repository, assembled.digest, assembled.bytes, MediaType.ociIndex);
+      // The index by digest first, so that every repository has it before any tag moves; one repository
+      // of one tag unsigned needs no such step: its tag's PUT below is the index's first.
+      const alone = targets.length === 1 && options.tags.length === 1 && !options.signing;
+      if (target.kind === 'index' && !alone) await client.putManifest(target.repository, assembled.digest, assembled.bytes, MediaType.ociIndex);
     }
 
     // 2b. Signatures and attestations (their own tags, sha256-<hex>.sig/.att): a tag moved below points at a signed image.
