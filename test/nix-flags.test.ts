@@ -131,5 +131,5 @@ test('ADDONIX_NIX_FLAGS with real Nix: doctor shows the substituters the variabl
   const nix = (JSON.parse(open.stdout) as { check: string; status: string; message: string; fix?: string }[]).find((c) => c.check === 'nix');
   assert.equal(nix?.status, 'fail');
   assert.match(nix?.message ?? '', /^ADDONIX_NIX_FLAGS: the double quote at character 23 is never closed/);
-  assert.equal(nix?.fix, 'fix ADDONIX_NIX_FLAGS');
+  assert.equal(nix?.fix, 'close the quote or escape the character it names in ADDONIX_NIX_FLAGS, or unset it');
 });

@@ -261,7 +261,7 @@ export async function runChecks(options: { registries?: string[]; binfmtDir?: st
   } catch (error) {
     if (!(error instanceof UserError)) throw error;
     // ADDONIX_NIX_FLAGS unreadable: every Nix call would fail the same way, and installing Nix does not help.
-    checks.push(error.code === 'usage' ? fail('nix', error.message, 'fix ADDONIX_NIX_FLAGS') : fail('nix', error.message.replace(/: install Nix.*$/s, ''), INSTALL_HINT));
+    checks.push(error.code === 'usage' ? fail('nix', error.message, 'close the quote or escape the character it names in ADDONIX_NIX_FLAGS, or unset it') : fail('nix', error.message.replace(/: install Nix.*$/s, ''), INSTALL_HINT));
   }
   if (install) {
     checks.push(...nixChecks(install));
