@@ -173,16 +173,19 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
   }
 
   /**
-   * Tells of an image's layer blobs that stay where they are before any is checked, so that a push sends
-   * them all while they are checked (two at a time): waiting for each check before its upload starts
-   * would keep the uploads behind the checks. A blob the check then refuses was sent for nothing, and no
-   * manifest names it.
+   * Tells of an image's blobs that stay where they are (its config, read and verified already, and the
+   * layers the push takes as they are) before any layer is checked, so that a push sends them all while
+   * the layers are checked (two at a time): waiting for each check before its upload starts would keep
+   * the uploads behind the checks. A blob the check then refuses was sent for nothing, and no manifest
+   * names it.
    */
   announce(image: SourceImage<ImportedLayer>): void {
-    if (!this.options.events?.known) return;
-    for (const descriptor of image.manifest?.document.layers ?? []) {
+    const known = this.options.events?.known;
+    if (!known || !this.inPlace || !image.manifest) return;
+    known({ mediaType: image.manifest.document.config.mediaType, digest: image.configDigest, size: image.configBytes.length }, true);
+    for (const descriptor of image.manifest.document.layers) {
       const kept = this.keptInPlace(descriptor);
-      if (kept) this.options.events.known(kept, true);
+      if (kept) known(kept, true);
     }
   }
 
