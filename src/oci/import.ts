@@ -20,7 +20,7 @@ import { buildManifest, type LocalImage } from './image.js';
 import { readLayer, type LayerRead } from './layer.js';
 import type { LayerRules } from './layer-rules.js';
 import { layerCompression, MediaType, ociLayerType, type Compression } from './media-types.js';
-import type { ImageSource, LayerConsumer, LayerHandle, SourceArtifact, SourceImage } from './model.js';
+import type { ImageSource, LayerConsumer, LayerFacts, LayerHandle, SourceArtifact, SourceImage } from './model.js';
 import type { BlobStore, PendingBlob } from './store.js';
 import { Annotation, type Descriptor } from './types.js';
 
@@ -58,6 +58,29 @@ export interface ImportOptions {
   /** How many cores the gzip blocks of a layer may use (see GzipBlocks; a function is asked as it goes). */
   deflateThreads?: number | (() => number) | undefined;
   events?: ImportEvents | undefined;
+}
+
+/**
+ * A layer blob of a layout read in place that an import takes as it is (its compression is the one the
+ * policy keeps), as the image will list it; undefined when it is recompressed (or no layer).
+ */
+function keptInPlace(descriptor: Descriptor, policy: LayerPolicy): Descriptor | undefined {
+  const declared = layerCompression(descriptor.mediaType);
+  if (declared === undefined || targetCompression(declared, policy) !== declared) return undefined;
+  return { ...descriptor, mediaType: ociLayerType(declared) };
+}
+
+/**
+ * The blobs of a layout's image that an import leaves where they are: its config (read and verified
+ * already) and the layers it takes as they are. A push sends them as soon as they are known, while the
+ * layers are checked (two at a time), since waiting for each check before its upload starts would keep
+ * the uploads behind the checks. A blob the check then refuses was sent for nothing, and no manifest
+ * names it.
+ */
+export function inPlaceBlobs(image: SourceImage<LayerFacts>, policy: LayerPolicy): Descriptor[] {
+  if (!image.manifest) return [];
+  const config = { mediaType: image.manifest.document.config.mediaType, digest: image.configDigest, size: image.configBytes.length };
+  return [config, ...image.manifest.document.layers.flatMap((descriptor) => keptInPlace(descriptor, policy) ?? [])];
 }
 
 /** A layer as imported. */
@@ -106,12 +129,13 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
   ) {}
 
   async layer(handle: LayerHandle): Promise<ImportedLayer> {
+    const { policy } = this.options;
     const declared = handle.descriptor ? layerCompression(handle.descriptor.mediaType) : undefined;
     if (handle.descriptor && declared === undefined) throw new UserError('image-invalid', `${handle.where}: media type ${handle.descriptor.mediaType} is not an image layer`);
 
     // A layout's blob that stays as it is: verified where it lies, and sent meanwhile.
     const inPlace = this.inPlace;
-    const descriptor = handle.descriptor && this.keptInPlace(handle.descriptor);
+    const descriptor = this.inPlace && handle.descriptor && keptInPlace(handle.descriptor, policy);
     if (inPlace && descriptor) {
       this.options.events?.known?.(descriptor, true);
       const known = await this.readBefore(descriptor.digest, declared!);
@@ -162,31 +186,10 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
     return this.store(handle);
   }
 
-  /**
-   * A layer blob of the layout read in place that the push takes as it is (its compression is the one the
-   * policy keeps), as the image will list it; undefined for any other blob or source.
-   */
-  private keptInPlace(descriptor: Descriptor): Descriptor | undefined {
-    const declared = layerCompression(descriptor.mediaType);
-    if (!this.inPlace || declared === undefined || targetCompression(declared, this.options.policy) !== declared) return undefined;
-    return { ...descriptor, mediaType: ociLayerType(declared) };
-  }
-
-  /**
-   * Tells of an image's blobs that stay where they are (its config, read and verified already, and the
-   * layers the push takes as they are) before any layer is checked, so that a push sends them all while
-   * the layers are checked (two at a time): waiting for each check before its upload starts would keep
-   * the uploads behind the checks. A blob the check then refuses was sent for nothing, and no manifest
-   * names it.
-   */
+  /** Tells of an image's blobs that stay where they are, before any layer is checked (see inPlaceBlobs). */
   announce(image: SourceImage<ImportedLayer>): void {
     const known = this.options.events?.known;
-    if (!known || !this.inPlace || !image.manifest) return;
-    known({ mediaType: image.manifest.document.config.mediaType, digest: image.configDigest, size: image.configBytes.length }, true);
-    for (const descriptor of image.manifest.document.layers) {
-      const kept = this.keptInPlace(descriptor);
-      if (kept) known(kept, true);
-    }
+    if (known && this.inPlace) for (const descriptor of inPlaceBlobs(image, this.options.policy)) known(descriptor, true);
   }
 
   /**
