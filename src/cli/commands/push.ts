@@ -99,7 +99,7 @@ export const pushCommand: CommandModule<object, PushArgs> = {
       .example('COSIGN_PASSWORD=... $0 push --to ghcr.io/me/my-addon --tag 1.2.3 --sign cosign.key result-*', 'Signed as cosign signs: cosign verify --key cosign.pub accepts it')
       .epilogue(
         'Order: every blob the registry lacks (HEAD first; mounted from another repository of the same push when possible), the per-arch ' +
-          'manifests and the index by digest, and only then the tags, all of them or none: a push that fails or is interrupted (Ctrl-C) ' +
+          'manifests and the index by digest (for one tag of one repository, unsigned, the index by that tag is the last step), and only then the tags, all of them or none: a push that fails or is interrupted (Ctrl-C) ' +
           'leaves every tag where it was. A tag that points at another image already is left alone and the push refused, since a version is ' +
           'published once (the Supervisor updates by version): --force moves it; one that points at this image needs nothing. Refused or dropped connections are tried again for --retry-for seconds (a registry restarting), ' +
           '408, 429 and 5xx answers a few times with backoff; a registry silent for --timeout seconds fails the push. Imported layers are ' +
