@@ -5,12 +5,12 @@
  * modules load once per test file. For tests about what a command does and says, not about the
  * process: exit-codes.test.ts checks with real processes that a process exits with main()'s status.
  *
- * Runs are one at a time (the environment they get is the process's own, set for the run), each in
+ * Runs are one at a time (the environment and folder they get are the process's own, set for the run), each in
  * an async context of its own: only what the run writes is captured, not the test runner's reports.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { main } from '../src/cli/main.js';
-import { runCliAsync, type CliResult } from './helpers.js';
+import { REPO, runCliAsync, type CliResult } from './helpers.js';
 
 interface Capture {
   stdout: string;
@@ -40,9 +40,9 @@ function patchStreams(): void {
 
 let queue: Promise<unknown> = Promise.resolve();
 
-/** The CLI's main() on `args`, with NO_COLOR and `env` set for the run; resolves as runCli does. */
-export function runCliInProcess(args: string[], options: { env?: Record<string, string> } = {}): Promise<CliResult> {
-  const run = queue.then(() => runOnce(args, { NO_COLOR: '1', ...options.env }));
+/** The CLI's main() on `args`, with NO_COLOR and `env` set for the run, in `cwd`; resolves as runCli does. */
+export function runCliInProcess(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
+  const run = queue.then(() => runOnce(args, { NO_COLOR: '1', ...options.env }, options.cwd ?? REPO));
   queue = run.catch(() => {});
   return run;
 }
@@ -53,13 +53,15 @@ function endsTheProcess(args: readonly string[]): boolean {
   return (end < 0 ? args : args.slice(0, end)).some((arg) => arg === '--help' || arg === '-h' || arg === '--version');
 }
 
-async function runOnce(args: string[], env: Record<string, string>): Promise<CliResult> {
+async function runOnce(args: string[], env: Record<string, string>, cwd: string): Promise<CliResult> {
   if (endsTheProcess(args)) throw new Error(`addonix ${args.join(' ')} would end the test's process (yargs exits after help): run it as a process`);
   patchStreams();
   const saved = new Map(Object.keys(env).map((key) => [key, process.env[key]]));
   const exitCode = process.exitCode;
   Object.assign(process.env, env);
   process.exitCode = undefined;
+  const returnTo = process.cwd();
+  process.chdir(cwd);
   const into: Capture = { stdout: '', stderr: '' };
   // Nothing of a command may end the process: that would end the test file with its remaining tests
   // unrun. Such a call fails the run instead.
@@ -72,6 +74,7 @@ async function runOnce(args: string[], env: Record<string, string>): Promise<Cli
     return { status, signal: null, stdout: into.stdout, stderr: into.stderr };
   } finally {
     process.exit = exit;
+    process.chdir(returnTo);
     for (const [key, value] of saved) {
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;
