@@ -122,7 +122,7 @@ test('generate: the add-on data holds what the Nix library reads of the inspect 
   assert.ok(data.contextIgnore.some((rule: { pattern: string }) => rule.pattern === 'config.yaml'));
 });
 
-test('generate: the start command: node scripts run without a shell, others under /bin/sh, else main, else a reason', async () => {
+test('generate: the start command: node scripts run without a shell, others under /bin/sh, else main, else a reason', () => {
   assert.deepEqual(startCommandOf({ scripts: { start: 'node server.js --port 8099' } }), { command: ['/bin/node', 'server.js', '--port', '8099'], problem: null, source: 'package.json scripts.start' });
   assert.deepEqual(startCommandOf({ scripts: { start: 'node server.js > /tmp/log' } }).command, ['/bin/sh', '-c', 'node server.js > /tmp/log']);
   assert.deepEqual(startCommandOf({ scripts: { start: 'NODE_ENV=x node a.js' } }).command, ['/bin/sh', '-c', 'NODE_ENV=x node a.js']);
