@@ -5,8 +5,9 @@
  * modules load once per test file. For tests about what a command does and says, not about the
  * process: exit-codes.test.ts checks with real processes that a process exits with main()'s status.
  *
- * Runs are one at a time (the environment and folder they get are the process's own, set for the run), each in
- * an async context of its own: only what the run writes is captured, not the test runner's reports.
+ * Runs are one at a time (the environment and folder they get are the process's own, set for the run),
+ * each in an async context of its own: only what the run writes is captured, not the test runner's
+ * reports.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { main } from '../src/cli/main.js';
