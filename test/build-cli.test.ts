@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
-import { CLI, hasStackTrace, needTools, REPO, runCli, tempTree } from './helpers.js';
+import { CLI, hasStackTrace, needTools, REPO, tempTree } from './helpers.js';
+// The CLI in this process where the test is not about the process (a process each cost a third of a second of CPU to start).
+import { runCliInProcess } from './in-process-cli.js';
 import { fakeNix, processesWith, testFlake } from './build-cli-helpers.js';
 import { summarizeArchive } from '../src/oci/scan.js';
 import { BuildMonitor } from '../src/nix/log.js';
@@ -21,7 +23,7 @@ import { renderTable, type BuiltImage } from '../src/cli/commands/build.js';
 test('build: three arches in one Nix run; the failing one is named with its log tail, the others are linked and tabled', async (t) => {
   if (!needTools(t, 'nix', 'git')) return;
   const flake = testFlake(t, { fail: 'aarch64' });
-  const result = runCli(['build', flake.dir, '--out-link', path.join(flake.dir, 'result')], { env: flake.env });
+  const result = await runCliInProcess(['build', flake.dir, '--out-link', path.join(flake.dir, 'result')], { env: flake.env });
   assert.equal(result.status, 1, result.stderr);
   assert.ok(!hasStackTrace(result.stderr), result.stderr);
   // One invocation: the dependency all three images share is built once.
@@ -47,7 +49,7 @@ test('build: three arches in one Nix run; the failing one is named with its log 
 
   // Fixed: every arch builds; --json; the shared dependency is not built again.
   flake.settings({}, flake.nonce);
-  const again = runCli(['build', flake.dir, '--json', '--out-link', path.join(flake.dir, 'result')], { env: flake.env });
+  const again = await runCliInProcess(['build', flake.dir, '--json', '--out-link', path.join(flake.dir, 'result')], { env: flake.env });
   assert.equal(again.status, 0, again.stderr);
   assert.doesNotMatch(again.stderr, /building base-files/);
   const json = JSON.parse(again.stdout) as { system: string; images: { label: string; status: string; outPath: string; link: string; layers: number; size: number; configDigest: string }[] };
@@ -78,7 +80,7 @@ function runCliScript(script: string, args: string[], cwd: string, env: Record<s
 test('build: Ctrl-C (SIGINT) stops Nix and its builders and leaves the result links as they were', async (t) => {
   if (!needTools(t, 'nix', 'git')) return;
   const flake = testFlake(t, {}, { arches: ['amd64', 'aarch64'] });
-  const first = runCli(['build', flake.dir, '--out-link', path.join(flake.dir, 'result')], { env: flake.env });
+  const first = await runCliInProcess(['build', flake.dir, '--out-link', path.join(flake.dir, 'result')], { env: flake.env });
   assert.equal(first.status, 0, first.stderr);
   const before = ['amd64', 'aarch64'].map((arch) => readlinkSync(path.join(flake.dir, `result-${arch}`)));
 
@@ -108,15 +110,15 @@ test('build: Ctrl-C (SIGINT) stops Nix and its builders and leaves the result li
   assert.deepEqual(['amd64', 'aarch64'].map((arch) => readlinkSync(path.join(flake.dir, `result-${arch}`))), before, 'links unchanged');
 });
 
-test('build: a missing Nix, a Nix without flakes (2.3) and a Nix that refuses flakes get the fix, not a stack trace', (t) => {
+test('build: a missing Nix, a Nix without flakes (2.3) and a Nix that refuses flakes get the fix, not a stack trace', async (t) => {
   const addon = tempTree(t, { 'config.yaml': 'name: T\nversion: "1"\nslug: t\ndescription: d\narch: [amd64]\n', 'flake.nix': '{ outputs = { self }: { }; }\n' });
-  const run = (bin: string) => runCli(['build', addon], { env: { PATH: bin } });
+  const run = (bin: string) => runCliInProcess(['build', addon], { env: { PATH: bin } });
 
-  const missing = run(tempTree(t, {}));
+  const missing = await run(tempTree(t, {}));
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /Nix is not installed \(no 'nix' on PATH\): install Nix >= 2\.18 \(https:\/\/nixos\.org\/download/);
 
-  const old = run(fakeNix(t, 'echo "nix (Nix) 2.3.16"'));
+  const old = await run(fakeNix(t, 'echo "nix (Nix) 2.3.16"'));
   assert.equal(old.status, 1);
   assert.match(old.stderr, /Nix 2\.3\.16 \(.*\) has no flakes, which addonix builds with: install Nix >= 2\.18/);
 
@@ -134,7 +136,7 @@ test('build: a missing Nix, a Nix without flakes (2.3) and a Nix that refuses fl
       'esac',
     ].join('\n'),
   );
-  const refused = run(refusing);
+  const refused = await run(refusing);
   assert.equal(refused.status, 1, refused.stderr);
   assert.ok(!hasStackTrace(refused.stderr), refused.stderr);
   assert.match(readFileSync(log, 'utf8'), /^--extra-experimental-features nix-command flakes eval --json .*#packages\.x86_64-linux --apply builtins\.attrNames --log-format internal-json$/m, 'addonix asked for the features itself');
@@ -142,21 +144,21 @@ test('build: a missing Nix, a Nix without flakes (2.3) and a Nix that refuses fl
   assert.match(refused.stderr, /hint: this Nix refuses the 'flakes' feature even with --extra-experimental-features: add 'experimental-features = nix-command flakes' to \/etc\/nix\/nix\.conf/);
 });
 
-test('build: usage errors and a folder without flake', (t) => {
+test('build: usage errors and a folder without flake', async (t) => {
   const addon = tempTree(t, { 'config.yaml': 'name: T\nversion: "1"\nslug: t\ndescription: d\narch: [amd64]\n' });
-  const both = runCli(['build', addon, '--all', '--arch', 'amd64']);
+  const both = await runCliInProcess(['build', addon, '--all', '--arch', 'amd64']);
   assert.equal(both.status, 2);
   assert.match(both.stderr, /--all and --arch exclude each other/);
-  const badArch = runCli(['build', addon, '--arch', 'amd64,sparc']);
+  const badArch = await runCliInProcess(['build', addon, '--arch', 'amd64,sparc']);
   assert.equal(badArch.status, 2);
   assert.match(badArch.stderr, /--arch sparc: not a Home Assistant arch/);
-  const dockerName = runCli(['build', addon, '--arch', 'arm/v7']);
+  const dockerName = await runCliInProcess(['build', addon, '--arch', 'arm/v7']);
   assert.equal(dockerName.status, 2);
   assert.match(dockerName.stderr, /--arch arm\/v7: not a Home Assistant arch .*Did you mean armv7\?/);
-  const notListed = runCli(['build', addon, '--arch', 'amd64,armv7', '--json']);
+  const notListed = await runCliInProcess(['build', addon, '--arch', 'amd64,armv7', '--json']);
   assert.equal(notListed.status, 2, 'an arch config.yaml does not list is a usage mistake');
   assert.match((JSON.parse(notListed.stdout) as { error: { message: string } }).error.message, /--arch armv7: t is not built for armv7 \(its config\.yaml lists amd64\)/);
-  const noFlake = runCli(['build', addon]);
+  const noFlake = await runCliInProcess(['build', addon]);
   assert.equal(noFlake.status, 1);
   assert.match(noFlake.stderr, /has no flake\.nix: addonix init .* writes one, or name the flake with --flake REF/);
 });

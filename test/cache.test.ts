@@ -11,6 +11,8 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CLI, hasStackTrace, needTools, runCliAsync, tempTree } from './helpers.js';
+// The CLI in this process where the test is about what a command does to the cache; as processes where it is about processes (killed, interrupted, several at once).
+import { runCliHere } from './in-process-cli.js';
 import { archLayers, dockerToolsEntries, imageConfig, layer, sha, sourceText, tarBuffer, writeTarFile, type TestImage } from './images.js';
 import { BlobStore } from '../src/oci/store.js';
 import { sha256 } from '../src/oci/digest.js';
@@ -60,7 +62,7 @@ test('cache: a layout with a damaged blob is refused and poisons nothing; the ne
   const rotten = Buffer.from(gz[1]!);
   rotten[Math.floor(rotten.length / 2)] = rotten[Math.floor(rotten.length / 2)]! ^ 0x10;
   const poisoned = dockerLayout(path.join(dir, 'poisoned'), image, gz, { index: 1, bytes: rotten });
-  const refused = await runCliAsync(['push', '--to', `${registry.host}/me/addon`, '--tag', '1', poisoned], { env });
+  const refused = await runCliHere(['push', '--to', `${registry.host}/me/addon`, '--tag', '1', poisoned], { env });
   assert.equal(refused.status, 1);
   // Refused while it is read (its gzip no longer checks out), or after (its digest): named either way.
   assert.match(refused.stderr, new RegExp(`poisoned: layer 2 (\\(${sha(gz[1]!)}\\): the layer is not valid gzip data|hashes to sha256:[a-f0-9]{64}, but the manifest says ${sha(gz[1]!)})`));
@@ -68,7 +70,7 @@ test('cache: a layout with a damaged blob is refused and poisons nothing; the ne
   assert.ok(!blobs(cache).includes(sha(gz[1]!).slice(7)), 'the damaged blob did not enter the cache under the good name');
   // The same layer, correct, in a layout of its own: it goes through.
   const good = dockerLayout(path.join(dir, 'good'), image, gz);
-  const pushed = await runCliAsync(['push', '--json', '--to', `${registry.host}/me/addon`, '--tag', '1', good], { env });
+  const pushed = await runCliHere(['push', '--json', '--to', `${registry.host}/me/addon`, '--tag', '1', good], { env });
   assert.equal(pushed.status, 0, pushed.stderr);
   const head = await fetch(`${registry.url}/v2/me/addon/blobs/${sha(gz[1]!)}`, { method: 'HEAD' });
   assert.equal(head.status, 200);
@@ -79,14 +81,14 @@ test('cache: a blob file that does not match its name is replaced by the next im
   const cache = path.join(dir, 'cache');
   const env = { ADDONIX_CACHE_DIR: cache };
   const file = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64') }));
-  const inspected = await runCliAsync(['inspect-image', '--json', file], { env });
+  const inspected = await runCliHere(['inspect-image', '--json', file], { env });
   const layers = (JSON.parse(inspected.stdout) as { images: { layers: { digest: string }[] }[] }).images[0]!.layers;
   const damaged = path.join(cache, 'oci', 'blobs', 'sha256', layers[0]!.digest.slice(7));
   // A fresh cache holding a wrong file under the layer's name (the records of the first import gone).
   const fresh = path.join(dir, 'fresh');
   mkdirSync(path.join(fresh, 'oci', 'blobs', 'sha256'), { recursive: true });
   writeFileSync(path.join(fresh, 'oci', 'blobs', 'sha256', layers[0]!.digest.slice(7)), 'not the layer');
-  const again = await runCliAsync(['inspect-image', '--json', file], { env: { ADDONIX_CACHE_DIR: fresh } });
+  const again = await runCliHere(['inspect-image', '--json', file], { env: { ADDONIX_CACHE_DIR: fresh } });
   assert.equal(again.status, 0, again.stderr);
   assert.equal(sha(readFileSync(path.join(fresh, 'oci', 'blobs', 'sha256', layers[0]!.digest.slice(7)))), layers[0]!.digest, 'the good blob took its place');
   assert.ok(existsSync(damaged));
@@ -100,7 +102,7 @@ test('cache: a cached blob damaged after it was written is found by the registry
   const env = { ADDONIX_CACHE_DIR: cache };
   const image = dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64') });
   const file = await writeTarFile(path.join(dir, 'image.tar'), image);
-  const inspected = await runCliAsync(['inspect-image', '--json', file], { env });
+  const inspected = await runCliHere(['inspect-image', '--json', file], { env });
   const digest = (JSON.parse(inspected.stdout) as { images: { layers: { digest: string }[] }[] }).images[0]!.layers[0]!.digest;
   const blob = path.join(cache, 'oci', 'blobs', 'sha256', digest.slice(7));
   const bytes = readFileSync(blob);
@@ -108,11 +110,11 @@ test('cache: a cached blob damaged after it was written is found by the registry
   writeFileSync(blob, bytes);
   // A rebuilt archive (another file) with the same layers: the cache knows them and sends its blob.
   const rebuilt = await writeTarFile(path.join(dir, 'rebuilt.tar'), image);
-  const failed = await runCliAsync(['push', '--to', `${registry.host}/me/addon`, '--tag', '1', rebuilt], { env });
+  const failed = await runCliHere(['push', '--to', `${registry.host}/me/addon`, '--tag', '1', rebuilt], { env });
   assert.equal(failed.status, 1);
   assert.match(failed.stderr, new RegExp(`${digest.slice(7)} is damaged \\(its content does not match its digest ${digest}\\); it was removed: run the push again`));
   assert.ok(!existsSync(blob));
-  const again = await runCliAsync(['push', '--json', '--to', `${registry.host}/me/addon`, '--tag', '1', rebuilt], { env });
+  const again = await runCliHere(['push', '--json', '--to', `${registry.host}/me/addon`, '--tag', '1', rebuilt], { env });
   assert.equal(again.status, 0, again.stderr);
   assert.notEqual((await tagDigests(registry.url, 'me/addon', ['1']))['1'], null);
 });
@@ -124,7 +126,7 @@ test('cache: a stream script that fails after a valid stream leaves no blob, and
   const script = path.join(dir, 'stream');
   writeFileSync(script, `#!/bin/sh\ncat ${JSON.stringify(tar)}\necho "error: the build store went away" >&2\nexit 3\n`);
   chmodSync(script, 0o755);
-  const result = await runCliAsync(['inspect-image', script], { env: { ADDONIX_CACHE_DIR: cache } });
+  const result = await runCliHere(['inspect-image', script], { env: { ADDONIX_CACHE_DIR: cache } });
   assert.equal(result.status, 1);
   assert.match(result.stderr, /the stream script .*stream failed \(exit 3\):\nerror: the build store went away/);
   assert.deepEqual(blobs(cache), []);
@@ -157,7 +159,7 @@ test('cache: temporaries of a killed import are removed by the next run', { time
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, '{"half":');
   }
-  const next = await runCliAsync(['inspect-image', tar], { env });
+  const next = await runCliHere(['inspect-image', tar], { env });
   assert.equal(next.status, 0, next.stderr);
   assert.deepEqual(readdirSync(blobDir).filter((name) => name.includes('.partial-')), [], 'the next run removed it');
   assert.deepEqual(records.filter((file) => existsSync(file)), [], 'and the half-written records in every folder of the cache');
@@ -179,12 +181,12 @@ tail -c +4000001 ${JSON.stringify(tar)}
 `);
   chmodSync(script, 0o755);
   const pushArgs = ['push', '--to', `${registry.host}/me/gone`, '--tag', '1', script];
-  const gone = await runCliAsync(pushArgs, { env });
+  const gone = await runCliHere(pushArgs, { env });
   assert.equal(gone.status, 1, gone.stderr);
   assert.match(gone.stderr, /addonix's cache .* was removed while addonix was using it; run the command again .*\[cache-gone\]/);
   assert.ok(!hasStackTrace(gone.stderr), gone.stderr);
   assert.deepEqual(await tagDigests(registry.url, 'me/gone', ['1']), { '1': null }, 'no tag moved');
-  const again = await runCliAsync(['push', '--to', `${registry.host}/me/gone`, '--tag', '1', tar], { env });
+  const again = await runCliHere(['push', '--to', `${registry.host}/me/gone`, '--tag', '1', tar], { env });
   assert.equal(again.status, 0, again.stderr);
 });
 
@@ -232,7 +234,7 @@ test('cache: Ctrl-C in the middle of an import: push removes its temporary itsel
       assert.match(stderr, /^addonix: interrupted: 0 blobs uploaded .*no tag was moved/m);
       assert.deepEqual(partials(), [], 'push: its temporary is removed before it exits');
     }
-    const next = await runCliAsync(['inspect-image', tar], { env });
+    const next = await runCliHere(['inspect-image', tar], { env });
     assert.equal(next.status, 0, next.stderr);
     assert.deepEqual(partials(), [], `${args[0]}: no .partial file after the next run`);
   }
@@ -296,9 +298,9 @@ test('cache: a rebuilt image whose layers the cache knows compresses and uploads
     return dockerToolsEntries(image);
   };
   const first = await writeTarFile(path.join(dir, 'first.tar'), await nixEntries(''));
-  const pushed = await runCliAsync(['push', '--json', '--to', `${registry.host}/me/addon`, '--tag', '1', first], { env });
+  const pushed = await runCliHere(['push', '--json', '--to', `${registry.host}/me/addon`, '--tag', '1', first], { env });
   assert.equal(pushed.status, 0, pushed.stderr);
-  const inspected = await runCliAsync(['inspect-image', '--json', first], { env });
+  const inspected = await runCliHere(['inspect-image', '--json', first], { env });
   const kept = path.join(dir, 'cache', 'oci', 'blobs', 'sha256', (JSON.parse(inspected.stdout) as { images: { layers: { digest: string }[] }[] }).images[0]!.layers[0]!.digest.slice(7));
   const inode = statSync(kept).ino;
   // One layer changed; the stream script of the rebuild is another file, so nothing comes from the import record.
@@ -306,7 +308,7 @@ test('cache: a rebuilt image whose layers the cache knows compresses and uploads
   const script = path.join(dir, 'stream');
   writeFileSync(script, `#!/bin/sh\nexec cat ${JSON.stringify(rebuiltTar)}\n`);
   chmodSync(script, 0o755);
-  const second = await runCliAsync(['push', '--json', '--to', `${registry.host}/me/addon`, '--tag', '2', script], { env });
+  const second = await runCliHere(['push', '--json', '--to', `${registry.host}/me/addon`, '--tag', '2', script], { env });
   assert.equal(second.status, 0, second.stderr);
   const blobsSent = (JSON.parse(second.stdout) as { blobs: { uploaded: number; skipped: number } }).blobs;
   assert.deepEqual([blobsSent.uploaded, blobsSent.skipped], [2, 1], 'the new layer and the config uploaded; the known layer skipped');
@@ -321,7 +323,7 @@ test('cache: a layout\'s layers read once are only hashed by the next import: th
   const env = { ADDONIX_CACHE_DIR: cache };
   const image: TestImage = { goarch: 'amd64', layers: await archLayers('amd64'), labels: { 'io.hass.arch': 'amd64' } };
   const gz = image.layers.map((l) => gzipSync(l));
-  const first = await runCliAsync(['inspect-image', dockerLayout(path.join(dir, 'first'), image, gz)], { env });
+  const first = await runCliHere(['inspect-image', dockerLayout(path.join(dir, 'first'), image, gz)], { env });
   assert.equal(first.status, 0, first.stderr);
   const recordOf = (diffId: string) => path.join(cache, 'layers', `${diffId.slice(7)}.json`);
   gz.forEach((blob, i) => {
@@ -333,13 +335,13 @@ test('cache: a layout\'s layers read once are only hashed by the next import: th
   const second = JSON.parse(readFileSync(recordOf(sha(image.layers[1]!)), 'utf8')) as { forms: { digest: string; size: number; compression: string; compressor: null }[] };
   writeFileSync(recordOf(sha(image.layers[1]!)), JSON.stringify({ ...second, forms: [...second.forms, { digest: sha(gz[0]!), size: gz[0]!.length, compression: 'gzip', compressor: null }] }));
   writeFileSync(path.join(cache, 'layers', 'by-digest', sha(gz[0]!).slice(7)), sha(image.layers[1]!));
-  const misled = await runCliAsync(['inspect-image', dockerLayout(path.join(dir, 'copy'), image, gz)], { env });
+  const misled = await runCliHere(['inspect-image', dockerLayout(path.join(dir, 'copy'), image, gz)], { env });
   assert.equal(misled.status, 1);
   assert.match(misled.stderr, new RegExp(`layer 1 \\(${sha(gz[0]!)}\\) has diff_id ${sha(image.layers[1]!)}, but the config says ${sha(image.layers[0]!)}`));
   // A recorded blob whose file does not hash to its name (one byte changed) is refused.
   const rotten = Buffer.from(gz[1]!);
   rotten[Math.floor(rotten.length / 2)] = rotten[Math.floor(rotten.length / 2)]! ^ 0x10;
-  const refused = await runCliAsync(['inspect-image', dockerLayout(path.join(dir, 'poisoned'), image, gz, { index: 1, bytes: rotten })], { env });
+  const refused = await runCliHere(['inspect-image', dockerLayout(path.join(dir, 'poisoned'), image, gz, { index: 1, bytes: rotten })], { env });
   assert.equal(refused.status, 1);
   assert.match(refused.stderr, new RegExp(`layer 2 \\(${sha(gz[1]!)}\\): it hashes to ${sha(rotten)}, but the manifest says ${sha(gz[1]!)}: the layout is damaged`));
   assert.ok(!hasStackTrace(refused.stderr), refused.stderr);

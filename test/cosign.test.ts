@@ -12,7 +12,9 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { jsonError, needTools, REPO, runCli, tempTree } from './helpers.js';
+import { jsonError, needTools, REPO, tempTree } from './helpers.js';
+// The CLI in this process (a process each cost half a second of CPU to start: sigstore's modules).
+import { runCliInProcess } from './in-process-cli.js';
 import { archLayers, dockerToolsEntries, writeTarFile } from './images.js';
 import { startRegistry, tagDigests, type Registry } from './registry-helpers.js';
 
@@ -44,8 +46,8 @@ async function setup(t: TestContext) {
   return { dir, files, env, key: path.join(dir, 'cosign.key'), pub: path.join(dir, 'cosign.pub'), otherPub: path.join(dir, 'other.pub') };
 }
 
-function push(args: string[], env: Record<string, string>): PushJson {
-  const result = runCli(['push', '--json', ...args], { env });
+async function push(args: string[], env: Record<string, string>): Promise<PushJson> {
+  const result = await runCliInProcess(['push', '--json', ...args], { env });
   assert.equal(result.status, 0, result.stderr + result.stdout);
   return JSON.parse(result.stdout) as PushJson;
 }
@@ -57,8 +59,8 @@ function cosignVerify(reference: string, pub: string, kind: 'verify' | 'verify-a
 }
 
 /** addonix's verdict on the same reference. */
-function addonixVerify(reference: string, pub: string, env: Record<string, string>): { ok: boolean; report?: SignatureJson; error?: { code: string; message: string } } {
-  const result = runCli(['verify', '--key', pub, '--signatures-only', '--against', reference, '--json'], { env });
+async function addonixVerify(reference: string, pub: string, env: Record<string, string>): Promise<{ ok: boolean; report?: SignatureJson; error?: { code: string; message: string } }> {
+  const result = await runCliInProcess(['verify', '--key', pub, '--signatures-only', '--against', reference, '--json'], { env });
   if (result.status === 0) return { ok: true, report: JSON.parse(result.stdout) as SignatureJson };
   assert.equal(result.status, 1, result.stderr);
   return { ok: false, error: jsonError(result.stdout, 'verify --key') };
@@ -90,7 +92,7 @@ test('push --sign with cosign.key: cosign verify accepts the index and both mani
   const registry = await startRegistry(t);
   const { files, env, key, pub, otherPub } = await setup(t);
   const repo = `${registry.host}/me/signed`;
-  const pushed = push(['--to', repo, '--tag', '1.0.0', '--sign', key, '--addon', EXAMPLE, ...files], env);
+  const pushed = await push(['--to', repo, '--tag', '1.0.0', '--sign', key, '--addon', EXAMPLE, ...files], env);
   const digests = [pushed.index!, ...pushed.manifests.map((m) => m.digest)];
   const signatures = pushed.signed.filter((s) => s.tag.endsWith('.sig'));
   assert.deepEqual(signatures.map((s) => s.digest).sort(), [...digests].sort(), 'the index and each manifest signed');
@@ -120,16 +122,16 @@ test('push --sign with cosign.key: cosign verify accepts the index and both mani
     assert.ok(!refused.ok, 'cosign verify-attestation with another key');
   }
 
-  const ours = addonixVerify(`${repo}:1.0.0`, pub, env);
+  const ours = await addonixVerify(`${repo}:1.0.0`, pub, env);
   assert.ok(ours.ok);
   assert.deepEqual(ours.report!.manifests.map((m) => [m.digest, m.signature.verified]).sort(), digests.map((d) => [d, true]).sort());
   for (const manifest of ours.report!.manifests) assert.deepEqual(manifest.attestations?.verified ?? null, manifest.role === 'index' ? null : ['https://cyclonedx.org/bom']);
-  const theirs = addonixVerify(`${repo}:1.0.0`, otherPub, env);
+  const theirs = await addonixVerify(`${repo}:1.0.0`, otherPub, env);
   assert.equal(theirs.error?.code, 'signature-invalid');
   assert.match(theirs.error!.message, /no matching signatures: invalid signature/);
 
   // Pushed and signed again: the signature manifests keep their one layer (this key's signature is there).
-  const again = push(['--to', repo, '--tag', '1.0.0', '--sign', key, '--addon', EXAMPLE, ...files], env);
+  const again = await push(['--to', repo, '--tag', '1.0.0', '--sign', key, '--addon', EXAMPLE, ...files], env);
   assert.ok(again.signed.every((s) => s.added === 0), JSON.stringify(again.signed));
   assert.equal((await getJson(registry, 'me/signed', `manifests/sha256-${pushed.index!.slice(7)}.sig`))['layers'].length, 1);
 });
@@ -148,12 +150,12 @@ test('push --sign with PEM PKCS#8 P-256 keys (plain and encrypted); a wrong COSI
 
   for (const [name, file] of [['plain', plain], ['encrypted', encrypted]] as const) {
     const repo = `${registry.host}/me/pem-${name}`;
-    const pushed = push(['--to', repo, '--tag', '1', '--sign', file, files[1]!], env);
+    const pushed = await push(['--to', repo, '--tag', '1', '--sign', file, files[1]!], env);
     const verdict = cosignVerify(`${repo}@${pushed.manifests[0]!.digest}`, pub);
     assert.ok(verdict.ok, `${name}: ${verdict.stderr}`);
   }
 
-  const wrong = runCli(['push', '--json', '--to', `${registry.host}/me/wrong`, '--tag', '1', '--sign', key, ...files], { env: { ...env, COSIGN_PASSWORD: 'not it' } });
+  const wrong = await runCliInProcess(['push', '--json', '--to', `${registry.host}/me/wrong`, '--tag', '1', '--sign', key, ...files], { env: { ...env, COSIGN_PASSWORD: 'not it' } });
   assert.equal(wrong.status, 1);
   const error = jsonError(wrong.stdout, 'push with a wrong password');
   assert.equal(error.code, 'signing-key');
@@ -161,7 +163,7 @@ test('push --sign with PEM PKCS#8 P-256 keys (plain and encrypted); a wrong COSI
   assert.deepEqual(await tagDigests(registry.url, 'me/wrong', ['1']), { '1': null }, 'nothing tagged');
   const unset: Record<string, string> = { ...env };
   delete unset['COSIGN_PASSWORD'];
-  const noPassword = runCli(['push', '--json', '--to', `${registry.host}/me/wrong`, '--tag', '1', '--sign', key, ...files], { env: { ...unset, COSIGN_PASSWORD: '' } });
+  const noPassword = await runCliInProcess(['push', '--json', '--to', `${registry.host}/me/wrong`, '--tag', '1', '--sign', key, ...files], { env: { ...unset, COSIGN_PASSWORD: '' } });
   assert.equal(jsonError(noPassword.stdout, 'push with an empty password').code, 'signing-key');
 });
 
@@ -171,9 +173,9 @@ test('verify --key refuses as cosign does: a payload changed after signing, a si
   const { files, env, key, pub } = await setup(t);
   const repository = 'me/refusals';
   const repo = `${registry.host}/${repository}`;
-  const pushed = push(['--to', repo, '--tag', '1', '--sign', key, ...files], env);
+  const pushed = await push(['--to', repo, '--tag', '1', '--sign', key, ...files], env);
   const [arm, amd] = [pushed.manifests.find((m) => m.arch === 'aarch64')!.digest, pushed.manifests.find((m) => m.arch === 'amd64')!.digest];
-  const both = (reference: string) => ({ cosign: cosignVerify(reference, pub), addonix: addonixVerify(reference, pub, env) });
+  const both = async (reference: string) => ({ cosign: cosignVerify(reference, pub), addonix: await addonixVerify(reference, pub, env) });
 
   // A tampered payload: the amd64 signature's payload names another repository, the signature kept.
   const sigTag = (digest: string) => `sha256-${digest.slice(7)}.sig`;
@@ -189,7 +191,7 @@ test('verify --key refuses as cosign does: a payload changed after signing, a si
     config: { mediaType: 'application/vnd.oci.image.config.v1+json', size: config.length, digest: sha(config) },
     layers: [{ ...layer, size: tampered.length, digest: sha(tampered) }],
   });
-  const afterTamper = both(`${repo}@${amd}`);
+  const afterTamper = await both(`${repo}@${amd}`);
   assert.ok(!afterTamper.cosign.ok && /invalid signature/.test(afterTamper.cosign.stderr), `cosign: ${afterTamper.cosign.stderr}`);
   assert.equal(afterTamper.addonix.error?.code, 'signature-invalid');
   assert.match(afterTamper.addonix.error!.message, /invalid signature when validating ASN\.1 encoded signature/);
@@ -197,26 +199,26 @@ test('verify --key refuses as cosign does: a payload changed after signing, a si
   // A signature of another digest: aarch64's signature manifest put under the amd64 manifest's tag.
   const armSignature = await getJson(registry, repository, `manifests/${sigTag(arm)}`);
   await putRaw(registry, repository, [], sigTag(amd), armSignature);
-  const otherDigest = both(`${repo}@${amd}`);
+  const otherDigest = await both(`${repo}@${amd}`);
   assert.ok(!otherDigest.cosign.ok && /no matching signatures/.test(otherDigest.cosign.stderr), `cosign: ${otherDigest.cosign.stderr}`);
   assert.equal(otherDigest.addonix.error?.code, 'signature-invalid');
   assert.match(otherDigest.addonix.error!.message, new RegExp(`invalid or missing digest in claim: signed for ${arm}`));
   // The index is refused too now, one of its manifests being unsigned; its own signature still verifies.
-  const index = both(`${repo}:1`);
+  const index = await both(`${repo}:1`);
   assert.ok(index.cosign.ok, 'cosign checks the index digest only');
   assert.equal(index.addonix.error?.code, 'signature-invalid');
 
   // What cosign signs and attests itself: addonix takes it (an image pushed unsigned, then cosign sign and attest).
   const plainRepo = `${registry.host}/me/by-cosign`;
-  const plain = push(['--to', plainRepo, '--tag', '1', files[1]!], env);
+  const plain = await push(['--to', plainRepo, '--tag', '1', files[1]!], env);
   const digest = plain.manifests[0]!.digest;
-  assert.equal(addonixVerify(`${plainRepo}@${digest}`, pub, env).error?.code, 'signature-invalid', 'unsigned');
+  assert.equal((await addonixVerify(`${plainRepo}@${digest}`, pub, env)).error?.code, 'signature-invalid', 'unsigned');
   const cosignEnv = { ...process.env, COSIGN_PASSWORD: PASSWORD };
   execFileSync('cosign', ['sign', '--key', key, '--tlog-upload=false', '--allow-http-registry', '-y', `${plainRepo}@${digest}`], { env: cosignEnv, stdio: 'pipe' });
   const predicate = path.join(path.dirname(key), 'bom.json');
   execFileSync('sh', ['-c', `printf '%s' '{"bomFormat":"CycloneDX","specVersion":"1.6","version":1}' > "${predicate}"`]);
   execFileSync('cosign', ['attest', '--key', key, '--tlog-upload=false', '--allow-http-registry', '-y', '--type', 'cyclonedx', '--predicate', predicate, `${plainRepo}@${digest}`], { env: cosignEnv, stdio: 'pipe' });
-  const accepted = addonixVerify(`${plainRepo}@${digest}`, pub, env);
+  const accepted = await addonixVerify(`${plainRepo}@${digest}`, pub, env);
   assert.ok(accepted.ok, JSON.stringify(accepted.error));
   assert.deepEqual(accepted.report!.manifests[0]!.attestations?.verified, ['https://cyclonedx.org/bom']);
 });
@@ -238,7 +240,7 @@ test('push --sign --provenance: SLSA provenance v1 of the index and each manifes
   const lock = JSON.parse(readFileSync(path.join(REPO, 'flake.lock'), 'utf8')) as { nodes: { nixpkgs: { locked: { rev: string } } } };
 
   const repo = `${registry.host}/me/provenance`;
-  const pushed = push(['--to', repo, '--tag', '1', '--sign', key, '--addon', addon, '--provenance', ...files], env);
+  const pushed = await push(['--to', repo, '--tag', '1', '--sign', key, '--addon', addon, '--provenance', ...files], env);
   for (const digest of [pushed.index!, ...pushed.manifests.map((m) => m.digest)]) {
     const verdict = cosignVerify(`${repo}@${digest}`, pub, 'verify-attestation', ['--type', 'slsaprovenance1']);
     assert.ok(verdict.ok, `cosign verify-attestation --type slsaprovenance1 ${digest}: ${verdict.stderr}`);
@@ -256,6 +258,6 @@ test('push --sign --provenance: SLSA provenance v1 of the index and each manifes
     assert.equal(buildDefinition.resolvedDependencies.find((d) => d.name === 'self')?.digest['gitCommit'], revision, 'the add-on\'s git revision');
     assert.equal(buildDefinition.externalParameters.arch, pushed.manifests.find((m) => m.digest === digest)?.arch);
   }
-  const usage = runCli(['push', '--to', repo, '--tag', '1', '--provenance', ...files], { env });
+  const usage = await runCliInProcess(['push', '--to', repo, '--tag', '1', '--provenance', ...files], { env });
   assert.equal(usage.status, 2, 'provenance without --sign is a usage mistake');
 });

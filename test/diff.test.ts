@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { hasStackTrace, needTools, runCli, runCliAsync, tempTree } from './helpers.js';
+import { hasStackTrace, needTools, runCliAsync, tempTree } from './helpers.js';
+// The CLI in this process (a process each cost a third of a second of CPU to start, generate's and init's more).
+import { runCliInProcess } from './in-process-cli.js';
 import { docker25Entries, dockerToolsEntries, tarBuffer, writeTarFile, writeTarGz } from './images.js';
 import { APP, BASE, customLayer, image } from './diff-images.js';
 import { startRegistry } from './registry-helpers.js';
@@ -17,11 +19,11 @@ import { assembleIndex, writeLayout } from '../src/oci/assemble.js';
 import type { DiffResult } from '../src/verify/compare.js';
 
 /** `addonix diff --json`, and the text form too when asked (both must agree on the exit status). */
-function diffCli(a: string, b: string, withText = false): { status: number | null; result: DiffResult; stdout: string } {
+async function diffCli(a: string, b: string, withText = false): Promise<{ status: number | null; result: DiffResult; stdout: string }> {
   const env = { ADDONIX_CACHE_DIR: path.join(path.dirname(a), 'cache') };
-  const json = runCli(['diff', '--json', a, b], { env });
+  const json = await runCliInProcess(['diff', '--json', a, b], { env });
   assert.ok(!hasStackTrace(json.stderr), json.stderr);
-  const text = withText ? runCli(['diff', a, b], { env }) : undefined;
+  const text = withText ? await runCliInProcess(['diff', a, b], { env }) : undefined;
   if (text) assert.equal(text.status, json.status, 'text and JSON agree on the exit status');
   return { status: json.status, result: JSON.parse(json.stdout) as DiffResult, stdout: text?.stdout ?? '' };
 }
@@ -31,15 +33,15 @@ test('diff (CLI): exit 0 and "identical" for the same image in two shapes, exit 
   const same = image([customLayer(BASE), customLayer(APP)]);
   const tar = await writeTarFile(path.join(dir, 'image.tar'), dockerToolsEntries(same));
   const gz = await writeTarGz(path.join(dir, 'image.tar.gz'), dockerToolsEntries(same));
-  const identical = diffCli(tar, gz, true);
+  const identical = await diffCli(tar, gz, true);
   assert.equal(identical.status, 0, JSON.stringify(identical.result));
   assert.equal(identical.result.verdict, 'identical');
   assert.match(identical.stdout, /^identical: A = .*image\.tar \(linux\/amd64, amd64\)/);
   const docker25 = await writeTarFile(path.join(dir, 'docker25.tar'), docker25Entries(same));
   const layout = path.join(dir, 'layout');
-  const assembled = runCli(['assemble', '--out', layout, tar], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
+  const assembled = await runCliInProcess(['assemble', '--out', layout, tar], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
   assert.equal(assembled.status, 0, assembled.stderr);
-  const recompressed = diffCli(docker25, layout, true);
+  const recompressed = await diffCli(docker25, layout, true);
   assert.equal(recompressed.status, 1);
   assert.equal(recompressed.result.verdict, 'same-content');
   assert.match(recompressed.stdout, /^same content, different manifests:/);
@@ -88,7 +90,7 @@ test('diff --diff-report: both versions of each differing file, the configs and 
     dockerToolsEntries(image([customLayer(BASE), customLayer([...APP.filter((e) => e.path !== 'app/main.js' && e.path !== 'app/old.txt'), { path: 'app/main.js', body: 'console.log(2);\n', mode: 0o4755 }])])),
   );
   const report = path.join(dir, 'report');
-  const result = runCli(['diff', a, b, '--diff-report', report]);
+  const result = await runCliInProcess(['diff', a, b, '--diff-report', report]);
   assert.equal(result.status, 1, result.stderr);
   assert.match(result.stdout, /report: 3 files in .*report; compare with:\n {2}diffoscope .*report\/a\.config\.json .*report\/b\.config\.json\n {2}diffoscope .*report\/a .*report\/b\n/);
   assert.equal(readFileSync(path.join(report, 'a', 'app', 'main.js'), 'utf8'), 'console.log(1);\n');
@@ -98,7 +100,7 @@ test('diff --diff-report: both versions of each differing file, the configs and 
   assert.deepEqual(readdirSync(report).sort(), ['a', 'a.config.json', 'b', 'b.config.json', 'diff.json']);
   assert.deepEqual((JSON.parse(readFileSync(path.join(report, 'b.config.json'), 'utf8')) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids.length, 2);
   assert.equal((JSON.parse(readFileSync(path.join(report, 'diff.json'), 'utf8')) as DiffResult).verdict, 'different');
-  const again = runCli(['diff', a, b, '--diff-report', report]);
+  const again = await runCliInProcess(['diff', a, b, '--diff-report', report]);
   assert.equal(again.status, 2);
   assert.match(again.stderr, /--diff-report .*report exists and is not an empty folder; remove it or name another/);
   assert.deepEqual(readdirSync(dir).sort(), ['a.tar', 'b.tar', 'report'], 'nothing else written');
@@ -108,7 +110,7 @@ test('diff: a missing file is named as such; a bare name that is no file is also
   if (!needTools(t, 'docker-registry')) return;
   const dir = tempTree(t, {});
   const good = await writeTarFile(path.join(dir, 'good.tar'), dockerToolsEntries(image([customLayer(BASE)])));
-  const missing = runCli(['diff', good, path.join(dir, 'result-amd64')]);
+  const missing = await runCliInProcess(['diff', good, path.join(dir, 'result-amd64')]);
   assert.equal(missing.status, 2);
   assert.equal(missing.stderr.trim(), `addonix: error: ${path.join(dir, 'result-amd64')}: no such file or folder [not-found]`);
   const registry = await startRegistry(t);
@@ -126,14 +128,14 @@ test('diff (CLI): a hostile archive exits 2 (trouble, as diff(1) says it) with t
   const file = path.join(dir, 'dotdot.tar');
   writeFileSync(file, await tarBuffer([{ path: '../escape.json', body: Buffer.from('{}') }, ...dockerToolsEntries(good)]));
   const report = path.join(dir, 'report');
-  const result = runCli(['diff', file, goodFile, '--diff-report', report], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
+  const result = await runCliInProcess(['diff', file, goodFile, '--diff-report', report], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
   assert.equal(result.status, 2, `signal ${result.signal}; stdout: ${result.stdout}; stderr: ${result.stderr}`);
   assert.match(result.stderr, /refusing entry \.\.\/escape\.json: '\.\.' would point outside/);
   assert.ok(!hasStackTrace(result.stderr), result.stderr);
   assert.ok(!existsSync(report), 'no report folder');
   assert.ok(!existsSync(path.join(dir, 'cache')), 'diff fills no cache');
   assert.ok(!existsSync(path.join(dir, '..', 'escape.json')));
-  const bad = runCli(['diff', goodFile, goodFile, '--arch', 'sparc']);
+  const bad = await runCliInProcess(['diff', goodFile, goodFile, '--arch', 'sparc']);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--arch sparc: not a Home Assistant arch/);
 });

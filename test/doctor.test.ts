@@ -4,26 +4,28 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { needTools, runCli, tempTree } from './helpers.js';
+import { needTools, tempTree } from './helpers.js';
+// The CLI in this process (a process each cost a third of a second of CPU to start, generate's more).
+import { runCliInProcess } from './in-process-cli.js';
 import { fakeNix } from './build-cli-helpers.js';
 import { binfmtEmulators, nativeBuildsCheck, readBuilders, substituterCheck, substituterReach, type Check } from '../src/doctor/checks.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { compareVersions, parseNixVersion } from '../src/nix/install.js';
 
-function doctor(env: Record<string, string>, ...args: string[]): { status: number | null; checks: Check[]; text: string } {
-  const json = runCli(['doctor', '--json', ...args], { env });
-  const text = runCli(['doctor', ...args], { env });
+async function doctor(env: Record<string, string>, ...args: string[]): Promise<{ status: number | null; checks: Check[]; text: string }> {
+  const json = await runCliInProcess(['doctor', '--json', ...args], { env });
+  const text = await runCliInProcess(['doctor', ...args], { env });
   assert.equal(text.status, json.status);
   return { status: json.status, checks: JSON.parse(json.stdout) as Check[], text: text.stdout };
 }
 
 const find = (checks: Check[], name: string) => checks.filter((c) => c.check === name);
 
-test('doctor: the Nix of this machine, judged by its version and settings', (t) => {
+test('doctor: the Nix of this machine, judged by its version and settings', async (t) => {
   if (!needTools(t, 'nix')) return;
   const version = parseNixVersion(execFileSync('nix', ['--version'], { encoding: 'utf8' }))!;
-  const { status, checks, text } = doctor({ NIX_CONFIG: 'sandbox = true\nsubstituters =' });
+  const { status, checks, text } = await doctor({ NIX_CONFIG: 'sandbox = true\nsubstituters =' });
   const [nixVersion] = find(checks, 'nix-version');
   assert.equal(nixVersion!.status, compareVersions(version, '2.18') < 0 ? 'fail' : 'ok');
   assert.equal(status, checks.some((c) => c.status === 'fail') ? 1 : 0);
@@ -37,18 +39,18 @@ test('doctor: the Nix of this machine, judged by its version and settings', (t) 
   assert.match(text, /\d+ fail, \d+ warn\n$/);
 });
 
-test('doctor: a missing Nix, a Nix 2.3 and a Nix with flakes off each get their line and fix', (t) => {
-  const missing = doctor({ PATH: tempTree(t, {}) });
+test('doctor: a missing Nix, a Nix 2.3 and a Nix with flakes off each get their line and fix', async (t) => {
+  const missing = await doctor({ PATH: tempTree(t, {}) });
   assert.equal(missing.status, 1);
   assert.deepEqual(find(missing.checks, 'nix').map((c) => [c.status, c.message]), [['fail', "Nix is not installed (no 'nix' on PATH)"]]);
   assert.match(find(missing.checks, 'nix')[0]!.fix!, /^install Nix >= 2\.18/);
 
-  const old = doctor({ PATH: fakeNix(t, 'echo "nix (Nix) 2.3.16"') });
+  const old = await doctor({ PATH: fakeNix(t, 'echo "nix (Nix) 2.3.16"') });
   assert.equal(old.status, 1);
   assert.match(find(old.checks, 'nix')[0]!.message, /^Nix 2\.3\.16 \(.*\) has no flakes, which addonix builds with$/);
 
   const config = JSON.stringify({ system: { value: 'x86_64-linux' }, sandbox: { value: true }, substituters: { value: ['https://cache.nixos.org/'] }, 'trusted-public-keys': { value: ['cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY='] }, builders: { value: '' }, 'extra-platforms': { value: [] } });
-  const flakesOff = doctor({
+  const flakesOff = await doctor({
     PATH: fakeNix(
       t,
       ['case "$*" in', '  --version) echo "nix (Nix) 2.24.6" ;;', "  show-config*) echo \"error: experimental Nix feature 'nix-command' is disabled\" >&2; exit 1 ;;", `  *show-config*) echo '${config}' ;;`, 'esac'].join('\n'),
@@ -62,14 +64,14 @@ test('doctor: a missing Nix, a Nix 2.3 and a Nix with flakes off each get their 
   assert.match(find(flakesOff.checks, 'flakes')[0]!.fix!, /experimental-features = nix-command flakes/);
 });
 
-test('doctor: registries with credentials are named, secrets never printed', (t) => {
+test('doctor: registries with credentials are named, secrets never printed', async (t) => {
   const dir = tempTree(t, {});
   const secret = 'hunter2-very-secret';
   writeFileSync(
     path.join(dir, 'config.json'),
     JSON.stringify({ auths: { 'registry.example:5000': { auth: Buffer.from(`me:${secret}`).toString('base64') }, 'https://index.docker.io/v1/': { username: 'me', password: secret } } }),
   );
-  const result = doctor({ DOCKER_CONFIG: dir, PATH: tempTree(t, {}) }, '--registry', 'registry.example:5000', '--registry', 'ghcr.io');
+  const result = await doctor({ DOCKER_CONFIG: dir, PATH: tempTree(t, {}) }, '--registry', 'registry.example:5000', '--registry', 'ghcr.io');
   const all = JSON.stringify(result.checks) + result.text;
   assert.ok(!all.includes(secret) && !all.includes(Buffer.from(`me:${secret}`).toString('base64')), 'no secret in the output');
   const credentials = find(result.checks, 'credentials');

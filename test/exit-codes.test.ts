@@ -2,7 +2,9 @@
  * The exit statuses of docs/codes.md, per command, as a program running addonix with --json sees them:
  * a usage mistake exits 2 and a failure exits 1, each with one JSON error object on stdout whose code
  * is in the table and whose `exit` is the status. (0 is every other test; 130 is build's and push's
- * Ctrl-C tests.)
+ * Ctrl-C tests.) Every command's cases run in this process (main(), whose status bin/addonix.js exits
+ * with; a process each cost a third of a second of CPU); one case of each way to an exit status runs
+ * as a process too, which must exit with that status and print the same.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +13,7 @@ import path from 'node:path';
 import { COMMANDS, FAILURE_EXIT } from '../src/cli/commands.js';
 import { ERROR_CODES, EXIT_STATUSES } from '../src/util/codes.js';
 import { jsonError, runCliAsync, tempTree } from './helpers.js';
+import { runCliInProcess } from './in-process-cli.js';
 
 interface ErrorJson {
   code: keyof typeof ERROR_CODES;
@@ -18,8 +21,9 @@ interface ErrorJson {
   exit: number;
 }
 
+/** A --json failure in this process, or as a process where it reads stdin (`input`). */
 async function jsonFailure(args: string[], env: Record<string, string>, input?: string): Promise<{ status: number | null; error: ErrorJson; stderr: string }> {
-  const result = await runCliAsync([...args, '--json'], { env, ...(input !== undefined ? { input } : {}) });
+  const result = input !== undefined ? await runCliAsync([...args, '--json'], { env, input }) : await runCliInProcess([...args, '--json'], { env });
   const error = jsonError(result.stdout, `${args.join(' ')} (stderr: ${result.stderr})`) as ErrorJson;
   return { status: result.status, error, stderr: result.stderr };
 }
@@ -67,7 +71,7 @@ test('exit statuses: every command exits 2 on a usage mistake and 1 on a failure
     // failures are findings (the JSON array of them, exit 1).
     if (name === 'doctor') continue;
     if (name === 'validate') {
-      const result = await runCliAsync(['validate', missing, '--json'], { env });
+      const result = await runCliInProcess(['validate', missing, '--json'], { env });
       assert.equal(result.status, 1);
       assert.deepEqual((JSON.parse(result.stdout) as { code: string }[]).map((d) => d.code), ['not-found']);
       continue;
@@ -82,5 +86,25 @@ test('exit statuses: every command exits 2 on a usage mistake and 1 on a failure
     assert.ok(Object.hasOwn(ERROR_CODES, failure.error.code), `${name}: code ${failure.error.code} is in the table`);
     assert.equal(failure.error.exit, exit, name);
     assert.match(failure.error.message, /missing/, `${name} names what is missing: ${failure.error.message}`);
+  }
+});
+
+test('exit statuses: a process exits with the status main() returns and prints what it prints, for each way to a status (a usage mistake, a failure, findings, diff\'s trouble)', async (t) => {
+  const dir = tempTree(t, {});
+  const missing = path.join(dir, 'missing');
+  const env = { ADDONIX_CACHE_DIR: path.join(dir, 'cache'), HOME: dir };
+  const cases: [string[], number][] = [
+    [['build', '--bogus-option', '--json'], 2],
+    [['inspect', missing, '--json'], 1],
+    [['validate', missing, '--json'], 1],
+    [['diff', missing, missing, '--json'], 2],
+  ];
+  const processes = await Promise.all(cases.map(([args]) => runCliAsync(args, { env })));
+  for (const [i, [args, status]] of cases.entries()) {
+    const inProcess = await runCliInProcess(args, { env });
+    assert.equal(processes[i]!.status, status, `${args.join(' ')}: ${processes[i]!.stderr}`);
+    assert.equal(inProcess.status, status, args.join(' '));
+    assert.equal(processes[i]!.stdout, inProcess.stdout, args.join(' '));
+    assert.equal(processes[i]!.stderr, inProcess.stderr, args.join(' '));
   }
 });

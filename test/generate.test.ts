@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { corpus, needTools, runCli, tempTree } from './helpers.js';
+import { corpus, needTools, tempTree } from './helpers.js';
+// The CLI in this process (a process each cost a third of a second of CPU to start, generate's and init's more).
+import { runCliInProcess } from './in-process-cli.js';
 import { startCommandOf } from '../src/npm/start-command.js';
 
 const CONFIG = `name: Photo notes
@@ -53,11 +55,11 @@ function codeOutsideStrings(text: string): string {
     .replace(/"(?:[^"\\]|\\.)*"/g, '""');
 }
 
-test('generate: the npm data evaluates to what deps --json shows, for every target', (t) => {
+test('generate: the npm data evaluates to what deps --json shows, for every target', async (t) => {
   if (!needTools(t, 'nix-instantiate')) return;
   const dir = addon(t);
   if (!dir) return;
-  const result = runCli(['generate', dir]);
+  const result = await runCliInProcess(['generate', dir]);
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /\nwrote .*nix\/addon\.generated\.nix\nwrote .*nix\/npm-deps\.generated\.nix\n$/);
   // The Dockerfile only names the base image: generate says what the image runs instead.
@@ -70,7 +72,7 @@ test('generate: the npm data evaluates to what deps --json shows, for every targ
   assert.deepEqual(data.app, { dir: '.', lockfile: 'package-lock.json' });
   assert.deepEqual(Object.keys(data.targets).sort(), ['aarch64-glibc', 'aarch64-musl', 'amd64-glibc', 'amd64-musl', 'armv7-glibc', 'armv7-musl']);
   for (const target of Object.keys(data.targets)) {
-    const shown = JSON.parse(runCli(['deps', dir, '--target', target, '--json']).stdout);
+    const shown = JSON.parse((await runCliInProcess(['deps', dir, '--target', target, '--json'])).stdout);
     const exclude = new Set<string>(data.targets[target].exclude);
     const fromNix = Object.entries(data.packages as Record<string, any>)
       .filter(([location]) => !exclude.has(location))
@@ -87,13 +89,13 @@ test('generate: the npm data evaluates to what deps --json shows, for every targ
   assert.deepEqual(data.packages['node_modules/node-gyp-build'].bin, { 'node-gyp-build': 'bin.js', 'node-gyp-build-optional': 'optional.js', 'node-gyp-build-test': 'build-test.js' });
 });
 
-test('generate: the add-on data holds what the Nix library reads of the inspect model, and the command package.json starts', (t) => {
+test('generate: the add-on data holds what the Nix library reads of the inspect model, and the command package.json starts', async (t) => {
   if (!needTools(t, 'nix-instantiate')) return;
   const dir = addon(t);
   if (!dir) return;
-  assert.equal(runCli(['generate', dir]).status, 0);
+  assert.equal((await runCliInProcess(['generate', dir])).status, 0);
   const data = nixJson(path.join(dir, 'nix', 'addon.generated.nix'));
-  const model = JSON.parse(runCli(['inspect', '--json', dir]).stdout);
+  const model = JSON.parse((await runCliInProcess(['inspect', '--json', dir])).stdout);
   // Data only the library reads: the arch table is nix/arches.nix, the options schema is not built on.
   assert.deepEqual(Object.keys(data).sort(), ['app', 'archNames', 'arches', 'contextIgnore', 'dataVersion', 'environment', 'ingress', 'ingressPort', 'init', 'ports', 'slug', 'version']);
   assert.equal(data.dataVersion, 3);
@@ -128,10 +130,10 @@ test('generate: the start command: node scripts run without a shell, others unde
   assert.deepEqual(startCommandOf({ scripts: { test: 'x' } }), { command: null, problem: 'its package.json has neither a start script nor main', source: null });
 });
 
-test('generate: data only, byte-identical when regenerated, from any working directory', (t) => {
+test('generate: data only, byte-identical when regenerated, from any working directory', async (t) => {
   const dir = addon(t, 'node-red-better-sqlite3', 'rootfs/app');
   if (!dir) return;
-  assert.equal(runCli(['generate', dir]).status, 0);
+  assert.equal((await runCliInProcess(['generate', dir])).status, 0);
   const files = ['addon.generated.nix', 'npm-deps.generated.nix'].map((name) => path.join(dir, 'nix', name));
   const first = files.map((file) => readFileSync(file, 'utf8'));
   const mtimes = files.map((file) => statSync(file).mtimeMs);
@@ -142,28 +144,28 @@ test('generate: data only, byte-identical when regenerated, from any working dir
     assert.match(code, /^[\s{}[\]=;()\w.'"-]*$/);
   }
   assert.match(first[1]!, /lockfile = "rootfs\/app\/package-lock\.json";/);
-  const again = runCli(['generate', '.'], { cwd: dir });
+  const again = await runCliInProcess(['generate', '.'], { cwd: dir });
   assert.equal(again.status, 0);
   assert.match(again.stdout, /\nunchanged nix\/addon\.generated\.nix\nunchanged nix\/npm-deps\.generated\.nix\n$/);
   assert.deepEqual(files.map((file) => readFileSync(file, 'utf8')), first);
   assert.deepEqual(files.map((file) => statSync(file).mtimeMs), mtimes, 'unchanged files are not rewritten');
 });
 
-test('generate --check: up to date, then stale after an edit, and writes nothing', (t) => {
+test('generate --check: up to date, then stale after an edit, and writes nothing', async (t) => {
   const dir = addon(t);
   if (!dir) return;
-  const check = () => runCli(['generate', '--check', dir]);
-  const missing = check();
+  const check = () => runCliInProcess(['generate', '--check', dir]);
+  const missing = await check();
   assert.equal(missing.status, 1);
   assert.match(missing.stdout, /stale: .*addon\.generated\.nix\nstale: .*npm-deps\.generated\.nix\nrun: addonix generate/);
-  assert.equal(runCli(['generate', dir]).status, 0);
-  const fresh = check();
+  assert.equal((await runCliInProcess(['generate', dir])).status, 0);
+  const fresh = await check();
   assert.equal(fresh.status, 0);
   assert.match(fresh.stdout, /^up to date: /);
 
   writeFileSync(path.join(dir, 'config.yaml'), CONFIG.replace('version: "1.0.0"', 'version: "1.0.1"'));
   const before = readFileSync(path.join(dir, 'nix', 'addon.generated.nix'), 'utf8');
-  const stale = check();
+  const stale = await check();
   assert.equal(stale.status, 1);
   assert.match(stale.stdout, /^stale: .*nix\/addon\.generated\.nix\n/);
   assert.doesNotMatch(stale.stdout, /npm-deps/);
@@ -172,34 +174,34 @@ test('generate --check: up to date, then stale after an edit, and writes nothing
   // Without a lockfile, the npm data is stale too, and generate removes it.
   rmSync(path.join(dir, 'package-lock.json'));
   rmSync(path.join(dir, 'package.json'));
-  assert.match(check().stdout, /stale: .*npm-deps\.generated\.nix/);
-  const regenerated = runCli(['generate', dir]);
+  assert.match((await check()).stdout, /stale: .*npm-deps\.generated\.nix/);
+  const regenerated = await runCliInProcess(['generate', dir]);
   assert.match(regenerated.stdout, /removed .*npm-deps\.generated\.nix \(no package-lock\.json any more\)/);
-  assert.equal(check().status, 0);
+  assert.equal((await check()).status, 0);
 });
 
-test('generate: an add-on without a Node.js app gets only its metadata', (t) => {
+test('generate: an add-on without a Node.js app gets only its metadata', async (t) => {
   const dir = tempTree(t, { 'config.yaml': CONFIG });
-  const result = runCli(['generate', dir]);
+  const result = await runCliInProcess(['generate', dir]);
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /\nwrote .*addon\.generated\.nix\n$/);
   assert.doesNotMatch(result.stdout, /npm-deps/);
 });
 
-test('generate: several npm projects in one add-on need --app', (t) => {
+test('generate: several npm projects in one add-on need --app', async (t) => {
   const dir = tempTree(t, { 'config.yaml': CONFIG, 'a/package-lock.json': '{}', 'b/package-lock.json': '{}' });
-  const result = runCli(['generate', dir]);
+  const result = await runCliInProcess(['generate', dir]);
   assert.equal(result.status, 1);
   assert.match(result.stderr, /holds several npm projects \(a, b\); choose one with --app FOLDER/);
-  const missing = runCli(['generate', dir, '--app', 'c']);
+  const missing = await runCliInProcess(['generate', dir, '--app', 'c']);
   assert.match(missing.stderr, /--app c: no such folder/);
 });
 
-test('generate: an app with a pnpm or Yarn lockfile is refused, naming the file and how to write an npm one', (t) => {
+test('generate: an app with a pnpm or Yarn lockfile is refused, naming the file and how to write an npm one', async (t) => {
   const dir = tempTree(t, { 'config.yaml': CONFIG, 'backend/package.json': '{"name":"b","version":"1.0.0"}', 'backend/pnpm-lock.yaml': "lockfileVersion: '9.0'\n" });
-  const result = runCli(['generate', dir]);
+  const result = await runCliInProcess(['generate', dir]);
   assert.equal(result.status, 1, result.stdout);
   assert.match(result.stderr, /backend\/pnpm-lock\.yaml: a pnpm lockfile; addonix reads npm's package-lock\.json \(lockfile version 2 or 3\) only, pnpm lockfiles are not supported yet\. To build with addonix, write one with npm: cd \S*backend && npm install --package-lock-only \(then addonix generate --app backend\)/);
   const yarn = tempTree(t, { 'config.yaml': CONFIG, 'package.json': '{"name":"y","version":"1.0.0"}', 'yarn.lock': '# yarn lockfile v1\n' });
-  assert.match(runCli(['generate', yarn]).stderr, /no package-lock\.json in \S+ \(there is a yarn\.lock: addonix reads npm lockfiles only\)/);
+  assert.match((await runCliInProcess(['generate', yarn])).stderr, /no package-lock\.json in \S+ \(there is a yarn\.lock: addonix reads npm lockfiles only\)/);
 });

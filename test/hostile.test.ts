@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { hasStackTrace, needTools, runCliAsync, tempTree } from './helpers.js';
+import { runCliInProcess } from './in-process-cli.js';
 import { dockerToolsEntries, layer, tarBuffer, writeTarFile, type TestImage } from './images.js';
 import * as forge from './tar-forge.js';
 import { startRegistry, tagDigests } from './registry-helpers.js';
@@ -148,7 +149,8 @@ test('hostile: push, load, inspect-image, assemble, diff and verify refuse every
       // verify imports its own build (a good image) into a cache of its own: only the reference is hostile.
       ['verify', ['verify', flake.dir, '--arch', 'amd64', '--against', file, '--report', path.join(dir, `verify-${hostile.name}.json`)], flake.env],
     ];
-    const results = await Promise.all(commands.map(async ([name, args, commandEnv]) => [name, await runCliAsync(args, { env: commandEnv })] as const));
+    // In this process (72 command lines; a process each cost a third of a second of CPU to start).
+    const results = await Promise.all(commands.map(async ([name, args, commandEnv]) => [name, await runCliInProcess(args, { env: commandEnv })] as const));
     for (const [name, result] of results) {
       // diff says trouble as diff(1) does: 2; the others fail with 1.
       const exit = name === 'diff' ? 2 : 1;
@@ -178,11 +180,11 @@ test('hostile: device nodes pass with --allow-devices, for every command the sam
     ['assemble', '--allow-devices', '--out', path.join(dir, 'layout'), file],
     ['diff', '--allow-devices', file, file],
   ]) {
-    const result = await runCliAsync(args, { env });
+    const result = await runCliInProcess(args, { env });
     assert.equal(result.status, 0, `${args[0]}: ${result.stderr}`);
   }
   // A layer accepted under --allow-devices is checked again without it, though the cache knows it.
-  const again = await runCliAsync(['push', '--to', `${registry.host}/base/devices`, '--tag', '2', file], { env });
+  const again = await runCliInProcess(['push', '--to', `${registry.host}/base/devices`, '--tag', '2', file], { env });
   assert.equal(again.status, 1);
   assert.match(again.stderr, device.reason);
 });
@@ -207,28 +209,28 @@ test('names: backslashes and non-UTF-8 names round-trip through push and diff, d
   const dir = tempTree(t, {});
   const env = { ADDONIX_CACHE_DIR: path.join(dir, 'cache') };
   const original = await writeTarFile(path.join(dir, 'odd.tar'), dockerToolsEntries(await oddImage(undefined)));
-  const pushed = await runCliAsync(['push', '--json', '--to', `${registry.host}/me/odd`, '--tag', '1', original], { env });
+  const pushed = await runCliInProcess(['push', '--json', '--to', `${registry.host}/me/odd`, '--tag', '1', original], { env });
   assert.equal(pushed.status, 0, pushed.stderr);
   // Read back from the registry, every name is what it was: identical to the local image.
-  const back = await runCliAsync(['diff', '--json', original, `${registry.host}/me/odd:1`], { env });
+  const back = await runCliInProcess(['diff', '--json', original, `${registry.host}/me/odd:1`], { env });
   assert.equal(back.status, 0, back.stderr);
   assert.equal((JSON.parse(back.stdout) as DiffResult).verdict, 'identical');
 
   // Only the Latin-1 name changes: the UTF-8 name of the same word is another file, unchanged.
   const changed = await writeTarFile(path.join(dir, 'changed.tar'), dockerToolsEntries(await oddImage('data/caf\xe9')));
-  const json = await runCliAsync(['diff', '--json', `${registry.host}/me/odd:1`, changed], { env });
+  const json = await runCliInProcess(['diff', '--json', `${registry.host}/me/odd:1`, changed], { env });
   assert.equal(json.status, 1, json.stderr);
   const files = (JSON.parse(json.stdout) as { images: { layers: { files: { path: string; pathBytes?: string; change: string }[] }[] }[] }).images[0]!.layers.flatMap((l) => l.files);
   assert.deepEqual(
     files.map((f) => [f.path, f.pathBytes, f.change]),
     [['"/data/caf\\xe9"', Buffer.from('/data/caf\xe9', 'latin1').toString('base64'), 'changed']],
   );
-  const text = await runCliAsync(['diff', `${registry.host}/me/odd:1`, changed], { env });
+  const text = await runCliInProcess(['diff', `${registry.host}/me/odd:1`, changed], { env });
   assert.match(text.stdout, /changed +"\/data\/caf\\xe9" +content /);
 
   // Every name is shown so that it cannot end a line or drive the terminal; a backslash name stays as it is.
   const all = await writeTarFile(path.join(dir, 'all.tar'), dockerToolsEntries({ goarch: 'amd64', layers: [await BASE()], labels: { 'io.hass.arch': 'amd64' } }));
-  const listed = await runCliAsync(['diff', all, original], { env });
+  const listed = await runCliInProcess(['diff', all, original], { env });
   assert.equal(listed.status, 1);
   assert.ok(!listed.stdout.includes('\x1b'), 'no escape character reaches the terminal');
   for (const shown of ['/etc/systemd/system/system-systemd\\x2dcryptsetup.slice', '"/data/caf\\xe9"', '/data/café', '"/data/two\\nlines"', '"/data/\\x1b[31mred"']) {
@@ -241,10 +243,10 @@ test('hostile: a docker-archive naming its image with something that is no image
   const dir = tempTree(t, {});
   const image = { ...(await imageWith(await layer({ 'app/main.js': '1\n' }))), repoTag: 'Library/ubuntu:latest --quiet' };
   const file = await writeTarFile(path.join(dir, 'named.tar'), dockerToolsEntries(image));
-  const result = await runCliAsync(['load', '--engine', 'podman', '--arch', 'amd64', file], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
+  const result = await runCliInProcess(['load', '--engine', 'podman', '--arch', 'amd64', file], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
   assert.equal(result.status, 1);
   assert.match(result.stderr, /named\.tar names its image "Library\/ubuntu:latest --quiet", which is not a valid image name; name it with --name NAME:TAG/);
-  const badTag = await runCliAsync(['load', '--engine', 'podman', '--arch', 'amd64', '--name', 'UPPER:1', file], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
+  const badTag = await runCliInProcess(['load', '--engine', 'podman', '--arch', 'amd64', '--name', 'UPPER:1', file], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
   assert.equal(badTag.status, 2, 'a bad option value is a usage error');
   assert.match(badTag.stderr, /--name "UPPER:1" is not an image name NAME:TAG/);
 });

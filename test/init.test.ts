@@ -5,7 +5,9 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { hasTool, MINIMAL_CONFIG, needTools, REPO, runCli, tempTree } from './helpers.js';
+import { hasTool, MINIMAL_CONFIG, needTools, REPO, tempTree } from './helpers.js';
+// The CLI in this process (a process each cost a third of a second of CPU to start, generate's and init's more).
+import { runCliInProcess } from './in-process-cli.js';
 import { ACTIONS, CACHE_KINDS } from '../src/init/ci.js';
 
 const ADDON = `${MINIMAL_CONFIG}image: ghcr.io/me/{arch}-test\n`;
@@ -14,9 +16,9 @@ function snapshot(dir: string, files: string[]): Record<string, [string, number]
   return Object.fromEntries(files.map((file) => [file, [readFileSync(path.join(dir, file), 'utf8'), statSync(path.join(dir, file)).mtimeMs]]));
 }
 
-test('init: one add-on gets the thin flake, its generated data and .gitignore entries; a second run changes nothing', (t) => {
+test('init: one add-on gets the thin flake, its generated data and .gitignore entries; a second run changes nothing', async (t) => {
   const dir = tempTree(t, { 'config.yaml': ADDON, '.gitignore': 'node_modules\n' });
-  const first = runCli(['init', dir, '--addonix', 'github:me/addonix-fork']);
+  const first = await runCliInProcess(['init', dir, '--addonix', 'github:me/addonix-fork']);
   assert.equal(first.status, 0, first.stderr);
   const flake = readFileSync(path.join(dir, 'flake.nix'), 'utf8');
   assert.ok(
@@ -33,37 +35,37 @@ test('init: one add-on gets the thin flake, its generated data and .gitignore en
   );
   if (hasTool('nix-instantiate')) execFileSync('nix-instantiate', ['--parse', path.join(dir, 'flake.nix')], { stdio: 'ignore' });
   assert.equal(readFileSync(path.join(dir, '.gitignore'), 'utf8'), 'node_modules\n# Nix build results and verify reports (addonix build, nix build, addonix verify)\nresult\nresult-*\nverify-*.json\n');
-  const check = runCli(['generate', dir, '--check']);
+  const check = await runCliInProcess(['generate', dir, '--check']);
   assert.equal(check.status, 0, `init wrote what generate writes: ${check.stdout}`);
   for (const file of ['nix/addon.generated.nix', 'flake.nix', '.gitignore']) assert.match(first.stdout, new RegExp(`^wrote .*${file.replace('.', '\\.')}$`, 'm'));
   assert.match(first.stdout, /^next: cd .*addonix build {3}\(every arch; or nix run \.#build-all-images\)\. Not a git repository: Nix reads the folder as it is$/m);
 
   const files = ['flake.nix', '.gitignore', 'nix/addon.generated.nix'];
   const before = snapshot(dir, files);
-  const second = runCli(['init', dir, '--addonix', 'github:me/addonix-fork']);
+  const second = await runCliInProcess(['init', dir, '--addonix', 'github:me/addonix-fork']);
   assert.equal(second.status, 0, second.stderr);
   assert.doesNotMatch(second.stdout, /^wrote/m);
   assert.equal(second.stdout.match(/^unchanged /gm)?.length, 3);
   assert.deepEqual(snapshot(dir, files), before, 'same bytes, not even rewritten');
 });
 
-test('init: a file with other content is not replaced without --force, and then nothing at all is written', (t) => {
+test('init: a file with other content is not replaced without --force, and then nothing at all is written', async (t) => {
   const dir = tempTree(t, { 'config.yaml': ADDON, 'flake.nix': '{ outputs = { self }: { }; }\n' });
-  const refused = runCli(['init', dir, '--ci', 'gitlab']);
+  const refused = await runCliInProcess(['init', dir, '--ci', 'gitlab']);
   assert.equal(refused.status, 1);
   assert.match(refused.stderr, /flake\.nix exists with other content; nothing was written\. Pass --force to replace it\./);
   for (const file of ['.gitlab-ci.yml', '.gitignore', 'nix/addon.generated.nix']) assert.ok(!existsSync(path.join(dir, file)), `${file} not written`);
   assert.equal(readFileSync(path.join(dir, 'flake.nix'), 'utf8'), '{ outputs = { self }: { }; }\n');
-  const forced = runCli(['init', dir, '--ci', 'gitlab', '--force']);
+  const forced = await runCliInProcess(['init', dir, '--ci', 'gitlab', '--force']);
   assert.equal(forced.status, 0, forced.stderr);
   assert.match(readFileSync(path.join(dir, 'flake.nix'), 'utf8'), /addonix\.lib\.mkAddonFlake/);
   assert.ok(existsSync(path.join(dir, '.gitlab-ci.yml')));
 });
 
-test('init --ci gitlab: per-arch jobs in the Nix image on a runner of their own system, the stream script\'s closure cached (skipped without its secrets), one push job with a login per registry', (t) => {
+test('init --ci gitlab: per-arch jobs in the Nix image on a runner of their own system, the stream script\'s closure cached (skipped without its secrets), one push job with a login per registry', async (t) => {
   for (const cache of CACHE_KINDS) {
     const dir = tempTree(t, { 'config.yaml': ADDON });
-    const result = runCli(['init', dir, '--ci', 'gitlab', '--cache', cache]);
+    const result = await runCliInProcess(['init', dir, '--ci', 'gitlab', '--cache', cache]);
     assert.equal(result.status, 0, result.stderr);
     const text = readFileSync(path.join(dir, '.gitlab-ci.yml'), 'utf8');
     const ci = YAML.parse(text) as Record<string, { image?: string; extends?: string; stage?: string; tags?: string[]; timeout?: string; needs?: string[]; script?: string[]; before_script?: string[]; artifacts?: { paths: string[] }; rules?: unknown[]; id_tokens?: unknown }> & {
@@ -124,19 +126,19 @@ test('init --ci gitlab: per-arch jobs in the Nix image on a runner of their own 
   }
   // A deprecated arch is cross-compiled on x86_64 with GitLab.com's longest timeout.
   const dir = tempTree(t, { 'config.yaml': ADDON.replace('  - amd64\n', '  - amd64\n  - armv7\n') });
-  assert.equal(runCli(['init', dir, '--ci', 'gitlab']).status, 0);
+  assert.equal((await runCliInProcess(['init', dir, '--ci', 'gitlab'])).status, 0);
   const ci = YAML.parse(readFileSync(path.join(dir, '.gitlab-ci.yml'), 'utf8'));
   assert.deepEqual(ci['build-armv7'].tags, ['saas-linux-small-amd64']);
   assert.equal(ci['build-armv7'].timeout, '180 minutes');
 });
 
-test('init --ci github, for a repository of two add-ons: the repository flake, data in each, jobs per add-on and arch', (t) => {
+test('init --ci github, for a repository of two add-ons: the repository flake, data in each, jobs per add-on and arch', async (t) => {
   const dir = tempTree(t, {
     'repository.yaml': 'name: My add-ons\nurl: https://example.invalid/addons\n',
     'one/config.yaml': MINIMAL_CONFIG.replace('slug: test_addon', 'slug: one'),
     'two/config.yaml': MINIMAL_CONFIG.replace('slug: test_addon', 'slug: two').replace('  - aarch64\n', ''),
   });
-  const result = runCli(['init', dir, '--ci', 'github', '--cache', 'cachix', '--cache-name', 'my-cache']);
+  const result = await runCliInProcess(['init', dir, '--ci', 'github', '--cache', 'cachix', '--cache-name', 'my-cache']);
   assert.equal(result.status, 0, result.stderr);
   const flake = readFileSync(path.join(dir, 'flake.nix'), 'utf8');
   assert.match(flake, /outputs = \{ self, addonix \}: addonix\.lib\.mkRepositoryFlake \{\n {4}src = \.\/\.;\n {4}addons = \[\n {6}"one"\n {6}"two"\n {4}\];\n {2}\};/);
@@ -171,28 +173,28 @@ test('init --ci github, for a repository of two add-ons: the repository flake, d
   // The steps every job shares are written out in each: no YAML anchors or aliases.
   assert.doesNotMatch(readFileSync(path.join(dir, '.github', 'workflows', 'addonix.yml'), 'utf8'), /(^|\s)[&*]a\d+\b/m);
   // The same init again: nothing changes.
-  const again = runCli(['init', dir, '--ci', 'github', '--cache', 'cachix', '--cache-name', 'my-cache']);
+  const again = await runCliInProcess(['init', dir, '--ci', 'github', '--cache', 'cachix', '--cache-name', 'my-cache']);
   assert.equal(again.status, 0, again.stderr);
   assert.doesNotMatch(again.stdout, /^wrote/m);
 });
 
-test('init: a folder without an add-on, and an add-on with errors, write nothing', (t) => {
+test('init: a folder without an add-on, and an add-on with errors, write nothing', async (t) => {
   const empty = tempTree(t, { 'README.md': 'hi\n' });
-  const none = runCli(['init', empty]);
+  const none = await runCliInProcess(['init', empty]);
   assert.equal(none.status, 1);
   assert.match(none.stderr, /holds no add-on/);
   const broken = tempTree(t, { 'config.yaml': 'name: x\n' });
-  const bad = runCli(['init', broken]);
+  const bad = await runCliInProcess(['init', broken]);
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /missing-key/);
   assert.ok(!existsSync(path.join(broken, 'flake.nix')) && !existsSync(path.join(empty, 'flake.nix')));
 });
 
-test('init: in a git repository the files it writes are staged, since Nix reads only tracked files; an add-on without package.json is told what to add', (t) => {
+test('init: in a git repository the files it writes are staged, since Nix reads only tracked files; an add-on without package.json is told what to add', async (t) => {
   if (!needTools(t, 'git')) return;
   const dir = tempTree(t, { 'config.yaml': ADDON, 'Dockerfile': 'FROM scratch\n' });
   execFileSync('git', ['init', '-q', dir]);
-  const result = runCli(['init', dir]);
+  const result = await runCliInProcess(['init', dir]);
   assert.equal(result.status, 0, result.stderr);
   const staged = execFileSync('git', ['-C', dir, 'diff', '--cached', '--name-only'], { encoding: 'utf8' }).trim().split('\n').sort();
   assert.deepEqual(staged, ['.gitignore', 'flake.nix', 'nix/addon.generated.nix']);
@@ -205,22 +207,22 @@ test('init: in a git repository the files it writes are staged, since Nix reads 
   if (hasTool('nix-instantiate')) execFileSync('nix-instantiate', ['--parse', path.join(dir, 'flake.nix')], { stdio: 'ignore' });
 });
 
-test('init: an add-on with a bashio launcher is told how its image runs, which flavor and why, and what to pin; a Dockerfile Docker would stop at writes nothing', (t) => {
+test('init: an add-on with a bashio launcher is told how its image runs, which flavor and why, and what to pin; a Dockerfile Docker would stop at writes nothing', async (t) => {
   const fixture = path.join(REPO, 'test', 'fixtures', 'addons', 'spa-bridge');
   const dir = tempTree(t, {});
   cpSync(fixture, dir, { recursive: true });
-  const result = runCli(['init', dir]);
+  const result = await runCliInProcess(['init', dir]);
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /^How the image runs\n {2}flavor +base: Dockerfile:17: CMD runs \/usr\/src\/app\/run\.sh, a launcher that needs the base image \(run\.sh:1: #!\/usr\/bin\/with-contenv bashio\)$/m);
   assert.match(result.stdout, /^ {2}node_modules +\/usr\/src\/app \(npm install, Dockerfile:13\)$/m);
   assert.match(result.stdout, /^ {2}the flavor "base" builds on the pinned base image: run addonix pin-base \(it writes nix\/base-images\.lock\.nix\), then addonix generate$/m);
-  const json = runCli(['init', dir, '--json', '--force']);
+  const json = await runCliInProcess(['init', dir, '--json', '--force']);
   assert.equal(JSON.parse(json.stdout).runtime.spa_bridge.amd64.flavor, 'base');
 
   const broken = tempTree(t, {});
   cpSync(fixture, broken, { recursive: true });
   writeFileSync(path.join(broken, 'Dockerfile'), readFileSync(path.join(fixture, 'Dockerfile'), 'utf8').replace('COPY . .', 'COPY missing-folder .'));
-  const refused = runCli(['init', broken]);
+  const refused = await runCliInProcess(['init', broken]);
   assert.equal(refused.status, 1);
   assert.match(refused.stderr, /the Dockerfile has an instruction Docker would stop at; nothing was written:\n {2}\S*Dockerfile:14:1: error: COPY: missing-folder: no such file or folder in the add-on folder \(the build context\) \[dockerfile-invalid\]/);
   assert.ok(!existsSync(path.join(broken, 'flake.nix')) && !existsSync(path.join(broken, 'nix')), 'nothing written');

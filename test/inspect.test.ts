@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MINIMAL_CONFIG, hasStackTrace, runCli, tempTree } from './helpers.js';
+import { MINIMAL_CONFIG, hasStackTrace, tempTree } from './helpers.js';
+// The CLI in this process (a process each cost a third of a second of CPU to start, generate's and init's more).
+import { runCliInProcess } from './in-process-cli.js';
 
 const NOTES_CONFIG = `name: Sqlite Notes
 version: "1.2.0"
@@ -38,20 +40,20 @@ interface Arch {
   labels: Record<string, string>;
 }
 
-function inspectJson(dir: string, args: string[] = []) {
-  const result = runCli(['inspect', '--json', ...args, dir]);
+async function inspectJson(dir: string, args: string[] = []) {
+  const result = await runCliInProcess(['inspect', '--json', ...args, dir]);
   assert.equal(result.status, 0, result.stderr);
   return { model: JSON.parse(result.stdout) as { arches: Arch[]; [key: string]: unknown }, stderr: result.stderr };
 }
 
-test('inspect: platform, Nix system, cross targets, image and labels for every arch', (t) => {
+test('inspect: platform, Nix system, cross targets, image and labels for every arch', async (t) => {
   const root = tempTree(t, {
     'repository.yaml': 'name: My add-ons\nurl: https://github.com/me/addons\n',
     'notes/config.yaml': NOTES_CONFIG,
     'notes/Dockerfile': DOCKERFILE,
     'notes/Dockerfile.armhf': 'FROM ghcr.io/home-assistant/armhf-base:3.20\n',
   });
-  const { model } = inspectJson(`${root}/notes`);
+  const { model } = await inspectJson(`${root}/notes`);
   assert.equal(model['name'], 'Sqlite Notes');
   assert.equal(model['slug'], 'sqlite_notes');
   assert.equal(model['version'], '1.2.0');
@@ -103,13 +105,13 @@ test('inspect: platform, Nix system, cross targets, image and labels for every a
   assert.match(byArch['armhf']!.dockerfile!, /Dockerfile\.armhf$/);
 });
 
-test('inspect: base image, args and labels from a build file', (t) => {
+test('inspect: base image, args and labels from a build file', async (t) => {
   const dir = tempTree(t, {
     'config.yaml': MINIMAL_CONFIG,
     'build.yaml': 'build_from:\n  aarch64: ghcr.io/home-assistant/aarch64-base:3.24\n  amd64: ghcr.io/home-assistant/amd64-base:3.24\nargs:\n  TOOL_VERSION: "2.0"\n  BUILD_VERSION: override\nlabels:\n  io.hass.type: app\n  org.example.team: notes\n',
     'Dockerfile': 'ARG BUILD_FROM\nFROM $BUILD_FROM\n',
   });
-  const { model, stderr } = inspectJson(dir);
+  const { model, stderr } = await inspectJson(dir);
   assert.match(stderr, /deprecated-build-file/);
   const amd64 = model.arches.find((a) => a.arch === 'amd64')!;
   assert.equal(amd64.baseImage, 'ghcr.io/home-assistant/amd64-base:3.24');
@@ -126,27 +128,27 @@ test('inspect: base image, args and labels from a build file', (t) => {
   assert.equal(model['imageTemplate'], null);
 });
 
-test('inspect: the 2025 rules always passed BUILD_FROM, overriding the Dockerfile default', (t) => {
+test('inspect: the 2025 rules always passed BUILD_FROM, overriding the Dockerfile default', async (t) => {
   const dir = tempTree(t, { 'config.yaml': MINIMAL_CONFIG, Dockerfile: DOCKERFILE });
-  const { model } = inspectJson(dir, ['--supervisor', '2025']);
+  const { model } = await inspectJson(dir, ['--supervisor', '2025']);
   const amd64 = model.arches.find((a) => a.arch === 'amd64')!;
   assert.equal(amd64.baseImage, 'ghcr.io/home-assistant/amd64-base:latest');
   assert.equal(amd64.baseImageSource, 'supervisor-default');
 });
 
-test('inspect: a build file the Supervisor ignores means its defaults', (t) => {
+test('inspect: a build file the Supervisor ignores means its defaults', async (t) => {
   const dir = tempTree(t, { 'config.yaml': MINIMAL_CONFIG, 'build.yaml': 'build_from: alpine\nargs:\n  A: "1"\n' });
-  const { model } = inspectJson(dir);
+  const { model } = await inspectJson(dir);
   const amd64 = model.arches.find((a) => a.arch === 'amd64')!;
   assert.equal((model['files'] as { buildIgnored: boolean }).buildIgnored, true);
   assert.equal(amd64.baseImage, 'ghcr.io/home-assistant/base:latest');
   assert.equal(amd64.buildArgs['A'], undefined);
 });
 
-test('inspect: riscv64 only on request, with a warning', (t) => {
+test('inspect: riscv64 only on request, with a warning', async (t) => {
   const dir = tempTree(t, { 'config.yaml': MINIMAL_CONFIG });
-  assert.ok(!inspectJson(dir).model.arches.some((a) => a.arch === 'riscv64'));
-  const { model, stderr } = inspectJson(dir, ['--riscv64']);
+  assert.ok(!(await inspectJson(dir)).model.arches.some((a) => a.arch === 'riscv64'));
+  const { model, stderr } = await inspectJson(dir, ['--riscv64']);
   const riscv = model.arches.find((a) => a.arch === 'riscv64')!;
   assert.deepEqual(riscv.platform, { os: 'linux', architecture: 'riscv64' });
   assert.equal(riscv.muslTarget, 'riscv64-unknown-linux-musl');
@@ -154,9 +156,9 @@ test('inspect: riscv64 only on request, with a warning', (t) => {
   assert.match(stderr, /Home Assistant does not run riscv64/);
 });
 
-test('inspect: a readable table in text mode', (t) => {
+test('inspect: a readable table in text mode', async (t) => {
   const dir = tempTree(t, { 'config.yaml': NOTES_CONFIG, Dockerfile: DOCKERFILE });
-  const result = runCli(['inspect', dir]);
+  const result = await runCliInProcess(['inspect', dir]);
   assert.equal(result.status, 0, result.stderr);
   const lines = result.stdout.split('\n');
   assert.match(lines[0]!, /^Sqlite Notes 1\.2\.0 {2}\(slug sqlite_notes\)$/);
@@ -168,13 +170,13 @@ test('inspect: a readable table in text mode', (t) => {
   assert.match(result.stdout, /^ {2}io\.hass\.type +addon$/m);
 });
 
-test('inspect: refuses an add-on with errors, and a folder of several add-ons', (t) => {
+test('inspect: refuses an add-on with errors, and a folder of several add-ons', async (t) => {
   const bad = tempTree(t, { 'config.yaml': MINIMAL_CONFIG.replace('slug: test_addon', 'slug: "bad slug"') });
-  const invalid = runCli(['inspect', bad]);
+  const invalid = await runCliInProcess(['inspect', bad]);
   assert.equal(invalid.status, 1);
   assert.match(invalid.stderr, /config\.yaml:3:7: error: slug 'bad slug' is invalid/);
   assert.match(invalid.stderr, /addonix: error: .*: fix the add-on's error first \(addonix validate .*\):\n  .*config\.yaml:3:7: error: slug 'bad slug' is invalid/);
-  const asJson = runCli(['inspect', bad, '--json']);
+  const asJson = await runCliInProcess(['inspect', bad, '--json']);
   assert.equal(asJson.status, 1);
   const error = (JSON.parse(asJson.stdout) as { error: { code: string; message: string; file: string; line: number } }).error;
   assert.equal(error.code, 'addon-invalid');
@@ -184,12 +186,12 @@ test('inspect: refuses an add-on with errors, and a folder of several add-ons', 
   assert.ok(!hasStackTrace(invalid.stderr));
 
   const repo = tempTree(t, { 'a/config.yaml': MINIMAL_CONFIG, 'b/config.yaml': MINIMAL_CONFIG.replace('test_addon', 'other') });
-  const several = runCli(['inspect'], { cwd: repo });
+  const several = await runCliInProcess(['inspect'], { cwd: repo });
   assert.equal(several.status, 1);
   assert.match(several.stderr, /holds 2 add-ons; name one of them:\n {2}a\n {2}b/);
 
   const empty = tempTree(t, { 'README.md': 'x' });
-  const none = runCli(['inspect', empty]);
+  const none = await runCliInProcess(['inspect', empty]);
   assert.equal(none.status, 1);
   assert.match(none.stderr, /no add-on here/);
 });

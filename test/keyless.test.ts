@@ -42,7 +42,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { jsonError, needTools, runCliAsync, tempTree } from './helpers.js';
+import { jsonError, needTools, tempTree } from './helpers.js';
+// The CLI in this process: 24 command lines, a process each cost about half a second of CPU (sigstore's modules).
+import { runCliInProcess } from './in-process-cli.js';
 import { startRegistry, type Registry } from './registry-helpers.js';
 import { readSigningKey } from '../src/registry/cosign-keys.js';
 
@@ -270,7 +272,7 @@ test('keyless signatures, offline, classic and as Sigstore bundles: addonix and 
     return result;
   };
   const addonixVerdict = async (digest: string, args: string[], ignoreSct = true) => {
-    const result = await runCliAsync(['verify', '--signatures-only', '--json', '--against', `${repo}@${digest}`, '--trusted-root', root, ...(ignoreSct ? ['--insecure-ignore-sct'] : []), ...args]);
+    const result = await runCliInProcess(['verify', '--signatures-only', '--json', '--against', `${repo}@${digest}`, '--trusted-root', root, ...(ignoreSct ? ['--insecure-ignore-sct'] : []), ...args]);
     if (result.status === 0) {
       const report = JSON.parse(result.stdout) as { key?: string; identity?: { subject: string; issuer: string }; manifests: { signature: { reason: string }; attestations: unknown }[] };
       assert.equal(report.key, undefined);
@@ -319,8 +321,8 @@ test('keyless signatures, offline, classic and as Sigstore bundles: addonix and 
   const addon = (image: string) =>
     tempTree(t, { 'config.yaml': 'name: Base test\nversion: "1.0.0"\nslug: base_test\ndescription: On a signed base image\narch:\n  - amd64\n', Dockerfile: `ARG BUILD_FROM=${image}\nFROM $BUILD_FROM\n` });
   const [pinned, refused] = await Promise.all([
-    runCliAsync(['pin-base', addon(`${repo}:good`), '--no-hash', '--json', '--trusted-root', root, '--insecure-ignore-sct', ...identity]),
-    runCliAsync(['pin-base', addon(`${repo}:other-ca`), '--no-hash', '--json', '--trusted-root', root, '--insecure-ignore-sct', ...identity]),
+    runCliInProcess(['pin-base', addon(`${repo}:good`), '--no-hash', '--json', '--trusted-root', root, '--insecure-ignore-sct', ...identity]),
+    runCliInProcess(['pin-base', addon(`${repo}:other-ca`), '--no-hash', '--json', '--trusted-root', root, '--insecure-ignore-sct', ...identity]),
   ]);
   assert.equal(pinned.status, 0, pinned.stderr);
   assert.equal((JSON.parse(pinned.stdout) as { images: { amd64: { imageDigest: string } } }).images.amd64.imageDigest, good);
@@ -354,15 +356,15 @@ test('keyless options: a half-given identity, a key beside an identity, a truste
   const identity = ['--certificate-identity', WORKFLOW, '--certificate-oidc-issuer', ISSUER];
   const file = (name: string) => path.join(dir, name);
   const results = await Promise.all([
-    runCliAsync([...against, '--certificate-identity', WORKFLOW, '--trusted-root', file('empty.json')]),
-    runCliAsync([...against, '--certificate-oidc-issuer', ISSUER, '--trusted-root', file('empty.json')]),
-    runCliAsync([...against, ...identity]),
-    runCliAsync([...against, ...identity, '--trusted-root', file('empty.json'), '--key', file('cosign.pub')]),
-    runCliAsync([...against, ...identity, '--trusted-root', file('not-json.json')]),
-    runCliAsync([...against, ...identity, '--trusted-root', file('other.json')]),
-    runCliAsync([...against, ...identity, '--trusted-root', file('empty.json')]),
-    runCliAsync([...against, ...identity, '--trusted-root', file('missing.json')]),
-    runCliAsync([...against, '--certificate-identity-regexp', '(', '--certificate-oidc-issuer', ISSUER, '--trusted-root', file('empty.json')]),
+    runCliInProcess([...against, '--certificate-identity', WORKFLOW, '--trusted-root', file('empty.json')]),
+    runCliInProcess([...against, '--certificate-oidc-issuer', ISSUER, '--trusted-root', file('empty.json')]),
+    runCliInProcess([...against, ...identity]),
+    runCliInProcess([...against, ...identity, '--trusted-root', file('empty.json'), '--key', file('cosign.pub')]),
+    runCliInProcess([...against, ...identity, '--trusted-root', file('not-json.json')]),
+    runCliInProcess([...against, ...identity, '--trusted-root', file('other.json')]),
+    runCliInProcess([...against, ...identity, '--trusted-root', file('empty.json')]),
+    runCliInProcess([...against, ...identity, '--trusted-root', file('missing.json')]),
+    runCliInProcess([...against, '--certificate-identity-regexp', '(', '--certificate-oidc-issuer', ISSUER, '--trusted-root', file('empty.json')]),
   ]);
   const expected: [number, RegExp][] = [
     [2, /needs the OIDC issuer of the identity: --certificate-oidc-issuer/],

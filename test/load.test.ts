@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { hasStackTrace, needTools, runCliAsync, tempTree } from './helpers.js';
+import { hasStackTrace, needTools, tempTree } from './helpers.js';
+// The CLI in this process (a process each cost a third of a second of CPU to start).
+import { runCliHere } from './in-process-cli.js';
 import { archLayers, dockerToolsEntries, sha, writeStreamScript, writeTarFile } from './images.js';
 
 /** Podman with storage of its own in a temporary folder, so tests touch nothing of the machine's. */
@@ -24,7 +26,7 @@ test('load: podman load accepts the stream for the asked arch (tarball, stream s
   const amd = await writeTarFile(path.join(dir, 'amd.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64'), repoTag: 'test/notes:1.0.0' }));
   const script = writeStreamScript(path.join(dir, 'stream-arm'), arm);
 
-  const loaded = await runCliAsync(['load', '--engine', 'podman', '--arch', 'aarch64', script, amd], { env });
+  const loaded = await runCliHere(['load', '--engine', 'podman', '--arch', 'aarch64', script, amd], { env });
   assert.equal(loaded.status, 0, loaded.stderr);
   assert.match(loaded.stdout.trim(), /test\/notes:1\.0\.0$/);
   const inspect = JSON.parse(execFileSync('podman', ['image', 'inspect', 'test/notes:1.0.0'], { env: { ...process.env, ...podman }, encoding: 'utf8' })) as { Architecture: string; RootFS: { Layers: string[] } }[];
@@ -32,14 +34,14 @@ test('load: podman load accepts the stream for the asked arch (tarball, stream s
   assert.deepEqual(inspect[0]!.RootFS.Layers, armLayers.map((l) => sha(l)));
 
   // A multi-arch layout (gzip layers, as pushed) loads too; --tag names it.
-  const assembled = await runCliAsync(['assemble', '--out', path.join(dir, 'result-multiarch'), arm, amd], { env });
+  const assembled = await runCliHere(['assemble', '--out', path.join(dir, 'result-multiarch'), arm, amd], { env });
   assert.equal(assembled.status, 0, assembled.stderr);
-  const fromLayout = await runCliAsync(['load', '--engine', 'podman', '--arch', 'amd64', '--name', 'test/notes:amd', path.join(dir, 'result-multiarch')], { env });
+  const fromLayout = await runCliHere(['load', '--engine', 'podman', '--arch', 'amd64', '--name', 'test/notes:amd', path.join(dir, 'result-multiarch')], { env });
   assert.equal(fromLayout.status, 0, fromLayout.stderr);
   const amdInspect = JSON.parse(execFileSync('podman', ['image', 'inspect', 'test/notes:amd'], { env: { ...process.env, ...podman }, encoding: 'utf8' })) as { Architecture: string }[];
   assert.equal(amdInspect[0]!.Architecture, 'amd64');
 
-  const none = await runCliAsync(['load', '--engine', 'podman', '--arch', 'armv7', arm, amd], { env });
+  const none = await runCliHere(['load', '--engine', 'podman', '--arch', 'armv7', arm, amd], { env });
   assert.equal(none.status, 1);
   assert.match(none.stderr, /no image for armv7 among the inputs \(they hold aarch64 \(linux\/arm64\/v8\), amd64 \(linux\/amd64\)\)/);
 });
@@ -54,15 +56,15 @@ test('load: without --engine, where the docker client has no daemon, the image g
   writeFileSync(path.join(bin, 'docker'), '#!/bin/sh\necho "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2\nexit 1\n', { mode: 0o755 });
   const env = { ...podman, ADDONIX_CACHE_DIR: path.join(dir, 'cache'), PATH: `${bin}:${process.env['PATH'] ?? ''}` };
   const amd = await writeTarFile(path.join(dir, 'amd.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64'), repoTag: 'test/default-engine:1.0.0' }));
-  const loaded = await runCliAsync(['load', '--arch', 'amd64', amd, '--json'], { env });
+  const loaded = await runCliHere(['load', '--arch', 'amd64', amd, '--json'], { env });
   assert.equal(loaded.status, 0, loaded.stderr);
   assert.equal((JSON.parse(loaded.stdout) as { engine: string }[])[0]!.engine, 'podman');
   execFileSync('podman', ['image', 'exists', 'test/default-engine:1.0.0'], { env: { ...process.env, ...podman } });
-  const doctor = await runCliAsync(['doctor', '--json'], { env });
+  const doctor = await runCliHere(['doctor', '--json'], { env });
   const engine = (JSON.parse(doctor.stdout) as { check: string; message: string }[]).find((check) => check.check === 'engine');
   assert.match(engine!.message, /addonix load uses Podman [\d.]+ unless --engine says otherwise \(the docker client is here, but no Docker daemon answers\)/);
   // With neither a Docker daemon nor Podman, the error says so before any image is read.
-  const none = await runCliAsync(['load', path.join(dir, 'missing.tar')], { env: { ...env, PATH: bin } });
+  const none = await runCliHere(['load', path.join(dir, 'missing.tar')], { env: { ...env, PATH: bin } });
   assert.equal(none.status, 1);
   assert.match(none.stderr, /nothing to load the image into: the docker client is here, but no Docker daemon answers, and there is no Podman; start the Docker daemon, or install Podman/);
 });
@@ -79,7 +81,7 @@ test('assemble: the layout skopeo reads has the index with variants and the add-
   const arm = await writeTarFile(path.join(dir, 'arm.tar'), dockerToolsEntries({ goarch: 'arm64', layers: await archLayers('aarch64') }));
   const amd = await writeTarFile(path.join(dir, 'amd.tar'), dockerToolsEntries({ goarch: 'amd64', layers: await archLayers('amd64') }));
   const out = path.join(dir, 'result-multiarch');
-  const result = await runCliAsync(['assemble', '--json', '--addon', path.join(dir, 'addon'), '--out', out, amd, arm], { env });
+  const result = await runCliHere(['assemble', '--json', '--addon', path.join(dir, 'addon'), '--out', out, amd, arm], { env });
   assert.equal(result.status, 0, result.stderr);
   const printed = JSON.parse(result.stdout) as { index: string };
   const raw = execFileSync('skopeo', ['inspect', '--raw', `oci:${out}`]);
@@ -96,26 +98,26 @@ test('assemble: the layout skopeo reads has the index with variants and the add-
   // skopeo can copy one arch out of it.
   execFileSync('skopeo', ['copy', '-q', '--override-arch', 'arm64', `oci:${out}`, `oci:${path.join(dir, 'copy')}:x`]);
   // Assembling again gives the same index (reproducible), whatever the argument order.
-  const again = await runCliAsync(['assemble', '--json', '--addon', path.join(dir, 'addon'), '--out', out, arm, amd], { env });
+  const again = await runCliHere(['assemble', '--json', '--addon', path.join(dir, 'addon'), '--out', out, arm, amd], { env });
   assert.equal((JSON.parse(again.stdout) as { index: string }).index, printed.index);
 });
 
 test('usage: wrong or missing options exit 2 with a message; missing inputs exit 1 without a stack trace', async (t) => {
   const dir = tempTree(t, {});
-  const noTag = await runCliAsync(['push', '--to', '127.0.0.1:1/x', path.join(dir, 'x.tar')]);
+  const noTag = await runCliHere(['push', '--to', '127.0.0.1:1/x', path.join(dir, 'x.tar')]);
   assert.equal(noTag.status, 2);
   assert.match(noTag.stderr, /give at least one --tag/);
-  const withTag = await runCliAsync(['push', '--to', '127.0.0.1:1/x:1', '--tag', '1', path.join(dir, 'x.tar')]);
+  const withTag = await runCliHere(['push', '--to', '127.0.0.1:1/x:1', '--tag', '1', path.join(dir, 'x.tar')]);
   assert.equal(withTag.status, 2);
   assert.match(withTag.stderr, /tags go in --tag/);
-  const password = await runCliAsync(['push', '--to', '127.0.0.1:1/x', '--tag', '1', '--username', 'me', path.join(dir, 'x.tar')]);
+  const password = await runCliHere(['push', '--to', '127.0.0.1:1/x', '--tag', '1', '--username', 'me', path.join(dir, 'x.tar')]);
   assert.equal(password.status, 2);
   assert.match(password.stderr, /--username needs --password-stdin/);
-  const missing = await runCliAsync(['push', '--to', '127.0.0.1:1/x', '--tag', '1', path.join(dir, 'x.tar')], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
+  const missing = await runCliHere(['push', '--to', '127.0.0.1:1/x', '--tag', '1', path.join(dir, 'x.tar')], { env: { ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /x\.tar does not exist/);
   assert.equal(hasStackTrace(missing.stderr), false);
-  const badRef = await runCliAsync(['inspect-image', 'Not A Ref']);
+  const badRef = await runCliHere(['inspect-image', 'Not A Ref']);
   assert.equal(badRef.status, 2, 'a reference that cannot be one is a usage error');
   assert.match(badRef.stderr, /is not an image reference/);
 });

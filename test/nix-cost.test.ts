@@ -10,7 +10,9 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { needTools, REPO, runCli, tempTree } from './helpers.js';
+import { needTools, REPO, tempTree } from './helpers.js';
+// The CLI in this process where the test is not about the process (a process each cost a third of a second of CPU to start).
+import { runCliInProcess } from './in-process-cli.js';
 import { spawnSync } from 'node:child_process';
 import { buildCost, derivationGraph, evalJson, evalRaw, instantiate, NIX_OPTIONS, nixPath, STAND_IN, type BuildCost } from './nix-helpers.js';
 import { compareVersions, parseNixVersion } from '../src/nix/install.js';
@@ -140,7 +142,7 @@ test('cost: overlays and config of the build machine\'s package set reach every 
   check(imagesOf(EXAMPLE, 'x86_64-linux', overlay), 'given to mkAddonImages');
 });
 
-test('cost: a second add-on without a start command says what to give', (t) => {
+test('cost: a second add-on without a start command says what to give', async (t) => {
   if (!ready(t)) return;
   const dir = tempTree(t, {});
   cpSync(FIXTURE, dir, { recursive: true, filter: (file) => path.relative(FIXTURE, file).split(path.sep)[0] !== 'nix' });
@@ -148,17 +150,17 @@ test('cost: a second add-on without a start command says what to give', (t) => {
   delete pkg.main;
   delete pkg.scripts;
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
-  const generated = runCli(['generate', dir]);
+  const generated = await runCliInProcess(['generate', dir]);
   assert.equal(generated.status, 0, generated.stderr);
   const result = evalRaw(`(${imagesOf(dir, 'x86_64-linux')}).images.amd64.drvPath`);
   assert.notEqual(result.status, 0);
   assert.match(result.stderr, /add-on 'garage_door_log': the image needs a command: its package\.json has neither a start script nor main; give run = \[/);
 });
 
-test('cost: addonix build --dry-run says per arch how it is built and what Nix would build and fetch, building nothing', (t) => {
+test('cost: addonix build --dry-run says per arch how it is built and what Nix would build and fetch, building nothing', async (t) => {
   if (!needTools(t, 'nix', 'git')) return;
   const args = ['build', EXAMPLE, '--flake', REPO, '--override-input', 'nixpkgs', `path:${STAND_IN}`, '--substituters', '', '--dry-run'];
-  const result = runCli([...args, '--json']);
+  const result = await runCliInProcess([...args, '--json']);
   assert.equal(result.status, 0, result.stderr);
   const report = JSON.parse(result.stdout) as { dryRun: boolean; images: { arch: string; plan: { strategy: string; libc: string; fromCache: boolean; compiles: string[]; firstBuild: string }; willBuild: string[]; willFetch: number; expensive: { what: string }[]; foreign: unknown[]; advice: string | null }[] };
   assert.equal(report.dryRun, true);
@@ -177,7 +179,7 @@ test('cost: addonix build --dry-run says per arch how it is built and what Nix w
   assert.match(report.images[2]!.plan.firstBuild, /^hours/);
   // Nothing was built: no result link, and a second dry run says the same.
   assert.ok(!existsSync(path.join(EXAMPLE, 'result-amd64')));
-  const text = runCli(args);
+  const text = await runCliInProcess(args);
   assert.equal(text.status, 0, text.stderr);
   assert.match(text.stdout, /^aarch64 {2}strategy cached, glibc; Node\.js and glibc from the binary cache \(aarch64-linux\); compiles better-sqlite3@13\.2\.0\n {9}builds \d+/m);
   assert.match(text.stdout, /^armv7 {2}strategy cross, musl; Node\.js and musl compiled for armv7-musl/m);
@@ -259,12 +261,12 @@ in {
   assert.equal(built.status, 0, built.stderr.split('\n').slice(-20).join('\n'));
 });
 
-test('cost: addonix build refuses an image with a Hydra miss before building anything, and --dry-run names it, each saying what to do', (t) => {
+test('cost: addonix build refuses an image with a Hydra miss before building anything, and --dry-run names it, each saying what to do', async (t) => {
   if (!needTools(t, 'nix', 'git')) return;
   // An add-on as `addonix init` writes it, asking for the aarch64 set's jq (the stand-in's Hydra miss).
   const dir = tempTree(t, {});
   cpSync(EXAMPLE, dir, { recursive: true, filter: (source) => !/(^|\/)(flake\.(nix|lock)|nix|result[^/]*)$/.test(path.relative(EXAMPLE, source)) });
-  assert.equal(runCli(['init', dir]).status, 0);
+  assert.equal((await runCliInProcess(['init', dir])).status, 0);
   const flake = path.join(dir, 'flake.nix');
   const text = readFileSync(flake, 'utf8');
   assert.match(text, /mkAddonFlake \{ src = \.\/\.; \}/);
@@ -272,10 +274,10 @@ test('cost: addonix build refuses an image with a Hydra miss before building any
   const git = spawnSync('sh', ['-c', 'git init -q && git add -A && git -c user.name=t -c user.email=t@t.invalid commit -q -m addon'], { cwd: dir, encoding: 'utf8' });
   assert.equal(git.status, 0, git.stderr);
   const args = ['build', dir, '--arch', 'aarch64', '--override-input', 'addonix', `git+file://${REPO}`, '--override-input', 'addonix/nixpkgs', `path:${STAND_IN}`, '--substituters', ''];
-  const dry = runCli([...args, '--dry-run']);
+  const dry = await runCliInProcess([...args, '--dry-run']);
   assert.equal(dry.status, 0, dry.stderr);
   assert.match(dry.stdout, /cannot build here: aarch64: a derivation for aarch64-linux would have to be built, and this x86_64-linux machine cannot build for aarch64-linux \(no builder, no extra-platforms\): jq-1\.8\.2\./);
-  const build = runCli([...args, '--json']);
+  const build = await runCliInProcess([...args, '--json']);
   assert.equal(build.status, 1, build.stderr);
   const report = JSON.parse(build.stdout) as { images: { arch: string; status: string; failure: { message: string } | null }[] };
   assert.deepEqual(report.images.map((i) => [i.arch, i.status]), [['aarch64', 'failed']]);

@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { corpus, hasStackTrace, needTools, REPO, runCli, tempTree } from './helpers.js';
+import { corpus, hasStackTrace, needTools, REPO, tempTree } from './helpers.js';
+// The CLI in this process (a process each cost a third of a second of CPU to start, generate's more).
+import { runCliInProcess } from './in-process-cli.js';
 import { evalJson, evalRaw, nixFlake, nixPath, OVERRIDE_NIXPKGS, withLibrary } from './nix-helpers.js';
 import { ARCH_TABLE, STRATEGIES } from '../src/addon/arch.js';
 import { nixTableFiles } from '../src/nixgen/tables.js';
@@ -29,11 +31,11 @@ function nixFiles(dir: string, found: string[] = []): string[] {
 }
 
 /** A copy of an add-on folder (its own nix/ left out) with its Nix data written by `addonix generate`. */
-function generatedCopy(t: TestContext, source: string, replace: Record<string, string> = {}): string {
+async function generatedCopy(t: TestContext, source: string, replace: Record<string, string> = {}): Promise<string> {
   const dir = tempTree(t, {});
   cpSync(source, dir, { recursive: true, filter: (file) => path.relative(source, file).split(path.sep)[0] !== 'nix' });
   for (const [name, content] of Object.entries(replace)) writeFileSync(path.join(dir, name), content);
-  const result = runCli(['generate', dir]);
+  const result = await runCliInProcess(['generate', dir]);
   assert.equal(result.status, 0, result.stderr);
   return dir;
 }
@@ -193,10 +195,10 @@ interface ImageInfo {
   config: { Entrypoint?: string[]; Cmd?: string[]; Env: string[]; WorkingDir: string; ExposedPorts: Record<string, object>; Labels: Record<string, string> };
 }
 
-test('nix: each image carries the labels, architecture and variant addonix inspect shows for its arch', (t) => {
+test('nix: each image carries the labels, architecture and variant addonix inspect shows for its arch', async (t) => {
   if (!needTools(t, 'nix-instantiate')) return;
-  for (const dir of [EXAMPLE, generatedCopy(t, FIXTURE)]) {
-    const inspected = JSON.parse(runCli(['inspect', dir, '--json']).stdout);
+  for (const dir of [EXAMPLE, await generatedCopy(t, FIXTURE)]) {
+    const inspected = JSON.parse((await runCliInProcess(['inspect', dir, '--json'])).stdout);
     const infos = evalJson<Record<string, ImageInfo>>(imagesExpression(dir, '', 'built.imageInfo'));
     assert.deepEqual(Object.keys(infos).sort(), inspected.arches.map((a: { arch: string }) => a.arch).sort(), dir);
     for (const arch of inspected.arches) {
@@ -213,13 +215,13 @@ test('nix: each image carries the labels, architecture and variant addonix inspe
   }
 });
 
-test('nix: ports, entrypoint and command come from the add-on and package.json', (t) => {
+test('nix: ports, entrypoint and command come from the add-on and package.json', async (t) => {
   if (!needTools(t, 'nix-instantiate')) return;
   const example = evalJson<Record<string, ImageInfo>>(imagesExpression(EXAMPLE, '', 'built.imageInfo'));
   // Ingress port, and package.json's start script "node server.js".
   assert.deepEqual(Object.keys(example['amd64']!.config.ExposedPorts), ['8099/tcp']);
   assert.deepEqual(example['amd64']!.config.Entrypoint, ['/bin/node', 'server.js']);
-  const garage = generatedCopy(t, FIXTURE);
+  const garage = await generatedCopy(t, FIXTURE);
   const infos = evalJson<Record<string, ImageInfo>>(imagesExpression(garage, '', 'built.imageInfo'));
   assert.deepEqual(Object.keys(infos['armv7']!.config.ExposedPorts), ['8123/tcp']);
   // No start script: package.json's main.
@@ -228,7 +230,7 @@ test('nix: ports, entrypoint and command come from the add-on and package.json',
   const explicit = evalJson<Record<string, ImageInfo>>(imagesExpression(garage, 'run = [ "/bin/node" "index.js" "--verbose" ];', 'built.imageInfo'));
   assert.deepEqual(explicit['amd64']!.config.Entrypoint, ['/bin/node', 'index.js', '--verbose']);
   // A start script that needs a shell runs under one.
-  const shelled = generatedCopy(t, FIXTURE, {
+  const shelled = await generatedCopy(t, FIXTURE, {
     'package.json': readFileSync(path.join(FIXTURE, 'package.json'), 'utf8').replace('"main": "index.js",', '"main": "index.js",\n  "scripts": { "start": "node index.js > /tmp/log" },'),
   });
   const shell = evalJson<Record<string, ImageInfo>>(imagesExpression(shelled, '', 'built.imageInfo'));
@@ -244,9 +246,9 @@ test('nix: nothing in nix/ names the example add-on or its packages', () => {
   }
 });
 
-test('nix: a second add-on (its own name, arches and packages) goes through the same mkAddonImages', (t) => {
+test('nix: a second add-on (its own name, arches and packages) goes through the same mkAddonImages', async (t) => {
   if (!needTools(t, 'nix-instantiate')) return;
-  const garage = generatedCopy(t, FIXTURE);
+  const garage = await generatedCopy(t, FIXTURE);
   const result = evalJson<{ packages: string[]; modules: Record<string, string>; names: string[] }>(imagesExpression(garage, 'libc = "glibc";', `{
     packages = builtins.attrNames built.packages;
     modules = builtins.mapAttrs (_: m: m.name) built.nodeModules;
@@ -261,7 +263,7 @@ test('nix: a second add-on (its own name, arches and packages) goes through the 
   assertEvalFails(imagesExpression(garage, 'buildArches = [ "riscv64" ];', 'built.images.riscv64.drvPath'), /has no arch 'riscv64' .*run `addonix generate` --riscv64/);
   const optedIn = tempTree(t, {});
   cpSync(garage, optedIn, { recursive: true });
-  const generated = runCli(['generate', optedIn, '--riscv64']);
+  const generated = await runCliInProcess(['generate', optedIn, '--riscv64']);
   assert.equal(generated.status, 0, generated.stderr);
   assert.match(generated.stderr, /Home Assistant does not run riscv64 images/);
   const riscv = evalJson<{ info: ImageInfo; modules: string; arches: string[] }>(imagesExpression(optedIn, '', '{ info = built.imageInfo.riscv64; modules = built.nodeModules.riscv64.name; arches = builtins.attrNames built.images; }'));
@@ -271,9 +273,9 @@ test('nix: a second add-on (its own name, arches and packages) goes through the 
   assert.equal(riscv.modules, 'garage_door_log-node-modules-riscv64-musl');
 });
 
-test('nix: bad input fails evaluation with a message that says what to fix', (t) => {
+test('nix: bad input fails evaluation with a message that says what to fix', async (t) => {
   if (!needTools(t, 'nix-instantiate')) return;
-  const garage = generatedCopy(t, FIXTURE);
+  const garage = await generatedCopy(t, FIXTURE);
   // An arch the library does not know (data edited by hand, or from a newer addonix).
   assertEvalFails(
     imagesExpression(garage, '', '(addonix.mkAddonImages { inherit pkgs; src = ' + nixPath(garage) + '; addon = (dataOf ' + nixPath(garage) + ' "addon") // { archNames = [ "amd64" "mips" ]; }; npmDeps = dataOf ' + nixPath(garage) + ' "npm-deps"; }).images.mips.drvPath'),
@@ -299,14 +301,14 @@ test('nix: bad input fails evaluation with a message that says what to fix', (t)
   // "unsupported platform for the pure Linux stdenv" deep inside the evaluation).
   assertEvalFails(imagesExpression(garage, 'strategy = "cached";', 'built.images.armv7.drvPath'), /armv7: strategy "cached" takes the target system's packages from the public binary cache, which has none for armv7l-linux: use strategy "cross"/);
   assertEvalFails(imagesExpression(garage, 'libc = "musl"; strategy = "cached";', 'built.images.amd64.drvPath'), /amd64: strategy "cached" builds with the binary cache's glibc package set; the cache has no musl one/);
-  const i386 = generatedCopy(t, FIXTURE, { 'config.yaml': readFileSync(path.join(FIXTURE, 'config.yaml'), 'utf8').replace('  - armv7', '  - armv7\n  - i386') });
+  const i386 = await generatedCopy(t, FIXTURE, { 'config.yaml': readFileSync(path.join(FIXTURE, 'config.yaml'), 'utf8').replace('  - armv7', '  - armv7\n  - i386') });
   assertEvalFails(imagesExpression(i386, 'strategy = "native"; libc = "musl";', 'built.images.i386.drvPath'), /i386: strategy "native" with libc "musl" needs nixpkgs' musl bootstrap tools for i686-linux, which do not exist .*use strategy "cross"/);
   assertEvalFails(imagesExpression(garage, 'flavor = "distroless";', 'built.images.amd64.drvPath'), /flavor must be "nix" or "base", not "distroless"/);
   // flavor "base" without a pinned base image.
   assertEvalFails(imagesExpression(garage, 'flavor = "base"; libc = "glibc";', 'built.images.amd64.drvPath'), /has no nix\/base-images\.lock\.nix: run `addonix pin-base`/);
 });
 
-test('nix: a native addon marked unsupported for a target fails evaluation with the reason', (t) => {
+test('nix: a native addon marked unsupported for a target fails evaluation with the reason', async (t) => {
   if (!needTools(t, 'nix-instantiate')) return;
   const source = corpus(t, 'lockfiles/photo-notes-sharp');
   if (!source) return;
@@ -314,7 +316,7 @@ test('nix: a native addon marked unsupported for a target fails evaluation with 
   const dir = tempTree(t, { 'config.yaml': config, 'index.js': '' });
   cpSync(path.join(source, 'package.json'), path.join(dir, 'package.json'));
   cpSync(path.join(source, 'package-lock.json'), path.join(dir, 'package-lock.json'));
-  assert.equal(runCli(['generate', dir]).status, 0);
+  assert.equal((await runCliInProcess(['generate', dir])).status, 0);
   // sharp has no linux-arm-musl binary (armv7, musl): the npm stage says so, Nix refuses with its words.
   const message = assertEvalFails(imagesExpression(dir, '', 'built.nodeModules.armv7.drvPath'), /node_modules cannot be built for armv7-musl:\n\s+- .*sharp/);
   assert.match(message, /Use libc = "glibc" where a package has glibc binaries only, or drop the arch/);
@@ -323,15 +325,15 @@ test('nix: a native addon marked unsupported for a target fails evaluation with 
   assert.equal(fine.status, 0, fine.stderr);
 });
 
-test('nix: the example add-on and the prebuild inputs have up-to-date generated data', (t) => {
+test('nix: the example add-on and the prebuild inputs have up-to-date generated data', async (t) => {
   if (!needTools(t, 'nix-instantiate')) return;
-  const example = runCli(['generate', EXAMPLE, '--check']);
+  const example = await runCliInProcess(['generate', EXAMPLE, '--check']);
   assert.equal(example.status, 0, example.stdout + example.stderr);
   for (const major of ['12', '13']) {
     const dir = path.join(REPO, 'nix', 'prebuilds', `better-sqlite3-v${major}`);
     // The musl prebuilds of every arch, and amd64's glibc twins that official Node.js builds load (the tests' ABI proof).
     const targets = [...['amd64', 'aarch64', 'armv7', 'armhf'].map((arch) => `${arch}-musl`), 'amd64-glibc'].flatMap((target) => ['--target', target]);
-    const result = runCli(['generate', dir, '--check', ...targets]);
+    const result = await runCliInProcess(['generate', dir, '--check', ...targets]);
     assert.equal(result.status, 0, result.stdout + result.stderr);
   }
   assert.ok(existsSync(path.join(EXAMPLE, 'package-lock.json')));

@@ -11,7 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { CLI, hasStackTrace, needTools, runCliAsync, tempTree } from './helpers.js';
+import { CLI, hasStackTrace, needTools, tempTree } from './helpers.js';
+// The CLI in this process where the test is not about the process (a process each cost a third of a second of CPU to start).
+import { runCliHere } from './in-process-cli.js';
 import { archLayers, dockerToolsEntries, layer, writeTarFile } from './images.js';
 import { freePort, startFaultProxy, startRegistry, startSilentServer, tagDigests } from './registry-helpers.js';
 
@@ -74,7 +76,7 @@ test('push: a registry killed and restarted in the middle of a 450 MB push; the 
     files.push(await writeTarFile(path.join(dir, `${arch}.tar`), dockerToolsEntries({ goarch, layers, labels: { 'io.hass.arch': arch } })));
   }
   // What the index will be: assembled from the same images, offline.
-  const assembled = await runCliAsync(['assemble', '--json', '--out', path.join(dir, 'layout'), ...files], { env });
+  const assembled = await runCliHere(['assemble', '--json', '--out', path.join(dir, 'layout'), ...files], { env });
   assert.equal(assembled.status, 0, assembled.stderr);
   const expected = (JSON.parse(assembled.stdout) as { index: string }).index;
 
@@ -106,18 +108,18 @@ test('push: a registry that accepts connections and never answers fails within -
   // The same push to an address nothing listens on fails at once: its time is what starting the CLI
   // and reading the inputs take on this machine now, however loaded.
   const baselineStarted = Date.now();
-  const refused = await runCliAsync(['push', '--timeout', '2', '--to', `127.0.0.1:${await freePort()}/me/addon`, '--tag', '1', ...files], { env });
+  const refused = await runCliHere(['push', '--timeout', '2', '--to', `127.0.0.1:${await freePort()}/me/addon`, '--tag', '1', ...files], { env });
   const baseline = Date.now() - baselineStarted;
   assert.equal(refused.status, 1);
   const started = Date.now();
-  const result = await runCliAsync(['push', '--timeout', '2', '--to', `${host}/me/addon`, '--tag', '1', ...files], { env });
+  const result = await runCliHere(['push', '--timeout', '2', '--to', `${host}/me/addon`, '--tag', '1', ...files], { env });
   const elapsed = Date.now() - started;
   assert.equal(result.status, 1);
   assert.match(result.stderr, new RegExp(`${host.replace(/\./g, '\\.')} did not answer within 2 s .*--timeout SECONDS sets how long addonix waits`));
   assert.ok(!hasStackTrace(result.stderr), result.stderr);
   // The registry's silence costs no more than the timeout, with a margin for a loaded machine.
   assert.ok(elapsed < baseline + 2000 + 5000, `failed after ${elapsed} ms, where a refused connection took ${baseline} ms`);
-  const inspect = await runCliAsync(['inspect-image', '--timeout', '1', `${host}/me/addon:1`], { env });
+  const inspect = await runCliHere(['inspect-image', '--timeout', '1', `${host}/me/addon:1`], { env });
   assert.equal(inspect.status, 1);
   assert.match(inspect.stderr, /did not answer within 1 s/);
 });
@@ -126,7 +128,7 @@ test('push: a registry that is not there fails at once; one that goes away mid-p
   if (!needTools(t, 'docker-registry')) return;
   const port = await freePort();
   const { files, env } = await twoArches(t);
-  const absent = await runCliAsync(['push', '--to', `127.0.0.1:${port}/me/addon`, '--tag', '1', ...files], { env });
+  const absent = await runCliHere(['push', '--to', `127.0.0.1:${port}/me/addon`, '--tag', '1', ...files], { env });
   assert.equal(absent.status, 1);
   assert.match(absent.stderr, new RegExp(`cannot connect to 127\\.0\\.0\\.1:${port} \\(http://127\\.0\\.0\\.1:${port}\\): connection refused`));
   assert.doesNotMatch(absent.stderr, /retrying/, 'an address nothing listens on is not retried');
@@ -151,12 +153,12 @@ test('push: a tag the registry refuses puts back the tags already moved; all tag
   if (!needTools(t, 'docker-registry')) return;
   const registry = await startRegistry(t);
   const { dir, files, env } = await twoArches(t);
-  const first = await runCliAsync(['push', '--json', '--to', `${registry.host}/me/addon`, '--tag', '1.0.0', '--tag', 'latest', ...files], { env });
+  const first = await runCliHere(['push', '--json', '--to', `${registry.host}/me/addon`, '--tag', '1.0.0', '--tag', 'latest', ...files], { env });
   assert.equal(first.status, 0, first.stderr);
   const old = (JSON.parse(first.stdout) as PushJson).index;
   const changed = await twoArches(t, ' v2');
   const proxy = await startFaultProxy(t, registry.host, [{ method: 'PUT', path: /\/manifests\/latest$/, fault: '500', times: 1000 }]);
-  const failed = await runCliAsync(['push', '--force', '--to', `${proxy.host}/me/addon`, '--tag', '1.0.0', '--tag', 'new', '--tag', 'latest', ...changed.files], { env: { ...changed.env, ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
+  const failed = await runCliHere(['push', '--force', '--to', `${proxy.host}/me/addon`, '--tag', '1.0.0', '--tag', 'new', '--tag', 'latest', ...changed.files], { env: { ...changed.env, ADDONIX_CACHE_DIR: path.join(dir, 'cache') } });
   assert.equal(failed.status, 1);
   assert.ok(!hasStackTrace(failed.stderr), failed.stderr);
   assert.match(failed.stderr, /putting manifest latest in me\/addon: .* answered 500/);
@@ -172,7 +174,7 @@ test('push: Ctrl-C stops the push, says what was uploaded and that no tag moved;
   if (!needTools(t, 'docker-registry')) return;
   const registry = await startRegistry(t);
   const { dir, files, env } = await twoArches(t);
-  const first = await runCliAsync(['push', '--json', '--to', `${registry.host}/me/addon`, '--tag', '1', ...files], { env });
+  const first = await runCliHere(['push', '--json', '--to', `${registry.host}/me/addon`, '--tag', '1', ...files], { env });
   const old = (JSON.parse(first.stdout) as PushJson).index;
   const changed = await twoArches(t, ' v2');
   // Every upload waits 5 s for its answer: the push is in the middle of its uploads when it is interrupted.
@@ -190,7 +192,7 @@ test('push: Ctrl-C stops the push, says what was uploaded and that no tag moved;
   assert.ok(!hasStackTrace(result.stderr), result.stderr);
   assert.ok(stopping < 3000, `stopped ${stopping} ms after Ctrl-C, not after the uploads' answers`);
   assert.deepEqual(await tagDigests(registry.url, 'me/addon', ['1']), { '1': old });
-  const again = await runCliAsync(['push', '--json', '--force', '--to', `${registry.host}/me/addon`, '--tag', '1', ...changed.files], { env: cacheEnv });
+  const again = await runCliHere(['push', '--json', '--force', '--to', `${registry.host}/me/addon`, '--tag', '1', ...changed.files], { env: cacheEnv });
   assert.equal(again.status, 0, again.stderr);
   const index = (JSON.parse(again.stdout) as PushJson).index;
   assert.notEqual(index, old);

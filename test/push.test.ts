@@ -6,7 +6,9 @@ import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { TestContext } from 'node:test';
-import { hasStackTrace, jsonError, needTools, runCliAsync, tempTree } from './helpers.js';
+import { hasStackTrace, jsonError, needTools, tempTree } from './helpers.js';
+// The CLI in this process (a process each cost a third of a second of CPU to start), as a process where it reads stdin.
+import { runCliHere } from './in-process-cli.js';
 import { addArtifacts, archLayers, dockerToolsEntries, sha, writeTarFile, type TestImage } from './images.js';
 import { startFaultProxy, startRegistry, startRelay, startTokenServer, tagDigests } from './registry-helpers.js';
 
@@ -29,7 +31,7 @@ async function setup(t: TestContext, given?: TestImage[]) {
 }
 
 async function pushJson(args: string[], env: Record<string, string>, input?: string): Promise<PushJson> {
-  const result = await runCliAsync(['push', '--json', ...args], { env, ...(input !== undefined ? { input } : {}) });
+  const result = await runCliHere(['push', '--json', ...args], { env, ...(input !== undefined ? { input } : {}) });
   assert.equal(result.status, 0, result.stderr);
   return JSON.parse(result.stdout) as PushJson;
 }
@@ -87,7 +89,7 @@ test('push: the same images again upload nothing; one changed layer uploads exac
   const third = await pushJson(['--to', repo, '--tag', '2', changedFile, files[1]!], env);
   assert.equal(third.blobs.uploaded, 2, 'the changed layer and the config that lists it');
   assert.equal(third.blobs.skipped, 4);
-  const inspect = JSON.parse((await runCliAsync(['inspect-image', '--json', changedFile], { env })).stdout) as { images: { config: { size: number }; layers: { size: number }[] }[] };
+  const inspect = JSON.parse((await runCliHere(['inspect-image', '--json', changedFile], { env })).stdout) as { images: { config: { size: number }; layers: { size: number }[] }[] };
   assert.equal(third.blobs.bytesUploaded, inspect.images[0]!.layers[1]!.size + inspect.images[0]!.config.size);
   assert.notEqual(third.index, first.index);
 });
@@ -102,7 +104,7 @@ test('push: a version is published once: a tag pointing at another image is refu
   assert.equal(same.index, first.index);
   assert.equal(same.blobs.uploaded, 0);
   const changed = await writeTarFile(path.join(dir, 'changed-once.tar'), dockerToolsEntries({ goarch: 'arm64', layers: await archLayers('aarch64', ' once'), labels: { 'org.opencontainers.image.version': '1.0.0' } }));
-  const refused = await runCliAsync(['push', '--json', '--to', repo, '--tag', '1.0.0', '--tag', 'latest', changed, files[1]!], { env });
+  const refused = await runCliHere(['push', '--json', '--to', repo, '--tag', '1.0.0', '--tag', 'latest', changed, files[1]!], { env });
   assert.equal(refused.status, 1, refused.stderr);
   const error = jsonError(refused.stdout, 'a moved tag');
   assert.equal(error.code, 'exists');
@@ -122,13 +124,13 @@ test('push --skip-published: a version published already, at this image or anoth
   assert.equal(first.published, undefined, 'not published yet: pushed');
   assert.deepEqual(await tagDigests(registry.url, 'me/skip', ['1.0.0']), { '1.0.0': first.index });
   const changed = await writeTarFile(path.join(dir, 'changed-skip.tar'), dockerToolsEntries({ goarch: 'arm64', layers: await archLayers('aarch64', ' skip'), labels: { 'org.opencontainers.image.version': '1.0.0' } }));
-  const skipped = await runCliAsync(['push', '--skip-published', '--to', repo, '--tag', '1.0.0', changed, files[1]!], { env });
+  const skipped = await runCliHere(['push', '--skip-published', '--to', repo, '--tag', '1.0.0', changed, files[1]!], { env });
   assert.equal(skipped.status, 0, skipped.stderr);
   assert.match(skipped.stdout, new RegExp(`^published already: ${repo.replace(/[.]/g, '\\.')}:1\\.0\\.0 = ${first.index} \\(another image: publish changes under a new version\\)\nnothing pushed \\(--skip-published\\)$`, 'm'));
   const same = await pushJson(['--skip-published', '--to', repo, '--tag', '1.0.0', ...files], env);
   assert.deepEqual(same.published, [{ reference: `${repo}:1.0.0`, digest: first.index, thisImage: true }]);
   assert.deepEqual(await tagDigests(registry.url, 'me/skip', ['1.0.0']), { '1.0.0': first.index }, 'no tag moved');
-  const both = await runCliAsync(['push', '--skip-published', '--force', '--to', repo, '--tag', '1.0.0', ...files], { env });
+  const both = await runCliHere(['push', '--skip-published', '--force', '--to', repo, '--tag', '1.0.0', ...files], { env });
   assert.equal(both.status, 2);
   assert.match(both.stderr, /--skip-published and --force contradict each other/);
 });
@@ -141,7 +143,7 @@ test('login: one login per registry in Docker\'s config.json, each used for its 
   const dockerConfig = path.join(dir, 'login-config');
   const loginEnv = { ...env, DOCKER_CONFIG: dockerConfig };
   for (const [registry, user, password] of [[first.host, 'alice', 'first-pass'], [`${second.host}/me/addon`, 'bob', 'second-pass']] as const) {
-    const login = await runCliAsync(['login', registry, '--username', user, '--password-stdin'], { env: loginEnv, input: `${password}\n` });
+    const login = await runCliHere(['login', registry, '--username', user, '--password-stdin'], { env: loginEnv, input: `${password}\n` });
     assert.equal(login.status, 0, login.stderr);
     assert.doesNotMatch(login.stdout + login.stderr, new RegExp(password));
   }
@@ -151,7 +153,7 @@ test('login: one login per registry in Docker\'s config.json, each used for its 
   const pushed = await pushJson(['--to', `${first.host}/me/addon`, '--to', `${second.host}/me/addon`, '--tag', '1', ...files], loginEnv);
   assert.deepEqual(await tagDigests(first.url, 'me/addon', ['1'], { authorization: `Basic ${Buffer.from('alice:first-pass').toString('base64')}` }), { '1': pushed.index });
   assert.deepEqual(await tagDigests(second.url, 'me/addon', ['1'], { authorization: `Basic ${Buffer.from('bob:second-pass').toString('base64')}` }), { '1': pushed.index });
-  const empty = await runCliAsync(['login', first.host, '--username', 'alice', '--password-stdin'], { env: loginEnv, input: '' });
+  const empty = await runCliHere(['login', first.host, '--username', 'alice', '--password-stdin'], { env: loginEnv, input: '' });
   assert.equal(empty.status, 2, empty.stderr);
   assert.match(empty.stderr, /standard input was empty/);
 });
@@ -167,7 +169,7 @@ test('push: --per-arch-repos mounts blobs into the per-arch repositories and tag
     const tags = await tagDigests(registry.url, `me/${manifest.arch}-addon`, ['1.0.0']);
     assert.equal(tags['1.0.0'], manifest.digest);
   }
-  const usage = await runCliAsync(['push', '--to', `${registry.host}/me/{arch}-addon`, '--tag', '1', ...files], { env });
+  const usage = await runCliHere(['push', '--to', `${registry.host}/me/{arch}-addon`, '--tag', '1', ...files], { env });
   assert.equal(usage.status, 2);
   assert.match(usage.stderr, /pass --per-arch-repos/);
 });
@@ -177,12 +179,12 @@ test('push: htpasswd auth with --username/--password-stdin and with Docker confi
   const registry = await startRegistry(t, { htpasswd: { user: 'alice', password: 's3cret-pass' } });
   const { dir, files, env } = await setup(t);
   const repo = `${registry.host}/me/addon`;
-  const anonymous = await runCliAsync(['push', '--to', repo, '--tag', '1', ...files], { env });
+  const anonymous = await runCliHere(['push', '--to', repo, '--tag', '1', ...files], { env });
   assert.equal(anonymous.status, 1);
   assert.match(anonymous.stderr, /needs a login: run docker login/);
   assert.equal(hasStackTrace(anonymous.stderr), false);
 
-  const wrong = await runCliAsync(['push', '--to', repo, '--tag', '1', '--username', 'alice', '--password-stdin', ...files], { env, input: 'not-the-password\n' });
+  const wrong = await runCliHere(['push', '--to', repo, '--tag', '1', '--username', 'alice', '--password-stdin', ...files], { env, input: 'not-the-password\n' });
   assert.equal(wrong.status, 1);
   assert.doesNotMatch(wrong.stderr + wrong.stdout, /not-the-password/);
 
@@ -217,7 +219,7 @@ test('push: bearer tokens from a token server, credentials from a credential hel
   assert.ok(asked.includes('repository:me/addon:pull,push'), JSON.stringify(tokens.requests));
   assert.ok(asked.includes('repository:me/aarch64-addon:pull,push'));
 
-  const refused = await runCliAsync(['push', '--to', `${registry.host}/me/addon`, '--tag', '1', ...files], { env: { ...withHelper, DOCKER_CONFIG: path.join(dir, 'nowhere') } });
+  const refused = await runCliHere(['push', '--to', `${registry.host}/me/addon`, '--tag', '1', ...files], { env: { ...withHelper, DOCKER_CONFIG: path.join(dir, 'nowhere') } });
   assert.equal(refused.status, 1);
   assert.match(refused.stderr, /refused the credentials|needs a login/);
 });
@@ -255,7 +257,7 @@ test('push: a push that finally fails leaves the tags where they were', async (t
   const first = await pushJson(['--to', `${registry.host}/me/addon`, '--tag', '1.0.0', '--tag', 'latest', ...files], env);
   const proxy = await startFaultProxy(t, registry.host, [{ method: 'PUT', path: /\/blobs\/uploads\//, fault: '500', times: 1000 }]);
   const changed = await writeTarFile(path.join(dir, 'changed.tar'), dockerToolsEntries({ goarch: 'arm64', layers: await archLayers('aarch64', ' broken') }));
-  const failed = await runCliAsync(['push', '--force', '--to', `${proxy.host}/me/addon`, '--tag', '1.0.0', '--tag', 'latest', changed, files[1]!], { env });
+  const failed = await runCliHere(['push', '--force', '--to', `${proxy.host}/me/addon`, '--tag', '1.0.0', '--tag', 'latest', changed, files[1]!], { env });
   assert.equal(failed.status, 1);
   assert.match(failed.stderr, /answered 500/);
   assert.equal(hasStackTrace(failed.stderr), false);
@@ -273,12 +275,12 @@ test('push: layers go while the images are read; an input that turns out broken 
   const broken = path.join(dir, 'broken');
   writeFileSync(broken, `#!/bin/sh\nsleep 3\nhead -c ${Math.floor(readFileSync(files[1]!).length / 2)} ${JSON.stringify(files[1]!)}\n`);
   chmodSync(broken, 0o755);
-  const failed = await runCliAsync(['push', '--force', '--to', repo, '--tag', '1.0.0', changed, broken], { env });
+  const failed = await runCliHere(['push', '--force', '--to', repo, '--tag', '1.0.0', changed, broken], { env });
   assert.equal(failed.status, 1);
   assert.match(failed.stderr, /broken is truncated/);
   assert.equal(hasStackTrace(failed.stderr), false);
   assert.deepEqual(await tagDigests(registry.url, 'me/addon', ['1.0.0']), { '1.0.0': first.index });
-  const inspect = JSON.parse((await runCliAsync(['inspect-image', '--json', changed], { env })).stdout) as { images: { layers: { digest: string }[] }[] };
+  const inspect = JSON.parse((await runCliHere(['inspect-image', '--json', changed], { env })).stdout) as { images: { layers: { digest: string }[] }[] };
   const head = await fetch(`${registry.url}/v2/me/addon/blobs/${inspect.images[0]!.layers[1]!.digest}`, { method: 'HEAD' });
   assert.equal(head.status, 200, 'the changed layer went to the registry while the broken input was still being read');
 });
@@ -288,7 +290,7 @@ test('inspect-image: a registry reference shows platforms, labels and layers wit
   const registry = await startRegistry(t);
   const { files, images, env } = await setup(t);
   const pushed = await pushJson(['--to', `${registry.host}/me/addon`, '--tag', '1.0.0', ...files], env);
-  const result = await runCliAsync(['inspect-image', '--json', `${registry.host}/me/addon:1.0.0`], { env });
+  const result = await runCliHere(['inspect-image', '--json', `${registry.host}/me/addon:1.0.0`], { env });
   assert.equal(result.status, 0, result.stderr);
   const remote = JSON.parse(result.stdout) as { kind: string; digest: string; images: { arch: string; platform: { variant?: string }; labels: Record<string, string>; layers: { diffId: string }[] }[] };
   assert.equal(remote.kind, 'index');
@@ -297,9 +299,9 @@ test('inspect-image: a registry reference shows platforms, labels and layers wit
   assert.equal(arm.platform.variant, 'v8');
   assert.equal(arm.labels['org.opencontainers.image.version'], '1.0.0');
   assert.deepEqual(arm.layers.map((l) => l.diffId), images[0]!.layers.map((l) => sha(l)));
-  const text = await runCliAsync(['inspect-image', `${registry.host}/me/addon:1.0.0`], { env });
+  const text = await runCliHere(['inspect-image', `${registry.host}/me/addon:1.0.0`], { env });
   assert.match(text.stdout, /linux\/arm64\/v8 \(aarch64\)/);
-  const missing = await runCliAsync(['inspect-image', `${registry.host}/me/addon:nope`], { env });
+  const missing = await runCliHere(['inspect-image', `${registry.host}/me/addon:nope`], { env });
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /answered 404/);
 });
@@ -328,7 +330,7 @@ test('push: a layout with attestations and an artifact pushes them as they are b
   const registry = await startRegistry(t);
   const { dir, files, env } = await setup(t);
   const layout = path.join(dir, 'layout');
-  const assembled = await runCliAsync(['assemble', '--out', layout, ...files], { env });
+  const assembled = await runCliHere(['assemble', '--out', layout, ...files], { env });
   assert.equal(assembled.status, 0, assembled.stderr);
   const artifacts = addArtifacts(layout);
   const relay = await startRelay(t, registry.host);

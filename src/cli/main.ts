@@ -19,12 +19,11 @@ function wantsFlag(argv: readonly string[], name: string): boolean {
   return (end < 0 ? argv : argv.slice(0, end)).some((arg) => arg === `--${name}` || arg === `--${name}=true`);
 }
 
+/**
+ * Runs one command line and returns its exit status (entry.ts runs it as the process). It does not end
+ * the process, so the tests can run many command lines in one (test/in-process-cli.ts).
+ */
 export async function main(argv: string[]): Promise<number> {
-  // `addonix ... | head` closes the pipe early: stop quietly, as other command-line tools do.
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw error;
-  });
   try {
     // `validate`, `push` and `diff` as they are usually run skip yargs (yargs-cli.ts), which would take
     // a sixth of a validate's time and a third of a push that has nothing to send.
@@ -90,21 +89,3 @@ async function quickCommand(name: string | undefined): Promise<QuickCommand | nu
       return null;
   }
 }
-
-/**
- * Ends the process once what it wrote is out. Every command awaits its own work; what would otherwise
- * keep the process alive is idle: fetch's keep-alive connection to a registry holds it a fifth of a
- * second (half of a push that has nothing to send) before it times out.
- */
-function exitWhenWritten(code: number): void {
-  process.exitCode = code;
-  let pending = 2;
-  const done = () => {
-    if (--pending === 0) process.exit(code);
-  };
-  process.stdout.write('', done);
-  process.stderr.write('', done);
-}
-
-// What yargs' hideBin() returns outside Electron, without loading yargs for it.
-exitWhenWritten(await main(process.argv.slice(2)));
