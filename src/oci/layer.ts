@@ -83,7 +83,7 @@ export async function readLayer(source: AsyncIterable<Buffer>, what: string, opt
     hashed?.catch(() => undefined);
     const stored = hashed ? undefined : new Hasher();
     const checker = new LayerChecker(options.rules, what, options.paths);
-    for await (const entry of readTarRange(range.file, range, what, stored && ((piece) => stored.update(piece)))) {
+    for await (const entry of readTarRange(range.file, range, what, stored)) {
       const path = checker.check(entry);
       await options.onEntry?.(entry, path);
       options.reached?.(entry.offset!);
