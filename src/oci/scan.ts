@@ -110,7 +110,7 @@ async function scanLayer(stored: AsyncIterable<Buffer>, what: string, rules: Lay
   const paths = new PathFlags();
   const files = listed ? new FileTable(paths.records) : null;
   const onEntry = files ? async (entry: TarEntry, path: string) => files.addEntry(entry, path, entry.type === 'file' ? await entry.sha256() : null, paths) : undefined;
-  const read = await readLayer(stored, what, { rules, paths, transient, range, ...(onEntry ? { onEntry } : {}), ...(hasher && range ? { hashRange: (r) => hasher.hash(r), reached: (offset) => hasher.reached?.(range.file, offset) } : {}) });
+  const read = await readLayer(stored, what, { rules, paths, transient, range, ...(onEntry ? { onEntry } : {}), ...(hasher && range ? { hashRange: (r) => hasher.take(r), reached: (offset) => hasher.reached?.(range.file, offset) } : {}) });
   return { digest: read.digest, size: read.size, compression: read.compression, diffId: read.diffId, uncompressedSize: read.uncompressedSize, entries: read.entries, files };
 }
 
