@@ -7,8 +7,7 @@ import { UserError } from '../util/errors.js';
 import { splitArchPrefix } from '../oci/platform.js';
 import type { LayerRules } from '../oci/layer-rules.js';
 import { candidatesOf, LayerScanner, openLocalImages, type ImageCandidate } from '../oci/scan.js';
-import { RegistrySource, type RemoteOptions } from '../registry/pull.js';
-import { formatReference, parseReference } from '../registry/reference.js';
+import type { RemoteOptions } from '../registry/pull.js';
 import { compareImages, imageSide, overallVerdict, type DiffResult, type ImageComparison } from './compare.js';
 import type { Digest } from '../oci/digest.js';
 import { detectInput } from '../oci/input-kind.js';
@@ -23,6 +22,8 @@ export async function openImages(argument: string, options: RemoteOptions & { ru
   if (existsSync(path)) return openLocalImages(argument, options.rules, { inProcess: options.inProcess === true, whole: options.whole === true, ...(options.hasher ? { hasher: options.hasher } : {}) });
   // An absolute or ./-relative name is a path for sure: a registry reference cannot start so.
   if (/^[./~]/.test(path)) throw new UserError('not-found', `${argument}: no such file or folder`);
+  // The registry client is loaded only for a reference: two local images need none of it.
+  const [{ RegistrySource }, { formatReference, parseReference }] = await Promise.all([import('../registry/pull.js'), import('../registry/reference.js')]);
   let reference;
   try {
     reference = parseReference(argument);
