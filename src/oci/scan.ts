@@ -9,7 +9,8 @@
  * hashed and checked, its files neither hashed nor kept. Plain archives are read in two passes for
  * that: their small documents first (their layers skipped, not read), then their layers, once the other
  * side's diff_ids are known. Archives are scanned on a worker thread each, so two inputs use two cores;
- * two plain archives share one worker that hashes their layers (RangeHasher in scan-pool.ts).
+ * two plain archives are read on this thread, and the hashing of their layers is shared with one worker
+ * (RangeHasher in scan-pool.ts).
  */
 import type { BuildArch } from '../addon/arch.js';
 import { UserError, type ErrorJson } from '../util/errors.js';

@@ -41,8 +41,8 @@ export async function openImages(argument: string, options: RemoteOptions & { ru
  * from their documents (a plain archive, a layout folder, a registry reference: index, manifests and
  * configs) before the ones that must be read whole to know them (a stream script, a gzip archive), each
  * checked as soon as it is open. Without --arch both open at once (two cores). `a` is read on this thread;
- * two plain archives take turns on this thread while a worker hashes their layers, and the worker reads
- * the second when it is done hashing early (RangeHasher).
+ * two plain archives take turns on this thread, which shares the hashing of their layers with a worker,
+ * and the worker reads the second when it is done hashing early (RangeHasher).
  */
 export async function openInputs(
   a: string,
