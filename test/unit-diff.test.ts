@@ -292,6 +292,26 @@ test('range hasher: ranges hashed on the worker as on this thread; the second ar
   }
 });
 
+test('range hasher: a range is hashed once, by the thread that claims it first: taken here before the worker comes to it, it is left to the caller', async (t) => {
+  const dir = tempTree(t, {});
+  const file = path.join(dir, 'ranges.bin');
+  writeFileSync(file, Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 31) % 253)));
+  const hasher = new RangeHasher();
+  const first = { file, offset: 0, size: 100_000 };
+  const second = { file, offset: 100_000, size: 100_000 };
+  // Never asked: nothing to claim, the caller hashes it.
+  assert.equal(hasher.take({ file, offset: 5, size: 10 }), null);
+  // Asked, then taken at once: the worker has not even been sent it yet, so this thread has it.
+  const askedFirst = hasher.hash(first);
+  askedFirst.catch(() => undefined);
+  assert.equal(hasher.take(first), null);
+  // Asked and answered by the worker: taking it gives the worker's digest, the one this thread would compute.
+  assert.deepEqual(await hasher.hash(second), hashFileRange(file, 100_000, 100_000));
+  assert.deepEqual(await hasher.take(second), hashFileRange(file, 100_000, 100_000));
+  // The worker, sent the first after this thread claimed it, left it: awaiting its answer says so.
+  await assert.rejects(askedFirst, /claimed by the thread that reads it/);
+});
+
 test('diff: a plain archive written to after its documents were read, its layers hashed apart from their reading, is refused', async (t) => {
   const dir = tempTree(t, {});
   const good = image([customLayer(BASE), customLayer(APP)]);

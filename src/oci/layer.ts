@@ -48,8 +48,9 @@ export interface ReadLayerOptions {
   /**
    * Hashes such a range elsewhere (another thread; see RangeHasher in scan-pool.ts): the entries are
    * then read here without hashing, bodies nobody reads skipped, and the layer's digest is the range's.
+   * Null: the range is hashed here as it is read after all.
    */
-  hashRange?: (range: { file: string; offset: number; size: number }) => Promise<{ digest: Digest; bytes: number }>;
+  hashRange?: (range: { file: string; offset: number; size: number }) => Promise<{ digest: Digest; bytes: number }> | null;
   /** Told, entry by entry, where in the file such a range has been read to (for RangeHasher's turns). */
   reached?: (offset: number) => void;
 }
@@ -78,12 +79,12 @@ export async function readLayer(source: AsyncIterable<Buffer>, what: string, opt
   if (range && !options.onStored && !options.onTar && sniffCompression(readHead(range.file, range.offset, 4)) === 'none') {
     // An uncompressed layer in a plain file: read where it lies, each piece hashed while it is fresh, or
     // the whole range hashed beside the reading by another thread.
-    const hashed = options.hashRange?.(range);
+    const hashed = options.hashRange?.(range) ?? undefined;
     // Settled here when the reading fails first (the reading's error is the one to report).
     hashed?.catch(() => undefined);
     const stored = hashed ? undefined : new Hasher();
     const checker = new LayerChecker(options.rules, what, options.paths);
-    for await (const entry of readTarRange(range.file, range, what, stored && ((piece) => stored.update(piece)))) {
+    for await (const entry of readTarRange(range.file, range, what, stored)) {
       const path = checker.check(entry);
       await options.onEntry?.(entry, path);
       options.reached?.(entry.offset!);

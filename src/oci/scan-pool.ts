@@ -63,32 +63,47 @@ export async function stopSpareScanWorker(): Promise<void> {
   await worker.terminate();
 }
 
-/** What a scan worker in hash mode is sent after `{ hashRanges: COUNTER }`, and answers (scan-worker.ts). */
-export type RangeRequest = { id: number; file: string; offset: number; size: number } | { id: number; scan: ScanRequest };
-export type RangeAnswer = { id: number; digest: Digest; bytes: number } | { id: number; scanned: ScanAnswer } | { id: number; error: string; code: string | undefined };
+/**
+ * What a scan worker in hash mode is sent first (its counter of ranges done, and the claims of ranges:
+ * see RangeHasher), then asked, and answers (scan-worker.ts). `claim` is the range's slot in the claims,
+ * or -1 when it has none (it is then the worker's).
+ */
+export type RangeSetup = { hashRanges: Int32Array; claims: Int32Array };
+export type RangeRequest = { id: number; file: string; offset: number; size: number; claim: number } | { id: number; scan: ScanRequest };
+export type RangeAnswer = { id: number; digest: Digest; bytes: number } | { id: number; claimedElsewhere: true } | { id: number; scanned: ScanAnswer } | { id: number; error: string; code: string | undefined };
+
+/** A range's claim: nobody's yet, this thread's (it hashes it as it reads it), the worker's. */
+export const UNCLAIMED = 0;
+export const CLAIMED_HERE = 1;
+export const CLAIMED_BY_WORKER = 2;
+/** Ranges that can be claimed (a layer each; later ones are the worker's). */
+const CLAIM_SLOTS = 4096;
 
 type Range = { file: string; offset: number; size: number };
 type Hashed = { digest: Digest; bytes: number };
 
 /** What scans take to hash a range of a file elsewhere (readLayer's hashRange). */
 export interface RangeHashing {
-  hash(range: Range): Promise<Hashed>;
+  /** The range's digest, hashed elsewhere; null when the caller is to hash it as it reads it. */
+  take(range: Range): Promise<Hashed> | null;
   /** The scan of `file` has read its entries up to `offset` of the file. */
   reached?(file: string, offset: number): void;
 }
 
 /**
- * Hashes ranges of plain files (the uncompressed layers of plain archives) on a scan worker, in the
- * order asked, while this thread reads the entries of the same layers: `diff` of two plain archives
- * then reads both archives' entries on this thread, its compiled code warm for the second (a fresh
- * thread pays some 0.4 s of CPU warming up the tar reading), and hashes all their layers on the worker,
- * instead of each thread doing both for one archive. A range asked for again answers the same promise,
- * so a scan asks ahead (see openLocalImages) and finds it hashed.
+ * Shares the hashing of ranges of plain files (the uncompressed layers of plain archives) between this
+ * thread and a scan worker, while this thread reads the entries of the same layers: `diff` of two plain
+ * archives then reads both archives' entries on this thread, its compiled code warm for the second (a
+ * fresh thread pays for warming up the tar reading again). Each range is hashed once, by whichever
+ * thread claims it first (an atomic claim per range): this thread claims a range when it comes to read
+ * it, and hashes it as it reads it (the same reading, no second one); the worker claims ranges from the
+ * last asked backwards and hashes them apart. So the two meet in the middle with about as much work
+ * each. A range asked for again answers the same promise.
  *
  * Archives of many small files are the other way round: reading their entries is most of the work, and
  * one thread would read both archives' alone. So the archives take turns on this thread (`turn`), and
- * when the worker has hashed everything while this thread has read less than half of the first
- * archive, the worker reads the second archive itself (its ranges are hashed already).
+ * when the worker has nothing left to hash while this thread has read less than half of the first
+ * archive, the worker reads the second archive itself.
  */
 export class RangeHasher implements RangeHashing {
   private worker: Promise<Worker> | undefined;
@@ -109,11 +124,17 @@ export class RangeHasher implements RangeHashing {
    */
   private readonly hashedCount = new Int32Array(new SharedArrayBuffer(4));
   private hashesSent = 0;
+  /** Per range asked, who hashes it (UNCLAIMED, CLAIMED_HERE, CLAIMED_BY_WORKER); and each range's slot. */
+  private readonly claims = new Int32Array(new SharedArrayBuffer(4 * CLAIM_SLOTS));
+  private readonly slots = new Map<string, number>();
 
+  /** Asks for the range's digest; the worker hashes it unless this thread claims it first (`take`). */
   hash(range: Range): Promise<Hashed> {
     const key = `${range.offset}:${range.size}:${range.file}`;
     let answer = this.asked.get(key);
     if (!answer) {
+      const claim = this.slots.size < CLAIM_SLOTS ? this.slots.size : -1;
+      this.slots.set(key, claim);
       const span = this.spans.get(range.file);
       if (span) {
         span.start = Math.min(span.start, range.offset);
@@ -121,11 +142,29 @@ export class RangeHasher implements RangeHashing {
       } else {
         this.spans.set(range.file, { start: range.offset, end: range.offset + range.size, reached: range.offset });
       }
-      answer = this.request({ file: range.file, offset: range.offset, size: range.size }).then((message) => {
+      answer = this.request({ file: range.file, offset: range.offset, size: range.size, claim }).then((message) => {
+        if ('claimedElsewhere' in message) throw new Error('a range claimed by the thread that reads it was awaited from the worker');
         const { digest, bytes } = message as Hashed;
         return { digest, bytes };
       });
       this.asked.set(key, answer);
+    }
+    return answer;
+  }
+
+  /**
+   * The range's digest from the worker when it has claimed the range (hashed or being hashed); null when
+   * this thread claims it now (or it was never asked): the caller hashes it as it reads it.
+   */
+  take(range: Range): Promise<Hashed> | null {
+    const key = `${range.offset}:${range.size}:${range.file}`;
+    const answer = this.asked.get(key);
+    if (!answer) return null;
+    const claim = this.slots.get(key)!;
+    if (claim >= 0 && Atomics.compareExchange(this.claims, claim, UNCLAIMED, CLAIMED_HERE) !== CLAIMED_BY_WORKER) {
+      // Whatever the worker answers for it now is not waited for.
+      answer.catch(() => undefined);
+      return null;
     }
     return answer;
   }
@@ -192,7 +231,7 @@ export class RangeHasher implements RangeHashing {
   private async start(): Promise<Worker> {
     const worker = await takeScanWorker();
     worker.unref();
-    worker.postMessage({ hashRanges: this.hashedCount });
+    worker.postMessage({ hashRanges: this.hashedCount, claims: this.claims } satisfies RangeSetup);
     const fail = (error: Error) => {
       for (const { reject } of this.waiting.values()) reject(error);
       this.waiting.clear();

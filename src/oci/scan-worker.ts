@@ -1,16 +1,16 @@
 /**
  * A worker thread that scans one archive (see scanOnWorker in scan.ts): reading, decompressing, hashing
  * and checking an input run on a core of its own, so that `diff` reads its two inputs at once. It may be
- * started before anyone knows what to scan (scan-pool.ts): the request is its first message. Asked
- * `{ hashRanges: COUNTER }` instead, it hashes ranges of files, or scans an archive whose ranges it may have
- * hashed already, until it is ended (RangeHasher in scan-pool.ts).
+ * started before anyone knows what to scan (scan-pool.ts): the request is its first message. Sent
+ * `{ hashRanges: COUNTER, claims }` instead, it hashes the ranges of files it can claim, or scans an archive
+ * whose ranges it may have hashed already, until it is ended (RangeHasher in scan-pool.ts).
  */
 import { once } from 'node:events';
 import { parentPort } from 'node:worker_threads';
 import { UserError } from '../util/errors.js';
 import { hashFileRange, type Digest } from './digest.js';
 import { layerMessage, scanArchive, type ScanAnswer, type ScanRequest } from './scan.js';
-import type { RangeAnswer, RangeRequest } from './scan-pool.js';
+import { CLAIMED_BY_WORKER, UNCLAIMED, type RangeAnswer, type RangeRequest, type RangeSetup } from './scan-pool.js';
 
 /** Scans an archive; the answer, with the buffers to transfer. */
 async function scan(request: ScanRequest, hasher?: Parameters<typeof scanArchive>[1]): Promise<[ScanAnswer, ArrayBuffer[]]> {
@@ -25,9 +25,9 @@ async function scan(request: ScanRequest, hasher?: Parameters<typeof scanArchive
   }
 }
 
-const [request] = (await once(parentPort!, 'message')) as [ScanRequest | { hashRanges: Int32Array }];
+const [request] = (await once(parentPort!, 'message')) as [ScanRequest | RangeSetup];
 if ('hashRanges' in request) {
-  const counter = request.hashRanges;
+  const { hashRanges: counter, claims } = request;
   // What it hashed, for a scan of the same file asked later.
   const hashed = new Map<string, { digest: Digest; bytes: number }>();
   const hashRange = ({ file, offset, size }: { file: string; offset: number; size: number }) => {
@@ -36,27 +36,49 @@ if ('hashRanges' in request) {
     if (!answer) hashed.set(key, (answer = hashFileRange(file, offset, size)));
     return answer;
   };
-  // Jobs run one at a time, in the order sent.
-  let queue = Promise.resolve();
-  parentPort!.on('message', (job: RangeRequest) => {
-    queue = queue.then(async () => {
-      let answer: RangeAnswer;
-      let transfer: ArrayBuffer[] = [];
+  const answer = (message: RangeAnswer, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(message, transfer);
+  const failure = (id: number, error: unknown): RangeAnswer => ({ id, error: error instanceof Error ? error.message : String(error), code: (error as NodeJS.ErrnoException).code });
+  // Ranges are hashed from the last asked backwards (the thread that asked claims them from the first
+  // on, as it reads them: see RangeHasher); a scan runs once no range is left.
+  const ranges: Extract<RangeRequest, { file: string }>[] = [];
+  const scans: Extract<RangeRequest, { scan: ScanRequest }>[] = [];
+  let running = false;
+  const next = async () => {
+    const range = ranges.pop();
+    if (range) {
+      let message: RangeAnswer;
       try {
-        if ('scan' in job) {
-          let scanned: ScanAnswer;
-          [scanned, transfer] = await scan(job.scan, { hash: async (range) => hashRange(range) });
-          answer = { id: job.id, scanned };
-        } else {
-          answer = { id: job.id, ...hashRange(job) };
-          // Counted at once: the thread that asked may be too busy reading to take the answer.
-          Atomics.add(counter, 0, 1);
-        }
+        if (range.claim >= 0 && Atomics.compareExchange(claims, range.claim, UNCLAIMED, CLAIMED_BY_WORKER) !== UNCLAIMED) message = { id: range.id, claimedElsewhere: true };
+        else message = { id: range.id, ...hashRange(range) };
       } catch (error) {
-        answer = { id: job.id, error: error instanceof Error ? error.message : String(error), code: (error as NodeJS.ErrnoException).code };
+        message = failure(range.id, error);
       }
-      parentPort!.postMessage(answer, transfer);
-    });
+      // Counted at once: the thread that asked may be too busy reading to take the answer.
+      Atomics.add(counter, 0, 1);
+      answer(message);
+    } else {
+      const job = scans.shift();
+      if (!job) {
+        running = false;
+        return;
+      }
+      try {
+        const [scanned, transfer] = await scan(job.scan, { take: (range) => Promise.resolve(hashRange(range)) });
+        answer({ id: job.id, scanned }, transfer);
+      } catch (error) {
+        answer(failure(job.id, error));
+      }
+    }
+    // Messages that came meanwhile are taken before the next job.
+    setImmediate(next);
+  };
+  parentPort!.on('message', (job: RangeRequest) => {
+    if ('scan' in job) scans.push(job);
+    else ranges.push(job);
+    if (!running) {
+      running = true;
+      setImmediate(next);
+    }
   });
 } else {
   const [answer, transfer] = await scan(request);

@@ -9,7 +9,8 @@
  * hashed and checked, its files neither hashed nor kept. Plain archives are read in two passes for
  * that: their small documents first (their layers skipped, not read), then their layers, once the other
  * side's diff_ids are known. Archives are scanned on a worker thread each, so two inputs use two cores;
- * two plain archives share one worker that hashes their layers (RangeHasher in scan-pool.ts).
+ * two plain archives are read on this thread, and the hashing of their layers is shared with one worker
+ * (RangeHasher in scan-pool.ts).
  */
 import type { BuildArch } from '../addon/arch.js';
 import { UserError, type ErrorJson } from '../util/errors.js';
@@ -110,7 +111,7 @@ async function scanLayer(stored: AsyncIterable<Buffer>, what: string, rules: Lay
   const paths = new PathFlags();
   const files = listed ? new FileTable(paths.records) : null;
   const onEntry = files ? async (entry: TarEntry, path: string) => files.addEntry(entry, path, entry.type === 'file' ? await entry.sha256() : null, paths) : undefined;
-  const read = await readLayer(stored, what, { rules, paths, transient, range, ...(onEntry ? { onEntry } : {}), ...(hasher && range ? { hashRange: (r) => hasher.hash(r), reached: (offset) => hasher.reached?.(range.file, offset) } : {}) });
+  const read = await readLayer(stored, what, { rules, paths, transient, range, ...(onEntry ? { onEntry } : {}), ...(hasher && range ? { hashRange: (r) => hasher.take(r), reached: (offset) => hasher.reached?.(range.file, offset) } : {}) });
   return { digest: read.digest, size: read.size, compression: read.compression, diffId: read.diffId, uncompressedSize: read.uncompressedSize, entries: read.entries, files };
 }
 

@@ -381,61 +381,16 @@ function entryType(flag: string): TarEntryType {
 /** What the end of the input means where it comes. */
 class EndOfInput extends Error {}
 
+function invalidHeader(what: string, why: string, at: number): UserError {
+  return new UserError('image-invalid', `${what}: not a valid tar archive: ${why} (header at byte ${at})`);
+}
+
 /**
  * The core of both readers: headers, meta headers, bodies, padding, the end, each as Go's archive/tar
  * reads them (see the module comment). Names are not judged here; sizes and truncation are.
  */
 async function* readEntries(source: ByteSource, what: string): AsyncGenerator<TarEntry> {
-  const headerBuffer = Buffer.alloc(BLOCK);
   const reader = new BodyReader(source, what);
-  /** Exactly one block; null at the end of the input before any of it; an error when it ends inside. */
-  const readBlockSlowly = async (first: Buffer | null): Promise<Buffer | null> => {
-    let got = 0;
-    for (let chunk = first; got < BLOCK; chunk = await source.take(BLOCK - got)) {
-      if (!chunk) {
-        if (got === 0) return null;
-        throw new UserError('image-invalid', `${what} is truncated: it ends inside a tar header (at byte ${reader.position + got})`);
-      }
-      chunk.copy(headerBuffer, got);
-      got += chunk.length;
-    }
-    reader.position += BLOCK;
-    return headerBuffer;
-  };
-  /** A block at once when the source has it at hand (most headers of a file read in pieces). */
-  const readBlock = (): Promise<Buffer | null> | Buffer | null => {
-    const taken = source.take(BLOCK);
-    if (taken instanceof Promise) return taken.then((chunk) => (chunk && chunk.length === BLOCK ? ((reader.position += BLOCK), chunk) : readBlockSlowly(chunk)));
-    if (taken && taken.length === BLOCK) {
-      reader.position += BLOCK;
-      return taken;
-    }
-    return readBlockSlowly(taken);
-  };
-  const readAll = async (size: number, kind: string): Promise<Buffer> => {
-    if (size > MAX_META_BYTES) throw new UserError('image-invalid', `${what}: a ${kind} of ${size} bytes; addonix reads at most ${MAX_META_BYTES}, as Go's archive/tar does (the archive is damaged or hostile)`);
-    const out = Buffer.alloc(size);
-    for (let got = 0; got < size; ) {
-      const chunk = await source.take(size - got);
-      if (!chunk) throw new UserError('image-invalid', `${what} is truncated: it ends inside a ${kind}`);
-      chunk.copy(out, got);
-      got += chunk.length;
-    }
-    reader.position += size;
-    return out;
-  };
-  /** Skips the padding after a body; the input ending there ends the archive (Go's tryReadFull). */
-  const skipPadding = (size: number): Promise<void> | void => {
-    const padding = (BLOCK - (size % BLOCK)) % BLOCK;
-    if (padding === 0) return;
-    const skipped = source.skip(padding);
-    const end = (bytes: number) => {
-      reader.position += bytes;
-      if (bytes < padding) throw new EndOfInput();
-    };
-    return typeof skipped === 'number' ? end(skipped) : skipped.then(end);
-  };
-  const invalid = (why: string, at: number) => new UserError('image-invalid', `${what}: not a valid tar archive: ${why} (header at byte ${at})`);
 
   let finished = false;
   try {
@@ -447,7 +402,7 @@ async function* readEntries(source: ByteSource, what: string): AsyncGenerator<Ta
       let longLink = '';
       let entry: Entry | undefined;
       while (!entry) {
-        const next = readBlock();
+        const next = reader.readBlock();
         const block = next instanceof Promise ? await next : next;
         if (!block) throw new EndOfInput();
         const at = reader.position - BLOCK;
@@ -457,13 +412,13 @@ async function* readEntries(source: ByteSource, what: string): AsyncGenerator<Ta
         } catch (error) {
           if (!(error instanceof BadHeader)) throw error;
           if (!sawHeader) throw new UserError('image-invalid', `${what} is not a tar archive (nor a gzip-compressed one)`);
-          throw invalid(error.message, at);
+          throw invalidHeader(what, error.message, at);
         }
         if (header === 'zero') {
           // Two zero blocks end the archive, one and the end of the input too; one followed by anything else is damage.
-          const next = await readBlock();
+          const next = await reader.readBlock();
           if (!next || next.equals(ZERO_BLOCK)) throw new EndOfInput();
-          throw invalid('a zero block followed by a header', at);
+          throw invalidHeader(what, 'a zero block followed by a header', at);
         }
         sawHeader = true;
         try {
@@ -471,8 +426,8 @@ async function* readEntries(source: ByteSource, what: string): AsyncGenerator<Ta
           if (header.size < 0 && !HEADER_ONLY.has(header.typeFlag)) throw new BadHeader('a negative size');
           const flag = header.typeFlag;
           if (flag === 'x' || flag === 'g') {
-            const data = await readAll(header.size, flag === 'x' ? 'pax header' : 'pax global header');
-            await skipPadding(header.size);
+            const data = await reader.readAll(header.size, flag === 'x' ? 'pax header' : 'pax global header');
+            await reader.skipPadding(header.size);
             pax = parsePax(data);
             if (flag === 'x') continue;
             // A global header is an entry of its own; what came before it applies to nothing.
@@ -481,8 +436,8 @@ async function* readEntries(source: ByteSource, what: string): AsyncGenerator<Ta
             continue;
           }
           if (flag === 'L' || flag === 'K') {
-            const data = await readAll(header.size, flag === 'L' ? 'GNU long name' : 'GNU long link name');
-            await skipPadding(header.size);
+            const data = await reader.readAll(header.size, flag === 'L' ? 'GNU long name' : 'GNU long link name');
+            await reader.skipPadding(header.size);
             const value = parseString(data, 0, data.length);
             if (flag === 'L') longName = value;
             else longLink = value;
@@ -499,7 +454,7 @@ async function* readEntries(source: ByteSource, what: string): AsyncGenerator<Ta
             // Old GNU sparse: its map may go on in extension blocks right after the header.
             if (header.format !== 'gnu') throw new BadHeader('an old GNU sparse header in another format');
             for (let extended = block[482] !== 0; extended; ) {
-              const extension = await readBlock();
+              const extension = await reader.readBlock();
               if (!extension) throw new UserError('image-invalid', `${what} is truncated: it ends inside a GNU sparse map`);
               extended = extension[504] !== 0;
             }
@@ -513,7 +468,7 @@ async function* readEntries(source: ByteSource, what: string): AsyncGenerator<Ta
           }
           entry = new Entry(reader, header, type, HEADER_ONLY.has(header.typeFlag) ? 0 : header.size);
         } catch (error) {
-          if (error instanceof BadHeader) throw invalid(error.message, at);
+          if (error instanceof BadHeader) throw invalidHeader(what, error.message, at);
           throw error;
         }
       }
@@ -523,7 +478,7 @@ async function* readEntries(source: ByteSource, what: string): AsyncGenerator<Ta
       reader.start(entry);
       yield entry;
       if (reader.unread() > 0) await reader.skip(entry);
-      const padded = skipPadding(entry.size);
+      const padded = reader.skipPadding(entry.size);
       if (padded) await padded;
     }
   } catch (error) {
@@ -549,10 +504,66 @@ class BodyReader {
   /** Where the current entry's body starts in the archive. */
   private bodyStart = 0;
 
+  private readonly headerBuffer = Buffer.alloc(BLOCK);
+
   constructor(
     private readonly source: ByteSource,
     private readonly what: string,
   ) {}
+
+  /** Exactly one block; null at the end of the input before any of it; an error when it ends inside. */
+  private async readBlockSlowly(first: Buffer | null): Promise<Buffer | null> {
+    let got = 0;
+    for (let chunk = first; got < BLOCK; chunk = await this.source.take(BLOCK - got)) {
+      if (!chunk) {
+        if (got === 0) return null;
+        throw new UserError('image-invalid', `${this.what} is truncated: it ends inside a tar header (at byte ${this.position + got})`);
+      }
+      chunk.copy(this.headerBuffer, got);
+      got += chunk.length;
+    }
+    this.position += BLOCK;
+    return this.headerBuffer;
+  }
+
+  /** A block at once when the source has it at hand (most headers of a file read in pieces). */
+  readBlock(): Promise<Buffer | null> | Buffer | null {
+    const taken = this.source.take(BLOCK);
+    if (taken instanceof Promise) return taken.then((chunk) => (chunk && chunk.length === BLOCK ? ((this.position += BLOCK), chunk) : this.readBlockSlowly(chunk)));
+    if (taken && taken.length === BLOCK) {
+      this.position += BLOCK;
+      return taken;
+    }
+    return this.readBlockSlowly(taken);
+  }
+
+  /** `size` bytes of a meta header (a pax header, a GNU long name), copied. */
+  async readAll(size: number, kind: string): Promise<Buffer> {
+    if (size > MAX_META_BYTES) throw new UserError('image-invalid', `${this.what}: a ${kind} of ${size} bytes; addonix reads at most ${MAX_META_BYTES}, as Go's archive/tar does (the archive is damaged or hostile)`);
+    const out = Buffer.alloc(size);
+    for (let got = 0; got < size; ) {
+      const chunk = await this.source.take(size - got);
+      if (!chunk) throw new UserError('image-invalid', `${this.what} is truncated: it ends inside a ${kind}`);
+      chunk.copy(out, got);
+      got += chunk.length;
+    }
+    this.position += size;
+    return out;
+  }
+
+  /** Skips the padding after a body; the input ending there ends the archive (Go's tryReadFull). */
+  skipPadding(size: number): Promise<void> | void {
+    const padding = (BLOCK - (size % BLOCK)) % BLOCK;
+    if (padding === 0) return;
+    const skipped = this.source.skip(padding);
+    if (typeof skipped !== 'number') return skipped.then((bytes) => this.paddingSkipped(bytes, padding));
+    this.paddingSkipped(skipped, padding);
+  }
+
+  private paddingSkipped(bytes: number, padding: number): void {
+    this.position += bytes;
+    if (bytes < padding) throw new EndOfInput();
+  }
 
   /** What is left of the current entry's body. */
   unread(): number {
@@ -727,75 +738,98 @@ export function readTar(source: AsyncIterable<Buffer>, what: string): AsyncGener
   return readEntries(streamSource(source, what), what);
 }
 
+/** What sees every byte of a range as it is read (a Hasher). */
+export interface PieceHasher {
+  update(piece: Buffer): void;
+}
+
 /**
  * The bytes [start, end) of an open file as a ByteSource, read `pieceBytes` at a time and handed out
  * as views of the piece (a tar of small files asks for a header, a body and its padding, each a few
  * hundred bytes: one read each would be three system calls a file). With `hash`, every byte of the
  * range is shown to it as its piece is read, those skipped and those after the archive's end included
  * (and so read, not skipped). With `transient`, two buffers hold the pieces in turn; otherwise each
- * piece is a buffer of its own, so that views of it stay valid.
+ * piece is a buffer of its own, so that views of it stay valid. A class, not closures: every reader's
+ * calls then go to the same functions, and the compiled tar reader stays valid from one file to the next.
  */
-function fileByteSource(fd: number, start: number, end: number, options: { transient?: boolean; signal?: AbortSignal | undefined; pieceBytes: number; hash?: (piece: Buffer) => void; close: () => void }): ByteSource {
+class FileByteSource implements ByteSource {
+  readonly total: number;
   /** Where the next piece is read from. */
-  let position = start;
-  let piece: Buffer = Buffer.alloc(0);
-  let at = 0;
+  private position: number;
+  private piece: Buffer = EMPTY;
+  private at = 0;
   // Two buffers in turn when transient: a view handed out stays apart from the piece read after it.
-  const reused: Buffer[] = [];
-  let turn = 0;
-  const refill = (): boolean => {
-    options.signal?.throwIfAborted();
-    const length = Math.min(options.pieceBytes, end - position);
+  private readonly reused: (Buffer | undefined)[] = [undefined, undefined];
+  private turn = 0;
+
+  constructor(
+    private readonly fd: number,
+    readonly offset: number,
+    private readonly end: number,
+    private readonly pieceBytes: number,
+    private readonly transient: boolean,
+    private readonly signal: AbortSignal | undefined,
+    private readonly hash: PieceHasher | undefined,
+    private readonly close: () => void,
+  ) {
+    this.total = end - offset;
+    this.position = offset;
+  }
+
+  private refill(): boolean {
+    this.signal?.throwIfAborted();
+    const length = Math.min(this.pieceBytes, this.end - this.position);
     if (length <= 0) return false;
-    turn ^= 1;
-    const buffer = options.transient ? (reused[turn] ??= Buffer.allocUnsafeSlow(options.pieceBytes)) : Buffer.allocUnsafeSlow(length);
+    this.turn ^= 1;
+    const buffer = this.transient ? (this.reused[this.turn] ??= Buffer.allocUnsafeSlow(this.pieceBytes)) : Buffer.allocUnsafeSlow(length);
     let done = 0;
     while (done < length) {
-      const bytes = readSync(fd, buffer, done, length - done, position + done);
+      const bytes = readSync(this.fd, buffer, done, length - done, this.position + done);
       if (bytes === 0) break;
       done += bytes;
     }
     if (done === 0) return false;
-    position += done;
-    piece = done === buffer.length ? buffer : buffer.subarray(0, done);
-    at = 0;
-    options.hash?.(piece);
+    this.position += done;
+    this.piece = done === buffer.length ? buffer : buffer.subarray(0, done);
+    this.at = 0;
+    this.hash?.update(this.piece);
     return true;
-  };
-  return {
-    total: end - start,
-    offset: start,
-    take(max) {
-      if (at >= piece.length && !refill()) return null;
-      const length = Math.min(max, piece.length - at);
-      const view = piece.subarray(at, at + length);
-      at += length;
-      return view;
-    },
-    skip(bytes) {
-      let skipped = Math.min(bytes, piece.length - at);
-      at += skipped;
-      if (skipped < bytes && !options.hash) {
-        // Past the piece: not read at all.
-        const jump = Math.min(bytes - skipped, end - position);
-        position += jump;
-        skipped += jump;
-        piece = Buffer.alloc(0);
-        at = 0;
-      }
-      while (skipped < bytes && refill()) {
-        const length = Math.min(bytes - skipped, piece.length);
-        at = length;
-        skipped += length;
-      }
-      return skipped;
-    },
-    release(finished) {
-      if (finished && options.hash) while (refill()) continue;
-      options.close();
-    },
-  };
+  }
+
+  take(max: number): Buffer | null {
+    if (this.at >= this.piece.length && !this.refill()) return null;
+    const length = Math.min(max, this.piece.length - this.at);
+    const view = this.piece.subarray(this.at, this.at + length);
+    this.at += length;
+    return view;
+  }
+
+  skip(bytes: number): number {
+    let skipped = Math.min(bytes, this.piece.length - this.at);
+    this.at += skipped;
+    if (skipped < bytes && !this.hash) {
+      // Past the piece: not read at all.
+      const jump = Math.min(bytes - skipped, this.end - this.position);
+      this.position += jump;
+      skipped += jump;
+      this.piece = EMPTY;
+      this.at = 0;
+    }
+    while (skipped < bytes && this.refill()) {
+      const length = Math.min(bytes - skipped, this.piece.length);
+      this.at = length;
+      skipped += length;
+    }
+    return skipped;
+  }
+
+  release(finished: boolean): void {
+    if (finished && this.hash) while (this.refill()) continue;
+    this.close();
+  }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /**
  * The entries of a plain tar file, read in place: an entry's bytes are read from where they lie and
@@ -812,7 +846,7 @@ export async function* readTarFile(file: string, what: string, options: { transi
     closeSync(fd);
   };
   try {
-    yield* readEntries(fileByteSource(fd, 0, fstatSync(fd).size, { ...options, pieceBytes: FILE_READ_BYTES, close }), what);
+    yield* readEntries(new FileByteSource(fd, 0, fstatSync(fd).size, FILE_READ_BYTES, options.transient === true, options.signal, undefined, close), what);
   } finally {
     close();
   }
@@ -824,7 +858,7 @@ export async function* readTarFile(file: string, what: string, options: { transi
  * more than reading it; without `hash` (the range is hashed elsewhere), bodies nobody reads are skipped,
  * not read. Bodies come through one reused buffer.
  */
-export async function* readTarRange(file: string, range: { offset: number; size: number }, what: string, hash: ((piece: Buffer) => void) | undefined, signal?: AbortSignal): AsyncGenerator<TarEntry> {
+export async function* readTarRange(file: string, range: { offset: number; size: number }, what: string, hash: PieceHasher | undefined, signal?: AbortSignal): AsyncGenerator<TarEntry> {
   const fd = openSync(file, 'r');
   let closed = false;
   const close = () => {
@@ -833,7 +867,7 @@ export async function* readTarRange(file: string, range: { offset: number; size:
     closeSync(fd);
   };
   try {
-    yield* readEntries(fileByteSource(fd, range.offset, range.offset + range.size, { transient: true, signal, pieceBytes: HASHED_READ_BYTES, ...(hash ? { hash } : {}), close }), what);
+    yield* readEntries(new FileByteSource(fd, range.offset, range.offset + range.size, HASHED_READ_BYTES, true, signal, hash, close), what);
   } finally {
     close();
   }

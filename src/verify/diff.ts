@@ -7,8 +7,7 @@ import { UserError } from '../util/errors.js';
 import { splitArchPrefix } from '../oci/platform.js';
 import type { LayerRules } from '../oci/layer-rules.js';
 import { candidatesOf, LayerScanner, openLocalImages, type ImageCandidate } from '../oci/scan.js';
-import { RegistrySource, type RemoteOptions } from '../registry/pull.js';
-import { formatReference, parseReference } from '../registry/reference.js';
+import type { RemoteOptions } from '../registry/pull.js';
 import { compareImages, imageSide, overallVerdict, type DiffResult, type ImageComparison } from './compare.js';
 import type { Digest } from '../oci/digest.js';
 import { detectInput } from '../oci/input-kind.js';
@@ -23,6 +22,8 @@ export async function openImages(argument: string, options: RemoteOptions & { ru
   if (existsSync(path)) return openLocalImages(argument, options.rules, { inProcess: options.inProcess === true, whole: options.whole === true, ...(options.hasher ? { hasher: options.hasher } : {}) });
   // An absolute or ./-relative name is a path for sure: a registry reference cannot start so.
   if (/^[./~]/.test(path)) throw new UserError('not-found', `${argument}: no such file or folder`);
+  // The registry client is loaded only for a reference: two local images need none of it.
+  const [{ RegistrySource }, { formatReference, parseReference }] = await Promise.all([import('../registry/pull.js'), import('../registry/reference.js')]);
   let reference;
   try {
     reference = parseReference(argument);
@@ -40,8 +41,8 @@ export async function openImages(argument: string, options: RemoteOptions & { ru
  * from their documents (a plain archive, a layout folder, a registry reference: index, manifests and
  * configs) before the ones that must be read whole to know them (a stream script, a gzip archive), each
  * checked as soon as it is open. Without --arch both open at once (two cores). `a` is read on this thread;
- * two plain archives take turns on this thread while a worker hashes their layers, and the worker reads
- * the second when it is done hashing early (RangeHasher).
+ * two plain archives take turns on this thread, which shares the hashing of their layers with a worker,
+ * and the worker reads the second when it is done hashing early (RangeHasher).
  */
 export async function openInputs(
   a: string,
