@@ -293,6 +293,11 @@ class BlobSender {
     await Promise.allSettled(this.remembering);
   }
 
+  /** Whether no growing blob is being uploaded (its digest is not known to be sent until it is done). */
+  get growingIdle(): boolean {
+    return this.growing.size === 0;
+  }
+
   /** Waits for the uploads of growing blobs. */
   async growingDone(): Promise<void> {
     while (this.growing.size > 0) await Promise.allSettled([...this.growing]);
@@ -421,6 +426,8 @@ export class Push {
    * are read) by `registry/repository:tag`; awaited by the push, which would otherwise begin with them.
    */
   private readonly tagsAsked = new Map<string, Promise<Digest | null>>();
+  /** Their answers as they come, by the same keys. */
+  private readonly tagsAnswered = new Map<string, Digest | null>();
 
   private constructor(private readonly options: PushOptions) {
     this.destinations = parseDestinations(options);
@@ -459,10 +466,11 @@ export class Push {
       if (destination.perArch) continue;
       const client = started.clients.get(destination.registry)!;
       for (const tag of options.tags) {
+        const key = `${destination.registry}/${destination.repository}:${tag}`;
         const asked = client.tagDigest(destination.repository, tag);
         // Awaited by the push; a push that fails before then (its inputs) does not crash on it.
-        asked.catch(() => undefined);
-        started.tagsAsked.set(`${destination.registry}/${destination.repository}:${tag}`, asked);
+        asked.then((digest) => started.tagsAnswered.set(key, digest)).catch(() => undefined);
+        started.tagsAsked.set(key, asked);
       }
     }
     return started;
@@ -572,6 +580,14 @@ export class Push {
       pushed: [],
       signed: [],
     };
+
+    // The first repository's blobs go at once, while the tags' answers are awaited below; not when the
+    // answers are in and say every tag points at this image already, nor with --skip-published (which
+    // may leave everything alone), nor while a growing blob is still going up (it would go twice).
+    const answered = targets.every((target) => options.tags.every((tag) => this.tagsAnswered.get(`${target.registry}/${target.repository}:${tag}`) === this.tagged(target, assembled)[2]));
+    if (!answered && !options.skipPublished && this.sender.growingIdle && targets[0]) {
+      for (const { descriptor, store } of pushBlobs(targets[0].images, targets[0].artifacts)) void this.sender.send(targets[0], descriptor, store);
+    }
 
     // 0. Where the tags point now (to put them back if one cannot be moved). A tag that points at what
     // this push would set needs nothing: the registry took that manifest, so it has all it names.
