@@ -135,7 +135,7 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
 
     // A layout's blob that stays as it is: verified where it lies, and sent meanwhile.
     const inPlace = this.inPlace;
-    const descriptor = this.inPlace && handle.descriptor && keptInPlace(handle.descriptor, policy);
+    const descriptor = inPlace && handle.descriptor && keptInPlace(handle.descriptor, policy);
     if (inPlace && descriptor) {
       this.options.events?.known?.(descriptor, true);
       const known = await this.readBefore(descriptor.digest, declared!);

@@ -221,8 +221,8 @@ export interface LocalImages {
 
 /**
  * Tells of a layout's blobs that its import leaves in place (inPlaceBlobs), read here while the import's
- * worker starts: a push sends them some 0.1 s sooner than when the worker tells of them. Reading them
- * failing is told by the worker, which reads them again.
+ * worker starts: a push sends them some 0.1 s sooner than when the worker tells of them. When reading
+ * them fails, the worker, which reads them again, says why.
  */
 async function announceLayout(layout: BlobStore, display: string, options: ReadOptions): Promise<void> {
   const known = options.events?.known;
