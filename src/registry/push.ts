@@ -135,6 +135,9 @@ const DEFAULT_CONCURRENCY = 6;
 
 type Repository = Pick<PushTarget, 'registry' | 'repository'>;
 
+/** A tag of a repository, as a key. */
+const tagKey = (target: Repository, tag: string): string => `${target.registry}/${target.repository}:${tag}`;
+
 /**
  * A blob being written by an import (see ImportEvents): read through its temporary file as it grows, until
  * the import names its digest or fails.
@@ -466,7 +469,7 @@ export class Push {
       if (destination.perArch) continue;
       const client = started.clients.get(destination.registry)!;
       for (const tag of options.tags) {
-        const key = `${destination.registry}/${destination.repository}:${tag}`;
+        const key = tagKey(destination, tag);
         const asked = client.tagDigest(destination.repository, tag);
         // Awaited by the push; a push that fails before then (its inputs) does not crash on it.
         asked.then((digest) => started.tagsAnswered.set(key, digest)).catch(() => undefined);
@@ -481,7 +484,7 @@ export class Push {
    * are asked at once and awaited in turn: one failing before the others are awaited is no crash.
    */
   private tagDigest(target: PushTarget, tag: string): Promise<Digest | null> {
-    const asked = this.tagsAsked.get(`${target.registry}/${target.repository}:${tag}`) ?? this.clients.get(target.registry)!.tagDigest(target.repository, tag);
+    const asked = this.tagsAsked.get(tagKey(target, tag)) ?? this.clients.get(target.registry)!.tagDigest(target.repository, tag);
     asked.catch(() => undefined);
     return asked;
   }
@@ -584,7 +587,7 @@ export class Push {
     // The first repository's blobs go at once, while the tags' answers are awaited below; not when the
     // answers are in and say every tag points at this image already, nor with --skip-published (which
     // may leave everything alone), nor while a growing blob is still going up (it would go twice).
-    const answered = targets.every((target) => options.tags.every((tag) => this.tagsAnswered.get(`${target.registry}/${target.repository}:${tag}`) === this.tagged(target, assembled)[2]));
+    const answered = targets.every((target) => options.tags.every((tag) => this.tagsAnswered.get(tagKey(target, tag)) === this.tagged(target, assembled)[2]));
     if (!answered && !options.skipPublished && this.sender.growingIdle && targets[0]) {
       for (const { descriptor, store } of pushBlobs(targets[0].images, targets[0].artifacts)) void this.sender.send(targets[0], descriptor, store);
     }
@@ -592,11 +595,11 @@ export class Push {
     // 0. Where the tags point now (to put them back if one cannot be moved). A tag that points at what
     // this push would set needs nothing: the registry took that manifest, so it has all it names.
     const before: TagBefore[] = [];
-    const asked = new Map(targets.flatMap((target) => options.tags.map((tag) => [`${target.repository}:${tag}@${target.registry}`, this.tagDigest(target, tag)] as const)));
+    const asked = new Map(targets.flatMap((target) => options.tags.map((tag) => [tagKey(target, tag), this.tagDigest(target, tag)] as const)));
     for (const target of targets) {
       const client = clients.get(target.registry)!;
       for (const tag of options.tags) {
-        const digest = await asked.get(`${target.repository}:${tag}@${target.registry}`)!;
+        const digest = await asked.get(tagKey(target, tag))!;
         const entry: TagBefore = { target, tag, digest };
         if (digest !== null && digest !== this.tagged(target, assembled)[2]) {
           const old = await client.getManifest(target.repository, digest, 4 * 1024 * 1024);
