@@ -77,7 +77,7 @@ function keptInPlace(descriptor: Descriptor, policy: LayerPolicy): Descriptor | 
  * the uploads behind the checks. A blob the check then refuses was sent for nothing, and no manifest
  * names it.
  */
-export function inPlaceBlobs(image: SourceImage<LayerFacts>, policy: LayerPolicy): Descriptor[] {
+export function keptLayoutBlobs(image: SourceImage<LayerFacts>, policy: LayerPolicy): Descriptor[] {
   if (!image.manifest) return [];
   const config = { mediaType: image.manifest.document.config.mediaType, digest: image.configDigest, size: image.configBytes.length };
   return [config, ...image.manifest.document.layers.flatMap((descriptor) => keptInPlace(descriptor, policy) ?? [])];
@@ -184,12 +184,6 @@ export class LayerImporter implements LayerConsumer<ImportedLayer> {
     }
 
     return this.store(handle);
-  }
-
-  /** Tells of an image's blobs that stay where they are, before any layer is checked (see inPlaceBlobs). */
-  announce(image: SourceImage<ImportedLayer>): void {
-    const known = this.options.events?.known;
-    if (known && this.inPlace) for (const descriptor of inPlaceBlobs(image, this.options.policy)) known(descriptor, true);
   }
 
   /**
@@ -377,7 +371,6 @@ export async function importSource(source: ImageSource, cache: Cache, options: I
   try {
     const images: ImportedImage[] = [];
     const contents = await source.open(importer);
-    for (const image of contents.images) importer.announce(image);
     for (const image of contents.images) {
       const imported = finishImage(image, await image.layers(), cache.store);
       if (imported.store === cache.store) {

@@ -220,19 +220,19 @@ export interface LocalImages {
 }
 
 /**
- * Tells of a layout's blobs that its import leaves in place (inPlaceBlobs), read here while the import's
- * worker starts: a push sends them some 0.1 s sooner than when the worker tells of them. When reading
- * them fails, the worker, which reads them again, says why.
+ * Tells of a layout's blobs that its import leaves in place (keptLayoutBlobs), read here while the import's
+ * worker starts: a push sends them some 0.1 s sooner than the worker would tell of them (it tells of each
+ * layer only as it checks it). When reading them fails, the worker, which reads them again, says why.
  */
 async function announceLayout(layout: BlobStore, display: string, options: ReadOptions): Promise<void> {
   const known = options.events?.known;
   if (!known) return;
   try {
-    const [{ inPlaceBlobs }, { LayoutSource }] = await Promise.all([import('./import.js'), import('./layout.js')]);
+    const [{ keptLayoutBlobs }, { LayoutSource }] = await Promise.all([import('./import.js'), import('./layout.js')]);
     const { images } = await new LayoutSource(display, layout, options.signal).open({
       layer: () => Promise.reject(new Error('announceLayout reads no layer')),
     });
-    for (const image of images) for (const descriptor of inPlaceBlobs(image, options.policy)) known(descriptor, layout);
+    for (const image of images) for (const descriptor of keptLayoutBlobs(image, options.policy)) known(descriptor, layout);
   } catch {
     // The worker reads the layout again and says what is wrong with it.
   }
