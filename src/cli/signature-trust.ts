@@ -6,6 +6,17 @@
 import { readPublicKey } from '../registry/cosign-keys.js';
 import { keyTrust, type SignatureTrust } from '../registry/cosign.js';
 import { UsageError } from '../util/errors.js';
+import type { OptionName } from './options.js';
+
+/** The keyless options, cosign's names, which both commands take (withOptions) beside their key option. */
+export const KEYLESS_OPTIONS = [
+  'certificate-identity',
+  'certificate-identity-regexp',
+  'certificate-oidc-issuer',
+  'certificate-oidc-issuer-regexp',
+  'trusted-root',
+  'insecure-ignore-sct',
+] as const satisfies readonly OptionName[];
 
 export interface TrustArgs {
   'certificate-identity'?: string;

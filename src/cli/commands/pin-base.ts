@@ -20,7 +20,7 @@ import { paint, table } from '../output.js';
 import { loadOneAddon } from '../addon-input.js';
 import { withOptions } from '../options.js';
 import { checkSignatures, refuseUnsigned } from '../../verify/signatures.js';
-import { trustFromArgs, type TrustArgs } from '../signature-trust.js';
+import { KEYLESS_OPTIONS, trustFromArgs, type TrustArgs } from '../signature-trust.js';
 
 /** addonix's own flake.lock (dist/src/cli/commands/ → the repository or package root). */
 const FLAKE_LOCK = fileURLToPath(new URL('../../../../flake.lock', import.meta.url));
@@ -80,7 +80,7 @@ export const pinBaseCommand: CommandModule<object, PinBaseArgs> = {
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder', type: 'string', default: '.' }),
       'nixpkgs', 'hash', 'check', 'json', 'insecure', 'supervisor', 'verbose', 'verify-key',
-      'certificate-identity', 'certificate-identity-regexp', 'certificate-oidc-issuer', 'certificate-oidc-issuer-regexp', 'trusted-root', 'insecure-ignore-sct',
+      ...KEYLESS_OPTIONS,
     )
       .example('$0 pin-base my-addon', 'Resolve the base image of every arch and compute the Nix hashes')
       .example('$0 pin-base my-addon --no-hash', 'Only the digests (no Nix here); run it again where Nix can fetch')

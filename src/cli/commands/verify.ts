@@ -20,7 +20,7 @@ import { checkReportDir, writeDiffReport } from '../../verify/report.js';
 import { paint } from '../output.js';
 import type { SignatureTrust } from '../../registry/cosign.js';
 import { checkSignatures, refuseUnsigned, renderSignatures, type SignatureReport } from '../../verify/signatures.js';
-import { trustFromArgs, type TrustArgs } from '../signature-trust.js';
+import { KEYLESS_OPTIONS, trustFromArgs, type TrustArgs } from '../signature-trust.js';
 import { addonModel, checkArchesListed, flakeFor, interruptible, nixForCommand, overridesOf, targetsFor, type NixArgs } from '../nix-input.js';
 
 const { version: addonixVersion } = createRequire(import.meta.url)('../../../../package.json') as { version: string };
@@ -47,7 +47,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     withOptions(
       yargs.positional('dir', { describe: 'The add-on folder (with its flake.nix, or see --flake)', type: 'string', default: '.' }),
       'arch', 'against', 'report', 'attest', 'diff-report', 'json', 'flake', 'jobs', 'builders', 'substituters', 'override-input', 'verbose', 'allow-devices', 'insecure', 'timeout', 'retry-for', 'key', 'signatures-only',
-      'certificate-identity', 'certificate-identity-regexp', 'certificate-oidc-issuer', 'certificate-oidc-issuer-regexp', 'trusted-root', 'insecure-ignore-sct',
+      ...KEYLESS_OPTIONS,
     )
       .example('$0 verify --arch aarch64', "Rebuild this add-on's aarch64 image and compare it with the published one")
       .example('$0 verify --arch amd64 --against ghcr.io/me/my-addon:1.2.3 --attest amd64.intoto.json', 'Against a given reference, with an attestation')
